@@ -1,0 +1,271 @@
+/*
+ * cli_common.c - option parsing, messages, exit codes and argument values shared by
+ * every evstore subcommand.
+ *
+ * The option parser is hand-written rather than getopt_long: getopt_long prints its own
+ * messages in its own format (we want "evstore <cmd>: ..." plus a pointer to --help on
+ * one line), keeps global state, is a GNU extension outside _POSIX_C_SOURCE, and accepts
+ * abbreviations (--str for --stream), which silently change meaning the day a second
+ * option with the same prefix is added. Ours is ~60 lines and does exactly what the
+ * subcommands need: --name, --name=value, --name value, -h, "--", positional arguments
+ * anywhere.
+ */
+#include "cli_common.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void cli_parser_init(cli_parser *p, const char *cmd, int argc, char **argv)
+{
+    p->cmd = cmd;
+    p->argc = argc;
+    p->argv = argv;
+    p->next = 1; /* argv[0] is the subcommand */
+    p->only_args = false;
+    p->value = NULL;
+}
+
+static int find_opt(const cli_optdef *defs, const char *name, size_t name_len)
+{
+    for (int i = 0; defs[i].name != NULL; i++) {
+        if (strlen(defs[i].name) == name_len && memcmp(defs[i].name, name, name_len) == 0)
+            return i;
+    }
+    return -1;
+}
+
+int cli_parser_next(cli_parser *p, const cli_optdef *defs)
+{
+    p->value = NULL;
+    if (p->next >= p->argc)
+        return CLI_OPT_END;
+    const char *a = p->argv[p->next++];
+    if (strcmp(a, "--") == 0 && !p->only_args) {
+        p->only_args = true;
+        if (p->next >= p->argc)
+            return CLI_OPT_END;
+        p->value = p->argv[p->next++];
+        return CLI_OPT_ARG;
+    }
+    /* "-" alone is an argument (conventionally stdin), not an option. */
+    if (p->only_args || a[0] != '-' || a[1] == '\0') {
+        p->value = a;
+        return CLI_OPT_ARG;
+    }
+    if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0)
+        return CLI_OPT_HELP;
+    if (a[1] != '-') {
+        cli_usage(p->cmd, "unknown option '%s'", a);
+        return CLI_OPT_BAD;
+    }
+
+    const char *name = a + 2;
+    const char *eq = strchr(name, '=');
+    size_t name_len = eq != NULL ? (size_t)(eq - name) : strlen(name);
+    int i = find_opt(defs, name, name_len);
+    if (i < 0) {
+        cli_usage(p->cmd, "unknown option '--%.*s'", (int)name_len, name);
+        return CLI_OPT_BAD;
+    }
+    if (!defs[i].has_value) {
+        if (eq != NULL) {
+            cli_usage(p->cmd, "option '--%s' takes no value", defs[i].name);
+            return CLI_OPT_BAD;
+        }
+        return i;
+    }
+    if (eq != NULL) {
+        p->value = eq + 1;
+    } else if (p->next < p->argc) {
+        p->value = p->argv[p->next++];
+    } else {
+        cli_usage(p->cmd, "option '--%s' needs a value", defs[i].name);
+        return CLI_OPT_BAD;
+    }
+    return i;
+}
+
+/* Compose the whole line first so it reaches stderr in one write: messages from
+ * concurrent writers to the same terminal or log must not interleave mid-line. */
+static void vmsg(const char *cmd, const char *fmt, va_list ap, const char *tail)
+    __attribute__((format(printf, 2, 0)));
+
+static void vmsg(const char *cmd, const char *fmt, va_list ap, const char *tail)
+{
+    char line[8192];
+    size_t n = 0;
+    int k = snprintf(line, sizeof line, "evstore %s: ", cmd);
+    if (k > 0)
+        n = (size_t)k < sizeof line ? (size_t)k : sizeof line - 1;
+    k = vsnprintf(line + n, sizeof line - n, fmt, ap);
+    if (k > 0)
+        n = n + (size_t)k < sizeof line ? n + (size_t)k : sizeof line - 1;
+    if (tail != NULL) {
+        k = snprintf(line + n, sizeof line - n, "%s", tail);
+        if (k > 0)
+            n = n + (size_t)k < sizeof line ? n + (size_t)k : sizeof line - 1;
+    }
+    line[n] = '\n';
+    (void)fwrite(line, 1, n + 1, stderr);
+}
+
+void cli_err(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vmsg(cmd, fmt, ap, NULL);
+    va_end(ap);
+}
+
+int cli_usage(const char *cmd, const char *fmt, ...)
+{
+    char tail[96];
+    (void)snprintf(tail, sizeof tail, " (try 'evstore %s --help')", cmd);
+    va_list ap;
+    va_start(ap, fmt);
+    vmsg(cmd, fmt, ap, tail);
+    va_end(ap);
+    return CLI_EXIT_USAGE;
+}
+
+int cli_exit_code(int rc)
+{
+    switch (rc) {
+    case EVS_OK:
+        return CLI_EXIT_OK;
+    case EVS_ECONFLICT:
+        return CLI_EXIT_CONFLICT;
+    case EVS_EINVAL:
+        return CLI_EXIT_INVALID;
+    case EVS_ECORRUPT:
+        return CLI_EXIT_CORRUPT;
+    default:
+        return CLI_EXIT_ERROR;
+    }
+}
+
+int cli_lib_err(const char *cmd, int rc)
+{
+    const char *msg = evs_errmsg();
+    cli_err(cmd, "%s", msg[0] != '\0' ? msg : evs_errstr(rc));
+    return cli_exit_code(rc);
+}
+
+int cli_help(const char *text)
+{
+    (void)fputs(text, stdout);
+    return fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_ERROR;
+}
+
+bool cli_parse_i64(const char *s, size_t len, int64_t min, int64_t max, int64_t *out)
+{
+    size_t i = 0;
+    bool neg = false;
+    if (i < len && (s[i] == '-' || s[i] == '+'))
+        neg = s[i++] == '-';
+    if (i == len)
+        return false;
+    /* Accumulate negatively so INT64_MIN fits. */
+    int64_t v = 0;
+    for (; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        int d = s[i] - '0';
+        if (v < (INT64_MIN + d) / 10)
+            return false;
+        v = v * 10 - d;
+    }
+    if (!neg) {
+        if (v == INT64_MIN)
+            return false;
+        v = -v;
+    }
+    if (v < min || v > max)
+        return false;
+    *out = v;
+    return true;
+}
+
+bool cli_parse_expected(const char *s, size_t len, int64_t *out)
+{
+    static const struct {
+        const char *name;
+        int64_t value;
+    } names[] = {{"any", EVS_EXPECT_ANY},
+                 {"no_stream", EVS_EXPECT_NO_STREAM},
+                 {"exists", EVS_EXPECT_EXISTS}};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        if (strlen(names[i].name) == len && memcmp(names[i].name, s, len) == 0) {
+            *out = names[i].value;
+            return true;
+        }
+    }
+    /* A leading sign is not a version: "-1" must be written no_stream. */
+    if (len == 0 || s[0] < '0' || s[0] > '9')
+        return false;
+    return cli_parse_i64(s, len, 0, INT64_MAX, out);
+}
+
+const char *cli_expected_str(int64_t expected, char buf[24])
+{
+    switch (expected) {
+    case EVS_EXPECT_ANY:
+        return "any";
+    case EVS_EXPECT_NO_STREAM:
+        return "no_stream";
+    case EVS_EXPECT_EXISTS:
+        return "exists";
+    default:
+        (void)snprintf(buf, 24, "%lld", (long long)expected);
+        return buf;
+    }
+}
+
+const char *cli_store_dir(const char *cmd, const char *arg)
+{
+    if (arg != NULL && arg[0] != '\0')
+        return arg;
+    const char *env = getenv("EVSTORE_DIR");
+    if (env != NULL && env[0] != '\0')
+        return env;
+    cli_usage(cmd, "missing DIR (give it, or set EVSTORE_DIR)");
+    return NULL;
+}
+
+bool cli_check_name(const char *cmd, const char *option, const char *s, size_t max_len)
+{
+    size_t len = strlen(s);
+    if (len == 0) {
+        cli_usage(cmd, "%s must not be empty", option);
+        return false;
+    }
+    if (len > max_len) {
+        cli_usage(cmd, "%s is longer than %zu bytes", option, max_len);
+        return false;
+    }
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == 0x7f) {
+            cli_usage(cmd, "%s contains a control character at byte %zu", option, i);
+            return false;
+        }
+    }
+    return true;
+}
+
+evs_store *cli_open_readonly(const char *cmd, const char *dir, int *exit_code)
+{
+    evs_options opts = EVS_OPTIONS_INIT;
+    opts.flags = EVS_OPEN_READONLY | EVS_OPEN_NOCREATE;
+    evs_store *store = NULL;
+    int rc = evs_open(&store, dir, &opts);
+    if (rc < 0) {
+        *exit_code = cli_lib_err(cmd, rc);
+        return NULL;
+    }
+    *exit_code = CLI_EXIT_OK;
+    return store;
+}

@@ -1,0 +1,135 @@
+/*
+ * cli_common.h - what every evstore subcommand shares: the long-option parser, the
+ * exit-code mapping, one-line messages on stderr, number parsing, and the buffered
+ * stdout writer with the event envelope printer (cli_output.c).
+ *
+ * The CLI uses only include/evstore.h plus the generic helpers of src/util and src/json.
+ */
+#ifndef EVS_CLI_COMMON_H
+#define EVS_CLI_COMMON_H
+
+#include "evstore.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Exit codes, the same for every subcommand (documented in `evstore help`). */
+#define CLI_EXIT_OK       0
+#define CLI_EXIT_ERROR    1
+#define CLI_EXIT_USAGE    2
+#define CLI_EXIT_CONFLICT 3 /* EVS_ECONFLICT */
+#define CLI_EXIT_INVALID  4 /* EVS_EINVAL or a bad input line */
+#define CLI_EXIT_CORRUPT  5 /* EVS_ECORRUPT */
+
+/* A subcommand: argv[0] is its name ("append"); returns the exit code. */
+typedef int (*cli_cmd_fn)(int argc, char **argv);
+
+int cli_cmd_append(int argc, char **argv);
+int cli_cmd_read(int argc, char **argv);
+int cli_cmd_stat(int argc, char **argv);
+int cli_cmd_verify(int argc, char **argv);
+
+/* ---- option parsing ---------------------------------------------------------------- */
+
+/* One accepted option. Only long options (plus -h for --help): they read the same in
+ * scripts years later, and no abbreviations are accepted, so adding an option can never
+ * change what an existing command line means. */
+typedef struct cli_optdef {
+    const char *name; /* without the dashes: "stream" for --stream */
+    bool has_value;   /* --name VALUE or --name=VALUE */
+} cli_optdef;
+
+typedef struct cli_parser {
+    const char *cmd; /* subcommand name, for messages */
+    int argc;
+    char **argv;
+    int next;          /* index of the next argv element to look at */
+    bool only_args;    /* "--" was seen: the rest are positional */
+    const char *value; /* the option's value, or the positional argument */
+} cli_parser;
+
+#define CLI_OPT_ARG  (-1) /* a positional argument, in p->value */
+#define CLI_OPT_END  (-2) /* no more arguments */
+#define CLI_OPT_BAD  (-3) /* usage error; the message was printed */
+#define CLI_OPT_HELP (-4) /* --help or -h */
+
+void cli_parser_init(cli_parser *p, const char *cmd, int argc, char **argv);
+
+/* The next option: its index in `defs` (terminated by a {NULL} entry), or one of the
+ * CLI_OPT_* values above. */
+int cli_parser_next(cli_parser *p, const cli_optdef *defs);
+
+/* ---- messages and exit codes ------------------------------------------------------- */
+
+/* "evstore <cmd>: <message>" as one line on stderr. */
+void cli_err(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* A usage error: the message plus a pointer to --help on one line; returns
+ * CLI_EXIT_USAGE. */
+int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Report the library's last error (evs_errmsg) for `rc` and return its exit code. */
+int cli_lib_err(const char *cmd, int rc);
+
+/* The exit code for a library return code. */
+int cli_exit_code(int rc);
+
+/* Write a help text to stdout; returns CLI_EXIT_OK. */
+int cli_help(const char *text);
+
+/* ---- argument values --------------------------------------------------------------- */
+
+/* Parse a decimal integer in [min, max]; false when s is not one. */
+bool cli_parse_i64(const char *s, size_t len, int64_t min, int64_t max, int64_t *out);
+
+/* Parse an expected version: a number >= 0, "any", "no_stream" or "exists". */
+bool cli_parse_expected(const char *s, size_t len, int64_t *out);
+
+/* The text form of an expected version, for messages ("any", "no_stream", "7"). */
+const char *cli_expected_str(int64_t expected, char buf[24]);
+
+/* The store directory: `arg` when given, else $EVSTORE_DIR; NULL (usage error printed)
+ * when neither is set. */
+const char *cli_store_dir(const char *cmd, const char *arg);
+
+/* Check a stream name given on the command line (non-empty, not too long, no control
+ * characters); prints a usage error and returns false when it is bad. */
+bool cli_check_name(const char *cmd, const char *option, const char *s, size_t max_len);
+
+/* Open the store for reading only (never created, never repaired). Reports a failure
+ * and returns its exit code through *exit_code. */
+evs_store *cli_open_readonly(const char *cmd, const char *dir, int *exit_code);
+
+/* ---- buffered output --------------------------------------------------------------- */
+
+/* A large output buffer written with write(2). Errors are sticky: after the first
+ * failed write every call is a no-op returning -1, and `err` holds the errno (EPIPE
+ * when the reader went away, e.g. `| head`). */
+typedef struct cli_out {
+    int fd;
+    char *buf;
+    size_t len; /* bytes waiting in buf */
+    size_t cap;
+    int err; /* errno of the first failed write, 0 while all is well */
+} cli_out;
+
+int cli_out_init(cli_out *o, int fd, size_t cap); /* 0, or -1 out of memory */
+void cli_out_free(cli_out *o);
+int cli_out_flush(cli_out *o);
+/* Append bytes; the signature fits evs_json_write_fn so escapes go straight in. */
+int cli_out_write(void *ctx, const char *p, size_t len);
+int cli_out_str(cli_out *o, const char *s);
+int cli_out_i64(cli_out *o, int64_t v);
+/* s as a JSON string, quotes included, escaped as JSON requires. */
+int cli_out_json_str(cli_out *o, const char *s, size_t len);
+
+/* One event as the NDJSON envelope, in this order: pos, stream, version, id, type, ts,
+ * data, metadata (left out when the event has none), then a newline. */
+int cli_out_event(cli_out *o, const evs_event *ev);
+
+/* Report a failed write on stdout (silently for EPIPE) and return the exit code:
+ * 0 for EPIPE, because a reader that stopped early (`| head`) is not an error. */
+int cli_out_report(const char *cmd, const cli_out *o);
+
+#endif /* EVS_CLI_COMMON_H */

@@ -1,0 +1,110 @@
+/*
+ * cmd_stat.c - `evstore stat`: the store's figures (evs_stat) as one JSON object.
+ */
+#include "cli_common.h"
+
+#include <unistd.h>
+
+static const char stat_help[] =
+    "usage: evstore stat [DIR]\n"
+    "\n"
+    "Print the store's figures as one JSON object on one line:\n"
+    "  events, streams, segments, bytes (in segment files), first_pos, last_pos\n"
+    "  (0 when empty), first_ts, last_ts (RFC 3339 UTC, null when empty),\n"
+    "  sync_mode (always|batch|none), segment_size (bytes).\n"
+    "\n"
+    "options:\n"
+    "  --help, -h     this text\n"
+    "\n"
+    "DIR defaults to $EVSTORE_DIR. The store is opened read-only and never created.\n";
+
+static const cli_optdef stat_opts[] = {{NULL, false}};
+
+static const char *sync_mode_name(evs_sync_mode m)
+{
+    switch (m) {
+    case EVS_SYNC_ALWAYS:
+        return "always";
+    case EVS_SYNC_BATCH:
+        return "batch";
+    case EVS_SYNC_NONE:
+        return "none";
+    }
+    return "unknown";
+}
+
+static void put_field(cli_out *o, const char *name, int64_t v)
+{
+    (void)cli_out_str(o, name);
+    (void)cli_out_i64(o, v);
+}
+
+static void put_ts(cli_out *o, const char *name, int64_t ts_ns, bool empty)
+{
+    (void)cli_out_str(o, name);
+    if (empty) {
+        (void)cli_out_str(o, "null");
+        return;
+    }
+    char ts[48];
+    size_t n = evs_time_format(ts, sizeof ts, ts_ns);
+    (void)cli_out_write(o, "\"", 1);
+    (void)cli_out_write(o, ts, n);
+    (void)cli_out_write(o, "\"", 1);
+}
+
+static int print_stat(const evs_stat_info *st)
+{
+    cli_out out;
+    if (cli_out_init(&out, STDOUT_FILENO, 4096) < 0) {
+        cli_err("stat", "out of memory");
+        return CLI_EXIT_ERROR;
+    }
+    bool empty = st->event_count == 0;
+    put_field(&out, "{\"events\":", st->event_count);
+    put_field(&out, ",\"streams\":", st->stream_count);
+    put_field(&out, ",\"segments\":", st->segment_count);
+    put_field(&out, ",\"bytes\":", st->log_bytes);
+    put_field(&out, ",\"first_pos\":", st->first_pos);
+    put_field(&out, ",\"last_pos\":", st->last_pos);
+    put_ts(&out, ",\"first_ts\":", st->first_ts_ns, empty);
+    put_ts(&out, ",\"last_ts\":", st->last_ts_ns, empty);
+    (void)cli_out_str(&out, ",\"sync_mode\":\"");
+    (void)cli_out_str(&out, sync_mode_name(st->sync_mode));
+    put_field(&out, "\",\"segment_size\":", (int64_t)st->segment_size);
+    (void)cli_out_str(&out, "}\n");
+    (void)cli_out_flush(&out);
+    int code = cli_out_report("stat", &out);
+    cli_out_free(&out);
+    return code;
+}
+
+int cli_cmd_stat(int argc, char **argv)
+{
+    cli_parser p;
+    cli_parser_init(&p, "stat", argc, argv);
+    const char *dir = NULL;
+    int opt;
+    while ((opt = cli_parser_next(&p, stat_opts)) != CLI_OPT_END) {
+        if (opt == CLI_OPT_HELP)
+            return cli_help(stat_help);
+        if (opt != CLI_OPT_ARG)
+            return CLI_EXIT_USAGE;
+        if (dir != NULL)
+            return cli_usage("stat", "unexpected argument '%s'", p.value);
+        dir = p.value;
+    }
+    dir = cli_store_dir("stat", dir);
+    if (dir == NULL)
+        return CLI_EXIT_USAGE;
+
+    int code;
+    evs_store *store = cli_open_readonly("stat", dir, &code);
+    if (store == NULL)
+        return code;
+    evs_stat_info st;
+    int rc = evs_stat(&st, store);
+    code = rc < 0 ? cli_lib_err("stat", rc) : print_stat(&st);
+    evs_close(store);
+    return code;
+}

@@ -1,0 +1,462 @@
+/*
+ * evstore.h - the public interface of libevstore, an event store for event sourcing.
+ *
+ * This header is the authoritative reference: every function states what it does, the
+ * codes it returns, who owns what it hands back, and which threads may call it.
+ *
+ * Model. A store holds events. Each event has a global position (`pos`: 1, 2, 3 ...,
+ * gap-free, never reused), belongs to one stream (e.g. "order-42"; the part before the
+ * first '-' is the stream's category, "order"), has a version inside that stream (0, 1,
+ * 2 ...), a 16-byte UUID, a type, a timestamp (UTC nanoseconds, assigned at append,
+ * never decreasing), a JSON `data` value and an optional JSON object `metadata`.
+ *
+ * Caveats.
+ *  - A store directory must live on a local filesystem. Network filesystems do not
+ *    give the locking and page-cache coherence the file backend relies on.
+ *  - Do not use a store handle in a child after fork(); open a new one.
+ *  - One writer at a time per store, across processes: appends are serialised by a
+ *    lock file. Any number of processes may read while one appends.
+ *
+ * Threads. An evs_store may be shared by any number of threads: every function that
+ * takes a store is thread-safe. A cursor (evs_cursor, evs_stream_iter) belongs to one
+ * thread at a time. Error details (evs_errmsg) are kept per thread.
+ *
+ * Errors. Functions return an int: 0 (EVS_OK) on success, a negative EVS_E* code on
+ * failure. After a failure, evs_errmsg() gives a one-line message for the calling
+ * thread saying what failed, where (stream, file, byte offset, field) and why. A
+ * successful call clears it. No function prints, exits or aborts on bad input.
+ */
+#ifndef EVSTORE_H
+#define EVSTORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(EVS_BUILDING_LIBRARY) && defined(__GNUC__)
+#define EVS_API __attribute__((visibility("default")))
+#else
+#define EVS_API
+#endif
+
+/* ---------------------------------------------------------------------------------- */
+/* Version                                                                              */
+/* ---------------------------------------------------------------------------------- */
+
+#define EVS_VERSION_MAJOR  0
+#define EVS_VERSION_MINOR  1
+#define EVS_VERSION_PATCH  0
+#define EVS_VERSION_NUMBER (EVS_VERSION_MAJOR * 10000 + EVS_VERSION_MINOR * 100 + EVS_VERSION_PATCH)
+#define EVS_VERSION_STRING "0.1.0"
+
+/** The library's version as EVS_VERSION_NUMBER; compare with the header's to detect a
+ *  header/library mismatch. Thread-safe. */
+EVS_API int evs_version(void);
+
+/** The library's version as a static string such as "0.1.0". Thread-safe. */
+EVS_API const char *evs_version_string(void);
+
+/* ---------------------------------------------------------------------------------- */
+/* Errors                                                                               */
+/* ---------------------------------------------------------------------------------- */
+
+/* The list is append-only and every value is pinned: codes are never renumbered or
+ * reused. X(name, value, short description). */
+#define EVS_ERROR_MAP(X)                                                                   \
+    X(EINVAL, -1, "invalid argument or input")                                             \
+    X(ECONFLICT, -2, "expected version does not match the stream")                         \
+    X(ENOTFOUND, -3, "not found")                                                          \
+    X(EBUSY, -4, "store or resource is busy")                                              \
+    X(ECORRUPT, -5, "store data is corrupt")                                               \
+    X(EIO, -6, "input/output error")                                                       \
+    X(ENOSPC, -7, "no space left on device")                                               \
+    X(ENOMEM, -8, "out of memory")                                                         \
+    X(ECLOSED, -9, "store is closed")                                                      \
+    X(EFATAL, -10, "store refuses writes after an unrecoverable I/O error; reopen it")     \
+    X(EFORMAT, -11, "not a store, or a store of an unsupported format version")            \
+    X(ENOTSUP, -12, "operation not supported")                                             \
+    X(EMISUSE, -13, "library used incorrectly")                                            \
+    X(ETIMEDOUT, -14, "timed out")                                                         \
+    X(EEXIST, -15, "already exists")                                                       \
+    X(EREADONLY, -16, "store was opened read-only")
+
+enum evs_error {
+    EVS_OK = 0,
+#define EVS__ERR_ENUM(name, value, text) EVS_##name = (value),
+    EVS_ERROR_MAP(EVS__ERR_ENUM)
+#undef EVS__ERR_ENUM
+};
+
+/** A static description of an error code ("expected version does not match the
+ *  stream"), or "unknown error" for a value not in the list. Thread-safe. */
+EVS_API const char *evs_errstr(int code);
+
+/** The symbolic name of an error code ("EVS_ECONFLICT"), or "EVS_UNKNOWN". */
+EVS_API const char *evs_errname(int code);
+
+/** The calling thread's message for its last failed evstore call, or "" when the last
+ *  call succeeded. The string is owned by the library and valid until the calling
+ *  thread's next evstore call. Example: "append to stream 'order-42': expected version
+ *  3 but the stream is at version 5". */
+EVS_API const char *evs_errmsg(void);
+
+/** The code of the calling thread's last failed evstore call (0 after a success). */
+EVS_API int evs_errcode(void);
+
+/* ---------------------------------------------------------------------------------- */
+/* Limits                                                                               */
+/* ---------------------------------------------------------------------------------- */
+
+#define EVS_MAX_STREAM_LEN   1024               /* bytes of a stream name */
+#define EVS_MAX_TYPE_LEN     256                /* bytes of an event type */
+#define EVS_MAX_EVENT_LEN    (64u * 1024 * 1024) /* data + metadata of one event, bytes */
+#define EVS_MAX_BATCH_LEN    (256u * 1024 * 1024) /* all events of one append, bytes */
+#define EVS_MAX_BATCH_COUNT  1000000u            /* events in one append */
+#define EVS_MAX_JSON_DEPTH   512                /* nesting of arrays and objects */
+
+/* ---------------------------------------------------------------------------------- */
+/* Opening and closing                                                                  */
+/* ---------------------------------------------------------------------------------- */
+
+typedef struct evs_store evs_store;
+
+/** When an append counts as acknowledged (see the README's "Guarantees"). */
+typedef enum evs_sync_mode {
+    EVS_SYNC_ALWAYS = 0, /* fdatasync before an append returns; concurrent appends share
+                          * one sync (group commit). Survives power loss. */
+    EVS_SYNC_BATCH = 1,  /* a background sync at most every sync_interval_ms; a power
+                          * loss may lose the appends of the last interval. */
+    EVS_SYNC_NONE = 2    /* never sync (the OS writes back in its own time); survives a
+                          * process crash, not a power loss. */
+} evs_sync_mode;
+
+/* Flags for evs_options.flags. */
+#define EVS_OPEN_NOCREATE 0x1u /* fail with EVS_ENOTFOUND when the store does not exist */
+#define EVS_OPEN_READONLY 0x2u /* never append; never take the writer lock; never repair */
+#define EVS_OPEN_EXCLUSIVE_CREATE 0x4u /* fail with EVS_EEXIST when the store exists */
+
+#define EVS_OPTIONS_VERSION 1
+
+/** Options for evs_open. Always initialise with EVS_OPTIONS_INIT (or
+ *  evs_options_init) and then set the fields you want: fields are only ever appended,
+ *  and the library reads only the fields of the version the caller was compiled with. */
+typedef struct evs_options {
+    unsigned int version;        /* EVS_OPTIONS_VERSION */
+    unsigned int flags;          /* EVS_OPEN_* */
+    evs_sync_mode sync_mode;     /* default EVS_SYNC_ALWAYS */
+    unsigned int sync_interval_ms; /* EVS_SYNC_BATCH period, default 10 ms */
+    uint64_t segment_size;       /* bytes; a segment is closed once it would grow past
+                                  * this. Default 64 MiB, minimum 64 KiB. A batch is never
+                                  * split, so one larger batch makes one larger segment. */
+    int lock_wait_ms;            /* when another process holds the writer lock: 0 fail with
+                                  * EVS_EBUSY at once, -1 wait as long as it takes, N wait
+                                  * up to N ms. Default -1. */
+    unsigned int checkpoint_bytes; /* write the stream index snapshot after this many bytes
+                                    * of log; bounds the work of the next open. Default
+                                    * 8 MiB. 0 = default. */
+} evs_options;
+
+#define EVS_OPTIONS_INIT {EVS_OPTIONS_VERSION, 0, EVS_SYNC_ALWAYS, 10, 64u << 20, -1, 0}
+
+/** Fill *opts with the defaults for `version` (pass EVS_OPTIONS_VERSION).
+ *  @return 0, or EVS_EINVAL for an unknown version. */
+EVS_API int evs_options_init(evs_options *opts, unsigned int version);
+
+/** Open the store in directory `path`, creating it (and the directory) when missing
+ *  unless EVS_OPEN_NOCREATE is set. Opening repairs a torn tail left by a crash (an
+ *  incomplete last batch is cut; nothing before it is touched) and costs the same
+ *  whatever the size of the store. `opts` may be NULL for the defaults.
+ *
+ *  @param out   receives the handle; set to NULL on failure.
+ *  @return 0; EVS_ENOTFOUND (missing and NOCREATE); EVS_EEXIST (EXCLUSIVE_CREATE and the
+ *          store exists); EVS_EFORMAT (the directory is not an evstore store or was made
+ *          by a newer format); EVS_ECORRUPT (damage before the tail: the message names
+ *          the file and byte offset; run `evstore verify`); EVS_EBUSY (another process
+ *          holds the writer lock during recovery and lock_wait_ms ran out); EVS_EINVAL;
+ *          EVS_EIO; EVS_ENOSPC; EVS_ENOMEM.
+ *  Thread-safe. The handle is closed with evs_close. */
+EVS_API int evs_open(evs_store **out, const char *path, const evs_options *opts);
+
+/** Close a store. Appends that returned are kept per the sync mode; in EVS_SYNC_BATCH
+ *  and EVS_SYNC_NONE mode, close syncs the log before it returns. Cursors still open
+ *  keep what they need alive; their next step returns EVS_ECLOSED and they must still
+ *  be closed. Call it once, after every other call on the store has returned.
+ *  NULL is accepted and ignored.
+ *  @return 0, or EVS_EIO when the final sync failed (the store is closed regardless). */
+EVS_API int evs_close(evs_store *store);
+
+/* ---------------------------------------------------------------------------------- */
+/* Appending                                                                            */
+/* ---------------------------------------------------------------------------------- */
+
+/* Special expected versions for evs_append. A value >= 0 means "the stream's last
+ * version must be exactly this". */
+#define EVS_EXPECT_ANY       (-2) /* no check */
+#define EVS_EXPECT_NO_STREAM (-1) /* the stream must not exist yet */
+#define EVS_EXPECT_EXISTS    (-4) /* the stream must hold at least one event */
+
+/** One event to append. Borrowed by evs_append for the duration of the call. */
+typedef struct evs_event_in {
+    const char *type;           /* NUL-terminated, 1..EVS_MAX_TYPE_LEN bytes, valid UTF-8,
+                                 * no control characters */
+    const char *data;           /* a JSON value, stored byte for byte */
+    size_t data_len;
+    const char *metadata;       /* a JSON object, or NULL for none */
+    size_t metadata_len;
+    const unsigned char *id;    /* 16 bytes, or NULL to have evstore generate a v4 UUID */
+} evs_event_in;
+
+/** What an append did. */
+typedef struct evs_append_result {
+    int64_t first_pos;   /* global position of the batch's first event */
+    int64_t last_pos;    /* global position of its last event */
+    int64_t version;     /* the stream's last version after the append */
+    int duplicate;       /* 1 when every event id was already in the stream and nothing
+                          * was written: the positions are those of the first append */
+} evs_append_result;
+
+/** Append `count` events to `stream`, atomically: all of them become visible together
+ *  or none does, also across a crash. Positions and stream versions are consecutive.
+ *
+ *  Idempotence: when the writer supplies ids and every one of them already stands in
+ *  the stream in the same order, the call writes nothing and returns the original
+ *  result with out->duplicate = 1 (a retry after a timeout never duplicates events).
+ *  When only some of the ids are already in the stream, it fails with EVS_ECONFLICT.
+ *
+ *  Durability: on return the events are stored per the store's sync mode (with
+ *  EVS_SYNC_ALWAYS they survive power loss).
+ *
+ *  @param out               receives the result; may be NULL.
+ *  @param stream            NUL-terminated, 1..EVS_MAX_STREAM_LEN bytes, valid UTF-8, no
+ *                           control characters.
+ *  @param expected_version  a version >= 0, EVS_EXPECT_ANY, EVS_EXPECT_NO_STREAM or
+ *                           EVS_EXPECT_EXISTS.
+ *  @return 0; EVS_ECONFLICT (expected version mismatch: the message names the stream,
+ *          the expected and the actual version; nothing written); EVS_EINVAL (a bad
+ *          event: the message names the event's index and field; nothing written);
+ *          EVS_EBUSY (another process holds the writer lock past lock_wait_ms);
+ *          EVS_EREADONLY; EVS_EFATAL (an earlier sync failed; reopen); EVS_ENOSPC;
+ *          EVS_EIO (the store now refuses writes until reopened); EVS_ENOMEM.
+ *  Thread-safe; concurrent appends from several threads share syncs. */
+EVS_API int evs_append(evs_append_result *out, evs_store *store, const char *stream,
+                       int64_t expected_version, const evs_event_in *events, size_t count);
+
+/** One stream's part of a multi-stream append. */
+typedef struct evs_batch_in {
+    const char *stream;          /* as for evs_append */
+    int64_t expected_version;    /* as for evs_append, checked against the stream as the
+                                  * batches before it in the same call left it */
+    const evs_event_in *events;
+    size_t count;
+} evs_batch_in;
+
+/** Append several batches, possibly to different streams (a stream may appear more than
+ *  once), as one atomic unit: all are written or none, with one sync. Each batch's
+ *  result goes to out[i] (out may be NULL). A batch whose ids are all already in its
+ *  stream is a duplicate (out[i].duplicate = 1) and writes nothing; the others are
+ *  written. Returns like evs_append; on EVS_ECONFLICT or EVS_EINVAL the message names
+ *  the batch index, and nothing of any batch is written. Thread-safe. */
+EVS_API int evs_append_multi(evs_append_result *out, evs_store *store, const evs_batch_in *batches,
+                             size_t batch_count);
+
+/** Make everything appended so far durable now, whatever the sync mode.
+ *  @return 0, EVS_EIO (the store now refuses writes), EVS_EREADONLY. Thread-safe. */
+EVS_API int evs_sync(evs_store *store);
+
+/* ---------------------------------------------------------------------------------- */
+/* Reading                                                                              */
+/* ---------------------------------------------------------------------------------- */
+
+/** A stored event, as a cursor hands it out. Every pointer is borrowed: it points into
+ *  the store's mapped log and stays valid only until the next evs_cursor_next or
+ *  evs_cursor_close on the same cursor. Do not modify or free it. Strings are NOT
+ *  NUL-terminated: use the lengths. */
+typedef struct evs_event {
+    int64_t pos;              /* global position, >= 1 */
+    int64_t version;          /* index inside the stream, >= 0 */
+    int64_t ts_ns;            /* append time, UTC nanoseconds since 1970 */
+    const char *stream;
+    size_t stream_len;
+    const char *type;
+    size_t type_len;
+    const char *data;         /* JSON, exactly the bytes given to evs_append */
+    size_t data_len;
+    const char *metadata;     /* JSON object, or NULL when the event has none */
+    size_t metadata_len;
+    unsigned char id[16];     /* UUID */
+} evs_event;
+
+/* Directions for evs_query.direction. */
+#define EVS_FORWARD  0
+#define EVS_BACKWARD 1
+
+#define EVS_QUERY_VERSION 1
+
+/** What to read. Start from EVS_QUERY_INIT (everything, forward) and set fields.
+ *  All filters combine with AND; `types` is an OR over its entries. */
+typedef struct evs_query {
+    unsigned int version;      /* EVS_QUERY_VERSION */
+    int direction;             /* EVS_FORWARD or EVS_BACKWARD */
+    int64_t from_pos;          /* forward: first pos >= from_pos; backward: first pos <=
+                                * from_pos. 0 = the start (forward) or the end (backward) */
+    int64_t to_pos;            /* forward: stop after to_pos; backward: stop before
+                                * to_pos. 0 = no bound */
+    const char *stream;        /* read only this stream (NUL-terminated), or NULL */
+    int64_t from_version;      /* with `stream`: forward from this version, or backward
+                                * from it; -1 = the start (forward) / the end (backward) */
+    const char *const *types;  /* only events of one of these types, or NULL */
+    size_t type_count;
+    const char *category;      /* only streams of this category ("order" matches
+                                * "order-42" and "order"), or NULL */
+    const char *prefix;        /* only streams whose name starts with this, or NULL */
+    int64_t since_ns;          /* only events with ts >= since_ns; 0 = no bound */
+    int64_t until_ns;          /* only events with ts < until_ns; 0 = no bound */
+    uint64_t limit;            /* at most this many events; 0 = no limit */
+} evs_query;
+
+#define EVS_QUERY_INIT {EVS_QUERY_VERSION, EVS_FORWARD, 0, 0, NULL, -1, NULL, 0, NULL, NULL, 0, 0, 0}
+
+typedef struct evs_cursor evs_cursor;
+
+/** Open a cursor over the events `query` selects (NULL = every event, forward). The
+ *  cursor sees the events committed when it was opened, and, going forward, events
+ *  committed later as it reaches them. The query and everything it points to are
+ *  copied: the caller may free them at once. Memory use does not grow with the store.
+ *  @return 0, EVS_EINVAL (bad query: the message names the field), EVS_ENOMEM,
+ *          EVS_ECLOSED. Thread-safe. */
+EVS_API int evs_cursor_open(evs_cursor **out, evs_store *store, const evs_query *query);
+
+/** Step the cursor. Idiom: `while ((rc = evs_cursor_next(c, &ev)) > 0) { ... }`.
+ *  @return 1 with *out filled (pointers valid until the next step or close); 0 at the
+ *          end; EVS_ECORRUPT (message names file and byte offset), EVS_EIO,
+ *          EVS_ECLOSED. One thread at a time per cursor. */
+EVS_API int evs_cursor_next(evs_cursor *cursor, evs_event *out);
+
+/** Close a cursor. NULL is accepted and ignored. */
+EVS_API void evs_cursor_close(evs_cursor *cursor);
+
+/** Find the position of the first event whose timestamp is >= ts_ns.
+ *  @param out  receives the position, or (last position + 1) when every event is older.
+ *  @return 0, EVS_EIO, EVS_ECORRUPT. Thread-safe. Cost is logarithmic in the store. */
+EVS_API int evs_find_time(int64_t *out, evs_store *store, int64_t ts_ns);
+
+/* ---------------------------------------------------------------------------------- */
+/* Streams and statistics                                                               */
+/* ---------------------------------------------------------------------------------- */
+
+/** What the store knows of one stream. */
+typedef struct evs_stream_info {
+    int exists;               /* 0 when the stream has no events (the rest is then 0/-1) */
+    int64_t last_version;     /* -1 when the stream does not exist */
+    int64_t event_count;      /* last_version + 1 */
+    int64_t first_pos;        /* position of version 0 */
+    int64_t last_pos;         /* position of the last version */
+} evs_stream_info;
+
+/** Look a stream up. A missing stream is not an error: out->exists is 0.
+ *  @return 0, EVS_EINVAL (bad name), EVS_EIO, EVS_ECORRUPT. Thread-safe. */
+EVS_API int evs_stream_get(evs_stream_info *out, evs_store *store, const char *stream);
+
+typedef struct evs_stream_iter evs_stream_iter;
+
+/** List the streams whose name starts with `prefix` (NULL or "" = all), in no
+ *  particular order. The list is a snapshot taken when the iterator is opened.
+ *  @return 0, EVS_ENOMEM, EVS_ECLOSED. */
+EVS_API int evs_streams_open(evs_stream_iter **out, evs_store *store, const char *prefix);
+
+/** Next stream: `*name` (borrowed, NUL-terminated, valid until the next step or close)
+ *  and its info. @return 1 with a stream, 0 at the end, < 0 on error. */
+EVS_API int evs_streams_next(evs_stream_iter *it, const char **name, size_t *name_len,
+                             evs_stream_info *info);
+
+/** Close a stream iterator. NULL is accepted. */
+EVS_API void evs_streams_close(evs_stream_iter *it);
+
+/** Store-wide figures. */
+typedef struct evs_stat_info {
+    int64_t event_count;
+    int64_t stream_count;
+    int64_t segment_count;
+    int64_t log_bytes;        /* bytes in segment files */
+    int64_t first_pos;        /* 0 when the store is empty */
+    int64_t last_pos;         /* 0 when the store is empty */
+    int64_t first_ts_ns;      /* 0 when empty */
+    int64_t last_ts_ns;       /* 0 when empty */
+    evs_sync_mode sync_mode;
+    uint64_t segment_size;
+} evs_stat_info;
+
+/** Fill *out with the store's figures as of now. @return 0, EVS_EIO. Thread-safe. */
+EVS_API int evs_stat(evs_stat_info *out, evs_store *store);
+
+/** The position of the last committed event (0 for an empty store), including events
+ *  appended by other processes. Cheap: reads a shared counter. Thread-safe. */
+EVS_API int64_t evs_head(evs_store *store);
+
+/** Block until the store's head passes `after_pos` (an event with pos > after_pos is
+ *  committed, by any process) or `timeout_ms` passes (-1 = no limit). No polling: it
+ *  sleeps on a futex in the store's shared head file.
+ *  @return 0 (*head_out = the new head, may be NULL), EVS_ETIMEDOUT, EVS_ECLOSED. */
+EVS_API int evs_wait(evs_store *store, int64_t after_pos, int timeout_ms, int64_t *head_out);
+
+/* ---------------------------------------------------------------------------------- */
+/* Verification                                                                         */
+/* ---------------------------------------------------------------------------------- */
+
+/** One problem found by evs_verify. Strings are borrowed for the callback's duration. */
+typedef struct evs_problem {
+    const char *file;         /* file name inside the store directory */
+    int64_t offset;           /* byte offset in that file, or -1 */
+    int64_t pos;              /* position concerned, or 0 */
+    const char *what;         /* one line */
+} evs_problem;
+
+typedef struct evs_verify_report {
+    int64_t events_checked;
+    int64_t bytes_checked;
+    int64_t segments_checked;
+    int64_t streams_checked;
+    int64_t problem_count;
+} evs_verify_report;
+
+/** Called by evs_verify for each problem (problem != NULL) and for progress (problem ==
+ *  NULL; done/total are bytes). Return non-zero to stop early. */
+typedef int (*evs_verify_cb)(void *ctx, const evs_problem *problem, int64_t done,
+                             int64_t total);
+
+/** Read the whole log, check every record's checksum and framing, that positions are
+ *  gap-free, stream versions contiguous, and that the stream index agrees with the log.
+ *  @return 0 when whole; EVS_ECORRUPT when problems were found (each one went to `cb`);
+ *          EVS_EIO. `cb` and `report` may be NULL. Thread-safe; appends may continue. */
+EVS_API int evs_verify(evs_store *store, evs_verify_cb cb, void *ctx, evs_verify_report *report);
+
+/* ---------------------------------------------------------------------------------- */
+/* Helpers                                                                              */
+/* ---------------------------------------------------------------------------------- */
+
+/** Write the 36-character text form of a UUID plus a NUL into buf (37 bytes). */
+EVS_API void evs_uuid_format(char buf[37], const unsigned char id[16]);
+
+/** Parse a UUID's text form (36 characters, any case). @return 0 or EVS_EINVAL. */
+EVS_API int evs_uuid_parse(unsigned char out[16], const char *text, size_t len);
+
+/** Write ts_ns as RFC 3339 UTC with nanoseconds ("2026-11-23T12:00:00.000000001Z")
+ *  plus a NUL into buf (at least 36 bytes). @return the length written. */
+EVS_API size_t evs_time_format(char *buf, size_t buf_len, int64_t ts_ns);
+
+/** Parse an RFC 3339 timestamp (any offset, 0 to 9 fraction digits) into UTC
+ *  nanoseconds. @return 0 or EVS_EINVAL. */
+EVS_API int evs_time_parse(int64_t *out, const char *text, size_t len);
+
+/** Check that buf holds exactly one valid JSON value (RFC 8259, UTF-8, nesting up to
+ *  EVS_MAX_JSON_DEPTH). @return 0 or EVS_EINVAL with the byte offset in the message. */
+EVS_API int evs_json_validate(const char *buf, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* EVSTORE_H */

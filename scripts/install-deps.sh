@@ -1,0 +1,22 @@
+#!/bin/sh
+# Install the Debian packages listed in scripts/deps.txt that are missing.
+# Runs apt-get only when something is missing, so a ready machine pays nothing.
+set -eu
+here=$(dirname "$0")
+missing=""
+for pkg in $(grep -v '^#' "$here/deps.txt"); do
+    if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+        missing="$missing $pkg"
+    fi
+done
+[ -z "$missing" ] && exit 0
+echo "installing:$missing" >&2
+if [ "$(id -u)" -ne 0 ]; then
+    SUDO=sudo
+else
+    SUDO=
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing

@@ -1,0 +1,172 @@
+/*
+ * append.c - evs_append and evs_append_multi: everything about an append that does not
+ * depend on the backend. Each event is checked (names, JSON, sizes) before anything
+ * is written, ids are generated where missing, and hashes computed once; the backend
+ * gets ready-to-encode batches.
+ */
+#include "core.h"
+#include "json.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Small appends (the common single event) avoid a heap allocation. */
+#define STACK_EVENTS 16
+
+static bool is_expected_ok(int64_t v)
+{
+    return v >= 0 || v == EVS_EXPECT_ANY || v == EVS_EXPECT_NO_STREAM || v == EVS_EXPECT_EXISTS;
+}
+
+/* The first byte that is not JSON whitespace. */
+static char first_char(const char *p, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (p[i] != ' ' && p[i] != '\t' && p[i] != '\n' && p[i] != '\r')
+            return p[i];
+    return '\0';
+}
+
+static int check_event(const evs_event_in *in, evs__event_w *w, const char *where)
+{
+    size_t type_len;
+    int rc = evs__check_name(in->type, EVS_MAX_TYPE_LEN, "field 'type'", where, &type_len);
+    if (rc < 0)
+        return rc;
+    if (!in->data || in->data_len == 0)
+        return evs__seterr(EVS_EINVAL, "%s: field 'data' is empty (it must be a JSON value)",
+                           where);
+    if (in->data_len + in->metadata_len > EVS_MAX_EVENT_LEN)
+        return evs__seterr(EVS_EINVAL,
+                           "%s: event is %zu bytes of data and metadata, more than the "
+                           "maximum of %u",
+                           where, in->data_len + in->metadata_len, EVS_MAX_EVENT_LEN);
+    evs_json_error err;
+    if (!evs__json_validate(in->data, in->data_len, EVS_MAX_JSON_DEPTH, &err))
+        return evs__seterr(EVS_EINVAL, "%s: field 'data' is not valid JSON: %s at byte %zu",
+                           where, err.reason, err.offset);
+    if (in->metadata) {
+        if (!evs__json_validate(in->metadata, in->metadata_len, EVS_MAX_JSON_DEPTH, &err))
+            return evs__seterr(EVS_EINVAL,
+                               "%s: field 'metadata' is not valid JSON: %s at byte %zu", where,
+                               err.reason, err.offset);
+        if (first_char(in->metadata, in->metadata_len) != '{')
+            return evs__seterr(EVS_EINVAL, "%s: field 'metadata' must be a JSON object", where);
+    }
+    w->type = in->type;
+    w->type_len = (uint32_t)type_len;
+    w->type_hash = (uint32_t)evs__hash64(in->type, type_len);
+    w->data = in->data;
+    w->data_len = (uint32_t)in->data_len;
+    w->meta = in->metadata;
+    w->meta_len = in->metadata ? (uint32_t)in->metadata_len : 0;
+    w->id_given = in->id != NULL;
+    if (in->id)
+        memcpy(w->id, in->id, 16);
+    else if ((rc = evs__uuid_v4(w->id)) < 0)
+        return rc;
+    return 0;
+}
+
+static int check_batch(const evs_batch_in *in, evs__batch_w *w, evs__event_w *events,
+                       size_t index, size_t batch_count)
+{
+    char where[1200];
+    size_t slen = 0;
+    const char *sname = in->stream ? in->stream : "";
+    int n = batch_count > 1
+                ? snprintf(where, sizeof where, "append (batch %zu) to stream '%.64s'", index,
+                           sname)
+                : snprintf(where, sizeof where, "append to stream '%.64s'", sname);
+    (void)n;
+    int rc = evs__check_name(in->stream, EVS_MAX_STREAM_LEN, "stream name", where, &slen);
+    if (rc < 0)
+        return rc;
+    if (!is_expected_ok(in->expected_version))
+        return evs__seterr(EVS_EINVAL, "%s: expected version %" PRId64 " is not valid", where,
+                           in->expected_version);
+    if (!in->events || in->count == 0)
+        return evs__seterr(EVS_EINVAL, "%s: no events to append", where);
+    if (in->count > EVS_MAX_BATCH_COUNT)
+        return evs__seterr(EVS_EINVAL, "%s: %zu events in one append, more than %u", where,
+                           in->count, EVS_MAX_BATCH_COUNT);
+    w->stream = in->stream;
+    w->stream_len = (uint32_t)slen;
+    w->stream_hash = evs__hash64(in->stream, slen);
+    w->expected_version = in->expected_version;
+    w->events = events;
+    w->count = in->count;
+    w->any_id_given = false;
+    w->payload_len = 0;
+    size_t wlen = strlen(where);
+    for (size_t i = 0; i < in->count; i++) {
+        snprintf(where + wlen, sizeof where - wlen, ": event %zu", i);
+        if ((rc = check_event(&in->events[i], &events[i], where)) < 0)
+            return rc;
+        w->any_id_given |= events[i].id_given;
+        w->payload_len += slen + events[i].type_len + events[i].data_len + events[i].meta_len;
+    }
+    return 0;
+}
+
+int evs_append_multi(evs_append_result *out, evs_store *store, const evs_batch_in *batches,
+                     size_t batch_count)
+{
+    int rc = evs__check_store(store, "evs_append");
+    if (rc < 0)
+        return rc;
+    if (!batches || batch_count == 0)
+        return evs__seterr(EVS_EINVAL, "evs_append_multi: no batches");
+    size_t total = 0;
+    for (size_t i = 0; i < batch_count; i++) {
+        total += batches[i].count;
+        if (batches[i].count > EVS_MAX_BATCH_COUNT || total > EVS_MAX_BATCH_COUNT)
+            return evs__seterr(EVS_EINVAL, "append: more than %u events in one call",
+                               EVS_MAX_BATCH_COUNT);
+    }
+    evs__event_w stack_events[STACK_EVENTS];
+    evs__batch_w stack_batch[1];
+    evs_append_result stack_out[1];
+    evs__event_w *events = total <= STACK_EVENTS ? stack_events
+                                                 : evs__alloc(total * sizeof *events);
+    evs__batch_w *bw = batch_count == 1 ? stack_batch : evs__alloc(batch_count * sizeof *bw);
+    evs_append_result *res = out ? out
+                             : batch_count == 1 ? stack_out
+                                                : evs__alloc(batch_count * sizeof *res);
+    if (!events || !bw || !res) {
+        rc = evs__seterr(EVS_ENOMEM, "out of memory appending %zu events", total);
+        goto out;
+    }
+    memset(res, 0, batch_count * sizeof *res);
+    uint64_t bytes = 0;
+    for (size_t i = 0, at = 0; i < batch_count; i++) {
+        if ((rc = check_batch(&batches[i], &bw[i], events + at, i, batch_count)) < 0)
+            goto out;
+        at += batches[i].count;
+        bytes += bw[i].payload_len;
+    }
+    if (bytes > EVS_MAX_BATCH_LEN) {
+        rc = evs__seterr(EVS_EINVAL, "append: %" PRIu64 " bytes in one call, more than %u",
+                         bytes, EVS_MAX_BATCH_LEN);
+        goto out;
+    }
+    rc = store->m->append(store->be, bw, batch_count, res);
+    if (rc == 0)
+        evs__clearerr();
+out:
+    if (events != stack_events)
+        evs__free(events);
+    if (bw != stack_batch)
+        evs__free(bw);
+    if (res != out && res != stack_out)
+        evs__free(res);
+    return rc;
+}
+
+int evs_append(evs_append_result *out, evs_store *store, const char *stream,
+               int64_t expected_version, const evs_event_in *events, size_t count)
+{
+    evs_batch_in b = {stream, expected_version, events, count};
+    return evs_append_multi(out, store, &b, 1);
+}

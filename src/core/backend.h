@@ -1,0 +1,139 @@
+/*
+ * backend.h - the interface between the core and a storage backend.
+ *
+ * The core validates every input, generates ids and compiles queries; a backend only
+ * stores and retrieves. Each backend fills one evs__backend_methods table and is
+ * registered by one line in registry.c (the way SQLite puts the OS behind its VFS).
+ * Backends include this header and src/util, never each other and never core files.
+ *
+ * Memory rule at the boundary: what a backend hands out (evs_event fields, stream
+ * names) is a view valid until the next call on the same cursor or iterator.
+ */
+#ifndef EVS_BACKEND_H
+#define EVS_BACKEND_H
+
+#include "evstore.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+/* An event ready to be written: validated, its id known, its type hashed. */
+typedef struct evs__event_w {
+    const char *type;
+    uint32_t type_len;
+    uint32_t type_hash;   /* low 32 bits of evs__hash64(type) */
+    const char *data;
+    uint32_t data_len;
+    const char *meta;     /* NULL when absent */
+    uint32_t meta_len;
+    bool id_given;        /* the writer supplied the id (idempotence applies) */
+    unsigned char id[16];
+} evs__event_w;
+
+/* One stream's part of an atomic append. */
+typedef struct evs__batch_w {
+    const char *stream;
+    uint32_t stream_len;
+    uint64_t stream_hash; /* evs__hash64(stream) */
+    int64_t expected_version;
+    const evs__event_w *events;
+    size_t count;
+    bool any_id_given;
+    size_t payload_len;   /* sum of stream, type, data and metadata bytes, for sizing */
+} evs__batch_w;
+
+/* A query after validation: owned copies of every string, types hashed. */
+typedef struct evs__query_c {
+    int direction;
+    int64_t from_pos;
+    int64_t to_pos;
+    char *stream;         /* NULL = all streams */
+    uint32_t stream_len;
+    uint64_t stream_hash;
+    int64_t from_version;
+    size_t type_count;
+    char **types;
+    uint32_t *type_lens;
+    uint32_t *type_hashes;
+    char *category;       /* NULL = any */
+    uint32_t category_len;
+    char *prefix;         /* NULL = any */
+    uint32_t prefix_len;
+    int64_t since_ns;
+    int64_t until_ns;
+    uint64_t limit;
+} evs__query_c;
+
+/* Does an event with these fields pass the query's stream/type/time filters? Position,
+ * direction and limit are the cursor's business. Inline: it runs once per event scanned. */
+static inline bool evs__query_match(const evs__query_c *q, const char *stream, uint32_t stream_len,
+                                    const char *type, uint32_t type_len, uint32_t type_hash,
+                                    int64_t ts_ns)
+{
+    if (q->type_count) {
+        size_t i;
+        for (i = 0; i < q->type_count; i++)
+            if (q->type_hashes[i] == type_hash && q->type_lens[i] == type_len &&
+                memcmp(q->types[i], type, type_len) == 0)
+                break;
+        if (i == q->type_count)
+            return false;
+    }
+    if (q->category) {
+        /* "order" matches "order" and "order-…" but not "orders-1". */
+        if (stream_len < q->category_len || memcmp(stream, q->category, q->category_len) != 0)
+            return false;
+        if (stream_len > q->category_len && stream[q->category_len] != '-')
+            return false;
+    }
+    if (q->prefix &&
+        (stream_len < q->prefix_len || memcmp(stream, q->prefix, q->prefix_len) != 0))
+        return false;
+    if (q->since_ns && ts_ns < q->since_ns)
+        return false;
+    if (q->until_ns && ts_ns >= q->until_ns)
+        return false;
+    return true;
+}
+
+typedef struct evs__backend evs__backend;
+typedef struct evs__be_cursor evs__be_cursor;
+typedef struct evs__be_streams evs__be_streams;
+
+#define EVS__BACKEND_VERSION 1
+
+typedef struct evs__backend_methods {
+    unsigned int version; /* EVS__BACKEND_VERSION; methods are only ever appended */
+    const char *name;     /* "file" */
+    int (*open)(evs__backend **out, const char *path, const evs_options *opts);
+    int (*close)(evs__backend *be); /* frees be whatever it returns */
+    int (*append)(evs__backend *be, const evs__batch_w *batches, size_t batch_count,
+                  evs_append_result *out);
+    int (*sync)(evs__backend *be);
+    int (*cursor_open)(evs__be_cursor **out, evs__backend *be, const evs__query_c *q);
+    int (*cursor_next)(evs__be_cursor *c, evs_event *out);
+    void (*cursor_close)(evs__be_cursor *c);
+    int (*stream_get)(evs__backend *be, const char *stream, uint32_t len, uint64_t hash,
+                      evs_stream_info *out);
+    int (*streams_open)(evs__be_streams **out, evs__backend *be, const char *prefix,
+                        size_t prefix_len);
+    int (*streams_next)(evs__be_streams *it, const char **name, size_t *name_len,
+                        evs_stream_info *info);
+    void (*streams_close)(evs__be_streams *it);
+    int (*stat)(evs__backend *be, evs_stat_info *out);
+    int64_t (*head)(evs__backend *be);
+    int (*wait)(evs__backend *be, int64_t after_pos, int timeout_ms, int64_t *head_out);
+    int (*find_time)(evs__backend *be, int64_t ts_ns, int64_t *out);
+    int (*verify)(evs__backend *be, evs_verify_cb cb, void *ctx, evs_verify_report *report);
+} evs__backend_methods;
+
+/* Every backend's handle starts with this. */
+struct evs__backend {
+    const evs__backend_methods *methods;
+};
+
+/* The registry (registry.c): the backend for a name, or NULL. */
+const evs__backend_methods *evs__backend_find(const char *name);
+
+#endif /* EVS_BACKEND_H */

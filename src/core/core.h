@@ -1,0 +1,32 @@
+/*
+ * core.h - the core's private declarations: the store handle and the helpers its
+ * files share. Nothing outside src/core includes this.
+ */
+#ifndef EVS_CORE_H
+#define EVS_CORE_H
+
+#include "backend.h"
+#include "util.h"
+
+#include <stdatomic.h>
+
+struct evs_store {
+    evs__backend *be;
+    const evs__backend_methods *m;
+    _Atomic int refs;            /* the handle + every open cursor and iterator */
+    atomic_bool closed;          /* evs_close was called */
+};
+
+/* Take and drop a reference; the last drop closes the backend and frees the store. */
+void evs__store_ref(evs_store *s);
+int evs__store_unref(evs_store *s);
+
+/* Check a stream name or event type: length, UTF-8, no control characters. `what` is
+ * "stream name" or "event type"; `where` prefixes the message. */
+int evs__check_name(const char *name, size_t max_len, const char *what, const char *where,
+                    size_t *len_out);
+
+/* Report misuse: a NULL handle or a closed store. */
+int evs__check_store(const evs_store *s, const char *fn);
+
+#endif /* EVS_CORE_H */

@@ -1,0 +1,112 @@
+/*
+ * misc.c - version, error reporting, name checks, and the public helpers that expose
+ * util and json functions (UUIDs, RFC 3339 time, JSON validation).
+ */
+#include "core.h"
+#include "json.h"
+
+int evs_version(void)
+{
+    return EVS_VERSION_NUMBER;
+}
+
+const char *evs_version_string(void)
+{
+    return EVS_VERSION_STRING;
+}
+
+const char *evs_errstr(int code)
+{
+    if (code == EVS_OK)
+        return "ok";
+#define EVS__ERR_STR(name, value, text)                                                       \
+    if (code == (value))                                                                      \
+        return text;
+    EVS_ERROR_MAP(EVS__ERR_STR)
+#undef EVS__ERR_STR
+    return "unknown error";
+}
+
+const char *evs_errname(int code)
+{
+    if (code == EVS_OK)
+        return "EVS_OK";
+#define EVS__ERR_NAME(name, value, text)                                                      \
+    if (code == (value))                                                                      \
+        return "EVS_" #name;
+    EVS_ERROR_MAP(EVS__ERR_NAME)
+#undef EVS__ERR_NAME
+    return "EVS_UNKNOWN";
+}
+
+const char *evs_errmsg(void)
+{
+    return evs__lasterr_msg();
+}
+
+int evs_errcode(void)
+{
+    return evs__lasterr_code();
+}
+
+int evs__check_name(const char *name, size_t max_len, const char *what, const char *where,
+                    size_t *len_out)
+{
+    if (!name)
+        return evs__seterr(EVS_EINVAL, "%s: %s is missing (NULL)", where, what);
+    size_t len = 0;
+    for (; name[len]; len++) {
+        unsigned char c = (unsigned char)name[len];
+        if (len >= max_len)
+            return evs__seterr(EVS_EINVAL, "%s: %s is longer than %zu bytes", where, what,
+                               max_len);
+        if (c < 0x20 || c == 0x7f)
+            return evs__seterr(EVS_EINVAL,
+                               "%s: %s has a control character (0x%02x) at byte %zu", where,
+                               what, c, len);
+    }
+    if (len == 0)
+        return evs__seterr(EVS_EINVAL, "%s: %s is empty", where, what);
+    size_t bad;
+    if (!evs__utf8_validate(name, len, &bad))
+        return evs__seterr(EVS_EINVAL, "%s: %s is not valid UTF-8 (byte %zu)", where, what, bad);
+    *len_out = len;
+    return 0;
+}
+
+void evs_uuid_format(char buf[37], const unsigned char id[16])
+{
+    evs__uuid_format(buf, id);
+}
+
+int evs_uuid_parse(unsigned char out[16], const char *text, size_t len)
+{
+    int rc = evs__uuid_parse(out, text, len);
+    if (rc == 0)
+        evs__clearerr();
+    return rc;
+}
+
+size_t evs_time_format(char *buf, size_t buf_len, int64_t ts_ns)
+{
+    return evs__time_format(buf, buf_len, ts_ns);
+}
+
+int evs_time_parse(int64_t *out, const char *text, size_t len)
+{
+    int rc = evs__time_parse(out, text, len);
+    if (rc == 0)
+        evs__clearerr();
+    return rc;
+}
+
+int evs_json_validate(const char *buf, size_t len)
+{
+    evs_json_error err;
+    if (!buf)
+        return evs__seterr(EVS_EINVAL, "JSON text is NULL");
+    if (!evs__json_validate(buf, len, EVS_MAX_JSON_DEPTH, &err))
+        return evs__seterr(EVS_EINVAL, "invalid JSON at byte %zu: %s", err.offset, err.reason);
+    evs__clearerr();
+    return 0;
+}

@@ -1,0 +1,110 @@
+/*
+ * read.c - cursors and stream listings: the public wrappers around the backend's
+ * iterators. Each holds a reference on the store so that evs_close may come first.
+ */
+#include "core.h"
+#include "query.h"
+
+#include <string.h>
+
+struct evs_cursor {
+    evs_store *store;
+    evs__be_cursor *bc;
+    evs__query_c q;
+};
+
+struct evs_stream_iter {
+    evs_store *store;
+    evs__be_streams *bi;
+};
+
+int evs_cursor_open(evs_cursor **out, evs_store *store, const evs_query *query)
+{
+    if (!out)
+        return evs__seterr(EVS_EMISUSE, "evs_cursor_open: out is NULL");
+    *out = NULL;
+    int rc = evs__check_store(store, "evs_cursor_open");
+    if (rc < 0)
+        return rc;
+    evs_cursor *c = evs__calloc(1, sizeof *c);
+    if (!c)
+        return evs__seterr(EVS_ENOMEM, "out of memory opening a cursor");
+    rc = evs__query_compile(&c->q, query);
+    if (rc == 0)
+        rc = store->m->cursor_open(&c->bc, store->be, &c->q);
+    if (rc < 0) {
+        evs__query_free(&c->q);
+        evs__free(c);
+        return rc;
+    }
+    c->store = store;
+    evs__store_ref(store);
+    *out = c;
+    evs__clearerr();
+    return 0;
+}
+
+int evs_cursor_next(evs_cursor *c, evs_event *out)
+{
+    if (!c || !out)
+        return evs__seterr(EVS_EMISUSE, "evs_cursor_next: cursor or out is NULL");
+    if (atomic_load(&c->store->closed))
+        return evs__seterr(EVS_ECLOSED, "evs_cursor_next: the store was closed");
+    int rc = c->store->m->cursor_next(c->bc, out);
+    if (rc >= 0)
+        evs__clearerr();
+    return rc;
+}
+
+void evs_cursor_close(evs_cursor *c)
+{
+    if (!c)
+        return;
+    c->store->m->cursor_close(c->bc);
+    evs__query_free(&c->q);
+    evs__store_unref(c->store);
+    evs__free(c);
+}
+
+int evs_streams_open(evs_stream_iter **out, evs_store *store, const char *prefix)
+{
+    if (!out)
+        return evs__seterr(EVS_EMISUSE, "evs_streams_open: out is NULL");
+    *out = NULL;
+    int rc = evs__check_store(store, "evs_streams_open");
+    if (rc < 0)
+        return rc;
+    evs_stream_iter *it = evs__calloc(1, sizeof *it);
+    if (!it)
+        return evs__seterr(EVS_ENOMEM, "out of memory listing streams");
+    rc = store->m->streams_open(&it->bi, store->be, prefix, prefix ? strlen(prefix) : 0);
+    if (rc < 0) {
+        evs__free(it);
+        return rc;
+    }
+    it->store = store;
+    evs__store_ref(store);
+    *out = it;
+    evs__clearerr();
+    return 0;
+}
+
+int evs_streams_next(evs_stream_iter *it, const char **name, size_t *name_len,
+                     evs_stream_info *info)
+{
+    if (!it || !name || !name_len || !info)
+        return evs__seterr(EVS_EMISUSE, "evs_streams_next: NULL argument");
+    int rc = it->store->m->streams_next(it->bi, name, name_len, info);
+    if (rc >= 0)
+        evs__clearerr();
+    return rc;
+}
+
+void evs_streams_close(evs_stream_iter *it)
+{
+    if (!it)
+        return;
+    it->store->m->streams_close(it->bi);
+    evs__store_unref(it->store);
+    evs__free(it);
+}

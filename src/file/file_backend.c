@@ -1,0 +1,289 @@
+/*
+ * file_backend.c - the file backend's handle: open (create, map the head, recover a
+ * torn tail), close, statistics, the head and waiting for it, and the method table
+ * the core calls through.
+ *
+ * Opening is O(1) in the size of the store (DESIGN invariant 5): it reads the meta
+ * file, maps the head page and lists the segment names. When the head page is from
+ * this boot and the active segment ends where it says, nothing else is read; the
+ * stream table is loaded (snapshot + tail) on first use.
+ */
+#define _GNU_SOURCE
+#include "file_internal.h"
+#include "sysio.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+static const evs__backend_methods file_methods;
+
+static void fb_free(file_backend *fb)
+{
+    evs__syncer_stop(fb);
+    evs__writer_close(fb);
+    evs__tab_free(&fb->tab);
+    evs__seg_free_all(fb);
+    evs__head_unmap(fb);
+    if (fb->lock_fd >= 0)
+        evs__sys.close(fb->lock_fd);
+    pthread_rwlock_destroy(&fb->seg_lock);
+    pthread_rwlock_destroy(&fb->tab_lock);
+    pthread_mutex_destroy(&fb->map_mu);
+    pthread_mutex_destroy(&fb->commit_mu);
+    pthread_cond_destroy(&fb->commit_cv);
+    pthread_mutex_destroy(&fb->syncer_mu);
+    pthread_cond_destroy(&fb->syncer_cv);
+    evs__free(fb->dir);
+    evs__free(fb);
+}
+
+static file_backend *fb_alloc(const char *path, const evs_options *opts)
+{
+    file_backend *fb = evs__calloc(1, sizeof *fb);
+    if (!fb)
+        return NULL;
+    size_t len = strlen(path);
+    while (len > 1 && path[len - 1] == '/')
+        len--;
+    fb->dir = evs__strndup(path, len);
+    if (!fb->dir) {
+        evs__free(fb);
+        return NULL;
+    }
+    fb->base.methods = &file_methods;
+    fb->opts = *opts;
+    fb->readonly = (opts->flags & EVS_OPEN_READONLY) != 0;
+    fb->lock_fd = fb->wfd = fb->widx_fd = -1;
+    pthread_rwlock_init(&fb->seg_lock, NULL);
+    pthread_rwlock_init(&fb->tab_lock, NULL);
+    pthread_mutex_init(&fb->map_mu, NULL);
+    pthread_mutex_init(&fb->commit_mu, NULL);
+    pthread_cond_init(&fb->commit_cv, NULL);
+    pthread_mutex_init(&fb->syncer_mu, NULL);
+    pthread_cond_init(&fb->syncer_cv, NULL);
+    evs__tab_init(&fb->tab);
+    return fb;
+}
+
+/* Does the log end exactly where the head says? Then no writer died mid-commit. */
+static int tail_is_clean(file_backend *fb, bool *clean)
+{
+    head_view h;
+    evs__head_read(fb, &h);
+    *clean = false;
+    seg *last = evs__seg_at(fb, evs__seg_count(fb) - 1);
+    if (!last) {
+        *clean = h.pos == 0;
+        return 0;
+    }
+    if (last->first_pos != h.seg)
+        return 0;
+    uint64_t size;
+    int rc = evs__seg_file_size(last, &size);
+    if (rc == 0)
+        *clean = size == h.end;
+    return rc;
+}
+
+static int open_writer(file_backend *fb)
+{
+    char path[4200];
+    int rc = evs__path(fb, "LOCK", path, sizeof path);
+    if (rc < 0)
+        return rc;
+    fb->lock_fd = evs__sys.open(path, O_RDWR | O_CREAT, 0644);
+    if (fb->lock_fd < 0)
+        return evs__seterr_errno(errno, "cannot open '%s'", path);
+    rc = evs__wlock_acquire(fb, fb->opts.lock_wait_ms);
+    if (rc < 0)
+        return rc;
+    bool fresh;
+    rc = evs__head_map(fb, &fresh);
+    if (rc == 0)
+        rc = evs__seg_load_all(fb);
+    bool clean = false;
+    if (rc == 0 && !fresh)
+        rc = tail_is_clean(fb, &clean);
+    if (rc == 0 && !clean)
+        rc = evs__recover(fb, !fresh);
+    evs__wlock_release(fb);
+    if (rc == 0 && fb->opts.sync_mode == EVS_SYNC_BATCH)
+        rc = evs__syncer_start(fb);
+    return rc;
+}
+
+static int open_reader(file_backend *fb)
+{
+    bool fresh;
+    int rc = evs__head_map(fb, &fresh);
+    if (rc == 0)
+        rc = evs__seg_load_all(fb);
+    if (rc < 0 || !fresh)
+        return rc;
+    /* No head page of this boot: find the end of the log ourselves, changing nothing,
+     * on a private page. */
+    if (fb->head_shared) {
+        evs__head_unmap(fb);
+        void *p = evs__sys.mmap(NULL, HEAD_LEN, PROT_READ | PROT_WRITE,
+                                MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED)
+            return evs__seterr_errno(errno, "cannot allocate the head page");
+        fb->head = p;
+        fb->head_shared = false;
+    }
+    return evs__recover(fb, false);
+}
+
+static int file_open(evs__backend **out, const char *path, const evs_options *opts)
+{
+    file_backend *fb = fb_alloc(path, opts);
+    if (!fb)
+        return evs__seterr(EVS_ENOMEM, "out of memory opening '%s'", path);
+    bool create = !(opts->flags & (EVS_OPEN_NOCREATE | EVS_OPEN_READONLY));
+    int rc = evs__meta_open_or_create(fb, create, (opts->flags & EVS_OPEN_EXCLUSIVE_CREATE) != 0);
+    if (rc == 0)
+        rc = fb->readonly ? open_reader(fb) : open_writer(fb);
+    if (rc < 0) {
+        int code = evs__lasterr_code();
+        char msg[1024];
+        memcpy(msg, evs__lasterr_msg(), sizeof msg - 1);
+        msg[sizeof msg - 1] = '\0';
+        fb_free(fb);
+        return evs__seterr(code, "%s", msg);
+    }
+    *out = &fb->base;
+    return 0;
+}
+
+/* At close, leave a fresh snapshot when the tail since the last one is long, so the
+ * next process that reads streams does not scan it. Best effort: never blocks. */
+static void close_snapshot(file_backend *fb)
+{
+    uint64_t weight = evs__tab_stream_count(&fb->tab) * (SNAP_SLOT_LEN * 2 + 32);
+    if (fb->readonly || atomic_load(&fb->poisoned) || fb->bytes_since_snap < (1u << 20) ||
+        fb->bytes_since_snap < weight)
+        return;
+    if (evs__wlock_acquire(fb, 0) < 0) {
+        evs__clearerr();
+        return;
+    }
+    head_view h;
+    evs__head_read(fb, &h);
+    pthread_rwlock_wrlock(&fb->tab_lock);
+    if (evs__tab_catch_up_locked(fb, &h) == 0 && (fb->wfd < 0 || evs__datasync(fb->wfd) == 0)) {
+        evs__head_set_synced(fb, h.pos);
+        (void)evs__tab_write_snapshot(fb);
+    }
+    pthread_rwlock_unlock(&fb->tab_lock);
+    evs__wlock_release(fb);
+    evs__clearerr();
+}
+
+static int file_close(evs__backend *be)
+{
+    file_backend *fb = (file_backend *)be;
+    int rc = 0;
+    evs__syncer_stop(fb);
+    if (!fb->readonly && fb->wfd >= 0 && fb->opts.sync_mode != EVS_SYNC_ALWAYS &&
+        !atomic_load(&fb->poisoned)) {
+        if (evs__datasync(fb->wfd) < 0)
+            rc = evs__seterr_errno(errno, "final sync of '%s' failed", fb->dir);
+        else
+            evs__head_set_synced(fb, atomic_load(&fb->unsynced_pos));
+    }
+    if (rc == 0)
+        close_snapshot(fb);
+    fb_free(fb);
+    return rc;
+}
+
+static int64_t file_head(evs__backend *be)
+{
+    head_view h;
+    evs__head_read((file_backend *)be, &h);
+    return (int64_t)h.pos;
+}
+
+static int file_wait(evs__backend *be, int64_t after_pos, int timeout_ms, int64_t *head_out)
+{
+    uint64_t head;
+    int rc = evs__head_wait((file_backend *)be, after_pos < 0 ? 0 : (uint64_t)after_pos,
+                            timeout_ms, &head);
+    if (rc == 0 && head_out)
+        *head_out = (int64_t)head;
+    return rc;
+}
+
+static int file_stat(evs__backend *be, evs_stat_info *out)
+{
+    file_backend *fb = (file_backend *)be;
+    head_view h;
+    evs__head_read(fb, &h);
+    int rc = evs__seg_load_all(fb);
+    if (rc == 0)
+        rc = evs__tab_catch_up(fb);
+    if (rc < 0)
+        return rc;
+    memset(out, 0, sizeof *out);
+    out->sync_mode = fb->opts.sync_mode;
+    out->segment_size = fb->opts.segment_size;
+    size_t n = evs__seg_count(fb);
+    for (size_t i = 0; i < n; i++) {
+        seg *s = evs__seg_at(fb, i);
+        if (s->first_pos > h.seg)
+            break;
+        uint64_t size = h.end;
+        if (s->first_pos != h.seg && (rc = evs__seg_file_size(s, &size)) < 0)
+            return rc;
+        out->segment_count++;
+        out->log_bytes += (int64_t)size;
+    }
+    pthread_rwlock_rdlock(&fb->tab_lock);
+    out->stream_count = (int64_t)evs__tab_stream_count(&fb->tab);
+    pthread_rwlock_unlock(&fb->tab_lock);
+    if (h.pos == 0)
+        return 0;
+    seg *first = evs__seg_at(fb, 0);
+    out->first_pos = first ? (int64_t)first->first_pos : 1;
+    out->last_pos = (int64_t)h.pos;
+    out->event_count = out->last_pos - out->first_pos + 1;
+    out->last_ts_ns = h.ts;
+    rec_view r;
+    if ((rc = evs__seg_read_pos(fb, (uint64_t)out->first_pos, false, &r)) < 0)
+        return rc;
+    out->first_ts_ns = r.ts_ns;
+    return 0;
+}
+
+static const evs__backend_methods file_methods = {
+    .version = EVS__BACKEND_VERSION,
+    .name = "file",
+    .open = file_open,
+    .close = file_close,
+    .append = evs__file_append,
+    .sync = evs__file_sync,
+    .cursor_open = evs__file_cursor_open,
+    .cursor_next = evs__file_cursor_next,
+    .cursor_close = evs__file_cursor_close,
+    .stream_get = evs__file_stream_get,
+    .streams_open = evs__file_streams_open,
+    .streams_next = evs__file_streams_next,
+    .streams_close = evs__file_streams_close,
+    .stat = file_stat,
+    .head = file_head,
+    .wait = file_wait,
+    .find_time = evs__file_find_time,
+    .verify = evs__file_verify,
+};
+
+const evs__backend_methods *evs__file_backend_methods(void);
+
+const evs__backend_methods *evs__file_backend_methods(void)
+{
+    return &file_methods;
+}

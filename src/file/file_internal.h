@@ -1,0 +1,296 @@
+/*
+ * file_internal.h - structures shared by the files of the file backend.
+ *
+ * Who does what:
+ *   file_backend.c  open/close, the method table, stat, head, wait, find_time
+ *   meta.c          evstore.meta: create, check
+ *   head.c          the shared head page: seqlock publish/read, futex wait/wake
+ *   lock.c          the cross-process writer lock
+ *   record.c        encoding and checking one record
+ *   segment.c       segment files, their mappings and offset indexes
+ *   streamtab.c     stream table: snapshot (mmap) + in-memory overlay; snapshots
+ *   recover.c       scanning the tail: crash recovery and catching up
+ *   writer.c        the append path: group commit, write, sync, publish
+ *   cursor.c        reading: scans by position, stream chains, filters
+ *   verify.c        whole-store check
+ *
+ * Locking order (never take an earlier one while holding a later one):
+ *   commit_mu (in-process leader election) -> writer flock -> tab_lock -> seg_lock
+ *   -> map_mu.
+ */
+#ifndef EVS_FILE_INTERNAL_H
+#define EVS_FILE_INTERNAL_H
+
+#include "backend.h"
+#include "format.h"
+#include "util.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/* ---- record.c ------------------------------------------------------------------- */
+
+/* A record decoded in place: pointers into the mapped segment. */
+typedef struct rec_view {
+    uint32_t len;           /* unpadded length */
+    uint64_t pos;
+    int64_t ts_ns;
+    uint64_t version;
+    uint64_t prev_pos;
+    const unsigned char *id;
+    uint64_t stream_hash;
+    uint32_t type_hash;
+    uint32_t data_len;
+    uint32_t meta_len;
+    uint16_t stream_len;
+    uint16_t type_len;
+    uint16_t flags;
+    const char *stream;
+    const char *type;
+    const char *meta;
+    const char *data;
+} rec_view;
+
+enum rec_status {
+    REC_OK = 0,
+    REC_SHORT,  /* the bytes end before the record does */
+    REC_BADLEN, /* length or field sizes impossible */
+    REC_BADCRC  /* checksum mismatch */
+};
+
+/* Check and decode the record at p, of which `avail` bytes exist. With check_crc
+ * false only the framing is checked (for hot paths that verified the bytes before). */
+int evs__rec_decode(const unsigned char *p, uint64_t avail, bool check_crc, rec_view *out);
+/* Bytes a record takes on disk, padding included. */
+uint64_t evs__rec_size(uint32_t stream_len, uint32_t type_len, uint32_t meta_len,
+                       uint32_t data_len);
+/* Encode one record at dst (evs__rec_size bytes, zero padding written). */
+void evs__rec_encode(unsigned char *dst, uint64_t pos, int64_t ts_ns, uint64_t version,
+                     uint64_t prev_pos, const evs__batch_w *b, const evs__event_w *e,
+                     uint16_t flags);
+/* Human name of a rec_status. */
+const char *evs__rec_status_str(int status);
+
+/* ---- segment.c ------------------------------------------------------------------- */
+
+/* A read-only mapping. Mappings are immutable once published and are only unmapped
+ * when the store closes, so a pointer handed to a reader stays valid while it reads. */
+typedef struct mapping {
+    const unsigned char *base;
+    size_t len;
+    struct mapping *retired_next;
+} mapping;
+
+typedef struct seg {
+    uint64_t first_pos;
+    char name[32];               /* "00000000000000000001.seg" */
+    int fd;                      /* O_RDONLY, for mapping */
+    _Atomic(mapping *) data;     /* the segment file */
+    _Atomic(mapping *) idx;      /* its .idx file, NULL until needed */
+    struct seg *dropped_next;    /* on fb->dropped after recovery removed the file */
+} seg;
+
+/* ---- streamtab.c ----------------------------------------------------------------- */
+
+typedef struct stream_ent {
+    uint64_t hash;               /* 0 = empty slot */
+    char *name;                  /* owned, NUL-terminated */
+    uint32_t name_len;
+    bool in_base;                /* the snapshot has this stream too */
+    uint64_t first_pos;
+    uint64_t last_pos;
+    int64_t last_version;
+} stream_ent;
+
+typedef struct stream_val {
+    uint64_t first_pos;
+    uint64_t last_pos;
+    int64_t last_version;        /* -1: stream does not exist */
+} stream_val;
+
+typedef struct streamtab {
+    stream_ent *slots;           /* overlay, open addressing */
+    size_t cap;                  /* power of two */
+    size_t count;                /* overlay entries */
+    size_t new_count;            /* overlay entries not in the base */
+    mapping *snap;               /* base snapshot, or NULL */
+    uint64_t snap_slots;
+    uint64_t snap_count;
+    uint64_t snap_covered;       /* position the snapshot reflects */
+    uint64_t known_pos;          /* last position applied (snapshot + overlay) */
+    uint64_t known_seg;          /* segment holding known_pos + 1 */
+    uint64_t known_off;          /* offset of known_pos + 1 in it */
+    bool loaded;                 /* snapshot mapped and tail applied at least once */
+} streamtab;
+
+/* One change made by the writer, kept so that a failed commit can be undone. */
+typedef struct tab_undo {
+    stream_ent *ent;
+    bool created;
+    stream_val old;
+} tab_undo;
+
+/* ---- the backend handle ---------------------------------------------------------- */
+
+struct append_req; /* writer.c */
+
+typedef struct file_backend {
+    evs__backend base;
+    char *dir;
+    evs_options opts;
+    bool readonly;
+    unsigned char store_id[16];
+
+    int lock_fd;                 /* LOCK file, flock()ed while appending */
+    unsigned char *head;         /* the shared head page (HEAD_LEN bytes, MAP_SHARED) */
+    bool head_shared;            /* false: a private page (read-only store) */
+
+    pthread_rwlock_t seg_lock;   /* guards segs/seg_count */
+    seg **segs;
+    size_t seg_count;
+    size_t seg_cap;
+    seg *dropped;                /* segments removed by recovery, freed at close */
+    pthread_mutex_t map_mu;      /* serialises remapping; guards `retired` */
+    mapping *retired;
+
+    pthread_rwlock_t tab_lock;   /* guards tab */
+    streamtab tab;
+
+    /* Writer state, touched only by the commit leader (who holds the flock). */
+    pthread_mutex_t commit_mu;
+    pthread_cond_t commit_cv;
+    struct append_req *queue_head;
+    struct append_req *queue_tail;
+    bool leader_active;
+    int wfd;                     /* active segment, O_RDWR; -1 until needed */
+    int widx_fd;                 /* its .idx */
+    uint64_t wseg;               /* first pos of the active segment */
+    evs_buf wbuf;                /* encoded records of one commit */
+    evs_buf ibuf;                /* their .idx entries */
+    tab_undo *undo;
+    size_t undo_len;
+    size_t undo_cap;
+    uint64_t bytes_since_snap;   /* log bytes appended since the last snapshot */
+
+    /* A failed sync or a write that could not be undone poisons the store: every later
+     * write fails with EVS_EFATAL and this message, until the store is reopened. */
+    _Atomic int poisoned;
+    char poison_msg[512];
+
+    /* EVS_SYNC_BATCH: a thread that syncs the log every sync_interval_ms. */
+    pthread_t syncer;
+    bool syncer_running;
+    pthread_mutex_t syncer_mu;
+    pthread_cond_t syncer_cv;
+    bool syncer_stop;
+    _Atomic uint64_t unsynced_pos; /* last position written but maybe not synced */
+} file_backend;
+
+/* A consistent copy of the head page's committed fields. */
+typedef struct head_view {
+    uint64_t pos;
+    uint64_t seg;
+    uint64_t end;
+    int64_t ts;
+} head_view;
+
+/* ---- meta.c ---------------------------------------------------------------------- */
+int evs__meta_open_or_create(file_backend *fb, bool may_create, bool exclusive);
+
+/* ---- head.c ---------------------------------------------------------------------- */
+int evs__head_map(file_backend *fb, bool *fresh);
+void evs__head_unmap(file_backend *fb);
+void evs__head_read(const file_backend *fb, head_view *out);
+void evs__head_publish(file_backend *fb, const head_view *h);
+void evs__head_set_synced(file_backend *fb, uint64_t pos);
+uint64_t evs__head_synced(const file_backend *fb);
+void evs__head_set_snap(file_backend *fb, uint64_t covered);
+uint64_t evs__head_snap(const file_backend *fb);
+int evs__head_wait(file_backend *fb, uint64_t after_pos, int timeout_ms, uint64_t *head_out);
+
+/* ---- lock.c ---------------------------------------------------------------------- */
+int evs__wlock_acquire(file_backend *fb, int wait_ms);
+void evs__wlock_release(file_backend *fb);
+
+/* ---- segment.c ------------------------------------------------------------------- */
+void evs__seg_name(char *buf, size_t len, uint64_t first_pos, const char *ext);
+int evs__seg_load_all(file_backend *fb);          /* list the directory */
+seg *evs__seg_find(file_backend *fb, uint64_t pos); /* the segment holding pos, or NULL */
+seg *evs__seg_by_first(file_backend *fb, uint64_t first_pos);
+seg *evs__seg_at(file_backend *fb, size_t i);      /* NULL past the end */
+size_t evs__seg_count(file_backend *fb);
+seg *evs__seg_next(file_backend *fb, const seg *s); /* the following segment, or NULL */
+int evs__seg_add(file_backend *fb, uint64_t first_pos, seg **out);
+int evs__seg_create_file(file_backend *fb, uint64_t first_pos);
+const mapping *evs__seg_map(file_backend *fb, seg *s, uint64_t need_len);
+int evs__seg_file_size(const seg *s, uint64_t *out);
+/* Offset of the record at pos in s (which must hold it). Builds or repairs the .idx
+ * when needed. */
+int evs__seg_offset(file_backend *fb, seg *s, uint64_t pos, uint64_t *off_out);
+int evs__seg_read_at(file_backend *fb, seg *s, uint64_t off, bool check_crc, rec_view *out);
+int evs__seg_read_pos(file_backend *fb, uint64_t pos, bool check_crc, rec_view *out);
+void evs__seg_free_all(file_backend *fb);
+int evs__seg_remove_file(file_backend *fb, uint64_t first_pos);
+
+/* ---- streamtab.c ----------------------------------------------------------------- */
+void evs__tab_init(streamtab *t);
+void evs__tab_free(streamtab *t);
+int evs__tab_load_snapshot(file_backend *fb); /* maps index.snap if valid; else empty */
+bool evs__tab_get(const streamtab *t, const char *name, uint32_t len, uint64_t hash,
+                  stream_val *out);
+/* Record that a stream now ends at last_pos/last_version; first_pos is used when the
+ * stream is new. With `undo`, what it replaced is saved there. */
+int evs__tab_apply(streamtab *t, const char *name, uint32_t len, uint64_t hash,
+                   uint64_t first_pos, uint64_t last_pos, int64_t last_version, tab_undo *undo);
+void evs__tab_undo(streamtab *t, const tab_undo *undo);
+int evs__tab_write_snapshot(file_backend *fb);
+size_t evs__tab_stream_count(const streamtab *t);
+/* Iterate every stream: cb(ctx, name, len, val); stop when cb returns non-zero. */
+int evs__tab_each(const streamtab *t, int (*cb)(void *ctx, const char *name, uint32_t len,
+                                                 const stream_val *v),
+                  void *ctx);
+/* Bring the table up to the committed head (takes tab_lock for writing). */
+int evs__tab_catch_up(file_backend *fb);
+int evs__tab_catch_up_locked(file_backend *fb, const head_view *h);
+
+/* ---- recover.c ------------------------------------------------------------------- */
+/* With the writer lock held: make the log end at its last complete append, fix the
+ * .idx tail and publish the head. */
+int evs__recover(file_backend *fb, bool head_trusted);
+/* Walk committed records from (seg, off) up to head h, calling cb for each. */
+typedef int (*rec_cb)(void *ctx, seg *s, uint64_t off, const rec_view *r);
+int evs__scan(file_backend *fb, uint64_t seg_first, uint64_t off, const head_view *h, rec_cb cb,
+              void *ctx);
+
+/* ---- writer.c -------------------------------------------------------------------- */
+int evs__file_append(evs__backend *be, const evs__batch_w *batches, size_t batch_count,
+                     evs_append_result *out);
+int evs__file_sync(evs__backend *be);
+int evs__writer_check_poison(file_backend *fb);
+int evs__poison(file_backend *fb, int code, const char *what);
+void evs__writer_close(file_backend *fb);
+int evs__syncer_start(file_backend *fb);
+void evs__syncer_stop(file_backend *fb);
+
+/* ---- cursor.c -------------------------------------------------------------------- */
+int evs__file_cursor_open(evs__be_cursor **out, evs__backend *be, const evs__query_c *q);
+int evs__file_cursor_next(evs__be_cursor *c, evs_event *out);
+void evs__file_cursor_close(evs__be_cursor *c);
+int evs__file_find_time(evs__backend *be, int64_t ts_ns, int64_t *out);
+
+/* ---- streams listing, verify (streams.c, verify.c) --------------------------------- */
+int evs__file_stream_get(evs__backend *be, const char *stream, uint32_t len, uint64_t hash,
+                         evs_stream_info *out);
+int evs__file_streams_open(evs__be_streams **out, evs__backend *be, const char *prefix,
+                           size_t prefix_len);
+int evs__file_streams_next(evs__be_streams *it, const char **name, size_t *name_len,
+                           evs_stream_info *info);
+void evs__file_streams_close(evs__be_streams *it);
+int evs__file_verify(evs__backend *be, evs_verify_cb cb, void *ctx, evs_verify_report *report);
+
+/* Path of a file inside the store: writes "<dir>/<name>" into buf. */
+int evs__path(const file_backend *fb, const char *name, char *buf, size_t len);
+
+#endif /* EVS_FILE_INTERNAL_H */

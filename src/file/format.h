@@ -1,0 +1,141 @@
+/*
+ * format.h - the on-disk format of the file backend, byte by byte.
+ *
+ * A store is a directory:
+ *
+ *   evstore.meta                 identity: magic, format version, store id (64 bytes)
+ *   LOCK                         empty; flock()ed by the process that is appending
+ *   head                         shared memory (4 KiB, mmap): committed head, futex word
+ *   index.snap                   stream index snapshot (rebuildable from the log)
+ *   00000000000000000001.seg     log segment; the name is its first position
+ *   00000000000000000001.idx     that segment's record offsets (rebuildable)
+ *
+ * Every integer is little-endian. docs/FORMAT.md describes the same for readers
+ * written in other languages; keep the two in step.
+ *
+ * Segment file: a 64-byte header, then records, each starting at an 8-byte aligned
+ * offset. A record:
+ *
+ *   off size field
+ *     0    4 len          bytes from the record's start to the end of its data
+ *                         (unpadded); the next record starts at align8(len)
+ *     4    4 crc          CRC32C of bytes [0,4) then [8,len)
+ *     8    8 pos          global position
+ *    16    8 ts_ns        append time, ns since 1970 UTC, never decreasing
+ *    24    8 version      index in its stream
+ *    32    8 prev_pos     position of the stream's previous event, 0 for version 0
+ *    40   16 id           UUID
+ *    56    8 stream_hash  evs__hash64(stream)
+ *    64    4 type_hash    low 32 bits of evs__hash64(type)
+ *    68    4 data_len
+ *    72    4 meta_len     0 when the event has no metadata
+ *    76    2 stream_len
+ *    78    2 type_len
+ *    80    2 flags        REC_COMMIT: last record of an atomic append;
+ *                         REC_HAS_META; REC_ID_GIVEN: the writer supplied the id
+ *    82    6 reserved     zero
+ *    88      stream bytes, type bytes, metadata bytes, data bytes
+ *
+ * An append is visible only once a record with REC_COMMIT ends it: recovery cuts a
+ * tail that does not end with one, so multi-record appends are all-or-nothing.
+ */
+#ifndef EVS_FILE_FORMAT_H
+#define EVS_FILE_FORMAT_H
+
+#include <stdint.h>
+
+#define EVS_FORMAT_VERSION 1
+
+/* evstore.meta: 64 bytes. */
+#define META_FILE      "evstore.meta"
+#define META_MAGIC     "EVSTORE\0" /* 8 bytes */
+#define META_LEN       64
+#define META_OFF_MAGIC 0  /* 8  */
+#define META_OFF_FMT   8  /* 4  format version */
+#define META_OFF_FLAGS 12 /* 4  zero */
+#define META_OFF_ID    16 /* 16 store id (UUID) */
+#define META_OFF_CTIME 32 /* 8  creation time, ns */
+#define META_OFF_SEGSZ 40 /* 8  segment size chosen at creation */
+#define META_OFF_CRC   60 /* 4  CRC32C of bytes [0,60) */
+
+/* Segment header: 64 bytes. */
+#define SEG_MAGIC     "EVSTSEG1"
+#define SEG_HDR_LEN   64
+#define SEG_OFF_MAGIC 0  /* 8 */
+#define SEG_OFF_FMT   8  /* 4 format version */
+#define SEG_OFF_HLEN  12 /* 4 header length (64) */
+#define SEG_OFF_FIRST 16 /* 8 first position */
+#define SEG_OFF_CTIME 24 /* 8 creation time, ns */
+#define SEG_OFF_ID    32 /* 16 store id */
+#define SEG_OFF_CRC   60 /* 4 CRC32C of bytes [0,60) */
+
+/* Record header. */
+#define REC_HDR_LEN       88
+#define REC_OFF_LEN       0
+#define REC_OFF_CRC       4
+#define REC_OFF_POS       8
+#define REC_OFF_TS        16
+#define REC_OFF_VERSION   24
+#define REC_OFF_PREV      32
+#define REC_OFF_ID        40
+#define REC_OFF_SHASH     56
+#define REC_OFF_THASH     64
+#define REC_OFF_DATA_LEN  68
+#define REC_OFF_META_LEN  72
+#define REC_OFF_SLEN      76
+#define REC_OFF_TLEN      78
+#define REC_OFF_FLAGS     80
+
+#define REC_COMMIT   0x1u
+#define REC_HAS_META 0x2u
+#define REC_ID_GIVEN 0x4u
+#define REC_FLAGS_KNOWN (REC_COMMIT | REC_HAS_META | REC_ID_GIVEN)
+
+#define REC_ALIGN(n) (((n) + 7u) & ~(uint64_t)7u)
+
+/* Offset index (.idx): one u32 per record, the record's byte offset in its segment,
+ * in position order: entry i belongs to position first_pos + i. No header; the file
+ * is rebuilt from the segment whenever it is shorter or disagrees. */
+#define IDX_ENTRY_LEN 4
+
+/* head: one 4 KiB page shared by every process that opens the store. Not durable and
+ * not the truth: it only tells other processes how far the committed log reaches, and
+ * is rebuilt from the log when it is missing, from another boot, or from another store.
+ * Fields at HEAD_OFF_SEQ..HEAD_OFF_TS are written under a seqlock by the writer. */
+#define HEAD_FILE       "head"
+#define HEAD_MAGIC      "EVSHEAD1"
+#define HEAD_LEN        4096
+#define HEAD_OFF_MAGIC  0   /* 8 */
+#define HEAD_OFF_ID     8   /* 16 store id */
+#define HEAD_OFF_BOOT   24  /* 16 boot id of the machine that wrote it */
+#define HEAD_OFF_SEQ    40  /* 4 seqlock sequence, odd while being written */
+#define HEAD_OFF_FUTEX  44  /* 4 bumped after every publish; waiters sleep on it */
+#define HEAD_OFF_POS    48  /* 8 last committed position */
+#define HEAD_OFF_SEG    56  /* 8 first position of the segment the next record goes to */
+#define HEAD_OFF_END    64  /* 8 byte offset where the next record goes in that segment */
+#define HEAD_OFF_TS     72  /* 8 ts of the last committed event */
+#define HEAD_OFF_SYNCED 80  /* 8 every position <= this has been fdatasync'ed */
+#define HEAD_OFF_WAITERS 88 /* 4 processes/threads sleeping on the futex word */
+#define HEAD_OFF_SNAP   96  /* 8 position covered by the newest index snapshot */
+
+/* index.snap: the stream table as an open-addressing hash table, usable in place
+ * through mmap. Header (64 bytes), then slot_count slots of SNAP_SLOT_LEN bytes, then
+ * the names heap. A slot with hash 0 is empty (stored hashes are never 0). */
+#define SNAP_FILE        "index.snap"
+#define SNAP_MAGIC       "EVSSNAP1"
+#define SNAP_HDR_LEN     64
+#define SNAP_OFF_MAGIC   0  /* 8 */
+#define SNAP_OFF_FMT     8  /* 4 */
+#define SNAP_OFF_COVERED 16 /* 8 every event with pos <= this is reflected */
+#define SNAP_OFF_SEG     24 /* 8 segment holding position covered+1 */
+#define SNAP_OFF_END     32 /* 8 offset of position covered+1 in that segment */
+#define SNAP_OFF_SLOTS   40 /* 8 slot count, a power of two */
+#define SNAP_OFF_COUNT   48 /* 8 streams */
+#define SNAP_OFF_ID      12 /* 4 low 32 bits of the store id's CRC, to spot strays */
+#define SNAP_OFF_RESV    56 /* 4 reserved, zero */
+#define SNAP_OFF_CRC     60 /* 4 CRC32C of bytes [0,60) */
+#define SNAP_SLOT_LEN    48
+/* slot: hash u64 | name_off u64 (from file start) | name_len u32 | pad u32 |
+ *       first_pos u64 | last_pos u64 | last_version u64 */
+
+#endif /* EVS_FILE_FORMAT_H */

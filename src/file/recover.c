@@ -1,0 +1,306 @@
+/*
+ * recover.c - walking the log: the committed-records scan used to catch up, and crash
+ * recovery, which finds where the log really ends.
+ *
+ * Recovery (DESIGN invariant 2) runs with the writer lock held, at open and whenever a
+ * writer finds that the previous lock holder died mid-commit. It starts from the last
+ * point known good: the published head when the head page is from this boot, else the
+ * stream index snapshot, else the start of the log. From there it checks every record
+ * and keeps the log up to the end of the last complete append (a record flagged
+ * REC_COMMIT). What follows is a torn write and is cut off, unless it lies before the
+ * position the previous writer reported as synced: damage there is never skipped, it
+ * fails with the file and byte offset.
+ */
+#define _GNU_SOURCE
+#include "file_internal.h"
+#include "sysio.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <string.h>
+#include <unistd.h>
+
+/* The end of committed data in segment s as seen by head h. */
+static int seg_end(const seg *s, const head_view *h, uint64_t *end)
+{
+    if (s->first_pos == h->seg) {
+        *end = h->end;
+        return 0;
+    }
+    return evs__seg_file_size(s, end);
+}
+
+int evs__scan(file_backend *fb, uint64_t seg_first, uint64_t off, const head_view *h, rec_cb cb,
+              void *ctx)
+{
+    seg *s = evs__seg_by_first(fb, seg_first);
+    if (!s && seg_first <= h->seg) {
+        int rc = evs__seg_load_all(fb); /* another process created segments */
+        if (rc < 0)
+            return rc;
+        s = evs__seg_by_first(fb, seg_first);
+    }
+    while (s && s->first_pos <= h->seg) {
+        uint64_t end;
+        int rc = seg_end(s, h, &end);
+        if (rc < 0)
+            return rc;
+        while (off < end) {
+            rec_view r;
+            rc = evs__seg_read_at(fb, s, off, true, &r);
+            if (rc < 0)
+                return rc;
+            if (r.pos > h->pos)
+                return 0;
+            rc = cb(ctx, s, off, &r);
+            if (rc)
+                return rc;
+            off += REC_ALIGN(r.len);
+        }
+        if (s->first_pos >= h->seg)
+            break;
+        seg *next = evs__seg_next(fb, s);
+        if (!next) {
+            int rc2 = evs__seg_load_all(fb);
+            if (rc2 < 0)
+                return rc2;
+            next = evs__seg_next(fb, s);
+        }
+        s = next;
+        off = SEG_HDR_LEN;
+    }
+    return 0;
+}
+
+/* ---- recovery -------------------------------------------------------------------- */
+
+typedef struct recovery {
+    file_backend *fb;
+    uint64_t strict_until;  /* damage at or before this position is corruption */
+    uint64_t next_pos;      /* position the next record must have */
+    head_view end;          /* end of the last complete append found */
+    bool end_found;
+} recovery;
+
+static bool seg_header_ok(const file_backend *fb, const seg *s, const mapping *m)
+{
+    const unsigned char *h = m->base;
+    return memcmp(h + SEG_OFF_MAGIC, SEG_MAGIC, 8) == 0 &&
+           evs__get_u32(h + SEG_OFF_CRC) == evs__crc32c(0, h, SEG_OFF_CRC) &&
+           evs__get_u64(h + SEG_OFF_FIRST) == s->first_pos &&
+           memcmp(h + SEG_OFF_ID, fb->store_id, 16) == 0;
+}
+
+/* Rewrite the .idx entries of [first, first+n) of segment s and cut the file there. */
+static int idx_fix(file_backend *fb, const seg *s, const uint32_t *offs, uint64_t from_index,
+                   uint64_t n)
+{
+    char name[32], path[4200];
+    evs__seg_name(name, sizeof name, s->first_pos, "idx");
+    int rc = evs__path(fb, name, path, sizeof path);
+    if (rc < 0)
+        return rc;
+    int fd = evs__sys.open(path, O_RDWR | O_CREAT, 0644);
+    if (fd < 0)
+        return evs__seterr_errno(errno, "cannot open '%s'", path);
+    unsigned char buf[4096];
+    size_t used = 0;
+    off_t at = (off_t)(from_index * IDX_ENTRY_LEN);
+    for (uint64_t i = 0; i < n && rc == 0; i++) {
+        evs__put_u32(buf + used, offs[i]);
+        used += IDX_ENTRY_LEN;
+        if (used == sizeof buf || i + 1 == n) {
+            if (evs__pwrite_all(fd, buf, used, at) < 0)
+                rc = evs__seterr_errno(errno, "cannot write '%s'", path);
+            at += (off_t)used;
+            used = 0;
+        }
+    }
+    if (rc == 0 && evs__sys.ftruncate(fd, (off_t)((from_index + n) * IDX_ENTRY_LEN)) < 0)
+        rc = evs__seterr_errno(errno, "cannot truncate '%s'", path);
+    evs__sys.close(fd);
+    return rc;
+}
+
+/* Check the records of one segment from `off`; stop at the first bad one. */
+static int recover_segment(recovery *rv, seg *s, uint64_t off, bool *stop)
+{
+    file_backend *fb = rv->fb;
+    uint64_t size;
+    int rc = evs__seg_file_size(s, &size);
+    if (rc < 0)
+        return rc;
+    const mapping *m = size >= SEG_HDR_LEN ? evs__seg_map(fb, s, size) : NULL;
+    bool at_start = off == SEG_HDR_LEN;
+    if (size < SEG_HDR_LEN || !m || !seg_header_ok(fb, s, m) ||
+        (at_start && s->first_pos != rv->next_pos)) {
+        if (rv->next_pos <= rv->strict_until)
+            return evs__seterr(EVS_ECORRUPT,
+                               "segment %s: bad or unexpected header (expected first position "
+                               "%" PRIu64 "); run 'evstore verify'",
+                               s->name, rv->next_pos);
+        *stop = true; /* a segment whose creation was cut short */
+        return 0;
+    }
+    uint32_t *offs = NULL;
+    size_t n = 0, cap = 0;
+    uint64_t first_index = rv->next_pos - s->first_pos;
+    uint64_t commit_n = 0; /* records up to and including the last REC_COMMIT */
+    while (off < size) {
+        rec_view r;
+        int st = evs__rec_decode(m->base + off, size - off, true, &r);
+        if (st != REC_OK || r.pos != rv->next_pos) {
+            if (rv->next_pos <= rv->strict_until) {
+                rc = evs__seterr(EVS_ECORRUPT,
+                                 "segment %s: %s at byte %" PRIu64 " (position %" PRIu64
+                                 "), before the synced end of the log; run 'evstore verify'",
+                                 s->name,
+                                 st != REC_OK ? evs__rec_status_str(st) : "wrong position",
+                                 off, rv->next_pos);
+                goto out;
+            }
+            *stop = true;
+            break;
+        }
+        if (n == cap) {
+            cap = cap ? cap * 2 : 1024;
+            uint32_t *no = evs__realloc(offs, cap * sizeof *no);
+            if (!no) {
+                rc = evs__seterr(EVS_ENOMEM, "out of memory during recovery");
+                goto out;
+            }
+            offs = no;
+        }
+        offs[n++] = (uint32_t)off;
+        off += REC_ALIGN(r.len);
+        rv->next_pos++;
+        if (r.flags & REC_COMMIT) {
+            commit_n = n;
+            rv->end.pos = r.pos;
+            rv->end.seg = s->first_pos;
+            rv->end.end = off;
+            rv->end.ts = r.ts_ns;
+            rv->end_found = true;
+        }
+    }
+    if (commit_n < n) {
+        *stop = true; /* an append without its commit record: cut it */
+        rv->next_pos -= n - commit_n;
+    }
+    if (!fb->readonly) /* a read-only handle finds the end and changes nothing */
+        rc = idx_fix(fb, s, offs, first_index, commit_n);
+out:
+    evs__free(offs);
+    return rc;
+}
+
+/* Cut the log after rv->end: truncate its segment, remove any later segment. */
+static int cut_tail(recovery *rv)
+{
+    file_backend *fb = rv->fb;
+    for (size_t i = evs__seg_count(fb); i-- > 0;) {
+        seg *s = evs__seg_at(fb, i);
+        if (s->first_pos <= rv->end.seg)
+            break;
+        /* Created by a writer that died before committing anything into it. */
+        int rc = evs__seg_remove_file(fb, s->first_pos);
+        if (rc < 0)
+            return rc;
+        /* The struct stays allocated until close: a reader may still hold it. */
+        pthread_rwlock_wrlock(&fb->seg_lock);
+        fb->seg_count--;
+        s->dropped_next = fb->dropped;
+        fb->dropped = s;
+        pthread_rwlock_unlock(&fb->seg_lock);
+    }
+    seg *s = evs__seg_by_first(fb, rv->end.seg);
+    if (!s)
+        return 0; /* empty store */
+    uint64_t size;
+    int rc = evs__seg_file_size(s, &size);
+    if (rc < 0)
+        return rc;
+    char path[4200];
+    if ((rc = evs__path(fb, s->name, path, sizeof path)) < 0)
+        return rc;
+    int fd = evs__sys.open(path, O_RDWR, 0);
+    if (fd < 0)
+        return evs__seterr_errno(errno, "cannot open '%s'", path);
+    if (size != rv->end.end && evs__sys.ftruncate(fd, (off_t)rv->end.end) < 0)
+        rc = evs__seterr_errno(errno, "cannot cut the torn tail of '%s'", path);
+    /* What we publish must be durable even if the writer that wrote it died before its
+     * sync. */
+    if (rc == 0 && evs__datasync(fd) < 0)
+        rc = evs__seterr_errno(errno, "cannot sync '%s'", path);
+    evs__sys.close(fd);
+    return rc;
+}
+
+int evs__recover(file_backend *fb, bool head_trusted)
+{
+    recovery rv;
+    memset(&rv, 0, sizeof rv);
+    rv.fb = fb;
+    int rc = evs__seg_load_all(fb);
+    if (rc < 0)
+        return rc;
+
+    uint64_t start_seg, start_off;
+    if (head_trusted) {
+        evs__head_read(fb, &rv.end);
+        start_seg = rv.end.seg;
+        start_off = rv.end.end;
+        rv.next_pos = rv.end.pos + 1;
+        rv.end_found = true;
+        rv.strict_until = 0; /* everything past a published head is unacknowledged */
+    } else {
+        /* Start from the snapshot's position when it is usable, else from the start. */
+        pthread_rwlock_wrlock(&fb->tab_lock);
+        rc = evs__tab_load_snapshot(fb);
+        streamtab *t = &fb->tab;
+        bool use_snap = rc == 0 && t->snap && evs__seg_by_first(fb, t->known_seg);
+        start_seg = use_snap ? t->known_seg : 0;
+        start_off = use_snap ? t->known_off : SEG_HDR_LEN;
+        rv.next_pos = use_snap ? t->known_pos + 1 : 0;
+        evs__tab_free(t);
+        evs__tab_init(t);
+        pthread_rwlock_unlock(&fb->tab_lock);
+        if (rc < 0)
+            return rc;
+        seg *first = evs__seg_at(fb, 0);
+        if (!use_snap) {
+            start_seg = first ? first->first_pos : 1;
+            rv.next_pos = start_seg;
+        }
+        rv.end.pos = rv.next_pos - 1;
+        rv.end.seg = start_seg;
+        rv.end.end = start_off;
+        rv.end_found = true;
+        /* The head page of an earlier boot still says how far its writer had synced. */
+        if (memcmp(fb->head + HEAD_OFF_MAGIC, HEAD_MAGIC, 8) == 0 &&
+            memcmp(fb->head + HEAD_OFF_ID, fb->store_id, 16) == 0)
+            rv.strict_until = evs__head_synced(fb);
+    }
+
+    seg *s = evs__seg_by_first(fb, start_seg);
+    uint64_t off = start_off;
+    bool stop = false;
+    while (s && !stop) {
+        rc = recover_segment(&rv, s, off, &stop);
+        if (rc < 0)
+            return rc;
+        s = evs__seg_next(fb, s);
+        off = SEG_HDR_LEN;
+    }
+    if (rv.end.ts == 0 && rv.end.pos > 0) {
+        rec_view r;
+        if (evs__seg_read_pos(fb, rv.end.pos, false, &r) == 0)
+            rv.end.ts = r.ts_ns;
+    }
+    if (!fb->readonly && (rc = cut_tail(&rv)) < 0)
+        return rc;
+    evs__head_publish(fb, &rv.end);
+    evs__head_set_synced(fb, rv.end.pos);
+    return 0;
+}

@@ -1,0 +1,507 @@
+/*
+ * segment.c - segment files: naming, listing, creating, mapping them for reading, and
+ * their offset indexes (.idx: the byte offset of every record, by position).
+ *
+ * Segments are mapped read-only and read in place; writes go through the writer's own
+ * descriptor (the page cache keeps the two coherent). A mapping is replaced by a
+ * larger one when a segment outgrows it, and the old one is kept until close, so a
+ * pointer handed to a reader stays valid for as long as the API promises.
+ */
+#define _GNU_SOURCE
+#include "file_internal.h"
+#include "sysio.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define PAGE_ROUND(n) (((n) + 4095u) & ~(uint64_t)4095u)
+
+void evs__seg_name(char *buf, size_t len, uint64_t first_pos, const char *ext)
+{
+    snprintf(buf, len, "%020" PRIu64 ".%s", first_pos, ext);
+}
+
+size_t evs__seg_count(file_backend *fb)
+{
+    pthread_rwlock_rdlock(&fb->seg_lock);
+    size_t n = fb->seg_count;
+    pthread_rwlock_unlock(&fb->seg_lock);
+    return n;
+}
+
+seg *evs__seg_at(file_backend *fb, size_t i)
+{
+    pthread_rwlock_rdlock(&fb->seg_lock);
+    seg *s = i < fb->seg_count ? fb->segs[i] : NULL;
+    pthread_rwlock_unlock(&fb->seg_lock);
+    return s;
+}
+
+/* Index of the last segment whose first_pos <= pos, or -1. Caller holds seg_lock. */
+static long find_index(const file_backend *fb, uint64_t pos)
+{
+    long lo = 0, hi = (long)fb->seg_count - 1, found = -1;
+    while (lo <= hi) {
+        long mid = lo + (hi - lo) / 2;
+        if (fb->segs[mid]->first_pos <= pos) {
+            found = mid;
+            lo = mid + 1;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    return found;
+}
+
+seg *evs__seg_find(file_backend *fb, uint64_t pos)
+{
+    pthread_rwlock_rdlock(&fb->seg_lock);
+    long i = find_index(fb, pos);
+    seg *s = i >= 0 ? fb->segs[i] : NULL;
+    pthread_rwlock_unlock(&fb->seg_lock);
+    return s;
+}
+
+seg *evs__seg_by_first(file_backend *fb, uint64_t first_pos)
+{
+    seg *s = evs__seg_find(fb, first_pos);
+    return s && s->first_pos == first_pos ? s : NULL;
+}
+
+seg *evs__seg_next(file_backend *fb, const seg *s)
+{
+    pthread_rwlock_rdlock(&fb->seg_lock);
+    long i = find_index(fb, s->first_pos);
+    seg *n = (i >= 0 && (size_t)i + 1 < fb->seg_count) ? fb->segs[i + 1] : NULL;
+    pthread_rwlock_unlock(&fb->seg_lock);
+    return n;
+}
+
+int evs__seg_add(file_backend *fb, uint64_t first_pos, seg **out)
+{
+    pthread_rwlock_wrlock(&fb->seg_lock);
+    long i = find_index(fb, first_pos);
+    if (i >= 0 && fb->segs[i]->first_pos == first_pos) {
+        if (out)
+            *out = fb->segs[i];
+        pthread_rwlock_unlock(&fb->seg_lock);
+        return 0;
+    }
+    int rc = 0;
+    seg *s = evs__calloc(1, sizeof *s);
+    if (!s) {
+        rc = evs__seterr(EVS_ENOMEM, "out of memory adding a segment");
+        goto out;
+    }
+    s->fd = -1;
+    s->first_pos = first_pos;
+    evs__seg_name(s->name, sizeof s->name, first_pos, "seg");
+    char path[4200];
+    rc = evs__path(fb, s->name, path, sizeof path);
+    if (rc < 0)
+        goto out;
+    s->fd = evs__sys.open(path, O_RDONLY, 0);
+    if (s->fd < 0) {
+        rc = evs__seterr_errno(errno, "cannot open segment '%s'", path);
+        goto out;
+    }
+    if (fb->seg_count == fb->seg_cap) {
+        size_t cap = fb->seg_cap ? fb->seg_cap * 2 : 16;
+        seg **n = evs__realloc(fb->segs, cap * sizeof *n);
+        if (!n) {
+            rc = evs__seterr(EVS_ENOMEM, "out of memory adding a segment");
+            goto out;
+        }
+        fb->segs = n;
+        fb->seg_cap = cap;
+    }
+    size_t at = (size_t)(i + 1);
+    memmove(fb->segs + at + 1, fb->segs + at, (fb->seg_count - at) * sizeof *fb->segs);
+    fb->segs[at] = s;
+    fb->seg_count++;
+    if (out)
+        *out = s;
+    s = NULL;
+out:
+    if (s) {
+        if (s->fd >= 0)
+            evs__sys.close(s->fd);
+        evs__free(s);
+    }
+    pthread_rwlock_unlock(&fb->seg_lock);
+    return rc;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* A segment file name is exactly 20 decimal digits and ".seg". */
+static bool parse_seg_name(const char *n, uint64_t *first)
+{
+    if (strlen(n) != 24 || strcmp(n + 20, ".seg") != 0)
+        return false;
+    uint64_t v = 0;
+    for (int i = 0; i < 20; i++) {
+        if (n[i] < '0' || n[i] > '9')
+            return false;
+        v = v * 10 + (uint64_t)(n[i] - '0');
+    }
+    *first = v;
+    return v > 0;
+}
+
+int evs__seg_load_all(file_backend *fb)
+{
+    DIR *d = opendir(fb->dir);
+    if (!d)
+        return evs__seterr_errno(errno, "cannot read directory '%s'", fb->dir);
+    uint64_t *firsts = NULL;
+    size_t n = 0, cap = 0;
+    int rc = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        uint64_t first;
+        if (!parse_seg_name(e->d_name, &first))
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 64;
+            uint64_t *nf = evs__realloc(firsts, cap * sizeof *nf);
+            if (!nf) {
+                rc = evs__seterr(EVS_ENOMEM, "out of memory listing segments");
+                break;
+            }
+            firsts = nf;
+        }
+        firsts[n++] = first;
+    }
+    closedir(d);
+    if (rc == 0) {
+        if (n > 1)
+            qsort(firsts, n, sizeof *firsts, cmp_u64);
+        for (size_t i = 0; i < n && rc == 0; i++)
+            rc = evs__seg_add(fb, firsts[i], NULL);
+    }
+    evs__free(firsts);
+    return rc;
+}
+
+int evs__seg_create_file(file_backend *fb, uint64_t first_pos)
+{
+    char name[32], path[4200];
+    evs__seg_name(name, sizeof name, first_pos, "seg");
+    int rc = evs__path(fb, name, path, sizeof path);
+    if (rc < 0)
+        return rc;
+    unsigned char h[SEG_HDR_LEN];
+    memset(h, 0, sizeof h);
+    memcpy(h + SEG_OFF_MAGIC, SEG_MAGIC, 8);
+    evs__put_u32(h + SEG_OFF_FMT, EVS_FORMAT_VERSION);
+    evs__put_u32(h + SEG_OFF_HLEN, SEG_HDR_LEN);
+    evs__put_u64(h + SEG_OFF_FIRST, first_pos);
+    evs__put_u64(h + SEG_OFF_CTIME, (uint64_t)evs__now_ns());
+    memcpy(h + SEG_OFF_ID, fb->store_id, 16);
+    evs__put_u32(h + SEG_OFF_CRC, evs__crc32c(0, h, SEG_OFF_CRC));
+
+    int fd = evs__sys.open(path, O_RDWR | O_CREAT | O_EXCL, 0644);
+    if (fd < 0)
+        return evs__seterr_errno(errno, "cannot create segment '%s'", path);
+    /* The header is synced and the directory entry made durable before any record goes
+     * in, so after a power loss a segment either exists whole or not at all. */
+    if (evs__pwrite_all(fd, h, sizeof h, 0) < 0 || evs__datasync(fd) < 0) {
+        rc = evs__seterr_errno(errno, "cannot write segment header '%s'", path);
+        evs__sys.close(fd);
+        evs__sys.unlink(path);
+        return rc;
+    }
+    evs__sys.close(fd);
+    if (evs__dirsync(fb->dir) < 0)
+        return evs__seterr_errno(errno, "cannot sync directory '%s'", fb->dir);
+    return 0;
+}
+
+int evs__seg_remove_file(file_backend *fb, uint64_t first_pos)
+{
+    char name[32], path[4200];
+    const char *exts[2] = {"seg", "idx"};
+    for (int i = 0; i < 2; i++) {
+        evs__seg_name(name, sizeof name, first_pos, exts[i]);
+        int rc = evs__path(fb, name, path, sizeof path);
+        if (rc < 0)
+            return rc;
+        if (evs__sys.unlink(path) < 0 && errno != ENOENT)
+            return evs__seterr_errno(errno, "cannot remove '%s'", path);
+    }
+    return 0;
+}
+
+int evs__seg_file_size(const seg *s, uint64_t *out)
+{
+    struct stat st;
+    if (evs__sys.fstat(s->fd, &st) < 0)
+        return evs__seterr_errno(errno, "cannot stat segment '%s'", s->name);
+    *out = (uint64_t)st.st_size;
+    return 0;
+}
+
+/* Replace *slot's mapping by one of at least need_len bytes of fd. */
+static const mapping *map_grow(file_backend *fb, _Atomic(mapping *) *slot, int fd,
+                               uint64_t need_len, const char *what)
+{
+    pthread_mutex_lock(&fb->map_mu);
+    mapping *cur = atomic_load(slot);
+    if (cur && cur->len >= need_len) {
+        pthread_mutex_unlock(&fb->map_mu);
+        return cur;
+    }
+    /* Map well past the file's end (at least a segment's worth): touching pages past
+     * EOF would fault, but nothing reads past the committed end, and a roomy mapping is
+     * replaced rarely. */
+    uint64_t len = need_len;
+    if (len < fb->opts.segment_size + (1u << 20))
+        len = fb->opts.segment_size + (1u << 20);
+    if (cur && len < cur->len * 2)
+        len = cur->len * 2;
+    len = PAGE_ROUND(len);
+    mapping *m = evs__calloc(1, sizeof *m);
+    void *p = m ? evs__sys.mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0) : MAP_FAILED;
+    if (p == MAP_FAILED) {
+        if (m)
+            evs__seterr_errno(errno, "cannot map %s", what);
+        else
+            evs__seterr(EVS_ENOMEM, "out of memory mapping %s", what);
+        evs__free(m);
+        pthread_mutex_unlock(&fb->map_mu);
+        return NULL;
+    }
+    m->base = p;
+    m->len = len;
+    if (cur) {
+        cur->retired_next = fb->retired;
+        fb->retired = cur;
+    }
+    atomic_store(slot, m);
+    pthread_mutex_unlock(&fb->map_mu);
+    return m;
+}
+
+const mapping *evs__seg_map(file_backend *fb, seg *s, uint64_t need_len)
+{
+    mapping *m = atomic_load(&s->data);
+    if (m && m->len >= need_len)
+        return m;
+    return map_grow(fb, &s->data, s->fd, need_len, s->name);
+}
+
+int evs__seg_read_at(file_backend *fb, seg *s, uint64_t off, bool check_crc, rec_view *out)
+{
+    const mapping *m = evs__seg_map(fb, s, off + REC_HDR_LEN);
+    if (!m)
+        return evs__lasterr_code();
+    int st = evs__rec_decode(m->base + off, m->len - off, check_crc, out);
+    if (st == REC_SHORT && out->len >= REC_HDR_LEN) {
+        m = evs__seg_map(fb, s, off + out->len);
+        if (!m)
+            return evs__lasterr_code();
+        st = evs__rec_decode(m->base + off, m->len - off, check_crc, out);
+    }
+    if (st != REC_OK)
+        return evs__seterr(EVS_ECORRUPT, "segment %s: %s at byte %" PRIu64
+                                         "; run 'evstore verify'",
+                           s->name, evs__rec_status_str(st), off);
+    return 0;
+}
+
+/* Rebuild a sealed segment's .idx from the segment itself, atomically replacing the
+ * file (several processes may do this at once: they write identical bytes). */
+static int idx_rebuild(file_backend *fb, seg *s, uint64_t count)
+{
+    evs_buf b = EVS_BUF_INIT;
+    int rc = evs__buf_reserve(&b, count * IDX_ENTRY_LEN);
+    if (rc < 0)
+        return rc;
+    uint64_t off = SEG_HDR_LEN;
+    for (uint64_t i = 0; i < count; i++) {
+        rec_view r;
+        rc = evs__seg_read_at(fb, s, off, false, &r);
+        if (rc < 0)
+            goto out;
+        if (r.pos != s->first_pos + i) {
+            rc = evs__seterr(EVS_ECORRUPT,
+                             "segment %s: record at byte %" PRIu64 " has position %" PRIu64
+                             " where %" PRIu64 " was expected",
+                             s->name, off, r.pos, s->first_pos + i);
+            goto out;
+        }
+        evs__put_u32((unsigned char *)b.ptr + b.len, (uint32_t)off);
+        b.len += IDX_ENTRY_LEN;
+        off += REC_ALIGN(r.len);
+    }
+    char name[32], path[4200], tmp[4240];
+    evs__seg_name(name, sizeof name, s->first_pos, "idx");
+    rc = evs__path(fb, name, path, sizeof path);
+    if (rc < 0)
+        goto out;
+    snprintf(tmp, sizeof tmp, "%s.%d.tmp", path, (int)getpid());
+    if (fb->readonly)
+        goto out; /* the caller falls back to scanning */
+    int fd = evs__sys.open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) {
+        rc = evs__seterr_errno(errno, "cannot create '%s'", tmp);
+        goto out;
+    }
+    if (evs__pwrite_all(fd, b.ptr, b.len, 0) < 0) {
+        rc = evs__seterr_errno(errno, "cannot write '%s'", tmp);
+        evs__sys.close(fd);
+        evs__sys.unlink(tmp);
+        goto out;
+    }
+    evs__sys.close(fd);
+    if (evs__sys.rename(tmp, path) < 0)
+        rc = evs__seterr_errno(errno, "cannot rename '%s'", tmp);
+out:
+    evs__buf_free(&b);
+    return rc;
+}
+
+/* Map the .idx of s so that it covers `count` entries, or return NULL (the caller then
+ * scans). */
+static const mapping *idx_map(file_backend *fb, seg *s, uint64_t count)
+{
+    mapping *m = atomic_load(&s->idx);
+    uint64_t need = count * IDX_ENTRY_LEN;
+    if (m && m->len >= need)
+        return m;
+    char name[32], path[4200];
+    evs__seg_name(name, sizeof name, s->first_pos, "idx");
+    if (evs__path(fb, name, path, sizeof path) < 0)
+        return NULL;
+    int fd = evs__sys.open(path, O_RDONLY, 0);
+    if (fd < 0)
+        return NULL;
+    struct stat st;
+    const mapping *r = NULL;
+    if (evs__sys.fstat(fd, &st) == 0 && (uint64_t)st.st_size >= need) {
+        /* Entries per byte of segment are bounded by the minimum record size. */
+        uint64_t want = (fb->opts.segment_size / REC_HDR_LEN + 1) * IDX_ENTRY_LEN;
+        r = map_grow(fb, &s->idx, fd, need > want ? need : want, name);
+    }
+    evs__sys.close(fd);
+    return r;
+}
+
+/* Find the record of pos by walking s from its start: the slow path for a missing or
+ * damaged index. */
+static int offset_by_scan(file_backend *fb, seg *s, uint64_t pos, uint64_t *off_out)
+{
+    uint64_t off = SEG_HDR_LEN;
+    for (;;) {
+        rec_view r;
+        int rc = evs__seg_read_at(fb, s, off, false, &r);
+        if (rc < 0)
+            return rc;
+        if (r.pos == pos) {
+            *off_out = off;
+            return 0;
+        }
+        if (r.pos > pos)
+            return evs__seterr(EVS_ECORRUPT, "segment %s: position %" PRIu64 " is missing",
+                               s->name, pos);
+        off += REC_ALIGN(r.len);
+    }
+}
+
+int evs__seg_offset(file_backend *fb, seg *s, uint64_t pos, uint64_t *off_out)
+{
+    uint64_t i = pos - s->first_pos;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        const mapping *m = idx_map(fb, s, i + 1);
+        if (m) {
+            uint64_t off = evs__get_u32(m->base + i * IDX_ENTRY_LEN);
+            const mapping *d = evs__seg_map(fb, s, off + REC_HDR_LEN);
+            if (d && off >= SEG_HDR_LEN && off % 8 == 0 &&
+                evs__get_u64(d->base + off + REC_OFF_POS) == pos) {
+                *off_out = off;
+                return 0;
+            }
+        }
+        /* Missing, short or wrong: a sealed segment's index is rebuilt once; the active
+         * segment's belongs to the writer, which repairs it on recovery. */
+        seg *next = evs__seg_next(fb, s);
+        if (attempt > 0 || !next)
+            break;
+        if (idx_rebuild(fb, s, next->first_pos - s->first_pos) < 0)
+            break;
+        pthread_mutex_lock(&fb->map_mu);
+        mapping *old = atomic_exchange(&s->idx, NULL);
+        if (old) {
+            old->retired_next = fb->retired;
+            fb->retired = old;
+        }
+        pthread_mutex_unlock(&fb->map_mu);
+    }
+    evs__clearerr();
+    return offset_by_scan(fb, s, pos, off_out);
+}
+
+int evs__seg_read_pos(file_backend *fb, uint64_t pos, bool check_crc, rec_view *out)
+{
+    seg *s = evs__seg_find(fb, pos);
+    if (!s)
+        return evs__seterr(EVS_ECORRUPT, "no segment holds position %" PRIu64, pos);
+    uint64_t off;
+    int rc = evs__seg_offset(fb, s, pos, &off);
+    if (rc < 0)
+        return rc;
+    rc = evs__seg_read_at(fb, s, off, check_crc, out);
+    if (rc == 0 && out->pos != pos)
+        rc = evs__seterr(EVS_ECORRUPT,
+                         "segment %s: byte %" PRIu64 " holds position %" PRIu64
+                         ", expected %" PRIu64,
+                         s->name, off, out->pos, pos);
+    return rc;
+}
+
+static void unmap_chain(mapping *m)
+{
+    while (m) {
+        mapping *next = m->retired_next;
+        evs__sys.munmap((void *)m->base, m->len);
+        evs__free(m);
+        m = next;
+    }
+}
+
+static void seg_free(seg *s)
+{
+    unmap_chain(atomic_load(&s->data));
+    unmap_chain(atomic_load(&s->idx));
+    if (s->fd >= 0)
+        evs__sys.close(s->fd);
+    evs__free(s);
+}
+
+void evs__seg_free_all(file_backend *fb)
+{
+    for (size_t i = 0; i < fb->seg_count; i++)
+        seg_free(fb->segs[i]);
+    while (fb->dropped) {
+        seg *next = fb->dropped->dropped_next;
+        seg_free(fb->dropped);
+        fb->dropped = next;
+    }
+    evs__free(fb->segs);
+    fb->segs = NULL;
+    fb->seg_count = fb->seg_cap = 0;
+    unmap_chain(fb->retired);
+    fb->retired = NULL;
+}

@@ -1,0 +1,191 @@
+/*
+ * verify.c - check a whole store: every record's framing and checksum, positions
+ * gap-free across segments, each segment's header and offset index, stream chains
+ * (versions contiguous, prev_pos links right), and the stream table against what the
+ * log says. Every problem goes to the caller's callback with file and byte offset.
+ */
+#include "file_internal.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+typedef struct verifier {
+    file_backend *fb;
+    evs_verify_cb cb;
+    void *ctx;
+    evs_verify_report *rep;
+    streamtab rebuilt;       /* the stream table as the log defines it */
+    int64_t total_bytes;
+    bool stop;
+} verifier;
+
+static void problem(verifier *v, const char *file, int64_t off, int64_t pos, const char *fmt,
+                    ...) __attribute__((format(printf, 5, 6)));
+
+static void problem(verifier *v, const char *file, int64_t off, int64_t pos, const char *fmt, ...)
+{
+    char what[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    v->rep->problem_count++;
+    if (v->cb) {
+        evs_problem p = {file, off, pos, what};
+        if (v->cb(v->ctx, &p, 0, 0))
+            v->stop = true;
+    }
+}
+
+static void check_record(verifier *v, seg *s, uint64_t off, const rec_view *r)
+{
+    stream_val sv;
+    evs__tab_get(&v->rebuilt, r->stream, r->stream_len, r->stream_hash, &sv);
+    if ((int64_t)r->version != sv.last_version + 1)
+        problem(v, s->name, (int64_t)off, (int64_t)r->pos,
+                "stream '%.*s': version %" PRIu64 " follows version %" PRId64,
+                (int)r->stream_len, r->stream, r->version, sv.last_version);
+    else if (r->version > 0 && r->prev_pos != sv.last_pos)
+        problem(v, s->name, (int64_t)off, (int64_t)r->pos,
+                "stream '%.*s': link to the previous event is %" PRIu64 ", expected %" PRIu64,
+                (int)r->stream_len, r->stream, r->prev_pos, sv.last_pos);
+    if (r->stream_hash != evs__hash64(r->stream, r->stream_len))
+        problem(v, s->name, (int64_t)off, (int64_t)r->pos, "stream name hash mismatch");
+    if (r->type_hash != (uint32_t)evs__hash64(r->type, r->type_len))
+        problem(v, s->name, (int64_t)off, (int64_t)r->pos, "event type hash mismatch");
+    if (evs__tab_apply(&v->rebuilt, r->stream, r->stream_len, r->stream_hash, r->pos, r->pos,
+                       (int64_t)r->version, NULL) < 0)
+        v->stop = true;
+}
+
+static void verify_segment(verifier *v, seg *s, uint64_t end, uint64_t *next_pos, int64_t *done)
+{
+    const mapping *m = evs__seg_map(v->fb, s, end > SEG_HDR_LEN ? end : SEG_HDR_LEN);
+    if (!m || end < SEG_HDR_LEN) {
+        problem(v, s->name, 0, 0, "cannot map or too short (%" PRIu64 " bytes)", end);
+        return;
+    }
+    const unsigned char *h = m->base;
+    if (memcmp(h + SEG_OFF_MAGIC, SEG_MAGIC, 8) != 0 ||
+        evs__get_u32(h + SEG_OFF_CRC) != evs__crc32c(0, h, SEG_OFF_CRC))
+        problem(v, s->name, 0, 0, "bad segment header");
+    else if (evs__get_u64(h + SEG_OFF_FIRST) != s->first_pos)
+        problem(v, s->name, SEG_OFF_FIRST, 0, "header says first position %" PRIu64,
+                evs__get_u64(h + SEG_OFF_FIRST));
+    if (s->first_pos != *next_pos)
+        problem(v, s->name, 0, (int64_t)*next_pos,
+                "segment starts at position %" PRIu64 " but position %" PRIu64 " comes next",
+                s->first_pos, *next_pos);
+    *next_pos = s->first_pos;
+    uint64_t off = SEG_HDR_LEN;
+    while (off < end && !v->stop) {
+        rec_view r;
+        int st = evs__rec_decode(m->base + off, end - off, true, &r);
+        if (st != REC_OK) {
+            problem(v, s->name, (int64_t)off, (int64_t)*next_pos, "%s; the rest of the segment "
+                    "(%" PRIu64 " bytes) cannot be read", evs__rec_status_str(st), end - off);
+            *next_pos = UINT64_MAX;
+            return;
+        }
+        if (r.pos != *next_pos)
+            problem(v, s->name, (int64_t)off, (int64_t)r.pos,
+                    "position %" PRIu64 " where %" PRIu64 " was expected", r.pos, *next_pos);
+        uint64_t got;
+        if (evs__seg_offset(v->fb, s, r.pos, &got) < 0 || got != off)
+            problem(v, s->name, (int64_t)off, (int64_t)r.pos, "offset index disagrees");
+        evs__clearerr();
+        check_record(v, s, off, &r);
+        *next_pos = r.pos + 1;
+        off += REC_ALIGN(r.len);
+        v->rep->events_checked++;
+        v->rep->bytes_checked += (int64_t)REC_ALIGN(r.len);
+        *done += (int64_t)REC_ALIGN(r.len);
+        if (v->cb && v->rep->events_checked % 65536 == 0 && v->cb(v->ctx, NULL, *done, v->total_bytes))
+            v->stop = true;
+    }
+}
+
+typedef struct table_check {
+    verifier *v;
+} table_check;
+
+static int compare_stream(void *ctx, const char *name, uint32_t len, const stream_val *want)
+{
+    verifier *v = ctx;
+    stream_val have;
+    evs__tab_get(&v->fb->tab, name, len, evs__hash64(name, len), &have);
+    v->rep->streams_checked++;
+    if (have.last_version != want->last_version || have.last_pos != want->last_pos ||
+        have.first_pos != want->first_pos)
+        problem(v, SNAP_FILE, -1, (int64_t)want->last_pos,
+                "stream index says '%.*s' ends at version %" PRId64 " (position %" PRIu64
+                "), the log says version %" PRId64 " (position %" PRIu64 ")",
+                (int)len, name, have.last_version, have.last_pos, want->last_version,
+                want->last_pos);
+    return v->stop;
+}
+
+int evs__file_verify(evs__backend *be, evs_verify_cb cb, void *ctx, evs_verify_report *rep)
+{
+    file_backend *fb = (file_backend *)be;
+    verifier v;
+    memset(&v, 0, sizeof v);
+    v.fb = fb;
+    v.cb = cb;
+    v.ctx = ctx;
+    v.rep = rep;
+    evs__tab_init(&v.rebuilt);
+    head_view h;
+    evs__head_read(fb, &h);
+    int rc = evs__seg_load_all(fb);
+    if (rc < 0)
+        return rc;
+    size_t n = evs__seg_count(fb);
+    for (size_t i = 0; i < n; i++) {
+        seg *s = evs__seg_at(fb, i);
+        uint64_t size = 0;
+        if (s->first_pos <= h.seg && evs__seg_file_size(s, &size) == 0)
+            v.total_bytes += (int64_t)size;
+    }
+    uint64_t next_pos = n ? evs__seg_at(fb, 0)->first_pos : 1;
+    int64_t done = 0;
+    for (size_t i = 0; i < n && !v.stop; i++) {
+        seg *s = evs__seg_at(fb, i);
+        if (s->first_pos > h.seg)
+            break; /* being written by a commit that has not published yet */
+        uint64_t end = h.end;
+        if (s->first_pos != h.seg && evs__seg_file_size(s, &end) < 0)
+            end = 0;
+        verify_segment(&v, s, end, &next_pos, &done);
+        rep->segments_checked++;
+        if (next_pos == UINT64_MAX)
+            break;
+    }
+    if (!v.stop && next_pos != UINT64_MAX && next_pos != h.pos + 1 && h.pos > 0)
+        problem(&v, HEAD_FILE, -1, (int64_t)h.pos,
+                "the log ends at position %" PRIu64 " but the head says %" PRIu64,
+                next_pos - 1, h.pos);
+    /* The stream table must agree with the log, stream by stream. */
+    if (!v.stop && (rc = evs__tab_catch_up(fb)) == 0) {
+        pthread_rwlock_rdlock(&fb->tab_lock);
+        evs__tab_each(&v.rebuilt, compare_stream, &v);
+        size_t have = evs__tab_stream_count(&fb->tab);
+        size_t want = evs__tab_stream_count(&v.rebuilt);
+        pthread_rwlock_unlock(&fb->tab_lock);
+        if (have != want && fb->tab.known_pos == h.pos)
+            problem(&v, SNAP_FILE, -1, 0, "stream index lists %zu streams, the log has %zu",
+                    have, want);
+    } else if (rc < 0) {
+        problem(&v, SNAP_FILE, -1, 0, "stream index cannot be brought up to date: %s",
+                evs__lasterr_msg());
+    }
+    evs__tab_free(&v.rebuilt);
+    if (cb)
+        cb(ctx, NULL, done, v.total_bytes);
+    if (rep->problem_count)
+        return evs__seterr(EVS_ECORRUPT, "verify found %" PRId64 " problem(s) in '%s'",
+                           rep->problem_count, fb->dir);
+    evs__clearerr();
+    return 0;
+}

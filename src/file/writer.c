@@ -1,0 +1,681 @@
+/*
+ * writer.c - the append path.
+ *
+ * Group commit: appending threads queue their requests; one of them becomes the
+ * leader, takes every queued request, and commits them together: take the cross-
+ * process writer lock, catch up with appends made by other processes, check each
+ * request (idempotence, expected versions), encode all records into one buffer, write
+ * it with one pwrite, sync once (EVS_SYNC_ALWAYS), publish the new head, release the
+ * lock. Threads that queued while the leader worked form the next group, so under
+ * load many appends share one fdatasync.
+ *
+ * Commit order (STYLE 3.1): records -> fdatasync -> head page. A request is atomic:
+ * its last record carries REC_COMMIT, and recovery drops an append without one.
+ * A failed write is undone (file truncated, stream table restored); a failed sync
+ * poisons the store, because after a failed fdatasync the kernel may have dropped the
+ * dirty pages and no later sync can prove they reached the disk.
+ */
+#define _GNU_SOURCE
+#include "file_internal.h"
+#include "sysio.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct append_req {
+    const evs__batch_w *batches;
+    size_t batch_count;
+    evs_append_result *out;  /* batch_count results */
+    int rc;
+    char msg[600];           /* the error message, handed to the caller's thread */
+    bool done;
+    struct append_req *next;
+} append_req;
+
+/* State of one commit round, kept by the leader. */
+typedef struct group {
+    head_view h;             /* the head as it will be published */
+    uint64_t flushed_pos;    /* records up to here were written out (segment roll) */
+    uint64_t buf_first_pos;  /* position of the first record in fb->wbuf */
+    evs_buf rec_offs;        /* uint64 offset in wbuf of each record there */
+    int64_t ts;
+} group;
+
+static void req_fail(append_req *r)
+{
+    r->rc = evs__lasterr_code();
+    if (r->rc >= 0)
+        r->rc = EVS_EIO;
+    snprintf(r->msg, sizeof r->msg, "%s", evs__lasterr_msg());
+}
+
+int evs__poison(file_backend *fb, int code, const char *what)
+{
+    int expected = 0;
+    if (atomic_compare_exchange_strong(&fb->poisoned, &expected, code))
+        snprintf(fb->poison_msg, sizeof fb->poison_msg, "%s", what);
+    return evs__seterr(EVS_EFATAL, "store '%s' refuses writes until reopened: %s", fb->dir,
+                       fb->poison_msg);
+}
+
+int evs__writer_check_poison(file_backend *fb)
+{
+    if (atomic_load(&fb->poisoned))
+        return evs__seterr(EVS_EFATAL, "store '%s' refuses writes until reopened: %s", fb->dir,
+                           fb->poison_msg);
+    return 0;
+}
+
+/* ---- the active segment ---------------------------------------------------------- */
+
+static void writer_fds_close(file_backend *fb)
+{
+    pthread_mutex_lock(&fb->syncer_mu);
+    if (fb->wfd >= 0)
+        evs__sys.close(fb->wfd);
+    if (fb->widx_fd >= 0)
+        evs__sys.close(fb->widx_fd);
+    fb->wfd = fb->widx_fd = -1;
+    fb->wseg = 0;
+    pthread_mutex_unlock(&fb->syncer_mu);
+}
+
+static int writer_fds_open(file_backend *fb, uint64_t first_pos)
+{
+    char name[32], path[4200];
+    writer_fds_close(fb);
+    evs__seg_name(name, sizeof name, first_pos, "seg");
+    int rc = evs__path(fb, name, path, sizeof path);
+    if (rc < 0)
+        return rc;
+    int fd = evs__sys.open(path, O_RDWR, 0);
+    if (fd < 0)
+        return evs__seterr_errno(errno, "cannot open segment '%s' for writing", path);
+    evs__seg_name(name, sizeof name, first_pos, "idx");
+    if ((rc = evs__path(fb, name, path, sizeof path)) < 0) {
+        evs__sys.close(fd);
+        return rc;
+    }
+    int ifd = evs__sys.open(path, O_RDWR | O_CREAT, 0644);
+    if (ifd < 0) {
+        rc = evs__seterr_errno(errno, "cannot open '%s'", path);
+        evs__sys.close(fd);
+        return rc;
+    }
+    rc = evs__seg_add(fb, first_pos, NULL);
+    if (rc < 0) {
+        evs__sys.close(fd);
+        evs__sys.close(ifd);
+        return rc;
+    }
+    pthread_mutex_lock(&fb->syncer_mu);
+    fb->wfd = fd;
+    fb->widx_fd = ifd;
+    fb->wseg = first_pos;
+    pthread_mutex_unlock(&fb->syncer_mu);
+    return 0;
+}
+
+/* Create the segment that starts at first_pos and make it the active one. */
+static int segment_start(file_backend *fb, uint64_t first_pos)
+{
+    int rc = evs__seg_create_file(fb, first_pos);
+    if (rc == EVS_EIO && errno == EEXIST) {
+        /* Left by a writer that died after creating it and before committing into it
+         * (recovery cuts the log before it): it holds nothing acknowledged. */
+        if ((rc = evs__seg_remove_file(fb, first_pos)) == 0)
+            rc = evs__seg_create_file(fb, first_pos);
+    }
+    if (rc < 0)
+        return rc;
+    return writer_fds_open(fb, first_pos);
+}
+
+/* With the lock held: make our view match the log as the last writer left it. */
+static int writer_prepare(file_backend *fb, group *g)
+{
+    for (int attempt = 0;; attempt++) {
+        evs__head_read(fb, &g->h);
+        if (fb->wseg != g->h.seg || fb->wfd < 0) {
+            seg *s = evs__seg_by_first(fb, g->h.seg);
+            if (!s && g->h.pos == 0 && g->h.seg == 1) {
+                char name[32], path[4200];
+                evs__seg_name(name, sizeof name, 1, "seg");
+                int rc = evs__path(fb, name, path, sizeof path);
+                if (rc < 0)
+                    return rc;
+                rc = access(path, F_OK) == 0 ? writer_fds_open(fb, 1) : segment_start(fb, 1);
+                if (rc < 0)
+                    return rc;
+            } else {
+                int rc = writer_fds_open(fb, g->h.seg);
+                if (rc < 0)
+                    return rc;
+            }
+        }
+        struct stat st;
+        if (evs__sys.fstat(fb->wfd, &st) < 0)
+            return evs__seterr_errno(errno, "cannot stat the active segment");
+        if ((uint64_t)st.st_size == g->h.end)
+            break;
+        /* The previous lock holder died mid-commit (its bytes are past the published
+         * head): recover the tail before writing after it. */
+        if (attempt > 0)
+            return evs__seterr(EVS_ECORRUPT,
+                               "active segment is %lld bytes after recovery, head says %" PRIu64,
+                               (long long)st.st_size, g->h.end);
+        int rc = evs__recover(fb, true);
+        if (rc < 0)
+            return rc;
+        writer_fds_close(fb);
+    }
+    g->flushed_pos = g->h.pos;
+    g->buf_first_pos = g->h.pos + 1;
+    g->ts = evs__now_ns();
+    if (g->ts < g->h.ts)
+        g->ts = g->h.ts; /* timestamps never go backwards, even if the clock does */
+    return evs__tab_catch_up_locked(fb, &g->h);
+}
+
+/* Write out the buffered records of this group (no sync). */
+static int group_flush(file_backend *fb, group *g)
+{
+    if (fb->wbuf.len == 0)
+        return 0;
+    uint64_t idx_at = (g->buf_first_pos - fb->wseg) * IDX_ENTRY_LEN;
+    if (evs__pwrite_all(fb->wfd, fb->wbuf.ptr, fb->wbuf.len, (off_t)g->h.end) < 0) {
+        int saved = errno;
+        /* Undo a partial write so the file ends where the head says. */
+        if (evs__sys.ftruncate(fb->wfd, (off_t)g->h.end) < 0)
+            evs__poison(fb, EVS_EIO, "a failed write could not be undone");
+        return evs__seterr_errno(saved, "cannot append to segment %020" PRIu64 ".seg at byte %" PRIu64,
+                                 fb->wseg, g->h.end);
+    }
+    if (evs__pwrite_all(fb->widx_fd, fb->ibuf.ptr, fb->ibuf.len, (off_t)idx_at) < 0) {
+        int saved = errno;
+        if (evs__sys.ftruncate(fb->wfd, (off_t)g->h.end) < 0)
+            evs__poison(fb, EVS_EIO, "a failed write could not be undone");
+        return evs__seterr_errno(saved, "cannot write the offset index of segment %020" PRIu64,
+                                 fb->wseg);
+    }
+    uint64_t n = fb->ibuf.len / IDX_ENTRY_LEN;
+    g->h.end += fb->wbuf.len;
+    g->flushed_pos = g->buf_first_pos + n - 1;
+    g->buf_first_pos += n;
+    fb->wbuf.len = 0;
+    fb->ibuf.len = 0;
+    g->rec_offs.len = 0;
+    return 0;
+}
+
+/* Close the active segment (durable, immutable from now on) and start the next. */
+static int group_roll(file_backend *fb, group *g)
+{
+    int rc = group_flush(fb, g);
+    if (rc < 0)
+        return rc;
+    if (evs__datasync(fb->wfd) < 0)
+        return evs__poison(fb, EVS_EIO, "fdatasync failed while closing a segment");
+    uint64_t next = g->flushed_pos + 1;
+    rc = segment_start(fb, next);
+    if (rc < 0)
+        return rc;
+    g->h.seg = next;
+    g->h.end = SEG_HDR_LEN;
+    return 0;
+}
+
+/* ---- reading records of the stream being appended to --------------------------------- */
+
+/* The record at pos, which may still sit in this group's buffer. */
+static int group_read(file_backend *fb, const group *g, uint64_t pos, rec_view *r)
+{
+    if (pos >= g->buf_first_pos) {
+        uint64_t off;
+        memcpy(&off, g->rec_offs.ptr + (pos - g->buf_first_pos) * sizeof off, sizeof off);
+        return evs__rec_decode((const unsigned char *)fb->wbuf.ptr + off, fb->wbuf.len - off, false,
+                               r) == REC_OK
+                   ? 0
+                   : evs__seterr(EVS_ECORRUPT, "record %" PRIu64 " in the write buffer", pos);
+    }
+    return evs__seg_read_pos(fb, pos, false, r);
+}
+
+/* Idempotence: is every id of batch b already in its stream, in order? *dup says so;
+ * a partial match is a conflict. Walks the stream's chain: cost grows with the
+ * stream's length, and is paid only by appends that carry their own ids. */
+static int check_duplicate(file_backend *fb, const group *g, const evs__batch_w *b,
+                           const stream_val *v, evs_append_result *res, bool *dup)
+{
+    *dup = false;
+    if (!b->any_id_given || v->last_version < 0)
+        return 0;
+    uint64_t pos = v->last_pos;
+    int64_t version = v->last_version;
+    while (pos) {
+        rec_view r;
+        int rc = group_read(fb, g, pos, &r);
+        if (rc < 0)
+            return rc;
+        for (size_t i = 0; i < b->count; i++) {
+            const evs__event_w *e = &b->events[i];
+            if (!e->id_given || memcmp(e->id, r.id, 16) != 0)
+                continue;
+            /* Found event i at `version`: the batch is a retry only if event 0 is at
+             * version - i and the rest follow it. */
+            int64_t v0 = version - (int64_t)i;
+            bool same = v0 >= 0 && v0 + (int64_t)b->count - 1 <= v->last_version;
+            uint64_t p = pos;
+            for (int64_t k = version; same && k > v0; k--) { /* back to v0 */
+                rec_view q;
+                if ((rc = group_read(fb, g, p, &q)) < 0)
+                    return rc;
+                p = q.prev_pos;
+            }
+            uint64_t first = p;
+            for (size_t j = 0; same && j < b->count; j++) {
+                rec_view q;
+                if ((rc = group_read(fb, g, p, &q)) < 0)
+                    return rc;
+                same = memcmp(q.id, b->events[j].id, 16) == 0;
+                res->last_pos = p;
+                if (j + 1 < b->count)
+                    p = p + 1; /* a batch's events are consecutive positions */
+            }
+            if (!same) {
+                char text[37];
+                evs__uuid_format(text, e->id);
+                return evs__seterr(EVS_ECONFLICT,
+                                   "event id %s (event %zu of the batch) is already in stream "
+                                   "'%.*s' at version %" PRId64
+                                   ", but the batch is not the one appended then",
+                                   text, i, (int)b->stream_len, b->stream, version);
+            }
+            res->first_pos = (int64_t)first;
+            res->last_pos = (int64_t)(first + b->count - 1);
+            res->version = v0 + (int64_t)b->count - 1;
+            res->duplicate = 1;
+            *dup = true;
+            return 0;
+        }
+        pos = r.prev_pos;
+        version--;
+    }
+    return 0;
+}
+
+static int check_expected(const evs__batch_w *b, int64_t actual)
+{
+    int64_t want = b->expected_version;
+    bool ok = want == EVS_EXPECT_ANY || (want == EVS_EXPECT_NO_STREAM && actual < 0) ||
+              (want == EVS_EXPECT_EXISTS && actual >= 0) || (want >= 0 && want == actual);
+    if (ok)
+        return 0;
+    char exp[48], act[48];
+    if (want == EVS_EXPECT_NO_STREAM)
+        snprintf(exp, sizeof exp, "no stream");
+    else if (want == EVS_EXPECT_EXISTS)
+        snprintf(exp, sizeof exp, "an existing stream");
+    else
+        snprintf(exp, sizeof exp, "version %" PRId64, want);
+    if (actual < 0)
+        snprintf(act, sizeof act, "the stream does not exist");
+    else
+        snprintf(act, sizeof act, "the stream is at version %" PRId64, actual);
+    return evs__seterr(EVS_ECONFLICT, "append to stream '%.*s': expected %s but %s",
+                       (int)b->stream_len, b->stream, exp, act);
+}
+
+/* ---- encoding one request ------------------------------------------------------------ */
+
+static int undo_push(file_backend *fb, tab_undo **slot)
+{
+    if (fb->undo_len == fb->undo_cap) {
+        size_t cap = fb->undo_cap ? fb->undo_cap * 2 : 64;
+        tab_undo *n = evs__realloc(fb->undo, cap * sizeof *n);
+        if (!n)
+            return evs__seterr(EVS_ENOMEM, "out of memory in append");
+        fb->undo = n;
+        fb->undo_cap = cap;
+    }
+    *slot = &fb->undo[fb->undo_len++];
+    return 0;
+}
+
+static void undo_to(file_backend *fb, size_t mark)
+{
+    while (fb->undo_len > mark)
+        evs__tab_undo(&fb->tab, &fb->undo[--fb->undo_len]);
+}
+
+static uint64_t batch_bytes(const evs__batch_w *b)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < b->count; i++)
+        n += evs__rec_size(b->stream_len, b->events[i].type_len, b->events[i].meta_len,
+                           b->events[i].data_len);
+    return n;
+}
+
+static int encode_batch(file_backend *fb, group *g, const evs__batch_w *b, const stream_val *v,
+                        evs_append_result *res)
+{
+    uint64_t bytes = batch_bytes(b);
+    int rc = evs__buf_reserve(&fb->wbuf, bytes);
+    if (rc == 0)
+        rc = evs__buf_reserve(&fb->ibuf, b->count * IDX_ENTRY_LEN);
+    if (rc == 0)
+        rc = evs__buf_reserve(&g->rec_offs, b->count * sizeof(uint64_t));
+    if (rc < 0)
+        return rc;
+    uint64_t pos = g->buf_first_pos + fb->ibuf.len / IDX_ENTRY_LEN;
+    res->first_pos = (int64_t)pos;
+    uint64_t prev = v->last_pos;
+    int64_t version = v->last_version;
+    for (size_t i = 0; i < b->count; i++, pos++) {
+        const evs__event_w *e = &b->events[i];
+        uint64_t off = fb->wbuf.len;
+        unsigned char *dst = (unsigned char *)fb->wbuf.ptr + off;
+        evs__rec_encode(dst, pos, g->ts, (uint64_t)++version, prev, b, e, 0);
+        uint64_t size = evs__rec_size(b->stream_len, e->type_len, e->meta_len, e->data_len);
+        fb->wbuf.len += size;
+        evs__put_u32((unsigned char *)fb->ibuf.ptr + fb->ibuf.len, (uint32_t)(g->h.end + off));
+        fb->ibuf.len += IDX_ENTRY_LEN;
+        memcpy(g->rec_offs.ptr + g->rec_offs.len, &off, sizeof off);
+        g->rec_offs.len += sizeof off;
+        prev = pos;
+    }
+    res->last_pos = (int64_t)(pos - 1);
+    res->version = version;
+    res->duplicate = 0;
+    tab_undo *u;
+    if ((rc = undo_push(fb, &u)) < 0)
+        return rc;
+    rc = evs__tab_apply(&fb->tab, b->stream, b->stream_len, b->stream_hash,
+                        (uint64_t)res->first_pos, (uint64_t)res->last_pos, version, u);
+    if (rc < 0)
+        fb->undo_len--;
+    return rc;
+}
+
+/* Mark the record at wbuf offset `off` as the end of an atomic append. */
+static void mark_commit(file_backend *fb, uint64_t off)
+{
+    unsigned char *p = (unsigned char *)fb->wbuf.ptr + off;
+    uint16_t flags = evs__get_u16(p + REC_OFF_FLAGS) | REC_COMMIT;
+    evs__put_u16(p + REC_OFF_FLAGS, flags);
+    uint32_t len = evs__get_u32(p + REC_OFF_LEN);
+    uint32_t crc = evs__crc32c(evs__crc32c(0, p, 4), p + 8, len - 8);
+    evs__put_u32(p + REC_OFF_CRC, crc);
+}
+
+static uint64_t req_bytes(const append_req *r)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < r->batch_count; i++)
+        n += batch_bytes(&r->batches[i]);
+    return n;
+}
+
+/* Check and encode one request into the group; on failure leave the group as before. */
+static int encode_req(file_backend *fb, group *g, append_req *r)
+{
+    /* A request never spans segments: roll first if it would not fit (one request
+     * bigger than a segment gets a segment of its own). */
+    uint64_t need = req_bytes(r);
+    if (g->h.end + fb->wbuf.len > SEG_HDR_LEN &&
+        g->h.end + fb->wbuf.len + need > fb->opts.segment_size) {
+        int rc = group_roll(fb, g);
+        if (rc < 0)
+            return rc;
+    }
+    size_t undo_mark = fb->undo_len;
+    size_t buf_mark = fb->wbuf.len, ibuf_mark = fb->ibuf.len, offs_mark = g->rec_offs.len;
+    uint64_t last_off = UINT64_MAX;
+    int rc = 0;
+    size_t i;
+    for (i = 0; i < r->batch_count; i++) {
+        const evs__batch_w *b = &r->batches[i];
+        stream_val v;
+        evs__tab_get(&fb->tab, b->stream, b->stream_len, b->stream_hash, &v);
+        bool dup;
+        rc = check_duplicate(fb, g, b, &v, &r->out[i], &dup);
+        if (rc < 0)
+            break;
+        if (dup)
+            continue;
+        if ((rc = check_expected(b, v.last_version)) < 0)
+            break;
+        uint64_t before = fb->wbuf.len;
+        if ((rc = encode_batch(fb, g, b, &v, &r->out[i])) < 0)
+            break;
+        if (fb->wbuf.len > before)
+            memcpy(&last_off, g->rec_offs.ptr + g->rec_offs.len - sizeof last_off,
+                   sizeof last_off);
+    }
+    if (rc < 0) {
+        if (r->batch_count > 1)
+            evs__prefixerr("batch %zu of %zu", i, r->batch_count);
+        undo_to(fb, undo_mark);
+        fb->wbuf.len = buf_mark;
+        fb->ibuf.len = ibuf_mark;
+        g->rec_offs.len = offs_mark;
+        return rc;
+    }
+    if (last_off != UINT64_MAX)
+        mark_commit(fb, last_off);
+    return 0;
+}
+
+/* ---- one commit round ---------------------------------------------------------------- */
+
+static void commit_group(file_backend *fb, append_req *list)
+{
+    group g;
+    memset(&g, 0, sizeof g);
+    int rc = evs__writer_check_poison(fb);
+    if (rc == 0)
+        rc = evs__wlock_acquire(fb, fb->opts.lock_wait_ms);
+    if (rc < 0) {
+        for (append_req *r = list; r; r = r->next)
+            req_fail(r);
+        return;
+    }
+    pthread_rwlock_wrlock(&fb->tab_lock);
+    rc = writer_prepare(fb, &g);
+    head_view start = g.h;
+    size_t undo_base = fb->undo_len = 0;
+    bool any = false;
+    for (append_req *r = list; r && rc == 0; r = r->next) {
+        if (encode_req(fb, &g, r) < 0) {
+            req_fail(r);
+            if (atomic_load(&fb->poisoned)) /* a roll failed: nothing more can go */
+                rc = EVS_EFATAL;
+            continue;
+        }
+        r->rc = 0;
+        any = true;
+    }
+    if (rc == 0 && any)
+        rc = group_flush(fb, &g);
+    if (rc == 0 && any && fb->opts.sync_mode == EVS_SYNC_ALWAYS && g.flushed_pos > start.pos) {
+        if (evs__datasync(fb->wfd) < 0)
+            rc = evs__poison(fb, EVS_EIO, "fdatasync of the log failed");
+        else
+            evs__head_set_synced(fb, g.flushed_pos);
+    }
+    if (rc == 0 && g.flushed_pos > start.pos) {
+        g.h.pos = g.flushed_pos;
+        g.h.ts = g.ts;
+        evs__head_publish(fb, &g.h);
+        atomic_store(&fb->unsynced_pos, g.h.pos);
+        fb->bytes_since_snap += (g.h.seg == start.seg ? g.h.end - start.end : g.h.end);
+        fb->tab.known_pos = g.h.pos;
+        fb->tab.known_seg = g.h.seg;
+        fb->tab.known_off = g.h.end;
+    }
+    if (rc < 0) {
+        /* Nothing of this round is published: restore the table; the file was cut back
+         * (or the store is poisoned and will be recovered on reopen). */
+        char msg[600];
+        snprintf(msg, sizeof msg, "%s", evs__lasterr_msg());
+        undo_to(fb, undo_base);
+        if (g.h.seg == start.seg)
+            (void)evs__sys.ftruncate(fb->wfd, (off_t)start.end);
+        for (append_req *r = list; r; r = r->next)
+            if (r->rc == 0) {
+                r->rc = rc;
+                snprintf(r->msg, sizeof r->msg, "%s", msg);
+            }
+    }
+    fb->wbuf.len = fb->ibuf.len = 0;
+    fb->undo_len = 0;
+    evs__buf_free(&g.rec_offs);
+
+    /* Bound the next open's scan: snapshot the stream table once enough log follows the
+     * last snapshot, and at least as much as the snapshot itself weighs. */
+    uint64_t snap_weight = evs__tab_stream_count(&fb->tab) * (SNAP_SLOT_LEN * 2 + 32);
+    if (rc == 0 && fb->bytes_since_snap >= fb->opts.checkpoint_bytes &&
+        fb->bytes_since_snap >= snap_weight) {
+        bool synced = fb->opts.sync_mode == EVS_SYNC_ALWAYS || evs__datasync(fb->wfd) == 0;
+        if (synced) {
+            evs__head_set_synced(fb, fb->tab.known_pos);
+            if (evs__tab_write_snapshot(fb) == 0)
+                fb->bytes_since_snap = 0;
+        }
+        evs__clearerr();
+    }
+    pthread_rwlock_unlock(&fb->tab_lock);
+    evs__wlock_release(fb);
+}
+
+int evs__file_append(evs__backend *be, const evs__batch_w *batches, size_t batch_count,
+                     evs_append_result *out)
+{
+    file_backend *fb = (file_backend *)be;
+    if (fb->readonly)
+        return evs__seterr(EVS_EREADONLY, "store '%s' was opened read-only", fb->dir);
+    int rc = evs__writer_check_poison(fb);
+    if (rc < 0)
+        return rc;
+    append_req req;
+    memset(&req, 0, sizeof req);
+    req.batches = batches;
+    req.batch_count = batch_count;
+    req.out = out;
+
+    pthread_mutex_lock(&fb->commit_mu);
+    if (fb->queue_tail)
+        fb->queue_tail->next = &req;
+    else
+        fb->queue_head = &req;
+    fb->queue_tail = &req;
+    while (!req.done) {
+        if (!fb->leader_active) {
+            /* Lead one round: everything queued so far, this request included. */
+            fb->leader_active = true;
+            append_req *list = fb->queue_head;
+            fb->queue_head = fb->queue_tail = NULL;
+            pthread_mutex_unlock(&fb->commit_mu);
+            commit_group(fb, list);
+            pthread_mutex_lock(&fb->commit_mu);
+            for (append_req *r = list; r;) {
+                append_req *next = r->next;
+                r->done = true; /* after this, r may vanish: its owner returns */
+                r = next;
+            }
+            fb->leader_active = false;
+            pthread_cond_broadcast(&fb->commit_cv);
+            break;
+        }
+        pthread_cond_wait(&fb->commit_cv, &fb->commit_mu);
+    }
+    pthread_mutex_unlock(&fb->commit_mu);
+    if (req.rc < 0)
+        return evs__seterr(req.rc, "%s", req.msg);
+    return 0;
+}
+
+/* ---- syncing ------------------------------------------------------------------------- */
+
+static int sync_now(file_backend *fb)
+{
+    pthread_mutex_lock(&fb->syncer_mu);
+    uint64_t pos = atomic_load(&fb->unsynced_pos);
+    int rc = 0;
+    if (fb->wfd >= 0 && evs__datasync(fb->wfd) < 0)
+        rc = evs__poison(fb, EVS_EIO, "fdatasync of the log failed");
+    else if (fb->head_shared)
+        evs__head_set_synced(fb, pos);
+    pthread_mutex_unlock(&fb->syncer_mu);
+    return rc;
+}
+
+int evs__file_sync(evs__backend *be)
+{
+    file_backend *fb = (file_backend *)be;
+    if (fb->readonly)
+        return evs__seterr(EVS_EREADONLY, "store '%s' was opened read-only", fb->dir);
+    int rc = evs__writer_check_poison(fb);
+    return rc < 0 ? rc : sync_now(fb);
+}
+
+static void *syncer_main(void *arg)
+{
+    file_backend *fb = arg;
+    pthread_mutex_lock(&fb->syncer_mu);
+    uint64_t synced = 0;
+    while (!fb->syncer_stop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        uint64_t ns = (uint64_t)ts.tv_nsec + (uint64_t)fb->opts.sync_interval_ms * 1000000u;
+        ts.tv_sec += (time_t)(ns / 1000000000u);
+        ts.tv_nsec = (long)(ns % 1000000000u);
+        pthread_cond_timedwait(&fb->syncer_cv, &fb->syncer_mu, &ts);
+        uint64_t pos = atomic_load(&fb->unsynced_pos);
+        if (fb->syncer_stop || pos == synced || fb->wfd < 0 || atomic_load(&fb->poisoned))
+            continue;
+        if (evs__datasync(fb->wfd) < 0) {
+            evs__poison(fb, EVS_EIO, "background fdatasync of the log failed");
+            continue;
+        }
+        synced = pos;
+        evs__head_set_synced(fb, pos);
+    }
+    pthread_mutex_unlock(&fb->syncer_mu);
+    return NULL;
+}
+
+int evs__syncer_start(file_backend *fb)
+{
+    fb->syncer_stop = false;
+    if (pthread_create(&fb->syncer, NULL, syncer_main, fb) != 0)
+        return evs__seterr(EVS_ENOMEM, "cannot start the background sync thread");
+    fb->syncer_running = true;
+    return 0;
+}
+
+void evs__syncer_stop(file_backend *fb)
+{
+    if (!fb->syncer_running)
+        return;
+    pthread_mutex_lock(&fb->syncer_mu);
+    fb->syncer_stop = true;
+    pthread_cond_signal(&fb->syncer_cv);
+    pthread_mutex_unlock(&fb->syncer_mu);
+    pthread_join(fb->syncer, NULL);
+    fb->syncer_running = false;
+}
+
+void evs__writer_close(file_backend *fb)
+{
+    writer_fds_close(fb);
+    evs__buf_free(&fb->wbuf);
+    evs__buf_free(&fb->ibuf);
+    evs__free(fb->undo);
+    fb->undo = NULL;
+}

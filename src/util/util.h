@@ -1,0 +1,120 @@
+/*
+ * util.h - generic helpers shared by every layer: allocation (with fault injection),
+ * growable buffers, thread-local error detail, CRC32C, hashing, UUIDs, time.
+ *
+ * src/util depends on nothing else in the project.
+ */
+#ifndef EVS_UTIL_H
+#define EVS_UTIL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- allocation ------------------------------------------------------------------- */
+/* Every allocation in src/ goes through these so tests can fail the Nth one
+ * (evs__alloc_fail_after). They return NULL on failure and never abort. */
+void *evs__alloc(size_t len);
+void *evs__calloc(size_t count, size_t len);
+void *evs__realloc(void *ptr, size_t len);
+void evs__free(void *ptr);
+char *evs__strndup(const char *s, size_t len); /* NUL-terminated copy */
+
+/* Test hook: make the allocation that comes `n` calls from now fail, and every one after
+ * it while `sticky`; n < 0 disables. Process-wide. */
+void evs__alloc_fail_after(long n, bool sticky);
+
+/* ---- growable byte buffer --------------------------------------------------------- */
+typedef struct evs_buf {
+    char *ptr;  /* NULL until the first reserve */
+    size_t len; /* bytes in use */
+    size_t cap; /* bytes allocated */
+} evs_buf;
+
+#define EVS_BUF_INIT {NULL, 0, 0}
+
+int evs__buf_reserve(evs_buf *b, size_t extra);            /* 0 or EVS_ENOMEM */
+int evs__buf_append(evs_buf *b, const void *p, size_t len); /* 0 or EVS_ENOMEM */
+void evs__buf_free(evs_buf *b);
+
+/* ---- errors ----------------------------------------------------------------------- */
+/* Set the calling thread's error (code + printf-style message) and return `code`, so
+ * that `return evs__seterr(EVS_EINVAL, "...", ...);` reads naturally. */
+int evs__seterr(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int evs__vseterr(int code, const char *fmt, va_list ap);
+/* Set an I/O error from errno: ENOSPC -> EVS_ENOSPC, ENOMEM -> EVS_ENOMEM, else
+ * EVS_EIO; the message ends with ": <strerror(err)>". Returns the code. */
+int evs__seterr_errno(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Prefix the current message with "<context>: " (keeps the code). Returns the code. */
+int evs__prefixerr(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void evs__clearerr(void);
+int evs__lasterr_code(void);
+const char *evs__lasterr_msg(void);
+
+/* ---- CRC32C (Castagnoli), hardware accelerated when the CPU has SSE4.2 ------------ */
+/* Standard CRC32C: evs__crc32c(0, "123456789", 9) == 0xE3069283. Chainable:
+ * evs__crc32c(evs__crc32c(0, a, n), b, m) == crc of a||b. */
+uint32_t evs__crc32c(uint32_t crc, const void *buf, size_t len);
+/* Test hooks: the portable implementation, and the hardware one (returns false, leaving
+ * *out alone, when the CPU or the build has none). */
+uint32_t evs__crc32c_sw(uint32_t crc, const void *buf, size_t len);
+bool evs__crc32c_hw(uint32_t *out, uint32_t crc, const void *buf, size_t len);
+
+/* ---- hashing ---------------------------------------------------------------------- */
+/* A fast, well-mixed 64-bit hash of a byte string (not cryptographic). Stable across
+ * runs and machines: it is stored on disk. */
+uint64_t evs__hash64(const void *buf, size_t len);
+
+/* ---- UUIDs ------------------------------------------------------------------------ */
+/* A random (version 4, RFC 4122 variant) UUID from the kernel's CSPRNG, buffered per
+ * thread so that generating millions per second is cheap. 0 or EVS_EIO. */
+int evs__uuid_v4(unsigned char out[16]);
+void evs__uuid_format(char buf[37], const unsigned char id[16]);
+int evs__uuid_parse(unsigned char out[16], const char *text, size_t len); /* 0/EVS_EINVAL */
+
+/* ---- time ------------------------------------------------------------------------- */
+int64_t evs__now_ns(void);      /* CLOCK_REALTIME, ns since 1970 UTC */
+int64_t evs__monotonic_ns(void); /* CLOCK_MONOTONIC */
+/* RFC 3339 UTC with 9 fraction digits: "2026-11-23T12:00:00.000000001Z" (30 chars). */
+size_t evs__time_format(char *buf, size_t buf_len, int64_t ts_ns);
+/* RFC 3339 with 'Z' or +hh:mm/-hh:mm, optional 1..9 fraction digits, 'T' or 't' or ' '
+ * separator. 0 or EVS_EINVAL (message says which character is wrong). */
+int evs__time_parse(int64_t *out, const char *text, size_t len);
+
+/* ---- little-endian encoding (on-disk integers are little-endian) ----------------- */
+static inline void evs__put_u16(unsigned char *p, uint16_t v)
+{
+    p[0] = (unsigned char)v;
+    p[1] = (unsigned char)(v >> 8);
+}
+static inline void evs__put_u32(unsigned char *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+static inline void evs__put_u64(unsigned char *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+static inline uint16_t evs__get_u16(const unsigned char *p)
+{
+    return (uint16_t)(p[0] | (p[1] << 8));
+}
+static inline uint32_t evs__get_u32(const unsigned char *p)
+{
+    uint32_t v = 0;
+    for (int i = 3; i >= 0; i--)
+        v = (v << 8) | p[i];
+    return v;
+}
+static inline uint64_t evs__get_u64(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+#endif /* EVS_UTIL_H */

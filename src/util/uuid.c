@@ -1,0 +1,174 @@
+/*
+ * uuid.c - version 4 UUIDs (RFC 4122 section 4.4) and their 36-character text form.
+ *
+ * Random bytes come from getrandom(2), read 4 KiB at a time into a per-thread buffer so
+ * that one system call serves 256 UUIDs. Two rules keep UUIDs unique:
+ *  - a consumed byte is never handed out again (the buffer only moves forward);
+ *  - after fork() the child's copy of the forking thread's buffer is thrown away (a
+ *    pthread_atfork child handler), otherwise parent and child would both hand out the
+ *    same unread bytes.
+ * Without getrandom (ENOSYS: kernels before 3.17, some seccomp sandboxes) /dev/urandom
+ * is read instead.
+ */
+#include "evstore.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#define RNG_BUF_LEN 4096
+
+struct rng_buf {
+    size_t pos; /* next unread byte; RNG_BUF_LEN = empty */
+    bool ready; /* pos is meaningful (false in a fresh thread) */
+    unsigned char bytes[RNG_BUF_LEN];
+};
+
+static _Thread_local struct rng_buf rng;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+/* Runs in the child, in the thread that called fork(): the only thread there is. */
+static void rng_forget_in_child(void)
+{
+    rng.pos = RNG_BUF_LEN;
+}
+
+static void rng_register_atfork(void)
+{
+    /* If registration fails (ENOMEM) there is nothing better to do than go on; the
+     * documented caveat "do not use a handle after fork" still protects the store. */
+    (void)pthread_atfork(NULL, NULL, rng_forget_in_child);
+}
+
+static int read_urandom(unsigned char *dst, size_t len)
+{
+    int fd;
+    do
+        fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    while (fd < 0 && errno == EINTR);
+    if (fd < 0)
+        return evs__seterr_errno(errno, "open /dev/urandom");
+    size_t got = 0;
+    while (got < len) {
+        ssize_t n = read(fd, dst + got, len - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            int err = n < 0 ? errno : EIO;
+            (void)close(fd);
+            return evs__seterr_errno(err, "read /dev/urandom");
+        }
+        got += (size_t)n;
+    }
+    (void)close(fd);
+    return 0;
+}
+
+static int fill_random(unsigned char *dst, size_t len)
+{
+    size_t got = 0;
+    while (got < len) {
+        /* Requests up to 256 bytes are never short; larger ones may be cut by a signal. */
+        ssize_t n = getrandom(dst + got, len - got, 0);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == ENOSYS)
+                return read_urandom(dst + got, len - got);
+            return evs__seterr_errno(errno, "getrandom");
+        }
+        got += (size_t)n;
+    }
+    return 0;
+}
+
+int evs__uuid_v4(unsigned char out[16])
+{
+    if (!rng.ready || rng.pos > RNG_BUF_LEN - 16) {
+        pthread_once(&atfork_once, rng_register_atfork);
+        int rc = fill_random(rng.bytes, RNG_BUF_LEN);
+        if (rc < 0)
+            return evs__seterr(EVS_EIO, "%s", evs__lasterr_msg());
+        rng.pos = 0;
+        rng.ready = true;
+    }
+    memcpy(out, rng.bytes + rng.pos, 16);
+    rng.pos += 16;
+    out[6] = (unsigned char)((out[6] & 0x0F) | 0x40); /* version 4 */
+    out[8] = (unsigned char)((out[8] & 0x3F) | 0x80); /* variant 10xx */
+    return 0;
+}
+
+static const char hex_lower[16] = "0123456789abcdef";
+
+void evs__uuid_format(char buf[37], const unsigned char id[16])
+{
+    char *o = buf;
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            *o++ = '-';
+        *o++ = hex_lower[id[i] >> 4];
+        *o++ = hex_lower[id[i] & 0x0F];
+    }
+    *o = '\0';
+}
+
+static int hex_value(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c |= 0x20; /* ASCII letters: fold to lower case */
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+/* A character for an error message: itself when printable ASCII, else \xNN. */
+static void char_repr(char out[8], unsigned char c)
+{
+    if (c >= 0x20 && c < 0x7F)
+        (void)snprintf(out, 8, "'%c'", c);
+    else
+        (void)snprintf(out, 8, "\\x%02x", c);
+}
+
+int evs__uuid_parse(unsigned char out[16], const char *text, size_t len)
+{
+    if (len != 36)
+        return evs__seterr(EVS_EINVAL,
+                           "bad UUID: %zu characters, expected 36 "
+                           "(xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)",
+                           len);
+    const unsigned char *s = (const unsigned char *)text;
+    unsigned char id[16];
+    size_t i = 0;
+    for (int k = 0; k < 16; k++) {
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (s[i] != '-') {
+                char r[8];
+                char_repr(r, s[i]);
+                return evs__seterr(EVS_EINVAL, "bad UUID: character %zu is %s, expected '-'", i + 1,
+                                   r);
+            }
+            i++;
+        }
+        int hi = hex_value(s[i]);
+        int lo = hex_value(s[i + 1]);
+        if (hi < 0 || lo < 0) {
+            size_t at = hi < 0 ? i : i + 1;
+            char r[8];
+            char_repr(r, s[at]);
+            return evs__seterr(EVS_EINVAL, "bad UUID: character %zu is %s, expected a hex digit",
+                               at + 1, r);
+        }
+        id[k] = (unsigned char)(hi << 4 | lo);
+        i += 2;
+    }
+    memcpy(out, id, 16);
+    return 0;
+}

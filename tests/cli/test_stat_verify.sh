@@ -1,0 +1,68 @@
+#!/bin/sh
+# evstore stat and verify: stat's fields on an empty and a filled store, verify of a
+# whole store (exit 0) and of one whose segment file was damaged with dd (exit 5, file
+# and byte offset on stderr, "ok":false on stdout), missing stores (exit 1).
+. "$(dirname "$0")/lib.sh"
+
+d=$T/store
+
+# ---- stat ------------------------------------------------------------------------------
+evs append "$d" </dev/null
+evs stat "$d"
+expect_rc 0 "stat of an empty store"
+expect_eq "$(lines "$T/out")" 1 "stat prints one line"
+expect_eq "$(jq -c 'keys_unsorted' "$T/out")" \
+    '["events","streams","segments","bytes","first_pos","last_pos","first_ts","last_ts","sync_mode","segment_size"]' \
+    "stat fields in order"
+expect_eq "$(jq -c '[.events,.streams,.first_pos,.last_pos,.first_ts,.last_ts]' "$T/out")" \
+    '[0,0,0,0,null,null]' "stat of an empty store"
+
+seq 1 500 | sed 's/.*/{"stream":"s-&","type":"N","data":{"n":&,"pad":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}}/' |
+    sed 's/"s-\([0-9]*\)\([0-9]\)"/"s-\2"/' | evs append "$d" --quiet
+expect_rc 0 "append 500 events over 10 streams"
+evs stat "$d"
+expect_rc 0 "stat"
+expect_eq "$(jq -c '[.events,.streams,.first_pos,.last_pos]' "$T/out")" '[500,10,1,500]' \
+    "stat counts"
+expect_eq "$(jq -c '.segments >= 1 and .bytes > 500*32 and .segment_size > 0' "$T/out")" true \
+    "stat sizes"
+expect_eq "$(jq -c '.sync_mode | IN("always","batch","none")' "$T/out")" true "stat sync_mode"
+jq -e '(.first_ts | test("^[0-9-]{10}T[0-9:]{8}\\.[0-9]{9}Z$")) and .first_ts <= .last_ts' \
+    "$T/out" >/dev/null || fail "stat timestamps: $(cat "$T/out")"
+first_read_ts=$("$EVS" read "$d" --limit 1 | jq -r .ts)
+expect_eq "$(jq -r .first_ts "$T/out")" "$first_read_ts" "stat first_ts is the first event's"
+
+# ---- verify a whole store --------------------------------------------------------------
+evs verify "$d"
+expect_rc 0 "verify a whole store"
+expect_empty "$T/err" "verify of a whole store: nothing on stderr"
+expect_eq "$(jq -c '[.ok,.events,.problems]' "$T/out")" '[true,500,0]' "verify summary"
+expect_eq "$(jq -c 'keys_unsorted' "$T/out")" '["ok","events","segments","bytes","problems"]' \
+    "verify summary fields"
+expect_eq "$(jq -c '.segments >= 1 and .bytes > 0' "$T/out")" true "verify sizes"
+
+# ---- verify a damaged store ------------------------------------------------------------
+seg=$(cd "$d" && ls | grep '\.seg$' | head -n 1)
+[ -n "$seg" ] || fail "no segment file (*.seg) in the store: $(ls "$d")"
+size=$(wc -c <"$d/$seg" | tr -d ' ')
+off=$((size / 3))
+printf 'GARBAGE!GARBAGE!' | dd of="$d/$seg" bs=1 seek="$off" conv=notrunc 2>/dev/null ||
+    fail "dd into the segment"
+evs verify "$d"
+expect_rc 5 "verify a damaged store"
+expect_in "evstore verify: " "$T/err" "damage reported on stderr"
+expect_in "$seg" "$T/err" "damage names the segment file"
+grep -qiE '(byte|offset) [0-9]+' "$T/err" || fail "damage names a byte offset"
+expect_eq "$(jq -c .ok "$T/out")" false "verify summary says not ok"
+[ "$(jq -c '.problems' "$T/out")" != 0 ] || fail "verify summary counts problems"
+
+# ---- missing stores --------------------------------------------------------------------
+for cmd in stat verify; do
+    evs $cmd "$T/missing"
+    expect_rc 1 "$cmd of a missing store"
+    one_stderr_line $cmd "$cmd of a missing store: message"
+    expect_empty "$T/out" "$cmd of a missing store: nothing on stdout"
+done
+[ ! -e "$T/missing" ] || fail "stat or verify created the missing store"
+
+echo ok
