@@ -3,11 +3,13 @@
  *   append_input.c    reads standard input in large blocks and hands out lines
  *   append_line.c     turns one NDJSON line into an event (or says what is wrong)
  *   append_streams.c  per-stream expected-version state across commits
- *   cmd_append.c      options, batching into commits, acknowledgements, errors
+ *   append_commit.c   one commit: batches, expected versions, acknowledgements
+ *   cmd_append.c      options and the loop that gathers lines into commits
  */
 #ifndef EVS_CLI_APPEND_H
 #define EVS_CLI_APPEND_H
 
+#include "cli_common.h"
 #include "evstore.h"
 #include "util.h"
 
@@ -109,5 +111,56 @@ typedef struct ap_streams {
 ap_stream_state *ap_streams_find(const ap_streams *m, const char *name);
 ap_stream_state *ap_streams_add(ap_streams *m, const char *name); /* NULL: out of memory */
 void ap_streams_free(ap_streams *m);
+
+/* ---- the command's state and its commits --------------------------------------------- */
+
+/* Commit once this many bytes of input lines are gathered, whatever --batch says. */
+#define AP_COMMIT_BYTES     ((size_t)4 << 20)
+/* --atomic keeps the whole input in memory: refuse input past twice what one append may
+ * carry, before memory use gets silly. */
+#define AP_ATOMIC_MAX_INPUT (2 * (size_t)(EVS_MAX_BATCH_LEN))
+
+typedef struct ap_opts {
+    const char *dir;
+    const char *stream; /* --stream, or NULL */
+    bool has_expected;
+    int64_t expected; /* --expected-version */
+    int wait_ms;      /* -1: wait as long as it takes */
+    size_t batch_max; /* events per commit */
+    bool atomic;
+    bool quiet;
+    evs_sync_mode sync;
+} ap_opts;
+
+typedef struct ap_ctx {
+    ap_opts o;
+    evs_store *store;
+    ap_input in;
+    evs_buf names; /* unescaped stream and type names of the pending lines */
+    ap_streams streams;
+    ap_line *lines; /* pending lines, in input order */
+    size_t count;
+    size_t cap;
+    size_t line_bytes;    /* raw bytes of the pending lines */
+    uint64_t payload_len; /* the library's measure of the pending events */
+    /* Scratch for one commit, kept between commits. */
+    evs_event_in *events;
+    evs_batch_in *batches;
+    evs_append_result *results;
+    size_t *batch_first; /* index in lines[] of each batch's first line */
+    size_t scratch_cap;
+    cli_out out; /* acknowledgements */
+} ap_ctx;
+
+/* Commit the pending lines (if any) and print their acknowledgements. Returns the exit
+ * code: CLI_EXIT_OK, or the failure's, already reported. */
+int ap_commit(ap_ctx *ac);
+
+/* "lines 1-16 were written, lines 17 and after were not", for the first line that was
+ * not written. */
+void ap_written_clause(char *buf, size_t len, uint64_t first_unwritten);
+
+/* Report running out of memory; returns CLI_EXIT_ERROR. */
+int ap_report_oom(void);
 
 #endif /* EVS_CLI_APPEND_H */

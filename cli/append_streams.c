@@ -60,6 +60,8 @@ ap_stream_state *ap_streams_add(ap_streams *m, const char *name)
     memcpy(copy, name, len + 1);
     m->slots[i] = (ap_stream_state){copy, hash, false, -1};
     m->count++;
+    /* The slot owns the copy now; ap_streams_free frees it. */
+    /* cppcheck-suppress memleak */
     return &m->slots[i];
 }
 

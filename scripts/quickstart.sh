@@ -13,8 +13,12 @@ BIN=$1
 DIR=$2
 failed=0
 
+# step LINE...: a header saying what the next step shows, one "## " line per argument.
 step() {
-    printf '\n## %s\n' "$*"
+    echo
+    for line in "$@"; do
+        printf '## %s\n' "$line"
+    done
 }
 
 # run WANTED_STATUS ARGS...: show the command, run it (its stderr interleaved with its
@@ -59,18 +63,21 @@ if [ -e "$DIR" ]; then
     rm -rf "$DIR"
 fi
 
-step "Append events: one JSON object per line on stdin. Each stored event is acknowledged with its global position and its version inside its stream."
-events='{"stream":"order-1","type":"ItemAdded","data":{"sku":"A1","qty":2},"metadata":{"user":"ann"}}
-{"stream":"order-1","type":"ItemAdded","data":{"sku":"B2","qty":1},"metadata":{"user":"ann"}}
+step "Append events: one JSON object per line on stdin. Each stored event is" \
+    "acknowledged with its global position and its version inside its stream."
+events='{"stream":"order-1","type":"ItemAdded","data":{"sku":"A1","qty":2},"metadata":{"by":"ann"}}
+{"stream":"order-1","type":"ItemAdded","data":{"sku":"B2","qty":1},"metadata":{"by":"ann"}}
 {"stream":"order-2","type":"ItemAdded","data":{"sku":"C3","qty":5}}
-{"stream":"order-1","type":"ItemRemoved","data":{"sku":"A1"},"metadata":{"user":"ann"}}
+{"stream":"order-1","type":"ItemRemoved","data":{"sku":"A1"},"metadata":{"by":"ann"}}
 {"stream":"order-2","type":"OrderPlaced","data":{"total":49.95}}'
 printf '$ evstore append %s <<EOF\n%s\nEOF\n' "$DIR" "$events"
 status=0
 printf '%s\n' "$events" | "$BIN" append "$DIR" 2>&1 || status=$?
 check 0
 
-step "Optimistic concurrency: order-1 is at version 2, so appending with --expected-version 1 (a writer with a stale view) is a conflict: exit 3, a message naming stream, expected and actual version, and nothing written."
+step "Optimistic concurrency: order-1 is at version 2, so appending with" \
+    "--expected-version 1 (a writer with a stale view) is a conflict: exit 3," \
+    "a message naming stream, expected and actual version, nothing written."
 run_in '{"stream":"order-1","type":"OrderPlaced","data":{"total":20}}' 3 \
     append "$DIR" --expected-version 1
 
@@ -78,7 +85,8 @@ step "With the version it really has, the same append succeeds."
 run_in '{"stream":"order-1","type":"OrderPlaced","data":{"total":20}}' 0 \
     append "$DIR" --expected-version 2
 
-step "Read one stream: the events of order-1 in order, as NDJSON envelopes (pos, stream, version, id, type, ts, data, metadata)."
+step "Read one stream: the events of order-1 in order, as NDJSON envelopes" \
+    "(pos, stream, version, id, type, ts, data, metadata)."
 run 0 read "$DIR" --stream order-1
 
 step "Read by type across all streams: every OrderPlaced."
@@ -87,7 +95,8 @@ run 0 read "$DIR" --type OrderPlaced
 step "The store's figures."
 run 0 stat "$DIR"
 
-step "Verify: every record's checksum and framing, gap-free positions, contiguous versions."
+step "Verify: every record's checksum and framing, gap-free positions," \
+    "contiguous versions."
 run 0 verify "$DIR"
 
 if [ "$failed" -ne 0 ]; then

@@ -8,7 +8,8 @@
  * least disturbed by other processes on a 2-core machine (many short rounds).
  *
  * Shapes: "small" (a typical ~80-byte event), "medium" (a ~1 KiB order with nested
- * objects, arrays, escapes and some non-ASCII text), "large" (a ~1 MiB array of
+ * objects, arrays, escapes and some non-ASCII text), "medium_pretty" (the same with
+ * newlines and 2-space indentation), "large" (a ~1 MiB array of
  * records with long mixed ASCII/UTF-8 strings), "large_ascii" (the same, ASCII only),
  * and "utf8" (evs__utf8_validate alone over ~1 MiB of mostly non-ASCII text).
  *
@@ -52,16 +53,35 @@ static const char medium_payload[] =
 
 /* Deterministic words for the long strings: mostly ASCII, some Latin-1 supplement,
  * CJK and emoji, the mix of a European product catalogue with user comments. */
-static const char *const words_mixed[] = {
-    "the",         "order",         "was",          "shipped",        "quickly",
-    "and",         "arrived",       "in",           "good",           "condition",
-    "caf\xc3\xa9", "gr\xc3\xb6\xc3\x9f" "e",        "\xe6\x97\xa5\xe6\x9c\xac", "na\xc3\xafve",
-    "packaging",   "\xf0\x9f\x98\x80",             "customer",       "service",
-    "replied",     "within",        "one",          "hour",           "\xe2\x82\xac" "42"};
+static const char *const words_mixed[] = {"the",
+                                          "order",
+                                          "was",
+                                          "shipped",
+                                          "quickly",
+                                          "and",
+                                          "arrived",
+                                          "in",
+                                          "good",
+                                          "condition",
+                                          "caf\xc3\xa9",
+                                          "gr\xc3\xb6\xc3\x9f"
+                                          "e",
+                                          "\xe6\x97\xa5\xe6\x9c\xac",
+                                          "na\xc3\xafve",
+                                          "packaging",
+                                          "\xf0\x9f\x98\x80",
+                                          "customer",
+                                          "service",
+                                          "replied",
+                                          "within",
+                                          "one",
+                                          "hour",
+                                          "\xe2\x82\xac"
+                                          "42"};
 static const char *const words_ascii[] = {
-    "the", "order",   "was",      "shipped", "quickly", "and",     "arrived", "in",
-    "good", "condition", "cafe", "grosse", "nihon", "naive", "packaging", "smile",
-    "customer", "service", "replied", "within", "one", "hour", "eur42"};
+    "the",      "order",     "was",     "shipped", "quickly", "and",   "arrived",   "in",
+    "good",     "condition", "cafe",    "grosse",  "nihon",   "naive", "packaging", "smile",
+    "customer", "service",   "replied", "within",  "one",     "hour",  "eur42"};
 
 static uint64_t rng_state = 0x9E3779B97F4A7C15u;
 
@@ -104,8 +124,8 @@ static text make_large(const char *const *words, size_t nwords)
     char num[64];
     puts_(&t, "[");
     for (int rec = 0; t.len < (1u << 20) - 5000; rec++) {
-        snprintf(num, sizeof(num), "%s{\"id\":%d,\"rating\":%u.%u,\"text\":\"", rec ? "," : "",
-                 rec, rng() % 5, rng() % 10);
+        snprintf(num, sizeof(num), "%s{\"id\":%d,\"rating\":%u.%u,\"text\":\"", rec ? "," : "", rec,
+                 rng() % 5, rng() % 10);
         puts_(&t, num);
         size_t target = t.len + 500 + rng() % 4000;
         while (t.len < target) {
@@ -129,6 +149,43 @@ static text make_utf8(void)
     while (t.len < (1u << 20)) {
         puts_(&t, w[rng() % 5]);
         puts_(&t, " ");
+    }
+    return t;
+}
+
+/* The medium payload pretty-printed (2-space indent), as some clients send it. */
+static text make_pretty(const char *src)
+{
+    text t = {NULL, 0, 0};
+    int depth = 0, in_string = 0;
+
+    for (const char *p = src; *p; p++) {
+        char c = *p;
+        if (in_string) {
+            put(&t, p, 1);
+            if (c == '\\')
+                put(&t, ++p, 1);
+            else if (c == '"')
+                in_string = 0;
+            continue;
+        }
+        if (c == '}' || c == ']') {
+            depth--;
+            puts_(&t, "\n");
+            for (int i = 0; i < depth; i++)
+                puts_(&t, "  ");
+        }
+        put(&t, p, 1);
+        if (c == '"') {
+            in_string = 1;
+        } else if (c == ':') {
+            puts_(&t, " ");
+        } else if (c == '{' || c == '[' || c == ',') {
+            depth += c != ',';
+            puts_(&t, "\n");
+            for (int i = 0; i < depth; i++)
+                puts_(&t, "  ");
+        }
     }
     return t;
 }
@@ -170,8 +227,7 @@ static void bench(const char *shape, int utf8_only, const char *buf, size_t len,
     evs_json_error err = {0, NULL};
 
     if (!utf8_only && !evs__json_validate(buf, len, EVS_MAX_JSON_DEPTH, &err)) {
-        fprintf(stderr, "shape %s does not validate: %s at %zu\n", shape, err.reason,
-                err.offset);
+        fprintf(stderr, "shape %s does not validate: %s at %zu\n", shape, err.reason, err.offset);
         exit(1);
     }
     /* Calibrate: grow until one round takes about round_ns. */
@@ -192,8 +248,8 @@ static void bench(const char *shape, int utf8_only, const char *buf, size_t len,
     }
     printf("{\"bench\":\"%s\",\"shape\":\"%s\",\"simd\":\"%s\",\"payload_bytes\":%zu,"
            "\"iterations\":%ld,\"ns_per_payload\":%.1f,\"mb_per_s\":%.0f}\n",
-           utf8_only ? "utf8_validate" : "json_validate", shape,
-           simd_names[evs__json_simd_level()], len, iters, best, (double)len * 1000.0 / best);
+           utf8_only ? "utf8_validate" : "json_validate", shape, simd_names[evs__json_simd_level()],
+           len, iters, best, (double)len * 1000.0 / best);
     fflush(stdout);
 }
 
@@ -214,8 +270,7 @@ int main(int argc, char **argv)
                         : strcmp(v, "avx2") == 0 ? 2
                                                  : -1;
         } else {
-            fprintf(stderr, "usage: %s [--quick] [--simd=best|scalar|sse2|avx2|all]\n",
-                    argv[0]);
+            fprintf(stderr, "usage: %s [--quick] [--simd=best|scalar|sse2|avx2|all]\n", argv[0]);
             return 2;
         }
     }
@@ -223,12 +278,14 @@ int main(int argc, char **argv)
     text large = make_large(words_mixed, sizeof(words_mixed) / sizeof(words_mixed[0]));
     text large_ascii = make_large(words_ascii, sizeof(words_ascii) / sizeof(words_ascii[0]));
     text utf8 = make_utf8();
+    text pretty = make_pretty(medium_payload);
 
     for (int level = from; level <= to; level++) {
         if (evs__json_force_simd(level) != level && level >= 0)
             continue; /* the CPU lacks it */
         bench("small", 0, small_payload, sizeof(small_payload) - 1, quick);
         bench("medium", 0, medium_payload, sizeof(medium_payload) - 1, quick);
+        bench("medium_pretty", 0, pretty.ptr, pretty.len, quick);
         bench("large", 0, large.ptr, large.len, quick);
         bench("large_ascii", 0, large_ascii.ptr, large_ascii.len, quick);
         bench("utf8", 1, utf8.ptr, utf8.len, quick);
@@ -236,5 +293,6 @@ int main(int argc, char **argv)
     free(large.ptr);
     free(large_ascii.ptr);
     free(utf8.ptr);
+    free(pretty.ptr);
     return 0;
 }

@@ -19,6 +19,12 @@
 
 #define CHUNK 4096
 
+/* Where a record is: its position and byte offset in the segment holding it. */
+typedef struct rec_loc {
+    uint64_t pos;
+    uint32_t off;
+} rec_loc;
+
 enum { SCAN_FWD, SCAN_BWD, STREAM_FWD, STREAM_BWD };
 
 struct evs__be_cursor {
@@ -31,18 +37,24 @@ struct evs__be_cursor {
     /* scans */
     seg *s;
     uint64_t off;
+    uint64_t s_end;          /* end of committed data in s; UINT64_MAX = not known */
     uint64_t next_pos;       /* forward: next position expected; backward: next to give */
     uint64_t low_pos;        /* backward: lowest position to give */
     /* streams */
     int64_t next_version;    /* next version to give (forward) */
     int64_t stop_version;    /* forward: last version of the current round */
-    uint64_t chunk[CHUNK];   /* positions of the current chunk, in version order */
+    rec_loc *chunk;          /* locations of the current chunk, in version order */
+    size_t chunk_cap;
     size_t chunk_len;
     size_t chunk_i;
-    uint64_t *anchors;       /* position of each chunk's last version, this round */
+    rec_loc *anchors;        /* location of each chunk's last version, this round */
     size_t anchor_count;
     size_t anchor_i;
-    uint64_t bpos;           /* stream backward: next position to give, 0 = none */
+    rec_loc back;            /* stream backward: next to give; pos 0 = none */
+    /* the segment of the last location read, and the positions it holds */
+    seg *cs;
+    uint64_t cs_lo;
+    uint64_t cs_hi;
 };
 
 static void fill_event(evs_event *ev, const rec_view *r)
@@ -91,12 +103,14 @@ static int scan_start(evs__be_cursor *c, uint64_t from)
     if (from > c->h.pos) {
         /* Past the end: wait at the head for what comes. */
         c->s = evs__seg_by_first(fb, c->h.seg);
+        c->s_end = UINT64_MAX;
         c->off = c->h.end;
         c->next_pos = c->h.pos + 1;
         c->low_pos = from; /* skip anything below `from` */
         return 0;
     }
     c->low_pos = from;
+    c->s_end = UINT64_MAX;
     c->s = evs__seg_find(fb, from);
     if (!c->s)
         return evs__seterr(EVS_ECORRUPT, "no segment holds position %" PRIu64, from);
@@ -119,6 +133,7 @@ static int scan_advance_segment(evs__be_cursor *c)
             return evs__seterr(EVS_ECORRUPT, "segment after %s is missing", c->s->name);
     }
     c->s = n;
+    c->s_end = UINT64_MAX;
     c->off = SEG_HDR_LEN;
     return 1;
 }
@@ -144,6 +159,7 @@ static int scan_next(evs__be_cursor *c, evs_event *ev)
                 return evs__seterr(EVS_ECORRUPT, "no segment holds position %" PRIu64,
                                    c->next_pos);
             c->off = SEG_HDR_LEN;
+            c->s_end = UINT64_MAX;
             if (c->s->first_pos != c->next_pos) {
                 int rc = evs__seg_offset(c->fb, c->s, c->next_pos, &c->off);
                 if (rc < 0)
@@ -153,10 +169,14 @@ static int scan_next(evs__be_cursor *c, evs_event *ev)
         uint64_t end;
         if (c->s->first_pos == c->h.seg) {
             end = c->h.end;
+        } else if (c->s_end != UINT64_MAX) {
+            end = c->s_end;
         } else {
+            /* A sealed segment never changes: its size is its end. */
             int rc = evs__seg_file_size(c->s, &end);
             if (rc < 0)
                 return rc;
+            c->s_end = end;
         }
         if (c->off >= end) {
             int rc = scan_advance_segment(c);
@@ -212,16 +232,46 @@ static int scan_back_next(evs__be_cursor *c, evs_event *ev)
 
 /* ---- streams --------------------------------------------------------------------- */
 
-/* Read a record of the cursor's stream. Walks along the chain skip the checksum (they
- * only follow links); what is handed out is checked. */
-static int read_checked(evs__be_cursor *c, uint64_t pos, rec_view *r, bool check_crc)
+/* The segment holding pos, remembered between calls: a stream's events mostly sit in
+ * one or two segments, so this skips the segment table's lock. */
+static seg *cursor_seg(evs__be_cursor *c, uint64_t pos)
 {
-    int rc = evs__seg_read_pos(c->fb, pos, check_crc, r);
+    if (c->cs && pos >= c->cs_lo && pos < c->cs_hi)
+        return c->cs;
+    seg *s = evs__seg_find(c->fb, pos);
+    if (!s)
+        return NULL;
+    seg *next = evs__seg_next(c->fb, s);
+    c->cs = s;
+    c->cs_lo = s->first_pos;
+    if (next) {
+        c->cs_hi = next->first_pos;
+    } else {
+        head_view h;
+        evs__head_read(c->fb, &h);
+        c->cs_hi = h.seg == s->first_pos ? h.pos + 1 : s->first_pos + 1;
+    }
+    return s;
+}
+
+/* Read the record at a location of the cursor's stream. Walks along the chain skip
+ * the checksum (they only follow links); what is handed out is checked. */
+static int read_loc(evs__be_cursor *c, rec_loc at, rec_view *r, bool check_crc)
+{
+    seg *s = cursor_seg(c, at.pos);
+    int rc = s ? evs__seg_read_at(c->fb, s, at.off, check_crc, r)
+               : evs__seterr(EVS_ECORRUPT, "no segment holds position %" PRIu64, at.pos);
+    if (rc == 0 && r->pos != at.pos)
+        rc = evs__seterr(EVS_ECORRUPT,
+                         "segment %s: byte %" PRIu32 " holds position %" PRIu64
+                         " but the stream links there for position %" PRIu64
+                         "; run 'evstore verify'",
+                         s->name, at.off, r->pos, at.pos);
     if (rc == 0 && (r->stream_len != c->q->stream_len ||
                     memcmp(r->stream, c->q->stream, r->stream_len) != 0))
         rc = evs__seterr(EVS_ECORRUPT,
                          "position %" PRIu64 " is linked into stream '%s' but belongs to '%.*s'",
-                         pos, c->q->stream, (int)r->stream_len, r->stream);
+                         at.pos, c->q->stream, (int)r->stream_len, r->stream);
     return rc;
 }
 
@@ -236,55 +286,76 @@ static int stream_lookup(evs__be_cursor *c, stream_val *v)
     return 0;
 }
 
+static int grow(rec_loc **p, size_t *cap, size_t n, const char *stream)
+{
+    if (n <= *cap)
+        return 0;
+    rec_loc *a = evs__realloc(*p, n * sizeof *a);
+    if (!a)
+        return evs__seterr(EVS_ENOMEM, "out of memory reading stream '%s'", stream);
+    *p = a;
+    *cap = n;
+    return 0;
+}
+
 /* Start a round: versions [next_version, stop_version]. One walk down the chain from
- * the stream's last event records the position of each chunk's last version, so that
- * each chunk is then filled by a walk of CHUNK steps: about two reads per event, and
- * memory of one position per CHUNK events. */
+ * the stream's last event either fills the chunk directly (a round of at most CHUNK
+ * events: the common case) or records the location of each chunk's last version, so
+ * that each chunk is then filled by a walk of CHUNK steps. About two reads per event
+ * at worst, and memory of one location per CHUNK events. */
 static int stream_round(evs__be_cursor *c, const stream_val *v)
 {
     int64_t n = c->stop_version - c->next_version + 1;
-    size_t count = (size_t)((n + CHUNK - 1) / CHUNK);
-    uint64_t *a = evs__realloc(c->anchors, (count ? count : 1) * sizeof *a);
-    if (!a)
-        return evs__seterr(EVS_ENOMEM, "out of memory reading stream '%s'", c->q->stream);
-    c->anchors = a;
+    bool direct = n <= CHUNK;
+    size_t count = direct ? 0 : (size_t)((n + CHUNK - 1) / CHUNK);
+    size_t anchor_cap = c->anchor_count;
+    int rc = direct ? grow(&c->chunk, &c->chunk_cap, (size_t)n, c->q->stream)
+                    : grow(&c->anchors, &anchor_cap, count, c->q->stream);
+    if (rc < 0)
+        return rc;
     c->anchor_count = count;
     c->anchor_i = 0;
-    uint64_t pos = v->last_pos;
+    rec_loc at = {v->last_pos, v->last_off};
     for (int64_t ver = v->last_version; ver >= c->next_version; ver--) {
-        int64_t k = (ver - c->next_version) / CHUNK;
-        if (ver <= c->stop_version &&
-            (ver == c->stop_version || (ver - c->next_version) % CHUNK == CHUNK - 1))
-            a[k] = pos;
+        int64_t rel = ver - c->next_version;
+        if (direct && ver <= c->stop_version)
+            c->chunk[rel] = at;
+        else if (!direct && (ver == c->stop_version || rel % CHUNK == CHUNK - 1))
+            c->anchors[rel / CHUNK] = at;
         if (ver == c->next_version)
             break;
         rec_view r;
-        int rc = read_checked(c, pos, &r, false);
-        if (rc < 0)
+        if ((rc = read_loc(c, at, &r, false)) < 0)
             return rc;
-        pos = r.prev_pos;
+        at.pos = r.prev_pos;
+        at.off = r.prev_off;
     }
+    c->chunk_len = direct ? (size_t)n : 0;
+    c->chunk_i = 0;
     return 0;
 }
 
 /* Fill the chunk from anchor c->anchor_i, walking back. */
 static int stream_fill_chunk(evs__be_cursor *c)
 {
-    int64_t first = c->next_version;
-    int64_t last = first + CHUNK - 1;
+    int64_t last = c->next_version + CHUNK - 1;
     if (last > c->stop_version)
         last = c->stop_version;
-    c->chunk_len = (size_t)(last - first + 1);
-    uint64_t pos = c->anchors[c->anchor_i++];
-    for (size_t i = c->chunk_len; i-- > 0;) {
-        c->chunk[i] = pos;
+    size_t len = (size_t)(last - c->next_version + 1);
+    int rc = grow(&c->chunk, &c->chunk_cap, len, c->q->stream);
+    if (rc < 0)
+        return rc;
+    c->chunk_len = len;
+    rec_loc at = c->anchors[c->anchor_i++];
+    for (size_t i = len; i-- > 0;) {
+        c->chunk[i] = at;
         if (i == 0)
             break;
         rec_view r;
-        int rc = read_checked(c, pos, &r, false);
-        if (rc < 0)
+        if ((rc = read_loc(c, at, &r, false)) < 0)
             return rc;
-        pos = r.prev_pos;
+        at.pos = r.prev_pos;
+        at.off = r.prev_off;
     }
     c->chunk_i = 0;
     return 0;
@@ -306,14 +377,16 @@ static int stream_fwd_next(evs__be_cursor *c, evs_event *ev)
                 if ((rc = stream_round(c, &v)) < 0)
                     return rc;
             }
-            int rc = stream_fill_chunk(c);
-            if (rc < 0)
-                return rc;
+            if (c->chunk_i == c->chunk_len) {
+                int rc = stream_fill_chunk(c);
+                if (rc < 0)
+                    return rc;
+            }
         }
-        uint64_t pos = c->chunk[c->chunk_i++];
+        rec_loc at = c->chunk[c->chunk_i++];
         c->next_version++;
         rec_view r;
-        int rc = read_checked(c, pos, &r, true);
+        int rc = read_loc(c, at, &r, true);
         if (rc < 0)
             return rc;
         if (c->q->to_pos && r.pos > (uint64_t)c->q->to_pos)
@@ -327,14 +400,15 @@ static int stream_fwd_next(evs__be_cursor *c, evs_event *ev)
 
 static int stream_back_next(evs__be_cursor *c, evs_event *ev)
 {
-    while (c->bpos) {
+    while (c->back.pos) {
         rec_view r;
-        int rc = read_checked(c, c->bpos, &r, true);
+        int rc = read_loc(c, c->back, &r, true);
         if (rc < 0)
             return rc;
         if (c->q->to_pos && r.pos < (uint64_t)c->q->to_pos)
             return 0;
-        c->bpos = r.prev_pos;
+        c->back.pos = r.prev_pos;
+        c->back.off = r.prev_off;
         if (!matches(c->q, &r))
             continue;
         fill_event(ev, &r);
@@ -356,13 +430,15 @@ static int stream_start(evs__be_cursor *c)
         return 0;
     }
     /* Backward: walk from the last event down to from_version. */
-    c->bpos = v.last_pos;
-    for (int64_t ver = v.last_version; c->bpos && q->from_version >= 0 && ver > q->from_version;
+    c->back.pos = v.last_version >= 0 ? v.last_pos : 0;
+    c->back.off = v.last_off;
+    for (int64_t ver = v.last_version; c->back.pos && q->from_version >= 0 && ver > q->from_version;
          ver--) {
         rec_view r;
-        if ((rc = read_checked(c, c->bpos, &r, false)) < 0)
+        if ((rc = read_loc(c, c->back, &r, false)) < 0)
             return rc;
-        c->bpos = r.prev_pos;
+        c->back.pos = r.prev_pos;
+        c->back.off = r.prev_off;
     }
     return 0;
 }
@@ -436,8 +512,10 @@ int evs__file_cursor_next(evs__be_cursor *c, evs_event *out)
 
 void evs__file_cursor_close(evs__be_cursor *c)
 {
-    if (c)
+    if (c) {
         evs__free(c->anchors);
+        evs__free(c->chunk);
+    }
     evs__free(c);
 }
 

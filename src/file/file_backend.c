@@ -128,11 +128,12 @@ static int open_reader(file_backend *fb)
     /* No head page of this boot: find the end of the log ourselves, changing nothing,
      * on a private page. */
     if (fb->head_shared) {
-        evs__head_unmap(fb);
         void *p = evs__sys.mmap(NULL, HEAD_LEN, PROT_READ | PROT_WRITE,
                                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (p == MAP_FAILED)
             return evs__seterr_errno(errno, "cannot allocate the head page");
+        memcpy(p, fb->head, HEAD_LEN); /* keep what the old page says was synced */
+        evs__head_unmap(fb);
         fb->head = p;
         fb->head_shared = false;
     }

@@ -39,6 +39,7 @@ typedef struct rec_view {
     int64_t ts_ns;
     uint64_t version;
     uint64_t prev_pos;
+    uint32_t prev_off;
     const unsigned char *id;
     uint64_t stream_hash;
     uint32_t type_hash;
@@ -68,8 +69,8 @@ uint64_t evs__rec_size(uint32_t stream_len, uint32_t type_len, uint32_t meta_len
                        uint32_t data_len);
 /* Encode one record at dst (evs__rec_size bytes, zero padding written). */
 void evs__rec_encode(unsigned char *dst, uint64_t pos, int64_t ts_ns, uint64_t version,
-                     uint64_t prev_pos, const evs__batch_w *b, const evs__event_w *e,
-                     uint16_t flags);
+                     uint64_t prev_pos, uint32_t prev_off, const evs__batch_w *b,
+                     const evs__event_w *e, uint16_t flags);
 /* Human name of a rec_status. */
 const char *evs__rec_status_str(int status);
 
@@ -89,6 +90,7 @@ typedef struct seg {
     int fd;                      /* O_RDONLY, for mapping */
     _Atomic(mapping *) data;     /* the segment file */
     _Atomic(mapping *) idx;      /* its .idx file, NULL until needed */
+    _Atomic uint64_t size_seen;  /* the file is known to be at least this long */
     struct seg *dropped_next;    /* on fb->dropped after recovery removed the file */
 } seg;
 
@@ -102,12 +104,14 @@ typedef struct stream_ent {
     uint64_t first_pos;
     uint64_t last_pos;
     int64_t last_version;
+    uint32_t last_off;           /* offset of last_pos in its segment */
 } stream_ent;
 
 typedef struct stream_val {
     uint64_t first_pos;
     uint64_t last_pos;
     int64_t last_version;        /* -1: stream does not exist */
+    uint32_t last_off;           /* offset of last_pos in its segment */
 } stream_val;
 
 typedef struct streamtab {
@@ -146,6 +150,8 @@ typedef struct file_backend {
     int lock_fd;                 /* LOCK file, flock()ed while appending */
     unsigned char *head;         /* the shared head page (HEAD_LEN bytes, MAP_SHARED) */
     bool head_shared;            /* false: a private page (read-only store) */
+    bool head_had_identity;      /* the page was this store's when mapped (maybe of an
+                                  * earlier boot): its synced position means something */
 
     pthread_rwlock_t seg_lock;   /* guards segs/seg_count */
     seg **segs;
@@ -243,7 +249,8 @@ bool evs__tab_get(const streamtab *t, const char *name, uint32_t len, uint64_t h
 /* Record that a stream now ends at last_pos/last_version; first_pos is used when the
  * stream is new. With `undo`, what it replaced is saved there. */
 int evs__tab_apply(streamtab *t, const char *name, uint32_t len, uint64_t hash,
-                   uint64_t first_pos, uint64_t last_pos, int64_t last_version, tab_undo *undo);
+                   uint64_t first_pos, uint64_t last_pos, int64_t last_version,
+                   uint32_t last_off, tab_undo *undo);
 void evs__tab_undo(streamtab *t, const tab_undo *undo);
 int evs__tab_write_snapshot(file_backend *fb);
 size_t evs__tab_stream_count(const streamtab *t);

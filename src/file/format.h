@@ -33,7 +33,10 @@
  *    78    2 type_len
  *    80    2 flags        REC_COMMIT: last record of an atomic append;
  *                         REC_HAS_META; REC_ID_GIVEN: the writer supplied the id
- *    82    6 reserved     zero
+ *    82    2 reserved     zero
+ *    84    4 prev_off     byte offset of the stream's previous event inside the
+ *                         segment that holds prev_pos (0 for version 0), so a stream
+ *                         is walked without looking positions up
  *    88      stream bytes, type bytes, metadata bytes, data bytes
  *
  * An append is visible only once a record with REC_COMMIT ends it: recovery cuts a
@@ -85,6 +88,7 @@
 #define REC_OFF_SLEN      76
 #define REC_OFF_TLEN      78
 #define REC_OFF_FLAGS     80
+#define REC_OFF_PREV_OFF  84
 
 #define REC_COMMIT   0x1u
 #define REC_HAS_META 0x2u
@@ -135,7 +139,8 @@
 #define SNAP_OFF_RESV    56 /* 4 reserved, zero */
 #define SNAP_OFF_CRC     60 /* 4 CRC32C of bytes [0,60) */
 #define SNAP_SLOT_LEN    48
-/* slot: hash u64 | name_off u64 (from file start) | name_len u32 | pad u32 |
- *       first_pos u64 | last_pos u64 | last_version u64 */
+/* slot: hash u64 | name_off u64 (from file start) | name_len u32 | last_off u32 |
+ *       first_pos u64 | last_pos u64 | last_version u64
+ * last_off is the byte offset of the stream's last event in its segment. */
 
 #endif /* EVS_FILE_FORMAT_H */

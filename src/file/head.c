@@ -87,9 +87,9 @@ int evs__head_map(file_backend *fb, bool *fresh)
         fb->head_shared = false;
         return 0;
     }
-    if (memcmp(fb->head + HEAD_OFF_MAGIC, HEAD_MAGIC, 8) == 0 &&
-        memcmp(fb->head + HEAD_OFF_ID, fb->store_id, 16) == 0 &&
-        memcmp(fb->head + HEAD_OFF_BOOT, boot, 16) == 0 &&
+    fb->head_had_identity = memcmp(fb->head + HEAD_OFF_MAGIC, HEAD_MAGIC, 8) == 0 &&
+                            memcmp(fb->head + HEAD_OFF_ID, fb->store_id, 16) == 0;
+    if (fb->head_had_identity && memcmp(fb->head + HEAD_OFF_BOOT, boot, 16) == 0 &&
         (memcmp(boot, (const unsigned char[16]){0}, 16) != 0))
         *fresh = false;
     if (*fresh && !fb->readonly) {

@@ -21,8 +21,8 @@ static uint32_t rec_crc(const unsigned char *p, uint32_t len)
 }
 
 void evs__rec_encode(unsigned char *dst, uint64_t pos, int64_t ts_ns, uint64_t version,
-                     uint64_t prev_pos, const evs__batch_w *b, const evs__event_w *e,
-                     uint16_t flags)
+                     uint64_t prev_pos, uint32_t prev_off, const evs__batch_w *b,
+                     const evs__event_w *e, uint16_t flags)
 {
     uint32_t len = REC_HDR_LEN + b->stream_len + e->type_len + e->meta_len + e->data_len;
     if (e->meta)
@@ -43,7 +43,8 @@ void evs__rec_encode(unsigned char *dst, uint64_t pos, int64_t ts_ns, uint64_t v
     evs__put_u16(dst + REC_OFF_SLEN, (uint16_t)b->stream_len);
     evs__put_u16(dst + REC_OFF_TLEN, (uint16_t)e->type_len);
     evs__put_u16(dst + REC_OFF_FLAGS, flags);
-    memset(dst + REC_OFF_FLAGS + 2, 0, REC_HDR_LEN - REC_OFF_FLAGS - 2);
+    evs__put_u16(dst + REC_OFF_FLAGS + 2, 0);
+    evs__put_u32(dst + REC_OFF_PREV_OFF, prev_off);
 
     unsigned char *p = dst + REC_HDR_LEN;
     memcpy(p, b->stream, b->stream_len);
@@ -87,6 +88,7 @@ int evs__rec_decode(const unsigned char *p, uint64_t avail, bool check_crc, rec_
     out->ts_ns = (int64_t)evs__get_u64(p + REC_OFF_TS);
     out->version = evs__get_u64(p + REC_OFF_VERSION);
     out->prev_pos = evs__get_u64(p + REC_OFF_PREV);
+    out->prev_off = evs__get_u32(p + REC_OFF_PREV_OFF);
     out->id = p + REC_OFF_ID;
     out->stream_hash = evs__get_u64(p + REC_OFF_SHASH);
     out->type_hash = evs__get_u32(p + REC_OFF_THASH);

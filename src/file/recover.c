@@ -77,6 +77,7 @@ int evs__scan(file_backend *fb, uint64_t seg_first, uint64_t off, const head_vie
 
 typedef struct recovery {
     file_backend *fb;
+    bool sync_known;        /* a head page told how far the log was synced */
     uint64_t strict_until;  /* damage at or before this position is corruption */
     uint64_t next_pos;      /* position the next record must have */
     head_view end;          /* end of the last complete append found */
@@ -123,6 +124,23 @@ static int idx_fix(file_backend *fb, const seg *s, const uint32_t *offs, uint64_
     return rc;
 }
 
+/* Is there a valid record past `off` in m[0..size) with a position after `pos`? Torn
+ * writes leave garbage only at the very end; valid records after damage mean the
+ * damage is something else. */
+static bool valid_record_follows(const mapping *m, uint64_t off, uint64_t size, uint64_t pos,
+                                 uint64_t *found_off)
+{
+    for (uint64_t at = REC_ALIGN(off + 1); at + REC_HDR_LEN <= size; at += 8) {
+        rec_view r;
+        if (evs__rec_decode(m->base + at, size - at, true, &r) == REC_OK && r.pos > pos &&
+            r.pos - pos < (1u << 30)) {
+            *found_off = at;
+            return true;
+        }
+    }
+    return false;
+}
+
 /* Check the records of one segment from `off`; stop at the first bad one. */
 static int recover_segment(recovery *rv, seg *s, uint64_t off, bool *stop)
 {
@@ -151,13 +169,26 @@ static int recover_segment(recovery *rv, seg *s, uint64_t off, bool *stop)
         rec_view r;
         int st = evs__rec_decode(m->base + off, size - off, true, &r);
         if (st != REC_OK || r.pos != rv->next_pos) {
-            if (rv->next_pos <= rv->strict_until) {
+            /* A record cut by the end of the file is a torn write wherever it is: the
+             * file simply ends there. Bad bytes before a synced point are damage. */
+            if (rv->next_pos <= rv->strict_until && st != REC_SHORT) {
                 rc = evs__seterr(EVS_ECORRUPT,
                                  "segment %s: %s at byte %" PRIu64 " (position %" PRIu64
                                  "), before the synced end of the log; run 'evstore verify'",
                                  s->name,
                                  st != REC_OK ? evs__rec_status_str(st) : "wrong position",
                                  off, rv->next_pos);
+                goto out;
+            }
+            uint64_t later;
+            if (!rv->sync_known && valid_record_follows(m, off, size, rv->next_pos, &later)) {
+                rc = evs__seterr(EVS_ECORRUPT,
+                                 "segment %s: %s at byte %" PRIu64 " (position %" PRIu64
+                                 "), but valid records follow at byte %" PRIu64
+                                 ": this is damage, not a torn write; run 'evstore verify'",
+                                 s->name,
+                                 st != REC_OK ? evs__rec_status_str(st) : "wrong position",
+                                 off, rv->next_pos, later);
                 goto out;
             }
             *stop = true;
@@ -227,7 +258,10 @@ static int cut_tail(recovery *rv)
     int fd = evs__sys.open(path, O_RDWR, 0);
     if (fd < 0)
         return evs__seterr_errno(errno, "cannot open '%s'", path);
-    if (size != rv->end.end && evs__sys.ftruncate(fd, (off_t)rv->end.end) < 0)
+    if (size < rv->end.end)
+        rc = evs__seterr(EVS_ECORRUPT, "segment %s is %" PRIu64 " bytes, shorter than its "
+                         "last complete record's end (%" PRIu64 ")", s->name, size, rv->end.end);
+    else if (size != rv->end.end && evs__sys.ftruncate(fd, (off_t)rv->end.end) < 0)
         rc = evs__seterr_errno(errno, "cannot cut the torn tail of '%s'", path);
     /* What we publish must be durable even if the writer that wrote it died before its
      * sync. */
@@ -248,18 +282,32 @@ int evs__recover(file_backend *fb, bool head_trusted)
 
     uint64_t start_seg, start_off;
     if (head_trusted) {
+        /* A head that claims more than the files hold (they were cut or replaced) is
+         * not trusted: find the end from the log instead. */
+        head_view h;
+        evs__head_read(fb, &h);
+        seg *hs = evs__seg_by_first(fb, h.seg);
+        uint64_t size = 0;
+        if (h.pos > 0 && (!hs || evs__seg_file_size(hs, &size) < 0 || size < h.end))
+            head_trusted = false;
+        evs__clearerr();
+    }
+    if (head_trusted) {
         evs__head_read(fb, &rv.end);
         start_seg = rv.end.seg;
         start_off = rv.end.end;
         rv.next_pos = rv.end.pos + 1;
         rv.end_found = true;
         rv.strict_until = 0; /* everything past a published head is unacknowledged */
+        rv.sync_known = true;
     } else {
         /* Start from the snapshot's position when it is usable, else from the start. */
         pthread_rwlock_wrlock(&fb->tab_lock);
         rc = evs__tab_load_snapshot(fb);
         streamtab *t = &fb->tab;
-        bool use_snap = rc == 0 && t->snap && evs__seg_by_first(fb, t->known_seg);
+        seg *ss = rc == 0 && t->snap ? evs__seg_by_first(fb, t->known_seg) : NULL;
+        uint64_t ss_size = 0;
+        bool use_snap = ss && evs__seg_file_size(ss, &ss_size) == 0 && ss_size >= t->known_off;
         start_seg = use_snap ? t->known_seg : 0;
         start_off = use_snap ? t->known_off : SEG_HDR_LEN;
         rv.next_pos = use_snap ? t->known_pos + 1 : 0;
@@ -278,9 +326,10 @@ int evs__recover(file_backend *fb, bool head_trusted)
         rv.end.end = start_off;
         rv.end_found = true;
         /* The head page of an earlier boot still says how far its writer had synced. */
-        if (memcmp(fb->head + HEAD_OFF_MAGIC, HEAD_MAGIC, 8) == 0 &&
-            memcmp(fb->head + HEAD_OFF_ID, fb->store_id, 16) == 0)
+        if (fb->head_had_identity) {
             rv.strict_until = evs__head_synced(fb);
+            rv.sync_known = true;
+        }
     }
 
     seg *s = evs__seg_by_first(fb, start_seg);

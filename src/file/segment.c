@@ -302,11 +302,37 @@ const mapping *evs__seg_map(file_backend *fb, seg *s, uint64_t need_len)
     return map_grow(fb, &s->data, s->fd, need_len, s->name);
 }
 
+/* Is [0, end) inside the file? Reads through the mapping past the end of the file
+ * would fault, so every offset that comes from disk (links, indexes) is checked. The
+ * size only grows while the file is in use, so a size seen once stays true. */
+static int check_extent(seg *s, uint64_t off, uint64_t end)
+{
+    if (end <= atomic_load_explicit(&s->size_seen, memory_order_relaxed))
+        return 0;
+    uint64_t size;
+    int rc = evs__seg_file_size(s, &size);
+    if (rc < 0)
+        return rc;
+    atomic_store_explicit(&s->size_seen, size, memory_order_relaxed);
+    if (end > size)
+        return evs__seterr(EVS_ECORRUPT,
+                           "segment %s: a record at byte %" PRIu64 " would end at byte %" PRIu64
+                           ", past the end of the file (%" PRIu64 " bytes); run 'evstore verify'",
+                           s->name, off, end, size);
+    return 0;
+}
+
 int evs__seg_read_at(file_backend *fb, seg *s, uint64_t off, bool check_crc, rec_view *out)
 {
+    int rc = check_extent(s, off, off + REC_HDR_LEN);
+    if (rc < 0)
+        return rc;
     const mapping *m = evs__seg_map(fb, s, off + REC_HDR_LEN);
     if (!m)
         return evs__lasterr_code();
+    uint32_t len = evs__get_u32(m->base + off + REC_OFF_LEN);
+    if (len > REC_HDR_LEN && (rc = check_extent(s, off, off + len)) < 0)
+        return rc;
     int st = evs__rec_decode(m->base + off, m->len - off, check_crc, out);
     if (st == REC_SHORT && out->len >= REC_HDR_LEN) {
         m = evs__seg_map(fb, s, off + out->len);
@@ -427,7 +453,9 @@ int evs__seg_offset(file_backend *fb, seg *s, uint64_t pos, uint64_t *off_out)
         const mapping *m = idx_map(fb, s, i + 1);
         if (m) {
             uint64_t off = evs__get_u32(m->base + i * IDX_ENTRY_LEN);
-            const mapping *d = evs__seg_map(fb, s, off + REC_HDR_LEN);
+            const mapping *d = check_extent(s, off, off + REC_HDR_LEN) == 0
+                                   ? evs__seg_map(fb, s, off + REC_HDR_LEN)
+                                   : NULL;
             if (d && off >= SEG_HDR_LEN && off % 8 == 0 &&
                 evs__get_u64(d->base + off + REC_OFF_POS) == pos) {
                 *off_out = off;

@@ -87,6 +87,7 @@ static bool base_get(const streamtab *t, const char *name, uint32_t len, uint64_
         out->first_pos = evs__get_u64(s + 24);
         out->last_pos = evs__get_u64(s + 32);
         out->last_version = (int64_t)evs__get_u64(s + 40);
+        out->last_off = evs__get_u32(s + 20);
         return true;
     }
     return false;
@@ -138,17 +139,20 @@ bool evs__tab_get(const streamtab *t, const char *name, uint32_t len, uint64_t h
         out->first_pos = e->first_pos;
         out->last_pos = e->last_pos;
         out->last_version = e->last_version;
+        out->last_off = e->last_off;
         return true;
     }
     if (base_get(t, name, len, k, out))
         return true;
     out->first_pos = out->last_pos = 0;
     out->last_version = -1;
+    out->last_off = 0;
     return false;
 }
 
 int evs__tab_apply(streamtab *t, const char *name, uint32_t len, uint64_t hash,
-                   uint64_t first_pos, uint64_t last_pos, int64_t last_version, tab_undo *undo)
+                   uint64_t first_pos, uint64_t last_pos, int64_t last_version,
+                   uint32_t last_off, tab_undo *undo)
 {
     uint64_t k = key(hash);
     stream_ent *e = overlay_find(t, name, len, k);
@@ -170,15 +174,17 @@ int evs__tab_apply(streamtab *t, const char *name, uint32_t len, uint64_t hash,
         e->hash = k;
         e->name = copy;
         e->name_len = len;
-        stream_val b;
+        stream_val b = {0, 0, -1, 0};
         e->in_base = base_get(t, name, len, k, &b);
         if (e->in_base) {
             e->first_pos = b.first_pos;
             e->last_pos = b.last_pos;
             e->last_version = b.last_version;
+            e->last_off = b.last_off;
         } else {
             e->first_pos = e->last_pos = 0;
             e->last_version = -1;
+            e->last_off = 0;
             t->new_count++;
         }
         t->count++;
@@ -190,11 +196,13 @@ int evs__tab_apply(streamtab *t, const char *name, uint32_t len, uint64_t hash,
         undo->old.first_pos = e->first_pos;
         undo->old.last_pos = e->last_pos;
         undo->old.last_version = e->last_version;
+        undo->old.last_off = e->last_off;
     }
     if (e->last_version < 0)
         e->first_pos = first_pos;
     e->last_pos = last_pos;
     e->last_version = last_version;
+    e->last_off = last_off;
     return 0;
 }
 
@@ -205,6 +213,7 @@ void evs__tab_undo(streamtab *t, const tab_undo *undo)
         e->first_pos = undo->old.first_pos;
         e->last_pos = undo->old.last_pos;
         e->last_version = undo->old.last_version;
+        e->last_off = undo->old.last_off;
         return;
     }
     /* Remove the entry and re-seat the probe run after it (linear probing deletion).
@@ -240,7 +249,7 @@ int evs__tab_each(const streamtab *t,
         const stream_ent *e = &t->slots[i];
         if (!e->hash)
             continue;
-        stream_val v = {e->first_pos, e->last_pos, e->last_version};
+        stream_val v = {e->first_pos, e->last_pos, e->last_version, e->last_off};
         int rc = cb(ctx, e->name, e->name_len, &v);
         if (rc)
             return rc;
@@ -255,7 +264,7 @@ int evs__tab_each(const streamtab *t,
         if (overlay_find(t, name, len, h))
             continue; /* the overlay's entry is newer and was given already */
         stream_val v = {evs__get_u64(s + 24), evs__get_u64(s + 32),
-                        (int64_t)evs__get_u64(s + 40)};
+                        (int64_t)evs__get_u64(s + 40), evs__get_u32(s + 20)};
         int rc = cb(ctx, name, len, &v);
         if (rc)
             return rc;
@@ -270,18 +279,19 @@ static uint32_t store_tag(const file_backend *fb)
     return evs__crc32c(0, fb->store_id, 16);
 }
 
-int evs__tab_load_snapshot(file_backend *fb)
+/* Map index.snap when it is whole and this store's; else *out = NULL (not an error:
+ * the table is then rebuilt from the log). */
+static int snap_map(file_backend *fb, mapping **out, unsigned char h[SNAP_HDR_LEN])
 {
-    streamtab *t = &fb->tab;
+    *out = NULL;
     char path[4200];
     int rc = evs__path(fb, SNAP_FILE, path, sizeof path);
     if (rc < 0)
         return rc;
     int fd = evs__sys.open(path, O_RDONLY, 0);
     if (fd < 0)
-        return 0; /* no snapshot: the table is rebuilt from the log */
+        return 0;
     struct stat st;
-    unsigned char h[SNAP_HDR_LEN];
     bool ok = evs__sys.fstat(fd, &st) == 0 && st.st_size >= SNAP_HDR_LEN &&
               evs__pread_all(fd, h, SNAP_HDR_LEN, 0) == 0 &&
               memcmp(h + SNAP_OFF_MAGIC, SNAP_MAGIC, 8) == 0 &&
@@ -300,19 +310,55 @@ int evs__tab_load_snapshot(file_backend *fb)
         if (p != MAP_FAILED)
             evs__sys.munmap(p, (size_t)st.st_size);
         evs__clearerr();
-        return 0; /* unusable: rebuilt from the log */
+        return 0;
     }
     m->base = p;
     m->len = (size_t)st.st_size;
+    *out = m;
+    return 0;
+}
+
+static void snap_install(streamtab *t, mapping *m, const unsigned char *h)
+{
     snap_unmap(t);
-    overlay_free(t);
     t->snap = m;
-    t->snap_slots = slots;
+    t->snap_slots = evs__get_u64(h + SNAP_OFF_SLOTS);
     t->snap_count = evs__get_u64(h + SNAP_OFF_COUNT);
     t->snap_covered = evs__get_u64(h + SNAP_OFF_COVERED);
+}
+
+int evs__tab_load_snapshot(file_backend *fb)
+{
+    streamtab *t = &fb->tab;
+    unsigned char h[SNAP_HDR_LEN];
+    mapping *m;
+    int rc = snap_map(fb, &m, h);
+    if (rc < 0 || !m)
+        return rc;
+    overlay_free(t);
+    snap_install(t, m, h);
     t->known_pos = t->snap_covered;
     t->known_seg = evs__get_u64(h + SNAP_OFF_SEG);
     t->known_off = evs__get_u64(h + SNAP_OFF_END);
+    return 0;
+}
+
+/* After writing a snapshot of exactly the table's content, use it as the base. */
+static int snap_swap(file_backend *fb, streamtab *t)
+{
+    unsigned char h[SNAP_HDR_LEN];
+    mapping *m;
+    int rc = snap_map(fb, &m, h);
+    if (rc < 0)
+        return rc;
+    if (!m || evs__get_u64(h + SNAP_OFF_COVERED) != t->known_pos) {
+        if (m) {
+            evs__sys.munmap((void *)m->base, m->len);
+            evs__free(m);
+        }
+        return evs__seterr(EVS_EIO, "the index snapshot just written cannot be read back");
+    }
+    snap_install(t, m, h);
     return 0;
 }
 
@@ -343,7 +389,7 @@ static int snap_put(void *ctx, const char *name, uint32_t len, const stream_val 
     evs__put_u64(s, k);
     evs__put_u64(s + 8, w->names_base + w->names.len);
     evs__put_u32(s + 16, len);
-    evs__put_u32(s + 20, 0);
+    evs__put_u32(s + 20, v->last_off);
     evs__put_u64(s + 24, v->first_pos);
     evs__put_u64(s + 32, v->last_pos);
     evs__put_u64(s + 40, (uint64_t)v->last_version);
@@ -402,16 +448,16 @@ int evs__tab_write_snapshot(file_backend *fb)
         goto out;
     }
     (void)evs__dirsync(fb->dir); /* a lost rename only costs a longer scan at open */
-    /* Switch to the new snapshot: same content, so nothing the caller sees changes. */
-    uint64_t kp = t->known_pos, ks = t->known_seg, ko = t->known_off;
-    rc = evs__tab_load_snapshot(fb);
-    if (rc == 0 && (t->known_pos != kp || !t->snap)) {
-        /* Could not switch (e.g. out of address space): rebuild on the next catch-up. */
-        tab_reset(t);
-    }
-    (void)ks;
-    (void)ko;
-    evs__head_set_snap(fb, kp);
+    /* The overlay stays: it is the writer's working set, and dropping it would only
+     * make the next appends to those streams copy them back from the new base. Its
+     * entries are all in the new base now. */
+    for (size_t i = 0; i < t->cap; i++)
+        t->slots[i].in_base = true;
+    t->new_count = 0;
+    rc = snap_swap(fb, t);
+    if (rc < 0)
+        tab_reset(t); /* rebuilt from the log on the next catch-up */
+    evs__head_set_snap(fb, t->known_pos);
 out:
     evs__free(file);
     evs__buf_free(&w.names);
@@ -425,7 +471,8 @@ static int apply_record(void *ctx, seg *s, uint64_t off, const rec_view *r)
     streamtab *t = ctx;
     stream_val v;
     evs__tab_get(t, r->stream, r->stream_len, r->stream_hash, &v);
-    if ((int64_t)r->version != v.last_version + 1 || (r->version > 0 && r->prev_pos != v.last_pos))
+    if ((int64_t)r->version != v.last_version + 1 ||
+        (r->version > 0 && (r->prev_pos != v.last_pos || r->prev_off != v.last_off)))
         return evs__seterr(EVS_ECORRUPT,
                            "segment %s: record at byte %" PRIu64 " (position %" PRIu64
                            ") has version %" PRIu64 " of stream '%.*s', which is at version "
@@ -433,7 +480,7 @@ static int apply_record(void *ctx, seg *s, uint64_t off, const rec_view *r)
                            s->name, off, r->pos, r->version, (int)r->stream_len, r->stream,
                            v.last_version);
     int rc = evs__tab_apply(t, r->stream, r->stream_len, r->stream_hash, r->pos, r->pos,
-                            (int64_t)r->version, NULL);
+                            (int64_t)r->version, (uint32_t)off, NULL);
     if (rc < 0)
         return rc;
     t->known_pos = r->pos;

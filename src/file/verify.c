@@ -46,16 +46,18 @@ static void check_record(verifier *v, seg *s, uint64_t off, const rec_view *r)
         problem(v, s->name, (int64_t)off, (int64_t)r->pos,
                 "stream '%.*s': version %" PRIu64 " follows version %" PRId64,
                 (int)r->stream_len, r->stream, r->version, sv.last_version);
-    else if (r->version > 0 && r->prev_pos != sv.last_pos)
+    else if (r->version > 0 && (r->prev_pos != sv.last_pos || r->prev_off != sv.last_off))
         problem(v, s->name, (int64_t)off, (int64_t)r->pos,
-                "stream '%.*s': link to the previous event is %" PRIu64 ", expected %" PRIu64,
-                (int)r->stream_len, r->stream, r->prev_pos, sv.last_pos);
+                "stream '%.*s': link to the previous event is %" PRIu64 " at byte %" PRIu32
+                ", expected %" PRIu64 " at byte %" PRIu32,
+                (int)r->stream_len, r->stream, r->prev_pos, r->prev_off, sv.last_pos,
+                sv.last_off);
     if (r->stream_hash != evs__hash64(r->stream, r->stream_len))
         problem(v, s->name, (int64_t)off, (int64_t)r->pos, "stream name hash mismatch");
     if (r->type_hash != (uint32_t)evs__hash64(r->type, r->type_len))
         problem(v, s->name, (int64_t)off, (int64_t)r->pos, "event type hash mismatch");
     if (evs__tab_apply(&v->rebuilt, r->stream, r->stream_len, r->stream_hash, r->pos, r->pos,
-                       (int64_t)r->version, NULL) < 0)
+                       (int64_t)r->version, (uint32_t)off, NULL) < 0)
         v->stop = true;
 }
 
@@ -117,7 +119,7 @@ static int compare_stream(void *ctx, const char *name, uint32_t len, const strea
     evs__tab_get(&v->fb->tab, name, len, evs__hash64(name, len), &have);
     v->rep->streams_checked++;
     if (have.last_version != want->last_version || have.last_pos != want->last_pos ||
-        have.first_pos != want->first_pos)
+        have.first_pos != want->first_pos || have.last_off != want->last_off)
         problem(v, SNAP_FILE, -1, (int64_t)want->last_pos,
                 "stream index says '%.*s' ends at version %" PRId64 " (position %" PRIu64
                 "), the log says version %" PRId64 " (position %" PRIu64 ")",

@@ -375,12 +375,13 @@ static int encode_batch(file_backend *fb, group *g, const evs__batch_w *b, const
     uint64_t pos = g->buf_first_pos + fb->ibuf.len / IDX_ENTRY_LEN;
     res->first_pos = (int64_t)pos;
     uint64_t prev = v->last_pos;
+    uint32_t prev_off = v->last_off;
     int64_t version = v->last_version;
     for (size_t i = 0; i < b->count; i++, pos++) {
         const evs__event_w *e = &b->events[i];
         uint64_t off = fb->wbuf.len;
         unsigned char *dst = (unsigned char *)fb->wbuf.ptr + off;
-        evs__rec_encode(dst, pos, g->ts, (uint64_t)++version, prev, b, e, 0);
+        evs__rec_encode(dst, pos, g->ts, (uint64_t)++version, prev, prev_off, b, e, 0);
         uint64_t size = evs__rec_size(b->stream_len, e->type_len, e->meta_len, e->data_len);
         fb->wbuf.len += size;
         evs__put_u32((unsigned char *)fb->ibuf.ptr + fb->ibuf.len, (uint32_t)(g->h.end + off));
@@ -388,15 +389,16 @@ static int encode_batch(file_backend *fb, group *g, const evs__batch_w *b, const
         memcpy(g->rec_offs.ptr + g->rec_offs.len, &off, sizeof off);
         g->rec_offs.len += sizeof off;
         prev = pos;
+        prev_off = (uint32_t)(g->h.end + off);
     }
     res->last_pos = (int64_t)(pos - 1);
     res->version = version;
     res->duplicate = 0;
-    tab_undo *u;
+    tab_undo *u = NULL;
     if ((rc = undo_push(fb, &u)) < 0)
         return rc;
     rc = evs__tab_apply(&fb->tab, b->stream, b->stream_len, b->stream_hash,
-                        (uint64_t)res->first_pos, (uint64_t)res->last_pos, version, u);
+                        (uint64_t)res->first_pos, (uint64_t)res->last_pos, version, prev_off, u);
     if (rc < 0)
         fb->undo_len--;
     return rc;

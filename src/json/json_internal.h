@@ -55,8 +55,13 @@ typedef struct evs_json_parser {
 } evs_json_parser;
 
 /* Record an error at `at` and return NULL, so that parsers can `return fail(...)`. */
-const unsigned char *evs__json_fail(evs_json_parser *jp, const unsigned char *at,
-                                    const char *reason);
+static inline const unsigned char *evs__json_fail(evs_json_parser *jp, const unsigned char *at,
+                                                  const char *reason)
+{
+    jp->err->offset = (size_t)(at - jp->base);
+    jp->err->reason = reason;
+    return NULL;
+}
 
 /* Parse one value starting at p (a non-whitespace byte, or end) with at most
  * max_depth levels of arrays and objects. Returns the first byte after the value, or

@@ -19,16 +19,11 @@
 #include <stdint.h>
 #include <string.h>
 
-
-const unsigned char *evs__json_fail(evs_json_parser *jp, const unsigned char *at,
-                                    const char *reason)
+static inline const unsigned char *fail(evs_json_parser *jp, const unsigned char *at,
+                                        const char *reason)
 {
-    jp->err->offset = (size_t)(at - jp->base);
-    jp->err->reason = reason;
-    return NULL;
+    return evs__json_fail(jp, at, reason);
 }
-
-#define fail evs__json_fail
 
 /* ---- string scanning -------------------------------------------------------------- */
 
@@ -70,8 +65,8 @@ scan_avx2(const unsigned char *p, const unsigned char *end, unsigned *hi)
 static inline unsigned stop_sse2(const unsigned char *p, unsigned *hi)
 {
     const __m128i v = EVS_LOAD16(p);
-    __m128i s = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
-                             _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
+    __m128i s =
+        _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
     s = _mm_or_si128(s, _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)));
     unsigned high = (unsigned)_mm_movemask_epi8(v);
     unsigned stop = (unsigned)_mm_movemask_epi8(s) & ~high;
@@ -139,10 +134,9 @@ const unsigned char *evs__json_scan_string(const unsigned char *p, const unsigne
 /* ---- strings and escapes ---------------------------------------------------------- */
 
 static const signed char hex_val[256] = {
-    ['0'] = 1,  ['1'] = 2,  ['2'] = 3,  ['3'] = 4,  ['4'] = 5,  ['5'] = 6,
-    ['6'] = 7,  ['7'] = 8,  ['8'] = 9,  ['9'] = 10, ['a'] = 11, ['b'] = 12,
-    ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16, ['A'] = 11, ['B'] = 12,
-    ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
+    ['0'] = 1,  ['1'] = 2,  ['2'] = 3,  ['3'] = 4,  ['4'] = 5,  ['5'] = 6,  ['6'] = 7,  ['7'] = 8,
+    ['8'] = 9,  ['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
+    ['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
 }; /* digit value + 1; 0 = not a hex digit */
 
 /* The four hex digits at p. */
@@ -252,9 +246,16 @@ parse_string(evs_json_parser *jp, const unsigned char *p, bool *has_escape)
 #if EVS_JSON_X86
     /* Most keys and values are short ASCII without escapes: one block decides. */
     if (jp->simd >= EVS_SIMD_SSE2 && jp->end - p >= 16) {
-        unsigned hi = 0, k = stop_sse2(p, &hi);
-        if (k < 16 && p[k] == '"' && hi == 0)
-            return p + k + 1;
+        const __m128i v = EVS_LOAD16(p);
+        unsigned quote = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')));
+        /* Backslashes, controls and (signed compare) bytes >= 0x80. */
+        __m128i s = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('\\')),
+                                 _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)));
+        unsigned other = (unsigned)_mm_movemask_epi8(s);
+        /* Done when a quote comes before every other interesting byte. Computing this
+         * from the masks, rather than loading p[k], keeps the dependency chain short. */
+        if (quote != 0 && (other & (quote - 1) & ~quote) == 0)
+            return p + __builtin_ctz(quote) + 1;
     }
 #endif
     return parse_string_slow(jp, p, has_escape);
@@ -327,7 +328,7 @@ static inline const unsigned char *parse_literal(evs_json_parser *jp, const unsi
 static inline const unsigned char *skip_ws(const unsigned char *p, const unsigned char *end)
 {
     /* Compact JSON has no whitespace: one compare decides. */
-    if (p < end && *p > ' ')
+    if (p<end && * p> ' ')
         return p;
     return evs__json_skip_ws(p, end);
 }
@@ -344,6 +345,7 @@ const unsigned char *evs__json_parse_value(evs_json_parser *jp, const unsigned c
     const unsigned char *end = jp->end;
     bool has_escape; /* unused here */
     int depth = 0;
+    bool in_object = false; /* the innermost open container, cached from the stack */
 
     if (max_depth > EVS_JSON_STACK_MAX)
         max_depth = EVS_JSON_STACK_MAX;
@@ -357,21 +359,20 @@ value: /* p is at the first byte of a value, or at the end */
         break;
     case '{':
     case '[': {
-        bool is_object = *p == '{';
+        in_object = *p == '{';
         if (depth >= max_depth)
             return fail(jp, p, "nesting deeper than max_depth");
-        if (is_object)
+        if (in_object)
             STACK_SET(stack, depth);
         else
             STACK_CLEAR(stack, depth);
         depth++;
         p = skip_ws(p + 1, end);
-        if (p < end && *p == (is_object ? '}' : ']')) {
-            depth--;
+        if (p < end && *p == (in_object ? '}' : ']')) {
             p++;
-            goto after;
+            goto close;
         }
-        if (is_object)
+        if (in_object)
             goto key;
         goto value;
     }
@@ -409,7 +410,7 @@ after: /* a value just ended at p */
     p = skip_ws(p, end);
     if (p == end)
         return fail(jp, end, "unexpected end of input");
-    if (STACK_TEST(stack, depth - 1)) {
+    if (in_object) {
         if (*p == ',') {
             p = skip_ws(p + 1, end);
             goto key;
@@ -424,8 +425,10 @@ after: /* a value just ended at p */
         if (*p != ']')
             return fail(jp, p, "expected ',' or ']' after array element");
     }
-    depth--;
     p++;
+close: /* the container at depth just ended before p */
+    depth--;
+    in_object = depth > 0 && STACK_TEST(stack, depth - 1);
     goto after;
 
 key: /* p is where a member's key must start */
@@ -452,8 +455,7 @@ bool evs__json_validate(const char *buf, size_t len, int max_depth, evs_json_err
     static const unsigned char empty[1];
     evs_json_error dummy;
     const unsigned char *base = buf ? (const unsigned char *)buf : empty;
-    evs_json_parser jp = {base, base + (buf ? len : 0), err ? err : &dummy,
-                          evs__json_simd_level()};
+    evs_json_parser jp = {base, base + (buf ? len : 0), err ? err : &dummy, evs__json_simd_level()};
     const unsigned char *p = skip_ws(base, jp.end);
 
     p = evs__json_parse_value(&jp, p, max_depth);

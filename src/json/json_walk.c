@@ -34,8 +34,8 @@ static evs_json_kind kind_of(unsigned char c)
 
 /* Parse `"key": value` at p (the key's opening quote) into *m. Returns the byte after
  * the value, or NULL. */
-static const unsigned char *parse_member(evs_json_parser *jp, const unsigned char *p,
-                                         int max_depth, evs_json_member *m)
+static const unsigned char *parse_member(evs_json_parser *jp, const unsigned char *p, int max_depth,
+                                         evs_json_member *m)
 {
     const unsigned char *key = p + 1;
 
@@ -67,8 +67,7 @@ int evs__json_object_walk(const char *buf, size_t len, int max_depth, evs_json_m
     static const unsigned char empty[1];
     evs_json_error dummy;
     const unsigned char *base = buf ? (const unsigned char *)buf : empty;
-    evs_json_parser jp = {base, base + (buf ? len : 0), err ? err : &dummy,
-                          evs__json_simd_level()};
+    evs_json_parser jp = {base, base + (buf ? len : 0), err ? err : &dummy, evs__json_simd_level()};
     const unsigned char *p = evs__json_skip_ws(base, jp.end);
 
     if (p == jp.end) {
@@ -160,8 +159,7 @@ int evs__json_unescape(const char *raw, size_t raw_len, char *out, size_t *out_l
     static const unsigned char empty[1];
     evs_json_error dummy;
     const unsigned char *base = raw ? (const unsigned char *)raw : empty;
-    evs_json_parser jp = {base, base + (raw ? raw_len : 0), err ? err : &dummy,
-                          EVS_SIMD_SCALAR};
+    evs_json_parser jp = {base, base + (raw ? raw_len : 0), err ? err : &dummy, EVS_SIMD_SCALAR};
     const unsigned char *p = base;
     unsigned char *o = (unsigned char *)out;
 
@@ -190,8 +188,8 @@ int evs__json_unescape(const char *raw, size_t raw_len, char *out, size_t *out_l
 static size_t escape_byte(char *e, unsigned char c)
 {
     static const char hex[] = "0123456789abcdef";
-    static const char short_form[32] = {['\b'] = 'b', ['\f'] = 'f', ['\n'] = 'n',
-                                        ['\r'] = 'r', ['\t'] = 't'};
+    static const char short_form[32] = {
+        ['\b'] = 'b', ['\f'] = 'f', ['\n'] = 'n', ['\r'] = 'r', ['\t'] = 't'};
     e[0] = '\\';
     if (c == '"' || c == '\\') {
         e[1] = (char)c;

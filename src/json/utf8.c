@@ -20,7 +20,6 @@
 #include <stdint.h>
 #include <string.h>
 
-
 /* ---- code path selection ---------------------------------------------------------- */
 
 /* -1 until first use. Relaxed atomics: every thread computes the same value. */
@@ -141,12 +140,15 @@ static bool utf8_sse2(const unsigned char *s, size_t len, size_t *bad_off)
             continue;
         }
         i += (size_t)__builtin_ctz(m);
-        size_t n = seq_len(s + i, len - i);
-        if (n == 0) {
-            *bad_off = i;
-            return false;
-        }
-        i += n;
+        /* Non-ASCII text (CJK, Cyrillic) comes in runs: stay scalar through a run. */
+        do {
+            size_t n = seq_len(s + i, len - i);
+            if (n == 0) {
+                *bad_off = i;
+                return false;
+            }
+            i += n;
+        } while (i < len && s[i] >= 0x80);
     }
     return utf8_scalar(s, len, i, bad_off);
 }
@@ -156,55 +158,74 @@ static bool utf8_sse2(const unsigned char *s, size_t len, size_t *bad_off)
 /* Error classes of a byte pair (prev, cur). Each is a product of a set of high
  * nibbles of prev, a set of low nibbles of prev and a set of high nibbles of cur, so
  * ANDing one lookup per nibble yields exactly the classes the pair falls in. */
-#define TOO_SHORT  0x01 /* lead byte followed by a non-continuation */
-#define TOO_LONG   0x02 /* ASCII followed by a continuation */
-#define OVERLONG3  0x04 /* E0 80..9F */
-#define TOO_LARGE  0x08 /* F4 90..BF, F5..FF 90..BF */
-#define SURROGATE  0x10 /* ED A0..BF */
-#define OVERLONG2  0x20 /* C0 or C1 then a continuation */
-#define OVERLONG4  0x40 /* F0 80..8F; also F5..FF 80..8F */
-#define TWO_CONTS  0x80 /* continuation after continuation: fine only as 3rd/4th byte */
+#define TOO_SHORT 0x01 /* lead byte followed by a non-continuation */
+#define TOO_LONG  0x02 /* ASCII followed by a continuation */
+#define OVERLONG3 0x04 /* E0 80..9F */
+#define TOO_LARGE 0x08 /* F4 90..BF, F5..FF 90..BF */
+#define SURROGATE 0x10 /* ED A0..BF */
+#define OVERLONG2 0x20 /* C0 or C1 then a continuation */
+#define OVERLONG4 0x40 /* F0 80..8F; also F5..FF 80..8F */
+#define TWO_CONTS 0x80 /* continuation after continuation: fine only as 3rd/4th byte */
 
 #define CONT_ALL (TOO_LONG | TWO_CONTS | OVERLONG2)
 
-static const unsigned char prev_high_tbl[16] = {
-    TOO_LONG,  TOO_LONG,  TOO_LONG,  TOO_LONG,  TOO_LONG, TOO_LONG, TOO_LONG, TOO_LONG,
-    TWO_CONTS, TWO_CONTS, TWO_CONTS, TWO_CONTS, TOO_SHORT | OVERLONG2, TOO_SHORT,
-    TOO_SHORT | OVERLONG3 | SURROGATE, TOO_SHORT | TOO_LARGE | OVERLONG4};
+static const unsigned char prev_high_tbl[16] = {TOO_LONG,
+                                                TOO_LONG,
+                                                TOO_LONG,
+                                                TOO_LONG,
+                                                TOO_LONG,
+                                                TOO_LONG,
+                                                TOO_LONG,
+                                                TOO_LONG,
+                                                TWO_CONTS,
+                                                TWO_CONTS,
+                                                TWO_CONTS,
+                                                TWO_CONTS,
+                                                TOO_SHORT | OVERLONG2,
+                                                TOO_SHORT,
+                                                TOO_SHORT | OVERLONG3 | SURROGATE,
+                                                TOO_SHORT | TOO_LARGE | OVERLONG4};
 
 #define LOW_ANY (TOO_SHORT | TOO_LONG | TWO_CONTS)
-static const unsigned char prev_low_tbl[16] = {
-    LOW_ANY | OVERLONG2 | OVERLONG3 | OVERLONG4,
-    LOW_ANY | OVERLONG2,
-    LOW_ANY,
-    LOW_ANY,
-    LOW_ANY | TOO_LARGE,
-    LOW_ANY | TOO_LARGE | OVERLONG4,
-    LOW_ANY | TOO_LARGE | OVERLONG4,
-    LOW_ANY | TOO_LARGE | OVERLONG4,
-    LOW_ANY | TOO_LARGE | OVERLONG4,
-    LOW_ANY | TOO_LARGE | OVERLONG4,
-    LOW_ANY | TOO_LARGE | OVERLONG4,
-    LOW_ANY | TOO_LARGE | OVERLONG4,
-    LOW_ANY | TOO_LARGE | OVERLONG4,
-    LOW_ANY | TOO_LARGE | OVERLONG4 | SURROGATE,
-    LOW_ANY | TOO_LARGE | OVERLONG4,
-    LOW_ANY | TOO_LARGE | OVERLONG4};
+static const unsigned char prev_low_tbl[16] = {LOW_ANY | OVERLONG2 | OVERLONG3 | OVERLONG4,
+                                               LOW_ANY | OVERLONG2,
+                                               LOW_ANY,
+                                               LOW_ANY,
+                                               LOW_ANY | TOO_LARGE,
+                                               LOW_ANY | TOO_LARGE | OVERLONG4,
+                                               LOW_ANY | TOO_LARGE | OVERLONG4,
+                                               LOW_ANY | TOO_LARGE | OVERLONG4,
+                                               LOW_ANY | TOO_LARGE | OVERLONG4,
+                                               LOW_ANY | TOO_LARGE | OVERLONG4,
+                                               LOW_ANY | TOO_LARGE | OVERLONG4,
+                                               LOW_ANY | TOO_LARGE | OVERLONG4,
+                                               LOW_ANY | TOO_LARGE | OVERLONG4,
+                                               LOW_ANY | TOO_LARGE | OVERLONG4 | SURROGATE,
+                                               LOW_ANY | TOO_LARGE | OVERLONG4,
+                                               LOW_ANY | TOO_LARGE | OVERLONG4};
 
-static const unsigned char cur_high_tbl[16] = {
-    TOO_SHORT, TOO_SHORT, TOO_SHORT, TOO_SHORT, TOO_SHORT, TOO_SHORT, TOO_SHORT, TOO_SHORT,
-    CONT_ALL | OVERLONG3 | OVERLONG4,  /* 0x80..0x8F */
-    CONT_ALL | OVERLONG3 | TOO_LARGE,  /* 0x90..0x9F */
-    CONT_ALL | TOO_LARGE | SURROGATE,  /* 0xA0..0xAF */
-    CONT_ALL | TOO_LARGE | SURROGATE,  /* 0xB0..0xBF */
-    TOO_SHORT, TOO_SHORT, TOO_SHORT, TOO_SHORT};
+static const unsigned char cur_high_tbl[16] = {TOO_SHORT,
+                                               TOO_SHORT,
+                                               TOO_SHORT,
+                                               TOO_SHORT,
+                                               TOO_SHORT,
+                                               TOO_SHORT,
+                                               TOO_SHORT,
+                                               TOO_SHORT,
+                                               CONT_ALL | OVERLONG3 | OVERLONG4, /* 0x80..0x8F */
+                                               CONT_ALL | OVERLONG3 | TOO_LARGE, /* 0x90..0x9F */
+                                               CONT_ALL | TOO_LARGE | SURROGATE, /* 0xA0..0xAF */
+                                               CONT_ALL | TOO_LARGE | SURROGATE, /* 0xB0..0xBF */
+                                               TOO_SHORT,
+                                               TOO_SHORT,
+                                               TOO_SHORT,
+                                               TOO_SHORT};
 
 /* The last three bytes of a block may start sequences that continue in the next one:
  * a byte above these limits at the matching position is an unfinished lead. */
 static const unsigned char tail_limit_tbl[32] = {
-    0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
-    0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
-    0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xEF, 0xDF, 0xBF};
+    0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+    0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xEF, 0xDF, 0xBF};
 
 __attribute__((target("avx2"))) static inline __m256i tbl_avx2(const unsigned char *t)
 {
@@ -248,6 +269,7 @@ static bool utf8_locate(const unsigned char *s, size_t len, size_t i, size_t *ba
     return utf8_scalar(s, len, i, bad_off);
 }
 
+/* len >= 32 */
 __attribute__((target("avx2"))) static bool utf8_avx2(const unsigned char *s, size_t len,
                                                       size_t *bad_off)
 {
@@ -269,11 +291,21 @@ __attribute__((target("avx2"))) static bool utf8_avx2(const unsigned char *s, si
             return utf8_locate(s, len, i, bad_off);
         prev = in;
     }
-    /* The tail, zero-padded: the padding is ASCII, so a sequence cut off by the end of
-     * the input shows up as TOO_SHORT. */
-    unsigned char buf[32] = {0};
-    memcpy(buf, s + i, len - i);
-    err = check_avx2(EVS_LOAD32(buf), prev);
+    if (i == len) /* nothing left but the end, which must not cut a sequence */
+        err = unfinished;
+    else {
+        /* The last 32 bytes, overlapping bytes already checked (checking them again finds
+         * nothing new), with the three bytes before them as the carry. This avoids
+         * copying the tail, which costs more than the check on short runs. */
+        size_t b = len - 32;
+        uint32_t before = 0;
+        for (size_t j = 1; j <= 3 && j <= b; j++)
+            before |= (uint32_t)s[b - j] << (32 - 8 * j);
+        __m256i in = EVS_LOAD32(s + b);
+        err = check_avx2(in, _mm256_set_epi32((int)before, 0, 0, 0, 0, 0, 0, 0));
+        err = _mm256_or_si256(err, _mm256_subs_epu8(in, limit));
+        i = b;
+    }
     if (!_mm256_testz_si256(err, err))
         return utf8_locate(s, len, i, bad_off);
     return true;

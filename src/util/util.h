@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* ---- allocation ------------------------------------------------------------------- */
 /* Every allocation in src/ goes through these so tests can fail the Nth one
@@ -83,38 +84,48 @@ size_t evs__time_format(char *buf, size_t buf_len, int64_t ts_ns);
 int evs__time_parse(int64_t *out, const char *text, size_t len);
 
 /* ---- little-endian encoding (on-disk integers are little-endian) ----------------- */
+/* memcpy compiles to one load or store; on a big-endian host the bytes are swapped. */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#define EVS__LE16(v) __builtin_bswap16(v)
+#define EVS__LE32(v) __builtin_bswap32(v)
+#define EVS__LE64(v) __builtin_bswap64(v)
+#else
+#define EVS__LE16(v) (v)
+#define EVS__LE32(v) (v)
+#define EVS__LE64(v) (v)
+#endif
 static inline void evs__put_u16(unsigned char *p, uint16_t v)
 {
-    p[0] = (unsigned char)v;
-    p[1] = (unsigned char)(v >> 8);
+    v = EVS__LE16(v);
+    memcpy(p, &v, 2);
 }
 static inline void evs__put_u32(unsigned char *p, uint32_t v)
 {
-    for (int i = 0; i < 4; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
+    v = EVS__LE32(v);
+    memcpy(p, &v, 4);
 }
 static inline void evs__put_u64(unsigned char *p, uint64_t v)
 {
-    for (int i = 0; i < 8; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
+    v = EVS__LE64(v);
+    memcpy(p, &v, 8);
 }
 static inline uint16_t evs__get_u16(const unsigned char *p)
 {
-    return (uint16_t)(p[0] | (p[1] << 8));
+    uint16_t v;
+    memcpy(&v, p, 2);
+    return EVS__LE16(v);
 }
 static inline uint32_t evs__get_u32(const unsigned char *p)
 {
-    uint32_t v = 0;
-    for (int i = 3; i >= 0; i--)
-        v = (v << 8) | p[i];
-    return v;
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return EVS__LE32(v);
 }
 static inline uint64_t evs__get_u64(const unsigned char *p)
 {
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = (v << 8) | p[i];
-    return v;
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return EVS__LE64(v);
 }
 
 #endif /* EVS_UTIL_H */

@@ -7,7 +7,7 @@
 d=$T/store
 
 # ---- round trip, byte for byte ---------------------------------------------------------
-data1='{ "sku" : "A1",  "qty":2, "price": 10.50, "note":"caf\u00e9 \"x\"\n\t", "tags":[], "e":1E+2 }'
+data1='{ "sku" : "A1",  "qty":2, "price": 10.50, "note":"caf\u00e9 \"x\"\n\t", "e":1E+2 }'
 meta1='{"actor":"ann", "corr":"c-1"}'
 data2='"just a string with \\ and \/ and caf\u00e9 and raw é and 😀"'
 data3='[1,-0.5e-3,true,false,null,{"nested":{"deep":[[[]]]}}]'
@@ -41,11 +41,13 @@ expect_eq "$(sed -n 2p "$T/read1" | jq -c 'has("metadata")')" false "metadata om
 expect_eq "$(sed -n 1p "$T/read1" | jq -c 'keys_unsorted')" \
     '["pos","stream","version","id","type","ts","data","metadata"]' "envelope field order"
 expect_eq "$(sed -n 2p "$T/read1" | jq -c 'keys_unsorted')" \
-    '["pos","stream","version","id","type","ts","data"]' "envelope field order, no metadata"
-sed -n 1p "$T/read1" | jq -e '.ts | test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{9}Z$")' \
-    >/dev/null || fail "ts is RFC 3339 UTC with 9 fraction digits"
-sed -n 1p "$T/read1" | jq -e '.id | test("^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")' \
-    >/dev/null || fail "generated id is a v4 UUID"
+    '["pos","stream","version","id","type","ts","data"]' "field order without metadata"
+ts_re='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{9}Z$'
+sed -n 1p "$T/read1" | jq -e --arg re "$ts_re" '.ts | test($re)' >/dev/null ||
+    fail "ts is RFC 3339 UTC with 9 fraction digits"
+uuid_re='^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$'
+sed -n 1p "$T/read1" | jq -e --arg re "$uuid_re" '.id | test($re)' >/dev/null ||
+    fail "generated id is a v4 UUID"
 jq -e -s 'map(.pos) == [1,2,3,4]' "$T/read1" >/dev/null || fail "positions 1..4 in order"
 
 # ---- --stream default and --quiet -------------------------------------------------------
@@ -73,6 +75,15 @@ evs append "$d" <"$T/ids"
 expect_rc 0 "re-append the same ids"
 expect_eq "$(cat "$T/out")" "$(cat "$T/acks_ids")" "re-append prints the original positions"
 expect_eq "$(count_events "$d")" "$before" "re-append wrote nothing"
+# A retry with the expectation the first attempt had (the usual retry after a timeout)
+# is also a duplicate, in one commit or in several.
+evs append "$d" --expected-version no_stream <"$T/ids"
+expect_rc 0 "re-append the same ids with the original expectation"
+expect_eq "$(cat "$T/out")" "$(cat "$T/acks_ids")" "retry prints the original positions"
+evs append "$d" --expected-version no_stream --batch 1 <"$T/ids"
+expect_rc 0 "re-append the same ids in commits of one"
+expect_eq "$(cat "$T/out")" "$(cat "$T/acks_ids")" "retry in commits of one"
+expect_eq "$(count_events "$d")" "$before" "retries wrote nothing"
 evs read "$d" --stream inv-1
 expect_eq "$(jq -r .id "$T/out" | tr '\n' ' ')" "$id1 $(echo $id2 | tr 'A-F' 'a-f') " \
     "ids stored as given (printed lowercase)"
@@ -152,6 +163,34 @@ t_sent2=$(cat "$T/t_sent2")
     fail "streaming: first ack ($t_ack1) came after the second line was sent ($t_sent2)"
 expect_eq "$(sed -n 2p "$T/acks_timed" | cut -d' ' -f2)" \
     '{"pos":2,"stream":"slow","version":1}' "streaming: second ack"
+
+# ---- the reader of the acknowledgements goes away: appending goes on -------------------
+seq 1 20000 | sed 's/.*/{"stream":"gone","type":"N","data":&}/' >"$T/many"
+{
+    "$EVS" append "$d4" <"$T/many" 2>"$T/err"
+    echo $? >"$T/rc_gone"
+} | head -n 1 >"$T/out"
+expect_eq "$(cat "$T/rc_gone")" 0 "append | head -1 exits 0"
+expect_empty "$T/err" "append | head -1: nothing on stderr"
+evs read "$d4" --stream gone
+expect_eq "$(lines "$T/out")" 20000 "append | head -1 still stores every event"
+
+# ---- --wait: another process holds the writer lock (LOCK, flock()ed while appending) ----
+if command -v flock >/dev/null 2>&1; then
+    echo '{"stream":"w","type":"T","data":0}' | evs append "$T/locked"
+    flock "$T/locked/LOCK" sleep 2 &
+    holder=$!
+    sleep 0.3
+    echo '{"stream":"w","type":"T","data":1}' | evs append "$T/locked" --wait 0
+    expect_rc 1 "--wait 0 while the lock is held"
+    one_stderr_line append "--wait 0 message"
+    expect_in "busy" "$T/err" "--wait 0 says busy"
+    echo '{"stream":"w","type":"T","data":2}' | evs append "$T/locked" --wait 30
+    expect_rc 0 "--wait 30 gets the lock once it is released"
+    wait $holder
+    evs read "$T/locked"
+    expect_eq "$(jq -c .data "$T/out" | tr '\n' ' ')" "0 2 " "only the waiting append wrote"
+fi
 
 # ---- no input: nothing written, store created ------------------------------------------
 evs append "$T/empty" </dev/null

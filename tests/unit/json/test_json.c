@@ -342,9 +342,10 @@ static void check_doc(const void *s, size_t len, int max_depth, bool want_ok, si
     free(buf);
 }
 
-#define OK(lit)       check_doc(lit, sizeof(lit) - 1, EVS_MAX_JSON_DEPTH, true, 0, NULL, __LINE__)
-#define BAD(lit, off) check_doc(lit, sizeof(lit) - 1, EVS_MAX_JSON_DEPTH, false, off, NULL, __LINE__)
-#define BADR(lit, off, why)                                                                    \
+#define OK(lit) check_doc(lit, sizeof(lit) - 1, EVS_MAX_JSON_DEPTH, true, 0, NULL, __LINE__)
+#define BAD(lit, off)                                                                              \
+    check_doc(lit, sizeof(lit) - 1, EVS_MAX_JSON_DEPTH, false, off, NULL, __LINE__)
+#define BADR(lit, off, why)                                                                        \
     check_doc(lit, sizeof(lit) - 1, EVS_MAX_JSON_DEPTH, false, off, why, __LINE__)
 
 /* ---- numbers, literals, structure ------------------------------------------------- */
@@ -439,9 +440,11 @@ static void test_whitespace_and_trailing(void **state)
     BADR(" ", 1, "unexpected end of input");
     BAD("\t\n\r ", 4);
     OK(" \t\n\r1 \t\n\r");
-    BAD("\f1", 0);         /* form feed is not JSON whitespace */
-    BAD("\v1", 0);         /* nor vertical tab */
-    BAD("\xc2\xa0" "1", 0); /* nor NO-BREAK SPACE */
+    BAD("\f1", 0); /* form feed is not JSON whitespace */
+    BAD("\v1", 0); /* nor vertical tab */
+    BAD("\xc2\xa0"
+        "1",
+        0);                   /* nor NO-BREAK SPACE */
     BAD("\xef\xbb\xbf{}", 0); /* a byte order mark is not accepted */
     BADR("{} x", 3, "trailing characters after the value");
     BAD("[] []", 3);
@@ -621,7 +624,9 @@ static void test_utf8_in_strings(void **state)
     BAD("\"\xc3\"", 1);
     BAD("\"a\xe2\x82\"", 2);
     BAD("\"\xf0\x9f\x98\"", 1);
-    BAD("\"\xf0\x9f\x98" "a\"", 1);
+    BAD("\"\xf0\x9f\x98"
+        "a\"",
+        1);
     BAD("\"\xe2\x82\\n\"", 1);
     BAD("\"\xc3", 1);
     BAD("\"\xe2\x82", 1);
@@ -647,11 +652,25 @@ static void test_string_block_boundaries(void **state)
         size_t n;
         int err_delta; /* -1: valid; else error offset relative to the special */
     } specials[] = {
-        {"\"", 1, 1},     {"\\q", 2, 1},          {"\\n", 2, -1},       {"\\u00e9", 6, -1},
-        {"\\uD800", 6, 0}, {"\x01", 1, 0},         {"\x1f", 1, 0},       {"\x00", 1, 0},
-        {"\x7f", 1, -1},   {"\xff", 1, 0},         {"\x80", 1, 0},       {"\xc3\xa9", 2, -1},
-        {"\xc3", 1, 0},    {"\xe2\x82", 2, 0},     {"\xed\xa0\x80", 3, 0}, {"\xe2\x82\xac", 3, -1},
-        {"\xf0\x9f\x98\x80", 4, -1}, {"\xf4\x90\x80\x80", 4, 0}, {"\xc0\xaf", 2, 0},
+        {"\"", 1, 1},
+        {"\\q", 2, 1},
+        {"\\n", 2, -1},
+        {"\\u00e9", 6, -1},
+        {"\\uD800", 6, 0},
+        {"\x01", 1, 0},
+        {"\x1f", 1, 0},
+        {"\x00", 1, 0},
+        {"\x7f", 1, -1},
+        {"\xff", 1, 0},
+        {"\x80", 1, 0},
+        {"\xc3\xa9", 2, -1},
+        {"\xc3", 1, 0},
+        {"\xe2\x82", 2, 0},
+        {"\xed\xa0\x80", 3, 0},
+        {"\xe2\x82\xac", 3, -1},
+        {"\xf0\x9f\x98\x80", 4, -1},
+        {"\xf4\x90\x80\x80", 4, 0},
+        {"\xc0\xaf", 2, 0},
     };
     (void)state;
     unsigned char doc[40 + BODY + 2];
@@ -729,8 +748,8 @@ static void test_depth(void **state)
             check_doc(s, len, max, true, 0, NULL, __LINE__);
             free(s);
             s = nested(max + 1, style, &len);
-            check_doc(s, len, max, false, level_offset(max, style),
-                      "nesting deeper than max_depth", __LINE__);
+            check_doc(s, len, max, false, level_offset(max, style), "nesting deeper than max_depth",
+                      __LINE__);
             free(s);
         }
     }
@@ -764,26 +783,75 @@ static void test_depth(void **state)
 
 /* ---- evs__utf8_validate ----------------------------------------------------------- */
 
-static const size_t utf8_positions[] = {0, 1, 13, 14, 15, 16, 29, 30, 31, 32, 33, 61, 62, 63, 64};
+/* Where a sequence is put: at `pos` of a buffer of `len` bytes of ASCII, or when
+ * from_end, `pos` bytes before the end (then pos = len - n - from_end). The set covers
+ * both 16- and 32-byte block edges and every way the last block can overlap the tail. */
+static const struct {
+    size_t len, pos;
+    bool from_end;
+} utf8_slots[] = {
+    {44, 0, false},
+    {45, 1, false},
+    {57, 13, false},
+    {58, 14, false},
+    {59, 15, false},
+    {60, 16, false},
+    {73, 29, false},
+    {74, 30, false},
+    {75, 31, false},
+    {76, 32, false},
+    {77, 33, false},
+    {105, 61, false},
+    {106, 62, false},
+    {107, 63, false},
+    {108, 64, false},
+    {32, 0, true},
+    {32, 2, true},
+    {37, 0, true},
+    {37, 1, true},
+    {62, 0, true},
+    {62, 1, true},
+    {63, 0, true},
+    {63, 1, true},
+    {63, 2, true},
+    {64, 0, true},
+    {64, 1, true},
+    {65, 0, true},
+    {95, 0, true},
+    {95, 2, true},
+    {7, 0, true},
+    /* across the start of the last full block, when the tail is 30 or 31 bytes */
+    {63, 29, false},
+    {63, 30, false},
+    {63, 31, false},
+    {62, 30, false},
+    {62, 31, false},
+    {95, 61, false},
+    {95, 62, false},
+    {95, 63, false},
+    {94, 62, false},
+    {94, 63, false},
+};
+#define NSLOTS (sizeof(utf8_slots) / sizeof(utf8_slots[0]))
 
-/* seq at each position of an ASCII buffer, and at its very end, under every code path;
- * all must agree with the reference on validity and offset. */
-static void check_utf8_all(const unsigned char *seq, size_t n, char **bufs, const size_t *lens,
-                           size_t nbufs)
+/* seq in every slot, under every code path: all must agree with the reference on
+ * validity and offset. */
+static void check_utf8_all(const unsigned char *seq, size_t n, char **bufs)
 {
-    for (size_t b = 0; b < nbufs; b++) {
-        size_t pos = b < nbufs - 1 ? utf8_positions[b] : lens[b] - n;
+    for (size_t b = 0; b < NSLOTS; b++) {
+        size_t len = utf8_slots[b].len;
+        size_t pos = utf8_slots[b].from_end ? len - n - utf8_slots[b].pos : utf8_slots[b].pos;
         unsigned char *buf = (unsigned char *)bufs[b];
         memcpy(buf + pos, seq, n);
         size_t want = 0;
-        bool want_ok = ref_utf8(buf, lens[b], &want);
+        bool want_ok = ref_utf8(buf, len, &want);
         for (int level = EVS_SIMD_SCALAR; level <= EVS_SIMD_AVX2; level++) {
             evs__json_force_simd(level);
             size_t got = 99999;
-            bool ok = evs__utf8_validate((const char *)buf, lens[b], &got);
+            bool ok = evs__utf8_validate((const char *)buf, len, &got);
             if (ok != want_ok || (!ok && got != want))
-                fail_msg("utf8 [%s] at %zu, simd %d: got %d at %zu, want %d at %zu",
-                         show(seq, n), pos, evs__json_simd_level(), ok, got, want_ok, want);
+                fail_msg("utf8 [%s] at %zu of %zu, simd %d: got %d at %zu, want %d at %zu",
+                         show(seq, n), pos, len, evs__json_simd_level(), ok, got, want_ok, want);
         }
         memset(buf + pos, 'a', n);
     }
@@ -793,40 +861,38 @@ static int group_simd = -1; /* the code path of the running group */
 
 static void test_utf8_exhaustive(void **state)
 {
-    enum { NB = sizeof(utf8_positions) / sizeof(utf8_positions[0]) + 1 };
-    static const unsigned char tails[] = {0x00, 0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC0, 0xFF};
-    char *bufs[NB];
-    size_t lens[NB];
+    static const unsigned char tails[] = {0x00, 0x7F, 0x80, 0x8F, 0x90,
+                                          0x9F, 0xA0, 0xBF, 0xC0, 0xFF};
+    char *bufs[NSLOTS];
     unsigned char seq[4];
     (void)state;
 
-    for (size_t b = 0; b < NB; b++) {
-        lens[b] = b < NB - 1 ? utf8_positions[b] + 4 + 40 : 37;
-        bufs[b] = malloc(lens[b]);
+    for (size_t b = 0; b < NSLOTS; b++) {
+        bufs[b] = malloc(utf8_slots[b].len);
         assert_non_null(bufs[b]);
-        memset(bufs[b], 'a', lens[b]);
+        memset(bufs[b], 'a', utf8_slots[b].len);
     }
     for (unsigned a = 0; a < 256; a++) {
         seq[0] = (unsigned char)a;
-        check_utf8_all(seq, 1, bufs, lens, NB);
+        check_utf8_all(seq, 1, bufs);
         for (unsigned b = 0; b < 256; b++) {
             seq[1] = (unsigned char)b;
-            check_utf8_all(seq, 2, bufs, lens, NB);
+            check_utf8_all(seq, 2, bufs);
             if (a < 0xE0)
                 continue;
             for (size_t c = 0; c < sizeof(tails); c++) {
                 seq[2] = tails[c];
-                check_utf8_all(seq, 3, bufs, lens, NB);
+                check_utf8_all(seq, 3, bufs);
                 if (a < 0xF0)
                     continue;
                 for (size_t d = 0; d < sizeof(tails); d += 3) {
                     seq[3] = tails[d];
-                    check_utf8_all(seq, 4, bufs, lens, NB);
+                    check_utf8_all(seq, 4, bufs);
                 }
             }
         }
     }
-    for (size_t b = 0; b < NB; b++)
+    for (size_t b = 0; b < NSLOTS; b++)
         free(bufs[b]);
     evs__json_force_simd(group_simd);
 }
@@ -847,7 +913,10 @@ static void test_utf8_api(void **state)
     char *s = malloc(n);
     assert_non_null(s);
     for (size_t i = 0; i + 4 <= n; i += 4)
-        memcpy(s + i, i % 12 == 0 ? "\xf0\x9f\x98\x80" : i % 12 == 4 ? "\xe2\x82\xac " : "ab\xc3\xa9",
+        memcpy(s + i,
+               i % 12 == 0   ? "\xf0\x9f\x98\x80"
+               : i % 12 == 4 ? "\xe2\x82\xac "
+                             : "ab\xc3\xa9",
                4);
     assert_true(evs__utf8_validate(s, n, &bad));
     for (size_t at = 4000; at < 4070; at++) {
@@ -1094,8 +1163,8 @@ static void test_escape(void **state)
     char want[32 * 6 + 1];
     size_t want_len = 0;
     for (int c = 0; c < 32; c++) {
-        static const char *const names[32] = {['\b'] = "\\b", ['\f'] = "\\f", ['\n'] = "\\n",
-                                              ['\r'] = "\\r", ['\t'] = "\\t"};
+        static const char *const names[32] = {
+            ['\b'] = "\\b", ['\f'] = "\\f", ['\n'] = "\\n", ['\r'] = "\\r", ['\t'] = "\\t"};
         all[c] = (char)c;
         if (names[c])
             want_len += (size_t)snprintf(want + want_len, sizeof(want) - want_len, "%s", names[c]);
@@ -1169,7 +1238,7 @@ static void put_utf8(text *t, unsigned cp)
 /* A random scalar value (no surrogates), biased to the edges of each UTF-8 length. */
 static unsigned rand_code_point(void)
 {
-    static const unsigned edges[] = {0x80,   0x7FF,  0x800,  0xD7FF,   0xE000,  0xFFFF,
+    static const unsigned edges[] = {0x80,    0x7FF,    0x800, 0xD7FF, 0xE000, 0xFFFF,
                                      0x10000, 0x10FFFF, 0xE9,  0x20AC, 0x1F600};
     if (rnd(3) == 0)
         return edges[rnd(sizeof(edges) / sizeof(edges[0]))];
@@ -1208,7 +1277,8 @@ static void gen_string(text *t, size_t max_len)
             unsigned cp = rand_code_point();
             if (cp >= 0x10000) {
                 cp -= 0x10000;
-                snprintf(u, sizeof(u), "\\u%04X\\u%04x", 0xD800 + (cp >> 10), 0xDC00 + (cp & 0x3FF));
+                snprintf(u, sizeof(u), "\\u%04X\\u%04x", 0xD800 + (cp >> 10),
+                         0xDC00 + (cp & 0x3FF));
             } else {
                 snprintf(u, sizeof(u), rnd(2) ? "\\u%04x" : "\\u%04X", rnd(2) ? cp : rnd(0x80));
             }
@@ -1320,9 +1390,9 @@ static void check_agree(const unsigned char *doc, size_t len, int max_depth, uin
 static void mutate(text *t)
 {
     static const unsigned char interesting[] = {
-        '"', '\\', '{', '}', '[', ']', ',', ':', ' ', '\n', 'u', 'D', 'd', 'C', '0', '9', '-',
-        '+', 'e', '.', 't', 'n', 0x00, 0x1F, 0x7F, 0x80, 0xBF, 0xC0, 0xC2, 0xE0, 0xED, 0xF0, 0xF4,
-        0xF5, 0xFF};
+        '"',  '\\', '{',  '}',  '[',  ']',  ',',  ':',  ' ',  '\n', 'u',  'D',
+        'd',  'C',  '0',  '9',  '-',  '+',  'e',  '.',  't',  'n',  0x00, 0x1F,
+        0x7F, 0x80, 0xBF, 0xC0, 0xC2, 0xE0, 0xED, 0xF0, 0xF4, 0xF5, 0xFF};
     size_t at = t->len ? rnd((uint32_t)t->len) : 0;
     unsigned char b = rnd(2) ? interesting[rnd(sizeof(interesting))] : (unsigned char)rnd(256);
     switch (rnd(4)) {

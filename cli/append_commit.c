@@ -1,0 +1,253 @@
+/*
+ * append_commit.c - one commit of `evstore append`: the pending lines become one
+ * evs_append_multi call with a batch per run of consecutive lines of the same stream,
+ * each batch with its expected version; after the call returns, the acknowledgements.
+ * Also the messages that say which lines were written when something fails.
+ */
+#include "append.h"
+#include "cli_common.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* "lines 1-16 were written, lines 17 and after were not", for the first line that was
+ * not written. */
+void ap_written_clause(char *buf, size_t len, uint64_t first_unwritten)
+{
+    unsigned long long w = (unsigned long long)first_unwritten - 1;
+    if (w == 0)
+        (void)snprintf(buf, len, "no lines were written");
+    else if (w == 1)
+        (void)snprintf(buf, len, "line 1 was written, lines 2 and after were not");
+    else
+        (void)snprintf(buf, len, "lines 1-%llu were written, lines %llu and after were not", w,
+                       w + 1);
+}
+
+static void line_range(char *buf, size_t len, uint64_t first, uint64_t last)
+{
+    if (first == last)
+        (void)snprintf(buf, len, "line %llu", (unsigned long long)first);
+    else
+        (void)snprintf(buf, len, "lines %llu-%llu", (unsigned long long)first,
+                       (unsigned long long)last);
+}
+
+int ap_report_oom(void)
+{
+    cli_err("append", "out of memory");
+    return CLI_EXIT_ERROR;
+}
+
+/* The number right after `prefix` at p, or -1. */
+static long long number_at(const char *p, const char *prefix, const char **end_out)
+{
+    size_t n = strlen(prefix);
+    if (strncmp(p, prefix, n) != 0 || p[n] < '0' || p[n] > '9')
+        return -1;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(p + n, &end, 10);
+    if (errno != 0 || v > 1000000000ULL)
+        return -1;
+    *end_out = end;
+    return (long long)v;
+}
+
+/* The index of the failed batch from the library's message, which names it as "batch 2
+ * of 5: ..." (conflicts) or "append (batch 2) to stream ..." (invalid events); -1 when it
+ * names none. Requiring the exact shape keeps a stream that happens to be called
+ * "batch 7" from being taken for it. */
+static long long failed_batch(const char *msg, size_t batch_count)
+{
+    for (const char *p = strstr(msg, "batch "); p != NULL; p = strstr(p + 1, "batch ")) {
+        const char *end;
+        long long b = number_at(p, "batch ", &end);
+        if (b < 0 || (size_t)b >= batch_count)
+            continue;
+        const char *of_end;
+        if (number_at(end, " of ", &of_end) == (long long)batch_count ||
+            (p > msg && p[-1] == '(' && *end == ')'))
+            return b;
+    }
+    return -1;
+}
+
+/* A failed evs_append_multi: nothing of this commit was written. Name the line of the
+ * event or the lines of the batch the library's message points at, or the commit's. */
+static int report_commit_error(const ap_ctx *ac, int rc, size_t batch_count)
+{
+    const char *msg = evs_errmsg();
+    if (msg[0] == '\0')
+        msg = evs_errstr(rc);
+    long long b = batch_count == 1 ? 0 : failed_batch(msg, batch_count);
+    size_t first = 0, last = ac->count - 1;
+    if (b >= 0) {
+        first = ac->batch_first[b];
+        last = (size_t)b + 1 < batch_count ? ac->batch_first[b + 1] - 1 : ac->count - 1;
+        const char *p = strstr(msg, ": event ");
+        const char *end;
+        long long k = p != NULL ? number_at(p, ": event ", &end) : -1;
+        if (k >= 0 && (size_t)k <= last - first)
+            first = last = first + (size_t)k;
+    }
+    char lines[64], written[128];
+    line_range(lines, sizeof lines, ac->lines[first].line_no, ac->lines[last].line_no);
+    ap_written_clause(written, sizeof written, ac->lines[0].line_no);
+    cli_err("append", "%s: %s; %s", lines, msg, written);
+    return cli_exit_code(rc);
+}
+
+/* ---- commits ------------------------------------------------------------------------ */
+
+/* The expected version of a batch of `count` events starting with line `first`, and
+ * the stream's state as this batch leaves it. */
+static int batch_expected(ap_ctx *ac, const ap_line *first, const char *stream, size_t count,
+                          int64_t *out)
+{
+    ap_stream_state *st = ap_streams_find(&ac->streams, stream);
+    bool from_option = st == NULL && ac->o.has_expected && !first->has_expected;
+    int64_t e = EVS_EXPECT_ANY;
+    if (first->has_expected)
+        e = first->expected;
+    else if (st != NULL && st->pinned)
+        e = st->version;
+    else if (from_option)
+        e = ac->o.expected;
+    bool is_explicit = first->has_expected || from_option;
+    bool pins = e >= 0 || e == EVS_EXPECT_NO_STREAM;
+    /* A stream needs remembering once it pins a version, or so that --expected-version
+     * is not applied to it a second time. */
+    if (st == NULL && (pins || ac->o.has_expected)) {
+        st = ap_streams_add(&ac->streams, stream);
+        if (st == NULL)
+            return -1;
+    }
+    if (st != NULL && pins) {
+        st->pinned = true;
+        st->version = (e >= 0 ? e : -1) + (int64_t)count;
+    } else if (st != NULL && is_explicit) {
+        st->pinned = false;
+    }
+    *out = e;
+    return 0;
+}
+
+static int reserve_scratch(ap_ctx *ac)
+{
+    if (ac->count <= ac->scratch_cap)
+        return 0;
+    size_t cap = ac->scratch_cap == 0 ? 256 : ac->scratch_cap;
+    while (cap < ac->count)
+        cap *= 2;
+    /* scratch_cap grows only once all four arrays did, so a failure part-way leaves
+     * every array at least at the old size. */
+    evs_event_in *ev = realloc(ac->events, cap * sizeof *ev);
+    if (ev == NULL)
+        return -1;
+    ac->events = ev;
+    evs_batch_in *bt = realloc(ac->batches, cap * sizeof *bt);
+    if (bt == NULL)
+        return -1;
+    ac->batches = bt;
+    evs_append_result *res = realloc(ac->results, cap * sizeof *res);
+    if (res == NULL)
+        return -1;
+    ac->results = res;
+    size_t *first = realloc(ac->batch_first, cap * sizeof *first);
+    if (first == NULL)
+        return -1;
+    ac->batch_first = first;
+    ac->scratch_cap = cap;
+    return 0;
+}
+
+/* Turn the pending lines into events and batches. Returns the batch count, or 0 when
+ * out of memory. */
+static size_t build_batches(ap_ctx *ac)
+{
+    if (reserve_scratch(ac) < 0)
+        return 0;
+    const char *base = ac->in.buf.ptr;
+    const char *names = ac->names.ptr;
+    size_t nb = 0;
+    for (size_t i = 0; i < ac->count; i++) {
+        const ap_line *l = &ac->lines[i];
+        ac->events[i] =
+            (evs_event_in){names + l->type_off, base + l->data_off,
+                           l->data_len,         l->meta_len > 0 ? base + l->meta_off : NULL,
+                           l->meta_len,         l->has_id ? l->id : NULL};
+        /* Equal names of consecutive lines share one copy (append_line.c), so comparing
+         * offsets compares the names. */
+        if (i == 0 || l->stream_off != ac->lines[i - 1].stream_off || l->has_expected) {
+            ac->batch_first[nb] = i;
+            ac->batches[nb] = (evs_batch_in){names + l->stream_off, 0, &ac->events[i], 0};
+            nb++;
+        }
+        ac->batches[nb - 1].count++;
+    }
+    for (size_t b = 0; b < nb; b++) {
+        const ap_line *first = &ac->lines[ac->batch_first[b]];
+        if (batch_expected(ac, first, ac->batches[b].stream, ac->batches[b].count,
+                           &ac->batches[b].expected_version) < 0)
+            return 0;
+    }
+    return nb;
+}
+
+static void print_acks(ap_ctx *ac, size_t batch_count)
+{
+    cli_out *o = &ac->out;
+    for (size_t b = 0; b < batch_count; b++) {
+        const evs_batch_in *bt = &ac->batches[b];
+        const evs_append_result *r = &ac->results[b];
+        size_t stream_len = strlen(bt->stream);
+        for (size_t k = 0; k < bt->count; k++) {
+            (void)cli_out_write(o, "{\"pos\":", 7);
+            (void)cli_out_i64(o, r->first_pos + (int64_t)k);
+            (void)cli_out_write(o, ",\"stream\":", 10);
+            (void)cli_out_json_str(o, bt->stream, stream_len);
+            (void)cli_out_write(o, ",\"version\":", 11);
+            (void)cli_out_i64(o, r->version - (int64_t)(bt->count - 1 - k));
+            (void)cli_out_write(o, "}\n", 2);
+        }
+    }
+    /* Flushed per commit, so a consumer of the acknowledgements hears at once. */
+    (void)cli_out_flush(o);
+}
+
+int ap_commit(ap_ctx *ac)
+{
+    if (ac->count == 0)
+        return CLI_EXIT_OK;
+    size_t nb = build_batches(ac);
+    if (nb == 0)
+        return ap_report_oom();
+    int rc = evs_append_multi(ac->results, ac->store, ac->batches, nb);
+    if (rc < 0)
+        return report_commit_error(ac, rc, nb);
+    /* The library's versions are the truth (they also cover duplicate batches); the
+     * last batch of a stream in this commit leaves its state. */
+    for (size_t b = 0; b < nb; b++) {
+        ap_stream_state *st = ap_streams_find(&ac->streams, ac->batches[b].stream);
+        if (st != NULL && st->pinned)
+            st->version = ac->results[b].version;
+    }
+    if (!ac->o.quiet)
+        print_acks(ac, nb);
+    uint64_t next_line = ac->lines[ac->count - 1].line_no + 1;
+    ac->count = 0;
+    ac->line_bytes = 0;
+    ac->payload_len = 0;
+    ac->names.len = 0;
+    if (ac->out.err != 0 && ac->out.err != EPIPE) {
+        char written[128];
+        ap_written_clause(written, sizeof written, next_line);
+        cli_out_report("append", &ac->out);
+        cli_err("append", "stopped after the acknowledgement failed; %s", written);
+        return CLI_EXIT_ERROR;
+    }
+    return CLI_EXIT_OK;
+}

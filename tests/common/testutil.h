@@ -1,0 +1,133 @@
+/*
+ * testutil.h - helpers shared by the C tests: temporary store directories, simple
+ * event builders, and assertions that print the library's error message.
+ * Header-only so each test executable stays one file plus this.
+ */
+#ifndef EVS_TESTUTIL_H
+#define EVS_TESTUTIL_H
+
+#include "evstore.h"
+
+#include <errno.h>
+#include <ftw.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <setjmp.h>
+#include <cmocka.h>
+
+/* Assert that an evstore call returned `want`; on failure print evs_errmsg(). */
+#define assert_evs(want, call)                                                             \
+    do {                                                                                   \
+        int evs_rc_ = (call);                                                              \
+        if (evs_rc_ != (want))                                                             \
+            print_error("%s:%d: %s returned %d (%s), want %d; message: %s\n", __FILE__,    \
+                        __LINE__, #call, evs_rc_, evs_errname(evs_rc_), (int)(want),       \
+                        evs_errmsg());                                                     \
+        assert_int_equal(evs_rc_, (want));                                                 \
+    } while (0)
+
+#define assert_evs_ok(call) assert_evs(0, call)
+
+/* Assert that the calling thread's error message contains `needle`. */
+#define assert_errmsg_has(needle)                                                          \
+    do {                                                                                   \
+        if (!strstr(evs_errmsg(), (needle)))                                               \
+            print_error("%s:%d: message '%s' lacks '%s'\n", __FILE__, __LINE__,            \
+                        evs_errmsg(), (needle));                                           \
+        assert_non_null(strstr(evs_errmsg(), (needle)));                                   \
+    } while (0)
+
+static inline int tu_rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+/* Remove a directory tree (a test's store). */
+static inline void tu_rmtree(const char *dir)
+{
+    nftw(dir, tu_rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* A fresh, empty temporary directory path in buf (the directory itself is NOT
+ * created, so evs_open creates the store). Lives under $EVS_TEST_TMPDIR or /tmp. */
+static inline void tu_tmpdir(char *buf, size_t len, const char *tag)
+{
+    const char *base = getenv("EVS_TEST_TMPDIR");
+    if (!base || !*base)
+        base = "/tmp";
+    mkdir(base, 0755);
+    char tmpl[4096];
+    snprintf(tmpl, sizeof tmpl, "%s/evs-%s-XXXXXX", base, tag);
+    if (!mkdtemp(tmpl)) {
+        fprintf(stderr, "mkdtemp %s: %s\n", tmpl, strerror(errno));
+        abort();
+    }
+    snprintf(buf, len, "%s/store", tmpl);
+}
+
+/* Remove the store and the temporary directory made by tu_tmpdir. */
+static inline void tu_cleanup(const char *store_dir)
+{
+    char parent[4096];
+    snprintf(parent, sizeof parent, "%s", store_dir);
+    char *slash = strrchr(parent, '/');
+    if (slash)
+        *slash = '\0';
+    tu_rmtree(parent);
+}
+
+/* An evs_event_in with a type and NUL-terminated JSON data (no metadata, new id). */
+static inline evs_event_in tu_event(const char *type, const char *json)
+{
+    evs_event_in e;
+    memset(&e, 0, sizeof e);
+    e.type = type;
+    e.data = json;
+    e.data_len = strlen(json);
+    return e;
+}
+
+/* Append one event, asserting success; returns its position. */
+static inline int64_t tu_append1(evs_store *s, const char *stream, const char *type,
+                                 const char *json)
+{
+    evs_event_in e = tu_event(type, json);
+    evs_append_result r;
+    assert_evs_ok(evs_append(&r, s, stream, EVS_EXPECT_ANY, &e, 1));
+    return r.first_pos;
+}
+
+/* Count the events a query selects. */
+static inline int64_t tu_count(evs_store *s, const evs_query *q)
+{
+    evs_cursor *c;
+    assert_evs_ok(evs_cursor_open(&c, s, q));
+    evs_event ev;
+    int rc;
+    int64_t n = 0;
+    while ((rc = evs_cursor_next(c, &ev)) > 0)
+        n++;
+    assert_int_equal(rc, 0);
+    evs_cursor_close(c);
+    return n;
+}
+
+/* Options for fast tests: no fsync (durability is tested separately). */
+static inline evs_options tu_fast_options(void)
+{
+    evs_options o = EVS_OPTIONS_INIT;
+    o.sync_mode = EVS_SYNC_NONE;
+    return o;
+}
+
+#endif /* EVS_TESTUTIL_H */
