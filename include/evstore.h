@@ -149,8 +149,11 @@ typedef struct evs_options {
     evs_sync_mode sync_mode;     /* default EVS_SYNC_ALWAYS */
     unsigned int sync_interval_ms; /* EVS_SYNC_BATCH period, default 10 ms */
     uint64_t segment_size;       /* bytes; a segment is closed once it would grow past
-                                  * this. Default 64 MiB, minimum 64 KiB. A batch is never
-                                  * split, so one larger batch makes one larger segment. */
+                                  * this. 0 (the default) = the size the store was created
+                                  * with, 64 MiB for a new store; 64 KiB to 1 GiB. A store
+                                  * remembers the size it was created with. An append is
+                                  * never split, so one larger append makes one larger
+                                  * segment. */
     int lock_wait_ms;            /* when another process holds the writer lock: 0 fail with
                                   * EVS_EBUSY at once, -1 wait as long as it takes, N wait
                                   * up to N ms. Default -1. */
@@ -159,7 +162,7 @@ typedef struct evs_options {
                                     * 8 MiB. 0 = default. */
 } evs_options;
 
-#define EVS_OPTIONS_INIT {EVS_OPTIONS_VERSION, 0, EVS_SYNC_ALWAYS, 10, 64u << 20, -1, 0}
+#define EVS_OPTIONS_INIT {EVS_OPTIONS_VERSION, 0, EVS_SYNC_ALWAYS, 10, 0, -1, 0}
 
 /** Fill *opts with the defaults for `version` (pass EVS_OPTIONS_VERSION).
  *  @return 0, or EVS_EINVAL for an unknown version. */
@@ -385,8 +388,8 @@ typedef struct evs_stat_info {
     int64_t last_pos;         /* 0 when the store is empty */
     int64_t first_ts_ns;      /* 0 when empty */
     int64_t last_ts_ns;       /* 0 when empty */
-    evs_sync_mode sync_mode;
-    uint64_t segment_size;
+    evs_sync_mode sync_mode;  /* this handle's sync mode (it is chosen per open) */
+    uint64_t segment_size;    /* the store's segment size */
 } evs_stat_info;
 
 /** Fill *out with the store's figures as of now. @return 0, EVS_EIO. Thread-safe. */

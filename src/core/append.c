@@ -8,6 +8,7 @@
 #include "json.h"
 
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -28,31 +29,55 @@ static char first_char(const char *p, size_t len)
     return '\0';
 }
 
-static int check_event(const evs_event_in *in, evs__event_w *w, const char *where)
+/* Where an append went wrong, formatted only when it did: appends that succeed pay
+ * for no message. */
+typedef struct where {
+    const char *stream;  /* may be NULL or bad: printed with a bound */
+    size_t batch;
+    size_t batch_count;
+    long event;          /* -1: the batch itself */
+} where;
+
+static int fail(const where *w, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int fail(const where *w, int code, const char *fmt, ...)
+{
+    char what[512], batch[64] = "", event[48] = "";
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    if (w->batch_count > 1)
+        snprintf(batch, sizeof batch, " (batch %zu)", w->batch);
+    if (w->event >= 0)
+        snprintf(event, sizeof event, ": event %ld", w->event);
+    return evs__seterr(code, "append%s to stream '%.64s'%s: %s", batch,
+                       w->stream ? w->stream : "", event, what);
+}
+
+static int check_event(const evs_event_in *in, evs__event_w *w, const where *at)
 {
     size_t type_len;
-    int rc = evs__check_name(in->type, EVS_MAX_TYPE_LEN, "field 'type'", where, &type_len);
-    if (rc < 0)
-        return rc;
+    char why[128];
+    if (evs__name_problem(in->type, EVS_MAX_TYPE_LEN, &type_len, why, sizeof why))
+        return fail(at, EVS_EINVAL, "field 'type' %s", why);
     if (!in->data || in->data_len == 0)
-        return evs__seterr(EVS_EINVAL, "%s: field 'data' is empty (it must be a JSON value)",
-                           where);
+        return fail(at, EVS_EINVAL, "field 'data' is empty (it must be a JSON value)");
     if (in->data_len + in->metadata_len > EVS_MAX_EVENT_LEN)
-        return evs__seterr(EVS_EINVAL,
-                           "%s: event is %zu bytes of data and metadata, more than the "
-                           "maximum of %u",
-                           where, in->data_len + in->metadata_len, EVS_MAX_EVENT_LEN);
+        return fail(at, EVS_EINVAL,
+                    "event is %zu bytes of data and metadata, more than the maximum of %u",
+                    in->data_len + in->metadata_len, EVS_MAX_EVENT_LEN);
     evs_json_error err;
     if (!evs__json_validate(in->data, in->data_len, EVS_MAX_JSON_DEPTH, &err))
-        return evs__seterr(EVS_EINVAL, "%s: field 'data' is not valid JSON: %s at byte %zu",
-                           where, err.reason, err.offset);
+        return fail(at, EVS_EINVAL, "field 'data' is not valid JSON: %s at byte %zu", err.reason,
+                    err.offset);
     if (in->metadata) {
         if (!evs__json_validate(in->metadata, in->metadata_len, EVS_MAX_JSON_DEPTH, &err))
-            return evs__seterr(EVS_EINVAL,
-                               "%s: field 'metadata' is not valid JSON: %s at byte %zu", where,
-                               err.reason, err.offset);
+            return fail(at, EVS_EINVAL, "field 'metadata' is not valid JSON: %s at byte %zu",
+                        err.reason, err.offset);
         if (first_char(in->metadata, in->metadata_len) != '{')
-            return evs__seterr(EVS_EINVAL, "%s: field 'metadata' must be a JSON object", where);
+            return fail(at, EVS_EINVAL, "field 'metadata' must be a JSON object");
     }
     w->type = in->type;
     w->type_len = (uint32_t)type_len;
@@ -62,35 +87,31 @@ static int check_event(const evs_event_in *in, evs__event_w *w, const char *wher
     w->meta = in->metadata;
     w->meta_len = in->metadata ? (uint32_t)in->metadata_len : 0;
     w->id_given = in->id != NULL;
-    if (in->id)
+    if (in->id) {
         memcpy(w->id, in->id, 16);
-    else if ((rc = evs__uuid_v4(w->id)) < 0)
-        return rc;
-    return 0;
+        return 0;
+    }
+    return evs__uuid_v4(w->id);
 }
 
 static int check_batch(const evs_batch_in *in, evs__batch_w *w, evs__event_w *events,
                        size_t index, size_t batch_count)
 {
-    char where[1200];
+    where at = {in->stream, index, batch_count, -1};
     size_t slen = 0;
-    const char *sname = in->stream ? in->stream : "";
-    int n = batch_count > 1
-                ? snprintf(where, sizeof where, "append (batch %zu) to stream '%.64s'", index,
-                           sname)
-                : snprintf(where, sizeof where, "append to stream '%.64s'", sname);
-    (void)n;
-    int rc = evs__check_name(in->stream, EVS_MAX_STREAM_LEN, "stream name", where, &slen);
-    if (rc < 0)
-        return rc;
+    char why[128];
+    if (evs__name_problem(in->stream, EVS_MAX_STREAM_LEN, &slen, why, sizeof why)) {
+        at.stream = NULL;
+        return fail(&at, EVS_EINVAL, "the stream name %s", why);
+    }
     if (!is_expected_ok(in->expected_version))
-        return evs__seterr(EVS_EINVAL, "%s: expected version %" PRId64 " is not valid", where,
-                           in->expected_version);
+        return fail(&at, EVS_EINVAL, "expected version %" PRId64 " is not valid",
+                    in->expected_version);
     if (!in->events || in->count == 0)
-        return evs__seterr(EVS_EINVAL, "%s: no events to append", where);
+        return fail(&at, EVS_EINVAL, "no events to append");
     if (in->count > EVS_MAX_BATCH_COUNT)
-        return evs__seterr(EVS_EINVAL, "%s: %zu events in one append, more than %u", where,
-                           in->count, EVS_MAX_BATCH_COUNT);
+        return fail(&at, EVS_EINVAL, "%zu events in one append, more than %u", in->count,
+                    EVS_MAX_BATCH_COUNT);
     w->stream = in->stream;
     w->stream_len = (uint32_t)slen;
     w->stream_hash = evs__hash64(in->stream, slen);
@@ -99,10 +120,10 @@ static int check_batch(const evs_batch_in *in, evs__batch_w *w, evs__event_w *ev
     w->count = in->count;
     w->any_id_given = false;
     w->payload_len = 0;
-    size_t wlen = strlen(where);
     for (size_t i = 0; i < in->count; i++) {
-        snprintf(where + wlen, sizeof where - wlen, ": event %zu", i);
-        if ((rc = check_event(&in->events[i], &events[i], where)) < 0)
+        at.event = (long)i;
+        int rc = check_event(&in->events[i], &events[i], &at);
+        if (rc < 0)
             return rc;
         w->any_id_given |= events[i].id_given;
         w->payload_len += slen + events[i].type_len + events[i].data_len + events[i].meta_len;

@@ -21,6 +21,11 @@ struct evs_store {
 void evs__store_ref(evs_store *s);
 int evs__store_unref(evs_store *s);
 
+/* What is wrong with a stream name or event type (into why, returning EVS_EINVAL), or
+ * 0 with its length: length, control characters, UTF-8. */
+int evs__name_problem(const char *name, size_t max_len, size_t *len_out, char *why,
+                      size_t why_len);
+
 /* Check a stream name or event type: length, UTF-8, no control characters. `what` is
  * "stream name" or "event type"; `where` prefixes the message. */
 int evs__check_name(const char *name, size_t max_len, const char *what, const char *where,

@@ -5,6 +5,8 @@
 #include "core.h"
 #include "json.h"
 
+#include <stdio.h>
+
 int evs_version(void)
 {
     return EVS_VERSION_NUMBER;
@@ -49,28 +51,48 @@ int evs_errcode(void)
     return evs__lasterr_code();
 }
 
+/* A name's problem, or 0: length, control characters, UTF-8. */
+int evs__name_problem(const char *name, size_t max_len, size_t *len_out, char *why,
+                        size_t why_len)
+{
+    if (!name) {
+        snprintf(why, why_len, "is missing (NULL)");
+        return EVS_EINVAL;
+    }
+    /* One pass for length and control characters; UTF-8 is only checked when a byte
+     * past ASCII was seen (most names are plain ASCII). */
+    size_t len = 0;
+    unsigned char c, high = 0;
+    while ((c = (unsigned char)name[len]) != 0) {
+        if (c < 0x20 || c == 0x7f) {
+            snprintf(why, why_len, "has a control character (0x%02x) at byte %zu", c, len);
+            return EVS_EINVAL;
+        }
+        high |= c;
+        if (++len > max_len) {
+            snprintf(why, why_len, "is longer than %zu bytes", max_len);
+            return EVS_EINVAL;
+        }
+    }
+    if (len == 0) {
+        snprintf(why, why_len, "is empty");
+        return EVS_EINVAL;
+    }
+    size_t bad;
+    if ((high & 0x80) && !evs__utf8_validate(name, len, &bad)) {
+        snprintf(why, why_len, "is not valid UTF-8 (byte %zu)", bad);
+        return EVS_EINVAL;
+    }
+    *len_out = len;
+    return 0;
+}
+
 int evs__check_name(const char *name, size_t max_len, const char *what, const char *where,
                     size_t *len_out)
 {
-    if (!name)
-        return evs__seterr(EVS_EINVAL, "%s: %s is missing (NULL)", where, what);
-    size_t len = 0;
-    for (; name[len]; len++) {
-        unsigned char c = (unsigned char)name[len];
-        if (len >= max_len)
-            return evs__seterr(EVS_EINVAL, "%s: %s is longer than %zu bytes", where, what,
-                               max_len);
-        if (c < 0x20 || c == 0x7f)
-            return evs__seterr(EVS_EINVAL,
-                               "%s: %s has a control character (0x%02x) at byte %zu", where,
-                               what, c, len);
-    }
-    if (len == 0)
-        return evs__seterr(EVS_EINVAL, "%s: %s is empty", where, what);
-    size_t bad;
-    if (!evs__utf8_validate(name, len, &bad))
-        return evs__seterr(EVS_EINVAL, "%s: %s is not valid UTF-8 (byte %zu)", where, what, bad);
-    *len_out = len;
+    char why[128];
+    if (evs__name_problem(name, max_len, len_out, why, sizeof why))
+        return evs__seterr(EVS_EINVAL, "%s: %s %s", where, what, why);
     return 0;
 }
 

@@ -41,8 +41,8 @@ static int check_options(evs_options *o, const evs_options *given)
     if (o->sync_mode == EVS_SYNC_BATCH && (o->sync_interval_ms == 0 || o->sync_interval_ms > 60000))
         return evs__seterr(EVS_EINVAL, "evs_open: sync_interval_ms must be 1..60000, not %u",
                            o->sync_interval_ms);
-    /* Offsets inside a segment are stored in 32 bits. */
-    if (o->segment_size < (64u << 10) || o->segment_size > (1u << 30))
+    /* Offsets inside a segment are stored in 32 bits. 0 = the store's own size. */
+    if (o->segment_size != 0 && (o->segment_size < (64u << 10) || o->segment_size > (1u << 30)))
         return evs__seterr(EVS_EINVAL,
                            "evs_open: segment_size must be between 64 KiB and 1 GiB, not %llu",
                            (unsigned long long)o->segment_size);
@@ -64,8 +64,6 @@ int evs_open(evs_store **out, const char *path, const evs_options *opts)
     int rc = check_options(&o, opts);
     if (rc < 0)
         return rc;
-    if (!opts || opts->segment_size == 0)
-        o.segment_size = 64u << 20;
     const evs__backend_methods *m = evs__backend_find("file");
     if (!m)
         return evs__seterr(EVS_ENOTSUP, "backend 'file' not compiled in");

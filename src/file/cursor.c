@@ -38,6 +38,8 @@ struct evs__be_cursor {
     seg *s;
     uint64_t off;
     uint64_t s_end;          /* end of committed data in s; UINT64_MAX = not known */
+    const unsigned char *base; /* mapping of s covering [0, end) */
+    uint64_t end;            /* committed bytes of s known mapped; 0 = refill first */
     uint64_t next_pos;       /* forward: next position expected; backward: next to give */
     uint64_t low_pos;        /* backward: lowest position to give */
     /* streams */
@@ -104,6 +106,7 @@ static int scan_start(evs__be_cursor *c, uint64_t from)
         /* Past the end: wait at the head for what comes. */
         c->s = evs__seg_by_first(fb, c->h.seg);
         c->s_end = UINT64_MAX;
+        c->end = 0;
         c->off = c->h.end;
         c->next_pos = c->h.pos + 1;
         c->low_pos = from; /* skip anything below `from` */
@@ -111,6 +114,7 @@ static int scan_start(evs__be_cursor *c, uint64_t from)
     }
     c->low_pos = from;
     c->s_end = UINT64_MAX;
+    c->end = 0;
     c->s = evs__seg_find(fb, from);
     if (!c->s)
         return evs__seterr(EVS_ECORRUPT, "no segment holds position %" PRIu64, from);
@@ -134,16 +138,16 @@ static int scan_advance_segment(evs__be_cursor *c)
     }
     c->s = n;
     c->s_end = UINT64_MAX;
+    c->end = 0;
     c->off = SEG_HDR_LEN;
     return 1;
 }
 
-static int scan_next(evs__be_cursor *c, evs_event *ev)
+/* The slow part of a forward scan: find more committed bytes (the head moved, or the
+ * next segment) and map them. 1 when there is more to read, 0 at the end for now. */
+static int scan_refill(evs__be_cursor *c)
 {
-    const evs__query_c *q = c->q;
     for (;;) {
-        if (q->to_pos && c->next_pos > (uint64_t)q->to_pos)
-            return 0;
         if (c->next_pos > c->h.pos) {
             head_view h;
             evs__head_read(c->fb, &h);
@@ -152,7 +156,7 @@ static int scan_next(evs__be_cursor *c, evs_event *ev)
             c->h = h;
         }
         if (!c->s) {
-            c->s = evs__seg_by_first(c->fb, 1);
+            c->s = evs__seg_find(c->fb, c->next_pos);
             if (!c->s && evs__seg_load_all(c->fb) == 0)
                 c->s = evs__seg_find(c->fb, c->next_pos);
             if (!c->s)
@@ -160,6 +164,7 @@ static int scan_next(evs__be_cursor *c, evs_event *ev)
                                    c->next_pos);
             c->off = SEG_HDR_LEN;
             c->s_end = UINT64_MAX;
+            c->end = 0;
             if (c->s->first_pos != c->next_pos) {
                 int rc = evs__seg_offset(c->fb, c->s, c->next_pos, &c->off);
                 if (rc < 0)
@@ -178,29 +183,47 @@ static int scan_next(evs__be_cursor *c, evs_event *ev)
                 return rc;
             c->s_end = end;
         }
-        if (c->off >= end) {
-            int rc = scan_advance_segment(c);
-            if (rc < 0)
-                return rc;
-            if (rc == 0)
-                return 0;
-            continue;
+        if (c->off < end) {
+            const mapping *m = evs__seg_map(c->fb, c->s, end);
+            if (!m)
+                return evs__lasterr_code();
+            c->base = m->base;
+            c->end = end;
+            return 1;
         }
-        rec_view r;
-        int rc = evs__seg_read_at(c->fb, c->s, c->off, false, &r);
-        if (rc < 0)
+        int rc = scan_advance_segment(c);
+        if (rc <= 0)
             return rc;
-        if (r.pos != c->next_pos)
+    }
+}
+
+static int scan_next(evs__be_cursor *c, evs_event *ev)
+{
+    const evs__query_c *q = c->q;
+    for (;;) {
+        if (q->to_pos && c->next_pos > (uint64_t)q->to_pos)
+            return 0;
+        if (c->off >= c->end || c->next_pos > c->h.pos) {
+            int rc = scan_refill(c);
+            if (rc <= 0)
+                return rc;
+        }
+        /* Committed bytes, mapped: decode in place. */
+        rec_view r;
+        int st = evs__rec_decode(c->base + c->off, c->end - c->off, false, &r);
+        if (st != REC_OK || r.pos != c->next_pos)
             return evs__seterr(EVS_ECORRUPT,
-                               "segment %s: byte %" PRIu64 " holds position %" PRIu64
-                               ", expected %" PRIu64 "; run 'evstore verify'",
-                               c->s->name, c->off, r.pos, c->next_pos);
+                               "segment %s: %s at byte %" PRIu64 " (position %" PRIu64
+                               "); run 'evstore verify'",
+                               c->s->name, st != REC_OK ? evs__rec_status_str(st) : "wrong position",
+                               c->off, c->next_pos);
         uint64_t off = c->off;
         c->off += REC_ALIGN(r.len);
         c->next_pos++;
         if (r.pos < c->low_pos || !matches(q, &r))
             continue;
-        if ((rc = verify_crc(c->s, off, &r)) < 0)
+        int rc = verify_crc(c->s, off, &r);
+        if (rc < 0)
             return rc;
         fill_event(ev, &r);
         return 1;

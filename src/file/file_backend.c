@@ -232,7 +232,7 @@ static int file_stat(evs__backend *be, evs_stat_info *out)
         return rc;
     memset(out, 0, sizeof *out);
     out->sync_mode = fb->opts.sync_mode;
-    out->segment_size = fb->opts.segment_size;
+    out->segment_size = fb->store_segment_size;
     size_t n = evs__seg_count(fb);
     for (size_t i = 0; i < n; i++) {
         seg *s = evs__seg_at(fb, i);

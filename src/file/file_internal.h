@@ -96,16 +96,27 @@ typedef struct seg {
 
 /* ---- streamtab.c ----------------------------------------------------------------- */
 
+#define ENT_INLINE_NAME 24
+
 typedef struct stream_ent {
     uint64_t hash;               /* 0 = empty slot */
-    char *name;                  /* owned, NUL-terminated */
-    uint32_t name_len;
-    bool in_base;                /* the snapshot has this stream too */
     uint64_t first_pos;
     uint64_t last_pos;
     int64_t last_version;
     uint32_t last_off;           /* offset of last_pos in its segment */
+    uint32_t name_len;
+    bool in_base;                /* the snapshot has this stream too */
+    /* Short names live in the entry, so a lookup costs one cache miss, not two. */
+    union {
+        char inl[ENT_INLINE_NAME];
+        char *heap;              /* owned, when name_len > ENT_INLINE_NAME */
+    } name;
 } stream_ent;
+
+static inline const char *evs__ent_name(const stream_ent *e)
+{
+    return e->name_len > ENT_INLINE_NAME ? e->name.heap : e->name.inl;
+}
 
 typedef struct stream_val {
     uint64_t first_pos;
@@ -129,9 +140,12 @@ typedef struct streamtab {
     bool loaded;                 /* snapshot mapped and tail applied at least once */
 } streamtab;
 
-/* One change made by the writer, kept so that a failed commit can be undone. */
+/* One change made by the writer, kept so that a failed commit can be undone. It names
+ * the stream rather than pointing at its entry: entries move when the table grows. */
 typedef struct tab_undo {
-    stream_ent *ent;
+    const char *name;            /* the caller's copy, alive for the whole commit */
+    uint32_t name_len;
+    uint64_t hash;
     bool created;
     stream_val old;
 } tab_undo;
@@ -146,6 +160,7 @@ typedef struct file_backend {
     evs_options opts;
     bool readonly;
     unsigned char store_id[16];
+    uint64_t store_segment_size; /* the segment size in evstore.meta */
 
     int lock_fd;                 /* LOCK file, flock()ed while appending */
     unsigned char *head;         /* the shared head page (HEAD_LEN bytes, MAP_SHARED) */
@@ -246,6 +261,11 @@ void evs__tab_free(streamtab *t);
 int evs__tab_load_snapshot(file_backend *fb); /* maps index.snap if valid; else empty */
 bool evs__tab_get(const streamtab *t, const char *name, uint32_t len, uint64_t hash,
                   stream_val *out);
+/* The stream's entry in the overlay, created (from the base, or as a new stream with
+ * last_version -1) when missing. With `undo`, how to reverse this is saved there. The
+ * pointer is valid until the table next changes. */
+int evs__tab_upsert(streamtab *t, const char *name, uint32_t len, uint64_t hash,
+                    stream_ent **out, tab_undo *undo);
 /* Record that a stream now ends at last_pos/last_version; first_pos is used when the
  * stream is new. With `undo`, what it replaced is saved there. */
 int evs__tab_apply(streamtab *t, const char *name, uint32_t len, uint64_t hash,

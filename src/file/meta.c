@@ -80,6 +80,10 @@ static int meta_check(file_backend *fb, const unsigned char *m, const char *path
     if (fmt == 0)
         return evs__seterr(EVS_EFORMAT, "%s: format version 0 is not valid", path);
     memcpy(fb->store_id, m + META_OFF_ID, 16);
+    uint64_t segsz = evs__get_u64(m + META_OFF_SEGSZ);
+    fb->store_segment_size = segsz >= (64u << 10) && segsz <= (1u << 30) ? segsz : 64u << 20;
+    if (fb->opts.segment_size == 0)
+        fb->opts.segment_size = fb->store_segment_size;
     return 0;
 }
 
@@ -120,6 +124,9 @@ static int meta_write(file_backend *fb, const char *path)
         return rc;
     memcpy(m + META_OFF_ID, fb->store_id, 16);
     evs__put_u64(m + META_OFF_CTIME, (uint64_t)evs__now_ns());
+    if (fb->opts.segment_size == 0)
+        fb->opts.segment_size = 64u << 20;
+    fb->store_segment_size = fb->opts.segment_size;
     evs__put_u64(m + META_OFF_SEGSZ, fb->opts.segment_size);
     evs__put_u32(m + META_OFF_CRC, evs__crc32c(0, m, META_OFF_CRC));
 

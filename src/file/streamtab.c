@@ -35,11 +35,17 @@ void evs__tab_init(streamtab *t)
     t->known_seg = 1;
 }
 
+static void ent_free_name(stream_ent *e)
+{
+    if (e->name_len > ENT_INLINE_NAME)
+        evs__free(e->name.heap);
+}
+
 static void overlay_free(streamtab *t)
 {
     for (size_t i = 0; i < t->cap; i++)
         if (t->slots[i].hash)
-            evs__free(t->slots[i].name);
+            ent_free_name(&t->slots[i]);
     evs__free(t->slots);
     t->slots = NULL;
     t->cap = t->count = t->new_count = 0;
@@ -104,7 +110,7 @@ static stream_ent *overlay_find(const streamtab *t, const char *name, uint32_t l
         stream_ent *e = &t->slots[i];
         if (e->hash == 0)
             return NULL;
-        if (e->hash == k && e->name_len == len && memcmp(e->name, name, len) == 0)
+        if (e->hash == k && e->name_len == len && memcmp(evs__ent_name(e), name, len) == 0)
             return e;
     }
 }
@@ -150,9 +156,8 @@ bool evs__tab_get(const streamtab *t, const char *name, uint32_t len, uint64_t h
     return false;
 }
 
-int evs__tab_apply(streamtab *t, const char *name, uint32_t len, uint64_t hash,
-                   uint64_t first_pos, uint64_t last_pos, int64_t last_version,
-                   uint32_t last_off, tab_undo *undo)
+int evs__tab_upsert(streamtab *t, const char *name, uint32_t len, uint64_t hash,
+                    stream_ent **out, tab_undo *undo)
 {
     uint64_t k = key(hash);
     stream_ent *e = overlay_find(t, name, len, k);
@@ -164,40 +169,52 @@ int evs__tab_apply(streamtab *t, const char *name, uint32_t len, uint64_t hash,
             if (rc < 0)
                 return rc;
         }
-        char *copy = evs__strndup(name, len);
-        if (!copy)
+        char *copy = NULL;
+        if (len > ENT_INLINE_NAME && !(copy = evs__strndup(name, len)))
             return evs__seterr(EVS_ENOMEM, "out of memory adding stream to the table");
         size_t i = k & (t->cap - 1);
         while (t->slots[i].hash)
             i = (i + 1) & (t->cap - 1);
         e = &t->slots[i];
         e->hash = k;
-        e->name = copy;
         e->name_len = len;
+        if (copy)
+            e->name.heap = copy;
+        else
+            memcpy(e->name.inl, name, len);
         stream_val b = {0, 0, -1, 0};
         e->in_base = base_get(t, name, len, k, &b);
-        if (e->in_base) {
-            e->first_pos = b.first_pos;
-            e->last_pos = b.last_pos;
-            e->last_version = b.last_version;
-            e->last_off = b.last_off;
-        } else {
-            e->first_pos = e->last_pos = 0;
-            e->last_version = -1;
-            e->last_off = 0;
+        e->first_pos = b.first_pos;
+        e->last_pos = b.last_pos;
+        e->last_version = b.last_version;
+        e->last_off = b.last_off;
+        if (!e->in_base)
             t->new_count++;
-        }
         t->count++;
         created = true;
     }
     if (undo) {
-        undo->ent = e;
+        undo->name = name;
+        undo->name_len = len;
+        undo->hash = hash;
         undo->created = created;
         undo->old.first_pos = e->first_pos;
         undo->old.last_pos = e->last_pos;
         undo->old.last_version = e->last_version;
         undo->old.last_off = e->last_off;
     }
+    *out = e;
+    return 0;
+}
+
+int evs__tab_apply(streamtab *t, const char *name, uint32_t len, uint64_t hash,
+                   uint64_t first_pos, uint64_t last_pos, int64_t last_version,
+                   uint32_t last_off, tab_undo *undo)
+{
+    stream_ent *e;
+    int rc = evs__tab_upsert(t, name, len, hash, &e, undo);
+    if (rc < 0)
+        return rc;
     if (e->last_version < 0)
         e->first_pos = first_pos;
     e->last_pos = last_pos;
@@ -208,7 +225,9 @@ int evs__tab_apply(streamtab *t, const char *name, uint32_t len, uint64_t hash,
 
 void evs__tab_undo(streamtab *t, const tab_undo *undo)
 {
-    stream_ent *e = undo->ent;
+    stream_ent *e = overlay_find(t, undo->name, undo->name_len, key(undo->hash));
+    if (!e)
+        return;
     if (!undo->created) {
         e->first_pos = undo->old.first_pos;
         e->last_pos = undo->old.last_pos;
@@ -217,15 +236,14 @@ void evs__tab_undo(streamtab *t, const tab_undo *undo)
         return;
     }
     /* Remove the entry and re-seat the probe run after it (linear probing deletion).
-     * Undo runs in reverse order of apply, so the table returns to its exact state. */
+     * Undo runs in reverse order of the changes, so the table returns to its state. */
     if (!e->in_base)
         t->new_count--;
     t->count--;
-    evs__free(e->name);
+    ent_free_name(e);
     size_t mask = t->cap - 1;
     size_t i = (size_t)(e - t->slots);
     e->hash = 0;
-    e->name = NULL;
     for (size_t j = (i + 1) & mask; t->slots[j].hash; j = (j + 1) & mask) {
         stream_ent moved = t->slots[j];
         t->slots[j].hash = 0;
@@ -250,7 +268,7 @@ int evs__tab_each(const streamtab *t,
         if (!e->hash)
             continue;
         stream_val v = {e->first_pos, e->last_pos, e->last_version, e->last_off};
-        int rc = cb(ctx, e->name, e->name_len, &v);
+        int rc = cb(ctx, evs__ent_name(e), e->name_len, &v);
         if (rc)
             return rc;
     }

@@ -362,7 +362,7 @@ static uint64_t batch_bytes(const evs__batch_w *b)
 }
 
 static int encode_batch(file_backend *fb, group *g, const evs__batch_w *b, const stream_val *v,
-                        evs_append_result *res)
+                        evs_append_result *res, uint32_t *last_off)
 {
     uint64_t bytes = batch_bytes(b);
     int rc = evs__buf_reserve(&fb->wbuf, bytes);
@@ -394,14 +394,8 @@ static int encode_batch(file_backend *fb, group *g, const evs__batch_w *b, const
     res->last_pos = (int64_t)(pos - 1);
     res->version = version;
     res->duplicate = 0;
-    tab_undo *u = NULL;
-    if ((rc = undo_push(fb, &u)) < 0)
-        return rc;
-    rc = evs__tab_apply(&fb->tab, b->stream, b->stream_len, b->stream_hash,
-                        (uint64_t)res->first_pos, (uint64_t)res->last_pos, version, prev_off, u);
-    if (rc < 0)
-        fb->undo_len--;
-    return rc;
+    *last_off = prev_off;
+    return 0;
 }
 
 /* Mark the record at wbuf offset `off` as the end of an atomic append. */
@@ -442,8 +436,16 @@ static int encode_req(file_backend *fb, group *g, append_req *r)
     size_t i;
     for (i = 0; i < r->batch_count; i++) {
         const evs__batch_w *b = &r->batches[i];
-        stream_val v;
-        evs__tab_get(&fb->tab, b->stream, b->stream_len, b->stream_hash, &v);
+        tab_undo *u = NULL;
+        stream_ent *e = NULL;
+        if ((rc = undo_push(fb, &u)) < 0)
+            break;
+        if ((rc = evs__tab_upsert(&fb->tab, b->stream, b->stream_len, b->stream_hash, &e, u)) <
+            0) {
+            fb->undo_len--;
+            break;
+        }
+        stream_val v = {e->first_pos, e->last_pos, e->last_version, e->last_off};
         bool dup;
         rc = check_duplicate(fb, g, b, &v, &r->out[i], &dup);
         if (rc < 0)
@@ -453,8 +455,15 @@ static int encode_req(file_backend *fb, group *g, append_req *r)
         if ((rc = check_expected(b, v.last_version)) < 0)
             break;
         uint64_t before = fb->wbuf.len;
-        if ((rc = encode_batch(fb, g, b, &v, &r->out[i])) < 0)
+        uint32_t end_off;
+        if ((rc = encode_batch(fb, g, b, &v, &r->out[i], &end_off)) < 0)
             break;
+        /* encode_batch leaves the table alone, so e is still the stream's entry. */
+        if (e->last_version < 0)
+            e->first_pos = (uint64_t)r->out[i].first_pos;
+        e->last_pos = (uint64_t)r->out[i].last_pos;
+        e->last_version = r->out[i].version;
+        e->last_off = end_off;
         if (fb->wbuf.len > before)
             memcpy(&last_off, g->rec_offs.ptr + g->rec_offs.len - sizeof last_off,
                    sizeof last_off);

@@ -110,6 +110,8 @@ static inline const unsigned char *scan_string(const unsigned char *p, const uns
             p += 16;
         }
     }
+#else
+    (void)simd;
 #endif
     for (;;) {
         while (end - p >= 8 && !word_needs_look(p))
@@ -197,7 +199,7 @@ const unsigned char *evs__json_read_escape(evs_json_parser *jp, const unsigned c
         return q;
     if (*cp >= 0xDC00)
         return fail(jp, p, lone);
-    /* A high surrogate: only "\\u" + a low surrogate may follow. Where the input ends
+    /* A high surrogate: only the escape of a low surrogate may follow. Where the input ends
      * inside a string, more input could still pair it; where it ends the string, not. */
     if (!at_string_end && (q == end || (q[0] == '\\' && end - q < 2)))
         return fail(jp, end, eoi);

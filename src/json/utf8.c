@@ -168,58 +168,40 @@ static bool utf8_sse2(const unsigned char *s, size_t len, size_t *bad_off)
 #define TWO_CONTS 0x80 /* continuation after continuation: fine only as 3rd/4th byte */
 
 #define CONT_ALL (TOO_LONG | TWO_CONTS | OVERLONG2)
+#define LOW_ANY  (TOO_SHORT | TOO_LONG | TWO_CONTS)
 
-static const unsigned char prev_high_tbl[16] = {TOO_LONG,
-                                                TOO_LONG,
-                                                TOO_LONG,
-                                                TOO_LONG,
-                                                TOO_LONG,
-                                                TOO_LONG,
-                                                TOO_LONG,
-                                                TOO_LONG,
-                                                TWO_CONTS,
-                                                TWO_CONTS,
-                                                TWO_CONTS,
-                                                TWO_CONTS,
-                                                TOO_SHORT | OVERLONG2,
-                                                TOO_SHORT,
-                                                TOO_SHORT | OVERLONG3 | SURROGATE,
-                                                TOO_SHORT | TOO_LARGE | OVERLONG4};
+/* clang-format off */
+static const unsigned char prev_high_tbl[16] = {
+    TOO_LONG, TOO_LONG, TOO_LONG, TOO_LONG, TOO_LONG, TOO_LONG, TOO_LONG, TOO_LONG, /* 0..7 */
+    TWO_CONTS, TWO_CONTS, TWO_CONTS, TWO_CONTS,                                     /* 8..B */
+    TOO_SHORT | OVERLONG2,                                                          /* C */
+    TOO_SHORT,                                                                      /* D */
+    TOO_SHORT | OVERLONG3 | SURROGATE,                                              /* E */
+    TOO_SHORT | TOO_LARGE | OVERLONG4,                                              /* F */
+};
 
-#define LOW_ANY (TOO_SHORT | TOO_LONG | TWO_CONTS)
-static const unsigned char prev_low_tbl[16] = {LOW_ANY | OVERLONG2 | OVERLONG3 | OVERLONG4,
-                                               LOW_ANY | OVERLONG2,
-                                               LOW_ANY,
-                                               LOW_ANY,
-                                               LOW_ANY | TOO_LARGE,
-                                               LOW_ANY | TOO_LARGE | OVERLONG4,
-                                               LOW_ANY | TOO_LARGE | OVERLONG4,
-                                               LOW_ANY | TOO_LARGE | OVERLONG4,
-                                               LOW_ANY | TOO_LARGE | OVERLONG4,
-                                               LOW_ANY | TOO_LARGE | OVERLONG4,
-                                               LOW_ANY | TOO_LARGE | OVERLONG4,
-                                               LOW_ANY | TOO_LARGE | OVERLONG4,
-                                               LOW_ANY | TOO_LARGE | OVERLONG4,
-                                               LOW_ANY | TOO_LARGE | OVERLONG4 | SURROGATE,
-                                               LOW_ANY | TOO_LARGE | OVERLONG4,
-                                               LOW_ANY | TOO_LARGE | OVERLONG4};
+static const unsigned char prev_low_tbl[16] = {
+    LOW_ANY | OVERLONG2 | OVERLONG3 | OVERLONG4,            /* 0 */
+    LOW_ANY | OVERLONG2,                                    /* 1 */
+    LOW_ANY, LOW_ANY,                                       /* 2, 3 */
+    LOW_ANY | TOO_LARGE,                                    /* 4 */
+    LOW_ANY | TOO_LARGE | OVERLONG4, LOW_ANY | TOO_LARGE | OVERLONG4,
+    LOW_ANY | TOO_LARGE | OVERLONG4, LOW_ANY | TOO_LARGE | OVERLONG4,
+    LOW_ANY | TOO_LARGE | OVERLONG4, LOW_ANY | TOO_LARGE | OVERLONG4,
+    LOW_ANY | TOO_LARGE | OVERLONG4, LOW_ANY | TOO_LARGE | OVERLONG4, /* 5..C */
+    LOW_ANY | TOO_LARGE | OVERLONG4 | SURROGATE,            /* D */
+    LOW_ANY | TOO_LARGE | OVERLONG4, LOW_ANY | TOO_LARGE | OVERLONG4, /* E, F */
+};
 
-static const unsigned char cur_high_tbl[16] = {TOO_SHORT,
-                                               TOO_SHORT,
-                                               TOO_SHORT,
-                                               TOO_SHORT,
-                                               TOO_SHORT,
-                                               TOO_SHORT,
-                                               TOO_SHORT,
-                                               TOO_SHORT,
-                                               CONT_ALL | OVERLONG3 | OVERLONG4, /* 0x80..0x8F */
-                                               CONT_ALL | OVERLONG3 | TOO_LARGE, /* 0x90..0x9F */
-                                               CONT_ALL | TOO_LARGE | SURROGATE, /* 0xA0..0xAF */
-                                               CONT_ALL | TOO_LARGE | SURROGATE, /* 0xB0..0xBF */
-                                               TOO_SHORT,
-                                               TOO_SHORT,
-                                               TOO_SHORT,
-                                               TOO_SHORT};
+static const unsigned char cur_high_tbl[16] = {
+    TOO_SHORT, TOO_SHORT, TOO_SHORT, TOO_SHORT, TOO_SHORT, TOO_SHORT, TOO_SHORT, TOO_SHORT,
+    CONT_ALL | OVERLONG3 | OVERLONG4,                       /* 0x80..0x8F */
+    CONT_ALL | OVERLONG3 | TOO_LARGE,                       /* 0x90..0x9F */
+    CONT_ALL | TOO_LARGE | SURROGATE,                       /* 0xA0..0xAF */
+    CONT_ALL | TOO_LARGE | SURROGATE,                       /* 0xB0..0xBF */
+    TOO_SHORT, TOO_SHORT, TOO_SHORT, TOO_SHORT,
+};
+/* clang-format on */
 
 /* The last three bytes of a block may start sequences that continue in the next one:
  * a byte above these limits at the matching position is an unfinished lead. */

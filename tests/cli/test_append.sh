@@ -150,7 +150,7 @@ expect_eq "$(sed -n 2p "$T/out" | jq -r '.data | length')" 6000000 "long data ro
 d4=$T/stream
 {
     echo '{"stream":"slow","type":"T","data":1}'
-    sleep 2
+    sleep 3
     date +%s%N >"$T/t_sent2"
     echo '{"stream":"slow","type":"T","data":2}'
 } | "$EVS" append "$d4" 2>"$T/err" | while IFS= read -r ack; do

@@ -43,7 +43,10 @@ expect_eq "$(jq -c 'keys_unsorted' "$T/out")" '["ok","events","segments","bytes"
 expect_eq "$(jq -c '.segments >= 1 and .bytes > 0' "$T/out")" true "verify sizes"
 
 # ---- verify a damaged store ------------------------------------------------------------
-seg=$(cd "$d" && ls | grep '\.seg$' | head -n 1)
+seg=
+for f in "$d"/*.seg; do
+    [ -f "$f" ] && seg=${f##*/} && break
+done
 [ -n "$seg" ] || fail "no segment file (*.seg) in the store: $(ls "$d")"
 size=$(wc -c <"$d/$seg" | tr -d ' ')
 off=$((size / 3))

@@ -1379,10 +1379,10 @@ static void check_agree(const unsigned char *doc, size_t len, int max_depth, uin
         evs_json_error werr = {0, NULL};
         int rc = evs__json_object_walk(buf, len, max_depth, count_member, &members, &werr);
         if ((rc == 0) != ok || (!ok && werr.offset != err.offset))
-            fail_msg("seed %llu, iteration %d, %s: walk returned %d at %zu, validate %d at %zu: "
-                     "[%s]",
-                     (unsigned long long)seed, iter, what, rc, werr.offset, ok, err.offset,
-                     show(doc, len));
+            fail_msg("seed %llu (rerun with EVS_TEST_SEED=%llu), iteration %d, %s: walk "
+                     "returned %d at %zu, validate %d at %zu: [%s]",
+                     (unsigned long long)seed, (unsigned long long)seed, iter, what, rc,
+                     werr.offset, ok, err.offset, show(doc, len));
     }
     free(buf);
 }
@@ -1417,12 +1417,20 @@ static void mutate(text *t)
     }
 }
 
+/* The seed of a randomized test: EVS_TEST_SEED, or a new one each run. */
+static uint64_t test_seed(void)
+{
+    const char *env = getenv("EVS_TEST_SEED");
+    if (env)
+        return strtoull(env, NULL, 10);
+    return ((uint64_t)time(NULL) * 2654435761u) ^ (uint64_t)clock();
+}
+
 static void test_random_documents(void **state)
 {
-    const char *env_seed = getenv("EVS_TEST_SEED"), *env_iters = getenv("EVS_TEST_ITERS");
-    uint64_t seed = env_seed ? strtoull(env_seed, NULL, 10)
-                             : (uint64_t)time(NULL) * 2654435761u ^ (uint64_t)clock();
-    int iters = env_iters ? atoi(env_iters) : 1500;
+    const char *env_iters = getenv("EVS_TEST_ITERS");
+    uint64_t seed = test_seed();
+    int iters = env_iters ? (int)strtol(env_iters, NULL, 10) : 1500;
     text doc = {NULL, 0, 0}, m = {NULL, 0, 0};
     (void)state;
 
@@ -1435,8 +1443,9 @@ static void test_random_documents(void **state)
         gen_ws(&doc);
         check_agree(doc.p, doc.len, EVS_MAX_JSON_DEPTH, seed, it, "generated");
         if (!evs__json_validate((const char *)doc.p, doc.len, EVS_MAX_JSON_DEPTH, NULL))
-            fail_msg("seed %llu, iteration %d: generated document is invalid: [%s]",
-                     (unsigned long long)seed, it, show(doc.p, doc.len));
+            fail_msg("seed %llu (rerun with EVS_TEST_SEED=%llu), iteration %d: generated "
+                     "document is invalid: [%s]",
+                     (unsigned long long)seed, (unsigned long long)seed, it, show(doc.p, doc.len));
         for (int k = 0; k < 25; k++) {
             m.len = 0;
             put(&m, doc.p, doc.len);
@@ -1453,7 +1462,7 @@ static void test_random_documents(void **state)
 /* Random text through escape, then validate as a string, then unescape: the same. */
 static void test_escape_round_trip(void **state)
 {
-    uint64_t seed = (uint64_t)time(NULL);
+    uint64_t seed = test_seed();
     text in = {NULL, 0, 0};
     (void)state;
 
@@ -1477,13 +1486,16 @@ static void test_escape_round_trip(void **state)
         s.buf[s.len++] = '"';
         evs_json_error err = {0, NULL};
         if (!evs__json_validate(s.buf, s.len, 1, &err))
-            fail_msg("seed %llu: escaped text does not validate: %s at %zu: [%s]",
-                     (unsigned long long)seed, err.reason, err.offset, show(s.buf, s.len));
+            fail_msg("seed %llu (rerun with EVS_TEST_SEED=%llu): escaped text does not "
+                     "validate: %s at %zu: [%s]",
+                     (unsigned long long)seed, (unsigned long long)seed, err.reason, err.offset,
+                     show(s.buf, s.len));
         char out[8192];
         size_t out_len;
-        assert_int_equal(evs__json_unescape(s.buf + 1, s.len - 2, out, &out_len, &err), 0);
-        assert_int_equal(out_len, in.len);
-        assert_memory_equal(out, in.p, in.len);
+        if (evs__json_unescape(s.buf + 1, s.len - 2, out, &out_len, &err) != 0 ||
+            out_len != in.len || memcmp(out, in.p, in.len) != 0)
+            fail_msg("seed %llu (rerun with EVS_TEST_SEED=%llu): round trip changed [%s]",
+                     (unsigned long long)seed, (unsigned long long)seed, show(in.p, in.len));
     }
     free(in.p);
 }

@@ -1,0 +1,1266 @@
+/*
+ * test_queries.c - reading: cursors, stream info and listings, statistics, the head.
+ *
+ * Covers: forward and backward scans from positions, to_pos bounds (inclusive in both
+ * directions, as the header's "stop after" / "stop before" read), one stream forward
+ * and backward from a version, from_version past the end, types (one, several: OR),
+ * category ("order" matches "order-1" and "order", not "orders-1"), prefix,
+ * since_ns/until_ns, limit, and random combinations of all of them checked against a
+ * model of the header's semantics; evs_find_time; forward cursors that tail appends
+ * made after they were opened (also across segment rolls and for one stream); a stream
+ * of more than 10000 events read around the 4096-event chunk edges; evs_stream_get;
+ * evs_streams_open with and without prefix, also when the stream index is partly an
+ * on-disk snapshot and partly the log's tail; evs_stat; evs_head; evs_wait.
+ */
+#define _XOPEN_SOURCE 700 /* testutil.h uses nftw() */
+/* testutil.h copies paths between 4096-byte buffers with snprintf, which gcc -O1
+ * -Wformat-truncation reports (harmlessly) inside the header. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-truncation"
+#include "testutil.h"
+#pragma GCC diagnostic pop
+
+#include <dirent.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <time.h>
+
+static uint64_t rng_state;
+
+static uint64_t rnd(void)
+{
+    uint64_t x = rng_state;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    rng_state = x;
+    return x * 0x2545F4914F6CDD1DULL;
+}
+
+static uint64_t rnd_below(uint64_t n)
+{
+    return rnd() % n;
+}
+
+static void seed_rng(void)
+{
+    const char *env = getenv("EVS_TEST_SEED");
+    uint64_t seed = env && *env ? strtoull(env, NULL, 0) : (uint64_t)time(NULL);
+    print_message("seed %" PRIu64 " (set EVS_TEST_SEED to replay)\n", seed);
+    rng_state = seed * 2654435761u + 0x9E3779B97F4A7C15ULL;
+    if (!rng_state)
+        rng_state = 1;
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static void open_fast(evs_store **s, char *dir, size_t len, const char *tag)
+{
+    tu_tmpdir(dir, len, tag);
+    evs_options o = tu_fast_options();
+    assert_evs_ok(evs_open(s, dir, &o));
+}
+
+/* ---- a model of a store, for checking queries ------------------------------------ */
+
+static const char *const STREAMS[] = {"order-1", "order-2",  "order",  "orders-1",
+                                      "user-1",  "user-2",   "ord-1",  "order-10",
+                                      "注文-1",  "userx-1"};
+#define NSTREAMS (sizeof STREAMS / sizeof STREAMS[0])
+static const char *const TYPES[] = {"Created", "Paid", "Shipped", "Note"};
+#define NTYPES (sizeof TYPES / sizeof TYPES[0])
+
+typedef struct qev {
+    int64_t pos;
+    int64_t version;
+    int64_t ts;
+    int stream;
+    int type;
+} qev;
+
+typedef struct qmodel {
+    qev ev[2048];
+    size_t count;
+    int64_t versions[NSTREAMS];
+} qmodel;
+
+/* Append `n` events of random streams and types, one or a few per call, with short
+ * pauses now and then so timestamps spread; then learn their ts from a read. */
+static void build_model(evs_store *s, qmodel *m, size_t n)
+{
+    memset(m, 0, sizeof *m);
+    for (size_t i = 0; i < NSTREAMS; i++)
+        m->versions[i] = -1;
+    while (m->count < n) {
+        int st = (int)rnd_below(NSTREAMS);
+        size_t k = 1 + (size_t)rnd_below(4);
+        if (m->count + k > n)
+            k = n - m->count;
+        evs_event_in in[4];
+        int types[4];
+        char data[4][32];
+        for (size_t i = 0; i < k; i++) {
+            types[i] = (int)rnd_below(NTYPES);
+            snprintf(data[i], sizeof data[i], "{\"n\":%zu}", m->count + i);
+            in[i] = tu_event(TYPES[types[i]], data[i]);
+        }
+        evs_append_result r;
+        assert_evs_ok(evs_append(&r, s, STREAMS[st], EVS_EXPECT_ANY, in, k));
+        for (size_t i = 0; i < k; i++) {
+            qev *e = &m->ev[m->count++];
+            e->pos = r.first_pos + (int64_t)i;
+            e->version = ++m->versions[st];
+            e->stream = st;
+            e->type = types[i];
+        }
+        if (rnd_below(40) == 0)
+            sleep_ms(1);
+    }
+    evs_cursor *c;
+    assert_evs_ok(evs_cursor_open(&c, s, NULL));
+    evs_event ev;
+    size_t i = 0;
+    while (evs_cursor_next(c, &ev) > 0) {
+        assert_true(i < m->count);
+        assert_int_equal(ev.pos, m->ev[i].pos);
+        m->ev[i].ts = ev.ts_ns;
+        i++;
+    }
+    evs_cursor_close(c);
+    assert_int_equal(i, m->count);
+}
+
+static bool model_match(const qev *e, const evs_query *q)
+{
+    const char *name = STREAMS[e->stream];
+    if (q->type_count) {
+        size_t i;
+        for (i = 0; i < q->type_count; i++)
+            if (strcmp(q->types[i], TYPES[e->type]) == 0)
+                break;
+        if (i == q->type_count)
+            return false;
+    }
+    if (q->category) {
+        size_t cl = strlen(q->category);
+        if (strncmp(name, q->category, cl) != 0 || (name[cl] != '\0' && name[cl] != '-'))
+            return false;
+    }
+    if (q->prefix && strncmp(name, q->prefix, strlen(q->prefix)) != 0)
+        return false;
+    if (q->since_ns && e->ts < q->since_ns)
+        return false;
+    if (q->until_ns && e->ts >= q->until_ns)
+        return false;
+    return true;
+}
+
+/* The positions the header says `q` selects, in order. */
+static size_t model_query(const qmodel *m, const evs_query *q, int64_t *out)
+{
+    size_t n = 0;
+    bool back = q->direction == EVS_BACKWARD;
+    for (size_t k = 0; k < m->count; k++) {
+        const qev *e = &m->ev[back ? m->count - 1 - k : k];
+        if (q->stream) {
+            if (strcmp(STREAMS[e->stream], q->stream) != 0)
+                continue;
+            if (q->from_version >= 0 &&
+                (back ? e->version > q->from_version : e->version < q->from_version))
+                continue;
+        }
+        if (q->from_pos > 0 && (back ? e->pos > q->from_pos : e->pos < q->from_pos))
+            continue;
+        if (q->to_pos > 0 && (back ? e->pos < q->to_pos : e->pos > q->to_pos))
+            continue;
+        if (!model_match(e, q))
+            continue;
+        out[n++] = e->pos;
+        if (q->limit && n == q->limit)
+            break;
+    }
+    return n;
+}
+
+/* Run q and compare every event with the model. */
+static void check_query(evs_store *s, const qmodel *m, const evs_query *q, const char *what)
+{
+    static int64_t want[4096];
+    size_t n = model_query(m, q, want);
+    evs_cursor *c;
+    assert_evs_ok(evs_cursor_open(&c, s, q));
+    evs_event ev;
+    size_t i = 0;
+    int rc;
+    while ((rc = evs_cursor_next(c, &ev)) > 0) {
+        if (i >= n || ev.pos != want[i])
+            fail_msg("%s: event %zu is position %" PRId64 ", want %" PRId64 " (%zu events)",
+                     what, i, ev.pos, i < n ? want[i] : -1, n);
+        const qev *e = &m->ev[ev.pos - 1];
+        assert_int_equal(ev.version, e->version);
+        assert_int_equal(ev.ts_ns, e->ts);
+        assert_int_equal(ev.stream_len, strlen(STREAMS[e->stream]));
+        assert_memory_equal(ev.stream, STREAMS[e->stream], ev.stream_len);
+        assert_int_equal(ev.type_len, strlen(TYPES[e->type]));
+        assert_memory_equal(ev.type, TYPES[e->type], ev.type_len);
+        i++;
+    }
+    assert_evs(0, rc);
+    evs_cursor_close(c);
+    if (i != n)
+        fail_msg("%s: %zu events, want %zu", what, i, n);
+}
+
+/* Positions of a query, for hand-written expectations. */
+static size_t run_query(evs_store *s, const evs_query *q, int64_t *out, size_t cap)
+{
+    evs_cursor *c;
+    assert_evs_ok(evs_cursor_open(&c, s, q));
+    evs_event ev;
+    size_t n = 0;
+    int rc;
+    while ((rc = evs_cursor_next(c, &ev)) > 0) {
+        assert_true(n < cap);
+        out[n++] = ev.pos;
+    }
+    assert_evs(0, rc);
+    evs_cursor_close(c);
+    return n;
+}
+
+static void expect_range(evs_store *s, const evs_query *q, int64_t from, int64_t to)
+{
+    int64_t got[256];
+    size_t n = run_query(s, q, got, 256);
+    int64_t step = from <= to ? 1 : -1;
+    size_t want = (size_t)((to - from) * step + 1);
+    if (n != want)
+        fail_msg("%zu events, want %zu (%" PRId64 "..%" PRId64 ")", n, want, from, to);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(got[i], from + (int64_t)i * step);
+}
+
+/* ---- positions, versions, filters by hand --------------------------------------- */
+
+/* 20 events: pos p is in stream "s-(p % 2)" with version (p - 1) / 2, type "T(p % 3)". */
+static void fill_twenty(evs_store *s)
+{
+    for (int p = 1; p <= 20; p++) {
+        char stream[16], type[16];
+        snprintf(stream, sizeof stream, "s-%d", p % 2);
+        snprintf(type, sizeof type, "T%d", p % 3);
+        assert_int_equal(tu_append1(s, stream, type, "{}"), p);
+    }
+}
+
+static void test_positions(void **state)
+{
+    (void)state;
+    char dir[4096];
+    evs_store *s;
+    open_fast(&s, dir, sizeof dir, "qpos");
+    evs_query q = EVS_QUERY_INIT;
+    assert_int_equal(tu_count(s, &q), 0); /* empty store */
+    q.direction = EVS_BACKWARD;
+    assert_int_equal(tu_count(s, &q), 0);
+    fill_twenty(s);
+
+    evs_query f = EVS_QUERY_INIT;
+    expect_range(s, &f, 1, 20);
+    f.from_pos = 5;
+    expect_range(s, &f, 5, 20);
+    f.to_pos = 10; /* forward: stop after to_pos, so it is included */
+    expect_range(s, &f, 5, 10);
+    f.from_pos = 0;
+    expect_range(s, &f, 1, 10);
+    f.from_pos = 10;
+    expect_range(s, &f, 10, 10);
+    f.from_pos = 11;
+    assert_int_equal(tu_count(s, &f), 0);
+    f.from_pos = 21; /* past the end */
+    f.to_pos = 0;
+    assert_int_equal(tu_count(s, &f), 0);
+    f.from_pos = 1;
+    f.limit = 3;
+    expect_range(s, &f, 1, 3);
+    f.from_pos = 19;
+    expect_range(s, &f, 19, 20);
+
+    evs_query b = EVS_QUERY_INIT;
+    b.direction = EVS_BACKWARD;
+    expect_range(s, &b, 20, 1);
+    b.from_pos = 7;
+    expect_range(s, &b, 7, 1);
+    b.from_pos = 1000; /* first pos <= from_pos: the end */
+    expect_range(s, &b, 20, 1);
+    b.from_pos = 15;
+    b.to_pos = 10; /* backward: stop before going below to_pos; it is included */
+    expect_range(s, &b, 15, 10);
+    b.from_pos = 0;
+    expect_range(s, &b, 20, 10);
+    b.to_pos = 20;
+    expect_range(s, &b, 20, 20);
+    b.from_pos = 5;
+    b.to_pos = 6;
+    assert_int_equal(tu_count(s, &b), 0);
+    b.from_pos = 0;
+    b.to_pos = 0;
+    b.limit = 2;
+    expect_range(s, &b, 20, 19);
+
+    /* One stream: s-1 holds the odd positions, versions 0..9. */
+    evs_query st = EVS_QUERY_INIT;
+    st.stream = "s-1";
+    int64_t got[64];
+    size_t n = run_query(s, &st, got, 64);
+    assert_int_equal(n, 10);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(got[i], 2 * (int64_t)i + 1);
+    st.from_version = 3;
+    n = run_query(s, &st, got, 64);
+    assert_int_equal(n, 7);
+    assert_int_equal(got[0], 7);
+    assert_int_equal(got[6], 19);
+    st.from_version = 9;
+    n = run_query(s, &st, got, 64);
+    assert_int_equal(n, 1);
+    assert_int_equal(got[0], 19);
+    st.from_version = 10; /* past the end */
+    assert_int_equal(tu_count(s, &st), 0);
+    st.from_version = 1000;
+    assert_int_equal(tu_count(s, &st), 0);
+    st.direction = EVS_BACKWARD;
+    st.from_version = 3;
+    n = run_query(s, &st, got, 64);
+    assert_int_equal(n, 4);
+    assert_int_equal(got[0], 7);
+    assert_int_equal(got[3], 1);
+    st.from_version = -1;
+    n = run_query(s, &st, got, 64);
+    assert_int_equal(n, 10);
+    assert_int_equal(got[0], 19);
+    st.from_version = 0;
+    n = run_query(s, &st, got, 64);
+    assert_int_equal(n, 1);
+    assert_int_equal(got[0], 1);
+    st.from_version = -1;
+    st.to_pos = 9; /* inclusive */
+    n = run_query(s, &st, got, 64);
+    assert_int_equal(n, 6);
+    assert_int_equal(got[5], 9);
+    st.direction = EVS_FORWARD;
+    n = run_query(s, &st, got, 64);
+    assert_int_equal(n, 5);
+    assert_int_equal(got[4], 9);
+    st.to_pos = 0;
+    st.limit = 2;
+    st.from_version = 4;
+    n = run_query(s, &st, got, 64);
+    assert_int_equal(n, 2);
+    assert_int_equal(got[0], 9);
+    assert_int_equal(got[1], 11);
+    /* A stream that does not exist. */
+    evs_query none = EVS_QUERY_INIT;
+    none.stream = "s-2";
+    assert_int_equal(tu_count(s, &none), 0);
+    none.direction = EVS_BACKWARD;
+    assert_int_equal(tu_count(s, &none), 0);
+
+    /* Types: p % 3 == 0 is T0 (6 events), T1 7, T2 7. */
+    const char *t0[] = {"T0"};
+    const char *t01[] = {"T0", "T1"};
+    const char *tx[] = {"T9", "T2"};
+    const char *tnone[] = {"T9"};
+    evs_query ty = EVS_QUERY_INIT;
+    ty.types = t0;
+    ty.type_count = 1;
+    n = run_query(s, &ty, got, 64);
+    assert_int_equal(n, 6);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(got[i] % 3, 0);
+    ty.types = t01;
+    ty.type_count = 2;
+    assert_int_equal(tu_count(s, &ty), 13);
+    ty.types = tx;
+    assert_int_equal(tu_count(s, &ty), 7);
+    ty.types = tnone;
+    ty.type_count = 1;
+    assert_int_equal(tu_count(s, &ty), 0);
+    /* Types with a stream, backward, from a version. */
+    ty.types = t0;
+    ty.stream = "s-1";
+    ty.direction = EVS_BACKWARD;
+    ty.from_version = 7; /* position 15 */
+    n = run_query(s, &ty, got, 64);
+    assert_int_equal(n, 3); /* 15, 9, 3 */
+    assert_int_equal(got[0], 15);
+    assert_int_equal(got[2], 3);
+
+    assert_evs_ok(evs_close(s));
+    tu_cleanup(dir);
+}
+
+/* The header reads from_pos as "first pos >= from_pos" and says all filters combine
+ * with AND: with `stream` set too, only that stream's events at or after from_pos. */
+static void test_stream_with_from_pos(void **state)
+{
+    (void)state;
+    char dir[4096];
+    evs_store *s;
+    open_fast(&s, dir, sizeof dir, "qsfp");
+    fill_twenty(s);
+    evs_query q = EVS_QUERY_INIT;
+    q.stream = "s-1";
+    q.from_pos = 10;
+    int64_t got[64];
+    size_t n = run_query(s, &q, got, 64);
+    if (n != 5 || got[0] != 11)
+        print_error("stream 's-1' forward from_pos 10 gave %zu events starting at %" PRId64
+                    "; want 5 starting at 11\n",
+                    n, n ? got[0] : -1);
+    assert_int_equal(n, 5);
+    assert_int_equal(got[0], 11);
+    q.direction = EVS_BACKWARD;
+    n = run_query(s, &q, got, 64);
+    if (n != 5 || got[0] != 9)
+        print_error("stream 's-1' backward from_pos 10 gave %zu events starting at %" PRId64
+                    "; want 5 starting at 9\n",
+                    n, n ? got[0] : -1);
+    assert_int_equal(n, 5);
+    assert_int_equal(got[0], 9);
+    assert_evs_ok(evs_close(s));
+    tu_cleanup(dir);
+}
+
+/* Seen streams of a query, as a bit set over STREAMS. */
+static unsigned streams_seen(evs_store *s, const evs_query *q)
+{
+    evs_cursor *c;
+    assert_evs_ok(evs_cursor_open(&c, s, q));
+    evs_event ev;
+    unsigned seen = 0;
+    while (evs_cursor_next(c, &ev) > 0) {
+        size_t i;
+        for (i = 0; i < NSTREAMS; i++)
+            if (ev.stream_len == strlen(STREAMS[i]) &&
+                memcmp(ev.stream, STREAMS[i], ev.stream_len) == 0)
+                break;
+        assert_true(i < NSTREAMS);
+        seen |= 1u << i;
+    }
+    evs_cursor_close(c);
+    return seen;
+}
+
+static void test_filters_and_model(void **state)
+{
+    (void)state;
+    seed_rng();
+    char dir[4096];
+    evs_store *s;
+    open_fast(&s, dir, sizeof dir, "qfilt");
+    static qmodel m;
+    build_model(s, &m, 600);
+    /* Every stream got events (600 events over 10 streams; checked, not assumed). */
+    for (size_t i = 0; i < NSTREAMS; i++)
+        assert_true(m.versions[i] >= 0);
+
+    /* Category: "order" is order-1, order-2, order, order-10; not orders-1, ord-1. */
+    evs_query q = EVS_QUERY_INIT;
+    q.category = "order";
+    assert_int_equal(streams_seen(s, &q), (1u << 0) | (1u << 1) | (1u << 2) | (1u << 7));
+    check_query(s, &m, &q, "category order");
+    q.category = "user";
+    assert_int_equal(streams_seen(s, &q), (1u << 4) | (1u << 5));
+    q.category = "ord";
+    assert_int_equal(streams_seen(s, &q), 1u << 6);
+    q.category = "注文";
+    assert_int_equal(streams_seen(s, &q), 1u << 8);
+    q.category = "orders";
+    assert_int_equal(streams_seen(s, &q), 1u << 3);
+    q.category = "zzz";
+    assert_int_equal(streams_seen(s, &q), 0);
+    /* Prefix: plain string prefix. */
+    q.category = NULL;
+    q.prefix = "order";
+    assert_int_equal(streams_seen(s, &q),
+                     (1u << 0) | (1u << 1) | (1u << 2) | (1u << 3) | (1u << 7));
+    q.prefix = "order-1";
+    assert_int_equal(streams_seen(s, &q), (1u << 0) | (1u << 7));
+    q.prefix = "user";
+    assert_int_equal(streams_seen(s, &q), (1u << 4) | (1u << 5) | (1u << 9));
+    q.prefix = "x";
+    assert_int_equal(streams_seen(s, &q), 0);
+
+    /* Time bounds: since is inclusive, until exclusive, at an event's own ts. */
+    const qev *mid = &m.ev[m.count / 2];
+    evs_query t = EVS_QUERY_INIT;
+    t.since_ns = mid->ts;
+    check_query(s, &m, &t, "since");
+    int64_t got[1024];
+    size_t n = run_query(s, &t, got, 1024);
+    size_t first = 0;
+    while (m.ev[first].ts < mid->ts)
+        first++;
+    assert_int_equal(n, m.count - first);
+    assert_int_equal(got[0], m.ev[first].pos);
+    t.since_ns = 0;
+    t.until_ns = mid->ts;
+    assert_int_equal(tu_count(s, &t), first);
+    t.direction = EVS_BACKWARD;
+    check_query(s, &m, &t, "until backward");
+    t.since_ns = m.ev[0].ts;
+    t.until_ns = m.ev[m.count - 1].ts + 1;
+    assert_int_equal(tu_count(s, &t), m.count);
+    t.since_ns = m.ev[m.count - 1].ts + 1; /* after everything */
+    t.until_ns = 0;
+    assert_int_equal(tu_count(s, &t), 0);
+    t.direction = EVS_FORWARD;
+    assert_int_equal(tu_count(s, &t), 0);
+
+    /* Random combinations against the model. */
+    const char *cats[] = {NULL, "order", "user", "ord", "orders", "zzz", "注文"};
+    const char *prefixes[] = {NULL, "order", "order-1", "u", "x", "user-"};
+    const char *streams[] = {"order-1", "order", "user-2", "orders-1", "nope-1", "注文-1"};
+    const char *typepool[] = {"Created", "Paid", "Shipped", "Note", "Unknown"};
+    for (int i = 0; i < 1500; i++) {
+        evs_query r = EVS_QUERY_INIT;
+        const char *types[3];
+        r.direction = rnd_below(2) ? EVS_BACKWARD : EVS_FORWARD;
+        bool with_stream = rnd_below(3) == 0;
+        if (with_stream) {
+            r.stream = streams[rnd_below(6)];
+            r.from_version = rnd_below(3) == 0 ? -1 : (int64_t)rnd_below(80);
+        } else if (rnd_below(3)) {
+            r.from_pos = (int64_t)rnd_below(m.count + 5);
+        }
+        if (rnd_below(3) == 0)
+            r.to_pos = (int64_t)rnd_below(m.count + 5);
+        r.type_count = (size_t)rnd_below(4);
+        for (size_t k = 0; k < r.type_count; k++)
+            types[k] = typepool[rnd_below(5)];
+        r.types = r.type_count ? types : NULL;
+        r.category = cats[rnd_below(7)];
+        if (rnd_below(3) == 0)
+            r.prefix = prefixes[rnd_below(6)];
+        if (rnd_below(3) == 0)
+            r.since_ns = m.ev[rnd_below(m.count)].ts + (int64_t)rnd_below(3) - 1;
+        if (rnd_below(3) == 0) {
+            int64_t u = m.ev[rnd_below(m.count)].ts + (int64_t)rnd_below(3) - 1;
+            if (!r.since_ns || u > r.since_ns)
+                r.until_ns = u;
+        }
+        if (rnd_below(2))
+            r.limit = 1 + rnd_below(30);
+        char what[64];
+        snprintf(what, sizeof what, "random query %d", i);
+        check_query(s, &m, &r, what);
+    }
+    assert_evs_ok(evs_close(s));
+    tu_cleanup(dir);
+}
+
+static void test_find_time(void **state)
+{
+    (void)state;
+    char dir[4096];
+    evs_store *s;
+    open_fast(&s, dir, sizeof dir, "qtime");
+    int64_t pos = -1;
+    assert_evs_ok(evs_find_time(&pos, s, 12345)); /* empty: last + 1 */
+    assert_int_equal(pos, 1);
+    static qmodel m;
+    build_model(s, &m, 300);
+    assert_evs_ok(evs_find_time(&pos, s, 0));
+    assert_int_equal(pos, 1);
+    assert_evs_ok(evs_find_time(&pos, s, m.ev[0].ts - 1));
+    assert_int_equal(pos, 1);
+    assert_evs_ok(evs_find_time(&pos, s, m.ev[0].ts));
+    assert_int_equal(pos, 1);
+    for (size_t i = 0; i < m.count; i += 7) {
+        /* The first event whose ts is >= this event's ts (ts may repeat). */
+        size_t first = i;
+        while (first > 0 && m.ev[first - 1].ts >= m.ev[i].ts)
+            first--;
+        assert_evs_ok(evs_find_time(&pos, s, m.ev[i].ts));
+        assert_int_equal(pos, m.ev[first].pos);
+        /* One ns later: the first event past this ts. */
+        size_t next = i;
+        while (next < m.count && m.ev[next].ts <= m.ev[i].ts)
+            next++;
+        assert_evs_ok(evs_find_time(&pos, s, m.ev[i].ts + 1));
+        assert_int_equal(pos, next < m.count ? m.ev[next].pos : (int64_t)m.count + 1);
+    }
+    assert_evs_ok(evs_find_time(&pos, s, m.ev[m.count - 1].ts));
+    assert_true(pos <= (int64_t)m.count);
+    assert_evs_ok(evs_find_time(&pos, s, m.ev[m.count - 1].ts + 1));
+    assert_int_equal(pos, (int64_t)m.count + 1);
+    assert_evs_ok(evs_find_time(&pos, s, INT64_MAX));
+    assert_int_equal(pos, (int64_t)m.count + 1);
+    assert_evs_ok(evs_close(s));
+    tu_cleanup(dir);
+}
+
+/* ---- tailing ------------------------------------------------------------------------ */
+
+static int64_t next_pos(evs_cursor *c)
+{
+    evs_event ev;
+    int rc = evs_cursor_next(c, &ev);
+    if (rc < 0)
+        fail_msg("evs_cursor_next: %s", evs_errmsg());
+    return rc == 0 ? 0 : ev.pos;
+}
+
+static void test_tailing(void **state)
+{
+    (void)state;
+    char dir[4096];
+    tu_tmpdir(dir, sizeof dir, "qtail");
+    evs_options o = tu_fast_options();
+    o.segment_size = 64u << 10;
+    evs_store *s;
+    assert_evs_ok(evs_open(&s, dir, &o));
+
+    /* Opened on an empty store. */
+    evs_cursor *all;
+    assert_evs_ok(evs_cursor_open(&all, s, NULL));
+    assert_int_equal(next_pos(all), 0);
+    for (int i = 0; i < 5; i++)
+        tu_append1(s, "tail-1", "A", "1");
+    for (int64_t p = 1; p <= 5; p++)
+        assert_int_equal(next_pos(all), p);
+    assert_int_equal(next_pos(all), 0);
+    assert_int_equal(next_pos(all), 0); /* stays at the end */
+
+    /* A filtered cursor, and one opened past the head (from_pos 10, head 5). */
+    const char *b_only[] = {"B"};
+    evs_query fq = EVS_QUERY_INIT;
+    fq.types = b_only;
+    fq.type_count = 1;
+    evs_cursor *onlyb;
+    assert_evs_ok(evs_cursor_open(&onlyb, s, &fq));
+    assert_int_equal(next_pos(onlyb), 0);
+    evs_query ahead = EVS_QUERY_INIT;
+    ahead.from_pos = 10;
+    evs_cursor *late;
+    assert_evs_ok(evs_cursor_open(&late, s, &ahead));
+    assert_int_equal(next_pos(late), 0);
+    evs_query sq = EVS_QUERY_INIT;
+    sq.stream = "tail-2";
+    evs_cursor *one;
+    assert_evs_ok(evs_cursor_open(&one, s, &sq));
+    assert_int_equal(next_pos(one), 0);
+
+    for (int i = 6; i <= 12; i++)
+        tu_append1(s, i % 2 ? "tail-1" : "tail-2", i % 3 ? "A" : "B", "2");
+    for (int64_t p = 6; p <= 12; p++)
+        assert_int_equal(next_pos(all), p);
+    assert_int_equal(next_pos(all), 0);
+    assert_int_equal(next_pos(onlyb), 6);
+    assert_int_equal(next_pos(onlyb), 9);
+    assert_int_equal(next_pos(onlyb), 12);
+    assert_int_equal(next_pos(onlyb), 0);
+    assert_int_equal(next_pos(late), 10);
+    assert_int_equal(next_pos(late), 11);
+    assert_int_equal(next_pos(late), 12);
+    assert_int_equal(next_pos(late), 0);
+    assert_int_equal(next_pos(one), 6);
+    assert_int_equal(next_pos(one), 8);
+    assert_int_equal(next_pos(one), 10);
+    assert_int_equal(next_pos(one), 12);
+    assert_int_equal(next_pos(one), 0);
+
+    /* Across segment rolls: 64 KiB segments, ~1 KiB events, several segments later. */
+    char big[1100];
+    memset(big, 'x', sizeof big);
+    big[0] = '"';
+    big[sizeof big - 2] = '"';
+    big[sizeof big - 1] = '\0';
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < 150; i++)
+            tu_append1(s, "tail-2", "B", big);
+        int64_t head = evs_head(s);
+        for (int64_t p = head - 149; p <= head; p++) {
+            assert_int_equal(next_pos(all), p);
+            assert_int_equal(next_pos(onlyb), p);
+            assert_int_equal(next_pos(one), p);
+        }
+        assert_int_equal(next_pos(all), 0);
+        assert_int_equal(next_pos(onlyb), 0);
+        assert_int_equal(next_pos(one), 0);
+    }
+    evs_stat_info si;
+    assert_evs_ok(evs_stat(&si, s));
+    assert_true(si.segment_count >= 5);
+
+    /* A limit counts every event handed out, before and after the wait. */
+    evs_query lq = EVS_QUERY_INIT;
+    lq.from_pos = evs_head(s);
+    lq.limit = 3;
+    evs_cursor *lim;
+    assert_evs_ok(evs_cursor_open(&lim, s, &lq));
+    assert_int_equal(next_pos(lim), evs_head(s));
+    assert_int_equal(next_pos(lim), 0);
+    int64_t h = evs_head(s);
+    for (int i = 0; i < 4; i++)
+        tu_append1(s, "tail-3", "A", "3");
+    assert_int_equal(next_pos(lim), h + 1);
+    assert_int_equal(next_pos(lim), h + 2);
+    assert_int_equal(next_pos(lim), 0);
+    evs_cursor_close(lim);
+
+    evs_cursor_close(all);
+    evs_cursor_close(onlyb);
+    evs_cursor_close(late);
+    evs_cursor_close(one);
+    assert_evs_ok(evs_close(s));
+    tu_cleanup(dir);
+}
+
+/* ---- a long stream ------------------------------------------------------------------ */
+
+#define LONG_N 10050
+
+static int64_t long_pos[LONG_N + 6000];
+
+/* Read "long-1" from `from` in `dir`ection with an optional limit; check versions,
+ * positions, data. Returns the count. */
+static size_t read_long(evs_store *s, int64_t from, int direction, uint64_t limit,
+                        size_t total)
+{
+    evs_query q = EVS_QUERY_INIT;
+    q.stream = "long-1";
+    q.from_version = from;
+    q.direction = direction;
+    q.limit = limit;
+    evs_cursor *c;
+    assert_evs_ok(evs_cursor_open(&c, s, &q));
+    evs_event ev;
+    int rc;
+    int64_t v = direction == EVS_FORWARD ? (from < 0 ? 0 : from)
+                                         : (from < 0 || from >= (int64_t)total ? (int64_t)total - 1
+                                                                               : from);
+    size_t n = 0;
+    while ((rc = evs_cursor_next(c, &ev)) > 0) {
+        if (ev.version != v || ev.pos != long_pos[v])
+            fail_msg("from %" PRId64 " %s: got version %" PRId64 " at %" PRId64
+                     ", want version %" PRId64 " at %" PRId64,
+                     from, direction == EVS_FORWARD ? "forward" : "backward", ev.version, ev.pos,
+                     v, long_pos[v]);
+        char want[32];
+        snprintf(want, sizeof want, "{\"v\":%" PRId64 "}", v);
+        assert_int_equal(ev.data_len, strlen(want));
+        assert_memory_equal(ev.data, want, ev.data_len);
+        v += direction == EVS_FORWARD ? 1 : -1;
+        n++;
+    }
+    assert_evs(0, rc);
+    evs_cursor_close(c);
+    return n;
+}
+
+static void append_long(evs_store *s, int64_t from_v, int64_t to_v)
+{
+    /* Batches of up to 50, each followed by another stream's event, so the stream's
+     * positions are not contiguous. */
+    static char data[50][32];
+    evs_event_in in[50];
+    for (int64_t v = from_v; v < to_v;) {
+        size_t k = 0;
+        int64_t first = v;
+        for (; k < 50 && v < to_v; k++, v++) {
+            snprintf(data[k], sizeof data[k], "{\"v\":%" PRId64 "}", v);
+            in[k] = tu_event(v % 2 ? "Odd" : "Even", data[k]);
+        }
+        evs_append_result r;
+        assert_evs_ok(evs_append(&r, s, "long-1", first - 1, in, k));
+        for (size_t i = 0; i < k; i++)
+            long_pos[first + (int64_t)i] = r.first_pos + (int64_t)i;
+        tu_append1(s, "other-1", "X", "0");
+    }
+}
+
+static void test_long_stream(void **state)
+{
+    (void)state;
+    char dir[4096];
+    tu_tmpdir(dir, sizeof dir, "qlong");
+    evs_options o = tu_fast_options();
+    o.segment_size = 256u << 10; /* the stream spans several segments */
+    evs_store *s;
+    assert_evs_ok(evs_open(&s, dir, &o));
+    append_long(s, 0, LONG_N);
+
+    const int64_t froms[] = {-1,   0,    1,    4094, 4095, 4096, 4097, 8190,
+                             8191, 8192, 8193, 9999, 10000, 10048, 10049};
+    for (size_t i = 0; i < sizeof froms / sizeof froms[0]; i++) {
+        int64_t f = froms[i] < 0 ? 0 : froms[i];
+        assert_int_equal(read_long(s, froms[i], EVS_FORWARD, 0, LONG_N), LONG_N - f);
+        assert_int_equal(read_long(s, froms[i], EVS_BACKWARD, 0, LONG_N),
+                         froms[i] < 0 ? LONG_N : froms[i] + 1);
+    }
+    assert_int_equal(read_long(s, LONG_N, EVS_FORWARD, 0, LONG_N), 0);
+    assert_int_equal(read_long(s, LONG_N + 5000, EVS_FORWARD, 0, LONG_N), 0);
+    /* Limits that end inside and across chunks. */
+    assert_int_equal(read_long(s, 100, EVS_FORWARD, 5000, LONG_N), 5000);
+    assert_int_equal(read_long(s, 4095, EVS_FORWARD, 1, LONG_N), 1);
+    assert_int_equal(read_long(s, 4090, EVS_FORWARD, 4100, LONG_N), 4100);
+    assert_int_equal(read_long(s, 9000, EVS_BACKWARD, 4097, LONG_N), 4097);
+
+    /* A type filter over the stream: only the odd versions, from 4095. */
+    evs_query q = EVS_QUERY_INIT;
+    const char *odd[] = {"Odd"};
+    q.stream = "long-1";
+    q.from_version = 4095;
+    q.types = odd;
+    q.type_count = 1;
+    evs_cursor *c;
+    assert_evs_ok(evs_cursor_open(&c, s, &q));
+    evs_event ev;
+    int64_t v = 4095;
+    while (evs_cursor_next(c, &ev) > 0) {
+        assert_int_equal(ev.version, v);
+        assert_int_equal(ev.pos, long_pos[v]);
+        v += 2;
+    }
+    evs_cursor_close(c);
+    assert_int_equal(v, LONG_N + 1);
+
+    /* Reading forward while the stream grows: the cursor reads on to the new end. */
+    q = (evs_query)EVS_QUERY_INIT;
+    q.stream = "long-1";
+    assert_evs_ok(evs_cursor_open(&c, s, &q));
+    for (v = 0; v < 5000; v++) {
+        assert_int_equal(evs_cursor_next(c, &ev), 1);
+        assert_int_equal(ev.version, v);
+    }
+    append_long(s, LONG_N, LONG_N + 5000);
+    for (; v < LONG_N + 5000; v++) {
+        assert_int_equal(evs_cursor_next(c, &ev), 1);
+        assert_int_equal(ev.version, v);
+        assert_int_equal(ev.pos, long_pos[v]);
+    }
+    assert_int_equal(evs_cursor_next(c, &ev), 0);
+    evs_cursor_close(c);
+
+    evs_stream_info info;
+    assert_evs_ok(evs_stream_get(&info, s, "long-1"));
+    assert_int_equal(info.last_version, LONG_N + 5000 - 1);
+    assert_int_equal(info.event_count, LONG_N + 5000);
+    assert_int_equal(info.first_pos, long_pos[0]);
+    assert_int_equal(info.last_pos, long_pos[LONG_N + 5000 - 1]);
+
+    /* And after reopening. */
+    assert_evs_ok(evs_close(s));
+    assert_evs_ok(evs_open(&s, dir, &o));
+    assert_int_equal(read_long(s, 4096, EVS_FORWARD, 0, LONG_N + 5000), LONG_N + 5000 - 4096);
+    assert_int_equal(read_long(s, 8191, EVS_BACKWARD, 0, LONG_N + 5000), 8192);
+    assert_evs_ok(evs_close(s));
+    tu_cleanup(dir);
+}
+
+/* ---- stream info, listings ------------------------------------------------------------ */
+
+typedef struct sinfo {
+    char name[32];
+    int64_t first_pos;
+    int64_t last_pos;
+    int64_t last_version;
+    int seen;
+} sinfo;
+
+#define LIST_STREAMS 1200
+
+static void note_append(sinfo *st, const evs_append_result *r)
+{
+    if (st->last_version < 0)
+        st->first_pos = r->first_pos;
+    st->last_pos = r->last_pos;
+    st->last_version = r->version;
+}
+
+static void check_stream_info(evs_store *s, const sinfo *st)
+{
+    evs_stream_info info;
+    assert_evs_ok(evs_stream_get(&info, s, st->name));
+    assert_int_equal(info.exists, 1);
+    assert_int_equal(info.last_version, st->last_version);
+    assert_int_equal(info.event_count, st->last_version + 1);
+    assert_int_equal(info.first_pos, st->first_pos);
+    assert_int_equal(info.last_pos, st->last_pos);
+}
+
+/* List with `prefix`; every listed stream must be in sts with the right info, seen
+ * once; every stream of sts with the prefix must be listed. */
+static void check_listing(evs_store *s, sinfo *sts, size_t count, const char *prefix)
+{
+    for (size_t i = 0; i < count; i++)
+        sts[i].seen = 0;
+    evs_stream_iter *it;
+    assert_evs_ok(evs_streams_open(&it, s, prefix));
+    const char *name;
+    size_t name_len;
+    evs_stream_info info;
+    int rc;
+    size_t listed = 0;
+    while ((rc = evs_streams_next(it, &name, &name_len, &info)) > 0) {
+        assert_int_equal(strlen(name), name_len);
+        size_t i;
+        for (i = 0; i < count; i++)
+            if (strcmp(sts[i].name, name) == 0)
+                break;
+        if (i == count)
+            fail_msg("listed stream '%s' was never appended to", name);
+        if (sts[i].seen++)
+            fail_msg("stream '%s' listed twice", name);
+        if (prefix)
+            assert_int_equal(strncmp(name, prefix, strlen(prefix)), 0);
+        assert_int_equal(info.exists, 1);
+        assert_int_equal(info.last_version, sts[i].last_version);
+        assert_int_equal(info.event_count, sts[i].last_version + 1);
+        assert_int_equal(info.first_pos, sts[i].first_pos);
+        assert_int_equal(info.last_pos, sts[i].last_pos);
+        listed++;
+    }
+    assert_evs(0, rc);
+    evs_streams_close(it);
+    size_t want = 0;
+    for (size_t i = 0; i < count; i++) {
+        bool match = !prefix || strncmp(sts[i].name, prefix, strlen(prefix)) == 0;
+        if (match && sts[i].last_version >= 0) {
+            want++;
+            if (!sts[i].seen)
+                fail_msg("stream '%s' not listed", sts[i].name);
+        }
+    }
+    assert_int_equal(listed, want);
+}
+
+/* Position covered by index.snap (0 when there is none), read from its header. */
+static int64_t snap_covered(const char *dir)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/index.snap", dir);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 0;
+    unsigned char h[24];
+    size_t n = fread(h, 1, sizeof h, f);
+    fclose(f);
+    if (n != sizeof h)
+        return 0;
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | h[16 + i]; /* format.h SNAP_OFF_COVERED, little-endian */
+    return (int64_t)v;
+}
+
+static void append_to(evs_store *s, sinfo *st, const char *data)
+{
+    evs_event_in e = tu_event("Ev", data);
+    evs_append_result r;
+    assert_evs_ok(evs_append(&r, s, st->name, st->last_version, &e, 1));
+    note_append(st, &r);
+}
+
+static void test_stream_info_and_listing(void **state)
+{
+    (void)state;
+    seed_rng();
+    char dir[4096];
+    tu_tmpdir(dir, sizeof dir, "qlist");
+    evs_options o = tu_fast_options();
+    o.checkpoint_bytes = 64u << 10;
+    o.segment_size = 4u << 20;
+    evs_store *s;
+    assert_evs_ok(evs_open(&s, dir, &o));
+
+    /* Missing streams. */
+    evs_stream_info info;
+    memset(&info, 0x55, sizeof info);
+    assert_evs_ok(evs_stream_get(&info, s, "nope-1"));
+    assert_int_equal(info.exists, 0);
+    assert_int_equal(info.last_version, -1);
+    assert_int_equal(info.event_count, 0);
+    assert_int_equal(info.first_pos, 0);
+    assert_int_equal(info.last_pos, 0);
+    evs_stream_iter *it;
+    assert_evs_ok(evs_streams_open(&it, s, NULL));
+    const char *name;
+    size_t name_len;
+    assert_int_equal(evs_streams_next(it, &name, &name_len, &info), 0);
+    evs_streams_close(it);
+
+    static sinfo sts[LIST_STREAMS + 200];
+    size_t count = LIST_STREAMS;
+    for (size_t i = 0; i < LIST_STREAMS; i++) {
+        snprintf(sts[i].name, sizeof sts[i].name, "%s-%zu", i % 3 ? "acct" : "cart", i);
+        sts[i].last_version = -1;
+    }
+    /* Over 8 MiB of log: ~1 KiB events, snapshots every so often (checkpoint 64 KiB). */
+    static char data[1024];
+    memset(data, 'd', sizeof data);
+    data[0] = '"';
+    data[sizeof data - 2] = '"';
+    data[sizeof data - 1] = '\0';
+    size_t bytes = 0;
+    for (size_t i = 0; bytes < (8u << 20) + (512u << 10); i++) {
+        append_to(s, &sts[i < LIST_STREAMS ? i : rnd_below(LIST_STREAMS)], data);
+        bytes += sizeof data + 100;
+    }
+    int64_t covered = snap_covered(dir);
+    assert_true(covered > 0); /* index.snap was written */
+
+    /* Then a short tail of existing streams and new ones. Should a snapshot be written
+     * meanwhile (covering it), another round follows, so that the last round is all
+     * past the snapshot: some streams then live in the snapshot only, some in the tail
+     * only, some in both. */
+    int64_t round_start;
+    int round = 0;
+    do {
+        round_start = evs_head(s) + 1;
+        for (size_t i = 0; i < 20; i++)
+            append_to(s, &sts[rnd_below(LIST_STREAMS)], "{\"tail\":1}");
+        for (size_t i = 0; i < 20; i++) {
+            sinfo *st = &sts[count++];
+            snprintf(st->name, sizeof st->name, "tail%d-%zu", round, i);
+            st->last_version = -1;
+            append_to(s, st, "{\"new\":1}");
+        }
+        round++;
+    } while (snap_covered(dir) >= round_start && round < 5);
+    assert_true(snap_covered(dir) < round_start);
+
+    for (size_t i = 0; i < count; i++)
+        check_stream_info(s, &sts[i]);
+    check_listing(s, sts, count, NULL);
+    check_listing(s, sts, count, "");
+    check_listing(s, sts, count, "cart-");
+    check_listing(s, sts, count, "acct-11");
+    check_listing(s, sts, count, "tail");
+    check_listing(s, sts, count, "zzz");
+
+    /* Reopen: the snapshot is the base, the tail is scanned; each stream once. */
+    assert_evs_ok(evs_close(s));
+    assert_true(snap_covered(dir) > 0);
+    assert_true(snap_covered(dir) < round_start);
+    assert_evs_ok(evs_open(&s, dir, &o));
+    check_listing(s, sts, count, NULL);
+    check_listing(s, sts, count, "cart-");
+    check_listing(s, sts, count, "tail");
+    for (size_t i = 0; i < count; i++)
+        check_stream_info(s, &sts[i]);
+    /* The listing is a snapshot taken at open. */
+    assert_evs_ok(evs_streams_open(&it, s, "late-"));
+    tu_append1(s, "late-1", "Ev", "1");
+    assert_int_equal(evs_streams_next(it, &name, &name_len, &info), 0);
+    evs_streams_close(it);
+    assert_evs_ok(evs_streams_open(&it, s, "late-"));
+    assert_int_equal(evs_streams_next(it, &name, &name_len, &info), 1);
+    assert_string_equal(name, "late-1");
+    assert_int_equal(info.last_pos, evs_head(s));
+    assert_int_equal(evs_streams_next(it, &name, &name_len, &info), 0);
+    evs_streams_close(it);
+
+    evs_stat_info si;
+    assert_evs_ok(evs_stat(&si, s));
+    assert_int_equal(si.stream_count, (int64_t)count + 1);
+    assert_evs_ok(evs_close(s));
+    tu_cleanup(dir);
+}
+
+/* ---- stat, head, wait --------------------------------------------------------------- */
+
+/* Count the *.seg files in dir and add up their sizes. */
+static void seg_files(const char *dir, int64_t *count, int64_t *bytes)
+{
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    struct dirent *e;
+    *count = *bytes = 0;
+    while ((e = readdir(d)) != NULL) {
+        size_t len = strlen(e->d_name);
+        if (len < 5 || strcmp(e->d_name + len - 4, ".seg") != 0)
+            continue;
+        char path[4400];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        struct stat st;
+        assert_int_equal(stat(path, &st), 0);
+        (*count)++;
+        *bytes += st.st_size;
+    }
+    closedir(d);
+}
+
+static void test_stat_and_head(void **state)
+{
+    (void)state;
+    char dir[4096];
+    tu_tmpdir(dir, sizeof dir, "qstat");
+    evs_options o = tu_fast_options();
+    o.segment_size = 64u << 10;
+    evs_store *s;
+    assert_evs_ok(evs_open(&s, dir, &o));
+    evs_stat_info si;
+    memset(&si, 0x55, sizeof si);
+    assert_evs_ok(evs_stat(&si, s));
+    assert_int_equal(si.event_count, 0);
+    assert_int_equal(si.stream_count, 0);
+    assert_int_equal(si.first_pos, 0);
+    assert_int_equal(si.last_pos, 0);
+    assert_int_equal(si.first_ts_ns, 0);
+    assert_int_equal(si.last_ts_ns, 0);
+    assert_int_equal(si.sync_mode, EVS_SYNC_NONE);
+    assert_int_equal(si.segment_size, 64u << 10);
+    assert_int_equal(evs_head(s), 0);
+
+    char data[600];
+    memset(data, 'z', sizeof data);
+    data[0] = '"';
+    data[sizeof data - 2] = '"';
+    data[sizeof data - 1] = '\0';
+    for (int i = 0; i < 500; i++) {
+        char stream[16];
+        snprintf(stream, sizeof stream, "st-%d", i % 37);
+        assert_int_equal(tu_append1(s, stream, "Ev", data), i + 1);
+        assert_int_equal(evs_head(s), i + 1);
+    }
+    assert_evs_ok(evs_stat(&si, s));
+    assert_int_equal(si.event_count, 500);
+    assert_int_equal(si.stream_count, 37);
+    assert_int_equal(si.first_pos, 1);
+    assert_int_equal(si.last_pos, 500);
+    int64_t nseg, nbytes;
+    seg_files(dir, &nseg, &nbytes);
+    assert_true(nseg >= 4);
+    assert_int_equal(si.segment_count, nseg);
+    assert_int_equal(si.log_bytes, nbytes);
+    evs_query q = EVS_QUERY_INIT;
+    q.limit = 1;
+    evs_cursor *c;
+    evs_event ev;
+    assert_evs_ok(evs_cursor_open(&c, s, &q));
+    assert_int_equal(evs_cursor_next(c, &ev), 1);
+    assert_int_equal(si.first_ts_ns, ev.ts_ns);
+    evs_cursor_close(c);
+    q.direction = EVS_BACKWARD;
+    assert_evs_ok(evs_cursor_open(&c, s, &q));
+    assert_int_equal(evs_cursor_next(c, &ev), 1);
+    assert_int_equal(ev.pos, 500);
+    assert_int_equal(si.last_ts_ns, ev.ts_ns);
+    evs_cursor_close(c);
+
+    /* The same after reopening, with the options of this open. */
+    assert_evs_ok(evs_close(s));
+    o.sync_mode = EVS_SYNC_BATCH;
+    assert_evs_ok(evs_open(&s, dir, &o));
+    evs_stat_info again;
+    assert_evs_ok(evs_stat(&again, s));
+    assert_int_equal(again.event_count, 500);
+    assert_int_equal(again.stream_count, 37);
+    assert_int_equal(again.segment_count, si.segment_count);
+    assert_int_equal(again.log_bytes, si.log_bytes);
+    assert_int_equal(again.first_ts_ns, si.first_ts_ns);
+    assert_int_equal(again.last_ts_ns, si.last_ts_ns);
+    assert_int_equal(again.sync_mode, EVS_SYNC_BATCH);
+    assert_int_equal(evs_head(s), 500);
+    assert_evs_ok(evs_close(s));
+    tu_cleanup(dir);
+}
+
+typedef struct appender {
+    evs_store *store;
+    int delay_ms;
+    int rc;
+} appender;
+
+static void *append_later(void *arg)
+{
+    appender *a = arg;
+    sleep_ms(a->delay_ms);
+    evs_event_in e = tu_event("Ev", "{\"late\":true}");
+    a->rc = evs_append(NULL, a->store, "wait-1", EVS_EXPECT_ANY, &e, 1);
+    return NULL;
+}
+
+static void test_wait(void **state)
+{
+    (void)state;
+    char dir[4096];
+    evs_store *s;
+    open_fast(&s, dir, sizeof dir, "qwait");
+    int64_t head = -1;
+
+    /* Empty store: nothing after 0. */
+    int64_t t0 = mono_ms();
+    assert_evs(EVS_ETIMEDOUT, evs_wait(s, 0, 0, &head));
+    assert_true(mono_ms() - t0 < 1000);
+
+    for (int i = 0; i < 3; i++)
+        tu_append1(s, "wait-1", "Ev", "1");
+    /* Already past: returns at once. */
+    t0 = mono_ms();
+    assert_evs_ok(evs_wait(s, 2, 5000, &head));
+    assert_int_equal(head, 3);
+    assert_evs_ok(evs_wait(s, 0, -1, &head));
+    assert_int_equal(head, 3);
+    assert_evs_ok(evs_wait(s, 2, 0, NULL));
+    assert_true(mono_ms() - t0 < 1000);
+
+    /* Nothing comes: times out after about the timeout. */
+    t0 = mono_ms();
+    assert_evs(EVS_ETIMEDOUT, evs_wait(s, 3, 120, &head));
+    int64_t waited = mono_ms() - t0;
+    assert_true(waited >= 100);
+    assert_true(waited < 5000);
+    t0 = mono_ms();
+    assert_evs(EVS_ETIMEDOUT, evs_wait(s, 3, 0, &head));
+    assert_true(mono_ms() - t0 < 1000);
+
+    /* Another thread appends: the wait wakes with the new head. */
+    for (int round = 0; round < 3; round++) {
+        int64_t before = evs_head(s);
+        appender a = {s, 60, 1};
+        pthread_t th;
+        assert_int_equal(pthread_create(&th, NULL, append_later, &a), 0);
+        t0 = mono_ms();
+        int rc = round == 2 ? evs_wait(s, before, -1, &head) : evs_wait(s, before, 20000, &head);
+        waited = mono_ms() - t0;
+        pthread_join(th, NULL);
+        assert_evs_ok(rc);
+        assert_int_equal(a.rc, 0);
+        assert_int_equal(head, before + 1);
+        assert_true(waited < 10000);
+    }
+    assert_evs_ok(evs_close(s));
+    tu_cleanup(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_positions),
+        cmocka_unit_test(test_filters_and_model),
+        cmocka_unit_test(test_find_time),
+        cmocka_unit_test(test_tailing),
+        cmocka_unit_test(test_long_stream),
+        cmocka_unit_test(test_stream_info_and_listing),
+        cmocka_unit_test(test_stat_and_head),
+        cmocka_unit_test(test_wait),
+        cmocka_unit_test(test_stream_with_from_pos),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
