@@ -94,6 +94,8 @@ int evs_streams_next(evs_stream_iter *it, const char **name, size_t *name_len,
 {
     if (!it || !name || !name_len || !info)
         return evs__seterr(EVS_EMISUSE, "evs_streams_next: NULL argument");
+    if (atomic_load(&it->store->closed))
+        return evs__seterr(EVS_ECLOSED, "evs_streams_next: the store was closed");
     int rc = it->store->m->streams_next(it->bi, name, name_len, info);
     if (rc >= 0)
         evs__clearerr();

@@ -15,6 +15,7 @@
 #include "file_internal.h"
 
 #include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 
 #define CHUNK 4096
@@ -34,6 +35,8 @@ struct evs__be_cursor {
     head_view h;             /* the head as last seen */
     uint64_t emitted;
     bool done;
+    int err;                 /* once a step failed, every later step fails the same way */
+    char err_msg[512];
     /* scans */
     seg *s;
     uint64_t off;
@@ -217,14 +220,15 @@ static int scan_next(evs__be_cursor *c, evs_event *ev)
                                "); run 'evstore verify'",
                                c->s->name, st != REC_OK ? evs__rec_status_str(st) : "wrong position",
                                c->off, c->next_pos);
-        uint64_t off = c->off;
+        /* Every record passed over is checked, not only the ones handed out: a damaged
+         * type or stream name must not make an event silently miss a filter. */
+        int rc = verify_crc(c->s, c->off, &r);
+        if (rc < 0)
+            return rc;
         c->off += REC_ALIGN(r.len);
         c->next_pos++;
         if (r.pos < c->low_pos || !matches(q, &r))
             continue;
-        int rc = verify_crc(c->s, off, &r);
-        if (rc < 0)
-            return rc;
         fill_event(ev, &r);
         return 1;
     }
@@ -235,18 +239,14 @@ static int scan_next(evs__be_cursor *c, evs_event *ev)
 static int scan_back_next(evs__be_cursor *c, evs_event *ev)
 {
     while (c->next_pos >= c->low_pos && c->next_pos > 0) {
-        uint64_t pos = c->next_pos--;
+        uint64_t pos = c->next_pos;
         rec_view r;
-        int rc = evs__seg_read_pos(c->fb, pos, false, &r);
+        int rc = evs__seg_read_pos(c->fb, pos, true, &r);
         if (rc < 0)
             return rc;
+        c->next_pos--;
         if (!matches(c->q, &r))
             continue;
-        seg *s = evs__seg_find(c->fb, pos);
-        uint64_t off = (uint64_t)((const unsigned char *)r.stream - REC_HDR_LEN -
-                                  atomic_load(&s->data)->base);
-        if ((rc = verify_crc(s, off, &r)) < 0)
-            return rc;
         fill_event(ev, &r);
         return 1;
     }
@@ -414,7 +414,7 @@ static int stream_fwd_next(evs__be_cursor *c, evs_event *ev)
             return rc;
         if (c->q->to_pos && r.pos > (uint64_t)c->q->to_pos)
             return 0;
-        if (!matches(c->q, &r))
+        if (r.pos < (uint64_t)c->q->from_pos || !matches(c->q, &r))
             continue;
         fill_event(ev, &r);
         return 1;
@@ -432,7 +432,7 @@ static int stream_back_next(evs__be_cursor *c, evs_event *ev)
             return 0;
         c->back.pos = r.prev_pos;
         c->back.off = r.prev_off;
-        if (!matches(c->q, &r))
+        if ((c->q->from_pos && r.pos > (uint64_t)c->q->from_pos) || !matches(c->q, &r))
             continue;
         fill_event(ev, &r);
         return 1;
@@ -511,6 +511,8 @@ int evs__file_cursor_open(evs__be_cursor **out, evs__backend *be, const evs__que
 
 int evs__file_cursor_next(evs__be_cursor *c, evs_event *out)
 {
+    if (c->err)
+        return evs__seterr(c->err, "%s", c->err_msg);
     if (c->done || (c->q->limit && c->emitted >= c->q->limit))
         return 0;
     int rc;
@@ -530,6 +532,10 @@ int evs__file_cursor_next(evs__be_cursor *c, evs_event *out)
     }
     if (rc > 0)
         c->emitted++;
+    if (rc < 0) {
+        c->err = rc;
+        snprintf(c->err_msg, sizeof c->err_msg, "%s", evs__lasterr_msg());
+    }
     return rc;
 }
 

@@ -273,6 +273,8 @@ int evs__tab_apply(streamtab *t, const char *name, uint32_t len, uint64_t hash,
                    uint32_t last_off, tab_undo *undo);
 void evs__tab_undo(streamtab *t, const tab_undo *undo);
 int evs__tab_write_snapshot(file_backend *fb);
+/* Remove index.snap when it covers positions past `pos` (the log was cut there). */
+int evs__tab_drop_snapshot_after(file_backend *fb, uint64_t pos);
 size_t evs__tab_stream_count(const streamtab *t);
 /* Iterate every stream: cb(ctx, name, len, val); stop when cb returns non-zero. */
 int evs__tab_each(const streamtab *t, int (*cb)(void *ctx, const char *name, uint32_t len,

@@ -136,7 +136,9 @@
 #define SNAP_OFF_SLOTS   40 /* 8 slot count, a power of two */
 #define SNAP_OFF_COUNT   48 /* 8 streams */
 #define SNAP_OFF_ID      12 /* 4 low 32 bits of the store id's CRC, to spot strays */
-#define SNAP_OFF_RESV    56 /* 4 reserved, zero */
+#define SNAP_OFF_LASTCRC 56 /* 4 crc field of the record at `covered` (0 if none): a
+                            * snapshot of a log that was since cut and rewritten is
+                            * recognised and ignored */
 #define SNAP_OFF_CRC     60 /* 4 CRC32C of bytes [0,60) */
 #define SNAP_SLOT_LEN    48
 /* slot: hash u64 | name_off u64 (from file start) | name_len u32 | last_off u32 |

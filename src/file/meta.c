@@ -165,6 +165,8 @@ int evs__meta_open_or_create(file_backend *fb, bool may_create, bool exclusive)
                            META_FILE);
 
     rc = mkdir_p(fb->dir);
+    if (rc == 0)
+        rc = check_empty(fb->dir); /* before the LOCK file, so a refusal changes nothing */
     if (rc < 0)
         return rc;
     /* Creators serialise on the LOCK file so that two processes creating the same store

@@ -151,9 +151,12 @@ static int recover_segment(recovery *rv, seg *s, uint64_t off, bool *stop)
         return rc;
     const mapping *m = size >= SEG_HDR_LEN ? evs__seg_map(fb, s, size) : NULL;
     bool at_start = off == SEG_HDR_LEN;
+    /* A segment is synced whole before the next one is created, so only the last
+     * segment can end in a torn write: damage anywhere else is damage. */
+    bool last = evs__seg_next(fb, s) == NULL;
     if (size < SEG_HDR_LEN || !m || !seg_header_ok(fb, s, m) ||
         (at_start && s->first_pos != rv->next_pos)) {
-        if (rv->next_pos <= rv->strict_until)
+        if (!last || rv->next_pos <= rv->strict_until)
             return evs__seterr(EVS_ECORRUPT,
                                "segment %s: bad or unexpected header (expected first position "
                                "%" PRIu64 "); run 'evstore verify'",
@@ -171,13 +174,15 @@ static int recover_segment(recovery *rv, seg *s, uint64_t off, bool *stop)
         if (st != REC_OK || r.pos != rv->next_pos) {
             /* A record cut by the end of the file is a torn write wherever it is: the
              * file simply ends there. Bad bytes before a synced point are damage. */
-            if (rv->next_pos <= rv->strict_until && st != REC_SHORT) {
+            if (!last || (rv->next_pos <= rv->strict_until && st != REC_SHORT)) {
                 rc = evs__seterr(EVS_ECORRUPT,
                                  "segment %s: %s at byte %" PRIu64 " (position %" PRIu64
-                                 "), before the synced end of the log; run 'evstore verify'",
+                                 "), %s; run 'evstore verify'",
                                  s->name,
                                  st != REC_OK ? evs__rec_status_str(st) : "wrong position",
-                                 off, rv->next_pos);
+                                 off, rv->next_pos,
+                                 last ? "before the synced end of the log"
+                                      : "in a segment that later segments follow");
                 goto out;
             }
             uint64_t later;
@@ -258,7 +263,9 @@ static int cut_tail(recovery *rv)
     int fd = evs__sys.open(path, O_RDWR, 0);
     if (fd < 0)
         return evs__seterr_errno(errno, "cannot open '%s'", path);
-    if (size < rv->end.end)
+    /* The end is 8-byte aligned; a cut inside the last record's padding (zeros by
+     * definition) is put back by extending the file to the boundary. */
+    if (size + 8 <= rv->end.end)
         rc = evs__seterr(EVS_ECORRUPT, "segment %s is %" PRIu64 " bytes, shorter than its "
                          "last complete record's end (%" PRIu64 ")", s->name, size, rv->end.end);
     else if (size != rv->end.end && evs__sys.ftruncate(fd, (off_t)rv->end.end) < 0)
@@ -317,8 +324,16 @@ int evs__recover(file_backend *fb, bool head_trusted)
         if (rc < 0)
             return rc;
         seg *first = evs__seg_at(fb, 0);
+        seg *last = evs__seg_at(fb, evs__seg_count(fb) - 1);
         if (!use_snap) {
             start_seg = first ? first->first_pos : 1;
+            start_off = SEG_HDR_LEN;
+            rv.next_pos = start_seg;
+        } else if (last && last->first_pos <= rv.next_pos) {
+            /* Check at least the whole last segment: after a crash or a reboot that is
+             * where damage would be, and it costs one segment's read at most. */
+            start_seg = last->first_pos;
+            start_off = SEG_HDR_LEN;
             rv.next_pos = start_seg;
         }
         rv.end.pos = rv.next_pos - 1;
@@ -348,6 +363,8 @@ int evs__recover(file_backend *fb, bool head_trusted)
             rv.end.ts = r.ts_ns;
     }
     if (!fb->readonly && (rc = cut_tail(&rv)) < 0)
+        return rc;
+    if (!fb->readonly && (rc = evs__tab_drop_snapshot_after(fb, rv.end.pos)) < 0)
         return rc;
     evs__head_publish(fb, &rv.end);
     evs__head_set_synced(fb, rv.end.pos);

@@ -345,6 +345,17 @@ static void snap_install(streamtab *t, mapping *m, const unsigned char *h)
     t->snap_covered = evs__get_u64(h + SNAP_OFF_COVERED);
 }
 
+/* The crc field of the record at pos, or 0 when it cannot be read. */
+static uint32_t record_crc(file_backend *fb, uint64_t pos)
+{
+    rec_view r;
+    if (pos == 0 || evs__seg_read_pos(fb, pos, false, &r) < 0) {
+        evs__clearerr();
+        return 0;
+    }
+    return evs__get_u32((const unsigned char *)r.stream - REC_HDR_LEN + REC_OFF_CRC);
+}
+
 int evs__tab_load_snapshot(file_backend *fb)
 {
     streamtab *t = &fb->tab;
@@ -353,6 +364,14 @@ int evs__tab_load_snapshot(file_backend *fb)
     int rc = snap_map(fb, &m, h);
     if (rc < 0 || !m)
         return rc;
+    /* The snapshot must describe this log: the record it last covered must still be
+     * the one it saw. */
+    uint64_t covered = evs__get_u64(h + SNAP_OFF_COVERED);
+    if (covered && record_crc(fb, covered) != evs__get_u32(h + SNAP_OFF_LASTCRC)) {
+        evs__sys.munmap((void *)m->base, m->len);
+        evs__free(m);
+        return 0;
+    }
     overlay_free(t);
     snap_install(t, m, h);
     t->known_pos = t->snap_covered;
@@ -377,6 +396,24 @@ static int snap_swap(file_backend *fb, streamtab *t)
         return evs__seterr(EVS_EIO, "the index snapshot just written cannot be read back");
     }
     snap_install(t, m, h);
+    return 0;
+}
+
+int evs__tab_drop_snapshot_after(file_backend *fb, uint64_t pos)
+{
+    char path[4200];
+    int rc = evs__path(fb, SNAP_FILE, path, sizeof path);
+    if (rc < 0)
+        return rc;
+    int fd = evs__sys.open(path, O_RDONLY, 0);
+    if (fd < 0)
+        return 0;
+    unsigned char h[SNAP_HDR_LEN];
+    bool ahead = evs__pread_all(fd, h, SNAP_HDR_LEN, 0) == 0 &&
+                 evs__get_u64(h + SNAP_OFF_COVERED) > pos;
+    evs__sys.close(fd);
+    if (ahead && evs__sys.unlink(path) < 0 && errno != ENOENT)
+        return evs__seterr_errno(errno, "cannot remove the stale '%s'", path);
     return 0;
 }
 
@@ -441,6 +478,7 @@ int evs__tab_write_snapshot(file_backend *fb)
     evs__put_u64(file + SNAP_OFF_END, t->known_off);
     evs__put_u64(file + SNAP_OFF_SLOTS, nslots);
     evs__put_u64(file + SNAP_OFF_COUNT, w.count);
+    evs__put_u32(file + SNAP_OFF_LASTCRC, record_crc(fb, t->known_pos));
     evs__put_u32(file + SNAP_OFF_CRC, evs__crc32c(0, file, SNAP_OFF_CRC));
 
     char path[4200], tmp[4200];

@@ -245,65 +245,69 @@ static int group_read(file_backend *fb, const group *g, uint64_t pos, rec_view *
     return evs__seg_read_pos(fb, pos, false, r);
 }
 
-/* Idempotence: is every id of batch b already in its stream, in order? *dup says so;
- * a partial match is a conflict. Walks the stream's chain: cost grows with the
- * stream's length, and is paid only by appends that carry their own ids. */
+/* Which event of b carries this id (-1 if none). Batches are usually small; a long one
+ * is still scanned in full, once per record walked. */
+static long batch_find_id(const evs__batch_w *b, const unsigned char *id)
+{
+    for (size_t i = 0; i < b->count; i++)
+        if (b->events[i].id_given && memcmp(b->events[i].id, id, 16) == 0)
+            return (long)i;
+    return -1;
+}
+
+static int not_the_same(const evs__batch_w *b, long i, int64_t version)
+{
+    char text[37];
+    evs__uuid_format(text, b->events[i].id);
+    return evs__seterr(EVS_ECONFLICT,
+                       "event id %s (event %ld of the batch) is already in stream '%.*s' at "
+                       "version %" PRId64 ", but the batch is not the one appended then",
+                       text, i, (int)b->stream_len, b->stream, version);
+}
+
+/* Idempotence: are all of b's ids already in its stream, as its last events in the
+ * batch's order? Then *dup and res holds the original result. An id that is there
+ * in any other way is a conflict. Walks the stream's chain from its end: the cost
+ * grows with the stream's length and is paid only by appends that carry their own
+ * ids. The events need not be at consecutive positions: other streams' events may
+ * stand between them. */
 static int check_duplicate(file_backend *fb, const group *g, const evs__batch_w *b,
                            const stream_val *v, evs_append_result *res, bool *dup)
 {
     *dup = false;
     if (!b->any_id_given || v->last_version < 0)
         return 0;
+    bool all_given = true;
+    for (size_t i = 0; i < b->count; i++)
+        all_given &= b->events[i].id_given;
     uint64_t pos = v->last_pos;
-    int64_t version = v->last_version;
-    while (pos) {
+    for (int64_t version = v->last_version; pos && version >= 0; version--) {
         rec_view r;
         int rc = group_read(fb, g, pos, &r);
         if (rc < 0)
             return rc;
-        for (size_t i = 0; i < b->count; i++) {
-            const evs__event_w *e = &b->events[i];
-            if (!e->id_given || memcmp(e->id, r.id, 16) != 0)
-                continue;
-            /* Found event i at `version`: the batch is a retry only if event 0 is at
-             * version - i and the rest follow it. */
-            int64_t v0 = version - (int64_t)i;
-            bool same = v0 >= 0 && v0 + (int64_t)b->count - 1 <= v->last_version;
-            uint64_t p = pos;
-            for (int64_t k = version; same && k > v0; k--) { /* back to v0 */
-                rec_view q;
-                if ((rc = group_read(fb, g, p, &q)) < 0)
-                    return rc;
-                p = q.prev_pos;
-            }
-            uint64_t first = p;
-            for (size_t j = 0; same && j < b->count; j++) {
-                rec_view q;
-                if ((rc = group_read(fb, g, p, &q)) < 0)
-                    return rc;
-                same = memcmp(q.id, b->events[j].id, 16) == 0;
-                res->last_pos = p;
-                if (j + 1 < b->count)
-                    p = p + 1; /* a batch's events are consecutive positions */
-            }
-            if (!same) {
-                char text[37];
-                evs__uuid_format(text, e->id);
-                return evs__seterr(EVS_ECONFLICT,
-                                   "event id %s (event %zu of the batch) is already in stream "
-                                   "'%.*s' at version %" PRId64
-                                   ", but the batch is not the one appended then",
-                                   text, i, (int)b->stream_len, b->stream, version);
-            }
-            res->first_pos = (int64_t)first;
-            res->last_pos = (int64_t)(first + b->count - 1);
-            res->version = v0 + (int64_t)b->count - 1;
-            res->duplicate = 1;
-            *dup = true;
-            return 0;
+        long i = batch_find_id(b, r.id);
+        if (i < 0) {
+            pos = r.prev_pos;
+            continue;
         }
-        pos = r.prev_pos;
-        version--;
+        /* The highest version holding one of the ids must hold the batch's last event,
+         * and the versions below it the others, in order. */
+        if (!all_given || i != (long)b->count - 1)
+            return not_the_same(b, i, version);
+        res->last_pos = (int64_t)pos;
+        res->version = version;
+        for (long j = i - 1; j >= 0; j--) {
+            pos = r.prev_pos;
+            if (!pos || (rc = group_read(fb, g, pos, &r)) < 0)
+                return pos ? rc : not_the_same(b, j + 1, version - (i - j) + 1);
+            if (memcmp(r.id, b->events[j].id, 16) != 0)
+                return not_the_same(b, j, version - (i - j));
+        }
+        res->first_pos = (int64_t)pos;
+        res->duplicate = 1;
+        *dup = true;
+        return 0;
     }
     return 0;
 }
