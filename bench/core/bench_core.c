@@ -5,7 +5,7 @@
  * Prints one JSON line per measurement (median of the repetitions, min, max).
  *
  *   evs_bench_core [--events N] [--batch B] [--reps R] [--sync none|batch|always]
- *                  [--dir DIR] [--quick]
+ *                  [--dir DIR] [--quick] [--only append|replay|streams]
  *
  * The side-by-side suite against SQLite, LMDB and PostgreSQL is a separate driver;
  * this one tracks evstore's own speed.
@@ -75,6 +75,7 @@ int main(int argc, char **argv)
     int reps = 3;
     evs_sync_mode sync = EVS_SYNC_NONE;
     const char *base = "/tmp";
+    const char *only = NULL; /* run the append always (it builds the store), time one phase */
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--events") && i + 1 < argc)
             events = strtol(argv[++i], NULL, 10);
@@ -84,6 +85,8 @@ int main(int argc, char **argv)
             reps = (int)strtol(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--dir") && i + 1 < argc)
             base = argv[++i];
+        else if (!strcmp(argv[i], "--only") && i + 1 < argc)
+            only = argv[++i];
         else if (!strcmp(argv[i], "--quick"))
             events = 200000;
         else if (!strcmp(argv[i], "--sync") && i + 1 < argc) {
@@ -149,10 +152,13 @@ int main(int argc, char **argv)
 
         /* Replay: every event in position order, summing every payload byte. */
         evs_cursor *c;
-        if ((rc = evs_cursor_open(&c, s, NULL)) < 0)
-            die("cursor", rc);
         evs_event e;
         uint64_t sum = 0, n = 0, bytes = 0;
+        replay_rate[r] = replay_bytes[r] = stream_rate[r] = 0;
+        if (only && strcmp(only, "replay") != 0)
+            goto streams;
+        if ((rc = evs_cursor_open(&c, s, NULL)) < 0)
+            die("cursor", rc);
         t0 = now_s();
         while ((rc = evs_cursor_next(c, &e)) > 0) {
             for (size_t i = 0; i < e.data_len; i++)
@@ -167,10 +173,12 @@ int main(int argc, char **argv)
         replay_rate[r] = (double)n / (t1 - t0);
         replay_bytes[r] = (double)bytes / (t1 - t0) / 1e6;
 
+    streams:
         /* Streams: read 10,000 random streams whole, in version order. */
-        int nstreams = 10000;
+        if (only && strcmp(only, "streams") != 0)
+            goto done;
         t0 = now_s();
-        for (int i = 0; i < nstreams; i++) {
+        for (int i = 0; i < STREAMS; i++) {
             evs_query q = EVS_QUERY_INIT;
             q.stream = names[rnd() % STREAMS];
             if ((rc = evs_cursor_open(&c, s, &q)) < 0)
@@ -182,7 +190,8 @@ int main(int argc, char **argv)
             evs_cursor_close(c);
         }
         t1 = now_s();
-        stream_rate[r] = nstreams / (t1 - t0);
+        stream_rate[r] = STREAMS / (t1 - t0);
+    done:
         if (sum == 42)
             printf("#\n"); /* keeps the sums alive */
         evs_close(s);
@@ -192,9 +201,12 @@ int main(int argc, char **argv)
     char name[96];
     snprintf(name, sizeof name, "append_%ld_batch%ld_sync_%s", events, batch, mode);
     report(name, "events/s", append_rate, reps);
-    report("replay_all_forward", "events/s", replay_rate, reps);
-    report("replay_all_forward_payload", "MB/s", replay_bytes, reps);
-    report("read_stream_whole", "streams/s", stream_rate, reps);
+    if (!only || !strcmp(only, "replay")) {
+        report("replay_all_forward", "events/s", replay_rate, reps);
+        report("replay_all_forward_payload", "MB/s", replay_bytes, reps);
+    }
+    if (!only || !strcmp(only, "streams"))
+        report("read_stream_whole", "streams/s", stream_rate, reps);
     free(payload);
     free(names);
     free(plen);

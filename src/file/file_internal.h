@@ -98,13 +98,14 @@ typedef struct seg {
 
 #define ENT_INLINE_NAME 24
 
+/* 64 bytes: one cache line's worth per probe. */
 typedef struct stream_ent {
     uint64_t hash;               /* 0 = empty slot */
     uint64_t first_pos;
     uint64_t last_pos;
     int64_t last_version;
     uint32_t last_off;           /* offset of last_pos in its segment */
-    uint32_t name_len;
+    uint16_t name_len;           /* <= EVS_MAX_STREAM_LEN */
     bool in_base;                /* the snapshot has this stream too */
     /* Short names live in the entry, so a lookup costs one cache miss, not two. */
     union {
@@ -139,6 +140,13 @@ typedef struct streamtab {
     uint64_t known_off;          /* offset of known_pos + 1 in it */
     bool loaded;                 /* snapshot mapped and tail applied at least once */
 } streamtab;
+
+/* Start loading the overlay slot a stream hashes to, ahead of its lookup. */
+static inline void evs__tab_prefetch(const streamtab *t, uint64_t hash)
+{
+    if (t->cap)
+        __builtin_prefetch(&t->slots[(hash ? hash : 1) & (t->cap - 1)]);
+}
 
 /* One change made by the writer, kept so that a failed commit can be undone. It names
  * the stream rather than pointing at its entry: entries move when the table grows. */

@@ -177,7 +177,7 @@ int evs__tab_upsert(streamtab *t, const char *name, uint32_t len, uint64_t hash,
             i = (i + 1) & (t->cap - 1);
         e = &t->slots[i];
         e->hash = k;
-        e->name_len = len;
+        e->name_len = (uint16_t)len;
         if (copy)
             e->name.heap = copy;
         else

@@ -440,6 +440,10 @@ static int encode_req(file_backend *fb, group *g, append_req *r)
     size_t i;
     for (i = 0; i < r->batch_count; i++) {
         const evs__batch_w *b = &r->batches[i];
+        /* The table is larger than the caches when streams are many: start loading the
+         * slot of a batch a few ahead while this one is encoded. */
+        if (i + 4 < r->batch_count)
+            evs__tab_prefetch(&fb->tab, r->batches[i + 4].stream_hash);
         tab_undo *u = NULL;
         stream_ent *e = NULL;
         if ((rc = undo_push(fb, &u)) < 0)
