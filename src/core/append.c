@@ -10,6 +10,7 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Small appends (the common single event) avoid a heap allocation. */
@@ -94,6 +95,46 @@ static int check_event(const evs_event_in *in, evs__event_w *w, const where *at)
     return evs__uuid_v4(w->id);
 }
 
+static int cmp_id(const void *a, const void *b)
+{
+    return memcmp(*(const unsigned char *const *)a, *(const unsigned char *const *)b, 16);
+}
+
+/* One append cannot hold the same event twice: two events of a batch with the same id
+ * would make a retry ambiguous. Small batches compare pairwise, large ones sort. */
+static int check_ids_unique(const evs__batch_w *w, where *at)
+{
+    size_t n = w->count;
+    if (n <= 32) {
+        for (size_t i = 1; i < n; i++)
+            for (size_t j = 0; j < i; j++)
+                if (w->events[i].id_given && w->events[j].id_given &&
+                    memcmp(w->events[i].id, w->events[j].id, 16) == 0) {
+                    at->event = (long)i;
+                    return fail(at, EVS_EINVAL, "field 'id' repeats the id of event %zu", j);
+                }
+        return 0;
+    }
+    const unsigned char **ids = evs__alloc(n * sizeof *ids);
+    if (!ids)
+        return evs__seterr(EVS_ENOMEM, "out of memory checking event ids");
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (w->events[i].id_given)
+            ids[m++] = w->events[i].id;
+    qsort(ids, m, sizeof *ids, cmp_id);
+    int rc = 0;
+    for (size_t i = 1; i < m && rc == 0; i++)
+        if (memcmp(ids[i - 1], ids[i], 16) == 0) {
+            char text[37];
+            evs__uuid_format(text, ids[i]);
+            at->event = -1;
+            rc = fail(at, EVS_EINVAL, "event id %s appears twice in the batch", text);
+        }
+    evs__free(ids);
+    return rc;
+}
+
 static int check_batch(const evs_batch_in *in, evs__batch_w *w, evs__event_w *events,
                        size_t index, size_t batch_count)
 {
@@ -128,7 +169,7 @@ static int check_batch(const evs_batch_in *in, evs__batch_w *w, evs__event_w *ev
         w->any_id_given |= events[i].id_given;
         w->payload_len += slen + events[i].type_len + events[i].data_len + events[i].meta_len;
     }
-    return 0;
+    return w->any_id_given ? check_ids_unique(w, &at) : 0;
 }
 
 int evs_append_multi(evs_append_result *out, evs_store *store, const evs_batch_in *batches,

@@ -175,6 +175,7 @@ typedef struct file_backend {
     bool head_shared;            /* false: a private page (read-only store) */
     bool head_had_identity;      /* the page was this store's when mapped (maybe of an
                                   * earlier boot): its synced position means something */
+    unsigned char boot_id[16];   /* this machine's boot id */
 
     pthread_rwlock_t seg_lock;   /* guards segs/seg_count */
     seg **segs;
@@ -233,6 +234,7 @@ int evs__head_map(file_backend *fb, bool *fresh);
 void evs__head_unmap(file_backend *fb);
 void evs__head_read(const file_backend *fb, head_view *out);
 void evs__head_publish(file_backend *fb, const head_view *h);
+void evs__head_stamp(file_backend *fb);
 void evs__head_set_synced(file_backend *fb, uint64_t pos);
 uint64_t evs__head_synced(const file_backend *fb);
 void evs__head_set_snap(file_backend *fb, uint64_t covered);

@@ -124,7 +124,8 @@
 
 /* index.snap: the stream table as an open-addressing hash table, usable in place
  * through mmap. Header (64 bytes), then slot_count slots of SNAP_SLOT_LEN bytes, then
- * the names heap. A slot with hash 0 is empty (stored hashes are never 0). */
+ * the names heap, then a 4-byte trailer: the CRC32C of everything between the header
+ * and the trailer. A slot with hash 0 is empty (stored hashes are never 0). */
 #define SNAP_FILE        "index.snap"
 #define SNAP_MAGIC       "EVSSNAP1"
 #define SNAP_HDR_LEN     64

@@ -45,7 +45,7 @@ int evs__head_map(file_backend *fb, bool *fresh)
     int rc = evs__path(fb, HEAD_FILE, path, sizeof path);
     if (rc < 0)
         return rc;
-    unsigned char boot[16];
+    unsigned char *boot = fb->boot_id;
     read_boot_id(boot);
     *fresh = true;
 
@@ -92,14 +92,16 @@ int evs__head_map(file_backend *fb, bool *fresh)
     if (fb->head_had_identity && memcmp(fb->head + HEAD_OFF_BOOT, boot, 16) == 0 &&
         (memcmp(boot, (const unsigned char[16]){0}, 16) != 0))
         *fresh = false;
-    if (*fresh && !fb->readonly) {
-        /* Stamp identity now; the fields become meaningful once recovery publishes. The
-         * caller holds the writer lock, so no other process is writing the page. */
-        memcpy(fb->head + HEAD_OFF_MAGIC, HEAD_MAGIC, 8);
-        memcpy(fb->head + HEAD_OFF_ID, fb->store_id, 16);
-        memcpy(fb->head + HEAD_OFF_BOOT, boot, 16);
-    }
     return 0;
+}
+
+void evs__head_stamp(file_backend *fb)
+{
+    /* Only after a recovery that succeeded: a stamped page tells the next open that the
+     * log ends where the page says, so a failed recovery must leave it unstamped. */
+    memcpy(fb->head + HEAD_OFF_MAGIC, HEAD_MAGIC, 8);
+    memcpy(fb->head + HEAD_OFF_ID, fb->store_id, 16);
+    memcpy(fb->head + HEAD_OFF_BOOT, fb->boot_id, 16);
 }
 
 void evs__head_unmap(file_backend *fb)

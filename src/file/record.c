@@ -75,10 +75,13 @@ int evs__rec_decode(const unsigned char *p, uint64_t avail, bool check_crc, rec_
     out->type_len = evs__get_u16(p + REC_OFF_TLEN);
     out->flags = evs__get_u16(p + REC_OFF_FLAGS);
     uint64_t body = (uint64_t)out->stream_len + out->type_len + out->meta_len + out->data_len;
+    /* The whole header is here: sizes that do not add up are damage, even when the
+     * length points past the end of the file (a torn write leaves a consistent header
+     * of a record that simply does not fit). */
     if (body + REC_HDR_LEN != len || out->stream_len == 0 ||
         out->stream_len > EVS_MAX_STREAM_LEN || out->type_len == 0 ||
         out->type_len > EVS_MAX_TYPE_LEN || (out->flags & ~REC_FLAGS_KNOWN) != 0)
-        return len > avail ? REC_SHORT : REC_BADLEN;
+        return REC_BADLEN;
     if (len > avail)
         return REC_SHORT;
     if (check_crc && evs__get_u32(p + REC_OFF_CRC) != rec_crc(p, len))

@@ -295,7 +295,9 @@ int evs__recover(file_backend *fb, bool head_trusted)
         evs__head_read(fb, &h);
         seg *hs = evs__seg_by_first(fb, h.seg);
         uint64_t size = 0;
-        if (h.pos > 0 && (!hs || evs__seg_file_size(hs, &size) < 0 || size < h.end))
+        bool empty_store = h.pos == 0 && h.seg == 1 && evs__seg_count(fb) == 0;
+        if (!empty_store && (!hs || h.end < SEG_HDR_LEN || evs__seg_file_size(hs, &size) < 0 ||
+                             size < h.end))
             head_trusted = false;
         evs__clearerr();
     }
@@ -368,5 +370,7 @@ int evs__recover(file_backend *fb, bool head_trusted)
         return rc;
     evs__head_publish(fb, &rv.end);
     evs__head_set_synced(fb, rv.end.pos);
+    if (!fb->readonly)
+        evs__head_stamp(fb);
     return 0;
 }

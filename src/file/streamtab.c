@@ -318,11 +318,21 @@ static int snap_map(file_backend *fb, mapping **out, unsigned char h[SNAP_HDR_LE
               evs__get_u32(h + SNAP_OFF_ID) == store_tag(fb);
     uint64_t slots = ok ? evs__get_u64(h + SNAP_OFF_SLOTS) : 0;
     ok = ok && slots && (slots & (slots - 1)) == 0 &&
-         SNAP_HDR_LEN + slots * SNAP_SLOT_LEN <= (uint64_t)st.st_size;
+         SNAP_HDR_LEN + slots * SNAP_SLOT_LEN + 4 <= (uint64_t)st.st_size;
     void *p = MAP_FAILED;
     if (ok)
         p = evs__sys.mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
     evs__sys.close(fd);
+    /* The body is checked whole before it is used: a damaged slot would otherwise give
+     * wrong versions quietly. */
+    if (p != MAP_FAILED) {
+        const unsigned char *b = p;
+        size_t body = (size_t)st.st_size - SNAP_HDR_LEN - 4;
+        if (evs__crc32c(0, b + SNAP_HDR_LEN, body) != evs__get_u32(b + st.st_size - 4)) {
+            evs__sys.munmap(p, (size_t)st.st_size);
+            p = MAP_FAILED;
+        }
+    }
     mapping *m = p != MAP_FAILED ? evs__calloc(1, sizeof *m) : NULL;
     if (!m) {
         if (p != MAP_FAILED)
@@ -490,8 +500,12 @@ int evs__tab_write_snapshot(file_backend *fb)
         rc = evs__seterr_errno(errno, "cannot create '%s'", tmp);
         goto out;
     }
+    unsigned char trailer[4];
+    uint32_t body_crc = evs__crc32c(0, file + SNAP_HDR_LEN, (size_t)w.names_base - SNAP_HDR_LEN);
+    evs__put_u32(trailer, evs__crc32c(body_crc, w.names.ptr, w.names.len));
     if (evs__pwrite_all(fd, file, (size_t)w.names_base, 0) < 0 ||
         evs__pwrite_all(fd, w.names.ptr, w.names.len, (off_t)w.names_base) < 0 ||
+        evs__pwrite_all(fd, trailer, 4, (off_t)(w.names_base + w.names.len)) < 0 ||
         evs__datasync(fd) < 0) {
         rc = evs__seterr_errno(errno, "cannot write '%s'", tmp);
         evs__sys.close(fd);

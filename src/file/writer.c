@@ -527,9 +527,11 @@ static void commit_group(file_backend *fb, append_req *list)
         else
             evs__head_set_synced(fb, g.flushed_pos);
     }
-    if (rc == 0 && g.flushed_pos > start.pos) {
+    /* Publish what was written, and also a segment roll that nothing followed (its
+     * request failed its checks): the empty segment is then where appends go next. */
+    if (rc == 0 && (g.flushed_pos > start.pos || g.h.seg != start.seg)) {
         g.h.pos = g.flushed_pos;
-        g.h.ts = g.ts;
+        g.h.ts = g.flushed_pos > start.pos ? g.ts : start.ts;
         evs__head_publish(fb, &g.h);
         atomic_store(&fb->unsynced_pos, g.h.pos);
         fb->bytes_since_snap += (g.h.seg == start.seg ? g.h.end - start.end : g.h.end);
