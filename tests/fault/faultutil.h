@@ -46,26 +46,26 @@ static inline void fu_failed(const char *file, int line)
     _fail(file, line);
 }
 
-#define fu_check(cond)                                                                     \
-    do {                                                                                   \
-        if (!(cond)) {                                                                     \
-            if (fu_print_budget-- > 0)                                                     \
-                print_error("%s:%d: [%s] check failed: %s\n", __FILE__, __LINE__,          \
-                            fu_where, #cond);                                              \
-            fu_failed(__FILE__, __LINE__);                                                 \
-        }                                                                                  \
+#define fu_check(cond)                                                                             \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            if (fu_print_budget-- > 0)                                                             \
+                print_error("%s:%d: [%s] check failed: %s\n", __FILE__, __LINE__, fu_where,        \
+                            #cond);                                                                \
+            fu_failed(__FILE__, __LINE__);                                                         \
+        }                                                                                          \
     } while (0)
 
-#define fu_check_evs(want, call)                                                           \
-    do {                                                                                   \
-        int fu_rc_ = (call);                                                               \
-        if (fu_rc_ != (want)) {                                                            \
-            if (fu_print_budget-- > 0)                                                     \
-                print_error("%s:%d: [%s] %s returned %d (%s), want %s; message: %s\n",     \
-                            __FILE__, __LINE__, fu_where, #call, fu_rc_,                   \
-                            evs_errname(fu_rc_), evs_errname(want), evs_errmsg());         \
-            fu_failed(__FILE__, __LINE__);                                                 \
-        }                                                                                  \
+#define fu_check_evs(want, call)                                                                   \
+    do {                                                                                           \
+        int fu_rc_ = (call);                                                                       \
+        if (fu_rc_ != (want)) {                                                                    \
+            if (fu_print_budget-- > 0)                                                             \
+                print_error("%s:%d: [%s] %s returned %d (%s), want %s; message: %s\n", __FILE__,   \
+                            __LINE__, fu_where, #call, fu_rc_, evs_errname(fu_rc_),                \
+                            evs_errname(want), evs_errmsg());                                      \
+            fu_failed(__FILE__, __LINE__);                                                         \
+        }                                                                                          \
     } while (0)
 
 static inline void fu_path(char *buf, size_t len, const char *dir, const char *name)
@@ -110,7 +110,7 @@ static inline void fu_read_at(const char *dir, const char *name, int64_t off, vo
 }
 
 static inline void fu_write_at(const char *dir, const char *name, int64_t off, const void *buf,
-                        size_t len)
+                               size_t len)
 {
     char path[4200];
     fu_path(path, sizeof path, dir, name);
@@ -227,13 +227,13 @@ static inline void fu_remove_head(const char *dir)
 
 /* One record of a segment, as the tests see it. */
 typedef struct fu_rec {
-    int64_t off;        /* byte offset of the record in its segment */
-    uint32_t len;       /* unpadded length */
-    int64_t pos;        /* global position */
-    unsigned flags;     /* REC_* */
-    int64_t data_off;   /* byte offset of its data (JSON) in the segment */
+    int64_t off;      /* byte offset of the record in its segment */
+    uint32_t len;     /* unpadded length */
+    int64_t pos;      /* global position */
+    unsigned flags;   /* REC_* */
+    int64_t data_off; /* byte offset of its data (JSON) in the segment */
     uint32_t data_len;
-    int64_t type_off;   /* byte offset of its type name */
+    int64_t type_off; /* byte offset of its type name */
 } fu_rec;
 
 static inline uint32_t fu_u32(const unsigned char *p)

@@ -42,6 +42,7 @@ typedef struct model_append {
     int64_t start_off; /* offset of its first record */
     int64_t data_end;  /* end of its last record's bytes, padding excluded */
     int64_t end_off;   /* end of its last record, padding included */
+    int64_t stat_size; /* size of the newest segment file right after the append */
 } model_append;
 
 typedef struct scenario {
@@ -86,9 +87,9 @@ static void model_append_events(scenario *sc, evs_store *s, size_t count, int pa
         model_event *e = &sc->ev[sc->nev + i];
         make_id(e->id, sc->nev + i + 1);
         snprintf(e->stream, sizeof e->stream, "%s", stream);
-        e->type = i % 2 ? "Withdrawn" : "Deposited";
+        e->type = i % 2 ? "Out" : "In";
         /* Data lengths vary so that records end at every offset modulo 8. */
-        snprintf(e->data, sizeof e->data, "{\"n\":%zu,\"pad\":\"%.*s\"}", sc->nev + i,
+        snprintf(e->data, sizeof e->data, "{\"n\":%zu,\"p\":\"%.*s\"}", sc->nev + i,
                  (int)((sc->nev + i) % 9 + (size_t)pad), "abcdefghijklmnopqrstuvwxyz0123456789");
         in[i] = tu_event(e->type, e->data);
         in[i].id = e->id;
@@ -99,6 +100,11 @@ static void model_append_events(scenario *sc, evs_store *s, size_t count, int pa
     assert_int_equal(r.last_pos, (int64_t)(sc->nev + count));
     sc->nev += count;
     sc->nap++;
+    uint64_t firsts[64];
+    size_t nseg = fu_list_segs(sc->dir, firsts, 64);
+    char name[32];
+    fu_seg_name(name, sizeof name, firsts[nseg - 1]);
+    a->stat_size = fu_file_size_in(sc->dir, name);
 }
 
 /* Fill in the byte ranges of the appends from the segment files. */
@@ -124,13 +130,15 @@ static void model_locate(scenario *sc)
             const fu_rec *last = &recs[ri + a->count - 1];
             a->data_end = last->off + last->len;
             a->end_off = last->off + ((last->len + 7) & ~7u);
+            /* The records end where the file ended right after the append. */
+            assert_int_equal(a->end_off, a->stat_size);
             for (size_t k = 0; k < a->count; k++) /* only the last one commits */
                 assert_int_equal(recs[ri + k].flags & FU_REC_COMMIT, k + 1 == a->count);
             ri += a->count;
             ai++;
         }
-        assert_int_equal(fu_file_size_in(sc->dir, name), recs[n - 1].off +
-                                                             ((recs[n - 1].len + 7) & ~7u));
+        assert_int_equal(fu_file_size_in(sc->dir, name),
+                         recs[n - 1].off + ((recs[n - 1].len + 7) & ~7u));
     }
     assert_int_equal(ai, sc->nap);
     sc->last_seg = firsts[nseg - 1];
@@ -230,11 +238,10 @@ static void check_cut(const scenario *sc, enum variant var, int64_t cut)
     /* The appends wholly before the cut must stay; one whose records are all there but
      * whose last padding bytes are cut may stay or go; the rest must go. */
     size_t keep = 0;
-    while (keep < sc->nap &&
-           (sc->ap[keep].seg < sc->last_seg || sc->ap[keep].end_off <= cut))
+    while (keep < sc->nap && (sc->ap[keep].seg < sc->last_seg || sc->ap[keep].end_off <= cut))
         keep++;
-    bool maybe_one_more = keep < sc->nap && sc->ap[keep].seg == sc->last_seg &&
-                          sc->ap[keep].data_end <= cut;
+    bool maybe_one_more =
+        keep < sc->nap && sc->ap[keep].seg == sc->last_seg && sc->ap[keep].data_end <= cut;
 
     evs_options o = tu_fast_options();
     if (var != HEAD_KEPT) {
@@ -258,7 +265,6 @@ static void check_cut(const scenario *sc, enum variant var, int64_t cut)
         keep++;
     size_t n = events_of(sc, keep);
     fu_check(head == (int64_t)n);
-    check_events(sc, g_store, n, 0);
 
     /* The torn bytes are gone from the file: the log ends at the last kept append. */
     int64_t size = fu_file_size_in(sc->work, sc->last_seg_name);
@@ -266,7 +272,6 @@ static void check_cut(const scenario *sc, enum variant var, int64_t cut)
         fu_check(size == sc->ap[keep - 1].end_off);
     else /* nothing of the last segment survives: the file goes or keeps its header */
         fu_check(size == -1 || size == FU_SEG_HDR_LEN);
-    fu_verify_ok(g_store);
 
     /* The next append continues the log: next position, next stream version. */
     int k = (int)(keep % NSTREAMS);
@@ -279,6 +284,8 @@ static void check_cut(const scenario *sc, enum variant var, int64_t cut)
     fu_check_evs(0, evs_append(&r, g_store, stream, v < 0 ? EVS_EXPECT_NO_STREAM : v, in, 2));
     fu_check(r.first_pos == (int64_t)n + 1 && r.last_pos == (int64_t)n + 2);
     fu_check(r.version == v + 2);
+    /* The recovered log plus the new append: exactly the events expected, and whole
+     * (positions, checksums, stream links, stream index). */
     check_events(sc, g_store, n, 2);
     fu_verify_ok(g_store);
     evs_store *s = g_store;
@@ -323,8 +330,8 @@ static int run_cuts(const scenario *sc, enum variant var, int64_t from, int64_t 
             run_start = cut;
         if (ok && run_start >= 0) {
             if (used + 48 < sizeof ranges)
-                used += (size_t)snprintf(ranges + used, sizeof ranges - used, " %" PRId64 "-%" PRId64,
-                                         run_start, cut - 1);
+                used += (size_t)snprintf(ranges + used, sizeof ranges - used,
+                                         " %" PRId64 "-%" PRId64, run_start, cut - 1);
             run_start = -1;
         }
     }
@@ -369,11 +376,12 @@ static void test_one_segment_other_boot(void **state)
 {
     scenario *sc = write_one_segment(state);
     assert_int_equal(
-        run_cuts(sc, HEAD_OTHER_BOOT, sc->ap[sc->nap - 3].start_off, sc->ap[sc->nap - 1].end_off), 0);
+        run_cuts(sc, HEAD_OTHER_BOOT, sc->ap[sc->nap - 3].start_off, sc->ap[sc->nap - 1].end_off),
+        0);
 }
 
 /* Small segments; append until a second segment starts, then two more appends, so the
- * last three appends sit in a fresh segment. */
+ * last three appends (2, 1 and 2 events) sit in a fresh segment. */
 static scenario *write_two_segments(void **state)
 {
     scenario *sc = scenario_new(state, "torn2");
@@ -382,22 +390,25 @@ static scenario *write_two_segments(void **state)
     evs_store *s;
     assert_evs_ok(evs_open(&s, sc->dir, &o));
     static const size_t sizes[] = {1, 2, 5};
-    char first[4200];
-    snprintf(first, sizeof first, "%s/00000000000000000001.seg", sc->dir);
     for (size_t i = 0;; i++) {
         size_t before = sc->nev;
-        model_append_events(sc, s, sizes[i % 3], 40);
-        char next[4200];
-        snprintf(next, sizeof next, "%s/%020zu.seg", sc->dir, before + 1);
-        if (before > 0 && fu_file_size(next) >= 0)
+        /* Big events fill the first segment; small ones go where the roll happens. */
+        if (fu_file_size_in(sc->dir, "00000000000000000001.seg") < (62 << 10))
+            model_append_events(sc, s, sizes[i % 3], 40);
+        else
+            model_append_events(sc, s, 2, 0);
+        char next[32];
+        fu_seg_name(next, sizeof next, before + 1);
+        if (before > 0 && fu_file_size_in(sc->dir, next) >= 0)
             break;
         assert_true(sc->nev < MAX_EVENTS - 16);
     }
-    model_append_events(sc, s, 5, 40);
-    model_append_events(sc, s, 2, 40);
+    model_append_events(sc, s, 1, 0);
+    model_append_events(sc, s, 2, 0);
     assert_evs_ok(evs_close(s));
     model_locate(sc);
     assert_int_equal(sc->ap[sc->nap - 3].seg, sc->last_seg);
+    assert_int_equal(sc->ap[sc->nap - 3].count, 2);
     assert_true(sc->last_seg > 1);
     return sc;
 }
@@ -472,8 +483,7 @@ static void test_snapshot_ahead_of_cut_log(void **state)
             fu_check_evs(0, evs_stream_get(&info, s, stream));
             int64_t v = model_version(sc, n, k);
             if (info.last_version != v)
-                print_error("[%s] stream %s: index says version %" PRId64 ", log has %" PRId64
-                            "\n",
+                print_error("[%s] stream %s: index says version %" PRId64 ", log has %" PRId64 "\n",
                             fu_where, stream, info.last_version, v);
             fu_check(info.last_version == v);
         }
