@@ -88,8 +88,7 @@ static bool matches(const evs__query_c *q, const rec_view *r)
 static int verify_crc(const seg *s, uint64_t off, const rec_view *r)
 {
     const unsigned char *p = (const unsigned char *)r->stream - REC_HDR_LEN;
-    uint32_t crc = evs__crc32c(evs__crc32c(0, p, 4), p + 8, r->len - 8);
-    if (crc != evs__get_u32(p + REC_OFF_CRC))
+    if (evs__rec_crc(p, r->len) != evs__get_u32(p + REC_OFF_CRC))
         return evs__seterr(EVS_ECORRUPT,
                            "segment %s: checksum mismatch at byte %" PRIu64
                            " (position %" PRIu64 "); run 'evstore verify'",

@@ -64,6 +64,8 @@ enum rec_status {
 /* Check and decode the record at p, of which `avail` bytes exist. With check_crc
  * false only the framing is checked (for hot paths that verified the bytes before). */
 int evs__rec_decode(const unsigned char *p, uint64_t avail, bool check_crc, rec_view *out);
+/* The checksum a record of `len` bytes at p must carry. */
+uint32_t evs__rec_crc(const unsigned char *p, uint32_t len);
 /* Bytes a record takes on disk, padding included. */
 uint64_t evs__rec_size(uint32_t stream_len, uint32_t type_len, uint32_t meta_len,
                        uint32_t data_len);

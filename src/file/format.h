@@ -17,9 +17,10 @@
  * offset. A record:
  *
  *   off size field
- *     0    4 len          bytes from the record's start to the end of its data
+ *     0    4 crc          CRC32C of bytes [4,len): one contiguous range, length
+ *                         included, so a damaged length cannot pass for another record
+ *     4    4 len          bytes from the record's start to the end of its data
  *                         (unpadded); the next record starts at align8(len)
- *     4    4 crc          CRC32C of bytes [0,4) then [8,len)
  *     8    8 pos          global position
  *    16    8 ts_ns        append time, ns since 1970 UTC, never decreasing
  *    24    8 version      index in its stream
@@ -74,8 +75,8 @@
 
 /* Record header. */
 #define REC_HDR_LEN       88
-#define REC_OFF_LEN       0
-#define REC_OFF_CRC       4
+#define REC_OFF_CRC       0
+#define REC_OFF_LEN       4
 #define REC_OFF_POS       8
 #define REC_OFF_TS        16
 #define REC_OFF_VERSION   24

@@ -12,12 +12,9 @@ uint64_t evs__rec_size(uint32_t stream_len, uint32_t type_len, uint32_t meta_len
     return REC_ALIGN((uint64_t)REC_HDR_LEN + stream_len + type_len + meta_len + data_len);
 }
 
-static uint32_t rec_crc(const unsigned char *p, uint32_t len)
+uint32_t evs__rec_crc(const unsigned char *p, uint32_t len)
 {
-    /* The length field is covered too, so a damaged length cannot pass for a
-     * different, valid record. */
-    uint32_t crc = evs__crc32c(0, p, 4);
-    return evs__crc32c(crc, p + 8, len - 8);
+    return evs__crc32c(0, p + REC_OFF_LEN, len - REC_OFF_LEN);
 }
 
 void evs__rec_encode(unsigned char *dst, uint64_t pos, int64_t ts_ns, uint64_t version,
@@ -58,7 +55,7 @@ void evs__rec_encode(unsigned char *dst, uint64_t pos, int64_t ts_ns, uint64_t v
     p += e->data_len;
     memset(p, 0, REC_ALIGN(len) - len);
 
-    evs__put_u32(dst + REC_OFF_CRC, rec_crc(dst, len));
+    evs__put_u32(dst + REC_OFF_CRC, evs__rec_crc(dst, len));
 }
 
 int evs__rec_decode(const unsigned char *p, uint64_t avail, bool check_crc, rec_view *out)
@@ -84,7 +81,7 @@ int evs__rec_decode(const unsigned char *p, uint64_t avail, bool check_crc, rec_
         return REC_BADLEN;
     if (len > avail)
         return REC_SHORT;
-    if (check_crc && evs__get_u32(p + REC_OFF_CRC) != rec_crc(p, len))
+    if (check_crc && evs__get_u32(p + REC_OFF_CRC) != evs__rec_crc(p, len))
         return REC_BADCRC;
 
     out->pos = evs__get_u64(p + REC_OFF_POS);

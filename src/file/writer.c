@@ -408,9 +408,7 @@ static void mark_commit(file_backend *fb, uint64_t off)
     unsigned char *p = (unsigned char *)fb->wbuf.ptr + off;
     uint16_t flags = evs__get_u16(p + REC_OFF_FLAGS) | REC_COMMIT;
     evs__put_u16(p + REC_OFF_FLAGS, flags);
-    uint32_t len = evs__get_u32(p + REC_OFF_LEN);
-    uint32_t crc = evs__crc32c(evs__crc32c(0, p, 4), p + 8, len - 8);
-    evs__put_u32(p + REC_OFF_CRC, crc);
+    evs__put_u32(p + REC_OFF_CRC, evs__rec_crc(p, evs__get_u32(p + REC_OFF_LEN)));
 }
 
 static uint64_t req_bytes(const append_req *r)

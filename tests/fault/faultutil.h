@@ -17,6 +17,7 @@
 /* The bits of the on-disk format the tests touch (src/file/format.h). */
 #define FU_SEG_HDR_LEN   64
 #define FU_REC_HDR_LEN   88
+#define FU_REC_OFF_LEN   4
 #define FU_REC_OFF_POS   8
 #define FU_REC_OFF_DLEN  68
 #define FU_REC_OFF_MLEN  72
@@ -259,7 +260,7 @@ static inline size_t fu_seg_records(const char *dir, const char *name, fu_rec *o
         fu_read_at(dir, name, off, h, sizeof h);
         fu_rec r;
         r.off = off;
-        r.len = fu_u32(h);
+        r.len = fu_u32(h + FU_REC_OFF_LEN);
         assert_true(r.len >= FU_REC_HDR_LEN && off + r.len <= size);
         r.pos = (int64_t)fu_u64(h + FU_REC_OFF_POS);
         r.flags = (unsigned)(h[FU_REC_OFF_FLAGS] | h[FU_REC_OFF_FLAGS + 1] << 8);

@@ -309,7 +309,7 @@ static void damage_old_segment(void **state, const char *what, int field, unsign
     fixture *fx = build_store(state, "corrupt-old");
     char name[32];
     fu_rec r = record_of(fx, 1, 5, name);
-    int64_t at = field == 0 ? r.data_off + 3 : r.off + field - 1;
+    int64_t at = field == 0 ? r.data_off + 3 : r.off + FU_REC_OFF_LEN + field - 1;
     fu_set_where("%s of position %" PRId64 " (%s byte %" PRId64 ") ^ 0x%02x", what, r.pos, name, at,
                  mask);
     fu_damage(fx->dir, name, at, mask);
@@ -333,7 +333,7 @@ static void read_again_after_damage(void **state, bool forward, int field, unsig
     fixture *fx = build_store(state, "corrupt-again");
     char name[32];
     fu_rec r = record_of(fx, 1, 5, name);
-    int64_t at = field == 0 ? r.data_off + 3 : r.off + field - 1;
+    int64_t at = field == 0 ? r.data_off + 3 : r.off + FU_REC_OFF_LEN + field - 1;
     fu_set_where("%s read again after %s damage of position %" PRId64,
                  forward ? "forward" : "backward", field ? "length" : "data", r.pos);
     fu_damage(fx->dir, name, at, mask);
@@ -400,7 +400,7 @@ static void damage_tail_other_boot(void **state, int field, unsigned char mask)
     fixture *fx = build_store(state, "corrupt-tail");
     char name[32];
     fu_rec r = record_of(fx, fx->nseg - 1, -4, name);
-    int64_t at = field == 0 ? r.data_off + 3 : r.off + field - 1;
+    int64_t at = field == 0 ? r.data_off + 3 : r.off + FU_REC_OFF_LEN + field - 1;
     fu_set_where("tail record position %" PRId64 " (%s byte %" PRId64 ") ^ 0x%02x, other boot",
                  r.pos, name, at, mask);
     fu_damage(fx->dir, name, at, mask);
