@@ -3,12 +3,14 @@
  *
  * Covers: 200 streams filled by random batches (events with and without metadata,
  * with given and generated ids, unicode and escapes in names, types and data), every
- * field read back byte for byte forward, backward and per stream; evs_append_result
- * (first_pos, last_pos, version); generated ids are distinct version-4 UUIDs and given
- * ids come back; timestamps never decrease and are close to the wall clock; every
- * expected-version form, and that a conflict names the stream and both versions and
- * writes nothing; evs_append_multi (several streams, a stream twice, all-or-nothing on
- * a conflict or a bad event); and all of it again after reopening the store.
+ * field read back byte for byte forward, backward and per stream, and the stream
+ * listing; evs_append_result (first_pos, last_pos, version); generated ids are
+ * distinct version-4 UUIDs and given ids come back; timestamps never decrease and are
+ * close to the wall clock; every expected-version form, and that a conflict names the
+ * stream and both versions and writes nothing; evs_append_multi (several streams, a
+ * stream twice, all-or-nothing on a conflict or a bad event); all of it again after
+ * reopening. Also an append larger than a segment, and appends that write nothing
+ * (conflicts, duplicates) at the end of a segment.
  */
 #define _XOPEN_SOURCE 700 /* testutil.h uses nftw() */
 /* testutil.h copies paths between 4096-byte buffers with snprintf, which gcc -O1
@@ -75,20 +77,20 @@ static char *xstrndup(const char *s, size_t n)
 typedef struct mev {
     int64_t pos;
     int64_t version;
-    int stream;        /* index in model.st */
+    int stream; /* index in model.st */
     char *type;
     char *data;
     size_t data_len;
-    char *meta;        /* NULL when the event has none */
+    char *meta; /* NULL when the event has none */
     size_t meta_len;
     unsigned char id[16];
-    bool id_given;     /* the writer supplied it */
-    bool id_known;     /* given, or generated and learnt from a first read */
+    bool id_given; /* the writer supplied it */
+    bool id_known; /* given, or generated and learnt from a first read */
 } mev;
 
 typedef struct mstream {
     char *name;
-    int64_t *pos;      /* position of each version */
+    int64_t *pos; /* position of each version */
     size_t count;
     size_t cap;
 } mstream;
@@ -98,8 +100,8 @@ typedef struct model {
     size_t count;
     size_t cap;
     mstream st[STREAMS];
-    int64_t t_first;   /* wall clock before the first append */
-    int64_t t_last;    /* and after the latest */
+    int64_t t_first; /* wall clock before the first append */
+    int64_t t_last;  /* and after the latest */
 } model;
 
 static void model_free(model *m)
@@ -378,12 +380,11 @@ static void check_forward(evs_store *store, model *m, bool learn_ids)
         assert_true(i < m->count);
         check_event(m, &m->ev[i], &ev, learn_ids);
         if (ev.ts_ns < prev_ts)
-            fail_msg("ts of position %" PRId64 " is %" PRId64 ", before %" PRId64, ev.pos,
-                     ev.ts_ns, prev_ts);
+            fail_msg("ts of position %" PRId64 " is %" PRId64 ", before %" PRId64, ev.pos, ev.ts_ns,
+                     prev_ts);
         /* Assigned at append from the wall clock: within the appends' time span. */
         if (ev.ts_ns < m->t_first - 1000000000 || ev.ts_ns > m->t_last + 1000000000)
-            fail_msg("ts %" PRId64 " of position %" PRId64 " is outside [%" PRId64 ", %" PRId64
-                     "]",
+            fail_msg("ts %" PRId64 " of position %" PRId64 " is outside [%" PRId64 ", %" PRId64 "]",
                      ev.ts_ns, ev.pos, m->t_first, m->t_last);
         prev_ts = ev.ts_ns;
         i++;
@@ -446,12 +447,47 @@ static void check_streams(evs_store *store, model *m)
     }
 }
 
+/* The stream listing: every stream with events exactly once, with its info. */
+static void check_listing(evs_store *store, const model *m)
+{
+    static unsigned char seen[STREAMS];
+    memset(seen, 0, sizeof seen);
+    evs_stream_iter *it;
+    assert_evs_ok(evs_streams_open(&it, store, NULL));
+    const char *name;
+    size_t len;
+    evs_stream_info info;
+    int rc, listed = 0;
+    while ((rc = evs_streams_next(it, &name, &len, &info)) > 0) {
+        int s;
+        for (s = 0; s < STREAMS; s++)
+            if (strlen(m->st[s].name) == len && memcmp(m->st[s].name, name, len) == 0)
+                break;
+        if (s == STREAMS)
+            fail_msg("listed stream '%s' was never appended to", name);
+        if (seen[s]++)
+            fail_msg("stream '%s' listed twice", name);
+        const mstream *st = &m->st[s];
+        assert_int_equal(name[len], '\0');
+        assert_int_equal(info.last_version, (int64_t)st->count - 1);
+        assert_int_equal(info.first_pos, st->pos[0]);
+        assert_int_equal(info.last_pos, st->pos[st->count - 1]);
+        listed++;
+    }
+    assert_evs(0, rc);
+    evs_streams_close(it);
+    for (int s = 0; s < STREAMS; s++)
+        if (m->st[s].count && !seen[s])
+            fail_msg("stream '%s' not listed", m->st[s].name);
+}
+
 static void check_all(evs_store *store, model *m, bool learn_ids)
 {
     check_forward(store, m, learn_ids);
     check_ids_distinct(m);
     check_backward(store, m);
     check_streams(store, m);
+    check_listing(store, m);
     int streams = 0;
     for (int s = 0; s < STREAMS; s++)
         streams += m->st[s].count > 0;
@@ -463,51 +499,97 @@ static void check_all(evs_store *store, model *m, bool learn_ids)
     assert_int_equal(evs_head(store), (int64_t)m->count);
 }
 
+/* ---- per-test store: closed and removed by the teardown, even after a failure ---- */
+
+typedef struct fixture {
+    char dir[4096];
+    evs_options opts;
+    evs_store *store;
+} fixture;
+
+static model g_model; /* test_round_trip's; freed by the teardown */
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    if (!f)
+        return -1;
+    tu_tmpdir(f->dir, sizeof f->dir, "core-ar");
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    evs_close(f->store);
+    tu_cleanup(f->dir);
+    free(f);
+    model_free(&g_model);
+    return 0;
+}
+
+static evs_store *fx_open(fixture *f, const evs_options *o)
+{
+    f->opts = *o;
+    assert_evs_ok(evs_open(&f->store, f->dir, &f->opts));
+    return f->store;
+}
+
+static evs_store *fx_reopen(fixture *f)
+{
+    evs_store *s = f->store;
+    f->store = NULL;
+    assert_evs_ok(evs_close(s));
+    assert_evs_ok(evs_open(&f->store, f->dir, &f->opts));
+    return f->store;
+}
+
+static void fx_close(fixture *f)
+{
+    evs_store *s = f->store;
+    f->store = NULL;
+    assert_evs_ok(evs_close(s));
+}
+
 /* ---- tests ------------------------------------------------------------------------ */
 
 static void test_round_trip(void **state)
 {
-    (void)state;
+    fixture *f = *state;
     seed_rng();
-    char dir[4096];
-    tu_tmpdir(dir, sizeof dir, "roundtrip");
     evs_options o = tu_fast_options();
-    o.segment_size = 1u << 20; /* several segments */
-    evs_store *store;
-    assert_evs_ok(evs_open(&store, dir, &o));
+    o.segment_size = 1u << 20;      /* several segments */
+    o.checkpoint_bytes = 64u << 10; /* index snapshots, read back after reopening */
+    evs_store *store = fx_open(f, &o);
     assert_int_equal(evs_head(store), 0);
 
-    static model m;
-    model_init(&m);
-    m.t_first = wall_ns();
+    model *mp = &g_model;
+    model_init(mp);
+    mp->t_first = wall_ns();
     /* Every stream gets events; then random streams get more. */
     for (int s = 0; s < STREAMS; s++)
-        append_random(store, &m, s);
+        append_random(store, mp, s);
     for (int i = 0; i < 600; i++)
-        append_random(store, &m, (int)rnd_below(STREAMS));
-    m.t_last = wall_ns();
-    print_message("%zu events in %d streams\n", m.count, STREAMS);
-    check_all(store, &m, true);
+        append_random(store, mp, (int)rnd_below(STREAMS));
+    mp->t_last = wall_ns();
+    print_message("%zu events in %d streams\n", mp->count, STREAMS);
+    check_all(store, mp, true);
 
     /* Persistence: the same after reopening, and appends go on where they stopped. */
-    assert_evs_ok(evs_close(store));
-    assert_evs_ok(evs_open(&store, dir, &o));
-    check_all(store, &m, false);
+    store = fx_reopen(f);
+    check_all(store, mp, false);
     for (int i = 0; i < 100; i++)
-        append_random(store, &m, (int)rnd_below(STREAMS));
-    m.t_last = wall_ns();
-    check_all(store, &m, true);
-    assert_evs_ok(evs_close(store));
-    assert_evs_ok(evs_open(&store, dir, &o));
-    check_all(store, &m, false);
+        append_random(store, mp, (int)rnd_below(STREAMS));
+    mp->t_last = wall_ns();
+    check_all(store, mp, true);
+    store = fx_reopen(f);
+    check_all(store, mp, false);
     evs_verify_report rep;
     assert_evs_ok(evs_verify(store, NULL, NULL, &rep));
-    assert_int_equal(rep.events_checked, (int64_t)m.count);
+    assert_int_equal(rep.events_checked, (int64_t)mp->count);
     assert_int_equal(rep.problem_count, 0);
-    assert_evs_ok(evs_close(store));
-
-    model_free(&m);
-    tu_cleanup(dir);
+    fx_close(f);
 }
 
 /* The head and a stream's info are what they were. */
@@ -564,12 +646,9 @@ static void expect_conflict(evs_store *store, const char *stream, int64_t expect
 
 static void test_expected_versions(void **state)
 {
-    (void)state;
-    char dir[4096];
-    tu_tmpdir(dir, sizeof dir, "expected");
+    fixture *f = *state;
     evs_options o = tu_fast_options();
-    evs_store *store;
-    assert_evs_ok(evs_open(&store, dir, &o));
+    evs_store *store = fx_open(f, &o);
     evs_append_result r;
 
     /* NO_STREAM on a new stream. */
@@ -632,8 +711,7 @@ static void test_expected_versions(void **state)
     assert_int_equal(n, 2);
 
     /* Persistence of all that, and versions keep counting after reopening. */
-    assert_evs_ok(evs_close(store));
-    assert_evs_ok(evs_open(&store, dir, &o));
+    store = fx_reopen(f);
     assert_int_equal(evs_head(store), 48);
     expect_stream(store, "acct-1", 42, 1, 43);
     expect_stream(store, "acct-2", -1, 0, 0);
@@ -644,8 +722,7 @@ static void test_expected_versions(void **state)
     assert_int_equal(r.first_pos, 49);
     assert_int_equal(r.version, 43);
     assert_int_equal(count_stream(store, "acct-1"), 44);
-    assert_evs_ok(evs_close(store));
-    tu_cleanup(dir);
+    fx_close(f);
 }
 
 /* Read a stream and check its versions, positions and the "n" in each event's data. */
@@ -674,12 +751,9 @@ static void expect_stream_events(evs_store *store, const char *stream, const int
 
 static void test_append_multi(void **state)
 {
-    (void)state;
-    char dir[4096];
-    tu_tmpdir(dir, sizeof dir, "multi");
+    fixture *f = *state;
     evs_options o = tu_fast_options();
-    evs_store *store;
-    assert_evs_ok(evs_open(&store, dir, &o));
+    evs_store *store = fx_open(f, &o);
     tu_append1(store, "other-1", "Ev", "0"); /* position 1 */
 
     /* Three batches, stream A twice: the second A batch expects what the first left. */
@@ -711,6 +785,21 @@ static void test_append_multi(void **state)
     expect_stream(store, "multi-A", 2, 2, 5);
     expect_stream(store, "multi-B", 0, 4, 4);
 
+    /* A stream created by an earlier batch of the same call exists for a later one. */
+    evs_batch_in create[2] = {{"multi-G", EVS_EXPECT_NO_STREAM, b1, 1},
+                              {"multi-G", EVS_EXPECT_EXISTS, a2, 1}};
+    assert_evs_ok(evs_append_multi(out, store, create, 2));
+    assert_int_equal(out[0].first_pos, 6);
+    assert_int_equal(out[1].first_pos, 7);
+    assert_int_equal(out[1].version, 1);
+    expect_stream(store, "multi-G", 1, 6, 7);
+    evs_batch_in recreate[2] = {{"multi-H", EVS_EXPECT_NO_STREAM, b1, 1},
+                                {"multi-H", EVS_EXPECT_NO_STREAM, a2, 1}};
+    assert_evs(EVS_ECONFLICT, evs_append_multi(out, store, recreate, 2));
+    assert_errmsg_has("batch 1");
+    expect_stream(store, "multi-H", -1, 0, 0);
+    assert_int_equal(evs_head(store), 7);
+
     /* One batch conflicts: the whole call fails, naming the batch; nothing written. */
     evs_event_in c1[2] = {tu_event("Ev", "1"), tu_event("Ev", "2")};
     evs_batch_in bad[3] = {{"multi-C", EVS_EXPECT_NO_STREAM, c1, 2},
@@ -720,7 +809,7 @@ static void test_append_multi(void **state)
     assert_errmsg_has("batch 1");
     assert_errmsg_has("multi-A");
     assert_errmsg_has("7");
-    assert_int_equal(evs_head(store), 5);
+    assert_int_equal(evs_head(store), 7);
     expect_stream(store, "multi-C", -1, 0, 0);
     expect_stream(store, "multi-D", -1, 0, 0);
     expect_stream(store, "multi-A", 2, 2, 5);
@@ -730,7 +819,7 @@ static void test_append_multi(void **state)
     evs_batch_in twice[2] = {{"multi-B", 0, b1, 1}, {"multi-B", 0, b1, 1}};
     assert_evs(EVS_ECONFLICT, evs_append_multi(out, store, twice, 2));
     assert_errmsg_has("batch 1");
-    assert_int_equal(evs_head(store), 5);
+    assert_int_equal(evs_head(store), 7);
     expect_stream(store, "multi-B", 0, 4, 4);
 
     /* A bad event in the last batch: EINVAL naming the batch, nothing written. */
@@ -740,14 +829,13 @@ static void test_append_multi(void **state)
     assert_evs(EVS_EINVAL, evs_append_multi(out, store, inval, 2));
     assert_errmsg_has("batch 1");
     assert_errmsg_has("event 1");
-    assert_int_equal(evs_head(store), 5);
+    assert_int_equal(evs_head(store), 7);
     expect_stream(store, "multi-E", -1, 0, 0);
     expect_stream(store, "multi-F", -1, 0, 0);
 
     /* The same after reopening: the multi-append is whole, the failures left nothing. */
-    assert_evs_ok(evs_close(store));
-    assert_evs_ok(evs_open(&store, dir, &o));
-    assert_int_equal(evs_head(store), 5);
+    store = fx_reopen(f);
+    assert_int_equal(evs_head(store), 7);
     expect_stream_events(store, "multi-A", a_pos, a_data, 3);
     expect_stream(store, "multi-B", 0, 4, 4);
     expect_stream(store, "multi-C", -1, 0, 0);
@@ -755,27 +843,23 @@ static void test_append_multi(void **state)
     /* And it goes on: one more multi-append, out NULL. */
     evs_batch_in more[2] = {{"multi-A", 2, a2, 1}, {"multi-C", EVS_EXPECT_NO_STREAM, c1, 2}};
     assert_evs_ok(evs_append_multi(NULL, store, more, 2));
-    assert_int_equal(evs_head(store), 8);
-    expect_stream(store, "multi-A", 3, 2, 6);
-    expect_stream(store, "multi-C", 1, 7, 8);
+    assert_int_equal(evs_head(store), 10);
+    expect_stream(store, "multi-A", 3, 2, 8);
+    expect_stream(store, "multi-C", 1, 9, 10);
     evs_stat_info si;
     assert_evs_ok(evs_stat(&si, store));
-    assert_int_equal(si.event_count, 8);
-    assert_int_equal(si.stream_count, 4);
-    assert_evs_ok(evs_close(store));
-    tu_cleanup(dir);
+    assert_int_equal(si.event_count, 10);
+    assert_int_equal(si.stream_count, 5);
+    fx_close(f);
 }
 
 /* Given ids come back; ids generated for events without one are v4 and distinct even
  * within one batch. */
 static void test_ids(void **state)
 {
-    (void)state;
-    char dir[4096];
-    tu_tmpdir(dir, sizeof dir, "ids");
+    fixture *f = *state;
     evs_options o = tu_fast_options();
-    evs_store *store;
-    assert_evs_ok(evs_open(&store, dir, &o));
+    evs_store *store = fx_open(f, &o);
     unsigned char given[16];
     for (int i = 0; i < 16; i++)
         given[i] = (unsigned char)(0xF0 + i); /* not a v4 pattern: stored as given */
@@ -822,17 +906,158 @@ static void test_ids(void **state)
     }
     evs_cursor_close(c);
     assert_true(prev <= wall_ns() + 1000000000);
-    assert_evs_ok(evs_close(store));
-    tu_cleanup(dir);
+    fx_close(f);
+}
+
+/* An append larger than a segment is never split: it gets a segment of its own. */
+static void test_append_larger_than_segment(void **state)
+{
+    fixture *f = *state;
+    evs_options o = tu_fast_options();
+    o.segment_size = 64u << 10;
+    evs_store *store = fx_open(f, &o);
+    tu_append1(store, "small-1", "Ev", "1");
+    static char data[300][1024];
+    evs_event_in in[300];
+    for (int i = 0; i < 300; i++) {
+        int n = snprintf(data[i], sizeof data[i], "{\"i\":%d,\"pad\":\"", i);
+        memset(data[i] + n, 'p', 900);
+        memcpy(data[i] + n + 900, "\"}", 3);
+        in[i] = tu_event("Big", data[i]);
+    }
+    evs_append_result r;
+    assert_evs_ok(evs_append(&r, store, "big-1", EVS_EXPECT_NO_STREAM, in, 300));
+    assert_int_equal(r.first_pos, 2);
+    assert_int_equal(r.last_pos, 301);
+    tu_append1(store, "small-1", "Ev", "2");
+    for (int round = 0; round < 2; round++) {
+        evs_query q = EVS_QUERY_INIT;
+        q.stream = "big-1";
+        evs_cursor *c;
+        assert_evs_ok(evs_cursor_open(&c, store, &q));
+        evs_event ev;
+        int i = 0;
+        while (evs_cursor_next(c, &ev) > 0) {
+            assert_int_equal(ev.pos, 2 + i);
+            assert_int_equal(ev.data_len, strlen(data[i]));
+            assert_memory_equal(ev.data, data[i], ev.data_len);
+            i++;
+        }
+        evs_cursor_close(c);
+        assert_int_equal(i, 300);
+        evs_stat_info si;
+        assert_evs_ok(evs_stat(&si, store));
+        assert_int_equal(si.event_count, 302);
+        assert_true(si.segment_count >= 2);
+        assert_true(si.log_bytes > 300 * 1000);
+        assert_evs_ok(evs_verify(store, NULL, NULL, NULL));
+        store = fx_reopen(f);
+    }
+    fx_close(f);
+}
+
+/* ---- appends that write nothing, at the end of a segment -------------------------- */
+
+/* Forward and backward scans, the stream's reads and evs_verify all agree on a store
+ * whose stream "fill-1" holds n events at positions 1..n. */
+static void expect_whole(evs_store *store, int64_t n)
+{
+    for (int dir = 0; dir < 2; dir++) {
+        evs_query q = EVS_QUERY_INIT;
+        q.direction = dir ? EVS_BACKWARD : EVS_FORWARD;
+        if (dir == 1)
+            q.stream = "fill-1";
+        for (int pass = 0; pass < 2; pass++, q.stream = q.stream ? NULL : "fill-1") {
+            evs_cursor *c;
+            assert_evs_ok(evs_cursor_open(&c, store, &q));
+            evs_event ev;
+            int64_t k = 0;
+            int rc;
+            while ((rc = evs_cursor_next(c, &ev)) > 0) {
+                int64_t want = dir ? n - k : k + 1;
+                assert_int_equal(ev.pos, want);
+                assert_int_equal(ev.version, want - 1);
+                k++;
+            }
+            if (rc < 0)
+                fail_msg("%s%s read: %s", dir ? "backward" : "forward", q.stream ? " stream" : "",
+                         evs_errmsg());
+            evs_cursor_close(c);
+            assert_int_equal(k, n);
+        }
+    }
+    evs_verify_report rep;
+    int rc = evs_verify(store, NULL, NULL, &rep);
+    if (rc != 0)
+        fail_msg("evs_verify: %s", evs_errmsg());
+    assert_int_equal(rep.events_checked, n);
+}
+
+/* Small appends fill 64 KiB segments; after each one, a larger append that writes
+ * nothing (a conflict, or the retry of an earlier append: a duplicate). Near a
+ * segment's end the larger one does not fit: whatever the writer prepares for it must
+ * not leave the log in a state that reads, evs_verify or a reopen trip over. */
+static void fill_with_refusals(fixture *f, bool duplicates)
+{
+    evs_options o = tu_fast_options();
+    o.segment_size = 64u << 10;
+    evs_store *store = fx_open(f, &o);
+    static char small[1000], large[4000];
+    memset(small, 's', sizeof small - 1);
+    small[0] = small[sizeof small - 2] = '"';
+    memset(large, 'l', sizeof large - 1);
+    large[0] = large[sizeof large - 2] = '"';
+    unsigned char id[16] = {0x42, 0x42, 1, 2, 3, 4, 0x40, 5, 0x80, 6, 7, 8, 9, 10, 11, 12};
+    evs_event_in l = tu_event("Large", large);
+    l.id = id;
+    int64_t n = 0;
+    if (duplicates) {
+        assert_evs_ok(evs_append(NULL, store, "fill-1", EVS_EXPECT_NO_STREAM, &l, 1));
+        n = 1;
+    }
+    for (int i = 0; i < 200; i++) {
+        evs_event_in e = tu_event("Small", small);
+        assert_evs_ok(evs_append(NULL, store, "fill-1", n - 1, &e, 1));
+        n++;
+        evs_append_result r;
+        if (duplicates) {
+            assert_evs_ok(evs_append(&r, store, "fill-1", EVS_EXPECT_ANY, &l, 1));
+            assert_int_equal(r.duplicate, 1);
+            assert_int_equal(r.first_pos, 1);
+        } else {
+            assert_evs(EVS_ECONFLICT, evs_append(&r, store, "fill-1", 12345, &l, 1));
+        }
+        assert_int_equal(evs_head(store), n);
+    }
+    expect_whole(store, n);
+    store = fx_reopen(f);
+    expect_whole(store, n);
+    evs_event_in e = tu_event("Small", small);
+    assert_evs_ok(evs_append(NULL, store, "fill-1", n - 1, &e, 1));
+    expect_whole(store, n + 1);
+    fx_close(f);
+}
+
+static void test_conflict_at_segment_end(void **state)
+{
+    fill_with_refusals(*state, false);
+}
+
+static void test_duplicate_at_segment_end(void **state)
+{
+    fill_with_refusals(*state, true);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_round_trip),
-        cmocka_unit_test(test_expected_versions),
-        cmocka_unit_test(test_append_multi),
-        cmocka_unit_test(test_ids),
+        cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_expected_versions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_append_multi, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ids, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_append_larger_than_segment, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_conflict_at_segment_end, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_duplicate_at_segment_end, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

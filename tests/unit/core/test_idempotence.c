@@ -7,7 +7,8 @@
  * a batch whose ids are only partly in the stream (or in another order) fails with
  * EVS_ECONFLICT and writes nothing; the same ids in another stream are new events; a
  * multi-append with a duplicate batch and a new one writes only the new one; a batch
- * repeated inside one multi-append; ids that reached the stream in separate appends.
+ * repeated inside one multi-append; ids that reached the stream in separate appends;
+ * a batch that carries one id twice (refused, or its retry is a duplicate).
  */
 #define _XOPEN_SOURCE 700 /* testutil.h uses nftw() */
 /* testutil.h copies paths between 4096-byte buffers with snprintf, which gcc -O1
@@ -139,8 +140,7 @@ static void expect_refused(evs_store *s, const char *stream, int64_t expected, c
 }
 
 /* The ids of a stream's events, in order, must be exactly `ids`. */
-static void expect_stream_ids(evs_store *s, const char *stream, unsigned char (*ids)[16],
-                              size_t n)
+static void expect_stream_ids(evs_store *s, const char *stream, unsigned char (*ids)[16], size_t n)
 {
     evs_query q = EVS_QUERY_INIT;
     q.stream = stream;
@@ -330,8 +330,7 @@ static void test_multi_dup_and_new(void **state)
     /* A duplicate batch beside a conflicting one: the call fails as a whole. */
     batch other;
     make_batch(&other, 9, 1);
-    evs_batch_in bad[2] = {{"order-5", EVS_EXPECT_ANY, old.ev, 3},
-                           {"order-7", 5, other.ev, 1}};
+    evs_batch_in bad[2] = {{"order-5", EVS_EXPECT_ANY, old.ev, 3}, {"order-7", 5, other.ev, 1}};
     assert_evs(EVS_ECONFLICT, evs_append_multi(again, s, bad, 2));
     assert_errmsg_has("batch 1");
     assert_int_equal(evs_head(s), head + 2);
@@ -390,14 +389,64 @@ static void test_ids_from_separate_appends(void **state)
     memset(&r, 0, sizeof r);
     int rc = evs_append(&r, s, "order-9", EVS_EXPECT_ANY, b.ev, 2);
     if (rc != 0)
-        print_error("retry of ids appended separately: %s (%s)\n", evs_errname(rc),
-                    evs_errmsg());
+        print_error("retry of ids appended separately: %s (%s)\n", evs_errname(rc), evs_errmsg());
     assert_int_equal(evs_head(s), head);
     assert_evs_ok(rc);
     assert_int_equal(r.duplicate, 1);
     assert_int_equal(r.first_pos, r0.first_pos);
     assert_int_equal(r.last_pos, r1.last_pos);
     assert_int_equal(r.version, 1);
+}
+
+/* A batch of n events (given ids) whose event `dup_at` repeats the id of event 1.
+ * Either it is refused at once (EVS_EINVAL, nothing written), or it is accepted - and
+ * then retrying it is the promised duplicate, not a conflict. */
+static void repeat_an_id(evs_store *s, const char *stream, size_t n, size_t dup_at)
+{
+    static unsigned char ids[64][16];
+    static char data[64][32];
+    evs_event_in in[64];
+    assert_true(n <= 64 && dup_at < n);
+    for (size_t i = 0; i < n; i++) {
+        make_id(ids[i], 13, (int)i);
+        snprintf(data[i], sizeof data[i], "{\"i\":%zu}", i);
+        in[i] = tu_event("Ev", data[i]);
+        in[i].id = ids[i];
+    }
+    memcpy(ids[dup_at], ids[1], 16);
+    int64_t head = evs_head(s);
+    evs_append_result first;
+    int rc = evs_append(&first, s, stream, EVS_EXPECT_NO_STREAM, in, n);
+    if (rc != 0) {
+        assert_evs(EVS_EINVAL, rc);
+        assert_errmsg_has("id");
+        assert_errmsg_has(stream);
+        assert_int_equal(evs_head(s), head);
+        evs_stream_info info;
+        assert_evs_ok(evs_stream_get(&info, s, stream));
+        assert_int_equal(info.exists, 0);
+        return;
+    }
+    assert_int_equal(evs_head(s), head + (int64_t)n);
+    evs_append_result r;
+    rc = evs_append(&r, s, stream, EVS_EXPECT_NO_STREAM, in, n);
+    if (rc != 0)
+        print_error("a batch repeating an id was accepted, but its retry fails: %s\n",
+                    evs_errmsg());
+    assert_evs_ok(rc);
+    assert_int_equal(r.duplicate, 1);
+    assert_int_equal(r.first_pos, first.first_pos);
+    assert_int_equal(r.last_pos, first.last_pos);
+    assert_int_equal(r.version, first.version);
+    assert_int_equal(evs_head(s), head + (int64_t)n);
+}
+
+static void test_batch_repeating_an_id(void **state)
+{
+    fixture *f = *state;
+    repeat_an_id(f->store, "order-10", 3, 2);   /* X, Y, X */
+    repeat_an_id(f->store, "order-11", 40, 37); /* a batch too big to compare pairwise */
+    repeat_an_id(f->store, "order-12", 2, 0);   /* the same id, twice in a row */
 }
 
 int main(void)
@@ -409,6 +458,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_multi_dup_and_new, setup, teardown),
         cmocka_unit_test_setup_teardown(test_multi_same_batch_twice, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ids_from_separate_appends, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_batch_repeating_an_id, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,16 +1,14 @@
 /*
- * test_queries.c - reading: cursors, stream info and listings, statistics, the head.
+ * test_queries.c - reading with cursors: which events a query selects, in what order.
  *
  * Covers: forward and backward scans from positions, to_pos bounds (inclusive in both
  * directions, as the header's "stop after" / "stop before" read), one stream forward
- * and backward from a version, from_version past the end, types (one, several: OR),
- * category ("order" matches "order-1" and "order", not "orders-1"), prefix,
- * since_ns/until_ns, limit, and random combinations of all of them checked against a
- * model of the header's semantics; evs_find_time; forward cursors that tail appends
- * made after they were opened (also across segment rolls and for one stream); a stream
- * of more than 10000 events read around the 4096-event chunk edges; evs_stream_get;
- * evs_streams_open with and without prefix, also when the stream index is partly an
- * on-disk snapshot and partly the log's tail; evs_stat; evs_head; evs_wait.
+ * and backward from a version, from_version past the end, from_pos with a stream,
+ * types (one, several: OR), category ("order" matches "order-1" and "order", not
+ * "orders-1"), prefix, since_ns/until_ns, limit, and random combinations of all of
+ * them checked against a model of the header's semantics; the query copied at open;
+ * evs_find_time; a stream of more than 10000 events read around the 4096-event chunk
+ * edges, also while it grows.
  */
 #define _XOPEN_SOURCE 700 /* testutil.h uses nftw() */
 /* testutil.h copies paths between 4096-byte buffers with snprintf, which gcc -O1
@@ -20,9 +18,7 @@
 #include "testutil.h"
 #pragma GCC diagnostic pop
 
-#include <dirent.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <time.h>
 
@@ -53,31 +49,58 @@ static void seed_rng(void)
         rng_state = 1;
 }
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void sleep_ms(int ms)
 {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
 }
 
-static void open_fast(evs_store **s, char *dir, size_t len, const char *tag)
+/* Each test's store lives in a fixture: the teardown closes and removes it, also
+ * after a failed assertion. */
+typedef struct fixture {
+    char dir[4096];
+    evs_store *s;
+} fixture;
+
+static int setup(void **state)
 {
-    tu_tmpdir(dir, len, tag);
-    evs_options o = tu_fast_options();
-    assert_evs_ok(evs_open(s, dir, &o));
+    fixture *f = calloc(1, sizeof *f);
+    if (!f)
+        return -1;
+    tu_tmpdir(f->dir, sizeof f->dir, "core-q");
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    evs_close(f->s);
+    tu_cleanup(f->dir);
+    free(f);
+    return 0;
+}
+
+/* Open (or reopen) the fixture's store; NULL options = tu_fast_options(). */
+static evs_store *fx_open(fixture *f, const evs_options *o)
+{
+    evs_options fast = tu_fast_options();
+    assert_null(f->s);
+    assert_evs_ok(evs_open(&f->s, f->dir, o ? o : &fast));
+    return f->s;
+}
+
+static void fx_close(fixture *f)
+{
+    evs_store *s = f->s;
+    f->s = NULL;
+    assert_evs_ok(evs_close(s));
 }
 
 /* ---- a model of a store, for checking queries ------------------------------------ */
 
-static const char *const STREAMS[] = {"order-1", "order-2",  "order",  "orders-1",
-                                      "user-1",  "user-2",   "ord-1",  "order-10",
-                                      "注文-1",  "userx-1"};
+static const char *const STREAMS[] = {"order-1", "order-2", "order",    "orders-1", "user-1",
+                                      "user-2",  "ord-1",   "order-10", "注文-1",   "userx-1"};
 #define NSTREAMS (sizeof STREAMS / sizeof STREAMS[0])
 static const char *const TYPES[] = {"Created", "Paid", "Shipped", "Note"};
 #define NTYPES (sizeof TYPES / sizeof TYPES[0])
@@ -206,8 +229,8 @@ static void check_query(evs_store *s, const qmodel *m, const evs_query *q, const
     int rc;
     while ((rc = evs_cursor_next(c, &ev)) > 0) {
         if (i >= n || ev.pos != want[i])
-            fail_msg("%s: event %zu is position %" PRId64 ", want %" PRId64 " (%zu events)",
-                     what, i, ev.pos, i < n ? want[i] : -1, n);
+            fail_msg("%s: event %zu is position %" PRId64 ", want %" PRId64 " (%zu events)", what,
+                     i, ev.pos, i < n ? want[i] : -1, n);
         const qev *e = &m->ev[ev.pos - 1];
         assert_int_equal(ev.version, e->version);
         assert_int_equal(ev.ts_ns, e->ts);
@@ -267,36 +290,34 @@ static void fill_twenty(evs_store *s)
 
 static void test_positions(void **state)
 {
-    (void)state;
-    char dir[4096];
-    evs_store *s;
-    open_fast(&s, dir, sizeof dir, "qpos");
+    fixture *f = *state;
+    evs_store *s = fx_open(f, NULL);
     evs_query q = EVS_QUERY_INIT;
     assert_int_equal(tu_count(s, &q), 0); /* empty store */
     q.direction = EVS_BACKWARD;
     assert_int_equal(tu_count(s, &q), 0);
     fill_twenty(s);
 
-    evs_query f = EVS_QUERY_INIT;
-    expect_range(s, &f, 1, 20);
-    f.from_pos = 5;
-    expect_range(s, &f, 5, 20);
-    f.to_pos = 10; /* forward: stop after to_pos, so it is included */
-    expect_range(s, &f, 5, 10);
-    f.from_pos = 0;
-    expect_range(s, &f, 1, 10);
-    f.from_pos = 10;
-    expect_range(s, &f, 10, 10);
-    f.from_pos = 11;
-    assert_int_equal(tu_count(s, &f), 0);
-    f.from_pos = 21; /* past the end */
-    f.to_pos = 0;
-    assert_int_equal(tu_count(s, &f), 0);
-    f.from_pos = 1;
-    f.limit = 3;
-    expect_range(s, &f, 1, 3);
-    f.from_pos = 19;
-    expect_range(s, &f, 19, 20);
+    evs_query fw = EVS_QUERY_INIT;
+    expect_range(s, &fw, 1, 20);
+    fw.from_pos = 5;
+    expect_range(s, &fw, 5, 20);
+    fw.to_pos = 10; /* forward: stop after to_pos, so it is included */
+    expect_range(s, &fw, 5, 10);
+    fw.from_pos = 0;
+    expect_range(s, &fw, 1, 10);
+    fw.from_pos = 10;
+    expect_range(s, &fw, 10, 10);
+    fw.from_pos = 11;
+    assert_int_equal(tu_count(s, &fw), 0);
+    fw.from_pos = 21; /* past the end */
+    fw.to_pos = 0;
+    assert_int_equal(tu_count(s, &fw), 0);
+    fw.from_pos = 1;
+    fw.limit = 3;
+    expect_range(s, &fw, 1, 3);
+    fw.from_pos = 19;
+    expect_range(s, &fw, 19, 20);
 
     evs_query b = EVS_QUERY_INIT;
     b.direction = EVS_BACKWARD;
@@ -408,18 +429,15 @@ static void test_positions(void **state)
     assert_int_equal(got[0], 15);
     assert_int_equal(got[2], 3);
 
-    assert_evs_ok(evs_close(s));
-    tu_cleanup(dir);
+    fx_close(f);
 }
 
 /* The header reads from_pos as "first pos >= from_pos" and says all filters combine
  * with AND: with `stream` set too, only that stream's events at or after from_pos. */
 static void test_stream_with_from_pos(void **state)
 {
-    (void)state;
-    char dir[4096];
-    evs_store *s;
-    open_fast(&s, dir, sizeof dir, "qsfp");
+    fixture *f = *state;
+    evs_store *s = fx_open(f, NULL);
     fill_twenty(s);
     evs_query q = EVS_QUERY_INIT;
     q.stream = "s-1";
@@ -440,8 +458,7 @@ static void test_stream_with_from_pos(void **state)
                     n, n ? got[0] : -1);
     assert_int_equal(n, 5);
     assert_int_equal(got[0], 9);
-    assert_evs_ok(evs_close(s));
-    tu_cleanup(dir);
+    fx_close(f);
 }
 
 /* Seen streams of a query, as a bit set over STREAMS. */
@@ -466,11 +483,9 @@ static unsigned streams_seen(evs_store *s, const evs_query *q)
 
 static void test_filters_and_model(void **state)
 {
-    (void)state;
+    fixture *f = *state;
     seed_rng();
-    char dir[4096];
-    evs_store *s;
-    open_fast(&s, dir, sizeof dir, "qfilt");
+    evs_store *s = fx_open(f, NULL);
     static qmodel m;
     build_model(s, &m, 600);
     /* Every stream got events (600 events over 10 streams; checked, not assumed). */
@@ -568,16 +583,13 @@ static void test_filters_and_model(void **state)
         snprintf(what, sizeof what, "random query %d", i);
         check_query(s, &m, &r, what);
     }
-    assert_evs_ok(evs_close(s));
-    tu_cleanup(dir);
+    fx_close(f);
 }
 
 static void test_find_time(void **state)
 {
-    (void)state;
-    char dir[4096];
-    evs_store *s;
-    open_fast(&s, dir, sizeof dir, "qtime");
+    fixture *f = *state;
+    evs_store *s = fx_open(f, NULL);
     int64_t pos = -1;
     assert_evs_ok(evs_find_time(&pos, s, 12345)); /* empty: last + 1 */
     assert_int_equal(pos, 1);
@@ -609,125 +621,7 @@ static void test_find_time(void **state)
     assert_int_equal(pos, (int64_t)m.count + 1);
     assert_evs_ok(evs_find_time(&pos, s, INT64_MAX));
     assert_int_equal(pos, (int64_t)m.count + 1);
-    assert_evs_ok(evs_close(s));
-    tu_cleanup(dir);
-}
-
-/* ---- tailing ------------------------------------------------------------------------ */
-
-static int64_t next_pos(evs_cursor *c)
-{
-    evs_event ev;
-    int rc = evs_cursor_next(c, &ev);
-    if (rc < 0)
-        fail_msg("evs_cursor_next: %s", evs_errmsg());
-    return rc == 0 ? 0 : ev.pos;
-}
-
-static void test_tailing(void **state)
-{
-    (void)state;
-    char dir[4096];
-    tu_tmpdir(dir, sizeof dir, "qtail");
-    evs_options o = tu_fast_options();
-    o.segment_size = 64u << 10;
-    evs_store *s;
-    assert_evs_ok(evs_open(&s, dir, &o));
-
-    /* Opened on an empty store. */
-    evs_cursor *all;
-    assert_evs_ok(evs_cursor_open(&all, s, NULL));
-    assert_int_equal(next_pos(all), 0);
-    for (int i = 0; i < 5; i++)
-        tu_append1(s, "tail-1", "A", "1");
-    for (int64_t p = 1; p <= 5; p++)
-        assert_int_equal(next_pos(all), p);
-    assert_int_equal(next_pos(all), 0);
-    assert_int_equal(next_pos(all), 0); /* stays at the end */
-
-    /* A filtered cursor, and one opened past the head (from_pos 10, head 5). */
-    const char *b_only[] = {"B"};
-    evs_query fq = EVS_QUERY_INIT;
-    fq.types = b_only;
-    fq.type_count = 1;
-    evs_cursor *onlyb;
-    assert_evs_ok(evs_cursor_open(&onlyb, s, &fq));
-    assert_int_equal(next_pos(onlyb), 0);
-    evs_query ahead = EVS_QUERY_INIT;
-    ahead.from_pos = 10;
-    evs_cursor *late;
-    assert_evs_ok(evs_cursor_open(&late, s, &ahead));
-    assert_int_equal(next_pos(late), 0);
-    evs_query sq = EVS_QUERY_INIT;
-    sq.stream = "tail-2";
-    evs_cursor *one;
-    assert_evs_ok(evs_cursor_open(&one, s, &sq));
-    assert_int_equal(next_pos(one), 0);
-
-    for (int i = 6; i <= 12; i++)
-        tu_append1(s, i % 2 ? "tail-1" : "tail-2", i % 3 ? "A" : "B", "2");
-    for (int64_t p = 6; p <= 12; p++)
-        assert_int_equal(next_pos(all), p);
-    assert_int_equal(next_pos(all), 0);
-    assert_int_equal(next_pos(onlyb), 6);
-    assert_int_equal(next_pos(onlyb), 9);
-    assert_int_equal(next_pos(onlyb), 12);
-    assert_int_equal(next_pos(onlyb), 0);
-    assert_int_equal(next_pos(late), 10);
-    assert_int_equal(next_pos(late), 11);
-    assert_int_equal(next_pos(late), 12);
-    assert_int_equal(next_pos(late), 0);
-    assert_int_equal(next_pos(one), 6);
-    assert_int_equal(next_pos(one), 8);
-    assert_int_equal(next_pos(one), 10);
-    assert_int_equal(next_pos(one), 12);
-    assert_int_equal(next_pos(one), 0);
-
-    /* Across segment rolls: 64 KiB segments, ~1 KiB events, several segments later. */
-    char big[1100];
-    memset(big, 'x', sizeof big);
-    big[0] = '"';
-    big[sizeof big - 2] = '"';
-    big[sizeof big - 1] = '\0';
-    for (int round = 0; round < 3; round++) {
-        for (int i = 0; i < 150; i++)
-            tu_append1(s, "tail-2", "B", big);
-        int64_t head = evs_head(s);
-        for (int64_t p = head - 149; p <= head; p++) {
-            assert_int_equal(next_pos(all), p);
-            assert_int_equal(next_pos(onlyb), p);
-            assert_int_equal(next_pos(one), p);
-        }
-        assert_int_equal(next_pos(all), 0);
-        assert_int_equal(next_pos(onlyb), 0);
-        assert_int_equal(next_pos(one), 0);
-    }
-    evs_stat_info si;
-    assert_evs_ok(evs_stat(&si, s));
-    assert_true(si.segment_count >= 5);
-
-    /* A limit counts every event handed out, before and after the wait. */
-    evs_query lq = EVS_QUERY_INIT;
-    lq.from_pos = evs_head(s);
-    lq.limit = 3;
-    evs_cursor *lim;
-    assert_evs_ok(evs_cursor_open(&lim, s, &lq));
-    assert_int_equal(next_pos(lim), evs_head(s));
-    assert_int_equal(next_pos(lim), 0);
-    int64_t h = evs_head(s);
-    for (int i = 0; i < 4; i++)
-        tu_append1(s, "tail-3", "A", "3");
-    assert_int_equal(next_pos(lim), h + 1);
-    assert_int_equal(next_pos(lim), h + 2);
-    assert_int_equal(next_pos(lim), 0);
-    evs_cursor_close(lim);
-
-    evs_cursor_close(all);
-    evs_cursor_close(onlyb);
-    evs_cursor_close(late);
-    evs_cursor_close(one);
-    assert_evs_ok(evs_close(s));
-    tu_cleanup(dir);
+    fx_close(f);
 }
 
 /* ---- a long stream ------------------------------------------------------------------ */
@@ -738,8 +632,7 @@ static int64_t long_pos[LONG_N + 6000];
 
 /* Read "long-1" from `from` in `dir`ection with an optional limit; check versions,
  * positions, data. Returns the count. */
-static size_t read_long(evs_store *s, int64_t from, int direction, uint64_t limit,
-                        size_t total)
+static size_t read_long(evs_store *s, int64_t from, int direction, uint64_t limit, size_t total)
 {
     evs_query q = EVS_QUERY_INIT;
     q.stream = "long-1";
@@ -750,16 +643,16 @@ static size_t read_long(evs_store *s, int64_t from, int direction, uint64_t limi
     assert_evs_ok(evs_cursor_open(&c, s, &q));
     evs_event ev;
     int rc;
-    int64_t v = direction == EVS_FORWARD ? (from < 0 ? 0 : from)
-                                         : (from < 0 || from >= (int64_t)total ? (int64_t)total - 1
-                                                                               : from);
+    int64_t v = direction == EVS_FORWARD
+                    ? (from < 0 ? 0 : from)
+                    : (from < 0 || from >= (int64_t)total ? (int64_t)total - 1 : from);
     size_t n = 0;
     while ((rc = evs_cursor_next(c, &ev)) > 0) {
         if (ev.version != v || ev.pos != long_pos[v])
             fail_msg("from %" PRId64 " %s: got version %" PRId64 " at %" PRId64
                      ", want version %" PRId64 " at %" PRId64,
-                     from, direction == EVS_FORWARD ? "forward" : "backward", ev.version, ev.pos,
-                     v, long_pos[v]);
+                     from, direction == EVS_FORWARD ? "forward" : "backward", ev.version, ev.pos, v,
+                     long_pos[v]);
         char want[32];
         snprintf(want, sizeof want, "{\"v\":%" PRId64 "}", v);
         assert_int_equal(ev.data_len, strlen(want));
@@ -795,20 +688,17 @@ static void append_long(evs_store *s, int64_t from_v, int64_t to_v)
 
 static void test_long_stream(void **state)
 {
-    (void)state;
-    char dir[4096];
-    tu_tmpdir(dir, sizeof dir, "qlong");
+    fixture *f = *state;
     evs_options o = tu_fast_options();
     o.segment_size = 256u << 10; /* the stream spans several segments */
-    evs_store *s;
-    assert_evs_ok(evs_open(&s, dir, &o));
+    evs_store *s = fx_open(f, &o);
     append_long(s, 0, LONG_N);
 
-    const int64_t froms[] = {-1,   0,    1,    4094, 4095, 4096, 4097, 8190,
+    const int64_t froms[] = {-1,   0,    1,    4094, 4095,  4096,  4097, 8190,
                              8191, 8192, 8193, 9999, 10000, 10048, 10049};
     for (size_t i = 0; i < sizeof froms / sizeof froms[0]; i++) {
-        int64_t f = froms[i] < 0 ? 0 : froms[i];
-        assert_int_equal(read_long(s, froms[i], EVS_FORWARD, 0, LONG_N), LONG_N - f);
+        int64_t first = froms[i] < 0 ? 0 : froms[i];
+        assert_int_equal(read_long(s, froms[i], EVS_FORWARD, 0, LONG_N), LONG_N - first);
         assert_int_equal(read_long(s, froms[i], EVS_BACKWARD, 0, LONG_N),
                          froms[i] < 0 ? LONG_N : froms[i] + 1);
     }
@@ -864,403 +754,86 @@ static void test_long_stream(void **state)
     assert_int_equal(info.last_pos, long_pos[LONG_N + 5000 - 1]);
 
     /* And after reopening. */
-    assert_evs_ok(evs_close(s));
-    assert_evs_ok(evs_open(&s, dir, &o));
+    fx_close(f);
+    s = fx_open(f, &o);
     assert_int_equal(read_long(s, 4096, EVS_FORWARD, 0, LONG_N + 5000), LONG_N + 5000 - 4096);
     assert_int_equal(read_long(s, 8191, EVS_BACKWARD, 0, LONG_N + 5000), 8192);
-    assert_evs_ok(evs_close(s));
-    tu_cleanup(dir);
+    fx_close(f);
 }
 
-/* ---- stream info, listings ------------------------------------------------------------ */
-
-typedef struct sinfo {
-    char name[32];
-    int64_t first_pos;
-    int64_t last_pos;
-    int64_t last_version;
-    int seen;
-} sinfo;
-
-#define LIST_STREAMS 1200
-
-static void note_append(sinfo *st, const evs_append_result *r)
+/* The query and all it points to are copied at open: the caller may free them. */
+static void test_query_copied(void **state)
 {
-    if (st->last_version < 0)
-        st->first_pos = r->first_pos;
-    st->last_pos = r->last_pos;
-    st->last_version = r->version;
-}
-
-static void check_stream_info(evs_store *s, const sinfo *st)
-{
-    evs_stream_info info;
-    assert_evs_ok(evs_stream_get(&info, s, st->name));
-    assert_int_equal(info.exists, 1);
-    assert_int_equal(info.last_version, st->last_version);
-    assert_int_equal(info.event_count, st->last_version + 1);
-    assert_int_equal(info.first_pos, st->first_pos);
-    assert_int_equal(info.last_pos, st->last_pos);
-}
-
-/* List with `prefix`; every listed stream must be in sts with the right info, seen
- * once; every stream of sts with the prefix must be listed. */
-static void check_listing(evs_store *s, sinfo *sts, size_t count, const char *prefix)
-{
-    for (size_t i = 0; i < count; i++)
-        sts[i].seen = 0;
-    evs_stream_iter *it;
-    assert_evs_ok(evs_streams_open(&it, s, prefix));
-    const char *name;
-    size_t name_len;
-    evs_stream_info info;
-    int rc;
-    size_t listed = 0;
-    while ((rc = evs_streams_next(it, &name, &name_len, &info)) > 0) {
-        assert_int_equal(strlen(name), name_len);
-        size_t i;
-        for (i = 0; i < count; i++)
-            if (strcmp(sts[i].name, name) == 0)
-                break;
-        if (i == count)
-            fail_msg("listed stream '%s' was never appended to", name);
-        if (sts[i].seen++)
-            fail_msg("stream '%s' listed twice", name);
-        if (prefix)
-            assert_int_equal(strncmp(name, prefix, strlen(prefix)), 0);
-        assert_int_equal(info.exists, 1);
-        assert_int_equal(info.last_version, sts[i].last_version);
-        assert_int_equal(info.event_count, sts[i].last_version + 1);
-        assert_int_equal(info.first_pos, sts[i].first_pos);
-        assert_int_equal(info.last_pos, sts[i].last_pos);
-        listed++;
-    }
-    assert_evs(0, rc);
-    evs_streams_close(it);
-    size_t want = 0;
-    for (size_t i = 0; i < count; i++) {
-        bool match = !prefix || strncmp(sts[i].name, prefix, strlen(prefix)) == 0;
-        if (match && sts[i].last_version >= 0) {
-            want++;
-            if (!sts[i].seen)
-                fail_msg("stream '%s' not listed", sts[i].name);
-        }
-    }
-    assert_int_equal(listed, want);
-}
-
-/* Position covered by index.snap (0 when there is none), read from its header. */
-static int64_t snap_covered(const char *dir)
-{
-    char path[4200];
-    snprintf(path, sizeof path, "%s/index.snap", dir);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return 0;
-    unsigned char h[24];
-    size_t n = fread(h, 1, sizeof h, f);
-    fclose(f);
-    if (n != sizeof h)
-        return 0;
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = v << 8 | h[16 + i]; /* format.h SNAP_OFF_COVERED, little-endian */
-    return (int64_t)v;
-}
-
-static void append_to(evs_store *s, sinfo *st, const char *data)
-{
-    evs_event_in e = tu_event("Ev", data);
-    evs_append_result r;
-    assert_evs_ok(evs_append(&r, s, st->name, st->last_version, &e, 1));
-    note_append(st, &r);
-}
-
-static void test_stream_info_and_listing(void **state)
-{
-    (void)state;
-    seed_rng();
-    char dir[4096];
-    tu_tmpdir(dir, sizeof dir, "qlist");
-    evs_options o = tu_fast_options();
-    o.checkpoint_bytes = 64u << 10;
-    o.segment_size = 4u << 20;
-    evs_store *s;
-    assert_evs_ok(evs_open(&s, dir, &o));
-
-    /* Missing streams. */
-    evs_stream_info info;
-    memset(&info, 0x55, sizeof info);
-    assert_evs_ok(evs_stream_get(&info, s, "nope-1"));
-    assert_int_equal(info.exists, 0);
-    assert_int_equal(info.last_version, -1);
-    assert_int_equal(info.event_count, 0);
-    assert_int_equal(info.first_pos, 0);
-    assert_int_equal(info.last_pos, 0);
-    evs_stream_iter *it;
-    assert_evs_ok(evs_streams_open(&it, s, NULL));
-    const char *name;
-    size_t name_len;
-    assert_int_equal(evs_streams_next(it, &name, &name_len, &info), 0);
-    evs_streams_close(it);
-
-    static sinfo sts[LIST_STREAMS + 200];
-    size_t count = LIST_STREAMS;
-    for (size_t i = 0; i < LIST_STREAMS; i++) {
-        snprintf(sts[i].name, sizeof sts[i].name, "%s-%zu", i % 3 ? "acct" : "cart", i);
-        sts[i].last_version = -1;
-    }
-    /* Over 8 MiB of log: ~1 KiB events, snapshots every so often (checkpoint 64 KiB). */
-    static char data[1024];
-    memset(data, 'd', sizeof data);
-    data[0] = '"';
-    data[sizeof data - 2] = '"';
-    data[sizeof data - 1] = '\0';
-    size_t bytes = 0;
-    for (size_t i = 0; bytes < (8u << 20) + (512u << 10); i++) {
-        append_to(s, &sts[i < LIST_STREAMS ? i : rnd_below(LIST_STREAMS)], data);
-        bytes += sizeof data + 100;
-    }
-    int64_t covered = snap_covered(dir);
-    assert_true(covered > 0); /* index.snap was written */
-
-    /* Then a short tail of existing streams and new ones. Should a snapshot be written
-     * meanwhile (covering it), another round follows, so that the last round is all
-     * past the snapshot: some streams then live in the snapshot only, some in the tail
-     * only, some in both. */
-    int64_t round_start;
-    int round = 0;
-    do {
-        round_start = evs_head(s) + 1;
-        for (size_t i = 0; i < 20; i++)
-            append_to(s, &sts[rnd_below(LIST_STREAMS)], "{\"tail\":1}");
-        for (size_t i = 0; i < 20; i++) {
-            sinfo *st = &sts[count++];
-            snprintf(st->name, sizeof st->name, "tail%d-%zu", round, i);
-            st->last_version = -1;
-            append_to(s, st, "{\"new\":1}");
-        }
-        round++;
-    } while (snap_covered(dir) >= round_start && round < 5);
-    assert_true(snap_covered(dir) < round_start);
-
-    for (size_t i = 0; i < count; i++)
-        check_stream_info(s, &sts[i]);
-    check_listing(s, sts, count, NULL);
-    check_listing(s, sts, count, "");
-    check_listing(s, sts, count, "cart-");
-    check_listing(s, sts, count, "acct-11");
-    check_listing(s, sts, count, "tail");
-    check_listing(s, sts, count, "zzz");
-
-    /* Reopen: the snapshot is the base, the tail is scanned; each stream once. */
-    assert_evs_ok(evs_close(s));
-    assert_true(snap_covered(dir) > 0);
-    assert_true(snap_covered(dir) < round_start);
-    assert_evs_ok(evs_open(&s, dir, &o));
-    check_listing(s, sts, count, NULL);
-    check_listing(s, sts, count, "cart-");
-    check_listing(s, sts, count, "tail");
-    for (size_t i = 0; i < count; i++)
-        check_stream_info(s, &sts[i]);
-    /* The listing is a snapshot taken at open. */
-    assert_evs_ok(evs_streams_open(&it, s, "late-"));
-    tu_append1(s, "late-1", "Ev", "1");
-    assert_int_equal(evs_streams_next(it, &name, &name_len, &info), 0);
-    evs_streams_close(it);
-    assert_evs_ok(evs_streams_open(&it, s, "late-"));
-    assert_int_equal(evs_streams_next(it, &name, &name_len, &info), 1);
-    assert_string_equal(name, "late-1");
-    assert_int_equal(info.last_pos, evs_head(s));
-    assert_int_equal(evs_streams_next(it, &name, &name_len, &info), 0);
-    evs_streams_close(it);
-
-    evs_stat_info si;
-    assert_evs_ok(evs_stat(&si, s));
-    assert_int_equal(si.stream_count, (int64_t)count + 1);
-    assert_evs_ok(evs_close(s));
-    tu_cleanup(dir);
-}
-
-/* ---- stat, head, wait --------------------------------------------------------------- */
-
-/* Count the *.seg files in dir and add up their sizes. */
-static void seg_files(const char *dir, int64_t *count, int64_t *bytes)
-{
-    DIR *d = opendir(dir);
-    assert_non_null(d);
-    struct dirent *e;
-    *count = *bytes = 0;
-    while ((e = readdir(d)) != NULL) {
-        size_t len = strlen(e->d_name);
-        if (len < 5 || strcmp(e->d_name + len - 4, ".seg") != 0)
-            continue;
-        char path[4400];
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        struct stat st;
-        assert_int_equal(stat(path, &st), 0);
-        (*count)++;
-        *bytes += st.st_size;
-    }
-    closedir(d);
-}
-
-static void test_stat_and_head(void **state)
-{
-    (void)state;
-    char dir[4096];
-    tu_tmpdir(dir, sizeof dir, "qstat");
-    evs_options o = tu_fast_options();
-    o.segment_size = 64u << 10;
-    evs_store *s;
-    assert_evs_ok(evs_open(&s, dir, &o));
-    evs_stat_info si;
-    memset(&si, 0x55, sizeof si);
-    assert_evs_ok(evs_stat(&si, s));
-    assert_int_equal(si.event_count, 0);
-    assert_int_equal(si.stream_count, 0);
-    assert_int_equal(si.first_pos, 0);
-    assert_int_equal(si.last_pos, 0);
-    assert_int_equal(si.first_ts_ns, 0);
-    assert_int_equal(si.last_ts_ns, 0);
-    assert_int_equal(si.sync_mode, EVS_SYNC_NONE);
-    assert_int_equal(si.segment_size, 64u << 10);
-    assert_int_equal(evs_head(s), 0);
-
-    char data[600];
-    memset(data, 'z', sizeof data);
-    data[0] = '"';
-    data[sizeof data - 2] = '"';
-    data[sizeof data - 1] = '\0';
-    for (int i = 0; i < 500; i++) {
-        char stream[16];
-        snprintf(stream, sizeof stream, "st-%d", i % 37);
-        assert_int_equal(tu_append1(s, stream, "Ev", data), i + 1);
-        assert_int_equal(evs_head(s), i + 1);
-    }
-    assert_evs_ok(evs_stat(&si, s));
-    assert_int_equal(si.event_count, 500);
-    assert_int_equal(si.stream_count, 37);
-    assert_int_equal(si.first_pos, 1);
-    assert_int_equal(si.last_pos, 500);
-    int64_t nseg, nbytes;
-    seg_files(dir, &nseg, &nbytes);
-    assert_true(nseg >= 4);
-    assert_int_equal(si.segment_count, nseg);
-    assert_int_equal(si.log_bytes, nbytes);
-    evs_query q = EVS_QUERY_INIT;
-    q.limit = 1;
+    fixture *f = *state;
+    evs_store *s = fx_open(f, NULL);
+    fill_twenty(s);
+    evs_query *q = malloc(sizeof *q);
+    assert_non_null(q);
+    *q = (evs_query)EVS_QUERY_INIT;
+    char *stream = strdup("s-1"), *type0 = strdup("T0"), *type1 = strdup("T1");
+    char *category = strdup("s"), *prefix = strdup("s-");
+    const char **types = malloc(2 * sizeof *types);
+    assert_true(stream && type0 && type1 && category && prefix && types);
+    types[0] = type0;
+    types[1] = type1;
+    q->stream = stream;
+    q->types = types;
+    q->type_count = 2;
+    q->category = category;
+    q->prefix = prefix;
     evs_cursor *c;
+    assert_evs_ok(evs_cursor_open(&c, s, q));
+    /* Scribble over everything, then free it: the cursor must not look. */
+    memset(stream, 'x', strlen(stream));
+    memset(type0, 'x', 2);
+    memset(type1, 'x', 2);
+    memset(category, 'x', 1);
+    memset(prefix, 'x', 2);
+    memset(q, 0x7f, sizeof *q);
+    free(stream);
+    free(type0);
+    free(type1);
+    free(category);
+    free(prefix);
+    free(types);
+    free(q);
+    /* s-1 holds the odd positions; T0 is p % 3 == 0, T1 p % 3 == 1: 1, 3, 7, 9, 13, 15, 19. */
+    const int64_t want[] = {1, 3, 7, 9, 13, 15, 19};
     evs_event ev;
-    assert_evs_ok(evs_cursor_open(&c, s, &q));
-    assert_int_equal(evs_cursor_next(c, &ev), 1);
-    assert_int_equal(si.first_ts_ns, ev.ts_ns);
-    evs_cursor_close(c);
-    q.direction = EVS_BACKWARD;
-    assert_evs_ok(evs_cursor_open(&c, s, &q));
-    assert_int_equal(evs_cursor_next(c, &ev), 1);
-    assert_int_equal(ev.pos, 500);
-    assert_int_equal(si.last_ts_ns, ev.ts_ns);
-    evs_cursor_close(c);
-
-    /* The same after reopening, with the options of this open. */
-    assert_evs_ok(evs_close(s));
-    o.sync_mode = EVS_SYNC_BATCH;
-    assert_evs_ok(evs_open(&s, dir, &o));
-    evs_stat_info again;
-    assert_evs_ok(evs_stat(&again, s));
-    assert_int_equal(again.event_count, 500);
-    assert_int_equal(again.stream_count, 37);
-    assert_int_equal(again.segment_count, si.segment_count);
-    assert_int_equal(again.log_bytes, si.log_bytes);
-    assert_int_equal(again.first_ts_ns, si.first_ts_ns);
-    assert_int_equal(again.last_ts_ns, si.last_ts_ns);
-    assert_int_equal(again.sync_mode, EVS_SYNC_BATCH);
-    assert_int_equal(evs_head(s), 500);
-    assert_evs_ok(evs_close(s));
-    tu_cleanup(dir);
-}
-
-typedef struct appender {
-    evs_store *store;
-    int delay_ms;
-    int rc;
-} appender;
-
-static void *append_later(void *arg)
-{
-    appender *a = arg;
-    sleep_ms(a->delay_ms);
-    evs_event_in e = tu_event("Ev", "{\"late\":true}");
-    a->rc = evs_append(NULL, a->store, "wait-1", EVS_EXPECT_ANY, &e, 1);
-    return NULL;
-}
-
-static void test_wait(void **state)
-{
-    (void)state;
-    char dir[4096];
-    evs_store *s;
-    open_fast(&s, dir, sizeof dir, "qwait");
-    int64_t head = -1;
-
-    /* Empty store: nothing after 0. */
-    int64_t t0 = mono_ms();
-    assert_evs(EVS_ETIMEDOUT, evs_wait(s, 0, 0, &head));
-    assert_true(mono_ms() - t0 < 1000);
-
-    for (int i = 0; i < 3; i++)
-        tu_append1(s, "wait-1", "Ev", "1");
-    /* Already past: returns at once. */
-    t0 = mono_ms();
-    assert_evs_ok(evs_wait(s, 2, 5000, &head));
-    assert_int_equal(head, 3);
-    assert_evs_ok(evs_wait(s, 0, -1, &head));
-    assert_int_equal(head, 3);
-    assert_evs_ok(evs_wait(s, 2, 0, NULL));
-    assert_true(mono_ms() - t0 < 1000);
-
-    /* Nothing comes: times out after about the timeout. */
-    t0 = mono_ms();
-    assert_evs(EVS_ETIMEDOUT, evs_wait(s, 3, 120, &head));
-    int64_t waited = mono_ms() - t0;
-    assert_true(waited >= 100);
-    assert_true(waited < 5000);
-    t0 = mono_ms();
-    assert_evs(EVS_ETIMEDOUT, evs_wait(s, 3, 0, &head));
-    assert_true(mono_ms() - t0 < 1000);
-
-    /* Another thread appends: the wait wakes with the new head. */
-    for (int round = 0; round < 3; round++) {
-        int64_t before = evs_head(s);
-        appender a = {s, 60, 1};
-        pthread_t th;
-        assert_int_equal(pthread_create(&th, NULL, append_later, &a), 0);
-        t0 = mono_ms();
-        int rc = round == 2 ? evs_wait(s, before, -1, &head) : evs_wait(s, before, 20000, &head);
-        waited = mono_ms() - t0;
-        pthread_join(th, NULL);
-        assert_evs_ok(rc);
-        assert_int_equal(a.rc, 0);
-        assert_int_equal(head, before + 1);
-        assert_true(waited < 10000);
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        assert_int_equal(evs_cursor_next(c, &ev), 1);
+        assert_int_equal(ev.pos, want[i]);
     }
-    assert_evs_ok(evs_close(s));
-    tu_cleanup(dir);
+    assert_int_equal(evs_cursor_next(c, &ev), 0);
+    evs_cursor_close(c);
+
+    /* The same for a stream listing's prefix. */
+    char *pfx = strdup("s-");
+    assert_non_null(pfx);
+    evs_stream_iter *it;
+    assert_evs_ok(evs_streams_open(&it, s, pfx));
+    memset(pfx, 'x', 2);
+    free(pfx);
+    const char *name;
+    size_t len;
+    evs_stream_info info;
+    int n = 0;
+    while (evs_streams_next(it, &name, &len, &info) > 0)
+        n++;
+    evs_streams_close(it);
+    assert_int_equal(n, 2);
+    fx_close(f);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_positions),
-        cmocka_unit_test(test_filters_and_model),
-        cmocka_unit_test(test_find_time),
-        cmocka_unit_test(test_tailing),
-        cmocka_unit_test(test_long_stream),
-        cmocka_unit_test(test_stream_info_and_listing),
-        cmocka_unit_test(test_stat_and_head),
-        cmocka_unit_test(test_wait),
-        cmocka_unit_test(test_stream_with_from_pos),
+        cmocka_unit_test_setup_teardown(test_positions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stream_with_from_pos, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_query_copied, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_filters_and_model, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_find_time, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_long_stream, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,152 @@
+/*
+ * test_open_time.c - opening a store costs the same whatever its size (DESIGN
+ * invariant 5, evs_open in evstore.h).
+ *
+ * Builds a store of 1,000,000 events (batches of 1000, no sync) and one of 10, then
+ * times open+close cycles of each, interleaved, after a first warm open, and compares
+ * the medians: median(big) < 3 * median(small) + 1 ms. Never a fixed absolute time:
+ * the ratio holds on a slow machine and under sanitizers alike.
+ */
+#define _XOPEN_SOURCE 700 /* testutil.h uses nftw() */
+/* testutil.h copies paths between 4096-byte buffers with snprintf, which gcc -O1
+ * -Wformat-truncation reports (harmlessly) inside the header. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-truncation"
+#include "testutil.h"
+#pragma GCC diagnostic pop
+
+#include <inttypes.h>
+#include <time.h>
+
+#define BIG_EVENTS 1000000
+#define BATCH      1000
+#define CYCLES     21
+
+typedef struct stores {
+    char big[4096];
+    char small[4200];
+} stores;
+
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int fill(const char *dir, int64_t events)
+{
+    evs_options o = tu_fast_options();
+    evs_store *s;
+    if (evs_open(&s, dir, &o) != 0)
+        return -1;
+    static evs_event_in in[BATCH];
+    static char data[BATCH][24];
+    for (int64_t done = 0; done < events;) {
+        size_t n = events - done < BATCH ? (size_t)(events - done) : BATCH;
+        for (size_t i = 0; i < n; i++) {
+            snprintf(data[i], sizeof data[i], "{\"n\":%" PRId64 "}", done + (int64_t)i);
+            in[i] = tu_event("Ev", data[i]);
+        }
+        char stream[32];
+        snprintf(stream, sizeof stream, "s-%" PRId64, (done / BATCH) % 1000);
+        if (evs_append(NULL, s, stream, EVS_EXPECT_ANY, in, n) != 0) {
+            print_error("building %s: %s\n", dir, evs_errmsg());
+            evs_close(s);
+            return -1;
+        }
+        done += (int64_t)n;
+    }
+    return evs_close(s);
+}
+
+static int group_setup(void **state)
+{
+    stores *st = calloc(1, sizeof *st);
+    if (!st)
+        return -1;
+    *state = st;
+    tu_tmpdir(st->big, sizeof st->big, "core-open");
+    snprintf(st->small, sizeof st->small, "%s-small", st->big);
+    int64_t t0 = mono_ns();
+    if (fill(st->big, BIG_EVENTS) != 0 || fill(st->small, 10) != 0)
+        return -1;
+    print_message("built the stores in %.1f s\n", (double)(mono_ns() - t0) / 1e9);
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    stores *st = *state;
+    tu_cleanup(st->big); /* the small store is in the same temporary directory */
+    free(st);
+    return 0;
+}
+
+static int64_t open_close_ns(const char *dir, int64_t want_head)
+{
+    evs_options o = tu_fast_options();
+    o.flags = EVS_OPEN_NOCREATE;
+    evs_store *s;
+    int64_t t0 = mono_ns();
+    assert_evs_ok(evs_open(&s, dir, &o));
+    int64_t head = evs_head(s);
+    assert_evs_ok(evs_close(s));
+    int64_t t = mono_ns() - t0;
+    assert_int_equal(head, want_head);
+    return t;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void test_open_cost_flat(void **state)
+{
+    stores *st = *state;
+    /* Warm: the first open after the build may finish work the build left. */
+    open_close_ns(st->big, BIG_EVENTS);
+    open_close_ns(st->small, 10);
+    int64_t big[CYCLES], small[CYCLES];
+    for (int i = 0; i < CYCLES; i++) {
+        small[i] = open_close_ns(st->small, 10);
+        big[i] = open_close_ns(st->big, BIG_EVENTS);
+    }
+    qsort(big, CYCLES, sizeof big[0], cmp_i64);
+    qsort(small, CYCLES, sizeof small[0], cmp_i64);
+    int64_t mb = big[CYCLES / 2], ms = small[CYCLES / 2];
+    print_message("open+close median: %.3f ms for %d events, %.3f ms for 10 events\n",
+                  (double)mb / 1e6, BIG_EVENTS, (double)ms / 1e6);
+    if (mb >= 3 * ms + 1000000)
+        fail_msg("opening %d events takes %.3f ms, 10 events %.3f ms: it grows with the store",
+                 BIG_EVENTS, (double)mb / 1e6, (double)ms / 1e6);
+
+    /* The big store still reads: its last event is where it should be. */
+    evs_options o = tu_fast_options();
+    evs_store *s;
+    assert_evs_ok(evs_open(&s, st->big, &o));
+    evs_query q = EVS_QUERY_INIT;
+    q.direction = EVS_BACKWARD;
+    q.limit = 1;
+    evs_cursor *c;
+    assert_evs_ok(evs_cursor_open(&c, s, &q));
+    evs_event ev;
+    assert_int_equal(evs_cursor_next(c, &ev), 1);
+    assert_int_equal(ev.pos, BIG_EVENTS);
+    char want[32];
+    snprintf(want, sizeof want, "{\"n\":%d}", BIG_EVENTS - 1);
+    assert_int_equal(ev.data_len, strlen(want));
+    assert_memory_equal(ev.data, want, ev.data_len);
+    evs_cursor_close(c);
+    assert_evs_ok(evs_close(s));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_open_cost_flat),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}

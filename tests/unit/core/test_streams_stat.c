@@ -1,0 +1,412 @@
+/*
+ * test_streams_stat.c - what the store says about its streams and itself.
+ *
+ * Covers: evs_stream_get (a missing stream: exists 0, last_version -1; existing ones:
+ * counts and positions); evs_streams_open with and without a prefix lists each stream
+ * exactly once with the right info, also after reopening when the stream index is
+ * partly an on-disk snapshot (checkpoint_bytes 64 KiB, over 8 MiB of log) and partly
+ * the log's tail, and as a snapshot taken at open; evs_stat figures (events, streams,
+ * segments and their bytes against the files, first/last position and ts, this
+ * handle's sync mode, the store's segment size); evs_head.
+ */
+#define _XOPEN_SOURCE 700 /* testutil.h uses nftw() */
+/* testutil.h copies paths between 4096-byte buffers with snprintf, which gcc -O1
+ * -Wformat-truncation reports (harmlessly) inside the header. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-truncation"
+#include "testutil.h"
+#pragma GCC diagnostic pop
+
+#include <dirent.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <time.h>
+
+static uint64_t rng_state;
+
+static uint64_t rnd(void)
+{
+    uint64_t x = rng_state;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    rng_state = x;
+    return x * 0x2545F4914F6CDD1DULL;
+}
+
+static uint64_t rnd_below(uint64_t n)
+{
+    return rnd() % n;
+}
+
+static void seed_rng(void)
+{
+    const char *env = getenv("EVS_TEST_SEED");
+    uint64_t seed = env && *env ? strtoull(env, NULL, 0) : (uint64_t)time(NULL);
+    print_message("seed %" PRIu64 " (set EVS_TEST_SEED to replay)\n", seed);
+    rng_state = seed * 2654435761u + 0x9E3779B97F4A7C15ULL;
+    if (!rng_state)
+        rng_state = 1;
+}
+
+typedef struct fixture {
+    char dir[4096];
+    evs_store *s;
+} fixture;
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    if (!f)
+        return -1;
+    tu_tmpdir(f->dir, sizeof f->dir, "core-q");
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    evs_close(f->s);
+    tu_cleanup(f->dir);
+    free(f);
+    return 0;
+}
+
+/* Open (or reopen) the fixture's store; NULL options = tu_fast_options(). */
+static evs_store *fx_open(fixture *f, const evs_options *o)
+{
+    evs_options fast = tu_fast_options();
+    assert_null(f->s);
+    assert_evs_ok(evs_open(&f->s, f->dir, o ? o : &fast));
+    return f->s;
+}
+
+static void fx_close(fixture *f)
+{
+    evs_store *s = f->s;
+    f->s = NULL;
+    assert_evs_ok(evs_close(s));
+}
+
+/* ---- stream info, listings ------------------------------------------------------------ */
+
+typedef struct sinfo {
+    char name[32];
+    int64_t first_pos;
+    int64_t last_pos;
+    int64_t last_version;
+    int seen;
+} sinfo;
+
+#define LIST_STREAMS 1200
+
+static void note_append(sinfo *st, const evs_append_result *r)
+{
+    if (st->last_version < 0)
+        st->first_pos = r->first_pos;
+    st->last_pos = r->last_pos;
+    st->last_version = r->version;
+}
+
+static void check_stream_info(evs_store *s, const sinfo *st)
+{
+    evs_stream_info info;
+    assert_evs_ok(evs_stream_get(&info, s, st->name));
+    assert_int_equal(info.exists, 1);
+    assert_int_equal(info.last_version, st->last_version);
+    assert_int_equal(info.event_count, st->last_version + 1);
+    assert_int_equal(info.first_pos, st->first_pos);
+    assert_int_equal(info.last_pos, st->last_pos);
+}
+
+/* List with `prefix`; every listed stream must be in sts with the right info, seen
+ * once; every stream of sts with the prefix must be listed. */
+static void check_listing(evs_store *s, sinfo *sts, size_t count, const char *prefix)
+{
+    for (size_t i = 0; i < count; i++)
+        sts[i].seen = 0;
+    evs_stream_iter *it;
+    assert_evs_ok(evs_streams_open(&it, s, prefix));
+    const char *name;
+    size_t name_len;
+    evs_stream_info info;
+    int rc;
+    size_t listed = 0;
+    while ((rc = evs_streams_next(it, &name, &name_len, &info)) > 0) {
+        assert_int_equal(strlen(name), name_len);
+        size_t i;
+        for (i = 0; i < count; i++)
+            if (strcmp(sts[i].name, name) == 0)
+                break;
+        if (i == count)
+            fail_msg("listed stream '%s' was never appended to", name);
+        if (sts[i].seen++)
+            fail_msg("stream '%s' listed twice", name);
+        if (prefix)
+            assert_int_equal(strncmp(name, prefix, strlen(prefix)), 0);
+        assert_int_equal(info.exists, 1);
+        assert_int_equal(info.last_version, sts[i].last_version);
+        assert_int_equal(info.event_count, sts[i].last_version + 1);
+        assert_int_equal(info.first_pos, sts[i].first_pos);
+        assert_int_equal(info.last_pos, sts[i].last_pos);
+        listed++;
+    }
+    assert_evs(0, rc);
+    evs_streams_close(it);
+    size_t want = 0;
+    for (size_t i = 0; i < count; i++) {
+        bool match = !prefix || strncmp(sts[i].name, prefix, strlen(prefix)) == 0;
+        if (match && sts[i].last_version >= 0) {
+            want++;
+            if (!sts[i].seen)
+                fail_msg("stream '%s' not listed", sts[i].name);
+        }
+    }
+    assert_int_equal(listed, want);
+}
+
+/* Position covered by index.snap (0 when there is none), read from its header. */
+static int64_t snap_covered(const char *dir)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/index.snap", dir);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 0;
+    unsigned char h[24];
+    size_t n = fread(h, 1, sizeof h, f);
+    fclose(f);
+    if (n != sizeof h)
+        return 0;
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | h[16 + i]; /* format.h SNAP_OFF_COVERED, little-endian */
+    return (int64_t)v;
+}
+
+static void append_to(evs_store *s, sinfo *st, const char *data)
+{
+    evs_event_in e = tu_event("Ev", data);
+    evs_append_result r;
+    assert_evs_ok(evs_append(&r, s, st->name, st->last_version, &e, 1));
+    note_append(st, &r);
+}
+
+static void test_stream_info_and_listing(void **state)
+{
+    fixture *f = *state;
+    seed_rng();
+    const char *dir = f->dir;
+    evs_options o = tu_fast_options();
+    o.checkpoint_bytes = 64u << 10;
+    o.segment_size = 4u << 20;
+    evs_store *s = fx_open(f, &o);
+
+    /* Missing streams. */
+    evs_stream_info info;
+    memset(&info, 0x55, sizeof info);
+    assert_evs_ok(evs_stream_get(&info, s, "nope-1"));
+    assert_int_equal(info.exists, 0);
+    assert_int_equal(info.last_version, -1);
+    assert_int_equal(info.event_count, 0);
+    assert_int_equal(info.first_pos, 0);
+    assert_int_equal(info.last_pos, 0);
+    evs_stream_iter *it;
+    assert_evs_ok(evs_streams_open(&it, s, NULL));
+    const char *name;
+    size_t name_len;
+    assert_int_equal(evs_streams_next(it, &name, &name_len, &info), 0);
+    evs_streams_close(it);
+
+    static sinfo sts[LIST_STREAMS + 200];
+    size_t count = LIST_STREAMS;
+    for (size_t i = 0; i < LIST_STREAMS; i++) {
+        snprintf(sts[i].name, sizeof sts[i].name, "%s-%zu", i % 3 ? "acct" : "cart", i);
+        sts[i].last_version = -1;
+    }
+    /* Over 8 MiB of log: ~1 KiB events, snapshots every so often (checkpoint 64 KiB). */
+    static char data[1024];
+    memset(data, 'd', sizeof data);
+    data[0] = '"';
+    data[sizeof data - 2] = '"';
+    data[sizeof data - 1] = '\0';
+    size_t bytes = 0;
+    for (size_t i = 0; bytes < (8u << 20) + (512u << 10); i++) {
+        append_to(s, &sts[i < LIST_STREAMS ? i : rnd_below(LIST_STREAMS)], data);
+        bytes += sizeof data + 100;
+    }
+    int64_t covered = snap_covered(dir);
+    assert_true(covered > 0); /* index.snap was written */
+
+    /* Then a short tail of existing streams and new ones. Should a snapshot be written
+     * meanwhile (covering it), another round follows, so that the last round is all
+     * past the snapshot: some streams then live in the snapshot only, some in the tail
+     * only, some in both. */
+    int64_t round_start;
+    int round = 0;
+    do {
+        round_start = evs_head(s) + 1;
+        for (size_t i = 0; i < 20; i++)
+            append_to(s, &sts[rnd_below(LIST_STREAMS)], "{\"tail\":1}");
+        for (size_t i = 0; i < 20; i++) {
+            sinfo *st = &sts[count++];
+            snprintf(st->name, sizeof st->name, "tail%d-%zu", round, i);
+            st->last_version = -1;
+            append_to(s, st, "{\"new\":1}");
+        }
+        round++;
+    } while (snap_covered(dir) >= round_start && round < 5);
+    assert_true(snap_covered(dir) < round_start);
+
+    for (size_t i = 0; i < count; i++)
+        check_stream_info(s, &sts[i]);
+    check_listing(s, sts, count, NULL);
+    check_listing(s, sts, count, "");
+    check_listing(s, sts, count, "cart-");
+    check_listing(s, sts, count, "acct-11");
+    check_listing(s, sts, count, "tail");
+    check_listing(s, sts, count, "zzz");
+
+    /* Reopen: the snapshot is the base, the tail is scanned; each stream once. */
+    fx_close(f);
+    assert_true(snap_covered(dir) > 0);
+    assert_true(snap_covered(dir) < round_start);
+    s = fx_open(f, &o);
+    check_listing(s, sts, count, NULL);
+    check_listing(s, sts, count, "cart-");
+    check_listing(s, sts, count, "tail");
+    for (size_t i = 0; i < count; i++)
+        check_stream_info(s, &sts[i]);
+    /* The listing is a snapshot taken at open. */
+    assert_evs_ok(evs_streams_open(&it, s, "late-"));
+    tu_append1(s, "late-1", "Ev", "1");
+    assert_int_equal(evs_streams_next(it, &name, &name_len, &info), 0);
+    evs_streams_close(it);
+    assert_evs_ok(evs_streams_open(&it, s, "late-"));
+    assert_int_equal(evs_streams_next(it, &name, &name_len, &info), 1);
+    assert_string_equal(name, "late-1");
+    assert_int_equal(info.last_pos, evs_head(s));
+    assert_int_equal(evs_streams_next(it, &name, &name_len, &info), 0);
+    evs_streams_close(it);
+
+    evs_stat_info si;
+    assert_evs_ok(evs_stat(&si, s));
+    assert_int_equal(si.stream_count, (int64_t)count + 1);
+    fx_close(f);
+}
+
+/* ---- stat, head ---------------------------------------------------------------------- */
+
+/* Count the *.seg files in dir and add up their sizes. */
+static void seg_files(const char *dir, int64_t *count, int64_t *bytes)
+{
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    struct dirent *e;
+    *count = *bytes = 0;
+    while ((e = readdir(d)) != NULL) {
+        size_t len = strlen(e->d_name);
+        if (len < 5 || strcmp(e->d_name + len - 4, ".seg") != 0)
+            continue;
+        char path[4400];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        struct stat st;
+        assert_int_equal(stat(path, &st), 0);
+        (*count)++;
+        *bytes += st.st_size;
+    }
+    closedir(d);
+}
+
+static void test_stat_and_head(void **state)
+{
+    fixture *f = *state;
+    const char *dir = f->dir;
+    evs_options o = tu_fast_options();
+    o.segment_size = 64u << 10;
+    evs_store *s = fx_open(f, &o);
+    evs_stat_info si;
+    memset(&si, 0x55, sizeof si);
+    assert_evs_ok(evs_stat(&si, s));
+    assert_int_equal(si.event_count, 0);
+    assert_int_equal(si.stream_count, 0);
+    assert_int_equal(si.first_pos, 0);
+    assert_int_equal(si.last_pos, 0);
+    assert_int_equal(si.first_ts_ns, 0);
+    assert_int_equal(si.last_ts_ns, 0);
+    assert_int_equal(si.sync_mode, EVS_SYNC_NONE);
+    assert_int_equal(si.segment_size, 64u << 10);
+    assert_int_equal(evs_head(s), 0);
+
+    char data[600];
+    memset(data, 'z', sizeof data);
+    data[0] = '"';
+    data[sizeof data - 2] = '"';
+    data[sizeof data - 1] = '\0';
+    for (int i = 0; i < 500; i++) {
+        char stream[16];
+        snprintf(stream, sizeof stream, "st-%d", i % 37);
+        assert_int_equal(tu_append1(s, stream, "Ev", data), i + 1);
+        assert_int_equal(evs_head(s), i + 1);
+    }
+    assert_evs_ok(evs_stat(&si, s));
+    assert_int_equal(si.event_count, 500);
+    assert_int_equal(si.stream_count, 37);
+    assert_int_equal(si.first_pos, 1);
+    assert_int_equal(si.last_pos, 500);
+    int64_t nseg, nbytes;
+    seg_files(dir, &nseg, &nbytes);
+    assert_true(nseg >= 4);
+    assert_int_equal(si.segment_count, nseg);
+    assert_int_equal(si.log_bytes, nbytes);
+    evs_query q = EVS_QUERY_INIT;
+    q.limit = 1;
+    evs_cursor *c;
+    evs_event ev;
+    assert_evs_ok(evs_cursor_open(&c, s, &q));
+    assert_int_equal(evs_cursor_next(c, &ev), 1);
+    assert_int_equal(si.first_ts_ns, ev.ts_ns);
+    evs_cursor_close(c);
+    q.direction = EVS_BACKWARD;
+    assert_evs_ok(evs_cursor_open(&c, s, &q));
+    assert_int_equal(evs_cursor_next(c, &ev), 1);
+    assert_int_equal(ev.pos, 500);
+    assert_int_equal(si.last_ts_ns, ev.ts_ns);
+    evs_cursor_close(c);
+
+    /* The same after reopening, with the options of this open. */
+    fx_close(f);
+    o.sync_mode = EVS_SYNC_BATCH;
+    s = fx_open(f, &o);
+    evs_stat_info again;
+    assert_evs_ok(evs_stat(&again, s));
+    assert_int_equal(again.event_count, 500);
+    assert_int_equal(again.stream_count, 37);
+    assert_int_equal(again.segment_count, si.segment_count);
+    assert_int_equal(again.log_bytes, si.log_bytes);
+    assert_int_equal(again.first_ts_ns, si.first_ts_ns);
+    assert_int_equal(again.last_ts_ns, si.last_ts_ns);
+    assert_int_equal(again.sync_mode, EVS_SYNC_BATCH);
+    assert_int_equal(again.segment_size, 64u << 10);
+    assert_int_equal(evs_head(s), 500);
+    /* A store keeps the segment size it was created with: 0 means that one. */
+    fx_close(f);
+    o = tu_fast_options();
+    o.segment_size = 0;
+    s = fx_open(f, &o);
+    assert_evs_ok(evs_stat(&again, s));
+    assert_int_equal(again.segment_size, 64u << 10);
+    assert_int_equal(again.sync_mode, EVS_SYNC_NONE);
+    assert_int_equal(again.log_bytes, si.log_bytes);
+    fx_close(f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_stream_info_and_listing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stat_and_head, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
