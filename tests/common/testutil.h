@@ -8,8 +8,8 @@
 
 #include "evstore.h"
 
+#include <dirent.h>
 #include <errno.h>
-#include <ftw.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -44,18 +44,28 @@
         assert_non_null(strstr(evs_errmsg(), (needle)));                                   \
     } while (0)
 
-static inline int tu_rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-/* Remove a directory tree (a test's store). */
+/* Remove a directory tree (a test's store). Plain opendir/readdir, so the header needs
+ * nothing beyond POSIX 2008. */
 static inline void tu_rmtree(const char *dir)
 {
-    nftw(dir, tu_rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    DIR *d = opendir(dir);
+    if (d) {
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL) {
+            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+                continue;
+            char path[8192];
+            if (snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= (int)sizeof path)
+                continue;
+            struct stat st;
+            if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode))
+                tu_rmtree(path);
+            else
+                (void)unlink(path);
+        }
+        closedir(d);
+    }
+    (void)rmdir(dir);
 }
 
 /* A fresh, empty temporary directory path in buf (the directory itself is NOT
@@ -67,19 +77,21 @@ static inline void tu_tmpdir(char *buf, size_t len, const char *tag)
         base = "/tmp";
     mkdir(base, 0755);
     char tmpl[4096];
-    snprintf(tmpl, sizeof tmpl, "%s/evs-%s-XXXXXX", base, tag);
-    if (!mkdtemp(tmpl)) {
+    if (snprintf(tmpl, sizeof tmpl, "%s/evs-%s-XXXXXX", base, tag) >= (int)sizeof tmpl ||
+        !mkdtemp(tmpl)) {
         fprintf(stderr, "mkdtemp %s: %s\n", tmpl, strerror(errno));
         abort();
     }
-    snprintf(buf, len, "%s/store", tmpl);
+    if (snprintf(buf, len, "%s/store", tmpl) >= (int)len)
+        abort();
 }
 
 /* Remove the store and the temporary directory made by tu_tmpdir. */
 static inline void tu_cleanup(const char *store_dir)
 {
     char parent[4096];
-    snprintf(parent, sizeof parent, "%s", store_dir);
+    if (snprintf(parent, sizeof parent, "%s", store_dir) >= (int)sizeof parent)
+        return;
     char *slash = strrchr(parent, '/');
     if (slash)
         *slash = '\0';

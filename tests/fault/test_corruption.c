@@ -22,7 +22,6 @@
  * Cursors that reported damage keep reporting it; filtered reads (by type, by
  * category) must not step over a damaged event either.
  */
-#define _XOPEN_SOURCE 700 /* nftw() in testutil.h */
 #include "testutil.h"
 
 #include "faultutil.h"

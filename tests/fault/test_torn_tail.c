@@ -16,7 +16,6 @@
  * header too, with the head deleted); and a stream index snapshot ahead of the cut
  * log, which must not be trusted once new appends have gone past it.
  */
-#define _XOPEN_SOURCE 700 /* nftw() in testutil.h */
 #include "testutil.h"
 
 #include "faultutil.h"

@@ -19,7 +19,6 @@
  * readable until then); and, reduced to one thread, the failure the expected-version
  * writers found: an append that conflicts where the active segment is full.
  */
-#define _XOPEN_SOURCE 700 /* nftw() in testutil.h */
 #include "testutil.h"
 
 #include <inttypes.h>
@@ -71,9 +70,8 @@ static void check_no_thread_failure(void)
 }
 
 /* Each test gets a fresh store directory in *state, removed by the teardown even when
- * the test fails. tu_tmpdir is called out of line: inlined into a caller with a
- * 4096-byte buffer, gcc's -Wformat-truncation cannot prove that "<dir>/store" fits. */
-__attribute__((noinline)) static int setup_dir(void **state)
+ * the test fails. */
+static int setup_dir(void **state)
 {
     char *dir = malloc(4096);
     if (!dir)

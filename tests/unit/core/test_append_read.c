@@ -12,13 +12,7 @@
  * reopening. Also an append larger than a segment, and appends that write nothing
  * (conflicts, duplicates) at the end of a segment.
  */
-#define _XOPEN_SOURCE 700 /* testutil.h uses nftw() */
-/* testutil.h copies paths between 4096-byte buffers with snprintf, which gcc -O1
- * -Wformat-truncation reports (harmlessly) inside the header. */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wformat-truncation"
 #include "testutil.h"
-#pragma GCC diagnostic pop
 
 #include <inttypes.h>
 #include <stdbool.h>

@@ -12,13 +12,7 @@
  * for every code; evs_errmsg cleared by a success and kept per thread. (evs_open's
  * refusals are in test_open_errors.c.)
  */
-#define _XOPEN_SOURCE 700 /* testutil.h uses nftw() */
-/* testutil.h copies paths between 4096-byte buffers with snprintf, which gcc -O1
- * -Wformat-truncation reports (harmlessly) inside the header. */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wformat-truncation"
 #include "testutil.h"
-#pragma GCC diagnostic pop
 
 #include <inttypes.h>
 #include <pthread.h>

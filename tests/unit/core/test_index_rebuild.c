@@ -11,13 +11,7 @@
  * stream listings, reads of sample streams, evs_stat, that evs_verify passes, and that
  * expected-version checks see the true stream versions.
  */
-#define _XOPEN_SOURCE 700 /* testutil.h uses nftw() */
-/* testutil.h copies paths between 4096-byte buffers with snprintf, which gcc -O1
- * -Wformat-truncation reports (harmlessly) inside the header. */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wformat-truncation"
 #include "testutil.h"
-#pragma GCC diagnostic pop
 
 #include <dirent.h>
 #include <inttypes.h>

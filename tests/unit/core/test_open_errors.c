@@ -10,13 +10,7 @@
  * evstore.meta; a store of a newer format version (evstore.meta patched, its CRC32C
  * recomputed here), of version 0, and with a damaged meta file.
  */
-#define _XOPEN_SOURCE 700 /* testutil.h uses nftw() */
-/* testutil.h copies paths between 4096-byte buffers with snprintf, which gcc -O1
- * -Wformat-truncation reports (harmlessly) inside the header. */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wformat-truncation"
 #include "testutil.h"
-#pragma GCC diagnostic pop
 
 #include <dirent.h>
 #include <stdbool.h>

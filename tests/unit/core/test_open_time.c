@@ -7,13 +7,7 @@
  * the medians: median(big) < 3 * median(small) + 1 ms. Never a fixed absolute time:
  * the ratio holds on a slow machine and under sanitizers alike.
  */
-#define _XOPEN_SOURCE 700 /* testutil.h uses nftw() */
-/* testutil.h copies paths between 4096-byte buffers with snprintf, which gcc -O1
- * -Wformat-truncation reports (harmlessly) inside the header. */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wformat-truncation"
 #include "testutil.h"
-#pragma GCC diagnostic pop
 
 #include <inttypes.h>
 #include <time.h>

@@ -8,13 +8,7 @@
  * appends and versions across segment rolls; two processes (fork, a handle each)
  * appending at once.
  */
-#define _XOPEN_SOURCE 700 /* testutil.h uses nftw() */
-/* testutil.h copies paths between 4096-byte buffers with snprintf, which gcc -O1
- * -Wformat-truncation reports (harmlessly) inside the header. */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wformat-truncation"
 #include "testutil.h"
-#pragma GCC diagnostic pop
 
 #include <inttypes.h>
 #include <pthread.h>

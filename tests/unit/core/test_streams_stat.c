@@ -9,13 +9,7 @@
  * segments and their bytes against the files, first/last position and ts, this
  * handle's sync mode, the store's segment size); evs_head.
  */
-#define _XOPEN_SOURCE 700 /* testutil.h uses nftw() */
-/* testutil.h copies paths between 4096-byte buffers with snprintf, which gcc -O1
- * -Wformat-truncation reports (harmlessly) inside the header. */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wformat-truncation"
 #include "testutil.h"
-#pragma GCC diagnostic pop
 
 #include <dirent.h>
 #include <inttypes.h>

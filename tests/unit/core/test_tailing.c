@@ -9,13 +9,7 @@
  * another thread appends (also on a read-only handle), and waiting for the head to
  * pass after_pos, not just to move.
  */
-#define _XOPEN_SOURCE 700 /* testutil.h uses nftw() */
-/* testutil.h copies paths between 4096-byte buffers with snprintf, which gcc -O1
- * -Wformat-truncation reports (harmlessly) inside the header. */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wformat-truncation"
 #include "testutil.h"
-#pragma GCC diagnostic pop
 
 #include <inttypes.h>
 #include <pthread.h>
