@@ -228,6 +228,7 @@ typedef struct evs_append_result {
  *  the stream in the same order, the call writes nothing and returns the original
  *  result with out->duplicate = 1 (a retry after a timeout never duplicates events).
  *  When only some of the ids are already in the stream, it fails with EVS_ECONFLICT.
+ *  One call may not carry the same id twice in a batch (EVS_EINVAL).
  *
  *  Durability: on return the events are stored per the store's sync mode (with
  *  EVS_SYNC_ALWAYS they survive power loss).
@@ -305,15 +306,19 @@ typedef struct evs_query {
     int direction;             /* EVS_FORWARD or EVS_BACKWARD */
     int64_t from_pos;          /* forward: first pos >= from_pos; backward: first pos <=
                                 * from_pos. 0 = the start (forward) or the end (backward) */
-    int64_t to_pos;            /* forward: stop after to_pos; backward: stop before
-                                * to_pos. 0 = no bound */
+    int64_t to_pos;            /* forward: the last position to give; backward: the
+                                * lowest position to give (inclusive both ways).
+                                * 0 = no bound */
     const char *stream;        /* read only this stream (NUL-terminated), or NULL */
     int64_t from_version;      /* with `stream`: forward from this version, or backward
                                 * from it; -1 = the start (forward) / the end (backward) */
     const char *const *types;  /* only events of one of these types, or NULL */
     size_t type_count;
-    const char *category;      /* only streams of this category ("order" matches
-                                * "order-42" and "order"), or NULL */
+    const char *category;      /* only streams of this category: C matches the stream
+                                * named C and streams whose name starts with "C-"
+                                * ("order" matches "order" and "order-42", not
+                                * "orders-1"; "order-eu" matches "order-eu-7"), or
+                                * NULL */
     const char *prefix;        /* only streams whose name starts with this, or NULL */
     int64_t since_ns;          /* only events with ts >= since_ns; 0 = no bound */
     int64_t until_ns;          /* only events with ts < until_ns; 0 = no bound */
@@ -450,8 +455,9 @@ EVS_API int evs_uuid_parse(unsigned char out[16], const char *text, size_t len);
  *  plus a NUL into buf (at least 36 bytes). @return the length written. */
 EVS_API size_t evs_time_format(char *buf, size_t buf_len, int64_t ts_ns);
 
-/** Parse an RFC 3339 timestamp (any offset, 0 to 9 fraction digits) into UTC
- *  nanoseconds. @return 0 or EVS_EINVAL. */
+/** Parse an RFC 3339 timestamp (any offset; fraction digits past the ninth are
+ *  truncated; a leap second :60 reads as :59.999999999) into UTC nanoseconds.
+ *  @return 0 or EVS_EINVAL (the message names the character or field). */
 EVS_API int evs_time_parse(int64_t *out, const char *text, size_t len);
 
 /** Check that buf holds exactly one valid JSON value (RFC 8259, UTF-8, nesting up to
