@@ -63,6 +63,7 @@ typedef struct evs__query_c {
     int64_t since_ns;
     int64_t until_ns;
     uint64_t limit;
+    bool filters;         /* any of types, category, prefix, since, until */
 } evs__query_c;
 
 /* Does an event with these fields pass the query's stream/type/time filters? Position,
@@ -71,6 +72,8 @@ static inline bool evs__query_match(const evs__query_c *q, const char *stream, u
                                     const char *type, uint32_t type_len, uint32_t type_hash,
                                     int64_t ts_ns)
 {
+    if (!q->filters)
+        return true;
     if (q->type_count) {
         size_t i;
         for (i = 0; i < q->type_count; i++)

@@ -101,7 +101,10 @@ int evs__query_compile(evs__query_c *c, const evs_query *q)
         rc = copy_name(&c->prefix, &c->prefix_len, q->prefix, EVS_MAX_STREAM_LEN, "prefix");
     if (rc == 0)
         rc = compile_types(c, q);
-    if (rc < 0)
+    if (rc < 0) {
         evs__query_free(c);
-    return rc;
+        return rc;
+    }
+    c->filters = c->type_count || c->category || c->prefix || c->since_ns || c->until_ns;
+    return 0;
 }
