@@ -72,23 +72,34 @@ int evs__name_problem(const char *name, size_t max_len, size_t *len_out, char *w
         snprintf(why, why_len, "is empty");
         return EVS_EINVAL;
     }
-    unsigned char bad_seen = 0, high = 0;
-    for (size_t i = 0; i < len; i++) {
+    /* Eight bytes at a time: a byte below 0x20 or equal to 0x7f sets its top bit in
+     * `bad`, a byte of 0x80 or more its top bit in `high`. */
+    const uint64_t ones = 0x0101010101010101u, tops = 0x8080808080808080u;
+    uint64_t bad = 0, high = 0;
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t w;
+        memcpy(&w, name + i, 8);
+        uint64_t del = w ^ (0x7f * ones);
+        bad |= ((w - 0x20 * ones) & ~w) | ((del - ones) & ~del);
+        high |= w;
+    }
+    for (; i < len; i++) {
         unsigned char c = (unsigned char)name[i];
-        bad_seen |= (unsigned char)((c < 0x20) | (c == 0x7f));
+        bad |= (c < 0x20 || c == 0x7f) ? 0x80 : 0;
         high |= c;
     }
-    if (bad_seen) {
-        size_t i = 0;
+    if (bad & tops) {
+        i = 0;
         while ((unsigned char)name[i] >= 0x20 && (unsigned char)name[i] != 0x7f)
             i++;
         snprintf(why, why_len, "has a control character (0x%02x) at byte %zu",
                  (unsigned char)name[i], i);
         return EVS_EINVAL;
     }
-    size_t bad;
-    if ((high & 0x80) && !evs__utf8_validate(name, len, &bad)) {
-        snprintf(why, why_len, "is not valid UTF-8 (byte %zu)", bad);
+    size_t bad_at;
+    if ((high & tops) && !evs__utf8_validate(name, len, &bad_at)) {
+        snprintf(why, why_len, "is not valid UTF-8 (byte %zu)", bad_at);
         return EVS_EINVAL;
     }
     *len_out = len;
