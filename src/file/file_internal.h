@@ -109,6 +109,9 @@ typedef struct stream_ent {
     uint32_t last_off;           /* offset of last_pos in its segment */
     uint16_t name_len;           /* <= EVS_MAX_STREAM_LEN */
     bool in_base;                /* the snapshot has this stream too */
+    bool ids_complete;           /* every writer-supplied id of this stream is in the
+                                  * writer's id set (it created the stream, and no
+                                  * other process has appended to it since) */
     /* Short names live in the entry, so a lookup costs one cache miss, not two. */
     union {
         char inl[ENT_INLINE_NAME];
@@ -204,6 +207,12 @@ typedef struct file_backend {
     tab_undo *undo;
     size_t undo_len;
     size_t undo_cap;
+    /* Fingerprints of the writer-supplied ids this handle appended (open addressing,
+     * 0 = empty). Lets a batch with its own ids skip walking a stream the handle
+     * created: a miss proves the ids are new. Dropped when it grows past its cap. */
+    uint64_t *idset;
+    size_t idset_cap;
+    size_t idset_count;
     uint64_t bytes_since_snap;   /* log bytes appended since the last snapshot */
 
     /* A failed sync or a write that could not be undone poisons the store: every later

@@ -178,6 +178,7 @@ int evs__tab_upsert(streamtab *t, const char *name, uint32_t len, uint64_t hash,
         e = &t->slots[i];
         e->hash = k;
         e->name_len = (uint16_t)len;
+        e->ids_complete = false;
         if (copy)
             e->name.heap = copy;
         else
@@ -215,6 +216,7 @@ int evs__tab_apply(streamtab *t, const char *name, uint32_t len, uint64_t hash,
     int rc = evs__tab_upsert(t, name, len, hash, &e, undo);
     if (rc < 0)
         return rc;
+    e->ids_complete = false; /* appended by someone else: its ids are not in our set */
     if (e->last_version < 0)
         e->first_pos = first_pos;
     e->last_pos = last_pos;

@@ -29,19 +29,19 @@
 typedef struct append_req {
     const evs__batch_w *batches;
     size_t batch_count;
-    evs_append_result *out;  /* batch_count results */
+    evs_append_result *out; /* batch_count results */
     int rc;
-    char msg[600];           /* the error message, handed to the caller's thread */
+    char msg[600]; /* the error message, handed to the caller's thread */
     bool done;
     struct append_req *next;
 } append_req;
 
 /* State of one commit round, kept by the leader. */
 typedef struct group {
-    head_view h;             /* the head as it will be published */
-    uint64_t flushed_pos;    /* records up to here were written out (segment roll) */
-    uint64_t buf_first_pos;  /* position of the first record in fb->wbuf */
-    evs_buf rec_offs;        /* uint64 offset in wbuf of each record there */
+    head_view h;            /* the head as it will be published */
+    uint64_t flushed_pos;   /* records up to here were written out (segment roll) */
+    uint64_t buf_first_pos; /* position of the first record in fb->wbuf */
+    evs_buf rec_offs;       /* uint64 offset in wbuf of each record there */
     int64_t ts;
 } group;
 
@@ -192,7 +192,8 @@ static int group_flush(file_backend *fb, group *g)
         /* Undo a partial write so the file ends where the head says. */
         if (evs__sys.ftruncate(fb->wfd, (off_t)g->h.end) < 0)
             evs__poison(fb, EVS_EIO, "a failed write could not be undone");
-        return evs__seterr_errno(saved, "cannot append to segment %020" PRIu64 ".seg at byte %" PRIu64,
+        return evs__seterr_errno(saved,
+                                 "cannot append to segment %020" PRIu64 ".seg at byte %" PRIu64,
                                  fb->wseg, g->h.end);
     }
     if (evs__pwrite_all(fb->widx_fd, fb->ibuf.ptr, fb->ibuf.len, (off_t)idx_at) < 0) {
@@ -245,6 +246,75 @@ static int group_read(file_backend *fb, const group *g, uint64_t pos, rec_view *
     return evs__seg_read_pos(fb, pos, false, r);
 }
 
+/* ---- the writer's id set ------------------------------------------------------------- */
+
+#define IDSET_MAX (1u << 22) /* fingerprints kept at most (32 MiB of table) */
+
+static uint64_t id_fingerprint(const unsigned char *id)
+{
+    uint64_t a, b;
+    memcpy(&a, id, 8);
+    memcpy(&b, id + 8, 8);
+    uint64_t f = a ^ (b * 0x9e3779b97f4a7c15u);
+    return f ? f : 1;
+}
+
+/* Forget the set: every stream's ids must be found by walking again. */
+static void idset_drop(file_backend *fb)
+{
+    evs__free(fb->idset);
+    fb->idset = NULL;
+    fb->idset_cap = fb->idset_count = 0;
+    streamtab *t = &fb->tab;
+    for (size_t i = 0; i < t->cap; i++)
+        t->slots[i].ids_complete = false;
+}
+
+static bool idset_has(const file_backend *fb, uint64_t f)
+{
+    if (!fb->idset_cap)
+        return false;
+    size_t mask = fb->idset_cap - 1;
+    for (size_t i = f & mask; fb->idset[i]; i = (i + 1) & mask)
+        if (fb->idset[i] == f)
+            return true;
+    return false;
+}
+
+/* Add a fingerprint; false when the set had to be dropped (cap or memory). */
+static bool idset_add(file_backend *fb, uint64_t f)
+{
+    if ((fb->idset_count + 1) * 2 > fb->idset_cap) {
+        size_t cap = fb->idset_cap ? fb->idset_cap * 2 : 4096;
+        uint64_t *n = cap / 2 <= IDSET_MAX ? evs__calloc(cap, sizeof *n) : NULL;
+        if (!n) {
+            evs__clearerr();
+            idset_drop(fb);
+            return false;
+        }
+        for (size_t i = 0; i < fb->idset_cap; i++) {
+            uint64_t v = fb->idset[i];
+            if (!v)
+                continue;
+            size_t j = v & (cap - 1);
+            while (n[j])
+                j = (j + 1) & (cap - 1);
+            n[j] = v;
+        }
+        evs__free(fb->idset);
+        fb->idset = n;
+        fb->idset_cap = cap;
+    }
+    size_t mask = fb->idset_cap - 1, i = f & mask;
+    while (fb->idset[i] && fb->idset[i] != f)
+        i = (i + 1) & mask;
+    if (!fb->idset[i]) {
+        fb->idset[i] = f;
+        fb->idset_count++;
+    }
+    return true;
+}
+
 /* Which event of b carries this id (-1 if none). Batches are usually small; a long one
  * is still scanned in full, once per record walked. */
 static long batch_find_id(const evs__batch_w *b, const unsigned char *id)
@@ -272,11 +342,23 @@ static int not_the_same(const evs__batch_w *b, long i, int64_t version)
  * ids. The events need not be at consecutive positions: other streams' events may
  * stand between them. */
 static int check_duplicate(file_backend *fb, const group *g, const evs__batch_w *b,
-                           const stream_val *v, evs_append_result *res, bool *dup)
+                           const stream_val *v, bool ids_complete, evs_append_result *res,
+                           bool *dup)
 {
     *dup = false;
     if (!b->any_id_given || v->last_version < 0)
         return 0;
+    if (ids_complete) {
+        /* The set holds every supplied id of this stream: if none of the batch's ids
+         * is there, none is in the stream (a fingerprint match may be a false alarm;
+         * the walk below settles it). */
+        size_t i = 0;
+        while (i < b->count &&
+               !(b->events[i].id_given && idset_has(fb, id_fingerprint(b->events[i].id))))
+            i++;
+        if (i == b->count)
+            return 0;
+    }
     bool all_given = true;
     for (size_t i = 0; i < b->count; i++)
         all_given &= b->events[i].id_given;
@@ -446,14 +528,13 @@ static int encode_req(file_backend *fb, group *g, append_req *r)
         stream_ent *e = NULL;
         if ((rc = undo_push(fb, &u)) < 0)
             break;
-        if ((rc = evs__tab_upsert(&fb->tab, b->stream, b->stream_len, b->stream_hash, &e, u)) <
-            0) {
+        if ((rc = evs__tab_upsert(&fb->tab, b->stream, b->stream_len, b->stream_hash, &e, u)) < 0) {
             fb->undo_len--;
             break;
         }
         stream_val v = {e->first_pos, e->last_pos, e->last_version, e->last_off};
         bool dup;
-        rc = check_duplicate(fb, g, b, &v, &r->out[i], &dup);
+        rc = check_duplicate(fb, g, b, &v, e->ids_complete, &r->out[i], &dup);
         if (rc < 0)
             break;
         if (dup)
@@ -464,15 +545,20 @@ static int encode_req(file_backend *fb, group *g, append_req *r)
         uint32_t end_off;
         if ((rc = encode_batch(fb, g, b, &v, &r->out[i], &end_off)) < 0)
             break;
-        /* encode_batch leaves the table alone, so e is still the stream's entry. */
-        if (e->last_version < 0)
+        /* encode_batch leaves the table alone, so e is still the stream's entry. A
+         * stream this handle creates starts with all its ids in the set. */
+        if (e->last_version < 0) {
             e->first_pos = (uint64_t)r->out[i].first_pos;
+            e->ids_complete = true;
+        }
+        for (size_t j = 0; b->any_id_given && j < b->count; j++)
+            if (b->events[j].id_given && !idset_add(fb, id_fingerprint(b->events[j].id)))
+                break; /* the set was dropped: every stream walks again */
         e->last_pos = (uint64_t)r->out[i].last_pos;
         e->last_version = r->out[i].version;
         e->last_off = end_off;
         if (fb->wbuf.len > before)
-            memcpy(&last_off, g->rec_offs.ptr + g->rec_offs.len - sizeof last_off,
-                   sizeof last_off);
+            memcpy(&last_off, g->rec_offs.ptr + g->rec_offs.len - sizeof last_off, sizeof last_off);
     }
     if (rc < 0) {
         if (r->batch_count > 1)
@@ -697,4 +783,6 @@ void evs__writer_close(file_backend *fb)
     evs__buf_free(&fb->ibuf);
     evs__free(fb->undo);
     fb->undo = NULL;
+    evs__free(fb->idset);
+    fb->idset = NULL;
 }
