@@ -274,7 +274,9 @@ int evs__seg_offset(file_backend *fb, seg *s, uint64_t pos, uint64_t *off_out);
 int evs__seg_read_at(file_backend *fb, seg *s, uint64_t off, bool check_crc, rec_view *out);
 int evs__seg_read_pos(file_backend *fb, uint64_t pos, bool check_crc, rec_view *out);
 void evs__seg_free_all(file_backend *fb);
+/* Remove a segment's files, and forget the segment (its struct is kept until close). */
 int evs__seg_remove_file(file_backend *fb, uint64_t first_pos);
+void evs__seg_forget(file_backend *fb, uint64_t first_pos);
 
 /* ---- streamtab.c ----------------------------------------------------------------- */
 void evs__tab_init(streamtab *t);

@@ -243,12 +243,6 @@ static int cut_tail(recovery *rv)
         int rc = evs__seg_remove_file(fb, s->first_pos);
         if (rc < 0)
             return rc;
-        /* The struct stays allocated until close: a reader may still hold it. */
-        pthread_rwlock_wrlock(&fb->seg_lock);
-        fb->seg_count--;
-        s->dropped_next = fb->dropped;
-        fb->dropped = s;
-        pthread_rwlock_unlock(&fb->seg_lock);
     }
     seg *s = evs__seg_by_first(fb, rv->end.seg);
     if (!s)

@@ -229,8 +229,24 @@ int evs__seg_create_file(file_backend *fb, uint64_t first_pos)
     return 0;
 }
 
+void evs__seg_forget(file_backend *fb, uint64_t first_pos)
+{
+    pthread_rwlock_wrlock(&fb->seg_lock);
+    long i = find_index(fb, first_pos);
+    if (i >= 0 && fb->segs[i]->first_pos == first_pos) {
+        seg *s = fb->segs[i];
+        memmove(fb->segs + i, fb->segs + i + 1, (fb->seg_count - (size_t)i - 1) * sizeof *fb->segs);
+        fb->seg_count--;
+        /* Kept until close: a reader may still hold it. */
+        s->dropped_next = fb->dropped;
+        fb->dropped = s;
+    }
+    pthread_rwlock_unlock(&fb->seg_lock);
+}
+
 int evs__seg_remove_file(file_backend *fb, uint64_t first_pos)
 {
+    evs__seg_forget(fb, first_pos);
     char name[32], path[4200];
     const char *exts[2] = {"seg", "idx"};
     for (int i = 0; i < 2; i++) {
