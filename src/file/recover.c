@@ -81,7 +81,6 @@ typedef struct recovery {
     uint64_t strict_until;  /* damage at or before this position is corruption */
     uint64_t next_pos;      /* position the next record must have */
     head_view end;          /* end of the last complete append found */
-    bool end_found;
 } recovery;
 
 static bool seg_header_ok(const file_backend *fb, const seg *s, const mapping *m)
@@ -217,7 +216,6 @@ static int recover_segment(recovery *rv, seg *s, uint64_t off, bool *stop)
             rv->end.seg = s->first_pos;
             rv->end.end = off;
             rv->end.ts = r.ts_ns;
-            rv->end_found = true;
         }
     }
     if (commit_n < n) {
@@ -300,7 +298,6 @@ int evs__recover(file_backend *fb, bool head_trusted)
         start_seg = rv.end.seg;
         start_off = rv.end.end;
         rv.next_pos = rv.end.pos + 1;
-        rv.end_found = true;
         rv.strict_until = 0; /* everything past a published head is unacknowledged */
         rv.sync_known = true;
     } else {
@@ -335,7 +332,6 @@ int evs__recover(file_backend *fb, bool head_trusted)
         rv.end.pos = rv.next_pos - 1;
         rv.end.seg = start_seg;
         rv.end.end = start_off;
-        rv.end_found = true;
         /* The head page of an earlier boot still says how far its writer had synced. */
         if (fb->head_had_identity) {
             rv.strict_until = evs__head_synced(fb);

@@ -561,9 +561,18 @@ static int apply_record(void *ctx, seg *s, uint64_t off, const rec_view *r)
     return 0;
 }
 
+/* Overlay entries past which a handle switches to a newer snapshot when one exists. */
+#define OVERLAY_RELOAD 4096
+
 int evs__tab_catch_up_locked(file_backend *fb, const head_view *h)
 {
     streamtab *t = &fb->tab;
+    /* Another process wrote a newer snapshot: a handle whose overlay has grown uses it
+     * instead, so a long-lived reader's memory stays bounded by the snapshot period. */
+    if (t->loaded && t->count > OVERLAY_RELOAD && evs__head_snap(fb) > t->snap_covered) {
+        evs__tab_free(t);
+        evs__tab_init(t);
+    }
     if (!t->loaded) {
         int rc = evs__tab_load_snapshot(fb);
         if (rc < 0)
