@@ -99,9 +99,6 @@ static int open_writer(file_backend *fb)
     fb->lock_fd = evs__sys.open(path, O_RDWR | O_CREAT, 0644);
     if (fb->lock_fd < 0)
         return evs__seterr_errno(errno, "cannot open '%s'", path);
-    rc = evs__wlock_acquire(fb, fb->opts.lock_wait_ms);
-    if (rc < 0)
-        return rc;
     bool fresh;
     rc = evs__head_map(fb, &fresh);
     if (rc == 0)
@@ -109,9 +106,21 @@ static int open_writer(file_backend *fb)
     bool clean = false;
     if (rc == 0 && !fresh)
         rc = tail_is_clean(fb, &clean);
-    if (rc == 0 && !clean)
-        rc = evs__recover(fb, !fresh);
-    evs__wlock_release(fb);
+    /* The common case (a head page of this boot, and the log ends where it says) needs
+     * no lock: open does not wait for another process's commit. Otherwise recover,
+     * under the lock, after looking again (the other writer may have been mid-commit). */
+    if (rc == 0 && !clean && (rc = evs__wlock_acquire(fb, fb->opts.lock_wait_ms)) == 0) {
+        bool fresh2 = fresh;
+        if (fresh) {
+            evs__head_unmap(fb);
+            rc = evs__head_map(fb, &fresh2);
+        }
+        if (rc == 0 && !fresh2)
+            rc = tail_is_clean(fb, &clean);
+        if (rc == 0 && !clean)
+            rc = evs__recover(fb, !fresh2);
+        evs__wlock_release(fb);
+    }
     if (rc == 0 && fb->opts.sync_mode == EVS_SYNC_BATCH)
         rc = evs__syncer_start(fb);
     return rc;

@@ -167,6 +167,15 @@ int evs__meta_open_or_create(file_backend *fb, bool may_create, bool exclusive)
     rc = mkdir_p(fb->dir);
     if (rc == 0)
         rc = check_empty(fb->dir); /* before the LOCK file, so a refusal changes nothing */
+    if (rc == EVS_EFORMAT) {
+        /* Or another process created the store meanwhile: its files are what we saw. */
+        int rc2 = meta_read(fb, path, &exists);
+        if (rc2 < 0)
+            return rc2;
+        if (exists)
+            return exclusive ? evs__seterr(EVS_EEXIST, "a store already exists at '%s'", fb->dir)
+                             : (evs__clearerr(), 0);
+    }
     if (rc < 0)
         return rc;
     /* Creators serialise on the LOCK file so that two processes creating the same store
