@@ -37,6 +37,35 @@ static int find_opt(const cli_optdef *defs, const char *name, size_t name_len)
     return -1;
 }
 
+/* "-n 5", "-n5" or "-f": one letter per argument (no bundling like -fn5, which reads
+ * ambiguously and nobody needs for two options). */
+static int short_opt(cli_parser *p, const cli_optdef *defs, const char *a)
+{
+    int i = 0;
+    while (defs[i].name != NULL && defs[i].short_name != a[1])
+        i++;
+    if (defs[i].name == NULL) {
+        cli_usage(p->cmd, "unknown option '%s'", a);
+        return CLI_OPT_BAD;
+    }
+    if (!defs[i].has_value) {
+        if (a[2] != '\0') {
+            cli_usage(p->cmd, "unknown option '%s'", a);
+            return CLI_OPT_BAD;
+        }
+        return i;
+    }
+    if (a[2] != '\0') {
+        p->value = a + 2;
+    } else if (p->next < p->argc) {
+        p->value = p->argv[p->next++];
+    } else {
+        cli_usage(p->cmd, "option '-%c' needs a value", a[1]);
+        return CLI_OPT_BAD;
+    }
+    return i;
+}
+
 int cli_parser_next(cli_parser *p, const cli_optdef *defs)
 {
     p->value = NULL;
@@ -57,10 +86,8 @@ int cli_parser_next(cli_parser *p, const cli_optdef *defs)
     }
     if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0)
         return CLI_OPT_HELP;
-    if (a[1] != '-') {
-        cli_usage(p->cmd, "unknown option '%s'", a);
-        return CLI_OPT_BAD;
-    }
+    if (a[1] != '-')
+        return short_opt(p, defs, a);
 
     const char *name = a + 2;
     const char *eq = strchr(name, '=');

@@ -29,15 +29,23 @@ int cli_cmd_append(int argc, char **argv);
 int cli_cmd_read(int argc, char **argv);
 int cli_cmd_stat(int argc, char **argv);
 int cli_cmd_verify(int argc, char **argv);
+int cli_cmd_streams(int argc, char **argv);
+int cli_cmd_tail(int argc, char **argv);
+int cli_cmd_init(int argc, char **argv);
+int cli_cmd_export(int argc, char **argv);
+int cli_cmd_import(int argc, char **argv);
 
 /* ---- option parsing ---------------------------------------------------------------- */
 
-/* One accepted option. Only long options (plus -h for --help): they read the same in
+/* One accepted option. Long options (plus -h for --help, and a short form where an
+ * option has one): they read the same in
  * scripts years later, and no abbreviations are accepted, so adding an option can never
  * change what an existing command line means. */
 typedef struct cli_optdef {
     const char *name; /* without the dashes: "stream" for --stream */
     bool has_value;   /* --name VALUE or --name=VALUE */
+    char short_name;  /* 0, or the letter of a short form (-n 5, -n5, -f): only for the
+                       * few options that habit from other tools spells short */
 } cli_optdef;
 
 typedef struct cli_parser {
@@ -101,6 +109,81 @@ bool cli_check_name(const char *cmd, const char *option, const char *s, size_t m
  * and returns its exit code through *exit_code. */
 evs_store *cli_open_readonly(const char *cmd, const char *dir, int *exit_code);
 
+/* ---- event filters (cli_filter.c) -------------------------------------------------- */
+
+/* The filters that read, tail and export share, as option indexes. A command lists
+ * CLI_FILTER_SEL_OPTDEFS (which events) and, where a range makes sense,
+ * CLI_FILTER_RANGE_OPTDEFS (where to start and stop) first in its option table, so the
+ * indexes below are the same in every command, and numbers its own options from
+ * CLI_F_SEL_COUNT or CLI_F_COUNT on. */
+enum {
+    CLI_F_STREAM,
+    CLI_F_TYPE,
+    CLI_F_CATEGORY,
+    CLI_F_PREFIX,
+    CLI_F_SINCE,
+    CLI_F_UNTIL,
+    CLI_F_SEL_COUNT,
+    CLI_F_FROM = CLI_F_SEL_COUNT,
+    CLI_F_TO,
+    CLI_F_FROM_VERSION,
+    CLI_F_BACKWARDS,
+    CLI_F_LIMIT,
+    CLI_F_COUNT
+};
+
+#define CLI_FILTER_SEL_OPTDEFS                                                                     \
+    {"stream", true, 0}, {"type", true, 0}, {"category", true, 0}, {"prefix", true, 0},            \
+        {"since", true, 0},                                                                        \
+    {                                                                                              \
+        "until", true, 0                                                                           \
+    }
+#define CLI_FILTER_RANGE_OPTDEFS                                                                   \
+    {"from", true, 0}, {"to", true, 0}, {"from-version", true, 0}, {"backwards", false, 0},        \
+    {                                                                                              \
+        "limit", true, 0                                                                           \
+    }
+
+/* Help lines for the options above, to paste into a command's help text. */
+#define CLI_FILTER_SEL_HELP                                                                        \
+    "  --stream S         only the events of stream S (in version order)\n"                        \
+    "  --type T           only events of type T; repeat it for any of several types\n"             \
+    "  --category C       only streams of category C: named C or starting with C-\n"               \
+    "  --prefix P         only streams whose name starts with P\n"                                 \
+    "  --since TIME       only events appended at or after TIME\n"                                 \
+    "  --until TIME       only events appended before TIME\n"                                      \
+    "                     TIME: RFC 3339 (2026-11-23T12:00:00Z, any offset) or relative\n"         \
+    "                     to now: -10s, -30m, -1h, -2d\n"
+#define CLI_FILTER_RANGE_HELP                                                                      \
+    "  --from POS         start at position POS (the first event >= POS; with\n"                   \
+    "                     --backwards, the first <= POS)\n"                                        \
+    "  --to POS           stop after position POS (with --backwards: stop below it);\n"            \
+    "                     --from and --to are inclusive either way\n"                              \
+    "  --from-version V   with --stream: start at version V of the stream\n"                       \
+    "  --backwards        newest first\n"                                                          \
+    "  --limit N          stop after N events\n"
+
+typedef struct cli_filter {
+    evs_query query;
+    const char **types; /* argv strings, so only the array is owned */
+    size_t type_count;
+    bool limit_zero;   /* --limit 0: select nothing (the query's 0 means no limit) */
+    bool from_version; /* --from-version was given */
+} cli_filter;
+
+/* Start from "everything, forward". argc bounds the number of --type options.
+ * Returns 0, or CLI_EXIT_ERROR (out of memory, reported). */
+int cli_filter_init(cli_filter *f, const char *cmd, int argc);
+void cli_filter_free(cli_filter *f);
+/* Apply option `opt` (a CLI_F_* index) with its value. Returns CLI_EXIT_OK or
+ * CLI_EXIT_USAGE (reported). */
+int cli_filter_set(cli_filter *f, const char *cmd, int opt, const char *value);
+/* Checks across options, once all are parsed. CLI_EXIT_OK or CLI_EXIT_USAGE. */
+int cli_filter_finish(cli_filter *f, const char *cmd);
+/* A time for --since/--until: RFC 3339, or -N followed by s, m, h or d (now minus
+ * that). False when it is neither. */
+bool cli_parse_time(const char *s, int64_t now_ns, int64_t *out);
+
 /* ---- buffered output --------------------------------------------------------------- */
 
 /* A large output buffer written with write(2). Errors are sticky: after the first
@@ -108,6 +191,10 @@ evs_store *cli_open_readonly(const char *cmd, const char *dir, int *exit_code);
  * when the reader went away, e.g. `| head`). */
 typedef struct cli_out {
     int fd;
+    /* When set, full buffers go to sink(sink_ctx, ...) instead of write(2) on fd (export
+     * --gzip). It returns 0, or -1 with an errno value in *err. */
+    int (*sink)(void *sink_ctx, const char *p, size_t len, int *err);
+    void *sink_ctx;
     char *buf;
     size_t len; /* bytes waiting in buf */
     size_t cap;

@@ -17,6 +17,8 @@
 int cli_out_init(cli_out *o, int fd, size_t cap)
 {
     o->fd = fd;
+    o->sink = NULL;
+    o->sink_ctx = NULL;
     o->len = 0;
     o->cap = cap;
     o->err = 0;
@@ -34,6 +36,14 @@ void cli_out_free(cli_out *o)
 
 static int write_all(cli_out *o, const char *p, size_t len)
 {
+    if (o->sink != NULL) {
+        int err = 0;
+        if (len > 0 && o->sink(o->sink_ctx, p, len, &err) < 0) {
+            o->err = err != 0 ? err : EIO;
+            return -1;
+        }
+        return 0;
+    }
     while (len > 0) {
         ssize_t n = write(o->fd, p, len);
         if (n < 0) {

@@ -69,10 +69,10 @@ static const char append_help[] =
 enum { OPT_STREAM, OPT_EXPECTED, OPT_WAIT, OPT_BATCH, OPT_ATOMIC, OPT_QUIET, OPT_SYNC };
 
 static const cli_optdef append_opts[] = {
-    [OPT_STREAM] = {"stream", true},  [OPT_EXPECTED] = {"expected-version", true},
-    [OPT_WAIT] = {"wait", true},      [OPT_BATCH] = {"batch", true},
-    [OPT_ATOMIC] = {"atomic", false}, [OPT_QUIET] = {"quiet", false},
-    [OPT_SYNC] = {"sync", true},      {NULL, false},
+    [OPT_STREAM] = {"stream", true, 0},  [OPT_EXPECTED] = {"expected-version", true, 0},
+    [OPT_WAIT] = {"wait", true, 0},      [OPT_BATCH] = {"batch", true, 0},
+    [OPT_ATOMIC] = {"atomic", false, 0}, [OPT_QUIET] = {"quiet", false, 0},
+    [OPT_SYNC] = {"sync", true, 0},      {NULL, false, 0},
 };
 
 /* ---- options ------------------------------------------------------------------------ */

@@ -19,7 +19,7 @@ static const char stat_help[] =
     "\n"
     "DIR defaults to $EVSTORE_DIR. The store is opened read-only and never created.\n";
 
-static const cli_optdef stat_opts[] = {{NULL, false}};
+static const cli_optdef stat_opts[] = {{NULL, false, 0}};
 
 static const char *sync_mode_name(evs_sync_mode m)
 {

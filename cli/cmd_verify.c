@@ -25,7 +25,7 @@ static const char verify_help[] =
     "DIR defaults to $EVSTORE_DIR.\n"
     "Exit codes: 0 whole, 5 corrupt, 1 other errors (e.g. no store there), 2 usage.\n";
 
-static const cli_optdef verify_opts[] = {{NULL, false}};
+static const cli_optdef verify_opts[] = {{NULL, false, 0}};
 
 static int on_problem(void *ctx, const evs_problem *pb, int64_t done, int64_t total)
 {

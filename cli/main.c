@@ -13,8 +13,13 @@ static const struct {
     cli_cmd_fn fn;
     const char *summary;
 } commands[] = {
+    {"init", cli_cmd_init, "create a new, empty store"},
     {"append", cli_cmd_append, "append NDJSON events from standard input"},
-    {"read", cli_cmd_read, "print events as NDJSON, filtered by position, stream, type"},
+    {"read", cli_cmd_read, "print events as NDJSON, filtered by position, stream, type, time"},
+    {"streams", cli_cmd_streams, "list the streams with their versions and positions"},
+    {"tail", cli_cmd_tail, "print the last events, and with -f new ones as they come"},
+    {"export", cli_cmd_export, "write events as NDJSON (optionally gzip) to stdout or a file"},
+    {"import", cli_cmd_import, "load events from ndjson, tiny-event-sourcing or eventlog files"},
     {"stat", cli_cmd_stat, "print the store's figures as one JSON object"},
     {"verify", cli_cmd_verify, "check every record of the log; name file and offset of damage"},
 };

@@ -1,0 +1,224 @@
+/*
+ * cmd_import.c - `evstore import`: load events from files in evstore's own NDJSON or in
+ * the formats of the seed packages (tiny-event-sourcing, @rymdtiden/eventlog). This file
+ * has the options and the walk over the inputs; the formats are in import_<format>.c,
+ * the commits in import_batch.c.
+ */
+#include "import.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char import_help[] =
+    "usage: evstore import [DIR] --format FORMAT PATH... [--stream S | --stream-field F]\n"
+    "                      [--sync always|batch|none]\n"
+    "\n"
+    "Append the events of the files PATH... (\"-\" for standard input), in order, in large\n"
+    "atomic commits. gzip-compressed input is recognised by its content.\n"
+    "\n"
+    "formats:\n"
+    "  ndjson                evstore's own lines, as 'read' and 'export' print them. Ids,\n"
+    "                        streams, versions, types, data and metadata are kept; each\n"
+    "                        event must get the version it had (a gap is an error). The\n"
+    "                        store sets ts itself, so the original goes into the\n"
+    "                        metadata as \"imported_ts\". --stream: for lines without one.\n"
+    "  tiny-event-sourcing   tiny-event-sourcing's log.ndjson: \"type\" is the type, the\n"
+    "                        other fields but \"index\" are the data; \"index\" must match\n"
+    "                        the line order. Stream: --stream (default \"tiny\") or the\n"
+    "                        field named by --stream-field.\n"
+    "  eventlog              @rymdtiden/eventlog's daily files: PATH is the file name\n"
+    "                        template, e.g. 'data/events-%y-%m-%d.log' (quoted); files\n"
+    "                        are read in date order. Lines {\"event\":{...},\"meta\":{...}}:\n"
+    "                        the event is the data, its \"type\" the type (else \"event\");\n"
+    "                        metadata {\"eventlog_id\":...,\"eventlog_pos\":YYYYMMDDnnnnnnnn}.\n"
+    "                        Stream: --stream (default \"eventlog\") or --stream-field,\n"
+    "                        a field of the event.\n"
+    "\n"
+    "options:\n"
+    "  --format FORMAT     one of the above (required)\n"
+    "  --stream S          the stream to import into (see the formats)\n"
+    "  --stream-field F    take each event's stream from its field F\n"
+    "  --sync MODE         always (default), batch or none, as for append\n"
+    "  --help, -h          this text\n"
+    "\n"
+    "At the end, one line: {\"imported\":N}, plus \"duplicates\":M when batches were\n"
+    "already in the store with the same ids (nothing written for them). On unreadable input, what "
+    "came before it is\n"
+    "committed, then one message names the file and line and says how much was\n"
+    "imported. A progress line is shown on standard error when it is a terminal.\n"
+    "DIR defaults to $EVSTORE_DIR and is created when missing.\n"
+    "Exit codes: 0 ok, 1 error, 2 usage, 3 conflict, 4 invalid input.\n";
+
+enum { OPT_FORMAT, OPT_STREAM, OPT_STREAM_FIELD, OPT_SYNC };
+
+static const cli_optdef import_opts[] = {
+    [OPT_FORMAT] = {"format", true, 0},
+    [OPT_STREAM] = {"stream", true, 0},
+    [OPT_STREAM_FIELD] = {"stream-field", true, 0},
+    [OPT_SYNC] = {"sync", true, 0},
+    {NULL, false, 0},
+};
+
+enum format { FMT_NONE, FMT_NDJSON, FMT_TINY, FMT_EVENTLOG };
+
+struct import_args {
+    const char *dir;
+    enum format format;
+    const char *stream;
+    const char *stream_field;
+    evs_sync_mode sync;
+    char **paths; /* argv strings; the array is owned */
+    size_t path_count;
+};
+
+static int set_option(struct import_args *ia, int opt, const char *v)
+{
+    switch (opt) {
+    case OPT_FORMAT:
+        if (strcmp(v, "ndjson") == 0)
+            ia->format = FMT_NDJSON;
+        else if (strcmp(v, "tiny-event-sourcing") == 0)
+            ia->format = FMT_TINY;
+        else if (strcmp(v, "eventlog") == 0)
+            ia->format = FMT_EVENTLOG;
+        else
+            return cli_usage("import",
+                             "--format wants ndjson, tiny-event-sourcing or eventlog, not '%s'", v);
+        return CLI_EXIT_OK;
+    case OPT_STREAM:
+        if (!cli_check_name("import", "--stream", v, EVS_MAX_STREAM_LEN))
+            return CLI_EXIT_USAGE;
+        ia->stream = v;
+        return CLI_EXIT_OK;
+    case OPT_STREAM_FIELD:
+        if (v[0] == '\0')
+            return cli_usage("import", "--stream-field must not be empty");
+        ia->stream_field = v;
+        return CLI_EXIT_OK;
+    case OPT_SYNC:
+        if (strcmp(v, "always") == 0)
+            ia->sync = EVS_SYNC_ALWAYS;
+        else if (strcmp(v, "batch") == 0)
+            ia->sync = EVS_SYNC_BATCH;
+        else if (strcmp(v, "none") == 0)
+            ia->sync = EVS_SYNC_NONE;
+        else
+            return cli_usage("import", "--sync wants always, batch or none, not '%s'", v);
+        return CLI_EXIT_OK;
+    default:
+        return CLI_EXIT_USAGE;
+    }
+}
+
+/* Positional arguments: DIR first, then the paths. With EVSTORE_DIR set and one
+ * argument only, that one is a path. Returns an exit code, or -1 for --help. */
+static int parse_args(struct import_args *ia, int argc, char **argv)
+{
+    cli_parser p;
+    cli_parser_init(&p, "import", argc, argv);
+    char **args = ia->paths;
+    size_t n = 0;
+    int opt;
+    while ((opt = cli_parser_next(&p, import_opts)) != CLI_OPT_END) {
+        if (opt == CLI_OPT_BAD)
+            return CLI_EXIT_USAGE;
+        if (opt == CLI_OPT_HELP)
+            return -1;
+        int code = opt == CLI_OPT_ARG ? CLI_EXIT_OK : set_option(ia, opt, p.value);
+        if (opt == CLI_OPT_ARG)
+            args[n++] = (char *)p.value;
+        if (code != CLI_EXIT_OK)
+            return code;
+    }
+    if (ia->format == FMT_NONE)
+        return cli_usage("import", "--format is required");
+    if (ia->stream != NULL && ia->stream_field != NULL)
+        return cli_usage("import", "--stream and --stream-field exclude each other");
+    if (ia->format == FMT_NDJSON && ia->stream_field != NULL)
+        return cli_usage("import", "--stream-field is for tiny-event-sourcing and eventlog; "
+                                   "ndjson lines name their stream");
+    const char *env = getenv("EVSTORE_DIR");
+    bool dir_from_env = n == 1 && env != NULL && env[0] != '\0';
+    ia->dir = cli_store_dir("import", dir_from_env || n == 0 ? NULL : args[0]);
+    if (ia->dir == NULL)
+        return CLI_EXIT_USAGE;
+    ia->paths = dir_from_env ? args : args + 1;
+    ia->path_count = dir_from_env ? n : n - 1;
+    if (ia->path_count == 0)
+        return cli_usage("import", "no input: give one or more PATHs");
+    return CLI_EXIT_OK;
+}
+
+static int run(im_ctx *ic, const struct import_args *ia)
+{
+    int code = CLI_EXIT_OK;
+    if (ia->format == FMT_EVENTLOG)
+        return im_eventlog_files(ic, ia->paths, ia->path_count);
+    for (size_t i = 0; i < ia->path_count && code == CLI_EXIT_OK; i++)
+        code = ia->format == FMT_NDJSON ? im_ndjson_file(ic, ia->paths[i])
+                                        : im_tiny_file(ic, ia->paths[i]);
+    return code == CLI_EXIT_OK ? im_commit(ic) : code;
+}
+
+static int print_result(int64_t imported, int64_t duplicates)
+{
+    cli_out out;
+    if (cli_out_init(&out, STDOUT_FILENO, 256) < 0) {
+        cli_err("import", "out of memory");
+        return CLI_EXIT_ERROR;
+    }
+    (void)cli_out_str(&out, "{\"imported\":");
+    (void)cli_out_i64(&out, imported);
+    if (duplicates > 0) {
+        (void)cli_out_str(&out, ",\"duplicates\":");
+        (void)cli_out_i64(&out, duplicates);
+    }
+    (void)cli_out_str(&out, "}\n");
+    (void)cli_out_flush(&out);
+    int code = cli_out_report("import", &out);
+    cli_out_free(&out);
+    return code;
+}
+
+int cli_cmd_import(int argc, char **argv)
+{
+    struct import_args ia;
+    memset(&ia, 0, sizeof ia);
+    ia.sync = EVS_SYNC_ALWAYS;
+    ia.paths = calloc((size_t)argc + 1, sizeof *ia.paths);
+    if (ia.paths == NULL) {
+        cli_err("import", "out of memory");
+        return CLI_EXIT_ERROR;
+    }
+    char **owned = ia.paths;
+    int code = parse_args(&ia, argc, argv);
+    if (code != CLI_EXIT_OK) {
+        free(owned);
+        return code < 0 ? cli_help(import_help) : code;
+    }
+    im_ctx ic;
+    memset(&ic, 0, sizeof ic);
+    ic.default_stream = ia.stream;
+    if (ic.default_stream == NULL && ia.format != FMT_NDJSON)
+        ic.default_stream = ia.format == FMT_TINY ? "tiny" : "eventlog";
+    ic.stream_field = ia.stream_field;
+    ic.progress = isatty(STDERR_FILENO) == 1;
+    evs_options opts = EVS_OPTIONS_INIT;
+    opts.sync_mode = ia.sync;
+    int rc = evs_open(&ic.store, ia.dir, &opts);
+    if (rc < 0) {
+        free(owned);
+        return cli_lib_err("import", rc);
+    }
+    code = run(&ic, &ia);
+    rc = evs_close(ic.store);
+    if (rc < 0 && code == CLI_EXIT_OK)
+        code = cli_lib_err("import", rc);
+    im_ctx_free(&ic);
+    if (code == CLI_EXIT_OK)
+        code = print_result(ic.imported, ic.duplicates);
+    free(owned);
+    return code;
+}

@@ -1,0 +1,162 @@
+/*
+ * import_ndjson.c - `evstore import --format ndjson`: evstore's own envelope lines, as
+ * `read` and `export` print them (gzip or not).
+ *
+ * Ids, streams, versions, types, data and metadata come back as they were. The append
+ * time cannot: the store assigns ts at append (it is what orders time queries), so the
+ * original ts is kept in the metadata as "imported_ts" (unless the metadata has one
+ * already: an import of an import keeps the first). pos is not checked: an export of
+ * part of a store imports into positions of its own.
+ */
+#include "import.h"
+
+#include <stdio.h>
+#include <string.h>
+
+enum { N_STREAM, N_TYPE, N_DATA, N_ID, N_META, N_VERSION, N_TS, N_POS, N_COUNT };
+
+static const char *const ndjson_fields[N_COUNT] = {"stream",   "type",    "data", "id",
+                                                   "metadata", "version", "ts",   "pos"};
+
+struct nd_walk {
+    evs_json_member f[N_COUNT];
+    bool seen[N_COUNT];
+    char unknown[48];
+};
+
+static int nd_member(void *vctx, const evs_json_member *m)
+{
+    struct nd_walk *w = vctx;
+    for (int i = 0; i < N_COUNT; i++) {
+        if (im_key_is(m, ndjson_fields[i])) {
+            w->f[i] = *m;
+            w->seen[i] = true;
+            return 0;
+        }
+    }
+    (void)snprintf(w->unknown, sizeof w->unknown, "%.*s", m->key_len > 40 ? 40 : (int)m->key_len,
+                   m->key);
+    return 1;
+}
+
+static int has_imported_ts(void *ctx, const evs_json_member *m)
+{
+    (void)ctx;
+    return im_key_is(m, "imported_ts") ? 1 : 0;
+}
+
+/* The metadata to store: the original plus "imported_ts", built in the scratch. */
+static void build_meta(im_ctx *ic, const struct nd_walk *w, im_event *ev)
+{
+    const evs_json_member *meta = w->seen[N_META] ? &w->f[N_META] : NULL;
+    if (!w->seen[N_TS] ||
+        (meta != NULL && evs__json_object_walk(meta->value, meta->value_len, EVS_MAX_JSON_DEPTH,
+                                               has_imported_ts, NULL, NULL) == 1)) {
+        ev->meta = meta != NULL ? meta->value : NULL;
+        ev->meta_len = meta != NULL ? meta->value_len : 0;
+        return;
+    }
+    char *out = ic->scratch.ptr + ic->scratch.len;
+    size_t n = 0;
+    memcpy(out, "{\"imported_ts\":", 15);
+    n += 15;
+    memcpy(out + n, w->f[N_TS].value, w->f[N_TS].value_len);
+    n += w->f[N_TS].value_len;
+    if (meta != NULL) {
+        /* The original's members follow, after its opening brace; "{}" adds none. */
+        const char *p = (const char *)memchr(meta->value, '{', meta->value_len) + 1;
+        size_t rest = meta->value_len - (size_t)(p - meta->value);
+        size_t k = 0;
+        while (k < rest && (p[k] == ' ' || p[k] == '\t' || p[k] == '\n' || p[k] == '\r'))
+            k++;
+        if (p[k] != '}')
+            out[n++] = ',';
+        memcpy(out + n, p, rest);
+        n += rest;
+    } else {
+        out[n++] = '}';
+    }
+    ev->meta = out;
+    ev->meta_len = n;
+    ic->scratch.len += n;
+}
+
+static int nd_line(im_ctx *ic, const char *line, size_t len)
+{
+    struct nd_walk w;
+    memset(&w, 0, sizeof w);
+    evs_json_error jerr = {0, NULL};
+    int rc = evs__json_object_walk(line, len, EVS_MAX_JSON_DEPTH + 1, nd_member, &w, &jerr);
+    if (rc > 0)
+        return im_bad(ic,
+                      "unknown field \"%s\" (an evstore envelope has pos, stream, "
+                      "version, id, type, ts, data, metadata)",
+                      w.unknown);
+    if (rc < 0)
+        return im_bad(ic, "not a JSON object: %s at byte %zu",
+                      jerr.reason != NULL ? jerr.reason : "error", jerr.offset);
+    if (!w.seen[N_TYPE] || !w.seen[N_DATA])
+        return im_bad(ic, "field \"%s\" is missing", w.seen[N_TYPE] ? "data" : "type");
+    if (!w.seen[N_STREAM] && ic->default_stream == NULL)
+        return im_bad(ic, "field \"stream\" is missing, and no --stream given");
+    if (w.seen[N_META] && w.f[N_META].kind != EVS_JSON_OBJECT)
+        return im_bad(ic, "field \"metadata\" must be a JSON object");
+    if (w.seen[N_TS] && w.f[N_TS].kind != EVS_JSON_STRING)
+        return im_bad(ic, "field \"ts\" must be a string");
+    im_event ev = {
+        ic->default_stream, NULL, w.f[N_DATA].value, w.f[N_DATA].value_len, NULL, 0, NULL, -1};
+    unsigned char id[16];
+    if (w.seen[N_ID]) {
+        if (w.f[N_ID].kind != EVS_JSON_STRING ||
+            evs_uuid_parse(id, w.f[N_ID].value + 1, w.f[N_ID].value_len - 2) != 0)
+            return im_bad(ic, "field \"id\" must be a UUID string");
+        ev.id = id;
+    }
+    if (w.seen[N_VERSION] &&
+        (w.f[N_VERSION].kind != EVS_JSON_NUMBER ||
+         !cli_parse_i64(w.f[N_VERSION].value, w.f[N_VERSION].value_len, 0, INT64_MAX, &ev.version)))
+        return im_bad(ic, "field \"version\" must be a whole number >= 0");
+    int code = CLI_EXIT_OK;
+    if (w.seen[N_STREAM] && im_string(ic, &w.f[N_STREAM], "stream", &ev.stream, &code) < 0)
+        return code;
+    if (im_string(ic, &w.f[N_TYPE], "type", &ev.type, &code) < 0)
+        return code;
+    build_meta(ic, &w, &ev);
+    return im_add(ic, &ev);
+}
+
+int im_ndjson_file(im_ctx *ic, const char *path)
+{
+    im_input in;
+    if (im_input_open(&in, path) < 0)
+        return CLI_EXIT_ERROR;
+    ic->file = path;
+    int code = CLI_EXIT_OK;
+    const char *line;
+    size_t len;
+    char why[512];
+    int r;
+    while (code == CLI_EXIT_OK && (r = im_input_next(&in, &line, &len, why, sizeof why)) != 0) {
+        ic->line = in.line_no;
+        if (r < 0) {
+            ic->line = in.line_no + 1;
+            code = im_read_error(ic, why);
+            break;
+        }
+        ic->bytes_in += len + 1;
+        size_t k = 0;
+        while (k < len && (line[k] == ' ' || line[k] == '\t' || line[k] == '\r'))
+            k++;
+        if (k == len)
+            continue;
+        /* Room for every name unescaped and the metadata rebuilt, so the scratch does
+         * not move while the line's pointers into it are alive. */
+        ic->scratch.len = 0;
+        if (evs__buf_reserve(&ic->scratch, 2 * len + 64) < 0)
+            code = im_read_error(ic, "out of memory");
+        else
+            code = nd_line(ic, line, len);
+    }
+    im_input_close(&in);
+    return code;
+}
