@@ -442,6 +442,159 @@ typedef int (*evs_verify_cb)(void *ctx, const evs_problem *problem, int64_t done
 EVS_API int evs_verify(evs_store *store, evs_verify_cb cb, void *ctx, evs_verify_report *report);
 
 /* ---------------------------------------------------------------------------------- */
+/* Subscriptions                                                                        */
+/* ---------------------------------------------------------------------------------- */
+
+/* A subscription hands out every stored event that matches a filter, in position
+ * order, and then the matching events appended later (by any thread or process), as
+ * they are committed: catch up, then live, with no event missed or given twice at the
+ * switch. It is a forward cursor plus evs_wait: it reads the log at its own pace, so a
+ * slow subscriber costs the store nothing (no buffering; writers never wait for it). */
+typedef struct evs_subscription evs_subscription;
+
+/* Start positions for evs_subscribe. Any other value >= 1 means "the first event at
+ * or after this position". */
+#define EVS_FROM_START 0    /* every stored event, then new ones */
+#define EVS_FROM_END   (-1) /* only events appended after evs_subscribe returns */
+
+/** Subscribe to the events `filter` selects, from `from_pos`.
+ *
+ *  @param out       receives the subscription; NULL on failure.
+ *  @param filter    NULL for every event, or a query using any of types, category,
+ *                   prefix, stream (+ from_version), since_ns, until_ns. Its direction
+ *                   must be EVS_FORWARD; its from_pos is ignored (from_pos below rules);
+ *                   to_pos and limit must be 0 (a subscription does not end). Copied:
+ *                   the caller may free it at once.
+ *  @param from_pos  EVS_FROM_START, EVS_FROM_END (start at evs_head() + 1), or a
+ *                   position >= 1 (which may lie past the head).
+ *  @return 0; EVS_EINVAL (bad filter or from_pos: the message names the field);
+ *          EVS_ENOMEM; EVS_ECLOSED.
+ *  Thread-safe. The subscription belongs to one thread at a time and is closed with
+ *  evs_subscription_close, before or after evs_close. */
+EVS_API int evs_subscribe(evs_subscription **out, evs_store *store, const evs_query *filter,
+                          int64_t from_pos);
+
+/** The next matching event, waiting up to `timeout_ms` for one to be appended.
+ *  Waiting sleeps on the store's shared futex (no polling); an append by any process
+ *  wakes it.
+ *
+ *  @param out         filled when 1 is returned; every pointer in it is borrowed and
+ *                     valid only until the next evs_subscription_next or close.
+ *  @param timeout_ms  0 = do not wait, -1 = wait as long as it takes, N = up to N ms.
+ *  @return 1 with an event; 0 when nothing new arrived within timeout_ms (not an
+ *          error: call again); EVS_ECORRUPT (the message names file and byte offset),
+ *          EVS_EIO, EVS_ECLOSED (the store was closed). After an error the
+ *          subscription keeps returning it. One thread at a time. */
+EVS_API int evs_subscription_next(evs_subscription *sub, evs_event *out, int timeout_ms);
+
+/** The position the subscription has read up to: every matching event at or below it
+ *  has been handed out. 0 before the first event. */
+EVS_API int64_t evs_subscription_position(const evs_subscription *sub);
+
+/** Close a subscription. NULL is accepted and ignored. */
+EVS_API void evs_subscription_close(evs_subscription *sub);
+
+/* ---------------------------------------------------------------------------------- */
+/* Durable consumers                                                                    */
+/* ---------------------------------------------------------------------------------- */
+
+/* A durable consumer is a subscription with a name whose progress the store keeps: its
+ * checkpoint, the last position it acknowledged. Opening it resumes at checkpoint + 1,
+ * so after a crash or a restart every event not acknowledged is delivered again
+ * (at-least-once; make handlers idempotent or keep the position with the read model).
+ *
+ * Only one handle may have a consumer open at a time, across processes: a second open
+ * fails with EVS_EBUSY (a lock the kernel drops when the holder dies, so a crashed
+ * consumer never blocks its successor). The file backend keeps consumers in the
+ * store's `consumers/` directory (docs/FORMAT.md).
+ *
+ * Names: 1..EVS_MAX_CONSUMER_NAME_LEN bytes of A-Z a-z 0-9 '.' '_' '-'. */
+typedef struct evs_consumer evs_consumer;
+
+#define EVS_MAX_CONSUMER_NAME_LEN 128
+
+/** Open the consumer `name`, creating it (checkpoint 0) when it does not exist.
+ *  Delivery starts at its checkpoint + 1; `filter` is as for evs_subscribe and may
+ *  differ from one open to the next (the checkpoint is a position, not a count).
+ *
+ *  @return 0; EVS_EBUSY (another handle, in this or another process, has it open: the
+ *          message names the consumer); EVS_EINVAL (bad name or filter); EVS_ECORRUPT
+ *          (its checkpoint file is damaged: the message names the file; or the
+ *          checkpoint lies past the head because the log lost its last events; repair
+ *          with evs_consumer_reset); EVS_EREADONLY; EVS_ENOTSUP (the backend keeps no
+ *          consumers); EVS_EIO; EVS_ENOSPC; EVS_ENOMEM; EVS_ECLOSED.
+ *  Thread-safe. The handle belongs to one thread at a time; close it with
+ *  evs_consumer_close (before or after evs_close). Do not use it in a child after
+ *  fork(). */
+EVS_API int evs_consumer_open(evs_consumer **out, evs_store *store, const char *name,
+                              const evs_query *filter);
+
+/** The next matching event, as evs_subscription_next (same returns, same borrowing
+ *  rule). Before it sleeps it saves the acknowledgements still only in memory, so an
+ *  idle consumer's checkpoint is current on disk. */
+EVS_API int evs_consumer_next(evs_consumer *c, evs_event *out, int timeout_ms);
+
+/** Record that every event up to and including `pos` is processed. Cheap: kept in
+ *  memory and saved at the latest after 100 ms or 1000 acknowledgements (checked on
+ *  each ack and next), by evs_consumer_flush, and by evs_consumer_close. Those periodic
+ *  saves survive a crash of the process but not necessarily of the machine; flush makes
+ *  the checkpoint survive power loss. An acknowledgement that was never saved is not
+ *  an error after a crash: its events are simply delivered again.
+ *
+ *  @return 0; EVS_EINVAL (pos is below the checkpoint, i.e. backwards, or past the
+ *          store's head; nothing changes); EVS_EIO/EVS_ENOSPC (a periodic save failed:
+ *          the acknowledgement is kept and saved again later); EVS_ECLOSED. */
+EVS_API int evs_consumer_ack(evs_consumer *c, int64_t pos);
+
+/** The consumer's checkpoint as acknowledged so far (saved or not): 0 = nothing. */
+EVS_API int64_t evs_consumer_checkpoint(const evs_consumer *c);
+
+/** Save the checkpoint now, durably (fdatasync). @return 0, EVS_EIO, EVS_ENOSPC. */
+EVS_API int evs_consumer_flush(evs_consumer *c);
+
+/** Save the checkpoint (as evs_consumer_flush) and close the consumer, releasing its
+ *  name for the next open. A failed final save is not reported: call
+ *  evs_consumer_flush first when that matters. NULL is accepted and ignored. */
+EVS_API void evs_consumer_close(evs_consumer *c);
+
+/** Set consumer `name`'s checkpoint to `pos` (0 = deliver everything again; at most
+ *  the head), durably. It also repairs a checkpoint file reported as corrupt (the file
+ *  is then replaced whole).
+ *  @return 0; EVS_ENOTFOUND (no such consumer); EVS_EBUSY (it is open somewhere);
+ *          EVS_EINVAL (bad name, or pos < 0 or past the head); EVS_EREADONLY;
+ *          EVS_EIO; EVS_ENOSPC. Thread-safe. */
+EVS_API int evs_consumer_reset(evs_store *store, const char *name, int64_t pos);
+
+/** Delete consumer `name` and its checkpoint (also a corrupt one).
+ *  @return 0; EVS_ENOTFOUND; EVS_EBUSY (it is open somewhere); EVS_EINVAL (bad name);
+ *          EVS_EREADONLY; EVS_EIO. Thread-safe. */
+EVS_API int evs_consumer_delete(evs_store *store, const char *name);
+
+/** One consumer, as listed by evs_consumers_next. */
+typedef struct evs_consumer_info {
+    const char *name;     /* NUL-terminated; borrowed until the next step or close */
+    int64_t checkpoint;   /* last acknowledged position saved; -1 when unreadable */
+    int64_t lag;          /* head - checkpoint: events not yet acknowledged; -1 when
+                           * unreadable */
+    int64_t ack_ts_ns;    /* when that acknowledgement was made (UTC ns); 0 if unknown */
+    int open;             /* 1 when a handle (any process) has the consumer open now */
+    int status;           /* 0, or why the checkpoint is unreadable (EVS_ECORRUPT...) */
+} evs_consumer_info;
+
+typedef struct evs_consumer_iter evs_consumer_iter;
+
+/** List the store's consumers, sorted by name. A snapshot taken at open: saves made
+ *  later are not seen. Listing works on a read-only handle.
+ *  @return 0, EVS_EIO, EVS_ENOMEM, EVS_ECLOSED, EVS_ENOTSUP. Thread-safe. */
+EVS_API int evs_consumers_open(evs_consumer_iter **out, evs_store *store);
+
+/** Next consumer. @return 1 with *out filled, 0 at the end, < 0 on misuse. */
+EVS_API int evs_consumers_next(evs_consumer_iter *it, evs_consumer_info *out);
+
+/** Close a consumer listing. NULL is accepted and ignored. */
+EVS_API void evs_consumers_close(evs_consumer_iter *it);
+
+/* ---------------------------------------------------------------------------------- */
 /* Helpers                                                                              */
 /* ---------------------------------------------------------------------------------- */
 

@@ -103,8 +103,21 @@ static inline bool evs__query_match(const evs__query_c *q, const char *stream, u
 typedef struct evs__backend evs__backend;
 typedef struct evs__be_cursor evs__be_cursor;
 typedef struct evs__be_streams evs__be_streams;
+typedef struct evs__be_consumer evs__be_consumer;
 
-#define EVS__BACKEND_VERSION 1
+/* One durable consumer as a backend lists it (version 2). */
+typedef struct evs__consumer_entry {
+    const char *name;     /* NUL-terminated, valid for the callback's duration */
+    int status;           /* 0, or the error reading its checkpoint (EVS_ECORRUPT...) */
+    int64_t pos;          /* checkpoint; meaningful when status is 0 */
+    int64_t ts_ns;        /* when it was acknowledged */
+    bool open;            /* some handle holds the consumer's lock now */
+} evs__consumer_entry;
+
+typedef int (*evs__consumer_cb)(void *ctx, const evs__consumer_entry *e);
+
+/* 2: durable consumers (consumer_lock ... consumer_list). */
+#define EVS__BACKEND_VERSION 2
 
 typedef struct evs__backend_methods {
     unsigned int version; /* EVS__BACKEND_VERSION; methods are only ever appended */
@@ -129,6 +142,29 @@ typedef struct evs__backend_methods {
     int (*wait)(evs__backend *be, int64_t after_pos, int timeout_ms, int64_t *head_out);
     int (*find_time)(evs__backend *be, int64_t ts_ns, int64_t *out);
     int (*verify)(evs__backend *be, evs_verify_cb cb, void *ctx, evs_verify_report *report);
+
+    /* ---- version 2: durable consumers. The core checks `version >= 2` first and
+     * validates names ([A-Za-z0-9._-], 1..128 bytes) before any of these is called. */
+
+    /* Take consumer `name`'s exclusive lock without waiting (EVS_EBUSY naming the
+     * consumer when another handle, in any process, holds it); the lock goes with the
+     * handle. Creates nothing but what the lock itself needs. */
+    int (*consumer_lock)(evs__backend *be, const char *name, evs__be_consumer **out);
+    void (*consumer_unlock)(evs__backend *be, evs__be_consumer *h); /* NULL accepted */
+    /* Read a checkpoint, locked or not: EVS_ENOTFOUND when the consumer has none,
+     * EVS_ECORRUPT naming the file when it cannot be read back. */
+    int (*checkpoint_load)(evs__backend *be, const char *name, int64_t *pos, int64_t *ts_ns);
+    /* Save a checkpoint (creating it when missing, replacing it whole when it is
+     * unreadable). `durable`: make it survive power loss before returning; otherwise it
+     * must at least survive the death of the process. */
+    int (*checkpoint_store)(evs__backend *be, evs__be_consumer *h, int64_t pos, int64_t ts_ns,
+                            bool durable);
+    /* Remove the locked consumer's files: EVS_ENOTFOUND when it has no checkpoint. The
+     * handle must still be unlocked afterwards. */
+    int (*consumer_delete)(evs__backend *be, evs__be_consumer *h);
+    /* Call cb for every consumer, in no particular order; stop when it returns non-zero
+     * (and return that). */
+    int (*consumer_list)(evs__backend *be, evs__consumer_cb cb, void *ctx);
 } evs__backend_methods;
 
 /* Every backend's handle starts with this. */

@@ -289,6 +289,12 @@ static const evs__backend_methods file_methods = {
     .wait = file_wait,
     .find_time = evs__file_find_time,
     .verify = evs__file_verify,
+    .consumer_lock = evs__file_consumer_lock,
+    .consumer_unlock = evs__file_consumer_unlock,
+    .checkpoint_load = evs__file_checkpoint_load,
+    .checkpoint_store = evs__file_checkpoint_store,
+    .consumer_delete = evs__file_consumer_delete,
+    .consumer_list = evs__file_consumer_list,
 };
 
 const evs__backend_methods *evs__file_backend_methods(void);

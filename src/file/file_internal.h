@@ -13,6 +13,7 @@
  *   writer.c        the append path: group commit, write, sync, publish
  *   cursor.c        reading: scans by position, stream chains, filters
  *   verify.c        whole-store check
+ *   consumers.c     durable consumers: lock files and two-slot checkpoint files
  *
  * Locking order (never take an earlier one while holding a later one):
  *   commit_mu (in-process leader election) -> writer flock -> tab_lock -> seg_lock
@@ -341,6 +342,15 @@ int evs__file_streams_next(evs__be_streams *it, const char **name, size_t *name_
                            evs_stream_info *info);
 void evs__file_streams_close(evs__be_streams *it);
 int evs__file_verify(evs__backend *be, evs_verify_cb cb, void *ctx, evs_verify_report *report);
+
+/* ---- consumers.c (the backend's version 2 methods; see backend.h) ---------------- */
+int evs__file_consumer_lock(evs__backend *be, const char *name, evs__be_consumer **out);
+void evs__file_consumer_unlock(evs__backend *be, evs__be_consumer *h);
+int evs__file_checkpoint_load(evs__backend *be, const char *name, int64_t *pos, int64_t *ts_ns);
+int evs__file_checkpoint_store(evs__backend *be, evs__be_consumer *h, int64_t pos,
+                               int64_t ts_ns, bool durable);
+int evs__file_consumer_delete(evs__backend *be, evs__be_consumer *h);
+int evs__file_consumer_list(evs__backend *be, evs__consumer_cb cb, void *ctx);
 
 /* Path of a file inside the store: writes "<dir>/<name>" into buf. */
 int evs__path(const file_backend *fb, const char *name, char *buf, size_t len);

@@ -1,0 +1,413 @@
+/*
+ * consumers.c - durable consumers in the file backend: one lock file and one
+ * checkpoint file per consumer, in the store's `consumers/` directory.
+ *
+ *   consumers/<name>.lock   empty; flock(LOCK_EX|LOCK_NB)ed while a handle has the
+ *                           consumer open. The kernel drops it when the holder dies, so
+ *                           a crashed consumer never blocks its successor.
+ *   consumers/<name>.ckpt   two fixed 64-byte slots (at byte 0 and byte 512), written in
+ *                           turn with pwrite; each holds magic, seq, pos, ts and a CRC32C.
+ *                           The valid slot with the highest seq is the checkpoint (the
+ *                           LMDB meta-page idea, STYLE 3.2): a write torn by a crash
+ *                           damages only the slot being written, and the other one still
+ *                           holds the previous checkpoint. The slots sit in different
+ *                           512-byte sectors so that a torn sector cannot hit both.
+ *
+ * Creating a checkpoint file, and replacing one (reset, repair of a damaged file), goes
+ * through a temporary file: write, fsync, rename, fsync the directory (STYLE 3.3), so
+ * the file never exists half-written. docs/FORMAT.md describes the bytes.
+ */
+#define _GNU_SOURCE
+#include "file_internal.h"
+#include "sysio.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CONSUMERS_DIR  "consumers"
+#define CKPT_MAGIC     "EVSCKPT1"
+#define CKPT_SLOT_LEN  64
+#define CKPT_SLOT_STEP 512 /* slot i starts at i * CKPT_SLOT_STEP */
+#define CKPT_FILE_LEN  (CKPT_SLOT_STEP + CKPT_SLOT_LEN)
+#define CKPT_OFF_MAGIC 0  /* 8 */
+#define CKPT_OFF_SEQ   8  /* 8 bumped by every save; slot = seq % 2 */
+#define CKPT_OFF_POS   16 /* 8 last acknowledged position */
+#define CKPT_OFF_TS    24 /* 8 when it was acknowledged, ns since 1970 UTC */
+#define CKPT_OFF_CRC   60 /* 4 CRC32C of bytes [0,60) */
+
+/* How long consumer_lock keeps trying before it reports EVS_EBUSY. A listing probes
+ * each lock with a shared lock for a few microseconds; without this short grace an
+ * open racing a listing would fail for no reason. A real holder keeps the lock far
+ * longer. */
+#define LOCK_GRACE_NS (20 * 1000000LL)
+
+struct evs__be_consumer {
+    char name[EVS_MAX_CONSUMER_NAME_LEN + 1];
+    int lock_fd;
+    int ckpt_fd;  /* O_RDWR on the checkpoint file; -1 until the first save */
+    uint64_t seq; /* seq of the newest valid slot on disk */
+    bool replace; /* a save failed: the next one replaces the file whole */
+};
+
+/* "<dir>/consumers/<name><ext>" */
+static int cpath(const file_backend *fb, const char *name, const char *ext, char *buf, size_t len)
+{
+    int n = snprintf(buf, len, "%s/" CONSUMERS_DIR "/%s%s", fb->dir, name, ext);
+    if (n < 0 || (size_t)n >= len)
+        return evs__seterr(EVS_EINVAL, "path of consumer '%s' in '%s' is too long", name, fb->dir);
+    return 0;
+}
+
+static int ensure_dir(file_backend *fb)
+{
+    char dir[4200];
+    int rc = evs__path(fb, CONSUMERS_DIR, dir, sizeof dir);
+    if (rc < 0)
+        return rc;
+    if (evs__sys.mkdir(dir, 0755) == 0) {
+        /* A new directory entry in the store: make it survive power loss with the first
+         * checkpoint written into it. */
+        if (evs__dirsync(fb->dir) < 0)
+            return evs__seterr_errno(errno, "cannot sync directory '%s'", fb->dir);
+        return 0;
+    }
+    if (errno == EEXIST)
+        return 0;
+    return evs__seterr_errno(errno, "cannot create directory '%s'", dir);
+}
+
+/* ---- slots ------------------------------------------------------------------------ */
+
+static void slot_encode(unsigned char *p, uint64_t seq, int64_t pos, int64_t ts_ns)
+{
+    memset(p, 0, CKPT_SLOT_LEN);
+    memcpy(p + CKPT_OFF_MAGIC, CKPT_MAGIC, 8);
+    evs__put_u64(p + CKPT_OFF_SEQ, seq);
+    evs__put_u64(p + CKPT_OFF_POS, (uint64_t)pos);
+    evs__put_u64(p + CKPT_OFF_TS, (uint64_t)ts_ns);
+    evs__put_u32(p + CKPT_OFF_CRC, evs__crc32c(0, p, CKPT_OFF_CRC));
+}
+
+static bool slot_valid(const unsigned char *p, unsigned index)
+{
+    return memcmp(p + CKPT_OFF_MAGIC, CKPT_MAGIC, 8) == 0 &&
+           evs__get_u32(p + CKPT_OFF_CRC) == evs__crc32c(0, p, CKPT_OFF_CRC) &&
+           evs__get_u64(p + CKPT_OFF_SEQ) % 2 == index &&
+           (int64_t)evs__get_u64(p + CKPT_OFF_POS) >= 0;
+}
+
+/* Read the newest valid slot of an open checkpoint file. EVS_ECORRUPT when neither is
+ * valid (the message names the file and says how to repair it). */
+static int slots_read(int fd, const char *name, const char *path, uint64_t *seq, int64_t *pos,
+                      int64_t *ts_ns)
+{
+    unsigned char buf[CKPT_FILE_LEN];
+    memset(buf, 0, sizeof buf);
+    ssize_t got;
+    size_t have = 0;
+    while (have < sizeof buf) {
+        got = evs__sys.pread(fd, buf + have, sizeof buf - have, (off_t)have);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0)
+            return evs__seterr_errno(errno, "cannot read '%s'", path);
+        if (got == 0)
+            break;
+        have += (size_t)got;
+    }
+    int best = -1;
+    for (unsigned i = 0; i < 2; i++) {
+        const unsigned char *p = buf + i * CKPT_SLOT_STEP;
+        if (slot_valid(p, i) &&
+            (best < 0 || evs__get_u64(p + CKPT_OFF_SEQ) >
+                             evs__get_u64(buf + best * CKPT_SLOT_STEP + CKPT_OFF_SEQ)))
+            best = (int)i;
+    }
+    if (best < 0)
+        return evs__seterr(EVS_ECORRUPT,
+                           "consumer '%s': checkpoint file '%s' is corrupt (%zu bytes, no "
+                           "valid slot); reset the consumer to repair it",
+                           name, path, have);
+    const unsigned char *p = buf + best * CKPT_SLOT_STEP;
+    *seq = evs__get_u64(p + CKPT_OFF_SEQ);
+    *pos = (int64_t)evs__get_u64(p + CKPT_OFF_POS);
+    *ts_ns = (int64_t)evs__get_u64(p + CKPT_OFF_TS);
+    return 0;
+}
+
+/* Write a whole new checkpoint file holding one slot (seq 1) and rename it into place:
+ * used to create a checkpoint and to replace an unreadable one. */
+static int ckpt_replace(file_backend *fb, evs__be_consumer *h, int64_t pos, int64_t ts_ns)
+{
+    char path[4200], tmp[4200], dir[4200];
+    int rc = cpath(fb, h->name, ".ckpt", path, sizeof path);
+    if (rc == 0)
+        rc = cpath(fb, h->name, ".ckpt.tmp", tmp, sizeof tmp);
+    if (rc == 0)
+        rc = evs__path(fb, CONSUMERS_DIR, dir, sizeof dir);
+    if (rc < 0)
+        return rc;
+    unsigned char buf[CKPT_FILE_LEN];
+    memset(buf, 0, sizeof buf);
+    slot_encode(buf + CKPT_SLOT_STEP, 1, pos, ts_ns);
+    int fd = evs__sys.open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return evs__seterr_errno(errno, "cannot create '%s'", tmp);
+    if (evs__pwrite_all(fd, buf, sizeof buf, 0) < 0 || evs__sys.fsync(fd) < 0) {
+        int saved = errno;
+        evs__sys.close(fd);
+        evs__sys.unlink(tmp);
+        return evs__seterr_errno(saved, "cannot write '%s'", tmp);
+    }
+    evs__sys.close(fd);
+    if (evs__sys.rename(tmp, path) < 0) {
+        int saved = errno;
+        evs__sys.unlink(tmp);
+        return evs__seterr_errno(saved, "cannot rename '%s' to '%s'", tmp, path);
+    }
+    if (evs__dirsync(dir) < 0)
+        return evs__seterr_errno(errno, "cannot sync directory '%s'", dir);
+    if (h->ckpt_fd >= 0)
+        evs__sys.close(h->ckpt_fd);
+    h->ckpt_fd = evs__sys.open(path, O_RDWR | O_CLOEXEC, 0);
+    if (h->ckpt_fd < 0)
+        return evs__seterr_errno(errno, "cannot open '%s'", path);
+    h->seq = 1;
+    return 0;
+}
+
+/* ---- the methods ------------------------------------------------------------------ */
+
+/* Is fd still the file at path? A consumer being deleted unlinks its lock file while
+ * holding the lock; whoever opened the old file before that must not count its lock. */
+static bool same_file(int fd, const char *path)
+{
+    struct stat a, b;
+    return evs__sys.fstat(fd, &a) == 0 && stat(path, &b) == 0 && a.st_dev == b.st_dev &&
+           a.st_ino == b.st_ino;
+}
+
+int evs__file_consumer_lock(evs__backend *be, const char *name, evs__be_consumer **out)
+{
+    file_backend *fb = (file_backend *)be;
+    *out = NULL;
+    if (fb->readonly)
+        return evs__seterr(EVS_EREADONLY, "consumer '%s': the store '%s' was opened read-only",
+                           name, fb->dir);
+    char path[4200];
+    int rc = ensure_dir(fb);
+    if (rc == 0)
+        rc = cpath(fb, name, ".lock", path, sizeof path);
+    if (rc < 0)
+        return rc;
+    int64_t deadline = evs__monotonic_ns() + LOCK_GRACE_NS;
+    int fd;
+    for (;;) {
+        fd = evs__sys.open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        if (fd < 0)
+            return evs__seterr_errno(errno, "cannot open '%s'", path);
+        if (evs__sys.flock(fd, LOCK_EX | LOCK_NB) == 0) {
+            if (same_file(fd, path))
+                break;
+            evs__sys.close(fd); /* deleted meanwhile: lock the new file */
+            continue;
+        }
+        int err = errno;
+        evs__sys.close(fd);
+        if (err != EWOULDBLOCK && err != EINTR)
+            return evs__seterr_errno(err, "cannot lock '%s'", path);
+        if (evs__monotonic_ns() >= deadline)
+            return evs__seterr(EVS_EBUSY,
+                               "consumer '%s' is busy: another handle (in this or another "
+                               "process) has it open",
+                               name);
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    evs__be_consumer *h = evs__calloc(1, sizeof *h);
+    if (!h) {
+        evs__sys.close(fd);
+        return evs__seterr(EVS_ENOMEM, "out of memory opening consumer '%s'", name);
+    }
+    snprintf(h->name, sizeof h->name, "%s", name);
+    h->lock_fd = fd;
+    h->ckpt_fd = -1;
+    *out = h;
+    return 0;
+}
+
+void evs__file_consumer_unlock(evs__backend *be, evs__be_consumer *h)
+{
+    (void)be;
+    if (!h)
+        return;
+    if (h->ckpt_fd >= 0)
+        evs__sys.close(h->ckpt_fd);
+    evs__sys.close(h->lock_fd); /* drops the flock */
+    evs__free(h);
+}
+
+int evs__file_checkpoint_load(evs__backend *be, const char *name, int64_t *pos, int64_t *ts_ns)
+{
+    file_backend *fb = (file_backend *)be;
+    char path[4200];
+    int rc = cpath(fb, name, ".ckpt", path, sizeof path);
+    if (rc < 0)
+        return rc;
+    int fd = evs__sys.open(path, O_RDONLY | O_CLOEXEC, 0);
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return evs__seterr(EVS_ENOTFOUND, "no consumer '%s' in store '%s'", name, fb->dir);
+        return evs__seterr_errno(errno, "cannot open '%s'", path);
+    }
+    uint64_t seq;
+    rc = slots_read(fd, name, path, &seq, pos, ts_ns);
+    evs__sys.close(fd);
+    return rc;
+}
+
+/* First save through a handle: find the newest slot on disk, or decide to replace. */
+static int ckpt_attach(file_backend *fb, evs__be_consumer *h, bool *replace)
+{
+    char path[4200];
+    int rc = cpath(fb, h->name, ".ckpt", path, sizeof path);
+    if (rc < 0)
+        return rc;
+    *replace = true;
+    int fd = evs__sys.open(path, O_RDWR | O_CLOEXEC, 0);
+    if (fd < 0)
+        return errno == ENOENT ? 0 : evs__seterr_errno(errno, "cannot open '%s'", path);
+    int64_t pos, ts;
+    rc = slots_read(fd, h->name, path, &h->seq, &pos, &ts);
+    if (rc == EVS_ECORRUPT) {
+        evs__clearerr(); /* unreadable: replaced whole, which is the repair */
+        evs__sys.close(fd);
+        return 0;
+    }
+    if (rc < 0) {
+        evs__sys.close(fd);
+        return rc;
+    }
+    h->ckpt_fd = fd;
+    *replace = false;
+    return 0;
+}
+
+int evs__file_checkpoint_store(evs__backend *be, evs__be_consumer *h, int64_t pos, int64_t ts_ns,
+                               bool durable)
+{
+    file_backend *fb = (file_backend *)be;
+    if (h->ckpt_fd < 0) {
+        bool replace = true;
+        int rc = h->replace ? 0 : ckpt_attach(fb, h, &replace);
+        if (rc < 0)
+            return rc;
+        if (replace) {
+            rc = ckpt_replace(fb, h, pos, ts_ns);
+            h->replace = rc < 0;
+            return rc;
+        }
+    }
+    uint64_t seq = h->seq + 1;
+    unsigned char slot[CKPT_SLOT_LEN];
+    slot_encode(slot, seq, pos, ts_ns);
+    off_t off = (off_t)(seq % 2) * CKPT_SLOT_STEP;
+    if (evs__pwrite_all(h->ckpt_fd, slot, sizeof slot, off) < 0 ||
+        (durable && evs__datasync(h->ckpt_fd) < 0)) {
+        int saved = errno;
+        /* After a failed write or sync the page cache may not hold what the disk does:
+         * the next save replaces the file whole rather than trusting either slot. */
+        evs__sys.close(h->ckpt_fd);
+        h->ckpt_fd = -1;
+        h->replace = true;
+        return evs__seterr_errno(saved, "consumer '%s': cannot save the checkpoint", h->name);
+    }
+    h->seq = seq;
+    return 0;
+}
+
+int evs__file_consumer_delete(evs__backend *be, evs__be_consumer *h)
+{
+    file_backend *fb = (file_backend *)be;
+    char ckpt[4200], lock[4200], dir[4200];
+    int rc = cpath(fb, h->name, ".ckpt", ckpt, sizeof ckpt);
+    if (rc == 0)
+        rc = cpath(fb, h->name, ".lock", lock, sizeof lock);
+    if (rc == 0)
+        rc = evs__path(fb, CONSUMERS_DIR, dir, sizeof dir);
+    if (rc < 0)
+        return rc;
+    bool existed = true;
+    if (evs__sys.unlink(ckpt) < 0) {
+        if (errno != ENOENT)
+            return evs__seterr_errno(errno, "cannot remove '%s'", ckpt);
+        existed = false;
+    }
+    /* The lock file goes too (while we still hold its lock: see same_file). */
+    if (evs__sys.unlink(lock) < 0 && errno != ENOENT)
+        return evs__seterr_errno(errno, "cannot remove '%s'", lock);
+    if (!existed)
+        return evs__seterr(EVS_ENOTFOUND, "no consumer '%s' in store '%s'", h->name, fb->dir);
+    if (evs__dirsync(dir) < 0)
+        return evs__seterr_errno(errno, "cannot sync directory '%s'", dir);
+    return 0;
+}
+
+/* Does some handle hold the consumer's lock? Probed with a shared lock that is dropped
+ * at once (consumer_lock tolerates the probe; see LOCK_GRACE_NS). */
+static bool lock_held(const file_backend *fb, const char *name)
+{
+    char path[4200];
+    if (cpath(fb, name, ".lock", path, sizeof path) < 0)
+        return false;
+    int fd = evs__sys.open(path, O_RDONLY | O_CLOEXEC, 0);
+    if (fd < 0)
+        return false;
+    bool held = false;
+    if (evs__sys.flock(fd, LOCK_SH | LOCK_NB) == 0)
+        evs__sys.flock(fd, LOCK_UN);
+    else
+        held = errno == EWOULDBLOCK;
+    evs__sys.close(fd);
+    return held;
+}
+
+int evs__file_consumer_list(evs__backend *be, evs__consumer_cb cb, void *ctx)
+{
+    file_backend *fb = (file_backend *)be;
+    char dir[4200];
+    int rc = evs__path(fb, CONSUMERS_DIR, dir, sizeof dir);
+    if (rc < 0)
+        return rc;
+    DIR *d = opendir(dir);
+    if (!d)
+        return errno == ENOENT ? 0 : evs__seterr_errno(errno, "cannot read directory '%s'", dir);
+    struct dirent *e;
+    while (rc == 0 && (e = readdir(d)) != NULL) {
+        size_t len = strlen(e->d_name);
+        if (len <= 5 || len - 5 > EVS_MAX_CONSUMER_NAME_LEN ||
+            strcmp(e->d_name + len - 5, ".ckpt") != 0)
+            continue;
+        char name[EVS_MAX_CONSUMER_NAME_LEN + 1];
+        memcpy(name, e->d_name, len - 5);
+        name[len - 5] = '\0';
+        evs__consumer_entry ent = {name, 0, -1, 0, false};
+        ent.status = evs__file_checkpoint_load(be, name, &ent.pos, &ent.ts_ns);
+        if (ent.status == EVS_ENOTFOUND)
+            continue; /* deleted since readdir saw it */
+        evs__clearerr();
+        ent.open = lock_held(fb, name);
+        rc = cb(ctx, &ent);
+    }
+    closedir(d);
+    return rc;
+}

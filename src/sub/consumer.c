@@ -1,0 +1,416 @@
+/*
+ * consumer.c - durable consumers: a subscription with a name whose checkpoint (the
+ * last acknowledged position) the store keeps, so that it resumes at checkpoint + 1
+ * after a restart or a crash (at-least-once).
+ *
+ * Storage goes through the backend table (consumer_lock ... consumer_list in
+ * backend.h); this file never touches files. What it decides:
+ *  - Exclusive by name: the backend's lock is taken without waiting, so a second open
+ *    anywhere fails with EVS_EBUSY rather than becoming a silent standby. A standby is
+ *    then a loop around evs_consumer_open, which the caller controls.
+ *  - Acks are cheap: kept in memory and saved (a pwrite, no sync) when 1000 have piled
+ *    up or 100 ms have passed since the last save, checked on every ack and next, and
+ *    before next goes to sleep (so an idle consumer's checkpoint is current on disk).
+ *    flush and close save durably. An ack lost in a crash only means redelivery.
+ *  - When every event handed out is acknowledged and the subscription has scanned
+ *    further (events its filter skips), the checkpoint moves up to what was scanned:
+ *    nothing unacknowledged is passed over, and a filtered consumer's lag does not
+ *    grow with events it will never see. Checked only when the consumer is idle.
+ */
+#include "sub_internal.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#define SAVE_EVERY_ACKS 1000
+#define SAVE_EVERY_NS   (100 * 1000000LL)
+
+struct evs_consumer {
+    evs_store *store;    /* referenced: the backend outlives our lock */
+    evs__be_consumer *h; /* the backend's lock on the name */
+    evs_subscription *sub;
+    char name[EVS_MAX_CONSUMER_NAME_LEN + 1];
+    int64_t acked;     /* the checkpoint in memory */
+    int64_t acked_ts;  /* when it was acknowledged */
+    int64_t saved;     /* the checkpoint last written (maybe not synced) */
+    int64_t synced;    /* the checkpoint last written durably */
+    int64_t saved_at;  /* monotonic ns of the last save attempt */
+    unsigned pending;  /* acks since that save */
+    int64_t delivered; /* position of the last event handed out */
+};
+
+struct evs_consumer_iter {
+    evs_consumer_info *items; /* names owned by the iterator */
+    size_t count;
+    size_t cap;
+    size_t next;
+};
+
+/* Names become file names: a closed, portable alphabet, no separators, bounded. */
+static int check_name(const char *name, const char *fn)
+{
+    if (!name)
+        return evs__seterr(EVS_EINVAL, "%s: consumer name is missing (NULL)", fn);
+    size_t len = strnlen(name, EVS_MAX_CONSUMER_NAME_LEN + 1);
+    if (len == 0)
+        return evs__seterr(EVS_EINVAL, "%s: consumer name is empty", fn);
+    if (len > EVS_MAX_CONSUMER_NAME_LEN)
+        return evs__seterr(EVS_EINVAL, "%s: consumer name is longer than %d bytes", fn,
+                           EVS_MAX_CONSUMER_NAME_LEN);
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)name[i];
+        bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                  (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-';
+        if (!ok)
+            return evs__seterr(EVS_EINVAL,
+                               "%s: consumer name '%.*s' has byte 0x%02x at offset %zu; "
+                               "names use only A-Z a-z 0-9 . _ -",
+                               fn, (int)len, name, ch, i);
+    }
+    return 0;
+}
+
+/* The store is usable and its backend keeps consumers. */
+static int check_backend(evs_store *store, const char *fn)
+{
+    int rc = evs__check_store(store, fn);
+    if (rc == 0 && (store->m->version < 2 || !store->m->consumer_lock))
+        rc = evs__seterr(EVS_ENOTSUP, "%s: backend '%s' keeps no consumers", fn, store->m->name);
+    return rc;
+}
+
+/* ---- checkpoint saving ------------------------------------------------------------ */
+
+static int save(evs_consumer *c, bool durable)
+{
+    c->saved_at = evs__monotonic_ns();
+    int rc = c->store->m->checkpoint_store(c->store->be, c->h, c->acked, c->acked_ts, durable);
+    if (rc < 0)
+        return rc;
+    c->saved = c->acked;
+    if (durable)
+        c->synced = c->acked;
+    c->pending = 0;
+    return 0;
+}
+
+/* Save when the batch is full or old enough. */
+static int maybe_save(evs_consumer *c)
+{
+    if (c->acked == c->saved)
+        return 0;
+    if (c->pending >= SAVE_EVERY_ACKS || evs__monotonic_ns() - c->saved_at >= SAVE_EVERY_NS)
+        return save(c, false);
+    return 0;
+}
+
+/* ---- open / next / ack / flush / close -------------------------------------------- */
+
+static int consumer_start(evs_consumer *c, const evs_query *filter)
+{
+    const evs__backend_methods *m = c->store->m;
+    int64_t pos = 0, ts = 0;
+    int rc = m->checkpoint_load(c->store->be, c->name, &pos, &ts);
+    bool create = rc == EVS_ENOTFOUND;
+    if (rc < 0 && !create)
+        return rc;
+    /* Acks never pass the head, so a checkpoint past it means the log lost events it
+     * once had (a power loss with sync mode none or batch). Resuming would silently
+     * skip the events appended anew at those positions: let the caller decide. */
+    int64_t head = evs_head(c->store);
+    if (pos > head)
+        return evs__seterr(EVS_ECORRUPT,
+                           "consumer '%s': checkpoint %" PRId64 " is past the store's head %" PRId64
+                           " (the log lost its last events); reset the consumer",
+                           c->name, pos, head);
+    /* The filter is checked before a new consumer is written: a bad one creates
+     * nothing. */
+    rc = evs__subscribe(&c->sub, c->store, filter, pos + 1, "evs_consumer_open");
+    if (rc < 0)
+        return rc;
+    c->acked = c->saved = c->synced = c->delivered = pos;
+    c->acked_ts = ts;
+    c->saved_at = evs__monotonic_ns();
+    if (create) {
+        c->acked_ts = evs__now_ns();
+        rc = save(c, true);
+    }
+    return rc;
+}
+
+int evs_consumer_open(evs_consumer **out, evs_store *store, const char *name,
+                      const evs_query *filter)
+{
+    if (!out)
+        return evs__seterr(EVS_EMISUSE, "evs_consumer_open: out is NULL");
+    *out = NULL;
+    int rc = check_name(name, "evs_consumer_open");
+    if (rc == 0)
+        rc = check_backend(store, "evs_consumer_open");
+    if (rc < 0)
+        return rc;
+    evs_consumer *c = evs__calloc(1, sizeof *c);
+    if (!c)
+        return evs__seterr(EVS_ENOMEM, "out of memory opening consumer '%s'", name);
+    snprintf(c->name, sizeof c->name, "%s", name);
+    c->store = store;
+    rc = store->m->consumer_lock(store->be, name, &c->h);
+    if (rc == 0)
+        rc = consumer_start(c, filter);
+    if (rc < 0) {
+        evs_subscription_close(c->sub);
+        store->m->consumer_unlock(store->be, c->h);
+        evs__free(c);
+        return rc;
+    }
+    evs__store_ref(store);
+    *out = c;
+    evs__clearerr();
+    return 0;
+}
+
+/* Idle, with every delivered event acknowledged: move past what the filter skipped. */
+static void advance_idle(evs_consumer *c)
+{
+    int64_t scanned = evs_subscription_position(c->sub);
+    if (c->acked >= c->delivered && scanned > c->acked) {
+        c->acked = scanned;
+        c->acked_ts = evs__now_ns();
+    }
+}
+
+static int consumer_next(evs_consumer *c, evs_event *out, int timeout_ms)
+{
+    int rc = maybe_save(c);
+    if (rc < 0)
+        return rc;
+    rc = evs__subscription_next(c->sub, out, 0);
+    if (rc == 0) {
+        advance_idle(c);
+        if (timeout_ms == 0)
+            return maybe_save(c);
+        /* About to sleep: the best moment to write what is pending. */
+        if (c->acked != c->saved && (rc = save(c, false)) < 0)
+            return rc;
+        rc = evs__subscription_next(c->sub, out, timeout_ms);
+    }
+    if (rc > 0)
+        c->delivered = out->pos;
+    return rc;
+}
+
+int evs_consumer_next(evs_consumer *c, evs_event *out, int timeout_ms)
+{
+    if (!c || !out)
+        return evs__seterr(EVS_EMISUSE, "evs_consumer_next: consumer or out is NULL");
+    if (timeout_ms < -1)
+        return evs__seterr(EVS_EINVAL,
+                           "evs_consumer_next: timeout_ms %d is not -1, 0 or "
+                           "positive",
+                           timeout_ms);
+    int rc = evs__check_store(c->store, "evs_consumer_next");
+    if (rc == 0)
+        rc = consumer_next(c, out, timeout_ms);
+    if (rc >= 0)
+        evs__clearerr();
+    return rc;
+}
+
+int evs_consumer_ack(evs_consumer *c, int64_t pos)
+{
+    if (!c)
+        return evs__seterr(EVS_EMISUSE, "evs_consumer_ack: consumer is NULL");
+    int rc = evs__check_store(c->store, "evs_consumer_ack");
+    if (rc < 0)
+        return rc;
+    if (pos < c->acked)
+        return evs__seterr(EVS_EINVAL,
+                           "consumer '%s': ack of position %" PRId64 " is below its checkpoint "
+                           "%" PRId64 "; acknowledgements only move forward",
+                           c->name, pos, c->acked);
+    if (pos > c->acked) {
+        int64_t head = evs_head(c->store);
+        if (pos > head)
+            return evs__seterr(EVS_EINVAL,
+                               "consumer '%s': ack of position %" PRId64
+                               " is past the store's head (%" PRId64 ")",
+                               c->name, pos, head);
+        c->acked = pos;
+        c->acked_ts = evs__now_ns();
+        c->pending++;
+    }
+    rc = maybe_save(c);
+    if (rc == 0)
+        evs__clearerr();
+    return rc;
+}
+
+int64_t evs_consumer_checkpoint(const evs_consumer *c)
+{
+    return c ? c->acked : 0;
+}
+
+int evs_consumer_flush(evs_consumer *c)
+{
+    if (!c)
+        return evs__seterr(EVS_EMISUSE, "evs_consumer_flush: consumer is NULL");
+    int rc = c->acked == c->synced ? 0 : save(c, true);
+    if (rc == 0)
+        evs__clearerr();
+    return rc;
+}
+
+void evs_consumer_close(evs_consumer *c)
+{
+    if (!c)
+        return;
+    /* The backend is alive (we hold a reference) even when evs_close came first, so the
+     * last acknowledgements are saved either way. */
+    if (c->acked != c->synced && save(c, true) < 0)
+        evs__clearerr();
+    evs_store *store = c->store;
+    store->m->consumer_unlock(store->be, c->h);
+    evs_subscription_close(c->sub);
+    evs__free(c);
+    evs__store_unref(store);
+}
+
+/* ---- reset / delete --------------------------------------------------------------- */
+
+int evs_consumer_reset(evs_store *store, const char *name, int64_t pos)
+{
+    const char *fn = "evs_consumer_reset";
+    int rc = check_name(name, fn);
+    if (rc == 0)
+        rc = check_backend(store, fn);
+    if (rc < 0)
+        return rc;
+    int64_t head = evs_head(store);
+    if (pos < 0 || pos > head)
+        return evs__seterr(EVS_EINVAL,
+                           "%s: position %" PRId64 " for consumer '%s' is not between 0 and "
+                           "the head (%" PRId64 ")",
+                           fn, pos, name, head);
+    const evs__backend_methods *m = store->m;
+    evs__be_consumer *h;
+    rc = m->consumer_lock(store->be, name, &h);
+    if (rc < 0)
+        return rc;
+    int64_t old, ts;
+    rc = m->checkpoint_load(store->be, name, &old, &ts);
+    if (rc == EVS_ECORRUPT)
+        rc = 0; /* the store below replaces the damaged file: that is the repair */
+    if (rc == 0)
+        rc = m->checkpoint_store(store->be, h, pos, evs__now_ns(), true);
+    if (rc == EVS_ENOTFOUND) {
+        /* The lock file was created just now for nothing: take it away again. */
+        (void)m->consumer_delete(store->be, h);
+        rc = evs__seterr(EVS_ENOTFOUND, "%s: no consumer '%s'", fn, name);
+    }
+    m->consumer_unlock(store->be, h);
+    if (rc == 0)
+        evs__clearerr();
+    return rc;
+}
+
+int evs_consumer_delete(evs_store *store, const char *name)
+{
+    int rc = check_name(name, "evs_consumer_delete");
+    if (rc == 0)
+        rc = check_backend(store, "evs_consumer_delete");
+    if (rc < 0)
+        return rc;
+    evs__be_consumer *h;
+    rc = store->m->consumer_lock(store->be, name, &h);
+    if (rc < 0)
+        return rc;
+    rc = store->m->consumer_delete(store->be, h);
+    store->m->consumer_unlock(store->be, h);
+    if (rc == 0)
+        evs__clearerr();
+    return rc;
+}
+
+/* ---- listing ---------------------------------------------------------------------- */
+
+typedef struct list_ctx {
+    evs_consumer_iter *it;
+    int64_t head;
+} list_ctx;
+
+static int list_add(void *ctx, const evs__consumer_entry *e)
+{
+    list_ctx *lc = ctx;
+    evs_consumer_iter *it = lc->it;
+    if (it->count == it->cap) {
+        size_t cap = it->cap ? it->cap * 2 : 16;
+        evs_consumer_info *items = evs__realloc(it->items, cap * sizeof *items);
+        if (!items)
+            return evs__seterr(EVS_ENOMEM, "out of memory listing consumers");
+        it->items = items;
+        it->cap = cap;
+    }
+    char *name = evs__strndup(e->name, strlen(e->name));
+    if (!name)
+        return evs__seterr(EVS_ENOMEM, "out of memory listing consumers");
+    evs_consumer_info *info = &it->items[it->count++];
+    memset(info, 0, sizeof *info);
+    info->name = name;
+    info->open = e->open;
+    info->status = e->status;
+    info->checkpoint = e->status ? -1 : e->pos;
+    info->ack_ts_ns = e->status ? 0 : e->ts_ns;
+    info->lag = e->status ? -1 : (lc->head > e->pos ? lc->head - e->pos : 0);
+    return 0;
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(((const evs_consumer_info *)a)->name, ((const evs_consumer_info *)b)->name);
+}
+
+int evs_consumers_open(evs_consumer_iter **out, evs_store *store)
+{
+    if (!out)
+        return evs__seterr(EVS_EMISUSE, "evs_consumers_open: out is NULL");
+    *out = NULL;
+    int rc = check_backend(store, "evs_consumers_open");
+    if (rc < 0)
+        return rc;
+    evs_consumer_iter *it = evs__calloc(1, sizeof *it);
+    if (!it)
+        return evs__seterr(EVS_ENOMEM, "out of memory listing consumers");
+    list_ctx lc = {it, evs_head(store)};
+    rc = store->m->consumer_list(store->be, list_add, &lc);
+    if (rc < 0) {
+        evs_consumers_close(it);
+        return rc;
+    }
+    if (it->count > 1)
+        qsort(it->items, it->count, sizeof *it->items, by_name);
+    *out = it;
+    evs__clearerr();
+    return 0;
+}
+
+int evs_consumers_next(evs_consumer_iter *it, evs_consumer_info *out)
+{
+    if (!it || !out)
+        return evs__seterr(EVS_EMISUSE, "evs_consumers_next: iterator or out is NULL");
+    evs__clearerr();
+    if (it->next == it->count)
+        return 0;
+    *out = it->items[it->next++];
+    return 1;
+}
+
+void evs_consumers_close(evs_consumer_iter *it)
+{
+    if (!it)
+        return;
+    for (size_t i = 0; i < it->count; i++)
+        evs__free((void *)it->items[i].name);
+    evs__free(it->items);
+    evs__free(it);
+}
