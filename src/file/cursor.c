@@ -186,6 +186,9 @@ static int scan_refill(evs__be_cursor *c)
             c->s_end = end;
         }
         if (c->off < end) {
+            int rc = evs__seg_check_end(c->s, end);
+            if (rc < 0)
+                return rc;
             const mapping *m = evs__seg_map(c->fb, c->s, end);
             if (!m)
                 return evs__lasterr_code();

@@ -269,6 +269,10 @@ int evs__seg_add(file_backend *fb, uint64_t first_pos, seg **out);
 int evs__seg_create_file(file_backend *fb, uint64_t first_pos);
 const mapping *evs__seg_map(file_backend *fb, seg *s, uint64_t need_len);
 int evs__seg_file_size(const seg *s, uint64_t *out);
+/* EVS_ECORRUPT (naming the file) unless the segment file holds the records that end
+ * at `end` (all but the last one's padding): nothing may be read through a mapping
+ * past the end of its file. */
+int evs__seg_check_end(seg *s, uint64_t end);
 /* Offset of the record at pos in s (which must hold it). Builds or repairs the .idx
  * when needed. */
 int evs__seg_offset(file_backend *fb, seg *s, uint64_t pos, uint64_t *off_out);

@@ -229,6 +229,23 @@ out:
     return rc;
 }
 
+/* The segment where the log ends must hold it, but for at most the last record's
+ * zero padding (a cut inside it is repaired). Checked for read-only opens too. */
+static int check_end_fits(recovery *rv)
+{
+    seg *s = evs__seg_by_first(rv->fb, rv->end.seg);
+    if (!s)
+        return 0; /* an empty store */
+    uint64_t size;
+    int rc = evs__seg_file_size(s, &size);
+    if (rc == 0 && size + 8 <= rv->end.end)
+        rc = evs__seterr(EVS_ECORRUPT,
+                         "segment %s is %" PRIu64 " bytes, shorter than the end of the log in "
+                         "it (byte %" PRIu64 "); run 'evstore verify'",
+                         s->name, size, rv->end.end);
+    return rc;
+}
+
 /* Cut the log after rv->end: truncate its segment, remove any later segment. */
 static int cut_tail(recovery *rv)
 {
@@ -256,11 +273,9 @@ static int cut_tail(recovery *rv)
     if (fd < 0)
         return evs__seterr_errno(errno, "cannot open '%s'", path);
     /* The end is 8-byte aligned; a cut inside the last record's padding (zeros by
-     * definition) is put back by extending the file to the boundary. */
-    if (size + 8 <= rv->end.end)
-        rc = evs__seterr(EVS_ECORRUPT, "segment %s is %" PRIu64 " bytes, shorter than its "
-                         "last complete record's end (%" PRIu64 ")", s->name, size, rv->end.end);
-    else if (size != rv->end.end && evs__sys.ftruncate(fd, (off_t)rv->end.end) < 0)
+     * definition) is put back by extending the file to the boundary (check_end_fits
+     * made sure that is all that is missing). */
+    if (size != rv->end.end && evs__sys.ftruncate(fd, (off_t)rv->end.end) < 0)
         rc = evs__seterr_errno(errno, "cannot cut the torn tail of '%s'", path);
     /* What we publish must be durable even if the writer that wrote it died before its
      * sync. */
@@ -354,7 +369,7 @@ int evs__recover(file_backend *fb, bool head_trusted)
         if (evs__seg_read_pos(fb, rv.end.pos, false, &r) == 0)
             rv.end.ts = r.ts_ns;
     }
-    if (!fb->readonly && (rc = cut_tail(&rv)) < 0)
+    if ((rc = check_end_fits(&rv)) < 0 || (!fb->readonly && (rc = cut_tail(&rv)) < 0))
         return rc;
     if (!fb->readonly && (rc = evs__tab_drop_snapshot_after(fb, rv.end.pos)) < 0)
         return rc;

@@ -63,7 +63,15 @@ static void check_record(verifier *v, seg *s, uint64_t off, const rec_view *r)
 
 static void verify_segment(verifier *v, seg *s, uint64_t end, uint64_t *next_pos, int64_t *done)
 {
-    const mapping *m = evs__seg_map(v->fb, s, end > SEG_HDR_LEN ? end : SEG_HDR_LEN);
+    uint64_t size = 0;
+    if (evs__seg_file_size(s, &size) == 0 && size + 8 <= end) {
+        problem(v, s->name, (int64_t)size, 0,
+                "the file is %" PRIu64 " bytes but its committed records end at byte %" PRIu64,
+                size, end);
+        end = size;
+    }
+    evs__clearerr();
+    const mapping *m = end >= SEG_HDR_LEN ? evs__seg_map(v->fb, s, end) : NULL;
     if (!m || end < SEG_HDR_LEN) {
         problem(v, s->name, 0, 0, "cannot map or too short (%" PRIu64 " bytes)", end);
         return;
