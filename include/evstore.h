@@ -242,8 +242,10 @@ typedef struct evs_append_result {
  *          the expected and the actual version; nothing written); EVS_EINVAL (a bad
  *          event: the message names the event's index and field; nothing written);
  *          EVS_EBUSY (another process holds the writer lock past lock_wait_ms);
- *          EVS_EREADONLY; EVS_EFATAL (an earlier sync failed; reopen); EVS_ENOSPC;
- *          EVS_EIO (the store now refuses writes until reopened); EVS_ENOMEM.
+ *          EVS_EREADONLY; EVS_ENOSPC or EVS_EIO (the write or its sync failed; when a
+ *          sync failed, or a failed write could not be undone, the store refuses every
+ *          later write with EVS_EFATAL until it is reopened, and the message says why);
+ *          EVS_EFATAL (refused after such an earlier failure); EVS_ENOMEM.
  *  Thread-safe; concurrent appends from several threads share syncs. */
 EVS_API int evs_append(evs_append_result *out, evs_store *store, const char *stream,
                        int64_t expected_version, const evs_event_in *events, size_t count);
@@ -267,7 +269,8 @@ EVS_API int evs_append_multi(evs_append_result *out, evs_store *store, const evs
                              size_t batch_count);
 
 /** Make everything appended so far durable now, whatever the sync mode.
- *  @return 0, EVS_EIO (the store now refuses writes), EVS_EREADONLY. Thread-safe. */
+ *  @return 0; EVS_EIO or EVS_ENOSPC (the sync failed: the store now refuses writes
+ *          until reopened); EVS_EFATAL (it already did); EVS_EREADONLY. Thread-safe. */
 EVS_API int evs_sync(evs_store *store);
 
 /* ---------------------------------------------------------------------------------- */

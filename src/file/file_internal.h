@@ -59,7 +59,8 @@ enum rec_status {
     REC_OK = 0,
     REC_SHORT,  /* the bytes end before the record does */
     REC_BADLEN, /* length or field sizes impossible */
-    REC_BADCRC  /* checksum mismatch */
+    REC_BADCRC, /* checksum mismatch */
+    REC_BADVAL  /* a position, version or link no writer can have made */
 };
 
 /* Check and decode the record at p, of which `avail` bytes exist. With check_crc
@@ -326,7 +327,9 @@ int evs__file_append(evs__backend *be, const evs__batch_w *batches, size_t batch
                      evs_append_result *out);
 int evs__file_sync(evs__backend *be);
 int evs__writer_check_poison(file_backend *fb);
-int evs__poison(file_backend *fb, int code, const char *what);
+/* Refuse writes from now on (after a failed sync, or a write that could not be undone);
+ * returns the code for the failing call, from errno `err`. */
+int evs__poison(file_backend *fb, int err, const char *what);
 void evs__writer_close(file_backend *fb);
 int evs__syncer_start(file_backend *fb);
 void evs__syncer_stop(file_backend *fb);

@@ -89,6 +89,11 @@ int evs__rec_decode(const unsigned char *p, uint64_t avail, bool check_crc, rec_
     out->version = evs__get_u64(p + REC_OFF_VERSION);
     out->prev_pos = evs__get_u64(p + REC_OFF_PREV);
     out->prev_off = evs__get_u32(p + REC_OFF_PREV_OFF);
+    /* The API hands these out as int64_t >= 0 (positions >= 1): a record outside that
+     * range was not made by a writer, checksum or not. */
+    if (out->pos == 0 || out->pos > INT64_MAX || out->version > INT64_MAX ||
+        out->prev_pos >= out->pos || (out->version == 0) != (out->prev_pos == 0))
+        return REC_BADVAL;
     out->id = p + REC_OFF_ID;
     out->stream_hash = evs__get_u64(p + REC_OFF_SHASH);
     out->type_hash = evs__get_u32(p + REC_OFF_THASH);
@@ -111,6 +116,8 @@ const char *evs__rec_status_str(int status)
         return "impossible record length or field sizes";
     case REC_BADCRC:
         return "checksum mismatch";
+    case REC_BADVAL:
+        return "impossible position, version or stream link";
     default:
         return "unknown record status";
     }

@@ -81,6 +81,7 @@ typedef struct recovery {
     uint64_t strict_until;  /* damage at or before this position is corruption */
     uint64_t next_pos;      /* position the next record must have */
     head_view end;          /* end of the last complete append found */
+    uint64_t torn_seg;      /* a last segment whose creation was cut short, or 0 */
 } recovery;
 
 static bool seg_header_ok(const file_backend *fb, const seg *s, const mapping *m)
@@ -155,12 +156,20 @@ static int recover_segment(recovery *rv, seg *s, uint64_t off, bool *stop)
     bool last = evs__seg_next(fb, s) == NULL;
     if (size < SEG_HDR_LEN || !m || !seg_header_ok(fb, s, m) ||
         (at_start && s->first_pos != rv->next_pos)) {
-        if (!last || rv->next_pos <= rv->strict_until)
+        /* Only a header that never got written whole is a torn creation: the file ends
+         * inside it, or holds nothing past it and fails its checksum. A whole header of
+         * another store or position, or any header with records after it (headers are
+         * synced before the first record), is damage. */
+        bool torn = size < SEG_HDR_LEN ||
+                    (size == SEG_HDR_LEN && m &&
+                     evs__get_u32(m->base + SEG_OFF_CRC) != evs__crc32c(0, m->base, SEG_OFF_CRC));
+        if (!torn || !last || rv->next_pos <= rv->strict_until)
             return evs__seterr(EVS_ECORRUPT,
-                               "segment %s: bad or unexpected header (expected first position "
-                               "%" PRIu64 "); run 'evstore verify'",
+                               "segment %s: bad or unexpected header (another store's, or not "
+                               "first position %" PRIu64 "); run 'evstore verify'",
                                s->name, rv->next_pos);
-        *stop = true; /* a segment whose creation was cut short */
+        rv->torn_seg = s->first_pos;
+        *stop = true;
         return 0;
     }
     uint32_t *offs = NULL;
@@ -234,8 +243,8 @@ out:
 static int check_end_fits(recovery *rv)
 {
     seg *s = evs__seg_by_first(rv->fb, rv->end.seg);
-    if (!s)
-        return 0; /* an empty store */
+    if (!s || s->first_pos == rv->torn_seg)
+        return 0; /* an empty store, or a segment cut_tail removes */
     uint64_t size;
     int rc = evs__seg_file_size(s, &size);
     if (rc == 0 && size + 8 <= rv->end.end)
@@ -260,6 +269,20 @@ static int cut_tail(recovery *rv)
             return rc;
     }
     seg *s = evs__seg_by_first(fb, rv->end.seg);
+    if (s && s->first_pos == rv->torn_seg) {
+        /* The log ends before a segment whose creation was cut short (the store's first
+         * one, or one after a sealed segment): it holds nothing; the next append makes
+         * it again. */
+        uint64_t first = s->first_pos;
+        int rc = evs__seg_remove_file(fb, first);
+        seg *prev = rc == 0 && first > 1 ? evs__seg_find(fb, first - 1) : NULL;
+        uint64_t size;
+        if (prev && (rc = evs__seg_file_size(prev, &size)) == 0) {
+            rv->end.seg = prev->first_pos; /* appends go on in the sealed segment */
+            rv->end.end = size;
+        }
+        return rc;
+    }
     if (!s)
         return 0; /* empty store */
     uint64_t size;

@@ -83,6 +83,8 @@ static void verify_segment(verifier *v, seg *s, uint64_t end, uint64_t *next_pos
     else if (evs__get_u64(h + SEG_OFF_FIRST) != s->first_pos)
         problem(v, s->name, SEG_OFF_FIRST, 0, "header says first position %" PRIu64,
                 evs__get_u64(h + SEG_OFF_FIRST));
+    else if (memcmp(h + SEG_OFF_ID, v->fb->store_id, 16) != 0)
+        problem(v, s->name, SEG_OFF_ID, 0, "the segment belongs to another store");
     if (s->first_pos != *next_pos)
         problem(v, s->name, 0, (int64_t)*next_pos,
                 "segment starts at position %" PRIu64 " but position %" PRIu64 " comes next",

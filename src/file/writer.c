@@ -53,20 +53,22 @@ static void req_fail(append_req *r)
     snprintf(r->msg, sizeof r->msg, "%s", evs__lasterr_msg());
 }
 
-int evs__poison(file_backend *fb, int code, const char *what)
+int evs__poison(file_backend *fb, int err, const char *what)
 {
+    /* The failing call reports the cause itself (EVS_ENOSPC for a full disk, else
+     * EVS_EIO); every later write gets EVS_EFATAL with the same words. */
+    int rc = evs__seterr_errno(err, "%s; store '%s' refuses writes until reopened", what,
+                               fb->dir);
     int expected = 0;
-    if (atomic_compare_exchange_strong(&fb->poisoned, &expected, code))
-        snprintf(fb->poison_msg, sizeof fb->poison_msg, "%s", what);
-    return evs__seterr(EVS_EFATAL, "store '%s' refuses writes until reopened: %s", fb->dir,
-                       fb->poison_msg);
+    if (atomic_compare_exchange_strong(&fb->poisoned, &expected, rc))
+        snprintf(fb->poison_msg, sizeof fb->poison_msg, "%s", evs__lasterr_msg());
+    return rc;
 }
 
 int evs__writer_check_poison(file_backend *fb)
 {
     if (atomic_load(&fb->poisoned))
-        return evs__seterr(EVS_EFATAL, "store '%s' refuses writes until reopened: %s", fb->dir,
-                           fb->poison_msg);
+        return evs__seterr(EVS_EFATAL, "earlier failure: %s", fb->poison_msg);
     return 0;
 }
 
@@ -191,7 +193,7 @@ static int group_flush(file_backend *fb, group *g)
         int saved = errno;
         /* Undo a partial write so the file ends where the head says. */
         if (evs__sys.ftruncate(fb->wfd, (off_t)g->h.end) < 0)
-            evs__poison(fb, EVS_EIO, "a failed write could not be undone");
+            evs__poison(fb, errno, "a failed write could not be undone");
         return evs__seterr_errno(saved,
                                  "cannot append to segment %020" PRIu64 ".seg at byte %" PRIu64,
                                  fb->wseg, g->h.end);
@@ -199,7 +201,7 @@ static int group_flush(file_backend *fb, group *g)
     if (evs__pwrite_all(fb->widx_fd, fb->ibuf.ptr, fb->ibuf.len, (off_t)idx_at) < 0) {
         int saved = errno;
         if (evs__sys.ftruncate(fb->wfd, (off_t)g->h.end) < 0)
-            evs__poison(fb, EVS_EIO, "a failed write could not be undone");
+            evs__poison(fb, errno, "a failed write could not be undone");
         return evs__seterr_errno(saved, "cannot write the offset index of segment %020" PRIu64,
                                  fb->wseg);
     }
@@ -220,7 +222,7 @@ static int group_roll(file_backend *fb, group *g)
     if (rc < 0)
         return rc;
     if (evs__datasync(fb->wfd) < 0)
-        return evs__poison(fb, EVS_EIO, "fdatasync failed while closing a segment");
+        return evs__poison(fb, errno, "fdatasync failed while closing a segment");
     uint64_t next = g->flushed_pos + 1;
     rc = segment_start(fb, next);
     if (rc < 0)
@@ -607,7 +609,7 @@ static void commit_group(file_backend *fb, append_req *list)
         rc = group_flush(fb, &g);
     if (rc == 0 && any && fb->opts.sync_mode == EVS_SYNC_ALWAYS && g.flushed_pos > start.pos) {
         if (evs__datasync(fb->wfd) < 0)
-            rc = evs__poison(fb, EVS_EIO, "fdatasync of the log failed");
+            rc = evs__poison(fb, errno, "fdatasync of the log failed");
         else
             evs__head_set_synced(fb, g.flushed_pos);
     }
@@ -713,7 +715,7 @@ static int sync_now(file_backend *fb)
     uint64_t pos = atomic_load(&fb->unsynced_pos);
     int rc = 0;
     if (fb->wfd >= 0 && evs__datasync(fb->wfd) < 0)
-        rc = evs__poison(fb, EVS_EIO, "fdatasync of the log failed");
+        rc = evs__poison(fb, errno, "fdatasync of the log failed");
     else if (fb->head_shared)
         evs__head_set_synced(fb, pos);
     pthread_mutex_unlock(&fb->syncer_mu);
@@ -745,7 +747,7 @@ static void *syncer_main(void *arg)
         if (fb->syncer_stop || pos == synced || fb->wfd < 0 || atomic_load(&fb->poisoned))
             continue;
         if (evs__datasync(fb->wfd) < 0) {
-            evs__poison(fb, EVS_EIO, "background fdatasync of the log failed");
+            evs__poison(fb, errno, "background fdatasync of the log failed");
             continue;
         }
         synced = pos;
