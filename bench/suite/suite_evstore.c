@@ -1,0 +1,124 @@
+/*
+ * suite_evstore.c - the suite's evstore driver, through the public API only (evstore.h).
+ * Durable stores use EVS_SYNC_ALWAYS (fdatasync before an append returns, concurrent
+ * appends share a sync); unsynced ones EVS_SYNC_NONE. A batch is one evs_append_multi of
+ * one-event batches, so it is one atomic write and one sync, like one transaction of
+ * the SQL peers. evstore generates a UUID per event, which the peers do not store.
+ */
+#include "evstore.h"
+#include "suite.h"
+
+#include <stdio.h>
+
+static int fail(const char *what, int rc)
+{
+    fprintf(stderr, "suite: evstore: %s: %s (%s)\n", what, evs_errname(rc), evs_errmsg());
+    return rc == EVS_ECONFLICT ? SUITE_CONFLICT : SUITE_ERR;
+}
+
+static int ev_open(void **db, const char *dir, int durable)
+{
+    evs_options o = EVS_OPTIONS_INIT;
+    o.sync_mode = durable ? EVS_SYNC_ALWAYS : EVS_SYNC_NONE;
+    o.flags = EVS_OPEN_EXCLUSIVE_CREATE;
+    evs_store *s;
+    int rc = evs_open(&s, dir, &o);
+    if (rc < 0)
+        return fail("open", rc);
+    *db = s;
+    return SUITE_OK;
+}
+
+/* The store handle is thread-safe: every thread shares it. */
+static int ev_conn_open(void **conn, void *db)
+{
+    *conn = db;
+    return SUITE_OK;
+}
+
+static void ev_conn_close(void *conn)
+{
+    (void)conn;
+}
+
+static int64_t expect_of(const suite_ev *e)
+{
+    if (e->expect == SUITE_EXPECT_ANY)
+        return EVS_EXPECT_ANY;
+    return e->expect < 0 ? EVS_EXPECT_NO_STREAM : e->expect;
+}
+
+static int ev_append_batch(void *conn, const suite_ev *ev, size_t n)
+{
+    evs_event_in in[SUITE_MAX_BATCH];
+    evs_batch_in b[SUITE_MAX_BATCH];
+    if (n > SUITE_MAX_BATCH)
+        return SUITE_ERR;
+    for (size_t i = 0; i < n; i++) {
+        in[i] = (evs_event_in){SUITE_EVENT_TYPE, ev[i].data, ev[i].data_len, NULL, 0, NULL};
+        b[i] = (evs_batch_in){ev[i].stream, expect_of(&ev[i]), &in[i], 1};
+    }
+    int rc = evs_append_multi(NULL, conn, b, n);
+    return rc < 0 ? fail("append_multi", rc) : SUITE_OK;
+}
+
+static int ev_append_one(void *conn, const suite_ev *ev)
+{
+    evs_event_in in = {SUITE_EVENT_TYPE, ev->data, ev->data_len, NULL, 0, NULL};
+    int rc = evs_append(NULL, conn, ev->stream, expect_of(ev), &in, 1);
+    return rc < 0 ? fail("append", rc) : SUITE_OK;
+}
+
+/* The cursor decodes every field into `e`; the payload is what the reader touches. */
+static int ev_scan(evs_store *s, const evs_query *q, int whole_payload, suite_sum *out)
+{
+    evs_cursor *c;
+    evs_event e;
+    int rc = evs_cursor_open(&c, s, q);
+    if (rc < 0)
+        return fail("cursor_open", rc);
+    uint64_t n = 0, bytes = 0, sum = 0;
+    while ((rc = evs_cursor_next(c, &e)) > 0) {
+        sum += whole_payload ? suite_touch(e.data, e.data_len) : (unsigned char)e.data[0];
+        bytes += e.data_len;
+        n++;
+    }
+    evs_cursor_close(c);
+    if (rc < 0)
+        return fail("cursor_next", rc);
+    out->events += n;
+    out->bytes += bytes;
+    out->checksum += sum;
+    return SUITE_OK;
+}
+
+static int ev_replay(void *conn, suite_sum *out)
+{
+    return ev_scan(conn, NULL, 1, out);
+}
+
+static int ev_read_stream(void *conn, const char *stream, suite_sum *out)
+{
+    evs_query q = EVS_QUERY_INIT;
+    q.stream = stream;
+    return ev_scan(conn, &q, 0, out);
+}
+
+static void ev_close(void *db)
+{
+    int rc = evs_close(db);
+    if (rc < 0)
+        fail("close", rc);
+}
+
+const suite_driver suite_evstore_driver = {
+    .name = "evstore",
+    .open = ev_open,
+    .conn_open = ev_conn_open,
+    .conn_close = ev_conn_close,
+    .append_batch = ev_append_batch,
+    .append_one = ev_append_one,
+    .replay = ev_replay,
+    .read_stream = ev_read_stream,
+    .close = ev_close,
+};

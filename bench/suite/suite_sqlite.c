@@ -1,0 +1,274 @@
+/*
+ * suite_sqlite.c - the suite's SQLite driver: what a C programmer would build on SQLite
+ * 3 for an event log. One table events(pos INTEGER PRIMARY KEY, stream, version, type,
+ * ts, data) with UNIQUE(stream, version); WAL mode; synchronous=FULL for durable stores
+ * (the WAL is synced at every commit) and OFF for unsynced ones; prepared statements
+ * only. Each thread has its own connection; writes go through one process-wide mutex,
+ * which is what SQLite's single writer amounts to anyway and spares the threads the
+ * busy handler's sleeps (the best case for SQLite).
+ */
+#define _GNU_SOURCE
+#include "suite.h"
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+typedef struct sq_db {
+    char path[4096];
+    int durable;
+    pthread_mutex_t wlock;
+    sqlite3 *schema; /* the connection that created the store; kept until close */
+} sq_db;
+
+enum {
+    ST_INS_ANY,
+    ST_INS_AT,
+    ST_LAST,
+    ST_REPLAY,
+    ST_STREAM,
+    ST_BEGIN,
+    ST_COMMIT,
+    ST_ROLLBACK,
+    ST_N
+};
+
+/* The version a new event gets without a check: one past the stream's last, found
+ * through the UNIQUE(stream, version) index inside the same statement. */
+static const char *const sql_text[ST_N] = {
+    "INSERT INTO events(stream,version,type,ts,data) VALUES(?1,"
+    "(SELECT coalesce(max(version),-1)+1 FROM events WHERE stream=?1),?2,?3,?4)",
+    "INSERT INTO events(stream,version,type,ts,data) VALUES(?1,?2,?3,?4,?5)",
+    "SELECT coalesce(max(version),-1) FROM events WHERE stream=?1",
+    "SELECT pos,stream,version,type,ts,data FROM events ORDER BY pos",
+    "SELECT pos,stream,version,type,ts,data FROM events WHERE stream=?1 ORDER BY version",
+    "BEGIN IMMEDIATE",
+    "COMMIT",
+    "ROLLBACK",
+};
+
+typedef struct sq_conn {
+    sq_db *db;
+    sqlite3 *h;
+    sqlite3_stmt *st[ST_N];
+} sq_conn;
+
+static int fail(sqlite3 *h, const char *what)
+{
+    fprintf(stderr, "suite: sqlite: %s: %s\n", what, h ? sqlite3_errmsg(h) : "out of memory");
+    return SUITE_ERR;
+}
+
+static int sq_connect(sqlite3 **out, const char *path, int durable)
+{
+    sqlite3 *h = NULL;
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    if (sqlite3_open_v2(path, &h, flags, NULL) != SQLITE_OK) {
+        fail(h, "open");
+        sqlite3_close(h);
+        return SUITE_ERR;
+    }
+    const char *pragmas = durable ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                                  : "PRAGMA journal_mode=WAL; PRAGMA synchronous=OFF;";
+    if (sqlite3_exec(h, pragmas, NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_busy_timeout(h, 10000) != SQLITE_OK) {
+        fail(h, "pragmas");
+        sqlite3_close(h);
+        return SUITE_ERR;
+    }
+    *out = h;
+    return SUITE_OK;
+}
+
+static int sq_open(void **out, const char *dir, int durable)
+{
+    if (mkdir(dir, 0755) != 0) {
+        perror("suite: sqlite: mkdir");
+        return SUITE_ERR;
+    }
+    sq_db *db = calloc(1, sizeof *db);
+    if (!db)
+        return SUITE_ERR;
+    snprintf(db->path, sizeof db->path, "%s/events.db", dir);
+    db->durable = durable;
+    pthread_mutex_init(&db->wlock, NULL);
+    if (sq_connect(&db->schema, db->path, durable) != SUITE_OK) {
+        free(db);
+        return SUITE_ERR;
+    }
+    const char *schema = "CREATE TABLE events(pos INTEGER PRIMARY KEY, stream TEXT NOT NULL,"
+                         " version INTEGER NOT NULL, type TEXT NOT NULL, ts INTEGER NOT NULL,"
+                         " data TEXT NOT NULL, UNIQUE(stream, version))";
+    if (sqlite3_exec(db->schema, schema, NULL, NULL, NULL) != SQLITE_OK) {
+        fail(db->schema, "create table");
+        sqlite3_close(db->schema);
+        free(db);
+        return SUITE_ERR;
+    }
+    *out = db;
+    return SUITE_OK;
+}
+
+static void sq_conn_close(void *p)
+{
+    sq_conn *c = p;
+    if (!c)
+        return;
+    for (int i = 0; i < ST_N; i++)
+        sqlite3_finalize(c->st[i]);
+    sqlite3_close(c->h);
+    free(c);
+}
+
+static int sq_conn_open(void **out, void *p)
+{
+    sq_db *db = p;
+    sq_conn *c = calloc(1, sizeof *c);
+    if (!c)
+        return SUITE_ERR;
+    c->db = db;
+    if (sq_connect(&c->h, db->path, db->durable) != SUITE_OK) {
+        free(c);
+        return SUITE_ERR;
+    }
+    for (int i = 0; i < ST_N; i++) {
+        if (sqlite3_prepare_v3(c->h, sql_text[i], -1, SQLITE_PREPARE_PERSISTENT, &c->st[i], NULL) !=
+            SQLITE_OK) {
+            fail(c->h, sql_text[i]);
+            sq_conn_close(c);
+            return SUITE_ERR;
+        }
+    }
+    *out = c;
+    return SUITE_OK;
+}
+
+/* Run a statement that returns no rows. */
+static int run(sq_conn *c, int which)
+{
+    sqlite3_stmt *s = c->st[which];
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE ? SUITE_OK : fail(c->h, sql_text[which]);
+}
+
+/* Insert one event inside the current transaction (or as its own when there is none). */
+static int insert(sq_conn *c, const suite_ev *e, int64_t ts)
+{
+    if (e->expect == SUITE_EXPECT_ANY) {
+        sqlite3_stmt *s = c->st[ST_INS_ANY];
+        sqlite3_bind_text(s, 1, e->stream, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 2, SUITE_EVENT_TYPE, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 3, ts);
+        sqlite3_bind_text(s, 4, e->data, (int)e->data_len, SQLITE_STATIC);
+        return run(c, ST_INS_ANY);
+    }
+    sqlite3_stmt *q = c->st[ST_LAST];
+    sqlite3_bind_text(q, 1, e->stream, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(q);
+    int64_t last = rc == SQLITE_ROW ? sqlite3_column_int64(q, 0) : -3;
+    sqlite3_reset(q);
+    if (rc != SQLITE_ROW)
+        return fail(c->h, "last version");
+    if (last != e->expect)
+        return SUITE_CONFLICT;
+    sqlite3_stmt *s = c->st[ST_INS_AT];
+    sqlite3_bind_text(s, 1, e->stream, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, last + 1);
+    sqlite3_bind_text(s, 3, SUITE_EVENT_TYPE, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 4, ts);
+    sqlite3_bind_text(s, 5, e->data, (int)e->data_len, SQLITE_STATIC);
+    return run(c, ST_INS_AT);
+}
+
+static int sq_append_batch(void *p, const suite_ev *ev, size_t n)
+{
+    sq_conn *c = p;
+    pthread_mutex_lock(&c->db->wlock);
+    int rc = run(c, ST_BEGIN);
+    int64_t ts = suite_wall_ns();
+    for (size_t i = 0; i < n && rc == SUITE_OK; i++)
+        rc = insert(c, &ev[i], ts);
+    if (rc == SUITE_OK)
+        rc = run(c, ST_COMMIT);
+    else
+        run(c, ST_ROLLBACK);
+    pthread_mutex_unlock(&c->db->wlock);
+    return rc;
+}
+
+static int sq_append_one(void *p, const suite_ev *ev)
+{
+    sq_conn *c = p;
+    if (ev->expect != SUITE_EXPECT_ANY)
+        return sq_append_batch(c, ev, 1);
+    pthread_mutex_lock(&c->db->wlock);
+    int rc = insert(c, ev, suite_wall_ns());
+    pthread_mutex_unlock(&c->db->wlock);
+    return rc;
+}
+
+/* Step a SELECT of all six columns, decoding each as a reader would. */
+static int scan(sq_conn *c, sqlite3_stmt *s, int whole_payload, suite_sum *out)
+{
+    int rc;
+    uint64_t n = 0, bytes = 0, sum = 0;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        /* Decode every field, as evstore's cursor does for its readers. */
+        (void)sqlite3_column_int64(s, 0);
+        (void)sqlite3_column_text(s, 1);
+        (void)sqlite3_column_bytes(s, 1);
+        (void)sqlite3_column_int64(s, 2);
+        (void)sqlite3_column_text(s, 3);
+        (void)sqlite3_column_bytes(s, 3);
+        (void)sqlite3_column_int64(s, 4);
+        const unsigned char *d = sqlite3_column_blob(s, 5);
+        size_t len = (size_t)sqlite3_column_bytes(s, 5);
+        sum += whole_payload ? suite_touch(d, len) : d[0];
+        bytes += len;
+        n++;
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE)
+        return fail(c->h, "select");
+    out->events += n;
+    out->bytes += bytes;
+    out->checksum += sum;
+    return SUITE_OK;
+}
+
+static int sq_replay(void *p, suite_sum *out)
+{
+    sq_conn *c = p;
+    return scan(c, c->st[ST_REPLAY], 1, out);
+}
+
+static int sq_read_stream(void *p, const char *stream, suite_sum *out)
+{
+    sq_conn *c = p;
+    sqlite3_bind_text(c->st[ST_STREAM], 1, stream, -1, SQLITE_STATIC);
+    return scan(c, c->st[ST_STREAM], 0, out);
+}
+
+static void sq_close(void *p)
+{
+    sq_db *db = p;
+    sqlite3_close(db->schema);
+    pthread_mutex_destroy(&db->wlock);
+    free(db);
+}
+
+const suite_driver suite_sqlite_driver = {
+    .name = "sqlite",
+    .open = sq_open,
+    .conn_open = sq_conn_open,
+    .conn_close = sq_conn_close,
+    .append_batch = sq_append_batch,
+    .append_one = sq_append_one,
+    .replay = sq_replay,
+    .read_stream = sq_read_stream,
+    .close = sq_close,
+};
