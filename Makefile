@@ -3,10 +3,13 @@
 #   make run        install missing packages, build, run the quick-start demo
 #   make test       install missing packages, build with ASan+UBSan, run every test
 #   make build      release build only (build/release)
-#   make bench      release build, then the benchmarks (QUICK=1 for a short run)
+#   make bench      release build, then the benchmarks and the suite against SQLite,
+#                   LMDB and PostgreSQL (QUICK=1 for a run under 2 minutes)
 #   make install    install the release build (PREFIX=/usr/local)
+#   make crash-test 10,000 crash trials (SIGKILLed writers), trials and violations counted
 #   make tsan       ThreadSanitizer build, concurrency tests
 #   make valgrind   memcheck over the core tests
+#   make fuzz       libFuzzer (clang) on every fuzz target, FUZZ_SECONDS each (default 60)
 #   make format     clang-format every source file
 #   make lint       clang-tidy over the library and CLI
 
@@ -15,7 +18,7 @@ PREFIX  ?= /usr/local
 CMAKE   ?= cmake
 GEN     := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 
-.PHONY: all run test build deps bench install tsan valgrind format format-check lint clean
+.PHONY: all run test build deps bench install crash-test tsan valgrind fuzz format format-check lint clean
 
 all: build
 
@@ -41,6 +44,15 @@ test: deps
 	$(CMAKE) --build build/asan -j $(JOBS)
 	./scripts/run-tests.sh build/asan
 
+# The same trials `make test` runs 200 of, in the release build, 10,000 times.
+CRASH_TRIALS ?= 10000
+crash-test: deps
+	@[ -f build/crash/CMakeCache.txt ] || $(CMAKE) -S . -B build/crash $(GEN) \
+	    -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEVS_BUILD_BENCH=OFF
+	$(CMAKE) --build build/crash -j $(JOBS) --target test_crash_trials
+	EVS_CRASH_TRIALS=$(CRASH_TRIALS) EVS_TEST_TMPDIR=$(CURDIR)/build/crash/tmp \
+	    ./build/crash/tests/fault/test_crash_trials
+
 tsan: deps
 	@[ -f build/tsan/CMakeCache.txt ] || $(CMAKE) -S . -B build/tsan $(GEN) \
 	    -DCMAKE_BUILD_TYPE=Debug -DEVS_SANITIZE=thread -DEVS_WERROR=ON \
@@ -48,16 +60,53 @@ tsan: deps
 	$(CMAKE) --build build/tsan -j $(JOBS)
 	./scripts/run-tests.sh build/tsan -L concurrency
 
+# The wrapper is baked into each test's command when CMake runs (tests/CMakeLists.txt
+# reads EVS_TEST_WRAPPER at configure time), so configure runs every time, with it set.
+VALGRIND ?= valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite -q
+
 valgrind: deps
-	@[ -f build/valgrind/CMakeCache.txt ] || $(CMAKE) -S . -B build/valgrind $(GEN) \
+	@./scripts/install-deps.sh scripts/deps-valgrind.txt
+	EVS_TEST_WRAPPER="$(VALGRIND)" $(CMAKE) -S . -B build/valgrind $(GEN) \
 	    -DCMAKE_BUILD_TYPE=Debug -DEVS_WERROR=ON -DCMAKE_C_FLAGS="-O1 -g"
 	$(CMAKE) --build build/valgrind -j $(JOBS)
-	EVS_TEST_WRAPPER="valgrind --error-exitcode=99 --leak-check=full -q" \
-	    ./scripts/run-tests.sh build/valgrind -L unit
+	./scripts/run-tests.sh build/valgrind -L unit
 
-bench: build
-	@[ -f build/release/bench/evs_bench ] || $(CMAKE) --build build/release -j $(JOBS)
-	./build/release/bench/evs_bench $(if $(QUICK),--quick,)
+# The suite's peers (SQLite, LMDB, PostgreSQL) are installed here only, never by `make
+# test`; CMake is re-run so that a peer installed just now gets its driver built.
+bench: deps
+	@./scripts/install-deps.sh scripts/deps-bench.txt
+	$(CMAKE) -S . -B build/release $(GEN) -DCMAKE_BUILD_TYPE=Release \
+	    -DCMAKE_INSTALL_PREFIX=$(PREFIX) -DEVS_BUILD_TESTS=OFF
+	$(CMAKE) --build build/release -j $(JOBS)
+	./build/release/bench/core/evs_bench_core $(if $(QUICK),--quick,)
+	./build/release/bench/suite/evs_bench_suite $(if $(QUICK),--quick,)
+
+# Each target starts from its committed corpus (fuzz/corpus/<target>, read only) plus
+# what earlier runs found (build/fuzz/corpus/<target>, where new inputs go). Inputs that
+# crash are copied to fuzz/crashes/: minimise them (-minimize_crash=1), add them to
+# fuzz/corpus/<target>/ so `make test` replays them, and fix the bug.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := fuzz_segment fuzz_json fuzz_record
+
+fuzz: deps
+	@./scripts/install-deps.sh scripts/deps-fuzz.txt
+	@[ -f build/fuzz/CMakeCache.txt ] || CC=clang $(CMAKE) -S . -B build/fuzz $(GEN) \
+	    -DCMAKE_BUILD_TYPE=Debug -DEVS_FUZZ=ON -DEVS_SANITIZE=address,undefined \
+	    -DEVS_BUILD_BENCH=OFF -DCMAKE_C_FLAGS="-O1 -g"
+	$(CMAKE) --build build/fuzz -j $(JOBS) --target $(FUZZ_TARGETS)
+	@mkdir -p fuzz/crashes; failed=""; \
+	for t in $(FUZZ_TARGETS); do \
+	    mkdir -p build/fuzz/corpus/$$t build/fuzz/artifacts/$$t; \
+	    echo "== $$t: $(FUZZ_SECONDS) s"; \
+	    ./build/fuzz/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -timeout=20 \
+	        -print_final_stats=1 -artifact_prefix=build/fuzz/artifacts/$$t/ \
+	        build/fuzz/corpus/$$t fuzz/corpus/$$t || failed="$$failed $$t"; \
+	    for f in build/fuzz/artifacts/$$t/*; do \
+	        [ -f "$$f" ] && cp -n "$$f" "fuzz/crashes/$$t-$${f##*/}"; \
+	    done; \
+	done; \
+	if [ -n "$$failed" ]; then echo "fuzz: crashes in:$$failed (see fuzz/crashes/)"; exit 1; fi; \
+	echo "fuzz: no crashes"
 
 install: build
 	$(CMAKE) --install build/release
