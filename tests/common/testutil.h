@@ -10,6 +10,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <setjmp.h> /* cmocka.h needs it (and stdarg.h, stddef.h) first */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -17,31 +18,30 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
-#include <setjmp.h>
 #include <cmocka.h>
 
 /* Assert that an evstore call returned `want`; on failure print evs_errmsg(). */
-#define assert_evs(want, call)                                                             \
-    do {                                                                                   \
-        int evs_rc_ = (call);                                                              \
-        if (evs_rc_ != (want))                                                             \
-            print_error("%s:%d: %s returned %d (%s), want %d; message: %s\n", __FILE__,    \
-                        __LINE__, #call, evs_rc_, evs_errname(evs_rc_), (int)(want),       \
-                        evs_errmsg());                                                     \
-        assert_int_equal(evs_rc_, (want));                                                 \
+#define assert_evs(want, call)                                                                     \
+    do {                                                                                           \
+        int evs_rc_ = (call);                                                                      \
+        if (evs_rc_ != (want))                                                                     \
+            print_error("%s:%d: %s returned %d (%s), want %d; message: %s\n", __FILE__, __LINE__,  \
+                        #call, evs_rc_, evs_errname(evs_rc_), (int)(want), evs_errmsg());          \
+        assert_int_equal(evs_rc_, (want));                                                         \
     } while (0)
 
 #define assert_evs_ok(call) assert_evs(0, call)
 
 /* Assert that the calling thread's error message contains `needle`. */
-#define assert_errmsg_has(needle)                                                          \
-    do {                                                                                   \
-        if (!strstr(evs_errmsg(), (needle)))                                               \
-            print_error("%s:%d: message '%s' lacks '%s'\n", __FILE__, __LINE__,            \
-                        evs_errmsg(), (needle));                                           \
-        assert_non_null(strstr(evs_errmsg(), (needle)));                                   \
+#define assert_errmsg_has(needle)                                                                  \
+    do {                                                                                           \
+        if (!strstr(evs_errmsg(), (needle)))                                                       \
+            print_error("%s:%d: message '%s' lacks '%s'\n", __FILE__, __LINE__, evs_errmsg(),      \
+                        (needle));                                                                 \
+        assert_non_null(strstr(evs_errmsg(), (needle)));                                           \
     } while (0)
 
 /* Remove a directory tree (a test's store). Plain opendir/readdir, so the header needs
@@ -140,6 +140,55 @@ static inline evs_options tu_fast_options(void)
     evs_options o = EVS_OPTIONS_INIT;
     o.sync_mode = EVS_SYNC_NONE;
     return o;
+}
+
+/* A test's store in a cmocka fixture: tu_setup makes a fresh directory, tu_teardown
+ * closes the store if it is open and removes the directory, also after a failed
+ * assertion. Use with cmocka_unit_test_setup_teardown(test, tu_setup, tu_teardown). */
+typedef struct tu_fixture {
+    char dir[4096];
+    evs_store *s; /* open store, or NULL */
+} tu_fixture;
+
+static inline int tu_setup(void **state)
+{
+    tu_fixture *f = calloc(1, sizeof *f);
+    if (!f)
+        return -1;
+    tu_tmpdir(f->dir, sizeof f->dir, "fx");
+    *state = f;
+    return 0;
+}
+
+static inline int tu_teardown(void **state)
+{
+    tu_fixture *f = *state;
+    evs_close(f->s);
+    tu_cleanup(f->dir);
+    free(f);
+    return 0;
+}
+
+/* Open (or reopen) the fixture's store; NULL options = tu_fast_options(). */
+static inline evs_store *tu_fx_open(tu_fixture *f, const evs_options *o)
+{
+    evs_options fast = tu_fast_options();
+    assert_null(f->s);
+    assert_evs_ok(evs_open(&f->s, f->dir, o ? o : &fast));
+    return f->s;
+}
+
+static inline void tu_fx_close(tu_fixture *f)
+{
+    evs_store *s = f->s;
+    f->s = NULL;
+    assert_evs_ok(evs_close(s));
+}
+
+static inline void tu_sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
 }
 
 #endif /* EVS_TESTUTIL_H */

@@ -43,54 +43,6 @@ static void seed_rng(void)
         rng_state = 1;
 }
 
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-/* Each test's store lives in a fixture: the teardown closes and removes it, also
- * after a failed assertion. */
-typedef struct fixture {
-    char dir[4096];
-    evs_store *s;
-} fixture;
-
-static int setup(void **state)
-{
-    fixture *f = calloc(1, sizeof *f);
-    if (!f)
-        return -1;
-    tu_tmpdir(f->dir, sizeof f->dir, "core-q");
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    evs_close(f->s);
-    tu_cleanup(f->dir);
-    free(f);
-    return 0;
-}
-
-/* Open (or reopen) the fixture's store; NULL options = tu_fast_options(). */
-static evs_store *fx_open(fixture *f, const evs_options *o)
-{
-    evs_options fast = tu_fast_options();
-    assert_null(f->s);
-    assert_evs_ok(evs_open(&f->s, f->dir, o ? o : &fast));
-    return f->s;
-}
-
-static void fx_close(fixture *f)
-{
-    evs_store *s = f->s;
-    f->s = NULL;
-    assert_evs_ok(evs_close(s));
-}
-
 /* ---- a model of a store, for checking queries ------------------------------------ */
 
 static const char *const STREAMS[] = {"order-1", "order-2", "order",    "orders-1", "user-1",
@@ -143,7 +95,7 @@ static void build_model(evs_store *s, qmodel *m, size_t n)
             e->type = types[i];
         }
         if (rnd_below(40) == 0)
-            sleep_ms(1);
+            tu_sleep_ms(1);
     }
     evs_cursor *c;
     assert_evs_ok(evs_cursor_open(&c, s, NULL));
@@ -284,8 +236,8 @@ static void fill_twenty(evs_store *s)
 
 static void test_positions(void **state)
 {
-    fixture *f = *state;
-    evs_store *s = fx_open(f, NULL);
+    tu_fixture *f = *state;
+    evs_store *s = tu_fx_open(f, NULL);
     evs_query q = EVS_QUERY_INIT;
     assert_int_equal(tu_count(s, &q), 0); /* empty store */
     q.direction = EVS_BACKWARD;
@@ -423,15 +375,15 @@ static void test_positions(void **state)
     assert_int_equal(got[0], 15);
     assert_int_equal(got[2], 3);
 
-    fx_close(f);
+    tu_fx_close(f);
 }
 
 /* The header reads from_pos as "first pos >= from_pos" and says all filters combine
  * with AND: with `stream` set too, only that stream's events at or after from_pos. */
 static void test_stream_with_from_pos(void **state)
 {
-    fixture *f = *state;
-    evs_store *s = fx_open(f, NULL);
+    tu_fixture *f = *state;
+    evs_store *s = tu_fx_open(f, NULL);
     fill_twenty(s);
     evs_query q = EVS_QUERY_INIT;
     q.stream = "s-1";
@@ -452,7 +404,7 @@ static void test_stream_with_from_pos(void **state)
                     n, n ? got[0] : -1);
     assert_int_equal(n, 5);
     assert_int_equal(got[0], 9);
-    fx_close(f);
+    tu_fx_close(f);
 }
 
 /* Seen streams of a query, as a bit set over STREAMS. */
@@ -477,9 +429,9 @@ static unsigned streams_seen(evs_store *s, const evs_query *q)
 
 static void test_filters_and_model(void **state)
 {
-    fixture *f = *state;
+    tu_fixture *f = *state;
     seed_rng();
-    evs_store *s = fx_open(f, NULL);
+    evs_store *s = tu_fx_open(f, NULL);
     static qmodel m;
     build_model(s, &m, 600);
     /* Every stream got events (600 events over 10 streams; checked, not assumed). */
@@ -577,13 +529,13 @@ static void test_filters_and_model(void **state)
         snprintf(what, sizeof what, "random query %d", i);
         check_query(s, &m, &r, what);
     }
-    fx_close(f);
+    tu_fx_close(f);
 }
 
 static void test_find_time(void **state)
 {
-    fixture *f = *state;
-    evs_store *s = fx_open(f, NULL);
+    tu_fixture *f = *state;
+    evs_store *s = tu_fx_open(f, NULL);
     int64_t pos = -1;
     assert_evs_ok(evs_find_time(&pos, s, 12345)); /* empty: last + 1 */
     assert_int_equal(pos, 1);
@@ -615,7 +567,7 @@ static void test_find_time(void **state)
     assert_int_equal(pos, (int64_t)m.count + 1);
     assert_evs_ok(evs_find_time(&pos, s, INT64_MAX));
     assert_int_equal(pos, (int64_t)m.count + 1);
-    fx_close(f);
+    tu_fx_close(f);
 }
 
 /* ---- a long stream ------------------------------------------------------------------ */
@@ -682,10 +634,10 @@ static void append_long(evs_store *s, int64_t from_v, int64_t to_v)
 
 static void test_long_stream(void **state)
 {
-    fixture *f = *state;
+    tu_fixture *f = *state;
     evs_options o = tu_fast_options();
     o.segment_size = 256u << 10; /* the stream spans several segments */
-    evs_store *s = fx_open(f, &o);
+    evs_store *s = tu_fx_open(f, &o);
     append_long(s, 0, LONG_N);
 
     const int64_t froms[] = {-1,   0,    1,    4094, 4095,  4096,  4097, 8190,
@@ -748,18 +700,18 @@ static void test_long_stream(void **state)
     assert_int_equal(info.last_pos, long_pos[LONG_N + 5000 - 1]);
 
     /* And after reopening. */
-    fx_close(f);
-    s = fx_open(f, &o);
+    tu_fx_close(f);
+    s = tu_fx_open(f, &o);
     assert_int_equal(read_long(s, 4096, EVS_FORWARD, 0, LONG_N + 5000), LONG_N + 5000 - 4096);
     assert_int_equal(read_long(s, 8191, EVS_BACKWARD, 0, LONG_N + 5000), 8192);
-    fx_close(f);
+    tu_fx_close(f);
 }
 
 /* The query and all it points to are copied at open: the caller may free them. */
 static void test_query_copied(void **state)
 {
-    fixture *f = *state;
-    evs_store *s = fx_open(f, NULL);
+    tu_fixture *f = *state;
+    evs_store *s = tu_fx_open(f, NULL);
     fill_twenty(s);
     evs_query *q = malloc(sizeof *q);
     assert_non_null(q);
@@ -816,18 +768,18 @@ static void test_query_copied(void **state)
         n++;
     evs_streams_close(it);
     assert_int_equal(n, 2);
-    fx_close(f);
+    tu_fx_close(f);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_positions, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_stream_with_from_pos, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_query_copied, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_filters_and_model, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_find_time, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_long_stream, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_positions, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_stream_with_from_pos, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_query_copied, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_filters_and_model, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_find_time, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_long_stream, tu_setup, tu_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

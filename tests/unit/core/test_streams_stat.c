@@ -43,46 +43,6 @@ static void seed_rng(void)
         rng_state = 1;
 }
 
-typedef struct fixture {
-    char dir[4096];
-    evs_store *s;
-} fixture;
-
-static int setup(void **state)
-{
-    fixture *f = calloc(1, sizeof *f);
-    if (!f)
-        return -1;
-    tu_tmpdir(f->dir, sizeof f->dir, "core-q");
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    evs_close(f->s);
-    tu_cleanup(f->dir);
-    free(f);
-    return 0;
-}
-
-/* Open (or reopen) the fixture's store; NULL options = tu_fast_options(). */
-static evs_store *fx_open(fixture *f, const evs_options *o)
-{
-    evs_options fast = tu_fast_options();
-    assert_null(f->s);
-    assert_evs_ok(evs_open(&f->s, f->dir, o ? o : &fast));
-    return f->s;
-}
-
-static void fx_close(fixture *f)
-{
-    evs_store *s = f->s;
-    f->s = NULL;
-    assert_evs_ok(evs_close(s));
-}
-
 /* ---- stream info, listings ------------------------------------------------------------ */
 
 typedef struct sinfo {
@@ -189,13 +149,13 @@ static void append_to(evs_store *s, sinfo *st, const char *data)
 
 static void test_stream_info_and_listing(void **state)
 {
-    fixture *f = *state;
+    tu_fixture *f = *state;
     seed_rng();
     const char *dir = f->dir;
     evs_options o = tu_fast_options();
     o.checkpoint_bytes = 64u << 10;
     o.segment_size = 4u << 20;
-    evs_store *s = fx_open(f, &o);
+    evs_store *s = tu_fx_open(f, &o);
 
     /* Missing streams. */
     evs_stream_info info;
@@ -263,10 +223,10 @@ static void test_stream_info_and_listing(void **state)
     check_listing(s, sts, count, "zzz");
 
     /* Reopen: the snapshot is the base, the tail is scanned; each stream once. */
-    fx_close(f);
+    tu_fx_close(f);
     assert_true(snap_covered(dir) > 0);
     assert_true(snap_covered(dir) < round_start);
-    s = fx_open(f, &o);
+    s = tu_fx_open(f, &o);
     check_listing(s, sts, count, NULL);
     check_listing(s, sts, count, "cart-");
     check_listing(s, sts, count, "tail");
@@ -287,7 +247,7 @@ static void test_stream_info_and_listing(void **state)
     evs_stat_info si;
     assert_evs_ok(evs_stat(&si, s));
     assert_int_equal(si.stream_count, (int64_t)count + 1);
-    fx_close(f);
+    tu_fx_close(f);
 }
 
 /* ---- stat, head ---------------------------------------------------------------------- */
@@ -315,11 +275,11 @@ static void seg_files(const char *dir, int64_t *count, int64_t *bytes)
 
 static void test_stat_and_head(void **state)
 {
-    fixture *f = *state;
+    tu_fixture *f = *state;
     const char *dir = f->dir;
     evs_options o = tu_fast_options();
     o.segment_size = 64u << 10;
-    evs_store *s = fx_open(f, &o);
+    evs_store *s = tu_fx_open(f, &o);
     evs_stat_info si;
     memset(&si, 0x55, sizeof si);
     assert_evs_ok(evs_stat(&si, s));
@@ -370,9 +330,9 @@ static void test_stat_and_head(void **state)
     evs_cursor_close(c);
 
     /* The same after reopening, with the options of this open. */
-    fx_close(f);
+    tu_fx_close(f);
     o.sync_mode = EVS_SYNC_BATCH;
-    s = fx_open(f, &o);
+    s = tu_fx_open(f, &o);
     evs_stat_info again;
     assert_evs_ok(evs_stat(&again, s));
     assert_int_equal(again.event_count, 500);
@@ -385,22 +345,22 @@ static void test_stat_and_head(void **state)
     assert_int_equal(again.segment_size, 64u << 10);
     assert_int_equal(evs_head(s), 500);
     /* A store keeps the segment size it was created with: 0 means that one. */
-    fx_close(f);
+    tu_fx_close(f);
     o = tu_fast_options();
     o.segment_size = 0;
-    s = fx_open(f, &o);
+    s = tu_fx_open(f, &o);
     assert_evs_ok(evs_stat(&again, s));
     assert_int_equal(again.segment_size, 64u << 10);
     assert_int_equal(again.sync_mode, EVS_SYNC_NONE);
     assert_int_equal(again.log_bytes, si.log_bytes);
-    fx_close(f);
+    tu_fx_close(f);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_stream_info_and_listing, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_stat_and_head, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stream_info_and_listing, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_stat_and_head, tu_setup, tu_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

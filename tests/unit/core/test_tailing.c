@@ -22,54 +22,6 @@ static int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-/* Each test's store lives in a fixture: the teardown closes and removes it, also
- * after a failed assertion. */
-typedef struct fixture {
-    char dir[4096];
-    evs_store *s;
-} fixture;
-
-static int setup(void **state)
-{
-    fixture *f = calloc(1, sizeof *f);
-    if (!f)
-        return -1;
-    tu_tmpdir(f->dir, sizeof f->dir, "core-q");
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    evs_close(f->s);
-    tu_cleanup(f->dir);
-    free(f);
-    return 0;
-}
-
-/* Open (or reopen) the fixture's store; NULL options = tu_fast_options(). */
-static evs_store *fx_open(fixture *f, const evs_options *o)
-{
-    evs_options fast = tu_fast_options();
-    assert_null(f->s);
-    assert_evs_ok(evs_open(&f->s, f->dir, o ? o : &fast));
-    return f->s;
-}
-
-static void fx_close(fixture *f)
-{
-    evs_store *s = f->s;
-    f->s = NULL;
-    assert_evs_ok(evs_close(s));
-}
-
 /* ---- tailing ------------------------------------------------------------------------ */
 
 static int64_t next_pos(evs_cursor *c)
@@ -83,10 +35,10 @@ static int64_t next_pos(evs_cursor *c)
 
 static void test_tailing(void **state)
 {
-    fixture *f = *state;
+    tu_fixture *f = *state;
     evs_options o = tu_fast_options();
     o.segment_size = 64u << 10;
-    evs_store *s = fx_open(f, &o);
+    evs_store *s = tu_fx_open(f, &o);
 
     /* Opened on an empty store. */
     evs_cursor *all;
@@ -199,7 +151,7 @@ static void test_tailing(void **state)
     evs_cursor_close(onlyb);
     evs_cursor_close(late);
     evs_cursor_close(one);
-    fx_close(f);
+    tu_fx_close(f);
 }
 
 typedef struct appender {
@@ -211,7 +163,7 @@ typedef struct appender {
 static void *append_later(void *arg)
 {
     appender *a = arg;
-    sleep_ms(a->delay_ms);
+    tu_sleep_ms(a->delay_ms);
     evs_event_in e = tu_event("Ev", "{\"late\":true}");
     a->rc = evs_append(NULL, a->store, "wait-1", EVS_EXPECT_ANY, &e, 1);
     return NULL;
@@ -219,8 +171,8 @@ static void *append_later(void *arg)
 
 static void test_wait(void **state)
 {
-    fixture *f = *state;
-    evs_store *s = fx_open(f, NULL);
+    tu_fixture *f = *state;
+    evs_store *s = tu_fx_open(f, NULL);
     int64_t head = -1;
 
     /* Empty store: nothing after 0. */
@@ -296,7 +248,7 @@ static void test_wait(void **state)
     assert_int_equal(head, before + 1);
     assert_int_equal(rhead, before + 1);
     assert_true(waited < 10000);
-    fx_close(f);
+    tu_fx_close(f);
 }
 
 /* A writer thread appends across many segment rolls while this thread tails: with
@@ -335,10 +287,10 @@ static void *tail_write(void *arg)
 
 static void test_tail_concurrent(void **state)
 {
-    fixture *f = *state;
+    tu_fixture *f = *state;
     evs_options o = tu_fast_options();
     o.segment_size = 64u << 10;
-    evs_store *s = fx_open(f, &o);
+    evs_store *s = tu_fx_open(f, &o);
     tail_writer w = {s, 4000, 0};
     evs_cursor *all, *rare;
     assert_evs_ok(evs_cursor_open(&all, s, NULL));
@@ -391,15 +343,15 @@ static void test_tail_concurrent(void **state)
     assert_true(si.segment_count > 10);
     evs_cursor_close(all);
     evs_cursor_close(rare);
-    fx_close(f);
+    tu_fx_close(f);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_tailing, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_tail_concurrent, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_wait, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tailing, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_tail_concurrent, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_wait, tu_setup, tu_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
