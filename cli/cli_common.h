@@ -34,6 +34,9 @@ int cli_cmd_tail(int argc, char **argv);
 int cli_cmd_init(int argc, char **argv);
 int cli_cmd_export(int argc, char **argv);
 int cli_cmd_import(int argc, char **argv);
+int cli_cmd_subscribe(int argc, char **argv);
+int cli_cmd_consumers(int argc, char **argv);
+int cli_cmd_consumer(int argc, char **argv);
 
 /* ---- option parsing ---------------------------------------------------------------- */
 

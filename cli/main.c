@@ -18,6 +18,10 @@ static const struct {
     {"read", cli_cmd_read, "print events as NDJSON, filtered by position, stream, type, time"},
     {"streams", cli_cmd_streams, "list the streams with their versions and positions"},
     {"tail", cli_cmd_tail, "print the last events, and with -f new ones as they come"},
+    {"subscribe", cli_cmd_subscribe,
+     "follow events as NDJSON; with --consumer, durably from a checkpoint"},
+    {"consumers", cli_cmd_consumers, "list the durable consumers with checkpoint and lag"},
+    {"consumer", cli_cmd_consumer, "reset or delete a durable consumer"},
     {"export", cli_cmd_export, "write events as NDJSON (optionally gzip) to stdout or a file"},
     {"import", cli_cmd_import, "load events from ndjson, tiny-event-sourcing or eventlog files"},
     {"stat", cli_cmd_stat, "print the store's figures as one JSON object"},
@@ -36,17 +40,18 @@ static int print_help(FILE *f)
                 "commands:\n",
                 f);
     for (size_t i = 0; i < COMMAND_COUNT; i++)
-        (void)fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
-    (void)fputs("  help     this text; 'evstore help COMMAND' or 'evstore COMMAND --help' for one\n"
-                "\n"
-                "options:\n"
-                "  --help, -h     this text\n"
-                "  --version      print the version\n"
-                "\n"
-                "exit codes (every command):\n"
-                "  0 ok   1 error   2 usage   3 conflict (expected version)\n"
-                "  4 invalid input   5 corrupt store\n",
-                f);
+        (void)fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    (void)fputs(
+        "  help       this text; 'evstore help COMMAND' or 'evstore COMMAND --help' for one\n"
+        "\n"
+        "options:\n"
+        "  --help, -h     this text\n"
+        "  --version      print the version\n"
+        "\n"
+        "exit codes (every command):\n"
+        "  0 ok   1 error   2 usage   3 conflict (expected version)\n"
+        "  4 invalid input   5 corrupt store\n",
+        f);
     return fflush(f) == 0 ? CLI_EXIT_OK : CLI_EXIT_ERROR;
 }
 

@@ -1,0 +1,330 @@
+/*
+ * cmd_subscribe.c - `evstore subscribe`: print matching events as NDJSON and keep
+ * following new ones. With --consumer NAME it is a durable consumer: it starts after
+ * the consumer's checkpoint and acknowledges each event once its line is written, so a
+ * pipeline `evstore subscribe --consumer N | handler` resumes where it stopped.
+ * Without it, a plain subscription from --from POS, the start or the end.
+ *
+ * Both read through evs_consumer_next / evs_subscription_next, which sleep on the
+ * store's futex; the wait is cut into short slices so that a signal, a closed stdout
+ * or the --timeout is noticed promptly even when no event arrives.
+ */
+#include "cli_common.h"
+#include "util.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char subscribe_help[] =
+    "usage: evstore subscribe [DIR] --consumer NAME [FILTERS] [--limit N] [--timeout S]\n"
+    "       evstore subscribe [DIR] [--from POS | --from-end] [FILTERS] [--limit N]\n"
+    "                         [--timeout S]\n"
+    "\n"
+    "Print the events that match the filters as NDJSON, in the form 'evstore read'\n"
+    "prints, then keep printing matching events as any process appends them, until\n"
+    "interrupted (SIGINT, SIGTERM), the reader of the output goes away, N events were\n"
+    "printed (--limit), or nothing new came for S seconds (--timeout); all of these\n"
+    "end with exit code 0.\n"
+    "\n"
+    "With --consumer NAME it is a durable consumer (created on first use): it starts\n"
+    "after NAME's checkpoint, the last event it acknowledged, so a restarted subscribe\n"
+    "carries on where the last one stopped.\n"
+    "ACK RULE: an event is acknowledged only after its line has been completely\n"
+    "written to standard output (the output is flushed after every event); on exit\n"
+    "the consumer is closed, which saves the checkpoint. An event whose line was not\n"
+    "fully written is never acknowledged and is printed again by the next subscribe,\n"
+    "so 'evstore subscribe --consumer NAME | handler' delivers every event at least\n"
+    "once: make the handler idempotent. 'Written' means handed to the pipe: lines\n"
+    "still in the pipe when the handler dies are acknowledged but were not handled;\n"
+    "use 'evstore consumer reset' to replay from a position the handler trusts.\n"
+    "Only one process may use a consumer at a time: a second subscribe with the same\n"
+    "NAME fails with exit code 1 ('busy').\n"
+    "\n"
+    "options:\n"
+    "  --consumer NAME    durable consumer NAME (A-Z a-z 0-9 . _ -, up to 128 bytes)\n"
+    "  --from POS         without --consumer: start at position POS (default: the\n"
+    "                     first event)\n"
+    "  --from-end         without --consumer: only events appended from now on\n"
+    "  --limit N          stop after N events (N >= 1)\n"
+    "  --timeout S        stop when nothing new came for S seconds (may be a decimal,\n"
+    "                     0.5; 0: stop as soon as the stored events are "
+    "printed)\n" CLI_FILTER_SEL_HELP "  --help, -h         this text\n"
+    "\n"
+    "DIR defaults to $EVSTORE_DIR; the store must exist. See also 'evstore consumers'\n"
+    "and 'evstore consumer reset|delete'.\n"
+    "Exit codes: 0 ok, 1 error (also: consumer busy), 2 usage, 4 invalid (bad consumer\n"
+    "name), 5 corrupt store.\n";
+
+enum { OPT_CONSUMER = CLI_F_SEL_COUNT, OPT_FROM, OPT_FROM_END, OPT_LIMIT, OPT_TIMEOUT };
+
+static const cli_optdef subscribe_opts[] = {
+    CLI_FILTER_SEL_OPTDEFS,
+    [OPT_CONSUMER] = {"consumer", true, 0},
+    [OPT_FROM] = {"from", true, 0},
+    [OPT_FROM_END] = {"from-end", false, 0},
+    [OPT_LIMIT] = {"limit", true, 0},
+    [OPT_TIMEOUT] = {"timeout", true, 0},
+    {NULL, false, 0},
+};
+
+/* The longest single wait: how late a signal or a closed stdout may be noticed. */
+#define WAIT_MS 200
+
+/* --timeout at most this many seconds, so the milliseconds fit any arithmetic. */
+#define MAX_TIMEOUT_S 1000000000LL
+
+struct subscribe_args {
+    const char *dir;
+    cli_filter filter;
+    const char *consumer; /* NULL: a plain subscription */
+    int64_t from;         /* EVS_FROM_START, EVS_FROM_END or a position */
+    bool from_given;
+    int64_t limit;      /* 0: no limit */
+    int64_t timeout_ms; /* -1: none */
+};
+
+/* The source of events: exactly one of the two is set. */
+struct source {
+    evs_consumer *consumer;
+    evs_subscription *sub;
+};
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+/* Seconds with up to 3 decimals into milliseconds; false when s is not that. */
+static bool parse_seconds(const char *s, int64_t *ms)
+{
+    const char *dot = strchr(s, '.');
+    size_t int_len = dot != NULL ? (size_t)(dot - s) : strlen(s);
+    int64_t whole;
+    if (int_len == 0 || s[0] == '-' || s[0] == '+' ||
+        !cli_parse_i64(s, int_len, 0, MAX_TIMEOUT_S, &whole))
+        return false;
+    int64_t frac = 0;
+    if (dot != NULL) {
+        size_t n = strlen(dot + 1);
+        if (n == 0 || n > 3 || dot[1] == '-' || dot[1] == '+' ||
+            !cli_parse_i64(dot + 1, n, 0, 999, &frac))
+            return false;
+        for (; n < 3; n++)
+            frac *= 10;
+    }
+    *ms = whole * 1000 + frac;
+    return true;
+}
+
+static int set_option(struct subscribe_args *sa, int opt, const char *v)
+{
+    switch (opt) {
+    case OPT_CONSUMER:
+        sa->consumer = v;
+        return CLI_EXIT_OK;
+    case OPT_FROM:
+        if (!cli_parse_i64(v, strlen(v), 0, INT64_MAX, &sa->from))
+            return cli_usage("subscribe", "--from wants a position >= 0, not '%s'", v);
+        if (sa->from_given)
+            return cli_usage("subscribe", "--from and --from-end exclude each other");
+        sa->from_given = true;
+        return CLI_EXIT_OK;
+    case OPT_FROM_END:
+        if (sa->from_given)
+            return cli_usage("subscribe", "--from and --from-end exclude each other");
+        sa->from = EVS_FROM_END;
+        sa->from_given = true;
+        return CLI_EXIT_OK;
+    case OPT_LIMIT:
+        if (!cli_parse_i64(v, strlen(v), 1, INT64_MAX, &sa->limit))
+            return cli_usage("subscribe", "--limit wants a count >= 1, not '%s'", v);
+        return CLI_EXIT_OK;
+    case OPT_TIMEOUT:
+        if (!parse_seconds(v, &sa->timeout_ms))
+            return cli_usage("subscribe", "--timeout wants seconds >= 0 (5, 0.5), not '%s'", v);
+        return CLI_EXIT_OK;
+    default:
+        return cli_filter_set(&sa->filter, "subscribe", opt, v);
+    }
+}
+
+/* Returns an exit code, or -1 for --help. */
+static int parse_args(struct subscribe_args *sa, int argc, char **argv)
+{
+    cli_parser p;
+    cli_parser_init(&p, "subscribe", argc, argv);
+    const char *dir = NULL;
+    int opt;
+    while ((opt = cli_parser_next(&p, subscribe_opts)) != CLI_OPT_END) {
+        if (opt == CLI_OPT_BAD)
+            return CLI_EXIT_USAGE;
+        if (opt == CLI_OPT_HELP)
+            return -1;
+        int code;
+        if (opt == CLI_OPT_ARG) {
+            if (dir != NULL)
+                return cli_usage("subscribe", "unexpected argument '%s'", p.value);
+            dir = p.value;
+            code = CLI_EXIT_OK;
+        } else {
+            code = set_option(sa, opt, p.value);
+        }
+        if (code != CLI_EXIT_OK)
+            return code;
+    }
+    /* A consumer's start is its checkpoint; a --from would silently disagree with it. */
+    if (sa->consumer != NULL && sa->from_given)
+        return cli_usage("subscribe", "--from and --from-end are for subscriptions without "
+                                      "--consumer (use 'evstore consumer reset --to POS')");
+    int code = cli_filter_finish(&sa->filter, "subscribe");
+    if (code != CLI_EXIT_OK)
+        return code;
+    sa->dir = cli_store_dir("subscribe", dir);
+    return sa->dir != NULL ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+}
+
+/* True when standard output is a pipe or socket whose reader went away (as in tail):
+ * on a quiet store EPIPE would only show up with the next event, maybe never. */
+static bool output_gone(void)
+{
+    struct pollfd pfd = {.fd = STDOUT_FILENO, .events = POLLOUT, .revents = 0};
+    return poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLERR | POLLHUP)) != 0;
+}
+
+static int source_next(struct source *src, evs_event *ev, int timeout_ms)
+{
+    if (src->consumer != NULL)
+        return evs_consumer_next(src->consumer, ev, timeout_ms);
+    return evs_subscription_next(src->sub, ev, timeout_ms);
+}
+
+/* Acknowledge ev_pos. A failed periodic save (EIO, ENOSPC) keeps the acknowledgement
+ * for the next save, so only other errors stop the command. */
+static int ack(struct source *src, int64_t pos)
+{
+    if (src->consumer == NULL)
+        return 0;
+    int rc = evs_consumer_ack(src->consumer, pos);
+    return rc == EVS_EIO || rc == EVS_ENOSPC ? 0 : rc;
+}
+
+static int run(struct source *src, const struct subscribe_args *sa, cli_out *out)
+{
+    int64_t printed = 0;
+    int64_t idle_since = evs__monotonic_ns();
+    while (!stop_requested && !output_gone()) {
+        int wait_ms = WAIT_MS;
+        if (sa->timeout_ms >= 0) {
+            int64_t left = sa->timeout_ms - (evs__monotonic_ns() - idle_since) / 1000000;
+            if (left < 0)
+                break;
+            if (left < wait_ms)
+                wait_ms = (int)left;
+        }
+        evs_event ev;
+        int rc = source_next(src, &ev, wait_ms);
+        if (rc < 0)
+            return cli_lib_err("subscribe", rc);
+        if (rc == 0) {
+            /* --timeout 0: nothing more is stored, so stop after the catch-up. */
+            if (sa->timeout_ms == 0)
+                break;
+            continue;
+        }
+        idle_since = evs__monotonic_ns();
+        /* The ack rule: the line goes out whole (flushed) before its ack, so a crash or
+         * a closed pipe in between costs a repeat, never a lost event. */
+        (void)cli_out_event(out, &ev);
+        if (cli_out_flush(out) < 0)
+            break;
+        rc = ack(src, ev.pos);
+        if (rc < 0)
+            return cli_lib_err("subscribe", rc);
+        if (sa->limit > 0 && ++printed >= sa->limit)
+            break;
+    }
+    return cli_out_report("subscribe", out);
+}
+
+static int open_source(struct source *src, evs_store *store, const struct subscribe_args *sa)
+{
+    int rc;
+    if (sa->consumer != NULL) {
+        rc = evs_consumer_open(&src->consumer, store, sa->consumer, &sa->filter.query);
+        if (rc == EVS_EBUSY) {
+            cli_err("subscribe",
+                    "consumer '%s' is busy: another process (a running 'evstore subscribe "
+                    "--consumer %s'?) has it open",
+                    sa->consumer, sa->consumer);
+            return CLI_EXIT_ERROR;
+        }
+    } else {
+        rc = evs_subscribe(&src->sub, store, &sa->filter.query, sa->from);
+    }
+    return rc < 0 ? cli_lib_err("subscribe", rc) : CLI_EXIT_OK;
+}
+
+static int subscribe_store(evs_store *store, const struct subscribe_args *sa)
+{
+    struct source src = {NULL, NULL};
+    int code = open_source(&src, store, sa);
+    if (code != CLI_EXIT_OK)
+        return code;
+    cli_out out;
+    /* One event per flush, so the buffer only needs to hold a typical line. */
+    if (cli_out_init(&out, STDOUT_FILENO, 64u << 10) < 0) {
+        cli_err("subscribe", "out of memory");
+        code = CLI_EXIT_ERROR;
+    } else {
+        code = run(&src, sa, &out);
+        cli_out_free(&out);
+    }
+    /* Closing saves the checkpoint; a failed save would only mean repeats, but it is
+     * worth a message and an error exit, so flush explicitly first. */
+    if (src.consumer != NULL) {
+        int rc = evs_consumer_flush(src.consumer);
+        if (rc < 0 && code == CLI_EXIT_OK)
+            code = cli_lib_err("subscribe", rc);
+    }
+    evs_consumer_close(src.consumer);
+    evs_subscription_close(src.sub);
+    return code;
+}
+
+int cli_cmd_subscribe(int argc, char **argv)
+{
+    struct subscribe_args sa = {.from = EVS_FROM_START, .timeout_ms = -1};
+    if (cli_filter_init(&sa.filter, "subscribe", argc) != CLI_EXIT_OK)
+        return CLI_EXIT_ERROR;
+    int code = parse_args(&sa, argc, argv);
+    if (code != CLI_EXIT_OK) {
+        cli_filter_free(&sa.filter);
+        return code < 0 ? cli_help(subscribe_help) : code;
+    }
+    /* No SA_RESTART: a signal should cut a wait short, not resume it. */
+    struct sigaction act;
+    memset(&act, 0, sizeof act);
+    act.sa_handler = on_signal;
+    sigemptyset(&act.sa_mask);
+    (void)sigaction(SIGINT, &act, NULL);
+    (void)sigaction(SIGTERM, &act, NULL);
+    /* Not read-only: a consumer saves its checkpoint, and a read-only handle's wait is
+     * not woken at once by a writer (see tail). NOCREATE: subscribe never makes a store. */
+    evs_options opts = EVS_OPTIONS_INIT;
+    opts.flags = EVS_OPEN_NOCREATE;
+    evs_store *store = NULL;
+    int rc = evs_open(&store, sa.dir, &opts);
+    if (rc < 0) {
+        code = cli_lib_err("subscribe", rc);
+    } else {
+        code = subscribe_store(store, &sa);
+        evs_close(store);
+    }
+    cli_filter_free(&sa.filter);
+    return code;
+}
