@@ -296,3 +296,17 @@ evs_store *cli_open_readonly(const char *cmd, const char *dir, int *exit_code)
     *exit_code = CLI_EXIT_OK;
     return store;
 }
+
+int cli_parser_next_dir(cli_parser *p, const cli_optdef *opts, const char **dir)
+{
+    for (;;) {
+        int opt = cli_parser_next(p, opts);
+        if (opt != CLI_OPT_ARG)
+            return opt;
+        if (*dir != NULL) {
+            cli_usage(p->cmd, "unexpected argument '%s'", p->value);
+            return CLI_OPT_BAD;
+        }
+        *dir = p->value;
+    }
+}

@@ -80,6 +80,11 @@ void cli_err(const char *cmd, const char *fmt, ...) __attribute__((format(printf
  * CLI_EXIT_USAGE. */
 int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* cli_parser_next for subcommands whose one positional argument is DIR: stores it in
+ * *dir, reports a second one as a usage error (CLI_OPT_BAD, message printed), and
+ * returns everything else as cli_parser_next does. */
+int cli_parser_next_dir(cli_parser *p, const cli_optdef *opts, const char **dir);
+
 /* Report the library's last error (evs_errmsg) for `rc` and return its exit code. */
 int cli_lib_err(const char *cmd, int rc);
 

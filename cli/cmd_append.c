@@ -156,17 +156,11 @@ static int parse_args(ap_opts *o, int argc, char **argv)
     const char *dir = NULL;
     bool batch_given = false;
     int opt;
-    while ((opt = cli_parser_next(&p, append_opts)) != CLI_OPT_END) {
+    while ((opt = cli_parser_next_dir(&p, append_opts, &dir)) != CLI_OPT_END) {
         if (opt == CLI_OPT_BAD)
             return CLI_EXIT_USAGE;
         if (opt == CLI_OPT_HELP)
             return -1;
-        if (opt == CLI_OPT_ARG) {
-            if (dir != NULL)
-                return cli_usage("append", "unexpected argument '%s'", p.value);
-            dir = p.value;
-            continue;
-        }
         int code = set_option(o, opt, p.value);
         if (code != CLI_EXIT_OK)
             return code;

@@ -66,17 +66,13 @@ static int parse_args(struct export_args *ea, int argc, char **argv)
     cli_parser_init(&p, "export", argc, argv);
     const char *dir = NULL;
     int opt;
-    while ((opt = cli_parser_next(&p, export_opts)) != CLI_OPT_END) {
+    while ((opt = cli_parser_next_dir(&p, export_opts, &dir)) != CLI_OPT_END) {
         int code = CLI_EXIT_OK;
         if (opt == CLI_OPT_BAD)
             return CLI_EXIT_USAGE;
         if (opt == CLI_OPT_HELP)
             return -1;
-        if (opt == CLI_OPT_ARG) {
-            if (dir != NULL)
-                return cli_usage("export", "unexpected argument '%s'", p.value);
-            dir = p.value;
-        } else if (opt < CLI_F_COUNT) {
+        if (opt < CLI_F_COUNT) {
             code = cli_filter_set(&ea->filter, "export", opt, p.value);
         } else if (opt == OPT_OUTPUT) {
             if (p.value[0] == '\0')

@@ -54,17 +54,13 @@ static int parse_args(struct read_args *ra, int argc, char **argv)
     cli_parser_init(&p, "read", argc, argv);
     const char *dir = NULL;
     int opt;
-    while ((opt = cli_parser_next(&p, read_opts)) != CLI_OPT_END) {
+    while ((opt = cli_parser_next_dir(&p, read_opts, &dir)) != CLI_OPT_END) {
         int code = CLI_EXIT_OK;
         if (opt == CLI_OPT_BAD)
             return CLI_EXIT_USAGE;
         if (opt == CLI_OPT_HELP)
             return -1;
-        if (opt == CLI_OPT_ARG) {
-            if (dir != NULL)
-                return cli_usage("read", "unexpected argument '%s'", p.value);
-            dir = p.value;
-        } else if (opt < CLI_F_COUNT) {
+        if (opt < CLI_F_COUNT) {
             code = cli_filter_set(&ra->filter, "read", opt, p.value);
         } else {
             enum print_mode m = opt == OPT_COUNT ? PRINT_COUNT : PRINT_DATA;

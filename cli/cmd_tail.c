@@ -67,17 +67,13 @@ static int parse_args(struct tail_args *ta, int argc, char **argv)
     cli_parser_init(&p, "tail", argc, argv);
     const char *dir = NULL;
     int opt;
-    while ((opt = cli_parser_next(&p, tail_opts)) != CLI_OPT_END) {
+    while ((opt = cli_parser_next_dir(&p, tail_opts, &dir)) != CLI_OPT_END) {
         int code = CLI_EXIT_OK;
         if (opt == CLI_OPT_BAD)
             return CLI_EXIT_USAGE;
         if (opt == CLI_OPT_HELP)
             return -1;
-        if (opt == CLI_OPT_ARG) {
-            if (dir != NULL)
-                return cli_usage("tail", "unexpected argument '%s'", p.value);
-            dir = p.value;
-        } else if (opt < CLI_F_SEL_COUNT) {
+        if (opt < CLI_F_SEL_COUNT) {
             code = cli_filter_set(&ta->filter, "tail", opt, p.value);
         } else if (opt == OPT_LINES) {
             if (!cli_parse_i64(p.value, strlen(p.value), 0, EVS_MAX_BATCH_COUNT, &ta->lines))
