@@ -57,12 +57,25 @@ static int fail(const where *w, int code, const char *fmt, ...)
                        w->stream ? w->stream : "", event, what);
 }
 
-static int check_event(const evs_event_in *in, evs__event_w *w, const where *at)
+/* The last event type checked in this call: appends usually repeat one type string, and
+ * the same pointer within one call means the same bytes (the input is borrowed, const). */
+typedef struct type_memo {
+    const char *type;
+    uint32_t len;
+    uint32_t hash;
+} type_memo;
+
+static int check_event(const evs_event_in *in, evs__event_w *w, const where *at, type_memo *tm)
 {
     size_t type_len;
     char why[128];
-    if (evs__name_problem(in->type, EVS_MAX_TYPE_LEN, &type_len, why, sizeof why))
-        return fail(at, EVS_EINVAL, "field 'type' %s", why);
+    if (in->type != tm->type || !in->type) {
+        if (evs__name_problem(in->type, EVS_MAX_TYPE_LEN, &type_len, why, sizeof why))
+            return fail(at, EVS_EINVAL, "field 'type' %s", why);
+        tm->type = in->type;
+        tm->len = (uint32_t)type_len;
+        tm->hash = (uint32_t)evs__hash64(in->type, type_len);
+    }
     if (!in->data || in->data_len == 0)
         return fail(at, EVS_EINVAL, "field 'data' is empty (it must be a JSON value)");
     if (in->data_len + in->metadata_len > EVS_MAX_EVENT_LEN)
@@ -81,8 +94,8 @@ static int check_event(const evs_event_in *in, evs__event_w *w, const where *at)
             return fail(at, EVS_EINVAL, "field 'metadata' must be a JSON object");
     }
     w->type = in->type;
-    w->type_len = (uint32_t)type_len;
-    w->type_hash = (uint32_t)evs__hash64(in->type, type_len);
+    w->type_len = tm->len;
+    w->type_hash = tm->hash;
     w->data = in->data;
     w->data_len = (uint32_t)in->data_len;
     w->meta = in->metadata;
@@ -136,7 +149,7 @@ static int check_ids_unique(const evs__batch_w *w, where *at)
 }
 
 static int check_batch(const evs_batch_in *in, evs__batch_w *w, evs__event_w *events,
-                       size_t index, size_t batch_count)
+                       size_t index, size_t batch_count, type_memo *tm)
 {
     where at = {in->stream, index, batch_count, -1};
     size_t slen = 0;
@@ -163,7 +176,7 @@ static int check_batch(const evs_batch_in *in, evs__batch_w *w, evs__event_w *ev
     w->payload_len = 0;
     for (size_t i = 0; i < in->count; i++) {
         at.event = (long)i;
-        int rc = check_event(&in->events[i], &events[i], &at);
+        int rc = check_event(&in->events[i], &events[i], &at, tm);
         if (rc < 0)
             return rc;
         w->any_id_given |= events[i].id_given;
@@ -202,8 +215,9 @@ int evs_append_multi(evs_append_result *out, evs_store *store, const evs_batch_i
     }
     memset(res, 0, batch_count * sizeof *res);
     uint64_t bytes = 0;
+    type_memo tm = {NULL, 0, 0};
     for (size_t i = 0, at = 0; i < batch_count; i++) {
-        if ((rc = check_batch(&batches[i], &bw[i], events + at, i, batch_count)) < 0)
+        if ((rc = check_batch(&batches[i], &bw[i], events + at, i, batch_count, &tm)) < 0)
             goto out;
         at += batches[i].count;
         bytes += bw[i].payload_len;

@@ -452,14 +452,7 @@ static uint64_t batch_bytes(const evs__batch_w *b)
 static int encode_batch(file_backend *fb, group *g, const evs__batch_w *b, const stream_val *v,
                         evs_append_result *res, uint32_t *last_off)
 {
-    uint64_t bytes = batch_bytes(b);
-    int rc = evs__buf_reserve(&fb->wbuf, bytes);
-    if (rc == 0)
-        rc = evs__buf_reserve(&fb->ibuf, b->count * IDX_ENTRY_LEN);
-    if (rc == 0)
-        rc = evs__buf_reserve(&g->rec_offs, b->count * sizeof(uint64_t));
-    if (rc < 0)
-        return rc;
+    /* encode_req reserved room for the whole request. */
     uint64_t pos = g->buf_first_pos + fb->ibuf.len / IDX_ENTRY_LEN;
     res->first_pos = (int64_t)pos;
     uint64_t prev = v->last_pos;
@@ -515,10 +508,19 @@ static int encode_req(file_backend *fb, group *g, append_req *r)
         if (rc < 0)
             return rc;
     }
+    size_t events = 0;
+    for (size_t j = 0; j < r->batch_count; j++)
+        events += r->batches[j].count;
+    int rc = evs__buf_reserve(&fb->wbuf, need);
+    if (rc == 0)
+        rc = evs__buf_reserve(&fb->ibuf, events * IDX_ENTRY_LEN);
+    if (rc == 0)
+        rc = evs__buf_reserve(&g->rec_offs, events * sizeof(uint64_t));
+    if (rc < 0)
+        return rc;
     size_t undo_mark = fb->undo_len;
     size_t buf_mark = fb->wbuf.len, ibuf_mark = fb->ibuf.len, offs_mark = g->rec_offs.len;
     uint64_t last_off = UINT64_MAX;
-    int rc = 0;
     size_t i;
     for (i = 0; i < r->batch_count; i++) {
         const evs__batch_w *b = &r->batches[i];
