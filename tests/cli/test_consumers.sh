@@ -64,6 +64,7 @@ expect_rc 1 "delete twice"
 expect_in "no consumer 'c2'" "$T/err" "delete names the missing consumer"
 
 # ---- busy: one process at a time per name ---------------------------------------------
+: >"$T/bg" # exists before the job's own redirection: the loop below reads it at once
 "$EVS" subscribe "$d" --consumer busy1 >"$T/bg" 2>"$T/bg_err" &
 pid=$!
 i=0

@@ -38,6 +38,7 @@ expect_eq "$(data_of)" '4 ' "--stream"
     "pos,stream,version,id,type,ts,data" ] || fail "tail prints read's envelope"
 
 # ---- -f: another process appends; the follower prints it within a second ---------------
+: >"$T/follow" # exists before the job's own redirection: the loop below reads it at once
 "$EVS" tail "$d" -f -n 1 --prefix live >"$T/follow" 2>"$T/follow_err" &
 pid=$!
 echo '{"stream":"live-1","type":"L","data":1}' | "$EVS" append "$d" --quiet
