@@ -4,7 +4,9 @@
  */
 #include "cli_common.h"
 
+#include <stdbool.h>
 #include <stdio.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char verify_help[] =
@@ -17,7 +19,8 @@ static const char verify_help[] =
     "  {\"ok\":true,\"events\":N,\"segments\":N,\"bytes\":N,\"problems\":0}\n"
     "When damage keeps the store from being opened at all, the summary says\n"
     "\"ok\":false with null counts and the open error is the one problem.\n"
-    "The store is opened read-only: verify never changes it.\n"
+    "The store is opened read-only: verify never changes it. On a terminal, a\n"
+    "progress bar is shown on stderr (never when stderr is a pipe or a file).\n"
     "\n"
     "options:\n"
     "  --help, -h     this text\n"
@@ -27,13 +30,49 @@ static const char verify_help[] =
 
 static const cli_optdef verify_opts[] = {{NULL, false, 0}};
 
+/* Progress goes to a terminal only (never into a pipe or a log), at most ten times a
+ * second, on one line that problems and the end clear first. */
+typedef struct verify_ui {
+    bool tty;
+    bool shown; /* a progress line is on the screen */
+    int64_t last_ns;
+} verify_ui;
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void clear_progress(verify_ui *ui)
+{
+    if (ui->shown)
+        fputs("\r\033[K", stderr);
+    ui->shown = false;
+}
+
+static void show_progress(verify_ui *ui, int64_t done, int64_t total)
+{
+    int64_t t = now_ns();
+    if (!ui->tty || total <= 0 || (t - ui->last_ns < 100000000 && done < total))
+        return;
+    ui->last_ns = t;
+    int pct = (int)(done * 100 / total);
+    fprintf(stderr, "\rverify: %3d%% [%-40.*s] %lld/%lld MiB", pct, pct * 40 / 100,
+            "########################################", (long long)(done >> 20),
+            (long long)(total >> 20));
+    ui->shown = true;
+}
+
 static int on_problem(void *ctx, const evs_problem *pb, int64_t done, int64_t total)
 {
-    (void)ctx;
-    (void)done;
-    (void)total;
-    if (pb == NULL)
-        return 0; /* progress: not shown */
+    verify_ui *ui = ctx;
+    if (pb == NULL) {
+        show_progress(ui, done, total);
+        return 0;
+    }
+    clear_progress(ui);
     char where[64] = "";
     char pos[48] = "";
     if (pb->offset >= 0)
@@ -101,7 +140,9 @@ int cli_cmd_verify(int argc, char **argv)
         return code;
     }
     evs_verify_report report = {0, 0, 0, 0, 0};
-    int rc = evs_verify(store, on_problem, NULL, &report);
+    verify_ui ui = {isatty(STDERR_FILENO) == 1, false, 0};
+    int rc = evs_verify(store, on_problem, &ui, &report);
+    clear_progress(&ui);
     if (rc < 0 && rc != EVS_ECORRUPT) {
         code = cli_lib_err("verify", rc);
     } else {

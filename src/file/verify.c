@@ -193,8 +193,8 @@ int evs__file_verify(evs__backend *be, evs_verify_cb cb, void *ctx, evs_verify_r
                 evs__lasterr_msg());
     }
     evs__tab_free(&v.rebuilt);
-    if (cb)
-        cb(ctx, NULL, done, v.total_bytes);
+    if (cb && !v.stop)
+        cb(ctx, NULL, v.total_bytes, v.total_bytes); /* the end: 100% */
     if (rep->problem_count)
         return evs__seterr(EVS_ECORRUPT, "verify found %" PRId64 " problem(s) in '%s'",
                            rep->problem_count, fb->dir);

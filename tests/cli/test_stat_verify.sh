@@ -60,6 +60,21 @@ grep -qiE '(byte|offset) [0-9]+' "$T/err" || fail "damage names a byte offset"
 expect_eq "$(jq -c .ok "$T/out")" false "verify summary says not ok"
 [ "$(jq -c '.problems' "$T/out")" != 0 ] || fail "verify summary counts problems"
 
+# ---- progress: on a terminal only ------------------------------------------------------
+d2="$T/progress"
+seq 1 2000 | sed 's/.*/{"stream":"p-1","type":"T","data":&}/' | "$EVS" append "$d2" --quiet
+evs verify "$d2"
+expect_rc 0 "verify of a whole store"
+expect_empty "$T/err" "no progress bar when stderr is not a terminal"
+if command -v script >/dev/null 2>&1; then
+    # script(1) runs the command on a pseudo-terminal: now the bar is drawn and cleared.
+    script -qec "'$EVS' verify '$d2'" /dev/null >"$T/tty" 2>&1 || fail "verify on a terminal"
+    grep -q "verify: 100%" "$T/tty" || fail "progress bar reaches 100% on a terminal"
+    grep -q '"ok":true' "$T/tty" || fail "summary after the progress bar"
+else
+    echo "skipped: progress on a terminal (no script(1) here)"
+fi
+
 # ---- missing stores --------------------------------------------------------------------
 for cmd in stat verify; do
     evs $cmd "$T/missing"
