@@ -117,6 +117,13 @@ bool im_key_is(const evs_json_member *m, const char *name);
 /* ---- formats ------------------------------------------------------------------------ */
 
 /* Each imports one input path and returns an exit code. */
+/* Read `path` line by line and call fn for each non-blank line (line_no 1-based) after
+ * making room for 2 * len + slack bytes in ic->scratch (emptied first), so pointers a
+ * line handler keeps into it stay valid for that line. Read errors name file and line.
+ * Stops at the first exit code that is not CLI_EXIT_OK and returns it. */
+typedef int (*im_line_fn)(im_ctx *ic, const char *line, size_t len, uint64_t line_no, void *arg);
+int im_each_line(im_ctx *ic, const char *path, size_t slack, im_line_fn fn, void *arg);
+
 int im_ndjson_file(im_ctx *ic, const char *path);
 int im_tiny_file(im_ctx *ic, const char *path);
 /* eventlog takes every file name template at once: files are walked in date order. */

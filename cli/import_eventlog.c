@@ -205,41 +205,19 @@ static int el_line(im_ctx *ic, const char *line, size_t len, int64_t pos)
     return im_add(ic, &ev);
 }
 
+static int el_each(im_ctx *ic, const char *line, size_t len, uint64_t line_no, void *arg)
+{
+    const struct day_file *f = arg;
+    /* A position is the day * 10^8 + the line: past that, positions would collide. */
+    if (line_no > 100000000)
+        return im_bad(ic, "more than 10^8 events in one day's file (eventlog's limit)");
+    return el_line(ic, line, len, f->day * 100000000 + (int64_t)line_no - 1);
+}
+
 static int el_file(im_ctx *ic, const struct day_file *f)
 {
-    im_input in;
-    if (im_input_open(&in, f->path) < 0)
-        return CLI_EXIT_ERROR;
-    ic->file = f->path;
-    int code = CLI_EXIT_OK;
-    const char *line;
-    size_t len;
-    char why[512];
-    int r;
-    while (code == CLI_EXIT_OK && (r = im_input_next(&in, &line, &len, why, sizeof why)) != 0) {
-        ic->line = in.line_no;
-        if (r < 0) {
-            ic->line = in.line_no + 1;
-            code = im_read_error(ic, why);
-            break;
-        }
-        ic->bytes_in += len + 1;
-        if (in.line_no > 100000000)
-            code = im_bad(ic, "more than 10^8 events in one day's file (eventlog's limit)");
-        size_t k = 0;
-        while (k < len && (line[k] == ' ' || line[k] == '\t' || line[k] == '\r'))
-            k++;
-        if (code != CLI_EXIT_OK || k == len)
-            continue;
-        /* Names (at most the line), then the metadata (the id, at most the line). */
-        ic->scratch.len = 0;
-        if (evs__buf_reserve(&ic->scratch, 2 * len + 128) < 0)
-            code = im_read_error(ic, "out of memory");
-        else
-            code = el_line(ic, line, len, f->day * 100000000 + (int64_t)in.line_no - 1);
-    }
-    im_input_close(&in);
-    return code;
+    /* Names (at most the line), then the metadata (the id, at most the line). */
+    return im_each_line(ic, f->path, 128, el_each, (void *)f);
 }
 
 int im_eventlog_files(im_ctx *ic, char **templates, size_t count)

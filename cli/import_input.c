@@ -110,3 +110,37 @@ int im_input_next(im_input *in, const char **line, size_t *len, char *why, size_
         searched = in->scan + done;
     }
 }
+
+int im_each_line(im_ctx *ic, const char *path, size_t slack, im_line_fn fn, void *arg)
+{
+    im_input in;
+    if (im_input_open(&in, path) < 0)
+        return CLI_EXIT_ERROR;
+    ic->file = path;
+    int code = CLI_EXIT_OK;
+    const char *line;
+    size_t len;
+    char why[512];
+    int r;
+    while (code == CLI_EXIT_OK && (r = im_input_next(&in, &line, &len, why, sizeof why)) != 0) {
+        ic->line = in.line_no;
+        if (r < 0) {
+            ic->line = in.line_no + 1;
+            code = im_read_error(ic, why);
+            break;
+        }
+        ic->bytes_in += len + 1;
+        size_t k = 0;
+        while (k < len && (line[k] == ' ' || line[k] == '\t' || line[k] == '\r'))
+            k++;
+        if (k == len)
+            continue;
+        ic->scratch.len = 0;
+        if (evs__buf_reserve(&ic->scratch, 2 * len + slack) < 0)
+            code = im_read_error(ic, "out of memory");
+        else
+            code = fn(ic, line, len, in.line_no, arg);
+    }
+    im_input_close(&in);
+    return code;
+}

@@ -125,38 +125,16 @@ static int nd_line(im_ctx *ic, const char *line, size_t len)
     return im_add(ic, &ev);
 }
 
+static int nd_each(im_ctx *ic, const char *line, size_t len, uint64_t line_no, void *arg)
+{
+    (void)line_no;
+    (void)arg;
+    return nd_line(ic, line, len);
+}
+
 int im_ndjson_file(im_ctx *ic, const char *path)
 {
-    im_input in;
-    if (im_input_open(&in, path) < 0)
-        return CLI_EXIT_ERROR;
-    ic->file = path;
-    int code = CLI_EXIT_OK;
-    const char *line;
-    size_t len;
-    char why[512];
-    int r;
-    while (code == CLI_EXIT_OK && (r = im_input_next(&in, &line, &len, why, sizeof why)) != 0) {
-        ic->line = in.line_no;
-        if (r < 0) {
-            ic->line = in.line_no + 1;
-            code = im_read_error(ic, why);
-            break;
-        }
-        ic->bytes_in += len + 1;
-        size_t k = 0;
-        while (k < len && (line[k] == ' ' || line[k] == '\t' || line[k] == '\r'))
-            k++;
-        if (k == len)
-            continue;
-        /* Room for every name unescaped and the metadata rebuilt, so the scratch does
-         * not move while the line's pointers into it are alive. */
-        ic->scratch.len = 0;
-        if (evs__buf_reserve(&ic->scratch, 2 * len + 64) < 0)
-            code = im_read_error(ic, "out of memory");
-        else
-            code = nd_line(ic, line, len);
-    }
-    im_input_close(&in);
-    return code;
+    /* Room for every name unescaped and the metadata rebuilt, so the scratch does not
+     * move while the line's pointers into it are alive. */
+    return im_each_line(ic, path, 64, nd_each, NULL);
 }

@@ -91,38 +91,16 @@ static int tiny_line(im_ctx *ic, const char *line, size_t len, int64_t expected_
     return im_add(ic, &ev);
 }
 
+static int tiny_each(im_ctx *ic, const char *line, size_t len, uint64_t line_no, void *arg)
+{
+    (void)line_no;
+    int64_t *index = arg;
+    return tiny_line(ic, line, len, (*index)++);
+}
+
 int im_tiny_file(im_ctx *ic, const char *path)
 {
-    im_input in;
-    if (im_input_open(&in, path) < 0)
-        return CLI_EXIT_ERROR;
-    ic->file = path;
-    int code = CLI_EXIT_OK;
+    /* The data (at most the line, plus a brace) first, then the names after it. */
     int64_t index = 0;
-    const char *line;
-    size_t len;
-    char why[512];
-    int r;
-    while (code == CLI_EXIT_OK && (r = im_input_next(&in, &line, &len, why, sizeof why)) != 0) {
-        ic->line = in.line_no;
-        if (r < 0) {
-            ic->line = in.line_no + 1;
-            code = im_read_error(ic, why);
-            break;
-        }
-        ic->bytes_in += len + 1;
-        size_t k = 0;
-        while (k < len && (line[k] == ' ' || line[k] == '\t' || line[k] == '\r'))
-            k++;
-        if (k == len)
-            continue;
-        /* The data (at most the line, plus a brace) first, then the names after it. */
-        ic->scratch.len = 0;
-        if (evs__buf_reserve(&ic->scratch, 2 * len + 64) < 0)
-            code = im_read_error(ic, "out of memory");
-        else
-            code = tiny_line(ic, line, len, index++);
-    }
-    im_input_close(&in);
-    return code;
+    return im_each_line(ic, path, 64, tiny_each, &index);
 }
