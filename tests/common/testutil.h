@@ -185,10 +185,35 @@ static inline void tu_fx_close(tu_fixture *f)
     assert_evs_ok(evs_close(s));
 }
 
+/* tu_setup, then the store opened with tu_fast_options() in the fixture. */
+static inline int tu_setup_open(void **state)
+{
+    if (tu_setup(state) < 0)
+        return -1;
+    tu_fixture *f = *state;
+    evs_options o = tu_fast_options();
+    if (evs_open(&f->s, f->dir, &o) < 0) {
+        tu_cleanup(f->dir);
+        free(f);
+        return -1;
+    }
+    return 0;
+}
+
+/* Milliseconds on the monotonic clock, for measuring waits. */
+static inline int64_t tu_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Sleep the whole time, also when a signal (a child's SIGCHLD) interrupts it. */
 static inline void tu_sleep_ms(int ms)
 {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
 }
 
 #endif /* EVS_TESTUTIL_H */

@@ -40,13 +40,6 @@ static int64_t now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-        ;
-}
-
 static uint32_t xorshift(uint32_t *st)
 {
     uint32_t x = *st;
@@ -147,7 +140,7 @@ static int wake_child(const char *dir, int gun)
         evs_event_in e = tu_event("Pinged", data);
         if (evs_append(NULL, s, "ping-1", EVS_EXPECT_ANY, &e, 1) != 0)
             return 11;
-        sleep_ms(2 + i % 5); /* spread the appends out; not a synchronisation */
+        tu_sleep_ms(2 + i % 5); /* spread the appends out; not a synchronisation */
     }
     return evs_close(s) == 0 ? 0 : 12;
 }
@@ -511,7 +504,7 @@ static int locker_child(const char *dir, int to_parent, int from_parent)
     while (read(from_parent, &cmd, 1) < 0 && errno == EINTR)
         ;
     if (cmd == 'r')
-        sleep_ms(50);
+        tu_sleep_ms(50);
     flock(fd, LOCK_UN);
     close(fd);
     return 0;

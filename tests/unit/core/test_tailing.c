@@ -15,13 +15,6 @@
 #include <pthread.h>
 #include <time.h>
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ---- tailing ------------------------------------------------------------------------ */
 
 static int64_t next_pos(evs_cursor *c)
@@ -176,30 +169,30 @@ static void test_wait(void **state)
     int64_t head = -1;
 
     /* Empty store: nothing after 0. */
-    int64_t t0 = mono_ms();
+    int64_t t0 = tu_mono_ms();
     assert_evs(EVS_ETIMEDOUT, evs_wait(s, 0, 0, &head));
-    assert_true(mono_ms() - t0 < 1000);
+    assert_true(tu_mono_ms() - t0 < 1000);
 
     for (int i = 0; i < 3; i++)
         tu_append1(s, "wait-1", "Ev", "1");
     /* Already past: returns at once. */
-    t0 = mono_ms();
+    t0 = tu_mono_ms();
     assert_evs_ok(evs_wait(s, 2, 5000, &head));
     assert_int_equal(head, 3);
     assert_evs_ok(evs_wait(s, 0, -1, &head));
     assert_int_equal(head, 3);
     assert_evs_ok(evs_wait(s, 2, 0, NULL));
-    assert_true(mono_ms() - t0 < 1000);
+    assert_true(tu_mono_ms() - t0 < 1000);
 
     /* Nothing comes: times out after about the timeout. */
-    t0 = mono_ms();
+    t0 = tu_mono_ms();
     assert_evs(EVS_ETIMEDOUT, evs_wait(s, 3, 120, &head));
-    int64_t waited = mono_ms() - t0;
+    int64_t waited = tu_mono_ms() - t0;
     assert_true(waited >= 100);
     assert_true(waited < 5000);
-    t0 = mono_ms();
+    t0 = tu_mono_ms();
     assert_evs(EVS_ETIMEDOUT, evs_wait(s, 3, 0, &head));
-    assert_true(mono_ms() - t0 < 1000);
+    assert_true(tu_mono_ms() - t0 < 1000);
 
     /* Another thread appends: the wait wakes with the new head. */
     for (int round = 0; round < 3; round++) {
@@ -207,9 +200,9 @@ static void test_wait(void **state)
         appender a = {s, 60, 1};
         pthread_t th;
         assert_int_equal(pthread_create(&th, NULL, append_later, &a), 0);
-        t0 = mono_ms();
+        t0 = tu_mono_ms();
         int rc = round == 2 ? evs_wait(s, before, -1, &head) : evs_wait(s, before, 20000, &head);
-        waited = mono_ms() - t0;
+        waited = tu_mono_ms() - t0;
         pthread_join(th, NULL);
         assert_evs_ok(rc);
         assert_int_equal(a.rc, 0);
@@ -237,9 +230,9 @@ static void test_wait(void **state)
     assert_int_equal(before, evs_head(s));
     a.rc = 1;
     assert_int_equal(pthread_create(&th, NULL, append_later, &a), 0);
-    t0 = mono_ms();
+    t0 = tu_mono_ms();
     int rc = evs_wait(r, before, 20000, &head);
-    waited = mono_ms() - t0;
+    waited = tu_mono_ms() - t0;
     pthread_join(th, NULL);
     int64_t rhead = evs_head(r);
     evs_close(r);
@@ -302,8 +295,8 @@ static void test_tail_concurrent(void **state)
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, tail_write, &w), 0);
     int got = 0, got_rare = 0, waits = 0;
-    int64_t t0 = mono_ms();
-    while (got < w.events && mono_ms() - t0 < 60000) {
+    int64_t t0 = tu_mono_ms();
+    while (got < w.events && tu_mono_ms() - t0 < 60000) {
         evs_event ev;
         int rc = evs_cursor_next(all, &ev);
         if (rc == 0) {

@@ -18,40 +18,13 @@
 #include <inttypes.h>
 #include <time.h>
 
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-typedef struct fixture {
-    char dir[4096];
-    evs_store *s;
-} fixture;
-
 static int setup(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
-    if (!f)
+    if (tu_setup_open(state) < 0)
         return -1;
-    tu_tmpdir(f->dir, sizeof f->dir, "cons");
-    evs_options o = tu_fast_options();
-    if (evs_open(&f->s, f->dir, &o) < 0) {
-        free(f);
-        return -1;
-    }
+    tu_fixture *f = *state;
     for (int i = 1; i <= 20; i++)
         tu_append1(f->s, i % 2 ? "odd-1" : "even-1", i % 2 ? "Odd" : "Even", "{}");
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    evs_close(f->s);
-    tu_cleanup(f->dir);
-    free(f);
     return 0;
 }
 
@@ -82,7 +55,7 @@ static int64_t stored(evs_store *s, const char *name, evs_consumer_info *copy)
 
 static void test_resume(void **state)
 {
-    fixture *f = *state;
+    tu_fixture *f = *state;
     evs_consumer *c;
     assert_evs_ok(evs_consumer_open(&c, f->s, "billing", NULL));
     assert_int_equal(stored(f->s, "billing", NULL), 0); /* exists from the first open */
@@ -105,7 +78,7 @@ static void test_resume(void **state)
 
 static void test_ack_batching(void **state)
 {
-    fixture *f = *state;
+    tu_fixture *f = *state;
     for (int i = 0; i < 1100; i++)
         tu_append1(f->s, "bulk-1", "Bulk", "{}");
     evs_consumer *c;
@@ -124,7 +97,7 @@ static void test_ack_batching(void **state)
     /* ... or the first ack 100 ms after the last save */
     assert_evs_ok(evs_consumer_ack(c, 1002));
     assert_int_equal(stored(f->s, "batch", NULL), 1001);
-    sleep_ms(110);
+    tu_sleep_ms(110);
     assert_evs_ok(evs_consumer_ack(c, 1003));
     assert_int_equal(stored(f->s, "batch", NULL), 1003);
     assert_evs_ok(evs_consumer_ack(c, 1004));
@@ -141,7 +114,7 @@ static void test_ack_batching(void **state)
 
 static void test_busy(void **state)
 {
-    fixture *f = *state;
+    tu_fixture *f = *state;
     evs_consumer *a, *b = (evs_consumer *)1;
     assert_evs_ok(evs_consumer_open(&a, f->s, "mailer", NULL));
     assert_evs(EVS_EBUSY, evs_consumer_open(&b, f->s, "mailer", NULL));
@@ -164,7 +137,7 @@ static void test_busy(void **state)
 
 static void test_reset(void **state)
 {
-    fixture *f = *state;
+    tu_fixture *f = *state;
     evs_consumer *c;
     assert_evs_ok(evs_consumer_open(&c, f->s, "proj", NULL));
     assert_evs_ok(evs_consumer_ack(c, 15));
@@ -188,7 +161,7 @@ static void test_reset(void **state)
 
 static void test_delete(void **state)
 {
-    fixture *f = *state;
+    tu_fixture *f = *state;
     evs_consumer *c;
     assert_evs_ok(evs_consumer_open(&c, f->s, "old", NULL));
     assert_evs_ok(evs_consumer_ack(c, 10));
@@ -210,7 +183,7 @@ static void test_delete(void **state)
 
 static void test_listing(void **state)
 {
-    fixture *f = *state;
+    tu_fixture *f = *state;
     evs_consumer_iter *it;
     evs_consumer_info info;
     assert_evs_ok(evs_consumers_open(&it, f->s));
@@ -256,7 +229,7 @@ static void test_listing(void **state)
 
 static void test_invalid_names(void **state)
 {
-    fixture *f = *state;
+    tu_fixture *f = *state;
     char longname[200];
     memset(longname, 'n', sizeof longname);
     longname[129] = '\0';
@@ -283,7 +256,7 @@ static void test_invalid_names(void **state)
 
 static void test_idle_passes_skipped(void **state)
 {
-    fixture *f = *state;
+    tu_fixture *f = *state;
     const char *types[] = {"Odd"};
     evs_query q = EVS_QUERY_INIT;
     q.types = types;
@@ -318,7 +291,7 @@ static void write_at(const char *path, long off, const char *bytes, size_t len)
 
 static void test_corrupt_checkpoint(void **state)
 {
-    fixture *f = *state;
+    tu_fixture *f = *state;
     evs_consumer *c;
     assert_evs_ok(evs_consumer_open(&c, f->s, "fragile", NULL));
     assert_evs_ok(evs_consumer_ack(c, 5));
@@ -364,7 +337,7 @@ static void test_corrupt_checkpoint(void **state)
 
 static void test_readonly(void **state)
 {
-    fixture *f = *state;
+    tu_fixture *f = *state;
     evs_consumer *c;
     assert_evs_ok(evs_consumer_open(&c, f->s, "ro", NULL));
     assert_evs_ok(evs_consumer_ack(c, 2));
@@ -390,7 +363,7 @@ static void test_readonly(void **state)
 /* A consumer outlives evs_close: its next step is EVS_ECLOSED and close still saves. */
 static void test_store_closed_first(void **state)
 {
-    fixture *f = *state;
+    tu_fixture *f = *state;
     evs_consumer *c;
     assert_evs_ok(evs_consumer_open(&c, f->s, "late", NULL));
     assert_evs_ok(evs_consumer_ack(c, 9));
@@ -409,7 +382,7 @@ static void test_store_closed_first(void **state)
  * simulated by moving a consumer's checkpoint file into a store with fewer events. */
 static void test_checkpoint_past_head(void **state)
 {
-    fixture *f = *state;
+    tu_fixture *f = *state;
     evs_consumer *c;
     assert_evs_ok(evs_consumer_open(&c, f->s, "ahead", NULL));
     assert_evs_ok(evs_consumer_ack(c, 15));
@@ -439,18 +412,18 @@ static void test_checkpoint_past_head(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_resume, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_ack_batching, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_busy, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_reset, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_delete, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_listing, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_invalid_names, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_idle_passes_skipped, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_corrupt_checkpoint, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_readonly, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_store_closed_first, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_checkpoint_past_head, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_resume, setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_ack_batching, setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_busy, setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_reset, setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_delete, setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_listing, setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_invalid_names, setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_idle_passes_skipped, setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_corrupt_checkpoint, setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_readonly, setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_store_closed_first, setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_checkpoint_past_head, setup, tu_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -32,35 +32,6 @@ static void sleep_us(long us)
     nanosleep(&ts, NULL);
 }
 
-typedef struct fixture {
-    char dir[4096];
-    evs_store *s;
-} fixture;
-
-static int setup(void **state)
-{
-    fixture *f = calloc(1, sizeof *f);
-    if (!f)
-        return -1;
-    tu_tmpdir(f->dir, sizeof f->dir, "subproc");
-    evs_options o = tu_fast_options();
-    if (evs_open(&f->s, f->dir, &o) < 0) {
-        free(f);
-        return -1;
-    }
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    evs_close(f->s);
-    tu_cleanup(f->dir);
-    free(f);
-    return 0;
-}
-
 static evs_store *child_open(const char *dir)
 {
     evs_options o = tu_fast_options();
@@ -92,7 +63,7 @@ static int cmp_i64(const void *a, const void *b)
 
 static void test_cross_process_latency(void **state)
 {
-    fixture *f = *state;
+    tu_fixture *f = *state;
     evs_subscription *sub;
     assert_evs_ok(evs_subscribe(&sub, f->s, NULL, EVS_FROM_END));
     pid_t pid = fork();
@@ -140,7 +111,7 @@ static void test_cross_process_latency(void **state)
 
 static void test_busy_across_processes(void **state)
 {
-    fixture *f = *state;
+    tu_fixture *f = *state;
     tu_append1(f->s, "x-1", "T", "{}");
     int up[2], down[2];
     assert_int_equal(pipe(up), 0);
@@ -285,7 +256,7 @@ static int64_t check_resume(evs_store *s, const bounds *b)
 
 static void test_sigkill_after_flush(void **state)
 {
-    fixture *f = *state;
+    tu_fixture *f = *state;
     for (int i = 0; i < 100; i++)
         tu_append1(f->s, "job-1", "Job", "{}");
     int p[2];
@@ -320,7 +291,7 @@ static void test_sigkill_after_flush(void **state)
 
 static void test_sigkill_random(void **state)
 {
-    fixture *f = *state;
+    tu_fixture *f = *state;
     for (int i = 0; i < 3000; i++)
         tu_append1(f->s, i % 2 ? "a-1" : "b-1", "Job", "{}");
     bounds b = {0, 0, false};
@@ -353,10 +324,10 @@ static void test_sigkill_random(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_cross_process_latency, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_busy_across_processes, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_sigkill_after_flush, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_sigkill_random, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cross_process_latency, tu_setup_open, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_busy_across_processes, tu_setup_open, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_sigkill_after_flush, tu_setup_open, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_sigkill_random, tu_setup_open, tu_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,48 +14,6 @@
 #include <pthread.h>
 #include <time.h>
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-typedef struct fixture {
-    char dir[4096];
-    evs_store *s;
-} fixture;
-
-static int setup(void **state)
-{
-    fixture *f = calloc(1, sizeof *f);
-    if (!f)
-        return -1;
-    tu_tmpdir(f->dir, sizeof f->dir, "sub");
-    evs_options o = tu_fast_options();
-    if (evs_open(&f->s, f->dir, &o) < 0) {
-        free(f);
-        return -1;
-    }
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    evs_close(f->s);
-    tu_cleanup(f->dir);
-    free(f);
-    return 0;
-}
-
 /* Take the next event, which must arrive within 2 s; returns its position. */
 static int64_t next_pos(evs_subscription *sub)
 {
@@ -83,7 +41,7 @@ static void fill(evs_store *s)
 
 static void test_from_start_filters(void **state)
 {
-    fixture *f = *state;
+    tu_fixture *f = *state;
     fill(f->s);
     evs_subscription *sub;
     /* types */
@@ -137,7 +95,7 @@ static void test_from_start_filters(void **state)
 
 static void test_from_end_and_position(void **state)
 {
-    fixture *f = *state;
+    tu_fixture *f = *state;
     fill(f->s);
     evs_subscription *end, *at4, *past, *stream_at;
     assert_evs_ok(evs_subscribe(&end, f->s, NULL, EVS_FROM_END));
@@ -229,7 +187,7 @@ static int expected_matches(int upto)
     return n;
 }
 
-static void one_round(fixture *f, int round)
+static void one_round(tu_fixture *f, int round)
 {
     unsigned seed = (unsigned)round * 7919u + 1;
     int base = round * (PRE + LIVE);
@@ -245,7 +203,7 @@ static void one_round(fixture *f, int round)
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, writer_main, &w), 0);
     if (phase == 1) {
-        sleep_ms(round % 4);
+        tu_sleep_ms(round % 4);
         assert_evs_ok(evs_subscribe(&sub, f->s, &q, start_head + 1));
     }
     if (phase == 2) {
@@ -280,7 +238,7 @@ static void one_round(fixture *f, int round)
 
 static void test_catch_up_then_live(void **state)
 {
-    fixture *f = *state;
+    tu_fixture *f = *state;
     for (int round = 0; round < 50; round++)
         one_round(f, round);
     assert_int_equal(evs_head(f->s), 50 * (PRE + LIVE));
@@ -290,14 +248,14 @@ static void test_catch_up_then_live(void **state)
 
 static void *late_append(void *p)
 {
-    sleep_ms(50);
+    tu_sleep_ms(50);
     tu_append1(p, "late-1", "Late", "{}");
     return NULL;
 }
 
 static void test_wakes_on_append(void **state)
 {
-    fixture *f = *state;
+    tu_fixture *f = *state;
     tu_append1(f->s, "x-1", "Other", "{}");
     const char *types[] = {"Late"};
     evs_query q = EVS_QUERY_INIT;
@@ -307,10 +265,10 @@ static void test_wakes_on_append(void **state)
     assert_evs_ok(evs_subscribe(&sub, f->s, &q, EVS_FROM_START));
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, late_append, f->s), 0);
-    int64_t t0 = mono_ms();
+    int64_t t0 = tu_mono_ms();
     evs_event ev;
     assert_evs(1, evs_subscription_next(sub, &ev, -1));
-    int64_t took = mono_ms() - t0;
+    int64_t took = tu_mono_ms() - t0;
     pthread_join(t, NULL);
     assert_int_equal(ev.pos, 2);
     assert_memory_equal(ev.type, "Late", 4);
@@ -320,17 +278,17 @@ static void test_wakes_on_append(void **state)
 
 static void test_timeout(void **state)
 {
-    fixture *f = *state;
+    tu_fixture *f = *state;
     tu_append1(f->s, "x-1", "T", "{}");
     evs_subscription *sub;
     assert_evs_ok(evs_subscribe(&sub, f->s, NULL, EVS_FROM_END));
     evs_event ev;
-    int64_t t0 = mono_ms();
+    int64_t t0 = tu_mono_ms();
     assert_evs(0, evs_subscription_next(sub, &ev, 0));
-    assert_true(mono_ms() - t0 < 50);
-    t0 = mono_ms();
+    assert_true(tu_mono_ms() - t0 < 50);
+    t0 = tu_mono_ms();
     assert_evs(0, evs_subscription_next(sub, &ev, 60));
-    int64_t took = mono_ms() - t0;
+    int64_t took = tu_mono_ms() - t0;
     if (took < 59 || took > 500)
         print_error("a 60 ms wait took %" PRId64 " ms\n", took);
     assert_true(took >= 59 && took <= 500);
@@ -344,9 +302,9 @@ static void test_timeout(void **state)
     assert_evs_ok(evs_subscribe(&none, f->s, &q, EVS_FROM_START));
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, late_append, f->s), 0);
-    t0 = mono_ms();
+    t0 = tu_mono_ms();
     assert_evs(0, evs_subscription_next(none, &ev, 150));
-    took = mono_ms() - t0;
+    took = tu_mono_ms() - t0;
     pthread_join(t, NULL);
     assert_true(took >= 149 && took <= 1000);
     assert_int_equal(evs_subscription_position(none), 2);
@@ -356,7 +314,7 @@ static void test_timeout(void **state)
 
 static void test_bad_arguments(void **state)
 {
-    fixture *f = *state;
+    tu_fixture *f = *state;
     evs_subscription *sub = (evs_subscription *)1;
     evs_query q = EVS_QUERY_INIT;
     q.direction = EVS_BACKWARD;
@@ -384,7 +342,7 @@ static void test_bad_arguments(void **state)
 
 static void test_store_closed(void **state)
 {
-    fixture *f = *state;
+    tu_fixture *f = *state;
     tu_append1(f->s, "x-1", "T", "{}");
     evs_subscription *sub;
     assert_evs_ok(evs_subscribe(&sub, f->s, NULL, EVS_FROM_START));
@@ -398,13 +356,13 @@ static void test_store_closed(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_from_start_filters, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_from_end_and_position, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_catch_up_then_live, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_wakes_on_append, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bad_arguments, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_store_closed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_from_start_filters, tu_setup_open, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_from_end_and_position, tu_setup_open, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_catch_up_then_live, tu_setup_open, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_wakes_on_append, tu_setup_open, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_timeout, tu_setup_open, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_bad_arguments, tu_setup_open, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_store_closed, tu_setup_open, tu_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
