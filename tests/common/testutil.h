@@ -134,6 +134,35 @@ static inline int64_t tu_count(evs_store *s, const evs_query *q)
     return n;
 }
 
+/* A seeded generator for randomised tests: tu_seed_rng() prints the seed, and
+ * EVS_TEST_SEED replays a run. */
+__attribute__((unused)) static uint64_t tu_rng_state;
+
+static inline uint64_t tu_rnd(void)
+{
+    uint64_t x = tu_rng_state;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    tu_rng_state = x;
+    return x * 0x2545F4914F6CDD1DULL;
+}
+
+static inline uint64_t tu_rnd_below(uint64_t n)
+{
+    return tu_rnd() % n;
+}
+
+static inline void tu_seed_rng(void)
+{
+    const char *env = getenv("EVS_TEST_SEED");
+    uint64_t seed = env && *env ? strtoull(env, NULL, 0) : (uint64_t)time(NULL);
+    print_message("seed %llu (set EVS_TEST_SEED to replay)\n", (unsigned long long)seed);
+    tu_rng_state = seed * 2654435761u + 0x9E3779B97F4A7C15ULL;
+    if (!tu_rng_state)
+        tu_rng_state = 1;
+}
+
 /* Options for fast tests: no fsync (durability is tested separately). */
 static inline evs_options tu_fast_options(void)
 {

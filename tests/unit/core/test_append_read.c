@@ -21,35 +21,6 @@
 #define STREAMS   200
 #define MAX_BATCH 25
 
-/* ---- a tiny random generator (the seed is printed; EVS_TEST_SEED replays it) ---- */
-
-static uint64_t rng_state;
-
-static uint64_t rnd(void)
-{
-    uint64_t x = rng_state;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    rng_state = x;
-    return x * 0x2545F4914F6CDD1DULL;
-}
-
-static uint64_t rnd_below(uint64_t n)
-{
-    return rnd() % n;
-}
-
-static void seed_rng(void)
-{
-    const char *env = getenv("EVS_TEST_SEED");
-    uint64_t seed = env && *env ? strtoull(env, NULL, 0) : (uint64_t)time(NULL);
-    print_message("seed %" PRIu64 " (set EVS_TEST_SEED to replay)\n", seed);
-    rng_state = seed * 2654435761u + 0x9E3779B97F4A7C15ULL;
-    if (!rng_state)
-        rng_state = 1;
-}
-
 static int64_t wall_ns(void)
 {
     struct timespec ts;
@@ -193,19 +164,19 @@ static const char *pick_type(void)
 {
     static char longest[EVS_MAX_TYPE_LEN + 1];
     static const char *const types[] = {"Created", "ItemAdded", "Événement", "類型", "a"};
-    if (rnd_below(50) == 0) {
+    if (tu_rnd_below(50) == 0) {
         memset(longest, 'T', EVS_MAX_TYPE_LEN);
         longest[EVS_MAX_TYPE_LEN] = '\0';
         return longest;
     }
-    return types[rnd_below(5)];
+    return types[tu_rnd_below(5)];
 }
 
 /* JSON data of several shapes; the byte-for-byte promise covers whitespace too. */
 static size_t make_data(char *buf, size_t len, int n)
 {
     int w;
-    switch (rnd_below(7)) {
+    switch (tu_rnd_below(7)) {
     case 0:
         w = snprintf(buf, len,
                      "{\"i\":%d,\"s\":\"caf\\u00e9 \\\"quoted\\\" back\\\\slash\\n\\ttab\","
@@ -228,7 +199,7 @@ static size_t make_data(char *buf, size_t len, int n)
         w = snprintf(buf, len, "  {\"ws\" : [ %d , {} ] }\n", n);
         break;
     default: {
-        size_t blob = 2000 + rnd_below(4000);
+        size_t blob = 2000 + tu_rnd_below(4000);
         w = snprintf(buf, len, "{\"i\":%d,\"blob\":\"", n);
         for (size_t i = 0; i < blob; i++)
             buf[w++] = (char)('a' + i % 26);
@@ -243,7 +214,7 @@ static size_t make_data(char *buf, size_t len, int n)
 static const char *make_meta(char *buf, size_t len, int n, size_t *meta_len)
 {
     int w;
-    switch (rnd_below(5)) {
+    switch (tu_rnd_below(5)) {
     case 0:
     case 1:
         *meta_len = 0;
@@ -270,7 +241,7 @@ static void append_random(evs_store *store, model *m, int s)
     static char meta[MAX_BATCH][128];
     static unsigned char ids[MAX_BATCH][16];
     evs_event_in in[MAX_BATCH];
-    size_t n = 1 + (size_t)rnd_below(MAX_BATCH);
+    size_t n = 1 + (size_t)tu_rnd_below(MAX_BATCH);
     for (size_t i = 0; i < n; i++) {
         int tag = (int)(m->count + i);
         memset(&in[i], 0, sizeof in[i]);
@@ -278,15 +249,15 @@ static void append_random(evs_store *store, model *m, int s)
         in[i].data_len = make_data(data[i], sizeof data[i], tag);
         in[i].data = data[i];
         in[i].metadata = make_meta(meta[i], sizeof meta[i], tag, &in[i].metadata_len);
-        if (rnd_below(3) == 0) {
+        if (tu_rnd_below(3) == 0) {
             for (int k = 0; k < 16; k++)
-                ids[i][k] = (unsigned char)rnd();
+                ids[i][k] = (unsigned char)tu_rnd();
             in[i].id = ids[i];
         }
     }
     int64_t have = model_version(m, s);
     int64_t expected;
-    switch (rnd_below(3)) {
+    switch (tu_rnd_below(3)) {
     case 0:
         expected = have < 0 ? EVS_EXPECT_NO_STREAM : have;
         break;
@@ -551,7 +522,7 @@ static void fx_close(fixture *f)
 static void test_round_trip(void **state)
 {
     fixture *f = *state;
-    seed_rng();
+    tu_seed_rng();
     evs_options o = tu_fast_options();
     o.segment_size = 1u << 20;      /* several segments */
     o.checkpoint_bytes = 64u << 10; /* index snapshots, read back after reopening */
@@ -565,7 +536,7 @@ static void test_round_trip(void **state)
     for (int s = 0; s < STREAMS; s++)
         append_random(store, mp, s);
     for (int i = 0; i < 600; i++)
-        append_random(store, mp, (int)rnd_below(STREAMS));
+        append_random(store, mp, (int)tu_rnd_below(STREAMS));
     mp->t_last = wall_ns();
     print_message("%zu events in %d streams\n", mp->count, STREAMS);
     check_all(store, mp, true);
@@ -574,7 +545,7 @@ static void test_round_trip(void **state)
     store = fx_reopen(f);
     check_all(store, mp, false);
     for (int i = 0; i < 100; i++)
-        append_random(store, mp, (int)rnd_below(STREAMS));
+        append_random(store, mp, (int)tu_rnd_below(STREAMS));
     mp->t_last = wall_ns();
     check_all(store, mp, true);
     store = fx_reopen(f);

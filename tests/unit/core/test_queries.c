@@ -16,33 +16,6 @@
 #include <stdbool.h>
 #include <time.h>
 
-static uint64_t rng_state;
-
-static uint64_t rnd(void)
-{
-    uint64_t x = rng_state;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    rng_state = x;
-    return x * 0x2545F4914F6CDD1DULL;
-}
-
-static uint64_t rnd_below(uint64_t n)
-{
-    return rnd() % n;
-}
-
-static void seed_rng(void)
-{
-    const char *env = getenv("EVS_TEST_SEED");
-    uint64_t seed = env && *env ? strtoull(env, NULL, 0) : (uint64_t)time(NULL);
-    print_message("seed %" PRIu64 " (set EVS_TEST_SEED to replay)\n", seed);
-    rng_state = seed * 2654435761u + 0x9E3779B97F4A7C15ULL;
-    if (!rng_state)
-        rng_state = 1;
-}
-
 /* ---- a model of a store, for checking queries ------------------------------------ */
 
 static const char *const STREAMS[] = {"order-1", "order-2", "order",    "orders-1", "user-1",
@@ -73,15 +46,15 @@ static void build_model(evs_store *s, qmodel *m, size_t n)
     for (size_t i = 0; i < NSTREAMS; i++)
         m->versions[i] = -1;
     while (m->count < n) {
-        int st = (int)rnd_below(NSTREAMS);
-        size_t k = 1 + (size_t)rnd_below(4);
+        int st = (int)tu_rnd_below(NSTREAMS);
+        size_t k = 1 + (size_t)tu_rnd_below(4);
         if (m->count + k > n)
             k = n - m->count;
         evs_event_in in[4];
         int types[4];
         char data[4][32];
         for (size_t i = 0; i < k; i++) {
-            types[i] = (int)rnd_below(NTYPES);
+            types[i] = (int)tu_rnd_below(NTYPES);
             snprintf(data[i], sizeof data[i], "{\"n\":%zu}", m->count + i);
             in[i] = tu_event(TYPES[types[i]], data[i]);
         }
@@ -94,7 +67,7 @@ static void build_model(evs_store *s, qmodel *m, size_t n)
             e->stream = st;
             e->type = types[i];
         }
-        if (rnd_below(40) == 0)
+        if (tu_rnd_below(40) == 0)
             tu_sleep_ms(1);
     }
     evs_cursor *c;
@@ -430,7 +403,7 @@ static unsigned streams_seen(evs_store *s, const evs_query *q)
 static void test_filters_and_model(void **state)
 {
     tu_fixture *f = *state;
-    seed_rng();
+    tu_seed_rng();
     evs_store *s = tu_fx_open(f, NULL);
     static qmodel m;
     build_model(s, &m, 600);
@@ -499,32 +472,32 @@ static void test_filters_and_model(void **state)
     for (int i = 0; i < 1500; i++) {
         evs_query r = EVS_QUERY_INIT;
         const char *types[3];
-        r.direction = rnd_below(2) ? EVS_BACKWARD : EVS_FORWARD;
-        bool with_stream = rnd_below(3) == 0;
+        r.direction = tu_rnd_below(2) ? EVS_BACKWARD : EVS_FORWARD;
+        bool with_stream = tu_rnd_below(3) == 0;
         if (with_stream) {
-            r.stream = streams[rnd_below(6)];
-            r.from_version = rnd_below(3) == 0 ? -1 : (int64_t)rnd_below(80);
-        } else if (rnd_below(3)) {
-            r.from_pos = (int64_t)rnd_below(m.count + 5);
+            r.stream = streams[tu_rnd_below(6)];
+            r.from_version = tu_rnd_below(3) == 0 ? -1 : (int64_t)tu_rnd_below(80);
+        } else if (tu_rnd_below(3)) {
+            r.from_pos = (int64_t)tu_rnd_below(m.count + 5);
         }
-        if (rnd_below(3) == 0)
-            r.to_pos = (int64_t)rnd_below(m.count + 5);
-        r.type_count = (size_t)rnd_below(4);
+        if (tu_rnd_below(3) == 0)
+            r.to_pos = (int64_t)tu_rnd_below(m.count + 5);
+        r.type_count = (size_t)tu_rnd_below(4);
         for (size_t k = 0; k < r.type_count; k++)
-            types[k] = typepool[rnd_below(5)];
+            types[k] = typepool[tu_rnd_below(5)];
         r.types = r.type_count ? types : NULL;
-        r.category = cats[rnd_below(7)];
-        if (rnd_below(3) == 0)
-            r.prefix = prefixes[rnd_below(6)];
-        if (rnd_below(3) == 0)
-            r.since_ns = m.ev[rnd_below(m.count)].ts + (int64_t)rnd_below(3) - 1;
-        if (rnd_below(3) == 0) {
-            int64_t u = m.ev[rnd_below(m.count)].ts + (int64_t)rnd_below(3) - 1;
+        r.category = cats[tu_rnd_below(7)];
+        if (tu_rnd_below(3) == 0)
+            r.prefix = prefixes[tu_rnd_below(6)];
+        if (tu_rnd_below(3) == 0)
+            r.since_ns = m.ev[tu_rnd_below(m.count)].ts + (int64_t)tu_rnd_below(3) - 1;
+        if (tu_rnd_below(3) == 0) {
+            int64_t u = m.ev[tu_rnd_below(m.count)].ts + (int64_t)tu_rnd_below(3) - 1;
             if (!r.since_ns || u > r.since_ns)
                 r.until_ns = u;
         }
-        if (rnd_below(2))
-            r.limit = 1 + rnd_below(30);
+        if (tu_rnd_below(2))
+            r.limit = 1 + tu_rnd_below(30);
         char what[64];
         snprintf(what, sizeof what, "random query %d", i);
         check_query(s, &m, &r, what);

@@ -16,33 +16,6 @@
 #include <stdbool.h>
 #include <time.h>
 
-static uint64_t rng_state;
-
-static uint64_t rnd(void)
-{
-    uint64_t x = rng_state;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    rng_state = x;
-    return x * 0x2545F4914F6CDD1DULL;
-}
-
-static uint64_t rnd_below(uint64_t n)
-{
-    return rnd() % n;
-}
-
-static void seed_rng(void)
-{
-    const char *env = getenv("EVS_TEST_SEED");
-    uint64_t seed = env && *env ? strtoull(env, NULL, 0) : (uint64_t)time(NULL);
-    print_message("seed %" PRIu64 " (set EVS_TEST_SEED to replay)\n", seed);
-    rng_state = seed * 2654435761u + 0x9E3779B97F4A7C15ULL;
-    if (!rng_state)
-        rng_state = 1;
-}
-
 /* ---- stream info, listings ------------------------------------------------------------ */
 
 typedef struct sinfo {
@@ -150,7 +123,7 @@ static void append_to(evs_store *s, sinfo *st, const char *data)
 static void test_stream_info_and_listing(void **state)
 {
     tu_fixture *f = *state;
-    seed_rng();
+    tu_seed_rng();
     const char *dir = f->dir;
     evs_options o = tu_fast_options();
     o.checkpoint_bytes = 64u << 10;
@@ -187,7 +160,7 @@ static void test_stream_info_and_listing(void **state)
     data[sizeof data - 1] = '\0';
     size_t bytes = 0;
     for (size_t i = 0; bytes < (8u << 20) + (512u << 10); i++) {
-        append_to(s, &sts[i < LIST_STREAMS ? i : rnd_below(LIST_STREAMS)], data);
+        append_to(s, &sts[i < LIST_STREAMS ? i : tu_rnd_below(LIST_STREAMS)], data);
         bytes += sizeof data + 100;
     }
     int64_t covered = snap_covered(dir);
@@ -202,7 +175,7 @@ static void test_stream_info_and_listing(void **state)
     do {
         round_start = evs_head(s) + 1;
         for (size_t i = 0; i < 20; i++)
-            append_to(s, &sts[rnd_below(LIST_STREAMS)], "{\"tail\":1}");
+            append_to(s, &sts[tu_rnd_below(LIST_STREAMS)], "{\"tail\":1}");
         for (size_t i = 0; i < 20; i++) {
             sinfo *st = &sts[count++];
             snprintf(st->name, sizeof st->name, "tail%d-%zu", round, i);
