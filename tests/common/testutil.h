@@ -176,7 +176,8 @@ static inline evs_options tu_fast_options(void)
  * assertion. Use with cmocka_unit_test_setup_teardown(test, tu_setup, tu_teardown). */
 typedef struct tu_fixture {
     char dir[4096];
-    evs_store *s; /* open store, or NULL */
+    evs_store *s;     /* open store, or NULL */
+    evs_options opts; /* what tu_fx_open opened it with, for tu_fx_reopen */
 } tu_fixture;
 
 static inline int tu_setup(void **state)
@@ -201,9 +202,9 @@ static inline int tu_teardown(void **state)
 /* Open (or reopen) the fixture's store; NULL options = tu_fast_options(). */
 static inline evs_store *tu_fx_open(tu_fixture *f, const evs_options *o)
 {
-    evs_options fast = tu_fast_options();
+    f->opts = o ? *o : tu_fast_options();
     assert_null(f->s);
-    assert_evs_ok(evs_open(&f->s, f->dir, o ? o : &fast));
+    assert_evs_ok(evs_open(&f->s, f->dir, &f->opts));
     return f->s;
 }
 
@@ -212,6 +213,14 @@ static inline void tu_fx_close(tu_fixture *f)
     evs_store *s = f->s;
     f->s = NULL;
     assert_evs_ok(evs_close(s));
+}
+
+/* Close the fixture's store and open it again with the same options. */
+static inline evs_store *tu_fx_reopen(tu_fixture *f)
+{
+    tu_fx_close(f);
+    assert_evs_ok(evs_open(&f->s, f->dir, &f->opts));
+    return f->s;
 }
 
 /* tu_setup, then the store opened with tu_fast_options() in the fixture. */

@@ -466,67 +466,24 @@ static void check_all(evs_store *store, model *m, bool learn_ids)
 
 /* ---- per-test store: closed and removed by the teardown, even after a failure ---- */
 
-typedef struct fixture {
-    char dir[4096];
-    evs_options opts;
-    evs_store *store;
-} fixture;
-
 static model g_model; /* test_round_trip's; freed by the teardown */
-
-static int setup(void **state)
-{
-    fixture *f = calloc(1, sizeof *f);
-    if (!f)
-        return -1;
-    tu_tmpdir(f->dir, sizeof f->dir, "core-ar");
-    *state = f;
-    return 0;
-}
 
 static int teardown(void **state)
 {
-    fixture *f = *state;
-    evs_close(f->store);
-    tu_cleanup(f->dir);
-    free(f);
     model_free(&g_model);
-    return 0;
-}
-
-static evs_store *fx_open(fixture *f, const evs_options *o)
-{
-    f->opts = *o;
-    assert_evs_ok(evs_open(&f->store, f->dir, &f->opts));
-    return f->store;
-}
-
-static evs_store *fx_reopen(fixture *f)
-{
-    evs_store *s = f->store;
-    f->store = NULL;
-    assert_evs_ok(evs_close(s));
-    assert_evs_ok(evs_open(&f->store, f->dir, &f->opts));
-    return f->store;
-}
-
-static void fx_close(fixture *f)
-{
-    evs_store *s = f->store;
-    f->store = NULL;
-    assert_evs_ok(evs_close(s));
+    return tu_teardown(state);
 }
 
 /* ---- tests ------------------------------------------------------------------------ */
 
 static void test_round_trip(void **state)
 {
-    fixture *f = *state;
+    tu_fixture *f = *state;
     tu_seed_rng();
     evs_options o = tu_fast_options();
     o.segment_size = 1u << 20;      /* several segments */
     o.checkpoint_bytes = 64u << 10; /* index snapshots, read back after reopening */
-    evs_store *store = fx_open(f, &o);
+    evs_store *store = tu_fx_open(f, &o);
     assert_int_equal(evs_head(store), 0);
 
     model *mp = &g_model;
@@ -542,19 +499,19 @@ static void test_round_trip(void **state)
     check_all(store, mp, true);
 
     /* Persistence: the same after reopening, and appends go on where they stopped. */
-    store = fx_reopen(f);
+    store = tu_fx_reopen(f);
     check_all(store, mp, false);
     for (int i = 0; i < 100; i++)
         append_random(store, mp, (int)tu_rnd_below(STREAMS));
     mp->t_last = wall_ns();
     check_all(store, mp, true);
-    store = fx_reopen(f);
+    store = tu_fx_reopen(f);
     check_all(store, mp, false);
     evs_verify_report rep;
     assert_evs_ok(evs_verify(store, NULL, NULL, &rep));
     assert_int_equal(rep.events_checked, (int64_t)mp->count);
     assert_int_equal(rep.problem_count, 0);
-    fx_close(f);
+    tu_fx_close(f);
 }
 
 /* The head and a stream's info are what they were. */
@@ -611,9 +568,9 @@ static void expect_conflict(evs_store *store, const char *stream, int64_t expect
 
 static void test_expected_versions(void **state)
 {
-    fixture *f = *state;
+    tu_fixture *f = *state;
     evs_options o = tu_fast_options();
-    evs_store *store = fx_open(f, &o);
+    evs_store *store = tu_fx_open(f, &o);
     evs_append_result r;
 
     /* NO_STREAM on a new stream. */
@@ -676,7 +633,7 @@ static void test_expected_versions(void **state)
     assert_int_equal(n, 2);
 
     /* Persistence of all that, and versions keep counting after reopening. */
-    store = fx_reopen(f);
+    store = tu_fx_reopen(f);
     assert_int_equal(evs_head(store), 48);
     expect_stream(store, "acct-1", 42, 1, 43);
     expect_stream(store, "acct-2", -1, 0, 0);
@@ -687,7 +644,7 @@ static void test_expected_versions(void **state)
     assert_int_equal(r.first_pos, 49);
     assert_int_equal(r.version, 43);
     assert_int_equal(count_stream(store, "acct-1"), 44);
-    fx_close(f);
+    tu_fx_close(f);
 }
 
 /* Read a stream and check its versions, positions and the "n" in each event's data. */
@@ -716,9 +673,9 @@ static void expect_stream_events(evs_store *store, const char *stream, const int
 
 static void test_append_multi(void **state)
 {
-    fixture *f = *state;
+    tu_fixture *f = *state;
     evs_options o = tu_fast_options();
-    evs_store *store = fx_open(f, &o);
+    evs_store *store = tu_fx_open(f, &o);
     tu_append1(store, "other-1", "Ev", "0"); /* position 1 */
 
     /* Three batches, stream A twice: the second A batch expects what the first left. */
@@ -799,7 +756,7 @@ static void test_append_multi(void **state)
     expect_stream(store, "multi-F", -1, 0, 0);
 
     /* The same after reopening: the multi-append is whole, the failures left nothing. */
-    store = fx_reopen(f);
+    store = tu_fx_reopen(f);
     assert_int_equal(evs_head(store), 7);
     expect_stream_events(store, "multi-A", a_pos, a_data, 3);
     expect_stream(store, "multi-B", 0, 4, 4);
@@ -815,16 +772,16 @@ static void test_append_multi(void **state)
     assert_evs_ok(evs_stat(&si, store));
     assert_int_equal(si.event_count, 10);
     assert_int_equal(si.stream_count, 5);
-    fx_close(f);
+    tu_fx_close(f);
 }
 
 /* Given ids come back; ids generated for events without one are v4 and distinct even
  * within one batch. */
 static void test_ids(void **state)
 {
-    fixture *f = *state;
+    tu_fixture *f = *state;
     evs_options o = tu_fast_options();
-    evs_store *store = fx_open(f, &o);
+    evs_store *store = tu_fx_open(f, &o);
     unsigned char given[16];
     for (int i = 0; i < 16; i++)
         given[i] = (unsigned char)(0xF0 + i); /* not a v4 pattern: stored as given */
@@ -871,16 +828,16 @@ static void test_ids(void **state)
     }
     evs_cursor_close(c);
     assert_true(prev <= wall_ns() + 1000000000);
-    fx_close(f);
+    tu_fx_close(f);
 }
 
 /* An append larger than a segment is never split: it gets a segment of its own. */
 static void test_append_larger_than_segment(void **state)
 {
-    fixture *f = *state;
+    tu_fixture *f = *state;
     evs_options o = tu_fast_options();
     o.segment_size = 64u << 10;
-    evs_store *store = fx_open(f, &o);
+    evs_store *store = tu_fx_open(f, &o);
     tu_append1(store, "small-1", "Ev", "1");
     static char data[300][1024];
     evs_event_in in[300];
@@ -916,9 +873,9 @@ static void test_append_larger_than_segment(void **state)
         assert_true(si.segment_count >= 2);
         assert_true(si.log_bytes > 300 * 1000);
         assert_evs_ok(evs_verify(store, NULL, NULL, NULL));
-        store = fx_reopen(f);
+        store = tu_fx_reopen(f);
     }
-    fx_close(f);
+    tu_fx_close(f);
 }
 
 /* ---- appends that write nothing, at the end of a segment -------------------------- */
@@ -962,11 +919,11 @@ static void expect_whole(evs_store *store, int64_t n)
  * nothing (a conflict, or the retry of an earlier append: a duplicate). Near a
  * segment's end the larger one does not fit: whatever the writer prepares for it must
  * not leave the log in a state that reads, evs_verify or a reopen trip over. */
-static void fill_with_refusals(fixture *f, bool duplicates)
+static void fill_with_refusals(tu_fixture *f, bool duplicates)
 {
     evs_options o = tu_fast_options();
     o.segment_size = 64u << 10;
-    evs_store *store = fx_open(f, &o);
+    evs_store *store = tu_fx_open(f, &o);
     static char small[1000], large[4000];
     memset(small, 's', sizeof small - 1);
     small[0] = small[sizeof small - 2] = '"';
@@ -995,12 +952,12 @@ static void fill_with_refusals(fixture *f, bool duplicates)
         assert_int_equal(evs_head(store), n);
     }
     expect_whole(store, n);
-    store = fx_reopen(f);
+    store = tu_fx_reopen(f);
     expect_whole(store, n);
     evs_event_in e = tu_event("Small", small);
     assert_evs_ok(evs_append(NULL, store, "fill-1", n - 1, &e, 1));
     expect_whole(store, n + 1);
-    fx_close(f);
+    tu_fx_close(f);
 }
 
 static void test_conflict_at_segment_end(void **state)
@@ -1016,13 +973,13 @@ static void test_duplicate_at_segment_end(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_expected_versions, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_append_multi, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_ids, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_append_larger_than_segment, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_conflict_at_segment_end, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_duplicate_at_segment_end, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_round_trip, tu_setup, teardown),
+        cmocka_unit_test_setup_teardown(test_expected_versions, tu_setup, teardown),
+        cmocka_unit_test_setup_teardown(test_append_multi, tu_setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ids, tu_setup, teardown),
+        cmocka_unit_test_setup_teardown(test_append_larger_than_segment, tu_setup, teardown),
+        cmocka_unit_test_setup_teardown(test_conflict_at_segment_end, tu_setup, teardown),
+        cmocka_unit_test_setup_teardown(test_duplicate_at_segment_end, tu_setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

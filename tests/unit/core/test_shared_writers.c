@@ -17,54 +17,6 @@
 
 /* ---- per-test store: closed and removed by the teardown, even after a failure ---- */
 
-typedef struct fixture {
-    char dir[4096];
-    evs_options opts;
-    evs_store *store;
-} fixture;
-
-static int setup(void **state)
-{
-    fixture *f = calloc(1, sizeof *f);
-    if (!f)
-        return -1;
-    tu_tmpdir(f->dir, sizeof f->dir, "core-sw");
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    evs_close(f->store);
-    tu_cleanup(f->dir);
-    free(f);
-    return 0;
-}
-
-static evs_store *fx_open(fixture *f, const evs_options *o)
-{
-    f->opts = *o;
-    assert_evs_ok(evs_open(&f->store, f->dir, &f->opts));
-    return f->store;
-}
-
-static evs_store *fx_reopen(fixture *f)
-{
-    evs_store *s = f->store;
-    f->store = NULL;
-    assert_evs_ok(evs_close(s));
-    assert_evs_ok(evs_open(&f->store, f->dir, &f->opts));
-    return f->store;
-}
-
-static void fx_close(fixture *f)
-{
-    evs_store *s = f->store;
-    f->store = NULL;
-    assert_evs_ok(evs_close(s));
-}
-
 /* ---- threads appending at once (they share commits) ------------------------------- */
 
 #define THREADS       4
@@ -114,10 +66,10 @@ static void *work(void *arg)
 
 static void test_concurrent_appends(void **state)
 {
-    fixture *f = *state;
+    tu_fixture *f = *state;
     evs_options o = tu_fast_options();
     o.segment_size = 64u << 10; /* segments roll under the threads' feet */
-    evs_store *store = fx_open(f, &o);
+    evs_store *store = tu_fx_open(f, &o);
     static worker w[THREADS];
     pthread_t th[THREADS];
     for (int i = 0; i < THREADS; i++) {
@@ -179,19 +131,19 @@ static void test_concurrent_appends(void **state)
         for (int i = 0; i < THREADS; i++)
             assert_int_equal(own_next[i], 2 * ROUNDS);
         assert_evs_ok(evs_verify(store, NULL, NULL, NULL));
-        store = fx_reopen(f);
+        store = tu_fx_reopen(f);
     }
-    fx_close(f);
+    tu_fx_close(f);
 }
 
 /* Two handles on one store (as two processes would have): each append sees what the
  * other appended, expected versions included, also across segment rolls. */
 static void test_two_handles(void **state)
 {
-    fixture *f = *state;
+    tu_fixture *f = *state;
     evs_options o = tu_fast_options();
     o.segment_size = 64u << 10;
-    evs_store *a = fx_open(f, &o);
+    evs_store *a = tu_fx_open(f, &o);
     evs_store *b = NULL;
     assert_evs_ok(evs_open(&b, f->dir, &o));
     static char pad[900];
@@ -228,16 +180,16 @@ static void test_two_handles(void **state)
     assert_int_equal(tu_count(b, &q), 400);
     assert_evs_ok(evs_verify(b, NULL, NULL, NULL));
     assert_evs_ok(evs_close(b));
-    fx_close(f);
+    tu_fx_close(f);
 }
 
 /* Two processes appending to one store at once, each through its own handle. */
 static void test_two_processes(void **state)
 {
-    fixture *f = *state;
+    tu_fixture *f = *state;
     evs_options o = tu_fast_options();
     o.segment_size = 64u << 10;
-    evs_store *store = fx_open(f, &o);
+    evs_store *store = tu_fx_open(f, &o);
     tu_append1(store, "proc-0", "Ev", "0");
     pid_t pid = fork();
     assert_true(pid >= 0);
@@ -272,18 +224,18 @@ static void test_two_processes(void **state)
     assert_evs_ok(evs_stream_get(&info, store, "proc-child"));
     assert_int_equal(info.last_version, 299);
     assert_evs_ok(evs_verify(store, NULL, NULL, NULL));
-    store = fx_reopen(f);
+    store = tu_fx_reopen(f);
     assert_int_equal(evs_head(store), 601);
     assert_evs_ok(evs_verify(store, NULL, NULL, NULL));
-    fx_close(f);
+    tu_fx_close(f);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_concurrent_appends, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_two_handles, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_two_processes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_appends, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_two_handles, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_two_processes, tu_setup, tu_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
