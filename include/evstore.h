@@ -158,8 +158,8 @@ typedef struct evs_options {
                                   * EVS_EBUSY at once, -1 wait as long as it takes, N wait
                                   * up to N ms. Default -1. */
     unsigned int checkpoint_bytes; /* write the stream index snapshot after this many bytes
-                                    * of log; bounds the work of the next open. Default
-                                    * 8 MiB. 0 = default. */
+                                    * of log; bounds the work of the next open after a
+                                    * crash. Default 32 MiB. 0 = default. */
 } evs_options;
 
 #define EVS_OPTIONS_INIT {EVS_OPTIONS_VERSION, 0, EVS_SYNC_ALWAYS, 10, 0, -1, 0}

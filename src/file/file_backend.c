@@ -187,7 +187,7 @@ static void close_snapshot(file_backend *fb)
     pthread_rwlock_wrlock(&fb->tab_lock);
     if (evs__tab_catch_up_locked(fb, &h) == 0 && (fb->wfd < 0 || evs__datasync(fb->wfd) == 0)) {
         evs__head_set_synced(fb, h.pos);
-        (void)evs__tab_write_snapshot(fb);
+        (void)evs__tab_write_snapshot(fb, true);
     }
     pthread_rwlock_unlock(&fb->tab_lock);
     evs__wlock_release(fb);

@@ -60,49 +60,7 @@ void evs__rec_encode(unsigned char *dst, uint64_t pos, int64_t ts_ns, uint64_t v
 
 int evs__rec_decode(const unsigned char *p, uint64_t avail, bool check_crc, rec_view *out)
 {
-    if (avail < REC_HDR_LEN)
-        return REC_SHORT;
-    uint32_t len = evs__get_u32(p + REC_OFF_LEN);
-    if (len < REC_HDR_LEN)
-        return REC_BADLEN;
-    out->len = len;
-    out->data_len = evs__get_u32(p + REC_OFF_DATA_LEN);
-    out->meta_len = evs__get_u32(p + REC_OFF_META_LEN);
-    out->stream_len = evs__get_u16(p + REC_OFF_SLEN);
-    out->type_len = evs__get_u16(p + REC_OFF_TLEN);
-    out->flags = evs__get_u16(p + REC_OFF_FLAGS);
-    uint64_t body = (uint64_t)out->stream_len + out->type_len + out->meta_len + out->data_len;
-    /* The whole header is here: sizes that do not add up are damage, even when the
-     * length points past the end of the file (a torn write leaves a consistent header
-     * of a record that simply does not fit). */
-    if (body + REC_HDR_LEN != len || out->stream_len == 0 ||
-        out->stream_len > EVS_MAX_STREAM_LEN || out->type_len == 0 ||
-        out->type_len > EVS_MAX_TYPE_LEN || (out->flags & ~REC_FLAGS_KNOWN) != 0)
-        return REC_BADLEN;
-    if (len > avail)
-        return REC_SHORT;
-    if (check_crc && evs__get_u32(p + REC_OFF_CRC) != evs__rec_crc(p, len))
-        return REC_BADCRC;
-
-    out->pos = evs__get_u64(p + REC_OFF_POS);
-    out->ts_ns = (int64_t)evs__get_u64(p + REC_OFF_TS);
-    out->version = evs__get_u64(p + REC_OFF_VERSION);
-    out->prev_pos = evs__get_u64(p + REC_OFF_PREV);
-    out->prev_off = evs__get_u32(p + REC_OFF_PREV_OFF);
-    /* The API hands these out as int64_t >= 0 (positions >= 1): a record outside that
-     * range was not made by a writer, checksum or not. */
-    if (out->pos == 0 || out->pos > INT64_MAX || out->version > INT64_MAX ||
-        out->prev_pos >= out->pos || (out->version == 0) != (out->prev_pos == 0))
-        return REC_BADVAL;
-    out->id = p + REC_OFF_ID;
-    out->stream_hash = evs__get_u64(p + REC_OFF_SHASH);
-    out->type_hash = evs__get_u32(p + REC_OFF_THASH);
-    const char *c = (const char *)p + REC_HDR_LEN;
-    out->stream = c;
-    out->type = c + out->stream_len;
-    out->meta = (out->flags & REC_HAS_META) ? out->type + out->type_len : NULL;
-    out->data = out->type + out->type_len + out->meta_len;
-    return REC_OK;
+    return evs__rec_decode_inline(p, avail, check_crc, out);
 }
 
 const char *evs__rec_status_str(int status)

@@ -465,7 +465,7 @@ static int snap_put(void *ctx, const char *name, uint32_t len, const stream_val 
     return w->rc;
 }
 
-int evs__tab_write_snapshot(file_backend *fb)
+int evs__tab_write_snapshot(file_backend *fb, bool durable)
 {
     streamtab *t = &fb->tab;
     uint64_t n = evs__tab_stream_count(t), nslots = 64;
@@ -508,7 +508,7 @@ int evs__tab_write_snapshot(file_backend *fb)
     if (evs__pwrite_all(fd, file, (size_t)w.names_base, 0) < 0 ||
         evs__pwrite_all(fd, w.names.ptr, w.names.len, (off_t)w.names_base) < 0 ||
         evs__pwrite_all(fd, trailer, 4, (off_t)(w.names_base + w.names.len)) < 0 ||
-        evs__datasync(fd) < 0) {
+        (durable && evs__datasync(fd) < 0)) {
         rc = evs__seterr_errno(errno, "cannot write '%s'", tmp);
         evs__sys.close(fd);
         evs__sys.unlink(tmp);
@@ -519,7 +519,8 @@ int evs__tab_write_snapshot(file_backend *fb)
         rc = evs__seterr_errno(errno, "cannot rename '%s'", tmp);
         goto out;
     }
-    (void)evs__dirsync(fb->dir); /* a lost rename only costs a longer scan at open */
+    if (durable)
+        (void)evs__dirsync(fb->dir); /* a lost rename only costs a longer scan at open */
     /* The overlay stays: it is the writer's working set, and dropping it would only
      * make the next appends to those streams copy them back from the new base. Its
      * entries are all in the new base now. */

@@ -650,12 +650,13 @@ static void commit_group(file_backend *fb, append_req *list)
     uint64_t snap_weight = evs__tab_stream_count(&fb->tab) * (SNAP_SLOT_LEN * 2 + 32);
     if (rc == 0 && fb->bytes_since_snap >= fb->opts.checkpoint_bytes &&
         fb->bytes_since_snap >= snap_weight) {
-        bool synced = fb->opts.sync_mode == EVS_SYNC_ALWAYS || evs__datasync(fb->wfd) == 0;
-        if (synced) {
-            evs__head_set_synced(fb, fb->tab.known_pos);
-            if (evs__tab_write_snapshot(fb) == 0)
-                fb->bytes_since_snap = 0;
-        }
+        /* The snapshot is a cache checked against the log when it is loaded (the CRC of
+         * the last record it covers), so it need not wait for the log to be synced: in
+         * `batch` and `none` mode a sync here would make appenders wait for the disk,
+         * which those modes promise not to do. `always` has synced the log already, and
+         * syncs the snapshot too, so that an open after a power loss still finds it. */
+        if (evs__tab_write_snapshot(fb, fb->opts.sync_mode == EVS_SYNC_ALWAYS) == 0)
+            fb->bytes_since_snap = 0;
         evs__clearerr();
     }
     pthread_rwlock_unlock(&fb->tab_lock);

@@ -70,6 +70,15 @@ uint64_t evs__hash64(const void *buf, size_t len);
 /* ---- UUIDs ------------------------------------------------------------------------ */
 /* A random (version 4, RFC 4122 variant) UUID from the kernel's CSPRNG, buffered per
  * thread so that generating millions per second is cheap. 0 or EVS_EIO. */
+/* len cryptographically strong random bytes (random.c). 0, or EVS_EIO when the
+ * kernel gives none. */
+int evs__random_bytes(unsigned char *out, size_t len);
+/* Whether evs__random_bytes runs AES-128 in counter mode (the CPU has AES
+ * instructions) rather than reading the kernel for every buffer. */
+bool evs__random_uses_aes(void);
+/* Encrypt n 16-byte blocks in place with AES-128 under key: exposed so that tests can
+ * check the cipher against FIPS-197's vectors. Only when evs__random_uses_aes(). */
+void evs__aes128_encrypt(const unsigned char key[16], unsigned char *blocks, size_t n);
 int evs__uuid_v4(unsigned char out[16]);
 void evs__uuid_format(char buf[37], const unsigned char id[16]);
 int evs__uuid_parse(unsigned char out[16], const char *text, size_t len); /* 0/EVS_EINVAL */

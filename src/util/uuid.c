@@ -1,104 +1,19 @@
 /*
  * uuid.c - version 4 UUIDs (RFC 4122 section 4.4) and their 36-character text form.
- *
- * Random bytes come from getrandom(2), read 4 KiB at a time into a per-thread buffer so
- * that one system call serves 256 UUIDs. Two rules keep UUIDs unique:
- *  - a consumed byte is never handed out again (the buffer only moves forward);
- *  - after fork() the child's copy of the forking thread's buffer is thrown away (a
- *    pthread_atfork child handler), otherwise parent and child would both hand out the
- *    same unread bytes.
- * Without getrandom (ENOSYS: kernels before 3.17, some seccomp sandboxes) /dev/urandom
- * is read instead.
+ * The random bytes, and what keeps them unique across threads and fork(), are
+ * random.c's.
  */
 #include "evstore.h"
 #include "util.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/random.h>
-#include <unistd.h>
-
-#define RNG_BUF_LEN 4096
-
-struct rng_buf {
-    size_t pos; /* next unread byte; RNG_BUF_LEN = empty */
-    bool ready; /* pos is meaningful (false in a fresh thread) */
-    unsigned char bytes[RNG_BUF_LEN];
-};
-
-static _Thread_local struct rng_buf rng;
-static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
-
-/* Runs in the child, in the thread that called fork(): the only thread there is. */
-static void rng_forget_in_child(void)
-{
-    rng.pos = RNG_BUF_LEN;
-}
-
-static void rng_register_atfork(void)
-{
-    /* If registration fails (ENOMEM) there is nothing better to do than go on; the
-     * documented caveat "do not use a handle after fork" still protects the store. */
-    (void)pthread_atfork(NULL, NULL, rng_forget_in_child);
-}
-
-static int read_urandom(unsigned char *dst, size_t len)
-{
-    int fd;
-    do
-        fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-    while (fd < 0 && errno == EINTR);
-    if (fd < 0)
-        return evs__seterr_errno(errno, "open /dev/urandom");
-    size_t got = 0;
-    while (got < len) {
-        ssize_t n = read(fd, dst + got, len - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            int err = n < 0 ? errno : EIO;
-            (void)close(fd);
-            return evs__seterr_errno(err, "read /dev/urandom");
-        }
-        got += (size_t)n;
-    }
-    (void)close(fd);
-    return 0;
-}
-
-static int fill_random(unsigned char *dst, size_t len)
-{
-    size_t got = 0;
-    while (got < len) {
-        /* Requests up to 256 bytes are never short; larger ones may be cut by a signal. */
-        ssize_t n = getrandom(dst + got, len - got, 0);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == ENOSYS)
-                return read_urandom(dst + got, len - got);
-            return evs__seterr_errno(errno, "getrandom");
-        }
-        got += (size_t)n;
-    }
-    return 0;
-}
 
 int evs__uuid_v4(unsigned char out[16])
 {
-    if (!rng.ready || rng.pos > RNG_BUF_LEN - 16) {
-        pthread_once(&atfork_once, rng_register_atfork);
-        int rc = fill_random(rng.bytes, RNG_BUF_LEN);
-        if (rc < 0)
-            return evs__seterr(EVS_EIO, "%s", evs__lasterr_msg());
-        rng.pos = 0;
-        rng.ready = true;
-    }
-    memcpy(out, rng.bytes + rng.pos, 16);
-    rng.pos += 16;
+    int rc = evs__random_bytes(out, 16);
+    if (rc < 0)
+        return rc;
     out[6] = (unsigned char)((out[6] & 0x0F) | 0x40); /* version 4 */
     out[8] = (unsigned char)((out[8] & 0x3F) | 0x80); /* variant 10xx */
     return 0;
