@@ -1,7 +1,8 @@
 # evstore - entry points. CMake does the building; this file is what people type.
 #
 #   make run        install missing packages, build, run the quick-start demo
-#   make test       install missing packages, build with ASan+UBSan, run every test
+#   make test       install missing packages, build with ASan+UBSan, run every test (and
+#                   the concurrency tests again under ThreadSanitizer)
 #   make build      release build only (build/release)
 #   make bench      release build, then the benchmarks and the suite against SQLite,
 #                   LMDB and PostgreSQL (QUICK=1 for a run under 2 minutes)
@@ -18,7 +19,7 @@ PREFIX  ?= /usr/local
 CMAKE   ?= cmake
 GEN     := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 
-.PHONY: all run test build deps bench install crash-test tsan valgrind fuzz format format-check lint clean
+.PHONY: all run test build deps bench install crash-test tsan tsan-build valgrind fuzz format format-check lint clean
 
 all: build
 
@@ -37,12 +38,15 @@ build: deps
 run: build
 	./scripts/quickstart.sh build/release/cli/evstore ./data
 
+# Every test under ASan+UBSan, then the concurrency tests again under ThreadSanitizer;
+# one summary line over both.
 test: deps
 	@[ -f build/asan/CMakeCache.txt ] || $(CMAKE) -S . -B build/asan $(GEN) \
 	    -DCMAKE_BUILD_TYPE=Debug -DEVS_SANITIZE=address,undefined -DEVS_WERROR=ON \
 	    -DCMAKE_C_FLAGS="-O1 -g"
 	$(CMAKE) --build build/asan -j $(JOBS)
-	./scripts/run-tests.sh build/asan
+	@$(MAKE) --no-print-directory tsan-build
+	./scripts/run-tests.sh --suites build/asan "build/tsan -L concurrency"
 
 # The same trials `make test` runs 200 of, in the release build, 10,000 times.
 CRASH_TRIALS ?= 10000
@@ -53,12 +57,14 @@ crash-test: deps
 	EVS_CRASH_TRIALS=$(CRASH_TRIALS) EVS_TEST_TMPDIR=$(CURDIR)/build/crash/tmp \
 	    ./build/crash/tests/fault/test_crash_trials
 
-tsan: deps
+tsan: deps tsan-build
+	./scripts/run-tests.sh build/tsan -L concurrency
+
+tsan-build:
 	@[ -f build/tsan/CMakeCache.txt ] || $(CMAKE) -S . -B build/tsan $(GEN) \
 	    -DCMAKE_BUILD_TYPE=Debug -DEVS_SANITIZE=thread -DEVS_WERROR=ON \
-	    -DCMAKE_C_FLAGS="-O1 -g"
+	    -DEVS_BUILD_BENCH=OFF -DCMAKE_C_FLAGS="-O1 -g"
 	$(CMAKE) --build build/tsan -j $(JOBS)
-	./scripts/run-tests.sh build/tsan -L concurrency
 
 # The wrapper is baked into each test's command when CMake runs (tests/CMakeLists.txt
 # reads EVS_TEST_WRAPPER at configure time), so configure runs every time, with it set.

@@ -121,7 +121,18 @@ static void read_full(int fd, void *buf, size_t len)
 /* ---- (a) a reader in one process sees the appends of another ---------------------- */
 
 #define WAKE_EVENTS 40
-#define WAKE_MAX_NS (100 * 1000000LL)
+/* The reader waits with a 5 s timeout: an event seen within a second was delivered by
+ * a wake-up, not found by a timeout. Typical delays (a few hundred microseconds) are
+ * measured by the benchmark (W8); the median bound here only catches a wake-up that
+ * is lost most of the time, and leaves room for a loaded machine under a sanitizer. */
+#define WAKE_MAX_NS    (1000 * 1000000LL)
+#define WAKE_MEDIAN_NS (100 * 1000000LL)
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
 
 static int wake_child(const char *dir, int gun)
 {
@@ -168,7 +179,7 @@ static void wake_across_processes(const char *dir, bool readonly_parent)
     assert_evs_ok(evs_cursor_open(&c, s, NULL));
     close(gun[1]); /* go */
 
-    int64_t last = 0, worst = 0;
+    int64_t last = 0, worst = 0, lates[WAKE_EVENTS];
     while (last < WAKE_EVENTS) {
         evs_event ev;
         int rc = evs_cursor_next(c, &ev);
@@ -194,11 +205,15 @@ static void wake_across_processes(const char *dir, bool readonly_parent)
             print_error("position %" PRId64 " seen %.1f ms after its append\n", ev.pos,
                         (double)late / 1e6);
         assert_true(late <= WAKE_MAX_NS);
+        lates[last] = late;
         last = ev.pos;
     }
     evs_cursor_close(c);
-    print_message("%s parent: every event seen within %.2f ms of its append\n",
-                  readonly_parent ? "read-only" : "read-write", (double)worst / 1e6);
+    qsort(lates, WAKE_EVENTS, sizeof lates[0], cmp_i64);
+    print_message("%s parent: every event seen within %.2f ms of its append (median %.2f ms)\n",
+                  readonly_parent ? "read-only" : "read-write", (double)worst / 1e6,
+                  (double)lates[WAKE_EVENTS / 2] / 1e6);
+    assert_true(lates[WAKE_EVENTS / 2] <= WAKE_MEDIAN_NS);
     reap(pid, "appending child");
     assert_int_equal(evs_head(s), WAKE_EVENTS);
     assert_evs_ok(evs_close(s));
