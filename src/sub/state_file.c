@@ -231,8 +231,8 @@ static int slurp(const char *path, char **out, size_t *out_len)
 int evs__state_file_read(const char *path, evs__state_doc *out)
 {
     memset(out, 0, sizeof *out);
-    char *buf;
-    size_t size;
+    char *buf = NULL;
+    size_t size = 0;
     int rc = slurp(path, &buf, &size);
     if (rc < 0)
         return rc;

@@ -392,6 +392,21 @@ static void test_readmodel_push(void **state)
     assert_evs_ok(evs_push_close(p, NULL));
     assert_int_equal(saved_pos(path, &n), 60);
     assert_int_equal(n, 60);
+
+    /* An event that arrives with the stop is fetched but not applied, so the state
+     * saved at the stop does not claim it. */
+    assert_evs_ok(evs_push_readmodel(&p, open_counter(f, path, &c), count_apply, count_dump, &c,
+                                     60000));
+    append_n(f->s, 1);
+    assert_evs(1, evs_push_wait(p, 61, 5000));
+    tu_sleep_ms(30); /* waiting for events again */
+    assert_evs_ok(evs_push_stop(p));
+    append_n(f->s, 1);
+    evs_push_status st2;
+    assert_evs_ok(evs_push_close(p, &st2));
+    assert_int_equal(st2.position, 61);
+    assert_int_equal(saved_pos(path, &n), 61);
+    assert_int_equal(n, 61);
 }
 
 /* ---- live ------------------------------------------------------------------------------- */
