@@ -4,7 +4,7 @@
  *
  * A state file is one header line, the JSON state, and a newline:
  *
- *   evstore-state 1 pos=1042 model=2 len=27 crc32c=5d0c8a1f\n
+ *   evstore-state 1 pos=1042 model=2 len=29 crc32c=d847c77d\n
  *   {"byUrl":{"a":{"n":1}},"k":0}\n
  *
  * Fields in this order, separated by one space, numbers in decimal without sign or
