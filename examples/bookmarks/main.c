@@ -37,9 +37,8 @@
 
 #define CATCH_UP_MS 30000
 
-static const char usage[] =
-    "usage: bookmarks DATA add URL [TAG...]\n"
-    "       bookmarks DATA run [--model 1|2] [--replay]\n";
+static const char usage[] = "usage: bookmarks DATA add URL [TAG...]\n"
+                            "       bookmarks DATA run [--model 1|2] [--replay]\n";
 
 static int fail(const char *what)
 {
@@ -130,8 +129,8 @@ static int start_projection(evs_store *store, const char *data, model *m, bool r
     char path[4096];
     snprintf(path, sizeof path, "%s/by-url.state", data);
     evs_state *st;
-    int rc = evs_state_open(&st, path, (uint32_t)m->version, MODEL_INITIAL,
-                            strlen(MODEL_INITIAL), replay ? EVS_STATE_REPLAY : 0);
+    int rc = evs_state_open(&st, path, (uint32_t)m->version, MODEL_INITIAL, strlen(MODEL_INITIAL),
+                            replay ? EVS_STATE_REPLAY : 0);
     if (rc == EVS_ECORRUPT || rc == EVS_EFORMAT) {
         fprintf(stderr, "bookmarks: %s\n", evs_errmsg());
         fprintf(stderr, "bookmarks: run with --replay to rebuild the read model from the log\n");
@@ -167,8 +166,7 @@ static int start_fetcher(evs_store *store, fetcher *f, evs_push **out)
     evs_consumer *c;
     if (evs_consumer_open(&c, store, "info-fetcher", &q) < 0)
         return fail("opening the info fetcher");
-    return evs_push_consumer(out, c, fetcher_handle, f) < 0 ? fail("starting the info fetcher")
-                                                            : 0;
+    return evs_push_consumer(out, c, fetcher_handle, f) < 0 ? fail("starting the info fetcher") : 0;
 }
 
 /* Wait until p has dealt with everything up to the head as it is now. */

@@ -32,8 +32,8 @@ typedef struct bookmark {
 } bookmark;
 
 typedef struct model {
-    int version;      /* 1 or 2 */
-    bookmark *items;  /* sorted by url */
+    int version;     /* 1 or 2 */
+    bookmark *items; /* sorted by url */
     size_t count;
     size_t cap;
     long long events; /* events read since start */

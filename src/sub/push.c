@@ -40,7 +40,7 @@ struct evs_push {
     evs_consumer *c;
     evs_readmodel *rm;
     evs_push_fn fn;
-    evs_dump_fn dump;         /* read models */
+    evs_dump_fn dump; /* read models */
     void *user;
     int64_t save_interval_ns; /* read models */
 
@@ -53,8 +53,8 @@ struct evs_push {
 
     /* The thread's own. */
     int64_t done_pos;
-    bool dirty;        /* read model: events applied since the last save */
-    int64_t saved_at;  /* read model: monotonic ns of the last save */
+    bool dirty;       /* read model: events applied since the last save */
+    int64_t saved_at; /* read model: monotonic ns of the last save */
 };
 
 /* The push whose thread this is (NULL on the application's threads): tells a call from
@@ -134,9 +134,8 @@ static int refuse(evs_push *p, const evs_event *ev, int handler_rc)
                     who, handler_rc, ev->pos, (int)(ev->stream_len > 200 ? 200 : ev->stream_len),
                     ev->stream, (int)ev->type_len, ev->type);
     else
-        evs__seterr(EVS_EHANDLER,
-                    "%s: dump returned %d; delivery stopped, the state was not saved", who,
-                    handler_rc);
+        evs__seterr(EVS_EHANDLER, "%s: dump returned %d; delivery stopped, the state was not saved",
+                    who, handler_rc);
     pthread_mutex_lock(&p->mu);
     p->status.handler_rc = handler_rc;
     p->status.error_pos = ev ? ev->pos : 0;
@@ -262,7 +261,7 @@ static void *push_main(void *arg)
         if (hrc == 0)
             publish(p, true);
     }
-    rc = finish(p, rc);
+    (void)finish(p, rc); /* an error it meets is recorded by fail() */
     pthread_mutex_lock(&p->mu);
     p->status.running = 0;
     p->status.position = p->done_pos;
@@ -345,8 +344,8 @@ static evs_push *new_push(evs_push **out, bool has_source, const char *missing, 
 int evs_push_subscription(evs_push **out, evs_subscription *sub, evs_push_fn fn, void *user)
 {
     int rc;
-    evs_push *p = new_push(out, sub != NULL, fn ? NULL : "the handler", "evs_push_subscription",
-                           &rc);
+    evs_push *p =
+        new_push(out, sub != NULL, fn ? NULL : "the handler", "evs_push_subscription", &rc);
     if (!p) {
         evs_subscription_close(sub);
         return rc;

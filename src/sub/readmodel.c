@@ -50,15 +50,15 @@ int evs_readmodel_open(evs_readmodel **out, evs_store *store, const char *name,
     int rc = evs__check_store(store, fn);
     if (rc == 0)
         rc = check_position(store, name ? name : "(null)", &info);
-    evs_readmodel *rm = NULL;
-    if (rc == 0 && !(rm = evs__calloc(1, sizeof *rm)))
+    evs_readmodel *rm = rc == 0 ? evs__calloc(1, sizeof *rm) : NULL;
+    if (rc == 0 && !rm)
         rc = evs__seterr(EVS_ENOMEM, "out of memory opening read model '%s'", name);
     if (rc == 0)
         rc = evs__consumer_open_at(&rm->c, store, name, filter, info.pos, fn);
     /* Not from the file: write the fresh start now, under the consumer's lock. */
     if (rc == 0 && info.origin != EVS_STATE_LOADED)
         rc = evs_state_save(state, info.json, info.json_len, 0);
-    if (rc < 0) {
+    if (rc != 0 || !rm) {
         if (rm)
             evs_consumer_close(rm->c);
         evs__free(rm);

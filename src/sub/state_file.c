@@ -118,8 +118,8 @@ static int parse_header(const char *path, const char *buf, size_t size, header *
     }
     const char *p = buf + magic_len, *end = nl;
     if (!take_number(&p, end, "", UINT32_MAX, &h->version) || h->version == 0)
-        return evs__seterr(EVS_ECORRUPT, "state file '%s' is damaged: bad format version in "
-                                         "its header", path);
+        return evs__seterr(EVS_ECORRUPT,
+                           "state file '%s' is damaged: bad format version in its header", path);
     if (h->version != STATE_VERSION)
         return evs__seterr(EVS_EFORMAT,
                            "state file '%s' has format version %" PRIu64
@@ -177,8 +177,8 @@ static int check_body(const char *path, const char *buf, size_t size, const head
     if (evs_json_validate(json, (size_t)h->len) < 0) {
         char why[256];
         snprintf(why, sizeof why, "%s", evs_errmsg());
-        return evs__seterr(EVS_ECORRUPT, "state file '%s': the state is not valid JSON: %s",
-                           path, why);
+        return evs__seterr(EVS_ECORRUPT, "state file '%s': the state is not valid JSON: %s", path,
+                           why);
     }
     return 0;
 }
@@ -204,8 +204,8 @@ static int slurp(const char *path, char **out, size_t *out_len)
         size_t size = (size_t)st.st_size;
         buf = evs__alloc(size ? size : 1);
         if (!buf)
-            rc = evs__seterr(EVS_ENOMEM, "out of memory reading state file '%s' (%zu bytes)",
-                             path, size);
+            rc = evs__seterr(EVS_ENOMEM, "out of memory reading state file '%s' (%zu bytes)", path,
+                             size);
         /* A file that shrinks meanwhile reads short, which the checks report. */
         while (rc == 0 && have < size) {
             ssize_t got = read(fd, buf + have, size - have);

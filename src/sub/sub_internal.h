@@ -20,8 +20,8 @@ int evs__subscription_next(evs_subscription *sub, evs_event *out, int timeout_ms
 /* A deep copy of an evs_query: a live subscription reopens its cursor when it skips
  * ahead, long after the caller's query may have been freed. */
 typedef struct evs__filter {
-    evs_query q;  /* points into `mem` */
-    void *mem;    /* one block: the types array and every string */
+    evs_query q; /* points into `mem` */
+    void *mem;   /* one block: the types array and every string */
 } evs__filter;
 
 /* Copy `q` (NULL = every event) into `out`. 0 or EVS_ENOMEM. */
@@ -47,7 +47,7 @@ const char *evs__consumer_name(const evs_consumer *c);
 
 /* What a state file holds. */
 typedef struct evs__state_doc {
-    char *json;             /* owned (evs__alloc), json_len bytes, not NUL-terminated */
+    char *json; /* owned (evs__alloc), json_len bytes, not NUL-terminated */
     size_t json_len;
     int64_t pos;
     uint32_t model_version;

@@ -223,8 +223,8 @@ int main(void)
                                         tu_teardown),
         cmocka_unit_test_setup_teardown(test_filter_copied, tu_setup_open, tu_teardown),
         cmocka_unit_test_setup_teardown(test_skip_after_wait, tu_setup_open, tu_teardown),
-        cmocka_unit_test_setup_teardown(test_nothing_kept_and_from_end_never_skips,
-                                        tu_setup_open, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_nothing_kept_and_from_end_never_skips, tu_setup_open,
+                                        tu_teardown),
         cmocka_unit_test_setup_teardown(test_bad_arguments, tu_setup_open, tu_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -25,13 +25,13 @@
 typedef struct recorder {
     int64_t seen[MAX_SEEN]; /* written by the push thread only */
     atomic_int count;
-    int64_t refuse_at;      /* return refuse_rc for this position; 0 = never */
+    int64_t refuse_at; /* return refuse_rc for this position; 0 = never */
     int refuse_rc;
-    int sleep_ms;           /* per call */
-    evs_push *self;         /* for calls from inside the handler */
+    int sleep_ms;   /* per call */
+    evs_push *self; /* for calls from inside the handler */
     int inside_close_rc, inside_wait_rc, inside_stop_rc;
-    atomic_bool entered;     /* the first call has started */
-    atomic_bool release;     /* a blocked handler may return */
+    atomic_bool entered; /* the first call has started */
+    atomic_bool release; /* a blocked handler may return */
     bool block_first;
 } recorder;
 
@@ -232,7 +232,7 @@ static void test_stop_while_handler_runs(void **state)
         tu_sleep_ms(1);
     int64_t t0 = tu_mono_ms();
     assert_evs_ok(evs_push_stop(p));
-    assert_evs_ok(evs_push_stop(p)); /* twice is fine */
+    assert_evs_ok(evs_push_stop(p));     /* twice is fine */
     assert_true(tu_mono_ms() - t0 < 50); /* stop does not wait */
     evs_push_status st;
     assert_evs_ok(evs_push_close(p, &st)); /* waits for the running handler */
@@ -344,7 +344,8 @@ static void test_readmodel_push(void **state)
 
     /* Every event saved: the file follows the thread. */
     evs_push *p;
-    assert_evs_ok(evs_push_readmodel(&p, open_counter(f, path, &c), count_apply, count_dump, &c, 0));
+    assert_evs_ok(
+        evs_push_readmodel(&p, open_counter(f, path, &c), count_apply, count_dump, &c, 0));
     assert_evs(1, evs_push_wait(p, 40, 5000));
     assert_int_equal(saved_pos(path, &n), 40);
     assert_int_equal(n, 40);
@@ -352,8 +353,8 @@ static void test_readmodel_push(void **state)
 
     /* A long interval: only the stop saves. */
     append_n(f->s, 10);
-    assert_evs_ok(evs_push_readmodel(&p, open_counter(f, path, &c), count_apply, count_dump, &c,
-                                     60000));
+    assert_evs_ok(
+        evs_push_readmodel(&p, open_counter(f, path, &c), count_apply, count_dump, &c, 60000));
     assert_evs(1, evs_push_wait(p, 50, 5000));
     assert_int_equal(saved_pos(path, &n), 40);
     assert_evs_ok(evs_push_close(p, NULL));
@@ -363,8 +364,8 @@ static void test_readmodel_push(void **state)
     /* A refusal saves nothing more: the state stays where it was saved last. */
     append_n(f->s, 10);
     c.refuse_at = 55;
-    assert_evs_ok(evs_push_readmodel(&p, open_counter(f, path, &c), count_apply, count_dump, &c,
-                                     60000));
+    assert_evs_ok(
+        evs_push_readmodel(&p, open_counter(f, path, &c), count_apply, count_dump, &c, 60000));
     assert_evs(EVS_EHANDLER, evs_push_wait(p, 60, 5000));
     assert_errmsg_has("read model 'counter'");
     assert_errmsg_has("position 55");
@@ -376,7 +377,8 @@ static void test_readmodel_push(void **state)
     c.refuse_at = 0;
     c.dump_rc = 9;
     evs_push_status st;
-    assert_evs_ok(evs_push_readmodel(&p, open_counter(f, path, &c), count_apply, count_dump, &c, 0));
+    assert_evs_ok(
+        evs_push_readmodel(&p, open_counter(f, path, &c), count_apply, count_dump, &c, 0));
     assert_evs(EVS_EHANDLER, evs_push_wait(p, 60, 5000));
     assert_errmsg_has("dump returned 9");
     assert_evs(EVS_EHANDLER, evs_push_close(p, &st));
@@ -386,8 +388,8 @@ static void test_readmodel_push(void **state)
 
     /* Resumed after the saved state: the count comes out right. */
     c.dump_rc = 0;
-    assert_evs_ok(evs_push_readmodel(&p, open_counter(f, path, &c), count_apply, count_dump, &c,
-                                     100));
+    assert_evs_ok(
+        evs_push_readmodel(&p, open_counter(f, path, &c), count_apply, count_dump, &c, 100));
     assert_evs(1, evs_push_wait(p, 60, 5000));
     assert_evs_ok(evs_push_close(p, NULL));
     assert_int_equal(saved_pos(path, &n), 60);
@@ -395,8 +397,8 @@ static void test_readmodel_push(void **state)
 
     /* An event that arrives with the stop is fetched but not applied, so the state
      * saved at the stop does not claim it. */
-    assert_evs_ok(evs_push_readmodel(&p, open_counter(f, path, &c), count_apply, count_dump, &c,
-                                     60000));
+    assert_evs_ok(
+        evs_push_readmodel(&p, open_counter(f, path, &c), count_apply, count_dump, &c, 60000));
     append_n(f->s, 1);
     assert_evs(1, evs_push_wait(p, 61, 5000));
     tu_sleep_ms(30); /* waiting for events again */
@@ -509,8 +511,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_no_read_ahead, tu_setup_open, tu_teardown),
         cmocka_unit_test_setup_teardown(test_stop_while_waiting_is_prompt, tu_setup_open,
                                         tu_teardown),
-        cmocka_unit_test_setup_teardown(test_stop_while_handler_runs, tu_setup_open,
-                                        tu_teardown),
+        cmocka_unit_test_setup_teardown(test_stop_while_handler_runs, tu_setup_open, tu_teardown),
         cmocka_unit_test_setup_teardown(test_calls_from_inside, tu_setup_open, tu_teardown),
         cmocka_unit_test_setup_teardown(test_readmodel_push, tu_setup_open, tu_teardown),
         cmocka_unit_test_setup_teardown(test_live_push_skips, tu_setup_open, tu_teardown),

@@ -27,12 +27,12 @@
 #define INITIAL  "{\"n\":0,\"h\":\"0000000000000000\",\"sum\":[0,0,0,0,0,0,0,0,0,0]}"
 
 typedef struct model {
-    long long n;            /* events applied */
-    uint64_t h;             /* h * 1000003 + pos, over the events applied, in order */
+    long long n; /* events applied */
+    uint64_t h;  /* h * 1000003 + pos, over the events applied, in order */
     long long sum[ACCOUNTS];
     char json[512];
-    int seen_fd;            /* positions handed to the handler are appended here; -1 none */
-    long delay_us;          /* per event, to give the kills something to interrupt */
+    int seen_fd;   /* positions handed to the handler are appended here; -1 none */
+    long delay_us; /* per event, to give the kills something to interrupt */
 } model;
 
 static void model_reset(model *m)
@@ -85,11 +85,11 @@ static bool restore(model *m, const char *json, size_t len)
     buf[len] = '\0';
     unsigned long long h;
     long long *s = m->sum;
-    int got = sscanf(buf,
-                     "{\"n\":%lld,\"h\":\"%llx\",\"sum\":[%lld,%lld,%lld,%lld,%lld,%lld,%lld,"
-                     "%lld,%lld,%lld]}",
-                     &m->n, &h, &s[0], &s[1], &s[2], &s[3], &s[4], &s[5], &s[6], &s[7], &s[8],
-                     &s[9]);
+    int got =
+        sscanf(buf,
+               "{\"n\":%lld,\"h\":\"%llx\",\"sum\":[%lld,%lld,%lld,%lld,%lld,%lld,%lld,"
+               "%lld,%lld,%lld]}",
+               &m->n, &h, &s[0], &s[1], &s[2], &s[3], &s[4], &s[5], &s[6], &s[7], &s[8], &s[9]);
     m->h = h;
     return got == 12;
 }

@@ -125,8 +125,8 @@ static void test_missing_then_round_trip(void **state)
     size_t n = read_file(f->path, buf, sizeof buf);
     buf[n] = '\0';
     char want_prefix[128];
-    snprintf(want_prefix, sizeof want_prefix, "evstore-state 1 pos=1042 model=3 len=%zu crc32c=",
-             strlen(doc));
+    snprintf(want_prefix, sizeof want_prefix,
+             "evstore-state 1 pos=1042 model=3 len=%zu crc32c=", strlen(doc));
     assert_memory_equal(buf, want_prefix, strlen(want_prefix));
     assert_int_equal(buf[n - 1], '\n');
 
@@ -215,8 +215,8 @@ static uint32_t crc32c_ref(uint32_t crc, const char *p, size_t len)
 static void hand_made(char *buf, size_t cap, const char *json)
 {
     char covered[128];
-    int n = snprintf(covered, sizeof covered, "evstore-state 1 pos=1 model=1 len=%zu",
-                     strlen(json));
+    int n =
+        snprintf(covered, sizeof covered, "evstore-state 1 pos=1 model=1 len=%zu", strlen(json));
     uint32_t crc = crc32c_ref(crc32c_ref(0, covered, (size_t)n), json, strlen(json));
     snprintf(buf, cap, "%s crc32c=%08x\n%s\n", covered, crc, json);
 }

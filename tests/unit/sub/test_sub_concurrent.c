@@ -151,10 +151,9 @@ static void check(const seen *s, const filter *f, int64_t after, const char *how
         if (!selects(f, &log_[p]))
             continue;
         if (i >= s->count || s->pos[i] != p)
-            print_error("%s subscriber, filter '%s': event %d is %" PRId64 ", want %" PRId64
-                        " (%s %s)\n",
-                        how, f->name, i, i < s->count ? s->pos[i] : -1, p, log_[p].stream,
-                        log_[p].type);
+            print_error(
+                "%s subscriber, filter '%s': event %d is %" PRId64 ", want %" PRId64 " (%s %s)\n",
+                how, f->name, i, i < s->count ? s->pos[i] : -1, p, log_[p].stream, log_[p].type);
         assert_true(i < s->count);
         assert_int_equal(s->pos[i], p);
         assert_string_equal(s->stream[i], log_[p].stream);
@@ -238,8 +237,8 @@ static void test_filters_under_concurrent_appends(void **state)
         evs_query q = to_query(&FILTERS[i * 2]);
         assert_evs_ok(evs_subscribe(&tail[i].sub, f->s, &q, EVS_FROM_END));
         tail_start[i] = evs_subscription_position(tail[i].sub);
-        assert_int_equal(
-            pthread_create(&pull_threads[FILTER_COUNT + i], NULL, pull_main, &tail[i]), 0);
+        assert_int_equal(pthread_create(&pull_threads[FILTER_COUNT + i], NULL, pull_main, &tail[i]),
+                         0);
     }
 
     for (int i = 0; i < APPENDERS; i++)
