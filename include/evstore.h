@@ -502,8 +502,8 @@ EVS_API void evs_subscription_close(evs_subscription *sub);
  * invalidator, a notifier, where only what happens now matters. A live subscription
  * starts at the head, keeps no checkpoint and has no name (any number may run), and
  * when it falls too far behind it skips ahead instead of working through the backlog:
- * delivery is at most once, and events appended while it is behind or not running are
- * never seen. A durable consumer is the opposite on each point: named, exclusive,
+ * delivery is at most once, and the events it skips, or that are appended while it is
+ * not running, are never seen. A durable consumer is the opposite on each point: named, exclusive,
  * checkpointed, resumed, at least once, never skipping. evs_subscribe with
  * EVS_FROM_END starts at the head too but never skips. */
 
@@ -697,11 +697,13 @@ EVS_API void evs_state_get(const evs_state *st, evs_state_info *out);
 
 /** Replace the state with `json`, reflecting every event up to `pos`, in the file and in
  *  the handle. When it returns 0 the new state survives a crash and a power loss; at
- *  any moment before, the file holds the previous state, whole.
+ *  any moment before, the file holds the previous state or the new one, whole.
  *  @param json  valid JSON (checked before anything is written). Copied.
  *  @return 0; EVS_EINVAL (not valid JSON, or pos < 0: nothing written); EVS_EIO or
  *          EVS_ENOSPC (the message names the file and the step that failed; the file
- *          still holds the previous state); EVS_ENOMEM. */
+ *          holds the previous state, or, when only the final sync of its directory
+ *          failed, the new one, which a power loss may then undo; the handle keeps the
+ *          previous state either way); EVS_ENOMEM. */
 EVS_API int evs_state_save(evs_state *st, const char *json, size_t json_len, int64_t pos);
 
 /** Close a state handle; nothing is saved. NULL is accepted and ignored. */
@@ -776,8 +778,9 @@ EVS_API void evs_readmodel_close(evs_readmodel *rm);
  * EVS_EHANDLER, with the event's position in the message and in evs_push_status.
  *
  * Stopping. evs_push_stop asks the thread to end and returns at once; evs_push_close
- * stops it, waits for it and frees the handle. A handler that is running is not
- * interrupted, and no handler call starts after evs_push_stop has returned. A thread
+ * stops it, waits for it and frees the handle. A handler call that is running, or
+ * being made, when the stop comes is not interrupted: it finishes, its result counts,
+ * and no call follows it; evs_push_close returns only after it. A thread
  * waiting for new events notices a stop within EVS_PUSH_STOP_MS: the store's wait
  * cannot be interrupted from another thread, so the thread waits in slices that long.
  * Inside the handler, evs_push_stop may be called (delivery ends after this event);
@@ -845,9 +848,9 @@ typedef int (*evs_dump_fn)(void *user, const char **json, size_t *json_len);
 EVS_API int evs_push_readmodel(evs_push **out, evs_readmodel *rm, evs_push_fn apply,
                                evs_dump_fn dump, void *user, unsigned int save_interval_ms);
 
-/** Ask delivery to end; returns at once. A handler already running finishes; no
- *  handler call starts after this returned. Also from inside the handler. Calling it
- *  again, or after delivery ended, does nothing.
+/** Ask delivery to end; returns at once, without waiting for a handler call in progress
+ *  (which finishes and counts; none follows it). Also from inside the handler. Calling
+ *  it again, or after delivery ended, does nothing. evs_push_close waits.
  *  @return 0; EVS_EMISUSE (p is NULL). */
 EVS_API int evs_push_stop(evs_push *p);
 
