@@ -307,6 +307,18 @@ static int count_dump(void *user, const char **json, size_t *len)
     return 0;
 }
 
+/* The count in a state document (which is not NUL-terminated). */
+static long long count_in(const evs_state_info *info)
+{
+    char buf[64];
+    assert_true(info->json_len < sizeof buf);
+    memcpy(buf, info->json, info->json_len);
+    buf[info->json_len] = '\0';
+    long long n = -1;
+    assert_int_equal(sscanf(buf, "{\"n\":%lld}", &n), 1);
+    return n;
+}
+
 static evs_readmodel *open_counter(tu_fixture *f, const char *path, counter *c)
 {
     evs_state *st;
@@ -315,9 +327,7 @@ static evs_readmodel *open_counter(tu_fixture *f, const char *path, counter *c)
     assert_evs_ok(evs_readmodel_open(&rm, f->s, "counter", NULL, st));
     evs_state_info info;
     evs_state_get(evs_readmodel_state(rm), &info);
-    long long n = -1;
-    assert_int_equal(sscanf(info.json, "{\"n\":%lld}", &n), 1);
-    atomic_store(&c->n, n);
+    atomic_store(&c->n, count_in(&info));
     return rm;
 }
 
@@ -327,7 +337,7 @@ static int64_t saved_pos(const char *path, long long *n)
     assert_evs_ok(evs_state_open(&st, path, 1, "null", 4, 0));
     evs_state_info info;
     evs_state_get(st, &info);
-    assert_int_equal(sscanf(info.json, "{\"n\":%lld}", n), 1);
+    *n = count_in(&info);
     evs_state_close(st);
     return info.pos;
 }
