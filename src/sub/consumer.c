@@ -16,6 +16,9 @@
  *    further (events its filter skips), the checkpoint moves up to what was scanned:
  *    nothing unacknowledged is passed over, and a filtered consumer's lag does not
  *    grow with events it will never see. Checked only when the consumer is idle.
+ *  - A read model opens its consumer at its state file's position instead
+ *    (evs__consumer_open_at): that position becomes the checkpoint, backwards too, and
+ *    a damaged checkpoint file is simply replaced, since it no longer decides anything.
  */
 #include "sub_internal.h"
 
