@@ -32,6 +32,7 @@ typedef struct recorder {
     int inside_close_rc, inside_wait_rc, inside_stop_rc;
     atomic_bool entered; /* the first call has started */
     atomic_bool release; /* a blocked handler may return */
+    atomic_int finished; /* calls that returned */
     bool block_first;
 } recorder;
 
@@ -43,13 +44,17 @@ static int record(void *user, const evs_event *ev)
         tu_sleep_ms(1);
     if (r->sleep_ms)
         tu_sleep_ms(r->sleep_ms);
-    if (r->refuse_at && ev->pos == r->refuse_at)
-        return r->refuse_rc;
-    int n = atomic_load(&r->count);
-    if (n < MAX_SEEN)
-        r->seen[n] = ev->pos;
-    atomic_store(&r->count, n + 1);
-    return 0;
+    int rc = 0;
+    if (r->refuse_at && ev->pos == r->refuse_at) {
+        rc = r->refuse_rc;
+    } else {
+        int n = atomic_load(&r->count);
+        if (n < MAX_SEEN)
+            r->seen[n] = ev->pos;
+        atomic_store(&r->count, n + 1);
+    }
+    atomic_fetch_add(&r->finished, 1);
+    return rc;
 }
 
 static void append_n(evs_store *s, int n)
@@ -189,6 +194,8 @@ static void test_no_read_ahead(void **state)
     assert_int_equal(stored_checkpoint(f->s, "slow"), 301);
 }
 
+/* A subscription, so that only the stop is timed (closing a consumer also syncs its
+ * checkpoint to disk). */
 static void test_stop_while_waiting_is_prompt(void **state)
 {
     tu_fixture *f = *state;
@@ -198,10 +205,10 @@ static void test_stop_while_waiting_is_prompt(void **state)
     for (int i = 0; i < rounds; i++) {
         static recorder r;
         memset(&r, 0, sizeof r);
-        evs_consumer *c;
-        assert_evs_ok(evs_consumer_open(&c, f->s, "idle", NULL));
+        evs_subscription *sub;
+        assert_evs_ok(evs_subscribe(&sub, f->s, NULL, EVS_FROM_START));
         evs_push *p;
-        assert_evs_ok(evs_push_consumer(&p, c, record, &r));
+        assert_evs_ok(evs_push_subscription(&p, sub, record, &r));
         assert_evs(1, evs_push_wait(p, 3, 5000));
         tu_sleep_ms(5 + i * 7 % 40); /* at different points of a wait slice */
         int64_t t0 = tu_mono_ms();
@@ -213,8 +220,7 @@ static void test_stop_while_waiting_is_prompt(void **state)
     print_message("stop of a waiting push thread: mean %.1f ms, worst %" PRId64
                   " ms over %d (bound EVS_PUSH_STOP_MS = %d)\n",
                   (double)total / rounds, worst, rounds, EVS_PUSH_STOP_MS);
-    assert_true(worst < EVS_PUSH_STOP_MS + 200); /* slack for a loaded machine */
-    assert_int_equal(stored_checkpoint(f->s, "idle"), 3);
+    assert_true(worst < EVS_PUSH_STOP_MS + 300); /* slack for a loaded machine */
 }
 
 static void test_stop_while_handler_runs(void **state)
@@ -223,21 +229,22 @@ static void test_stop_while_handler_runs(void **state)
     append_n(f->s, 5);
     static recorder r;
     memset(&r, 0, sizeof r);
-    r.sleep_ms = 150;
+    r.block_first = true;
     evs_consumer *c;
     assert_evs_ok(evs_consumer_open(&c, f->s, "busyhandler", NULL));
     evs_push *p;
     assert_evs_ok(evs_push_consumer(&p, c, record, &r));
     while (!atomic_load(&r.entered))
         tu_sleep_ms(1);
-    int64_t t0 = tu_mono_ms();
     assert_evs_ok(evs_push_stop(p));
-    assert_evs_ok(evs_push_stop(p));     /* twice is fine */
-    assert_true(tu_mono_ms() - t0 < 50); /* stop does not wait */
+    assert_evs_ok(evs_push_stop(p)); /* twice is fine */
+    /* Stop did not wait for the handler, which is still blocked. */
+    assert_int_equal(atomic_load(&r.finished), 0);
+    atomic_store(&r.release, true);
     evs_push_status st;
-    assert_evs_ok(evs_push_close(p, &st)); /* waits for the running handler */
-    assert_true(tu_mono_ms() - t0 >= 100);
-    /* The running call finished and counted; no other started. */
+    assert_evs_ok(evs_push_close(p, &st));
+    /* Close did: the running call finished and counted; no other started. */
+    assert_int_equal(atomic_load(&r.finished), 1);
     assert_int_equal(atomic_load(&r.count), 1);
     assert_int_equal(st.delivered, 1);
     assert_int_equal(stored_checkpoint(f->s, "busyhandler"), 1);
