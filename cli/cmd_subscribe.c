@@ -3,7 +3,9 @@
  * following new ones. With --consumer NAME it is a durable consumer: it starts after
  * the consumer's checkpoint and acknowledges each event once its line is written, so a
  * pipeline `evstore subscribe --consumer N | handler` resumes where it stopped.
- * Without it, a plain subscription from --from POS, the start or the end.
+ * With --live it is a live subscription (evs_subscribe_live): from the head, no
+ * checkpoint, skipping ahead when it falls more than --max-lag positions behind.
+ * Otherwise a plain subscription from --from POS, the start or the end.
  *
  * Both read through evs_consumer_next / evs_subscription_next, which sleep on the
  * store's futex; the wait is cut into short slices so that a signal, a closed stdout
@@ -12,6 +14,7 @@
 #include "cli_common.h"
 #include "util.h"
 
+#include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
@@ -20,6 +23,8 @@
 static const char subscribe_help[] =
     "usage: evstore subscribe [DIR] --consumer NAME [FILTERS] [--limit N] [--timeout S]\n"
     "       evstore subscribe [DIR] [--from POS | --from-end] [FILTERS] [--limit N]\n"
+    "                         [--timeout S]\n"
+    "       evstore subscribe [DIR] --live [--max-lag N] [FILTERS] [--limit N]\n"
     "                         [--timeout S]\n"
     "\n"
     "Print the events that match the filters as NDJSON, in the form 'evstore read'\n"
@@ -42,11 +47,22 @@ static const char subscribe_help[] =
     "Only one process may use a consumer at a time: a second subscribe with the same\n"
     "NAME fails with exit code 1 ('busy').\n"
     "\n"
+    "With --live it is a live subscription, for dashboards and notifications where\n"
+    "only what happens now matters: it starts at the head (as --from-end), keeps no\n"
+    "checkpoint and acknowledges nothing, and when it falls more than N positions\n"
+    "behind the head (--max-lag) it skips ahead to the newest N instead of working\n"
+    "through the backlog, saying on stderr how many positions it skipped. Events it\n"
+    "skips, and those appended while it is not running, are never printed: at most\n"
+    "once, where --consumer is at least once.\n"
+    "\n"
     "options:\n"
     "  --consumer NAME    durable consumer NAME (A-Z a-z 0-9 . _ -, up to 128 bytes)\n"
     "  --from POS         without --consumer: start at position POS (default: the\n"
     "                     first event)\n"
     "  --from-end         without --consumer: only events appended from now on\n"
+    "  --live             a live subscription (see above)\n"
+    "  --max-lag N        with --live: the most positions it may fall behind before\n"
+    "                     it skips (N >= 1, default 1000)\n"
     "  --limit N          stop after N events (N >= 1)\n"
     "  --timeout S        stop when nothing new came for S seconds (may be a decimal,\n"
     "                     0.5; 0: stop as soon as the stored events are "
@@ -57,13 +73,23 @@ static const char subscribe_help[] =
     "Exit codes: 0 ok, 1 error (also: consumer busy), 2 usage, 4 invalid (bad consumer\n"
     "name), 5 corrupt store.\n";
 
-enum { OPT_CONSUMER = CLI_F_SEL_COUNT, OPT_FROM, OPT_FROM_END, OPT_LIMIT, OPT_TIMEOUT };
+enum {
+    OPT_CONSUMER = CLI_F_SEL_COUNT,
+    OPT_FROM,
+    OPT_FROM_END,
+    OPT_LIVE,
+    OPT_MAX_LAG,
+    OPT_LIMIT,
+    OPT_TIMEOUT
+};
 
 static const cli_optdef subscribe_opts[] = {
     CLI_FILTER_SEL_OPTDEFS,
     [OPT_CONSUMER] = {"consumer", true, 0},
     [OPT_FROM] = {"from", true, 0},
     [OPT_FROM_END] = {"from-end", false, 0},
+    [OPT_LIVE] = {"live", false, 0},
+    [OPT_MAX_LAG] = {"max-lag", true, 0},
     [OPT_LIMIT] = {"limit", true, 0},
     [OPT_TIMEOUT] = {"timeout", true, 0},
     {NULL, false, 0},
@@ -75,12 +101,17 @@ static const cli_optdef subscribe_opts[] = {
 /* --timeout at most this many seconds, so the milliseconds fit any arithmetic. */
 #define MAX_TIMEOUT_S 1000000000LL
 
+/* --max-lag without a value: enough backlog for a burst, little enough to stay current. */
+#define DEFAULT_MAX_LAG 1000
+
 struct subscribe_args {
     const char *dir;
     cli_filter filter;
     const char *consumer; /* NULL: a plain subscription */
     int64_t from;         /* EVS_FROM_START, EVS_FROM_END or a position */
     bool from_given;
+    bool live;
+    int64_t max_lag; /* 0: not given */
     int64_t limit;      /* 0: no limit */
     int64_t timeout_ms; /* -1: none */
 };
@@ -140,6 +171,14 @@ static int set_option(struct subscribe_args *sa, int opt, const char *v)
         sa->from = EVS_FROM_END;
         sa->from_given = true;
         return CLI_EXIT_OK;
+    case OPT_LIVE:
+        sa->live = true;
+        return CLI_EXIT_OK;
+    case OPT_MAX_LAG:
+        if (!cli_parse_i64(v, strlen(v), 1, INT64_MAX, &sa->max_lag))
+            return cli_usage("subscribe", "--max-lag wants a number of positions >= 1, not '%s'",
+                             v);
+        return CLI_EXIT_OK;
     case OPT_LIMIT:
         if (!cli_parse_i64(v, strlen(v), 1, INT64_MAX, &sa->limit))
             return cli_usage("subscribe", "--limit wants a count >= 1, not '%s'", v);
@@ -181,6 +220,13 @@ static int parse_args(struct subscribe_args *sa, int argc, char **argv)
     if (sa->consumer != NULL && sa->from_given)
         return cli_usage("subscribe", "--from and --from-end are for subscriptions without "
                                       "--consumer (use 'evstore consumer reset --to POS')");
+    /* A live subscription starts at the head and keeps nothing: a start or a name would
+     * be ignored, so they are refused. */
+    if (sa->live && (sa->consumer != NULL || sa->from_given))
+        return cli_usage("subscribe", "--live starts at the head and keeps no checkpoint: it "
+                                      "excludes --consumer, --from and --from-end");
+    if (sa->max_lag != 0 && !sa->live)
+        return cli_usage("subscribe", "--max-lag is for --live subscriptions");
     int code = cli_filter_finish(&sa->filter, "subscribe");
     if (code != CLI_EXIT_OK)
         return code;
@@ -213,9 +259,24 @@ static int ack(struct source *src, int64_t pos)
     return rc == EVS_EIO || rc == EVS_ENOSPC ? 0 : rc;
 }
 
+/* A live subscription that skipped says so on stderr, once per jump, so that a reader of
+ * the output can tell a quiet store from a lost backlog. */
+static void note_skips(const struct source *src, const struct subscribe_args *sa,
+                       int64_t *reported)
+{
+    int64_t skipped = src->sub ? evs_subscription_skipped(src->sub) : 0;
+    if (skipped == *reported)
+        return;
+    cli_err("subscribe",
+            "live: skipped %" PRId64 " positions to stay within %" PRId64
+            " of the head (%" PRId64 " in all)",
+            skipped - *reported, sa->max_lag ? sa->max_lag : (int64_t)DEFAULT_MAX_LAG, skipped);
+    *reported = skipped;
+}
+
 static int run(struct source *src, const struct subscribe_args *sa, cli_out *out)
 {
-    int64_t printed = 0;
+    int64_t printed = 0, skips_reported = 0;
     int64_t idle_since = evs__monotonic_ns();
     while (!stop_requested && !output_gone()) {
         int wait_ms = WAIT_MS;
@@ -230,6 +291,7 @@ static int run(struct source *src, const struct subscribe_args *sa, cli_out *out
         int rc = source_next(src, &ev, wait_ms);
         if (rc < 0)
             return cli_lib_err("subscribe", rc);
+        note_skips(src, sa, &skips_reported);
         if (rc == 0) {
             /* --timeout 0: nothing more is stored, so stop after the catch-up. */
             if (sa->timeout_ms == 0)
@@ -263,6 +325,9 @@ static int open_source(struct source *src, evs_store *store, const struct subscr
                     sa->consumer, sa->consumer);
             return CLI_EXIT_ERROR;
         }
+    } else if (sa->live) {
+        rc = evs_subscribe_live(&src->sub, store, &sa->filter.query,
+                                sa->max_lag ? sa->max_lag : DEFAULT_MAX_LAG);
     } else {
         rc = evs_subscribe(&src->sub, store, &sa->filter.query, sa->from);
     }

@@ -81,7 +81,8 @@ EVS_API const char *evs_version_string(void);
     X(EMISUSE, -13, "library used incorrectly")                                            \
     X(ETIMEDOUT, -14, "timed out")                                                         \
     X(EEXIST, -15, "already exists")                                                       \
-    X(EREADONLY, -16, "store was opened read-only")
+    X(EREADONLY, -16, "store was opened read-only")                                        \
+    X(EHANDLER, -17, "an event handler reported an error")
 
 enum evs_error {
     EVS_OK = 0,
@@ -497,6 +498,32 @@ EVS_API int64_t evs_subscription_position(const evs_subscription *sub);
 /** Close a subscription. NULL is accepted and ignored. */
 EVS_API void evs_subscription_close(evs_subscription *sub);
 
+/* Live subscriptions (futoin-eventstream's "LIVE" consumers): for a dashboard, a cache
+ * invalidator, a notifier, where only what happens now matters. A live subscription
+ * starts at the head, keeps no checkpoint and has no name (any number may run), and
+ * when it falls too far behind it skips ahead instead of working through the backlog:
+ * delivery is at most once, and the events it skips, or that are appended while it is
+ * not running, are never seen. A durable consumer is the opposite on each point: named, exclusive,
+ * checkpointed, resumed, at least once, never skipping. evs_subscribe with
+ * EVS_FROM_END starts at the head too but never skips. */
+
+/** Subscribe to the events `filter` selects that are appended from now on (as
+ *  EVS_FROM_END), allowing at most `max_lag` positions of backlog: whenever a call to
+ *  evs_subscription_next finds the head more than max_lag positions past the
+ *  subscription's position, it first jumps to head - max_lag, so what it hands out is
+ *  never older than the newest max_lag positions it saw. The positions jumped over are
+ *  counted by evs_subscription_skipped and count as passed for
+ *  evs_subscription_position. Lag is counted in store positions, matching or not.
+ *
+ *  @param max_lag  >= 1 (1: keep only the newest event when behind).
+ *  @return as evs_subscribe; EVS_EINVAL also for max_lag < 1.
+ *  Thread-safe; the subscription is used and closed as any other. */
+EVS_API int evs_subscribe_live(evs_subscription **out, evs_store *store, const evs_query *filter,
+                               int64_t max_lag);
+
+/** How many positions a live subscription has skipped so far (0 for any other). */
+EVS_API int64_t evs_subscription_skipped(const evs_subscription *sub);
+
 /* ---------------------------------------------------------------------------------- */
 /* Durable consumers                                                                    */
 /* ---------------------------------------------------------------------------------- */
@@ -596,6 +623,256 @@ EVS_API int evs_consumers_next(evs_consumer_iter *it, evs_consumer_info *out);
 
 /** Close a consumer listing. NULL is accepted and ignored. */
 EVS_API void evs_consumers_close(evs_consumer_iter *it);
+
+/* ---------------------------------------------------------------------------------- */
+/* Read-model state                                                                     */
+/* ---------------------------------------------------------------------------------- */
+
+/* A state file keeps a read model's state, one JSON document, together with the
+ * position of the last event it reflects and the version of the projection code that
+ * built it (tiny-event-sourcing's state stores, simple-event-sourcing's state backups).
+ * A save replaces the file atomically and durably (a temporary file, fsync, rename,
+ * fsync of the directory), so after a crash the file holds the last state saved, whole;
+ * a checksum tells a damaged or truncated file from a good one. docs/FORMAT.md gives
+ * the bytes.
+ *
+ * State files are plain files at a path the application chooses, whatever backend the
+ * store uses: they belong to the application's read model, not to the log.
+ *
+ * One writer per file: a save writes PATH.tmp and renames it, so two handles saving the
+ * same path at the same time may lose one of the saves. A read model (below) guarantees
+ * a single writer by holding its consumer's lock. */
+typedef struct evs_state evs_state;
+
+/* Flags for evs_state_open. */
+#define EVS_STATE_REPLAY 0x1u /* ignore the file: start from the initial state */
+
+/* Where the state evs_state_open produced came from. */
+typedef enum evs_state_origin {
+    EVS_STATE_LOADED = 0,       /* read from the file */
+    EVS_STATE_NEW = 1,          /* no file yet: the initial state at position 0 */
+    EVS_STATE_REPLAYING = 2,    /* EVS_STATE_REPLAY was given: the initial state at 0 */
+    EVS_STATE_MODEL_CHANGED = 3 /* the file was written for another model version: the
+                                 * initial state at 0 */
+} evs_state_origin;
+
+/** A state as evs_state_get describes it. */
+typedef struct evs_state_info {
+    const char *json;            /* the state: loaded, initial or last saved. Borrowed,
+                                  * valid until the next save or close; NOT
+                                  * NUL-terminated */
+    size_t json_len;
+    int64_t pos;                 /* it reflects every event up to this position */
+    uint32_t model_version;      /* as given to evs_state_open */
+    evs_state_origin origin;
+    uint32_t file_model_version; /* the model version found in the file; 0 when none
+                                  * was read */
+    const char *path;            /* the file (NUL-terminated, borrowed) */
+} evs_state_info;
+
+/** Open the state kept in file `path` for projection code version `model_version`.
+ *  When the file exists and was written for that version, its state and position are
+ *  loaded (EVS_STATE_LOADED). Otherwise the state is `initial_json` at position 0: the
+ *  file is missing (EVS_STATE_NEW); EVS_STATE_REPLAY was given (EVS_STATE_REPLAYING;
+ *  the file is not read at all, so this is also the way past a damaged one); or the
+ *  file holds another model version (EVS_STATE_MODEL_CHANGED). So bumping
+ *  model_version when the projection's code changes makes the read model rebuild
+ *  itself from the log. Opening writes nothing; the file changes at the first save.
+ *
+ *  @param path          the file. Its directory must exist by the first save.
+ *  @param initial_json  the state at position 0, valid JSON, e.g. "{}". Copied.
+ *  @param flags         0 or EVS_STATE_REPLAY.
+ *  @return 0; EVS_ECORRUPT (the file is damaged: empty, truncated, a checksum mismatch,
+ *          a malformed header or trailing bytes; the message names the file and what
+ *          is wrong; open with EVS_STATE_REPLAY to rebuild); EVS_EFORMAT (not a state
+ *          file, or a state file of a newer format version); EVS_EINVAL (bad path,
+ *          initial_json or flags); EVS_EIO (it cannot be read); EVS_ENOMEM.
+ *  Thread-safe. The handle belongs to one thread at a time; close it with
+ *  evs_state_close. */
+EVS_API int evs_state_open(evs_state **out, const char *path, uint32_t model_version,
+                           const char *initial_json, size_t initial_len, unsigned int flags);
+
+/** Describe the state now held (see evs_state_info for how long it stays valid). */
+EVS_API void evs_state_get(const evs_state *st, evs_state_info *out);
+
+/** Replace the state with `json`, reflecting every event up to `pos`, in the file and in
+ *  the handle. When it returns 0 the new state survives a crash and a power loss; at
+ *  any moment before, the file holds the previous state or the new one, whole.
+ *  @param json  valid JSON (checked before anything is written). Copied.
+ *  @return 0; EVS_EINVAL (not valid JSON, or pos < 0: nothing written); EVS_EIO or
+ *          EVS_ENOSPC (the message names the file and the step that failed; the file
+ *          holds the previous state, or, when only the final sync of its directory
+ *          failed, the new one, which a power loss may then undo; the handle keeps the
+ *          previous state either way); EVS_ENOMEM. */
+EVS_API int evs_state_save(evs_state *st, const char *json, size_t json_len, int64_t pos);
+
+/** Close a state handle; nothing is saved. NULL is accepted and ignored. */
+EVS_API void evs_state_close(evs_state *st);
+
+/* ---------------------------------------------------------------------------------- */
+/* Read models                                                                          */
+/* ---------------------------------------------------------------------------------- */
+
+/* A read model is a durable consumer whose progress is its state file. It resumes after
+ * the position of the state it loaded, not after the consumer's checkpoint, so the
+ * state and the events applied to it always agree: events are applied to the saved
+ * state exactly once, even across crashes (a state restored from a backup simply
+ * replays what came after it). Saving the state acknowledges its position, so `evstore
+ * consumers` shows the read model's lag; holding the consumer's name makes the read
+ * model its state file's only writer.
+ *
+ * Replay (rebuild after the projection's code changed): open the state with a new
+ * model_version, or with EVS_STATE_REPLAY. */
+typedef struct evs_readmodel evs_readmodel;
+
+/** Open read model `name` (a consumer name) over `state`, which it takes over on
+ *  success and on failure alike: do not use or close `state` afterwards. Takes the
+ *  consumer's lock (EVS_EBUSY as evs_consumer_open), moves the consumer's checkpoint to
+ *  the state's position (backwards too), and, when the state did not come from the file
+ *  (new, replaying, model changed), saves it at once: an interrupted replay then starts
+ *  over instead of resuming a state built by the old code. Delivery starts after the
+ *  state's position; `filter` is as for evs_consumer_open.
+ *
+ *  @return 0; EVS_EBUSY; EVS_ECORRUPT (the state's position lies past the store's head:
+ *          it belongs to another store, or the log lost its last events; replay it);
+ *          EVS_EMISUSE (state is NULL); the errors of evs_consumer_open and
+ *          evs_state_save.
+ *  Thread-safe. The handle belongs to one thread at a time; close it with
+ *  evs_readmodel_close. */
+EVS_API int evs_readmodel_open(evs_readmodel **out, evs_store *store, const char *name,
+                               const evs_query *filter, evs_state *state);
+
+/** The read model's state, to build the in-memory model from at start (read it with
+ *  evs_state_get). Borrowed: valid until evs_readmodel_close; save through
+ *  evs_readmodel_save, never directly. */
+EVS_API const evs_state *evs_readmodel_state(const evs_readmodel *rm);
+
+/** The next event to apply, as evs_consumer_next (same returns and borrowing rule). */
+EVS_API int evs_readmodel_next(evs_readmodel *rm, evs_event *out, int timeout_ms);
+
+/** Save `json` as the state reflecting every event evs_readmodel_next has handed out
+ *  (and those its filter passed over), as evs_state_save does, then acknowledge that
+ *  position on the consumer. Call it only when every event handed out is applied.
+ *  @return as evs_state_save; on failure the file and the checkpoint are unchanged. */
+EVS_API int evs_readmodel_save(evs_readmodel *rm, const char *json, size_t json_len);
+
+/** Close the read model, its consumer and its state. Nothing is saved: save first.
+ *  NULL is accepted and ignored. */
+EVS_API void evs_readmodel_close(evs_readmodel *rm);
+
+/* ---------------------------------------------------------------------------------- */
+/* Push delivery                                                                        */
+/* ---------------------------------------------------------------------------------- */
+
+/* Push delivery calls a handler for each event on a thread evstore runs, instead of
+ * the application calling next in a loop. It is made from a pull source, which the
+ * push handle takes over: a subscription (plain or live), a durable consumer or a read
+ * model. The thread is an ordinary reader: it takes the next event from the log only
+ * when the handler has returned, so nothing is buffered and a slow handler slows only
+ * its own delivery.
+ *
+ * The handler's return decides. 0 accepts the event: a consumer acknowledges it (with
+ * the usual batching, evs_consumer_ack). Anything else refuses it: delivery stops
+ * there, the event is not acknowledged (a consumer's checkpoint stays just before it,
+ * so the next open delivers it again), and evs_push_wait and evs_push_close return
+ * EVS_EHANDLER, with the event's position in the message and in evs_push_status.
+ *
+ * Stopping. evs_push_stop asks the thread to end and returns at once; evs_push_close
+ * stops it, waits for it and frees the handle. A handler call that is running, or
+ * being made, when the stop comes is not interrupted: it finishes, its result counts,
+ * and no call follows it; evs_push_close returns only after it. A thread
+ * waiting for new events notices a stop within EVS_PUSH_STOP_MS: the store's wait
+ * cannot be interrupted from another thread, so the thread waits in slices that long.
+ * Inside the handler, evs_push_stop may be called (delivery ends after this event);
+ * evs_push_wait and evs_push_close may not (they would wait for the very thread that
+ * calls them: they return EVS_EMISUSE and change nothing).
+ *
+ * Threads. The handler runs on evstore's thread with all signals blocked. It may call
+ * any evstore function (append to the store, read it) except on the source it was
+ * built from. evs_push_stop, evs_push_wait and evs_push_get_status may be called from
+ * any thread at any time until evs_push_close; evs_push_close once, after the others
+ * returned. Close push handles before evs_close; if the store is closed first,
+ * delivery ends with EVS_ECLOSED and the handle must still be closed. */
+typedef struct evs_push evs_push;
+
+/* The longest a waiting push thread takes to notice evs_push_stop, in milliseconds. */
+#define EVS_PUSH_STOP_MS 20
+
+/** A handler. `ev` and everything it points to is borrowed for the call only.
+ *  @return 0 to accept the event; anything else to refuse it (reported as
+ *          evs_push_status.handler_rc). */
+typedef int (*evs_push_fn)(void *user, const evs_event *ev);
+
+/** How delivery is going, from evs_push_get_status and evs_push_close. */
+typedef struct evs_push_status {
+    int running;       /* 1 until delivery ended (stopped, refused or failed) */
+    int error;         /* 0, or why delivery ended: EVS_EHANDLER (the handler, or a read
+                        * model's dump, refused), or the error reading the log or saving
+                        * progress (EVS_EIO, EVS_ECORRUPT, EVS_ECLOSED ...) */
+    int handler_rc;    /* with EVS_EHANDLER: the value the handler returned */
+    int64_t error_pos; /* with EVS_EHANDLER: the position of the event refused (0 when
+                        * a read model's dump refused) */
+    int64_t position;  /* every matching event at or below it has been accepted (or, by
+                        * a live subscription, skipped) */
+    int64_t delivered; /* events accepted */
+    int64_t skipped;   /* positions a live subscription skipped */
+} evs_push_status;
+
+/** Deliver `sub`'s events to `fn` on a new thread. Takes `sub` over on success and on
+ *  failure alike (it is closed with the handle, or at once on failure).
+ *  @return 0; EVS_EINVAL (fn is NULL); EVS_EMISUSE (out or sub is NULL); EVS_ENOMEM;
+ *          EVS_EIO (no thread could be started). Thread-safe. */
+EVS_API int evs_push_subscription(evs_push **out, evs_subscription *sub, evs_push_fn fn,
+                                  void *user);
+
+/** Deliver consumer `c`'s events to `fn` on a new thread; each accepted event is
+ *  acknowledged, and a stop or a refusal saves the checkpoint durably. Takes `c` over
+ *  as evs_push_subscription takes a subscription. Returns as evs_push_subscription. */
+EVS_API int evs_push_consumer(evs_push **out, evs_consumer *c, evs_push_fn fn, void *user);
+
+/** A read model's serialiser, for evs_push_readmodel: point *json and *json_len at the
+ *  state as of every event accepted so far (valid JSON). The buffer stays the
+ *  application's and must stay unchanged until dump returns to evstore's next call
+ *  or the push ends. Runs on the push thread, between handler calls.
+ *  @return 0, or non-zero to refuse: delivery ends with EVS_EHANDLER, nothing saved. */
+typedef int (*evs_dump_fn)(void *user, const char **json, size_t *json_len);
+
+/** Deliver read model `rm`'s events to `apply` on a new thread, saving its state (dump,
+ *  then evs_readmodel_save) once events were applied and save_interval_ms has passed
+ *  since the last save, and when delivery is stopped with evs_push_stop. A refused
+ *  event or a failed save ends delivery without saving: the file keeps the last state
+ *  saved, and the next open resumes after it. Takes `rm` over as evs_push_subscription
+ *  takes a subscription.
+ *  @param save_interval_ms  0 = save after every event.
+ *  @return as evs_push_subscription; EVS_EINVAL also when dump is NULL. */
+EVS_API int evs_push_readmodel(evs_push **out, evs_readmodel *rm, evs_push_fn apply,
+                               evs_dump_fn dump, void *user, unsigned int save_interval_ms);
+
+/** Ask delivery to end; returns at once, without waiting for a handler call in progress
+ *  (which finishes and counts; none follows it). Also from inside the handler. Calling
+ *  it again, or after delivery ended, does nothing. evs_push_close waits.
+ *  @return 0; EVS_EMISUSE (p is NULL). */
+EVS_API int evs_push_stop(evs_push *p);
+
+/** Wait until every matching event up to `pos` has been accepted (status.position >=
+ *  pos), for example evs_head() to wait for the catch-up, or until delivery ended, or
+ *  `timeout_ms` passed (-1 = no limit).
+ *  @return 1 when pos was reached; 0 when the time ran out or delivery was stopped
+ *          before reaching it; the error that ended delivery (EVS_EHANDLER with the
+ *          event's position in the message, EVS_EIO ...); EVS_EMISUSE from inside the
+ *          handler or with p NULL. */
+EVS_API int evs_push_wait(evs_push *p, int64_t pos, int timeout_ms);
+
+/** A snapshot of how delivery is going. */
+EVS_API void evs_push_get_status(evs_push *p, evs_push_status *out);
+
+/** Stop delivery (as evs_push_stop), wait for the thread to end, close the source (a
+ *  consumer's checkpoint is saved durably), and free the handle. `out` (may be NULL)
+ *  receives the final status. NULL p is accepted (returns 0).
+ *  @return 0 when delivery ended because it was stopped; otherwise the error that
+ *          ended it, with its message (EVS_EHANDLER naming the event's position and the
+ *          handler's value ...); EVS_EMISUSE from inside the handler (nothing done). */
+EVS_API int evs_push_close(evs_push *p, evs_push_status *out);
 
 /* ---------------------------------------------------------------------------------- */
 /* Helpers                                                                              */

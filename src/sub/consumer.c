@@ -16,9 +16,13 @@
  *    further (events its filter skips), the checkpoint moves up to what was scanned:
  *    nothing unacknowledged is passed over, and a filtered consumer's lag does not
  *    grow with events it will never see. Checked only when the consumer is idle.
+ *  - A read model opens its consumer at its state file's position instead
+ *    (evs__consumer_open_at): that position becomes the checkpoint, backwards too, and
+ *    a damaged checkpoint file is simply replaced, since it no longer decides anything.
  */
 #include "sub_internal.h"
 
+#include <assert.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,47 +111,56 @@ static int maybe_save(evs_consumer *c)
 
 /* ---- open / next / ack / flush / close -------------------------------------------- */
 
-static int consumer_start(evs_consumer *c, const evs_query *filter)
+/* Find where to resume: the checkpoint, or `at` (>= 0) which then becomes the
+ * checkpoint. `fn` names the public function in messages. */
+static int consumer_start(evs_consumer *c, const evs_query *filter, int64_t at, const char *fn)
 {
     const evs__backend_methods *m = c->store->m;
     int64_t pos = 0, ts = 0;
     int rc = m->checkpoint_load(c->store->be, c->name, &pos, &ts);
     bool create = rc == EVS_ENOTFOUND;
-    if (rc < 0 && !create)
+    /* Resuming at a given position does not need the old checkpoint: a damaged file is
+     * simply replaced by the save below. */
+    bool replace = at >= 0 && rc == EVS_ECORRUPT;
+    if (rc < 0 && !create && !replace)
         return rc;
+    evs__clearerr();
+    bool write = create || replace || (at >= 0 && at != pos);
+    if (at >= 0)
+        pos = at;
     /* Acks never pass the head, so a checkpoint past it means the log lost events it
      * once had (a power loss with sync mode none or batch). Resuming would silently
      * skip the events appended anew at those positions: let the caller decide. */
     int64_t head = evs_head(c->store);
     if (pos > head)
         return evs__seterr(EVS_ECORRUPT,
-                           "consumer '%s': checkpoint %" PRId64 " is past the store's head %" PRId64
+                           "consumer '%s': %s %" PRId64 " is past the store's head %" PRId64
                            " (the log lost its last events); reset the consumer",
-                           c->name, pos, head);
+                           c->name, at >= 0 ? "resume position" : "checkpoint", pos, head);
     /* The filter is checked before a new consumer is written: a bad one creates
      * nothing. */
-    rc = evs__subscribe(&c->sub, c->store, filter, pos + 1, "evs_consumer_open");
+    rc = evs__subscribe(&c->sub, c->store, filter, pos + 1, fn);
     if (rc < 0)
         return rc;
     c->acked = c->saved = c->synced = c->delivered = pos;
     c->acked_ts = ts;
     c->saved_at = evs__monotonic_ns();
-    if (create) {
+    if (write) {
         c->acked_ts = evs__now_ns();
         rc = save(c, true);
     }
     return rc;
 }
 
-int evs_consumer_open(evs_consumer **out, evs_store *store, const char *name,
-                      const evs_query *filter)
+static int consumer_open(evs_consumer **out, evs_store *store, const char *name,
+                         const evs_query *filter, int64_t at, const char *fn)
 {
     if (!out)
-        return evs__seterr(EVS_EMISUSE, "evs_consumer_open: out is NULL");
+        return evs__seterr(EVS_EMISUSE, "%s: out is NULL", fn);
     *out = NULL;
-    int rc = check_name(name, "evs_consumer_open");
+    int rc = check_name(name, fn);
     if (rc == 0)
-        rc = check_backend(store, "evs_consumer_open");
+        rc = check_backend(store, fn);
     if (rc < 0)
         return rc;
     evs_consumer *c = evs__calloc(1, sizeof *c);
@@ -157,7 +170,7 @@ int evs_consumer_open(evs_consumer **out, evs_store *store, const char *name,
     c->store = store;
     rc = store->m->consumer_lock(store->be, name, &c->h);
     if (rc == 0)
-        rc = consumer_start(c, filter);
+        rc = consumer_start(c, filter, at, fn);
     if (rc < 0) {
         evs_subscription_close(c->sub);
         store->m->consumer_unlock(store->be, c->h);
@@ -166,8 +179,33 @@ int evs_consumer_open(evs_consumer **out, evs_store *store, const char *name,
     }
     evs__store_ref(store);
     *out = c;
-    evs__clearerr();
     return 0;
+}
+
+int evs_consumer_open(evs_consumer **out, evs_store *store, const char *name,
+                      const evs_query *filter)
+{
+    int rc = consumer_open(out, store, name, filter, -1, "evs_consumer_open");
+    if (rc == 0)
+        evs__clearerr();
+    return rc;
+}
+
+int evs__consumer_open_at(evs_consumer **out, evs_store *store, const char *name,
+                          const evs_query *filter, int64_t at, const char *fn)
+{
+    assert(at >= 0);
+    return consumer_open(out, store, name, filter, at, fn);
+}
+
+int64_t evs__consumer_scanned(const evs_consumer *c)
+{
+    return evs_subscription_position(c->sub);
+}
+
+const char *evs__consumer_name(const evs_consumer *c)
+{
+    return c->name;
 }
 
 /* Idle, with every delivered event acknowledged: move past what the filter skipped. */

@@ -18,6 +18,13 @@
  * lost wake-up) and at worst one loop early, when events arrived between reading H and
  * the cursor's own look: the next step finds them or reads a newer H. No busy loop:
  * every wake-up means the head moved.
+ *
+ * Live subscriptions (evs_subscribe_live) add one rule before each step: when the head
+ * is more than max_lag positions past what the subscription has passed, the cursor is
+ * reopened at head - max_lag + 1 and the positions in between count as skipped. The
+ * positions below the new start were either handed out or never will be, so nothing
+ * is handed out twice; re-scanning a few non-matching events the old cursor had
+ * already passed is harmless.
  */
 #include "sub_internal.h"
 
@@ -26,7 +33,10 @@
 struct evs_subscription {
     evs_store *store;
     evs_cursor *cur;
-    int64_t position; /* every match at or below this has been handed out */
+    int64_t position; /* every match at or below this has been handed out (or skipped) */
+    int64_t max_lag;  /* live: the most backlog allowed, in positions; 0 = never skip */
+    int64_t skipped;  /* live: positions jumped over */
+    evs__filter filter; /* live: the filter, to reopen the cursor further on */
 };
 
 /* The filter as given, with the start position and the checks a subscription adds. */
@@ -107,12 +117,33 @@ static int ms_left(int64_t deadline_ns)
     return ms > INT32_MAX ? INT32_MAX : (int)ms;
 }
 
+/* Live: leave everything up to head - max_lag behind, unseen. */
+static int skip_ahead(evs_subscription *sub, int64_t head)
+{
+    int64_t to = head - sub->max_lag;
+    evs_query q = sub->filter.q;
+    q.from_pos = to + 1;
+    evs_cursor *cur;
+    int rc = evs_cursor_open(&cur, sub->store, &q);
+    if (rc < 0)
+        return evs__prefixerr("live subscription skipping to position %" PRId64, to + 1);
+    evs_cursor_close(sub->cur);
+    sub->cur = cur;
+    sub->skipped += to - sub->position;
+    sub->position = to;
+    return 0;
+}
+
 int evs__subscription_next(evs_subscription *sub, evs_event *out, int timeout_ms)
 {
     int64_t deadline = timeout_ms > 0 ? evs__monotonic_ns() + (int64_t)timeout_ms * 1000000 : 0;
     for (;;) {
         int64_t head = evs_head(sub->store);
-        int rc = evs_cursor_next(sub->cur, out);
+        int rc;
+        if (sub->max_lag > 0 && head - sub->position > sub->max_lag &&
+            (rc = skip_ahead(sub, head)) < 0)
+            return rc;
+        rc = evs_cursor_next(sub->cur, out);
         if (rc > 0) {
             sub->position = out->pos;
             return 1;
@@ -153,10 +184,43 @@ int64_t evs_subscription_position(const evs_subscription *sub)
     return sub ? sub->position : 0;
 }
 
+int evs_subscribe_live(evs_subscription **out, evs_store *store, const evs_query *filter,
+                       int64_t max_lag)
+{
+    if (!out)
+        return evs__seterr(EVS_EMISUSE, "evs_subscribe_live: out is NULL");
+    *out = NULL;
+    if (max_lag < 1)
+        return evs__seterr(EVS_EINVAL,
+                           "evs_subscribe_live: max_lag %" PRId64 " is not a number of "
+                           "positions >= 1",
+                           max_lag);
+    evs_subscription *sub;
+    int rc = evs__subscribe(&sub, store, filter, EVS_FROM_END, "evs_subscribe_live");
+    if (rc < 0)
+        return rc;
+    /* Copied only now that the cursor has checked every field of it. */
+    rc = evs__filter_copy(&sub->filter, filter);
+    if (rc < 0) {
+        evs_subscription_close(sub);
+        return rc;
+    }
+    sub->max_lag = max_lag;
+    *out = sub;
+    evs__clearerr();
+    return 0;
+}
+
+int64_t evs_subscription_skipped(const evs_subscription *sub)
+{
+    return sub ? sub->skipped : 0;
+}
+
 void evs_subscription_close(evs_subscription *sub)
 {
     if (!sub)
         return;
     evs_cursor_close(sub->cur);
+    evs__filter_free(&sub->filter);
     evs__free(sub);
 }

@@ -2,7 +2,8 @@
 # evstore subscribe / consumers / consumer: a durable consumer prints from its
 # checkpoint and keeps it across runs; consumers lists checkpoint and lag; reset
 # replays; delete removes; a second subscribe with a busy name fails; a waiting
-# subscribe sees another process's append; a plain subscription honours --from.
+# subscribe sees another process's append; a plain subscription honours --from; a
+# --live subscription starts at the head, skips a backlog past --max-lag and keeps nothing.
 . "$(dirname "$0")/lib.sh"
 
 d=$T/store
@@ -113,6 +114,28 @@ expect_empty "$T/out" "--from-end prints nothing without new events"
 evs subscribe "$d" --prefix s- --limit 2
 expect_eq "$(pos_of)" "1 2 " "plain subscribe from the start"
 
+# ---- --live: from the head, no checkpoint, skips when behind ---------------------------
+l=$T/live-store
+echo '{"stream":"old","type":"T","data":0}' | "$EVS" append "$l" --quiet || fail "live fixture"
+: >"$T/live_out"
+"$EVS" subscribe "$l" --live --max-lag 5 --limit 5 --timeout 10 >"$T/live_out" \
+    2>"$T/live_err" &
+lpid=$!
+sleep 0.5 # let it reach its wait: the burst below then lands as one backlog
+seq 1 100 | sed 's/.*/{"stream":"burst","type":"B","data":&}/' |
+    "$EVS" append "$l" --atomic --quiet || fail "append the burst (one atomic commit)"
+rc=0
+wait $lpid || rc=$?
+expect_eq "$rc" 0 "subscribe --live ends with 0"
+expect_eq "$(jq -c .pos "$T/live_out" | tr '\n' ' ')" "97 98 99 100 101 " \
+    "--live --max-lag 5 prints only the newest 5 of a burst of 100"
+expect_in "live: skipped 95 positions" "$T/live_err" "--live says what it skipped"
+evs consumers "$l"
+expect_empty "$T/out" "--live leaves no consumer behind"
+evs subscribe "$l" --live --timeout 0.2
+expect_rc 0 "--live --timeout"
+expect_empty "$T/out" "--live starts at the head: nothing stored is printed"
+
 # ---- usage errors ---------------------------------------------------------------------
 evs subscribe "$d" --consumer c1 --from 3
 expect_rc 2 "--consumer with --from"
@@ -121,6 +144,15 @@ evs subscribe "$d" --from 1 --from-end
 expect_rc 2 "--from with --from-end"
 evs subscribe "$d" --limit 0
 expect_rc 2 "--limit 0"
+evs subscribe "$d" --live --consumer c1
+expect_rc 2 "--live with --consumer"
+one_stderr_line subscribe "--live with --consumer"
+evs subscribe "$d" --live --from 3
+expect_rc 2 "--live with --from"
+evs subscribe "$d" --max-lag 3
+expect_rc 2 "--max-lag without --live"
+evs subscribe "$d" --live --max-lag 0
+expect_rc 2 "--max-lag 0"
 evs subscribe "$d" --timeout x
 expect_rc 2 "--timeout x"
 evs subscribe "$d" --consumer 'bad name' --timeout 0
@@ -141,6 +173,7 @@ for cmd in subscribe consumers consumer; do
 done
 evs subscribe --help
 expect_in "ACK RULE" "$T/out" "subscribe --help documents the ack rule"
+expect_in "--live" "$T/out" "subscribe --help documents --live"
 evs consumer reset --help
 expect_rc 0 "consumer reset --help"
 evs help

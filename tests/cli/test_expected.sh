@@ -90,6 +90,7 @@ expect_eq "$(jq -c .version "$T/out" | tr '\n' ' ')" "2 3 " "chained versions af
 # A concurrent writer between two commits of a pinned invocation is caught: the second
 # commit expects exactly the version the first one left.
 mkfifo "$T/fifo"
+: >"$T/out_w1" # exists before the job's own redirection: the loop below reads it at once
 "$EVS" append "$d" --expected-version no_stream <"$T/fifo" >"$T/out_w1" 2>"$T/err_w1" &
 w1=$!
 exec 7>"$T/fifo"
