@@ -266,10 +266,13 @@ static int cut_log(repair_job *job, evs_repair_report *out)
     if (rc == 0)
         rc = write_note(job, tail_name, out);
     if (rc < 0) {
-        /* Nothing of the store has changed yet: leave no empty folder behind. */
-        char note[4200];
-        if (save_path(job, "REPAIR.txt", note, sizeof note) == 0)
-            (void)evs__sys.unlink(note);
+        /* Nothing of the store has changed yet: take back the folder too. */
+        const char *made[2] = {tail_name, "REPAIR.txt"};
+        for (int i = 0; i < 2; i++) {
+            char path[4200];
+            if (made[i][0] && save_path(job, made[i], path, sizeof path) == 0)
+                (void)evs__sys.unlink(path);
+        }
         (void)rmdir(job->save_dir);
         out->saved_to[0] = '\0';
         return evs__prefixerr("repair changed nothing");

@@ -16,6 +16,9 @@
  * The first rounds append small events in batches, the last ones large single events
  * (a few per 64 KiB segment, so the disk fills while starting a new segment).
  *
+ * Then repair on a full disk: it needs room for the bytes it copies aside, so it must
+ * fail with EVS_ENOSPC before changing anything, and succeed once there is room.
+ *
  * Mounting needs root (CAP_SYS_ADMIN). Where it is not allowed (not root, or a container
  * that forbids mount) the test is skipped with a message saying why. When the process
  * may have a mount namespace of its own, the mount lives there, so even a crashed test
@@ -23,6 +26,8 @@
  */
 #define _GNU_SOURCE
 #include "testutil.h"
+
+#include "faultutil.h"
 
 #include <inttypes.h>
 #include <sched.h>
@@ -37,8 +42,8 @@
 #define MAX_DATA_LEN 40000
 
 typedef struct disk {
-    char base[4096]; /* the mount point, made by the test */
-    char dir[4200];  /* the store, on the tmpfs */
+    char base[3900]; /* the mount point, made by the test */
+    char dir[4000];  /* the store, on the tmpfs */
     bool mounted;
     char skip_why[4400];
     /* The model: event k (1-based) has id k and data made from k; pos_of[k] is where it
@@ -300,10 +305,86 @@ static void test_full_disk(void **state)
     assert_evs_ok(evs_close(s));
 }
 
+/* Fill whatever room is left with one more filler file. */
+static void fill_up(const disk *dk, const char *name)
+{
+    char path[4400];
+    snprintf(path, sizeof path, "%s/%s", dk->base, name);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    static char zeros[4096];
+    while (fwrite(zeros, 1, sizeof zeros, f) == sizeof zeros)
+        ;
+    (void)fclose(f); /* fails when its last buffer does not fit: that is the point */
+}
+
+/* Repair needs room for the bytes it copies aside; on a full disk it must fail before
+ * it changes anything, say why, and succeed once there is room. */
+static void test_repair_on_full_disk(void **state)
+{
+    disk *dk = *state;
+    skip_unless_mounted(dk);
+    tu_seed_rng();
+    evs_store *s = open_store(dk);
+    for (int i = 0; i < 300; i++)
+        assert_evs_ok(append_batch(dk, s, 1 + tu_rnd_below(4), false));
+    assert_evs_ok(evs_close(s));
+    uint64_t segs[64];
+    assert_true(fu_list_segs(dk->dir, segs, 64) >= 2);
+    char name[32];
+    fu_seg_name(name, sizeof name, segs[0]);
+    static fu_rec recs[4096];
+    size_t n = fu_seg_records(dk->dir, name, recs, 4096);
+    assert_true(n > 20);
+    fu_damage(dk->dir, name, recs[10].data_off + 3, 0x04); /* early: a long tail to save */
+    fill_up(dk, "filler-all");
+
+    evs_repair_report rep;
+    int rc = evs_repair(dk->dir, NULL, &rep);
+    if (rc != EVS_ENOSPC)
+        print_error("repair on a full disk returned %s: %s\n", evs_errname(rc), evs_errmsg());
+    assert_int_equal(rc, EVS_ENOSPC);
+    assert_errmsg_has("repair changed nothing");
+    assert_errmsg_has("No space left on device");
+    /* Nothing changed: no folder left, the damage still there, every segment in place. */
+    DIR *d = opendir(dk->dir);
+    assert_non_null(d);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        assert_null(strstr(e->d_name, "repair-"));
+    closedir(d);
+    uint64_t after[64];
+    assert_int_equal(fu_list_segs(dk->dir, after, 64), fu_list_segs(dk->dir, segs, 64));
+    s = open_store(dk);
+    assert_evs(EVS_ECORRUPT, evs_verify(s, NULL, NULL, NULL));
+    assert_evs_ok(evs_close(s));
+
+    char path[4400];
+    snprintf(path, sizeof path, "%s/filler-all", dk->base);
+    assert_int_equal(unlink(path), 0);
+    assert_evs_ok(evs_repair(dk->dir, NULL, &rep));
+    /* The log is kept up to the last commit record before the damaged one. */
+    int64_t kept = 0;
+    for (size_t i = 10; i-- > 0;)
+        if (recs[i].flags & FU_REC_COMMIT) {
+            kept = recs[i].pos;
+            break;
+        }
+    assert_int_equal(rep.damaged, 1);
+    assert_int_equal(rep.kept_last_pos, kept);
+    assert_int_equal(rep.first_lost_pos, kept + 1);
+    assert_int_equal(rep.last_lost_pos, dk->acked);
+    s = open_store(dk);
+    assert_evs_ok(evs_verify(s, NULL, NULL, NULL));
+    assert_int_equal(evs_head(s), rep.kept_last_pos);
+    assert_evs_ok(evs_close(s));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_full_disk, setup_disk, teardown_disk),
+        cmocka_unit_test_setup_teardown(test_repair_on_full_disk, setup_disk, teardown_disk),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

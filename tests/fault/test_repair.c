@@ -12,6 +12,7 @@
  *     refuses): repair is the way out, and the lost range comes from the valid records
  *     after the hole;
  *   - a segment header: the log ends with the segment before it, nothing is copied;
+ *   - a segment file deleted: the log ends before the gap;
  *   - the first record, and the first segment's header: the log is left empty and
  *     appends start again at position 1;
  *   - an unfinished append at the end with no head page: cut, nothing committed lost;
@@ -442,6 +443,26 @@ static void test_segment_header(void **state)
     check_repaired(fx, (int64_t)fx->segs[2] - 1);
 }
 
+/* A whole segment file lost: the log ends before the gap, the segments after it are
+ * moved whole, and the positions lost start where the missing file started. */
+static void test_missing_segment(void **state)
+{
+    fixture *fx = build_store(state, "repair-gap");
+    char gone[32], after[32];
+    fu_seg_name(gone, sizeof gone, fx->segs[1]);
+    fu_seg_name(after, sizeof after, fx->segs[2]);
+    fu_set_where("%s deleted", gone);
+    char path[4200];
+    fu_path(path, sizeof path, fx->dir, gone);
+    assert_int_equal(unlink(path), 0);
+    evs_repair_report *rep = repair(fx, false, 0);
+    check_report(rep, (int64_t)fx->segs[1] - 1, (int64_t)fx->nev, after, 0,
+                 (int64_t)fx->segs[1]);
+    fu_check(strstr(rep->damage_what, "comes next") != NULL);
+    fu_check(rep->files_moved == (int64_t)fx->nseg - 2);
+    check_repaired(fx, (int64_t)fx->segs[1] - 1);
+}
+
 static void test_first_record(void **state)
 {
     fixture *fx = build_store(state, "repair-first");
@@ -668,6 +689,7 @@ int main(void)
         T(test_old_segment_data),
         T(test_last_segment_length_head_deleted),
         T(test_segment_header),
+        T(test_missing_segment),
         T(test_first_record),
         T(test_first_segment_header),
         T(test_unfinished_append),
