@@ -110,8 +110,10 @@ static int print_result(const evs_repair_report *r, bool dry_run)
 static void tell(const char *dir, const evs_repair_report *r, bool dry_run)
 {
     if (!r->damaged) {
-        cli_err("repair", "store '%s' is not damaged (its log ends whole at position %lld); "
-                          "nothing changed", dir, (long long)r->kept_last_pos);
+        cli_err("repair",
+                "store '%s' is not damaged (its log ends whole at position %lld); "
+                "nothing changed",
+                dir, (long long)r->kept_last_pos);
         return;
     }
     char where[64] = "";
@@ -120,9 +122,9 @@ static void tell(const char *dir, const evs_repair_report *r, bool dry_run)
     cli_err("repair", "%s%s: %s", r->damage_file, where, r->damage_what);
     const char *verb = dry_run ? "would cut" : "cut";
     if (r->bytes_moved > 0 || r->files_moved > 0)
-        cli_err("repair", "%s the log after position %lld; %lld bytes (%lld files) %s %s",
-                verb, (long long)r->kept_last_pos, (long long)r->bytes_moved,
-                (long long)r->files_moved, dry_run ? "would be saved in a new folder" : "saved in",
+        cli_err("repair", "%s the log after position %lld; %lld bytes (%lld files) %s %s", verb,
+                (long long)r->kept_last_pos, (long long)r->bytes_moved, (long long)r->files_moved,
+                dry_run ? "would be saved in a new folder" : "saved in",
                 dry_run ? "DIR/repair-<time>/" : r->saved_to);
     bool cuts = r->bytes_moved > 0 || r->files_moved > 0;
     if (r->lost_count > 0)

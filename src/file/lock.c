@@ -53,8 +53,7 @@ int evs__wlock_acquire(file_backend *fb, int wait_ms)
     if (rc < 0)
         return evs__seterr_errno(errno, "cannot lock '%s/LOCK'", fb->dir);
     if (rc > 0)
-        return evs__seterr(EVS_EBUSY,
-                           "store '%s' is busy: another process holds the writer lock%s",
+        return evs__seterr(EVS_EBUSY, "store '%s' is busy: another process holds the writer lock%s",
                            fb->dir, wait_ms ? " (waited too long)" : "");
     return 0;
 }
@@ -97,9 +96,10 @@ int evs__openlock_shared(file_backend *fb, int wait_ms)
     if (rc < 0)
         return evs__seterr_errno(errno, "cannot lock '%s/" OPEN_FILE "'", fb->dir);
     if (rc > 0)
-        return evs__seterr(EVS_EBUSY, "store '%s' is being repaired (evstore repair)%s; open it "
-                           "again when that is done", fb->dir,
-                           wait_ms ? " and the wait for it ran out" : "");
+        return evs__seterr(EVS_EBUSY,
+                           "store '%s' is being repaired (evstore repair)%s; open it "
+                           "again when that is done",
+                           fb->dir, wait_ms ? " and the wait for it ran out" : "");
     return 0;
 }
 
@@ -107,8 +107,7 @@ int evs__openlock_shared(file_backend *fb, int wait_ms)
 static void add_pid(char *buf, size_t len, long pid)
 {
     char word[48];
-    snprintf(word, sizeof word, pid == (long)getpid() ? "pid %ld (this process)" : "pid %ld",
-             pid);
+    snprintf(word, sizeof word, pid == (long)getpid() ? "pid %ld (this process)" : "pid %ld", pid);
     char *dup = strstr(buf, word);
     size_t wlen = strlen(word);
     if (dup && (dup[wlen] == '\0' || dup[wlen] == ','))
@@ -138,7 +137,8 @@ static void lock_holders(int fd, char *buf, size_t len)
         if (!p || strstr(line, "->") ||
             sscanf(p, "FLOCK %*s %*s %ld %x:%x:%llu", &pid, &maj, &min, &ino) != 4)
             continue;
-        if (maj == major(st.st_dev) && min == minor(st.st_dev) && ino == (unsigned long long)st.st_ino)
+        if (maj == major(st.st_dev) && min == minor(st.st_dev) &&
+            ino == (unsigned long long)st.st_ino)
             add_pid(buf, len, pid);
     }
     fclose(f);

@@ -52,8 +52,8 @@ static int make_save_dir(repair_job *job)
         char suffix[8] = "";
         if (i > 1)
             snprintf(suffix, sizeof suffix, "-%d", i);
-        int n = snprintf(job->save_dir, sizeof job->save_dir, "%s/repair-%s%s", fb->dir, stamp,
-                         suffix);
+        int n =
+            snprintf(job->save_dir, sizeof job->save_dir, "%s/repair-%s%s", fb->dir, stamp, suffix);
         if (n < 0 || (size_t)n >= sizeof job->save_dir)
             return evs__seterr(EVS_EINVAL, "path of the repair folder in '%s' is too long",
                                fb->dir);

@@ -116,7 +116,7 @@ static int scan_segment(scan *sc, seg *s, bool last, bool *stop)
         int st = evs__rec_decode(m->base + off, size - off, true, &r);
         if (!record_fits(sc, s, off, &r, st))
             return 0;
-        tab_undo *u;
+        tab_undo *u = NULL;
         if ((rc = undo_slot(sc, &u)) < 0 ||
             (rc = evs__tab_apply(&p->tab, r.stream, r.stream_len, r.stream_hash, r.pos, r.pos,
                                  (int64_t)r.version, (uint32_t)off, u)) < 0)
@@ -155,8 +155,8 @@ static void find_lost(scan *sc, seg *s, uint64_t from)
                            : NULL;
     for (uint64_t at = REC_ALIGN(from); m && at + REC_HDR_LEN <= size;) {
         rec_view r;
-        if (evs__rec_decode(m->base + at, size - at, true, &r) == REC_OK &&
-            r.pos > p->kept.pos && r.pos - p->kept.pos < EVIDENCE_SPAN) {
+        if (evs__rec_decode(m->base + at, size - at, true, &r) == REC_OK && r.pos > p->kept.pos &&
+            r.pos - p->kept.pos < EVIDENCE_SPAN) {
             if ((r.flags & REC_COMMIT) && r.pos > p->last_lost)
                 p->last_lost = r.pos;
             at += REC_ALIGN(r.len);

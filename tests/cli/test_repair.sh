@@ -120,6 +120,13 @@ expect_eq "$(jq -c '[.ok,.quick,.events,.problems]' "$T/out")" '[true,true,6000,
     "verify --quick summary"
 [ "$(jq .bytes "$T/out")" -lt $(($(du -bc "$q"/*.seg | tail -1 | cut -f1) / 2)) ] ||
     fail "verify --quick checksummed more than half the log: $(cat "$T/out")"
+if command -v script >/dev/null 2>&1; then
+    # On a terminal (script(1) gives it one) --quick draws the same progress bar.
+    script -qec "'$EVS' verify '$q' --quick" /dev/null >"$T/tty" 2>&1 ||
+        fail "verify --quick on a terminal"
+    grep -q "verify: 100%" "$T/tty" || fail "verify --quick: progress bar on a terminal"
+    grep -q '"quick":true' "$T/tty" || fail "verify --quick: summary after the progress bar"
+fi
 # Event 100 is in an old segment, far from the last MiB.
 cp -a "$q" "$T/q2"
 rec=$(($(data_off 100 "$T/q2") - 92))

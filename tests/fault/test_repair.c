@@ -279,8 +279,7 @@ static void check_report(const evs_repair_report *rep, int64_t kept, int64_t las
                          const char *file, int64_t off, int64_t pos)
 {
     if (rep->kept_last_pos != kept || rep->last_lost_pos != last_lost ||
-        strcmp(rep->damage_file, file) != 0 || rep->damage_offset != off ||
-        rep->damage_pos != pos)
+        strcmp(rep->damage_file, file) != 0 || rep->damage_offset != off || rep->damage_pos != pos)
         print_error("[%s] report: kept %" PRId64 " lost %" PRId64 "..%" PRId64 " (%" PRId64
                     "), damage %s byte %" PRId64 " pos %" PRId64 ": %s; want kept %" PRId64
                     " last lost %" PRId64 ", damage %s byte %" PRId64 " pos %" PRId64 "\n",
@@ -434,8 +433,7 @@ static void test_segment_header(void **state)
     seg.bytes[0] ^= 0x01; /* what the store will hold */
     fu_damage(fx->dir, name, 0, 0x01);
     evs_repair_report *rep = repair(fx, false, 0);
-    check_report(rep, (int64_t)fx->segs[2] - 1, (int64_t)fx->nev, name, 0,
-                 (int64_t)fx->segs[2]);
+    check_report(rep, (int64_t)fx->segs[2] - 1, (int64_t)fx->nev, name, 0, (int64_t)fx->segs[2]);
     fu_check(rep->files_moved == (int64_t)fx->nseg - 2);
     check_saved(rep, name, &seg, 0);
     free(seg.bytes);
@@ -456,8 +454,7 @@ static void test_missing_segment(void **state)
     fu_path(path, sizeof path, fx->dir, gone);
     assert_int_equal(unlink(path), 0);
     evs_repair_report *rep = repair(fx, false, 0);
-    check_report(rep, (int64_t)fx->segs[1] - 1, (int64_t)fx->nev, after, 0,
-                 (int64_t)fx->segs[1]);
+    check_report(rep, (int64_t)fx->segs[1] - 1, (int64_t)fx->nev, after, 0, (int64_t)fx->segs[1]);
     fu_check(strstr(rep->damage_what, "comes next") != NULL);
     fu_check(rep->files_moved == (int64_t)fx->nseg - 2);
     check_repaired(fx, (int64_t)fx->segs[1] - 1);
