@@ -26,6 +26,7 @@ static const struct {
     {"import", cli_cmd_import, "load events from ndjson, tiny-event-sourcing or eventlog files"},
     {"stat", cli_cmd_stat, "print the store's figures as one JSON object"},
     {"verify", cli_cmd_verify, "check every record of the log; name file and offset of damage"},
+    {"repair", cli_cmd_repair, "cut the log at its first damaged record, saving the rest aside"},
 };
 
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])

@@ -136,7 +136,8 @@ typedef enum evs_sync_mode {
 
 /* Flags for evs_options.flags. */
 #define EVS_OPEN_NOCREATE 0x1u /* fail with EVS_ENOTFOUND when the store does not exist */
-#define EVS_OPEN_READONLY 0x2u /* never append; never take the writer lock; never repair */
+#define EVS_OPEN_READONLY 0x2u /* never append; never take the writer lock; never repair
+                                * a torn tail (it still holds the open lock, see evs_open) */
 #define EVS_OPEN_EXCLUSIVE_CREATE 0x4u /* fail with EVS_EEXIST when the store exists */
 
 #define EVS_OPTIONS_VERSION 1
@@ -174,13 +175,19 @@ EVS_API int evs_options_init(evs_options *opts, unsigned int version);
  *  incomplete last batch is cut; nothing before it is touched) and costs the same
  *  whatever the size of the store. `opts` may be NULL for the defaults.
  *
+ *  Every handle, read-only ones included, holds a shared lock on the store's OPEN file
+ *  until it is closed (the kernel drops it if the process dies); evs_repair runs only
+ *  when it can take that lock exclusively. While a repair runs, open waits for it as
+ *  lock_wait_ms says.
+ *
  *  @param out   receives the handle; set to NULL on failure.
  *  @return 0; EVS_ENOTFOUND (missing and NOCREATE); EVS_EEXIST (EXCLUSIVE_CREATE and the
  *          store exists); EVS_EFORMAT (the directory is not an evstore store or was made
  *          by a newer format); EVS_ECORRUPT (damage before the tail: the message names
- *          the file and byte offset; run `evstore verify`); EVS_EBUSY (another process
- *          holds the writer lock during recovery and lock_wait_ms ran out); EVS_EINVAL;
- *          EVS_EIO; EVS_ENOSPC; EVS_ENOMEM.
+ *          the file and byte offset; run `evstore verify`, then evs_repair); EVS_EBUSY
+ *          (another process holds the writer lock during recovery, or a repair is
+ *          running, and lock_wait_ms ran out); EVS_EINVAL; EVS_EIO; EVS_ENOSPC;
+ *          EVS_ENOMEM.
  *  Thread-safe. The handle is closed with evs_close. */
 EVS_API int evs_open(evs_store **out, const char *path, const evs_options *opts);
 
@@ -444,6 +451,109 @@ typedef int (*evs_verify_cb)(void *ctx, const evs_problem *problem, int64_t done
  *  @return 0 when whole; EVS_ECORRUPT when problems were found (each one went to `cb`);
  *          EVS_EIO. `cb` and `report` may be NULL. Thread-safe; appends may continue. */
 EVS_API int evs_verify(evs_store *store, evs_verify_cb cb, void *ctx, evs_verify_report *report);
+
+/** A cheaper evs_verify that checks the store's structure but not every byte.
+ *
+ *  Checked: every segment's header (magic, checksum, first position, store id) and that
+ *  segments continue each other's positions; every record's frame, following the chain
+ *  of record lengths (length and field sizes consistent, known flags, position one past
+ *  the previous record's, a plausible version and stream link); that every segment file
+ *  ends where its records do and the log where the head page says; the checksums of
+ *  the first and the last record of every segment and of every record in the last MiB
+ *  of the log (where crashes and power losses leave damage).
+ *  Not checked: the checksums of the other records, so bit rot inside an older event's
+ *  stream name, type, metadata or data goes unseen; stream version chains; the stream
+ *  index against the log. evs_verify checks all of these. Neither looks at the caches'
+ *  own files (index.snap, the .idx offset indexes): damage there costs time, not data,
+ *  and they are rebuilt from the log.
+ *
+ *  Cost: the 88-byte header of every record is decoded, but no checksum is computed over
+ *  older records and no stream table is built: about a third of evs_verify's CPU time
+ *  on ~100-byte events. The files are still read whole from disk (their pages hold the
+ *  headers). In report, events_checked counts the frames checked and bytes_checked the
+ *  bytes whose checksum was checked.
+ *  @return as evs_verify. Thread-safe; appends may continue. */
+EVS_API int evs_verify_quick(evs_store *store, evs_verify_cb cb, void *ctx,
+                             evs_verify_report *report);
+
+/* ---------------------------------------------------------------------------------- */
+/* Repair                                                                               */
+/* ---------------------------------------------------------------------------------- */
+
+/* Flags for evs_repair_opts.flags. */
+#define EVS_REPAIR_DRY_RUN 0x1u /* find and report what would be cut; change nothing */
+
+#define EVS_REPAIR_OPTS_VERSION 1
+
+/** Options for evs_repair. Initialise with EVS_REPAIR_OPTS_INIT; fields are only ever
+ *  appended. */
+typedef struct evs_repair_opts {
+    unsigned int version; /* EVS_REPAIR_OPTS_VERSION */
+    unsigned int flags;   /* EVS_REPAIR_* */
+} evs_repair_opts;
+
+#define EVS_REPAIR_OPTS_INIT {EVS_REPAIR_OPTS_VERSION, 0}
+
+/** What evs_repair found and did. Positions are 0 where they do not apply. */
+typedef struct evs_repair_report {
+    int damaged;            /* 1 when the store needed repair (a dry run: needs it) */
+    int64_t kept_last_pos;  /* the last position of the log after the repair (0: empty) */
+    int64_t first_lost_pos; /* kept_last_pos + 1 when positions were lost, else 0 */
+    int64_t last_lost_pos;  /* the highest position the store is known to have committed
+                             * past the cut: the highest committed record still
+                             * recognisable in the bytes cut off, or the head page's last
+                             * published position when that is higher */
+    int64_t lost_count;     /* last_lost_pos - kept_last_pos: events no longer in the
+                             * store (0 when the bytes cut off held no complete append) */
+    int64_t bytes_moved;    /* log bytes cut off and saved in saved_to (dry run: to be) */
+    int64_t files_moved;    /* files in saved_to holding them (the kept segment's tail,
+                             * whole later segments) */
+    char damage_file[64];   /* the first damage: the file inside the store directory, */
+    int64_t damage_offset;  /* its byte offset (-1: the whole file), */
+    int64_t damage_pos;     /* the position expected there, */
+    char damage_what[384];  /* and what is wrong, one line */
+    char saved_to[4096];    /* the directory the cut bytes went to, "" if none */
+} evs_repair_report;
+
+/** Repair the store in directory `dir`: cut its log at the first damaged record and
+ *  rebuild what depends on the log, losing nothing silently.
+ *
+ *  The store must not be open anywhere: evs_repair takes the open lock every handle
+ *  holds (evs_open) exclusively, without waiting, and holds it (and the writer lock)
+ *  throughout, so no process opens the store meanwhile (opens wait for it).
+ *
+ *  It reads the whole log as evs_verify does. The log is kept up to the end of the last
+ *  complete append before the first problem verify would report there (a bad segment
+ *  header, a gap, a bad frame or checksum, a position out of order, an event that does
+ *  not continue its stream, an append without its commit record); when there is none,
+ *  the log is whole and nothing is cut. Before the cut, every byte from the cut point
+ *  to the end of the log is kept: the rest of the cut segment is copied, and every later
+ *  segment file moved whole, into a new directory `dir`/repair-YYYYMMDDTHHMMSSZ/, with
+ *  a REPAIR.txt that says what was cut and why. Then the stream index snapshot is
+ *  rebuilt, the head page republished, and the store opens and verifies clean. It is
+ *  also the way out of the case where evs_open refuses a store with EVS_ECORRUPT after
+ *  a power loss lost the head page (valid records after a hole).
+ *  When the log is whole but the head page of this boot promises more of it than there
+ *  is (a segment file was truncated at a record boundary), nothing is cut: the head is
+ *  republished and the report names the positions missing.
+ *  A store with nothing to repair is not changed at all (out->damaged == 0).
+ *
+ *  New appends after a cut take positions from kept_last_pos + 1 on: the lost positions
+ *  are reused. A durable consumer whose checkpoint lies past the cut must be reset
+ *  (evs_consumer_open says so).
+ *
+ *  @param dir   the store's directory.
+ *  @param opts  NULL for the defaults.
+ *  @param out   filled on success (and as far as known on failure); required.
+ *  @return 0, whether or not there was anything to repair; EVS_EBUSY (a handle has the
+ *          store open, in this or another process: the message names the processes
+ *          where the system tells); EVS_ENOTFOUND (no store there); EVS_EFORMAT;
+ *          EVS_ECORRUPT (evstore.meta itself is damaged: repair cannot tell the store's
+ *          identity); EVS_EIO, EVS_ENOSPC (saving the cut bytes failed: nothing was
+ *          changed; a failure after that point says so, and running evs_repair again
+ *          finishes the job); EVS_EINVAL (bad options); EVS_ENOTSUP; EVS_ENOMEM.
+ *  Thread-safe. */
+EVS_API int evs_repair(const char *dir, const evs_repair_opts *opts, evs_repair_report *out);
 
 /* ---------------------------------------------------------------------------------- */
 /* Subscriptions                                                                        */

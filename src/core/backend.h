@@ -116,8 +116,8 @@ typedef struct evs__consumer_entry {
 
 typedef int (*evs__consumer_cb)(void *ctx, const evs__consumer_entry *e);
 
-/* 2: durable consumers (consumer_lock ... consumer_list). */
-#define EVS__BACKEND_VERSION 2
+/* 2: durable consumers (consumer_lock ... consumer_list). 3: verify_quick, repair. */
+#define EVS__BACKEND_VERSION 3
 
 typedef struct evs__backend_methods {
     unsigned int version; /* EVS__BACKEND_VERSION; methods are only ever appended */
@@ -165,6 +165,16 @@ typedef struct evs__backend_methods {
     /* Call cb for every consumer, in no particular order; stop when it returns non-zero
      * (and return that). */
     int (*consumer_list)(evs__backend *be, evs__consumer_cb cb, void *ctx);
+
+    /* ---- version 3: checking and repairing. The core checks `version >= 3` first. */
+
+    /* evs_verify_quick: the store's structure without every byte; `report` is zeroed. */
+    int (*verify_quick)(evs__backend *be, evs_verify_cb cb, void *ctx,
+                        evs_verify_report *report);
+    /* evs_repair on the store at `path`, which no handle may have open (the backend
+     * makes sure, across processes, and keeps it so while it works). `opts` is checked
+     * and `out` zeroed by the core. */
+    int (*repair)(const char *path, const evs_repair_opts *opts, evs_repair_report *out);
 } evs__backend_methods;
 
 /* Every backend's handle starts with this. */

@@ -204,3 +204,20 @@ int evs_verify(evs_store *store, evs_verify_cb cb, void *ctx, evs_verify_report 
         evs__clearerr();
     return rc;
 }
+
+int evs_verify_quick(evs_store *store, evs_verify_cb cb, void *ctx, evs_verify_report *report)
+{
+    evs_verify_report local;
+    if (!report)
+        report = &local;
+    memset(report, 0, sizeof *report);
+    int rc = evs__check_store(store, "evs_verify_quick");
+    if (rc == 0 && (store->m->version < 3 || !store->m->verify_quick))
+        rc = evs__seterr(EVS_ENOTSUP, "evs_verify_quick: the '%s' backend has no quick check",
+                         store->m->name);
+    if (rc == 0)
+        rc = store->m->verify_quick(store->be, cb, ctx, report);
+    if (rc == 0)
+        evs__clearerr();
+    return rc;
+}

@@ -31,6 +31,8 @@ static void fb_free(file_backend *fb)
     evs__head_unmap(fb);
     if (fb->lock_fd >= 0)
         evs__sys.close(fb->lock_fd);
+    if (fb->open_fd >= 0)
+        evs__sys.close(fb->open_fd); /* drops the open lock */
     pthread_rwlock_destroy(&fb->seg_lock);
     pthread_rwlock_destroy(&fb->tab_lock);
     pthread_mutex_destroy(&fb->map_mu);
@@ -58,7 +60,7 @@ static file_backend *fb_alloc(const char *path, const evs_options *opts)
     fb->base.methods = &file_methods;
     fb->opts = *opts;
     fb->readonly = (opts->flags & EVS_OPEN_READONLY) != 0;
-    fb->lock_fd = fb->wfd = fb->widx_fd = -1;
+    fb->lock_fd = fb->open_fd = fb->wfd = fb->widx_fd = -1;
     pthread_rwlock_init(&fb->seg_lock, NULL);
     pthread_rwlock_init(&fb->tab_lock, NULL);
     pthread_mutex_init(&fb->map_mu, NULL);
@@ -90,7 +92,7 @@ static int tail_is_clean(file_backend *fb, bool *clean)
     return rc;
 }
 
-static int open_writer(file_backend *fb)
+static int open_lock_file(file_backend *fb)
 {
     char path[4200];
     int rc = evs__path(fb, "LOCK", path, sizeof path);
@@ -99,6 +101,14 @@ static int open_writer(file_backend *fb)
     fb->lock_fd = evs__sys.open(path, O_RDWR | O_CREAT, 0644);
     if (fb->lock_fd < 0)
         return evs__seterr_errno(errno, "cannot open '%s'", path);
+    return 0;
+}
+
+static int open_writer(file_backend *fb)
+{
+    int rc = open_lock_file(fb);
+    if (rc < 0)
+        return rc;
     bool fresh;
     rc = evs__head_map(fb, &fresh);
     if (rc == 0)
@@ -156,18 +166,69 @@ static int file_open(evs__backend **out, const char *path, const evs_options *op
         return evs__seterr(EVS_ENOMEM, "out of memory opening '%s'", path);
     bool create = !(opts->flags & (EVS_OPEN_NOCREATE | EVS_OPEN_READONLY));
     int rc = evs__meta_open_or_create(fb, create, (opts->flags & EVS_OPEN_EXCLUSIVE_CREATE) != 0);
+    /* Before anything else is read: a repair may be rewriting the log right now. */
+    if (rc == 0)
+        rc = evs__openlock_shared(fb, opts->lock_wait_ms);
     if (rc == 0)
         rc = fb->readonly ? open_reader(fb) : open_writer(fb);
     if (rc < 0) {
-        int code = evs__lasterr_code();
-        char msg[1024];
-        memcpy(msg, evs__lasterr_msg(), sizeof msg - 1);
-        msg[sizeof msg - 1] = '\0';
-        fb_free(fb);
-        return evs__seterr(code, "%s", msg);
+        evs__fb_free(fb);
+        return rc;
     }
     *out = &fb->base;
     return 0;
+}
+
+void evs__fb_free(file_backend *fb)
+{
+    /* Freeing may clobber the error the caller is about to return: keep it. */
+    int code = evs__lasterr_code();
+    char msg[1024];
+    memcpy(msg, evs__lasterr_msg(), sizeof msg - 1);
+    msg[sizeof msg - 1] = '\0';
+    fb_free(fb);
+    if (code)
+        evs__seterr(code, "%s", msg);
+}
+
+int evs__fb_open_for_repair(file_backend **out, const char *path, bool *head_fresh)
+{
+    *out = NULL;
+    /* Read-only until repair knows it has something to do: a store with nothing to
+     * repair is left exactly as it was, down to the head file. */
+    evs_options opts = EVS_OPTIONS_INIT;
+    opts.flags = EVS_OPEN_NOCREATE | EVS_OPEN_READONLY;
+    file_backend *fb = fb_alloc(path, &opts);
+    if (!fb)
+        return evs__seterr(EVS_ENOMEM, "out of memory opening '%s'", path);
+    int rc = evs__meta_open_or_create(fb, false, false);
+    if (rc == 0)
+        rc = evs__openlock_exclusive(fb);
+    /* The open lock shuts out every handle; the writer lock also shuts out a process of
+     * an older evstore that does not know the open lock, should one be mid-commit. */
+    if (rc == 0)
+        rc = open_lock_file(fb);
+    if (rc == 0)
+        rc = evs__wlock_acquire(fb, 0);
+    if (rc == 0)
+        rc = evs__head_map(fb, head_fresh);
+    if (rc == 0)
+        rc = evs__seg_load_all(fb);
+    if (rc < 0) {
+        evs__fb_free(fb);
+        return rc;
+    }
+    *out = fb;
+    return 0;
+}
+
+int evs__fb_repair_writable(file_backend *fb)
+{
+    fb->readonly = false;
+    fb->opts.flags &= ~EVS_OPEN_READONLY;
+    evs__head_unmap(fb);
+    bool fresh;
+    return evs__head_map(fb, &fresh);
 }
 
 /* At close, leave a fresh snapshot when the tail since the last one is long, so the
@@ -295,6 +356,8 @@ static const evs__backend_methods file_methods = {
     .checkpoint_store = evs__file_checkpoint_store,
     .consumer_delete = evs__file_consumer_delete,
     .consumer_list = evs__file_consumer_list,
+    .verify_quick = evs__file_verify_quick,
+    .repair = evs__file_repair,
 };
 
 const evs__backend_methods *evs__file_backend_methods(void);

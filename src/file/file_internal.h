@@ -5,7 +5,8 @@
  *   file_backend.c  open/close, the method table, stat, head, wait, find_time
  *   meta.c          evstore.meta: create, check
  *   head.c          the shared head page: seqlock publish/read, futex wait/wake
- *   lock.c          the cross-process writer lock
+ *   lock.c          the cross-process locks: the writer lock, and the open lock every
+ *                   handle holds shared and repair takes exclusively
  *   record.c        encoding and checking one record
  *   segment.c       segment files, their mappings and offset indexes
  *   streamtab.c     stream table: snapshot (mmap) + in-memory overlay; snapshots
@@ -13,6 +14,9 @@
  *   writer.c        the append path: group commit, write, sync, publish
  *   cursor.c        reading: scans by position, stream chains, filters
  *   verify.c        whole-store check
+ *   verify_quick.c  the structure-only check (no checksum of every byte)
+ *   repair_scan.c   repair, step one: where the intact log ends and what lies past it
+ *   repair.c        repair, step two: save the damaged tail aside, cut, rebuild caches
  *   consumers.c     durable consumers: lock files and two-slot checkpoint files
  *
  * Locking order (never take an earlier one while holding a later one):
@@ -229,6 +233,8 @@ typedef struct file_backend {
     uint64_t store_segment_size; /* the segment size in evstore.meta */
 
     int lock_fd;                 /* LOCK file, flock()ed while appending */
+    int open_fd;                 /* OPEN file, flock()ed shared for the handle's life
+                                  * (exclusively by repair); -1 when it could not be had */
     unsigned char *head;         /* the shared head page (HEAD_LEN bytes, MAP_SHARED) */
     bool head_shared;            /* false: a private page (read-only store) */
     bool head_had_identity;      /* the page was this store's when mapped (maybe of an
@@ -293,6 +299,15 @@ typedef struct head_view {
 /* ---- meta.c ---------------------------------------------------------------------- */
 int evs__meta_open_or_create(file_backend *fb, bool may_create, bool exclusive);
 
+/* ---- file_backend.c --------------------------------------------------------------- */
+/* A handle for repair: the open lock held exclusively and the writer lock held, the head
+ * page mapped (*head_fresh: it is not this boot's page of this store) and the segments
+ * listed; nothing recovered. It is read-only until evs__fb_repair_writable (which maps
+ * the head page for writing, creating it when missing). */
+int evs__fb_open_for_repair(file_backend **out, const char *path, bool *head_fresh);
+int evs__fb_repair_writable(file_backend *fb);
+void evs__fb_free(file_backend *fb);
+
 /* ---- head.c ---------------------------------------------------------------------- */
 int evs__head_map(file_backend *fb, bool *fresh);
 void evs__head_unmap(file_backend *fb);
@@ -300,6 +315,9 @@ void evs__head_read(const file_backend *fb, head_view *out);
 void evs__head_publish(file_backend *fb, const head_view *h);
 void evs__head_stamp(file_backend *fb);
 void evs__head_set_synced(file_backend *fb, uint64_t pos);
+/* Repair only: set the synced position back to pos (it otherwise only grows), once the
+ * log was cut before it. No other handle has the store open to see it move. */
+void evs__head_rewind_synced(file_backend *fb, uint64_t pos);
 uint64_t evs__head_synced(const file_backend *fb);
 void evs__head_set_snap(file_backend *fb, uint64_t covered);
 uint64_t evs__head_snap(const file_backend *fb);
@@ -308,6 +326,12 @@ int evs__head_wait(file_backend *fb, uint64_t after_pos, int timeout_ms, uint64_
 /* ---- lock.c ---------------------------------------------------------------------- */
 int evs__wlock_acquire(file_backend *fb, int wait_ms);
 void evs__wlock_release(file_backend *fb);
+/* Hold the open lock shared until fb is freed; while a repair runs, wait per wait_ms
+ * (as lock_wait_ms), then EVS_EBUSY. */
+int evs__openlock_shared(file_backend *fb, int wait_ms);
+/* Hold the open lock exclusively, without waiting: EVS_EBUSY (naming the processes that
+ * hold it, where the system tells) while any handle anywhere has the store open. */
+int evs__openlock_exclusive(file_backend *fb);
 
 /* ---- segment.c ------------------------------------------------------------------- */
 void evs__seg_name(char *buf, size_t len, uint64_t first_pos, const char *ext);
@@ -321,6 +345,11 @@ int evs__seg_add(file_backend *fb, uint64_t first_pos, seg **out);
 int evs__seg_create_file(file_backend *fb, uint64_t first_pos);
 const mapping *evs__seg_map(file_backend *fb, seg *s, uint64_t need_len);
 int evs__seg_file_size(const seg *s, uint64_t *out);
+/* What is wrong with segment s's 64-byte header h (magic, checksum, first position, store
+ * id): a description into why and the byte offset of the bad field into *off; false
+ * when the header is whole and says what the file's name says. */
+bool evs__seg_header_bad(const file_backend *fb, const seg *s, const unsigned char *h, char *why,
+                         size_t why_len, int64_t *off);
 /* EVS_ECORRUPT (naming the file) unless the segment file holds the records that end
  * at `end` (all but the last one's padding): nothing may be read through a mapping
  * past the end of its file. */
@@ -402,6 +431,33 @@ int evs__file_streams_next(evs__be_streams *it, const char **name, size_t *name_
                            evs_stream_info *info);
 void evs__file_streams_close(evs__be_streams *it);
 int evs__file_verify(evs__backend *be, evs_verify_cb cb, void *ctx, evs_verify_report *report);
+/* Does r continue its stream as table t has it (version, link to the previous event,
+ * name and type hashes)? Else a description into why and true. */
+bool evs__verify_link_bad(const streamtab *t, const rec_view *r, char *why, size_t why_len);
+int evs__file_verify_quick(evs__backend *be, evs_verify_cb cb, void *ctx,
+                           evs_verify_report *report);
+
+/* ---- repair_scan.c, repair.c ------------------------------------------------------- */
+/* What a scan of the whole log found: where the intact log ends (after the last
+ * complete append before the first damage), the first damage, and what lies past it. */
+typedef struct repair_plan {
+    bool cut;                 /* the log must be cut at `kept` */
+    bool head_ahead;          /* this boot's head page says the log reaches further */
+    head_view kept;           /* pos, seg (0: no segment is kept), end, ts */
+    char damage_file[64];     /* the first problem: file, byte offset, position, what */
+    int64_t damage_off;
+    uint64_t damage_pos;
+    char what[384];
+    uint64_t last_lost;       /* the highest committed position known past `kept` */
+    uint64_t bytes_cut;       /* log bytes from the cut to the end of the log */
+    uint64_t files_cut;       /* segment files after the cut, moved whole */
+    uint64_t kept_seg_size;   /* the kept segment's file size now */
+    streamtab tab;            /* the stream table of the kept log */
+} repair_plan;
+
+int evs__repair_scan(file_backend *fb, bool head_fresh, repair_plan *plan);
+void evs__repair_plan_free(repair_plan *plan);
+int evs__file_repair(const char *path, const evs_repair_opts *opts, evs_repair_report *out);
 
 /* ---- consumers.c (the backend's version 2 methods; see backend.h) ---------------- */
 int evs__file_consumer_lock(evs__backend *be, const char *name, evs__be_consumer **out);

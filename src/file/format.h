@@ -5,6 +5,8 @@
  *
  *   evstore.meta                 identity: magic, format version, store id (64 bytes)
  *   LOCK                         empty; flock()ed by the process that is appending
+ *   OPEN                         empty; flock(LOCK_SH)ed by every open handle, taken
+ *                                exclusively by repair
  *   head                         shared memory (4 KiB, mmap): committed head, futex word
  *   index.snap                   stream index snapshot (rebuildable from the log)
  *   00000000000000000001.seg     log segment; the name is its first position
@@ -61,6 +63,12 @@
 #define META_OFF_CTIME 32 /* 8  creation time, ns */
 #define META_OFF_SEGSZ 40 /* 8  segment size chosen at creation */
 #define META_OFF_CRC   60 /* 4  CRC32C of bytes [0,60) */
+
+/* The open lock: every handle holds a shared flock on it for its whole life, readers
+ * included; repair takes it exclusively, so it runs only while no process has the store
+ * open, and opens wait for it. Not LOCK itself: flock()s on two descriptors of one file
+ * conflict even inside one process, and a handle holding this must still take LOCK. */
+#define OPEN_FILE "OPEN"
 
 /* Segment header: 64 bytes. */
 #define SEG_MAGIC     "EVSTSEG1"

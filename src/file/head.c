@@ -165,6 +165,11 @@ void evs__head_set_synced(file_backend *fb, uint64_t pos)
         ;
 }
 
+void evs__head_rewind_synced(file_backend *fb, uint64_t pos)
+{
+    atomic_store(A64(fb, HEAD_OFF_SYNCED), pos);
+}
+
 uint64_t evs__head_synced(const file_backend *fb)
 {
     return atomic_load(A64(fb, HEAD_OFF_SYNCED));

@@ -269,6 +269,29 @@ int evs__seg_file_size(const seg *s, uint64_t *out)
     return 0;
 }
 
+bool evs__seg_header_bad(const file_backend *fb, const seg *s, const unsigned char *h, char *why,
+                         size_t why_len, int64_t *off)
+{
+    *off = 0;
+    if (memcmp(h + SEG_OFF_MAGIC, SEG_MAGIC, 8) != 0 ||
+        evs__get_u32(h + SEG_OFF_CRC) != evs__crc32c(0, h, SEG_OFF_CRC)) {
+        snprintf(why, why_len, "bad segment header (magic or checksum)");
+        return true;
+    }
+    if (evs__get_u64(h + SEG_OFF_FIRST) != s->first_pos) {
+        *off = SEG_OFF_FIRST;
+        snprintf(why, why_len, "header says first position %" PRIu64,
+                 evs__get_u64(h + SEG_OFF_FIRST));
+        return true;
+    }
+    if (memcmp(h + SEG_OFF_ID, fb->store_id, 16) != 0) {
+        *off = SEG_OFF_ID;
+        snprintf(why, why_len, "the segment belongs to another store");
+        return true;
+    }
+    return false;
+}
+
 /* Replace *slot's mapping by one of at least need_len bytes of fd. */
 static const mapping *map_grow(file_backend *fb, _Atomic(mapping *) *slot, int fd,
                                uint64_t need_len, const char *what)

@@ -38,24 +38,33 @@ static void problem(verifier *v, const char *file, int64_t off, int64_t pos, con
     }
 }
 
-static void check_record(verifier *v, seg *s, uint64_t off, const rec_view *r)
+bool evs__verify_link_bad(const streamtab *t, const rec_view *r, char *why, size_t why_len)
 {
     stream_val sv;
-    evs__tab_get(&v->rebuilt, r->stream, r->stream_len, r->stream_hash, &sv);
+    evs__tab_get(t, r->stream, r->stream_len, r->stream_hash, &sv);
     if ((int64_t)r->version != sv.last_version + 1)
-        problem(v, s->name, (int64_t)off, (int64_t)r->pos,
-                "stream '%.*s': version %" PRIu64 " follows version %" PRId64,
-                (int)r->stream_len, r->stream, r->version, sv.last_version);
+        snprintf(why, why_len, "stream '%.*s': version %" PRIu64 " follows version %" PRId64,
+                 (int)r->stream_len, r->stream, r->version, sv.last_version);
     else if (r->version > 0 && (r->prev_pos != sv.last_pos || r->prev_off != sv.last_off))
-        problem(v, s->name, (int64_t)off, (int64_t)r->pos,
-                "stream '%.*s': link to the previous event is %" PRIu64 " at byte %" PRIu32
-                ", expected %" PRIu64 " at byte %" PRIu32,
-                (int)r->stream_len, r->stream, r->prev_pos, r->prev_off, sv.last_pos,
-                sv.last_off);
-    if (r->stream_hash != evs__hash64(r->stream, r->stream_len))
-        problem(v, s->name, (int64_t)off, (int64_t)r->pos, "stream name hash mismatch");
-    if (r->type_hash != (uint32_t)evs__hash64(r->type, r->type_len))
-        problem(v, s->name, (int64_t)off, (int64_t)r->pos, "event type hash mismatch");
+        snprintf(why, why_len,
+                 "stream '%.*s': link to the previous event is %" PRIu64 " at byte %" PRIu32
+                 ", expected %" PRIu64 " at byte %" PRIu32,
+                 (int)r->stream_len, r->stream, r->prev_pos, r->prev_off, sv.last_pos,
+                 sv.last_off);
+    else if (r->stream_hash != evs__hash64(r->stream, r->stream_len))
+        snprintf(why, why_len, "stream name hash mismatch");
+    else if (r->type_hash != (uint32_t)evs__hash64(r->type, r->type_len))
+        snprintf(why, why_len, "event type hash mismatch");
+    else
+        return false;
+    return true;
+}
+
+static void check_record(verifier *v, seg *s, uint64_t off, const rec_view *r)
+{
+    char why[384];
+    if (evs__verify_link_bad(&v->rebuilt, r, why, sizeof why))
+        problem(v, s->name, (int64_t)off, (int64_t)r->pos, "%s", why);
     if (evs__tab_apply(&v->rebuilt, r->stream, r->stream_len, r->stream_hash, r->pos, r->pos,
                        (int64_t)r->version, (uint32_t)off, NULL) < 0)
         v->stop = true;
@@ -76,15 +85,10 @@ static void verify_segment(verifier *v, seg *s, uint64_t end, uint64_t *next_pos
         problem(v, s->name, 0, 0, "cannot map or too short (%" PRIu64 " bytes)", end);
         return;
     }
-    const unsigned char *h = m->base;
-    if (memcmp(h + SEG_OFF_MAGIC, SEG_MAGIC, 8) != 0 ||
-        evs__get_u32(h + SEG_OFF_CRC) != evs__crc32c(0, h, SEG_OFF_CRC))
-        problem(v, s->name, 0, 0, "bad segment header");
-    else if (evs__get_u64(h + SEG_OFF_FIRST) != s->first_pos)
-        problem(v, s->name, SEG_OFF_FIRST, 0, "header says first position %" PRIu64,
-                evs__get_u64(h + SEG_OFF_FIRST));
-    else if (memcmp(h + SEG_OFF_ID, v->fb->store_id, 16) != 0)
-        problem(v, s->name, SEG_OFF_ID, 0, "the segment belongs to another store");
+    char why[128];
+    int64_t at;
+    if (evs__seg_header_bad(v->fb, s, m->base, why, sizeof why, &at))
+        problem(v, s->name, at, 0, "%s", why);
     if (s->first_pos != *next_pos)
         problem(v, s->name, 0, (int64_t)*next_pos,
                 "segment starts at position %" PRIu64 " but position %" PRIu64 " comes next",
@@ -178,6 +182,7 @@ int evs__file_verify(evs__backend *be, evs_verify_cb cb, void *ctx, evs_verify_r
         problem(&v, HEAD_FILE, -1, (int64_t)h.pos,
                 "the log ends at position %" PRIu64 " but the head says %" PRIu64,
                 next_pos - 1, h.pos);
+
     /* The stream table must agree with the log, stream by stream. */
     if (!v.stop && (rc = evs__tab_catch_up(fb)) == 0) {
         pthread_rwlock_rdlock(&fb->tab_lock);

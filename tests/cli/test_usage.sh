@@ -10,7 +10,7 @@ d=$T/store
 for args in "help" "--help" "-h"; do
     evs $args
     expect_rc 0 "evstore $args"
-    for cmd in append read stat verify streams tail init export import; do
+    for cmd in append read stat verify repair streams tail init export import; do
         expect_in "  $cmd " "$T/out" "evstore $args lists $cmd"
     done
     expect_empty "$T/err" "evstore $args: nothing on stderr"
@@ -25,7 +25,7 @@ evs frobnicate
 expect_rc 2 "unknown command"
 expect_in "unknown command 'frobnicate'" "$T/err" "unknown command message"
 
-for cmd in append read stat verify streams tail init export import; do
+for cmd in append read stat verify repair streams tail init export import; do
     for h in --help -h; do
         evs $cmd $h
         expect_rc 0 "$cmd $h"
@@ -50,7 +50,7 @@ usage_error() { # CMD CHECK ARGS...
     expect_in "(try 'evstore $ue_cmd --help')" "$T/err" "$ue_check: points to --help"
     expect_empty "$T/out" "$ue_check: nothing on stdout"
 }
-for cmd in append read stat verify streams tail init export import; do
+for cmd in append read stat verify repair streams tail init export import; do
     usage_error $cmd "$cmd without DIR" $cmd
     usage_error $cmd "$cmd with an unknown option" $cmd "$d" --bogus
     usage_error $cmd "$cmd with a short unknown option" $cmd "$d" -x

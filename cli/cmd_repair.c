@@ -1,0 +1,176 @@
+/*
+ * cmd_repair.c - `evstore repair [--dry-run]`: run evs_repair, say on stderr what was
+ * damaged, what was cut and where the cut bytes went, and print one JSON line with the
+ * same facts on stdout (the same keys every time, so jq needs no special case).
+ */
+#include "cli_common.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char repair_help[] =
+    "usage: evstore repair [DIR] [--dry-run]\n"
+    "\n"
+    "Cut the log at its first damaged record, keeping every byte cut off. The log is\n"
+    "kept up to the end of the last complete append before the first problem\n"
+    "'evstore verify' would report in it (a bad segment header, a gap, a bad frame or\n"
+    "checksum, an event out of place, an unfinished append). The bytes from there to\n"
+    "the end of the log - the rest of that segment and every later segment file,\n"
+    "whole - go into a new folder DIR/repair-YYYYMMDDTHHMMSSZ/ with a REPAIR.txt\n"
+    "saying what was cut and why; then the stream index is rebuilt and the head\n"
+    "republished, so the store opens and verifies clean. This is also the way out\n"
+    "when open refuses a store after a power loss that lost the head page.\n"
+    "When the log is whole but the head page promises more of it than there is (a\n"
+    "segment file truncated at a record boundary), nothing is cut: the head page is\n"
+    "republished and the missing positions reported.\n"
+    "A store with nothing to repair is left exactly as it is.\n"
+    "\n"
+    "The store must not be open anywhere, readers included (tail -f, subscribe, any\n"
+    "program using it): repair refuses, naming the processes, and changes nothing.\n"
+    "\n"
+    "stdout gets one line:\n"
+    "  {\"damaged\":true,\"dry_run\":false,\"kept_last_pos\":K,\"first_lost_pos\":F,\n"
+    "   \"last_lost_pos\":L,\"lost_events\":N,\"bytes_moved\":B,\"files_moved\":M,\n"
+    "   \"saved_to\":\"DIR/repair-...\",\"damage\":{\"file\":...,\"offset\":...,\"pos\":...,\n"
+    "   \"what\":...}}\n"
+    "K is the log's last position now; F..L the positions lost (N = L-F+1 events; L is\n"
+    "the highest committed position still recognisable in the bytes cut off, or that\n"
+    "the head page recorded). F, L, saved_to and damage are null when they do not\n"
+    "apply. Appends after a repair continue at K+1. A durable consumer whose\n"
+    "checkpoint lies past K must be reset ('evstore consumer reset').\n"
+    "\n"
+    "options:\n"
+    "  --dry-run      find and report what would be cut; change nothing\n"
+    "  --help, -h     this text\n"
+    "\n"
+    "DIR defaults to $EVSTORE_DIR.\n"
+    "Exit codes: 0 repaired, or nothing to repair; 5 damaged (--dry-run), or\n"
+    "evstore.meta itself is damaged; 1 other errors (open elsewhere, no store there,\n"
+    "no space to save the cut bytes); 2 usage.\n";
+
+enum { OPT_DRY_RUN };
+
+static const cli_optdef repair_opts[] = {
+    [OPT_DRY_RUN] = {"dry-run", false, 0},
+    {NULL, false, 0},
+};
+
+static void out_pos_or_null(cli_out *out, const char *key, int64_t v, bool present)
+{
+    (void)cli_out_str(out, key);
+    if (present)
+        (void)cli_out_i64(out, v);
+    else
+        (void)cli_out_str(out, "null");
+}
+
+static int print_result(const evs_repair_report *r, bool dry_run)
+{
+    cli_out out;
+    if (cli_out_init(&out, STDOUT_FILENO, 8192) < 0) {
+        cli_err("repair", "out of memory");
+        return CLI_EXIT_ERROR;
+    }
+    bool lost = r->first_lost_pos > 0;
+    (void)cli_out_str(&out, r->damaged ? "{\"damaged\":true" : "{\"damaged\":false");
+    (void)cli_out_str(&out, dry_run ? ",\"dry_run\":true" : ",\"dry_run\":false");
+    out_pos_or_null(&out, ",\"kept_last_pos\":", r->kept_last_pos, true);
+    out_pos_or_null(&out, ",\"first_lost_pos\":", r->first_lost_pos, lost);
+    out_pos_or_null(&out, ",\"last_lost_pos\":", r->last_lost_pos, lost);
+    out_pos_or_null(&out, ",\"lost_events\":", r->lost_count, true);
+    out_pos_or_null(&out, ",\"bytes_moved\":", r->bytes_moved, true);
+    out_pos_or_null(&out, ",\"files_moved\":", r->files_moved, true);
+    (void)cli_out_str(&out, ",\"saved_to\":");
+    if (r->saved_to[0])
+        (void)cli_out_json_str(&out, r->saved_to, strlen(r->saved_to));
+    else
+        (void)cli_out_str(&out, "null");
+    (void)cli_out_str(&out, ",\"damage\":");
+    if (r->damaged) {
+        (void)cli_out_str(&out, "{\"file\":");
+        (void)cli_out_json_str(&out, r->damage_file, strlen(r->damage_file));
+        out_pos_or_null(&out, ",\"offset\":", r->damage_offset, r->damage_offset >= 0);
+        out_pos_or_null(&out, ",\"pos\":", r->damage_pos, r->damage_pos > 0);
+        (void)cli_out_str(&out, ",\"what\":");
+        (void)cli_out_json_str(&out, r->damage_what, strlen(r->damage_what));
+        (void)cli_out_str(&out, "}");
+    } else {
+        (void)cli_out_str(&out, "null");
+    }
+    (void)cli_out_str(&out, "}\n");
+    (void)cli_out_flush(&out);
+    int code = cli_out_report("repair", &out);
+    cli_out_free(&out);
+    return code;
+}
+
+/* The story on stderr, one line per fact. */
+static void tell(const char *dir, const evs_repair_report *r, bool dry_run)
+{
+    if (!r->damaged) {
+        cli_err("repair",
+                "store '%s' is not damaged (its log ends whole at position %lld); "
+                "nothing changed",
+                dir, (long long)r->kept_last_pos);
+        return;
+    }
+    char where[64] = "";
+    if (r->damage_offset >= 0)
+        (void)snprintf(where, sizeof where, ": byte %lld", (long long)r->damage_offset);
+    cli_err("repair", "%s%s: %s", r->damage_file, where, r->damage_what);
+    const char *verb = dry_run ? "would cut" : "cut";
+    if (r->bytes_moved > 0 || r->files_moved > 0)
+        cli_err("repair", "%s the log after position %lld; %lld bytes (%lld files) %s %s", verb,
+                (long long)r->kept_last_pos, (long long)r->bytes_moved, (long long)r->files_moved,
+                dry_run ? "would be saved in a new folder" : "saved in",
+                dry_run ? "DIR/repair-<time>/" : r->saved_to);
+    bool cuts = r->bytes_moved > 0 || r->files_moved > 0;
+    if (r->lost_count > 0)
+        cli_err("repair", "positions %lld..%lld (%lld events) %s", (long long)r->first_lost_pos,
+                (long long)r->last_lost_pos, (long long)r->lost_count,
+                !cuts     ? "are missing from the log (lost before this repair)"
+                : dry_run ? "would be lost"
+                          : "are lost");
+    else if (r->first_lost_pos > 0)
+        cli_err("repair", "no committed event %s: the bytes cut off hold no complete append",
+                dry_run ? "would be lost" : "was lost");
+    if (dry_run)
+        cli_err("repair", "dry run: nothing changed");
+    else if (!cuts)
+        cli_err("repair", "nothing of the log was cut; the stream index was rebuilt and the "
+                          "head page republished from it");
+}
+
+int cli_cmd_repair(int argc, char **argv)
+{
+    cli_parser p;
+    cli_parser_init(&p, "repair", argc, argv);
+    const char *dir = NULL;
+    bool dry_run = false;
+    int opt;
+    while ((opt = cli_parser_next_dir(&p, repair_opts, &dir)) != CLI_OPT_END) {
+        if (opt == CLI_OPT_HELP)
+            return cli_help(repair_help);
+        if (opt != OPT_DRY_RUN)
+            return CLI_EXIT_USAGE;
+        dry_run = true;
+    }
+    dir = cli_store_dir("repair", dir);
+    if (dir == NULL)
+        return CLI_EXIT_USAGE;
+
+    evs_repair_opts opts = EVS_REPAIR_OPTS_INIT;
+    if (dry_run)
+        opts.flags |= EVS_REPAIR_DRY_RUN;
+    evs_repair_report report;
+    int rc = evs_repair(dir, &opts, &report);
+    if (rc < 0)
+        return cli_lib_err("repair", rc);
+    tell(dir, &report, dry_run);
+    int code = print_result(&report, dry_run);
+    if (code == CLI_EXIT_OK && dry_run && report.damaged)
+        code = CLI_EXIT_CORRUPT;
+    return code;
+}

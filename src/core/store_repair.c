@@ -1,0 +1,46 @@
+/*
+ * store_repair.c - evs_repair: check the options, then hand the store's directory to
+ * the backend, which makes sure nobody has it open and does the work. There is no
+ * handle: a store that needs repair may be one that evs_open refuses.
+ */
+#include "core.h"
+
+#include <string.h>
+
+static int check_opts(evs_repair_opts *o, const evs_repair_opts *given)
+{
+    const evs_repair_opts defaults = EVS_REPAIR_OPTS_INIT;
+    *o = defaults;
+    if (!given)
+        return 0;
+    if (given->version != EVS_REPAIR_OPTS_VERSION)
+        return evs__seterr(EVS_EINVAL,
+                           "evs_repair: options version %u is not %u; initialise options with "
+                           "EVS_REPAIR_OPTS_INIT",
+                           given->version, EVS_REPAIR_OPTS_VERSION);
+    *o = *given;
+    if (o->flags & ~EVS_REPAIR_DRY_RUN)
+        return evs__seterr(EVS_EINVAL, "evs_repair: unknown flags 0x%x",
+                           o->flags & ~EVS_REPAIR_DRY_RUN);
+    return 0;
+}
+
+int evs_repair(const char *dir, const evs_repair_opts *opts, evs_repair_report *out)
+{
+    if (!out)
+        return evs__seterr(EVS_EMISUSE, "evs_repair: out is NULL");
+    memset(out, 0, sizeof *out);
+    if (!dir || !*dir)
+        return evs__seterr(EVS_EINVAL, "evs_repair: the store path is empty");
+    evs_repair_opts o;
+    int rc = check_opts(&o, opts);
+    if (rc < 0)
+        return rc;
+    const evs__backend_methods *m = evs__backend_find("file");
+    if (!m || m->version < 3 || !m->repair)
+        return evs__seterr(EVS_ENOTSUP, "evs_repair: no backend that can repair is compiled in");
+    rc = m->repair(dir, &o, out);
+    if (rc == 0)
+        evs__clearerr();
+    return rc;
+}

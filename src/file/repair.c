@@ -1,0 +1,337 @@
+/*
+ * repair.c - repair, step two: with no handle open anywhere (the open lock held
+ * exclusively), cut the log where repair_scan.c found the intact log to end, keeping
+ * every byte cut off, and rebuild what depends on the log.
+ *
+ * Order, so that an interruption at any point leaves a store that the next repair (or
+ * open) finishes and no byte only in memory:
+ *   1. make DIR/repair-<UTC time>/ and copy the kept segment's bytes past the cut into
+ *      it (synced), then write REPAIR.txt there saying what is cut and why;
+ *   2. move the later segment files into it whole (rename: no copy, no space needed)
+ *      and remove their offset indexes (caches);
+ *   3. sync both directories, then truncate the kept segment at the cut (synced);
+ *   4. rebuild the stream index snapshot from the table the scan built, then let
+ *      recovery fix the last segment's offset index and publish the new head.
+ * Until step 3 the damage is still in place, so a second run finds the same cut.
+ *
+ * Nothing is cut when only the head page of this boot disagrees with the log (it
+ * promises more log than there is, after a truncation): it is republished.
+ */
+#define _GNU_SOURCE
+#include "file_internal.h"
+#include "sysio.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define COPY_CHUNK (1u << 20)
+
+typedef struct repair_job {
+    file_backend *fb;
+    repair_plan *plan;
+    char save_dir[4096]; /* full path of the folder the cut bytes go to */
+} repair_job;
+
+/* DIR/repair-YYYYMMDDTHHMMSSZ, or with -2, -3 ... when a repair in the same second made
+ * one already. */
+static int make_save_dir(repair_job *job)
+{
+    file_backend *fb = job->fb;
+    time_t now = (time_t)(evs__now_ns() / 1000000000);
+    struct tm tm;
+    char stamp[32];
+    if (!gmtime_r(&now, &tm) || strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm) == 0)
+        snprintf(stamp, sizeof stamp, "%lld", (long long)now);
+    for (int i = 1; i < 100; i++) {
+        char suffix[8] = "";
+        if (i > 1)
+            snprintf(suffix, sizeof suffix, "-%d", i);
+        int n =
+            snprintf(job->save_dir, sizeof job->save_dir, "%s/repair-%s%s", fb->dir, stamp, suffix);
+        if (n < 0 || (size_t)n >= sizeof job->save_dir)
+            return evs__seterr(EVS_EINVAL, "path of the repair folder in '%s' is too long",
+                               fb->dir);
+        if (evs__sys.mkdir(job->save_dir, 0755) == 0)
+            return 0;
+        if (errno != EEXIST)
+            return evs__seterr_errno(errno, "cannot create '%s'", job->save_dir);
+    }
+    return evs__seterr(EVS_EEXIST, "too many repair folders named repair-%s in '%s'", stamp,
+                       fb->dir);
+}
+
+static int save_path(const repair_job *job, const char *name, char *buf, size_t len)
+{
+    int n = snprintf(buf, len, "%s/%s", job->save_dir, name);
+    if (n < 0 || (size_t)n >= len)
+        return evs__seterr(EVS_EINVAL, "path '%s/%s' is too long", job->save_dir, name);
+    return 0;
+}
+
+/* Copy bytes [from, size) of segment s into the repair folder, synced. */
+static int save_tail(repair_job *job, seg *s, uint64_t from, uint64_t size, char *name_out,
+                     size_t name_len)
+{
+    char path[4200];
+    snprintf(name_out, name_len, "%s.from-%" PRIu64, s->name, from);
+    int rc = save_path(job, name_out, path, sizeof path);
+    if (rc < 0)
+        return rc;
+    unsigned char *buf = evs__alloc(COPY_CHUNK);
+    if (!buf)
+        return evs__seterr(EVS_ENOMEM, "out of memory saving the damaged tail");
+    int fd = evs__sys.open(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
+    if (fd < 0) {
+        evs__free(buf);
+        return evs__seterr_errno(errno, "cannot create '%s'", path);
+    }
+    for (uint64_t at = from; at < size && rc == 0; at += COPY_CHUNK) {
+        size_t n = size - at < COPY_CHUNK ? (size_t)(size - at) : COPY_CHUNK;
+        int r = evs__pread_all(s->fd, buf, n, (off_t)at);
+        if (r != 0)
+            rc = r < 0 ? evs__seterr_errno(errno, "cannot read segment %s at byte %" PRIu64,
+                                           s->name, at)
+                       : evs__seterr(EVS_EIO, "segment %s shrank while it was saved", s->name);
+        else if (evs__pwrite_all(fd, buf, n, (off_t)(at - from)) < 0)
+            rc = evs__seterr_errno(errno, "cannot write '%s'", path);
+    }
+    if (rc == 0 && evs__datasync(fd) < 0)
+        rc = evs__seterr_errno(errno, "cannot sync '%s'", path);
+    evs__sys.close(fd);
+    evs__free(buf);
+    if (rc < 0)
+        evs__sys.unlink(path);
+    return rc;
+}
+
+/* REPAIR.txt: what the folder holds and why, for whoever finds it later. */
+static int write_note(repair_job *job, const char *tail_name, const evs_repair_report *r)
+{
+    const repair_plan *p = job->plan;
+    file_backend *fb = job->fb;
+    evs_buf b = EVS_BUF_INIT;
+    char line[1400], when[40];
+    evs__time_format(when, sizeof when, evs__now_ns());
+    int rc = 0;
+#define NOTE(...)                                                                                  \
+    do {                                                                                           \
+        snprintf(line, sizeof line, __VA_ARGS__);                                                  \
+        if (rc == 0)                                                                               \
+            rc = evs__buf_append(&b, line, strlen(line));                                          \
+    } while (0)
+    NOTE("evstore repair of the store '%s', %s\n\n", fb->dir, when);
+    NOTE("First damage: %s, byte %" PRId64 " (position %" PRIu64 "): %s\n", p->damage_file,
+         p->damage_off, p->damage_pos, p->what);
+    NOTE("The log now ends at position %" PRIu64 ".\n", p->kept.pos);
+    if (r->lost_count > 0)
+        NOTE("Positions %" PRId64 "..%" PRId64 " (%" PRId64 " events) were cut off.\n",
+             r->first_lost_pos, r->last_lost_pos, r->lost_count);
+    else
+        NOTE("No committed event was cut off: the bytes hold no complete append.\n");
+    NOTE("\nThe files here are the log's bytes from the cut on, unchanged:\n");
+    if (tail_name[0])
+        NOTE("  %-44s bytes %" PRIu64 "..%" PRIu64 " of %020" PRIu64 ".seg\n", tail_name,
+             p->kept.end, p->kept_seg_size, p->kept.seg);
+    size_t n = evs__seg_count(fb);
+    for (size_t i = 0; i < n; i++) {
+        seg *s = evs__seg_at(fb, i);
+        if (s->first_pos > p->kept.seg || p->kept.seg == 0)
+            NOTE("  %-44s the whole segment file\n", s->name);
+    }
+#undef NOTE
+    char path[4200];
+    if (rc == 0)
+        rc = save_path(job, "REPAIR.txt", path, sizeof path);
+    int fd = rc == 0 ? evs__sys.open(path, O_WRONLY | O_CREAT | O_EXCL, 0644) : -1;
+    if (rc == 0 && fd < 0)
+        rc = evs__seterr_errno(errno, "cannot create '%s'", path);
+    if (rc == 0 && (evs__pwrite_all(fd, b.ptr, b.len, 0) < 0 || evs__datasync(fd) < 0))
+        rc = evs__seterr_errno(errno, "cannot write '%s'", path);
+    if (fd >= 0)
+        evs__sys.close(fd);
+    evs__buf_free(&b);
+    return rc;
+}
+
+/* Step 2: move every segment after the kept one into the repair folder. */
+static int move_later_segments(repair_job *job)
+{
+    file_backend *fb = job->fb;
+    const repair_plan *p = job->plan;
+    for (size_t i = evs__seg_count(fb); i-- > 0;) {
+        seg *s = evs__seg_at(fb, i);
+        if (p->kept.seg != 0 && s->first_pos <= p->kept.seg)
+            break;
+        char from[4200], to[4200], idx[32];
+        int rc = evs__path(fb, s->name, from, sizeof from);
+        if (rc == 0)
+            rc = save_path(job, s->name, to, sizeof to);
+        if (rc < 0)
+            return rc;
+        if (evs__sys.rename(from, to) < 0)
+            return evs__seterr_errno(errno, "cannot move '%s' to '%s'", from, to);
+        evs__seg_name(idx, sizeof idx, s->first_pos, "idx");
+        if ((rc = evs__path(fb, idx, from, sizeof from)) < 0)
+            return rc;
+        if (evs__sys.unlink(from) < 0 && errno != ENOENT)
+            return evs__seterr_errno(errno, "cannot remove '%s'", from);
+        evs__seg_forget(fb, s->first_pos);
+    }
+    return 0;
+}
+
+/* Step 3: the kept segment ends at the cut (a cut inside the last record's zero padding
+ * is put back, as recovery does). */
+static int truncate_kept(repair_job *job)
+{
+    file_backend *fb = job->fb;
+    const repair_plan *p = job->plan;
+    if (p->kept.seg == 0 || p->kept_seg_size == p->kept.end)
+        return 0;
+    char name[32], path[4200];
+    evs__seg_name(name, sizeof name, p->kept.seg, "seg");
+    int rc = evs__path(fb, name, path, sizeof path);
+    if (rc < 0)
+        return rc;
+    int fd = evs__sys.open(path, O_RDWR, 0);
+    if (fd < 0)
+        return evs__seterr_errno(errno, "cannot open '%s'", path);
+    if (evs__sys.ftruncate(fd, (off_t)p->kept.end) < 0 || evs__datasync(fd) < 0)
+        rc = evs__seterr_errno(errno, "cannot cut '%s' at byte %" PRIu64, path, p->kept.end);
+    evs__sys.close(fd);
+    /* The handle's note of how long the file is known to be would let a read past the
+     * new end through. */
+    seg *s = evs__seg_by_first(fb, p->kept.seg);
+    if (s)
+        atomic_store(&s->size_seen, 0);
+    return rc;
+}
+
+/* Step 4, first half: index.snap from the scan's table (none for an empty log). */
+static int rebuild_index(repair_job *job)
+{
+    file_backend *fb = job->fb;
+    repair_plan *p = job->plan;
+    char path[4200];
+    int rc = evs__path(fb, SNAP_FILE, path, sizeof path);
+    if (rc < 0)
+        return rc;
+    if (evs__sys.unlink(path) < 0 && errno != ENOENT)
+        return evs__seterr_errno(errno, "cannot remove the stale '%s'", path);
+    evs__head_set_snap(fb, 0);
+    if (p->kept.pos == 0)
+        return 0;
+    pthread_rwlock_wrlock(&fb->tab_lock);
+    evs__tab_free(&fb->tab);
+    fb->tab = p->tab; /* the table moves into the handle, which frees it */
+    evs__tab_init(&p->tab);
+    fb->tab.loaded = true;
+    fb->tab.known_pos = p->kept.pos;
+    fb->tab.known_seg = p->kept.seg;
+    fb->tab.known_off = p->kept.end;
+    rc = evs__tab_write_snapshot(fb);
+    pthread_rwlock_unlock(&fb->tab_lock);
+    return rc;
+}
+
+/* Step 4, second half: the head page and the last segment's offset index, by the same
+ * recovery an open runs (it reads only the last segment, the snapshot covering the
+ * rest); then the synced position, which only repair may move back. */
+static int republish(repair_job *job)
+{
+    int rc = evs__recover(job->fb, false);
+    if (rc == 0)
+        evs__head_rewind_synced(job->fb, job->plan->kept.pos);
+    return rc;
+}
+
+static int cut_log(repair_job *job, evs_repair_report *out)
+{
+    file_backend *fb = job->fb;
+    repair_plan *p = job->plan;
+    int rc = make_save_dir(job);
+    if (rc < 0)
+        return rc;
+    snprintf(out->saved_to, sizeof out->saved_to, "%s", job->save_dir);
+    char tail_name[64] = "";
+    seg *kept = p->kept.seg ? evs__seg_by_first(fb, p->kept.seg) : NULL;
+    if (kept && p->kept_seg_size > p->kept.end)
+        rc = save_tail(job, kept, p->kept.end, p->kept_seg_size, tail_name, sizeof tail_name);
+    if (rc == 0)
+        rc = write_note(job, tail_name, out);
+    if (rc < 0) {
+        /* Nothing of the store has changed yet: take back the folder too. */
+        const char *made[2] = {tail_name, "REPAIR.txt"};
+        for (int i = 0; i < 2; i++) {
+            char path[4200];
+            if (made[i][0] && save_path(job, made[i], path, sizeof path) == 0)
+                (void)evs__sys.unlink(path);
+        }
+        (void)rmdir(job->save_dir);
+        out->saved_to[0] = '\0';
+        return evs__prefixerr("repair changed nothing");
+    }
+    rc = move_later_segments(job);
+    if (rc == 0 && (evs__dirsync(job->save_dir) < 0 || evs__dirsync(fb->dir) < 0))
+        rc = evs__seterr_errno(errno, "cannot sync the directories of '%s'", fb->dir);
+    if (rc == 0)
+        rc = truncate_kept(job);
+    if (rc < 0)
+        return evs__prefixerr("repair stopped halfway (run it again to finish it)");
+    return 0;
+}
+
+static void fill_report(const repair_plan *p, evs_repair_report *out)
+{
+    out->damaged = p->cut || p->head_ahead;
+    out->kept_last_pos = (int64_t)p->kept.pos;
+    if (p->cut || p->head_ahead) {
+        out->first_lost_pos = (int64_t)p->kept.pos + 1;
+        out->last_lost_pos = (int64_t)p->last_lost;
+        out->lost_count = (int64_t)(p->last_lost - p->kept.pos);
+    }
+    if (p->cut) {
+        out->bytes_moved = (int64_t)p->bytes_cut; /* a dry run: what would move */
+        out->files_moved = (int64_t)p->files_cut + (p->kept.seg && p->kept_seg_size > p->kept.end);
+    }
+    if (out->damaged) {
+        snprintf(out->damage_file, sizeof out->damage_file, "%s", p->damage_file);
+        out->damage_offset = p->damage_off;
+        out->damage_pos = (int64_t)p->damage_pos;
+        snprintf(out->damage_what, sizeof out->damage_what, "%s", p->what);
+    }
+}
+
+int evs__file_repair(const char *path, const evs_repair_opts *opts, evs_repair_report *out)
+{
+    bool dry_run = (opts->flags & EVS_REPAIR_DRY_RUN) != 0;
+    file_backend *fb;
+    bool head_fresh;
+    int rc = evs__fb_open_for_repair(&fb, path, &head_fresh);
+    if (rc < 0)
+        return rc;
+    repair_plan plan;
+    rc = evs__repair_scan(fb, head_fresh, &plan);
+    if (rc == 0)
+        fill_report(&plan, out);
+    if (rc == 0 && !dry_run && out->damaged)
+        rc = evs__fb_repair_writable(fb);
+    repair_job job = {fb, &plan, ""};
+    if (rc == 0 && !dry_run && plan.cut)
+        rc = cut_log(&job, out);
+    /* The scan's table makes the index cheap to rebuild, and recovery then reads only
+     * the last segment. */
+    if (rc == 0 && !dry_run && out->damaged)
+        rc = rebuild_index(&job);
+    if (rc == 0 && !dry_run && (plan.cut || plan.head_ahead))
+        rc = republish(&job);
+    evs__repair_plan_free(&plan);
+    evs__fb_free(fb);
+    return rc;
+}
