@@ -280,12 +280,11 @@ static int run(struct source *src, const struct subscribe_args *sa, cli_out *out
     int64_t idle_since = evs__monotonic_ns();
     while (!stop_requested && !output_gone()) {
         int wait_ms = WAIT_MS;
+        int64_t left = 0;
         if (sa->timeout_ms >= 0) {
-            int64_t left = sa->timeout_ms - (evs__monotonic_ns() - idle_since) / 1000000;
-            if (left < 0)
-                break;
+            left = sa->timeout_ms - (evs__monotonic_ns() - idle_since) / 1000000;
             if (left < wait_ms)
-                wait_ms = (int)left;
+                wait_ms = left > 0 ? (int)left : 0;
         }
         evs_event ev;
         int rc = source_next(src, &ev, wait_ms);
@@ -293,8 +292,10 @@ static int run(struct source *src, const struct subscribe_args *sa, cli_out *out
             return cli_lib_err("subscribe", rc);
         note_skips(src, sa, &skips_reported);
         if (rc == 0) {
-            /* --timeout 0: nothing more is stored, so stop after the catch-up. */
-            if (sa->timeout_ms == 0)
+            /* --timeout ends the run only when a look found nothing once the idle time
+             * was up: printing a backlog slowly never cuts it short, and --timeout 0
+             * stops right after the catch-up. */
+            if (sa->timeout_ms >= 0 && left <= wait_ms)
                 break;
             continue;
         }
