@@ -22,9 +22,11 @@
 #include <unistd.h>
 
 /* Commit once this many events or bytes are gathered: large enough that per-commit
- * costs (a sync, the lock) vanish, small enough to keep memory modest. */
+ * costs (a sync, the lock) vanish, small enough that a commit's write buffer stays in
+ * the CPU's caches while the kernel copies it (measured on 1,000,000 events: 8 MiB
+ * commits cost half again the CPU time of 512 KiB ones, mostly in that copy). */
 #define COMMIT_EVENTS 10000
-#define COMMIT_BYTES  ((size_t)8 << 20)
+#define COMMIT_BYTES  ((size_t)512 << 10)
 
 /* Where an event or a problem is: "file:line", "file, row id N", or just "file" before
  * its first line. */

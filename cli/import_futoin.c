@@ -15,10 +15,10 @@
  *
  * An event: type as is; data byte for byte (checked to be JSON); stream --stream
  * (default "futoin") or the data's --stream-field; metadata
- *   {"futoin_id":57,"futoin_ts":"2024-01-02
- * 03:04:05","imported_ts":"2024-01-02T03:04:05.000000000Z"} with futoin's id and ts as stored, and
- * the ts as RFC 3339 under the name evstore's own import uses for an original time (the store sets
- * ts itself).
+ *   {"futoin_id":57,"imported_ts":"2024-01-02T03:04:05.000000000Z"}
+ * with futoin's id, and its ts as RFC 3339 under the name evstore's own import uses
+ * for an original time (the store sets ts itself). SQLite keeps times as UTC text or
+ * Unix seconds; that form holds either to the nanosecond.
  */
 #include "import_futoin.h"
 #include "import.h"
@@ -236,25 +236,13 @@ static size_t put_id(char *out, int64_t id)
     return n;
 }
 
-/* {"futoin_id":...,"futoin_ts":...,"imported_ts":"..."} at the end of the scratch. */
-static void build_meta(im_line *l, sqlite3_stmt *st, int64_t id, int64_t ns, im_event *ev)
+/* {"futoin_id":...,"imported_ts":"..."} at the end of the scratch. */
+static void build_meta(im_line *l, int64_t id, int64_t ns, im_event *ev)
 {
     char *out = l->scratch + l->scratch_len;
     size_t n = 0;
     put(out, &n, "{\"futoin_id\":", 13);
     n += put_id(out + n, id);
-    put(out, &n, ",\"futoin_ts\":", 13);
-    const char *ts = (const char *)sqlite3_column_text(st, COL_TS);
-    size_t ts_len = (size_t)sqlite3_column_bytes(st, COL_TS);
-    /* A ts that parsed as a time is digits, '-', ':', '.', 'T', ' ', 'Z' or '+': no
-     * escapes needed. */
-    if (sqlite3_column_type(st, COL_TS) == SQLITE_TEXT) {
-        put(out, &n, "\"", 1);
-        put(out, &n, ts, ts_len);
-        put(out, &n, "\"", 1);
-    } else {
-        put(out, &n, ts, ts_len);
-    }
     put(out, &n, ",\"imported_ts\":\"", 16);
     n += evs_time_format(out + n, 40, ns);
     put(out, &n, "\"}", 2);
@@ -300,9 +288,9 @@ static int row_event(struct fu_state *fs, const struct fu_table *t)
     int64_t ns;
     if (row_time(st, &ns, why, sizeof why) < 0)
         return im_bad(ic, "%s: %s", t->name, why);
-    size_t ts_len = (size_t)sqlite3_column_bytes(st, COL_TS);
     ic->scratch.len = 0;
-    if (evs__buf_reserve(&ic->scratch, ev.data_len + ts_len + 256) < 0)
+    /* The stream (at most the data) and the metadata (under 100 bytes). */
+    if (evs__buf_reserve(&ic->scratch, ev.data_len + 256) < 0)
         return im_read_error(ic, "out of memory");
     im_line l = {ic->default_stream, ic->stream_field, 0, ic->scratch.ptr, 0, ""};
     struct stream_walk w = {ic->stream_field, {NULL, 0, false, NULL, 0, EVS_JSON_INVALID}, false};
@@ -311,7 +299,7 @@ static int row_event(struct fu_state *fs, const struct fu_table *t)
                                     NULL);
     if (im_line_stream(&l, w.found ? &w.m : NULL, "data.", &ev.stream) < 0)
         return im_bad(ic, "%s: %s", t->name, l.why);
-    build_meta(&l, st, t->id, ns, &ev);
+    build_meta(&l, t->id, ns, &ev);
     return im_add(ic, &ev);
 }
 

@@ -22,8 +22,8 @@ static const struct {
      "follow events as NDJSON; with --consumer, durably from a checkpoint"},
     {"consumers", cli_cmd_consumers, "list the durable consumers with checkpoint and lag"},
     {"consumer", cli_cmd_consumer, "reset or delete a durable consumer"},
-    {"export", cli_cmd_export, "write events as NDJSON (optionally gzip) to stdout or a file"},
-    {"import", cli_cmd_import, "load events from ndjson, tiny-event-sourcing or eventlog files"},
+    {"export", cli_cmd_export, "write events as NDJSON, plain, gzip or zstd, to stdout or a file"},
+    {"import", cli_cmd_import, "load events from an export or from the seed packages' files"},
     {"stat", cli_cmd_stat, "print the store's figures as one JSON object"},
     {"verify", cli_cmd_verify, "check every record of the log; name file and offset of damage"},
 };

@@ -25,13 +25,13 @@ expect_empty "$T/err" "nothing on stderr"
 expect_eq "$(jq -c '[.imported,.merged]' "$T/out")" '[7,2]' "7 events, ids 3 and 4 merged"
 "$EVS" read "$T/s" | jq -c '[.pos,.stream,.version,.type,.data,.metadata]' >"$T/got"
 cat >"$T/want" <<'W'
-[1,"futoin",0,"INT_EVENT",123,{"futoin_id":1,"futoin_ts":"2024-01-01 00:00:00","imported_ts":"2024-01-01T00:00:00.000000000Z"}]
-[2,"futoin",1,"STR_EVENT","Some Str",{"futoin_id":2,"futoin_ts":"2024-01-01 00:00:01","imported_ts":"2024-01-01T00:00:01.000000000Z"}]
-[3,"futoin",2,"USR_ADD",{"user":"ann","email":"ann@example.com"},{"futoin_id":3,"futoin_ts":"2024-01-02 03:04:05","imported_ts":"2024-01-02T03:04:05.000000000Z"}]
-[4,"futoin",3,"DEPOSIT",{"user":"ann","amount":12.5},{"futoin_id":4,"futoin_ts":"2024-01-02 03:04:06","imported_ts":"2024-01-02T03:04:06.000000000Z"}]
-[5,"futoin",4,"USR_MOD",{"user":"bob","name":"Bob"},{"futoin_id":5,"futoin_ts":1704250800,"imported_ts":"2024-01-03T03:00:00.000000000Z"}]
-[6,"futoin",5,"XFER",{"user":"bob","to":"ann","amount":5},{"futoin_id":6,"futoin_ts":"2024-01-03 10:00:00","imported_ts":"2024-01-03T10:00:00.000000000Z"}]
-[7,"futoin",6,"NULL_EVENT",null,{"futoin_id":7,"futoin_ts":"2024-01-03 10:00:01.250","imported_ts":"2024-01-03T10:00:01.250000000Z"}]
+[1,"futoin",0,"INT_EVENT",123,{"futoin_id":1,"imported_ts":"2024-01-01T00:00:00.000000000Z"}]
+[2,"futoin",1,"STR_EVENT","Some Str",{"futoin_id":2,"imported_ts":"2024-01-01T00:00:01.000000000Z"}]
+[3,"futoin",2,"USR_ADD",{"user":"ann","email":"ann@example.com"},{"futoin_id":3,"imported_ts":"2024-01-02T03:04:05.000000000Z"}]
+[4,"futoin",3,"DEPOSIT",{"user":"ann","amount":12.5},{"futoin_id":4,"imported_ts":"2024-01-02T03:04:06.000000000Z"}]
+[5,"futoin",4,"USR_MOD",{"user":"bob","name":"Bob"},{"futoin_id":5,"imported_ts":"2024-01-03T03:00:00.000000000Z"}]
+[6,"futoin",5,"XFER",{"user":"bob","to":"ann","amount":5},{"futoin_id":6,"imported_ts":"2024-01-03T10:00:00.000000000Z"}]
+[7,"futoin",6,"NULL_EVENT",null,{"futoin_id":7,"imported_ts":"2024-01-03T10:00:01.250000000Z"}]
 W
 cmp -s "$T/got" "$T/want" || fail "futoin events in id order: $(diff "$T/got" "$T/want")"
 # The data is stored byte for byte, as futoin wrote it.
@@ -81,6 +81,16 @@ expect_eq "$("$EVS" read "$T/s3" | jq -r .stream | tr '\n' ' ')" "ann ann bob " 
     "streams from the data"
 "$EVS" consumers "$T/s3" >"$T/cons"
 expect_empty "$T/cons" "a failed import creates no consumer"
+
+# On a terminal the bar counts rows; never when stderr is a file.
+if command -v script >/dev/null 2>&1; then
+    script -qec "'$EVS' import '$T/tty' --format futoin '$act' '$dwh'" /dev/null >"$T/tty.out" 2>&1 ||
+        fail "import on a terminal"
+    grep -q "import: 100% \[#*\] 7 events, 9/9 rows" "$T/tty.out" ||
+        fail "progress in rows on a terminal: $(cat -v "$T/tty.out")"
+else
+    echo "skipped: progress on a terminal (no script(1) here)"
+fi
 
 # ---- errors ----------------------------------------------------------------------------
 sqlite3 "$T/other.db" "CREATE TABLE something (x)" || fail "create other.db"
