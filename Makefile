@@ -92,7 +92,8 @@ bench: deps
 # crash are copied to fuzz/crashes/: minimise them (-minimize_crash=1), add them to
 # fuzz/corpus/<target>/ so `make test` replays them, and fix the bug.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := fuzz_segment fuzz_json fuzz_record
+FUZZ_TARGETS := fuzz_segment fuzz_json fuzz_record fuzz_import_ndjson fuzz_import_tiny \
+                fuzz_import_eventlog fuzz_import_ses
 
 fuzz: deps
 	@./scripts/install-deps.sh scripts/deps-fuzz.txt

@@ -1,8 +1,8 @@
 /*
  * cmd_import.c - `evstore import`: load events from files in evstore's own NDJSON or in
- * the formats of the seed packages (tiny-event-sourcing, @rymdtiden/eventlog). This file
- * has the options and the walk over the inputs; the formats are in import_<format>.c,
- * the commits in import_batch.c.
+ * the formats of the seed packages (tiny-event-sourcing, @rymdtiden/eventlog,
+ * @mountainpass/simple-event-sourcing, futoin-eventstream). This file has the options
+ * and the choice of format; import.h lists where the rest is.
  */
 #include "import.h"
 
@@ -15,8 +15,9 @@ static const char import_help[] =
     "usage: evstore import [DIR] --format FORMAT PATH... [--stream S | --stream-field F]\n"
     "                      [--sync always|batch|none]\n"
     "\n"
-    "Append the events of the files PATH... (\"-\" for standard input), in order, in large\n"
-    "atomic commits. gzip-compressed input is recognised by its content.\n"
+    "Append the events of PATH... (\"-\" for standard input), in order, in large atomic\n"
+    "commits. Compressed input (gzip or zstd) is recognised by its content, whatever\n"
+    "the file is called.\n"
     "\n"
     "formats:\n"
     "  ndjson                evstore's own lines, as 'read' and 'export' print them. Ids,\n"
@@ -35,19 +36,41 @@ static const char import_help[] =
     "                        metadata {\"eventlog_id\":...,\"eventlog_pos\":YYYYMMDDnnnnnnnn}.\n"
     "                        Stream: --stream (default \"eventlog\") or --stream-field,\n"
     "                        a field of the event.\n"
+    "  simple-event-sourcing @mountainpass/simple-event-sourcing's chunks: PATHs are\n"
+    "                        directories (their *.jsonl, *.jsonl.gz, *.jsonl.zst files)\n"
+    "                        or files, read in natural order of their names (chunk-9\n"
+    "                        before chunk-10). Each line is one event: the data as is;\n"
+    "                        its \"type\" (a string) the type, else \"event\"; metadata\n"
+    "                        {\"ses_index\":N}, the package's 0-based event index. Stream:\n"
+    "                        --stream (default \"ses\") or --stream-field.\n"
+    "  futoin                futoin-eventstream's SQLite databases (opened read-only):\n"
+    "                        the rows of evt_queue and evt_history, merged by id (an id\n"
+    "                        in both is one event when both rows agree, else an error);\n"
+    "                        type as is, data the JSON of its column, metadata\n"
+    "                        {\"futoin_id\":ID,\"imported_ts\":TS} with futoin's ts as\n"
+    "                        RFC 3339 (the store sets ts itself, as for ndjson).\n"
+    "                        Each consumer of evt_consumers becomes a durable consumer\n"
+    "                        (':' in its ident becomes '.') checkpointed at the position\n"
+    "                        of the last event futoin delivered to it. Stream: --stream\n"
+    "                        (default \"futoin\") or --stream-field, a field of the data.\n"
     "\n"
     "options:\n"
     "  --format FORMAT     one of the above (required)\n"
     "  --stream S          the stream to import into (see the formats)\n"
-    "  --stream-field F    take each event's stream from its field F\n"
+    "  --stream-field F    take each event's stream from its field F (not for ndjson,\n"
+    "                      whose lines name their stream and version)\n"
     "  --sync MODE         always (default), batch or none, as for append\n"
     "  --help, -h          this text\n"
     "\n"
     "At the end, one line: {\"imported\":N}, plus \"duplicates\":M when batches were\n"
-    "already in the store with the same ids (nothing written for them). On unreadable input, what "
-    "came before it is\n"
-    "committed, then one message names the file and line and says how much was\n"
-    "imported. A progress line is shown on standard error when it is a terminal.\n"
+    "already in the store with the same ids (nothing written for them); futoin adds\n"
+    "\"merged\" (rows in two tables, imported once) and \"consumers\".\n"
+    "Commits are atomic batches of up to 10000 events (512 KiB). Bad or unreadable\n"
+    "input stops the import: every event before it is committed, none from it on, and\n"
+    "one message names the file and line (or row id), says what is wrong and through\n"
+    "which line events were imported; that line is where the rest starts. futoin\n"
+    "consumers are created only once all events are in. On a terminal, a progress bar\n"
+    "is shown on standard error (never when it is a pipe or a file).\n"
     "DIR defaults to $EVSTORE_DIR and is created when missing.\n"
     "Exit codes: 0 ok, 1 error, 2 usage, 3 conflict, 4 invalid input.\n";
 
@@ -61,7 +84,18 @@ static const cli_optdef import_opts[] = {
     {NULL, false, 0},
 };
 
-enum format { FMT_NONE, FMT_NDJSON, FMT_TINY, FMT_EVENTLOG };
+enum format { FMT_NONE, FMT_NDJSON, FMT_TINY, FMT_EVENTLOG, FMT_SES, FMT_FUTOIN };
+
+/* Each format's name and the stream its events go to without --stream. */
+static const struct {
+    const char *name;
+    const char *default_stream;
+} formats[] = {
+    [FMT_NDJSON] = {"ndjson", NULL},           [FMT_TINY] = {"tiny-event-sourcing", "tiny"},
+    [FMT_EVENTLOG] = {"eventlog", "eventlog"}, [FMT_SES] = {"simple-event-sourcing", "ses"},
+    [FMT_FUTOIN] = {"futoin", "futoin"},
+};
+#define FORMAT_COUNT (sizeof formats / sizeof formats[0])
 
 struct import_args {
     const char *dir;
@@ -77,15 +111,14 @@ static int set_option(struct import_args *ia, int opt, const char *v)
 {
     switch (opt) {
     case OPT_FORMAT:
-        if (strcmp(v, "ndjson") == 0)
-            ia->format = FMT_NDJSON;
-        else if (strcmp(v, "tiny-event-sourcing") == 0)
-            ia->format = FMT_TINY;
-        else if (strcmp(v, "eventlog") == 0)
-            ia->format = FMT_EVENTLOG;
-        else
+        for (size_t f = FMT_NDJSON; f < FORMAT_COUNT; f++)
+            if (strcmp(v, formats[f].name) == 0)
+                ia->format = (enum format)f;
+        if (ia->format == FMT_NONE)
             return cli_usage("import",
-                             "--format wants ndjson, tiny-event-sourcing or eventlog, not '%s'", v);
+                             "--format wants ndjson, tiny-event-sourcing, eventlog, "
+                             "simple-event-sourcing or futoin, not '%s'",
+                             v);
         return CLI_EXIT_OK;
     case OPT_STREAM:
         if (!cli_check_name("import", "--stream", v, EVS_MAX_STREAM_LEN))
@@ -137,8 +170,8 @@ static int parse_args(struct import_args *ia, int argc, char **argv)
     if (ia->stream != NULL && ia->stream_field != NULL)
         return cli_usage("import", "--stream and --stream-field exclude each other");
     if (ia->format == FMT_NDJSON && ia->stream_field != NULL)
-        return cli_usage("import", "--stream-field is for tiny-event-sourcing and eventlog; "
-                                   "ndjson lines name their stream");
+        return cli_usage("import", "--stream-field is not for ndjson: its lines name their "
+                                   "stream, and their versions count in it");
     const char *env = getenv("EVSTORE_DIR");
     bool dir_from_env = n == 1 && env != NULL && env[0] != '\0';
     ia->dir = cli_store_dir("import", dir_from_env || n == 0 ? NULL : args[0]);
@@ -153,28 +186,35 @@ static int parse_args(struct import_args *ia, int argc, char **argv)
 
 static int run(im_ctx *ic, const struct import_args *ia)
 {
-    int code = CLI_EXIT_OK;
-    if (ia->format == FMT_EVENTLOG)
+    switch (ia->format) {
+    case FMT_EVENTLOG:
         return im_eventlog_files(ic, ia->paths, ia->path_count);
-    for (size_t i = 0; i < ia->path_count && code == CLI_EXIT_OK; i++)
-        code = ia->format == FMT_NDJSON ? im_ndjson_file(ic, ia->paths[i])
-                                        : im_tiny_file(ic, ia->paths[i]);
-    return code == CLI_EXIT_OK ? im_commit(ic) : code;
+    case FMT_SES:
+        return im_ses_files(ic, ia->paths, ia->path_count);
+    case FMT_FUTOIN:
+        return im_futoin_files(ic, ia->paths, ia->path_count);
+    case FMT_TINY:
+        return im_lines_files(ic, ia->paths, ia->path_count, im_parse_tiny, true);
+    default:
+        return im_lines_files(ic, ia->paths, ia->path_count, im_parse_ndjson, false);
+    }
 }
 
-static int print_result(int64_t imported, int64_t duplicates)
+static int print_result(const im_ctx *ic)
 {
     cli_out out;
-    if (cli_out_init(&out, STDOUT_FILENO, 256) < 0) {
+    if (cli_out_init(&out, STDOUT_FILENO, 256 + ic->result.len) < 0) {
         cli_err("import", "out of memory");
         return CLI_EXIT_ERROR;
     }
     (void)cli_out_str(&out, "{\"imported\":");
-    (void)cli_out_i64(&out, imported);
-    if (duplicates > 0) {
+    (void)cli_out_i64(&out, ic->imported);
+    if (ic->duplicates > 0) {
         (void)cli_out_str(&out, ",\"duplicates\":");
-        (void)cli_out_i64(&out, duplicates);
+        (void)cli_out_i64(&out, ic->duplicates);
     }
+    if (ic->result.len > 0)
+        (void)cli_out_write(&out, ic->result.ptr, ic->result.len);
     (void)cli_out_str(&out, "}\n");
     (void)cli_out_flush(&out);
     int code = cli_out_report("import", &out);
@@ -200,11 +240,9 @@ int cli_cmd_import(int argc, char **argv)
     }
     im_ctx ic;
     memset(&ic, 0, sizeof ic);
-    ic.default_stream = ia.stream;
-    if (ic.default_stream == NULL && ia.format != FMT_NDJSON)
-        ic.default_stream = ia.format == FMT_TINY ? "tiny" : "eventlog";
+    ic.default_stream = ia.stream != NULL ? ia.stream : formats[ia.format].default_stream;
     ic.stream_field = ia.stream_field;
-    ic.progress = isatty(STDERR_FILENO) == 1;
+    ic.progress.tty = isatty(STDERR_FILENO) == 1;
     evs_options opts = EVS_OPTIONS_INIT;
     opts.sync_mode = ia.sync;
     int rc = evs_open(&ic.store, ia.dir, &opts);
@@ -213,12 +251,13 @@ int cli_cmd_import(int argc, char **argv)
         return cli_lib_err("import", rc);
     }
     code = run(&ic, &ia);
+    im_progress_clear(&ic.progress);
     rc = evs_close(ic.store);
     if (rc < 0 && code == CLI_EXIT_OK)
         code = cli_lib_err("import", rc);
-    im_ctx_free(&ic);
     if (code == CLI_EXIT_OK)
-        code = print_result(ic.imported, ic.duplicates);
+        code = print_result(&ic);
+    im_ctx_free(&ic);
     free(owned);
     return code;
 }

@@ -1,11 +1,19 @@
 /*
  * import.h - the parts of `evstore import` shared by its files:
- *   import_input.c     reads an input file (plain or gzip, sniffed by zlib) line by line
- *   import_batch.c     gathers events and commits them in large evs_append_multi calls
- *   import_ndjson.c    evstore's own envelope lines (what read and export print)
- *   import_tiny.c      tiny-event-sourcing's log.ndjson
- *   import_eventlog.c  @rymdtiden/eventlog's daily log files
- *   cmd_import.c       options, the walk over the inputs, the final report
+ *   import_source.c          an input's bytes, decompressed by what its first bytes say
+ *                            (gzip, zstd or plain)
+ *   import_input.c           an input split into lines
+ *   import_lines.c           the walk over line-based inputs: parse, gather, report
+ *   import_parse.h           the line parsers, one file per format (fuzzed)
+ *   import_eventlog_files.c  eventlog's daily files, found by template, in date order
+ *   import_ses_files.c       simple-event-sourcing's chunks, found and put in order
+ *   import_futoin.c          futoin-eventstream's SQLite tables, merged by id
+ *   import_futoin_consumers.c  its registered consumers, as durable consumers
+ *   import_batch.c           gathers events and commits them in large evs_append_multi
+ *                            calls; messages naming file and line
+ *   import_versions.c        which event of a refused commit broke its stream's versions
+ *   import_progress.c        the progress bar on a terminal
+ *   cmd_import.c             options, the choice of format, the final report
  */
 #ifndef EVS_CLI_IMPORT_H
 #define EVS_CLI_IMPORT_H
@@ -13,17 +21,45 @@
 #include "append.h"
 #include "cli_common.h"
 #include "evstore.h"
+#include "import_parse.h"
 #include "json.h"
 #include "util.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* ---- input -------------------------------------------------------------------------- */
 
+typedef enum im_codec { IM_PLAIN, IM_GZIP, IM_ZSTD } im_codec;
+
+/* An input's bytes, decompressed. The codec is chosen by the first bytes (gzip's and
+ * zstd's magic numbers), never by the file name, so a renamed or piped file reads the
+ * same. */
+typedef struct im_source {
+    int fd;
+    im_codec codec;
+    unsigned char *raw; /* bytes read from fd, not yet decoded */
+    size_t raw_len;     /* valid bytes in raw */
+    size_t raw_off;     /* decoded up to here */
+    size_t raw_cap;
+    bool raw_eof;      /* fd has no more */
+    void *dec;         /* z_stream * or ZSTD_DStream *; void so only import_source.c
+                        * needs their headers */
+    bool in_frame;     /* inside a gzip member or zstd frame (an end here is a cut) */
+    unsigned members;  /* gzip members or zstd frames finished */
+    uint64_t raw_read; /* bytes read from fd so far (for progress) */
+} im_source;
+
+/* Take fd (closed by im_source_close) and sniff its codec. 0, or -1 with *why. */
+int im_source_open(im_source *s, int fd, char *why, size_t why_len);
+/* Up to cap decoded bytes into dst: the count, 0 at the end, -1 on an error (*why). */
+ssize_t im_source_read(im_source *s, char *dst, size_t cap, char *why, size_t why_len);
+void im_source_close(im_source *s);
+
 typedef struct im_input {
-    void *gz; /* gzFile; void here so only import_input.c needs zlib.h */
+    im_source src;
     const char *path;
     evs_buf buf;
     size_t scan; /* offset of the next line in buf */
@@ -31,26 +67,34 @@ typedef struct im_input {
     uint64_t line_no; /* of the last line handed out, 1-based */
 } im_input;
 
-/* Open `path` ("-" = standard input). 0, or -1 with the error reported. */
-int im_input_open(im_input *in, const char *path);
+/* Open `path` ("-" = standard input). 0, or -1 with *why ("cannot open: ..."). */
+int im_input_open(im_input *in, const char *path, char *why, size_t why_len);
 /* The next line, without its newline: 1 with *line and *len (valid until the next call),
  * 0 at the end, -1 on a read error or an over-long line (*why says which). */
 int im_input_next(im_input *in, const char **line, size_t *len, char *why, size_t why_len);
 void im_input_close(im_input *in);
 
-/* ---- events and commits -------------------------------------------------------------- */
+/* ---- progress ----------------------------------------------------------------------- */
 
-/* One event as a format reader hands it over; everything is borrowed for the call. */
-typedef struct im_event {
-    const char *stream; /* NUL-terminated */
-    const char *type;   /* NUL-terminated */
-    const char *data;
-    size_t data_len;
-    const char *meta; /* a JSON object, or NULL */
-    size_t meta_len;
-    const unsigned char *id; /* 16 bytes, or NULL */
-    int64_t version;         /* the version the event must get, or -1 for any */
-} im_event;
+/* A bar on standard error when it is a terminal, never into a pipe or a file. */
+typedef struct im_progress {
+    bool tty;
+    bool shown;      /* a bar is on the screen */
+    int64_t last_ns; /* when it was last drawn */
+    uint64_t done;   /* input bytes (or rows) read so far */
+    uint64_t total;  /* all of them, or 0 when unknown (standard input, a pipe) */
+    bool rows;       /* done and total count rows, not bytes */
+} im_progress;
+
+/* Sum the sizes of the inputs into p->total; unknown (0) once one is not a regular
+ * file. */
+void im_progress_size_files(im_progress *p, char *const *paths, size_t count);
+/* Redraw (at most ten times a second) with `events` imported so far. */
+void im_progress_show(im_progress *p, int64_t events);
+/* Take the bar off the screen, before a message or at the end. */
+void im_progress_clear(im_progress *p);
+
+/* ---- events and commits -------------------------------------------------------------- */
 
 /* A pending event: offsets into the arena, which moves as it grows. */
 typedef struct im_pending {
@@ -60,35 +104,39 @@ typedef struct im_pending {
     bool has_id;
     unsigned char id[16];
     const char *file; /* borrowed: lives until the import ends */
-    uint64_t line;
+    uint64_t line;    /* or the row id, for formats of rows */
 } im_pending;
+
+/* Called for each committed event, in order, with its line (or row id) and position. */
+typedef void (*im_committed_fn)(void *arg, uint64_t line, int64_t pos);
 
 typedef struct im_ctx {
     evs_store *store;
     const char *default_stream; /* --stream, or the format's default */
     const char *stream_field;   /* --stream-field, or NULL */
-    /* Where the reader is, for messages. */
+    /* Where the reader is, for messages: file and line, or file and row id. */
     const char *file;
     uint64_t line;
+    bool rows; /* `line` is a row id (futoin) */
     /* Pending events. */
     evs_buf arena;
     im_pending *pend;
     size_t count, cap;
-    ap_streams versions; /* last version per stream, for formats that carry versions */
+    im_committed_fn committed;
+    void *committed_arg;
     /* Commit scratch. */
     evs_event_in *events;
     evs_batch_in *batches;
     evs_append_result *results;
     size_t *batch_first;
     size_t scratch_cap;
-    /* Per-line scratch for readers: unescaped names, rebuilt data or metadata. */
+    /* Per-line scratch for the parsers (im_line.scratch). */
     evs_buf scratch;
     /* Figures. */
     int64_t imported;
     int64_t duplicates; /* events of batches the store already held (same ids) */
-    uint64_t bytes_in;
-    bool progress; /* stderr is a terminal */
-    int64_t last_progress_ns;
+    im_progress progress;
+    evs_buf result;        /* members a format adds to the final line: ,"merged":N ... */
     const char *last_file; /* last committed event's place, for messages */
     uint64_t last_line;
 } im_ctx;
@@ -98,35 +146,45 @@ int im_add(im_ctx *ic, const im_event *ev);
 /* Commit what is pending. Returns an exit code (reported on failure). */
 int im_commit(im_ctx *ic);
 /* Bad input at the current file and line: commit what came before, then one message
- * saying what is wrong and how much was imported. Returns CLI_EXIT_INVALID (or the
- * commit's failure). */
+ * saying what is wrong, how much was imported and where to resume. Returns
+ * CLI_EXIT_INVALID (or the commit's failure). */
 int im_bad(im_ctx *ic, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* A read error (or over-long line) at the current file and line: like im_bad, exit 1. */
 int im_read_error(im_ctx *ic, const char *why);
 void im_ctx_free(im_ctx *ic);
 
-/* Unescape a JSON string member into ic->scratch, NUL-terminated; *out points into the
- * scratch, which the reader reserved for the whole line beforehand (so it does not
- * move). Returns 0, or -1 when it is not a string, is empty, or has a control
- * character (then im_bad was called and *code holds its result). */
-int im_string(im_ctx *ic, const evs_json_member *m, const char *field, const char **out, int *code);
-/* True when the member's key is `name` (keys with escapes never match: the formats
- * write plain keys). */
-bool im_key_is(const evs_json_member *m, const char *name);
+/* The message for an event whose version does not follow: stream, its version, the
+ * version it should have had. */
+#define IM_GAP_FMT                                                                                 \
+    "stream '%s' has version %lld, but the next version of that stream is %lld (counting "         \
+    "the store and the input so far): versions must follow each other without gaps"
+/* In a commit the store refused for an expected version: the first pending event whose
+ * version does not follow the store and the events before it. 1 with *k its index and
+ * *next the version it should have, 0 when every one follows (the conflict was
+ * elsewhere), -1 when the store cannot say (evs_errmsg). */
+int im_find_gap(im_ctx *ic, size_t *k, int64_t *next);
 
 /* ---- formats ------------------------------------------------------------------------ */
 
-/* Each imports one input path and returns an exit code. */
-/* Read `path` line by line and call fn for each non-blank line (line_no 1-based) after
- * making room for 2 * len + slack bytes in ic->scratch (emptied first), so pointers a
- * line handler keeps into it stay valid for that line. Read errors name file and line.
- * Stops at the first exit code that is not CLI_EXIT_OK and returns it. */
-typedef int (*im_line_fn)(im_ctx *ic, const char *line, size_t len, uint64_t line_no, void *arg);
-int im_each_line(im_ctx *ic, const char *path, size_t slack, im_line_fn fn, void *arg);
+/* How a line format numbers its lines for the parser (im_line.seq). */
+typedef struct im_seq {
+    int64_t next;  /* per event: the next event's number (tiny's index, ses's index) */
+    bool per_line; /* instead: seq = next + line number - 1 (eventlog's positions) */
+} im_seq;
 
-int im_ndjson_file(im_ctx *ic, const char *path);
-int im_tiny_file(im_ctx *ic, const char *path);
+/* Read `path` line by line; parse each non-blank line with `parse` and add its event.
+ * Unreadable input and bad lines are reported with file and line. Returns an exit
+ * code. */
+int im_lines_file(im_ctx *ic, const char *path, im_parse_fn parse, im_seq *seq);
+/* The same over several paths, in the order given; commits at the end. */
+int im_lines_files(im_ctx *ic, char *const *paths, size_t count, im_parse_fn parse,
+                   bool seq_per_file);
+
 /* eventlog takes every file name template at once: files are walked in date order. */
 int im_eventlog_files(im_ctx *ic, char **templates, size_t count);
+/* simple-event-sourcing: directories and files, walked in chunk order. */
+int im_ses_files(im_ctx *ic, char **paths, size_t count);
+/* futoin-eventstream: SQLite database files; creates the consumers at the end. */
+int im_futoin_files(im_ctx *ic, char **paths, size_t count);
 
 #endif /* EVS_CLI_IMPORT_H */

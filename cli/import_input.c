@@ -1,9 +1,6 @@
 /*
- * import_input.c - one input file of `evstore import`, line by line.
- *
- * Everything goes through zlib's gzread, which decompresses gzip and passes other
- * bytes through unchanged: a .gz export and a plain one are read the same way, told
- * apart by their content rather than their name.
+ * import_input.c - one input file of `evstore import`, split into lines. The bytes come
+ * from import_source.c, decompressed whatever the file's name says.
  */
 #include "import.h"
 
@@ -12,37 +9,33 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #define READ_LEN ((size_t)1 << 20)
 
-int im_input_open(im_input *in, const char *path)
+int im_input_open(im_input *in, const char *path, char *why, size_t why_len)
 {
     memset(in, 0, sizeof *in);
     in->path = path;
     int fd = strcmp(path, "-") == 0 ? dup(STDIN_FILENO) : open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        char why[256];
-        if (strerror_r(errno, why, sizeof why) != 0)
-            why[0] = '\0';
-        cli_err("import", "cannot open '%s': %s; nothing of it was imported", path, why);
+        char sys[256];
+        if (strerror_r(errno, sys, sizeof sys) != 0)
+            sys[0] = '\0';
+        (void)snprintf(why, why_len, "cannot open: %s", sys);
         return -1;
     }
-    in->gz = gzdopen(fd, "rb");
-    if (in->gz == NULL) {
-        (void)close(fd);
-        cli_err("import", "out of memory opening '%s'", path);
+    char cause[256];
+    if (im_source_open(&in->src, fd, cause, sizeof cause) < 0) {
+        im_source_close(&in->src);
+        (void)snprintf(why, why_len, "cannot read: %s", cause);
         return -1;
     }
-    (void)gzbuffer(in->gz, 256u << 10);
     return 0;
 }
 
 void im_input_close(im_input *in)
 {
-    if (in->gz != NULL)
-        (void)gzclose_r(in->gz);
-    in->gz = NULL;
+    im_source_close(&in->src);
     evs__buf_free(&in->buf);
 }
 
@@ -59,26 +52,10 @@ static int fill(im_input *in, char *why, size_t why_len)
         (void)snprintf(why, why_len, "out of memory");
         return -1;
     }
-    int n = gzread(in->gz, in->buf.ptr + in->buf.len, (unsigned)READ_LEN);
-    if (n < 0) {
-        int zerr;
-        const char *msg = gzerror(in->gz, &zerr);
-        char sys[256] = "";
-        if (zerr == Z_ERRNO && strerror_r(errno, sys, sizeof sys) != 0)
-            sys[0] = '\0';
-        (void)snprintf(why, why_len, "%s", zerr == Z_ERRNO ? sys : msg);
+    ssize_t n = im_source_read(&in->src, in->buf.ptr + in->buf.len, READ_LEN, why, why_len);
+    if (n < 0)
         return -1;
-    }
-    if (n == 0) {
-        /* gzread reports a truncated gzip stream as an end with an error set. */
-        int zerr;
-        const char *msg = gzerror(in->gz, &zerr);
-        if (zerr != Z_OK) {
-            (void)snprintf(why, why_len, "%s", msg);
-            return -1;
-        }
-        in->eof = true;
-    }
+    in->eof = n == 0;
     in->buf.len += (size_t)n;
     return 0;
 }
@@ -109,38 +86,4 @@ int im_input_next(im_input *in, const char **line, size_t *len, char *why, size_
             return -1;
         searched = in->scan + done;
     }
-}
-
-int im_each_line(im_ctx *ic, const char *path, size_t slack, im_line_fn fn, void *arg)
-{
-    im_input in;
-    if (im_input_open(&in, path) < 0)
-        return CLI_EXIT_ERROR;
-    ic->file = path;
-    int code = CLI_EXIT_OK;
-    const char *line;
-    size_t len;
-    char why[512];
-    int r;
-    while (code == CLI_EXIT_OK && (r = im_input_next(&in, &line, &len, why, sizeof why)) != 0) {
-        ic->line = in.line_no;
-        if (r < 0) {
-            ic->line = in.line_no + 1;
-            code = im_read_error(ic, why);
-            break;
-        }
-        ic->bytes_in += len + 1;
-        size_t k = 0;
-        while (k < len && (line[k] == ' ' || line[k] == '\t' || line[k] == '\r'))
-            k++;
-        if (k == len)
-            continue;
-        ic->scratch.len = 0;
-        if (evs__buf_reserve(&ic->scratch, 2 * len + slack) < 0)
-            code = im_read_error(ic, "out of memory");
-        else
-            code = fn(ic, line, len, in.line_no, arg);
-    }
-    im_input_close(&in);
-    return code;
 }

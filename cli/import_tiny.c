@@ -1,20 +1,23 @@
 /*
- * import_tiny.c - `evstore import --format tiny-event-sourcing`: the package's
- * log.ndjson, one event per line, the event's own fields at the top level plus a
- * 0-based "index" that the package assigns in line order.
+ * import_tiny.c - the line parser of `evstore import --format tiny-event-sourcing`: the
+ * package's log.ndjson, one event per line, the event's own fields at the top level
+ * plus a 0-based "index" that the package assigns in line order.
  *
- * The index is checked against the line order: the package's read models record the
- * index of the last event they processed, so an edited log whose indexes no longer
- * match its lines (a line deleted with jq, say) would silently shift every read model;
- * better to stop at the first disagreement and say where. "type" becomes the event
- * type; the other fields but the index make the data, in their order, byte for byte.
+ * The index is checked against the line order (l->seq): the package's read models
+ * record the index of the last event they processed, so an edited log whose indexes no
+ * longer match its lines (a line deleted with jq, say) would silently shift every read
+ * model; better to stop at the first disagreement and say where. "type" becomes the
+ * event type; the other fields but the index make the data, in their order, byte for
+ * byte.
  */
-#include "import.h"
+#include "cli_common.h"
+#include "evstore.h"
+#include "import_parse.h"
 
 #include <string.h>
 
 struct tiny_walk {
-    im_ctx *ic;
+    const char *stream_field;
     char *data; /* the data object being built, in the scratch */
     size_t len;
     const evs_json_member *type, *index, *stream;
@@ -34,7 +37,7 @@ static int tiny_member(void *vctx, const evs_json_member *m)
         w->type = &w->type_m;
         return 0;
     }
-    if (w->ic->stream_field != NULL && im_key_is(m, w->ic->stream_field)) {
+    if (w->stream_field != NULL && im_key_is(m, w->stream_field)) {
         w->stream_m = *m;
         w->stream = &w->stream_m;
     }
@@ -51,56 +54,36 @@ static int tiny_member(void *vctx, const evs_json_member *m)
     return 0;
 }
 
-static int tiny_line(im_ctx *ic, const char *line, size_t len, int64_t expected_index)
+int im_parse_tiny(im_line *l, const char *line, size_t len, im_event *ev)
 {
     struct tiny_walk w;
     memset(&w, 0, sizeof w);
-    w.ic = ic;
-    w.data = ic->scratch.ptr;
+    w.stream_field = l->stream_field;
+    /* The data first (at most the line: each member costs what it cost in the line),
+     * then the names after it. */
+    w.data = l->scratch + l->scratch_len;
     evs_json_error jerr = {0, NULL};
     if (evs__json_object_walk(line, len, EVS_MAX_JSON_DEPTH + 1, tiny_member, &w, &jerr) < 0)
-        return im_bad(ic, "not a JSON object: %s at byte %zu",
-                      jerr.reason != NULL ? jerr.reason : "error", jerr.offset);
+        return im_line_bad_json(l, &jerr);
     if (w.len == 0)
         w.data[w.len++] = '{';
     w.data[w.len++] = '}';
-    ic->scratch.len = w.len;
+    l->scratch_len += w.len;
     int64_t index;
     if (w.index == NULL)
-        return im_bad(ic, "field \"index\" is missing");
+        return im_line_bad(l, "field \"index\" is missing");
     if (w.index->kind != EVS_JSON_NUMBER ||
         !cli_parse_i64(w.index->value, w.index->value_len, 0, INT64_MAX, &index))
-        return im_bad(ic, "field \"index\" must be a whole number >= 0");
-    if (index != expected_index)
-        return im_bad(ic,
-                      "index %lld disagrees with the line order, which makes this event "
-                      "number %lld (counting from 0)",
-                      (long long)index, (long long)expected_index);
+        return im_line_bad(l, "field \"index\" must be a whole number >= 0");
+    if (index != l->seq)
+        return im_line_bad(l,
+                           "index %lld disagrees with the line order, which makes this event "
+                           "number %lld (counting from 0)",
+                           (long long)index, (long long)l->seq);
     if (w.type == NULL)
-        return im_bad(ic, "field \"type\" is missing");
-    im_event ev = {ic->default_stream, NULL, w.data, w.len, NULL, 0, NULL, -1};
-    int code = CLI_EXIT_OK;
-    if (im_string(ic, w.type, "type", &ev.type, &code) < 0)
-        return code;
-    if (ic->stream_field != NULL) {
-        if (w.stream == NULL)
-            return im_bad(ic, "field \"%s\" (--stream-field) is missing", ic->stream_field);
-        if (im_string(ic, w.stream, ic->stream_field, &ev.stream, &code) < 0)
-            return code;
-    }
-    return im_add(ic, &ev);
-}
-
-static int tiny_each(im_ctx *ic, const char *line, size_t len, uint64_t line_no, void *arg)
-{
-    (void)line_no;
-    int64_t *index = arg;
-    return tiny_line(ic, line, len, (*index)++);
-}
-
-int im_tiny_file(im_ctx *ic, const char *path)
-{
-    /* The data (at most the line, plus a brace) first, then the names after it. */
-    int64_t index = 0;
-    return im_each_line(ic, path, 64, tiny_each, &index);
+        return im_line_bad(l, "field \"type\" is missing");
+    *ev = (im_event){NULL, NULL, w.data, w.len, NULL, 0, NULL, -1};
+    if (im_line_string(l, w.type, "type", &ev->type) < 0)
+        return -1;
+    return im_line_stream(l, w.stream, "", &ev->stream);
 }

@@ -1,6 +1,6 @@
 #!/bin/sh
-# evstore export: stdout equals `read` byte for byte (also with filters), --gzip to
-# stdout and to a file, -o replaces atomically (no temp file left, a failed export
+# evstore export: stdout equals `read` byte for byte (also with filters), --gzip and
+# --zstd to stdout and to a file (checked with the gzip and zstd tools), -o replaces atomically (no temp file left, a failed export
 # leaves the old file), {"exported":N,"file":F}, a closed pipe, usage errors.
 . "$(dirname "$0")/lib.sh"
 
@@ -25,6 +25,16 @@ evs export "$d" --gzip
 expect_rc 0 "export --gzip to stdout"
 gzip -dc <"$T/out" >"$T/unz" || fail "export --gzip writes gzip"
 cmp -s "$T/unz" "$T/read.ndjson" || fail "export --gzip decompresses to read's output"
+
+evs export "$d" --zstd
+expect_rc 0 "export --zstd to stdout"
+zstd -q -d -c <"$T/out" >"$T/unz" || fail "export --zstd writes zstd"
+cmp -s "$T/unz" "$T/read.ndjson" || fail "export --zstd decompresses to read's output"
+evs export "$d" --zstd -o "$T/x.zst" --type A
+expect_eq "$(jq -c .exported "$T/out")" 2 "--zstd -o with a filter: count"
+"$EVS" read "$d" --type A >"$T/readA" || fail "read --type A"
+zstd -q -d -c "$T/x.zst" | cmp -s - "$T/readA" || fail "--zstd -o with a filter: content"
+zstd -q -t "$T/x.zst" || fail "zstd -t accepts the file (frame and checksum)"
 
 evs export "$d" -o "$T/x.ndjson"
 expect_rc 0 "export -o"
@@ -68,6 +78,9 @@ evs export "$d" -o ""
 expect_rc 2 "-o empty"
 evs export "$d" --gzip=1
 expect_rc 2 "--gzip with a value"
+evs export "$d" --gzip --zstd
+expect_rc 2 "--gzip and --zstd"
+one_stderr_line export "--gzip and --zstd"
 evs export "$d" --from-version 2
 expect_rc 2 "--from-version without --stream"
 evs export --help

@@ -52,6 +52,27 @@ one_stderr_line import "a version gap"
 expect_in "ndjson-gap.ndjson:3: stream 'g-1' has version 3" "$T/err" "gap message"
 expect_in "2 events were imported" "$T/err" "gap message says what was imported"
 expect_eq "$(count_events "$T/gap")" 2 "the lines before the gap are committed"
+# A gap at the first event of a run of its stream is found by the commit, and still
+# reported at its own line, with everything before it committed.
+printf '%s\n' '{"stream":"a","version":0,"type":"A","data":1}' \
+    '{"stream":"b","version":0,"type":"A","data":2}' \
+    '{"stream":"a","version":2,"type":"A","data":3}' \
+    '{"stream":"b","version":1,"type":"A","data":4}' >"$T/gap2.ndjson"
+evs import "$T/gap2" --format ndjson "$T/gap2.ndjson"
+expect_rc 4 "a gap across streams"
+one_stderr_line import "a gap across streams"
+expect_in "gap2.ndjson:3: stream 'a' has version 2, but the next version of that stream is 1" \
+    "$T/err" "gap across streams: names the line"
+expect_in "2 events were imported (through $T/gap2.ndjson:2), none after" "$T/err" \
+    "gap across streams: what was imported"
+expect_eq "$("$EVS" read "$T/gap2" | jq -c '[.stream,.version]' | tr '\n' ' ')" \
+    '["a",0] ["b",0] ' "gap across streams: the lines before are committed"
+# ...and an input that starts over a stream the store holds already.
+evs import "$T/gap2" --format ndjson "$T/gap2.ndjson"
+expect_rc 4 "versions the store has already"
+expect_in "gap2.ndjson:1: stream 'a' has version 0, but the next version of that stream is 1" \
+    "$T/err" "overlap with the store: names the first line"
+expect_in "nothing was imported" "$T/err" "overlap with the store: nothing imported"
 evs import "$T/bad" --format ndjson "$F/ndjson-bad.ndjson"
 expect_rc 4 "bad JSON"
 one_stderr_line import "bad JSON"

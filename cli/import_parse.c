@@ -1,0 +1,76 @@
+/*
+ * import_parse.c - what the line parsers of `evstore import` share: the scratch bound,
+ * key matching, names unescaped into the scratch, the stream choice, messages.
+ */
+#include "import_parse.h"
+
+#include <assert.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Every format writes into the scratch only pieces of the line (unescaping never
+ * grows), each at most once, plus a NUL per name and a small fixed envelope: twice
+ * the line bounds the pieces with room to spare, and 128 bytes cover the envelope
+ * (eventlog's metadata keys and a 20-digit position, the longest). */
+size_t im_scratch_need(size_t len)
+{
+    return 2 * len + 128;
+}
+
+int im_line_bad(im_line *l, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    (void)vsnprintf(l->why, sizeof l->why, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+int im_line_bad_json(im_line *l, const evs_json_error *jerr)
+{
+    return im_line_bad(l, "not a JSON object: %s at byte %zu",
+                       jerr->reason != NULL ? jerr->reason : "error", jerr->offset);
+}
+
+bool im_key_is(const evs_json_member *m, const char *name)
+{
+    return !m->key_has_escape && strlen(name) == m->key_len &&
+           memcmp(m->key, name, m->key_len) == 0;
+}
+
+int im_line_string(im_line *l, const evs_json_member *m, const char *field, const char **out)
+{
+    if (m->kind != EVS_JSON_STRING)
+        return im_line_bad(l, "field \"%s\" must be a string", field);
+    char *dst = l->scratch + l->scratch_len;
+    size_t n;
+    evs_json_error jerr;
+    if (evs__json_unescape(m->value + 1, m->value_len - 2, dst, &n, &jerr) != 0)
+        return im_line_bad(l, "field \"%s\": invalid escape: %s", field, jerr.reason);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)dst[i];
+        if (c < 0x20 || c == 0x7f)
+            return im_line_bad(l, "field \"%s\" contains a control character", field);
+    }
+    if (n == 0)
+        return im_line_bad(l, "field \"%s\" must not be empty", field);
+    dst[n] = '\0';
+    l->scratch_len += n + 1;
+    *out = dst;
+    return 0;
+}
+
+int im_line_stream(im_line *l, const evs_json_member *m, const char *where, const char **out)
+{
+    if (l->stream_field == NULL) {
+        assert(l->default_stream != NULL);
+        *out = l->default_stream;
+        return 0;
+    }
+    char field[96];
+    (void)snprintf(field, sizeof field, "%s%.60s", where, l->stream_field);
+    if (m == NULL)
+        return im_line_bad(l, "field \"%s\" (--stream-field) is missing", field);
+    return im_line_string(l, m, field, out);
+}

@@ -1,0 +1,78 @@
+/*
+ * import_parse.h - the line parsers of `evstore import`: each turns one input line of
+ * its format into one event, or says what is wrong with it. They touch no store and no
+ * file, so the fuzz targets (fuzz/fuzz_import_*.c) call them exactly as the importer
+ * does:
+ *   import_parse.c     what the parsers share: the scratch bound, keys, names
+ *   import_ndjson.c    evstore's own envelope lines
+ *   import_tiny.c      tiny-event-sourcing's log.ndjson
+ *   import_eventlog.c  @rymdtiden/eventlog's lines
+ *   import_ses.c       @mountainpass/simple-event-sourcing's jsonl chunks
+ */
+#ifndef EVS_CLI_IMPORT_PARSE_H
+#define EVS_CLI_IMPORT_PARSE_H
+
+#include "json.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* One event as a parser hands it over. Everything is borrowed: from the line, or from
+ * the line's scratch, until the next line. */
+typedef struct im_event {
+    const char *stream; /* NUL-terminated */
+    const char *type;   /* NUL-terminated */
+    const char *data;
+    size_t data_len;
+    const char *meta; /* a JSON object, or NULL */
+    size_t meta_len;
+    const unsigned char *id; /* 16 bytes, or NULL */
+    int64_t version;         /* the version the event must get, or -1 for any */
+} im_event;
+
+/* What a parser may use besides the line itself. */
+typedef struct im_line {
+    const char *default_stream; /* --stream or the format's default; NULL: none */
+    const char *stream_field;   /* --stream-field, or NULL */
+    /* The format's running number for this line: tiny-event-sourcing's expected index,
+     * simple-event-sourcing's event index, eventlog's position. */
+    int64_t seq;
+    /* Where unescaped names and rebuilt data or metadata go: im_scratch_need(len)
+     * bytes, which is enough for every format, so nothing here ever reallocates and
+     * the pointers in the event stay valid. */
+    char *scratch;
+    size_t scratch_len; /* bytes used */
+    char why[512];      /* what is wrong, when a parser returns -1 */
+} im_line;
+
+/* The scratch a line of len bytes may need, for any format. */
+size_t im_scratch_need(size_t len);
+
+/* Each parses line[0..len) (not blank; no newline) into *out: 0, or -1 with l->why. */
+typedef int (*im_parse_fn)(im_line *l, const char *line, size_t len, im_event *out);
+
+int im_parse_ndjson(im_line *l, const char *line, size_t len, im_event *out);
+int im_parse_tiny(im_line *l, const char *line, size_t len, im_event *out);
+int im_parse_eventlog(im_line *l, const char *line, size_t len, im_event *out);
+int im_parse_ses(im_line *l, const char *line, size_t len, im_event *out);
+
+/* ---- for the parsers ---------------------------------------------------------------- */
+
+/* Set l->why (printf-style) and return -1. */
+int im_line_bad(im_line *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* "not a JSON object: <reason> at byte N" into l->why; returns -1. */
+int im_line_bad_json(im_line *l, const evs_json_error *jerr);
+/* True when the member's key is `name` (keys with escapes never match: the formats
+ * write plain keys). */
+bool im_key_is(const evs_json_member *m, const char *name);
+/* Unescape the JSON string member m into the scratch, NUL-terminated; `field` names it
+ * in messages. 0 with *out, or -1 when it is not a string, is empty or holds a
+ * control character (names may hold none). */
+int im_line_string(im_line *l, const evs_json_member *m, const char *field, const char **out);
+/* The stream from l->stream_field when it is set (m is that member of the event, or
+ * NULL when the event has none; `where` names the object in messages), else
+ * l->default_stream. 0 or -1. */
+int im_line_stream(im_line *l, const evs_json_member *m, const char *where, const char **out);
+
+#endif /* EVS_CLI_IMPORT_PARSE_H */
