@@ -235,7 +235,7 @@ static int rebuild_index(repair_job *job)
     fb->tab.known_pos = p->kept.pos;
     fb->tab.known_seg = p->kept.seg;
     fb->tab.known_off = p->kept.end;
-    rc = evs__tab_write_snapshot(fb);
+    rc = evs__tab_write_snapshot(fb, true);
     pthread_rwlock_unlock(&fb->tab_lock);
     return rc;
 }
