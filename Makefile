@@ -93,7 +93,7 @@ bench: deps
 # fuzz/corpus/<target>/ so `make test` replays them, and fix the bug.
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := fuzz_segment fuzz_json fuzz_record fuzz_import_ndjson fuzz_import_tiny \
-                fuzz_import_eventlog fuzz_import_ses
+                fuzz_import_eventlog fuzz_import_ses fuzz_cli_args
 
 fuzz: deps
 	@./scripts/install-deps.sh scripts/deps-fuzz.txt

@@ -40,12 +40,14 @@ bool cli_parse_time(const char *s, int64_t now_ns, int64_t *out)
                      {'m', 60LL * 1000000000LL},
                      {'h', 3600LL * 1000000000LL},
                      {'d', 86400LL * 1000000000LL}};
+        /* Up to 10 years back whatever the unit; the bound is checked by division,
+         * so the product cannot overflow (a fuzzer found -77777777d did). */
+        const int64_t max_back_ns = 3660LL * 86400 * 1000000000LL;
         int64_t n;
-        /* Up to 10 years back whatever the unit, so the product cannot overflow. */
         if (!cli_parse_i64(s + 1, len - 2, 0, 3660LL * 86400, &n))
             return false;
         for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
-            if (s[len - 1] == units[i].unit && n * units[i].ns <= 3660LL * 86400 * 1000000000LL) {
+            if (s[len - 1] == units[i].unit && n <= max_back_ns / units[i].ns) {
                 *out = now_ns - n * units[i].ns;
                 return true;
             }

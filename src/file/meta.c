@@ -95,6 +95,10 @@ static int meta_read(file_backend *fb, const char *path, bool *exists)
             *exists = false;
             return 0;
         }
+        if (errno == ENOTDIR)
+            return evs__seterr(EVS_ENOTFOUND,
+                               "no evstore store at '%s' (it is not a directory)",
+                               fb->dir);
         return evs__seterr_errno(errno, "cannot open '%s'", path);
     }
     *exists = true;

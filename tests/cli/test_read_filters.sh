@@ -99,6 +99,8 @@ usage_error "--from-version not a number" --stream a --from-version x
 usage_error "--to not a number" --to -3
 usage_error "--since bad" --since yesterday
 usage_error "--since -1y" --since -1y
+usage_error "--since past ten years, in days (its product overflowed)" --since -77777777d
+usage_error "--since ten years and a day" --since -3661d
 usage_error "--until before --since" --since -1h --until -2h
 usage_error "--data-only with --count" --data-only --count
 usage_error "--category empty" --category ""
