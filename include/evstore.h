@@ -891,8 +891,10 @@ EVS_API void evs_readmodel_close(evs_readmodel *rm);
  * stops it, waits for it and frees the handle. A handler call that is running, or
  * being made, when the stop comes is not interrupted: it finishes, its result counts,
  * and no call follows it; evs_push_close returns only after it. A thread
- * waiting for new events notices a stop within EVS_PUSH_STOP_MS: the store's wait
- * cannot be interrupted from another thread, so the thread waits in slices that long.
+ * waiting for new events is woken by the stop at once (within 5 ms on a read-only
+ * handle), and an idle thread sleeps until an event or a stop comes; a wait the
+ * handler itself makes on the store after a stop returns EVS_ETIMEDOUT at once.
+ * evs_close ends every wait on the store with EVS_ECLOSED.
  * Inside the handler, evs_push_stop may be called (delivery ends after this event);
  * evs_push_wait and evs_push_close may not (they would wait for the very thread that
  * calls them: they return EVS_EMISUSE and change nothing).
@@ -904,9 +906,6 @@ EVS_API void evs_readmodel_close(evs_readmodel *rm);
  * returned. Close push handles before evs_close; if the store is closed first,
  * delivery ends with EVS_ECLOSED and the handle must still be closed. */
 typedef struct evs_push evs_push;
-
-/* The longest a waiting push thread takes to notice evs_push_stop, in milliseconds. */
-#define EVS_PUSH_STOP_MS 20
 
 /** A handler. `ev` and everything it points to is borrowed for the call only.
  *  @return 0 to accept the event; anything else to refuse it (reported as

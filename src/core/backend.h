@@ -14,6 +14,7 @@
 
 #include "evstore.h"
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
@@ -117,7 +118,7 @@ typedef struct evs__consumer_entry {
 typedef int (*evs__consumer_cb)(void *ctx, const evs__consumer_entry *e);
 
 /* 2: durable consumers (consumer_lock ... consumer_list). 3: verify_quick, repair. */
-#define EVS__BACKEND_VERSION 3
+#define EVS__BACKEND_VERSION 4
 
 typedef struct evs__backend_methods {
     unsigned int version; /* EVS__BACKEND_VERSION; methods are only ever appended */
@@ -175,7 +176,20 @@ typedef struct evs__backend_methods {
      * makes sure, across processes, and keeps it so while it works). `opts` is checked
      * and `out` zeroed by the core. */
     int (*repair)(const char *path, const evs_repair_opts *opts, evs_repair_report *out);
+
+    /* ---- version 4: interrupting waits. */
+
+    /* Make every wait on this handle look again at once: a waiter whose thread's
+     * evs__wait_interrupt flag is set then returns EVS_ETIMEDOUT, the others sleep on.
+     * With `closing` (evs_close) every wait, now and later, returns EVS_ECLOSED. */
+    void (*wake)(evs__backend *be, bool closing);
 } evs__backend_methods;
+
+/* A thread that must be able to stop waiting points this at its stop flag: a backend's
+ * wait returns EVS_ETIMEDOUT as soon as it sees the flag set, and the thread that sets
+ * it calls evs__store_wake so that a sleeping wait sees it. NULL (the default): waits
+ * are not interrupted. Push delivery threads use it. */
+extern _Thread_local const atomic_bool *evs__wait_interrupt;
 
 /* Every backend's handle starts with this. */
 struct evs__backend {

@@ -107,6 +107,9 @@ int evs_close(evs_store *store)
     bool was = atomic_exchange(&store->closed, true);
     if (was)
         return evs__seterr(EVS_EMISUSE, "evs_close: store closed twice");
+    /* Threads still waiting on the store (a push thread, a tail) end their wait. */
+    if (store->m->version >= 4 && store->m->wake)
+        store->m->wake(store->be, true);
     int rc = evs__store_unref(store);
     if (rc == 0)
         evs__clearerr();
@@ -138,6 +141,14 @@ int64_t evs_head(evs_store *store)
         return 0;
     evs__clearerr();
     return store->m->head(store->be);
+}
+
+_Thread_local const atomic_bool *evs__wait_interrupt;
+
+void evs__store_wake(evs_store *s)
+{
+    if (s && s->m->version >= 4 && s->m->wake)
+        s->m->wake(s->be, false);
 }
 
 int evs_wait(evs_store *store, int64_t after_pos, int timeout_ms, int64_t *head_out)

@@ -290,6 +290,11 @@ static int file_wait(evs__backend *be, int64_t after_pos, int timeout_ms, int64_
     return rc;
 }
 
+static void file_wake(evs__backend *be, bool closing)
+{
+    evs__head_wake((file_backend *)be, closing);
+}
+
 static int file_stat(evs__backend *be, evs_stat_info *out)
 {
     file_backend *fb = (file_backend *)be;
@@ -358,6 +363,7 @@ static const evs__backend_methods file_methods = {
     .consumer_list = evs__file_consumer_list,
     .verify_quick = evs__file_verify_quick,
     .repair = evs__file_repair,
+    .wake = file_wake,
 };
 
 const evs__backend_methods *evs__file_backend_methods(void);

@@ -276,6 +276,7 @@ typedef struct file_backend {
 
     /* A failed sync or a write that could not be undone poisons the store: every later
      * write fails with EVS_EFATAL and this message, until the store is reopened. */
+    atomic_bool closing;     /* evs_close was called: waits end (evs__head_wake) */
     _Atomic int poisoned;
     char poison_msg[512];
 
@@ -322,6 +323,9 @@ uint64_t evs__head_synced(const file_backend *fb);
 void evs__head_set_snap(file_backend *fb, uint64_t covered);
 uint64_t evs__head_snap(const file_backend *fb);
 int evs__head_wait(file_backend *fb, uint64_t after_pos, int timeout_ms, uint64_t *head_out);
+/* Make every waiter look again (see evs__wait_interrupt in backend.h); with `closing`
+ * every wait on this handle ends with EVS_ECLOSED. */
+void evs__head_wake(file_backend *fb, bool closing);
 
 /* ---- lock.c ---------------------------------------------------------------------- */
 int evs__wlock_acquire(file_backend *fb, int wait_ms);

@@ -185,6 +185,21 @@ uint64_t evs__head_snap(const file_backend *fb)
     return atomic_load(A64(fb, HEAD_OFF_SNAP));
 }
 
+void evs__head_wake(file_backend *fb, bool closing)
+{
+    if (closing)
+        atomic_store(&fb->closing, true);
+    /* The bump makes a waiter about to sleep on the old value return at once; the
+     * wake reaches those asleep (in other processes too: they look and sleep again).
+     * A read-only handle maps the page read-only, and its waiters sleep in slices of
+     * 5 ms (see evs__head_wait): they see the flags at the next slice. */
+    if (!fb->head_shared || fb->readonly)
+        return;
+    atomic_fetch_add(A32(fb, HEAD_OFF_FUTEX), 1);
+    syscall(SYS_futex, (uint32_t *)(void *)(fb->head + HEAD_OFF_FUTEX), FUTEX_WAKE, INT_MAX, NULL,
+            NULL, 0);
+}
+
 int evs__head_wait(file_backend *fb, uint64_t after_pos, int timeout_ms, uint64_t *head_out)
 {
     int64_t deadline = timeout_ms >= 0 ? evs__monotonic_ns() + (int64_t)timeout_ms * 1000000 : 0;
@@ -196,6 +211,19 @@ int evs__head_wait(file_backend *fb, uint64_t after_pos, int timeout_ms, uint64_
         if (can_count)
             atomic_fetch_add(A32(fb, HEAD_OFF_WAITERS), 1);
         uint32_t v = atomic_load(word);
+        /* After reading the word: a wake that set the flag later also bumped it, so
+         * the futex wait below returns at once. */
+        if (atomic_load(&fb->closing)) {
+            if (can_count)
+                atomic_fetch_sub(A32(fb, HEAD_OFF_WAITERS), 1);
+            return evs__seterr(EVS_ECLOSED, "the store was closed during the wait");
+        }
+        if (evs__wait_interrupt && atomic_load(evs__wait_interrupt)) {
+            if (can_count)
+                atomic_fetch_sub(A32(fb, HEAD_OFF_WAITERS), 1);
+            return evs__seterr(EVS_ETIMEDOUT, "the wait after position %llu was interrupted",
+                               (unsigned long long)after_pos);
+        }
         head_view h;
         evs__head_read(fb, &h);
         if (h.pos > after_pos) {

@@ -203,6 +203,11 @@ int64_t evs__consumer_scanned(const evs_consumer *c)
     return evs_subscription_position(c->sub);
 }
 
+evs_store *evs__consumer_store(const evs_consumer *c)
+{
+    return c->store;
+}
+
 const char *evs__consumer_name(const evs_consumer *c)
 {
     return c->name;

@@ -7,11 +7,9 @@
  * between the log and the handler and memory does not grow with a slow handler
  * (backpressure is the loop itself, as eventlog's consume() waits for its promise).
  *
- * Stopping. The store's wait (a futex in its shared head page) cannot be interrupted
- * from another thread without the backend's help, so the thread waits in slices of
- * EVS_PUSH_STOP_MS and looks at the stop flag between them; new events still wake it
- * at once. The cost is one wake-up per slice while idle; a backend method to wake
- * waiters would remove both the slices and that bound.
+ * Stopping. The thread points evs__wait_interrupt at its stop flag, and a stop sets
+ * the flag and wakes the store's waiters (evs__store_wake): the thread's wait returns
+ * at once, and an idle thread sleeps until an event or a stop comes.
  *
  * Progress. `done_pos` is what the thread has finished with: the last event its
  * handler accepted, or, when the source reports nothing new, everything the source has
@@ -39,6 +37,7 @@ struct evs_push {
     evs_subscription *sub; /* exactly one of the three, owned */
     evs_consumer *c;
     evs_readmodel *rm;
+    evs_store *store; /* the source's, for waking the thread */
     evs_push_fn fn;
     evs_dump_fn dump; /* read models */
     void *user;
@@ -178,16 +177,17 @@ static int save_state(evs_push *p)
     return 0;
 }
 
-/* How long the next wait may last: a slice, or less when a save falls due sooner. */
+/* How long the next wait may last: until an event or a stop comes, or until a read
+ * model's save falls due. */
 static int wait_ms(const evs_push *p)
 {
     if (p->kind != SRC_READMODEL || !p->dirty)
-        return EVS_PUSH_STOP_MS;
+        return -1;
     int64_t left = p->save_interval_ns - (evs__monotonic_ns() - p->saved_at);
     if (left <= 0)
         return 0;
     int64_t ms = (left + 999999) / 1000000;
-    return ms < EVS_PUSH_STOP_MS ? (int)ms : EVS_PUSH_STOP_MS;
+    return ms < INT32_MAX ? (int)ms : INT32_MAX;
 }
 
 /* ---- the thread ------------------------------------------------------------------- */
@@ -240,14 +240,19 @@ static void *push_main(void *arg)
 {
     evs_push *p = arg;
     running_push = p;
+    evs__wait_interrupt = &p->stop;
     int rc = 0;
+    bool drained = false; /* the last look found nothing: the next one may sleep */
     while (rc == 0 && !atomic_load(&p->stop)) {
         evs_event ev;
-        int got = source_next(p, &ev, wait_ms(p));
+        int got = source_next(p, &ev, drained ? wait_ms(p) : 0);
         if (got < 0) {
             rc = fail(p, got);
             break;
         }
+        /* Nothing new: publish how far the source has read (past events the filter
+         * left out) before sleeping, so that evs_push_wait sees it. */
+        drained = got == 0;
         if (got == 0) {
             rc = idle(p);
             publish(p, false);
@@ -295,6 +300,9 @@ static int init_sync(evs_push *p)
  * failure. */
 static int start(evs_push **out, evs_push *p, const char *fn)
 {
+    p->store = p->kind == SRC_SUBSCRIPTION ? evs__subscription_store(p->sub)
+               : p->kind == SRC_CONSUMER   ? evs__consumer_store(p->c)
+                                           : evs__consumer_store(evs__readmodel_consumer(p->rm));
     p->done_pos = source_scanned(p);
     p->status.position = p->done_pos;
     p->status.running = 1;
@@ -403,6 +411,7 @@ int evs_push_stop(evs_push *p)
     if (!p)
         return evs__seterr(EVS_EMISUSE, "evs_push_stop: push is NULL");
     atomic_store(&p->stop, true);
+    evs__store_wake(p->store);
     evs__clearerr();
     return 0;
 }
@@ -472,6 +481,7 @@ int evs_push_close(evs_push *p, evs_push_status *out)
                                         "call evs_push_stop there and close from another "
                                         "thread");
     atomic_store(&p->stop, true);
+    evs__store_wake(p->store);
     pthread_join(p->thread, NULL);
     source_close(p);
     if (out)

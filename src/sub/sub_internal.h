@@ -14,6 +14,8 @@
 int evs__subscribe(evs_subscription **out, evs_store *store, const evs_query *filter,
                    int64_t from_pos, const char *fn);
 int evs__subscription_next(evs_subscription *sub, evs_event *out, int timeout_ms);
+/* The store a subscription reads. */
+evs_store *evs__subscription_store(const evs_subscription *sub);
 
 /* ---- sub_filter.c: a query that owns its strings ---------------------------------- */
 
@@ -42,6 +44,8 @@ int evs__consumer_open_at(evs_consumer **out, evs_store *store, const char *name
 int64_t evs__consumer_scanned(const evs_consumer *c);
 
 const char *evs__consumer_name(const evs_consumer *c);
+/* The store a consumer reads. */
+evs_store *evs__consumer_store(const evs_consumer *c);
 
 /* ---- state_file.c: the bytes of a state file -------------------------------------- */
 

@@ -134,6 +134,11 @@ static int skip_ahead(evs_subscription *sub, int64_t head)
     return 0;
 }
 
+evs_store *evs__subscription_store(const evs_subscription *sub)
+{
+    return sub->store;
+}
+
 int evs__subscription_next(evs_subscription *sub, evs_event *out, int timeout_ms)
 {
     int64_t deadline = timeout_ms > 0 ? evs__monotonic_ns() + (int64_t)timeout_ms * 1000000 : 0;

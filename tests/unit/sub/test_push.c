@@ -210,17 +210,18 @@ static void test_stop_while_waiting_is_prompt(void **state)
         evs_push *p;
         assert_evs_ok(evs_push_subscription(&p, sub, record, &r));
         assert_evs(1, evs_push_wait(p, 3, 5000));
-        tu_sleep_ms(5 + i * 7 % 40); /* at different points of a wait slice */
+        tu_sleep_ms(5 + i * 7 % 40); /* the thread asleep for different times */
         int64_t t0 = tu_mono_ms();
         assert_evs_ok(evs_push_close(p, NULL));
         int64_t took = tu_mono_ms() - t0;
         worst = took > worst ? took : worst;
         total += took;
     }
-    print_message("stop of a waiting push thread: mean %.1f ms, worst %" PRId64
-                  " ms over %d (bound EVS_PUSH_STOP_MS = %d)\n",
-                  (double)total / rounds, worst, rounds, EVS_PUSH_STOP_MS);
-    assert_true(worst < EVS_PUSH_STOP_MS + 300); /* slack for a loaded machine */
+    print_message("stop of a waiting push thread: mean %.1f ms, worst %" PRId64 " ms over %d\n",
+                  (double)total / rounds, worst, rounds);
+    /* The thread sleeps without a timeout: only the stop's wake-up ends its wait (a
+     * lost one would hang here). The bound is slack for a loaded machine. */
+    assert_true(worst < 250);
 }
 
 static void test_stop_while_handler_runs(void **state)
