@@ -101,9 +101,9 @@ typedef struct suite_driver {
     int (*reopen)(void **db, const char *dir);
     /* W6's first query on a store just opened: its last position. */
     int (*head)(void *db, int64_t *pos);
-    /* Fill a store fast, unmeasured: like append_batch, but each ev.expect is the
-     * stream's true last version, which the driver may use without checking it.
-     * NULL: the runner uses append_batch. */
+    /* Fill a store fast, unmeasured: like append_batch, but with up to 10,000 events,
+     * and each ev.expect is the stream's true last version, which the driver may use
+     * without checking it. NULL: the runner uses append_batch. */
     int (*load)(void *conn, const suite_ev *ev, size_t n);
     /* W9: every event the filter selects, in position order, each payload touched
      * whole (sums as replay does). */
@@ -200,10 +200,10 @@ void suite_model_event(const suite_model *m, size_t i, suite_ev *out);
  * generator also keeps what a full read and each W9 filter must return. */
 typedef struct suite_gen {
     const suite_model *m;
-    char (*names)[24];      /* the streams, SUITE_RARE_CATEGORY ones included */
-    int64_t *last_version;  /* per stream, -1 before its first event */
+    char (*names)[24];     /* the streams, SUITE_RARE_CATEGORY ones included */
+    int64_t *last_version; /* per stream, -1 before its first event */
     uint64_t rng;
-    uint64_t next;          /* index of the next event */
+    uint64_t next; /* index of the next event */
     suite_sum all, rare_type, rare_category;
 } suite_gen;
 

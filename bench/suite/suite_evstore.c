@@ -34,8 +34,7 @@ static int open_with(void **db, const char *dir, evs_sync_mode sync, unsigned fl
 
 static int ev_open(void **db, const char *dir, int durable)
 {
-    return open_with(db, dir, durable ? EVS_SYNC_ALWAYS : EVS_SYNC_NONE,
-                     EVS_OPEN_EXCLUSIVE_CREATE);
+    return open_with(db, dir, durable ? EVS_SYNC_ALWAYS : EVS_SYNC_NONE, EVS_OPEN_EXCLUSIVE_CREATE);
 }
 
 static int ev_reopen(void **db, const char *dir)

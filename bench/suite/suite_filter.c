@@ -14,8 +14,7 @@
 
 #include <stdio.h>
 
-double suite_w9_filtered(engine *e, const suite_filter *f, uint64_t events,
-                         const suite_sum *want)
+double suite_w9_filtered(engine *e, const suite_filter *f, uint64_t events, const suite_sum *want)
 {
     void *db, *conn;
     if (e->d->reopen(&db, e->large_dir) != SUITE_OK)

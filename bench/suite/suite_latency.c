@@ -29,11 +29,12 @@
 
 size_t suite_feed_payload(char *buf, size_t cap, uint64_t i, int64_t sent_ns)
 {
-    int n = snprintf(buf, cap,
-                     "{\"orderId\":\"order-%05u\",\"sku\":\"SKU-%04u\",\"qty\":%u,\"price\":%u.%02u,"
-                     "\"currency\":\"EUR\",\"t\":%lld}",
-                     (unsigned)(i % 10000), (unsigned)(i * 7919 % 10000), (unsigned)(i % 9 + 1),
-                     (unsigned)(i % 500), (unsigned)(i % 100), (long long)sent_ns);
+    int n =
+        snprintf(buf, cap,
+                 "{\"orderId\":\"order-%05u\",\"sku\":\"SKU-%04u\",\"qty\":%u,\"price\":%u.%02u,"
+                 "\"currency\":\"EUR\",\"t\":%lld}",
+                 (unsigned)(i % 10000), (unsigned)(i * 7919 % 10000), (unsigned)(i % 9 + 1),
+                 (unsigned)(i % 500), (unsigned)(i % 100), (long long)sent_ns);
     return n > 0 && (size_t)n < cap ? (size_t)n : 0;
 }
 

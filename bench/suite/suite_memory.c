@@ -36,7 +36,8 @@ double suite_w7_memory(engine *e, int rep, const suite_sum *want)
         return -1;
     }
     if (events != want->events || checksum != want->checksum) {
-        fprintf(stderr, "suite: %s: W7 replay read %llu events (checksum %llu), expected %llu (%llu)\n",
+        fprintf(stderr,
+                "suite: %s: W7 replay read %llu events (checksum %llu), expected %llu (%llu)\n",
                 e->d->name, events, checksum, (unsigned long long)want->events,
                 (unsigned long long)want->checksum);
         return -1;

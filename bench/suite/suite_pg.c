@@ -605,9 +605,9 @@ static int pg_load(void *p, const suite_ev *ev, size_t n)
     pg_conn *pc = p;
     char sql[256], row[2 * 4096 + 256];
     int64_t ts = suite_wall_ns();
-    PGresult *r = PQexec(pc->c, sql_for(sql, sizeof sql,
-                                        "COPY %1$s(stream,version,type,ts,data) FROM STDIN",
-                                        pc->table));
+    PGresult *r =
+        PQexec(pc->c, sql_for(sql, sizeof sql, "COPY %1$s(stream,version,type,ts,data) FROM STDIN",
+                              pc->table));
     if (PQresultStatus(r) != PGRES_COPY_IN)
         return fail_res(pc->c, r, "copy");
     PQclear(r);
@@ -617,9 +617,9 @@ static int pg_load(void *p, const suite_ev *ev, size_t n)
             ok = 0;
             break;
         }
-        size_t len = (size_t)snprintf(row, 256, "%s\t%lld\t%s\t%lld\t", ev[i].stream,
-                                      (long long)ev[i].expect + 1, suite_ev_type(&ev[i]),
-                                      (long long)ts);
+        size_t len =
+            (size_t)snprintf(row, 256, "%s\t%lld\t%s\t%lld\t", ev[i].stream,
+                             (long long)ev[i].expect + 1, suite_ev_type(&ev[i]), (long long)ts);
         len += copy_escape(row + len, ev[i].data, ev[i].data_len);
         row[len++] = '\n';
         ok = PQputCopyData(pc->c, row, (int)len) == 1;

@@ -26,7 +26,8 @@ typedef struct notify_conn {
 
 static int fail(PGconn *c, PGresult *r, const char *what)
 {
-    fprintf(stderr, "suite: pg feed: %s: %s", what, r ? PQresultErrorMessage(r) : PQerrorMessage(c));
+    fprintf(stderr, "suite: pg feed: %s: %s", what,
+            r ? PQresultErrorMessage(r) : PQerrorMessage(c));
     PQclear(r);
     return SUITE_ERR;
 }

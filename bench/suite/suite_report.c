@@ -78,7 +78,7 @@ static void ratio_cell(const char *ne, const char *nw, const char *de, const cha
 {
     const result *n = suite_find(ne, nw), *d = suite_find(de, dw);
     printf(" | ");
-    n && d && d->median > 0 ? printf("%.2f", n->median / d->median) : printf("-");
+    n &&d && d->median > 0 ? printf("%.2f", n->median / d->median) : printf("-");
 }
 
 static const char *const peers[] = {"sqlite", "lmdb", "pg", "machine"};
@@ -240,8 +240,7 @@ static void print_w9(const char *large)
            "pg, index |\n|---|--:|--:|--:|--:|--:|--:|\n",
            large);
     static const char *const f[] = {"type", "category"};
-    static const char *const what[] = {"type " SUITE_RARE_TYPE,
-                                       "category " SUITE_RARE_CATEGORY};
+    static const char *const what[] = {"type " SUITE_RARE_TYPE, "category " SUITE_RARE_CATEGORY};
     for (int i = 0; i < 2; i++) {
         char wl[64], wi[64];
         snprintf(wl, sizeof wl, "W9-%s", f[i]);
@@ -310,8 +309,8 @@ static void print_targets(const char *mid, const char *large)
     target_row(label, "evstore", a, "evstore", b, 1.1, 1, "<= 1.1");
     target_row("W8 evstore in-process p99, us", "evstore", "W8-inproc-p99", NULL, NULL, 100, 1,
                "< 100 us");
-    target_row("W8 evstore cross-process p99, us", "evstore", "W8-xproc-p99", NULL, NULL, 1000,
-               1, "< 1 ms");
+    target_row("W8 evstore cross-process p99, us", "evstore", "W8-xproc-p99", NULL, NULL, 1000, 1,
+               "< 1 ms");
     snprintf(label, sizeof label, "W9 evstore type filter over %s, events/s", large);
     target_row(label, "evstore", "W9-type", NULL, NULL, 20e6, 0, ">= 20,000,000/s");
     snprintf(label, sizeof label, "W9 evstore category filter over %s, events/s", large);

@@ -20,10 +20,10 @@ typedef struct config {
     size_t w5_batches; /* per repetition, bounded by w5_seconds */
     double w5_seconds;
     size_t payload;
-    size_t seq_bytes;     /* W10 */
-    uint64_t large;       /* W6, W7, W9: events in the large store (W6, W7 also at 1/10) */
-    size_t w8_events;     /* W8: events per repetition */
-    unsigned w8_gap_us;   /* W8: time between two appends */
+    size_t seq_bytes;   /* W10 */
+    uint64_t large;     /* W6, W7, W9: events in the large store (W6, W7 also at 1/10) */
+    size_t w8_events;   /* W8: events per repetition */
+    unsigned w8_gap_us; /* W8: time between two appends */
     const char *base;
     const char *engines;
     const char *workloads;
@@ -81,13 +81,12 @@ const char *suite_size_label(uint64_t n, char *buf, size_t cap);
 
 /* ---- workloads in their own files ---- */
 
-void suite_large_run(void);       /* W6, W7, W9 on the large stores */
+void suite_large_run(void); /* W6, W7, W9 on the large stores */
 /* Each on e->large_dir (and W6 on e->tiny_dir), which hold `events` events. */
 double suite_w6_open(engine *e, int rep, uint64_t events);
 double suite_w7_memory(engine *e, int rep, const suite_sum *want);
-double suite_w9_filtered(engine *e, const suite_filter *f, uint64_t events,
-                         const suite_sum *want);
-void suite_latency_run(void);     /* W8 */
+double suite_w9_filtered(engine *e, const suite_filter *f, uint64_t events, const suite_sum *want);
+void suite_latency_run(void); /* W8 */
 
 /* ---- results (suite_report.c) ---- */
 
