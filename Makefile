@@ -78,14 +78,19 @@ valgrind: deps
 	./scripts/run-tests.sh build/valgrind -L unit
 
 # The suite's peers (SQLite, LMDB, PostgreSQL) are installed here only, never by `make
-# test`; CMake is re-run so that a peer installed just now gets its driver built.
+# test`; CMake is re-run so that a peer installed just now gets its driver built. The
+# stores (up to ~12 GB at once for the full run's 10 M-event stores) go under the build
+# dir, in a directory each run removes when it ends.
+BENCH_TMP := build/release/bench-tmp
+
 bench: deps
 	@./scripts/install-deps.sh scripts/deps-bench.txt
 	$(CMAKE) -S . -B build/release $(GEN) -DCMAKE_BUILD_TYPE=Release \
 	    -DCMAKE_INSTALL_PREFIX=$(PREFIX) -DEVS_BUILD_TESTS=OFF
 	$(CMAKE) --build build/release -j $(JOBS)
-	./build/release/bench/core/evs_bench_core $(if $(QUICK),--quick,)
-	./build/release/bench/suite/evs_bench_suite $(if $(QUICK),--quick,)
+	@mkdir -p $(BENCH_TMP)
+	./build/release/bench/core/evs_bench_core --dir $(BENCH_TMP) $(if $(QUICK),--quick,)
+	./build/release/bench/suite/evs_bench_suite --dir $(BENCH_TMP) $(if $(QUICK),--quick,)
 
 # Each target starts from its committed corpus (fuzz/corpus/<target>, read only) plus
 # what earlier runs found (build/fuzz/corpus/<target>, where new inputs go). Inputs that

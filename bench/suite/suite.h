@@ -1,8 +1,9 @@
 /*
  * suite.h - shared declarations of the benchmark suite (evs_bench_suite): the driver
  * interface every engine implements (suite_evstore.c, suite_sqlite.c, suite_lmdb.c,
- * suite_pg.c), the event model (suite_model.c), the physical-limit probes
- * (suite_phys.c) and the runner's reporting hook (suite_main.c).
+ * suite_pg.c), the push feeds of W8 (suite_feed_evstore.c, suite_pg_notify.c), the
+ * event models (suite_model.c), the physical-limit probes (suite_phys.c), the child
+ * processes (suite_child.c) and the runner's reporting hook (suite_report.c).
  *
  * Every engine gets the same events in the same order, so the runner can check that
  * each one reads back exactly what was written (counts and a byte checksum) and the
@@ -18,6 +19,12 @@
 #define SUITE_MAX_BATCH  1000  /* largest append_batch a driver must take */
 #define SUITE_EVENT_TYPE "ItemAdded"
 
+/* The large stores of W6, W7 and W9 add two rare kinds of event to the model, 1% each,
+ * for W9's filters: every 100th event has type SUITE_RARE_TYPE, and every 100th stream
+ * (k % 100 == 0) is named "<SUITE_RARE_CATEGORY>-<k>" instead of "order-<k>". */
+#define SUITE_RARE_TYPE     "ItemRemoved"
+#define SUITE_RARE_CATEGORY "refund"
+
 /* suite_ev.expect: no check, the engine gives the stream's next version. Any other
  * value is the stream's current last version (-1: the stream must not exist), checked
  * inside the same transaction as the insert (optimistic concurrency). */
@@ -32,8 +39,24 @@ typedef struct suite_ev {
     const char *stream; /* NUL-terminated */
     const char *data;   /* JSON payload */
     size_t data_len;
-    int64_t expect; /* SUITE_EXPECT_ANY or the stream's expected last version */
+    int64_t expect;   /* SUITE_EXPECT_ANY or the stream's expected last version */
+    const char *type; /* NULL: SUITE_EVENT_TYPE */
 } suite_ev;
+
+static inline const char *suite_ev_type(const suite_ev *e)
+{
+    return e->type ? e->type : SUITE_EVENT_TYPE;
+}
+
+/* W9: which events a filtered catch-up selects. */
+typedef struct suite_filter {
+    int by_category;   /* 0: events of type `value`; 1: streams of category `value` */
+    const char *value; /* SUITE_RARE_TYPE or SUITE_RARE_CATEGORY */
+    int use_index;     /* 1: the engine may use a secondary index (made by add_indexes);
+                        * 0: it reads every event, as evstore does */
+} suite_filter;
+
+struct suite_feed;
 
 /* What a read saw: compared with the model to prove every engine read everything. */
 typedef struct suite_sum {
@@ -70,9 +93,69 @@ typedef struct suite_driver {
     /* One stream whole, in version order; sums the first payload byte of each event. */
     int (*read_stream)(void *conn, const char *stream, suite_sum *out);
     void (*close)(void *db);
+
+    /* ---- the large-store workloads (W6, W7, W9); NULL = not supported ---- */
+
+    /* Open a store that open() made earlier, possibly in another process, in the
+     * engine's unsynced mode: for reads and for more appends. */
+    int (*reopen)(void **db, const char *dir);
+    /* W6's first query on a store just opened: its last position. */
+    int (*head)(void *db, int64_t *pos);
+    /* Fill a store fast, unmeasured: like append_batch, but with up to 10,000 events,
+     * and each ev.expect is the stream's true last version, which the driver may use
+     * without checking it. NULL: the runner uses append_batch. */
+    int (*load)(void *conn, const suite_ev *ev, size_t n);
+    /* W9: every event the filter selects, in position order, each payload touched
+     * whole (sums as replay does). */
+    int (*filtered)(void *conn, const suite_filter *f, suite_sum *out);
+    /* W9: build the secondary indexes that filtered() may use with use_index. NULL:
+     * the engine has none to offer (only its full read is measured). */
+    int (*add_indexes)(void *db);
+    /* W7: the process that does the reading for conn, whose memory is reported beside
+     * the client's (PostgreSQL's backend); NULL or 0: none. */
+    long (*server_pid)(void *conn);
+    /* Remove what a closed store keeps outside its dir (a server's table). NULL: the
+     * runner's removal of dir is all. */
+    void (*destroy)(const char *dir);
+    /* 1: opening is connecting to a running server, so W6 (start-up) leaves it out. */
+    int open_is_connect;
+    /* W8: how a subscriber learns of new events; NULL: the engine has no push. */
+    const struct suite_feed *feed;
 } suite_driver;
 
+/* W8: append-to-delivery latency. A feed writes events carrying the send time
+ * (CLOCK_MONOTONIC ns, which is system-wide, so it holds across processes) and
+ * delivers them to a subscriber that started at the end. `target` names the store
+ * (a directory, or a table for a server). All return SUITE_OK or SUITE_ERR. */
+typedef struct suite_feed {
+    const char *name;
+    /* Make an empty store at target; cleanup() removes it. */
+    int (*prepare)(const char *target);
+    void (*cleanup)(const char *target);
+    int (*writer_open)(void **w, const char *target);
+    /* Event number i (from 0), sent at sent_ns. */
+    int (*write)(void *w, uint64_t i, int64_t sent_ns);
+    void (*writer_close)(void *w);
+    /* A subscriber that sees only events written after it opened. */
+    int (*reader_open)(void **r, const char *target);
+    /* The same on the writer's own handle, as threads of one program share a store.
+     * NULL: in one process too the subscriber has its own (a connection). */
+    int (*reader_open_shared)(void **r, void *w);
+    /* Wait up to timeout_ms for the next event: 1 with its send time in *sent_ns, 0 on
+     * timeout, SUITE_ERR. */
+    int (*read)(void *r, int64_t *sent_ns, int timeout_ms);
+    void (*reader_close)(void *r);
+} suite_feed;
+
+/* W8's payload: the model's shape plus "t", the send time; returns its length. */
+size_t suite_feed_payload(char *buf, size_t cap, uint64_t i, int64_t sent_ns);
+/* The "t" of such a payload; -1 when there is none. */
+int64_t suite_feed_sent_ns(const char *data, size_t len);
+
 extern const suite_driver suite_evstore_driver;
+extern const suite_feed suite_evstore_feed;
+/* The compiled-in driver called `name`, or NULL. */
+const suite_driver *suite_driver_named(const char *name);
 #ifdef SUITE_HAVE_SQLITE
 extern const suite_driver suite_sqlite_driver;
 #endif
@@ -81,6 +164,12 @@ extern const suite_driver suite_lmdb_driver;
 #endif
 #ifdef SUITE_HAVE_PG
 extern const suite_driver suite_pg_driver;
+extern const suite_feed suite_pg_feed;
+/* How to reach the suite's server: set by the driver's setup and passed to child
+ * processes through the environment (SUITE_PG_CONNINFO). NULL: no server. */
+const char *suite_pg_conninfo(void);
+/* A store's table in the server: named after the last part of its directory. */
+void suite_pg_table(char *out, size_t cap, const char *dir);
 #endif
 
 /* ---- event model (suite_model.c) ---- */
@@ -105,8 +194,27 @@ void suite_model_free(suite_model *m);
 /* Event i of the sequence (its payload is pool entry i % pool_n). */
 void suite_model_event(const suite_model *m, size_t i, suite_ev *out);
 
+/* The large stores' sequence (W6, W7, W9): events generated one by one, as many as
+ * wanted (10,000,000 need no table), with the model's payloads, the rare type and
+ * category above, and each event's expect set to its stream's last version. The
+ * generator also keeps what a full read and each W9 filter must return. */
+typedef struct suite_gen {
+    const suite_model *m;
+    char (*names)[24];     /* the streams, SUITE_RARE_CATEGORY ones included */
+    int64_t *last_version; /* per stream, -1 before its first event */
+    uint64_t rng;
+    uint64_t next; /* index of the next event */
+    suite_sum all, rare_type, rare_category;
+} suite_gen;
+
+int suite_gen_init(suite_gen *g, const suite_model *m, uint64_t seed);
+int suite_gen_copy(suite_gen *dst, const suite_gen *src); /* dst uninitialised */
+void suite_gen_free(suite_gen *g);
+void suite_gen_next(suite_gen *g, suite_ev *out);
+
 uint64_t suite_rand(uint64_t *state); /* xorshift64; state must not be 0 */
 double suite_now(void);               /* CLOCK_MONOTONIC seconds */
+int64_t suite_mono_ns(void);          /* CLOCK_MONOTONIC ns */
 int64_t suite_wall_ns(void);          /* CLOCK_REALTIME ns, the ts the peers store */
 int suite_rmtree(const char *dir);    /* remove a directory tree; 0 or -1 */
 
@@ -120,7 +228,30 @@ static inline uint64_t suite_touch(const void *p, size_t n)
     return s;
 }
 
-/* ---- reporting (suite_main.c) and physical limits (suite_phys.c) ---- */
+/* ---- child processes (suite_child.c) ---- */
+
+/* This program run again as a child, `evs_bench_suite --child ROLE ARGS...`, with a
+ * pipe from its stdout: a fresh process, so its memory holds nothing of the parent's. */
+typedef struct suite_child {
+    long pid;
+    void *out; /* FILE * of the pipe */
+} suite_child;
+
+int suite_child_start(suite_child *c, const char *const args[]);
+/* The child's next line (newline removed); -1 at its end. */
+int suite_child_line(suite_child *c, char *buf, size_t cap);
+/* Wait for the child to exit; 0 when it exited with status 0. */
+int suite_child_finish(suite_child *c);
+/* The child side: run ROLE (argv after --child); returns the exit status. */
+int suite_child_main(int argc, char **argv);
+/* RssAnon of process `pid` (0 = this one) in KiB, from /proc/PID/status; -1 if unknown. */
+long suite_rss_anon_kib(long pid);
+
+/* The roles children run (suite_memory.c, suite_latency.c). */
+int suite_memory_child(int argc, char **argv);
+int suite_latency_child(int argc, char **argv);
+
+/* ---- reporting (suite_report.c) and physical limits (suite_phys.c) ---- */
 
 /* Record the repetitions of one measurement: prints one JSON line (median, min, max)
  * and keeps the median for the ratio table. */

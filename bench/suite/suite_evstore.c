@@ -4,6 +4,9 @@
  * appends share a sync); unsynced ones EVS_SYNC_NONE. A batch is one evs_append_multi of
  * one-event batches, so it is one atomic write and one sync, like one transaction of
  * the SQL peers. evstore generates a UUID per event, which the peers do not store.
+ * W9's filtered catch-up is a subscription (evs_subscribe with the filter, from the
+ * start, until evs_subscription_next has nothing more), which reads every record's
+ * header: evstore keeps no index by type or category.
  */
 #include "evstore.h"
 #include "suite.h"
@@ -16,17 +19,33 @@ static int fail(const char *what, int rc)
     return rc == EVS_ECONFLICT ? SUITE_CONFLICT : SUITE_ERR;
 }
 
-static int ev_open(void **db, const char *dir, int durable)
+static int open_with(void **db, const char *dir, evs_sync_mode sync, unsigned flags)
 {
     evs_options o = EVS_OPTIONS_INIT;
-    o.sync_mode = durable ? EVS_SYNC_ALWAYS : EVS_SYNC_NONE;
-    o.flags = EVS_OPEN_EXCLUSIVE_CREATE;
+    o.sync_mode = sync;
+    o.flags = flags;
     evs_store *s;
     int rc = evs_open(&s, dir, &o);
     if (rc < 0)
         return fail("open", rc);
     *db = s;
     return SUITE_OK;
+}
+
+static int ev_open(void **db, const char *dir, int durable)
+{
+    return open_with(db, dir, durable ? EVS_SYNC_ALWAYS : EVS_SYNC_NONE, EVS_OPEN_EXCLUSIVE_CREATE);
+}
+
+static int ev_reopen(void **db, const char *dir)
+{
+    return open_with(db, dir, EVS_SYNC_NONE, EVS_OPEN_NOCREATE);
+}
+
+static int ev_head(void *db, int64_t *pos)
+{
+    *pos = evs_head(db);
+    return *pos >= 0 ? SUITE_OK : fail("head", (int)*pos);
 }
 
 /* The store handle is thread-safe: every thread shares it. */
@@ -55,7 +74,7 @@ static int ev_append_batch(void *conn, const suite_ev *ev, size_t n)
     if (n > SUITE_MAX_BATCH)
         return SUITE_ERR;
     for (size_t i = 0; i < n; i++) {
-        in[i] = (evs_event_in){SUITE_EVENT_TYPE, ev[i].data, ev[i].data_len, NULL, 0, NULL};
+        in[i] = (evs_event_in){suite_ev_type(&ev[i]), ev[i].data, ev[i].data_len, NULL, 0, NULL};
         b[i] = (evs_batch_in){ev[i].stream, expect_of(&ev[i]), &in[i], 1};
     }
     int rc = evs_append_multi(NULL, conn, b, n);
@@ -64,7 +83,7 @@ static int ev_append_batch(void *conn, const suite_ev *ev, size_t n)
 
 static int ev_append_one(void *conn, const suite_ev *ev)
 {
-    evs_event_in in = {SUITE_EVENT_TYPE, ev->data, ev->data_len, NULL, 0, NULL};
+    evs_event_in in = {suite_ev_type(ev), ev->data, ev->data_len, NULL, 0, NULL};
     int rc = evs_append(NULL, conn, ev->stream, expect_of(ev), &in, 1);
     return rc < 0 ? fail("append", rc) : SUITE_OK;
 }
@@ -104,6 +123,31 @@ static int ev_read_stream(void *conn, const char *stream, suite_sum *out)
     return ev_scan(conn, &q, 0, out);
 }
 
+static int ev_filtered(void *conn, const suite_filter *f, suite_sum *out)
+{
+    evs_query q = EVS_QUERY_INIT;
+    const char *types[1] = {f->value};
+    if (f->by_category) {
+        q.category = f->value;
+    } else {
+        q.types = types;
+        q.type_count = 1;
+    }
+    evs_subscription *sub;
+    evs_event e;
+    int rc = evs_subscribe(&sub, conn, &q, EVS_FROM_START);
+    if (rc < 0)
+        return fail("subscribe", rc);
+    /* Caught up when there is nothing more without waiting (timeout 0). */
+    while ((rc = evs_subscription_next(sub, &e, 0)) > 0) {
+        out->checksum += suite_touch(e.data, e.data_len);
+        out->bytes += e.data_len;
+        out->events++;
+    }
+    evs_subscription_close(sub);
+    return rc < 0 ? fail("subscription_next", rc) : SUITE_OK;
+}
+
 static void ev_close(void *db)
 {
     int rc = evs_close(db);
@@ -121,4 +165,8 @@ const suite_driver suite_evstore_driver = {
     .replay = ev_replay,
     .read_stream = ev_read_stream,
     .close = ev_close,
+    .reopen = ev_reopen,
+    .head = ev_head,
+    .filtered = ev_filtered,
+    .feed = &suite_evstore_feed,
 };

@@ -7,6 +7,9 @@
  * A stream's last version is the last idx key with the stream's prefix. Durable stores
  * use LMDB's default (sync at every commit); unsynced ones MDB_NOSYNC. Write
  * transactions serialise on LMDB's own writer lock, so threads share the environment.
+ * W9's filtered catch-up is a read of the whole log that checks each record's type or
+ * stream: this layout has no index by type or category (what a C programmer would add
+ * is a third database; the full read is the like-for-like comparison with evstore).
  */
 #define _GNU_SOURCE
 #include "suite.h"
@@ -52,12 +55,9 @@ static uint64_t get_be64(const unsigned char *p)
     return v;
 }
 
-static int lm_open(void **out, const char *dir, int durable)
+/* The environment at dir (which exists) and its two databases; create: make them. */
+static int env_open(void **out, const char *dir, int durable, int create)
 {
-    if (mkdir(dir, 0755) != 0) {
-        perror("suite: lmdb: mkdir");
-        return SUITE_ERR;
-    }
     lm_db *db = calloc(1, sizeof *db);
     if (!db)
         return SUITE_ERR;
@@ -70,11 +70,13 @@ static int lm_open(void **out, const char *dir, int durable)
     if (!rc)
         rc = mdb_env_open(db->env, dir, MDB_NOTLS | (durable ? 0 : MDB_NOSYNC), 0644);
     if (!rc)
-        rc = mdb_txn_begin(db->env, NULL, 0, &t);
+        rc = mdb_txn_begin(db->env, NULL, create ? 0 : MDB_RDONLY, &t);
     if (!rc) {
-        rc = mdb_dbi_open(t, "log", MDB_CREATE, &db->log);
+        /* Handles opened in a read-only transaction stay valid once it commits. */
+        unsigned flags = create ? MDB_CREATE : 0;
+        rc = mdb_dbi_open(t, "log", flags, &db->log);
         if (!rc)
-            rc = mdb_dbi_open(t, "idx", MDB_CREATE, &db->idx);
+            rc = mdb_dbi_open(t, "idx", flags, &db->idx);
         rc = rc ? (mdb_txn_abort(t), rc) : mdb_txn_commit(t);
     }
     if (rc) {
@@ -84,6 +86,20 @@ static int lm_open(void **out, const char *dir, int durable)
     }
     *out = db;
     return SUITE_OK;
+}
+
+static int lm_open(void **out, const char *dir, int durable)
+{
+    if (mkdir(dir, 0755) != 0) {
+        perror("suite: lmdb: mkdir");
+        return SUITE_ERR;
+    }
+    return env_open(out, dir, durable, 1);
+}
+
+static int lm_reopen(void **out, const char *dir)
+{
+    return env_open(out, dir, 0, 0);
 }
 
 static int lm_conn_open(void **out, void *p)
@@ -141,7 +157,8 @@ static int last_version(MDB_cursor *cur, const char *stream, size_t slen, int64_
 static int put_event(MDB_txn *t, lm_db *db, MDB_cursor *icur, const suite_ev *e, uint64_t pos,
                      int64_t ts)
 {
-    size_t slen = strlen(e->stream), tlen = sizeof SUITE_EVENT_TYPE - 1;
+    const char *type = suite_ev_type(e);
+    size_t slen = strlen(e->stream), tlen = strlen(type);
     if (slen + 9 > KEY_MAX)
         return MDB_BAD_VALSIZE;
     int64_t last;
@@ -163,7 +180,7 @@ static int put_event(MDB_txn *t, lm_db *db, MDB_cursor *icur, const suite_ev *e,
     r[16] = (unsigned char)(slen >> 8), r[17] = (unsigned char)slen;
     r[18] = (unsigned char)(tlen >> 8), r[19] = (unsigned char)tlen;
     memcpy(r + HDR_BYTES, e->stream, slen);
-    memcpy(r + HDR_BYTES + slen, SUITE_EVENT_TYPE, tlen);
+    memcpy(r + HDR_BYTES + slen, type, tlen);
     memcpy(r + HDR_BYTES + slen + tlen, e->data, e->data_len);
     MDB_val ikey = {idx_key(ik, e->stream, slen, version), ik}, ival = {8, pk};
     return mdb_put(t, db->idx, &ikey, &ival, MDB_NOOVERWRITE);
@@ -201,9 +218,27 @@ static int lm_append_batch(void *p, const suite_ev *ev, size_t n)
     return rc ? fail("commit", rc) : SUITE_OK;
 }
 
+/* The large stores' load: append_batch's transaction, ten times larger (the expected
+ * versions it then checks are right). */
+static int lm_load(void *p, const suite_ev *ev, size_t n)
+{
+    return lm_append_batch(p, ev, n);
+}
+
 static int lm_append_one(void *p, const suite_ev *ev)
 {
     return lm_append_batch(p, ev, 1);
+}
+
+/* Does f select the record with this stream and type? (A category C is the streams
+ * named "C-..."; the suite makes no stream named C alone.) */
+static int selects(const suite_filter *f, const char *stream, size_t slen, const char *type,
+                   size_t tlen)
+{
+    size_t n = strlen(f->value);
+    if (f->by_category)
+        return slen > n && stream[n] == '-' && !memcmp(stream, f->value, n);
+    return tlen == n && !memcmp(type, f->value, n);
 }
 
 static int read_txn(lm_conn *c)
@@ -213,8 +248,9 @@ static int read_txn(lm_conn *c)
     return rc ? fail("read txn", rc) : SUITE_OK;
 }
 
-/* Decode one log record as a reader would and add its payload to *out. */
-static int decode(const MDB_val *v, int whole_payload, suite_sum *out)
+/* Decode one log record as a reader would and add its payload to *out. With a filter,
+ * only a record it selects counts. */
+static int decode_if(const MDB_val *v, int whole_payload, const suite_filter *f, suite_sum *out)
 {
     const unsigned char *r = v->mv_data;
     if (v->mv_size < HDR_BYTES)
@@ -223,6 +259,9 @@ static int decode(const MDB_val *v, int whole_payload, suite_sum *out)
     size_t slen = (size_t)r[16] << 8 | r[17], tlen = (size_t)r[18] << 8 | r[19];
     if (HDR_BYTES + slen + tlen > v->mv_size || (version == ~0ull && ts == ~0ull))
         return SUITE_ERR;
+    if (f &&
+        !selects(f, (const char *)r + HDR_BYTES, slen, (const char *)r + HDR_BYTES + slen, tlen))
+        return SUITE_OK;
     const unsigned char *d = r + HDR_BYTES + slen + tlen;
     size_t dlen = v->mv_size - HDR_BYTES - slen - tlen;
     out->checksum += whole_payload ? suite_touch(d, dlen) : d[0];
@@ -231,9 +270,14 @@ static int decode(const MDB_val *v, int whole_payload, suite_sum *out)
     return SUITE_OK;
 }
 
-static int lm_replay(void *p, suite_sum *out)
+static int decode(const MDB_val *v, int whole_payload, suite_sum *out)
 {
-    lm_conn *c = p;
+    return decode_if(v, whole_payload, NULL, out);
+}
+
+/* Every record of the log in position order, decoded (those f selects, when f). */
+static int read_log(lm_conn *c, const suite_filter *f, suite_sum *out)
+{
     if (read_txn(c) != SUITE_OK)
         return SUITE_ERR;
     MDB_cursor *cur;
@@ -242,7 +286,7 @@ static int lm_replay(void *p, suite_sum *out)
     if (!rc) {
         for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST); rc == 0;
              rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
-            if (decode(&val, 1, out) != SUITE_OK) {
+            if (decode_if(&val, 1, f, out) != SUITE_OK) {
                 rc = MDB_CORRUPTED;
                 break;
             }
@@ -251,6 +295,34 @@ static int lm_replay(void *p, suite_sum *out)
     }
     mdb_txn_reset(c->rtxn);
     return rc == MDB_NOTFOUND ? SUITE_OK : fail("replay", rc);
+}
+
+static int lm_replay(void *p, suite_sum *out)
+{
+    return read_log(p, NULL, out);
+}
+
+static int lm_filtered(void *p, const suite_filter *f, suite_sum *out)
+{
+    return read_log(p, f, out);
+}
+
+static int lm_head(void *p, int64_t *pos)
+{
+    lm_db *db = p;
+    MDB_txn *t;
+    MDB_cursor *cur;
+    MDB_val key, val;
+    int rc = mdb_txn_begin(db->env, NULL, MDB_RDONLY, &t);
+    if (rc)
+        return fail("head", rc);
+    if (!(rc = mdb_cursor_open(t, db->log, &cur))) {
+        rc = mdb_cursor_get(cur, &key, &val, MDB_LAST);
+        *pos = rc == 0 ? (int64_t)get_be64(key.mv_data) : 0;
+        mdb_cursor_close(cur);
+    }
+    mdb_txn_abort(t);
+    return rc == 0 || rc == MDB_NOTFOUND ? SUITE_OK : fail("head", rc);
 }
 
 static int lm_read_stream(void *p, const char *stream, suite_sum *out)
@@ -300,4 +372,8 @@ const suite_driver suite_lmdb_driver = {
     .replay = lm_replay,
     .read_stream = lm_read_stream,
     .close = lm_close,
+    .reopen = lm_reopen,
+    .load = lm_load,
+    .head = lm_head,
+    .filtered = lm_filtered,
 };

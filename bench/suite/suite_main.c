@@ -3,22 +3,29 @@
  * SQLite, LMDB and PostgreSQL on the same workloads and the same events, in one run.
  *
  *   evs_bench_suite [--quick] [--events N] [--reps R] [--seconds S] [--payload 100|1024]
- *                   [--engines evstore,sqlite,lmdb,pg] [--workloads W1,W2,W3,W4,W5,W10]
- *                   [--dir DIR]
+ *                   [--large N] [--engines evstore,sqlite,lmdb,pg]
+ *                   [--workloads W1,W2,W3,W4,W5,W6,W7,W8,W9,W10] [--dir DIR]
  *
  * Workloads (issue 6): W1 bulk append in batches of 1,000, one sync per batch (W1u: the
  * same unsynced); W2 durable single-event appends from 1 and 8 threads for S seconds;
  * W3 replay of everything, warm, touching every payload byte; W4 10,000 random streams
  * read whole; W5 batches of 100 appends with expected versions, synced; W10 the
  * machine's physical limits. W3-W5 run on the store W1's last repetition built.
+ * On a large store of N events (--large, default 10,000,000; 300,000 with --quick),
+ * measured at N/10 and at N (suite_large.c): W6 open time against a store of 10
+ * events; W7 anonymous memory at the end of a full replay, in a fresh child process per
+ * engine; W9 a filter selecting 1% of the events caught up over the whole store. W8
+ * (suite_latency.c): append-to-delivery latency through a subscription, in one process
+ * and across processes.
  *
- * Repetitions are interleaved across engines (rep 1 of every engine, then rep 2 ...) so
- * the machine's drift hits every engine alike. Output: one JSON line per measurement
+ * This file: options, the engines, W1-W5, W2 and the phase runner. Repetitions are
+ * interleaved across engines (rep 1 of every engine, then rep 2 ...) so the machine's
+ * drift hits every engine alike. Output (suite_report.c): one JSON line per measurement
  * (median, min, max of the repetitions), then markdown tables of the ratios
  * evstore/peer and of the issue's targets, met or missed.
  */
 #define _GNU_SOURCE
-#include "suite.h"
+#include "suite_run.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -29,86 +36,20 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define MAX_REPS    15
-#define MAX_ENGINES 4
-#define MAX_RESULTS 256
-#define W1_BATCH    1000
-#define W5_BATCH    100
-#define W2_THREADS  8
+#define W1_BATCH   1000
+#define W5_BATCH   100
+#define W2_THREADS 8
 
-typedef struct config {
-    size_t events; /* W1 */
-    int reps;
-    double w2_seconds; /* per repetition */
-    size_t w5_batches; /* per repetition, bounded by w5_seconds */
-    double w5_seconds;
-    size_t payload;
-    size_t seq_bytes; /* W10 */
-    const char *base;
-    const char *engines;
-    const char *workloads;
-} config;
-
-typedef struct engine {
-    const suite_driver *d;
-    int ok;   /* set up, and no failure so far */
-    void *db; /* the store W1's last repetition built, for W3-W5 */
-    char dir[4096];
-    int64_t *vers; /* W5: each stream's last version in that store */
-    uint64_t w5_rng;
-    double v[MAX_REPS], p50[MAX_REPS], p99[MAX_REPS];
-} engine;
-
-typedef struct result {
-    char engine[16], workload[32], unit[16];
-    double median, min, max;
-} result;
-
-static config cfg;
-static suite_model model;
-static result results[MAX_RESULTS];
-static int nresults;
+config cfg;
+suite_model model;
+char rundir[2048]; /* every file of the run lives under it; removed at the end */
+engine engines[MAX_ENGINES];
+int nengines;
 static int w2_threads = 1;
-static char rundir[2048]; /* every file of the run lives under it; removed at the end */
-static engine engines[MAX_ENGINES];
-static int nengines;
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-void suite_record(const char *eng, const char *workload, const char *unit, double *v, int n)
-{
-    double s[MAX_REPS];
-    memcpy(s, v, sizeof *s * (size_t)n);
-    qsort(s, (size_t)n, sizeof *s, cmp_double);
-    /* Median of an even count: the mean of the middle two. */
-    double med = n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-    printf("{\"engine\":\"%s\",\"workload\":\"%s\",\"median\":%.1f,\"min\":%.1f,\"max\":%.1f,"
-           "\"unit\":\"%s\",\"reps\":%d}\n",
-           eng, workload, med, s[0], s[n - 1], unit, n);
-    fflush(stdout);
-    if (nresults < MAX_RESULTS) {
-        result *r = &results[nresults++];
-        snprintf(r->engine, sizeof r->engine, "%s", eng);
-        snprintf(r->workload, sizeof r->workload, "%s", workload);
-        snprintf(r->unit, sizeof r->unit, "%s", unit);
-        r->median = med, r->min = s[0], r->max = s[n - 1];
-    }
-}
-
-static const result *find(const char *eng, const char *workload)
-{
-    for (int i = 0; i < nresults; i++)
-        if (!strcmp(results[i].engine, eng) && !strcmp(results[i].workload, workload))
-            return &results[i];
-    return NULL;
-}
+static double run_start; /* for the progress lines */
 
 /* Is `name` in the comma-separated `list` (NULL = everything)? */
-static int listed(const char *list, const char *name)
+int suite_listed(const char *list, const char *name)
 {
     if (!list)
         return 1;
@@ -123,15 +64,17 @@ static int listed(const char *list, const char *name)
     return 0;
 }
 
-static void store_dir(char *out, size_t cap, const engine *e, const char *tag, int rep)
+void suite_store_dir(char *out, size_t cap, const engine *e, const char *tag, int rep)
 {
     snprintf(out, cap, "%s/%s-%s-%d", rundir, e->d->name, tag, rep);
 }
 
-/* Close a store and remove its files. */
-static void drop_store(engine *e, void *db, const char *dir)
+void suite_drop_store(engine *e, void *db, const char *dir)
 {
-    e->d->close(db);
+    if (db)
+        e->d->close(db);
+    if (e->d->destroy)
+        e->d->destroy(dir);
     suite_rmtree(dir); /* PostgreSQL keeps its data in the server: no dir, nothing to do */
 }
 
@@ -153,11 +96,11 @@ static double bulk_append(engine *e, int rep, int durable)
     char dir[4096];
     void *db, *conn;
     suite_ev ev[W1_BATCH];
-    store_dir(dir, sizeof dir, e, durable ? "w1" : "w1u", rep);
+    suite_store_dir(dir, sizeof dir, e, durable ? "w1" : "w1u", rep);
     if (e->d->open(&db, dir, durable) != SUITE_OK)
         return -1;
     if (e->d->conn_open(&conn, db) != SUITE_OK) {
-        drop_store(e, db, dir);
+        suite_drop_store(e, db, dir);
         return -1;
     }
     int rc = SUITE_OK;
@@ -175,7 +118,7 @@ static double bulk_append(engine *e, int rep, int durable)
         e->db = db;
         snprintf(e->dir, sizeof e->dir, "%s", dir);
     } else {
-        drop_store(e, db, dir);
+        suite_drop_store(e, db, dir);
     }
     return rc == SUITE_OK ? (double)model.n / t : -1;
 }
@@ -257,7 +200,7 @@ static double m_w5(engine *e, int rep)
             uint32_t k = (uint32_t)(suite_rand(&e->w5_rng) % SUITE_STREAMS);
             size_t p = (done + j) % model.pool_n;
             ev[j] = (suite_ev){model.names[k], model.pool + p * model.pool_stride,
-                               model.pool_len[p], e->vers[k]++};
+                               model.pool_len[p], e->vers[k]++, NULL};
         }
         rc = e->d->append_batch(conn, ev, W5_BATCH);
         done += W5_BATCH;
@@ -295,7 +238,7 @@ static void *w2_run(void *arg)
         uint32_t k = (uint32_t)(suite_rand(&w->rng) % SUITE_STREAMS);
         size_t p = w->n % model.pool_n;
         suite_ev ev = {model.names[k], model.pool + p * model.pool_stride, model.pool_len[p],
-                       SUITE_EXPECT_ANY};
+                       SUITE_EXPECT_ANY, NULL};
         double a = suite_now();
         if ((w->rc = w->e->d->append_one(conn, &ev)) != SUITE_OK)
             break;
@@ -316,7 +259,7 @@ static void *w2_run(void *arg)
     return NULL;
 }
 
-/* Gather the threads' latencies into e->p50/p99[rep]; returns events/s or -1. */
+/* Gather the threads' latencies into e->aux[0] (p50) and [1] (p99); returns events/s or -1. */
 static double w2_gather(engine *e, int rep, w2_thread *w, int nt, double t0)
 {
     size_t total = 0;
@@ -339,9 +282,9 @@ static double w2_gather(engine *e, int rep, w2_thread *w, int nt, double t0)
         free(all);
         return -1;
     }
-    qsort(all, total, sizeof *all, cmp_double);
-    e->p50[rep] = all[total / 2];
-    e->p99[rep] = all[total * 99 / 100];
+    qsort(all, total, sizeof *all, suite_cmp_double);
+    e->aux[0][rep] = all[total / 2];
+    e->aux[1][rep] = all[total * 99 / 100];
     free(all);
     return (double)total / (end - t0);
 }
@@ -354,7 +297,7 @@ static double m_w2(engine *e, int rep)
     pthread_t tid[W2_THREADS];
     pthread_barrier_t start;
     int nt = w2_threads;
-    store_dir(dir, sizeof dir, e, nt == 1 ? "w2-1t" : "w2-8t", rep);
+    suite_store_dir(dir, sizeof dir, e, nt == 1 ? "w2-1t" : "w2-8t", rep);
     if (e->d->open(&db, dir, 1) != SUITE_OK)
         return -1;
     pthread_barrier_init(&start, NULL, (unsigned)nt + 1);
@@ -376,7 +319,7 @@ static double m_w2(engine *e, int rep)
         pthread_join(tid[i], NULL);
     pthread_barrier_destroy(&start);
     double rate = w2_gather(e, rep, w, nt, t0);
-    drop_store(e, db, dir);
+    suite_drop_store(e, db, dir);
     return rate;
 }
 
@@ -388,129 +331,58 @@ static double m_fsync_probe(engine *e, int rep)
 {
     char path[4200];
     snprintf(path, sizeof path, "%s/probe.dat", rundir);
-    return suite_phys_fsync_rep(path, cfg.w2_seconds, &e->p50[rep], &e->p99[rep]);
+    return suite_phys_fsync_rep(path, cfg.w2_seconds, &e->aux[0][rep], &e->aux[1][rep]);
 }
 
 static const suite_driver probe_driver = {.name = "machine"};
 
-/* Run one workload on every engine still standing, repetitions interleaved, and record
- * it (with p50/p99 latencies when `lat`). An engine that fails drops out of the run.
- * With `probe`, each repetition also runs the fdatasync probe. */
-static void phase(engine *es, int ne, const char *wl, const char *unit,
-                  double (*measure)(engine *, int), int lat, int probe)
+static int in_phase(const suite_measure *m, const engine *e)
 {
-    engine pe = {.d = &probe_driver, .ok = probe};
-    fprintf(stderr, "suite: %s ...\n", wl);
-    for (int r = 0; r < cfg.reps; r++) {
+    return e->ok && (m->on_failure != SUITE_FAIL_LARGE || e->large_ok) &&
+           (!m->applies || m->applies(e));
+}
+
+void suite_phase(const suite_measure *m, int reps)
+{
+    static const char *const leaves[] = {"the run", "the large-store workloads", "this one"};
+    engine pe = {.d = &probe_driver, .ok = m->probe};
+    int failed[MAX_ENGINES] = {0};
+    fprintf(stderr, "suite: [%4.0f s] %s ...\n", suite_now() - run_start, m->name);
+    for (int r = 0; r < reps; r++) {
         if (pe.ok && (pe.v[r] = m_fsync_probe(&pe, r)) < 0) {
             perror("suite: fdatasync probe");
             pe.ok = 0;
         }
-        for (int i = 0; i < ne; i++) {
-            if (!es[i].ok)
+        for (int i = 0; i < nengines; i++) {
+            engine *e = &engines[i];
+            if (failed[i] || !in_phase(m, e))
                 continue;
-            es[i].v[r] = measure(&es[i], r);
-            if (es[i].v[r] < 0) {
-                fprintf(stderr, "suite: %s: %s failed; the engine leaves the run\n", es[i].d->name,
-                        wl);
-                es[i].ok = 0;
+            e->v[r] = m->run(e, r);
+            if (e->v[r] < 0) {
+                fprintf(stderr, "suite: %s: %s failed; the engine leaves %s\n", e->d->name, m->name,
+                        leaves[m->on_failure]);
+                failed[i] = 1;
+                if (m->on_failure == SUITE_FAIL_RUN)
+                    e->ok = 0;
+                else if (m->on_failure == SUITE_FAIL_LARGE)
+                    e->large_ok = 0;
             }
         }
     }
     if (pe.ok) {
-        suite_record("machine", "W2-fdatasync-4k", "syncs/s", pe.v, cfg.reps);
-        suite_record("machine", "W2-fdatasync-4k-p50", "us", pe.p50, cfg.reps);
-        suite_record("machine", "W2-fdatasync-4k-p99", "us", pe.p99, cfg.reps);
+        suite_record("machine", "W2-fdatasync-4k", "syncs/s", pe.v, reps);
+        suite_record("machine", "W2-fdatasync-4k-p50", "us", pe.aux[0], reps);
+        suite_record("machine", "W2-fdatasync-4k-p99", "us", pe.aux[1], reps);
     }
-    for (int i = 0; i < ne; i++) {
-        if (!es[i].ok)
+    for (int i = 0; i < nengines; i++) {
+        engine *e = &engines[i];
+        if (failed[i] || !in_phase(m, e))
             continue;
-        suite_record(es[i].d->name, wl, unit, es[i].v, cfg.reps);
-        if (lat) {
-            char name[64];
-            snprintf(name, sizeof name, "%s-p50", wl);
-            suite_record(es[i].d->name, name, "us", es[i].p50, cfg.reps);
-            snprintf(name, sizeof name, "%s-p99", wl);
-            suite_record(es[i].d->name, name, "us", es[i].p99, cfg.reps);
-        }
+        suite_record(e->d->name, m->name, m->unit, e->v, reps);
+        for (int k = 0; k < MAX_AUX && m->aux_name[k]; k++)
+            if (e->aux[k][0] >= 0) /* < 0: this engine has no such figure */
+                suite_record(e->d->name, m->aux_name[k], m->aux_unit[k], e->aux[k], reps);
     }
-}
-
-/* ---- the report ---- */
-
-static const char *const peers[] = {"sqlite", "lmdb", "pg", "machine"};
-
-static void print_ratios(void)
-{
-    static const char *const wls[] = {"W1", "W1u", "W2-1t", "W2-8t", "W3", "W4", "W5"};
-    printf("\n| workload | unit | evstore | sqlite | lmdb | pg | ev/sqlite | ev/lmdb | ev/pg |\n"
-           "|---|---|--:|--:|--:|--:|--:|--:|--:|\n");
-    for (size_t w = 0; w < sizeof wls / sizeof *wls; w++) {
-        const result *ev = find("evstore", wls[w]);
-        if (!ev)
-            continue;
-        printf("| %s | %s | %.0f", wls[w], ev->unit, ev->median);
-        for (int p = 0; p < 3; p++) {
-            const result *r = find(peers[p], wls[w]);
-            r ? printf(" | %.0f", r->median) : printf(" | -");
-        }
-        for (int p = 0; p < 3; p++) {
-            const result *r = find(peers[p], wls[w]);
-            r && r->median > 0 ? printf(" | %.2f", ev->median / r->median) : printf(" | -");
-        }
-        printf(" |\n");
-    }
-    printf("\nW2 latency, median of the repetitions' percentiles (us):\n\n"
-           "| workload | evstore | sqlite | lmdb | pg | fdatasync probe |\n"
-           "|---|--:|--:|--:|--:|--:|\n");
-    static const char *const lats[] = {"W2-1t-p50", "W2-1t-p99", "W2-8t-p50", "W2-8t-p99"};
-    for (size_t l = 0; l < sizeof lats / sizeof *lats; l++) {
-        const result *ev = find("evstore", lats[l]);
-        char probe[32];
-        snprintf(probe, sizeof probe, "W2-fdatasync-4k%s", lats[l] + 5);
-        printf("| %s | ", lats[l]);
-        ev ? printf("%.0f", ev->median) : printf("-");
-        for (int p = 0; p < 4; p++) {
-            const result *r = find(peers[p], p == 3 ? probe : lats[l]);
-            r ? printf(" | %.0f", r->median) : printf(" | -");
-        }
-        printf(" |\n");
-    }
-}
-
-typedef struct target {
-    const char *label;
-    const char *num_engine, *num_wl, *den_engine, *den_wl;
-    double floor;
-    const char *goal;
-} target;
-
-static void print_targets(void)
-{
-    static const target ts[] = {
-        {"W1 evstore / SQLite", "evstore", "W1", "sqlite", "W1", 20, ">= 20x"},
-        {"W1 evstore / LMDB unsynced", "evstore", "W1", "lmdb", "W1u", 5, ">= 5x"},
-        {"W2 1 thread / one fdatasync per append", "evstore", "W2-1t", "machine", "W2-fdatasync-4k",
-         1 / 1.2, ">= 0.83 (within 1.2x)"},
-        {"W2 8 threads / evstore 1 thread", "evstore", "W2-8t", "evstore", "W2-1t", 5, ">= 5x"},
-        {"W2 8 threads / PostgreSQL 8 threads", "evstore", "W2-8t", "pg", "W2-8t", 2, ">= 2x"},
-        {"W3 evstore / LMDB", "evstore", "W3", "lmdb", "W3", 2, ">= 2x"},
-        {"W4 evstore / LMDB", "evstore", "W4", "lmdb", "W4", 5, ">= 5x"},
-        {"W5 evstore / SQLite", "evstore", "W5", "sqlite", "W5", 20, ">= 20x"},
-    };
-    printf("\n| target | ratio | goal | status |\n|---|--:|---|---|\n");
-    for (size_t i = 0; i < sizeof ts / sizeof *ts; i++) {
-        const result *n = find(ts[i].num_engine, ts[i].num_wl);
-        const result *d = find(ts[i].den_engine, ts[i].den_wl);
-        if (!n || !d || d->median <= 0) {
-            printf("| %s | - | %s | not measured |\n", ts[i].label, ts[i].goal);
-            continue;
-        }
-        double ratio = n->median / d->median;
-        printf("| %s | %.2f | %s | %s |\n", ts[i].label, ratio, ts[i].goal,
-               ratio >= ts[i].floor ? "met" : "**MISSED**");
-    }
-    fflush(stdout);
 }
 
 /* ---- main ---- */
@@ -519,20 +391,31 @@ static int usage(const char *argv0)
 {
     fprintf(stderr,
             "usage: %s [--quick] [--events N] [--reps R] [--seconds S] [--payload 100|1024]\n"
-            "       [--engines evstore,sqlite,lmdb,pg] [--workloads W1,W2,W3,W4,W5,W10]\n"
-            "       [--dir DIR]\n",
+            "       [--large N] [--engines evstore,sqlite,lmdb,pg]\n"
+            "       [--workloads W1,W2,W3,W4,W5,W6,W7,W8,W9,W10] [--dir DIR]\n",
             argv0);
     return 2;
 }
 
 static int parse_args(int argc, char **argv)
 {
-    cfg = (config){1000000, 3, 10, 1000, 10, 100, 256u << 20, "/tmp", NULL, NULL};
+    cfg = (config){.events = 1000000,
+                   .reps = 3,
+                   .w2_seconds = 10,
+                   .w5_batches = 1000,
+                   .w5_seconds = 10,
+                   .payload = 100,
+                   .seq_bytes = 256u << 20,
+                   .large = 10000000,
+                   .w8_events = 10000,
+                   .w8_gap_us = 200,
+                   .base = "/tmp"};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--quick")) {
-            cfg.events = 100000, cfg.w2_seconds = 1, cfg.w5_batches = 200;
-            cfg.w5_seconds = 2, cfg.seq_bytes = 64u << 20;
+        if (!strcmp(a, "--quick")) { /* the whole `make bench QUICK=1` in about 2 minutes */
+            cfg.events = 100000, cfg.w2_seconds = 0.5, cfg.w5_batches = 200;
+            cfg.w5_seconds = 1, cfg.seq_bytes = 64u << 20;
+            cfg.large = 300000, cfg.w8_events = 1000;
             continue;
         }
         if (!v)
@@ -546,6 +429,8 @@ static int parse_args(int argc, char **argv)
             cfg.w2_seconds = cfg.w5_seconds = atof(v);
         else if (!strcmp(a, "--payload"))
             cfg.payload = strtoul(v, NULL, 10);
+        else if (!strcmp(a, "--large"))
+            cfg.large = strtoull(v, NULL, 10);
         else if (!strcmp(a, "--engines"))
             cfg.engines = v;
         else if (!strcmp(a, "--workloads"))
@@ -556,64 +441,94 @@ static int parse_args(int argc, char **argv)
             return usage(argv[0]);
     }
     if (cfg.events < 1 || cfg.reps < 1 || cfg.reps > MAX_REPS || cfg.w2_seconds <= 0 ||
-        cfg.payload < 100 || cfg.payload > 65536)
+        cfg.payload < 100 || cfg.payload > 65536 || cfg.large < 1000)
         return usage(argv[0]);
     return 0;
+}
+
+static const suite_driver *const all_drivers[] = {
+    &suite_evstore_driver,
+#ifdef SUITE_HAVE_SQLITE
+    &suite_sqlite_driver,
+#endif
+#ifdef SUITE_HAVE_LMDB
+    &suite_lmdb_driver,
+#endif
+#ifdef SUITE_HAVE_PG
+    &suite_pg_driver,
+#endif
+};
+
+const suite_driver *suite_driver_named(const char *name)
+{
+    for (size_t i = 0; i < sizeof all_drivers / sizeof *all_drivers; i++)
+        if (!strcmp(all_drivers[i]->name, name))
+            return all_drivers[i];
+    return NULL;
 }
 
 /* The engines compiled in and asked for, each set up (a server started ...). */
 static void setup_engines(void)
 {
-    static const suite_driver *const all[] = {
-        &suite_evstore_driver,
-#ifdef SUITE_HAVE_SQLITE
-        &suite_sqlite_driver,
-#endif
-#ifdef SUITE_HAVE_LMDB
-        &suite_lmdb_driver,
-#endif
-#ifdef SUITE_HAVE_PG
-        &suite_pg_driver,
-#endif
-    };
-    for (size_t i = 0; i < sizeof all / sizeof *all; i++) {
-        if (!listed(cfg.engines, all[i]->name))
+    for (size_t i = 0; i < sizeof all_drivers / sizeof *all_drivers; i++) {
+        if (!suite_listed(cfg.engines, all_drivers[i]->name))
             continue;
         engine *e = &engines[nengines];
         memset(e, 0, sizeof *e);
-        e->d = all[i];
+        e->d = all_drivers[i];
         nengines++; /* before setup: the signal handler must see what setup starts */
-        e->ok = !all[i]->setup || all[i]->setup(rundir) == SUITE_OK;
+        e->ok = !e->d->setup || e->d->setup(rundir) == SUITE_OK;
     }
 }
 
-static void run_all(engine *es, int ne)
+static void run_all(void)
 {
-    int w1 = listed(cfg.workloads, "W1"), w3 = listed(cfg.workloads, "W3"),
-        w4 = listed(cfg.workloads, "W4"), w5 = listed(cfg.workloads, "W5");
-    if (w1 || w3 || w4 || w5) /* W1 builds the store the others read */
-        phase(es, ne, "W1", "events/s", m_w1, 0, 0);
-    if (w3)
-        phase(es, ne, "W3", "events/s", m_w3, 0, 0);
-    if (w4)
-        phase(es, ne, "W4", "streams/s", m_w4, 0, 0);
-    if (w5)
-        phase(es, ne, "W5", "events/s", m_w5, 0, 0);
-    for (int i = 0; i < ne; i++) {
-        if (es[i].db)
-            drop_store(&es[i], es[i].db, es[i].dir);
-        es[i].db = NULL;
-        free(es[i].vers);
-        es[i].vers = NULL;
+    static const suite_measure w1 = {.name = "W1", .unit = "events/s", .run = m_w1},
+                               w3 = {.name = "W3", .unit = "events/s", .run = m_w3},
+                               w4 = {.name = "W4", .unit = "streams/s", .run = m_w4},
+                               w5 = {.name = "W5", .unit = "events/s", .run = m_w5},
+                               w1u = {.name = "W1u", .unit = "events/s", .run = m_w1u},
+                               w2_1 = {.name = "W2-1t",
+                                       .unit = "events/s",
+                                       .run = m_w2,
+                                       .aux_name = {"W2-1t-p50", "W2-1t-p99"},
+                                       .aux_unit = {"us", "us"},
+                                       .probe = 1},
+                               w2_8 = {.name = "W2-8t",
+                                       .unit = "events/s",
+                                       .run = m_w2,
+                                       .aux_name = {"W2-8t-p50", "W2-8t-p99"},
+                                       .aux_unit = {"us", "us"}};
+    int on1 = suite_listed(cfg.workloads, "W1"), on3 = suite_listed(cfg.workloads, "W3"),
+        on4 = suite_listed(cfg.workloads, "W4"), on5 = suite_listed(cfg.workloads, "W5");
+    if (on1 || on3 || on4 || on5) /* W1 builds the store the others read */
+        suite_phase(&w1, cfg.reps);
+    if (on3)
+        suite_phase(&w3, cfg.reps);
+    if (on4)
+        suite_phase(&w4, cfg.reps);
+    if (on5)
+        suite_phase(&w5, cfg.reps);
+    for (int i = 0; i < nengines; i++) {
+        if (engines[i].db)
+            suite_drop_store(&engines[i], engines[i].db, engines[i].dir);
+        engines[i].db = NULL;
+        free(engines[i].vers);
+        engines[i].vers = NULL;
     }
-    if (w1)
-        phase(es, ne, "W1u", "events/s", m_w1u, 0, 0);
-    if (listed(cfg.workloads, "W2")) {
+    if (on1)
+        suite_phase(&w1u, cfg.reps);
+    if (suite_listed(cfg.workloads, "W2")) {
         w2_threads = 1;
-        phase(es, ne, "W2-1t", "events/s", m_w2, 1, 1);
+        suite_phase(&w2_1, cfg.reps);
         w2_threads = W2_THREADS;
-        phase(es, ne, "W2-8t", "events/s", m_w2, 1, 0);
+        suite_phase(&w2_8, cfg.reps);
     }
+    if (suite_listed(cfg.workloads, "W8"))
+        suite_latency_run();
+    if (suite_listed(cfg.workloads, "W6") || suite_listed(cfg.workloads, "W7") ||
+        suite_listed(cfg.workloads, "W9"))
+        suite_large_run();
 }
 
 /* Ctrl-C or a kill: stop any server, remove the run's files, die of the signal. Only
@@ -637,6 +552,8 @@ static void on_signal(int sig)
 
 int main(int argc, char **argv)
 {
+    if (argc > 1 && !strcmp(argv[1], "--child"))
+        return suite_child_main(argc - 2, argv + 2);
     if (parse_args(argc, argv) != 0)
         return 2;
     mkdir(cfg.base, 0755);
@@ -647,13 +564,17 @@ int main(int argc, char **argv)
     }
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
-    fprintf(stderr, "suite: %zu events, %zu-byte payloads, %d reps, W2 %.1f s, dir %s\n",
-            cfg.events, cfg.payload, cfg.reps, cfg.w2_seconds, rundir);
+    run_start = suite_now();
+    fprintf(stderr,
+            "suite: %zu events, %zu-byte payloads, %d reps, W2 %.1f s, large store "
+            "%llu events, dir %s\n",
+            cfg.events, cfg.payload, cfg.reps, cfg.w2_seconds, (unsigned long long)cfg.large,
+            rundir);
     if (suite_model_init(&model, cfg.events, cfg.payload, 0x5EED5EED5EEDull) != 0) {
         fprintf(stderr, "suite: out of memory\n");
         return 1;
     }
-    if (listed(cfg.workloads, "W10") || listed(cfg.workloads, "W2")) {
+    if (suite_listed(cfg.workloads, "W10") || suite_listed(cfg.workloads, "W2")) {
         char dir[4200];
         snprintf(dir, sizeof dir, "%s/phys", rundir);
         fprintf(stderr, "suite: W10 ...\n");
@@ -662,13 +583,13 @@ int main(int argc, char **argv)
             fprintf(stderr, "suite: W10 failed\n");
     }
     setup_engines();
-    run_all(engines, nengines);
+    run_all();
     for (int i = 0; i < nengines; i++)
         if (engines[i].d->teardown)
             engines[i].d->teardown();
     suite_rmtree(rundir);
-    print_ratios();
-    print_targets();
+    fprintf(stderr, "suite: done in %.0f s\n", suite_now() - run_start);
+    suite_print_tables();
     suite_model_free(&model);
     return 0;
 }

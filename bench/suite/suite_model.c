@@ -2,8 +2,9 @@
  * suite_model.c - the event model every engine of the suite is fed: 10,000 streams
  * "order-<k>", each event to a random stream (xorshift with a fixed seed, so every
  * engine and every run sees the same sequence), type ItemAdded, a JSON payload of about
- * 100 bytes or, for the 1 KiB variant, 1024 bytes. Also the small helpers (clock, tree
- * removal) the drivers share.
+ * 100 bytes or, for the 1 KiB variant, 1024 bytes. The large stores of W6, W7 and W9
+ * come from a generator of the same model with 1% rare events (suite_gen). Also the
+ * small helpers (clocks, tree removal) the drivers share.
  */
 #define _GNU_SOURCE
 #include "suite.h"
@@ -32,6 +33,13 @@ double suite_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int64_t suite_mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 int64_t suite_wall_ns(void)
@@ -127,4 +135,73 @@ void suite_model_event(const suite_model *m, size_t i, suite_ev *out)
     out->data = m->pool + p * m->pool_stride;
     out->data_len = m->pool_len[p];
     out->expect = SUITE_EXPECT_ANY;
+    out->type = NULL;
+}
+
+/* ---- the large stores' generator ---- */
+
+int suite_gen_init(suite_gen *g, const suite_model *m, uint64_t seed)
+{
+    memset(g, 0, sizeof *g);
+    g->m = m;
+    g->names = malloc(sizeof *g->names * SUITE_STREAMS);
+    g->last_version = malloc(sizeof *g->last_version * SUITE_STREAMS);
+    if (!g->names || !g->last_version) {
+        suite_gen_free(g);
+        return -1;
+    }
+    for (int k = 0; k < SUITE_STREAMS; k++) {
+        snprintf(g->names[k], sizeof g->names[k], "%s-%d",
+                 k % 100 == 0 ? SUITE_RARE_CATEGORY : "order", k);
+        g->last_version[k] = -1;
+    }
+    g->rng = seed ? seed : 1;
+    return 0;
+}
+
+int suite_gen_copy(suite_gen *dst, const suite_gen *src)
+{
+    if (suite_gen_init(dst, src->m, 1) != 0)
+        return -1;
+    char(*names)[24] = dst->names;
+    int64_t *lv = dst->last_version;
+    *dst = *src;
+    dst->names = names, dst->last_version = lv;
+    memcpy(names, src->names, sizeof *names * SUITE_STREAMS);
+    memcpy(lv, src->last_version, sizeof *lv * SUITE_STREAMS);
+    return 0;
+}
+
+void suite_gen_free(suite_gen *g)
+{
+    free(g->names);
+    free(g->last_version);
+    g->names = NULL;
+    g->last_version = NULL;
+}
+
+static void add_sum(suite_sum *s, size_t len, uint64_t sum)
+{
+    s->events++;
+    s->bytes += len;
+    s->checksum += sum;
+}
+
+void suite_gen_next(suite_gen *g, suite_ev *out)
+{
+    const suite_model *m = g->m;
+    uint32_t k = (uint32_t)(suite_rand(&g->rng) % SUITE_STREAMS);
+    size_t p = g->next % m->pool_n;
+    int rare_type = g->next % 100 == 99;
+    out->stream = g->names[k];
+    out->data = m->pool + p * m->pool_stride;
+    out->data_len = m->pool_len[p];
+    out->expect = g->last_version[k]++;
+    out->type = rare_type ? SUITE_RARE_TYPE : NULL;
+    add_sum(&g->all, out->data_len, m->pool_sum[p]);
+    if (rare_type)
+        add_sum(&g->rare_type, out->data_len, m->pool_sum[p]);
+    if (k % 100 == 0)
+        add_sum(&g->rare_category, out->data_len, m->pool_sum[p]);
+    g->next++;
 }

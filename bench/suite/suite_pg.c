@@ -8,10 +8,18 @@
  * PID and removes the dir. When the server
  * cannot start, the engine is skipped with the reason.
  *
- * Table as for SQLite: events(pos bigserial primary key, stream, version, type, ts,
- * data) with UNIQUE(stream, version); prepared statements through libpq; a batch is one
- * transaction whose inserts are pipelined (libpq pipeline mode), the commit sent once
- * every insert is known to have succeeded. Unsynced stores set synchronous_commit=off.
+ * A store is a table named after the store's directory (ev_<name>), as for SQLite:
+ * (pos bigserial primary key, stream, version, type, ts, data) with UNIQUE(stream,
+ * version); prepared statements through libpq; a batch is one transaction whose inserts
+ * are pipelined (libpq pipeline mode), the commit sent once every insert is known to
+ * have succeeded. Unsynced stores set synchronous_commit=off. The large stores of W6-W9
+ * are loaded with COPY. W9 runs the same SELECT two ways: with the planner kept off
+ * indexes (enable_indexscan, enable_bitmapscan, enable_indexonlyscan off: a sequential
+ * read of the table) and allowed onto them (an index on (type, pos) made by
+ * add_indexes, or the UNIQUE (stream, version) index for a category).
+ *
+ * Child processes (W7, W8) reach the server through SUITE_PG_CONNINFO, which setup
+ * exports once the server answers.
  */
 #define _GNU_SOURCE
 #include "suite.h"
@@ -46,14 +54,35 @@ static struct {
     int drop; /* 1: switch to uid/gid in the child */
 } srv;
 
+#define TABLE_MAX 64
+
 typedef struct pg_db {
     int durable;
-    int fresh;
+    char table[TABLE_MAX];
 } pg_db;
 
 typedef struct pg_conn {
     PGconn *c;
+    char table[TABLE_MAX];
 } pg_conn;
+
+const char *suite_pg_conninfo(void)
+{
+    return srv.conninfo[0] ? srv.conninfo : getenv("SUITE_PG_CONNINFO");
+}
+
+/* A store's table: "ev_" and the last part of its directory, in [a-z0-9_]. */
+void suite_pg_table(char *out, size_t cap, const char *dir)
+{
+    const char *base = strrchr(dir, '/');
+    base = base ? base + 1 : dir;
+    size_t n = (size_t)snprintf(out, cap, "ev_%s", base);
+    for (size_t i = 3; i < n && i < cap; i++) {
+        char ch = out[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9')))
+            out[i] = (ch >= 'A' && ch <= 'Z') ? (char)(ch - 'A' + 'a') : '_';
+    }
+}
 
 static void sleep_ms(int ms)
 {
@@ -253,6 +282,7 @@ static int pg_setup(const char *base)
              port);
     if (wait_ready(log) != SUITE_OK)
         return SUITE_ERR;
+    setenv("SUITE_PG_CONNINFO", srv.conninfo, 1);
     fprintf(stderr, "suite: pg: server %s/postgres pid %d on 127.0.0.1:%d\n", srv.bindir,
             (int)srv.pid, port);
     return SUITE_OK;
@@ -277,37 +307,81 @@ static int exec_cmd(PGconn *c, const char *sql)
 
 /* A new event's version without a check: one past the stream's last, through the
  * UNIQUE(stream, version) index; with a check: inserted only when the stream's last
- * version is the expected one (0 rows = conflict). */
+ * version is the expected one (0 rows = conflict). %1$s is the table. */
 static const char *const sql_ins_any =
-    "INSERT INTO events(stream,version,type,ts,data) SELECT $1::text,"
-    " coalesce(max(version),-1)+1, $2::text, $3::bigint, $4::text FROM events WHERE stream=$1";
+    "INSERT INTO %1$s(stream,version,type,ts,data) SELECT $1::text,"
+    " coalesce(max(version),-1)+1, $2::text, $3::bigint, $4::text FROM %1$s WHERE stream=$1";
 static const char *const sql_ins_at =
-    "INSERT INTO events(stream,version,type,ts,data) SELECT $1::text, $2::bigint+1, $3::text,"
-    " $4::bigint, $5::text WHERE (SELECT coalesce(max(version),-1) FROM events"
+    "INSERT INTO %1$s(stream,version,type,ts,data) SELECT $1::text, $2::bigint+1, $3::text,"
+    " $4::bigint, $5::text WHERE (SELECT coalesce(max(version),-1) FROM %1$s"
     " WHERE stream=$1::text) = $2::bigint";
 static const char *const sql_stream =
-    "SELECT pos,stream,version,type,ts,data FROM events WHERE stream=$1 ORDER BY version";
+    "SELECT pos,stream,version,type,ts,data FROM %1$s WHERE stream=$1 ORDER BY version";
+static const char *const sql_by_type =
+    "SELECT pos,stream,version,type,ts,data FROM %1$s WHERE type=$1 ORDER BY pos";
+static const char *const sql_by_category =
+    "SELECT pos,stream,version,type,ts,data FROM %1$s WHERE stream >= $1 AND stream < $2"
+    " ORDER BY pos";
+
+/* A statement's text for one table. */
+static const char *sql_for(char *buf, size_t cap, const char *fmt, const char *table)
+{
+    /* The formats above take the table by position (%1$s), several times. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+    snprintf(buf, cap, fmt, table);
+#pragma GCC diagnostic pop
+    return buf;
+}
+
+/* Run `fmt` (a command on %1$s) on a new connection. */
+static int exec_on_table(const char *fmt, const char *table)
+{
+    char sql[512];
+    const char *ci = suite_pg_conninfo();
+    if (!ci)
+        return SUITE_ERR;
+    PGconn *c = PQconnectdb(ci);
+    int rc = PQstatus(c) == CONNECTION_OK ? exec_cmd(c, sql_for(sql, sizeof sql, fmt, table))
+                                          : fail_res(c, NULL, "connect");
+    PQfinish(c);
+    return rc;
+}
+
+static int pg_reopen(void **out, const char *dir)
+{
+    pg_db *db = suite_pg_conninfo() ? calloc(1, sizeof *db) : NULL;
+    if (!db)
+        return SUITE_ERR;
+    suite_pg_table(db->table, sizeof db->table, dir); /* the data lives in the server */
+    *out = db;
+    return SUITE_OK;
+}
 
 static int pg_open(void **out, const char *dir, int durable)
 {
-    (void)dir; /* the data lives in the server's temp dir */
-    if (!srv.pid)
+    if (pg_reopen(out, dir) != SUITE_OK)
         return SUITE_ERR;
-    PGconn *c = PQconnectdb(srv.conninfo);
-    int rc = PQstatus(c) == CONNECTION_OK ? SUITE_OK : fail_res(c, NULL, "connect");
-    if (rc == SUITE_OK)
-        rc = exec_cmd(c, "DROP TABLE IF EXISTS events");
-    if (rc == SUITE_OK)
-        rc = exec_cmd(c, "CREATE TABLE events(pos bigserial PRIMARY KEY, stream text NOT NULL,"
-                         " version bigint NOT NULL, type text NOT NULL, ts bigint NOT NULL,"
-                         " data text NOT NULL, UNIQUE(stream, version))");
-    PQfinish(c);
-    pg_db *db = rc == SUITE_OK ? calloc(1, sizeof *db) : NULL;
-    if (!db)
-        return SUITE_ERR;
+    pg_db *db = *out;
     db->durable = durable;
-    *out = db;
+    int rc = exec_on_table("DROP TABLE IF EXISTS %1$s", db->table);
+    if (rc == SUITE_OK)
+        rc = exec_on_table("CREATE TABLE %1$s(pos bigserial PRIMARY KEY, stream text NOT NULL,"
+                           " version bigint NOT NULL, type text NOT NULL, ts bigint NOT NULL,"
+                           " data text NOT NULL, UNIQUE(stream, version))",
+                           db->table);
+    if (rc != SUITE_OK) {
+        free(db);
+        return SUITE_ERR;
+    }
     return SUITE_OK;
+}
+
+static void pg_destroy(const char *dir)
+{
+    char table[TABLE_MAX];
+    suite_pg_table(table, sizeof table, dir);
+    exec_on_table("DROP TABLE IF EXISTS %1$s", table);
 }
 
 static void pg_conn_close(void *p)
@@ -333,16 +407,23 @@ static int pg_conn_open(void **out, void *p)
     pg_conn *pc = calloc(1, sizeof *pc);
     if (!pc)
         return SUITE_ERR;
-    pc->c = PQconnectdb(srv.conninfo);
+    char sql[512];
+    const char *t = db->table;
+    snprintf(pc->table, sizeof pc->table, "%s", t);
+    pc->c = PQconnectdb(suite_pg_conninfo());
     int rc = PQstatus(pc->c) == CONNECTION_OK ? SUITE_OK : fail_res(pc->c, NULL, "connect");
     if (rc == SUITE_OK && !db->durable)
         rc = exec_cmd(pc->c, "SET synchronous_commit = off");
     if (rc == SUITE_OK)
-        rc = prepare(pc->c, "ins_any", sql_ins_any, 4);
+        rc = prepare(pc->c, "ins_any", sql_for(sql, sizeof sql, sql_ins_any, t), 4);
     if (rc == SUITE_OK)
-        rc = prepare(pc->c, "ins_at", sql_ins_at, 5);
+        rc = prepare(pc->c, "ins_at", sql_for(sql, sizeof sql, sql_ins_at, t), 5);
     if (rc == SUITE_OK)
-        rc = prepare(pc->c, "stream", sql_stream, 1);
+        rc = prepare(pc->c, "stream", sql_for(sql, sizeof sql, sql_stream, t), 1);
+    if (rc == SUITE_OK)
+        rc = prepare(pc->c, "by_type", sql_for(sql, sizeof sql, sql_by_type, t), 1);
+    if (rc == SUITE_OK)
+        rc = prepare(pc->c, "by_category", sql_for(sql, sizeof sql, sql_by_category, t), 2);
     if (rc != SUITE_OK) {
         pg_conn_close(pc);
         return SUITE_ERR;
@@ -356,11 +437,11 @@ static int send_insert(PGconn *c, const suite_ev *e, const char *ts)
 {
     char expect[24];
     if (e->expect == SUITE_EXPECT_ANY) {
-        const char *v[4] = {e->stream, SUITE_EVENT_TYPE, ts, e->data};
+        const char *v[4] = {e->stream, suite_ev_type(e), ts, e->data};
         return PQsendQueryPrepared(c, "ins_any", 4, v, NULL, NULL, 0);
     }
     snprintf(expect, sizeof expect, "%lld", (long long)e->expect);
-    const char *v[5] = {e->stream, expect, SUITE_EVENT_TYPE, ts, e->data};
+    const char *v[5] = {e->stream, expect, suite_ev_type(e), ts, e->data};
     return PQsendQueryPrepared(c, "ins_at", 5, v, NULL, NULL, 0);
 }
 
@@ -420,7 +501,7 @@ static int pg_append_one(void *p, const suite_ev *ev)
         return pg_append_batch(p, ev, 1);
     char ts[24];
     snprintf(ts, sizeof ts, "%lld", (long long)suite_wall_ns());
-    const char *v[4] = {ev->stream, SUITE_EVENT_TYPE, ts, ev->data};
+    const char *v[4] = {ev->stream, suite_ev_type(ev), ts, ev->data};
     /* Two threads may pick the same next version of a stream; the UNIQUE index turns
      * away the second (23505) and it tries again, as an application would. */
     for (int attempt = 0; attempt < 100; attempt++) {
@@ -461,10 +542,13 @@ static int rows(const PGresult *r, int whole_payload, suite_sum *out)
 static int pg_replay(void *p, suite_sum *out)
 {
     PGconn *c = ((pg_conn *)p)->c;
+    char sql[512];
     /* A cursor fetched in chunks: the client never holds the whole table. */
     if (exec_cmd(c, "BEGIN") != SUITE_OK ||
-        exec_cmd(c, "DECLARE rc NO SCROLL CURSOR FOR SELECT pos,stream,version,type,ts,data"
-                    " FROM events ORDER BY pos") != SUITE_OK)
+        exec_cmd(c, sql_for(sql, sizeof sql,
+                            "DECLARE rc NO SCROLL CURSOR FOR SELECT pos,stream,version,type,"
+                            "ts,data FROM %1$s ORDER BY pos",
+                            ((pg_conn *)p)->table)) != SUITE_OK)
         return SUITE_ERR;
     for (;;) {
         PGresult *r = PQexec(c, "FETCH 10000 FROM rc");
@@ -500,6 +584,93 @@ static int pg_read_stream(void *p, const char *stream, suite_sum *out)
     return rc;
 }
 
+/* COPY text format: a backslash, tab, newline or carriage return in a value is escaped. */
+static size_t copy_escape(char *out, const char *in, size_t len)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        char ch = in[i];
+        if (ch == '\\' || ch == '\t' || ch == '\n' || ch == '\r') {
+            out[n++] = '\\';
+            ch = ch == '\t' ? 't' : ch == '\n' ? 'n' : ch == '\r' ? 'r' : '\\';
+        }
+        out[n++] = ch;
+    }
+    return n;
+}
+
+/* The large stores' load: one COPY of the n rows, versions as given. */
+static int pg_load(void *p, const suite_ev *ev, size_t n)
+{
+    pg_conn *pc = p;
+    char sql[256], row[2 * 4096 + 256];
+    int64_t ts = suite_wall_ns();
+    PGresult *r =
+        PQexec(pc->c, sql_for(sql, sizeof sql, "COPY %1$s(stream,version,type,ts,data) FROM STDIN",
+                              pc->table));
+    if (PQresultStatus(r) != PGRES_COPY_IN)
+        return fail_res(pc->c, r, "copy");
+    PQclear(r);
+    int ok = 1;
+    for (size_t i = 0; i < n && ok; i++) {
+        if (ev[i].data_len > 4096) {
+            ok = 0;
+            break;
+        }
+        size_t len =
+            (size_t)snprintf(row, 256, "%s\t%lld\t%s\t%lld\t", ev[i].stream,
+                             (long long)ev[i].expect + 1, suite_ev_type(&ev[i]), (long long)ts);
+        len += copy_escape(row + len, ev[i].data, ev[i].data_len);
+        row[len++] = '\n';
+        ok = PQputCopyData(pc->c, row, (int)len) == 1;
+    }
+    if (PQputCopyEnd(pc->c, ok ? NULL : "suite: row too long") != 1)
+        return fail_res(pc->c, NULL, "copy end");
+    r = PQgetResult(pc->c);
+    int rc = PQresultStatus(r) == PGRES_COMMAND_OK ? SUITE_OK : fail_res(pc->c, r, "copy");
+    if (rc == SUITE_OK)
+        PQclear(r);
+    while ((r = PQgetResult(pc->c)) != NULL)
+        PQclear(r);
+    return rc;
+}
+
+static int pg_filtered(void *p, const suite_filter *f, suite_sum *out)
+{
+    PGconn *c = ((pg_conn *)p)->c;
+    const char *planner = f->use_index ? "RESET enable_indexscan; RESET enable_bitmapscan;"
+                                         " RESET enable_indexonlyscan"
+                                       : "SET enable_indexscan = off; SET enable_bitmapscan ="
+                                         " off; SET enable_indexonlyscan = off";
+    if (exec_cmd(c, planner) != SUITE_OK)
+        return SUITE_ERR;
+    /* A category C is the streams from "C-" up to (not including) "C." ('.' follows '-';
+     * the server's collation is C, so this is byte order). */
+    char lo[64], hi[64];
+    snprintf(lo, sizeof lo, "%s-", f->value);
+    snprintf(hi, sizeof hi, "%s.", f->value);
+    const char *v[2] = {f->by_category ? lo : f->value, hi};
+    PGresult *r = PQexecPrepared(c, f->by_category ? "by_category" : "by_type",
+                                 f->by_category ? 2 : 1, v, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        return fail_res(c, r, "filtered select");
+    int rc = rows(r, 1, out);
+    PQclear(r);
+    return rc;
+}
+
+static int pg_add_indexes(void *p)
+{
+    pg_db *db = p;
+    int rc = exec_on_table("CREATE INDEX ON %1$s(type, pos)", db->table);
+    return rc == SUITE_OK ? exec_on_table("ANALYZE %1$s", db->table) : rc;
+}
+
+static long pg_server_pid(void *p)
+{
+    return PQbackendPID(((pg_conn *)p)->c);
+}
+
 static void pg_close(void *p)
 {
     free(p);
@@ -518,4 +689,12 @@ const suite_driver suite_pg_driver = {
     .replay = pg_replay,
     .read_stream = pg_read_stream,
     .close = pg_close,
+    .reopen = pg_reopen,
+    .load = pg_load,
+    .filtered = pg_filtered,
+    .add_indexes = pg_add_indexes,
+    .server_pid = pg_server_pid,
+    .destroy = pg_destroy,
+    .open_is_connect = 1,
+    .feed = &suite_pg_feed,
 };

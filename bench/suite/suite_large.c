@@ -1,0 +1,289 @@
+/*
+ * suite_large.c - the large stores of W6, W7 and W9, and the order they run in.
+ *
+ * Every engine gets a store of 10 events and a large one filled from the same
+ * generator (suite_gen: the W1 model plus 1% rare type and 1% rare category). The
+ * large store is filled to a tenth of its size first, W6 and W7 measure it there, then
+ * it is filled up and W6, W7 and W9 measure it whole: the two sizes show whether open
+ * time and memory grow with the store. Filling is not measured; it uses the engine's
+ * unsynced mode and its fast load path where it has one.
+ *
+ * All engines' stores exist at once (so the repetitions can be interleaved); at 10 M
+ * events that is about 2-4 GB per engine, so the free space under the run's directory
+ * is checked first, and everything is removed at the end.
+ */
+#include "suite_run.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/statvfs.h>
+
+/* A load transaction takes LOAD_BATCH events: random streams dirty a page of the
+ * (stream, version) index per event, so fewer, larger transactions write each page
+ * fewer times. append_batch takes at most SUITE_MAX_BATCH. */
+#define LOAD_BATCH      10000
+#define BYTES_PER_EVENT 600 /* generous: LMDB and PostgreSQL take ~300-400 with indexes */
+#define GEN_SEED        0x1A46E5EEDull
+
+static uint64_t cur_events; /* events in the large stores now */
+static suite_gen cur_gen;   /* the generator as the stores are now: W7/W9's answers */
+
+static int large_capable(const engine *e)
+{
+    return e->ok && e->d->reopen;
+}
+
+/* Fill e's store at dir from generator state `from` up to `target` events, leaving the
+ * generator's end state in *to when to is not NULL. */
+static int fill(engine *e, const char *dir, int create, const suite_gen *from, uint64_t target,
+                suite_gen *to)
+{
+    static suite_ev ev[LOAD_BATCH];
+    suite_gen g;
+    void *db, *conn;
+    if (suite_gen_copy(&g, from) != 0)
+        return -1;
+    int rc = create ? e->d->open(&db, dir, 0) : e->d->reopen(&db, dir);
+    if (rc != SUITE_OK) {
+        suite_gen_free(&g);
+        return -1;
+    }
+    if ((rc = e->d->conn_open(&conn, db)) == SUITE_OK) {
+        double t0 = suite_now();
+        uint64_t first = g.next;
+        size_t max = e->d->load ? LOAD_BATCH : SUITE_MAX_BATCH;
+        while (rc == SUITE_OK && g.next < target) {
+            size_t n = target - g.next < max ? (size_t)(target - g.next) : max;
+            for (size_t j = 0; j < n; j++) {
+                suite_gen_next(&g, &ev[j]);
+                if (!e->d->load)
+                    ev[j].expect = SUITE_EXPECT_ANY; /* as W1 appends */
+            }
+            rc = e->d->load ? e->d->load(conn, ev, n) : e->d->append_batch(conn, ev, n);
+        }
+        e->d->conn_close(conn);
+        if (target - first > 1000)
+            fprintf(stderr, "suite: %s: filled to %llu events (%.0f events/s, not a result)\n",
+                    e->d->name, (unsigned long long)target,
+                    (double)(target - first) / (suite_now() - t0));
+    }
+    e->d->close(db);
+    if (rc == SUITE_OK && to) {
+        suite_gen_free(to);
+        *to = g;
+    } else {
+        suite_gen_free(&g);
+    }
+    return rc == SUITE_OK ? 0 : -1;
+}
+
+/* Fill every engine's large store to `target`; cur_gen moves along. */
+static void fill_all(uint64_t target, int create)
+{
+    suite_gen next = {0};
+    for (int i = 0; i < nengines; i++) {
+        engine *e = &engines[i];
+        if (!e->large_ok)
+            continue;
+        if (fill(e, e->large_dir, create, &cur_gen, target, next.names ? NULL : &next) != 0) {
+            fprintf(stderr, "suite: %s: filling the large store failed; it leaves W6, W7, W9\n",
+                    e->d->name);
+            e->large_ok = 0;
+        }
+    }
+    if (next.names) {
+        suite_gen_free(&cur_gen);
+        cur_gen = next;
+        cur_events = target;
+    }
+}
+
+static int enough_space(int n)
+{
+    struct statvfs fs;
+    double need = (double)n * (double)cfg.large * BYTES_PER_EVENT;
+    if (statvfs(rundir, &fs) != 0)
+        return 1; /* cannot tell: let the engines report ENOSPC if it comes to that */
+    double avail = (double)fs.f_bavail * (double)fs.f_frsize;
+    if (avail >= need)
+        return 1;
+    fprintf(stderr,
+            "suite: W6, W7, W9 need about %.1f GB free under %s for %d engines at %llu events, "
+            "and there are %.1f GB: skipped (try --large with fewer events, or --dir)\n",
+            need / 1e9, rundir, n, (unsigned long long)cfg.large, avail / 1e9);
+    return 0;
+}
+
+/* ---- the measurements, as the phase runner calls them ---- */
+
+static int opens_locally(const engine *e)
+{
+    return e->d->head && !e->d->open_is_connect;
+}
+
+/* W9's variants fail alone (an engine that misses one still runs the next). */
+static int has_filtered(const engine *e)
+{
+    return e->large_ok && e->d->filtered;
+}
+
+static int has_indexes(const engine *e)
+{
+    return e->large_ok && e->d->filtered && e->d->add_indexes;
+}
+
+static double m_w6(engine *e, int rep)
+{
+    return suite_w6_open(e, rep, cur_events);
+}
+
+static double m_w7(engine *e, int rep)
+{
+    return suite_w7_memory(e, rep, &cur_gen.all);
+}
+
+static const suite_filter f_type = {0, SUITE_RARE_TYPE, 0}, f_cat = {1, SUITE_RARE_CATEGORY, 0},
+                          f_type_ix = {0, SUITE_RARE_TYPE, 1},
+                          f_cat_ix = {1, SUITE_RARE_CATEGORY, 1};
+
+static double m_w9_type(engine *e, int rep)
+{
+    (void)rep;
+    return suite_w9_filtered(e, &f_type, cur_events, &cur_gen.rare_type);
+}
+
+static double m_w9_cat(engine *e, int rep)
+{
+    (void)rep;
+    return suite_w9_filtered(e, &f_cat, cur_events, &cur_gen.rare_category);
+}
+
+static double m_w9_type_ix(engine *e, int rep)
+{
+    (void)rep;
+    return suite_w9_filtered(e, &f_type_ix, cur_events, &cur_gen.rare_type);
+}
+
+static double m_w9_cat_ix(engine *e, int rep)
+{
+    (void)rep;
+    return suite_w9_filtered(e, &f_cat_ix, cur_events, &cur_gen.rare_category);
+}
+
+/* W6 and W7 at the current size. Names carry the size ("W6-open-1M"). */
+static void measure_size(int w6, int w7)
+{
+    /* The phase runner keeps the names' pointers only while it runs. */
+    char sz[24], open[64], tiny[64], rss[64], base[64], server[64], rate[64];
+    suite_size_label(cur_events, sz, sizeof sz);
+    snprintf(open, sizeof open, "W6-open-%s", sz);
+    snprintf(tiny, sizeof tiny, "W6-open-10-vs-%s", sz);
+    snprintf(rss, sizeof rss, "W7-RssAnon-%s", sz);
+    snprintf(base, sizeof base, "W7-base-%s", sz);
+    snprintf(server, sizeof server, "W7-server-%s", sz);
+    snprintf(rate, sizeof rate, "W7-rate-%s", sz);
+    const suite_measure m6 = {.name = open,
+                              .unit = "us",
+                              .run = m_w6,
+                              .aux_name = {tiny},
+                              .aux_unit = {"us"},
+                              .applies = opens_locally,
+                              .on_failure = SUITE_FAIL_LARGE},
+                        m7 = {.name = rss,
+                              .unit = "MiB",
+                              .run = m_w7,
+                              .aux_name = {base, server, rate},
+                              .aux_unit = {"MiB", "MiB", "events/s"},
+                              .on_failure = SUITE_FAIL_LARGE};
+    if (w6)
+        suite_phase(&m6, cfg.reps);
+    if (w7) /* memory is no noisy figure: one repetition */
+        suite_phase(&m7, 1);
+}
+
+static void measure_filters(void)
+{
+    static const suite_measure t = {.name = "W9-type",
+                                    .unit = "events/s",
+                                    .run = m_w9_type,
+                                    .applies = has_filtered,
+                                    .on_failure = SUITE_FAIL_ONE},
+                               c = {.name = "W9-category",
+                                    .unit = "events/s",
+                                    .run = m_w9_cat,
+                                    .applies = has_filtered,
+                                    .on_failure = SUITE_FAIL_ONE},
+                               ti = {.name = "W9-type-index",
+                                     .unit = "events/s",
+                                     .run = m_w9_type_ix,
+                                     .applies = has_indexes,
+                                     .on_failure = SUITE_FAIL_ONE},
+                               ci = {.name = "W9-category-index",
+                                     .unit = "events/s",
+                                     .run = m_w9_cat_ix,
+                                     .applies = has_indexes,
+                                     .on_failure = SUITE_FAIL_ONE};
+    suite_phase(&t, cfg.reps);
+    suite_phase(&c, cfg.reps);
+    for (int i = 0; i < nengines; i++) {
+        engine *e = &engines[i];
+        if (!e->large_ok || !has_indexes(e))
+            continue;
+        void *db;
+        double t0 = suite_now();
+        int rc = e->d->reopen(&db, e->large_dir);
+        if (rc == SUITE_OK) {
+            rc = e->d->add_indexes(db);
+            e->d->close(db);
+        }
+        if (rc != SUITE_OK) {
+            fprintf(stderr, "suite: %s: W9 indexes failed; the index variant is left out\n",
+                    e->d->name);
+            e->large_ok = 0;
+        } else {
+            fprintf(stderr, "suite: %s: W9 indexes built in %.1f s (not a result)\n", e->d->name,
+                    suite_now() - t0);
+        }
+    }
+    suite_phase(&ti, cfg.reps);
+    suite_phase(&ci, cfg.reps);
+}
+
+void suite_large_run(void)
+{
+    int w6 = suite_listed(cfg.workloads, "W6"), w7 = suite_listed(cfg.workloads, "W7"),
+        w9 = suite_listed(cfg.workloads, "W9"), n = 0;
+    for (int i = 0; i < nengines; i++)
+        n += large_capable(&engines[i]);
+    if (!n || !enough_space(n) || suite_gen_init(&cur_gen, &model, GEN_SEED) != 0)
+        return;
+    cur_events = 0;
+    fprintf(stderr, "suite: W6, W7, W9: filling the large stores ...\n");
+    for (int i = 0; i < nengines; i++) {
+        engine *e = &engines[i];
+        e->large_ok = large_capable(e);
+        if (!e->large_ok)
+            continue;
+        suite_store_dir(e->tiny_dir, sizeof e->tiny_dir, e, "tiny", 0);
+        suite_store_dir(e->large_dir, sizeof e->large_dir, e, "large", 0);
+        if (fill(e, e->tiny_dir, 1, &cur_gen, 10, NULL) != 0 ||
+            fill(e, e->large_dir, 1, &cur_gen, 0, NULL) != 0) {
+            fprintf(stderr, "suite: %s: cannot make the W6 stores\n", e->d->name);
+            e->large_ok = 0;
+        }
+    }
+    fill_all(cfg.large / 10, 0);
+    measure_size(w6, w7);
+    fill_all(cfg.large, 0);
+    measure_size(w6, w7);
+    if (w9)
+        measure_filters();
+    for (int i = 0; i < nengines; i++) {
+        engine *e = &engines[i];
+        if (e->tiny_dir[0]) {
+            suite_drop_store(e, NULL, e->tiny_dir);
+            suite_drop_store(e, NULL, e->large_dir);
+        }
+    }
+    suite_gen_free(&cur_gen);
+}
