@@ -146,7 +146,9 @@ typedef struct mapping {
 typedef struct seg {
     uint64_t first_pos;
     char name[32];               /* "00000000000000000001.seg" */
-    int fd;                      /* O_RDONLY, for mapping */
+    const struct file_backend *fb; /* whose directory holds it */
+    _Atomic int fd;              /* O_RDONLY, for mapping; -1 until first used
+                                  * (evs__seg_fd), so open does not open every file */
     _Atomic(mapping *) data;     /* the segment file */
     _Atomic(mapping *) idx;      /* its .idx file, NULL until needed */
     _Atomic uint64_t size_seen;  /* the file is known to be at least this long */
@@ -348,7 +350,10 @@ seg *evs__seg_next(file_backend *fb, const seg *s); /* the following segment, or
 int evs__seg_add(file_backend *fb, uint64_t first_pos, seg **out);
 int evs__seg_create_file(file_backend *fb, uint64_t first_pos);
 const mapping *evs__seg_map(file_backend *fb, seg *s, uint64_t need_len);
-int evs__seg_file_size(const seg *s, uint64_t *out);
+int evs__seg_file_size(seg *s, uint64_t *out);
+/* The segment's file descriptor, opened on first use: its fd, or a negative EVS_E*
+ * naming the file. */
+int evs__seg_fd(seg *s);
 /* What is wrong with segment s's 64-byte header h (magic, checksum, first position, store
  * id): a description into why and the byte offset of the bad field into *off; false
  * when the header is whole and says what the file's name says. */

@@ -195,6 +195,11 @@ void evs__head_wake(file_backend *fb, bool closing)
      * 5 ms (see evs__head_wait): they see the flags at the next slice. */
     if (!fb->head_shared || fb->readonly)
         return;
+    /* Nobody waiting: leave the shared page alone. A waiter counts itself before it
+     * looks at the flags, and the flags were set before this load (both seq_cst), so
+     * either it sees them or we see it. */
+    if (atomic_load(A32(fb, HEAD_OFF_WAITERS)) == 0)
+        return;
     atomic_fetch_add(A32(fb, HEAD_OFF_FUTEX), 1);
     syscall(SYS_futex, (uint32_t *)(void *)(fb->head + HEAD_OFF_FUTEX), FUTEX_WAKE, INT_MAX, NULL,
             NULL, 0);

@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 /* The end of committed data in segment s as seen by head h. */
-static int seg_end(const seg *s, const head_view *h, uint64_t *end)
+static int seg_end(seg *s, const head_view *h, uint64_t *end)
 {
     if (s->first_pos == h->seg) {
         *end = h->end;

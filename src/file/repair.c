@@ -93,7 +93,12 @@ static int save_tail(repair_job *job, seg *s, uint64_t from, uint64_t size, char
     }
     for (uint64_t at = from; at < size && rc == 0; at += COPY_CHUNK) {
         size_t n = size - at < COPY_CHUNK ? (size_t)(size - at) : COPY_CHUNK;
-        int r = evs__pread_all(s->fd, buf, n, (off_t)at);
+        int src = evs__seg_fd(s);
+        if (src < 0) {
+            rc = src;
+            break;
+        }
+        int r = evs__pread_all(src, buf, n, (off_t)at);
         if (r != 0)
             rc = r < 0 ? evs__seterr_errno(errno, "cannot read segment %s at byte %" PRIu64,
                                            s->name, at)

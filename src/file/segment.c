@@ -100,18 +100,10 @@ int evs__seg_add(file_backend *fb, uint64_t first_pos, seg **out)
         rc = evs__seterr(EVS_ENOMEM, "out of memory adding a segment");
         goto out;
     }
-    s->fd = -1;
+    atomic_init(&s->fd, -1);
+    s->fb = fb;
     s->first_pos = first_pos;
     evs__seg_name(s->name, sizeof s->name, first_pos, "seg");
-    char path[4200];
-    rc = evs__path(fb, s->name, path, sizeof path);
-    if (rc < 0)
-        goto out;
-    s->fd = evs__sys.open(path, O_RDONLY, 0);
-    if (s->fd < 0) {
-        rc = evs__seterr_errno(errno, "cannot open segment '%s'", path);
-        goto out;
-    }
     if (fb->seg_count == fb->seg_cap) {
         size_t cap = fb->seg_cap ? fb->seg_cap * 2 : 16;
         seg **n = evs__realloc(fb->segs, cap * sizeof *n);
@@ -130,11 +122,7 @@ int evs__seg_add(file_backend *fb, uint64_t first_pos, seg **out)
         *out = s;
     s = NULL;
 out:
-    if (s) {
-        if (s->fd >= 0)
-            evs__sys.close(s->fd);
-        evs__free(s);
-    }
+    evs__free(s);
     pthread_rwlock_unlock(&fb->seg_lock);
     return rc;
 }
@@ -260,10 +248,34 @@ int evs__seg_remove_file(file_backend *fb, uint64_t first_pos)
     return 0;
 }
 
-int evs__seg_file_size(const seg *s, uint64_t *out)
+int evs__seg_fd(seg *s)
+{
+    int fd = atomic_load(&s->fd);
+    if (fd >= 0)
+        return fd;
+    char path[4200];
+    int rc = evs__path(s->fb, s->name, path, sizeof path);
+    if (rc < 0)
+        return rc;
+    int opened = evs__sys.open(path, O_RDONLY, 0);
+    if (opened < 0)
+        return evs__seterr_errno(errno, "cannot open segment '%s'", path);
+    /* Two threads may open it at once: the first to publish wins. */
+    int expected = -1;
+    if (!atomic_compare_exchange_strong(&s->fd, &expected, opened)) {
+        evs__sys.close(opened);
+        return expected;
+    }
+    return opened;
+}
+
+int evs__seg_file_size(seg *s, uint64_t *out)
 {
     struct stat st;
-    if (evs__sys.fstat(s->fd, &st) < 0)
+    int fd = evs__seg_fd(s);
+    if (fd < 0)
+        return fd;
+    if (evs__sys.fstat(fd, &st) < 0)
         return evs__seterr_errno(errno, "cannot stat segment '%s'", s->name);
     *out = (uint64_t)st.st_size;
     return 0;
@@ -338,7 +350,10 @@ const mapping *evs__seg_map(file_backend *fb, seg *s, uint64_t need_len)
     mapping *m = atomic_load(&s->data);
     if (m && m->len >= need_len)
         return m;
-    return map_grow(fb, &s->data, s->fd, need_len, s->name);
+    int fd = evs__seg_fd(s);
+    if (fd < 0)
+        return NULL;
+    return map_grow(fb, &s->data, fd, need_len, s->name);
 }
 
 /* Is [0, end) inside the file? Reads through the mapping past the end of the file
@@ -559,8 +574,9 @@ static void seg_free(seg *s)
 {
     unmap_chain(atomic_load(&s->data));
     unmap_chain(atomic_load(&s->idx));
-    if (s->fd >= 0)
-        evs__sys.close(s->fd);
+    int fd = atomic_load(&s->fd);
+    if (fd >= 0)
+        evs__sys.close(fd);
     evs__free(s);
 }
 

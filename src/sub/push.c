@@ -192,6 +192,19 @@ static int wait_ms(const evs_push *p)
 
 /* ---- the thread ------------------------------------------------------------------- */
 
+/* Wait for the log to grow past what the source has read. 0 also when the wait timed
+ * out or was interrupted by a stop (the loop looks at both); a closed store ends
+ * delivery. */
+static int sleep_on_store(evs_push *p)
+{
+    int rc = evs_wait(p->store, source_scanned(p), wait_ms(p), NULL);
+    if (rc == EVS_ETIMEDOUT) {
+        evs__clearerr();
+        return 0;
+    }
+    return rc < 0 ? fail(p, rc) : 0;
+}
+
 /* The handler accepted ev. */
 static int accepted(evs_push *p, const evs_event *ev)
 {
@@ -242,20 +255,22 @@ static void *push_main(void *arg)
     running_push = p;
     evs__wait_interrupt = &p->stop;
     int rc = 0;
-    bool drained = false; /* the last look found nothing: the next one may sleep */
     while (rc == 0 && !atomic_load(&p->stop)) {
         evs_event ev;
-        int got = source_next(p, &ev, drained ? wait_ms(p) : 0);
+        int got = source_next(p, &ev, 0);
         if (got < 0) {
             rc = fail(p, got);
             break;
         }
-        /* Nothing new: publish how far the source has read (past events the filter
-         * left out) before sleeping, so that evs_push_wait sees it. */
-        drained = got == 0;
         if (got == 0) {
+            /* Nothing new: publish how far the source has read (past events its filter
+             * left out), then sleep on the store until the log grows past that, a save
+             * falls due or a stop comes. Sleeping here rather than in the source means
+             * that progress through events the filter skips is published too. */
             rc = idle(p);
             publish(p, false);
+            if (rc == 0)
+                rc = sleep_on_store(p);
             continue;
         }
         /* A stop that came while fetching: leave this event to the next run. */
