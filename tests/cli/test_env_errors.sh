@@ -1,7 +1,7 @@
 #!/bin/sh
 # test_env_errors.sh - what the environment can do wrong, through the real binary: a
 # full disk under stdout, a reader that goes away, a directory that is not a store (or
-# not there, or a file), an unreadable import input. Each must end with one clear line
+# not there, or a file), an unreadable import input, a store of a newer format version. Each must end with one clear line
 # on stderr and the documented exit code, and change nothing.
 . "$(dirname "$0")/lib.sh"
 
@@ -75,5 +75,19 @@ expect_rc 1 "import of a missing file"
 one_stderr_line import "import of a missing file"
 expect_in "$T/nothing.ndjson" "$T/err" "import of a missing file names it"
 expect_eq "$(count_events "$d")" 3000 "failed imports wrote nothing"
+
+# A store of a newer format version (fixtures/newer-format: an evstore.meta of format
+# version 2 with a valid checksum): every command refuses it and changes nothing.
+cp -r "$(dirname "$0")/fixtures/newer-format" "$T/newer"
+for cmd in read stat verify streams tail append repair; do
+    echo '{"stream":"a","type":"T","data":{}}' | evs $cmd "$T/newer"
+    expect_rc 1 "$cmd on a newer format version"
+    one_stderr_line "$cmd" "$cmd on a newer format version"
+    expect_in "store format version 2 is newer than this evstore supports" "$T/err" \
+        "$cmd says the format is newer"
+done
+[ "$(ls "$T/newer")" = "evstore.meta" ] || fail "a newer store was changed: $(ls "$T/newer")"
+cmp -s "$T/newer/evstore.meta" "$(dirname "$0")/fixtures/newer-format/evstore.meta" ||
+    fail "a newer store's meta file was changed"
 
 echo "ok: environment errors"
