@@ -286,9 +286,9 @@ EVS_API int evs_sync(evs_store *store);
 /* ---------------------------------------------------------------------------------- */
 
 /** A stored event, as a cursor hands it out. Every pointer is borrowed: it points into
- *  the store's mapped log and stays valid only until the next evs_cursor_next or
- *  evs_cursor_close on the same cursor. Do not modify or free it. Strings are NOT
- *  NUL-terminated: use the lengths. */
+ *  the store's log (its mapping, or the cursor's read buffer) and stays valid only
+ *  until the next evs_cursor_next or evs_cursor_close on the same cursor. Do not
+ *  modify or free it. Strings are NOT NUL-terminated: use the lengths. */
 typedef struct evs_event {
     int64_t pos;              /* global position, >= 1 */
     int64_t version;          /* index inside the stream, >= 0 */

@@ -10,15 +10,17 @@
  *                  of CHUNK positions, then handed out in order: memory stays bounded
  *                  however long the stream.
  *   stream back    the chain as it is.
- * Events are views into the mapped segments: no copies.
+ * A forward scan reads through a buffer of its own (see scan_bytes); the other ways
+ * read the mapped segments in place. Either way an event is a view, valid until the
+ * next step.
  */
-#define _GNU_SOURCE /* madvise */
 #include "file_internal.h"
+#include "sysio.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #define CHUNK 4096
 
@@ -43,10 +45,11 @@ struct evs__be_cursor {
     seg *s;
     uint64_t off;
     uint64_t s_end;          /* end of committed data in s; UINT64_MAX = not known */
-    const unsigned char *base; /* mapping of s covering [0, end) */
-    uint64_t end;            /* committed bytes of s known mapped; 0 = refill first */
-    uint64_t mapped_ahead;   /* bytes of base whose page tables were filled in advance */
-    uint64_t prefetched;     /* bytes of base asked into the cache in advance */
+    uint64_t end;            /* committed bytes of s known; 0 = refill first */
+    unsigned char *buf;      /* bytes [buf_at, buf_at + buf_len) of s, read ahead */
+    size_t buf_cap;
+    uint64_t buf_at;
+    size_t buf_len;
     uint64_t next_pos;       /* forward: next position expected; backward: next to give */
     uint64_t low_pos;        /* backward: lowest position to give */
     /* streams */
@@ -102,39 +105,64 @@ static int verify_crc(const seg *s, uint64_t off, const rec_view *r)
 
 /* ---- forward scan ---------------------------------------------------------------- */
 
-/* A scan touches a fresh mapping page by page, and each first touch is a page fault
- * that maps only a few pages around it: on a replay from the page cache those faults
- * were a large share of the time (more so in a virtual machine, where a fault costs
- * several microseconds). One madvise fills the page tables of the next stretch at
- * once. It is only a hint: where the kernel does not know it, the faults happen as
- * before. */
-#define MAP_AHEAD ((uint64_t)2 << 20)
+/* A scan reads the log through a buffer rather than the mapping: the page tables of a
+ * fresh mapping cost about 2 us a page to fill in a virtual machine (a 200-byte record
+ * paid ~100 ns for it, the whole cost of a replay), while pread copies from the page
+ * cache through the kernel's own mapping. Sequential reads also let the buffer stay in
+ * the cache. Events handed out point into the buffer, valid until the next step, as
+ * the API promises. */
+#define SCAN_BUF ((size_t)256 << 10)
 
-/* The checksum is the first to read a record's bytes, and it stalled on every cache
- * line of them: the hardware prefetcher does not follow a stream across a page
- * boundary. Each line is requested PREFETCH_AHEAD bytes before it is read. */
-#define PREFETCH_AHEAD 2048
-
-static inline void prefetch_ahead(evs__be_cursor *c)
+/* Make bytes [off, off + need) of the current segment available in c->buf and return
+ * them, reading ahead up to the committed end; NULL with the error set. */
+static const unsigned char *scan_bytes(evs__be_cursor *c, uint64_t off, size_t need)
 {
-    uint64_t want = c->off + PREFETCH_AHEAD;
-    if (c->prefetched < c->off)
-        c->prefetched = c->off & ~(uint64_t)63;
-    for (; c->prefetched < want; c->prefetched += 64)
-        __builtin_prefetch(c->base + c->prefetched);
-}
-
-static void map_ahead(evs__be_cursor *c)
-{
-    if (c->off + MAP_AHEAD / 2 <= c->mapped_ahead || c->mapped_ahead >= c->end)
-        return;
-    uint64_t from = c->mapped_ahead > c->off ? c->mapped_ahead : c->off & ~(uint64_t)4095;
-    uint64_t to = c->off + MAP_AHEAD < c->end ? c->off + MAP_AHEAD : c->end;
-    to = (to + 4095) & ~(uint64_t)4095;
-    if (to <= from)
-        return;
-    (void)madvise((void *)(c->base + from), to - from, MADV_POPULATE_READ);
-    c->mapped_ahead = to;
+    if (off >= c->buf_at && off + need <= c->buf_at + c->buf_len)
+        return c->buf + (off - c->buf_at);
+    size_t want = need > SCAN_BUF ? need : SCAN_BUF;
+    if (want > c->end - off)
+        want = (size_t)(c->end - off);
+    if (want < need)
+        want = need;
+    if (want > c->buf_cap) {
+        unsigned char *n = evs__realloc(c->buf, want);
+        if (!n) {
+            evs__seterr(EVS_ENOMEM, "out of memory reading segment %s", c->s->name);
+            return NULL;
+        }
+        c->buf = n;
+        c->buf_cap = want;
+    }
+    int fd = evs__seg_fd(c->s);
+    if (fd < 0)
+        return NULL;
+    /* The last record's padding (under 8 bytes) may be missing from the file after a
+     * crash: a short read is fine as long as it covers what is needed. */
+    size_t got = 0;
+    c->buf_len = 0;
+    while (got < want) {
+        ssize_t n = evs__sys.pread(fd, c->buf + got, want - got, (off_t)(off + got));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            evs__seterr_errno(errno, "cannot read segment %s at byte %" PRIu64, c->s->name,
+                              off + got);
+            return NULL;
+        }
+        if (n == 0)
+            break;
+        got += (size_t)n;
+    }
+    if (got < need) {
+        evs__seterr(EVS_ECORRUPT,
+                    "segment %s: the file ends at byte %" PRIu64 ", inside the record at byte %" PRIu64
+                    "; run 'evstore verify'",
+                    c->s->name, off + got, off);
+        return NULL;
+    }
+    c->buf_at = off;
+    c->buf_len = got;
+    return c->buf;
 }
 
 static int scan_start(evs__be_cursor *c, uint64_t from)
@@ -181,6 +209,7 @@ static int scan_advance_segment(evs__be_cursor *c)
     c->s_end = UINT64_MAX;
     c->end = 0;
     c->off = SEG_HDR_LEN;
+    c->buf_len = 0;
     return 1;
 }
 
@@ -206,6 +235,7 @@ static int scan_refill(evs__be_cursor *c)
             c->off = SEG_HDR_LEN;
             c->s_end = UINT64_MAX;
             c->end = 0;
+            c->buf_len = 0;
             if (c->s->first_pos != c->next_pos) {
                 int rc = evs__seg_offset(c->fb, c->s, c->next_pos, &c->off);
                 if (rc < 0)
@@ -228,12 +258,6 @@ static int scan_refill(evs__be_cursor *c)
             int rc = evs__seg_check_end(c->s, end);
             if (rc < 0)
                 return rc;
-            const mapping *m = evs__seg_map(c->fb, c->s, end);
-            if (!m)
-                return evs__lasterr_code();
-            if (c->base != m->base)
-                c->mapped_ahead = c->prefetched = 0;
-            c->base = m->base;
             c->end = end;
             return 1;
         }
@@ -254,11 +278,19 @@ static int scan_next(evs__be_cursor *c, evs_event *ev)
             if (rc <= 0)
                 return rc;
         }
-        map_ahead(c);
-        prefetch_ahead(c);
-        /* Committed bytes, mapped: decode in place. */
+        /* Committed bytes: the header, then the whole record it announces (when it fits
+         * before the committed end; decoding reports it when it does not). */
+        uint64_t avail = c->end - c->off;
+        const unsigned char *p = scan_bytes(c, c->off, avail < REC_HDR_LEN ? (size_t)avail : REC_HDR_LEN);
+        if (!p)
+            return evs__lasterr_code();
+        if (avail >= REC_HDR_LEN) {
+            uint32_t len = evs__get_u32(p + REC_OFF_LEN);
+            if (len > REC_HDR_LEN && len <= avail && !(p = scan_bytes(c, c->off, len)))
+                return evs__lasterr_code();
+        }
         rec_view r;
-        int st = evs__rec_decode_inline(c->base + c->off, c->end - c->off, false, &r);
+        int st = evs__rec_decode_inline(p, avail, false, &r);
         if (st != REC_OK || r.pos != c->next_pos)
             return evs__seterr(EVS_ECORRUPT,
                                "segment %s: %s at byte %" PRIu64 " (position %" PRIu64
@@ -429,6 +461,26 @@ static int stream_fill_chunk(evs__be_cursor *c)
     return 0;
 }
 
+/* A stream's events lie scattered over the log, so each one read is a cache miss; but
+ * a chunk knows where the next ones are. Ask for a record a few places ahead, when it
+ * lies in the segment last read and that segment's mapping covers it (a prefetch never
+ * faults, but a location outside the mapping would be a wasted one). */
+#define STREAM_AHEAD 4
+
+static void stream_prefetch(const evs__be_cursor *c)
+{
+    if (c->chunk_i + STREAM_AHEAD >= c->chunk_len || !c->cs)
+        return;
+    rec_loc at = c->chunk[c->chunk_i + STREAM_AHEAD];
+    if (at.pos < c->cs_lo || at.pos >= c->cs_hi)
+        return;
+    const mapping *m = atomic_load(&c->cs->data);
+    if (!m || (size_t)at.off + 256 > m->len)
+        return;
+    for (int line = 0; line < 4; line++)
+        __builtin_prefetch(m->base + at.off + line * 64);
+}
+
 static int stream_fwd_next(evs__be_cursor *c, evs_event *ev)
 {
     for (;;) {
@@ -451,6 +503,7 @@ static int stream_fwd_next(evs__be_cursor *c, evs_event *ev)
                     return rc;
             }
         }
+        stream_prefetch(c);
         rec_loc at = c->chunk[c->chunk_i++];
         c->next_version++;
         rec_view r;
@@ -589,6 +642,7 @@ void evs__file_cursor_close(evs__be_cursor *c)
     if (c) {
         evs__free(c->anchors);
         evs__free(c->chunk);
+        evs__free(c->buf);
     }
     evs__free(c);
 }

@@ -236,7 +236,7 @@ int evs__state_file_read(const char *path, evs__state_doc *out)
     int rc = slurp(path, &buf, &size);
     if (rc < 0)
         return rc;
-    header h;
+    header h = {0};
     rc = parse_header(path, buf, size, &h);
     if (rc == 0)
         rc = check_body(path, buf, size, &h);
