@@ -15,11 +15,9 @@
 #include <string.h>
 
 struct el_walk {
-    evs_json_member event, meta;
-    bool has_event, has_meta;
-    evs_json_member type, id, stream;
-    bool has_type, has_id, has_stream;
-    const char *stream_field;
+    evs_json_member event, meta, id;
+    bool has_event, has_meta, has_id;
+    im_type_stream ts; /* inside "event" */
 };
 
 static int el_member(void *vctx, const evs_json_member *m)
@@ -31,20 +29,6 @@ static int el_member(void *vctx, const evs_json_member *m)
     } else if (im_key_is(m, "meta")) {
         w->meta = *m;
         w->has_meta = true;
-    }
-    return 0;
-}
-
-static int el_event_member(void *vctx, const evs_json_member *m)
-{
-    struct el_walk *w = vctx;
-    if (im_key_is(m, "type") && m->kind == EVS_JSON_STRING) {
-        w->type = *m;
-        w->has_type = true;
-    }
-    if (w->stream_field != NULL && im_key_is(m, w->stream_field)) {
-        w->stream = *m;
-        w->has_stream = true;
     }
     return 0;
 }
@@ -63,21 +47,21 @@ int im_parse_eventlog(im_line *l, const char *line, size_t len, im_event *ev)
 {
     struct el_walk w;
     memset(&w, 0, sizeof w);
-    w.stream_field = l->stream_field;
+    w.ts.stream_field = l->stream_field;
     evs_json_error jerr = {0, NULL};
     if (evs__json_object_walk(line, len, EVS_MAX_JSON_DEPTH + 2, el_member, &w, &jerr) < 0)
         return im_line_bad_json(l, &jerr);
     if (!w.has_event || w.event.kind != EVS_JSON_OBJECT)
         return im_line_bad(l, "field \"event\" is missing or not an object");
     (void)evs__json_object_walk(w.event.value, w.event.value_len, EVS_MAX_JSON_DEPTH + 1,
-                                el_event_member, &w, NULL);
+                                im_pick_type_stream, &w.ts, NULL);
     if (w.has_meta && w.meta.kind == EVS_JSON_OBJECT)
         (void)evs__json_object_walk(w.meta.value, w.meta.value_len, EVS_MAX_JSON_DEPTH + 1,
                                     el_meta_member, &w, NULL);
     *ev = (im_event){NULL, "event", w.event.value, w.event.value_len, NULL, 0, NULL, -1};
-    if (w.has_type && im_line_string(l, &w.type, "event.type", &ev->type) < 0)
+    if (w.ts.has_type && im_line_string(l, &w.ts.type, "event.type", &ev->type) < 0)
         return -1;
-    if (im_line_stream(l, w.has_stream ? &w.stream : NULL, "event.", &ev->stream) < 0)
+    if (im_line_stream(l, w.ts.has_stream ? &w.ts.stream : NULL, "event.", &ev->stream) < 0)
         return -1;
     /* The id is copied raw (any JSON value the package wrote), so it is at most the
      * line; the rest of the object fits the scratch's fixed allowance. */

@@ -39,6 +39,20 @@ bool im_key_is(const evs_json_member *m, const char *name)
            memcmp(m->key, name, m->key_len) == 0;
 }
 
+int im_pick_type_stream(void *ctx, const evs_json_member *m)
+{
+    im_type_stream *w = ctx;
+    if (im_key_is(m, "type") && m->kind == EVS_JSON_STRING) {
+        w->type = *m;
+        w->has_type = true;
+    }
+    if (w->stream_field != NULL && im_key_is(m, w->stream_field)) {
+        w->stream = *m;
+        w->has_stream = true;
+    }
+    return 0;
+}
+
 int im_line_string(im_line *l, const evs_json_member *m, const char *field, const char **out)
 {
     if (m->kind != EVS_JSON_STRING)

@@ -66,6 +66,18 @@ int im_line_bad_json(im_line *l, const evs_json_error *jerr);
 /* True when the member's key is `name` (keys with escapes never match: the formats
  * write plain keys). */
 bool im_key_is(const evs_json_member *m, const char *name);
+
+/* What an event object says of its own type and stream: its "type" member when that
+ * is a string, and the member named by --stream-field (the eventlog and
+ * simple-event-sourcing formats). */
+typedef struct im_type_stream {
+    const char *stream_field; /* NULL: no --stream-field */
+    evs_json_member type, stream;
+    bool has_type, has_stream;
+} im_type_stream;
+
+/* An evs__json_object_walk callback that fills the im_type_stream `ctx`. */
+int im_pick_type_stream(void *ctx, const evs_json_member *m);
 /* Unescape the JSON string member m into the scratch, NUL-terminated; `field` names it
  * in messages. 0 with *out, or -1 when it is not a string, is empty or holds a
  * control character (names may hold none). */

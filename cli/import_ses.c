@@ -18,26 +18,6 @@
 #include <stdio.h>
 #include <string.h>
 
-struct ses_walk {
-    const char *stream_field;
-    evs_json_member type, stream;
-    bool has_type, has_stream;
-};
-
-static int ses_member(void *vctx, const evs_json_member *m)
-{
-    struct ses_walk *w = vctx;
-    if (im_key_is(m, "type") && m->kind == EVS_JSON_STRING) {
-        w->type = *m;
-        w->has_type = true;
-    }
-    if (w->stream_field != NULL && im_key_is(m, w->stream_field)) {
-        w->stream = *m;
-        w->has_stream = true;
-    }
-    return 0;
-}
-
 static bool is_space(char c)
 {
     return c == ' ' || c == '\t' || c == '\r' || c == '\n';
@@ -54,11 +34,11 @@ int im_parse_ses(im_line *l, const char *line, size_t len, im_event *ev)
         start++;
     while (end > start && is_space(line[end - 1]))
         end--;
-    struct ses_walk w;
+    im_type_stream w;
     memset(&w, 0, sizeof w);
     w.stream_field = l->stream_field;
     if (line[start] == '{')
-        (void)evs__json_object_walk(line + start, end - start, EVS_MAX_JSON_DEPTH, ses_member, &w,
+        (void)evs__json_object_walk(line + start, end - start, EVS_MAX_JSON_DEPTH, im_pick_type_stream, &w,
                                     NULL);
     *ev = (im_event){NULL, "event", line + start, end - start, NULL, 0, NULL, -1};
     if (w.has_type && im_line_string(l, &w.type, "type", &ev->type) < 0)
