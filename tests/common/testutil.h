@@ -99,6 +99,16 @@ static inline void tu_cleanup(const char *store_dir)
 }
 
 /* An evs_event_in with a type and NUL-terminated JSON data (no metadata, new id). */
+/* An event's data as a C string in buf (cut to cap - 1 bytes): the API's strings are
+ * not NUL-terminated, and the bytes after them belong to whatever follows. */
+static inline const char *tu_data_str(const evs_event *ev, char *buf, size_t cap)
+{
+    size_t n = ev->data_len < cap - 1 ? ev->data_len : cap - 1;
+    memcpy(buf, ev->data, n);
+    buf[n] = '\0';
+    return buf;
+}
+
 static inline evs_event_in tu_event(const char *type, const char *json)
 {
     evs_event_in e;

@@ -195,7 +195,8 @@ static void wake_across_processes(const char *dir, bool readonly_parent)
         assert_int_equal(rc, 1);
         int64_t seen = now_ns();
         assert_int_equal(ev.pos, last + 1);
-        const char *t = strstr(ev.data, "\"t\":");
+        char text[128];
+        const char *t = strstr(tu_data_str(&ev, text, sizeof text), "\"t\":");
         assert_non_null(t);
         int64_t appended = strtoll(t + 4, NULL, 10);
         int64_t late = seen - appended;

@@ -104,7 +104,10 @@ static void test_concurrent_appends(void **state)
         while ((rc = evs_cursor_next(c, &ev)) > 0) {
             assert_int_equal(ev.pos, ++pos);
             int wi = -1, ri = -1;
-            assert_int_equal(sscanf(ev.data, "{\"w\":%d,\"r\":%d}", &wi, &ri), 2);
+            char text[64];
+            assert_int_equal(sscanf(tu_data_str(&ev, text, sizeof text), "{\"w\":%d,\"r\":%d}",
+                                    &wi, &ri),
+                             2);
             assert_true(wi >= 0 && wi < THREADS && ri >= 0 && ri < ROUNDS);
             if (ev.stream_len == strlen(SHARED_STREAM) &&
                 memcmp(ev.stream, SHARED_STREAM, ev.stream_len) == 0) {

@@ -309,7 +309,8 @@ static void test_tail_concurrent(void **state)
         assert_evs(1, rc);
         assert_int_equal(ev.pos, got + 1);
         int k = -1;
-        assert_int_equal(sscanf(ev.data, "{\"k\":%d", &k), 1);
+        char text[64];
+        assert_int_equal(sscanf(tu_data_str(&ev, text, sizeof text), "{\"k\":%d", &k), 1);
         assert_int_equal(k, got);
         int len = snprintf(NULL, 0, "{\"k\":%d,\"pad\":\"", k);
         assert_int_equal(ev.data_len, (size_t)(len + k % 600 + 2));
@@ -318,7 +319,7 @@ static void test_tail_concurrent(void **state)
         got++;
         /* The filtered cursor follows behind. */
         while ((rc = evs_cursor_next(rare, &ev)) > 0) {
-            assert_int_equal(sscanf(ev.data, "{\"k\":%d", &k), 1);
+            assert_int_equal(sscanf(tu_data_str(&ev, text, sizeof text), "{\"k\":%d", &k), 1);
             assert_int_equal(k, got_rare * 5);
             got_rare++;
         }
