@@ -31,6 +31,7 @@
 #include "util.h"
 
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -443,6 +444,11 @@ int evs__file_verify(evs__backend *be, evs_verify_cb cb, void *ctx, evs_verify_r
 /* Does r continue its stream as table t has it (version, link to the previous event,
  * name and type hashes)? Else a description into why and true. */
 bool evs__verify_link_bad(const streamtab *t, const rec_view *r, char *why, size_t why_len);
+/* Report one problem found by verify or verify --quick: count it in `rep` and hand it
+ * to `cb` (printf-style message), setting *stop when the callback asks to stop. */
+void evs__verify_vproblem(evs_verify_cb cb, void *ctx, evs_verify_report *rep, bool *stop,
+                          const char *file, int64_t off, int64_t pos, const char *fmt,
+                          va_list ap) __attribute__((format(printf, 8, 0)));
 int evs__file_verify_quick(evs__backend *be, evs_verify_cb cb, void *ctx,
                            evs_verify_report *report);
 

@@ -218,16 +218,14 @@ int evs__head_wait(file_backend *fb, uint64_t after_pos, int timeout_ms, uint64_
         uint32_t v = atomic_load(word);
         /* After reading the word: a wake that set the flag later also bumped it, so
          * the futex wait below returns at once. */
-        if (atomic_load(&fb->closing)) {
+        bool closing = atomic_load(&fb->closing);
+        if (closing || (evs__wait_interrupt && atomic_load(evs__wait_interrupt))) {
             if (can_count)
                 atomic_fetch_sub(A32(fb, HEAD_OFF_WAITERS), 1);
-            return evs__seterr(EVS_ECLOSED, "the store was closed during the wait");
-        }
-        if (evs__wait_interrupt && atomic_load(evs__wait_interrupt)) {
-            if (can_count)
-                atomic_fetch_sub(A32(fb, HEAD_OFF_WAITERS), 1);
-            return evs__seterr(EVS_ETIMEDOUT, "the wait after position %llu was interrupted",
-                               (unsigned long long)after_pos);
+            return closing ? evs__seterr(EVS_ECLOSED, "the store was closed during the wait")
+                           : evs__seterr(EVS_ETIMEDOUT,
+                                         "the wait after position %llu was interrupted",
+                                         (unsigned long long)after_pos);
         }
         head_view h;
         evs__head_read(fb, &h);

@@ -23,19 +23,26 @@ typedef struct verifier {
 static void problem(verifier *v, const char *file, int64_t off, int64_t pos, const char *fmt,
                     ...) __attribute__((format(printf, 5, 6)));
 
-static void problem(verifier *v, const char *file, int64_t off, int64_t pos, const char *fmt, ...)
+void evs__verify_vproblem(evs_verify_cb cb, void *ctx, evs_verify_report *rep, bool *stop,
+                          const char *file, int64_t off, int64_t pos, const char *fmt,
+                          va_list ap)
 {
     char what[512];
+    vsnprintf(what, sizeof what, fmt, ap);
+    rep->problem_count++;
+    if (cb) {
+        evs_problem p = {file, off, pos, what};
+        if (cb(ctx, &p, 0, 0))
+            *stop = true;
+    }
+}
+
+static void problem(verifier *v, const char *file, int64_t off, int64_t pos, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(what, sizeof what, fmt, ap);
+    evs__verify_vproblem(v->cb, v->ctx, v->rep, &v->stop, file, off, pos, fmt, ap);
     va_end(ap);
-    v->rep->problem_count++;
-    if (v->cb) {
-        evs_problem p = {file, off, pos, what};
-        if (v->cb(v->ctx, &p, 0, 0))
-            v->stop = true;
-    }
 }
 
 bool evs__verify_link_bad(const streamtab *t, const rec_view *r, char *why, size_t why_len)

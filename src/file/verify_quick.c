@@ -48,17 +48,10 @@ static void problem(quick *q, const char *file, int64_t off, int64_t pos, const 
 
 static void problem(quick *q, const char *file, int64_t off, int64_t pos, const char *fmt, ...)
 {
-    char what[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(what, sizeof what, fmt, ap);
+    evs__verify_vproblem(q->cb, q->ctx, q->rep, &q->stop, file, off, pos, fmt, ap);
     va_end(ap);
-    q->rep->problem_count++;
-    if (q->cb) {
-        evs_problem p = {file, off, pos, what};
-        if (q->cb(q->ctx, &p, 0, 0))
-            q->stop = true;
-    }
 }
 
 /* Walk the frames of segment s (mapped as m) from its first record up to `end`;
