@@ -440,6 +440,18 @@ static int tail_is_torn(const char *dir)
     return stat(path, &st) == 0 && (uint64_t)st.st_size != end;
 }
 
+/* Says what verify found, so that a failure tells what is wrong. */
+static int print_problem(void *ctx, const evs_problem *p, int64_t done, int64_t total)
+{
+    (void)ctx;
+    (void)done;
+    (void)total;
+    if (p)
+        print_error("verify: %s at byte %" PRId64 " (position %" PRId64 "): %s\n", p->file,
+                    p->offset, p->pos, p->what);
+    return 0;
+}
+
 static void test_writer_killed_at_random(void **state)
 {
     const char *dir = *state;
@@ -493,7 +505,7 @@ static void test_writer_killed_at_random(void **state)
         int64_t pos = tu_append1(s, "after-crash", "Recovered", "{}");
         assert_int_equal(pos, head + 1);
         evs_verify_report rep;
-        int rc = evs_verify(s, NULL, NULL, &rep);
+        int rc = evs_verify(s, print_problem, NULL, &rep);
         if (rc != 0)
             print_error("round %d: verify: %s\n", round, evs_errmsg());
         assert_evs_ok(rc);
