@@ -543,6 +543,11 @@ static int apply_record(void *ctx, seg *s, uint64_t off, const rec_view *r)
 {
     streamtab *t = ctx;
     stream_val v;
+    if (t->known_pos && r->pos != t->known_pos + 1)
+        return evs__seterr(EVS_ECORRUPT,
+                           "segment %s: record at byte %" PRIu64 " has position %" PRIu64
+                           " where %" PRIu64 " should follow; run 'evstore verify'",
+                           s->name, off, r->pos, t->known_pos + 1);
     evs__tab_get(t, r->stream, r->stream_len, r->stream_hash, &v);
     if ((int64_t)r->version != v.last_version + 1 ||
         (r->version > 0 && (r->prev_pos != v.last_pos || r->prev_off != v.last_off)))
@@ -589,7 +594,11 @@ int evs__tab_catch_up_locked(file_backend *fb, const head_view *h)
     if (t->known_pos >= h->pos)
         return 0;
     if (t->known_pos == 0) {
-        /* From the very start: the first segment, whatever its first position. */
+        /* From the very start: the first segment, whatever its first position. This
+         * handle may not have listed the segments other processes made since it opened. */
+        int rc = evs__seg_load_all(fb);
+        if (rc < 0)
+            return rc;
         seg *first = evs__seg_at(fb, 0);
         if (first) {
             t->known_seg = first->first_pos;

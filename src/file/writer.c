@@ -108,7 +108,12 @@ static int writer_fds_open(file_backend *fb, uint64_t first_pos)
         evs__sys.close(fd);
         return rc;
     }
-    rc = evs__seg_add(fb, first_pos, NULL);
+    /* Scans step from each listed segment to the next, so the list must hold every
+     * segment from the first on. When other processes made the ones before this one,
+     * list the directory instead of adding this one alone after a gap. */
+    rc = evs__seg_by_first(fb, first_pos) ? 0 : evs__seg_load_all(fb);
+    if (rc == 0)
+        rc = evs__seg_add(fb, first_pos, NULL);
     if (rc < 0) {
         evs__sys.close(fd);
         evs__sys.close(ifd);

@@ -5,8 +5,9 @@
  * expected versions and to one shared stream with optimistic retries on conflicts (no
  * event lost or doubled, versions contiguous, results matching what is read, also
  * after reopening); two handles on one store in one process seeing each other's
- * appends and versions across segment rolls; two processes (fork, a handle each)
- * appending at once.
+ * appends and versions across segment rolls; a handle's first append after another
+ * handle filled several segments; two processes (fork, a handle each) appending at
+ * once.
  */
 #include "testutil.h"
 
@@ -186,6 +187,53 @@ static void test_two_handles(void **state)
     tu_fx_close(f);
 }
 
+/* A handle opened on an empty store appends for the first time after another handle
+ * has filled several segments. Its writer starts in the other's newest segment; it
+ * must still learn every stream from the first segment on. (It once listed only that
+ * newest segment and caught up from there, missing the others' streams.) */
+static void test_first_append_after_others_rolled(void **state)
+{
+    tu_fixture *f = *state;
+    evs_options o = tu_fast_options();
+    o.segment_size = 64u << 10;
+    evs_store *late = tu_fx_open(f, &o);
+    evs_store *busy = NULL;
+    assert_evs_ok(evs_open(&busy, f->dir, &o));
+    static char pad[900];
+    memset(pad, 'q', sizeof pad - 1);
+    pad[0] = pad[sizeof pad - 2] = '"';
+    pad[sizeof pad - 1] = '\0';
+    for (int i = 0; i < 300; i++) { /* ~5 segments */
+        evs_event_in e = tu_event("Ev", pad);
+        char stream[32];
+        snprintf(stream, sizeof stream, "busy-%d", i % 7);
+        assert_evs_ok(evs_append(NULL, busy, stream, EVS_EXPECT_ANY, &e, 1));
+    }
+    evs_stat_info st;
+    assert_evs_ok(evs_stat(&st, busy));
+    assert_true(st.segment_count >= 4);
+    evs_event_in e = tu_event("Ev", "1");
+    evs_append_result r;
+    int rc = evs_append(&r, late, "busy-0", 42, &e, 1);
+    if (rc != 0) {
+        char msg[600];
+        snprintf(msg, sizeof msg, "%s", evs_errmsg());
+        evs_close(busy);
+        fail_msg("first append of the late handle: %s", msg);
+    }
+    assert_int_equal(r.first_pos, 301);
+    assert_int_equal(r.version, 43);
+    assert_evs_ok(evs_append(&r, late, "late-1", EVS_EXPECT_NO_STREAM, &e, 1));
+    evs_stream_info info;
+    assert_evs_ok(evs_stream_get(&info, busy, "busy-6"));
+    assert_int_equal(info.last_version, 41);
+    assert_evs_ok(evs_stream_get(&info, late, "busy-6"));
+    assert_int_equal(info.last_version, 41);
+    assert_evs_ok(evs_verify(late, NULL, NULL, NULL));
+    assert_evs_ok(evs_close(busy));
+    tu_fx_close(f);
+}
+
 /* Two processes appending to one store at once, each through its own handle. */
 static void test_two_processes(void **state)
 {
@@ -238,6 +286,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_concurrent_appends, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_two_handles, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_first_append_after_others_rolled, tu_setup,
+                                        tu_teardown),
         cmocka_unit_test_setup_teardown(test_two_processes, tu_setup, tu_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
