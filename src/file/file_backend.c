@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 static const evs__backend_methods file_methods;
@@ -38,6 +39,7 @@ static void fb_free(file_backend *fb)
     pthread_mutex_destroy(&fb->map_mu);
     pthread_mutex_destroy(&fb->commit_mu);
     pthread_cond_destroy(&fb->commit_cv);
+    pthread_cond_destroy(&fb->gather_cv);
     pthread_mutex_destroy(&fb->syncer_mu);
     pthread_cond_destroy(&fb->syncer_cv);
     evs__free(fb->dir);
@@ -66,6 +68,11 @@ static file_backend *fb_alloc(const char *path, const evs_options *opts)
     pthread_mutex_init(&fb->map_mu, NULL);
     pthread_mutex_init(&fb->commit_mu, NULL);
     pthread_cond_init(&fb->commit_cv, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* gathering deadlines are monotonic */
+    pthread_cond_init(&fb->gather_cv, &ca);
+    pthread_condattr_destroy(&ca);
     pthread_mutex_init(&fb->syncer_mu, NULL);
     pthread_cond_init(&fb->syncer_cv, NULL);
     evs__tab_init(&fb->tab);

@@ -156,6 +156,12 @@ typedef struct seg {
     struct seg *dropped_next;    /* on fb->dropped after recovery removed the file */
 } seg;
 
+/* ---- writer.c ---------------------------------------------------------------------- */
+
+/* How many appending threads of the last commit round a new leader remembers, and may
+ * wait for (see gather_stragglers in writer.c). */
+#define GATHER_MAX 32
+
 /* ---- streamtab.c ----------------------------------------------------------------- */
 
 #define ENT_INLINE_NAME 24
@@ -261,6 +267,14 @@ typedef struct file_backend {
     struct append_req *queue_head;
     struct append_req *queue_tail;
     bool leader_active;
+    /* Gathering (EVS_SYNC_ALWAYS): a new leader waits briefly for the threads of the
+     * round just finished to queue again, so that they share its sync (writer.c). */
+    pthread_cond_t gather_cv;    /* signalled on enqueue while `gathering` */
+    bool gathering;
+    const void *last_group[GATHER_MAX]; /* appender tokens of the last round */
+    size_t last_group_n;
+    int64_t last_round_end_ns;   /* monotonic */
+    int64_t sync_ns_avg;         /* moving average of the log's fdatasync */
     int wfd;                     /* active segment, O_RDWR; -1 until needed */
     int widx_fd;                 /* its .idx */
     uint64_t wseg;               /* first pos of the active segment */

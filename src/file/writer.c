@@ -7,7 +7,10 @@
  * request (idempotence, expected versions), encode all records into one buffer, write
  * it with one pwrite, sync once (EVS_SYNC_ALWAYS), publish the new head, release the
  * lock. Threads that queued while the leader worked form the next group, so under
- * load many appends share one fdatasync.
+ * load many appends share one fdatasync. In `always` mode a new leader also waits a
+ * little for the threads its predecessor just released (gather_stragglers): without
+ * that, groups alternate between those who queued during a sync and those released by
+ * it, and each sync carries about half of the appending threads.
  *
  * Commit order (STYLE 3.1): records -> fdatasync -> head page. A request is atomic:
  * its last record carries REC_COMMIT, and recovery drops an append without one.
@@ -24,6 +27,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 typedef struct append_req {
@@ -33,8 +37,12 @@ typedef struct append_req {
     int rc;
     char msg[600]; /* the error message, handed to the caller's thread */
     bool done;
+    const void *who; /* the appending thread (its appender_token) */
     struct append_req *next;
 } append_req;
+
+/* Tells appending threads apart: its address is unique to each thread. */
+static _Thread_local char appender_token;
 
 /* State of one commit round, kept by the leader. */
 typedef struct group {
@@ -615,10 +623,13 @@ static void commit_group(file_backend *fb, append_req *list)
     if (rc == 0 && any)
         rc = group_flush(fb, &g);
     if (rc == 0 && any && fb->opts.sync_mode == EVS_SYNC_ALWAYS && g.flushed_pos > start.pos) {
+        int64_t t0 = evs__monotonic_ns();
         if (evs__datasync(fb->wfd) < 0)
             rc = evs__poison(fb, errno, "fdatasync of the log failed");
         else
             evs__head_set_synced(fb, g.flushed_pos);
+        int64_t took = evs__monotonic_ns() - t0;
+        fb->sync_ns_avg = fb->sync_ns_avg ? fb->sync_ns_avg + (took - fb->sync_ns_avg) / 8 : took;
     }
     /* Publish what was written, and also a segment roll that nothing followed (its
      * request failed its checks): the empty segment is then where appends go next. */
@@ -668,6 +679,55 @@ static void commit_group(file_backend *fb, append_req *list)
     evs__wlock_release(fb);
 }
 
+/* ---- the commit queue ------------------------------------------------------------ */
+
+static bool queued(const file_backend *fb, const void *who)
+{
+    for (const append_req *r = fb->queue_head; r; r = r->next)
+        if (r->who == who)
+            return true;
+    return false;
+}
+
+/* Are threads of the last round still to queue again? */
+static bool stragglers_out(const file_backend *fb)
+{
+    for (size_t i = 0; i < fb->last_group_n; i++)
+        if (!queued(fb, fb->last_group[i]))
+            return true;
+    return false;
+}
+
+/* With commit_mu held, as the new leader, before taking the queue. The threads of the
+ * round that just ended are on their way back with their next append, a few
+ * microseconds of CPU away; the sync we are about to start costs hundreds. So when the
+ * last round ended only just now, wait for them, for at most half a sync. A thread
+ * that does not come back costs that wait once: the next round remembers only who was
+ * in this one. A thread alone never waits for itself, and after an idle moment nobody
+ * waits at all. */
+static void gather_stragglers(file_backend *fb)
+{
+    int64_t patience = fb->sync_ns_avg / 2;
+    int64_t now = evs__monotonic_ns();
+    if (patience <= 0 || now - fb->last_round_end_ns > patience)
+        return;
+    int64_t deadline = now + patience;
+    struct timespec ts = {(time_t)(deadline / 1000000000), (long)(deadline % 1000000000)};
+    fb->gathering = true;
+    while (stragglers_out(fb) &&
+           pthread_cond_timedwait(&fb->gather_cv, &fb->commit_mu, &ts) == 0)
+        ;
+    fb->gathering = false;
+}
+
+/* With commit_mu held: remember who is in the round about to be committed. */
+static void note_group(file_backend *fb, const append_req *list)
+{
+    fb->last_group_n = 0;
+    for (const append_req *r = list; r && fb->last_group_n < GATHER_MAX; r = r->next)
+        fb->last_group[fb->last_group_n++] = r->who;
+}
+
 int evs__file_append(evs__backend *be, const evs__batch_w *batches, size_t batch_count,
                      evs_append_result *out)
 {
@@ -682,6 +742,7 @@ int evs__file_append(evs__backend *be, const evs__batch_w *batches, size_t batch
     req.batches = batches;
     req.batch_count = batch_count;
     req.out = out;
+    req.who = &appender_token;
 
     pthread_mutex_lock(&fb->commit_mu);
     if (fb->queue_tail)
@@ -689,12 +750,17 @@ int evs__file_append(evs__backend *be, const evs__batch_w *batches, size_t batch
     else
         fb->queue_head = &req;
     fb->queue_tail = &req;
+    if (fb->gathering)
+        pthread_cond_signal(&fb->gather_cv);
     while (!req.done) {
         if (!fb->leader_active) {
             /* Lead one round: everything queued so far, this request included. */
             fb->leader_active = true;
+            if (fb->opts.sync_mode == EVS_SYNC_ALWAYS)
+                gather_stragglers(fb);
             append_req *list = fb->queue_head;
             fb->queue_head = fb->queue_tail = NULL;
+            note_group(fb, list);
             pthread_mutex_unlock(&fb->commit_mu);
             commit_group(fb, list);
             pthread_mutex_lock(&fb->commit_mu);
@@ -703,6 +769,7 @@ int evs__file_append(evs__backend *be, const evs__batch_w *batches, size_t batch
                 r->done = true; /* after this, r may vanish: its owner returns */
                 r = next;
             }
+            fb->last_round_end_ns = evs__monotonic_ns();
             fb->leader_active = false;
             pthread_cond_broadcast(&fb->commit_cv);
             break;
