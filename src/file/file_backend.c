@@ -85,6 +85,8 @@ static int tail_is_clean(file_backend *fb, bool *clean)
     head_view h;
     evs__head_read(fb, &h);
     *clean = false;
+    if (evs__head_torn(fb))
+        return 0; /* mid-publish: its writer is at work, or died there */
     seg *last = evs__seg_at(fb, evs__seg_count(fb) - 1);
     if (!last) {
         *clean = h.pos == 0;

@@ -331,6 +331,9 @@ int evs__head_map(file_backend *fb, bool *fresh);
 void evs__head_unmap(file_backend *fb);
 void evs__head_read(const file_backend *fb, head_view *out);
 void evs__head_publish(file_backend *fb, const head_view *h);
+/* Is a publish under way? With the writer lock held, that means a writer died in the
+ * middle of one, and the page's fields cannot be trusted: recover from the log. */
+bool evs__head_torn(const file_backend *fb);
 void evs__head_stamp(file_backend *fb);
 void evs__head_set_synced(file_backend *fb, uint64_t pos);
 /* Repair only: set the synced position back to pos (it otherwise only grows), once the

@@ -120,10 +120,15 @@ void evs__head_publish(file_backend *fb, const head_view *h)
     s |= 1u;
     atomic_store_explicit(seq, s, memory_order_relaxed);
     atomic_thread_fence(memory_order_release);
-    atomic_store_explicit(A64(fb, HEAD_OFF_POS), h->pos, memory_order_relaxed);
+    /* The position goes last. A reader that gives up waiting for a dead writer's
+     * sequence (evs__head_read) then sees either the old position, which every newer
+     * end still covers, or the whole new view: never a position past the bytes the
+     * end describes. */
     atomic_store_explicit(A64(fb, HEAD_OFF_SEG), h->seg, memory_order_relaxed);
     atomic_store_explicit(A64(fb, HEAD_OFF_END), h->end, memory_order_relaxed);
     atomic_store_explicit(A64(fb, HEAD_OFF_TS), (uint64_t)h->ts, memory_order_relaxed);
+    atomic_thread_fence(memory_order_release);
+    atomic_store_explicit(A64(fb, HEAD_OFF_POS), h->pos, memory_order_relaxed);
     atomic_store_explicit(seq, s + 1, memory_order_release);
 
     /* Wake sleepers. The bump and the waiter count are seq_cst on both sides, so either
@@ -140,9 +145,10 @@ void evs__head_read(const file_backend *fb, head_view *out)
     for (unsigned spins = 0;; spins++) {
         uint32_t s1 = atomic_load_explicit(seq, memory_order_acquire);
         if (!(s1 & 1u) || spins > 100000) {
-            /* Past the spin bound the writer died mid-publish; the next writer fixes the
-             * page, and the fields below are still from a whole earlier publish or the
-             * new one: both are positions that exist. */
+            /* Past the spin bound the writer died mid-publish, and the next writer
+             * recovers the page (evs__head_torn). Meanwhile the fields below may mix
+             * the old view and the new one, but the position is stored last: what it
+             * claims is within what the end covers, which is all a reader relies on. */
             out->pos = atomic_load_explicit(A64(fb, HEAD_OFF_POS), memory_order_relaxed);
             out->seg = atomic_load_explicit(A64(fb, HEAD_OFF_SEG), memory_order_relaxed);
             out->end = atomic_load_explicit(A64(fb, HEAD_OFF_END), memory_order_relaxed);
@@ -154,6 +160,11 @@ void evs__head_read(const file_backend *fb, head_view *out)
         if (spins % 64 == 63)
             sched_yield();
     }
+}
+
+bool evs__head_torn(const file_backend *fb)
+{
+    return (atomic_load_explicit(A32(fb, HEAD_OFF_SEQ), memory_order_acquire) & 1u) != 0;
 }
 
 void evs__head_set_synced(file_backend *fb, uint64_t pos)

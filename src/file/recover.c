@@ -318,6 +318,8 @@ int evs__recover(file_backend *fb, bool head_trusted)
         return rc;
 
     uint64_t start_seg, start_off;
+    if (evs__head_torn(fb))
+        head_trusted = false; /* its writer died mid-publish: the fields may not agree */
     if (head_trusted) {
         /* A head that claims more than the files hold (they were cut or replaced) is
          * not trusted: find the end from the log instead. */

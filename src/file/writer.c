@@ -175,10 +175,10 @@ static int writer_prepare(file_backend *fb, group *g)
         struct stat st;
         if (evs__sys.fstat(fb->wfd, &st) < 0)
             return evs__seterr_errno(errno, "cannot stat the active segment");
-        if ((uint64_t)st.st_size == g->h.end)
+        if ((uint64_t)st.st_size == g->h.end && !evs__head_torn(fb))
             break;
         /* The previous lock holder died mid-commit (its bytes are past the published
-         * head): recover the tail before writing after it. */
+         * head, or it was publishing them): recover the tail before writing after it. */
         if (attempt > 0)
             return evs__seterr(EVS_ECORRUPT,
                                "active segment is %lld bytes after recovery, head says %" PRIu64,

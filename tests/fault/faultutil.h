@@ -27,6 +27,9 @@
 #define FU_REC_COMMIT    0x1u
 #define FU_HEAD_OFF_BOOT 24
 #define FU_HEAD_BOOT_LEN 16
+#define FU_HEAD_OFF_SEQ  40
+#define FU_HEAD_OFF_POS  48
+#define FU_HEAD_OFF_END  64
 
 /* What the test was doing, printed with every failed fu_check: loops over hundreds of
  * cases need to say which one broke. */

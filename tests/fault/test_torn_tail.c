@@ -13,8 +13,9 @@
  * opens of the same copies must see the same events and change nothing.
  *
  * Scenarios: one segment; the last appends in a fresh second segment (cuts inside its
- * header too, with the head deleted); and a stream index snapshot ahead of the cut
- * log, which must not be trusted once new appends have gone past it.
+ * header too, with the head deleted); a stream index snapshot ahead of the cut log,
+ * which must not be trusted once new appends have gone past it; and a head page left
+ * half-written by a writer killed while publishing it.
  */
 #include "testutil.h"
 
@@ -499,6 +500,52 @@ static void test_snapshot_ahead_of_cut_log(void **state)
     }
 }
 
+/* Put a little-endian integer of `len` bytes into the head page of the store in dir. */
+static void head_put(const char *dir, int64_t off, uint64_t v, size_t len)
+{
+    unsigned char b[8];
+    for (size_t i = 0; i < len; i++)
+        b[i] = (unsigned char)(v >> (8 * i));
+    fu_write_at(dir, "head", off, b, len);
+}
+
+/* A writer killed in the middle of publishing the head: the sequence is left odd and
+ * the fields half old, half new, in either order. The log itself is whole. The next
+ * open must not believe the page: it finds the end from the log, keeps every complete
+ * append, and the next append goes after them. (It once took the half-new position
+ * with the old end, cut the last append and wrote the next event where that append's
+ * first event had been: verify then found a gap in the positions.) */
+static void test_writer_died_mid_publish(void **state)
+{
+    scenario *sc = scenario_new(state, "tornhead");
+    evs_options o = tu_fast_options();
+    evs_store *s;
+    assert_evs_ok(evs_open(&s, sc->dir, &o));
+    static const size_t sizes[] = {2, 5, 1, 3};
+    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++)
+        model_append_events(sc, s, sizes[i], 0);
+    assert_evs_ok(evs_close(s));
+    model_locate(sc);
+    size_t n = events_of(sc, sc->nap), before = events_of(sc, sc->nap - 1);
+    const model_append *last = &sc->ap[sc->nap - 1], *prev = &sc->ap[sc->nap - 2];
+    for (int order = 0; order < 2; order++) {
+        fu_set_where("writer died mid-publish, %s", order ? "end new, position old"
+                                                          : "position new, end old");
+        fu_copy_store(sc->dir, sc->work);
+        head_put(sc->work, FU_HEAD_OFF_SEQ, 7, 4); /* odd: a publish under way */
+        head_put(sc->work, FU_HEAD_OFF_POS, order ? before : n, 8);
+        head_put(sc->work, FU_HEAD_OFF_END, (uint64_t)(order ? last->end_off : prev->end_off), 8);
+        fu_check_evs(0, evs_open(&s, sc->work, &o));
+        fu_check(evs_head(s) == (int64_t)n);
+        evs_event_in one = tu_event("After", "{}");
+        evs_append_result r;
+        fu_check_evs(0, evs_append(&r, s, "after-1", EVS_EXPECT_NO_STREAM, &one, 1));
+        fu_check(r.first_pos == (int64_t)n + 1);
+        fu_verify_ok(s);
+        fu_check_evs(0, evs_close(s));
+    }
+}
+
 /* Crashes are simulated by cutting files, not by losing the page cache, so the
  * thousands of opens here need no real fdatasync: it would only make the test slow. */
 static int no_sync(int fd)
@@ -518,6 +565,7 @@ int main(void)
         cmocka_unit_test_teardown(test_new_segment_cuts, teardown_scenario),
         cmocka_unit_test_teardown(test_new_segment_header_cut, teardown_scenario),
         cmocka_unit_test_teardown(test_snapshot_ahead_of_cut_log, teardown_scenario),
+        cmocka_unit_test_teardown(test_writer_died_mid_publish, teardown_scenario),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
