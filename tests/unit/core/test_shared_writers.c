@@ -140,20 +140,34 @@ static void test_concurrent_appends(void **state)
     tu_fx_close(f);
 }
 
+/* Two handles on the fixture's store, with 64 KiB segments: *first is the fixture's. */
+static void open_two_handles(tu_fixture *f, evs_store **first, evs_store **second)
+{
+    evs_options o = tu_fast_options();
+    o.segment_size = 64u << 10;
+    *first = tu_fx_open(f, &o);
+    *second = NULL;
+    assert_evs_ok(evs_open(second, f->dir, &o));
+}
+
+/* A JSON string of ~900 bytes: seventy of them fill a 64 KiB segment. */
+static const char *big_payload(void)
+{
+    static char pad[900];
+    memset(pad, 'q', sizeof pad - 1);
+    pad[0] = pad[sizeof pad - 2] = '"';
+    pad[sizeof pad - 1] = '\0';
+    return pad;
+}
+
 /* Two handles on one store (as two processes would have): each append sees what the
  * other appended, expected versions included, also across segment rolls. */
 static void test_two_handles(void **state)
 {
     tu_fixture *f = *state;
-    evs_options o = tu_fast_options();
-    o.segment_size = 64u << 10;
-    evs_store *a = tu_fx_open(f, &o);
-    evs_store *b = NULL;
-    assert_evs_ok(evs_open(&b, f->dir, &o));
-    static char pad[900];
-    memset(pad, 'q', sizeof pad - 1);
-    pad[0] = pad[sizeof pad - 2] = '"';
-    pad[sizeof pad - 1] = '\0';
+    evs_store *a, *b;
+    open_two_handles(f, &a, &b);
+    const char *pad = big_payload();
     int64_t version = -1;
     for (int i = 0; i < 400; i++) {
         evs_store *h = i % 3 ? a : b;
@@ -194,15 +208,9 @@ static void test_two_handles(void **state)
 static void test_first_append_after_others_rolled(void **state)
 {
     tu_fixture *f = *state;
-    evs_options o = tu_fast_options();
-    o.segment_size = 64u << 10;
-    evs_store *late = tu_fx_open(f, &o);
-    evs_store *busy = NULL;
-    assert_evs_ok(evs_open(&busy, f->dir, &o));
-    static char pad[900];
-    memset(pad, 'q', sizeof pad - 1);
-    pad[0] = pad[sizeof pad - 2] = '"';
-    pad[sizeof pad - 1] = '\0';
+    evs_store *late, *busy;
+    open_two_handles(f, &late, &busy);
+    const char *pad = big_payload();
     for (int i = 0; i < 300; i++) { /* ~5 segments */
         evs_event_in e = tu_event("Ev", pad);
         char stream[32];
