@@ -461,11 +461,24 @@ int evs__file_verify(evs__backend *be, evs_verify_cb cb, void *ctx, evs_verify_r
 /* Does r continue its stream as table t has it (version, link to the previous event,
  * name and type hashes)? Else a description into why and true. */
 bool evs__verify_link_bad(const streamtab *t, const rec_view *r, char *why, size_t why_len);
-/* Report one problem found by verify or verify --quick: count it in `rep` and hand it
- * to `cb` (printf-style message), setting *stop when the callback asks to stop. */
-void evs__verify_vproblem(evs_verify_cb cb, void *ctx, evs_verify_report *rep, bool *stop,
-                          const char *file, int64_t off, int64_t pos, const char *fmt,
-                          va_list ap) __attribute__((format(printf, 8, 0)));
+/* Where verify and verify --quick report to: the caller's callback and report, and
+ * whether the callback asked to stop. */
+typedef struct evs__verify_out {
+    evs_verify_cb cb;
+    void *ctx;
+    evs_verify_report *rep;
+    bool stop;
+} evs__verify_out;
+/* Report one problem: count it in out->rep and hand it to out->cb (printf-style
+ * message), setting out->stop when the callback asks to stop. */
+void evs__verify_problem(evs__verify_out *out, const char *file, int64_t off, int64_t pos,
+                         const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* The checks both make on coming to segment s, whose committed bytes end at *end: the
+ * file holds them (else *end is cut to the file's size), it maps, its header is this
+ * store's, and it starts at *next_pos, which becomes its first position. Returns the
+ * mapping, or NULL when the segment cannot be read at all (reported). */
+const mapping *evs__verify_segment_start(file_backend *fb, evs__verify_out *out, seg *s,
+                                         uint64_t *end, uint64_t *next_pos);
 int evs__file_verify_quick(evs__backend *be, evs_verify_cb cb, void *ctx,
                            evs_verify_report *report);
 

@@ -12,37 +12,56 @@
 
 typedef struct verifier {
     file_backend *fb;
-    evs_verify_cb cb;
-    void *ctx;
-    evs_verify_report *rep;
+    evs__verify_out out;
     streamtab rebuilt;       /* the stream table as the log defines it */
     int64_t total_bytes;
-    bool stop;
 } verifier;
 
-static void problem(verifier *v, const char *file, int64_t off, int64_t pos, const char *fmt,
-                    ...) __attribute__((format(printf, 5, 6)));
-
-void evs__verify_vproblem(evs_verify_cb cb, void *ctx, evs_verify_report *rep, bool *stop,
-                          const char *file, int64_t off, int64_t pos, const char *fmt,
-                          va_list ap)
+void evs__verify_problem(evs__verify_out *out, const char *file, int64_t off, int64_t pos,
+                         const char *fmt, ...)
 {
     char what[512];
+    va_list ap;
+    va_start(ap, fmt);
     vsnprintf(what, sizeof what, fmt, ap);
-    rep->problem_count++;
-    if (cb) {
+    va_end(ap);
+    out->rep->problem_count++;
+    if (out->cb) {
         evs_problem p = {file, off, pos, what};
-        if (cb(ctx, &p, 0, 0))
-            *stop = true;
+        if (out->cb(out->ctx, &p, 0, 0))
+            out->stop = true;
     }
 }
 
-static void problem(verifier *v, const char *file, int64_t off, int64_t pos, const char *fmt, ...)
+const mapping *evs__verify_segment_start(file_backend *fb, evs__verify_out *out, seg *s,
+                                         uint64_t *end, uint64_t *next_pos)
 {
-    va_list ap;
-    va_start(ap, fmt);
-    evs__verify_vproblem(v->cb, v->ctx, v->rep, &v->stop, file, off, pos, fmt, ap);
-    va_end(ap);
+    uint64_t size = 0;
+    if (evs__seg_file_size(s, &size) == 0 && size + 8 <= *end) {
+        evs__verify_problem(out, s->name, (int64_t)size, 0,
+                            "the file is %" PRIu64
+                            " bytes but its committed records end at byte %" PRIu64,
+                            size, *end);
+        *end = size;
+    }
+    evs__clearerr();
+    const mapping *m = *end >= SEG_HDR_LEN ? evs__seg_map(fb, s, *end) : NULL;
+    if (!m) {
+        evs__verify_problem(out, s->name, 0, 0, "cannot map or too short (%" PRIu64 " bytes)",
+                            *end);
+        return NULL;
+    }
+    char why[128];
+    int64_t at;
+    if (evs__seg_header_bad(fb, s, m->base, why, sizeof why, &at))
+        evs__verify_problem(out, s->name, at, 0, "%s", why);
+    if (s->first_pos != *next_pos)
+        evs__verify_problem(out, s->name, 0, (int64_t)*next_pos,
+                            "segment starts at position %" PRIu64 " but position %" PRIu64
+                            " comes next",
+                            s->first_pos, *next_pos);
+    *next_pos = s->first_pos;
+    return m;
 }
 
 bool evs__verify_link_bad(const streamtab *t, const rec_view *r, char *why, size_t why_len)
@@ -71,61 +90,47 @@ static void check_record(verifier *v, seg *s, uint64_t off, const rec_view *r)
 {
     char why[384];
     if (evs__verify_link_bad(&v->rebuilt, r, why, sizeof why))
-        problem(v, s->name, (int64_t)off, (int64_t)r->pos, "%s", why);
+        evs__verify_problem(&v->out, s->name, (int64_t)off, (int64_t)r->pos, "%s", why);
     if (evs__tab_apply(&v->rebuilt, r->stream, r->stream_len, r->stream_hash, r->pos, r->pos,
                        (int64_t)r->version, (uint32_t)off, NULL) < 0)
-        v->stop = true;
+        v->out.stop = true;
 }
 
 static void verify_segment(verifier *v, seg *s, uint64_t end, uint64_t *next_pos, int64_t *done)
 {
-    uint64_t size = 0;
-    if (evs__seg_file_size(s, &size) == 0 && size + 8 <= end) {
-        problem(v, s->name, (int64_t)size, 0,
-                "the file is %" PRIu64 " bytes but its committed records end at byte %" PRIu64,
-                size, end);
-        end = size;
-    }
-    evs__clearerr();
-    const mapping *m = end >= SEG_HDR_LEN ? evs__seg_map(v->fb, s, end) : NULL;
-    if (!m || end < SEG_HDR_LEN) {
-        problem(v, s->name, 0, 0, "cannot map or too short (%" PRIu64 " bytes)", end);
+    const mapping *m = evs__verify_segment_start(v->fb, &v->out, s, &end, next_pos);
+    if (!m)
         return;
-    }
-    char why[128];
-    int64_t at;
-    if (evs__seg_header_bad(v->fb, s, m->base, why, sizeof why, &at))
-        problem(v, s->name, at, 0, "%s", why);
-    if (s->first_pos != *next_pos)
-        problem(v, s->name, 0, (int64_t)*next_pos,
-                "segment starts at position %" PRIu64 " but position %" PRIu64 " comes next",
-                s->first_pos, *next_pos);
-    *next_pos = s->first_pos;
     uint64_t off = SEG_HDR_LEN;
-    while (off < end && !v->stop) {
+    while (off < end && !v->out.stop) {
         rec_view r;
         int st = evs__rec_decode(m->base + off, end - off, true, &r);
         if (st != REC_OK) {
-            problem(v, s->name, (int64_t)off, (int64_t)*next_pos, "%s; the rest of the segment "
-                    "(%" PRIu64 " bytes) cannot be read", evs__rec_status_str(st), end - off);
+            evs__verify_problem(&v->out, s->name, (int64_t)off, (int64_t)*next_pos,
+                                "%s; the rest of the segment "
+                                "(%" PRIu64 " bytes) cannot be read",
+                                evs__rec_status_str(st), end - off);
             *next_pos = UINT64_MAX;
             return;
         }
         if (r.pos != *next_pos)
-            problem(v, s->name, (int64_t)off, (int64_t)r.pos,
-                    "position %" PRIu64 " where %" PRIu64 " was expected", r.pos, *next_pos);
+            evs__verify_problem(&v->out, s->name, (int64_t)off, (int64_t)r.pos,
+                                "position %" PRIu64 " where %" PRIu64 " was expected", r.pos,
+                                *next_pos);
         uint64_t got;
         if (evs__seg_offset(v->fb, s, r.pos, &got) < 0 || got != off)
-            problem(v, s->name, (int64_t)off, (int64_t)r.pos, "offset index disagrees");
+            evs__verify_problem(&v->out, s->name, (int64_t)off, (int64_t)r.pos,
+                                "offset index disagrees");
         evs__clearerr();
         check_record(v, s, off, &r);
         *next_pos = r.pos + 1;
         off += REC_ALIGN(r.len);
-        v->rep->events_checked++;
-        v->rep->bytes_checked += (int64_t)REC_ALIGN(r.len);
+        v->out.rep->events_checked++;
+        v->out.rep->bytes_checked += (int64_t)REC_ALIGN(r.len);
         *done += (int64_t)REC_ALIGN(r.len);
-        if (v->cb && v->rep->events_checked % 65536 == 0 && v->cb(v->ctx, NULL, *done, v->total_bytes))
-            v->stop = true;
+        if (v->out.cb && v->out.rep->events_checked % 65536 == 0 &&
+            v->out.cb(v->out.ctx, NULL, *done, v->total_bytes))
+            v->out.stop = true;
     }
 }
 
@@ -138,15 +143,15 @@ static int compare_stream(void *ctx, const char *name, uint32_t len, const strea
     verifier *v = ctx;
     stream_val have;
     evs__tab_get(&v->fb->tab, name, len, evs__hash64(name, len), &have);
-    v->rep->streams_checked++;
+    v->out.rep->streams_checked++;
     if (have.last_version != want->last_version || have.last_pos != want->last_pos ||
         have.first_pos != want->first_pos || have.last_off != want->last_off)
-        problem(v, SNAP_FILE, -1, (int64_t)want->last_pos,
-                "stream index says '%.*s' ends at version %" PRId64 " (position %" PRIu64
-                "), the log says version %" PRId64 " (position %" PRIu64 ")",
-                (int)len, name, have.last_version, have.last_pos, want->last_version,
-                want->last_pos);
-    return v->stop;
+        evs__verify_problem(
+            &v->out, SNAP_FILE, -1, (int64_t)want->last_pos,
+            "stream index says '%.*s' ends at version %" PRId64 " (position %" PRIu64
+            "), the log says version %" PRId64 " (position %" PRIu64 ")",
+            (int)len, name, have.last_version, have.last_pos, want->last_version, want->last_pos);
+    return v->out.stop;
 }
 
 int evs__file_verify(evs__backend *be, evs_verify_cb cb, void *ctx, evs_verify_report *rep)
@@ -155,9 +160,9 @@ int evs__file_verify(evs__backend *be, evs_verify_cb cb, void *ctx, evs_verify_r
     verifier v;
     memset(&v, 0, sizeof v);
     v.fb = fb;
-    v.cb = cb;
-    v.ctx = ctx;
-    v.rep = rep;
+    v.out.cb = cb;
+    v.out.ctx = ctx;
+    v.out.rep = rep;
     evs__tab_init(&v.rebuilt);
     head_view h;
     evs__head_read(fb, &h);
@@ -173,7 +178,7 @@ int evs__file_verify(evs__backend *be, evs_verify_cb cb, void *ctx, evs_verify_r
     }
     uint64_t next_pos = n ? evs__seg_at(fb, 0)->first_pos : 1;
     int64_t done = 0;
-    for (size_t i = 0; i < n && !v.stop; i++) {
+    for (size_t i = 0; i < n && !v.out.stop; i++) {
         seg *s = evs__seg_at(fb, i);
         if (s->first_pos > h.seg)
             break; /* being written by a commit that has not published yet */
@@ -185,27 +190,27 @@ int evs__file_verify(evs__backend *be, evs_verify_cb cb, void *ctx, evs_verify_r
         if (next_pos == UINT64_MAX)
             break;
     }
-    if (!v.stop && next_pos != UINT64_MAX && next_pos != h.pos + 1 && h.pos > 0)
-        problem(&v, HEAD_FILE, -1, (int64_t)h.pos,
-                "the log ends at position %" PRIu64 " but the head says %" PRIu64,
-                next_pos - 1, h.pos);
+    if (!v.out.stop && next_pos != UINT64_MAX && next_pos != h.pos + 1 && h.pos > 0)
+        evs__verify_problem(&v.out, HEAD_FILE, -1, (int64_t)h.pos,
+                            "the log ends at position %" PRIu64 " but the head says %" PRIu64,
+                            next_pos - 1, h.pos);
 
     /* The stream table must agree with the log, stream by stream. */
-    if (!v.stop && (rc = evs__tab_catch_up(fb)) == 0) {
+    if (!v.out.stop && (rc = evs__tab_catch_up(fb)) == 0) {
         pthread_rwlock_rdlock(&fb->tab_lock);
         evs__tab_each(&v.rebuilt, compare_stream, &v);
         size_t have = evs__tab_stream_count(&fb->tab);
         size_t want = evs__tab_stream_count(&v.rebuilt);
         pthread_rwlock_unlock(&fb->tab_lock);
         if (have != want && fb->tab.known_pos == h.pos)
-            problem(&v, SNAP_FILE, -1, 0, "stream index lists %zu streams, the log has %zu",
-                    have, want);
+            evs__verify_problem(&v.out, SNAP_FILE, -1, 0,
+                                "stream index lists %zu streams, the log has %zu", have, want);
     } else if (rc < 0) {
-        problem(&v, SNAP_FILE, -1, 0, "stream index cannot be brought up to date: %s",
-                evs__lasterr_msg());
+        evs__verify_problem(&v.out, SNAP_FILE, -1, 0,
+                            "stream index cannot be brought up to date: %s", evs__lasterr_msg());
     }
     evs__tab_free(&v.rebuilt);
-    if (cb && !v.stop)
+    if (cb && !v.out.stop)
         cb(ctx, NULL, v.total_bytes, v.total_bytes); /* the end: 100% */
     if (rep->problem_count)
         return evs__seterr(EVS_ECORRUPT, "verify found %" PRId64 " problem(s) in '%s'",

@@ -35,24 +35,10 @@
 
 typedef struct quick {
     file_backend *fb;
-    evs_verify_cb cb;
-    void *ctx;
-    evs_verify_report *rep;
+    evs__verify_out out;
     int64_t total_bytes; /* bytes of all segments up to the head */
     int64_t done;        /* bytes of the segments before the current one, then records */
-    bool stop;
 } quick;
-
-static void problem(quick *q, const char *file, int64_t off, int64_t pos, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
-
-static void problem(quick *q, const char *file, int64_t off, int64_t pos, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    evs__verify_vproblem(q->cb, q->ctx, q->rep, &q->stop, file, off, pos, fmt, ap);
-    va_end(ap);
-}
 
 /* Walk the frames of segment s (mapped as m) from its first record up to `end`;
  * *next_pos becomes UINT64_MAX when a frame is broken (nothing after it can be
@@ -62,61 +48,43 @@ static void quick_records(quick *q, const seg *s, const mapping *m, uint64_t end
 {
     int64_t tail_from = q->total_bytes - QUICK_TAIL_BYTES; /* in bytes of the whole log */
     uint64_t off = SEG_HDR_LEN;
-    while (off < end && !q->stop) {
+    while (off < end && !q->out.stop) {
         rec_view r;
         int st = evs__rec_decode(m->base + off, end - off, false, &r);
         if (st != REC_OK) {
-            problem(q, s->name, (int64_t)off, (int64_t)*next_pos,
-                    "%s; the rest of the segment (%" PRIu64 " bytes) cannot be read",
-                    evs__rec_status_str(st), end - off);
+            evs__verify_problem(&q->out, s->name, (int64_t)off, (int64_t)*next_pos,
+                                "%s; the rest of the segment (%" PRIu64 " bytes) cannot be read",
+                                evs__rec_status_str(st), end - off);
             *next_pos = UINT64_MAX;
             return;
         }
         if (r.pos != *next_pos)
-            problem(q, s->name, (int64_t)off, (int64_t)r.pos,
-                    "position %" PRIu64 " where %" PRIu64 " was expected", r.pos, *next_pos);
+            evs__verify_problem(&q->out, s->name, (int64_t)off, (int64_t)r.pos,
+                                "position %" PRIu64 " where %" PRIu64 " was expected", r.pos,
+                                *next_pos);
         uint64_t next_off = off + REC_ALIGN(r.len);
         bool in_tail = q->done + (int64_t)next_off > tail_from;
         if (off == SEG_HDR_LEN || next_off >= end || in_tail) {
             if (evs__get_u32(m->base + off + REC_OFF_CRC) != evs__rec_crc(m->base + off, r.len))
-                problem(q, s->name, (int64_t)off, (int64_t)r.pos, "checksum mismatch");
-            q->rep->bytes_checked += (int64_t)r.len;
+                evs__verify_problem(&q->out, s->name, (int64_t)off, (int64_t)r.pos,
+                                    "checksum mismatch");
+            q->out.rep->bytes_checked += (int64_t)r.len;
         }
         *next_pos = r.pos + 1;
         off = next_off;
-        q->rep->events_checked++;
-        if (q->cb && q->rep->events_checked % 65536 == 0 &&
-            q->cb(q->ctx, NULL, q->done + (int64_t)off, q->total_bytes))
-            q->stop = true;
+        q->out.rep->events_checked++;
+        if (q->out.cb && q->out.rep->events_checked % 65536 == 0 &&
+            q->out.cb(q->out.ctx, NULL, q->done + (int64_t)off, q->total_bytes))
+            q->out.stop = true;
     }
 }
 
 /* Check segment s up to `end`: its header, where it starts, its records. */
 static void quick_segment(quick *q, seg *s, uint64_t end, uint64_t *next_pos)
 {
-    uint64_t size = 0;
-    if (evs__seg_file_size(s, &size) == 0 && size + 8 <= end) {
-        problem(q, s->name, (int64_t)size, 0,
-                "the file is %" PRIu64 " bytes but its committed records end at byte %" PRIu64,
-                size, end);
-        end = size;
-    }
-    evs__clearerr();
-    const mapping *m = end >= SEG_HDR_LEN ? evs__seg_map(q->fb, s, end) : NULL;
-    if (!m) {
-        problem(q, s->name, 0, 0, "cannot map or too short (%" PRIu64 " bytes)", end);
-        return;
-    }
-    char why[128];
-    int64_t at;
-    if (evs__seg_header_bad(q->fb, s, m->base, why, sizeof why, &at))
-        problem(q, s->name, at, 0, "%s", why);
-    if (s->first_pos != *next_pos)
-        problem(q, s->name, 0, (int64_t)*next_pos,
-                "segment starts at position %" PRIu64 " but position %" PRIu64 " comes next",
-                s->first_pos, *next_pos);
-    *next_pos = s->first_pos;
-    quick_records(q, s, m, end, next_pos);
+    const mapping *m = evs__verify_segment_start(q->fb, &q->out, s, &end, next_pos);
+    if (m)
+        quick_records(q, s, m, end, next_pos);
 }
 
 int evs__file_verify_quick(evs__backend *be, evs_verify_cb cb, void *ctx, evs_verify_report *rep)
@@ -125,9 +93,9 @@ int evs__file_verify_quick(evs__backend *be, evs_verify_cb cb, void *ctx, evs_ve
     quick q;
     memset(&q, 0, sizeof q);
     q.fb = fb;
-    q.cb = cb;
-    q.ctx = ctx;
-    q.rep = rep;
+    q.out.cb = cb;
+    q.out.ctx = ctx;
+    q.out.rep = rep;
     head_view h;
     evs__head_read(fb, &h);
     int rc = evs__seg_load_all(fb);
@@ -142,7 +110,7 @@ int evs__file_verify_quick(evs__backend *be, evs_verify_cb cb, void *ctx, evs_ve
     }
     evs__clearerr();
     uint64_t next_pos = n ? evs__seg_at(fb, 0)->first_pos : 1;
-    for (size_t i = 0; i < n && !q.stop && next_pos != UINT64_MAX; i++) {
+    for (size_t i = 0; i < n && !q.out.stop && next_pos != UINT64_MAX; i++) {
         seg *s = evs__seg_at(fb, i);
         if (s->first_pos > h.seg)
             break; /* being written by a commit that has not published yet */
@@ -153,11 +121,11 @@ int evs__file_verify_quick(evs__backend *be, evs_verify_cb cb, void *ctx, evs_ve
         q.done += (int64_t)end;
         rep->segments_checked++;
     }
-    if (!q.stop && next_pos != UINT64_MAX && next_pos != h.pos + 1 && h.pos > 0)
-        problem(&q, HEAD_FILE, -1, (int64_t)h.pos,
-                "the log ends at position %" PRIu64 " but the head says %" PRIu64, next_pos - 1,
-                h.pos);
-    if (cb && !q.stop)
+    if (!q.out.stop && next_pos != UINT64_MAX && next_pos != h.pos + 1 && h.pos > 0)
+        evs__verify_problem(&q.out, HEAD_FILE, -1, (int64_t)h.pos,
+                            "the log ends at position %" PRIu64 " but the head says %" PRIu64,
+                            next_pos - 1, h.pos);
+    if (cb && !q.out.stop)
         cb(ctx, NULL, q.total_bytes, q.total_bytes);
     if (rep->problem_count)
         return evs__seterr(EVS_ECORRUPT, "quick verify found %" PRId64 " problem(s) in '%s'",
