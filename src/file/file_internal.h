@@ -479,6 +479,14 @@ void evs__verify_problem(evs__verify_out *out, const char *file, int64_t off, in
  * mapping, or NULL when the segment cannot be read at all (reported). */
 const mapping *evs__verify_segment_start(file_backend *fb, evs__verify_out *out, seg *s,
                                          uint64_t *end, uint64_t *next_pos);
+/* Walk the segments up to the head for both: *total_bytes (for progress) becomes the
+ * bytes they hold, then each is handed to `check` with the end of its committed bytes
+ * and the position that must come next (UINT64_MAX from `check` ends the walk: nothing
+ * after can be located); the last position found must be the head's. Stops early when
+ * out->stop is set. */
+typedef void (*evs__verify_seg_fn)(void *ctx, seg *s, uint64_t end, uint64_t *next_pos);
+int evs__verify_walk(file_backend *fb, evs__verify_out *out, const head_view *h,
+                     int64_t *total_bytes, evs__verify_seg_fn check, void *ctx);
 int evs__file_verify_quick(evs__backend *be, evs_verify_cb cb, void *ctx,
                            evs_verify_report *report);
 

@@ -15,6 +15,7 @@ typedef struct verifier {
     evs__verify_out out;
     streamtab rebuilt;       /* the stream table as the log defines it */
     int64_t total_bytes;
+    int64_t done; /* bytes checked so far, for progress */
 } verifier;
 
 void evs__verify_problem(evs__verify_out *out, const char *file, int64_t off, int64_t pos,
@@ -64,6 +65,38 @@ const mapping *evs__verify_segment_start(file_backend *fb, evs__verify_out *out,
     return m;
 }
 
+int evs__verify_walk(file_backend *fb, evs__verify_out *out, const head_view *h,
+                     int64_t *total_bytes, evs__verify_seg_fn check, void *ctx)
+{
+    int rc = evs__seg_load_all(fb);
+    if (rc < 0)
+        return rc;
+    size_t n = evs__seg_count(fb);
+    for (size_t i = 0; i < n; i++) {
+        seg *s = evs__seg_at(fb, i);
+        uint64_t size = h->end;
+        if (s->first_pos <= h->seg && (s->first_pos == h->seg || evs__seg_file_size(s, &size) == 0))
+            *total_bytes += (int64_t)size;
+    }
+    evs__clearerr();
+    uint64_t next_pos = n ? evs__seg_at(fb, 0)->first_pos : 1;
+    for (size_t i = 0; i < n && !out->stop && next_pos != UINT64_MAX; i++) {
+        seg *s = evs__seg_at(fb, i);
+        if (s->first_pos > h->seg)
+            break; /* being written by a commit that has not published yet */
+        uint64_t end = h->end;
+        if (s->first_pos != h->seg && evs__seg_file_size(s, &end) < 0)
+            end = 0;
+        check(ctx, s, end, &next_pos);
+        out->rep->segments_checked++;
+    }
+    if (!out->stop && next_pos != UINT64_MAX && next_pos != h->pos + 1 && h->pos > 0)
+        evs__verify_problem(out, HEAD_FILE, -1, (int64_t)h->pos,
+                            "the log ends at position %" PRIu64 " but the head says %" PRIu64,
+                            next_pos - 1, h->pos);
+    return 0;
+}
+
 bool evs__verify_link_bad(const streamtab *t, const rec_view *r, char *why, size_t why_len)
 {
     stream_val sv;
@@ -96,8 +129,9 @@ static void check_record(verifier *v, seg *s, uint64_t off, const rec_view *r)
         v->out.stop = true;
 }
 
-static void verify_segment(verifier *v, seg *s, uint64_t end, uint64_t *next_pos, int64_t *done)
+static void verify_segment(void *ctx, seg *s, uint64_t end, uint64_t *next_pos)
 {
+    verifier *v = ctx;
     const mapping *m = evs__verify_segment_start(v->fb, &v->out, s, &end, next_pos);
     if (!m)
         return;
@@ -127,9 +161,9 @@ static void verify_segment(verifier *v, seg *s, uint64_t end, uint64_t *next_pos
         off += REC_ALIGN(r.len);
         v->out.rep->events_checked++;
         v->out.rep->bytes_checked += (int64_t)REC_ALIGN(r.len);
-        *done += (int64_t)REC_ALIGN(r.len);
+        v->done += (int64_t)REC_ALIGN(r.len);
         if (v->out.cb && v->out.rep->events_checked % 65536 == 0 &&
-            v->out.cb(v->out.ctx, NULL, *done, v->total_bytes))
+            v->out.cb(v->out.ctx, NULL, v->done, v->total_bytes))
             v->out.stop = true;
     }
 }
@@ -166,34 +200,9 @@ int evs__file_verify(evs__backend *be, evs_verify_cb cb, void *ctx, evs_verify_r
     evs__tab_init(&v.rebuilt);
     head_view h;
     evs__head_read(fb, &h);
-    int rc = evs__seg_load_all(fb);
+    int rc = evs__verify_walk(fb, &v.out, &h, &v.total_bytes, verify_segment, &v);
     if (rc < 0)
         return rc;
-    size_t n = evs__seg_count(fb);
-    for (size_t i = 0; i < n; i++) {
-        seg *s = evs__seg_at(fb, i);
-        uint64_t size = 0;
-        if (s->first_pos <= h.seg && evs__seg_file_size(s, &size) == 0)
-            v.total_bytes += (int64_t)size;
-    }
-    uint64_t next_pos = n ? evs__seg_at(fb, 0)->first_pos : 1;
-    int64_t done = 0;
-    for (size_t i = 0; i < n && !v.out.stop; i++) {
-        seg *s = evs__seg_at(fb, i);
-        if (s->first_pos > h.seg)
-            break; /* being written by a commit that has not published yet */
-        uint64_t end = h.end;
-        if (s->first_pos != h.seg && evs__seg_file_size(s, &end) < 0)
-            end = 0;
-        verify_segment(&v, s, end, &next_pos, &done);
-        rep->segments_checked++;
-        if (next_pos == UINT64_MAX)
-            break;
-    }
-    if (!v.out.stop && next_pos != UINT64_MAX && next_pos != h.pos + 1 && h.pos > 0)
-        evs__verify_problem(&v.out, HEAD_FILE, -1, (int64_t)h.pos,
-                            "the log ends at position %" PRIu64 " but the head says %" PRIu64,
-                            next_pos - 1, h.pos);
 
     /* The stream table must agree with the log, stream by stream. */
     if (!v.out.stop && (rc = evs__tab_catch_up(fb)) == 0) {

@@ -80,11 +80,13 @@ static void quick_records(quick *q, const seg *s, const mapping *m, uint64_t end
 }
 
 /* Check segment s up to `end`: its header, where it starts, its records. */
-static void quick_segment(quick *q, seg *s, uint64_t end, uint64_t *next_pos)
+static void quick_segment(void *ctx, seg *s, uint64_t end, uint64_t *next_pos)
 {
+    quick *q = ctx;
     const mapping *m = evs__verify_segment_start(q->fb, &q->out, s, &end, next_pos);
     if (m)
         quick_records(q, s, m, end, next_pos);
+    q->done += (int64_t)end;
 }
 
 int evs__file_verify_quick(evs__backend *be, evs_verify_cb cb, void *ctx, evs_verify_report *rep)
@@ -98,33 +100,9 @@ int evs__file_verify_quick(evs__backend *be, evs_verify_cb cb, void *ctx, evs_ve
     q.out.rep = rep;
     head_view h;
     evs__head_read(fb, &h);
-    int rc = evs__seg_load_all(fb);
+    int rc = evs__verify_walk(fb, &q.out, &h, &q.total_bytes, quick_segment, &q);
     if (rc < 0)
         return rc;
-    size_t n = evs__seg_count(fb);
-    for (size_t i = 0; i < n; i++) {
-        seg *s = evs__seg_at(fb, i);
-        uint64_t size = h.end;
-        if (s->first_pos <= h.seg && (s->first_pos == h.seg || evs__seg_file_size(s, &size) == 0))
-            q.total_bytes += (int64_t)size;
-    }
-    evs__clearerr();
-    uint64_t next_pos = n ? evs__seg_at(fb, 0)->first_pos : 1;
-    for (size_t i = 0; i < n && !q.out.stop && next_pos != UINT64_MAX; i++) {
-        seg *s = evs__seg_at(fb, i);
-        if (s->first_pos > h.seg)
-            break; /* being written by a commit that has not published yet */
-        uint64_t end = h.end;
-        if (s->first_pos != h.seg && evs__seg_file_size(s, &end) < 0)
-            end = 0;
-        quick_segment(&q, s, end, &next_pos);
-        q.done += (int64_t)end;
-        rep->segments_checked++;
-    }
-    if (!q.out.stop && next_pos != UINT64_MAX && next_pos != h.pos + 1 && h.pos > 0)
-        evs__verify_problem(&q.out, HEAD_FILE, -1, (int64_t)h.pos,
-                            "the log ends at position %" PRIu64 " but the head says %" PRIu64,
-                            next_pos - 1, h.pos);
     if (cb && !q.out.stop)
         cb(ctx, NULL, q.total_bytes, q.total_bytes);
     if (rep->problem_count)
