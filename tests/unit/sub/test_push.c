@@ -166,19 +166,28 @@ static void test_consumer_acks(void **state)
     assert_int_equal(stored_checkpoint(f->s, "odds"), 50);
 }
 
+/* `appended` events, then consumer `name` pushed to a recorder whose handler blocks on
+ * the first event until released; returns once the handler holds it. */
+static evs_push *push_to_blocked_handler(tu_fixture *f, int appended, const char *name,
+                                         recorder *r)
+{
+    append_n(f->s, appended);
+    memset(r, 0, sizeof *r);
+    r->block_first = true;
+    evs_consumer *c;
+    assert_evs_ok(evs_consumer_open(&c, f->s, name, NULL));
+    evs_push *p;
+    assert_evs_ok(evs_push_consumer(&p, c, record, r));
+    while (!atomic_load(&r->entered))
+        tu_sleep_ms(1);
+    return p;
+}
+
 static void test_no_read_ahead(void **state)
 {
     tu_fixture *f = *state;
-    append_n(f->s, 1);
     static recorder r;
-    memset(&r, 0, sizeof r);
-    r.block_first = true;
-    evs_consumer *c;
-    assert_evs_ok(evs_consumer_open(&c, f->s, "slow", NULL));
-    evs_push *p;
-    assert_evs_ok(evs_push_consumer(&p, c, record, &r));
-    while (!atomic_load(&r.entered))
-        tu_sleep_ms(1);
+    evs_push *p = push_to_blocked_handler(f, 1, "slow", &r);
     append_n(f->s, 300);
     tu_sleep_ms(50);
     /* The handler holds event 1: nothing was taken past it, nothing acknowledged. */
@@ -227,16 +236,8 @@ static void test_stop_while_waiting_is_prompt(void **state)
 static void test_stop_while_handler_runs(void **state)
 {
     tu_fixture *f = *state;
-    append_n(f->s, 5);
     static recorder r;
-    memset(&r, 0, sizeof r);
-    r.block_first = true;
-    evs_consumer *c;
-    assert_evs_ok(evs_consumer_open(&c, f->s, "busyhandler", NULL));
-    evs_push *p;
-    assert_evs_ok(evs_push_consumer(&p, c, record, &r));
-    while (!atomic_load(&r.entered))
-        tu_sleep_ms(1);
+    evs_push *p = push_to_blocked_handler(f, 5, "busyhandler", &r);
     assert_evs_ok(evs_push_stop(p));
     assert_evs_ok(evs_push_stop(p)); /* twice is fine */
     /* Stop did not wait for the handler, which is still blocked. */
