@@ -127,7 +127,9 @@ typedef struct evs_store evs_store;
 /** When an append counts as acknowledged (see the README's "Guarantees"). */
 typedef enum evs_sync_mode {
     EVS_SYNC_ALWAYS = 0, /* fdatasync before an append returns; concurrent appends share
-                          * one sync (group commit). Survives power loss. */
+                          * one sync (group commit: while threads keep appending, a
+                          * commit waits up to half a sync for the ones just released,
+                          * never when one thread appends alone). Survives power loss. */
     EVS_SYNC_BATCH = 1,  /* a background sync at most every sync_interval_ms; a power
                           * loss may lose the appends of the last interval. */
     EVS_SYNC_NONE = 2    /* never sync (the OS writes back in its own time); survives a
