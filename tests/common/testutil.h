@@ -264,4 +264,39 @@ static inline void tu_sleep_ms(int ms)
         ;
 }
 
+/* Consumer `name`'s checkpoint as stored (the listing reads it from disk), and its
+ * whole listing into *copy when not NULL; -2 when there is no such consumer. */
+static inline int64_t tu_consumer_stored(evs_store *s, const char *name, evs_consumer_info *copy)
+{
+    evs_consumer_iter *it;
+    assert_evs_ok(evs_consumers_open(&it, s));
+    evs_consumer_info info;
+    int64_t r = -2;
+    while (evs_consumers_next(it, &info) > 0) {
+        if (strcmp(info.name, name) == 0) {
+            r = info.checkpoint;
+            if (copy)
+                *copy = info;
+        }
+    }
+    evs_consumers_close(it);
+    return r;
+}
+
+/* Take the subscription's next event, which must arrive within 2 s; returns its
+ * position. */
+static inline int64_t tu_next_pos(evs_subscription *sub)
+{
+    evs_event ev;
+    assert_evs(1, evs_subscription_next(sub, &ev, 2000));
+    return ev.pos;
+}
+
+/* The subscription has nothing more right now. */
+static inline void tu_expect_nothing(evs_subscription *sub)
+{
+    evs_event ev;
+    assert_evs(0, evs_subscription_next(sub, &ev, 0));
+}
+
 #endif /* EVS_TESTUTIL_H */

@@ -35,36 +35,18 @@ static int64_t cnext(evs_consumer *c)
     return ev.pos;
 }
 
-/* The consumer's checkpoint as stored (the listing reads it from disk); -2 if absent. */
-static int64_t stored(evs_store *s, const char *name, evs_consumer_info *copy)
-{
-    evs_consumer_iter *it;
-    assert_evs_ok(evs_consumers_open(&it, s));
-    evs_consumer_info info;
-    int64_t r = -2;
-    while (evs_consumers_next(it, &info) > 0) {
-        if (strcmp(info.name, name) == 0) {
-            r = info.checkpoint;
-            if (copy)
-                *copy = info;
-        }
-    }
-    evs_consumers_close(it);
-    return r;
-}
-
 static void test_resume(void **state)
 {
     tu_fixture *f = *state;
     evs_consumer *c;
     assert_evs_ok(evs_consumer_open(&c, f->s, "billing", NULL));
-    assert_int_equal(stored(f->s, "billing", NULL), 0); /* exists from the first open */
+    assert_int_equal(tu_consumer_stored(f->s, "billing", NULL), 0); /* exists from the first open */
     for (int i = 1; i <= 5; i++)
         assert_int_equal(cnext(c), i);
     assert_evs_ok(evs_consumer_ack(c, 4));
     assert_int_equal(evs_consumer_checkpoint(c), 4);
     evs_consumer_close(c);
-    assert_int_equal(stored(f->s, "billing", NULL), 4);
+    assert_int_equal(tu_consumer_stored(f->s, "billing", NULL), 4);
     assert_evs_ok(evs_consumer_open(&c, f->s, "billing", NULL));
     assert_int_equal(cnext(c), 5); /* 5 was delivered but not acked: again */
     evs_consumer_close(c);
@@ -85,21 +67,21 @@ static void test_ack_batching(void **state)
     assert_evs_ok(evs_consumer_open(&c, f->s, "batch", NULL));
     assert_evs_ok(evs_consumer_ack(c, 1));
     assert_evs_ok(evs_consumer_ack(c, 1));            /* the same again: fine */
-    assert_int_equal(stored(f->s, "batch", NULL), 0); /* in memory only */
+    assert_int_equal(tu_consumer_stored(f->s, "batch", NULL), 0); /* in memory only */
     assert_evs_ok(evs_consumer_flush(c));
-    assert_int_equal(stored(f->s, "batch", NULL), 1);
+    assert_int_equal(tu_consumer_stored(f->s, "batch", NULL), 1);
     /* 999 more acks stay in memory; the 1000th saves */
     for (int64_t p = 2; p <= 1000; p++)
         assert_evs_ok(evs_consumer_ack(c, p));
-    assert_int_equal(stored(f->s, "batch", NULL), 1);
+    assert_int_equal(tu_consumer_stored(f->s, "batch", NULL), 1);
     assert_evs_ok(evs_consumer_ack(c, 1001));
-    assert_int_equal(stored(f->s, "batch", NULL), 1001);
+    assert_int_equal(tu_consumer_stored(f->s, "batch", NULL), 1001);
     /* ... or the first ack 100 ms after the last save */
     assert_evs_ok(evs_consumer_ack(c, 1002));
-    assert_int_equal(stored(f->s, "batch", NULL), 1001);
+    assert_int_equal(tu_consumer_stored(f->s, "batch", NULL), 1001);
     tu_sleep_ms(110);
     assert_evs_ok(evs_consumer_ack(c, 1003));
-    assert_int_equal(stored(f->s, "batch", NULL), 1003);
+    assert_int_equal(tu_consumer_stored(f->s, "batch", NULL), 1003);
     assert_evs_ok(evs_consumer_ack(c, 1004));
     /* backwards and past the head are refused and change nothing */
     assert_evs(EVS_EINVAL, evs_consumer_ack(c, 1000));
@@ -109,7 +91,7 @@ static void test_ack_batching(void **state)
     assert_int_equal(evs_consumer_checkpoint(c), 1004);
     assert_evs_ok(evs_consumer_ack(c, 1005));
     evs_consumer_close(c); /* saves */
-    assert_int_equal(stored(f->s, "batch", NULL), 1005);
+    assert_int_equal(tu_consumer_stored(f->s, "batch", NULL), 1005);
 }
 
 static void test_busy(void **state)
@@ -123,13 +105,13 @@ static void test_busy(void **state)
     assert_evs(EVS_EBUSY, evs_consumer_reset(f->s, "mailer", 0));
     assert_evs(EVS_EBUSY, evs_consumer_delete(f->s, "mailer"));
     evs_consumer_info info;
-    assert_int_equal(stored(f->s, "mailer", &info), 0);
+    assert_int_equal(tu_consumer_stored(f->s, "mailer", &info), 0);
     assert_int_equal(info.open, 1);
     /* another name is independent */
     assert_evs_ok(evs_consumer_open(&b, f->s, "mailer2", NULL));
     evs_consumer_close(b);
     evs_consumer_close(a);
-    assert_int_equal(stored(f->s, "mailer", &info), 0);
+    assert_int_equal(tu_consumer_stored(f->s, "mailer", &info), 0);
     assert_int_equal(info.open, 0);
     assert_evs_ok(evs_consumer_open(&b, f->s, "mailer", NULL));
     evs_consumer_close(b);
@@ -144,12 +126,12 @@ static void test_reset(void **state)
     evs_consumer_close(c);
     assert_evs(EVS_ENOTFOUND, evs_consumer_reset(f->s, "nobody", 0));
     assert_errmsg_has("nobody");
-    assert_int_equal(stored(f->s, "nobody", NULL), -2); /* reset created nothing */
+    assert_int_equal(tu_consumer_stored(f->s, "nobody", NULL), -2); /* reset created nothing */
     assert_evs(EVS_EINVAL, evs_consumer_reset(f->s, "proj", 21));
     assert_evs(EVS_EINVAL, evs_consumer_reset(f->s, "proj", -1));
-    assert_int_equal(stored(f->s, "proj", NULL), 15);
+    assert_int_equal(tu_consumer_stored(f->s, "proj", NULL), 15);
     assert_evs_ok(evs_consumer_reset(f->s, "proj", 2));
-    assert_int_equal(stored(f->s, "proj", NULL), 2);
+    assert_int_equal(tu_consumer_stored(f->s, "proj", NULL), 2);
     assert_evs_ok(evs_consumer_open(&c, f->s, "proj", NULL));
     assert_int_equal(cnext(c), 3);
     evs_consumer_close(c);
@@ -168,7 +150,7 @@ static void test_delete(void **state)
     assert_evs(EVS_EBUSY, evs_consumer_delete(f->s, "old"));
     evs_consumer_close(c);
     assert_evs_ok(evs_consumer_delete(f->s, "old"));
-    assert_int_equal(stored(f->s, "old", NULL), -2);
+    assert_int_equal(tu_consumer_stored(f->s, "old", NULL), -2);
     assert_evs(EVS_ENOTFOUND, evs_consumer_delete(f->s, "old"));
     assert_errmsg_has("no consumer 'old'");
     assert_evs_ok(evs_consumer_open(&c, f->s, "old", NULL));
@@ -251,7 +233,7 @@ static void test_invalid_names(void **state)
     evs_query q = EVS_QUERY_INIT;
     q.direction = EVS_BACKWARD;
     assert_evs(EVS_EINVAL, evs_consumer_open(&c, f->s, "filtered", &q));
-    assert_int_equal(stored(f->s, "filtered", NULL), -2);
+    assert_int_equal(tu_consumer_stored(f->s, "filtered", NULL), -2);
 }
 
 static void test_idle_passes_skipped(void **state)
@@ -276,9 +258,9 @@ static void test_idle_passes_skipped(void **state)
      * saved before next() goes to sleep. */
     assert_evs(0, evs_consumer_next(c, &ev, 10));
     assert_int_equal(evs_consumer_checkpoint(c), 20);
-    assert_int_equal(stored(f->s, "odds", NULL), 20);
+    assert_int_equal(tu_consumer_stored(f->s, "odds", NULL), 20);
     evs_consumer_close(c);
-    assert_int_equal(stored(f->s, "odds", NULL), 20);
+    assert_int_equal(tu_consumer_stored(f->s, "odds", NULL), 20);
 }
 
 static void write_at(const char *path, long off, const char *bytes, size_t len)
@@ -304,12 +286,12 @@ static void test_corrupt_checkpoint(void **state)
     /* one slot damaged (the newest, seq 3, in slot 1 at byte 512): the other one holds
      * the previous checkpoint, which is safe to resume from (at-least-once) */
     write_at(path, 512 + 17, "\xff", 1);
-    assert_int_equal(stored(f->s, "fragile", NULL), 5);
+    assert_int_equal(tu_consumer_stored(f->s, "fragile", NULL), 5);
     assert_evs_ok(evs_consumer_open(&c, f->s, "fragile", NULL));
     assert_int_equal(cnext(c), 6);
     assert_evs_ok(evs_consumer_ack(c, 8));
     evs_consumer_close(c);
-    assert_int_equal(stored(f->s, "fragile", NULL), 8);
+    assert_int_equal(tu_consumer_stored(f->s, "fragile", NULL), 8);
     /* both damaged: a clear error naming the file, and the listing says so */
     write_at(path, 3, "XX", 2);
     write_at(path, 512 + 3, "XX", 2);
@@ -317,7 +299,7 @@ static void test_corrupt_checkpoint(void **state)
     assert_errmsg_has("consumers/fragile.ckpt");
     assert_errmsg_has("reset");
     evs_consumer_info info;
-    assert_int_equal(stored(f->s, "fragile", &info), -1);
+    assert_int_equal(tu_consumer_stored(f->s, "fragile", &info), -1);
     assert_int_equal(info.status, EVS_ECORRUPT);
     assert_int_equal(info.lag, -1);
     /* a truncated file is corrupt too */
@@ -325,7 +307,7 @@ static void test_corrupt_checkpoint(void **state)
     assert_evs(EVS_ECORRUPT, evs_consumer_open(&c, f->s, "fragile", NULL));
     /* reset repairs it */
     assert_evs_ok(evs_consumer_reset(f->s, "fragile", 3));
-    assert_int_equal(stored(f->s, "fragile", NULL), 3);
+    assert_int_equal(tu_consumer_stored(f->s, "fragile", NULL), 3);
     assert_evs_ok(evs_consumer_open(&c, f->s, "fragile", NULL));
     assert_int_equal(cnext(c), 4);
     evs_consumer_close(c);
@@ -349,7 +331,7 @@ static void test_readonly(void **state)
     assert_evs(EVS_EREADONLY, evs_consumer_open(&c, ro, "ro", NULL));
     assert_evs(EVS_EREADONLY, evs_consumer_reset(ro, "ro", 0));
     assert_evs(EVS_EREADONLY, evs_consumer_delete(ro, "ro"));
-    assert_int_equal(stored(ro, "ro", NULL), 2);
+    assert_int_equal(tu_consumer_stored(ro, "ro", NULL), 2);
     /* subscriptions work on a read-only handle */
     evs_subscription *sub;
     assert_evs_ok(evs_subscribe(&sub, ro, NULL, 20));
@@ -375,7 +357,7 @@ static void test_store_closed_first(void **state)
     evs_consumer_close(c);
     evs_options o = tu_fast_options();
     assert_evs_ok(evs_open(&f->s, f->dir, &o));
-    assert_int_equal(stored(f->s, "late", NULL), 9);
+    assert_int_equal(tu_consumer_stored(f->s, "late", NULL), 9);
 }
 
 /* A checkpoint past the head (the log lost its tail) is refused, not silently used:

@@ -22,19 +22,6 @@ static void append_n(evs_store *s, const char *stream, const char *type, int n)
         tu_append1(s, stream, type, "{}");
 }
 
-static int64_t next_pos(evs_subscription *sub)
-{
-    evs_event ev;
-    assert_evs(1, evs_subscription_next(sub, &ev, 2000));
-    return ev.pos;
-}
-
-static void expect_nothing(evs_subscription *sub)
-{
-    evs_event ev;
-    assert_evs(0, evs_subscription_next(sub, &ev, 0));
-}
-
 static void test_starts_at_head_and_keeps_up(void **state)
 {
     tu_fixture *f = *state;
@@ -42,16 +29,16 @@ static void test_starts_at_head_and_keeps_up(void **state)
     evs_subscription *sub;
     assert_evs_ok(evs_subscribe_live(&sub, f->s, NULL, 3));
     assert_int_equal(evs_subscription_position(sub), 5);
-    expect_nothing(sub);
+    tu_expect_nothing(sub);
     /* Keeping up: one or three behind is within max_lag 3. */
     for (int round = 0; round < 10; round++) {
         int n = 1 + round % 3;
         append_n(f->s, "new-1", "T", n);
         int64_t head = evs_head(f->s);
         for (int i = n; i >= 1; i--)
-            assert_int_equal(next_pos(sub), head - i + 1);
+            assert_int_equal(tu_next_pos(sub), head - i + 1);
     }
-    expect_nothing(sub);
+    tu_expect_nothing(sub);
     assert_int_equal(evs_subscription_skipped(sub), 0);
     evs_subscription_close(sub);
 }
@@ -65,19 +52,19 @@ static void test_skips_when_behind(void **state)
     append_n(f->s, "x-1", "T", 100); /* positions 4..103 */
     /* 100 behind, 10 allowed: 4..93 are skipped, 94..103 delivered. */
     for (int64_t want = 94; want <= 103; want++)
-        assert_int_equal(next_pos(sub), want);
-    expect_nothing(sub);
+        assert_int_equal(tu_next_pos(sub), want);
+    tu_expect_nothing(sub);
     assert_int_equal(evs_subscription_skipped(sub), 90);
     assert_int_equal(evs_subscription_position(sub), 103);
     /* Falling behind again in the middle of a backlog: skips add up. */
     append_n(f->s, "x-1", "T", 15); /* 104..118 */
-    assert_int_equal(next_pos(sub), 109);
+    assert_int_equal(tu_next_pos(sub), 109);
     append_n(f->s, "x-1", "T", 20); /* 119..138: 109 passed, 29 behind */
-    assert_int_equal(next_pos(sub), 129);
+    assert_int_equal(tu_next_pos(sub), 129);
     assert_int_equal(evs_subscription_skipped(sub), 90 + 5 + 19);
     for (int64_t want = 130; want <= 138; want++)
-        assert_int_equal(next_pos(sub), want);
-    expect_nothing(sub);
+        assert_int_equal(tu_next_pos(sub), want);
+    tu_expect_nothing(sub);
     evs_subscription_close(sub);
 }
 
@@ -93,17 +80,17 @@ static void test_filter_and_lag_in_positions(void **state)
     /* 1..12, every third one Hot: 3, 6, 9, 12. The newest 4 positions are 9..12. */
     for (int i = 1; i <= 12; i++)
         tu_append1(f->s, "t-1", i % 3 == 0 ? "Hot" : "Cold", "{}");
-    assert_int_equal(next_pos(sub), 9);
-    assert_int_equal(next_pos(sub), 12);
-    expect_nothing(sub);
+    assert_int_equal(tu_next_pos(sub), 9);
+    assert_int_equal(tu_next_pos(sub), 12);
+    tu_expect_nothing(sub);
     assert_int_equal(evs_subscription_skipped(sub), 8);
     evs_subscription_close(sub);
 
     /* max_lag 1: only the newest, whatever the backlog. */
     assert_evs_ok(evs_subscribe_live(&sub, f->s, NULL, 1));
     append_n(f->s, "t-1", "Cold", 7);
-    assert_int_equal(next_pos(sub), evs_head(f->s));
-    expect_nothing(sub);
+    assert_int_equal(tu_next_pos(sub), evs_head(f->s));
+    tu_expect_nothing(sub);
     evs_subscription_close(sub);
 }
 
@@ -131,8 +118,8 @@ static void test_filter_copied(void **state)
         tu_append1(f->s, "keep-1", "K", "{}");
         tu_append1(f->s, "drop-1", "K", "{}");
     }
-    assert_int_equal(next_pos(sub), 11); /* the newest 2 positions are 11 and 12 */
-    expect_nothing(sub);
+    assert_int_equal(tu_next_pos(sub), 11); /* the newest 2 positions are 11 and 12 */
+    tu_expect_nothing(sub);
     evs_subscription_close(sub);
 }
 
@@ -176,10 +163,10 @@ static void test_nothing_kept_and_from_end_never_skips(void **state)
     assert_evs_ok(evs_subscribe_live(&live, f->s, NULL, 2));
     assert_evs_ok(evs_subscribe(&end, f->s, NULL, EVS_FROM_END));
     append_n(f->s, "a-1", "T", 8);
-    assert_int_equal(next_pos(live), 7);
+    assert_int_equal(tu_next_pos(live), 7);
     evs_subscription_close(live);
     for (int64_t want = 1; want <= 8; want++) /* reliable from where it started */
-        assert_int_equal(next_pos(end), want);
+        assert_int_equal(tu_next_pos(end), want);
     assert_int_equal(evs_subscription_skipped(end), 0);
     evs_subscription_close(end);
     /* No consumer, no file: a live subscription leaves nothing behind. */
@@ -190,9 +177,9 @@ static void test_nothing_kept_and_from_end_never_skips(void **state)
     evs_consumers_close(it);
     /* And the next one starts at the head again. */
     assert_evs_ok(evs_subscribe_live(&live, f->s, NULL, 2));
-    expect_nothing(live);
+    tu_expect_nothing(live);
     tu_append1(f->s, "a-1", "T", "{}");
-    assert_int_equal(next_pos(live), 9);
+    assert_int_equal(tu_next_pos(live), 9);
     evs_subscription_close(live);
 }
 

@@ -97,19 +97,6 @@ static void test_subscription_delivery(void **state)
     expect_seen_range(&r, 1, 30);
 }
 
-static int64_t stored_checkpoint(evs_store *s, const char *name)
-{
-    evs_consumer_iter *it;
-    assert_evs_ok(evs_consumers_open(&it, s));
-    evs_consumer_info info;
-    int64_t r = -2;
-    while (evs_consumers_next(it, &info) > 0)
-        if (strcmp(info.name, name) == 0)
-            r = info.checkpoint;
-    evs_consumers_close(it);
-    return r;
-}
-
 static void test_consumer_refusal(void **state)
 {
     tu_fixture *f = *state;
@@ -136,10 +123,10 @@ static void test_consumer_refusal(void **state)
     assert_int_equal(st.delivered, 6);
     expect_seen_range(&r, 1, 6); /* and no call after the refusal */
     /* The checkpoint is durable already, before close. */
-    assert_int_equal(stored_checkpoint(f->s, "billing"), 6);
+    assert_int_equal(tu_consumer_stored(f->s, "billing", NULL), 6);
     assert_evs(EVS_EHANDLER, evs_push_close(p, &st));
     assert_errmsg_has("position 7");
-    assert_int_equal(stored_checkpoint(f->s, "billing"), 6);
+    assert_int_equal(tu_consumer_stored(f->s, "billing", NULL), 6);
     /* The refused event is the first the next run sees. */
     assert_evs_ok(evs_consumer_open(&c, f->s, "billing", NULL));
     evs_event ev;
@@ -163,7 +150,7 @@ static void test_consumer_acks(void **state)
     assert_evs(1, evs_push_wait(p, 50, 5000)); /* position counts the passed-over too */
     assert_int_equal(atomic_load(&r.count), 25);
     assert_evs_ok(evs_push_close(p, NULL));
-    assert_int_equal(stored_checkpoint(f->s, "odds"), 50);
+    assert_int_equal(tu_consumer_stored(f->s, "odds", NULL), 50);
 }
 
 /* `appended` events, then consumer `name` pushed to a recorder whose handler blocks on
@@ -195,12 +182,12 @@ static void test_no_read_ahead(void **state)
     evs_push_get_status(p, &st);
     assert_int_equal(st.position, 0);
     assert_int_equal(st.delivered, 0);
-    assert_int_equal(stored_checkpoint(f->s, "slow"), 0);
+    assert_int_equal(tu_consumer_stored(f->s, "slow", NULL), 0);
     atomic_store(&r.release, true);
     assert_evs(1, evs_push_wait(p, 301, 10000));
     assert_evs_ok(evs_push_close(p, NULL));
     expect_seen_range(&r, 1, 301);
-    assert_int_equal(stored_checkpoint(f->s, "slow"), 301);
+    assert_int_equal(tu_consumer_stored(f->s, "slow", NULL), 301);
 }
 
 /* A subscription, so that only the stop is timed (closing a consumer also syncs its
@@ -249,7 +236,7 @@ static void test_stop_while_handler_runs(void **state)
     assert_int_equal(atomic_load(&r.finished), 1);
     assert_int_equal(atomic_load(&r.count), 1);
     assert_int_equal(st.delivered, 1);
-    assert_int_equal(stored_checkpoint(f->s, "busyhandler"), 1);
+    assert_int_equal(tu_consumer_stored(f->s, "busyhandler", NULL), 1);
 }
 
 static int inside(void *user, const evs_event *ev)

@@ -57,20 +57,6 @@ static int64_t rnext(evs_readmodel *rm)
     return ev.pos;
 }
 
-/* The consumer's checkpoint as stored. */
-static int64_t checkpoint_of(evs_store *s, const char *name)
-{
-    evs_consumer_iter *it;
-    assert_evs_ok(evs_consumers_open(&it, s));
-    evs_consumer_info info;
-    int64_t r = -2;
-    while (evs_consumers_next(it, &info) > 0)
-        if (strcmp(info.name, name) == 0)
-            r = info.checkpoint;
-    evs_consumers_close(it);
-    return r;
-}
-
 /* The state in the file, read by a separate handle. */
 static int64_t file_pos(uint32_t model, char *json, size_t cap)
 {
@@ -104,7 +90,7 @@ static void test_new_save_resume(void **state)
     char json[64];
     assert_int_equal(file_pos(1, json, sizeof json), 4);
     assert_string_equal(json, "{\"n\":4}");
-    assert_int_equal(checkpoint_of(f->s, "counter"), 4);
+    assert_int_equal(tu_consumer_stored(f->s, "counter", NULL), 4);
 
     rm = rm_open(f->s, "counter", 1, 0, NULL);
     info = rm_info(rm);
@@ -132,13 +118,13 @@ static void test_state_not_checkpoint_decides(void **state)
         assert_int_equal(rnext(rm), i);
     assert_evs_ok(evs_readmodel_save(rm, "{\"n\":8}", 7));
     evs_readmodel_close(rm);
-    assert_int_equal(checkpoint_of(f->s, "counter"), 8);
+    assert_int_equal(tu_consumer_stored(f->s, "counter", NULL), 8);
 
     /* The backup at 3 comes back: resume at 4, though the checkpoint said 8. */
     assert_int_equal(rename(backup, state_path), 0);
     rm = rm_open(f->s, "counter", 1, 0, NULL);
     assert_int_equal(rm_info(rm).pos, 3);
-    assert_int_equal(checkpoint_of(f->s, "counter"), 3);
+    assert_int_equal(tu_consumer_stored(f->s, "counter", NULL), 3);
     assert_int_equal(rnext(rm), 4);
     evs_readmodel_close(rm);
 }
@@ -194,7 +180,7 @@ static void test_replay(void **state)
     assert_int_equal(rnext(rm), 1);
     evs_readmodel_close(rm);
     assert_int_equal(file_pos(2, NULL, 0), 0);
-    assert_int_equal(checkpoint_of(f->s, "counter"), 0);
+    assert_int_equal(tu_consumer_stored(f->s, "counter", NULL), 0);
 }
 
 static void test_errors(void **state)
@@ -211,7 +197,7 @@ static void test_errors(void **state)
     assert_null(rm);
     assert_errmsg_has("position 99");
     assert_errmsg_has(state_path);
-    assert_int_equal(checkpoint_of(f->s, "far"), -2); /* no consumer was created */
+    assert_int_equal(tu_consumer_stored(f->s, "far", NULL), -2); /* no consumer was created */
 
     /* Busy: the second open fails before touching the file. */
     rm = rm_open(f->s, "busy", 1, EVS_STATE_REPLAY, NULL);
@@ -229,7 +215,7 @@ static void test_errors(void **state)
     assert_errmsg_has("read model 'busy'");
     assert_int_equal(rm_info(rm).pos, 0);
     evs_readmodel_close(rm);
-    assert_int_equal(checkpoint_of(f->s, "busy"), 0);
+    assert_int_equal(tu_consumer_stored(f->s, "busy", NULL), 0);
 
     /* Misuse: the state is taken over (and closed) even then. */
     assert_evs_ok(evs_state_open(&st, state_path, 1, INITIAL, strlen(INITIAL), 0));
@@ -263,7 +249,7 @@ static void test_damaged_checkpoint_is_irrelevant(void **state)
     rm = rm_open(f->s, "counter", 1, 0, NULL); /* the state says 2: repaired to 2 */
     assert_int_equal(rnext(rm), 3);
     evs_readmodel_close(rm);
-    assert_int_equal(checkpoint_of(f->s, "counter"), 2);
+    assert_int_equal(tu_consumer_stored(f->s, "counter", NULL), 2);
 }
 
 int main(void)

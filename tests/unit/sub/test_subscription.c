@@ -14,20 +14,6 @@
 #include <pthread.h>
 #include <time.h>
 
-/* Take the next event, which must arrive within 2 s; returns its position. */
-static int64_t next_pos(evs_subscription *sub)
-{
-    evs_event ev;
-    assert_evs(1, evs_subscription_next(sub, &ev, 2000));
-    return ev.pos;
-}
-
-static void expect_nothing(evs_subscription *sub)
-{
-    evs_event ev;
-    assert_evs(0, evs_subscription_next(sub, &ev, 0));
-}
-
 /* 1 a-1 A, 2 b-1 B, 3 a-2 A, 4 a-1 B, 5 b-2 A, 6 ab-1 A */
 static void fill(evs_store *s)
 {
@@ -50,46 +36,46 @@ static void test_from_start_filters(void **state)
     q.types = types;
     q.type_count = 1;
     assert_evs_ok(evs_subscribe(&sub, f->s, &q, EVS_FROM_START));
-    assert_int_equal(next_pos(sub), 1);
-    assert_int_equal(next_pos(sub), 3);
-    assert_int_equal(next_pos(sub), 5);
-    assert_int_equal(next_pos(sub), 6);
-    expect_nothing(sub);
+    assert_int_equal(tu_next_pos(sub), 1);
+    assert_int_equal(tu_next_pos(sub), 3);
+    assert_int_equal(tu_next_pos(sub), 5);
+    assert_int_equal(tu_next_pos(sub), 6);
+    tu_expect_nothing(sub);
     assert_int_equal(evs_subscription_position(sub), 6);
     evs_subscription_close(sub);
     /* category: "a" is not "ab" */
     q = (evs_query)EVS_QUERY_INIT;
     q.category = "a";
     assert_evs_ok(evs_subscribe(&sub, f->s, &q, EVS_FROM_START));
-    assert_int_equal(next_pos(sub), 1);
-    assert_int_equal(next_pos(sub), 3);
-    assert_int_equal(next_pos(sub), 4);
-    expect_nothing(sub);
+    assert_int_equal(tu_next_pos(sub), 1);
+    assert_int_equal(tu_next_pos(sub), 3);
+    assert_int_equal(tu_next_pos(sub), 4);
+    tu_expect_nothing(sub);
     tu_append1(f->s, "a-9", "C", "7");
     tu_append1(f->s, "b-9", "C", "8");
-    assert_int_equal(next_pos(sub), 7);
-    expect_nothing(sub);
+    assert_int_equal(tu_next_pos(sub), 7);
+    tu_expect_nothing(sub);
     evs_subscription_close(sub);
     /* prefix */
     q = (evs_query)EVS_QUERY_INIT;
     q.prefix = "b-";
     assert_evs_ok(evs_subscribe(&sub, f->s, &q, EVS_FROM_START));
-    assert_int_equal(next_pos(sub), 2);
-    assert_int_equal(next_pos(sub), 5);
-    assert_int_equal(next_pos(sub), 8);
-    expect_nothing(sub);
+    assert_int_equal(tu_next_pos(sub), 2);
+    assert_int_equal(tu_next_pos(sub), 5);
+    assert_int_equal(tu_next_pos(sub), 8);
+    tu_expect_nothing(sub);
     evs_subscription_close(sub);
     /* one stream, then live */
     q = (evs_query)EVS_QUERY_INIT;
     q.stream = "a-1";
     assert_evs_ok(evs_subscribe(&sub, f->s, &q, EVS_FROM_START));
-    assert_int_equal(next_pos(sub), 1);
-    assert_int_equal(next_pos(sub), 4);
-    expect_nothing(sub);
+    assert_int_equal(tu_next_pos(sub), 1);
+    assert_int_equal(tu_next_pos(sub), 4);
+    tu_expect_nothing(sub);
     tu_append1(f->s, "a-2", "A", "9");
     tu_append1(f->s, "a-1", "A", "10");
-    assert_int_equal(next_pos(sub), 10);
-    expect_nothing(sub);
+    assert_int_equal(tu_next_pos(sub), 10);
+    tu_expect_nothing(sub);
     evs_subscription_close(sub);
 }
 
@@ -104,28 +90,28 @@ static void test_from_end_and_position(void **state)
     evs_query q = EVS_QUERY_INIT;
     q.stream = "a-1";
     assert_evs_ok(evs_subscribe(&stream_at, f->s, &q, 2));
-    expect_nothing(end);
+    tu_expect_nothing(end);
     assert_int_equal(evs_subscription_position(end), 6);
-    assert_int_equal(next_pos(at4), 4);
-    assert_int_equal(next_pos(at4), 5);
-    assert_int_equal(next_pos(at4), 6);
-    expect_nothing(at4);
-    expect_nothing(past);
-    assert_int_equal(next_pos(stream_at), 4);
-    expect_nothing(stream_at);
+    assert_int_equal(tu_next_pos(at4), 4);
+    assert_int_equal(tu_next_pos(at4), 5);
+    assert_int_equal(tu_next_pos(at4), 6);
+    tu_expect_nothing(at4);
+    tu_expect_nothing(past);
+    assert_int_equal(tu_next_pos(stream_at), 4);
+    tu_expect_nothing(stream_at);
     for (int i = 7; i <= 10; i++)
         tu_append1(f->s, i % 2 ? "a-1" : "c-1", "X", "0");
     for (int i = 7; i <= 10; i++) {
-        assert_int_equal(next_pos(end), i);
-        assert_int_equal(next_pos(at4), i);
+        assert_int_equal(tu_next_pos(end), i);
+        assert_int_equal(tu_next_pos(at4), i);
     }
-    assert_int_equal(next_pos(past), 9);
-    assert_int_equal(next_pos(past), 10);
-    assert_int_equal(next_pos(stream_at), 7);
-    assert_int_equal(next_pos(stream_at), 9);
-    expect_nothing(end);
-    expect_nothing(past);
-    expect_nothing(stream_at);
+    assert_int_equal(tu_next_pos(past), 9);
+    assert_int_equal(tu_next_pos(past), 10);
+    assert_int_equal(tu_next_pos(stream_at), 7);
+    assert_int_equal(tu_next_pos(stream_at), 9);
+    tu_expect_nothing(end);
+    tu_expect_nothing(past);
+    tu_expect_nothing(stream_at);
     evs_subscription_close(end);
     evs_subscription_close(at4);
     evs_subscription_close(past);
@@ -232,7 +218,7 @@ static void one_round(tu_fixture *f, int round)
     }
     if (phase != 2)
         pthread_join(t, NULL);
-    expect_nothing(sub); /* no duplicate, nothing extra */
+    tu_expect_nothing(sub); /* no duplicate, nothing extra */
     evs_subscription_close(sub);
 }
 
