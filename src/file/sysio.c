@@ -31,6 +31,7 @@ evs__sysio evs__sys = {
     .mkdir = mkdir,
     .mmap = mmap,
     .munmap = munmap,
+    .madvise = madvise,
     .flock = flock,
 };
 

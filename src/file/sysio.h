@@ -26,6 +26,7 @@ typedef struct evs__sysio {
     int (*mkdir)(const char *path, mode_t mode);
     void *(*mmap)(void *addr, size_t len, int prot, int flags, int fd, off_t off);
     int (*munmap)(void *addr, size_t len);
+    int (*madvise)(void *addr, size_t len, int advice);
     int (*flock)(int fd, int op);
 } evs__sysio;
 
