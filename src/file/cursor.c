@@ -10,9 +10,9 @@
  *                  of CHUNK positions, then handed out in order: memory stays bounded
  *                  however long the stream.
  *   stream back    the chain as it is.
- * A forward scan reads through a buffer of its own (see scan_bytes); the other ways
- * read the mapped segments in place. Either way an event is a view, valid until the
- * next step.
+ * All read the mapped segments in place; a forward scan fills the page tables ahead of
+ * it first, or reads through a buffer of its own where it cannot (see scan_mapped).
+ * Either way an event is a view, valid until the next step.
  */
 #define _GNU_SOURCE
 #include "file_internal.h"
