@@ -69,6 +69,8 @@ struct evs__be_cursor {
     size_t anchor_count;
     size_t anchor_i;
     rec_loc back;            /* stream backward: next to give; pos 0 = none */
+    bool round_from_sdx;     /* this round's chunk came partly from stream directories */
+    bool no_sdx;             /* one of them was wrong: follow the links from now on */
     /* the segment of the last location read, and the positions it holds */
     seg *cs;
     uint64_t cs_lo;
@@ -449,11 +451,48 @@ static int grow(rec_loc **p, size_t *cap, size_t n, const char *stream)
     return 0;
 }
 
+/* Where the stream's events before `at` in at's segment are, from the segment's stream
+ * directory: fills chunk[rel - n + 1 .. rel] (at included, and no further back than
+ * chunk[0]) and returns n; 0 when the directory cannot say (the segment is the one
+ * being written, has none, or does not list `at`), and the links must be followed.
+ * What it gives is checked when read: position, stream name and version. */
+static size_t chunk_from_sdx(evs__be_cursor *c, rec_loc at, int64_t rel)
+{
+    seg *s = c->no_sdx ? NULL : cursor_seg(c, at.pos);
+    const unsigned char *e;
+    size_t n;
+    if (!s || !evs__seg_next(c->fb, s) || !evs__sdx_bucket(c->fb, s, c->q->stream_hash, &e, &n))
+        return 0;
+    /* The bucket is in position order: find `at`, then take the stream's entries
+     * before it, newest first. */
+    size_t i = n;
+    while (i > 0 && evs__sdx_entry_pos(s, e + (i - 1) * SDX_ENTRY_LEN) > at.pos)
+        i--;
+    const unsigned char *last = i > 0 ? e + (i - 1) * SDX_ENTRY_LEN : NULL;
+    if (!last || evs__sdx_entry_pos(s, last) != at.pos || evs__sdx_entry_off(last) != at.off ||
+        evs__sdx_entry_hash(last) != c->q->stream_hash)
+        return 0;
+    size_t filled = 0;
+    for (; i > 0 && (int64_t)filled <= rel; i--) {
+        const unsigned char *x = e + (i - 1) * SDX_ENTRY_LEN;
+        if (evs__sdx_entry_hash(x) != c->q->stream_hash)
+            continue;
+        c->chunk[rel - (int64_t)filled] =
+            (rec_loc){evs__sdx_entry_pos(s, x), evs__sdx_entry_off(x)};
+        filled++;
+    }
+    c->round_from_sdx = true;
+    return filled;
+}
+
 /* Start a round: versions [next_version, stop_version]. One walk down the chain from
  * the stream's last event either fills the chunk directly (a round of at most CHUNK
  * events: the common case) or records the location of each chunk's last version, so
  * that each chunk is then filled by a walk of CHUNK steps. About two reads per event
- * at worst, and memory of one location per CHUNK events. */
+ * at worst, and memory of one location per CHUNK events. A direct round takes what a
+ * sealed segment's stream directory says instead of walking through that segment: one
+ * read per segment instead of one per event, and the reads of the events themselves
+ * no longer wait on each other. */
 static int stream_round(evs__be_cursor *c, const stream_val *v)
 {
     int64_t n = c->stop_version - c->next_version + 1;
@@ -466,12 +505,19 @@ static int stream_round(evs__be_cursor *c, const stream_val *v)
         return rc;
     c->anchor_count = count;
     c->anchor_i = 0;
+    c->round_from_sdx = false;
     rec_loc at = {v->last_pos, v->last_off};
     for (int64_t ver = v->last_version; ver >= c->next_version; ver--) {
         int64_t rel = ver - c->next_version;
-        if (direct && ver <= c->stop_version)
-            c->chunk[rel] = at;
-        else if (!direct && (ver == c->stop_version || rel % CHUNK == CHUNK - 1))
+        if (direct) {
+            size_t known = chunk_from_sdx(c, at, rel);
+            if (known > 1) {
+                ver -= (int64_t)known - 1;
+                at = c->chunk[rel - ((int64_t)known - 1)];
+            } else if (known == 0) {
+                c->chunk[rel] = at;
+            }
+        } else if (ver == c->stop_version || rel % CHUNK == CHUNK - 1)
             c->anchors[rel / CHUNK] = at;
         if (ver == c->next_version)
             break;
@@ -559,6 +605,24 @@ static int stream_fwd_next(evs__be_cursor *c, evs_event *ev)
         c->next_version++;
         rec_view r;
         int rc = read_loc(c, at, &r, true);
+        if (rc == 0 && r.version != (uint64_t)c->next_version - 1)
+            rc = evs__seterr(EVS_ECORRUPT,
+                             "position %" PRIu64 " of stream '%s' has version %" PRIu64
+                             ", not %" PRId64 "; run 'evstore verify'",
+                             r.pos, c->q->stream, r.version, c->next_version - 1);
+        if (rc < 0 && c->round_from_sdx) {
+            /* A stream directory led astray (the log itself is checked by the walk):
+             * start the round again from this version, following the links. */
+            seg *s = cursor_seg(c, at.pos);
+            if (s)
+                evs__sdx_distrust(s);
+            evs__clearerr();
+            c->no_sdx = true;
+            c->next_version--;
+            c->chunk_i = c->chunk_len = 0;
+            c->anchor_i = c->anchor_count = 0;
+            continue;
+        }
         if (rc < 0)
             return rc;
         if (c->q->to_pos && r.pos > (uint64_t)c->q->to_pos)

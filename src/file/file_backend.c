@@ -26,6 +26,7 @@ static const evs__backend_methods file_methods;
 static void fb_free(file_backend *fb)
 {
     evs__syncer_stop(fb);
+    evs__sdx_finish(fb);
     evs__writer_close(fb);
     evs__tab_free(&fb->tab);
     evs__seg_free_all(fb);
@@ -42,6 +43,8 @@ static void fb_free(file_backend *fb)
     pthread_cond_destroy(&fb->gather_cv);
     pthread_mutex_destroy(&fb->syncer_mu);
     pthread_cond_destroy(&fb->syncer_cv);
+    pthread_mutex_destroy(&fb->sdx_mu);
+    pthread_cond_destroy(&fb->sdx_cv);
     evs__free(fb->dir);
     evs__free(fb);
 }
@@ -75,6 +78,8 @@ static file_backend *fb_alloc(const char *path, const evs_options *opts)
     pthread_condattr_destroy(&ca);
     pthread_mutex_init(&fb->syncer_mu, NULL);
     pthread_cond_init(&fb->syncer_cv, NULL);
+    pthread_mutex_init(&fb->sdx_mu, NULL);
+    pthread_cond_init(&fb->sdx_cv, NULL);
     evs__tab_init(&fb->tab);
     return fb;
 }

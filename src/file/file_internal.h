@@ -9,6 +9,7 @@
  *                   handle holds shared and repair takes exclusively
  *   record.c        encoding and checking one record
  *   segment.c       segment files, their mappings and offset indexes
+ *   streamdir.c     stream directories of sealed segments: where each stream's records are
  *   streamtab.c     stream table: snapshot (mmap) + in-memory overlay; snapshots
  *   recover.c       scanning the tail: crash recovery and catching up
  *   writer.c        the append path: group commit, write, sync, publish
@@ -153,10 +154,16 @@ typedef struct seg {
     _Atomic(mapping *) data;     /* the segment file */
     _Atomic(mapping *) idx;      /* its .idx file, NULL until needed */
     _Atomic uint64_t size_seen;  /* the file is known to be at least this long */
+    _Atomic(mapping *) sdx;      /* its stream directory (streamdir.c), once loaded */
+    _Atomic int sdx_state;       /* 0 not loaded, 1 usable, -1 not to be used */
+    _Atomic int64_t sdx_retry_ns; /* state 0: no file yet; look again from this time */
     struct seg *dropped_next;    /* on fb->dropped after recovery removed the file */
 } seg;
 
 /* ---- writer.c ---------------------------------------------------------------------- */
+
+/* Segments sealed and waiting for their stream directory; more are skipped. */
+#define SDX_QUEUE 8
 
 /* How many appending threads of the last commit round a new leader remembers, and may
  * wait for (see gather_stragglers in writer.c). */
@@ -304,6 +311,19 @@ typedef struct file_backend {
     pthread_cond_t syncer_cv;
     bool syncer_stop;
     _Atomic uint64_t unsynced_pos; /* last position written but maybe not synced */
+
+    /* Stream directories of the segments this handle sealed, made by a thread of their
+     * own so that appends do not wait for them (streamdir.c). */
+    pthread_t sdx_thread;
+    bool sdx_running;
+    pthread_mutex_t sdx_mu;
+    pthread_cond_t sdx_cv;
+    bool sdx_stop;
+    size_t sdx_pending;
+    struct sdx_job {
+        uint64_t first_pos; /* the segment */
+        uint64_t end;       /* where its records end */
+    } sdx_queue[SDX_QUEUE];
 } file_backend;
 
 /* A consistent copy of the head page's committed fields. */
@@ -389,7 +409,37 @@ int evs__seg_read_pos(file_backend *fb, uint64_t pos, bool check_crc, rec_view *
 void evs__seg_free_all(file_backend *fb);
 /* Remove a segment's files, and forget the segment (its struct is kept until close). */
 int evs__seg_remove_file(file_backend *fb, uint64_t first_pos);
+/* Remove the caches made from a segment (its .idx and .sdx; either may be missing). */
+int evs__seg_remove_caches(file_backend *fb, uint64_t first_pos);
 void evs__seg_forget(file_backend *fb, uint64_t first_pos);
+
+/* ---- streamdir.c ----------------------------------------------------------------- */
+/* Make the stream directory of segment s, sealed with its records ending at `end`.
+ * A cache: without it, whole-stream reads follow the links instead. */
+int evs__sdx_build(file_backend *fb, seg *s, uint64_t end);
+/* Have the directory of a segment just sealed made in the background (the writer, at a
+ * roll); evs__sdx_finish makes what is still queued and ends the thread (at close). */
+void evs__sdx_queue(file_backend *fb, uint64_t first_pos, uint64_t end);
+void evs__sdx_finish(file_backend *fb);
+/* The entries of sealed segment s in the bucket of stream hash `hash`, in position
+ * order (other streams' among them): *entries, *n. false when s has no directory fit
+ * to use (missing, damaged, or not made from the segment as it is). */
+bool evs__sdx_bucket(file_backend *fb, seg *s, uint64_t hash, const unsigned char **entries,
+                     size_t *n);
+/* Stop using s's directory in this handle: it pointed at a record it does not describe. */
+void evs__sdx_distrust(seg *s);
+static inline uint64_t evs__sdx_entry_hash(const unsigned char *e)
+{
+    return evs__get_u64(e);
+}
+static inline uint64_t evs__sdx_entry_pos(const seg *s, const unsigned char *e)
+{
+    return s->first_pos + evs__get_u32(e + 8);
+}
+static inline uint32_t evs__sdx_entry_off(const unsigned char *e)
+{
+    return evs__get_u32(e + 12);
+}
 
 /* ---- streamtab.c ----------------------------------------------------------------- */
 void evs__tab_init(streamtab *t);

@@ -111,6 +111,29 @@
  * is rebuilt from the segment whenever it is shorter or disagrees. */
 #define IDX_ENTRY_LEN 4
 
+/* Stream directory (.sdx) of a sealed segment: where each stream's records are in it,
+ * so that a whole-stream read can fetch them all at once instead of following one link
+ * after another. A cache made when the segment is sealed; a reader uses it only for a
+ * segment that later segments follow, and only while it matches the segment.
+ *   header (64) | entries (count x 16) | directory ((1 << bits) + 1) x u32 | u32 CRC32C
+ *   of the entries and directory.
+ * Entries are grouped by bucket (the stream hash's top `bits` bits), each bucket in
+ * position order; directory[b] is the index of bucket b's first entry, directory[1 <<
+ * bits] = count. */
+#define SDX_MAGIC       "EVSSDIR1"
+#define SDX_HDR_LEN     64
+#define SDX_OFF_MAGIC   0  /* 8 */
+#define SDX_OFF_FMT     8  /* 4 format version */
+#define SDX_OFF_BITS    12 /* 4 bucket bits, 1..24 */
+#define SDX_OFF_FIRST   16 /* 8 the segment's first position */
+#define SDX_OFF_SEGLEN  24 /* 8 the segment's length in bytes when the directory was made */
+#define SDX_OFF_COUNT   32 /* 8 entries: one per record of the segment */
+#define SDX_OFF_LASTOFF 40 /* 4 byte offset of the segment's last record */
+#define SDX_OFF_LASTCRC 44 /* 4 that record's crc field */
+#define SDX_OFF_CRC     60 /* 4 CRC32C of bytes [0,60) */
+#define SDX_ENTRY_LEN   16 /* stream hash u64 | position - first position u32 | offset u32 */
+#define SDX_MAX_BITS    24
+
 /* head: one 4 KiB page shared by every process that opens the store. Not durable and
  * not the truth: it only tells other processes how far the committed log reaches, and
  * is rebuilt from the log when it is missing, from another boot, or from another store.

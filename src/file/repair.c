@@ -173,7 +173,7 @@ static int move_later_segments(repair_job *job)
         seg *s = evs__seg_at(fb, i);
         if (p->kept.seg != 0 && s->first_pos <= p->kept.seg)
             break;
-        char from[4200], to[4200], idx[32];
+        char from[4200], to[4200];
         int rc = evs__path(fb, s->name, from, sizeof from);
         if (rc == 0)
             rc = save_path(job, s->name, to, sizeof to);
@@ -181,11 +181,8 @@ static int move_later_segments(repair_job *job)
             return rc;
         if (evs__sys.rename(from, to) < 0)
             return evs__seterr_errno(errno, "cannot move '%s' to '%s'", from, to);
-        evs__seg_name(idx, sizeof idx, s->first_pos, "idx");
-        if ((rc = evs__path(fb, idx, from, sizeof from)) < 0)
+        if ((rc = evs__seg_remove_caches(fb, s->first_pos)) < 0)
             return rc;
-        if (evs__sys.unlink(from) < 0 && errno != ENOENT)
-            return evs__seterr_errno(errno, "cannot remove '%s'", from);
         evs__seg_forget(fb, s->first_pos);
     }
     return 0;

@@ -232,12 +232,10 @@ void evs__seg_forget(file_backend *fb, uint64_t first_pos)
     pthread_rwlock_unlock(&fb->seg_lock);
 }
 
-int evs__seg_remove_file(file_backend *fb, uint64_t first_pos)
+static int remove_files(file_backend *fb, uint64_t first_pos, const char *const *exts, int n)
 {
-    evs__seg_forget(fb, first_pos);
     char name[32], path[4200];
-    const char *exts[2] = {"seg", "idx"};
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < n; i++) {
         evs__seg_name(name, sizeof name, first_pos, exts[i]);
         int rc = evs__path(fb, name, path, sizeof path);
         if (rc < 0)
@@ -246,6 +244,19 @@ int evs__seg_remove_file(file_backend *fb, uint64_t first_pos)
             return evs__seterr_errno(errno, "cannot remove '%s'", path);
     }
     return 0;
+}
+
+int evs__seg_remove_file(file_backend *fb, uint64_t first_pos)
+{
+    static const char *const exts[] = {"seg", "idx", "sdx"};
+    evs__seg_forget(fb, first_pos);
+    return remove_files(fb, first_pos, exts, 3);
+}
+
+int evs__seg_remove_caches(file_backend *fb, uint64_t first_pos)
+{
+    static const char *const exts[] = {"idx", "sdx"};
+    return remove_files(fb, first_pos, exts, 2);
 }
 
 int evs__seg_fd(seg *s)
@@ -574,6 +585,7 @@ static void seg_free(seg *s)
 {
     unmap_chain(atomic_load(&s->data));
     unmap_chain(atomic_load(&s->idx));
+    unmap_chain(atomic_load(&s->sdx));
     int fd = atomic_load(&s->fd);
     if (fd >= 0)
         evs__sys.close(fd);

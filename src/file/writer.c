@@ -236,6 +236,7 @@ static int group_roll(file_backend *fb, group *g)
         return rc;
     if (evs__datasync(fb->wfd) < 0)
         return evs__poison(fb, errno, "fdatasync failed while closing a segment");
+    evs__sdx_queue(fb, fb->wseg, g->h.end);
     uint64_t next = g->flushed_pos + 1;
     rc = segment_start(fb, next);
     if (rc < 0)

@@ -1,0 +1,302 @@
+/*
+ * test_stream_dir.c - stream directories (.sdx) of sealed segments: made when a segment
+ * is sealed, used by whole-stream reads, and never trusted over the log: a missing,
+ * damaged, stale or lying directory still gives the exact events, by the links.
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+#include "core.h"
+#include "file_internal.h"
+
+#define STREAMS 23
+#define EVENTS  2500
+
+static void path_of(const tu_fixture *f, uint64_t first, const char *ext, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s/%020llu.%s", f->dir, (unsigned long long)first, ext);
+}
+
+static bool exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+static evs_options small_segments(void)
+{
+    evs_options o = tu_fast_options();
+    o.segment_size = 64u << 10;
+    return o;
+}
+
+/* EVENTS events over STREAMS streams in a pseudo-random order, each payload naming its
+ * stream and version. */
+static void fill(evs_store *s)
+{
+    int64_t next[STREAMS] = {0};
+    char stream[32], json[200];
+    uint64_t x = 88172645463325252ull;
+    for (int i = 0; i < EVENTS; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        int k = (int)(x % STREAMS);
+        snprintf(stream, sizeof stream, "order-%d", k);
+        snprintf(json, sizeof json, "{\"k\":%d,\"v\":%lld,\"pad\":\"%0*d\"}", k,
+                 (long long)next[k]++, (int)(x % 90), 0);
+        assert_true(tu_append1(s, stream, "ItemAdded", json) > 0);
+    }
+}
+
+/* Read stream k from version `from` on: every version in turn, each with its payload;
+ * returns how many. */
+static int64_t read_stream(evs_store *s, int k, int64_t from)
+{
+    char stream[32], want[64], buf[300];
+    snprintf(stream, sizeof stream, "order-%d", k);
+    evs_query q = EVS_QUERY_INIT;
+    q.stream = stream;
+    q.from_version = from;
+    evs_cursor *c;
+    evs_event e;
+    assert_evs_ok(evs_cursor_open(&c, s, &q));
+    int64_t v = from, rc;
+    while ((rc = evs_cursor_next(c, &e)) > 0) {
+        assert_int_equal(e.version, v);
+        snprintf(want, sizeof want, "{\"k\":%d,\"v\":%lld,", k, (long long)v);
+        assert_non_null(strstr(tu_data_str(&e, buf, sizeof buf), want));
+        v++;
+    }
+    assert_int_equal(rc, 0);
+    evs_cursor_close(c);
+    return v - from;
+}
+
+static int64_t read_all_streams(evs_store *s)
+{
+    int64_t n = 0;
+    for (int k = 0; k < STREAMS; k++)
+        n += read_stream(s, k, 0);
+    return n;
+}
+
+/* The segments of the store, first positions, in order; the last is the one written. */
+static size_t segments(evs_store *s, uint64_t *firsts, size_t cap)
+{
+    file_backend *fb = (file_backend *)s->be;
+    assert_int_equal(evs__seg_load_all(fb), 0);
+    size_t n = evs__seg_count(fb);
+    assert_true(n >= 3 && n <= cap);
+    for (size_t i = 0; i < n; i++)
+        firsts[i] = evs__seg_at(fb, i)->first_pos;
+    return n;
+}
+
+/* 1 when this handle uses segment `first`'s directory, -1 when it found it unfit, 0
+ * when there was none to load. */
+static int sdx_state(evs_store *s, uint64_t first)
+{
+    seg *sg = evs__seg_by_first((file_backend *)s->be, first);
+    assert_non_null(sg);
+    return atomic_load(&sg->sdx_state);
+}
+
+/* A store filled with small segments, closed; *firsts gets its segments (returns how
+ * many). The tests then damage its directories and reopen it with reopen_read_all. */
+static size_t filled_closed(tu_fixture *f, uint64_t *firsts, size_t cap)
+{
+    evs_options o = small_segments();
+    fill(tu_fx_open(f, &o));
+    size_t n = segments(tu_fx_reopen(f), firsts, cap);
+    tu_fx_close(f);
+    return n;
+}
+
+/* Reopen the store and read every stream whole: the exact events, whatever the
+ * directories say. */
+static evs_store *reopen_read_all(tu_fixture *f)
+{
+    evs_store *s = tu_fx_reopen(f);
+    assert_int_equal(read_all_streams(s), EVENTS);
+    return s;
+}
+
+static void test_made_at_seal_and_used(void **state)
+{
+    tu_fixture *f = *state;
+    evs_options o = small_segments();
+    fill(tu_fx_open(f, &o));
+    evs_store *s = tu_fx_reopen(f);
+    uint64_t firsts[64];
+    size_t n = segments(s, firsts, 64);
+    char path[4200];
+    for (size_t i = 0; i < n; i++) {
+        path_of(f, firsts[i], "sdx", path, sizeof path);
+        assert_int_equal(exists(path), i + 1 < n); /* sealed ones only */
+    }
+    assert_int_equal(read_all_streams(s), EVENTS);
+    for (size_t i = 0; i + 1 < n; i++)
+        assert_int_equal(sdx_state(s, firsts[i]), 1);
+    /* From a version in the middle, and a stream read twice (directories loaded). */
+    for (int k = 0; k < STREAMS; k++) {
+        int64_t all = read_stream(s, k, 0);
+        assert_int_equal(read_stream(s, k, all / 2), all - all / 2);
+    }
+}
+
+static void test_missing_directories(void **state)
+{
+    tu_fixture *f = *state;
+    uint64_t firsts[64];
+    size_t n = filled_closed(f, firsts, 64);
+    char path[4200];
+    for (size_t i = 0; i + 1 < n; i++) {
+        path_of(f, firsts[i], "sdx", path, sizeof path);
+        assert_int_equal(unlink(path), 0);
+    }
+    evs_store *s = reopen_read_all(f);
+    assert_int_equal(sdx_state(s, firsts[0]), 0); /* looked for again later */
+}
+
+/* Flip one byte of every directory: its checksum fails, the links are followed. */
+static void test_damaged_directories(void **state)
+{
+    tu_fixture *f = *state;
+    uint64_t firsts[64];
+    size_t n = filled_closed(f, firsts, 64);
+    char path[4200];
+    for (size_t i = 0; i + 1 < n; i++) {
+        path_of(f, firsts[i], "sdx", path, sizeof path);
+        int fd = open(path, O_RDWR);
+        assert_true(fd >= 0);
+        unsigned char b;
+        off_t at = SDX_HDR_LEN + 16 * (off_t)i + 12; /* an entry's offset field */
+        assert_int_equal(pread(fd, &b, 1, at), 1);
+        b ^= 0x40;
+        assert_int_equal(pwrite(fd, &b, 1, at), 1);
+        close(fd);
+    }
+    evs_store *s = reopen_read_all(f);
+    for (size_t i = 0; i + 1 < n; i++)
+        assert_int_equal(sdx_state(s, firsts[i]), -1);
+}
+
+/* A directory whose checksums are right but whose entries lie (the offsets of a
+ * stream's first two entries in the segment swapped, as a bug might write them): the
+ * records read do not match, the reader distrusts it, follows the links, and hands
+ * out the exact events. */
+static void test_lying_directory(void **state)
+{
+    tu_fixture *f = *state;
+    uint64_t firsts[64];
+    filled_closed(f, firsts, 64);
+    char path[4200];
+    path_of(f, firsts[0], "sdx", path, sizeof path);
+    int fd = open(path, O_RDWR);
+    assert_true(fd >= 0);
+    struct stat st;
+    assert_int_equal(fstat(fd, &st), 0);
+    unsigned char *img = malloc((size_t)st.st_size);
+    assert_non_null(img);
+    assert_int_equal(pread(fd, img, (size_t)st.st_size, 0), st.st_size);
+    uint64_t count = evs__get_u64(img + SDX_OFF_COUNT);
+    /* Swap the offsets of the first two entries of one stream. */
+    unsigned char *e = img + SDX_HDR_LEN, *a = e, *b = NULL;
+    for (uint64_t i = 1; i < count && !b; i++)
+        if (evs__get_u64(e + i * SDX_ENTRY_LEN) == evs__get_u64(a))
+            b = e + i * SDX_ENTRY_LEN;
+    assert_non_null(b);
+    bool third = false; /* the stream's last entry here stays true: the lookup finds it */
+    for (unsigned char *x = b + SDX_ENTRY_LEN; x < e + count * SDX_ENTRY_LEN && !third;
+         x += SDX_ENTRY_LEN)
+        third = evs__get_u64(x) == evs__get_u64(a);
+    assert_true(third);
+    uint32_t off_a = evs__get_u32(a + 12);
+    evs__put_u32(a + 12, evs__get_u32(b + 12));
+    evs__put_u32(b + 12, off_a);
+    size_t body = (size_t)st.st_size - SDX_HDR_LEN - 4;
+    evs__put_u32(img + st.st_size - 4, evs__crc32c(0, img + SDX_HDR_LEN, body));
+    assert_int_equal(pwrite(fd, img, (size_t)st.st_size, 0), st.st_size);
+    close(fd);
+    free(img);
+    evs_store *s = reopen_read_all(f);
+    assert_int_equal(sdx_state(s, firsts[0]), -1);
+}
+
+/* The directory of another segment put in place of one: it describes other records
+ * (first position, length), and is not used. */
+static void test_directory_of_another_segment(void **state)
+{
+    tu_fixture *f = *state;
+    uint64_t firsts[64];
+    filled_closed(f, firsts, 64);
+    char from[4200], to[4200];
+    path_of(f, firsts[1], "sdx", from, sizeof from);
+    path_of(f, firsts[0], "sdx", to, sizeof to);
+    assert_int_equal(rename(from, to), 0);
+    evs_store *s = reopen_read_all(f);
+    assert_int_equal(sdx_state(s, firsts[0]), -1);
+    assert_int_equal(sdx_state(s, firsts[1]), 0); /* moved away: none */
+}
+
+/* Whole-stream reads while another thread appends and seals segment after segment,
+ * their directories made behind it: every read gives each stream's versions in order
+ * with their own payloads, and at least as many as the read before. */
+typedef struct appender {
+    evs_store *s;
+    atomic_bool stop;
+} appender;
+
+static void *append_more(void *arg)
+{
+    appender *a = arg;
+    fill(a->s);
+    atomic_store(&a->stop, true);
+    return NULL;
+}
+
+static void test_reads_while_segments_seal(void **state)
+{
+    tu_fixture *f = *state;
+    evs_options o = small_segments();
+    evs_store *s = tu_fx_open(f, &o);
+    appender a = {s, false};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, append_more, &a), 0);
+    int64_t seen[STREAMS] = {0};
+    for (bool last = false; !last;) {
+        last = atomic_load(&a.stop); /* one more round after the appends end */
+        for (int k = 0; k < STREAMS; k++) {
+            int64_t n = read_stream(s, k, 0);
+            assert_true(n >= seen[k]);
+            seen[k] = n;
+        }
+    }
+    assert_int_equal(pthread_join(t, NULL), 0);
+    int64_t total = 0;
+    for (int k = 0; k < STREAMS; k++)
+        total += seen[k];
+    assert_int_equal(total, EVENTS);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_made_at_seal_and_used, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_missing_directories, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_damaged_directories, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_lying_directory, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_directory_of_another_segment, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_reads_while_segments_seal, tu_setup, tu_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
