@@ -71,6 +71,13 @@ struct evs__be_cursor {
     rec_loc back;            /* stream backward: next to give; pos 0 = none */
     bool round_from_sdx;     /* this round's chunk came partly from stream directories */
     bool no_sdx;             /* one of them was wrong: follow the links from now on */
+    int64_t back_version;    /* stream backward: the version of `back` */
+    /* the walk's place in a stream directory: the bucket of the segment holding the
+     * location last stepped to, and that location's entry in it (dir_n = 0: none) */
+    seg *dir_seg;
+    const unsigned char *dir_e;
+    size_t dir_n;
+    size_t dir_i;
     /* the segment of the last location read, and the positions it holds */
     seg *cs;
     uint64_t cs_lo;
@@ -451,48 +458,72 @@ static int grow(rec_loc **p, size_t *cap, size_t n, const char *stream)
     return 0;
 }
 
-/* Where the stream's events before `at` in at's segment are, from the segment's stream
- * directory: fills chunk[rel - n + 1 .. rel] (at included, and no further back than
- * chunk[0]) and returns n; 0 when the directory cannot say (the segment is the one
- * being written, has none, or does not list `at`), and the links must be followed.
- * What it gives is checked when read: position, stream name and version. */
-static size_t chunk_from_sdx(evs__be_cursor *c, rec_loc at, int64_t rel)
+/* Find `at` in its segment's stream directory, and remember where: true when the
+ * segment is sealed, has a directory fit to use, and lists `at` there for this stream.
+ * Entries are in position order within a bucket, so a binary search finds it. */
+static bool dir_locate(evs__be_cursor *c, rec_loc at)
 {
+    c->dir_n = 0;
     seg *s = c->no_sdx ? NULL : cursor_seg(c, at.pos);
     const unsigned char *e;
     size_t n;
     if (!s || !evs__seg_next(c->fb, s) || !evs__sdx_bucket(c->fb, s, c->q->stream_hash, &e, &n))
-        return 0;
-    /* The bucket is in position order: find `at`, then take the stream's entries
-     * before it, newest first. */
-    size_t i = n;
-    while (i > 0 && evs__sdx_entry_pos(s, e + (i - 1) * SDX_ENTRY_LEN) > at.pos)
-        i--;
-    const unsigned char *last = i > 0 ? e + (i - 1) * SDX_ENTRY_LEN : NULL;
-    if (!last || evs__sdx_entry_pos(s, last) != at.pos || evs__sdx_entry_off(last) != at.off ||
-        evs__sdx_entry_hash(last) != c->q->stream_hash)
-        return 0;
-    size_t filled = 0;
-    for (; i > 0 && (int64_t)filled <= rel; i--) {
-        const unsigned char *x = e + (i - 1) * SDX_ENTRY_LEN;
-        if (evs__sdx_entry_hash(x) != c->q->stream_hash)
-            continue;
-        c->chunk[rel - (int64_t)filled] =
-            (rec_loc){evs__sdx_entry_pos(s, x), evs__sdx_entry_off(x)};
-        filled++;
+        return false;
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (evs__sdx_entry_pos(s, e + mid * SDX_ENTRY_LEN) < at.pos)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
-    c->round_from_sdx = true;
-    return filled;
+    const unsigned char *x = e + lo * SDX_ENTRY_LEN;
+    if (lo == n || evs__sdx_entry_pos(s, x) != at.pos || evs__sdx_entry_off(x) != at.off ||
+        evs__sdx_entry_hash(x) != c->q->stream_hash)
+        return false;
+    c->dir_seg = s;
+    c->dir_e = e;
+    c->dir_n = n;
+    c->dir_i = lo;
+    return true;
+}
+
+/* Step from `at` to the stream's event before it. Within a sealed segment its stream
+ * directory says where that is without reading `at` (the reads a walk would make one
+ * after another, each waiting for the last); otherwise, and to leave the segment, the
+ * record's link does. What a directory gives is checked when the event is read:
+ * position, stream name, version. */
+static int step_back(evs__be_cursor *c, rec_loc *at)
+{
+    const unsigned char *cur = c->dir_n ? c->dir_e + c->dir_i * SDX_ENTRY_LEN : NULL;
+    if (!cur || evs__sdx_entry_pos(c->dir_seg, cur) != at->pos ||
+        evs__sdx_entry_off(cur) != at->off)
+        dir_locate(c, *at);
+    for (size_t j = c->dir_i; c->dir_n > 0 && j-- > 0;) {
+        const unsigned char *x = c->dir_e + j * SDX_ENTRY_LEN;
+        if (evs__sdx_entry_hash(x) == c->q->stream_hash) {
+            *at = (rec_loc){evs__sdx_entry_pos(c->dir_seg, x), evs__sdx_entry_off(x)};
+            c->dir_i = j;
+            c->round_from_sdx = true;
+            return 0;
+        }
+    }
+    c->dir_n = 0;
+    rec_view r;
+    int rc = read_loc(c, *at, &r, false);
+    if (rc == 0)
+        *at = (rec_loc){r.prev_pos, r.prev_off};
+    return rc;
 }
 
 /* Start a round: versions [next_version, stop_version]. One walk down the chain from
  * the stream's last event either fills the chunk directly (a round of at most CHUNK
  * events: the common case) or records the location of each chunk's last version, so
  * that each chunk is then filled by a walk of CHUNK steps. About two reads per event
- * at worst, and memory of one location per CHUNK events. A direct round takes what a
- * sealed segment's stream directory says instead of walking through that segment: one
- * read per segment instead of one per event, and the reads of the events themselves
- * no longer wait on each other. */
+ * at worst, and memory of one location per CHUNK events. Through sealed segments the
+ * steps come from their stream directories (step_back): one read per segment instead
+ * of one per event, and the reads of the events themselves no longer wait on each
+ * other. */
 static int stream_round(evs__be_cursor *c, const stream_val *v)
 {
     int64_t n = c->stop_version - c->next_version + 1;
@@ -509,23 +540,14 @@ static int stream_round(evs__be_cursor *c, const stream_val *v)
     rec_loc at = {v->last_pos, v->last_off};
     for (int64_t ver = v->last_version; ver >= c->next_version; ver--) {
         int64_t rel = ver - c->next_version;
-        if (direct) {
-            size_t known = chunk_from_sdx(c, at, rel);
-            if (known > 1) {
-                ver -= (int64_t)known - 1;
-                at = c->chunk[rel - ((int64_t)known - 1)];
-            } else if (known == 0) {
-                c->chunk[rel] = at;
-            }
-        } else if (ver == c->stop_version || rel % CHUNK == CHUNK - 1)
+        if (direct && ver <= c->stop_version)
+            c->chunk[rel] = at;
+        else if (!direct && (ver == c->stop_version || rel % CHUNK == CHUNK - 1))
             c->anchors[rel / CHUNK] = at;
         if (ver == c->next_version)
             break;
-        rec_view r;
-        if ((rc = read_loc(c, at, &r, false)) < 0)
+        if ((rc = step_back(c, &at)) < 0)
             return rc;
-        at.pos = r.prev_pos;
-        at.off = r.prev_off;
     }
     c->chunk_len = direct ? (size_t)n : 0;
     c->chunk_i = 0;
@@ -548,11 +570,8 @@ static int stream_fill_chunk(evs__be_cursor *c)
         c->chunk[i] = at;
         if (i == 0)
             break;
-        rec_view r;
-        if ((rc = read_loc(c, at, &r, false)) < 0)
+        if ((rc = step_back(c, &at)) < 0)
             return rc;
-        at.pos = r.prev_pos;
-        at.off = r.prev_off;
     }
     c->chunk_i = 0;
     return 0;
@@ -576,6 +595,30 @@ static void stream_prefetch(const evs__be_cursor *c)
         return;
     for (int line = 0; line < 4; line++)
         __builtin_prefetch(m->base + at.off + line * 64);
+}
+
+/* Read the stream's event at `at`, which must be version `version`, checksum checked. */
+static int read_version(evs__be_cursor *c, rec_loc at, int64_t version, rec_view *r)
+{
+    int rc = read_loc(c, at, r, true);
+    if (rc == 0 && r->version != (uint64_t)version)
+        rc = evs__seterr(EVS_ECORRUPT,
+                         "position %" PRIu64 " of stream '%s' has version %" PRIu64 ", not %" PRId64
+                         "; run 'evstore verify'",
+                         r->pos, c->q->stream, r->version, version);
+    return rc;
+}
+
+/* A location that came from a stream directory did not hold the event expected (the log
+ * itself is checked again by the links): stop using that directory in this handle, and
+ * any in this cursor. */
+static void led_astray(evs__be_cursor *c, rec_loc at)
+{
+    seg *s = cursor_seg(c, at.pos);
+    if (s)
+        evs__sdx_distrust(s);
+    evs__clearerr();
+    c->no_sdx = true;
 }
 
 static int stream_fwd_next(evs__be_cursor *c, evs_event *ev)
@@ -604,20 +647,10 @@ static int stream_fwd_next(evs__be_cursor *c, evs_event *ev)
         rec_loc at = c->chunk[c->chunk_i++];
         c->next_version++;
         rec_view r;
-        int rc = read_loc(c, at, &r, true);
-        if (rc == 0 && r.version != (uint64_t)c->next_version - 1)
-            rc = evs__seterr(EVS_ECORRUPT,
-                             "position %" PRIu64 " of stream '%s' has version %" PRIu64
-                             ", not %" PRId64 "; run 'evstore verify'",
-                             r.pos, c->q->stream, r.version, c->next_version - 1);
+        int rc = read_version(c, at, c->next_version - 1, &r);
         if (rc < 0 && c->round_from_sdx) {
-            /* A stream directory led astray (the log itself is checked by the walk):
-             * start the round again from this version, following the links. */
-            seg *s = cursor_seg(c, at.pos);
-            if (s)
-                evs__sdx_distrust(s);
-            evs__clearerr();
-            c->no_sdx = true;
+            /* Start the round again from this version, following the links. */
+            led_astray(c, at);
             c->next_version--;
             c->chunk_i = c->chunk_len = 0;
             c->anchor_i = c->anchor_count = 0;
@@ -634,17 +667,28 @@ static int stream_fwd_next(evs__be_cursor *c, evs_event *ev)
     }
 }
 
+static int stream_back_start(evs__be_cursor *c);
+
 static int stream_back_next(evs__be_cursor *c, evs_event *ev)
 {
     while (c->back.pos) {
         rec_view r;
-        int rc = read_loc(c, c->back, &r, true);
+        int rc = read_version(c, c->back, c->back_version, &r);
+        if (rc < 0 && c->round_from_sdx) {
+            /* Walk down to the first version to give again, by the links. */
+            led_astray(c, c->back);
+            if ((rc = stream_back_start(c)) < 0)
+                return rc;
+            continue;
+        }
         if (rc < 0)
             return rc;
         if (c->q->to_pos && r.pos < (uint64_t)c->q->to_pos)
             return 0;
+        c->round_from_sdx = false; /* from here on, every step is a link just read */
         c->back.pos = r.prev_pos;
         c->back.off = r.prev_off;
+        c->back_version--;
         if ((c->q->from_pos && r.pos > (uint64_t)c->q->from_pos) || !matches(c->q, &r))
             continue;
         fill_event(ev, &r);
@@ -653,30 +697,34 @@ static int stream_back_next(evs__be_cursor *c, evs_event *ev)
     return 0;
 }
 
-static int stream_start(evs__be_cursor *c)
+/* Backward: from the stream's last event, walk down to from_version. */
+static int stream_back_start(evs__be_cursor *c)
 {
     stream_val v;
     int rc = stream_lookup(c, &v);
     if (rc < 0)
         return rc;
     const evs__query_c *q = c->q;
-    if (c->mode == STREAM_FWD) {
-        c->next_version = q->from_version < 0 ? 0 : q->from_version;
-        c->chunk_len = c->chunk_i = 0;
-        return 0;
-    }
-    /* Backward: walk from the last event down to from_version. */
+    c->round_from_sdx = false;
     c->back.pos = v.last_version >= 0 ? v.last_pos : 0;
     c->back.off = v.last_off;
-    for (int64_t ver = v.last_version; c->back.pos && q->from_version >= 0 && ver > q->from_version;
-         ver--) {
-        rec_view r;
-        if ((rc = read_loc(c, c->back, &r, false)) < 0)
+    c->back_version = v.last_version;
+    for (; c->back.pos && q->from_version >= 0 && c->back_version > q->from_version;
+         c->back_version--)
+        if ((rc = step_back(c, &c->back)) < 0)
             return rc;
-        c->back.pos = r.prev_pos;
-        c->back.off = r.prev_off;
-    }
     return 0;
+}
+
+static int stream_start(evs__be_cursor *c)
+{
+    if (c->mode == STREAM_BWD)
+        return stream_back_start(c);
+    stream_val v;
+    int rc = stream_lookup(c, &v); /* catch up now: errors show at open */
+    c->next_version = c->q->from_version < 0 ? 0 : c->q->from_version;
+    c->chunk_len = c->chunk_i = 0;
+    return rc;
 }
 
 /* ---- the methods ----------------------------------------------------------------- */

@@ -57,28 +57,45 @@ static void fill(evs_store *s)
     }
 }
 
-/* Read stream k from version `from` on: every version in turn, each with its payload;
+/* Read stream k from version `from` (forward: on to its end; backward, where -1 means
+ * its last: down to version 0), checking every version in turn and its payload;
  * returns how many. */
-static int64_t read_stream(evs_store *s, int k, int64_t from)
+static int64_t read_stream_way(evs_store *s, int k, int64_t from, int direction)
 {
     char stream[32], want[64], buf[300];
     snprintf(stream, sizeof stream, "order-%d", k);
     evs_query q = EVS_QUERY_INIT;
     q.stream = stream;
+    q.direction = direction;
     q.from_version = from;
     evs_cursor *c;
     evs_event e;
     assert_evs_ok(evs_cursor_open(&c, s, &q));
-    int64_t v = from, rc;
+    int64_t n = 0, v = from, step = direction == EVS_BACKWARD ? -1 : 1, rc;
     while ((rc = evs_cursor_next(c, &e)) > 0) {
+        if (n == 0 && from < 0)
+            v = e.version;
         assert_int_equal(e.version, v);
         snprintf(want, sizeof want, "{\"k\":%d,\"v\":%lld,", k, (long long)v);
         assert_non_null(strstr(tu_data_str(&e, buf, sizeof buf), want));
-        v++;
+        v += step;
+        n++;
     }
     assert_int_equal(rc, 0);
+    if (direction == EVS_BACKWARD)
+        assert_int_equal(v, -1);
     evs_cursor_close(c);
-    return v - from;
+    return n;
+}
+
+static int64_t read_stream(evs_store *s, int k, int64_t from)
+{
+    return read_stream_way(s, k, from, EVS_FORWARD);
+}
+
+static int64_t read_stream_back(evs_store *s, int k, int64_t from)
+{
+    return read_stream_way(s, k, from, EVS_BACKWARD);
 }
 
 static int64_t read_all_streams(evs_store *s)
@@ -87,6 +104,20 @@ static int64_t read_all_streams(evs_store *s)
     for (int k = 0; k < STREAMS; k++)
         n += read_stream(s, k, 0);
     return n;
+}
+
+/* Every stream backward, whole, from the middle version and from version 1: the exact
+ * events. */
+static void read_all_back(evs_store *s)
+{
+    int64_t n = 0;
+    for (int k = 0; k < STREAMS; k++) {
+        int64_t all = read_stream_back(s, k, -1);
+        assert_int_equal(read_stream_back(s, k, all / 2), all / 2 + 1);
+        assert_int_equal(read_stream_back(s, k, 1), 2); /* a walk through every segment */
+        n += all;
+    }
+    assert_int_equal(n, EVENTS);
 }
 
 /* The segments of the store, first positions, in order; the last is the one written. */
@@ -151,6 +182,36 @@ static void test_made_at_seal_and_used(void **state)
         int64_t all = read_stream(s, k, 0);
         assert_int_equal(read_stream(s, k, all / 2), all - all / 2);
     }
+    read_all_back(s);
+}
+
+/* A stream longer than a reading round's chunk (4,096 events), over many segments:
+ * forward it is read in chunks whose walks also step through the directories. */
+static void test_long_stream(void **state)
+{
+    tu_fixture *f = *state;
+    evs_options o = small_segments();
+    evs_store *s = tu_fx_open(f, &o);
+    char json[100];
+    evs_event_in in[100];
+    for (int b = 0; b < 100; b++) {
+        for (int i = 0; i < 100; i++) {
+            snprintf(json, sizeof json, "{\"k\":0,\"v\":%d,\"pad\":\"%040d\"}", b * 100 + i, 0);
+            in[i] = tu_event("ItemAdded", strdup(json));
+        }
+        assert_evs_ok(evs_append(NULL, s, "order-0", EVS_EXPECT_ANY, in, 100));
+        for (int i = 0; i < 100; i++)
+            free((void *)in[i].data);
+    }
+    s = tu_fx_reopen(f);
+    assert_int_equal(read_stream(s, 0, 0), 10000);
+    assert_int_equal(read_stream(s, 0, 5000), 5000);
+    assert_int_equal(read_stream_back(s, 0, -1), 10000);
+    assert_int_equal(read_stream_back(s, 0, 7777), 7778);
+    uint64_t firsts[256];
+    size_t n = segments(s, firsts, 256);
+    for (size_t i = 0; i + 1 < n; i++)
+        assert_int_equal(sdx_state(s, firsts[i]), 1);
 }
 
 static void test_missing_directories(void **state)
@@ -230,6 +291,8 @@ static void test_lying_directory(void **state)
     free(img);
     evs_store *s = reopen_read_all(f);
     assert_int_equal(sdx_state(s, firsts[0]), -1);
+    s = tu_fx_reopen(f); /* backward reads meet the lie on a fresh handle */
+    read_all_back(s);
 }
 
 /* The directory of another segment put in place of one: it describes other records
@@ -292,6 +355,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_made_at_seal_and_used, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_long_stream, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_missing_directories, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_damaged_directories, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_lying_directory, tu_setup, tu_teardown),
