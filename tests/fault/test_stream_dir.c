@@ -214,39 +214,53 @@ static void test_long_stream(void **state)
         assert_int_equal(sdx_state(s, firsts[i]), 1);
 }
 
+/* Fill a store, close it, do `harm` to the directory of every sealed segment (i counts
+ * them), reopen it and read every stream whole. Returns the reopened store. */
+static evs_store *harm_directories(tu_fixture *f, uint64_t *firsts, size_t *n,
+                                   void (*harm)(const char *path, size_t i))
+{
+    *n = filled_closed(f, firsts, 64);
+    char path[4200];
+    for (size_t i = 0; i + 1 < *n; i++) {
+        path_of(f, firsts[i], "sdx", path, sizeof path);
+        harm(path, i);
+    }
+    return reopen_read_all(f);
+}
+
+static void remove_file(const char *path, size_t i)
+{
+    (void)i;
+    assert_int_equal(unlink(path), 0);
+}
+
+/* One bit of an entry's offset field, a different entry in each directory. */
+static void flip_a_bit(const char *path, size_t i)
+{
+    int fd = open(path, O_RDWR);
+    assert_true(fd >= 0);
+    unsigned char b;
+    off_t at = SDX_HDR_LEN + SDX_ENTRY_LEN * (off_t)i + 12;
+    assert_int_equal(pread(fd, &b, 1, at), 1);
+    b ^= 0x40;
+    assert_int_equal(pwrite(fd, &b, 1, at), 1);
+    close(fd);
+}
+
 static void test_missing_directories(void **state)
 {
-    tu_fixture *f = *state;
     uint64_t firsts[64];
-    size_t n = filled_closed(f, firsts, 64);
-    char path[4200];
-    for (size_t i = 0; i + 1 < n; i++) {
-        path_of(f, firsts[i], "sdx", path, sizeof path);
-        assert_int_equal(unlink(path), 0);
-    }
-    evs_store *s = reopen_read_all(f);
+    size_t n;
+    evs_store *s = harm_directories(*state, firsts, &n, remove_file);
     assert_int_equal(sdx_state(s, firsts[0]), 0); /* looked for again later */
 }
 
-/* Flip one byte of every directory: its checksum fails, the links are followed. */
+/* Flip one bit of every directory: its checksum fails, the links are followed. */
 static void test_damaged_directories(void **state)
 {
-    tu_fixture *f = *state;
     uint64_t firsts[64];
-    size_t n = filled_closed(f, firsts, 64);
-    char path[4200];
-    for (size_t i = 0; i + 1 < n; i++) {
-        path_of(f, firsts[i], "sdx", path, sizeof path);
-        int fd = open(path, O_RDWR);
-        assert_true(fd >= 0);
-        unsigned char b;
-        off_t at = SDX_HDR_LEN + 16 * (off_t)i + 12; /* an entry's offset field */
-        assert_int_equal(pread(fd, &b, 1, at), 1);
-        b ^= 0x40;
-        assert_int_equal(pwrite(fd, &b, 1, at), 1);
-        close(fd);
-    }
-    evs_store *s = reopen_read_all(f);
+    size_t n;
+    evs_store *s = harm_directories(*state, firsts, &n, flip_a_bit);
     for (size_t i = 0; i + 1 < n; i++)
         assert_int_equal(sdx_state(s, firsts[i]), -1);
 }
