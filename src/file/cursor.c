@@ -10,7 +10,8 @@
  *                  of CHUNK positions, then handed out in order: memory stays bounded
  *                  however long the stream.
  *   stream back    the chain as it is.
- * All read the mapped segments in place; a forward scan fills the page tables ahead of
+ * Walks along a stream's chain step through sealed segments by their stream directories
+ * (see step_back), and follow the links elsewhere. All read the mapped segments in place; a forward scan fills the page tables ahead of
  * it first, or reads through a buffer of its own where it cannot (see scan_mapped).
  * Either way an event is a view, valid until the next step.
  */
@@ -69,7 +70,8 @@ struct evs__be_cursor {
     size_t anchor_count;
     size_t anchor_i;
     rec_loc back;            /* stream backward: next to give; pos 0 = none */
-    bool round_from_sdx;     /* this round's chunk came partly from stream directories */
+    bool round_from_sdx;     /* this round's locations (or the backward walk's) came
+                              * partly from stream directories */
     bool no_sdx;             /* one of them was wrong: follow the links from now on */
     int64_t back_version;    /* stream backward: the version of `back` */
     /* the walk's place in a stream directory: the bucket of the segment holding the
