@@ -236,11 +236,12 @@ static int group_roll(file_backend *fb, group *g)
         return rc;
     if (evs__datasync(fb->wfd) < 0)
         return evs__poison(fb, errno, "fdatasync failed while closing a segment");
-    evs__sdx_queue(fb, fb->wseg, g->h.end);
+    uint64_t sealed = fb->wseg, sealed_end = g->h.end;
     uint64_t next = g->flushed_pos + 1;
     rc = segment_start(fb, next);
     if (rc < 0)
         return rc;
+    evs__sdx_queue(fb, sealed, sealed_end); /* sealed for good, now that the next exists */
     g->h.seg = next;
     g->h.end = SEG_HDR_LEN;
     return 0;
