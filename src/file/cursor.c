@@ -460,17 +460,17 @@ static int grow(rec_loc **p, size_t *cap, size_t n, const char *stream)
     return 0;
 }
 
-/* Find `at` in its segment's stream directory, and remember where: true when the
- * segment is sealed, has a directory fit to use, and lists `at` there for this stream.
- * Entries are in position order within a bucket, so a binary search finds it. */
-static bool dir_locate(evs__be_cursor *c, rec_loc at)
+/* Find `at` in its segment's stream directory, and remember where (dir_n stays 0 unless
+ * the segment is sealed, has a directory fit to use, and lists `at` there for this
+ * stream). Entries are in position order within a bucket, so a binary search finds it. */
+static void dir_locate(evs__be_cursor *c, rec_loc at)
 {
     c->dir_n = 0;
     seg *s = c->no_sdx ? NULL : cursor_seg(c, at.pos);
     const unsigned char *e;
     size_t n;
     if (!s || !evs__seg_next(c->fb, s) || !evs__sdx_bucket(c->fb, s, c->q->stream_hash, &e, &n))
-        return false;
+        return;
     size_t lo = 0, hi = n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
@@ -482,12 +482,11 @@ static bool dir_locate(evs__be_cursor *c, rec_loc at)
     const unsigned char *x = e + lo * SDX_ENTRY_LEN;
     if (lo == n || evs__sdx_entry_pos(s, x) != at.pos || evs__sdx_entry_off(x) != at.off ||
         evs__sdx_entry_hash(x) != c->q->stream_hash)
-        return false;
+        return;
     c->dir_seg = s;
     c->dir_e = e;
     c->dir_n = n;
     c->dir_i = lo;
-    return true;
 }
 
 /* Step from `at` to the stream's event before it. Within a sealed segment its stream
@@ -669,7 +668,24 @@ static int stream_fwd_next(evs__be_cursor *c, evs_event *ev)
     }
 }
 
-static int stream_back_start(evs__be_cursor *c);
+/* Backward: from the stream's last event, walk down to from_version. */
+static int stream_back_start(evs__be_cursor *c)
+{
+    stream_val v;
+    int rc = stream_lookup(c, &v);
+    if (rc < 0)
+        return rc;
+    const evs__query_c *q = c->q;
+    c->round_from_sdx = false;
+    c->back.pos = v.last_version >= 0 ? v.last_pos : 0;
+    c->back.off = v.last_off;
+    c->back_version = v.last_version;
+    for (; c->back.pos && q->from_version >= 0 && c->back_version > q->from_version;
+         c->back_version--)
+        if ((rc = step_back(c, &c->back)) < 0)
+            return rc;
+    return 0;
+}
 
 static int stream_back_next(evs__be_cursor *c, evs_event *ev)
 {
@@ -696,25 +712,6 @@ static int stream_back_next(evs__be_cursor *c, evs_event *ev)
         fill_event(ev, &r);
         return 1;
     }
-    return 0;
-}
-
-/* Backward: from the stream's last event, walk down to from_version. */
-static int stream_back_start(evs__be_cursor *c)
-{
-    stream_val v;
-    int rc = stream_lookup(c, &v);
-    if (rc < 0)
-        return rc;
-    const evs__query_c *q = c->q;
-    c->round_from_sdx = false;
-    c->back.pos = v.last_version >= 0 ? v.last_pos : 0;
-    c->back.off = v.last_off;
-    c->back_version = v.last_version;
-    for (; c->back.pos && q->from_version >= 0 && c->back_version > q->from_version;
-         c->back_version--)
-        if ((rc = step_back(c, &c->back)) < 0)
-            return rc;
     return 0;
 }
 
