@@ -54,6 +54,10 @@ typedef struct suite_measure {
     const char *aux_name[MAX_AUX];
     const char *aux_unit[MAX_AUX];
     int probe; /* also run the fdatasync probe between repetitions (W2) */
+    /* run once, unmeasured, just before each repetition of the same engine (W3, W9):
+     * here a read that starts after seconds of idling, or after the other engines'
+     * reads, ran up to 40% slower for a while, whichever engine it was */
+    int warm;
     /* the engines it applies to; NULL = all. Engines it skips stay in the run. */
     int (*applies)(const engine *e);
     /* what an engine that fails it leaves: the run, the large-store workloads (which
