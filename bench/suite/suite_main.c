@@ -10,7 +10,8 @@
  * same unsynced); W2 durable single-event appends from 1 and 8 threads for S seconds;
  * W3 replay of everything, warm (each repetition follows an unmeasured one), touching
  * every payload byte; W4 10,000 random streams read whole; W5 batches of 100 appends
- * with expected versions, synced; W10 the machine's physical limits. W3-W5 run on the store W1's last repetition built.
+ * with expected versions, synced; W10 the machine's physical limits. W3-W5 run on the
+ * store W1's last repetition built.
  * On a large store of N events (--large, default 10,000,000; 300,000 with --quick),
  * measured at N/10 and at N (suite_large.c): W6 open time against a store of 10
  * events; W7 anonymous memory at the end of a full replay, in a fresh child process per
