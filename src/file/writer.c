@@ -706,7 +706,9 @@ static bool stragglers_out(const file_backend *fb)
  * last round ended only just now, wait for them, for at most half a sync. A thread
  * that does not come back costs that wait once: the next round remembers only who was
  * in this one. A thread alone never waits for itself, and after an idle moment nobody
- * waits at all. */
+ * waits at all. Only the last of them to queue wakes the leader (evs__file_append):
+ * waking it at each arrival only to find the round still short cost about 3% of the
+ * 8-thread rate here (medians of 11 alternated runs). */
 static void gather_stragglers(file_backend *fb)
 {
     int64_t patience = fb->sync_ns_avg / 2;
@@ -752,7 +754,7 @@ int evs__file_append(evs__backend *be, const evs__batch_w *batches, size_t batch
     else
         fb->queue_head = &req;
     fb->queue_tail = &req;
-    if (fb->gathering)
+    if (fb->gathering && !stragglers_out(fb))
         pthread_cond_signal(&fb->gather_cv);
     while (!req.done) {
         if (!fb->leader_active) {
