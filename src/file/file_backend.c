@@ -126,7 +126,7 @@ static int open_writer(file_backend *fb)
     bool fresh;
     rc = evs__head_map(fb, &fresh);
     if (rc == 0)
-        rc = evs__seg_load_all(fb);
+        rc = evs__seg_load_all_sweep(fb);
     bool clean = false;
     if (rc == 0 && !fresh)
         rc = tail_is_clean(fb, &clean);

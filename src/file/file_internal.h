@@ -380,6 +380,8 @@ int evs__openlock_exclusive(file_backend *fb);
 /* ---- segment.c ------------------------------------------------------------------- */
 void evs__seg_name(char *buf, size_t len, uint64_t first_pos, const char *ext);
 int evs__seg_load_all(file_backend *fb);          /* list the directory */
+/* The same, removing what crashed cache writers left ("<seg>.idx.<pid>.tmp", .sdx.). */
+int evs__seg_load_all_sweep(file_backend *fb);
 seg *evs__seg_find(file_backend *fb, uint64_t pos); /* the segment holding pos, or NULL */
 seg *evs__seg_by_first(file_backend *fb, uint64_t first_pos);
 seg *evs__seg_at(file_backend *fb, size_t i);      /* NULL past the end */

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -148,7 +149,29 @@ static bool parse_seg_name(const char *n, uint64_t *first)
     return v > 0;
 }
 
-int evs__seg_load_all(file_backend *fb)
+/* The temporary file of a cache (.idx, .sdx) being written is "<segment>.<ext>.<pid>.tmp".
+ * One whose process is gone was left by a crash and will never be renamed: remove it.
+ * A process that cannot be seen (another pid namespace) is taken to be alive; were it
+ * dead after all, the file only waits for the next look. */
+static bool stale_temp(const char *n)
+{
+    size_t len = strlen(n);
+    if (len < 30 || strcmp(n + len - 4, ".tmp") != 0 ||
+        (memcmp(n + 20, ".idx.", 5) != 0 && memcmp(n + 20, ".sdx.", 5) != 0))
+        return false;
+    for (int i = 0; i < 20; i++)
+        if (n[i] < '0' || n[i] > '9')
+            return false;
+    long pid = 0;
+    for (const char *p = n + 25; p < n + len - 4; p++) {
+        if (*p < '0' || *p > '9' || pid > 1L << 30)
+            return false;
+        pid = pid * 10 + (*p - '0');
+    }
+    return pid > 0 && pid != (long)getpid() && kill((pid_t)pid, 0) < 0 && errno == ESRCH;
+}
+
+static int list_dir(file_backend *fb, bool sweep)
 {
     DIR *d = opendir(fb->dir);
     if (!d)
@@ -159,8 +182,12 @@ int evs__seg_load_all(file_backend *fb)
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
         uint64_t first;
-        if (!parse_seg_name(e->d_name, &first))
+        if (!parse_seg_name(e->d_name, &first)) {
+            char path[4200];
+            if (sweep && stale_temp(e->d_name) && evs__path(fb, e->d_name, path, sizeof path) == 0)
+                (void)evs__sys.unlink(path); /* a cache's leftover: at worst it stays */
             continue;
+        }
         if (n == cap) {
             cap = cap ? cap * 2 : 64;
             uint64_t *nf = evs__realloc(firsts, cap * sizeof *nf);
@@ -181,6 +208,16 @@ int evs__seg_load_all(file_backend *fb)
     }
     evs__free(firsts);
     return rc;
+}
+
+int evs__seg_load_all(file_backend *fb)
+{
+    return list_dir(fb, false);
+}
+
+int evs__seg_load_all_sweep(file_backend *fb)
+{
+    return list_dir(fb, true);
 }
 
 int evs__seg_create_file(file_backend *fb, uint64_t first_pos)

@@ -131,16 +131,16 @@ static unsigned char *layout(const seg *s, const sdx_rec *recs, uint64_t n, uint
 }
 
 /* Write img as the file `name`, through a temporary file renamed over it: a reader sees
- * the old file or the new one, whole. Only the writer lock's holder makes directories,
- * so the temporary name is free. Not synced: after a crash a torn directory fails its
- * checksum and is not used. */
+ * the old file or the new one, whole. The temporary name carries the pid, so that the
+ * next writer to open can tell one left by a crash (evs__seg_load_all_sweep). Not
+ * synced: after a crash a torn directory fails its checksum and is not used. */
 static int write_file(file_backend *fb, const char *name, const unsigned char *img, size_t len)
 {
     char path[4200], tmp[4300];
     int rc = evs__path(fb, name, path, sizeof path);
     if (rc < 0)
         return rc;
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    snprintf(tmp, sizeof tmp, "%s.%d.tmp", path, (int)getpid());
     int fd = evs__sys.open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd < 0)
         return evs__seterr_errno(errno, "cannot create '%s'", tmp);

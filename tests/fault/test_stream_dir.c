@@ -1,7 +1,8 @@
 /*
  * test_stream_dir.c - stream directories (.sdx) of sealed segments: made when a segment
  * is sealed, used by whole-stream reads, and never trusted over the log: a missing,
- * damaged, stale or lying directory still gives the exact events, by the links.
+ * damaged, stale or lying directory still gives the exact events, by the links. What a
+ * crashed writer of one leaves is removed by the next writer to open the store.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -365,6 +367,64 @@ static void test_reads_while_segments_seal(void **state)
     assert_int_equal(total, EVENTS);
 }
 
+static void touch(const char *dir, const char *name)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs("half a cache", fp);
+    assert_int_equal(fclose(fp), 0);
+}
+
+static bool exists_in(const char *dir, const char *name)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    return exists(path);
+}
+
+/* Temporary files of cache writers that crashed ("<seg>.sdx.<pid>.tmp", ".idx.") are
+ * removed by the next writer to open the store, and only those: not a live process's,
+ * not other names, and not by a read-only handle. */
+static void test_leftover_temporaries(void **state)
+{
+    tu_fixture *f = *state;
+    uint64_t firsts[64];
+    filled_closed(f, firsts, 64);
+    pid_t dead = fork();
+    assert_true(dead >= 0);
+    if (dead == 0)
+        _exit(0);
+    assert_int_equal(waitpid(dead, NULL, 0), dead);
+    char gone_sdx[64], gone_idx[64], live[64], other[64], user[64];
+    snprintf(gone_sdx, sizeof gone_sdx, "%020llu.sdx.%d.tmp", (unsigned long long)firsts[0],
+             (int)dead);
+    snprintf(gone_idx, sizeof gone_idx, "%020llu.idx.%d.tmp", (unsigned long long)firsts[1],
+             (int)dead);
+    snprintf(live, sizeof live, "%020llu.sdx.%d.tmp", (unsigned long long)firsts[1], (int)getpid());
+    snprintf(other, sizeof other, "%020llu.seg.%d.tmp", (unsigned long long)firsts[0], (int)dead);
+    snprintf(user, sizeof user, "notes.sdx.%d.tmp", (int)dead);
+    const char *all[] = {gone_sdx, gone_idx, live, other, user};
+    for (size_t i = 0; i < 5; i++)
+        touch(f->dir, all[i]);
+
+    evs_options ro = tu_fast_options();
+    ro.flags = EVS_OPEN_READONLY;
+    evs_store *s;
+    assert_evs_ok(evs_open(&s, f->dir, &ro));
+    assert_evs_ok(evs_close(s));
+    for (size_t i = 0; i < 5; i++)
+        assert_true(exists_in(f->dir, all[i]));
+
+    assert_int_equal(read_all_streams(tu_fx_reopen(f)), EVENTS);
+    assert_false(exists_in(f->dir, gone_sdx));
+    assert_false(exists_in(f->dir, gone_idx));
+    assert_true(exists_in(f->dir, live));
+    assert_true(exists_in(f->dir, other));
+    assert_true(exists_in(f->dir, user));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -375,6 +435,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lying_directory, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_directory_of_another_segment, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_reads_while_segments_seal, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_leftover_temporaries, tu_setup, tu_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
