@@ -20,10 +20,11 @@
  * Replacing (STYLE 3.3): write PATH.tmp, fsync it, rename it over PATH, fsync the
  * directory. Until the rename the old file is untouched; after it the new one is whole.
  *
- * State files are the application's files, not the store's, so plain system calls are
- * used here rather than the file backend's syscall table.
+ * Every call goes through the syscall table (sysio.h), as the file backend's do, so
+ * that test_state_faults can fail each one.
  */
 #include "sub_internal.h"
+#include "sysio.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -186,7 +187,7 @@ static int check_body(const char *path, const char *buf, size_t size, const head
 /* The whole file into a new buffer. */
 static int slurp(const char *path, char **out, size_t *out_len)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = evs__sys.open(path, O_RDONLY, 0);
     if (fd < 0) {
         if (errno == ENOENT)
             return EVS_ENOTFOUND;
@@ -194,7 +195,7 @@ static int slurp(const char *path, char **out, size_t *out_len)
     }
     struct stat st;
     int rc = 0;
-    if (fstat(fd, &st) < 0)
+    if (evs__sys.fstat(fd, &st) < 0)
         rc = evs__seterr_errno(errno, "cannot stat state file '%s'", path);
     else if (!S_ISREG(st.st_mode))
         rc = evs__seterr(EVS_EINVAL, "state file '%s' is not a regular file", path);
@@ -208,7 +209,7 @@ static int slurp(const char *path, char **out, size_t *out_len)
                              size);
         /* A file that shrinks meanwhile reads short, which the checks report. */
         while (rc == 0 && have < size) {
-            ssize_t got = read(fd, buf + have, size - have);
+            ssize_t got = evs__sys.pread(fd, buf + have, size - have, (off_t)have);
             if (got < 0 && errno == EINTR)
                 continue;
             if (got < 0)
@@ -218,7 +219,7 @@ static int slurp(const char *path, char **out, size_t *out_len)
             have += (size_t)got;
         }
     }
-    close(fd);
+    evs__sys.close(fd);
     if (rc < 0) {
         evs__free(buf);
         return rc;
@@ -254,21 +255,6 @@ int evs__state_file_read(const char *path, evs__state_doc *out)
 
 /* ---- writing ---------------------------------------------------------------------- */
 
-static int write_all(int fd, const void *p, size_t len)
-{
-    const char *s = p;
-    while (len > 0) {
-        ssize_t n = write(fd, s, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -1;
-        s += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 /* fsync the directory holding `path`, so that a rename into it survives power loss. */
 static int sync_parent(const char *path)
 {
@@ -280,18 +266,12 @@ static int sync_parent(const char *path)
         snprintf(dir, sizeof dir, "/");
     else
         snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return evs__seterr_errno(errno, "state file '%s': cannot open its directory '%s'", path,
-                                 dir);
-    int rc = 0;
-    if (fsync(fd) < 0)
-        rc = evs__seterr_errno(errno,
-                               "state file '%s': the new state is in place but syncing its "
-                               "directory '%s' failed, so it may not survive a power loss",
-                               path, dir);
-    close(fd);
-    return rc;
+    if (evs__dirsync(dir) < 0)
+        return evs__seterr_errno(errno,
+                                 "state file '%s': the new state is in place but syncing its "
+                                 "directory '%s' failed, so it may not survive a power loss",
+                                 path, dir);
+    return 0;
 }
 
 int evs__state_file_write(const char *path, const char *json, size_t json_len, int64_t pos,
@@ -306,28 +286,33 @@ int evs__state_file_write(const char *path, const char *json, size_t json_len, i
     uint32_t crc = evs__crc32c(evs__crc32c(0, head, (size_t)n), json, json_len);
     n += snprintf(head + n, sizeof head - (size_t)n, " crc32c=%08" PRIx32 "\n", crc);
 
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = evs__sys.open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd < 0)
-        return evs__seterr_errno(errno, "state file '%s': cannot create '%s'", path, tmp);
+        return evs__seterr_errno(errno,
+                                 "state file '%s': cannot create '%s'; the file still holds "
+                                 "the previous state",
+                                 path, tmp);
     const char *failed = NULL; /* the step that failed */
     int err = 0;
-    if (write_all(fd, head, (size_t)n) < 0 || write_all(fd, json, json_len) < 0 ||
-        write_all(fd, "\n", 1) < 0)
+    off_t at = n;
+    if (evs__pwrite_all(fd, head, (size_t)n, 0) < 0 ||
+        evs__pwrite_all(fd, json, json_len, at) < 0 ||
+        evs__pwrite_all(fd, "\n", 1, at + (off_t)json_len) < 0)
         failed = "write to";
-    else if (fsync(fd) < 0)
+    else if (evs__sys.fsync(fd) < 0)
         failed = "fsync";
     if (failed)
         err = errno;
-    if (close(fd) < 0 && !failed) {
+    if (evs__sys.close(fd) < 0 && !failed) {
         failed = "close";
         err = errno;
     }
-    if (!failed && rename(tmp, path) < 0) {
+    if (!failed && evs__sys.rename(tmp, path) < 0) {
         failed = "rename";
         err = errno;
     }
     if (failed) {
-        (void)unlink(tmp);
+        (void)evs__sys.unlink(tmp);
         return evs__seterr_errno(err,
                                  "state file '%s': cannot %s '%s'; the file still holds the "
                                  "previous state",

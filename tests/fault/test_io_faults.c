@@ -2,7 +2,7 @@
  * test_io_faults.c - I/O errors and allocation failures, injected one at a time
  * (STYLE 4.8 "fault: I/O" and "fault: OOM"; DESIGN invariant 3).
  *
- * I/O: a wrapper around the file backend's syscall table (src/file/sysio.h) fails the
+ * I/O: a wrapper around the file backend's syscall table (src/util/sysio.h) fails the
  * Nth call of one entry - pwrite, fdatasync, fsync, ftruncate, rename, open or mmap -
  * with EIO or ENOSPC, or makes the Nth pwrite short and the write after it fail with
  * ENOSPC (a disk filling up mid-write). For N = 1, 2, 3 ... until the fault no longer

@@ -1,6 +1,6 @@
 /*
- * sysio.c - the system call table of the file backend and the few loops over it
- * (full reads and writes, durable syncs) that every other file uses.
+ * sysio.c - the system call table for files and the few loops over it (full reads and
+ * writes, durable syncs) that the file backend and the state files use.
  */
 #define _GNU_SOURCE
 #include "sysio.h"

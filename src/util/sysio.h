@@ -1,5 +1,6 @@
 /*
- * sysio.h - every system call the file backend makes goes through this table.
+ * sysio.h - every system call evstore makes on files goes through this table: the
+ * file backend's, and the read-model state files' (src/sub/state_file.c).
  *
  * Production pays one indirect call per syscall; in return a test can swap an entry
  * to fail the Nth fdatasync, return a short write or simulate a crash that drops
