@@ -194,12 +194,14 @@ EVS_API int evs_options_init(evs_options *opts, unsigned int version);
 EVS_API int evs_open(evs_store **out, const char *path, const evs_options *opts);
 
 /** Close a store. Appends that returned are kept per the sync mode; in EVS_SYNC_BATCH
- *  and EVS_SYNC_NONE mode, close syncs the log before it returns. When this handle
- *  sealed segments whose stream directories (a cache for whole-stream reads, made in
- *  the background) are not written yet, close writes them first (about 30 ms for a
- *  64 MiB segment on the development machine). Cursors still open keep what they need
- *  alive; their next step returns EVS_ECLOSED and they must still be closed. Call it once, after every other call on the store has returned.
- *  NULL is accepted and ignored.
+ *  and EVS_SYNC_NONE mode, close syncs the log before it returns. Stream directories
+ *  (a cache for whole-stream reads) are made in the background for the segments this
+ *  handle sealed, and for sealed segments its reads found without a usable one (made
+ *  before directories existed, or lost in a crash; read-only handles make none): close
+ *  writes the ones still pending first, at most 8, about 30 ms each for a 64 MiB
+ *  segment on the development machine. Cursors still open keep what they need
+ *  alive; their next step returns EVS_ECLOSED and they must still be closed. Call it once, after
+ * every other call on the store has returned. NULL is accepted and ignored.
  *  @return 0, or EVS_EIO when the final sync failed (the store is closed regardless). */
 EVS_API int evs_close(evs_store *store);
 

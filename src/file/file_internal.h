@@ -157,6 +157,7 @@ typedef struct seg {
     _Atomic(mapping *) sdx;      /* its stream directory (streamdir.c), once loaded */
     _Atomic int sdx_state;       /* 0 not loaded, 1 usable, -1 not to be used */
     _Atomic int64_t sdx_retry_ns; /* state 0: no file yet; look again from this time */
+    _Atomic bool sdx_requested;   /* this handle asked its builder to (re)make it */
     struct seg *dropped_next;    /* on fb->dropped after recovery removed the file */
 } seg;
 

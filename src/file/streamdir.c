@@ -204,6 +204,9 @@ static void *builder_main(void *arg)
 
 void evs__sdx_queue(file_backend *fb, uint64_t first_pos, uint64_t end)
 {
+    seg *s = evs__seg_by_first(fb, first_pos);
+    if (s) /* its readers in this handle need not ask again (request_build) */
+        atomic_store(&s->sdx_requested, true);
     pthread_mutex_lock(&fb->sdx_mu);
     if (!fb->sdx_running && !fb->sdx_stop)
         fb->sdx_running = pthread_create(&fb->sdx_thread, NULL, builder_main, fb) == 0;
@@ -305,6 +308,19 @@ static mapping *open_checked(file_backend *fb, seg *s, bool *missing)
  * process: until it is there, look for it again at most this often. */
 #define RETRY_NS 1000000000LL
 
+/* A sealed segment with no directory fit to use: one from before directories existed,
+ * or whose maker died first, or torn by a crash. A writable handle makes it again in
+ * the background, once; later handles find it. Read-only handles never write. */
+static void request_build(file_backend *fb, seg *s)
+{
+    uint64_t len = 0;
+    if (fb->readonly || atomic_exchange(&s->sdx_requested, true))
+        return;
+    if (evs__seg_file_size(s, &len) == 0)
+        evs__sdx_queue(fb, s->first_pos, len);
+    evs__clearerr();
+}
+
 /* Load s's directory once per handle: 1 when it is there to use, -1 when it is not
  * fit to use, 0 when it is not made yet. */
 static int load(file_backend *fb, seg *s)
@@ -315,6 +331,8 @@ static int load(file_backend *fb, seg *s)
     bool missing;
     mapping *m = open_checked(fb, s, &missing);
     evs__clearerr();
+    if (!m)
+        request_build(fb, s);
     if (!m && missing) {
         atomic_store(&s->sdx_retry_ns, now + RETRY_NS);
         return 0;
