@@ -151,8 +151,9 @@ static bool parse_seg_name(const char *n, uint64_t *first)
 
 /* The temporary file of a cache (.idx, .sdx) being written is "<segment>.<ext>.<pid>.tmp".
  * One whose process is gone was left by a crash and will never be renamed: remove it.
- * A process that cannot be seen (another pid namespace) is taken to be alive; were it
- * dead after all, the file only waits for the next look. */
+ * A pid that names no process here counts as gone. A writer in another pid namespace
+ * sharing the directory could lose its temporary file so; that costs it only the
+ * cache (its rename fails, and a later reader makes it again). */
 static bool stale_temp(const char *n)
 {
     size_t len = strlen(n);
