@@ -1,6 +1,6 @@
 /*
  * test_state_faults.c - I/O errors in read-model state files (evs_state_*), injected one
- * at a time through the syscall table (src/util/sysio.h).
+ * at a time through the syscall table (inject.h).
  *
  * Saving: the Nth open, pwrite (also a short one followed by ENOSPC), fsync or rename
  * fails with EIO or ENOSPC, for N = 1, 2, ... until the fault no longer fires. Each time:
@@ -16,93 +16,7 @@
  */
 #include "testutil.h"
 
-#include "sysio.h"
-
-#include <stdbool.h>
-
-enum fault_op { OP_OPEN, OP_PWRITE, OP_FSYNC, OP_RENAME, OP_PREAD };
-
-typedef struct injector {
-    bool armed;
-    enum fault_op op;
-    long nth, calls;
-    int err;
-    bool short_write; /* OP_PWRITE: the nth call writes half, the next one fails */
-    bool fail_next;
-    bool fired;
-    int gave; /* the errno the failing call (the last one, after a short write) set */
-} injector;
-
-static injector inj;
-static evs__sysio real_sys;
-
-static bool hit(enum fault_op op)
-{
-    if (!inj.armed || inj.op != op || ++inj.calls != inj.nth)
-        return false;
-    inj.fired = true;
-    inj.gave = inj.err;
-    return true;
-}
-
-static int w_open(const char *path, int flags, mode_t mode)
-{
-    if (hit(OP_OPEN)) {
-        errno = inj.err;
-        return -1;
-    }
-    return real_sys.open(path, flags, mode);
-}
-
-static ssize_t w_pwrite(int fd, const void *buf, size_t len, off_t off)
-{
-    if (inj.fail_next) {
-        inj.fail_next = false;
-        errno = inj.gave = ENOSPC;
-        return -1;
-    }
-    if (hit(OP_PWRITE)) {
-        if (inj.short_write && len > 1) {
-            inj.fail_next = true;
-            return real_sys.pwrite(fd, buf, len / 2, off);
-        }
-        errno = inj.err;
-        return -1;
-    }
-    return real_sys.pwrite(fd, buf, len, off);
-}
-
-static int w_fsync(int fd)
-{
-    if (hit(OP_FSYNC)) {
-        errno = inj.err;
-        return -1;
-    }
-    return real_sys.fsync(fd);
-}
-
-static int w_rename(const char *from, const char *to)
-{
-    if (hit(OP_RENAME)) {
-        errno = inj.err;
-        return -1;
-    }
-    return real_sys.rename(from, to);
-}
-
-static ssize_t w_pread(int fd, void *buf, size_t len, off_t off)
-{
-    if (hit(OP_PREAD)) {
-        errno = inj.err;
-        return -1;
-    }
-    return real_sys.pread(fd, buf, len, off);
-}
-
-static void arm(enum fault_op op, long nth, int err, bool short_write)
-{
-    inj = (injector){.armed = true, .op = op, .nth = nth, .err = err, .short_write = short_write};
-}
+#include "inject.h"
 
 #define INITIAL "{}"
 #define OLD     "{\"saved\":\"before\"}"
@@ -124,12 +38,7 @@ static int setup(void **state)
         return -1;
     snprintf(f->path, sizeof f->path, "%s/model.state", f->dir);
     snprintf(f->tmp, sizeof f->tmp, "%s.tmp", f->path);
-    real_sys = evs__sys;
-    evs__sys.open = w_open;
-    evs__sys.pwrite = w_pwrite;
-    evs__sys.fsync = w_fsync;
-    evs__sys.rename = w_rename;
-    evs__sys.pread = w_pread;
+    inj_install();
     *state = f;
     return 0;
 }
@@ -137,7 +46,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fx *f = *state;
-    evs__sys = real_sys;
+    inj_remove();
     tu_cleanup(f->dir);
     free(f);
     return 0;
@@ -166,7 +75,7 @@ static bool save_under_fault(const fx *f, enum fault_op op, long nth, int err, b
     assert_evs_ok(evs_state_open(&st, f->path, 1, INITIAL, strlen(INITIAL), 0));
     assert_evs_ok(evs_state_save(st, OLD, strlen(OLD), 10));
 
-    arm(op, nth, err, short_write);
+    inj_arm(op, nth, err, short_write, false);
     int rc = evs_state_save(st, NEW, strlen(NEW), 20);
     inj.armed = false;
     bool fired = inj.fired;
@@ -180,7 +89,7 @@ static bool save_under_fault(const fx *f, enum fault_op op, long nth, int err, b
     }
     /* The directory's sync comes after the rename: the only fault that leaves NEW. */
     bool dir_sync = (op == OP_OPEN && nth == 2) || (op == OP_FSYNC && nth == 2);
-    assert_int_equal(rc, inj.gave == ENOSPC ? EVS_ENOSPC : EVS_EIO);
+    assert_int_equal(rc, err == ENOSPC ? EVS_ENOSPC : EVS_EIO);
     if (!strstr(msg, f->path))
         fail_msg("fault #%ld: the message does not name the file: %s", nth, msg);
     if (!strstr(msg, dir_sync ? "in place" : "previous state"))
@@ -214,7 +123,7 @@ static void test_save_faults(void **state)
     every_call_of(f, OP_OPEN, EIO, false, 2);   /* the temporary file, the directory */
     every_call_of(f, OP_PWRITE, EIO, false, 3); /* header, JSON, newline */
     every_call_of(f, OP_PWRITE, ENOSPC, false, 3);
-    every_call_of(f, OP_PWRITE, EIO, true, 3); /* a short write, then a full disk */
+    every_call_of(f, OP_PWRITE, ENOSPC, true, 3); /* a short write, then a full disk */
     every_call_of(f, OP_FSYNC, EIO, false, 2); /* the file, the directory */
     every_call_of(f, OP_RENAME, EIO, false, 1);
 }
@@ -228,7 +137,7 @@ static void test_load_faults(void **state)
     evs_state_close(st);
     const enum fault_op ops[] = {OP_OPEN, OP_PREAD};
     for (size_t i = 0; i < 2; i++) {
-        arm(ops[i], 1, EIO, false);
+        inj_arm(ops[i], 1, EIO, false, false);
         int rc = evs_state_open(&st, f->path, 1, INITIAL, strlen(INITIAL), 0);
         inj.armed = false;
         assert_true(inj.fired);
