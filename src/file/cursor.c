@@ -11,8 +11,9 @@
  *                  however long the stream.
  *   stream back    the chain as it is.
  * Walks along a stream's chain step through sealed segments by their stream directories
- * (see step_back), and follow the links elsewhere. All read the mapped segments in place; a forward scan fills the page tables ahead of
- * it first, or reads through a buffer of its own where it cannot (see scan_mapped).
+ * (see step_back), and follow the links elsewhere. All read the mapped segments in
+ * place; a forward scan fills the page tables ahead of it first, or reads through a
+ * buffer of its own where it cannot (see scan_mapped).
  * Either way an event is a view, valid until the next step.
  */
 #define _GNU_SOURCE

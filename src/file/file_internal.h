@@ -383,6 +383,11 @@ void evs__seg_name(char *buf, size_t len, uint64_t first_pos, const char *ext);
 int evs__seg_load_all(file_backend *fb);          /* list the directory */
 /* The same, removing what crashed cache writers left ("<seg>.idx.<pid>.tmp", .sdx.). */
 int evs__seg_load_all_sweep(file_backend *fb);
+/* Write a cache made from segment first_pos (`ext` "idx" or "sdx") through
+ * "<seg>.<ext>.<pid>.tmp" renamed over it: readers see the old file or the new one,
+ * whole; several processes may write the same bytes at once. Not synced. */
+int evs__seg_write_cache(file_backend *fb, uint64_t first_pos, const char *ext, const void *buf,
+                         size_t len);
 seg *evs__seg_find(file_backend *fb, uint64_t pos); /* the segment holding pos, or NULL */
 seg *evs__seg_by_first(file_backend *fb, uint64_t first_pos);
 seg *evs__seg_at(file_backend *fb, size_t i);      /* NULL past the end */
@@ -433,15 +438,15 @@ bool evs__sdx_bucket(file_backend *fb, seg *s, uint64_t hash, const unsigned cha
 void evs__sdx_distrust(seg *s);
 static inline uint64_t evs__sdx_entry_hash(const unsigned char *e)
 {
-    return evs__get_u64(e);
+    return evs__get_u64(e + SDX_ENT_HASH);
 }
 static inline uint64_t evs__sdx_entry_pos(const seg *s, const unsigned char *e)
 {
-    return s->first_pos + evs__get_u32(e + 8);
+    return s->first_pos + evs__get_u32(e + SDX_ENT_REL);
 }
 static inline uint32_t evs__sdx_entry_off(const unsigned char *e)
 {
-    return evs__get_u32(e + 12);
+    return evs__get_u32(e + SDX_ENT_OFF);
 }
 
 /* ---- streamtab.c ----------------------------------------------------------------- */

@@ -131,7 +131,10 @@
 #define SDX_OFF_LASTOFF 40 /* 4 byte offset of the segment's last record */
 #define SDX_OFF_LASTCRC 44 /* 4 that record's crc field */
 #define SDX_OFF_CRC     60 /* 4 CRC32C of bytes [0,60) */
-#define SDX_ENTRY_LEN   16 /* stream hash u64 | position - first position u32 | offset u32 */
+#define SDX_ENTRY_LEN   16 /* an entry: */
+#define SDX_ENT_HASH    0  /* 8 the record's stream hash */
+#define SDX_ENT_REL     8  /* 4 its position - the segment's first position */
+#define SDX_ENT_OFF     12 /* 4 its byte offset in the segment */
 #define SDX_MAX_BITS    24
 
 /* head: one 4 KiB page shared by every process that opens the store. Not durable and

@@ -457,6 +457,28 @@ int evs__seg_read_at(file_backend *fb, seg *s, uint64_t off, bool check_crc, rec
     return 0;
 }
 
+int evs__seg_write_cache(file_backend *fb, uint64_t first_pos, const char *ext, const void *buf,
+                         size_t len)
+{
+    char name[32], path[4200], tmp[4240];
+    evs__seg_name(name, sizeof name, first_pos, ext);
+    int rc = evs__path(fb, name, path, sizeof path);
+    if (rc < 0)
+        return rc;
+    snprintf(tmp, sizeof tmp, "%s.%d.tmp", path, (int)getpid()); /* see stale_temp */
+    int fd = evs__sys.open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0)
+        return evs__seterr_errno(errno, "cannot create '%s'", tmp);
+    if (evs__pwrite_all(fd, buf, len, 0) < 0)
+        rc = evs__seterr_errno(errno, "cannot write '%s'", tmp);
+    evs__sys.close(fd);
+    if (rc == 0 && evs__sys.rename(tmp, path) < 0)
+        rc = evs__seterr_errno(errno, "cannot rename '%s' to '%s'", tmp, path);
+    if (rc < 0)
+        (void)evs__sys.unlink(tmp);
+    return rc;
+}
+
 /* Rebuild a sealed segment's .idx from the segment itself, atomically replacing the
  * file (several processes may do this at once: they write identical bytes). */
 static int idx_rebuild(file_backend *fb, seg *s, uint64_t count)
@@ -482,28 +504,8 @@ static int idx_rebuild(file_backend *fb, seg *s, uint64_t count)
         b.len += IDX_ENTRY_LEN;
         off += REC_ALIGN(r.len);
     }
-    char name[32], path[4200], tmp[4240];
-    evs__seg_name(name, sizeof name, s->first_pos, "idx");
-    rc = evs__path(fb, name, path, sizeof path);
-    if (rc < 0)
-        goto out;
-    snprintf(tmp, sizeof tmp, "%s.%d.tmp", path, (int)getpid());
-    if (fb->readonly)
-        goto out; /* the caller falls back to scanning */
-    int fd = evs__sys.open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) {
-        rc = evs__seterr_errno(errno, "cannot create '%s'", tmp);
-        goto out;
-    }
-    if (evs__pwrite_all(fd, b.ptr, b.len, 0) < 0) {
-        rc = evs__seterr_errno(errno, "cannot write '%s'", tmp);
-        evs__sys.close(fd);
-        evs__sys.unlink(tmp);
-        goto out;
-    }
-    evs__sys.close(fd);
-    if (evs__sys.rename(tmp, path) < 0)
-        rc = evs__seterr_errno(errno, "cannot rename '%s'", tmp);
+    if (!fb->readonly) /* a read-only handle scans instead */
+        rc = evs__seg_write_cache(fb, s->first_pos, "idx", b.ptr, b.len);
 out:
     evs__buf_free(&b);
     return rc;

@@ -46,8 +46,10 @@ typedef struct sdx_rec {
     uint32_t off;
 } sdx_rec;
 
-/* Every record of s up to `end`, in position order, into *out (*n of them). */
-static int collect(file_backend *fb, seg *s, uint64_t end, sdx_rec **out, uint64_t *n)
+/* Every record of s up to `end`, in position order, into *out (*n of them); the last
+ * one's checksum into *last_crc. */
+static int collect(file_backend *fb, seg *s, uint64_t end, sdx_rec **out, uint64_t *n,
+                   uint32_t *last_crc)
 {
     const mapping *m = evs__seg_map(fb, s, end);
     if (!m)
@@ -77,6 +79,8 @@ static int collect(file_backend *fb, seg *s, uint64_t end, sdx_rec **out, uint64
         recs[count++] = (sdx_rec){r.stream_hash, (uint32_t)(r.pos - s->first_pos), (uint32_t)off};
         off += REC_ALIGN(r.len);
     }
+    if (count)
+        *last_crc = evs__get_u32(m->base + recs[count - 1].off + REC_OFF_CRC);
     *out = recs;
     *n = count;
     return 0;
@@ -110,9 +114,9 @@ static unsigned char *layout(const seg *s, const sdx_rec *recs, uint64_t n, uint
     for (uint64_t i = 0; i < n; i++) {
         unsigned char *e =
             img + SDX_HDR_LEN + (size_t)next[bucket_of(recs[i].hash, bits)]++ * SDX_ENTRY_LEN;
-        evs__put_u64(e, recs[i].hash);
-        evs__put_u32(e + 8, recs[i].rel);
-        evs__put_u32(e + 12, recs[i].off);
+        evs__put_u64(e + SDX_ENT_HASH, recs[i].hash);
+        evs__put_u32(e + SDX_ENT_REL, recs[i].rel);
+        evs__put_u32(e + SDX_ENT_OFF, recs[i].off);
     }
     evs__free(next);
     memcpy(img + SDX_OFF_MAGIC, SDX_MAGIC, 8);
@@ -130,49 +134,23 @@ static unsigned char *layout(const seg *s, const sdx_rec *recs, uint64_t n, uint
     return img;
 }
 
-/* Write img as the file `name`, through a temporary file renamed over it: a reader sees
- * the old file or the new one, whole. The temporary name carries the pid, so that the
- * next writer to open can tell one left by a crash (evs__seg_load_all_sweep). Not
- * synced: after a crash a torn directory fails its checksum and is not used. */
-static int write_file(file_backend *fb, const char *name, const unsigned char *img, size_t len)
-{
-    char path[4200], tmp[4300];
-    int rc = evs__path(fb, name, path, sizeof path);
-    if (rc < 0)
-        return rc;
-    snprintf(tmp, sizeof tmp, "%s.%d.tmp", path, (int)getpid());
-    int fd = evs__sys.open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0)
-        return evs__seterr_errno(errno, "cannot create '%s'", tmp);
-    if (evs__pwrite_all(fd, img, len, 0) < 0)
-        rc = evs__seterr_errno(errno, "cannot write '%s'", tmp);
-    evs__sys.close(fd);
-    if (rc == 0 && evs__sys.rename(tmp, path) < 0)
-        rc = evs__seterr_errno(errno, "cannot rename '%s' to '%s'", tmp, path);
-    if (rc < 0)
-        (void)evs__sys.unlink(tmp);
-    return rc;
-}
-
 int evs__sdx_build(file_backend *fb, seg *s, uint64_t end)
 {
     sdx_rec *recs = NULL;
     uint64_t n = 0;
-    int rc = collect(fb, s, end, &recs, &n);
+    uint32_t last_crc = 0;
+    int rc = collect(fb, s, end, &recs, &n, &last_crc);
     if (rc < 0 || n == 0) {
         evs__free(recs);
         return rc;
     }
-    const mapping *m = evs__seg_map(fb, s, end);
-    uint32_t last_crc = evs__get_u32(m->base + recs[n - 1].off + REC_OFF_CRC);
     size_t len = 0;
     unsigned char *img = layout(s, recs, n, end, last_crc, &len);
     evs__free(recs);
     if (!img)
         return evs__lasterr_code();
-    char name[32];
-    evs__seg_name(name, sizeof name, s->first_pos, "sdx");
-    rc = write_file(fb, name, img, len);
+    /* Not synced: after a crash a torn directory fails its checksum and is not used. */
+    rc = evs__seg_write_cache(fb, s->first_pos, "sdx", img, len);
     evs__free(img);
     return rc;
 }

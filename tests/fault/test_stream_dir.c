@@ -243,7 +243,7 @@ static void flip_a_bit(const char *path, size_t i)
     int fd = open(path, O_RDWR);
     assert_true(fd >= 0);
     unsigned char b;
-    off_t at = SDX_HDR_LEN + SDX_ENTRY_LEN * (off_t)i + 12;
+    off_t at = SDX_HDR_LEN + SDX_ENTRY_LEN * (off_t)i + SDX_ENT_OFF;
     assert_int_equal(pread(fd, &b, 1, at), 1);
     b ^= 0x40;
     assert_int_equal(pwrite(fd, &b, 1, at), 1);
@@ -339,9 +339,9 @@ static void test_lying_directory(void **state)
          x += SDX_ENTRY_LEN)
         third = evs__get_u64(x) == evs__get_u64(a);
     assert_true(third);
-    uint32_t off_a = evs__get_u32(a + 12);
-    evs__put_u32(a + 12, evs__get_u32(b + 12));
-    evs__put_u32(b + 12, off_a);
+    uint32_t off_a = evs__get_u32(a + SDX_ENT_OFF);
+    evs__put_u32(a + SDX_ENT_OFF, evs__get_u32(b + SDX_ENT_OFF));
+    evs__put_u32(b + SDX_ENT_OFF, off_a);
     size_t body = (size_t)st.st_size - SDX_HDR_LEN - 4;
     evs__put_u32(img + st.st_size - 4, evs__crc32c(0, img + SDX_HDR_LEN, body));
     assert_int_equal(pwrite(fd, img, (size_t)st.st_size, 0), st.st_size);
