@@ -129,7 +129,10 @@ typedef enum evs_sync_mode {
     EVS_SYNC_ALWAYS = 0, /* fdatasync before an append returns; concurrent appends share
                           * one sync (group commit: while threads keep appending, a
                           * commit waits up to half a sync for the ones just released,
-                          * never when one thread appends alone). Survives power loss. */
+                          * never when one thread appends alone). Survives power loss.
+                          * The log file is kept up to 1 MiB ahead of the log in zeros,
+                          * synced, so that a sync overwrites blocks already on disk;
+                          * close cuts them (docs/FORMAT.md). */
     EVS_SYNC_BATCH = 1,  /* a background sync at most every sync_interval_ms; a power
                           * loss may lose the appends of the last interval. */
     EVS_SYNC_NONE = 2    /* never sync (the OS writes back in its own time); survives a
@@ -194,7 +197,9 @@ EVS_API int evs_options_init(evs_options *opts, unsigned int version);
 EVS_API int evs_open(evs_store **out, const char *path, const evs_options *opts);
 
 /** Close a store. Appends that returned are kept per the sync mode; in EVS_SYNC_BATCH
- *  and EVS_SYNC_NONE mode, close syncs the log before it returns. Stream directories
+ *  and EVS_SYNC_NONE mode, close syncs the log before it returns. The zeros an
+ *  EVS_SYNC_ALWAYS writer keeps ahead of the log are cut, unless another process is
+ *  committing at that moment (it then uses them). Stream directories
  *  (a cache for whole-stream reads) are made in the background for the segments this
  *  handle sealed, and for sealed segments its reads found without a usable one (made
  *  before directories existed, or lost in a crash; read-only handles make none): close

@@ -84,7 +84,8 @@ static file_backend *fb_alloc(const char *path, const evs_options *opts)
     return fb;
 }
 
-/* Does the log end exactly where the head says? Then no writer died mid-commit. */
+/* Does the log end where the head says (zeros written ahead aside)? Then no writer
+ * died mid-commit. */
 static int tail_is_clean(file_backend *fb, bool *clean)
 {
     head_view h;
@@ -102,7 +103,7 @@ static int tail_is_clean(file_backend *fb, bool *clean)
     uint64_t size;
     int rc = evs__seg_file_size(last, &size);
     if (rc == 0)
-        *clean = size == h.end;
+        rc = evs__seg_tail_clean(evs__seg_fd(last), h.end, size, clean);
     return rc;
 }
 
@@ -283,6 +284,7 @@ static int file_close(evs__backend *be)
     }
     if (rc == 0)
         close_snapshot(fb);
+    evs__writer_trim(fb);
     fb_free(fb);
     return rc;
 }

@@ -283,6 +283,7 @@ typedef struct file_backend {
     size_t last_group_n;
     int64_t last_round_end_ns;   /* monotonic */
     int64_t sync_ns_avg;         /* moving average of the log's fdatasync */
+    bool zeros_paused;           /* the disk had no room for zeros ahead (writer.c) */
     int wfd;                     /* active segment, O_RDWR; -1 until needed */
     int widx_fd;                 /* its .idx */
     uint64_t wseg;               /* first pos of the active segment */
@@ -409,6 +410,12 @@ bool evs__seg_header_bad(const file_backend *fb, const seg *s, const unsigned ch
  * at `end` (all but the last one's padding): nothing may be read through a mapping
  * past the end of its file. */
 int evs__seg_check_end(seg *s, uint64_t end);
+/* Are the n bytes at p all zero? */
+bool evs__all_zero(const unsigned char *p, size_t n);
+/* Does the active segment (fd, `size` bytes) end at `end`, the committed end of the log,
+ * but for zeros written ahead of it (writer.c)? Then no writer died mid-commit: a record
+ * never starts with 8 zero bytes (its length is at least REC_HDR_LEN). */
+int evs__seg_tail_clean(int fd, uint64_t end, uint64_t size, bool *clean);
 /* Offset of the record at pos in s (which must hold it). Builds or repairs the .idx
  * when needed. */
 int evs__seg_offset(file_backend *fb, seg *s, uint64_t pos, uint64_t *off_out);
@@ -497,6 +504,9 @@ int evs__writer_check_poison(file_backend *fb);
 /* Refuse writes from now on (after a failed sync, or a write that could not be undone);
  * returns the code for the failing call, from errno `err`. */
 int evs__poison(file_backend *fb, int err, const char *what);
+/* At close: cut the zeros written ahead of the log, so that a closed store's active
+ * segment ends where its log does. Best effort; never waits for the writer lock. */
+void evs__writer_trim(file_backend *fb);
 void evs__writer_close(file_backend *fb);
 int evs__syncer_start(file_backend *fb);
 void evs__syncer_stop(file_backend *fb);

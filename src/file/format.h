@@ -44,6 +44,10 @@
  *
  * An append is visible only once a record with REC_COMMIT ends it: recovery cuts a
  * tail that does not end with one, so multi-record appends are all-or-nothing.
+ *
+ * A sealed segment's size is its end. The last one may hold zeros past its last record
+ * (written ahead by writer.c in `always` mode, cut at seal, close and recovery); a
+ * record never starts with 8 zero bytes (len >= REC_HDR_LEN).
  */
 #ifndef EVS_FILE_FORMAT_H
 #define EVS_FILE_FORMAT_H

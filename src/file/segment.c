@@ -407,7 +407,10 @@ const mapping *evs__seg_map(file_backend *fb, seg *s, uint64_t need_len)
 
 /* Is [0, end) inside the file? Reads through the mapping past the end of the file
  * would fault, so every offset that comes from disk (links, indexes) is checked. The
- * size only grows while the file is in use, so a size seen once stays true. */
+ * committed part only grows while the file is in use, so a size seen once stays true up
+ * to the committed end; past it, a writer may since have cut the zeros it wrote ahead
+ * (writer.c), so a damaged offset pointing there can still fault in a handle that saw
+ * them. */
 static int check_extent(seg *s, uint64_t off, uint64_t end)
 {
     if (end <= atomic_load_explicit(&s->size_seen, memory_order_relaxed))
@@ -430,6 +433,26 @@ int evs__seg_check_end(seg *s, uint64_t end)
     /* The last record's zero padding (under 8 bytes) is never read, and a read-only
      * handle does not put it back when a crash cut it. */
     return check_extent(s, 0, end >= 8 ? end - 7 : end);
+}
+
+bool evs__all_zero(const unsigned char *p, size_t n)
+{
+    /* p[0] is zero and every byte equals the one after it. */
+    return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
+}
+
+int evs__seg_tail_clean(int fd, uint64_t end, uint64_t size, bool *clean)
+{
+    *clean = size == end;
+    if (size <= end)
+        return 0;
+    unsigned char b[8];
+    size_t n = size - end < sizeof b ? (size_t)(size - end) : sizeof b;
+    int rc = evs__pread_all(fd, b, n, (off_t)end);
+    if (rc != 0) /* 1: the file shrank under us */
+        return evs__seterr_errno(rc < 0 ? errno : EIO, "cannot read the end of the active segment");
+    *clean = evs__all_zero(b, n);
+    return 0;
 }
 
 int evs__seg_read_at(file_backend *fb, seg *s, uint64_t off, bool check_crc, rec_view *out)

@@ -26,6 +26,7 @@ evs__sysio evs__sys = {
     .fsync = fsync,
     .ftruncate = ftruncate,
     .fstat = fstat,
+    .lseek = lseek,
     .rename = rename,
     .unlink = unlink,
     .mkdir = mkdir,

@@ -22,6 +22,7 @@ typedef struct evs__sysio {
     int (*fsync)(int fd);
     int (*ftruncate)(int fd, off_t len);
     int (*fstat)(int fd, struct stat *st);
+    off_t (*lseek)(int fd, off_t off, int whence);
     int (*rename)(const char *from, const char *to);
     int (*unlink)(const char *path);
     int (*mkdir)(const char *path, mode_t mode);
