@@ -410,6 +410,10 @@ bool evs__seg_header_bad(const file_backend *fb, const seg *s, const unsigned ch
  * at `end` (all but the last one's padding): nothing may be read through a mapping
  * past the end of its file. */
 int evs__seg_check_end(seg *s, uint64_t end);
+/* Make segment first_pos's file end at byte `end` (cut, or put back a last record's
+ * zero padding), durably: the caller holds the writer lock. errno stays the failing
+ * call's. */
+int evs__seg_cut(file_backend *fb, uint64_t first_pos, uint64_t end);
 /* Are the n bytes at p all zero? */
 bool evs__all_zero(const unsigned char *p, size_t n);
 /* Does the active segment (fd, `size` bytes) end at `end`, the committed end of the log,

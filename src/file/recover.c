@@ -287,27 +287,12 @@ static int cut_tail(recovery *rv)
     }
     if (!s)
         return 0; /* empty store */
-    uint64_t size;
-    int rc = evs__seg_file_size(s, &size);
-    if (rc < 0)
-        return rc;
-    char path[4200];
-    if ((rc = evs__path(fb, s->name, path, sizeof path)) < 0)
-        return rc;
-    int fd = evs__sys.open(path, O_RDWR, 0);
-    if (fd < 0)
-        return evs__seterr_errno(errno, "cannot open '%s'", path);
     /* The end is 8-byte aligned; a cut inside the last record's padding (zeros by
      * definition) is put back by extending the file to the boundary (check_end_fits
-     * made sure that is all that is missing). */
-    if (size != rv->end.end && evs__sys.ftruncate(fd, (off_t)rv->end.end) < 0)
-        rc = evs__seterr_errno(errno, "cannot cut the torn tail of '%s'", path);
-    /* What we publish must be durable even if the writer that wrote it died before its
-     * sync. */
-    if (rc == 0 && evs__datasync(fd) < 0)
-        rc = evs__seterr_errno(errno, "cannot sync '%s'", path);
-    evs__sys.close(fd);
-    return rc;
+     * made sure that is all that is missing). The sync is there even when nothing is
+     * cut: what we publish must be durable even if the writer that wrote it died before
+     * its sync. */
+    return evs__seg_cut(fb, s->first_pos, rv->end.end);
 }
 
 int evs__recover(file_backend *fb, bool head_trusted)

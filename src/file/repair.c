@@ -196,23 +196,7 @@ static int truncate_kept(repair_job *job)
     const repair_plan *p = job->plan;
     if (p->kept.seg == 0 || p->kept_seg_size == p->kept.end)
         return 0;
-    char name[32], path[4200];
-    evs__seg_name(name, sizeof name, p->kept.seg, "seg");
-    int rc = evs__path(fb, name, path, sizeof path);
-    if (rc < 0)
-        return rc;
-    int fd = evs__sys.open(path, O_RDWR, 0);
-    if (fd < 0)
-        return evs__seterr_errno(errno, "cannot open '%s'", path);
-    if (evs__sys.ftruncate(fd, (off_t)p->kept.end) < 0 || evs__datasync(fd) < 0)
-        rc = evs__seterr_errno(errno, "cannot cut '%s' at byte %" PRIu64, path, p->kept.end);
-    evs__sys.close(fd);
-    /* The handle's note of how long the file is known to be would let a read past the
-     * new end through. */
-    seg *s = evs__seg_by_first(fb, p->kept.seg);
-    if (s)
-        atomic_store(&s->size_seen, 0);
-    return rc;
+    return evs__seg_cut(fb, p->kept.seg, p->kept.end);
 }
 
 /* Step 4, first half: index.snap from the scan's table (none for an empty log). */

@@ -435,6 +435,32 @@ int evs__seg_check_end(seg *s, uint64_t end)
     return check_extent(s, 0, end >= 8 ? end - 7 : end);
 }
 
+int evs__seg_cut(file_backend *fb, uint64_t first_pos, uint64_t end)
+{
+    char name[32], path[4200];
+    evs__seg_name(name, sizeof name, first_pos, "seg");
+    int rc = evs__path(fb, name, path, sizeof path);
+    if (rc < 0)
+        return rc;
+    int fd = evs__sys.open(path, O_RDWR, 0);
+    if (fd < 0)
+        return evs__seterr_errno(errno, "cannot open '%s'", path);
+    off_t size = evs__sys.lseek(fd, 0, SEEK_END);
+    if (size < 0 || ((uint64_t)size != end && evs__sys.ftruncate(fd, (off_t)end) < 0))
+        rc = evs__seterr_errno(errno, "cannot cut '%s' at byte %" PRIu64, path, end);
+    else if (evs__datasync(fd) < 0)
+        rc = evs__seterr_errno(errno, "cannot sync '%s'", path);
+    int saved = errno;
+    evs__sys.close(fd);
+    errno = saved;
+    /* This handle's note of how long the file is known to be would let a read past the
+     * new end through. */
+    seg *s = evs__seg_by_first(fb, first_pos);
+    if (s)
+        atomic_store(&s->size_seen, 0);
+    return rc;
+}
+
 bool evs__all_zero(const unsigned char *p, size_t n)
 {
     /* p[0] is zero and every byte equals the one after it. */

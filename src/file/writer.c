@@ -364,16 +364,8 @@ static void undo_writes(file_backend *fb, const head_view *start, const group *g
     }
     /* Records may have reached the disk (a sealed segment's were synced): the cut must
      * be durable too. */
-    int fd = fb->wfd;
-    if (fd < 0) {
-        char name[32], path[4200];
-        evs__seg_name(name, sizeof name, start->seg, "seg");
-        fd = evs__path(fb, name, path, sizeof path) < 0 ? -1 : evs__sys.open(path, O_RDWR, 0);
-    }
-    if (fd < 0 || evs__sys.ftruncate(fd, (off_t)start->end) < 0 || evs__datasync(fd) < 0)
+    if (evs__seg_cut(fb, start->seg, start->end) < 0)
         evs__poison(fb, errno, "a failed append could not be undone");
-    if (fd >= 0 && fd != fb->wfd)
-        evs__sys.close(fd);
 }
 
 /* ---- reading records of the stream being appended to --------------------------------- */
