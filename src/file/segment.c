@@ -320,13 +320,16 @@ int evs__seg_fd(seg *s)
 
 int evs__seg_file_size(seg *s, uint64_t *out)
 {
-    struct stat st;
     int fd = evs__seg_fd(s);
     if (fd < 0)
         return fd;
-    if (evs__sys.fstat(fd, &st) < 0)
-        return evs__seterr_errno(errno, "cannot stat segment '%s'", s->name);
-    *out = (uint64_t)st.st_size;
+    /* lseek, not fstat: a query of the file's ctime makes the writer's next write stamp
+     * the inode with the fine-grained clock (Linux 6.13 on), and its fdatasync then
+     * writes the inode too (writer_prepare in writer.c). */
+    off_t size = evs__sys.lseek(fd, 0, SEEK_END);
+    if (size < 0)
+        return evs__seterr_errno(errno, "cannot find the size of segment '%s'", s->name);
+    *out = (uint64_t)size;
     return 0;
 }
 
@@ -406,25 +409,29 @@ const mapping *evs__seg_map(file_backend *fb, seg *s, uint64_t need_len)
 }
 
 /* Is [0, end) inside the file? Reads through the mapping past the end of the file
- * would fault, so every offset that comes from disk (links, indexes) is checked. The
- * committed part only grows while the file is in use, so a size seen once stays true up
- * to the committed end; past it, a writer may since have cut the zeros it wrote ahead
- * (writer.c), so a damaged offset pointing there can still fault in a handle that saw
- * them. */
+ * would fault, so every offset that comes from disk (links, indexes) is checked. What a
+ * handle remembers of a file's size must stay true while the file is in use: the
+ * committed part only grows, but past it the segment being written holds zeros that its
+ * writer cuts when it seals the segment or closes the store (writer.c). So for that
+ * segment no more than the head's end is remembered; the head is read before the size,
+ * and records reach the file before the head that covers them is published. */
 static int check_extent(seg *s, uint64_t off, uint64_t end)
 {
     if (end <= atomic_load_explicit(&s->size_seen, memory_order_relaxed))
         return 0;
+    head_view h;
+    evs__head_read(s->fb, &h);
     uint64_t size;
     int rc = evs__seg_file_size(s, &size);
     if (rc < 0)
         return rc;
-    atomic_store_explicit(&s->size_seen, size, memory_order_relaxed);
     if (end > size)
         return evs__seterr(EVS_ECORRUPT,
                            "segment %s: a record at byte %" PRIu64 " would end at byte %" PRIu64
                            ", past the end of the file (%" PRIu64 " bytes); run 'evstore verify'",
                            s->name, off, end, size);
+    atomic_store_explicit(&s->size_seen, s->first_pos == h.seg && size > h.end ? h.end : size,
+                          memory_order_relaxed);
     return 0;
 }
 

@@ -8,7 +8,9 @@
  *  - a writer that dies with them in place leaves a store that opens (read-only and
  *    writable), loses nothing and verifies, and that repair finds undamaged;
  *  - a round that rolls to a new segment and then fails to write leaves nothing behind:
- *    no new segment, and the next append, which fits in the old one, reads back right.
+ *    no new segment, and the next append, which fits in the old one, reads back right;
+ *  - a handle that read the segment while zeros ran on past its end does not take them
+ *    for part of the file once they are cut.
  */
 #include "testutil.h"
 
@@ -256,6 +258,50 @@ static void test_failed_roll_leaves_nothing(void **state)
     }
 }
 
+/* A second handle reads the segment while the writer's zeros run on past its end; the
+ * writer closes and cuts them. A damaged index entry pointing where they were must then
+ * be found out, not read: a read through a mapping past the end of the file faults. */
+static void test_cut_zeros_stay_outside(void **state)
+{
+    (void)state;
+    char dir[1024];
+    tu_tmpdir(dir, sizeof dir, "zeros");
+    evs_options o = always_options(64u << 20);
+    evs_store *w, *r;
+    assert_evs_ok(evs_open(&w, dir, &o));
+    append_n(w, EVENTS, "acct-1");
+    assert_evs_ok(evs_open(&r, dir, &o));
+    evs_query q = EVS_QUERY_INIT;
+    assert_int_equal(tu_count(r, &q), EVENTS);
+    uint64_t end;
+    assert_true(active_size(dir, &end) >= (int64_t)(512u << 10));
+    assert_evs_ok(evs_close(w));
+    assert_int_equal(active_size(dir, &end), (int64_t)end);
+
+    /* Position 5's entry in the offset index (u32 little-endian) now points at a page
+     * that the zeros filled and the file no longer has. */
+    uint64_t seg;
+    head_end(dir, &seg, &end);
+    char idx[64];
+    snprintf(idx, sizeof idx, "%020" PRIu64 ".idx", seg);
+    uint32_t off = 512u << 10;
+    unsigned char le[4] = {(unsigned char)off, (unsigned char)(off >> 8),
+                           (unsigned char)(off >> 16), (unsigned char)(off >> 24)};
+    fu_write_at(dir, idx, (int64_t)(5 - seg) * 4, le, sizeof le);
+
+    q.from_pos = 5;
+    evs_cursor *c;
+    evs_event ev;
+    assert_evs_ok(evs_cursor_open(&c, r, &q));
+    assert_int_equal(evs_cursor_next(c, &ev), 1);
+    assert_int_equal(ev.pos, 5);
+    assert_int_equal(ev.data_len, strlen("{\"amount\":12345}"));
+    evs_cursor_close(c);
+    assert_int_equal(tu_count(r, &q), EVENTS - 4);
+    assert_evs_ok(evs_close(r));
+    tu_cleanup(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -263,6 +309,7 @@ int main(void)
         cmocka_unit_test(test_sealed_segments_keep_none),
         cmocka_unit_test(test_dead_writer_leaves_zeros),
         cmocka_unit_test(test_failed_roll_leaves_nothing),
+        cmocka_unit_test(test_cut_zeros_stay_outside),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
