@@ -117,6 +117,10 @@ typedef struct suite_driver {
     /* Remove what a closed store keeps outside its dir (a server's table). NULL: the
      * runner's removal of dir is all. */
     void (*destroy)(const char *dir);
+    /* Finish the writes the engine still has pending in the background (a server's
+     * checkpoint), so that the next measurement, of whichever engine, does not share
+     * the disk with them. NULL: nothing runs in the background. */
+    void (*settle)(void);
     /* 1: opening is connecting to a running server, so W6 (start-up) leaves it out. */
     int open_is_connect;
     /* W8: how a subscriber learns of new events; NULL: the engine has no push. */

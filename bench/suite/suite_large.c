@@ -13,10 +13,8 @@
  * events that is about 2-4 GB per engine, so the free space under the run's directory
  * is checked first, and everything is removed at the end.
  */
-#define _GNU_SOURCE /* syncfs */
 #include "suite_run.h"
 
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/statvfs.h>
@@ -104,12 +102,9 @@ static void fill_all(uint64_t target, int create)
      * than while W6, W7 and W9 measure (it would take the CPU and the disk from
      * whichever engine runs then). */
     double t0 = suite_now();
-    int fd = open(rundir, O_RDONLY | O_DIRECTORY);
-    if (fd >= 0 && syncfs(fd) == 0)
-        fprintf(stderr, "suite: large stores written back in %.1f s (not a result)\n",
-                suite_now() - t0);
-    if (fd >= 0)
-        close(fd);
+    suite_settle();
+    fprintf(stderr, "suite: large stores written back in %.1f s (not a result)\n",
+            suite_now() - t0);
 }
 
 static int enough_space(int n)

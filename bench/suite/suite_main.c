@@ -28,6 +28,7 @@
 #define _GNU_SOURCE
 #include "suite_run.h"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -343,6 +344,20 @@ static int in_phase(const suite_measure *m, const engine *e)
            (!m->applies || m->applies(e));
 }
 
+void suite_settle(void)
+{
+    for (int i = 0; i < nengines; i++)
+        if (engines[i].ok && engines[i].d->settle)
+            engines[i].d->settle();
+    int fd = open(rundir, O_RDONLY | O_DIRECTORY);
+    if (fd >= 0) {
+        (void)syncfs(fd);
+        close(fd);
+    }
+}
+
+/* Each repetition of each engine starts settled (suite_settle): without it, an engine
+ * measured after another's bulk load shared the disk with that load's write-back. */
 void suite_phase(const suite_measure *m, int reps)
 {
     static const char *const leaves[] = {"the run", "the large-store workloads", "this one"};
@@ -350,6 +365,8 @@ void suite_phase(const suite_measure *m, int reps)
     int failed[MAX_ENGINES] = {0};
     fprintf(stderr, "suite: [%4.0f s] %s ...\n", suite_now() - run_start, m->name);
     for (int r = 0; r < reps; r++) {
+        if (pe.ok)
+            suite_settle();
         if (pe.ok && (pe.v[r] = m_fsync_probe(&pe, r)) < 0) {
             perror("suite: fdatasync probe");
             pe.ok = 0;
@@ -358,6 +375,7 @@ void suite_phase(const suite_measure *m, int reps)
             engine *e = &engines[i];
             if (failed[i] || !in_phase(m, e))
                 continue;
+            suite_settle();
             e->v[r] = m->warm ? m->run(e, r) : 0;
             if (e->v[r] >= 0)
                 e->v[r] = m->run(e, r);

@@ -72,6 +72,9 @@ extern engine engines[MAX_ENGINES];
 extern int nengines;
 
 void suite_phase(const suite_measure *m, int reps);
+/* Have every engine finish its background writes, then the kernel write back every
+ * store of the run: what one engine left pending must not slow the next measurement. */
+void suite_settle(void);
 int suite_listed(const char *list, const char *name);
 void suite_store_dir(char *out, size_t cap, const engine *e, const char *tag, int rep);
 /* Close a store and remove its files (and what it keeps elsewhere). */
