@@ -17,7 +17,9 @@ static const char verify_help[] =
     "positions are gap-free, stream versions contiguous, and that the stream index\n"
     "agrees with the log. Each problem goes to stderr as one line naming the file\n"
     "and byte offset; stdout gets one summary line:\n"
-    "  {\"ok\":true,\"events\":N,\"segments\":N,\"bytes\":N,\"problems\":0}\n"
+    "  {\"ok\":true,\"events\":N,\"segments\":N,\"checksummed_bytes\":N,\"problems\":0}\n"
+    "checksummed_bytes counts the record bytes whose checksum was checked (stat's\n"
+    "bytes also counts segment headers and the padding between records).\n"
     "When damage keeps the store from being opened at all, the summary says\n"
     "\"ok\":false with null counts and the open error is the one problem.\n"
     "The store is opened read-only: verify never changes it. On a terminal, a\n"
@@ -41,7 +43,7 @@ static const char verify_help[] =
     "                 and builds no stream index: about a third of the CPU time;\n"
     "                 the files are still read from disk.\n"
     "                 The summary adds \"quick\":true; \"events\" counts the frames\n"
-    "                 checked, \"bytes\" the bytes whose checksum was checked.\n"
+    "                 checked, \"checksummed_bytes\" only the records it checksummed.\n"
     "  --help, -h     this text\n"
     "\n"
     "DIR defaults to $EVSTORE_DIR.\n"
@@ -123,12 +125,13 @@ static int print_summary(bool ok, bool quick, const evs_verify_report *r)
         (void)cli_out_i64(&out, r->events_checked);
         (void)cli_out_str(&out, ",\"segments\":");
         (void)cli_out_i64(&out, r->segments_checked);
-        (void)cli_out_str(&out, ",\"bytes\":");
+        (void)cli_out_str(&out, ",\"checksummed_bytes\":");
         (void)cli_out_i64(&out, r->bytes_checked);
         (void)cli_out_str(&out, ",\"problems\":");
         (void)cli_out_i64(&out, r->problem_count);
     } else {
-        (void)cli_out_str(&out, ",\"events\":null,\"segments\":null,\"bytes\":null,\"problems\":1");
+        (void)cli_out_str(
+            &out, ",\"events\":null,\"segments\":null,\"checksummed_bytes\":null,\"problems\":1");
     }
     (void)cli_out_str(&out, "}\n");
     (void)cli_out_flush(&out);

@@ -160,7 +160,7 @@ static void verify_segment(void *ctx, seg *s, uint64_t end, uint64_t *next_pos)
         *next_pos = r.pos + 1;
         off += REC_ALIGN(r.len);
         v->out.rep->events_checked++;
-        v->out.rep->bytes_checked += (int64_t)REC_ALIGN(r.len);
+        v->out.rep->bytes_checked += (int64_t)r.len;
         v->done += (int64_t)REC_ALIGN(r.len);
         if (v->out.cb && v->out.rep->events_checked % 65536 == 0 &&
             v->out.cb(v->out.ctx, NULL, v->done, v->total_bytes))
