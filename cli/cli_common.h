@@ -88,6 +88,9 @@ int cli_parser_next_dir(cli_parser *p, const cli_optdef *opts, const char **dir)
 
 /* Report the library's last error (evs_errmsg) for `rc` and return its exit code. */
 int cli_lib_err(const char *cmd, int rc);
+/* Warn on stderr when the store's last event time is ahead of this machine's clock:
+ * appends are then stamped with that time until the clock passes it. */
+void cli_warn_future_ts(const char *cmd, int64_t last_ts_ns);
 
 /* The exit code for a library return code. */
 int cli_exit_code(int rc);

@@ -14,6 +14,8 @@ static const char stat_help[] =
     "  first_ts, last_ts (RFC 3339 UTC, null when empty) and segment_size (the\n"
     "  store's, in bytes), as the library reports them. The sync mode is not a\n"
     "  property of the store but of each handle that appends (append --sync).\n"
+    "  A last_ts ahead of this machine's clock gets a warning on stderr: new events\n"
+    "  are stamped with it until the clock passes it.\n"
     "\n"
     "options:\n"
     "  --help, -h     this text\n"
@@ -94,6 +96,8 @@ int cli_cmd_stat(int argc, char **argv)
     evs_stat_info st;
     int rc = evs_stat(&st, store);
     code = rc < 0 ? cli_lib_err("stat", rc) : print_stat(&st);
+    if (rc == 0 && st.event_count > 0)
+        cli_warn_future_ts("stat", st.last_ts_ns);
     evs_close(store);
     return code;
 }

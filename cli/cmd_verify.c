@@ -24,7 +24,8 @@ static const char verify_help[] =
     "\"ok\":false with null counts and the open error is the one problem.\n"
     "The store is opened read-only: verify never changes it. On a terminal, a\n"
     "progress bar is shown on stderr (never when stderr is a pipe or a file).\n"
-    "To repair what it finds, see 'evstore repair'.\n"
+    "To repair what it finds, see 'evstore repair'. A last event time ahead of\n"
+    "this machine's clock gets a warning on stderr (not a problem: exit code 0).\n"
     "\n"
     "options:\n"
     "  --quick        check the structure, not every byte. Checked: every segment\n"
@@ -178,6 +179,9 @@ int cli_cmd_verify(int argc, char **argv)
         code = print_summary(rc == 0, quick, &report);
         if (code == CLI_EXIT_OK && rc == EVS_ECORRUPT)
             code = CLI_EXIT_CORRUPT;
+        evs_stat_info st;
+        if (rc == 0 && evs_stat(&st, store) == 0 && st.event_count > 0)
+            cli_warn_future_ts("verify", st.last_ts_ns);
     }
     evs_close(store);
     return code;
