@@ -22,7 +22,7 @@ static const char stat_help[] =
     "\n"
     "DIR defaults to $EVSTORE_DIR. The store is opened read-only and never created.\n"
     "\n"
-    "exit codes: 0 ok, 1 error, 2 usage, 5 corrupt store\n";
+    "Exit codes: 0 ok, 1 error, 2 usage, 5 corrupt store.\n";
 
 static const cli_optdef stat_opts[] = {{NULL, false, 0}};
 

@@ -28,7 +28,7 @@ static const char streams_help[] =
     "\n"
     "DIR defaults to $EVSTORE_DIR. The store is opened read-only and never created.\n"
     "\n"
-    "exit codes: 0 ok, 1 error, 2 usage, 5 corrupt store\n";
+    "Exit codes: 0 ok, 1 error, 2 usage, 5 corrupt store.\n";
 
 enum { OPT_PREFIX, OPT_CATEGORY, OPT_UNSORTED };
 
