@@ -3,7 +3,7 @@
  *
  * Kept per thread, not per handle, so that a store shared by many threads never mixes
  * messages and so that a call that fails before any handle exists can still explain
- * itself (STYLE 4.3). Messages longer than the buffer are cut at a UTF-8 character
+ * itself (docs/DESIGN.md, 'Errors'). Messages longer than the buffer are cut at a UTF-8 character
  * boundary; nothing here allocates, so reporting ENOMEM cannot itself fail.
  */
 #include "evstore.h"
