@@ -142,7 +142,7 @@ static int reserve_scratch(ap_ctx *ac)
     size_t cap = ac->scratch_cap == 0 ? 256 : ac->scratch_cap;
     while (cap < ac->count)
         cap *= 2;
-    /* scratch_cap grows only once all four arrays did, so a failure part-way leaves
+    /* scratch_cap grows only once all five arrays did, so a failure part-way leaves
      * every array at least at the old size. */
     evs_event_in *ev = realloc(ac->events, cap * sizeof *ev);
     if (ev == NULL)
@@ -156,6 +156,10 @@ static int reserve_scratch(ap_ctx *ac)
     if (res == NULL)
         return -1;
     ac->results = res;
+    int64_t *pos = realloc(ac->positions, cap * sizeof *pos);
+    if (pos == NULL)
+        return -1;
+    ac->positions = pos;
     size_t *first = realloc(ac->batch_first, cap * sizeof *first);
     if (first == NULL)
         return -1;
@@ -197,16 +201,20 @@ static size_t build_batches(ap_ctx *ac)
     return nb;
 }
 
+/* One line per event, with the position the library gave it: a retried batch's events
+ * keep the positions they were first stored at, which other streams' events may stand
+ * between. Versions are consecutive in every batch. */
 static void print_acks(ap_ctx *ac, size_t batch_count)
 {
     cli_out *o = &ac->out;
+    const int64_t *pos = ac->positions;
     for (size_t b = 0; b < batch_count; b++) {
         const evs_batch_in *bt = &ac->batches[b];
         const evs_append_result *r = &ac->results[b];
         size_t stream_len = strlen(bt->stream);
         for (size_t k = 0; k < bt->count; k++) {
             (void)cli_out_write(o, "{\"pos\":", 7);
-            (void)cli_out_i64(o, r->first_pos + (int64_t)k);
+            (void)cli_out_i64(o, *pos++);
             (void)cli_out_write(o, ",\"stream\":", 10);
             (void)cli_out_json_str(o, bt->stream, stream_len);
             (void)cli_out_write(o, ",\"version\":", 11);
@@ -225,7 +233,7 @@ int ap_commit(ap_ctx *ac)
     size_t nb = build_batches(ac);
     if (nb == 0)
         return ap_report_oom();
-    int rc = evs_append_multi(ac->results, ac->store, ac->batches, nb);
+    int rc = evs_append_multi_positions(ac->results, ac->positions, ac->store, ac->batches, nb);
     if (rc < 0)
         return report_commit_error(ac, rc, nb);
     /* The library's versions are the truth (they also cover duplicate batches); the
