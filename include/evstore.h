@@ -5,10 +5,22 @@
  * codes it returns, who owns what it hands back, and which threads may call it.
  *
  * Model. A store holds events. Each event has a global position (`pos`: 1, 2, 3 ...,
- * gap-free, never reused), belongs to one stream (e.g. "order-42"; the part before the
- * first '-' is the stream's category, "order"), has a version inside that stream (0, 1,
- * 2 ...), a 16-byte UUID, a type, a timestamp (UTC nanoseconds, assigned at append,
- * never decreasing), a JSON `data` value and an optional JSON object `metadata`.
+ * gap-free, never reused), belongs to one stream (e.g. "order-42"), has a version inside
+ * that stream (0, 1, 2 ...), a 16-byte UUID, a type, a timestamp (UTC nanoseconds,
+ * assigned at append, never decreasing), a JSON `data` value and an optional JSON object
+ * `metadata`. A stream belongs to category C when its name is C or starts with "C-":
+ * "order-eu-7" is in the categories "order" and "order-eu", "orders-1" is not in "order"
+ * (evs_query.category filters by it).
+ *
+ * The value -1. As a stream version it means "no event": the version of a stream that
+ * does not exist (evs_stream_info.last_version), which is why EVS_EXPECT_NO_STREAM is -1
+ * too, and a stream's last version can be passed as an expected version whether or not
+ * the stream exists. Elsewhere -1 is a field's own marker, said at the field:
+ * evs_query.from_version -1 is no bound (the stream's first version going forward, its
+ * last going backward); EVS_FROM_END (-1) starts a subscription at the head; a timeout
+ * or lock wait of -1 has no limit; an offset or a checkpoint of -1 is none or
+ * unreadable. As a return code -1 is EVS_EINVAL; the functions that return a position
+ * or a count (int64_t) never return an error code.
  *
  * Caveats.
  *  - A store directory must live on a local filesystem. Network filesystems do not
