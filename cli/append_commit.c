@@ -75,6 +75,23 @@ static long long failed_batch(const char *msg, size_t batch_count)
     return -1;
 }
 
+/* The index in its batch of the event the library's message names: "...: event 3: ..."
+ * (a bad event) or "event id UUID (event 3 of the batch) ..." (an id conflict); -1 when
+ * it names none. */
+static long long failed_event(const char *msg)
+{
+    const char *end;
+    const char *p = strstr(msg, ": event ");
+    long long k = p != NULL ? number_at(p, ": event ", &end) : -1;
+    if (k >= 0)
+        return k;
+    p = strstr(msg, "event id ");
+    if (p == NULL || strlen(p) < 9 + 36)
+        return -1;
+    k = number_at(p + 9 + 36, " (event ", &end);
+    return k >= 0 && strncmp(end, " of the batch)", 14) == 0 ? k : -1;
+}
+
 /* A failed evs_append_multi: nothing of this commit was written. Name the line of the
  * event or the lines of the batch the library's message points at, or the commit's. */
 static int report_commit_error(const ap_ctx *ac, int rc, size_t batch_count)
@@ -87,9 +104,7 @@ static int report_commit_error(const ap_ctx *ac, int rc, size_t batch_count)
     if (b >= 0) {
         first = ac->batch_first[b];
         last = (size_t)b + 1 < batch_count ? ac->batch_first[b + 1] - 1 : ac->count - 1;
-        const char *p = strstr(msg, ": event ");
-        const char *end;
-        long long k = p != NULL ? number_at(p, ": event ", &end) : -1;
+        long long k = failed_event(msg);
         if (k >= 0 && (size_t)k <= last - first)
             first = last = first + (size_t)k;
     }

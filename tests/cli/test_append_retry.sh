@@ -70,9 +70,20 @@ evs append "$s" <"$T/partial"
 expect_rc 6 "a batch whose ids are partly stored"
 expect_in "event id $id2 (event 1 of the batch) is already in stream 'cart-42' at version 1" \
     "$T/err" "the id conflict names the id and its version"
-expect_in "lines 1-3:" "$T/err" "the id conflict names the batch's lines"
+expect_in "evstore append: line 2: " "$T/err" "the id conflict names the line of the id"
 expect_in "no lines were written" "$T/err" "the id conflict says nothing was written"
 expect_eq "$(count_events "$s")" 7 "the id conflict wrote nothing"
+
+# The same batch after another stream's line, in one commit: the line is still named.
+{
+    echo '{"stream":"cart-5","type":"ItemAdded","data":{"sku":"F6"}}'
+    cat "$T/partial"
+} >"$T/partial2"
+evs append "$s" --atomic <"$T/partial2"
+expect_rc 6 "a partly stored batch after another stream's"
+expect_in "evstore append: line 3: " "$T/err" "the id conflict's line in a commit of two batches"
+expect_in "$id2" "$T/err" "the id conflict in a commit of two batches names the id"
+expect_eq "$(count_events "$s")" 7 "that commit wrote nothing either"
 
 evs import "$s" --format ndjson "$T/partial"
 expect_rc 6 "import of a batch whose ids are partly stored"
