@@ -570,11 +570,12 @@ static void test_id_conflict_has_its_own_code(void **state)
     assert_string_equal(evs_errname(EVS_EIDCONFLICT), "EVS_EIDCONFLICT");
     /* New ids with a wrong expected version: a version conflict. */
     assert_evs(EVS_ECONFLICT, evs_append(NULL, s, "order-13", 5, &b.ev[2], 1));
-    /* In a multi-append, the batch is named. */
+    /* In a multi-append, the batch is named (by its stream here: the second batch). */
     evs_batch_in batches[2] = {{"order-14", EVS_EXPECT_ANY, &b.ev[2], 1},
                                {"order-13", EVS_EXPECT_ANY, &b.ev[1], 2}};
     assert_evs(EVS_EIDCONFLICT, evs_append_multi(NULL, s, batches, 2));
-    assert_errmsg_has("batch 1 of 2");
+    assert_errmsg_has(" of 2");
+    assert_errmsg_has("in stream 'order-13'");
     assert_int_equal(evs_head(s), 2);
 }
 
