@@ -72,8 +72,7 @@ int evs__poison(file_backend *fb, int err, const char *what)
 {
     /* The failing call reports the cause itself (EVS_ENOSPC for a full disk, else
      * EVS_EIO); every later write gets EVS_EFATAL with the same words. */
-    int rc = evs__seterr_errno(err, "%s; store '%s' refuses writes until reopened", what,
-                               fb->dir);
+    int rc = evs__seterr_errno(err, "%s; store '%s' refuses writes until reopened", what, fb->dir);
     int expected = 0;
     if (atomic_compare_exchange_strong(&fb->poisoned, &expected, rc))
         snprintf(fb->poison_msg, sizeof fb->poison_msg, "%s", evs__lasterr_msg());
@@ -468,7 +467,7 @@ static int not_the_same(const evs__batch_w *b, long i, int64_t version)
     char text[37];
     evs__uuid_format(text, b->events[i].id);
     return evs__seterr(EVS_EIDCONFLICT,
-                       "event id %s (event %ld of the batch) is already in stream '%.*s' at "
+                       "event id %s (event index %ld of the batch) is already in stream '%.*s' at "
                        "version %" PRId64 ", but the batch is not the one appended then",
                        text, i, (int)b->stream_len, b->stream, version);
 }
@@ -707,7 +706,7 @@ static int encode_req(file_backend *fb, group *g, append_req *r)
     }
     if (rc < 0) {
         if (r->batch_count > 1)
-            evs__prefixerr("batch %zu of %zu", i, r->batch_count);
+            evs__prefixerr("batch index %zu (of %zu batches)", i, r->batch_count);
         undo_to(fb, undo_mark);
         fb->wbuf.len = buf_mark;
         fb->ibuf.len = ibuf_mark;
@@ -847,8 +846,7 @@ static void gather_stragglers(file_backend *fb)
     int64_t deadline = now + patience;
     struct timespec ts = {(time_t)(deadline / 1000000000), (long)(deadline % 1000000000)};
     fb->gathering = true;
-    while (stragglers_out(fb) &&
-           pthread_cond_timedwait(&fb->gather_cv, &fb->commit_mu, &ts) == 0)
+    while (stragglers_out(fb) && pthread_cond_timedwait(&fb->gather_cv, &fb->commit_mu, &ts) == 0)
         ;
     fb->gathering = false;
 }

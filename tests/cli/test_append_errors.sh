@@ -122,6 +122,15 @@ expect_eq "$(cat "$T/out")" '{"pos":3,"stream":"s","version":0}' "ignored fields
 printf '%s\n' '{"stream":"s","type":"T","data":1,"\u0074ype2":1}' | evs append "$T/ok1"
 expect_rc 4 "escaped unknown key is still unknown"
 
+# ---- a conflict in an --atomic commit of several streams: the line, not a batch index --
+evs init "$T/multi"
+printf '%s\n' '{"stream":"a","type":"T","data":1}' \
+    '{"stream":"b","type":"T","data":1,"expected_version":5}' | evs append "$T/multi" --atomic
+expect_rc 3 "conflict in the second stream of an atomic commit"
+want="evstore append: line 2: append to stream 'b': expected version 5 but the stream does not"
+want="$want exist; no lines were written"
+expect_eq "$(cat "$T/err")" "$want" "the conflict names its line and no batch number"
+
 # ---- a UTF-8 byte-order mark, an over-long line ------------------------------------------
 evs init "$T/bom"
 printf '\357\273\277%s\n' '{"stream":"b","type":"T","data":1}' | evs append "$T/bom"
