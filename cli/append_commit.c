@@ -203,7 +203,7 @@ static size_t build_batches(ap_ctx *ac)
         ac->events[i] =
             (evs_event_in){names + l->type_off, base + l->data_off,
                            l->data_len,         l->meta_len > 0 ? base + l->meta_off : NULL,
-                           l->meta_len,         l->has_id ? l->id : NULL};
+                           l->meta_len,         l->has_id ? l->id : NULL, 0};
         /* Equal names of consecutive lines share one copy (append_line.c), so comparing
          * offsets compares the names. */
         if (i == 0 || l->stream_off != ac->lines[i - 1].stream_off || l->has_expected) {

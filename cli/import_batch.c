@@ -193,7 +193,7 @@ static size_t build_batches(im_ctx *ic, size_t n)
         const im_pending *prev = i > 0 ? p - 1 : NULL;
         ic->events[i] = (evs_event_in){a + p->type_off, a + p->data_off,
                                        p->data_len,     p->meta_len > 0 ? a + p->meta_off : NULL,
-                                       p->meta_len,     p->has_id ? p->id : NULL};
+                                       p->meta_len,     p->has_id ? p->id : NULL, 0};
         if (prev == NULL || p->stream_off != prev->stream_off ||
             (p->version >= 0 && prev->version < 0)) {
             int64_t e = EVS_EXPECT_ANY;

@@ -76,6 +76,8 @@ static int check_event(const evs_event_in *in, evs__event_w *w, const where *at,
         tm->len = (uint32_t)type_len;
         tm->hash = (uint32_t)evs__hash64(in->type, type_len);
     }
+    if (in->ts_ns < 0)
+        return fail(at, EVS_EINVAL, "field 'ts_ns' is negative (0 means now)");
     if (!in->data || in->data_len == 0)
         return fail(at, EVS_EINVAL, "field 'data' is empty (it must be a JSON value)");
     if (in->data_len + in->metadata_len > EVS_MAX_EVENT_LEN)
@@ -100,6 +102,7 @@ static int check_event(const evs_event_in *in, evs__event_w *w, const where *at,
     w->data_len = (uint32_t)in->data_len;
     w->meta = in->metadata;
     w->meta_len = in->metadata ? (uint32_t)in->metadata_len : 0;
+    w->ts_ns = in->ts_ns;
     w->id_given = in->id != NULL;
     if (in->id) {
         memcpy(w->id, in->id, 16);

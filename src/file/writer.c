@@ -50,7 +50,8 @@ typedef struct group {
     uint64_t flushed_pos;   /* records up to here were written out (segment roll) */
     uint64_t buf_first_pos; /* position of the first record in fb->wbuf */
     evs_buf rec_offs;       /* uint64 offset in wbuf of each record there */
-    int64_t ts;
+    int64_t ts;      /* "now" for this round: the clock, never below the head's ts */
+    int64_t last_ts; /* of the last record encoded (or the head's): ts never decreases */
     uint64_t file_size; /* of the active segment: past h.end it holds only zeros */
     /* Segments this round sealed: their directories are made once it is published (a
      * fifth and later ones when first read). */
@@ -207,6 +208,7 @@ static int writer_prepare(file_backend *fb, group *g)
     g->ts = evs__now_ns();
     if (g->ts < g->h.ts)
         g->ts = g->h.ts; /* timestamps never go backwards, even if the clock does */
+    g->last_ts = g->h.ts;
     return evs__tab_catch_up_locked(fb, &g->h);
 }
 
@@ -589,6 +591,31 @@ static uint64_t batch_bytes(const evs__batch_w *b)
     return n;
 }
 
+/* A writer's own times (evs_event_in.ts_ns) must not go below the last stored one: time
+ * queries find events by bisecting on ts. Checked before anything is encoded. */
+static int check_given_ts(const group *g, const evs__batch_w *b)
+{
+    int64_t last = g->last_ts;
+    for (size_t i = 0; i < b->count; i++) {
+        int64_t ts = b->events[i].ts_ns;
+        if (ts == 0) {
+            last = g->ts > last ? g->ts : last;
+            continue;
+        }
+        if (ts < last) {
+            char given[40], before[40];
+            evs_time_format(given, sizeof given, ts);
+            evs_time_format(before, sizeof before, last);
+            return evs__seterr(EVS_EINVAL,
+                               "append to stream '%.*s': event %zu: ts %s is before %s, the ts "
+                               "of the event stored before it (ts never decreases)",
+                               (int)b->stream_len, b->stream, i, given, before);
+        }
+        last = ts;
+    }
+    return 0;
+}
+
 static int encode_batch(file_backend *fb, group *g, const evs__batch_w *b, const stream_val *v,
                         evs_append_result *res, uint32_t *last_off)
 {
@@ -602,7 +629,9 @@ static int encode_batch(file_backend *fb, group *g, const evs__batch_w *b, const
         const evs__event_w *e = &b->events[i];
         uint64_t off = fb->wbuf.len;
         unsigned char *dst = (unsigned char *)fb->wbuf.ptr + off;
-        evs__rec_encode(dst, pos, g->ts, (uint64_t)++version, prev, prev_off, b, e, 0);
+        int64_t ts = e->ts_ns != 0 ? e->ts_ns : g->ts > g->last_ts ? g->ts : g->last_ts;
+        g->last_ts = ts;
+        evs__rec_encode(dst, pos, ts, (uint64_t)++version, prev, prev_off, b, e, 0);
         uint64_t size = evs__rec_size(b->stream_len, e->type_len, e->meta_len, e->data_len);
         fb->wbuf.len += size;
         evs__put_u32((unsigned char *)fb->ibuf.ptr + fb->ibuf.len, (uint32_t)(g->h.end + off));
@@ -660,6 +689,7 @@ static int encode_req(file_backend *fb, group *g, append_req *r)
         return rc;
     size_t undo_mark = fb->undo_len;
     size_t buf_mark = fb->wbuf.len, ibuf_mark = fb->ibuf.len, offs_mark = g->rec_offs.len;
+    int64_t ts_mark = g->last_ts;
     uint64_t last_off = UINT64_MAX;
     size_t i;
     for (i = 0; i < r->batch_count; i++) {
@@ -683,7 +713,7 @@ static int encode_req(file_backend *fb, group *g, append_req *r)
             break;
         if (dup)
             continue;
-        if ((rc = check_expected(b, v.last_version)) < 0)
+        if ((rc = check_expected(b, v.last_version)) < 0 || (rc = check_given_ts(g, b)) < 0)
             break;
         uint64_t before = fb->wbuf.len;
         uint32_t end_off;
@@ -711,6 +741,7 @@ static int encode_req(file_backend *fb, group *g, append_req *r)
         fb->wbuf.len = buf_mark;
         fb->ibuf.len = ibuf_mark;
         g->rec_offs.len = offs_mark;
+        g->last_ts = ts_mark;
         return rc;
     }
     if (last_off != UINT64_MAX)
@@ -763,7 +794,7 @@ static void commit_group(file_backend *fb, append_req *list)
      * request failed its checks): the empty segment is then where appends go next. */
     if (rc == 0 && (g.flushed_pos > start.pos || g.h.seg != start.seg)) {
         g.h.pos = g.flushed_pos;
-        g.h.ts = g.flushed_pos > start.pos ? g.ts : start.ts;
+        g.h.ts = g.flushed_pos > start.pos ? g.last_ts : start.ts;
         evs__head_publish(fb, &g.h);
         atomic_store(&fb->unsynced_pos, g.h.pos);
         fb->bytes_since_snap += (g.h.seg == start.seg ? g.h.end - start.end : g.h.end);
