@@ -75,6 +75,8 @@ int im_input_open(im_input *in, const char *path, char *why, size_t why_len);
  * 0 at the end, -1 on a read error or an over-long line (*why says which). */
 int im_input_next(im_input *in, const char **line, size_t *len, char *why, size_t why_len);
 void im_input_close(im_input *in);
+/* A new string "dir/name" (just name when dir is NULL), for free(); NULL out of memory. */
+char *im_path_join(const char *dir, const char *name);
 
 /* ---- progress ----------------------------------------------------------------------- */
 

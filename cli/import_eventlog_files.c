@@ -104,14 +104,9 @@ static int add_file(struct file_list *fl, const char *dir, const char *name, int
         fl->v = v;
         fl->cap = cap;
     }
-    size_t n = (dir != NULL ? strlen(dir) + 1 : 0) + strlen(name) + 1;
-    char *path = malloc(n);
+    char *path = im_path_join(dir, name);
     if (path == NULL)
         return -1;
-    if (dir != NULL)
-        (void)snprintf(path, n, "%s/%s", dir, name);
-    else
-        (void)snprintf(path, n, "%s", name);
     fl->v[fl->count++] = (struct day_file){path, day, order};
     return 0;
 }
