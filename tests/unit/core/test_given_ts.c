@@ -13,34 +13,6 @@
 
 #include <time.h>
 
-typedef struct fixture {
-    char dir[4096];
-    evs_store *store;
-    evs_options opts;
-} fixture;
-
-static int setup(void **state)
-{
-    fixture *f = calloc(1, sizeof *f);
-    if (!f)
-        return -1;
-    tu_tmpdir(f->dir, sizeof f->dir, "givents");
-    f->opts = tu_fast_options();
-    if (evs_open(&f->store, f->dir, &f->opts) != 0)
-        return -1;
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    evs_close(f->store);
-    tu_cleanup(f->dir);
-    free(f);
-    return 0;
-}
-
 #define DAY_NS (86400LL * 1000000000LL)
 #define T2020 (18262LL * DAY_NS) /* 2020-01-01T00:00:00Z */
 
@@ -75,29 +47,28 @@ static int64_t ts_of(evs_store *s, int64_t pos)
 
 static void test_given_times_are_kept(void **state)
 {
-    fixture *f = *state;
+    tu_fixture *f = *state;
     evs_event_in in[3] = {at(T2020), at(T2020 + DAY_NS), at(T2020 + 2 * DAY_NS)};
-    assert_evs_ok(evs_append(NULL, f->store, "old", EVS_EXPECT_ANY, in, 2));
-    assert_evs_ok(evs_append(NULL, f->store, "old", EVS_EXPECT_ANY, in + 2, 1));
-    assert_int_equal(ts_of(f->store, 1), T2020);
-    assert_int_equal(ts_of(f->store, 3), T2020 + 2 * DAY_NS);
+    assert_evs_ok(evs_append(NULL, f->s, "old", EVS_EXPECT_ANY, in, 2));
+    assert_evs_ok(evs_append(NULL, f->s, "old", EVS_EXPECT_ANY, in + 2, 1));
+    assert_int_equal(ts_of(f->s, 1), T2020);
+    assert_int_equal(ts_of(f->s, 3), T2020 + 2 * DAY_NS);
     int64_t pos;
-    assert_evs_ok(evs_find_time(&pos, f->store, T2020 + DAY_NS));
+    assert_evs_ok(evs_find_time(&pos, f->s, T2020 + DAY_NS));
     assert_int_equal(pos, 2);
     /* 0 is now: after the history. */
     int64_t before = now_ns();
     evs_event_in now = tu_event("Ev", "2");
-    assert_evs_ok(evs_append(NULL, f->store, "new", EVS_EXPECT_ANY, &now, 1));
-    assert_true(ts_of(f->store, 4) >= before);
-    assert_evs_ok(evs_close(f->store));
-    f->store = NULL;
-    assert_evs_ok(evs_open(&f->store, f->dir, &f->opts));
-    assert_int_equal(ts_of(f->store, 2), T2020 + DAY_NS);
+    assert_evs_ok(evs_append(NULL, f->s, "new", EVS_EXPECT_ANY, &now, 1));
+    assert_true(ts_of(f->s, 4) >= before);
+    tu_fx_close(f);
+    tu_fx_open(f, NULL);
+    assert_int_equal(ts_of(f->s, 2), T2020 + DAY_NS);
     evs_query q = EVS_QUERY_INIT;
     q.since_ns = T2020 + DAY_NS;
     q.until_ns = T2020 + 2 * DAY_NS + 1;
     evs_cursor *c;
-    assert_evs_ok(evs_cursor_open(&c, f->store, &q));
+    assert_evs_ok(evs_cursor_open(&c, f->s, &q));
     evs_event ev;
     assert_int_equal(evs_cursor_next(c, &ev), 1);
     assert_int_equal(ev.pos, 2);
@@ -109,42 +80,42 @@ static void test_given_times_are_kept(void **state)
 
 static void test_backwards_is_refused(void **state)
 {
-    fixture *f = *state;
+    tu_fixture *f = *state;
     evs_event_in first = at(T2020 + DAY_NS);
-    assert_evs_ok(evs_append(NULL, f->store, "s", EVS_EXPECT_ANY, &first, 1));
+    assert_evs_ok(evs_append(NULL, f->s, "s", EVS_EXPECT_ANY, &first, 1));
     /* Below the store's last. */
     evs_event_in older = at(T2020);
-    assert_int_equal(evs_append(NULL, f->store, "s", EVS_EXPECT_ANY, &older, 1), EVS_EINVAL);
+    assert_int_equal(evs_append(NULL, f->s, "s", EVS_EXPECT_ANY, &older, 1), EVS_EINVAL);
     assert_non_null(strstr(evs_errmsg(), "ts 2020-01-01T00:00:00.000000000Z is before "
                                          "2020-01-02T00:00:00.000000000Z"));
     /* Below the event before it in the same append: nothing of it is written. */
     evs_event_in two[2] = {at(T2020 + 3 * DAY_NS), at(T2020 + 2 * DAY_NS)};
-    assert_int_equal(evs_append(NULL, f->store, "s", EVS_EXPECT_ANY, two, 2), EVS_EINVAL);
+    assert_int_equal(evs_append(NULL, f->s, "s", EVS_EXPECT_ANY, two, 2), EVS_EINVAL);
     assert_non_null(strstr(evs_errmsg(), "event 1: ts 2020-01-03"));
-    assert_int_equal(evs_head(f->store), 1);
+    assert_int_equal(evs_head(f->s), 1);
     /* Equal times are fine. */
     evs_event_in same = at(T2020 + DAY_NS);
-    assert_evs_ok(evs_append(NULL, f->store, "s", EVS_EXPECT_ANY, &same, 1));
+    assert_evs_ok(evs_append(NULL, f->s, "s", EVS_EXPECT_ANY, &same, 1));
     evs_event_in neg = at(-5);
-    assert_int_equal(evs_append(NULL, f->store, "s", EVS_EXPECT_ANY, &neg, 1), EVS_EINVAL);
+    assert_int_equal(evs_append(NULL, f->s, "s", EVS_EXPECT_ANY, &neg, 1), EVS_EINVAL);
 }
 
 static void test_now_after_a_future_time(void **state)
 {
-    fixture *f = *state;
+    tu_fixture *f = *state;
     int64_t future = now_ns() + 3600LL * 1000000000LL;
     evs_event_in in[2] = {at(future), tu_event("Ev", "2")};
-    assert_evs_ok(evs_append(NULL, f->store, "s", EVS_EXPECT_ANY, in, 2));
-    assert_int_equal(ts_of(f->store, 1), future);
-    assert_int_equal(ts_of(f->store, 2), future);
+    assert_evs_ok(evs_append(NULL, f->s, "s", EVS_EXPECT_ANY, in, 2));
+    assert_int_equal(ts_of(f->s, 1), future);
+    assert_int_equal(ts_of(f->s, 2), future);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_given_times_are_kept, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_backwards_is_refused, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_now_after_a_future_time, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_given_times_are_kept, tu_setup_open, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_backwards_is_refused, tu_setup_open, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_now_after_a_future_time, tu_setup_open, tu_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
