@@ -192,11 +192,12 @@ void cli_warn_future_ts(const char *cmd, int64_t last_ts_ns)
         return;
     char ts[48];
     size_t n = evs_time_format(ts, sizeof ts, last_ts_ns);
+    bool days = ahead > 48 * 3600 * 1000000000LL;
     cli_err(cmd,
-            "warning: the last event's time, %.*s, is %.1f hours ahead of this machine's "
+            "warning: the last event's time, %.*s, is %.1f %s ahead of this machine's "
             "clock; an event's time never goes backwards, so new events get that time "
             "until the clock passes it",
-            (int)n, ts, (double)ahead / 3.6e12);
+            (int)n, ts, (double)ahead / (days ? 8.64e13 : 3.6e12), days ? "days" : "hours");
 }
 
 int cli_help(const char *text)

@@ -49,6 +49,20 @@ evs verify "$d" --quick
 expect_eq "$(jq .checksummed_bytes "$T/out")" "$checksummed" \
     "verify --quick checksums every record of a store under 1 MiB: the same count"
 
+# ---- a last event time ahead of the clock: a warning, not an error ---------------------
+evs init "$T/future"
+echo '{"stream":"f","type":"T","data":1,"ts":"2099-01-01T00:00:00Z"}' >"$T/future.ndjson"
+evs import "$T/future" --format ndjson --keep-ts "$T/future.ndjson"
+expect_rc 0 "import an event dated 2099"
+for cmd in stat verify; do
+    evs $cmd "$T/future"
+    expect_rc 0 "$cmd of a store whose last event is in the future"
+    one_stderr_line $cmd "future last ts"
+    expect_in "warning: the last event's time, 2099-01-01T00:00:00.000000000Z, is" "$T/err" \
+        "$cmd warns of a last ts ahead of the clock"
+    expect_in "days ahead of this machine's clock" "$T/err" "$cmd says how far ahead"
+done
+
 # ---- verify a damaged store ------------------------------------------------------------
 seg=
 for f in "$d"/*.seg; do
