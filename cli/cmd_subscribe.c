@@ -350,14 +350,11 @@ static int subscribe_store(evs_store *store, const struct subscribe_args *sa)
         code = run(&src, sa, &out);
         cli_out_free(&out);
     }
-    /* Closing saves the checkpoint; a failed save would only mean repeats, but it is
-     * worth a message and an error exit, so flush explicitly first. */
-    if (src.consumer != NULL) {
-        int rc = evs_consumer_flush(src.consumer);
-        if (rc < 0 && code == CLI_EXIT_OK)
-            code = cli_lib_err("subscribe", rc);
-    }
-    evs_consumer_close(src.consumer);
+    /* Closing saves the checkpoint; a failed save means repeats of events already
+     * handled, which is worth a message and an error exit. */
+    int rc = evs_consumer_close(src.consumer);
+    if (rc < 0 && code == CLI_EXIT_OK)
+        code = cli_lib_err("subscribe", rc);
     evs_subscription_close(src.sub);
     return code;
 }

@@ -704,9 +704,12 @@ EVS_API int64_t evs_consumer_checkpoint(const evs_consumer *c);
 EVS_API int evs_consumer_flush(evs_consumer *c);
 
 /** Save the checkpoint (as evs_consumer_flush) and close the consumer, releasing its
- *  name for the next open. A failed final save is not reported: call
- *  evs_consumer_flush first when that matters. NULL is accepted and ignored. */
-EVS_API void evs_consumer_close(evs_consumer *c);
+ *  name for the next open. The consumer is closed and freed whatever the result.
+ *  @return 0 (also for NULL, which is ignored); EVS_EIO or EVS_ENOSPC when the final
+ *          save failed (the message names the consumer): the acknowledgements since
+ *          the last successful save are lost, so their events are delivered again by
+ *          the next open. */
+EVS_API int evs_consumer_close(evs_consumer *c);
 
 /** Set consumer `name`'s checkpoint to `pos` (0 = deliver everything again; at most
  *  the head), durably. It also repairs a checkpoint file reported as corrupt (the file

@@ -304,19 +304,29 @@ int evs_consumer_flush(evs_consumer *c)
     return rc;
 }
 
-void evs_consumer_close(evs_consumer *c)
+int evs__consumer_close(evs_consumer *c)
 {
     if (!c)
-        return;
+        return 0;
     /* The backend is alive (we hold a reference) even when evs_close came first, so the
-     * last acknowledgements are saved either way. */
-    if (c->acked != c->synced && save(c, true) < 0)
-        evs__clearerr();
+     * last acknowledgements are saved either way. A failed save is returned, with its
+     * message, but the consumer is closed all the same: keeping the name locked would
+     * not make the next save any likelier to succeed. */
+    int rc = c->acked != c->synced ? save(c, true) : 0;
     evs_store *store = c->store;
     store->m->consumer_unlock(store->be, c->h);
     evs_subscription_close(c->sub);
     evs__free(c);
     evs__store_unref(store);
+    return rc;
+}
+
+int evs_consumer_close(evs_consumer *c)
+{
+    int rc = evs__consumer_close(c);
+    if (rc == 0)
+        evs__clearerr();
+    return rc;
 }
 
 /* ---- reset / delete --------------------------------------------------------------- */

@@ -43,6 +43,10 @@ int evs__consumer_open_at(evs_consumer **out, evs_store *store, const char *name
  * by the filter), which may be past what was acknowledged. */
 int64_t evs__consumer_scanned(const evs_consumer *c);
 
+/* evs_consumer_close without clearing the thread's error on success: for error paths
+ * that close a consumer and must keep the message of the error they return. */
+int evs__consumer_close(evs_consumer *c);
+
 const char *evs__consumer_name(const evs_consumer *c);
 /* The store a consumer reads. */
 evs_store *evs__consumer_store(const evs_consumer *c);
