@@ -7,11 +7,15 @@
  * checkpoint, skipping ahead when it falls more than --max-lag positions behind.
  * Otherwise a plain subscription from --from POS, the start or the end.
  *
- * Both read through evs_consumer_next / evs_subscription_next, which sleep on the
+ * With --exec CMD [ARG...] (a consumer only) the events go to runs of CMD in batches
+ * instead, each acknowledged only when its run succeeded (subscribe_exec.c).
+ *
+ * All read through evs_consumer_next / evs_subscription_next, which sleep on the
  * store's futex; the wait is cut into short slices so that a signal, a closed stdout
  * or the --timeout is noticed promptly even when no event arrives.
  */
 #include "cli_common.h"
+#include "subscribe_exec.h"
 #include "util.h"
 
 #include <inttypes.h>
@@ -22,6 +26,8 @@
 
 static const char subscribe_help[] =
     "usage: evstore subscribe [DIR] --consumer NAME [FILTERS] [--limit N] [--timeout S]\n"
+    "       evstore subscribe [DIR] --consumer NAME [FILTERS] [--limit N] [--timeout S]\n"
+    "                         [--batch N] [--batch-wait S] --exec CMD [ARG...]\n"
     "       evstore subscribe [DIR] [--from POS | --from-end] [FILTERS] [--limit N]\n"
     "                         [--timeout S]\n"
     "       evstore subscribe [DIR] --live [--max-lag N] [FILTERS] [--limit N]\n"
@@ -47,6 +53,19 @@ static const char subscribe_help[] =
     "Only one process may use a consumer at a time: a second subscribe with the same\n"
     "NAME fails with exit code 1 ('busy').\n"
     "\n"
+    "With --exec CMD [ARG...] (the rest of the command line; no shell: write\n"
+    "--exec sh -c 'SCRIPT' for one) the events go to CMD instead of standard output,\n"
+    "in batches: evstore starts CMD, writes the batch's lines (the ones subscribe\n"
+    "prints) to its standard input as they are read, closes it, and waits. A batch\n"
+    "is acknowledged only when CMD exits 0 having read all of its input; CMD exiting\n"
+    "otherwise, killed by a signal, or leaving lines unread stops subscribe with\n"
+    "exit code 1 and a message saying how CMD ended and which positions stay\n"
+    "unacknowledged. The next run starts with that batch again: every event is\n"
+    "handled at least once, and only a failed batch is repeated. CMD's standard\n"
+    "output and error are subscribe's. A batch closes at N events (--batch), S\n"
+    "seconds after its first event (--batch-wait), at --limit, or on SIGINT/SIGTERM\n"
+    "(CMD then finishes the batch it has).\n"
+    "\n"
     "With --live it is a live subscription, for dashboards and notifications where\n"
     "only what happens now matters: it starts at the head (as --from-end), keeps no\n"
     "checkpoint and acknowledges nothing, and when it falls more than N positions\n"
@@ -64,14 +83,19 @@ static const char subscribe_help[] =
     "  --max-lag N        with --live: the most positions it may fall behind before\n"
     "                     it skips (N >= 1, default 1000)\n"
     "  --limit N          stop after N events (N >= 1)\n"
+    "  --exec CMD [ARG...]  with --consumer: hand the events to CMD in batches (see\n"
+    "                     above); must come last\n"
+    "  --batch N          with --exec: at most N events a batch (default 1000)\n"
+    "  --batch-wait S     with --exec: close a batch S seconds after its first event\n"
+    "                     even if it is not full (default 0.1)\n"
     "  --timeout S        stop when nothing new came for S seconds (may be a decimal,\n"
     "                     0.5; 0: stop as soon as the stored events are "
     "printed)\n" CLI_FILTER_SEL_HELP "  --help, -h         this text\n"
     "\n"
     "DIR defaults to $EVSTORE_DIR; the store must exist. See also 'evstore consumers'\n"
     "and 'evstore consumer reset|delete'.\n"
-    "Exit codes: 0 ok, 1 error (also: consumer busy), 2 usage, 4 invalid (bad consumer\n"
-    "name), 5 corrupt store.\n";
+    "Exit codes: 0 ok, 1 error (also: consumer busy, --exec's CMD failed), 2 usage,\n"
+    "4 invalid (bad consumer name), 5 corrupt store.\n";
 
 enum {
     OPT_CONSUMER = CLI_F_SEL_COUNT,
@@ -80,7 +104,10 @@ enum {
     OPT_LIVE,
     OPT_MAX_LAG,
     OPT_LIMIT,
-    OPT_TIMEOUT
+    OPT_TIMEOUT,
+    OPT_EXEC,
+    OPT_BATCH,
+    OPT_BATCH_WAIT
 };
 
 static const cli_optdef subscribe_opts[] = {
@@ -92,6 +119,9 @@ static const cli_optdef subscribe_opts[] = {
     [OPT_MAX_LAG] = {"max-lag", true, 0},
     [OPT_LIMIT] = {"limit", true, 0},
     [OPT_TIMEOUT] = {"timeout", true, 0},
+    [OPT_EXEC] = {"exec", false, 0},
+    [OPT_BATCH] = {"batch", true, 0},
+    [OPT_BATCH_WAIT] = {"batch-wait", true, 0},
     {NULL, false, 0},
 };
 
@@ -114,6 +144,9 @@ struct subscribe_args {
     int64_t max_lag; /* 0: not given */
     int64_t limit;      /* 0: no limit */
     int64_t timeout_ms; /* -1: none */
+    char *const *exec_argv; /* --exec's command, NULL-terminated; NULL: print */
+    int64_t batch;          /* 0: not given */
+    int64_t batch_wait_ms;  /* -1: not given */
 };
 
 /* The source of events: exactly one of the two is set. */
@@ -187,6 +220,16 @@ static int set_option(struct subscribe_args *sa, int opt, const char *v)
         if (!parse_seconds(v, &sa->timeout_ms))
             return cli_usage("subscribe", "--timeout wants seconds >= 0 (5, 0.5), not '%s'", v);
         return CLI_EXIT_OK;
+    case OPT_BATCH:
+        if (!cli_parse_i64(v, strlen(v), 1, EVS_MAX_BATCH_COUNT, &sa->batch))
+            return cli_usage("subscribe", "--batch wants a count from 1 to %u, not '%s'",
+                             EVS_MAX_BATCH_COUNT, v);
+        return CLI_EXIT_OK;
+    case OPT_BATCH_WAIT:
+        if (!parse_seconds(v, &sa->batch_wait_ms))
+            return cli_usage("subscribe", "--batch-wait wants seconds >= 0 (1, 0.05), not '%s'",
+                             v);
+        return CLI_EXIT_OK;
     default:
         return cli_filter_set(&sa->filter, "subscribe", opt, v);
     }
@@ -204,6 +247,14 @@ static int parse_args(struct subscribe_args *sa, int argc, char **argv)
             return CLI_EXIT_USAGE;
         if (opt == CLI_OPT_HELP)
             return -1;
+        if (opt == OPT_EXEC) {
+            /* The rest of the line is the command, word for word: no shell, no second
+             * round of quoting. */
+            if (p.next >= argc)
+                return cli_usage("subscribe", "--exec wants a command after it");
+            sa->exec_argv = &argv[p.next];
+            break;
+        }
         int code;
         if (opt == CLI_OPT_ARG) {
             if (dir != NULL)
@@ -227,6 +278,12 @@ static int parse_args(struct subscribe_args *sa, int argc, char **argv)
                                       "excludes --consumer, --from and --from-end");
     if (sa->max_lag != 0 && !sa->live)
         return cli_usage("subscribe", "--max-lag is for --live subscriptions");
+    /* Batches are acknowledged, so they need a consumer to acknowledge them to. */
+    if (sa->exec_argv != NULL && sa->consumer == NULL)
+        return cli_usage("subscribe", "--exec needs --consumer NAME (a batch is "
+                                      "acknowledged to a durable consumer)");
+    if (sa->exec_argv == NULL && (sa->batch != 0 || sa->batch_wait_ms >= 0))
+        return cli_usage("subscribe", "--batch and --batch-wait are for --exec");
     int code = cli_filter_finish(&sa->filter, "subscribe");
     if (code != CLI_EXIT_OK)
         return code;
@@ -335,12 +392,29 @@ static int open_source(struct source *src, evs_store *store, const struct subscr
     return rc < 0 ? cli_lib_err("subscribe", rc) : CLI_EXIT_OK;
 }
 
+static int exec_store(struct source *src, const struct subscribe_args *sa)
+{
+    exec_opts eo = {
+        .argv = sa->exec_argv,
+        .batch = sa->batch ? sa->batch : EXEC_DEFAULT_BATCH,
+        .batch_wait_ms = sa->batch_wait_ms >= 0 ? sa->batch_wait_ms : EXEC_DEFAULT_WAIT_MS,
+        .limit = sa->limit,
+        .timeout_ms = sa->timeout_ms,
+    };
+    return exec_deliver(src->consumer, sa->consumer, &eo, &stop_requested);
+}
+
 static int subscribe_store(evs_store *store, const struct subscribe_args *sa)
 {
     struct source src = {NULL, NULL};
     int code = open_source(&src, store, sa);
     if (code != CLI_EXIT_OK)
         return code;
+    if (sa->exec_argv != NULL) {
+        code = exec_store(&src, sa);
+        int rc = evs_consumer_close(src.consumer);
+        return rc < 0 && code == CLI_EXIT_OK ? cli_lib_err("subscribe", rc) : code;
+    }
     cli_out out;
     /* One event per flush, so the buffer only needs to hold a typical line. */
     if (cli_out_init(&out, STDOUT_FILENO, 64u << 10) < 0) {
@@ -361,7 +435,7 @@ static int subscribe_store(evs_store *store, const struct subscribe_args *sa)
 
 int cli_cmd_subscribe(int argc, char **argv)
 {
-    struct subscribe_args sa = {.from = EVS_FROM_START, .timeout_ms = -1};
+    struct subscribe_args sa = {.from = EVS_FROM_START, .timeout_ms = -1, .batch_wait_ms = -1};
     if (cli_filter_init(&sa.filter, "subscribe", argc) != CLI_EXIT_OK)
         return CLI_EXIT_ERROR;
     int code = parse_args(&sa, argc, argv);
