@@ -21,13 +21,16 @@
 #include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 static const char subscribe_help[] =
-    "usage: evstore subscribe [DIR] --consumer NAME [FILTERS] [--limit N] [--timeout S]\n"
-    "       evstore subscribe [DIR] --consumer NAME [FILTERS] [--limit N] [--timeout S]\n"
-    "                         [--batch N] [--batch-wait S] --exec CMD [ARG...]\n"
+    "usage: evstore subscribe [DIR] --consumer NAME [--refilter] [FILTERS] [--limit N]\n"
+    "                         [--timeout S]\n"
+    "       evstore subscribe [DIR] --consumer NAME [--refilter] [FILTERS] [--limit N]\n"
+    "                         [--timeout S] [--batch N] [--batch-wait S]\n"
+    "                         --exec CMD [ARG...]\n"
     "       evstore subscribe [DIR] [--from POS | --from-end] [FILTERS] [--limit N]\n"
     "                         [--timeout S]\n"
     "       evstore subscribe [DIR] --live [--max-lag N] [FILTERS] [--limit N]\n"
@@ -52,6 +55,13 @@ static const char subscribe_help[] =
     "use 'evstore consumer reset' to replay from a position the handler trusts.\n"
     "Only one process may use a consumer at a time: a second subscribe with the same\n"
     "NAME fails with exit code 1 ('busy').\n"
+    "The consumer keeps the filters of its first run ('evstore consumers' shows them):\n"
+    "a checkpoint only says which events these filters delivered. A run with other\n"
+    "filters fails with exit code 4 showing both, unless --refilter is given: then\n"
+    "the consumer keeps the new filters from its checkpoint on, and events at or\n"
+    "before the checkpoint that only the new filters match are never printed (reset\n"
+    "the consumer to an earlier position to see them). A relative --since or --until\n"
+    "is a new time at every run: give a consumer an absolute one.\n"
     "\n"
     "With --exec CMD [ARG...] (the rest of the command line; no shell: write\n"
     "--exec sh -c 'SCRIPT' for one) the events go to CMD instead of standard output,\n"
@@ -76,6 +86,7 @@ static const char subscribe_help[] =
     "\n"
     "options:\n"
     "  --consumer NAME    durable consumer NAME (A-Z a-z 0-9 . _ -, up to 128 bytes)\n"
+    "  --refilter         with --consumer: keep these filters from now on (see above)\n"
     "  --from POS         without --consumer: start at position POS (default: the\n"
     "                     first event)\n"
     "  --from-end         without --consumer: only events appended from now on\n"
@@ -95,7 +106,8 @@ static const char subscribe_help[] =
     "DIR defaults to $EVSTORE_DIR; the store must exist. See also 'evstore consumers'\n"
     "and 'evstore consumer reset|delete'.\n"
     "Exit codes: 0 ok, 1 error (also: consumer busy, --exec's CMD failed), 2 usage,\n"
-    "4 invalid (bad consumer name), 5 corrupt store.\n";
+    "4 invalid (bad consumer name, filters other than the consumer keeps), 5 corrupt\n"
+    "store.\n";
 
 enum {
     OPT_CONSUMER = CLI_F_SEL_COUNT,
@@ -107,7 +119,8 @@ enum {
     OPT_TIMEOUT,
     OPT_EXEC,
     OPT_BATCH,
-    OPT_BATCH_WAIT
+    OPT_BATCH_WAIT,
+    OPT_REFILTER
 };
 
 static const cli_optdef subscribe_opts[] = {
@@ -122,6 +135,7 @@ static const cli_optdef subscribe_opts[] = {
     [OPT_EXEC] = {"exec", false, 0},
     [OPT_BATCH] = {"batch", true, 0},
     [OPT_BATCH_WAIT] = {"batch-wait", true, 0},
+    [OPT_REFILTER] = {"refilter", false, 0},
     {NULL, false, 0},
 };
 
@@ -147,6 +161,7 @@ struct subscribe_args {
     char *const *exec_argv; /* --exec's command, NULL-terminated; NULL: print */
     int64_t batch;          /* 0: not given */
     int64_t batch_wait_ms;  /* -1: not given */
+    bool refilter;
 };
 
 /* The source of events: exactly one of the two is set. */
@@ -206,6 +221,9 @@ static int set_option(struct subscribe_args *sa, int opt, const char *v)
         return CLI_EXIT_OK;
     case OPT_LIVE:
         sa->live = true;
+        return CLI_EXIT_OK;
+    case OPT_REFILTER:
+        sa->refilter = true;
         return CLI_EXIT_OK;
     case OPT_MAX_LAG:
         if (!cli_parse_i64(v, strlen(v), 1, INT64_MAX, &sa->max_lag))
@@ -282,6 +300,8 @@ static int parse_args(struct subscribe_args *sa, int argc, char **argv)
     if (sa->exec_argv != NULL && sa->consumer == NULL)
         return cli_usage("subscribe", "--exec needs --consumer NAME (a batch is "
                                       "acknowledged to a durable consumer)");
+    if (sa->refilter && sa->consumer == NULL)
+        return cli_usage("subscribe", "--refilter is for --consumer NAME");
     if (sa->exec_argv == NULL && (sa->batch != 0 || sa->batch_wait_ms >= 0))
         return cli_usage("subscribe", "--batch and --batch-wait are for --exec");
     int code = cli_filter_finish(&sa->filter, "subscribe");
@@ -371,11 +391,55 @@ static int run(struct source *src, const struct subscribe_args *sa, cli_out *out
     return cli_out_report("subscribe", out);
 }
 
+/* The filter consumer `name` keeps, as `evstore consumers` shows it (NULL: none, or no
+ * such consumer). The caller frees it. */
+static char *kept_filter(evs_store *store, const char *name)
+{
+    evs_consumer_iter *it;
+    if (evs_consumers_open(&it, store) < 0)
+        return NULL;
+    char *copy = NULL;
+    evs_consumer_info ci;
+    while (copy == NULL && evs_consumers_next(it, &ci) > 0) {
+        if (strcmp(ci.name, name) == 0 && ci.filter != NULL)
+            copy = strdup(ci.filter);
+    }
+    evs_consumers_close(it);
+    return copy;
+}
+
+/* --refilter says what it did when it changed anything: the checkpoint stayed. */
+static void note_refilter(evs_store *store, const struct source *src, const char *name,
+                          const char *before)
+{
+    char *after = kept_filter(store, name);
+    if (after != NULL && (before == NULL || strcmp(before, after) != 0))
+        cli_err("subscribe",
+                "consumer '%s' now keeps the filter %s (was %s); its checkpoint stays at "
+                "%" PRId64 ": events up to it that only the new filter matches are not "
+                "printed (reset the consumer to an earlier position to see them)",
+                name, after, before ? before : "none", evs_consumer_checkpoint(src->consumer));
+    free(after);
+}
+
+static int open_consumer(struct source *src, evs_store *store, const struct subscribe_args *sa)
+{
+    if (!sa->refilter)
+        return evs_consumer_open(&src->consumer, store, sa->consumer, &sa->filter.query);
+    char *before = kept_filter(store, sa->consumer);
+    int rc = evs_consumer_open_v2(&src->consumer, store, sa->consumer, &sa->filter.query,
+                                  EVS_CONSUMER_REFILTER);
+    if (rc == 0)
+        note_refilter(store, src, sa->consumer, before);
+    free(before);
+    return rc;
+}
+
 static int open_source(struct source *src, evs_store *store, const struct subscribe_args *sa)
 {
     int rc;
     if (sa->consumer != NULL) {
-        rc = evs_consumer_open(&src->consumer, store, sa->consumer, &sa->filter.query);
+        rc = open_consumer(src, store, sa);
         if (rc == EVS_EBUSY) {
             cli_err("subscribe",
                     "consumer '%s' is busy: another process (a running 'evstore subscribe "

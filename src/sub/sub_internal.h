@@ -30,6 +30,13 @@ typedef struct evs__filter {
 int evs__filter_copy(evs__filter *out, const evs_query *q);
 void evs__filter_free(evs__filter *f);
 
+/* ---- consumer_filter.c ------------------------------------------------------------ */
+
+/* The canonical text of filter `q` (NULL = every event) as a consumer keeps it: *out
+ * is evs__alloc'd and NUL-terminated. EVS_EINVAL (longer than EVS__MAX_FILTER_TEXT,
+ * naming `consumer`) or EVS_ENOMEM. `q` must have passed a subscription's checks. */
+int evs__filter_encode(const evs_query *q, const char *consumer, char **out);
+
 /* ---- consumer.c ------------------------------------------------------------------- */
 
 /* Open consumer `name` resuming after `at` instead of its checkpoint, and make `at`

@@ -50,10 +50,11 @@ static void test_resume(void **state)
     assert_evs_ok(evs_consumer_open(&c, f->s, "billing", NULL));
     assert_int_equal(cnext(c), 5); /* 5 was delivered but not acked: again */
     evs_consumer_close(c);
-    /* a filter on reopen: resumes at the same place, filtered */
+    /* refiltered on reopen: resumes at the same place, filtered (test_consumer_filter
+     * has the rest of the filter rules) */
     evs_query q = EVS_QUERY_INIT;
     q.category = "even";
-    assert_evs_ok(evs_consumer_open(&c, f->s, "billing", &q));
+    assert_evs_ok(evs_consumer_open_v2(&c, f->s, "billing", &q, EVS_CONSUMER_REFILTER));
     assert_int_equal(cnext(c), 6);
     evs_consumer_close(c);
 }
