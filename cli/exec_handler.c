@@ -190,12 +190,11 @@ bool exec_handler_finish(exec_handler *h, char *why, size_t why_len)
         (void)snprintf(why, why_len, "'%s' was killed by signal %d (SIG%s)", h->name, sig,
                        abbrev ? abbrev : "?");
     } else if (WEXITSTATUS(h->status) != 0) {
-        (void)snprintf(why, why_len, "'%s' exited with status %d", h->name,
-                       WEXITSTATUS(h->status));
+        (void)snprintf(why, why_len, "'%s' exited with status %d", h->name, WEXITSTATUS(h->status));
     } else if (unread > 0) {
         (void)snprintf(why, why_len,
-                       "'%s' exited with status 0 but left %d bytes of its input unread",
-                       h->name, unread);
+                       "'%s' exited with status 0 but left %d bytes of its input unread", h->name,
+                       unread);
     } else {
         ok = true;
     }

@@ -149,8 +149,7 @@ static int deliver(evs_consumer *c, const char *name, const exec_opts *o, batch 
     return CLI_EXIT_OK;
 }
 
-int exec_deliver(evs_consumer *c, const char *name, const exec_opts *o,
-                 volatile sig_atomic_t *stop)
+int exec_deliver(evs_consumer *c, const char *name, const exec_opts *o, volatile sig_atomic_t *stop)
 {
     batch b;
     memset(&b, 0, sizeof b);

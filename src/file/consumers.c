@@ -118,6 +118,23 @@ static bool slot_valid(const unsigned char *p, unsigned index)
            (int64_t)evs__get_u64(p + CKPT_OFF_POS) >= 0;
 }
 
+/* pread until len bytes or the end of the file; *got says how many. -1 with errno. */
+static int pread_full(int fd, void *buf, size_t len, off_t off, size_t *got)
+{
+    *got = 0;
+    while (*got < len) {
+        ssize_t n = evs__sys.pread(fd, (char *)buf + *got, len - *got, off + (off_t)*got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        if (n == 0)
+            break;
+        *got += (size_t)n;
+    }
+    return 0;
+}
+
 /* Read the newest valid slot of an open checkpoint file. EVS_ECORRUPT when neither is
  * valid (the message names the file and says how to repair it). */
 static int slots_read(int fd, const char *name, const char *path, uint64_t *seq, int64_t *pos,
@@ -125,18 +142,9 @@ static int slots_read(int fd, const char *name, const char *path, uint64_t *seq,
 {
     unsigned char buf[CKPT_FILE_LEN];
     memset(buf, 0, sizeof buf);
-    ssize_t got;
-    size_t have = 0;
-    while (have < sizeof buf) {
-        got = evs__sys.pread(fd, buf + have, sizeof buf - have, (off_t)have);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got < 0)
-            return evs__seterr_errno(errno, "cannot read '%s'", path);
-        if (got == 0)
-            break;
-        have += (size_t)got;
-    }
+    size_t have;
+    if (pread_full(fd, buf, sizeof buf, 0, &have) < 0)
+        return evs__seterr_errno(errno, "cannot read '%s'", path);
     int best = -1;
     for (unsigned i = 0; i < 2; i++) {
         const unsigned char *p = buf + i * CKPT_SLOT_STEP;
@@ -158,22 +166,6 @@ static int slots_read(int fd, const char *name, const char *path, uint64_t *seq,
 }
 
 /* ---- the filter section ------------------------------------------------------------ */
-
-static int pread_full(int fd, void *buf, size_t len, off_t off, size_t *got)
-{
-    *got = 0;
-    while (*got < len) {
-        ssize_t n = evs__sys.pread(fd, (char *)buf + *got, len - *got, off + (off_t)*got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -1;
-        if (n == 0)
-            break;
-        *got += (size_t)n;
-    }
-    return 0;
-}
 
 static int filter_damaged(const char *name, const char *path, const char *what)
 {
@@ -355,19 +347,29 @@ void evs__file_consumer_unlock(evs__backend *be, evs__be_consumer *h)
     evs__free(h);
 }
 
-int evs__file_checkpoint_load(evs__backend *be, const char *name, int64_t *pos, int64_t *ts_ns)
+/* Open consumer `name`'s checkpoint file for reading, its path in `path`:
+ * EVS_ENOTFOUND when the consumer does not exist. */
+static int ckpt_open_read(const file_backend *fb, const char *name, char *path, size_t len,
+                          int *fd)
 {
-    file_backend *fb = (file_backend *)be;
-    char path[4200];
-    int rc = cpath(fb, name, ".ckpt", path, sizeof path);
+    int rc = cpath(fb, name, ".ckpt", path, len);
     if (rc < 0)
         return rc;
-    int fd = evs__sys.open(path, O_RDONLY | O_CLOEXEC, 0);
-    if (fd < 0) {
-        if (errno == ENOENT)
-            return evs__seterr(EVS_ENOTFOUND, "no consumer '%s' in store '%s'", name, fb->dir);
-        return evs__seterr_errno(errno, "cannot open '%s'", path);
-    }
+    *fd = evs__sys.open(path, O_RDONLY | O_CLOEXEC, 0);
+    if (*fd >= 0)
+        return 0;
+    if (errno == ENOENT)
+        return evs__seterr(EVS_ENOTFOUND, "no consumer '%s' in store '%s'", name, fb->dir);
+    return evs__seterr_errno(errno, "cannot open '%s'", path);
+}
+
+int evs__file_checkpoint_load(evs__backend *be, const char *name, int64_t *pos, int64_t *ts_ns)
+{
+    char path[4200];
+    int fd;
+    int rc = ckpt_open_read((file_backend *)be, name, path, sizeof path, &fd);
+    if (rc < 0)
+        return rc;
     uint64_t seq;
     rc = slots_read(fd, name, path, &seq, pos, ts_ns);
     evs__sys.close(fd);
@@ -453,18 +455,12 @@ int evs__file_checkpoint_store(evs__backend *be, evs__be_consumer *h, int64_t po
 
 int evs__file_filter_load(evs__backend *be, const char *name, char **out)
 {
-    file_backend *fb = (file_backend *)be;
     *out = NULL;
     char path[4200];
-    int rc = cpath(fb, name, ".ckpt", path, sizeof path);
+    int fd;
+    int rc = ckpt_open_read((file_backend *)be, name, path, sizeof path, &fd);
     if (rc < 0)
         return rc;
-    int fd = evs__sys.open(path, O_RDONLY | O_CLOEXEC, 0);
-    if (fd < 0) {
-        if (errno == ENOENT)
-            return evs__seterr(EVS_ENOTFOUND, "no consumer '%s' in store '%s'", name, fb->dir);
-        return evs__seterr_errno(errno, "cannot open '%s'", path);
-    }
     rc = filter_read(fd, name, path, out);
     evs__sys.close(fd);
     return rc;

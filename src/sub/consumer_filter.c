@@ -11,8 +11,8 @@
  * without repeats, since they are an OR; times as RFC 3339 with nanoseconds, so that
  * `evstore consumers` shows them readably. Every event: {}.
  */
-#include "sub_internal.h"
 #include "json.h"
+#include "sub_internal.h"
 
 #include <inttypes.h>
 #include <stdio.h>

@@ -29,24 +29,17 @@ static int teardown(void **state)
     return tu_teardown(state);
 }
 
-static int64_t cnext(evs_consumer *c)
-{
-    evs_event ev;
-    assert_evs(1, evs_consumer_next(c, &ev, 2000));
-    return ev.pos;
-}
-
 /* Checkpoint 2 saved; then 3 and 4 acknowledged and the close's save hit by `op`. */
 static void close_under_fault(tu_fixture *f, const char *name, enum fault_op op, int err)
 {
     evs_consumer *c;
     assert_evs_ok(evs_consumer_open(&c, f->s, name, NULL));
-    assert_int_equal(cnext(c), 1);
-    assert_int_equal(cnext(c), 2);
+    assert_int_equal(tu_consumer_next_pos(c), 1);
+    assert_int_equal(tu_consumer_next_pos(c), 2);
     assert_evs_ok(evs_consumer_ack(c, 2));
     assert_evs_ok(evs_consumer_flush(c));
-    assert_int_equal(cnext(c), 3);
-    assert_int_equal(cnext(c), 4);
+    assert_int_equal(tu_consumer_next_pos(c), 3);
+    assert_int_equal(tu_consumer_next_pos(c), 4);
     assert_evs_ok(evs_consumer_ack(c, 4));
 
     inj_arm(op, 1, err, false, false);
@@ -60,7 +53,7 @@ static void close_under_fault(tu_fixture *f, const char *name, enum fault_op op,
 
     /* Closed all the same: the name opens again. */
     assert_evs_ok(evs_consumer_open(&c, f->s, name, NULL));
-    int64_t next = cnext(c);
+    int64_t next = tu_consumer_next_pos(c);
     /* A failed pwrite left the old checkpoint (resume at 3); after a failed fdatasync
      * the page cache may hold the new one (resume at 5), which the disk may or may
      * not: either way nothing past the last acknowledgement is skipped. */
@@ -93,7 +86,7 @@ static void test_close_clean(void **state)
     tu_fixture *f = *state;
     evs_consumer *c;
     assert_evs_ok(evs_consumer_open(&c, f->s, "clean", NULL));
-    assert_int_equal(cnext(c), 1);
+    assert_int_equal(tu_consumer_next_pos(c), 1);
     assert_evs_ok(evs_consumer_ack(c, 1));
     assert_evs_ok(evs_consumer_flush(c));
     inj_arm(OP_PWRITE, 1, EIO, false, false);

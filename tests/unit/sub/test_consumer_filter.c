@@ -16,24 +16,6 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
-/* Events 1..20 alternate between odd-1 (type Odd) and even-1 (type Even). */
-static int setup(void **state)
-{
-    if (tu_setup_open(state) < 0)
-        return -1;
-    tu_fixture *f = *state;
-    for (int i = 1; i <= 20; i++)
-        tu_append1(f->s, i % 2 ? "odd-1" : "even-1", i % 2 ? "Odd" : "Even", "{}");
-    return 0;
-}
-
-static int64_t cnext(evs_consumer *c)
-{
-    evs_event ev;
-    assert_evs(1, evs_consumer_next(c, &ev, 2000));
-    return ev.pos;
-}
-
 /* The filter the listing shows for `name` ("(none)" when it keeps none). */
 static const char *listed_filter(evs_store *s, const char *name, char *buf, size_t len)
 {
@@ -62,8 +44,8 @@ static void test_kept_and_refused(void **state)
     even.category = "even";
     evs_consumer *c;
     assert_evs_ok(evs_consumer_open(&c, f->s, "billing", &even));
-    assert_int_equal(cnext(c), 2);
-    assert_int_equal(cnext(c), 4);
+    assert_int_equal(tu_consumer_next_pos(c), 2);
+    assert_int_equal(tu_consumer_next_pos(c), 4);
     assert_evs_ok(evs_consumer_ack(c, 4));
     assert_evs_ok(evs_consumer_close(c));
     assert_string_equal(listed_filter(f->s, "billing", buf, sizeof buf), "{\"category\":\"even\"}");
@@ -80,12 +62,12 @@ static void test_kept_and_refused(void **state)
 
     /* The same filter resumes. */
     assert_evs_ok(evs_consumer_open(&c, f->s, "billing", &even));
-    assert_int_equal(cnext(c), 6);
+    assert_int_equal(tu_consumer_next_pos(c), 6);
     assert_evs_ok(evs_consumer_close(c));
 
     /* Refilter: the new filter from the same checkpoint; 1 and 3 stay undelivered. */
     assert_evs_ok(evs_consumer_open_v2(&c, f->s, "billing", NULL, EVS_CONSUMER_REFILTER));
-    assert_int_equal(cnext(c), 5);
+    assert_int_equal(tu_consumer_next_pos(c), 5);
     assert_evs_ok(evs_consumer_close(c));
     assert_string_equal(listed_filter(f->s, "billing", buf, sizeof buf), "{}");
     assert_evs_ok(evs_consumer_open(&c, f->s, "billing", NULL));
@@ -139,7 +121,7 @@ static void test_old_consumer_adopts(void **state)
     char buf[512], path[4200];
     evs_consumer *c;
     assert_evs_ok(evs_consumer_open(&c, f->s, "old", NULL));
-    assert_int_equal(cnext(c), 1);
+    assert_int_equal(tu_consumer_next_pos(c), 1);
     assert_evs_ok(evs_consumer_ack(c, 1));
     assert_evs_ok(evs_consumer_close(c));
     ckpt_path(f, "old", path, sizeof path);
@@ -157,7 +139,7 @@ static void test_old_consumer_adopts(void **state)
     evs_query odd = EVS_QUERY_INIT;
     odd.category = "odd";
     assert_evs_ok(evs_consumer_open(&c, f->s, "old", &odd));
-    assert_int_equal(cnext(c), 3);
+    assert_int_equal(tu_consumer_next_pos(c), 3);
     assert_evs_ok(evs_consumer_close(c));
     assert_string_equal(listed_filter(f->s, "old", buf, sizeof buf), "{\"category\":\"odd\"}");
     assert_int_equal(tu_consumer_stored(f->s, "old", NULL), 2);
@@ -199,7 +181,7 @@ static void test_damaged_filter(void **state)
     assert_int_equal(info.status, EVS_ECORRUPT);
     /* refilter replaces it, keeping the checkpoint */
     assert_evs_ok(evs_consumer_open_v2(&c, f->s, "dmg", &even, EVS_CONSUMER_REFILTER));
-    assert_int_equal(cnext(c), 8);
+    assert_int_equal(tu_consumer_next_pos(c), 8);
     assert_evs_ok(evs_consumer_close(c));
     assert_string_equal(listed_filter(f->s, "dmg", buf, sizeof buf), "{\"category\":\"even\"}");
     /* bytes after the filter, and a file cut inside it, are damage too; reset drops
@@ -216,7 +198,7 @@ static void test_damaged_filter(void **state)
     assert_evs_ok(evs_consumer_reset(f->s, "dmg", 9));
     assert_string_equal(listed_filter(f->s, "dmg", buf, sizeof buf), "(none)");
     assert_evs_ok(evs_consumer_open(&c, f->s, "dmg", &even));
-    assert_int_equal(cnext(c), 10);
+    assert_int_equal(tu_consumer_next_pos(c), 10);
     assert_evs_ok(evs_consumer_close(c));
     assert_string_equal(listed_filter(f->s, "dmg", buf, sizeof buf), "{\"category\":\"even\"}");
 }
@@ -254,11 +236,11 @@ static void test_readmodel_filter(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_kept_and_refused, setup, tu_teardown),
-        cmocka_unit_test_setup_teardown(test_same_selection, setup, tu_teardown),
-        cmocka_unit_test_setup_teardown(test_old_consumer_adopts, setup, tu_teardown),
-        cmocka_unit_test_setup_teardown(test_damaged_filter, setup, tu_teardown),
-        cmocka_unit_test_setup_teardown(test_readmodel_filter, setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_kept_and_refused, tu_setup_odd_even, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_same_selection, tu_setup_odd_even, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_old_consumer_adopts, tu_setup_odd_even, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_damaged_filter, tu_setup_odd_even, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_readmodel_filter, tu_setup_odd_even, tu_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
