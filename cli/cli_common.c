@@ -42,8 +42,9 @@ static int find_opt(const cli_optdef *defs, const char *name, size_t name_len)
  * '--old'): every command takes them after "--", and says so when it meets one. */
 static int unknown_opt(const cli_parser *p, const char *a, size_t len)
 {
-    cli_usage(p->cmd, "unknown option '%.*s'; a name or path that starts with '-' goes after "
-                      "'--' (evstore %s ... -- %.*s)",
+    cli_usage(p->cmd,
+              "unknown option '%.*s'; a name or path that starts with '-' goes after "
+              "'--' (evstore %s ... -- %.*s)",
               (int)len, a, p->cmd, (int)len, a);
     return CLI_OPT_BAD;
 }

@@ -245,8 +245,7 @@ static int set_option(struct subscribe_args *sa, int opt, const char *v)
         return CLI_EXIT_OK;
     case OPT_BATCH_WAIT:
         if (!parse_seconds(v, &sa->batch_wait_ms))
-            return cli_usage("subscribe", "--batch-wait wants seconds >= 0 (1, 0.05), not '%s'",
-                             v);
+            return cli_usage("subscribe", "--batch-wait wants seconds >= 0 (1, 0.05), not '%s'", v);
         return CLI_EXIT_OK;
     default:
         return cli_filter_set(&sa->filter, "subscribe", opt, v);

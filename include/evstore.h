@@ -689,13 +689,12 @@ typedef struct evs_consumer evs_consumer;
 EVS_API int evs_consumer_open(evs_consumer **out, evs_store *store, const char *name,
                               const evs_query *filter);
 
-/* Flags for evs_consumer_open_v2. */
-#define EVS_CONSUMER_REFILTER 1u /* keep `filter` as the consumer's filter from now on,
-                                  * whatever filter it kept. The checkpoint stays: events
-                                  * at or before it that the new filter matches and the
-                                  * old one did not are NOT delivered (reset the consumer
-                                  * to an earlier position for that). A damaged filter
-                                  * kept in the checkpoint file is replaced too. */
+/* Flag for evs_consumer_open_v2: keep `filter` as the consumer's filter from now on,
+ * whatever filter it kept. The checkpoint stays: events at or before it that the new
+ * filter matches and the old one did not are NOT delivered (reset the consumer to an
+ * earlier position for that). A damaged filter kept in the checkpoint file is replaced
+ * too. */
+#define EVS_CONSUMER_REFILTER 1u
 
 /** evs_consumer_open with `flags` (0 or EVS_CONSUMER_REFILTER).
  *  @return as evs_consumer_open; EVS_EINVAL also for unknown flags. */

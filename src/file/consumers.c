@@ -349,8 +349,7 @@ void evs__file_consumer_unlock(evs__backend *be, evs__be_consumer *h)
 
 /* Open consumer `name`'s checkpoint file for reading, its path in `path`:
  * EVS_ENOTFOUND when the consumer does not exist. */
-static int ckpt_open_read(const file_backend *fb, const char *name, char *path, size_t len,
-                          int *fd)
+static int ckpt_open_read(const file_backend *fb, const char *name, char *path, size_t len, int *fd)
 {
     int rc = cpath(fb, name, ".ckpt", path, len);
     if (rc < 0)
