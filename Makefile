@@ -120,8 +120,9 @@ fuzz: deps
 	if [ -n "$$failed" ]; then echo "fuzz: crashes in:$$failed (see fuzz/crashes/)"; exit 1; fi; \
 	echo "fuzz: no crashes"
 
+# The prefix is chosen here, at install time, not when build/release was configured.
 install: build
-	$(CMAKE) --install build/release
+	$(CMAKE) --install build/release --prefix $(PREFIX)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

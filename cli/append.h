@@ -16,10 +16,27 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* The longest input line: one event's data and metadata may hold EVS_MAX_EVENT_LEN
  * bytes, plus room for the envelope (stream, type, id, escapes, whitespace). */
 #define AP_MAX_LINE_LEN ((size_t)(EVS_MAX_EVENT_LEN) + ((size_t)1 << 20))
+
+/* What a line over AP_MAX_LINE_LEN is told: the limit that matters is the event's. */
+#define AP_TOO_LONG_MSG                                                                            \
+    "longer than 65 MiB; an event's data and metadata may take 64 MiB together at most"
+
+/* The UTF-8 byte-order mark some editors put at the start of a file: skipped there. */
+#define AP_UTF8_BOM     "\xEF\xBB\xBF"
+#define AP_UTF8_BOM_LEN 3
+
+/* Bytes to skip at the start of the first line: the BOM's length, or 0. */
+static inline size_t ap_bom_len(const char *line, size_t len)
+{
+    return len >= AP_UTF8_BOM_LEN && memcmp(line, AP_UTF8_BOM, AP_UTF8_BOM_LEN) == 0
+               ? AP_UTF8_BOM_LEN
+               : 0;
+}
 
 /* ---- input -------------------------------------------------------------------------- */
 

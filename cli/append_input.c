@@ -58,7 +58,11 @@ int ap_input_next(ap_input *in, size_t *off, size_t *len)
     *len = line_len;
     in->scan += line_len + (nl != NULL ? 1 : 0);
     in->searched = in->scan;
-    in->line_no++;
+    if (in->line_no++ == 0) {
+        size_t bom = ap_bom_len(in->buf.ptr + *off, *len);
+        *off += bom;
+        *len -= bom;
+    }
     return AP_LINE;
 }
 

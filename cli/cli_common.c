@@ -12,6 +12,7 @@
  * name starting with '-' is given.
  */
 #include "cli_common.h"
+#include "util.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -182,6 +183,21 @@ int cli_lib_err(const char *cmd, int rc)
     const char *msg = evs_errmsg();
     cli_err(cmd, "%s", msg[0] != '\0' ? msg : evs_errstr(rc));
     return cli_exit_code(rc);
+}
+
+void cli_warn_future_ts(const char *cmd, int64_t last_ts_ns)
+{
+    /* A second of slack: another machine's clock, or this one stepped by NTP. */
+    int64_t ahead = last_ts_ns - evs__now_ns();
+    if (ahead <= 1000000000LL)
+        return;
+    char ts[48];
+    size_t n = evs_time_format(ts, sizeof ts, last_ts_ns);
+    cli_err(cmd,
+            "warning: the last event's time, %.*s, is %.1f hours ahead of this machine's "
+            "clock; an event's time never goes backwards, so new events get that time "
+            "until the clock passes it",
+            (int)n, ts, (double)ahead / 3.6e12);
 }
 
 int cli_help(const char *text)

@@ -88,6 +88,9 @@ int cli_parser_next_dir(cli_parser *p, const cli_optdef *opts, const char **dir)
 
 /* Report the library's last error (evs_errmsg) for `rc` and return its exit code. */
 int cli_lib_err(const char *cmd, int rc);
+/* Warn on stderr when the store's last event time is ahead of this machine's clock:
+ * appends are then stamped with that time until the clock passes it. */
+void cli_warn_future_ts(const char *cmd, int64_t last_ts_ns);
 
 /* The exit code for a library return code. */
 int cli_exit_code(int rc);
@@ -161,8 +164,9 @@ enum {
     "  --prefix P         only streams whose name starts with P\n"                                 \
     "  --since TIME       only events appended at or after TIME\n"                                 \
     "  --until TIME       only events appended before TIME\n"                                      \
-    "                     TIME: RFC 3339 (2026-11-23T12:00:00Z, any offset) or relative\n"         \
-    "                     to now: -10s, -30m, -1h, -2d\n"
+    "                     TIME: RFC 3339 (2026-11-23T12:00:00Z, any offset), a date\n"             \
+    "                     (2026-11-23: midnight UTC), now, or back from now: -10s,\n"              \
+    "                     -30m, -1.5h, -2d, -1w (at most 3660 days)\n"
 #define CLI_FILTER_RANGE_HELP                                                                      \
     "  --from POS         start at position POS (the first event >= POS; with\n"                   \
     "                     --backwards, the first <= POS)\n"                                        \
@@ -189,9 +193,11 @@ void cli_filter_free(cli_filter *f);
 int cli_filter_set(cli_filter *f, const char *cmd, int opt, const char *value);
 /* Checks across options, once all are parsed. CLI_EXIT_OK or CLI_EXIT_USAGE. */
 int cli_filter_finish(cli_filter *f, const char *cmd);
-/* A time for --since/--until: RFC 3339, or -N followed by s, m, h or d (now minus
- * that). False when it is neither. */
-bool cli_parse_time(const char *s, int64_t now_ns, int64_t *out);
+/* A time for --since/--until (cli_time.c): RFC 3339, a bare date YYYY-MM-DD (midnight
+ * UTC), "now", or '-' then a number (a fraction allowed) then s, m, h, d or w: now
+ * minus that, at most 3660 days back. False when it is none of these, with the reason
+ * in `why`. */
+bool cli_parse_time(const char *s, int64_t now_ns, int64_t *out, char *why, size_t why_len);
 
 /* ---- buffered output --------------------------------------------------------------- */
 

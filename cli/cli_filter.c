@@ -29,42 +29,15 @@ void cli_filter_free(cli_filter *f)
     f->types = NULL;
 }
 
-bool cli_parse_time(const char *s, int64_t now_ns, int64_t *out)
-{
-    size_t len = strlen(s);
-    if (len >= 3 && s[0] == '-' && s[1] >= '0' && s[1] <= '9') {
-        static const struct {
-            char unit;
-            int64_t ns;
-        } units[] = {{'s', 1000000000LL},
-                     {'m', 60LL * 1000000000LL},
-                     {'h', 3600LL * 1000000000LL},
-                     {'d', 86400LL * 1000000000LL}};
-        /* Up to 10 years back whatever the unit; the bound is checked by division,
-         * so the product cannot overflow (a fuzzer found -77777777d did). */
-        const int64_t max_back_ns = 3660LL * 86400 * 1000000000LL;
-        int64_t n;
-        if (!cli_parse_i64(s + 1, len - 2, 0, 3660LL * 86400, &n))
-            return false;
-        for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
-            if (s[len - 1] == units[i].unit && n <= max_back_ns / units[i].ns) {
-                *out = now_ns - n * units[i].ns;
-                return true;
-            }
-        }
-        return false;
-    }
-    return evs_time_parse(out, s, len) == 0;
-}
-
 static int set_time(const char *cmd, const char *option, const char *v, int64_t *out)
 {
     int64_t t;
-    if (!cli_parse_time(v, evs__now_ns(), &t))
+    char why[200];
+    if (!cli_parse_time(v, evs__now_ns(), &t, why, sizeof why))
         return cli_usage(cmd,
-                         "%s wants an RFC 3339 time (2026-11-23T12:00:00Z) or a relative "
-                         "one (-30s, -10m, -1h, -2d), not '%s'",
-                         option, v);
+                         "%s '%s': %s; a time is RFC 3339 (2026-11-23T12:00:00Z), a date "
+                         "(2026-11-23), 'now' or a span back from now (-30s, -1.5h, -2w)",
+                         option, v, why);
     /* The query's 0 means "no bound"; a time at the epoch itself is 1 ns later. */
     *out = t != 0 ? t : 1;
     return CLI_EXIT_OK;

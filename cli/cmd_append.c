@@ -259,7 +259,7 @@ static int run(ap_ctx *ac)
             return ap_commit(ac);
         if (r == AP_TOO_LONG) {
             ap_bad bad = {"", ""};
-            (void)snprintf(bad.what, sizeof bad.what, "longer than %zu bytes", AP_MAX_LINE_LEN);
+            (void)snprintf(bad.what, sizeof bad.what, "%s", AP_TOO_LONG_MSG);
             return bad_line(ac, ac->in.line_no + 1, &bad);
         }
         /* Everything buffered is parsed. If the producer has nothing more for us right

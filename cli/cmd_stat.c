@@ -9,30 +9,22 @@ static const char stat_help[] =
     "usage: evstore stat [DIR]\n"
     "\n"
     "Print the store's figures as one JSON object on one line:\n"
-    "  events, streams, segments, bytes (in segment files), first_pos, last_pos\n"
-    "  (0 when empty), first_ts, last_ts (RFC 3339 UTC, null when empty),\n"
-    "  sync_mode (always|batch|none) and segment_size (bytes), as the library\n"
-    "  reports them.\n"
+    "  events, streams, segments, bytes (of the segment files up to the log's end:\n"
+    "  headers, records and their padding), first_pos, last_pos (0 when empty),\n"
+    "  first_ts, last_ts (RFC 3339 UTC, null when empty) and segment_size (the\n"
+    "  store's, in bytes), as the library reports them. The sync mode is not a\n"
+    "  property of the store but of each handle that appends (append --sync).\n"
+    "  A last_ts ahead of this machine's clock gets a warning on stderr: new events\n"
+    "  are stamped with it until the clock passes it.\n"
     "\n"
     "options:\n"
     "  --help, -h     this text\n"
     "\n"
-    "DIR defaults to $EVSTORE_DIR. The store is opened read-only and never created.\n";
+    "DIR defaults to $EVSTORE_DIR. The store is opened read-only and never created.\n"
+    "\n"
+    "Exit codes: 0 ok, 1 error, 2 usage, 5 corrupt store.\n";
 
 static const cli_optdef stat_opts[] = {{NULL, false, 0}};
-
-static const char *sync_mode_name(evs_sync_mode m)
-{
-    switch (m) {
-    case EVS_SYNC_ALWAYS:
-        return "always";
-    case EVS_SYNC_BATCH:
-        return "batch";
-    case EVS_SYNC_NONE:
-        return "none";
-    }
-    return "unknown";
-}
 
 static void put_field(cli_out *o, const char *name, int64_t v)
 {
@@ -70,9 +62,7 @@ static int print_stat(const evs_stat_info *st)
     put_field(&out, ",\"last_pos\":", st->last_pos);
     put_ts(&out, ",\"first_ts\":", st->first_ts_ns, empty);
     put_ts(&out, ",\"last_ts\":", st->last_ts_ns, empty);
-    (void)cli_out_str(&out, ",\"sync_mode\":\"");
-    (void)cli_out_str(&out, sync_mode_name(st->sync_mode));
-    put_field(&out, "\",\"segment_size\":", (int64_t)st->segment_size);
+    put_field(&out, ",\"segment_size\":", (int64_t)st->segment_size);
     (void)cli_out_str(&out, "}\n");
     (void)cli_out_flush(&out);
     int code = cli_out_report("stat", &out);
@@ -106,6 +96,8 @@ int cli_cmd_stat(int argc, char **argv)
     evs_stat_info st;
     int rc = evs_stat(&st, store);
     code = rc < 0 ? cli_lib_err("stat", rc) : print_stat(&st);
+    if (rc == 0 && st.event_count > 0)
+        cli_warn_future_ts("stat", st.last_ts_ns);
     evs_close(store);
     return code;
 }

@@ -10,6 +10,8 @@
  * zstd frames carry a checksum of their content, so `import` notices a damaged file
  * instead of importing damaged events.
  */
+/* O_TMPFILE and linkat's AT_SYMLINK_FOLLOW are Linux's. */
+#define _GNU_SOURCE
 #include "export_sink.h"
 
 #include <errno.h>
@@ -90,15 +92,41 @@ static int zstd_sink(void *ctx, const char *p, size_t len, int *err)
     return zstd_feed(ctx, p, len, ZSTD_e_continue, err);
 }
 
+/* The directory part of `path` ("." when it has none), in a new string. */
+static char *dir_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (slash == NULL)
+        return strdup(".");
+    size_t n = slash == path ? 1 : (size_t)(slash - path);
+    char *dir = malloc(n + 1);
+    if (dir != NULL) {
+        memcpy(dir, path, n);
+        dir[n] = '\0';
+    }
+    return dir;
+}
+
 /* Create the temporary file beside `path`, with the permissions a plain creat() would
- * have given (mkstemp makes it 0600). */
+ * have given. Where the file system can, it has no name until the export is complete
+ * (O_TMPFILE), so a process killed mid-export leaves nothing behind; elsewhere it is a
+ * named FILE.tmp.XXXXXX that an error, but not a SIGKILL, removes. */
 static int open_temp(ex_sink *s, const char *path)
 {
-    size_t len = strlen(path) + 16;
+    size_t len = strlen(path) + 32;
+    char *dir = dir_of(path);
     s->tmp_path = malloc(len);
-    if (s->tmp_path == NULL) {
+    if (s->tmp_path == NULL || dir == NULL) {
+        free(dir);
         cli_err("export", "out of memory");
         return -1;
+    }
+    s->fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0666);
+    free(dir);
+    if (s->fd >= 0) {
+        s->unnamed = true;
+        (void)snprintf(s->tmp_path, len, "%s.tmp.%ld", path, (long)getpid());
+        return 0;
     }
     (void)snprintf(s->tmp_path, len, "%s.tmp.XXXXXX", path);
     s->fd = mkstemp(s->tmp_path);
@@ -111,6 +139,20 @@ static int open_temp(ex_sink *s, const char *path)
     mode_t mask = umask(0);
     (void)umask(mask);
     (void)fchmod(s->fd, 0666 & ~mask);
+    return 0;
+}
+
+/* Give the finished unnamed file its temporary name, for the rename over `path`. */
+static int name_temp(ex_sink *s)
+{
+    char fd_path[64];
+    (void)snprintf(fd_path, sizeof fd_path, "/proc/self/fd/%d", s->fd);
+    (void)unlink(s->tmp_path); /* left by an earlier process of this pid, killed here */
+    if (linkat(AT_FDCWD, fd_path, AT_FDCWD, s->tmp_path, AT_SYMLINK_FOLLOW) < 0) {
+        report_errno("cannot give the finished export a name:", s->tmp_path, errno);
+        return -1;
+    }
+    s->unnamed = false;
     return 0;
 }
 
@@ -202,6 +244,8 @@ int ex_sink_close(ex_sink *s, const char *path, bool ok)
         report_errno("cannot sync", s->tmp_path, errno);
         ok = false;
     }
+    if (ok && s->unnamed && name_temp(s) < 0)
+        ok = false;
     if (close(s->fd) < 0 && ok) {
         report_errno("cannot close", s->tmp_path, errno);
         ok = false;
@@ -211,7 +255,8 @@ int ex_sink_close(ex_sink *s, const char *path, bool ok)
         ok = false;
     }
     if (!ok) {
-        (void)unlink(s->tmp_path);
+        if (!s->unnamed) /* an unnamed file goes with its descriptor */
+            (void)unlink(s->tmp_path);
     } else {
         /* The rename itself is durable only once the directory is synced. */
         char *slash = strrchr(s->tmp_path, '/');

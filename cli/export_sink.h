@@ -21,6 +21,7 @@ typedef struct ex_sink {
     char *zbuf; /* zstd's compressed output, on its way to fd */
     size_t zbuf_cap;
     char *tmp_path;  /* the temporary file of -o, NULL for standard output */
+    bool unnamed;    /* the temporary file has no name yet (O_TMPFILE) */
     int64_t written; /* events */
 } ex_sink;
 

@@ -71,14 +71,18 @@ int im_input_next(im_input *in, const char **line, size_t *len, char *why, size_
             *line = start;
             *len = nl != NULL ? (size_t)(nl - start) : avail;
             in->scan += *len + (nl != NULL ? 1 : 0);
-            in->line_no++;
+            if (in->line_no++ == 0) {
+                size_t bom = ap_bom_len(*line, *len);
+                *line += bom;
+                *len -= bom;
+            }
             return 1;
         }
         if (in->eof)
             return 0;
         if (avail > AP_MAX_LINE_LEN) {
-            (void)snprintf(why, why_len, "line %llu is longer than %zu bytes",
-                           (unsigned long long)in->line_no + 1, AP_MAX_LINE_LEN);
+            (void)snprintf(why, why_len, "line %llu is %s", (unsigned long long)in->line_no + 1,
+                           AP_TOO_LONG_MSG);
             return -1;
         }
         size_t done = avail;

@@ -74,7 +74,8 @@ static int run_help(int argc, char **argv)
         return print_help(stdout);
     if (argc > 3)
         return cli_usage("help", "too many arguments");
-    if (strcmp(argv[2], "help") == 0)
+    if (strcmp(argv[2], "help") == 0 || strcmp(argv[2], "--help") == 0 ||
+        strcmp(argv[2], "-h") == 0)
         return print_help(stdout);
     cli_cmd_fn fn = find_command(argv[2]);
     if (fn == NULL) {

@@ -88,7 +88,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 FZ_CHECK(cli_expected_str(v, buf) != NULL);
             }
         } else if (opt == OPT_TIMEOUT) {
-            (void)cli_parse_time(p.value, 0, &v);
+            char why[200];
+            (void)cli_parse_time(p.value, 0, &v, why, sizeof why);
         }
     }
     if (ok)

@@ -410,7 +410,8 @@ typedef struct evs_stat_info {
     int64_t event_count;
     int64_t stream_count;
     int64_t segment_count;
-    int64_t log_bytes;        /* bytes in segment files */
+    int64_t log_bytes;        /* bytes of the segment files up to the log's end:
+                               * headers, records, padding */
     int64_t first_pos;        /* 0 when the store is empty */
     int64_t last_pos;         /* 0 when the store is empty */
     int64_t first_ts_ns;      /* 0 when empty */
@@ -446,7 +447,8 @@ typedef struct evs_problem {
 
 typedef struct evs_verify_report {
     int64_t events_checked;
-    int64_t bytes_checked;
+    int64_t bytes_checked;    /* record bytes whose checksum was checked (padding and
+                               * segment headers not counted) */
     int64_t segments_checked;
     int64_t streams_checked;
     int64_t problem_count;

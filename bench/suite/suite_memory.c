@@ -1,6 +1,6 @@
 /*
  * suite_memory.c - W7: how much anonymous memory an engine holds at the end of a full
- * replay of a large store (DESIGN invariant 7: memory stays flat while reading).
+ * replay of a large store (docs/DESIGN.md, invariant 7: memory stays flat while reading).
  *
  * Each engine replays in a fresh child process of its own (suite_child.c), which reads
  * its RssAnon from /proc/self/status before opening the store and again at the end of

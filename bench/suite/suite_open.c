@@ -1,7 +1,7 @@
 /*
  * suite_open.c - W6: start-up time. How long an engine takes from nothing to the
  * answer of a first query (the store's last position) on a large store, against the
- * same on a store of 10 events (DESIGN invariant 5: open time must not grow with the
+ * same on a store of 10 events (docs/DESIGN.md, invariant 5: open time must not grow with the
  * store). evstore: evs_open + evs_head; SQLite: sqlite3_open_v2 + the pragmas + SELECT
  * max(pos); LMDB: mdb_env_open + the named databases + the last key of the log.
  *

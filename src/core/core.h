@@ -1,6 +1,7 @@
 /*
  * core.h - the core's private declarations: the store handle and the helpers its
- * files share. Nothing outside src/core includes this.
+ * files share. src/sub includes it too: it sits on the core (the store handle, the
+ * backend table). Backends and the CLI never do (docs/DESIGN.md, "The layers").
  */
 #ifndef EVS_CORE_H
 #define EVS_CORE_H

@@ -8,7 +8,7 @@
  *   consumers/<name>.ckpt   two fixed 64-byte slots (at byte 0 and byte 512), written in
  *                           turn with pwrite; each holds magic, seq, pos, ts and a CRC32C.
  *                           The valid slot with the highest seq is the checkpoint (the
- *                           LMDB meta-page idea, STYLE 3.2): a write torn by a crash
+ *                           LMDB meta-page idea): a write torn by a crash
  *                           damages only the slot being written, and the other one still
  *                           holds the previous checkpoint. The slots sit in different
  *                           512-byte sectors so that a torn sector cannot hit both.
@@ -20,7 +20,7 @@
  *                           same, and such an evstore reads the slots of a newer file.
  *
  * Creating a checkpoint file, and replacing one (reset, repair of a damaged file), goes
- * through a temporary file: write, fsync, rename, fsync the directory (STYLE 3.3), so
+ * through a temporary file: write, fsync, rename, fsync the directory, so
  * the file never exists half-written. docs/FORMAT.md describes the bytes.
  */
 #define _GNU_SOURCE

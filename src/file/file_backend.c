@@ -3,7 +3,7 @@
  * torn tail), close, statistics, the head and waiting for it, and the method table
  * the core calls through.
  *
- * Opening is O(1) in the size of the store (DESIGN invariant 5): it reads the meta
+ * Opening is O(1) in the size of the store (docs/DESIGN.md, invariant 5): it reads the meta
  * file, maps the head page and lists the segment names. When the head page is from
  * this boot and the active segment ends where it says, nothing else is read; the
  * stream table is loaded (snapshot + tail) on first use.

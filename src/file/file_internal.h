@@ -540,6 +540,7 @@ typedef struct evs__verify_out {
     void *ctx;
     evs_verify_report *rep;
     bool stop;
+    bool cut_short; /* damage kept the walk from reading the log to its end */
 } evs__verify_out;
 /* Report one problem: count it in out->rep and hand it to out->cb (printf-style
  * message), setting out->stop when the callback asks to stop. */

@@ -2,7 +2,7 @@
  * recover.c - walking the log: the committed-records scan used to catch up, and crash
  * recovery, which finds where the log really ends.
  *
- * Recovery (DESIGN invariant 2) runs with the writer lock held, at open and whenever a
+ * Recovery (docs/DESIGN.md, invariant 2) runs with the writer lock held, at open and whenever a
  * writer finds that the previous lock holder died mid-commit. It starts from the last
  * point known good: the published head when the head page is from this boot, else the
  * stream index snapshot, else the start of the log. From there it checks every record

@@ -421,7 +421,7 @@ static int check_extent(seg *s, uint64_t off, uint64_t end)
         return 0;
     head_view h;
     evs__head_read(s->fb, &h);
-    uint64_t size;
+    uint64_t size = 0; /* set on success; gcc -O2 cannot see that every failure returns */
     int rc = evs__seg_file_size(s, &size);
     if (rc < 0)
         return rc;

@@ -6,16 +6,22 @@
  */
 #include "file_internal.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
+/* After this many streams that disagree with the stream index, the rest are counted in
+ * one line: past damage they are follow-ons of it, not news. */
+#define STREAM_PROBLEMS_LISTED 20
+
 typedef struct verifier {
     file_backend *fb;
     evs__verify_out out;
-    streamtab rebuilt;       /* the stream table as the log defines it */
+    streamtab rebuilt; /* the stream table as the log defines it */
     int64_t total_bytes;
     int64_t done; /* bytes checked so far, for progress */
+    int64_t streams_disagreeing;
 } verifier;
 
 void evs__verify_problem(evs__verify_out *out, const char *file, int64_t off, int64_t pos,
@@ -65,6 +71,15 @@ const mapping *evs__verify_segment_start(file_backend *fb, evs__verify_out *out,
     return m;
 }
 
+/* A segment this process may not open (permissions, too many open files) is not
+ * damage: verify stops with the reason, as a read would, rather than report everything
+ * after it as corrupt. A segment that vanished since it was listed is damage. */
+static bool unreadable(void)
+{
+    int err = evs__lasterr_errno();
+    return err != 0 && err != ENOENT;
+}
+
 int evs__verify_walk(file_backend *fb, evs__verify_out *out, const head_view *h,
                      int64_t *total_bytes, evs__verify_seg_fn check, void *ctx)
 {
@@ -74,8 +89,13 @@ int evs__verify_walk(file_backend *fb, evs__verify_out *out, const head_view *h,
     size_t n = evs__seg_count(fb);
     for (size_t i = 0; i < n; i++) {
         seg *s = evs__seg_at(fb, i);
+        if (s->first_pos > h->seg)
+            break;
         uint64_t size = h->end;
-        if (s->first_pos <= h->seg && (s->first_pos == h->seg || evs__seg_file_size(s, &size) == 0))
+        rc = s->first_pos == h->seg ? evs__seg_fd(s) : evs__seg_file_size(s, &size);
+        if (rc < 0 && unreadable())
+            return rc;
+        if (rc >= 0)
             *total_bytes += (int64_t)size;
     }
     evs__clearerr();
@@ -90,6 +110,7 @@ int evs__verify_walk(file_backend *fb, evs__verify_out *out, const head_view *h,
         check(ctx, s, end, &next_pos);
         out->rep->segments_checked++;
     }
+    out->cut_short = next_pos == UINT64_MAX;
     if (!out->stop && next_pos != UINT64_MAX && next_pos != h->pos + 1 && h->pos > 0)
         evs__verify_problem(out, HEAD_FILE, -1, (int64_t)h->pos,
                             "the log ends at position %" PRIu64 " but the head says %" PRIu64,
@@ -108,8 +129,7 @@ bool evs__verify_link_bad(const streamtab *t, const rec_view *r, char *why, size
         snprintf(why, why_len,
                  "stream '%.*s': link to the previous event is %" PRIu64 " at byte %" PRIu32
                  ", expected %" PRIu64 " at byte %" PRIu32,
-                 (int)r->stream_len, r->stream, r->prev_pos, r->prev_off, sv.last_pos,
-                 sv.last_off);
+                 (int)r->stream_len, r->stream, r->prev_pos, r->prev_off, sv.last_pos, sv.last_off);
     else if (r->stream_hash != evs__hash64(r->stream, r->stream_len))
         snprintf(why, why_len, "stream name hash mismatch");
     else if (r->type_hash != (uint32_t)evs__hash64(r->type, r->type_len))
@@ -157,10 +177,18 @@ static void verify_segment(void *ctx, seg *s, uint64_t end, uint64_t *next_pos)
                                 "offset index disagrees");
         evs__clearerr();
         check_record(v, s, off, &r);
+        /* Padding is zero (docs/FORMAT.md); the last record's may be beyond the end. */
+        for (uint64_t p = off + r.len; p < off + REC_ALIGN(r.len) && p < end; p++) {
+            if (m->base[p] != 0) {
+                evs__verify_problem(&v->out, s->name, (int64_t)p, (int64_t)r.pos,
+                                    "the padding after the record is not zero");
+                break;
+            }
+        }
         *next_pos = r.pos + 1;
         off += REC_ALIGN(r.len);
         v->out.rep->events_checked++;
-        v->out.rep->bytes_checked += (int64_t)REC_ALIGN(r.len);
+        v->out.rep->bytes_checked += (int64_t)r.len;
         v->done += (int64_t)REC_ALIGN(r.len);
         if (v->out.cb && v->out.rep->events_checked % 65536 == 0 &&
             v->out.cb(v->out.ctx, NULL, v->done, v->total_bytes))
@@ -178,13 +206,16 @@ static int compare_stream(void *ctx, const char *name, uint32_t len, const strea
     stream_val have;
     evs__tab_get(&v->fb->tab, name, len, evs__hash64(name, len), &have);
     v->out.rep->streams_checked++;
-    if (have.last_version != want->last_version || have.last_pos != want->last_pos ||
-        have.first_pos != want->first_pos || have.last_off != want->last_off)
-        evs__verify_problem(
-            &v->out, SNAP_FILE, -1, (int64_t)want->last_pos,
-            "stream index says '%.*s' ends at version %" PRId64 " (position %" PRIu64
-            "), the log says version %" PRId64 " (position %" PRIu64 ")",
-            (int)len, name, have.last_version, have.last_pos, want->last_version, want->last_pos);
+    if (have.last_version == want->last_version && have.last_pos == want->last_pos &&
+        have.first_pos == want->first_pos && have.last_off == want->last_off)
+        return v->out.stop;
+    if (++v->streams_disagreeing > STREAM_PROBLEMS_LISTED)
+        return v->out.stop; /* counted, listed in one line at the end */
+    evs__verify_problem(&v->out, SNAP_FILE, -1, (int64_t)want->last_pos,
+                        "stream index says '%.*s' ends at version %" PRId64 " (position %" PRIu64
+                        "), the log says version %" PRId64 " (position %" PRIu64 ")",
+                        (int)len, name, have.last_version, have.last_pos, want->last_version,
+                        want->last_pos);
     return v->out.stop;
 }
 
@@ -204,10 +235,17 @@ int evs__file_verify(evs__backend *be, evs_verify_cb cb, void *ctx, evs_verify_r
     if (rc < 0)
         return rc;
 
-    /* The stream table must agree with the log, stream by stream. */
-    if (!v.out.stop && (rc = evs__tab_catch_up(fb)) == 0) {
+    /* The stream table must agree with the log, stream by stream. When damage kept the
+     * walk from the log's end, every stream with events past it would disagree: the
+     * damage is the news, and it has been reported. */
+    if (!v.out.stop && !v.out.cut_short && (rc = evs__tab_catch_up(fb)) == 0) {
         pthread_rwlock_rdlock(&fb->tab_lock);
         evs__tab_each(&v.rebuilt, compare_stream, &v);
+        if (v.streams_disagreeing > STREAM_PROBLEMS_LISTED)
+            evs__verify_problem(&v.out, SNAP_FILE, -1, 0,
+                                "and %" PRId64 " more streams disagree with the stream index "
+                                "(not listed)",
+                                v.streams_disagreeing - STREAM_PROBLEMS_LISTED);
         size_t have = evs__tab_stream_count(&fb->tab);
         size_t want = evs__tab_stream_count(&v.rebuilt);
         pthread_rwlock_unlock(&fb->tab_lock);

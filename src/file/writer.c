@@ -12,7 +12,7 @@
  * that, groups alternate between those who queued during a sync and those released by
  * it, and each sync carries about half of the appending threads.
  *
- * Commit order (STYLE 3.1): records -> fdatasync -> head page. A request is atomic:
+ * Commit order (docs/DESIGN.md): records -> fdatasync -> head page. A request is atomic:
  * its last record carries REC_COMMIT, and recovery drops an append without one.
  * A failed write is undone (file truncated, stream table restored); a failed sync
  * poisons the store, because after a failed fdatasync the kernel may have dropped the

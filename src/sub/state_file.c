@@ -17,7 +17,7 @@
  * and the length makes a truncated file distinguishable from a short state.
  * docs/FORMAT.md has the same description for readers in other languages.
  *
- * Replacing (STYLE 3.3): write PATH.tmp, fsync it, rename it over PATH, fsync the
+ * Replacing (docs/DESIGN.md, 'Replacing a file'): write PATH.tmp, fsync it, rename it over PATH, fsync the
  * directory. Until the rename the old file is untouched; after it the new one is whole.
  *
  * Every call goes through the syscall table (sysio.h), as the file backend's do, so

@@ -2,8 +2,8 @@
  * alloc.c - the allocator every part of src/ goes through, with a fault injector.
  *
  * Tests call evs__alloc_fail_after(n, sticky) to make allocations fail on purpose and
- * check that each failure comes back as EVS_ENOMEM with nothing leaked (STYLE 4.8,
- * "fault: OOM"). The injector is one process-wide atomic counter; when it is disabled
+ * check that each failure comes back as EVS_ENOMEM with nothing leaked (docs/TESTING.md,
+ * allocation failures). The injector is one process-wide atomic counter; when it is disabled
  * (the normal state) the cost is one relaxed load per allocation.
  *
  * Semantics of the counter: after evs__alloc_fail_after(n, sticky) the next n

@@ -3,7 +3,7 @@
  *
  * Kept per thread, not per handle, so that a store shared by many threads never mixes
  * messages and so that a call that fails before any handle exists can still explain
- * itself (STYLE 4.3). Messages longer than the buffer are cut at a UTF-8 character
+ * itself (docs/DESIGN.md, 'Errors'). Messages longer than the buffer are cut at a UTF-8 character
  * boundary; nothing here allocates, so reporting ENOMEM cannot itself fail.
  */
 #include "evstore.h"
@@ -17,6 +17,7 @@
 
 struct last_error {
     int code;             /* EVS_E*, 0 when clear */
+    int sys_errno;        /* the errno behind it, 0 when it came from no system call */
     char msg[ERRMSG_CAP]; /* NUL-terminated, one line */
 };
 
@@ -56,6 +57,7 @@ int evs__vseterr(int code, const char *fmt, va_list ap)
     char tmp[ERRMSG_CAP];
     format_into(tmp, sizeof tmp, fmt, ap);
     last_err.code = code;
+    last_err.sys_errno = 0;
     memcpy(last_err.msg, tmp, strlen(tmp) + 1);
     return code;
 }
@@ -129,6 +131,7 @@ int evs__seterr_errno(int err, const char *fmt, ...)
 
     int code = code_from_errno(err);
     last_err.code = code;
+    last_err.sys_errno = err;
     memcpy(last_err.msg, tmp, strlen(tmp) + 1);
     return code;
 }
@@ -163,12 +166,18 @@ int evs__prefixerr(const char *fmt, ...)
 void evs__clearerr(void)
 {
     last_err.code = 0;
+    last_err.sys_errno = 0;
     last_err.msg[0] = '\0';
 }
 
 int evs__lasterr_code(void)
 {
     return last_err.code;
+}
+
+int evs__lasterr_errno(void)
+{
+    return last_err.sys_errno;
 }
 
 const char *evs__lasterr_msg(void)

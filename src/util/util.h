@@ -51,6 +51,9 @@ int evs__seterr_errno(int err, const char *fmt, ...) __attribute__((format(print
 int evs__prefixerr(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void evs__clearerr(void);
 int evs__lasterr_code(void);
+/* The errno behind the last error when a system call failed (evs__seterr_errno), else
+ * 0: for callers that must tell "not there" from "not allowed". */
+int evs__lasterr_errno(void);
 const char *evs__lasterr_msg(void);
 
 /* ---- CRC32C (Castagnoli), hardware accelerated when the CPU has SSE4.2 ------------ */

@@ -122,4 +122,26 @@ expect_eq "$(cat "$T/out")" '{"pos":3,"stream":"s","version":0}' "ignored fields
 printf '%s\n' '{"stream":"s","type":"T","data":1,"\u0074ype2":1}' | evs append "$T/ok1"
 expect_rc 4 "escaped unknown key is still unknown"
 
+# ---- a UTF-8 byte-order mark, an over-long line ------------------------------------------
+evs init "$T/bom"
+printf '\357\273\277%s\n' '{"stream":"b","type":"T","data":1}' | evs append "$T/bom"
+expect_rc 0 "a byte-order mark before the first line is skipped"
+expect_eq "$(cat "$T/out")" '{"pos":1,"stream":"b","version":0}' "the BOM's line is stored"
+printf '%s\n\357\273\277%s\n' '{"stream":"b","type":"T","data":2}' \
+    '{"stream":"b","type":"T","data":3}' | evs append "$T/bom"
+expect_rc 4 "a byte-order mark inside the input is not skipped"
+expect_in "line 2: not a JSON object" "$T/err" "a BOM on line 2 is bad input"
+printf '\357\273\277%s\n' '{"stream":"b","type":"T","data":4}' >"$T/bom.ndjson"
+evs import "$T/bom" --format ndjson "$T/bom.ndjson"
+expect_rc 0 "import skips a byte-order mark too"
+evs init "$T/huge"
+{
+    printf '{"stream":"h","type":"T","data":"'
+    head -c $((65 * 1024 * 1024 + 1)) /dev/zero | tr '\0' x
+    printf '"}\n'
+} | evs append "$T/huge"
+expect_rc 4 "a line over the limit"
+expect_in "line 1: longer than 65 MiB; an event's data and metadata may take 64 MiB" "$T/err" \
+    "an over-long line names the event limit"
+
 echo ok

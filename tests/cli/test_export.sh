@@ -74,6 +74,32 @@ seq 1 20000 | sed 's/.*/{"stream":"many","type":"N","data":&}/' |
 expect_eq "$(cat "$T/rc_head")" 0 "export | head -1 exits 0"
 expect_empty "$T/err" "export | head -1: nothing on stderr"
 
+# SIGKILLed in the middle of writing its file, export -o leaves nothing in the
+# directory: the file has no name until it is complete (the old export stays).
+# The store is large enough that the export takes a good part of a second.
+"$EVS" init "$T/big" >/dev/null || fail "init the big store"
+seq 1 60000 | sed 's/.*/{"stream":"big","type":"N","data":"&-'"$(printf '%090d' 0)"'"}/' |
+    "$EVS" append "$T/big" --quiet --sync none || fail "append the big store"
+mkdir "$T/killed"
+echo previous >"$T/killed/x.gz"
+"$EVS" export "$T/big" --gzip -o "$T/killed/x.gz" 2>"$T/err" &
+pid=$!
+writing=false
+for _ in $(seq 1 500); do
+    # The export is under way once it holds a descriptor on a file of that directory.
+    if ls -l "/proc/$pid/fd" 2>/dev/null | grep -q -- "-> $T/killed/"; then
+        writing=true
+        break
+    fi
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.01
+done
+kill -9 "$pid" 2>/dev/null
+wait "$pid" 2>/dev/null
+[ "$writing" = true ] || fail "export -o never seen writing its file (finished too soon?)"
+expect_eq "$(ls "$T/killed")" x.gz "a killed export -o leaves no temporary file"
+expect_eq "$(cat "$T/killed/x.gz")" previous "a killed export -o leaves the old file"
+
 evs export "$d" -o ""
 expect_rc 2 "-o empty"
 evs export "$d" --gzip=1

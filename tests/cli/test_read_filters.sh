@@ -72,6 +72,16 @@ evs read "$d" --since -2d --until -30m --count
 expect_eq "$(cat "$T/out")" '{"count":0}' "--since -2d --until -30m"
 evs read "$d" --since=-15m --count
 expect_eq "$(cat "$T/out")" '{"count":6}' "--since=-15m (the = form; minutes, so a slow machine still passes)"
+evs read "$d" --since -0.25h --until now --count
+expect_eq "$(cat "$T/out")" '{"count":6}' "--since -0.25h (a fraction) --until now"
+evs read "$d" --since -1w --count
+expect_eq "$(cat "$T/out")" '{"count":6}' "--since -1w (weeks)"
+evs read "$d" --since now --count
+expect_eq "$(cat "$T/out")" '{"count":0}' "--since now: nothing yet"
+evs read "$d" --since 2000-01-01 --until 2200-01-01 --count
+expect_eq "$(cat "$T/out")" '{"count":6}' "--since/--until as bare dates"
+evs read "$d" --until 2000-01-01 --count
+expect_eq "$(cat "$T/out")" '{"count":0}' "--until a bare date long ago"
 evs read "$d" --since 2000-01-01T00:00:00Z --until 2200-01-01T00:00:00+02:00 --count
 expect_eq "$(cat "$T/out")" '{"count":6}' "--since/--until in RFC 3339"
 # Three separate appends, so the events have different timestamps (one commit shares one).
@@ -101,6 +111,12 @@ usage_error "--since bad" --since yesterday
 usage_error "--since -1y" --since -1y
 usage_error "--since past ten years, in days (its product overflowed)" --since -77777777d
 usage_error "--since ten years and a day" --since -3661d
+expect_in "out of range: at most 3660 days back" "$T/err" "an out-of-range span says so"
+usage_error "--since a fraction without digits" --since -1.h
+expect_in "a relative time is '-', a number and a unit" "$T/err" "a malformed span names the shape"
+usage_error "--since a date that does not exist" --since 2026-02-30
+expect_in "day 30 is out of range 1..28" "$T/err" "a bad date names the field"
+usage_error "--since 1.5 years of weeks" --since -600w
 usage_error "--until before --since" --since -1h --until -2h
 usage_error "--data-only with --count" --data-only --count
 usage_error "--category empty" --category ""

@@ -12,7 +12,7 @@ evs stat "$d"
 expect_rc 0 "stat of an empty store"
 expect_eq "$(lines "$T/out")" 1 "stat prints one line"
 fields='["events","streams","segments","bytes","first_pos","last_pos",'
-fields=$fields'"first_ts","last_ts","sync_mode","segment_size"]'
+fields=$fields'"first_ts","last_ts","segment_size"]'
 expect_eq "$(jq -c 'keys_unsorted' "$T/out")" "$fields" "stat fields in order"
 expect_eq "$(jq -c '[.events,.streams,.first_pos,.last_pos,.first_ts,.last_ts]' "$T/out")" \
     '[0,0,0,0,null,null]' "stat of an empty store"
@@ -27,7 +27,9 @@ expect_eq "$(jq -c '[.events,.streams,.first_pos,.last_pos]' "$T/out")" '[500,10
     "stat counts"
 expect_eq "$(jq -c '.segments >= 1 and .bytes > 500*32 and .segment_size > 0' "$T/out")" true \
     "stat sizes"
-expect_eq "$(jq -c '.sync_mode | IN("always","batch","none")' "$T/out")" true "stat sync_mode"
+stat_bytes=$(jq .bytes "$T/out")
+expect_eq "$stat_bytes" "$(du -bc "$d"/*.seg | tail -1 | cut -f1)" \
+    "stat bytes: the segment files of a closed store, whole"
 jq -e '(.first_ts | test("^[0-9-]{10}T[0-9:]{8}\\.[0-9]{9}Z$")) and .first_ts <= .last_ts' \
     "$T/out" >/dev/null || fail "stat timestamps: $(cat "$T/out")"
 first_read_ts=$("$EVS" read "$d" --limit 1 | jq -r .ts)
@@ -38,9 +40,14 @@ evs verify "$d"
 expect_rc 0 "verify a whole store"
 expect_empty "$T/err" "verify of a whole store: nothing on stderr"
 expect_eq "$(jq -c '[.ok,.events,.problems]' "$T/out")" '[true,500,0]' "verify summary"
-expect_eq "$(jq -c 'keys_unsorted' "$T/out")" '["ok","events","segments","bytes","problems"]' \
-    "verify summary fields"
-expect_eq "$(jq -c '.segments >= 1 and .bytes > 0' "$T/out")" true "verify sizes"
+expect_eq "$(jq -c 'keys_unsorted' "$T/out")" \
+    '["ok","events","segments","checksummed_bytes","problems"]' "verify summary fields"
+checksummed=$(jq .checksummed_bytes "$T/out")
+[ "$checksummed" -gt 500 ] && [ "$checksummed" -lt "$stat_bytes" ] ||
+    fail "verify's checksummed_bytes ($checksummed) counts records, not headers or padding"
+evs verify "$d" --quick
+expect_eq "$(jq .checksummed_bytes "$T/out")" "$checksummed" \
+    "verify --quick checksums every record of a store under 1 MiB: the same count"
 
 # ---- verify a damaged store ------------------------------------------------------------
 seg=

@@ -28,6 +28,33 @@ expect_eq "$(jq -c 'select(.stream=="order-1")' "$T/out")" \
     "order-1's line, fields in order"
 expect_eq "$(jq -c 'select(.stream=="user-1")' "$T/out")" \
     '{"stream":"user-1","version":0,"events":1,"first_pos":6,"last_pos":6}' "user-1's line"
+in_order() { # the stream names of the last output as printed, space separated
+    jq -r .stream "$T/out" | tr '\n' ' '
+}
+expect_eq "$(in_order)" "order order-1 order-2 orders-9 user-1 " "streams in name order"
+
+# Enough streams that an index's own order cannot pass for name order by chance.
+i=0
+while [ $i -lt 300 ]; do
+    echo "{\"stream\":\"s$(( (i * 7919) % 1000 ))-$i\",\"type\":\"A\",\"data\":$i}"
+    i=$((i + 1))
+done >"$T/many"
+evs init "$T/many-store"
+evs append "$T/many-store" --quiet <"$T/many"
+expect_rc 0 "append 300 streams"
+evs streams "$T/many-store"
+jq -r .stream "$T/out" >"$T/printed"
+LC_ALL=C sort "$T/printed" >"$T/sorted"
+cmp -s "$T/printed" "$T/sorted" || fail "300 streams are not printed in bytewise name order"
+expect_eq "$(wc -l <"$T/printed")" 300 "300 streams printed"
+evs streams "$T/many-store" --unsorted
+jq -r .stream "$T/out" | LC_ALL=C sort >"$T/unsorted"
+cmp -s "$T/unsorted" "$T/sorted" || fail "--unsorted prints the same streams"
+evs streams "$T/many-store" --prefix s1
+jq -r .stream "$T/out" >"$T/printed"
+LC_ALL=C sort "$T/printed" >"$T/sorted"
+cmp -s "$T/printed" "$T/sorted" || fail "--prefix keeps name order"
+
 evs streams "$d" --prefix order
 expect_eq "$(names)" "order order-1 order-2 orders-9 " "--prefix order"
 evs streams "$d" --category order

@@ -7,7 +7,7 @@
 d=$T/store
 
 # ---- help and version ------------------------------------------------------------------
-for args in "help" "--help" "-h"; do
+for args in "help" "--help" "-h" "help --help" "help -h" "help help"; do
     evs $args
     expect_rc 0 "evstore $args"
     for cmd in append read stat verify repair streams tail init export import; do
@@ -25,16 +25,19 @@ evs frobnicate
 expect_rc 2 "unknown command"
 expect_in "unknown command 'frobnicate'" "$T/err" "unknown command message"
 
-for cmd in append read stat verify repair streams tail init export import; do
+for cmd in append read stat verify repair streams tail init export import subscribe \
+    consumers consumer; do
     for h in --help -h; do
         evs $cmd $h
         expect_rc 0 "$cmd $h"
         expect_in "usage: evstore $cmd" "$T/out" "$cmd $h prints usage on stdout"
         expect_empty "$T/err" "$cmd $h: nothing on stderr"
     done
+    grep -q "^Exit codes: 0 " "$T/out" || fail "$cmd --help has no 'Exit codes:' line"
     evs help $cmd
     expect_rc 0 "help $cmd"
     expect_in "usage: evstore $cmd" "$T/out" "help $cmd prints its usage"
+    [ $cmd = consumer ] && continue # its first argument is the action, not DIR
     evs $cmd "$d" --help
     expect_rc 0 "$cmd DIR --help"
 done

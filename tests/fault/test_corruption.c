@@ -1,5 +1,5 @@
 /*
- * test_corruption.c - damage before the tail is never silently skipped (DESIGN
+ * test_corruption.c - damage before the tail is never silently skipped (docs/DESIGN.md,
  * invariant 2).
  *
  * A store of several 64 KiB segments is written and closed; then one bit or one byte

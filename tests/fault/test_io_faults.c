@@ -1,6 +1,6 @@
 /*
  * test_io_faults.c - I/O errors and allocation failures, injected one at a time
- * (STYLE 4.8 "fault: I/O" and "fault: OOM"; DESIGN invariant 3).
+ * (docs/DESIGN.md, invariant 3).
  *
  * I/O: a wrapper around the syscall table (inject.h, src/util/sysio.h) fails the
  * Nth call of one entry - pwrite, fdatasync, fsync, ftruncate, rename, open or mmap -
@@ -141,7 +141,7 @@ static void do_append(model *m, evs_store *s, int k, size_t count, bool oom)
     if (was_poisoned)
         fu_check(a->rc == EVS_EFATAL);
     if (a->rc == EVS_EFATAL) {
-        /* DESIGN invariant 3: after a failed sync (or a failed write that could not be
+        /* docs/DESIGN.md, invariant 3: after a failed sync (or a failed write that could not be
          * undone) every write is refused until the store is reopened, saying why. */
         m->poisoned = true;
         fu_check(strstr(evs_errmsg(), "refuses writes until reopened") != NULL);

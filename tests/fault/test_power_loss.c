@@ -351,7 +351,7 @@ static long check(const char *dir, const ack *acks, size_t nacks, evs_sync_mode 
     if (orc != 0) {
         /* With the head page lost too, nothing says how far the log was synced: a hole
          * before valid records may be lost sectors or damage, and open refuses rather
-         * than drop records (DESIGN invariant 2), naming the file and offset. */
+         * than drop records (docs/DESIGN.md, invariant 2), naming the file and offset. */
         if (!(head_lost && orc == EVS_ECORRUPT && strstr(evs_errmsg(), ".seg: ") &&
               strstr(evs_errmsg(), " at byte ") && strstr(evs_errmsg(), "valid records follow"))) {
             fprintf(stderr, "seed %" PRIu64 " mode %d: reopen failed: %s\n", seed, mode,

@@ -508,7 +508,7 @@ static void test_unfinished_append(void **state)
     check_repaired(fx, first - 1);
 }
 
-/* index.snap is a cache (DESIGN invariant 1): damage to it is no damage to the store.
+/* index.snap is a cache (docs/DESIGN.md, invariant 1): damage to it is no damage to the store.
  * Both verifies pass (the table is rebuilt from the log), and repair changes nothing. */
 static void test_damaged_snapshot_is_no_damage(void **state)
 {

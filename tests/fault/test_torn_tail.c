@@ -1,5 +1,5 @@
 /*
- * test_torn_tail.c - crash recovery of a torn tail (DESIGN invariants 1 and 2).
+ * test_torn_tail.c - crash recovery of a torn tail (docs/DESIGN.md, invariants 1 and 2).
  *
  * A store is written with appends of 1, 2 and 5 events (multi-record appends), and the
  * byte range of every append in its segment is noted. Then, for every byte offset from

@@ -1,5 +1,5 @@
 /*
- * test_processes.c - several processes on one store directory (DESIGN invariant 6:
+ * test_processes.c - several processes on one store directory (docs/DESIGN.md, invariant 6:
  * one writer at a time, many readers, across processes; invariant 2 for writers that
  * die).
  *

@@ -1,6 +1,6 @@
 /*
  * test_threads.c - one store handle shared by many threads (the "Threads" contract of
- * evstore.h, DESIGN invariant 6 inside one process).
+ * evstore.h, docs/DESIGN.md invariant 6 inside one process).
  *
  * Eight writer threads append batches of 1..20 events at once, in three ways: each to
  * its own stream with numeric expected versions; all to one stream with

@@ -1,5 +1,5 @@
 /*
- * test_index_rebuild.c - the stream index is a cache of the log (DESIGN invariant 1):
+ * test_index_rebuild.c - the stream index is a cache of the log (docs/DESIGN.md, invariant 1):
  * whatever happens to index.snap, a reopened store answers exactly as before.
  *
  * One store of 3000 streams and 60000 events is built with a small checkpoint_bytes so

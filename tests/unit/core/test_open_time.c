@@ -1,6 +1,6 @@
 /*
- * test_open_time.c - opening a store costs the same whatever its size (DESIGN
- * invariant 5, evs_open in evstore.h).
+ * test_open_time.c - opening a store costs the same whatever its size (docs/DESIGN.md,
+ * invariant 5; evs_open in evstore.h).
  *
  * Builds a store of 1,000,000 events (batches of 1000, no sync) and one of 10, then
  * times open+close cycles of each, interleaved, after a first warm open, and compares
