@@ -683,7 +683,8 @@ typedef struct evs_consumer evs_consumer;
  *          other than the one the consumer keeps); EVS_ECORRUPT
  *          (its checkpoint file is damaged: the message names the file; or the
  *          checkpoint lies past the head because the log lost its last events; repair
- *          with evs_consumer_reset); EVS_EREADONLY; EVS_ENOTSUP (the backend keeps no
+ *          with evs_consumer_reset; a damaged filter alone is also replaced by an open
+ *          with EVS_CONSUMER_REFILTER); EVS_EREADONLY; EVS_ENOTSUP (the backend keeps no
  *          consumers); EVS_EIO; EVS_ENOSPC; EVS_ENOMEM; EVS_ECLOSED.
  *  Thread-safe. The handle belongs to one thread at a time; close it with
  *  evs_consumer_close (before or after evs_close). Do not use it in a child after
@@ -735,8 +736,9 @@ EVS_API int evs_consumer_flush(evs_consumer *c);
 EVS_API int evs_consumer_close(evs_consumer *c);
 
 /** Set consumer `name`'s checkpoint to `pos` (0 = deliver everything again; at most
- *  the head), durably. It also repairs a checkpoint file reported as corrupt (the file
- *  is then replaced whole).
+ *  the head), durably. The filter it keeps stays. It also repairs a checkpoint file
+ *  reported as corrupt (the file is then replaced whole; a damaged filter is dropped,
+ *  and the next open's filter is kept).
  *  @return 0; EVS_ENOTFOUND (no such consumer); EVS_EBUSY (it is open somewhere);
  *          EVS_EINVAL (bad name, or pos < 0 or past the head); EVS_EREADONLY;
  *          EVS_EIO; EVS_ENOSPC. Thread-safe. */
