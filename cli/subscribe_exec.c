@@ -18,6 +18,8 @@
 #include "util.h"
 
 #include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
 
 /* The longest single wait: how late a signal is noticed. */
 #define WAIT_MS 200
@@ -58,6 +60,14 @@ static int batch_close(batch *b, evs_consumer *c, const char *name)
     char why[512];
     bool ok = exec_handler_finish(b->h, why, sizeof why);
     b->h = NULL;
+    /* Lines that never reached the handler were not handled, however it ended. */
+    if (ok && b->out.err != 0) {
+        char msg[256];
+        if (strerror_r(b->out.err, msg, sizeof msg) != 0)
+            (void)snprintf(msg, sizeof msg, "errno %d", b->out.err);
+        (void)snprintf(why, sizeof why, "did not get its whole batch (%s)", msg);
+        ok = false;
+    }
     if (!ok) {
         cli_err("subscribe",
                 "consumer '%s': handler %s; its batch (%" PRId64 " events, positions %" PRId64
