@@ -164,6 +164,7 @@ typedef struct ap_ctx {
     evs_event_in *events;
     evs_batch_in *batches;
     evs_append_result *results;
+    int64_t *positions;  /* each line's position, as the library found it */
     size_t *batch_first; /* index in lines[] of each batch's first line */
     size_t scratch_cap;
     cli_out out; /* acknowledgements */

@@ -75,6 +75,23 @@ static long long failed_batch(const char *msg, size_t batch_count)
     return -1;
 }
 
+/* The index in its batch of the event the library's message names: "...: event 3: ..."
+ * (a bad event) or "event id UUID (event 3 of the batch) ..." (an id conflict); -1 when
+ * it names none. */
+static long long failed_event(const char *msg)
+{
+    const char *end;
+    const char *p = strstr(msg, ": event ");
+    long long k = p != NULL ? number_at(p, ": event ", &end) : -1;
+    if (k >= 0)
+        return k;
+    p = strstr(msg, "event id ");
+    if (p == NULL || strlen(p) < 9 + 36)
+        return -1;
+    k = number_at(p + 9 + 36, " (event ", &end);
+    return k >= 0 && strncmp(end, " of the batch)", 14) == 0 ? k : -1;
+}
+
 /* A failed evs_append_multi: nothing of this commit was written. Name the line of the
  * event or the lines of the batch the library's message points at, or the commit's. */
 static int report_commit_error(const ap_ctx *ac, int rc, size_t batch_count)
@@ -87,9 +104,7 @@ static int report_commit_error(const ap_ctx *ac, int rc, size_t batch_count)
     if (b >= 0) {
         first = ac->batch_first[b];
         last = (size_t)b + 1 < batch_count ? ac->batch_first[b + 1] - 1 : ac->count - 1;
-        const char *p = strstr(msg, ": event ");
-        const char *end;
-        long long k = p != NULL ? number_at(p, ": event ", &end) : -1;
+        long long k = failed_event(msg);
         if (k >= 0 && (size_t)k <= last - first)
             first = last = first + (size_t)k;
     }
@@ -142,7 +157,7 @@ static int reserve_scratch(ap_ctx *ac)
     size_t cap = ac->scratch_cap == 0 ? 256 : ac->scratch_cap;
     while (cap < ac->count)
         cap *= 2;
-    /* scratch_cap grows only once all four arrays did, so a failure part-way leaves
+    /* scratch_cap grows only once all five arrays did, so a failure part-way leaves
      * every array at least at the old size. */
     evs_event_in *ev = realloc(ac->events, cap * sizeof *ev);
     if (ev == NULL)
@@ -156,6 +171,10 @@ static int reserve_scratch(ap_ctx *ac)
     if (res == NULL)
         return -1;
     ac->results = res;
+    int64_t *pos = realloc(ac->positions, cap * sizeof *pos);
+    if (pos == NULL)
+        return -1;
+    ac->positions = pos;
     size_t *first = realloc(ac->batch_first, cap * sizeof *first);
     if (first == NULL)
         return -1;
@@ -197,16 +216,20 @@ static size_t build_batches(ap_ctx *ac)
     return nb;
 }
 
+/* One line per event, with the position the library gave it: a retried batch's events
+ * keep the positions they were first stored at, which other streams' events may stand
+ * between. Versions are consecutive in every batch. */
 static void print_acks(ap_ctx *ac, size_t batch_count)
 {
     cli_out *o = &ac->out;
+    const int64_t *pos = ac->positions;
     for (size_t b = 0; b < batch_count; b++) {
         const evs_batch_in *bt = &ac->batches[b];
         const evs_append_result *r = &ac->results[b];
         size_t stream_len = strlen(bt->stream);
         for (size_t k = 0; k < bt->count; k++) {
             (void)cli_out_write(o, "{\"pos\":", 7);
-            (void)cli_out_i64(o, r->first_pos + (int64_t)k);
+            (void)cli_out_i64(o, *pos++);
             (void)cli_out_write(o, ",\"stream\":", 10);
             (void)cli_out_json_str(o, bt->stream, stream_len);
             (void)cli_out_write(o, ",\"version\":", 11);
@@ -225,7 +248,7 @@ int ap_commit(ap_ctx *ac)
     size_t nb = build_batches(ac);
     if (nb == 0)
         return ap_report_oom();
-    int rc = evs_append_multi(ac->results, ac->store, ac->batches, nb);
+    int rc = evs_append_multi_positions(ac->results, ac->positions, ac->store, ac->batches, nb);
     if (rc < 0)
         return report_commit_error(ac, rc, nb);
     /* The library's versions are the truth (they also cover duplicate batches); the

@@ -21,6 +21,7 @@
 #define CLI_EXIT_CONFLICT 3 /* EVS_ECONFLICT */
 #define CLI_EXIT_INVALID  4 /* EVS_EINVAL or a bad input line */
 #define CLI_EXIT_CORRUPT  5 /* EVS_ECORRUPT */
+#define CLI_EXIT_IDCONFLICT 6 /* EVS_EIDCONFLICT: ids already stored, but not as this batch */
 
 /* A subcommand: argv[0] is its name ("append"); returns the exit code. */
 typedef int (*cli_cmd_fn)(int argc, char **argv);

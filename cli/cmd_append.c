@@ -29,8 +29,8 @@ static const char append_help[] =
     "  {\"stream\":\"order-1\",\"type\":\"ItemAdded\",\"data\":{\"sku\":\"A1\"}}\n"
     "Fields: stream (a string; may be left out with --stream), type (a string),\n"
     "data (any JSON value, stored byte for byte), and optionally id (a UUID string;\n"
-    "appending the same ids again writes nothing and prints the original\n"
-    "positions), metadata (a JSON object) and expected_version (a number, \"any\",\n"
+    "appending the same ids again writes nothing and prints each event's original\n"
+    "position), metadata (a JSON object) and expected_version (a number, \"any\",\n"
     "\"no_stream\" or \"exists\"). Unknown fields are an error, except pos, version and\n"
     "ts, which the store assigns and which are ignored, so the output of\n"
     "'evstore read' can be appended to another store. Empty lines are skipped.\n"
@@ -64,7 +64,9 @@ static const char append_help[] =
     "names the line, the field, what is wrong, and which lines were written. If\n"
     "standard output goes away, appending goes on without acknowledgements.\n"
     "DIR defaults to $EVSTORE_DIR and is created when missing.\n"
-    "Exit codes: 0 ok, 1 error, 2 usage, 3 conflict, 4 invalid input.\n";
+    "Exit codes: 0 ok, 1 error, 2 usage, 3 conflict (expected version), 4 invalid\n"
+    "input, 6 id conflict (some of a batch's ids are in its stream already, but not\n"
+    "as that batch: only some of them, or in another order).\n";
 
 enum { OPT_STREAM, OPT_EXPECTED, OPT_WAIT, OPT_BATCH, OPT_ATOMIC, OPT_QUIET, OPT_SYNC };
 
@@ -291,6 +293,7 @@ static void free_ctx(ap_ctx *ac)
     free(ac->events);
     free(ac->batches);
     free(ac->results);
+    free(ac->positions);
     free(ac->batch_first);
     cli_out_free(&ac->out);
 }

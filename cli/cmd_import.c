@@ -72,7 +72,8 @@ static const char import_help[] =
     "consumers are created only once all events are in. On a terminal, a progress bar\n"
     "is shown on standard error (never when it is a pipe or a file).\n"
     "DIR defaults to $EVSTORE_DIR and is created when missing.\n"
-    "Exit codes: 0 ok, 1 error, 2 usage, 3 conflict, 4 invalid input.\n";
+    "Exit codes: 0 ok, 1 error, 2 usage, 3 conflict, 4 invalid input, 6 id conflict\n"
+    "(some of a batch's ids are in its stream already, but not as that batch).\n";
 
 enum { OPT_FORMAT, OPT_STREAM, OPT_STREAM_FIELD, OPT_SYNC };
 

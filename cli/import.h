@@ -128,6 +128,7 @@ typedef struct im_ctx {
     evs_event_in *events;
     evs_batch_in *batches;
     evs_append_result *results;
+    int64_t *positions; /* each event's position, when `committed` wants them */
     size_t *batch_first;
     size_t scratch_cap;
     /* Per-line scratch for the parsers (im_line.scratch). */

@@ -169,6 +169,10 @@ static int reserve_scratch(im_ctx *ic)
     if (res == NULL)
         return -1;
     ic->results = res;
+    int64_t *pos = realloc(ic->positions, cap * sizeof *pos);
+    if (pos == NULL)
+        return -1;
+    ic->positions = pos;
     size_t *first = realloc(ic->batch_first, cap * sizeof *first);
     if (first == NULL)
         return -1;
@@ -204,16 +208,12 @@ static size_t build_batches(im_ctx *ic, size_t n)
 }
 
 /* Each committed event's position, to whoever asked (futoin's consumer checkpoints). A
- * batch's events have consecutive positions, also for a batch that was already in the
- * store (its original ones). */
-static void report_positions(im_ctx *ic, size_t nb)
+ * batch that was already in the store keeps its original positions, which other
+ * streams' events may stand between: the library names each one. */
+static void report_positions(im_ctx *ic, size_t n)
 {
-    for (size_t b = 0; b < nb; b++) {
-        size_t first = ic->batch_first[b];
-        for (size_t i = 0; i < ic->batches[b].count; i++)
-            ic->committed(ic->committed_arg, ic->pend[first + i].line,
-                          ic->results[b].first_pos + (int64_t)i);
-    }
+    for (size_t i = 0; i < n; i++)
+        ic->committed(ic->committed_arg, ic->pend[i].line, ic->positions[i]);
 }
 
 /* Append pend[0..n) in one call: the library's return code; on success the figures,
@@ -221,11 +221,12 @@ static void report_positions(im_ctx *ic, size_t nb)
 static int append_pending(im_ctx *ic, size_t n)
 {
     size_t nb = build_batches(ic, n);
-    int rc = evs_append_multi(ic->results, ic->store, ic->batches, nb);
+    int rc = evs_append_multi_positions(ic->results, ic->committed != NULL ? ic->positions : NULL,
+                                        ic->store, ic->batches, nb);
     if (rc < 0)
         return rc;
     if (ic->committed != NULL)
-        report_positions(ic, nb);
+        report_positions(ic, n);
     /* A batch whose ids all stand in its stream already wrote nothing (a re-import):
      * counted apart, so {"imported":N} is what was written. */
     int64_t dup = 0;
@@ -309,5 +310,6 @@ void im_ctx_free(im_ctx *ic)
     free(ic->events);
     free(ic->batches);
     free(ic->results);
+    free(ic->positions);
     free(ic->batch_first);
 }

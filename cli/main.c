@@ -53,7 +53,8 @@ static int print_help(FILE *f)
         "\n"
         "exit codes (every command):\n"
         "  0 ok   1 error   2 usage   3 conflict (expected version)\n"
-        "  4 invalid input   5 corrupt store\n",
+        "  4 invalid input   5 corrupt store\n"
+        "  6 id conflict (some of a batch's ids are stored already, but not as that batch)\n",
         f);
     return fflush(f) == 0 ? CLI_EXIT_OK : CLI_EXIT_ERROR;
 }

@@ -5,10 +5,22 @@
  * codes it returns, who owns what it hands back, and which threads may call it.
  *
  * Model. A store holds events. Each event has a global position (`pos`: 1, 2, 3 ...,
- * gap-free, never reused), belongs to one stream (e.g. "order-42"; the part before the
- * first '-' is the stream's category, "order"), has a version inside that stream (0, 1,
- * 2 ...), a 16-byte UUID, a type, a timestamp (UTC nanoseconds, assigned at append,
- * never decreasing), a JSON `data` value and an optional JSON object `metadata`.
+ * gap-free, never reused), belongs to one stream (e.g. "order-42"), has a version inside
+ * that stream (0, 1, 2 ...), a 16-byte UUID, a type, a timestamp (UTC nanoseconds,
+ * assigned at append, never decreasing), a JSON `data` value and an optional JSON object
+ * `metadata`. A stream belongs to category C when its name is C or starts with "C-":
+ * "order-eu-7" is in the categories "order" and "order-eu", "orders-1" is not in "order"
+ * (evs_query.category filters by it).
+ *
+ * The value -1. As a stream version it means "no event": the version of a stream that
+ * does not exist (evs_stream_info.last_version), which is why EVS_EXPECT_NO_STREAM is -1
+ * too, and a stream's last version can be passed as an expected version whether or not
+ * the stream exists. Elsewhere -1 is a field's own marker, said at the field:
+ * evs_query.from_version -1 is no bound (the stream's first version going forward, its
+ * last going backward); EVS_FROM_END (-1) starts a subscription at the head; a timeout
+ * or lock wait of -1 has no limit; an offset or a checkpoint of -1 is none or
+ * unreadable. As a return code -1 is EVS_EINVAL; the functions that return a position
+ * or a count (int64_t) never return an error code.
  *
  * Caveats.
  *  - A store directory must live on a local filesystem. Network filesystems do not
@@ -82,7 +94,8 @@ EVS_API const char *evs_version_string(void);
     X(ETIMEDOUT, -14, "timed out")                                                         \
     X(EEXIST, -15, "already exists")                                                       \
     X(EREADONLY, -16, "store was opened read-only")                                        \
-    X(EHANDLER, -17, "an event handler reported an error")
+    X(EHANDLER, -17, "an event handler reported an error")                                 \
+    X(EIDCONFLICT, -18, "some event ids are already in the stream, but not as this batch")
 
 enum evs_error {
     EVS_OK = 0,
@@ -231,23 +244,35 @@ typedef struct evs_event_in {
     const unsigned char *id;    /* 16 bytes, or NULL to have evstore generate a v4 UUID */
 } evs_event_in;
 
-/** What an append did. */
+/** What an append did, per batch. */
 typedef struct evs_append_result {
-    int64_t first_pos;   /* global position of the batch's first event */
-    int64_t last_pos;    /* global position of its last event */
-    int64_t version;     /* the stream's last version after the append */
-    int duplicate;       /* 1 when every event id was already in the stream and nothing
-                          * was written: the positions are those of the first append */
+    int64_t first_pos;   /* the global position of the batch's first event */
+    int64_t last_pos;    /* the global position of its last event. Written events have
+                          * the positions first_pos..last_pos. For a duplicate they
+                          * are where the events were stored first, in the same
+                          * increasing order, but other streams' events may stand
+                          * between them: the count of positions in first_pos..last_pos
+                          * is then larger than the batch. evs_append_positions gives
+                          * each event's position in both cases. */
+    int64_t version;     /* the version of the batch's last event: for written events the
+                          * stream's last version after the append; for a duplicate the
+                          * version the event was stored at (the stream may have grown
+                          * since). The batch's events have consecutive versions ending
+                          * here in both cases. */
+    int duplicate;       /* 1 when the batch was already in the stream and nothing was
+                          * written (see evs_append's idempotence) */
 } evs_append_result;
 
 /** Append `count` events to `stream`, atomically: all of them become visible together
  *  or none does, also across a crash. Positions and stream versions are consecutive.
  *
- *  Idempotence: when the writer supplies ids and every one of them already stands in
- *  the stream in the same order, the call writes nothing and returns the original
- *  result with out->duplicate = 1 (a retry after a timeout never duplicates events).
- *  When only some of the ids are already in the stream, it fails with EVS_ECONFLICT.
- *  One call may not carry the same id twice in a batch (EVS_EINVAL).
+ *  Idempotence: when every event carries an id and every one of them already stands in
+ *  the stream at consecutive versions in the batch's order, the call writes nothing
+ *  and returns the original result with out->duplicate = 1 (a retry after a timeout
+ *  never duplicates events), whatever the expected version. When an id of the batch is
+ *  in the stream in any other way (only some of them, or in another order), it fails
+ *  with EVS_EIDCONFLICT and writes nothing. One call may not carry the same id twice in
+ *  a batch (EVS_EINVAL).
  *
  *  Durability: on return the events are stored per the store's sync mode (with
  *  EVS_SYNC_ALWAYS they survive power loss).
@@ -258,8 +283,11 @@ typedef struct evs_append_result {
  *  @param expected_version  a version >= 0, EVS_EXPECT_ANY, EVS_EXPECT_NO_STREAM or
  *                           EVS_EXPECT_EXISTS.
  *  @return 0; EVS_ECONFLICT (expected version mismatch: the message names the stream,
- *          the expected and the actual version; nothing written); EVS_EINVAL (a bad
- *          event: the message names the event's index and field; nothing written);
+ *          the expected and the actual version; nothing written); EVS_EIDCONFLICT (an
+ *          id of the batch is in the stream already, but the batch is not the one
+ *          appended then: the message names the id, its event's index and the version
+ *          holding it; nothing written); EVS_EINVAL (a bad event: the message names the
+ *          event's index and field; nothing written);
  *          EVS_EBUSY (another process holds the writer lock past lock_wait_ms);
  *          EVS_EREADONLY; EVS_ENOSPC or EVS_EIO (the write or its sync failed; when a
  *          sync failed, or a failed write could not be undone, the store refuses every
@@ -268,6 +296,17 @@ typedef struct evs_append_result {
  *  Thread-safe; concurrent appends from several threads share syncs. */
 EVS_API int evs_append(evs_append_result *out, evs_store *store, const char *stream,
                        int64_t expected_version, const evs_event_in *events, size_t count);
+
+/** evs_append, also giving each event's own position: on success positions[k] is the
+ *  position of events[k], for written events (first_pos + k) and for a duplicate alike
+ *  (where each event was stored first, which need not be consecutive). The array is
+ *  the caller's: nothing is allocated for it.
+ *  @param positions  room for `count` positions, or NULL (then as evs_append). Its
+ *                    contents are unspecified after a failure.
+ *  @return as evs_append. Thread-safe. */
+EVS_API int evs_append_positions(evs_append_result *out, int64_t *positions, evs_store *store,
+                                 const char *stream, int64_t expected_version,
+                                 const evs_event_in *events, size_t count);
 
 /** One stream's part of a multi-stream append. */
 typedef struct evs_batch_in {
@@ -282,10 +321,18 @@ typedef struct evs_batch_in {
  *  once), as one atomic unit: all are written or none, with one sync. Each batch's
  *  result goes to out[i] (out may be NULL). A batch whose ids are all already in its
  *  stream is a duplicate (out[i].duplicate = 1) and writes nothing; the others are
- *  written. Returns like evs_append; on EVS_ECONFLICT or EVS_EINVAL the message names
- *  the batch index, and nothing of any batch is written. Thread-safe. */
+ *  written. Returns like evs_append; on EVS_ECONFLICT, EVS_EIDCONFLICT or EVS_EINVAL
+ *  the message names the batch index, and nothing of any batch is written.
+ *  Thread-safe. */
 EVS_API int evs_append_multi(evs_append_result *out, evs_store *store, const evs_batch_in *batches,
                              size_t batch_count);
+
+/** evs_append_multi, also giving each event's own position (as evs_append_positions):
+ *  `positions` has room for every event of every batch, in order (batch 0's events,
+ *  then batch 1's ...), or is NULL. @return as evs_append_multi. Thread-safe. */
+EVS_API int evs_append_multi_positions(evs_append_result *out, int64_t *positions,
+                                       evs_store *store, const evs_batch_in *batches,
+                                       size_t batch_count);
 
 /** Make everything appended so far durable now, whatever the sync mode.
  *  @return 0; EVS_EIO or EVS_ENOSPC (the sync failed: the store now refuses writes

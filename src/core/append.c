@@ -185,8 +185,19 @@ static int check_batch(const evs_batch_in *in, evs__batch_w *w, evs__event_w *ev
     return w->any_id_given ? check_ids_unique(w, &at) : 0;
 }
 
-int evs_append_multi(evs_append_result *out, evs_store *store, const evs_batch_in *batches,
-                     size_t batch_count)
+/* A written batch's events have consecutive positions; a duplicate's were filled in by
+ * the backend as it found them. */
+static void fill_positions(int64_t *positions, const evs__batch_w *bw,
+                           const evs_append_result *res, size_t batch_count)
+{
+    for (size_t i = 0, at = 0; i < batch_count; at += bw[i].count, i++)
+        if (!res[i].duplicate)
+            for (size_t k = 0; k < bw[i].count; k++)
+                positions[at + k] = res[i].first_pos + (int64_t)k;
+}
+
+int evs_append_multi_positions(evs_append_result *out, int64_t *positions, evs_store *store,
+                               const evs_batch_in *batches, size_t batch_count)
 {
     int rc = evs__check_store(store, "evs_append");
     if (rc < 0)
@@ -219,6 +230,7 @@ int evs_append_multi(evs_append_result *out, evs_store *store, const evs_batch_i
     for (size_t i = 0, at = 0; i < batch_count; i++) {
         if ((rc = check_batch(&batches[i], &bw[i], events + at, i, batch_count, &tm)) < 0)
             goto out;
+        bw[i].positions = positions ? positions + at : NULL;
         at += batches[i].count;
         bytes += bw[i].payload_len;
     }
@@ -228,8 +240,11 @@ int evs_append_multi(evs_append_result *out, evs_store *store, const evs_batch_i
         goto out;
     }
     rc = store->m->append(store->be, bw, batch_count, res);
-    if (rc == 0)
+    if (rc == 0) {
+        if (positions)
+            fill_positions(positions, bw, res, batch_count);
         evs__clearerr();
+    }
 out:
     if (events != stack_events)
         evs__free(events);
@@ -240,9 +255,22 @@ out:
     return rc;
 }
 
+int evs_append_multi(evs_append_result *out, evs_store *store, const evs_batch_in *batches,
+                     size_t batch_count)
+{
+    return evs_append_multi_positions(out, NULL, store, batches, batch_count);
+}
+
+int evs_append_positions(evs_append_result *out, int64_t *positions, evs_store *store,
+                         const char *stream, int64_t expected_version,
+                         const evs_event_in *events, size_t count)
+{
+    evs_batch_in b = {stream, expected_version, events, count};
+    return evs_append_multi_positions(out, positions, store, &b, 1);
+}
+
 int evs_append(evs_append_result *out, evs_store *store, const char *stream,
                int64_t expected_version, const evs_event_in *events, size_t count)
 {
-    evs_batch_in b = {stream, expected_version, events, count};
-    return evs_append_multi(out, store, &b, 1);
+    return evs_append_positions(out, NULL, store, stream, expected_version, events, count);
 }

@@ -42,6 +42,9 @@ typedef struct evs__batch_w {
     size_t count;
     bool any_id_given;
     size_t payload_len;   /* sum of stream, type, data and metadata bytes, for sizing */
+    int64_t *positions;   /* NULL, or `count` slots: when the batch turns out to be a
+                           * duplicate, the backend writes each event's stored position
+                           * there (the core fills them for written batches) */
 } evs__batch_w;
 
 /* A query after validation: owned copies of every string, types hashed. */

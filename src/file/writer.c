@@ -467,18 +467,19 @@ static int not_the_same(const evs__batch_w *b, long i, int64_t version)
 {
     char text[37];
     evs__uuid_format(text, b->events[i].id);
-    return evs__seterr(EVS_ECONFLICT,
+    return evs__seterr(EVS_EIDCONFLICT,
                        "event id %s (event %ld of the batch) is already in stream '%.*s' at "
                        "version %" PRId64 ", but the batch is not the one appended then",
                        text, i, (int)b->stream_len, b->stream, version);
 }
 
-/* Idempotence: are all of b's ids already in its stream, as its last events in the
- * batch's order? Then *dup and res holds the original result. An id that is there
- * in any other way is a conflict. Walks the stream's chain from its end: the cost
- * grows with the stream's length and is paid only by appends that carry their own
- * ids. The events need not be at consecutive positions: other streams' events may
- * stand between them. */
+/* Idempotence: are all of b's ids already in its stream, at consecutive versions in
+ * the batch's order? Then *dup, res holds the original result and b->positions (when
+ * given) each event's position. An id that is there in any other way is a conflict.
+ * Walks the stream's chain from its end: the cost grows with the stream's length and is
+ * paid only by appends that carry their own ids. The events need not be at consecutive
+ * positions: other streams' events may stand between them, which is why each position
+ * is taken from the record the walk found. */
 static int check_duplicate(file_backend *fb, const group *g, const evs__batch_w *b,
                            const stream_val *v, bool ids_complete, evs_append_result *res,
                            bool *dup)
@@ -517,12 +518,16 @@ static int check_duplicate(file_backend *fb, const group *g, const evs__batch_w 
             return not_the_same(b, i, version);
         res->last_pos = (int64_t)pos;
         res->version = version;
+        if (b->positions)
+            b->positions[i] = (int64_t)pos;
         for (long j = i - 1; j >= 0; j--) {
             pos = r.prev_pos;
             if (!pos || (rc = group_read(fb, g, pos, &r)) < 0)
                 return pos ? rc : not_the_same(b, j + 1, version - (i - j) + 1);
             if (memcmp(r.id, b->events[j].id, 16) != 0)
                 return not_the_same(b, j, version - (i - j));
+            if (b->positions)
+                b->positions[j] = (int64_t)pos;
         }
         res->first_pos = (int64_t)pos;
         res->duplicate = 1;

@@ -5,10 +5,14 @@
  * original positions and version and writes nothing, also with another expected
  * version (a retry after a timeout), after more events followed, and after reopening;
  * a batch whose ids are only partly in the stream (or in another order) fails with
- * EVS_ECONFLICT and writes nothing; the same ids in another stream are new events; a
- * multi-append with a duplicate batch and a new one writes only the new one; a batch
- * repeated inside one multi-append; ids that reached the stream in separate appends;
- * a batch that carries one id twice (refused, or its retry is a duplicate).
+ * EVS_EIDCONFLICT (not EVS_ECONFLICT, which is a wrong expected version) and writes
+ * nothing; the same ids in another stream are new events; a multi-append with a
+ * duplicate batch and a new one writes only the new one; a batch repeated inside one
+ * multi-append; ids that reached the stream in separate appends;
+ * a batch that carries one id twice (refused, or its retry is a duplicate); each
+ * event's own position from evs_append_positions and evs_append_multi_positions, for
+ * written batches and for retries of events that other streams' events stand between
+ * (positions 1, 2, 4, 6), from the write buffer, the log and after reopening.
  */
 #include "testutil.h"
 
@@ -229,27 +233,27 @@ static void test_partial_is_conflict(void **state)
     /* The original events plus a new one. */
     batch more;
     make_batch(&more, 3, 4);
-    expect_refused(s, "order-2", EVS_EXPECT_ANY, &more, EVS_ECONFLICT);
+    expect_refused(s, "order-2", EVS_EXPECT_ANY, &more, EVS_EIDCONFLICT);
 
     /* A new event first, then an old one. */
     batch mixed;
     make_batch(&mixed, 4, 2);
     memcpy(mixed.ids[1], b.ids[0], 16);
-    expect_refused(s, "order-2", EVS_EXPECT_ANY, &mixed, EVS_ECONFLICT);
+    expect_refused(s, "order-2", EVS_EXPECT_ANY, &mixed, EVS_EIDCONFLICT);
     memcpy(mixed.ids[1], b.ids[2], 16);
-    expect_refused(s, "order-2", EVS_EXPECT_ANY, &mixed, EVS_ECONFLICT);
+    expect_refused(s, "order-2", EVS_EXPECT_ANY, &mixed, EVS_EIDCONFLICT);
 
     /* An old event, then a new one. */
     make_batch(&mixed, 5, 2);
     memcpy(mixed.ids[0], b.ids[2], 16);
-    expect_refused(s, "order-2", EVS_EXPECT_ANY, &mixed, EVS_ECONFLICT);
+    expect_refused(s, "order-2", EVS_EXPECT_ANY, &mixed, EVS_EIDCONFLICT);
 
     /* All old, but in another order. */
     batch swapped;
     make_batch(&swapped, 3, 2);
     memcpy(swapped.ids[0], b.ids[1], 16);
     memcpy(swapped.ids[1], b.ids[0], 16);
-    expect_refused(s, "order-2", EVS_EXPECT_ANY, &swapped, EVS_ECONFLICT);
+    expect_refused(s, "order-2", EVS_EXPECT_ANY, &swapped, EVS_EIDCONFLICT);
 
     /* Nothing of those was written: the stream is the original three. */
     expect_stream_ids(s, "order-2", b.ids, 3);
@@ -257,7 +261,7 @@ static void test_partial_is_conflict(void **state)
 
     /* Still so after reopening. */
     reopen(f);
-    expect_refused(f->store, "order-2", EVS_EXPECT_ANY, &more, EVS_ECONFLICT);
+    expect_refused(f->store, "order-2", EVS_EXPECT_ANY, &more, EVS_EIDCONFLICT);
     expect_stream_ids(f->store, "order-2", b.ids, 3);
 }
 
@@ -443,6 +447,138 @@ static void test_batch_repeating_an_id(void **state)
     repeat_an_id(f->store, "order-12", 2, 0);   /* the same id, twice in a row */
 }
 
+/* A slot past the positions a call may write, to catch a write beyond them. */
+#define GUARD ((int64_t)0x5a5a5a5a)
+
+static void assert_positions(const int64_t *got, const int64_t *want, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (got[i] != want[i])
+            fail_msg("position of event %zu: %" PRId64 ", expected %" PRId64, i, got[i], want[i]);
+    assert_int_equal(got[n], GUARD);
+}
+
+/* The issue's store: cart-42's four events at positions 1, 2, 4 and 6, another stream's
+ * at 3 and 5. */
+static void interleave(evs_store *s, batch *cart)
+{
+    make_batch(cart, 20, 4);
+    int64_t pos[5] = {0, 0, 0, 0, GUARD};
+    evs_append_result r;
+    assert_evs_ok(evs_append_positions(&r, pos, s, "cart-42", EVS_EXPECT_NO_STREAM, cart->ev, 2));
+    assert_int_equal(pos[0], 1);
+    assert_int_equal(pos[1], 2);
+    tu_append1(s, "cart-7", "Ev", "3");
+    assert_evs_ok(evs_append_positions(&r, pos, s, "cart-42", 1, &cart->ev[2], 1));
+    assert_int_equal(pos[0], 4);
+    assert_int_equal(r.duplicate, 0);
+    tu_append1(s, "cart-7", "Ev", "5");
+    assert_evs_ok(evs_append(&r, s, "cart-42", 2, &cart->ev[3], 1));
+    assert_int_equal(r.first_pos, 6);
+}
+
+/* The retry of events stored apart: each event's own position, not a count up from the
+ * first. */
+static void expect_scattered_retry(evs_store *s, const batch *cart)
+{
+    int64_t pos[5] = {0, 0, 0, 0, GUARD};
+    evs_append_result r;
+    assert_evs_ok(evs_append_positions(&r, pos, s, "cart-42", EVS_EXPECT_ANY, cart->ev, 4));
+    assert_int_equal(r.duplicate, 1);
+    assert_int_equal(r.first_pos, 1);
+    assert_int_equal(r.last_pos, 6);
+    assert_int_equal(r.version, 3);
+    assert_positions(pos, (int64_t[]){1, 2, 4, 6}, 4);
+    /* A part of them alone, the middle two. */
+    int64_t part[3] = {0, 0, GUARD};
+    assert_evs_ok(evs_append_positions(&r, part, s, "cart-42", EVS_EXPECT_ANY, &cart->ev[1], 2));
+    assert_int_equal(r.duplicate, 1);
+    assert_positions(part, (int64_t[]){2, 4}, 2);
+    assert_int_equal(r.version, 2);
+    assert_int_equal(evs_head(s), 6);
+}
+
+static void test_positions_of_scattered_retry(void **state)
+{
+    fixture *f = *state;
+    batch cart;
+    interleave(f->store, &cart);
+    expect_scattered_retry(f->store, &cart);
+    reopen(f); /* nothing cached: every position from the log */
+    expect_scattered_retry(f->store, &cart);
+}
+
+/* evs_append_multi_positions: one array for every event of every batch, in order; a
+ * written batch's consecutive positions beside duplicates, one of which stands in the
+ * same call's write buffer. */
+static void test_multi_positions(void **state)
+{
+    fixture *f = *state;
+    evs_store *s = f->store;
+    batch cart, fresh;
+    interleave(s, &cart);
+    make_batch(&fresh, 21, 2);
+    evs_batch_in batches[4] = {{"cart-42", EVS_EXPECT_ANY, cart.ev, 4},
+                               {"cart-9", EVS_EXPECT_NO_STREAM, fresh.ev, 2},
+                               {"cart-42", EVS_EXPECT_ANY, &cart.ev[2], 2},
+                               {"cart-9", EVS_EXPECT_ANY, fresh.ev, 2}};
+    int64_t pos[11];
+    for (size_t i = 0; i < 11; i++)
+        pos[i] = i < 10 ? 0 : GUARD;
+    evs_append_result out[4];
+    assert_evs_ok(evs_append_multi_positions(out, pos, s, batches, 4));
+    assert_int_equal(out[0].duplicate, 1);
+    assert_int_equal(out[1].duplicate, 0);
+    assert_int_equal(out[2].duplicate, 1);
+    assert_int_equal(out[3].duplicate, 1); /* the batch written just before, same call */
+    assert_int_equal(out[1].first_pos, 7);
+    assert_int_equal(out[1].last_pos, 8);
+    assert_positions(pos, (int64_t[]){1, 2, 4, 6, 7, 8, 4, 6, 7, 8}, 10);
+    assert_int_equal(evs_head(s), 8);
+
+    /* The whole call again, and after reopening: every batch a duplicate now. */
+    for (int round = 0; round < 2; round++) {
+        for (size_t i = 0; i < 10; i++)
+            pos[i] = 0;
+        assert_evs_ok(evs_append_multi_positions(out, pos, f->store, batches, 4));
+        for (size_t b = 0; b < 4; b++)
+            assert_int_equal(out[b].duplicate, 1);
+        assert_positions(pos, (int64_t[]){1, 2, 4, 6, 7, 8, 4, 6, 7, 8}, 10);
+        assert_int_equal(evs_head(f->store), 8);
+        reopen(f);
+    }
+
+    /* A failed call may leave anything in the array, but writes nothing past it. */
+    evs_batch_in bad[2] = {{"cart-42", EVS_EXPECT_ANY, cart.ev, 4},
+                           {"cart-9", 0, &cart.ev[0], 1}};
+    assert_evs(EVS_ECONFLICT, evs_append_multi_positions(out, pos, f->store, bad, 2));
+    assert_int_equal(pos[10], GUARD);
+}
+
+/* A partial retry is told apart from a wrong expected version by its code. */
+static void test_id_conflict_has_its_own_code(void **state)
+{
+    fixture *f = *state;
+    evs_store *s = f->store;
+    batch b;
+    make_batch(&b, 22, 3);
+    assert_evs_ok(evs_append(NULL, s, "order-13", EVS_EXPECT_NO_STREAM, b.ev, 2));
+    /* Two old ids and a new one, expecting the version that holds: the ids decide. */
+    assert_evs(EVS_EIDCONFLICT, evs_append(NULL, s, "order-13", 1, b.ev, 3));
+    assert_int_equal(evs_errcode(), EVS_EIDCONFLICT);
+    assert_errmsg_has("is already in stream 'order-13' at version 1");
+    assert_string_equal(evs_errname(EVS_EIDCONFLICT), "EVS_EIDCONFLICT");
+    /* New ids with a wrong expected version: a version conflict. */
+    assert_evs(EVS_ECONFLICT, evs_append(NULL, s, "order-13", 5, &b.ev[2], 1));
+    /* In a multi-append, the batch is named (by its stream here: the second batch). */
+    evs_batch_in batches[2] = {{"order-14", EVS_EXPECT_ANY, &b.ev[2], 1},
+                               {"order-13", EVS_EXPECT_ANY, &b.ev[1], 2}};
+    assert_evs(EVS_EIDCONFLICT, evs_append_multi(NULL, s, batches, 2));
+    assert_errmsg_has(" of 2");
+    assert_errmsg_has("in stream 'order-13'");
+    assert_int_equal(evs_head(s), 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -453,6 +589,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_multi_same_batch_twice, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ids_from_separate_appends, setup, teardown),
         cmocka_unit_test_setup_teardown(test_batch_repeating_an_id, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_positions_of_scattered_retry, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_multi_positions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_id_conflict_has_its_own_code, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
