@@ -208,6 +208,10 @@ static int filter_read(int fd, const char *name, const char *path, char **out)
         what = "checksum mismatch";
     else if (evs_json_validate(text, len) < 0)
         what = "not JSON";
+    /* The canonical text is one line (strings escape control characters), and the
+     * listing prints it as part of one: a crafted newline must not split the line. */
+    else if (memchr(text, '\n', len) || memchr(text, '\r', len))
+        what = "not one line";
     if (what) {
         evs__free(text);
         return filter_damaged(name, path, what);

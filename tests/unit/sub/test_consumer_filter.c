@@ -8,10 +8,12 @@
  * filter and keeps the checkpoint (earlier events are not redelivered); unknown flags;
  * a consumer kept without a filter (a file from an evstore that kept none: 576 bytes)
  * takes the filter of its next open, and reset keeps a filter; a damaged filter is
- * EVS_ECORRUPT naming the file, listed as such, and refilter or reset repairs it; read
+ * EVS_ECORRUPT naming the file, listed as such, and refilter or reset repairs it (also
+ * a well-formed one split over two lines, which the listing could not print); read
  * models: a replay from 0 takes any filter, a resume refuses another.
  */
 #include "testutil.h"
+#include "util.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -203,6 +205,43 @@ static void test_damaged_filter(void **state)
     assert_string_equal(listed_filter(f->s, "dmg", buf, sizeof buf), "{\"category\":\"even\"}");
 }
 
+/* A filter section holding `text`, with a correct checksum, after the slots of `path`. */
+static void write_section(const char *path, const char *text)
+{
+    unsigned char hdr[16];
+    size_t len = strlen(text);
+    memcpy(hdr, "EVSFILT1", 8);
+    evs__put_u32(hdr + 8, (uint32_t)len);
+    evs__put_u32(hdr + 12, evs__crc32c(evs__crc32c(0, hdr, 12), text, len));
+    assert_int_equal(truncate(path, 576), 0);
+    int fd = open(path, O_WRONLY | O_APPEND);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, hdr, sizeof hdr), (ssize_t)sizeof hdr);
+    assert_int_equal(write(fd, text, len), (ssize_t)len);
+    close(fd);
+}
+
+static void test_crafted_filter(void **state)
+{
+    tu_fixture *f = *state;
+    char buf[512], path[4200];
+    evs_consumer *c;
+    assert_evs_ok(evs_consumer_open(&c, f->s, "crafted", NULL));
+    assert_evs_ok(evs_consumer_close(c));
+    ckpt_path(f, "crafted", path, sizeof path);
+    write_section(path, "{\"prefix\":\"o\"}");
+    assert_string_equal(listed_filter(f->s, "crafted", buf, sizeof buf), "{\"prefix\":\"o\"}");
+    write_section(path, "{\n\"prefix\":\"o\"}");
+    assert_evs(EVS_ECORRUPT, evs_consumer_open(&c, f->s, "crafted", NULL));
+    assert_errmsg_has("not one line");
+    evs_consumer_info info;
+    assert_int_equal(tu_consumer_stored(f->s, "crafted", &info), -1);
+    assert_int_equal(info.status, EVS_ECORRUPT);
+    write_section(path, "{\"prefix\":");
+    assert_evs(EVS_ECORRUPT, evs_consumer_open(&c, f->s, "crafted", NULL));
+    assert_errmsg_has("not JSON");
+}
+
 static void test_readmodel_filter(void **state)
 {
     tu_fixture *f = *state;
@@ -240,6 +279,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_same_selection, tu_setup_odd_even, tu_teardown),
         cmocka_unit_test_setup_teardown(test_old_consumer_adopts, tu_setup_odd_even, tu_teardown),
         cmocka_unit_test_setup_teardown(test_damaged_filter, tu_setup_odd_even, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_crafted_filter, tu_setup_odd_even, tu_teardown),
         cmocka_unit_test_setup_teardown(test_readmodel_filter, tu_setup_odd_even, tu_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
