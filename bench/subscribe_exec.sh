@@ -12,7 +12,7 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/evs-exec-bench.XXXXXX")
 trap 'rm -rf "$T"' EXIT INT TERM
 
 seq 1 "$EVENTS" | awk '{printf "{\"stream\":\"order-%d\",\"type\":\"OrderPlaced\",\"data\":{\"n\":%d,\"sku\":\"A-%d\",\"qty\":2}}\n", $1 % 1000, $1, $1 % 97}' |
-    "$EVS" append "$T/store" --quiet --sync none
+    "$EVS" append "$T/store" --create --quiet --sync none
 
 now() { date +%s.%N; }
 report() { # HANDLER BATCH EVENTS START END

@@ -146,6 +146,7 @@ typedef struct ap_opts {
     size_t batch_max; /* events per commit */
     bool atomic;
     bool quiet;
+    bool create; /* --create: make the store when it is missing */
     evs_sync_mode sync;
 } ap_opts;
 

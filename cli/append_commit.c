@@ -56,39 +56,41 @@ static long long number_at(const char *p, const char *prefix, const char **end_o
     return (long long)v;
 }
 
-/* The index of the failed batch from the library's message, which names it as "batch 2
- * of 5: ..." (conflicts) or "append (batch 2) to stream ..." (invalid events); -1 when it
- * names none. Requiring the exact shape keeps a stream that happens to be called
- * "batch 7" from being taken for it. */
+/* The index of the failed batch from the library's message, which names it as "batch
+ * index 2 (of 5 batches): ..." (conflicts) or "append (batch index 2) to stream ..."
+ * (invalid events); -1 when it names none. Requiring the exact shape keeps a stream that
+ * happens to be called "batch index 7" from being taken for it. */
 static long long failed_batch(const char *msg, size_t batch_count)
 {
-    for (const char *p = strstr(msg, "batch "); p != NULL; p = strstr(p + 1, "batch ")) {
+    static const char prefix[] = "batch index ";
+    for (const char *p = strstr(msg, prefix); p != NULL; p = strstr(p + 1, prefix)) {
         const char *end;
-        long long b = number_at(p, "batch ", &end);
+        long long b = number_at(p, prefix, &end);
         if (b < 0 || (size_t)b >= batch_count)
             continue;
         const char *of_end;
-        if (number_at(end, " of ", &of_end) == (long long)batch_count ||
+        if ((number_at(end, " (of ", &of_end) == (long long)batch_count &&
+             strncmp(of_end, " batches)", 9) == 0) ||
             (p > msg && p[-1] == '(' && *end == ')'))
             return b;
     }
     return -1;
 }
 
-/* The index in its batch of the event the library's message names: "...: event 3: ..."
- * (a bad event) or "event id UUID (event 3 of the batch) ..." (an id conflict); -1 when
- * it names none. */
+/* The index in its batch of the event the library's message names: "...: event index
+ * 3: ..." (a bad event) or "event id UUID (event index 3 of the batch) ..." (an id
+ * conflict); -1 when it names none. */
 static long long failed_event(const char *msg)
 {
     const char *end;
-    const char *p = strstr(msg, ": event ");
-    long long k = p != NULL ? number_at(p, ": event ", &end) : -1;
+    const char *p = strstr(msg, ": event index ");
+    long long k = p != NULL ? number_at(p, ": event index ", &end) : -1;
     if (k >= 0)
         return k;
     p = strstr(msg, "event id ");
     if (p == NULL || strlen(p) < 9 + 36)
         return -1;
-    k = number_at(p + 9 + 36, " (event ", &end);
+    k = number_at(p + 9 + 36, " (event index ", &end);
     return k >= 0 && strncmp(end, " of the batch)", 14) == 0 ? k : -1;
 }
 
@@ -107,6 +109,10 @@ static int report_commit_error(const ap_ctx *ac, int rc, size_t batch_count)
         long long k = failed_event(msg);
         if (k >= 0 && (size_t)k <= last - first)
             first = last = first + (size_t)k;
+        /* The line number names the batch now: the library's index would be noise. */
+        const char *rest = strstr(msg, " batches): ");
+        if (strncmp(msg, "batch index ", 12) == 0 && rest != NULL)
+            msg = rest + 11;
     }
     char lines[64], written[128];
     line_range(lines, sizeof lines, ac->lines[first].line_no, ac->lines[last].line_no);
@@ -197,7 +203,7 @@ static size_t build_batches(ap_ctx *ac)
         ac->events[i] =
             (evs_event_in){names + l->type_off, base + l->data_off,
                            l->data_len,         l->meta_len > 0 ? base + l->meta_off : NULL,
-                           l->meta_len,         l->has_id ? l->id : NULL};
+                           l->meta_len,         l->has_id ? l->id : NULL, 0};
         /* Equal names of consecutive lines share one copy (append_line.c), so comparing
          * offsets compares the names. */
         if (i == 0 || l->stream_off != ac->lines[i - 1].stream_off || l->has_expected) {

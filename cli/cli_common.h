@@ -122,6 +122,22 @@ bool cli_check_name(const char *cmd, const char *option, const char *s, size_t m
  * and returns its exit code through *exit_code. */
 evs_store *cli_open_readonly(const char *cmd, const char *dir, int *exit_code);
 
+/* What cli_open_write made: the store, and its directory too. */
+typedef struct cli_created {
+    bool store;
+    bool dir;
+} cli_created;
+
+/* Open the store in `dir` to write to it (cli_create.c). A missing store is created
+ * only when `create` is set (--create), and then announced on stderr; without it the
+ * message says how to make one. Returns the handle, or NULL with the exit code in
+ * *exit_code (reported). */
+evs_store *cli_open_write(const char *cmd, const char *dir, const evs_options *opts, bool create,
+                          cli_created *made, int *exit_code);
+/* After a command that created the store failed with nothing stored: remove the store
+ * again (and its directory when that was made too), saying so on stderr. */
+void cli_discard_created(const char *cmd, const char *dir, const cli_created *made);
+
 /* ---- event filters (cli_filter.c) -------------------------------------------------- */
 
 /* The filters that read, tail and export share, as option indexes. A command lists

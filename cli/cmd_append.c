@@ -23,7 +23,7 @@
 static const char append_help[] =
     "usage: evstore append [DIR] [--stream S] [--expected-version V]\n"
     "                      [--wait SECONDS] [--batch N] [--atomic] [--quiet]\n"
-    "                      [--sync always|batch|none]\n"
+    "                      [--sync always|batch|none] [--create]\n"
     "\n"
     "Append events read from standard input, one JSON object per line:\n"
     "  {\"stream\":\"order-1\",\"type\":\"ItemAdded\",\"data\":{\"sku\":\"A1\"}}\n"
@@ -55,6 +55,8 @@ static const char append_help[] =
     "  --batch N              commit at most N events at a time (default 1000)\n"
     "  --atomic               all of the input in one atomic commit, or nothing\n"
     "  --quiet                print no acknowledgements\n"
+    "  --create               create the store when DIR holds none (said on stderr;\n"
+    "                         removed again when nothing could be stored)\n"
     "  --sync MODE            always (default: synced to disk before it is\n"
     "                         acknowledged), batch (synced every 10 ms), none\n"
     "                         (left to the operating system)\n"
@@ -63,18 +65,20 @@ static const char append_help[] =
     "On a bad line, the lines before it are committed, then one message on stderr\n"
     "names the line, the field, what is wrong, and which lines were written. If\n"
     "standard output goes away, appending goes on without acknowledgements.\n"
-    "DIR defaults to $EVSTORE_DIR and is created when missing.\n"
+    "DIR defaults to $EVSTORE_DIR; it must hold a store ('evstore init') unless\n"
+    "--create is given.\n"
     "Exit codes: 0 ok, 1 error, 2 usage, 3 conflict (expected version), 4 invalid\n"
     "input, 6 id conflict (some of a batch's ids are in its stream already, but not\n"
     "as that batch: only some of them, or in another order).\n";
 
-enum { OPT_STREAM, OPT_EXPECTED, OPT_WAIT, OPT_BATCH, OPT_ATOMIC, OPT_QUIET, OPT_SYNC };
+enum { OPT_STREAM, OPT_EXPECTED, OPT_WAIT, OPT_BATCH, OPT_ATOMIC, OPT_QUIET, OPT_SYNC, OPT_CREATE };
 
 static const cli_optdef append_opts[] = {
     [OPT_STREAM] = {"stream", true, 0},  [OPT_EXPECTED] = {"expected-version", true, 0},
     [OPT_WAIT] = {"wait", true, 0},      [OPT_BATCH] = {"batch", true, 0},
     [OPT_ATOMIC] = {"atomic", false, 0}, [OPT_QUIET] = {"quiet", false, 0},
-    [OPT_SYNC] = {"sync", true, 0},      {NULL, false, 0},
+    [OPT_SYNC] = {"sync", true, 0},      [OPT_CREATE] = {"create", false, 0},
+    {NULL, false, 0},
 };
 
 /* ---- options ------------------------------------------------------------------------ */
@@ -134,6 +138,9 @@ static int set_option(ap_opts *o, int opt, const char *v)
         return CLI_EXIT_OK;
     case OPT_QUIET:
         o->quiet = true;
+        return CLI_EXIT_OK;
+    case OPT_CREATE:
+        o->create = true;
         return CLI_EXIT_OK;
     case OPT_SYNC:
         if (strcmp(v, "always") == 0)
@@ -314,17 +321,21 @@ int cli_cmd_append(int argc, char **argv)
     evs_options opts = EVS_OPTIONS_INIT;
     opts.sync_mode = ac.o.sync;
     opts.lock_wait_ms = ac.o.wait_ms;
-    int rc = evs_open(&ac.store, ac.o.dir, &opts);
-    if (rc < 0)
-        return cli_lib_err("append", rc);
+    cli_created made;
+    ac.store = cli_open_write("append", ac.o.dir, &opts, ac.o.create, &made, &code);
+    if (ac.store == NULL)
+        return code;
     ap_input_init(&ac.in, STDIN_FILENO);
     if (cli_out_init(&ac.out, STDOUT_FILENO, 256u << 10) < 0)
         code = ap_report_oom();
     else
         code = run(&ac);
-    rc = evs_close(ac.store);
+    bool empty = evs_head(ac.store) == 0;
+    int rc = evs_close(ac.store);
     if (rc < 0 && code == CLI_EXIT_OK)
         code = cli_lib_err("append", rc);
+    if (code != CLI_EXIT_OK && empty)
+        cli_discard_created("append", ac.o.dir, &made);
     free_ctx(&ac);
     return code;
 }

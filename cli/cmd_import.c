@@ -13,7 +13,7 @@
 
 static const char import_help[] =
     "usage: evstore import [DIR] --format FORMAT PATH... [--stream S | --stream-field F]\n"
-    "                      [--sync always|batch|none]\n"
+    "                      [--sync always|batch|none] [--keep-ts] [--create]\n"
     "\n"
     "Append the events of PATH... (\"-\" for standard input), in order, in large atomic\n"
     "commits. Compressed input (gzip or zstd) is recognised by its content, whatever\n"
@@ -27,13 +27,18 @@ static const char import_help[] =
     "                        metadata as \"imported_ts\". --stream: for lines without one.\n"
     "  tiny-event-sourcing   tiny-event-sourcing's log.ndjson: \"type\" is the type, the\n"
     "                        other fields but \"index\" are the data; \"index\" must match\n"
-    "                        the line order. Stream: --stream (default \"tiny\") or the\n"
-    "                        field named by --stream-field.\n"
+    "                        the line order and goes to the metadata as {\"tiny_index\":N}.\n"
+    "                        Stream: --stream (default \"tiny\") or the field named by\n"
+    "                        --stream-field.\n"
     "  eventlog              @rymdtiden/eventlog's daily files: PATH is the file name\n"
-    "                        template, e.g. 'data/events-%y-%m-%d.log' (quoted); files\n"
-    "                        are read in date order. Lines {\"event\":{...},\"meta\":{...}}:\n"
-    "                        the event is the data, its \"type\" the type (else \"event\");\n"
-    "                        metadata {\"eventlog_id\":...,\"eventlog_pos\":YYYYMMDDnnnnnnnn}.\n"
+    "                        template, e.g. 'data/events-%y-%m-%d.log' (quoted; %Y works\n"
+    "                        too), or the files themselves, each dated by the YYYY-MM-DD\n"
+    "                        in its name. Day files may be compressed (NAME.gz,\n"
+    "                        NAME.zst); another ending, or a day twice, is refused by\n"
+    "                        name. Files are read in date order. Lines\n"
+    "                        {\"event\":{...},\"meta\":{...}}: the event is the data, its\n"
+    "                        \"type\" the type (else \"event\"); metadata {\"eventlog_id\":\n"
+    "                        ...,\"eventlog_pos\":YYYYMMDDnnnnnnnn,\"imported_ts\":DAY}.\n"
     "                        Stream: --stream (default \"eventlog\") or --stream-field,\n"
     "                        a field of the event.\n"
     "  simple-event-sourcing @mountainpass/simple-event-sourcing's chunks: PATHs are\n"
@@ -50,16 +55,26 @@ static const char import_help[] =
     "                        {\"futoin_id\":ID,\"imported_ts\":TS} with futoin's ts as\n"
     "                        RFC 3339 (the store sets ts itself, as for ndjson).\n"
     "                        Each consumer of evt_consumers becomes a durable consumer\n"
-    "                        (':' in its ident becomes '.') checkpointed at the position\n"
-    "                        of the last event futoin delivered to it. Stream: --stream\n"
-    "                        (default \"futoin\") or --stream-field, a field of the data.\n"
+    "                        (':' in its ident becomes '.', a leading '-' becomes '_')\n"
+    "                        checkpointed at the position of the last event futoin\n"
+    "                        delivered to it; one the store has already is kept as it\n"
+    "                        is (\"kept\":true). Stream: --stream (default \"futoin\") or\n"
+    "                        --stream-field, a field of the data.\n"
     "\n"
     "options:\n"
     "  --format FORMAT     one of the above (required)\n"
     "  --stream S          the stream to import into (see the formats)\n"
-    "  --stream-field F    take each event's stream from its field F (not for ndjson,\n"
-    "                      whose lines name their stream and version)\n"
+    "  --stream-field F    take each event's stream from its field F, a dotted path\n"
+    "                      (data.sku: member sku of member data); not for ndjson,\n"
+    "                      whose lines name their stream and version\n"
     "  --sync MODE         always (default), batch or none, as for append\n"
+    "  --keep-ts           each event's ts is its source's time (ndjson's ts, futoin's\n"
+    "                      ts, eventlog's day) instead of the import's, so --since and\n"
+    "                      time queries find migrated events; times must not go\n"
+    "                      backwards, also against the store's last event (else the\n"
+    "                      import stops at the first line that does)\n"
+    "  --create            create the store when DIR holds none (said on stderr;\n"
+    "                      removed again when nothing could be imported)\n"
     "  --help, -h          this text\n"
     "\n"
     "At the end, one line: {\"imported\":N}, plus \"duplicates\":M when batches were\n"
@@ -71,17 +86,23 @@ static const char import_help[] =
     "which line events were imported; that line is where the rest starts. futoin\n"
     "consumers are created only once all events are in. On a terminal, a progress bar\n"
     "is shown on standard error (never when it is a pipe or a file).\n"
-    "DIR defaults to $EVSTORE_DIR and is created when missing.\n"
+    "Every event gets a stable id: its own (ndjson) or one derived from its place in\n"
+    "the source (a UUIDv5), so importing the same input again writes only what is\n"
+    "missing: after a failure, run the same import over the corrected input.\n"
+    "DIR defaults to $EVSTORE_DIR; it must hold a store ('evstore init') unless\n"
+    "--create is given.\n"
     "Exit codes: 0 ok, 1 error, 2 usage, 3 conflict, 4 invalid input, 6 id conflict\n"
     "(some of a batch's ids are in its stream already, but not as that batch).\n";
 
-enum { OPT_FORMAT, OPT_STREAM, OPT_STREAM_FIELD, OPT_SYNC };
+enum { OPT_FORMAT, OPT_STREAM, OPT_STREAM_FIELD, OPT_SYNC, OPT_KEEP_TS, OPT_CREATE };
 
 static const cli_optdef import_opts[] = {
     [OPT_FORMAT] = {"format", true, 0},
     [OPT_STREAM] = {"stream", true, 0},
     [OPT_STREAM_FIELD] = {"stream-field", true, 0},
     [OPT_SYNC] = {"sync", true, 0},
+    [OPT_KEEP_TS] = {"keep-ts", false, 0},
+    [OPT_CREATE] = {"create", false, 0},
     {NULL, false, 0},
 };
 
@@ -104,6 +125,8 @@ struct import_args {
     const char *stream;
     const char *stream_field;
     evs_sync_mode sync;
+    bool keep_ts;
+    bool create;
     char **paths; /* argv strings; the array is owned */
     size_t path_count;
 };
@@ -141,6 +164,12 @@ static int set_option(struct import_args *ia, int opt, const char *v)
         else
             return cli_usage("import", "--sync wants always, batch or none, not '%s'", v);
         return CLI_EXIT_OK;
+    case OPT_KEEP_TS:
+        ia->keep_ts = true;
+        return CLI_EXIT_OK;
+    case OPT_CREATE:
+        ia->create = true;
+        return CLI_EXIT_OK;
     default:
         return CLI_EXIT_USAGE;
     }
@@ -173,6 +202,9 @@ static int parse_args(struct import_args *ia, int argc, char **argv)
     if (ia->format == FMT_NDJSON && ia->stream_field != NULL)
         return cli_usage("import", "--stream-field is not for ndjson: its lines name their "
                                    "stream, and their versions count in it");
+    if (ia->keep_ts && (ia->format == FMT_TINY || ia->format == FMT_SES))
+        return cli_usage("import", "--keep-ts: %s keeps no time of its events",
+                         formats[ia->format].name);
     const char *env = getenv("EVSTORE_DIR");
     bool dir_from_env = n == 1 && env != NULL && env[0] != '\0';
     ia->dir = cli_store_dir("import", dir_from_env || n == 0 ? NULL : args[0]);
@@ -243,22 +275,34 @@ int cli_cmd_import(int argc, char **argv)
     memset(&ic, 0, sizeof ic);
     ic.default_stream = ia.stream != NULL ? ia.stream : formats[ia.format].default_stream;
     ic.stream_field = ia.stream_field;
+    ic.keep_ts = ia.keep_ts;
     ic.progress.tty = isatty(STDERR_FILENO) == 1;
+    if (im_id_init(&ic.ids) < 0) {
+        free(owned);
+        cli_err("import", "cannot set up SHA-1 (OpenSSL) for the events' ids");
+        return CLI_EXIT_ERROR;
+    }
     evs_options opts = EVS_OPTIONS_INIT;
     opts.sync_mode = ia.sync;
-    int rc = evs_open(&ic.store, ia.dir, &opts);
-    if (rc < 0) {
+    cli_created made;
+    ic.store = cli_open_write("import", ia.dir, &opts, ia.create, &made, &code);
+    if (ic.store == NULL) {
+        im_id_free(&ic.ids);
         free(owned);
-        return cli_lib_err("import", rc);
+        return code;
     }
     code = run(&ic, &ia);
     im_progress_clear(&ic.progress);
-    rc = evs_close(ic.store);
+    bool empty = evs_head(ic.store) == 0;
+    int rc = evs_close(ic.store);
     if (rc < 0 && code == CLI_EXIT_OK)
         code = cli_lib_err("import", rc);
+    if (code != CLI_EXIT_OK && empty)
+        cli_discard_created("import", ia.dir, &made);
     if (code == CLI_EXIT_OK)
         code = print_result(&ic);
     im_ctx_free(&ic);
+    im_id_free(&ic.ids);
     free(owned);
     return code;
 }

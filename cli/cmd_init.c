@@ -2,9 +2,9 @@
  * cmd_init.c - `evstore init`: create a new, empty store, refusing to touch an existing
  * store or a directory that holds anything else.
  *
- * Other commands that write (append, import) create a missing store on the way; init
- * exists for scripts that want creation to be a separate, checked step, with a chosen
- * segment size (a store remembers the size it was created with).
+ * The commands that write (append, import) create a missing store only when given
+ * --create, so that a typo in a path is an error; init is the usual way to make one,
+ * with a chosen segment size (a store remembers the size it was created with).
  */
 #include "cli_common.h"
 

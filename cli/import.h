@@ -9,6 +9,8 @@
  *   import_ses_files.c       simple-event-sourcing's chunks, found and put in order
  *   import_futoin.c          futoin-eventstream's SQLite tables, merged by id
  *   import_futoin_consumers.c  its registered consumers, as durable consumers
+ *   import_id.c              the ids of events their source gives none (UUIDv5)
+ *   import_resume.c          a commit that overlaps what an earlier run stored
  *   import_batch.c           gathers events and commits them in large evs_append_multi
  *                            calls; messages naming file and line
  *   import_versions.c        which event of a refused commit broke its stream's versions
@@ -73,6 +75,8 @@ int im_input_open(im_input *in, const char *path, char *why, size_t why_len);
  * 0 at the end, -1 on a read error or an over-long line (*why says which). */
 int im_input_next(im_input *in, const char **line, size_t *len, char *why, size_t why_len);
 void im_input_close(im_input *in);
+/* A new string "dir/name" (just name when dir is NULL), for free(); NULL out of memory. */
+char *im_path_join(const char *dir, const char *name);
 
 /* ---- progress ----------------------------------------------------------------------- */
 
@@ -94,6 +98,20 @@ void im_progress_show(im_progress *p, int64_t events);
 /* Take the bar off the screen, before a message or at the end. */
 void im_progress_clear(im_progress *p);
 
+/* ---- ids ---------------------------------------------------------------------------- */
+
+/* SHA-1 for the ids, set up once (OpenSSL's types, named by their struct tags so that
+ * only import_id.c includes OpenSSL). */
+typedef struct im_id {
+    struct evp_md_st *md;
+    struct evp_md_ctx_st *ctx;
+} im_id;
+
+int im_id_init(im_id *g); /* 0, or -1 (out of memory, or no SHA-1) */
+void im_id_free(im_id *g);
+/* The id of an event from its origin (ev->origin must be set). 0, or -1. */
+int im_id_derive(im_id *g, const im_event *ev, unsigned char out[16]);
+
 /* ---- events and commits -------------------------------------------------------------- */
 
 /* A pending event: offsets into the arena, which moves as it grows. */
@@ -103,6 +121,8 @@ typedef struct im_pending {
     int64_t version;
     bool has_id;
     unsigned char id[16];
+    int64_t ts_ns; /* the source's time of the event (for --keep-ts), or 0 */
+    bool cut_before; /* starts a batch of its own (import_retry.c) */
     const char *file; /* borrowed: lives until the import ends */
     uint64_t line;    /* or the row id, for formats of rows */
 } im_pending;
@@ -114,6 +134,8 @@ typedef struct im_ctx {
     evs_store *store;
     const char *default_stream; /* --stream, or the format's default */
     const char *stream_field;   /* --stream-field, or NULL */
+    bool keep_ts;               /* --keep-ts: each event's ts is its source's time */
+    im_id ids;                  /* for events without an id */
     /* Where the reader is, for messages: file and line, or file and row id. */
     const char *file;
     uint64_t line;
@@ -146,6 +168,17 @@ typedef struct im_ctx {
 int im_add(im_ctx *ic, const im_event *ev);
 /* Commit what is pending. Returns an exit code (reported on failure). */
 int im_commit(im_ctx *ic);
+/* Set up ic->events and ic->batches for pend[0..n) (scratch reserved): the batch count. */
+size_t im_build_batches(im_ctx *ic, size_t n);
+/* Append pend[0..n) in one call: the library's return code; on success the figures, the
+ * positions and the place of the last event are brought up to date. */
+int im_append_pending(im_ctx *ic, size_t n);
+/* A refused commit that overlaps what the store holds (import_retry.c): cut its batches
+ * after each stream's last stored event. The number of cuts (0: no overlap), or -1. */
+int im_split_overlaps(im_ctx *ic);
+/* A commit refused with EVS_EINVAL: store what comes before the refused event and
+ * report that at its line. An exit code (reported), or a library code to report. */
+int im_commit_to_refused(im_ctx *ic);
 /* Bad input at the current file and line: commit what came before, then one message
  * saying what is wrong, how much was imported and where to resume. Returns
  * CLI_EXIT_INVALID (or the commit's failure). */
@@ -171,6 +204,7 @@ int im_find_gap(im_ctx *ic, size_t *k, int64_t *next);
 typedef struct im_seq {
     int64_t next;  /* per event: the next event's number (tiny's index, ses's index) */
     bool per_line; /* instead: seq = next + line number - 1 (eventlog's positions) */
+    int64_t file_ts_ns; /* the time of the file's events (eventlog's day), or 0 */
 } im_seq;
 
 /* Read `path` line by line; parse each non-blank line with `parse` and add its event.

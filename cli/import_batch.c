@@ -118,11 +118,17 @@ int im_add(im_ctx *ic, const im_event *ev)
     }
     im_pending *p = &ic->pend[ic->count];
     p->version = ev->version;
+    p->cut_before = false;
     p->file = ic->file;
     p->line = ic->line;
-    p->has_id = ev->id != NULL;
-    if (p->has_id)
+    p->has_id = ev->id != NULL || ev->origin != NULL;
+    if (ev->id != NULL)
         memcpy(p->id, ev->id, 16);
+    else if (ev->origin != NULL && im_id_derive(&ic->ids, ev, p->id) < 0)
+        return report(ic, CLI_EXIT_ERROR, "cannot derive the event's id (SHA-1 failed)");
+    if (ic->keep_ts && ev->orig_ts_ns <= 0)
+        return im_bad(ic, "--keep-ts: the event has no time of its own to keep");
+    p->ts_ns = ic->keep_ts ? ev->orig_ts_ns : 0;
     p->meta_len = ev->meta != NULL ? ev->meta_len : 0;
     p->data_len = ev->data_len;
     /* Consecutive events of one stream (the common case) share one copy of its name. */
@@ -184,17 +190,21 @@ static int reserve_scratch(im_ctx *ic)
 /* Batches for pend[0..n): a new one where the stream changes, and where a versioned
  * event follows one without, so every versioned event is either checked against the
  * one before it (im_add) or is the first of a batch that expects its version - 1. */
-static size_t build_batches(im_ctx *ic, size_t n)
+size_t im_build_batches(im_ctx *ic, size_t n)
 {
     const char *a = ic->arena.ptr;
     size_t nb = 0;
     for (size_t i = 0; i < n; i++) {
         const im_pending *p = &ic->pend[i];
         const im_pending *prev = i > 0 ? p - 1 : NULL;
-        ic->events[i] = (evs_event_in){a + p->type_off, a + p->data_off,
-                                       p->data_len,     p->meta_len > 0 ? a + p->meta_off : NULL,
-                                       p->meta_len,     p->has_id ? p->id : NULL};
-        if (prev == NULL || p->stream_off != prev->stream_off ||
+        ic->events[i] = (evs_event_in){a + p->type_off,
+                                       a + p->data_off,
+                                       p->data_len,
+                                       p->meta_len > 0 ? a + p->meta_off : NULL,
+                                       p->meta_len,
+                                       p->has_id ? p->id : NULL,
+                                       p->ts_ns};
+        if (prev == NULL || p->stream_off != prev->stream_off || p->cut_before ||
             (p->version >= 0 && prev->version < 0)) {
             int64_t e = EVS_EXPECT_ANY;
             if (p->version >= 0)
@@ -218,9 +228,9 @@ static void report_positions(im_ctx *ic, size_t n)
 
 /* Append pend[0..n) in one call: the library's return code; on success the figures,
  * the positions and the place of the last event are brought up to date. */
-static int append_pending(im_ctx *ic, size_t n)
+int im_append_pending(im_ctx *ic, size_t n)
 {
-    size_t nb = build_batches(ic, n);
+    size_t nb = im_build_batches(ic, n);
     int rc = evs_append_multi_positions(ic->results, ic->committed != NULL ? ic->positions : NULL,
                                         ic->store, ic->batches, nb);
     if (rc < 0)
@@ -256,7 +266,7 @@ static int commit_to_gap(im_ctx *ic, int rc)
         ic->count = 0;
         return report(ic, CLI_EXIT_ERROR, what);
     }
-    if (found == 0 || (k > 0 && (rc = append_pending(ic, k)) < 0))
+    if (found == 0 || (k > 0 && (rc = im_append_pending(ic, k)) < 0))
         return rc;
     const im_pending *p = &ic->pend[k];
     char stream[EVS_MAX_STREAM_LEN + 1];
@@ -276,20 +286,32 @@ int im_commit(im_ctx *ic)
         cli_err("import", "out of memory");
         return CLI_EXIT_ERROR;
     }
-    const im_pending *first = &ic->pend[0], *last = &ic->pend[ic->count - 1];
-    int rc = append_pending(ic, ic->count);
+    int rc = im_append_pending(ic, ic->count);
+    /* The lookups below succeed and clear the library's message: keep it. */
+    char why[600];
+    (void)snprintf(why, sizeof why, "%s", rc < 0 ? evs_errmsg() : "");
+    if (rc == EVS_EIDCONFLICT && im_split_overlaps(ic) > 0) {
+        rc = im_append_pending(ic, ic->count);
+        (void)snprintf(why, sizeof why, "%s", rc < 0 ? evs_errmsg() : "");
+    }
     if (rc == EVS_ECONFLICT) {
         rc = commit_to_gap(ic, rc);
         if (rc >= 0)
             return rc; /* an exit code: reported */
+    } else if (rc == EVS_EINVAL) {
+        rc = im_commit_to_refused(ic);
+        if (rc >= 0)
+            return rc;
+        (void)snprintf(why, sizeof why, "%s", evs_errmsg());
     }
     if (rc < 0) {
+        const im_pending *first = &ic->pend[0], *last = &ic->pend[ic->count - 1];
         char done[512], from[320], to[320];
         imported_clause(ic, done, sizeof done);
         im_progress_clear(&ic->progress);
         where(ic, first->file, first->line, from, sizeof from);
         where(ic, last->file, last->line, to, sizeof to);
-        cli_err("import", "%s to %s: %s; none of these %s was imported; %s", from, to, evs_errmsg(),
+        cli_err("import", "%s to %s: %s; none of these %s was imported; %s", from, to, why,
                 ic->rows ? "rows" : "lines", done);
         ic->count = 0;
         return cli_exit_code(rc);

@@ -58,7 +58,7 @@ int im_parse_eventlog(im_line *l, const char *line, size_t len, im_event *ev)
     if (w.has_meta && w.meta.kind == EVS_JSON_OBJECT)
         (void)evs__json_object_walk(w.meta.value, w.meta.value_len, EVS_MAX_JSON_DEPTH + 1,
                                     el_meta_member, &w, NULL);
-    *ev = (im_event){NULL, "event", w.event.value, w.event.value_len, NULL, 0, NULL, -1};
+    *ev = IM_EVENT_INIT(NULL, "event", w.event.value, w.event.value_len);
     if (w.ts.has_type && im_line_string(l, &w.ts.type, "event.type", &ev->type) < 0)
         return -1;
     if (im_line_stream(l, w.ts.has_stream ? &w.ts.stream : NULL, "event.", &ev->stream) < 0)
@@ -66,15 +66,33 @@ int im_parse_eventlog(im_line *l, const char *line, size_t len, im_event *ev)
     /* The id is copied raw (any JSON value the package wrote), so it is at most the
      * line; the rest of the object fits the scratch's fixed allowance. */
     char *meta = l->scratch + l->scratch_len;
-    size_t room = w.has_id ? w.id.value_len + 64 : 64;
+    size_t room = w.has_id ? w.id.value_len + 112 : 112;
     int n;
     if (w.has_id)
-        n = snprintf(meta, room, "{\"eventlog_id\":%.*s,\"eventlog_pos\":%lld}",
+        n = snprintf(meta, room, "{\"eventlog_id\":%.*s,\"eventlog_pos\":%lld",
                      (int)w.id.value_len, w.id.value, (long long)l->seq);
     else
-        n = snprintf(meta, room, "{\"eventlog_pos\":%lld}", (long long)l->seq);
+        n = snprintf(meta, room, "{\"eventlog_pos\":%lld", (long long)l->seq);
+    size_t len_meta = n > 0 ? (size_t)n : 0;
+    if (l->file_ts_ns > 0) {
+        /* The day of the file: the only time eventlog keeps of an event. */
+        memcpy(meta + len_meta, ",\"imported_ts\":\"", 16);
+        len_meta += 16;
+        len_meta += evs_time_format(meta + len_meta, 40, l->file_ts_ns);
+        meta[len_meta++] = '"';
+    }
+    meta[len_meta++] = '}';
     ev->meta = meta;
-    ev->meta_len = n > 0 ? (size_t)n : 0;
+    ev->meta_len = len_meta;
     l->scratch_len += ev->meta_len;
+    ev->orig_ts_ns = l->file_ts_ns;
+    /* The package's own id of the event names it; a line without one, its position. */
+    ev->origin = "eventlog";
+    if (w.has_id) {
+        ev->origin_key = w.id.value;
+        ev->origin_key_len = w.id.value_len;
+    } else {
+        ev->origin_seq = l->seq;
+    }
     return 0;
 }

@@ -260,10 +260,7 @@ struct stream_walk {
 static int stream_member(void *vctx, const evs_json_member *m)
 {
     struct stream_walk *w = vctx;
-    if (im_key_is(m, w->field)) {
-        w->m = *m;
-        w->found = true;
-    }
+    (void)im_field_at(m, w->field, &w->m, &w->found);
     return 0;
 }
 
@@ -273,7 +270,7 @@ static int row_event(struct fu_state *fs, const struct fu_table *t)
     im_ctx *ic = fs->ic;
     sqlite3_stmt *st = t->st;
     char why[512];
-    im_event ev = {NULL, NULL, NULL, 0, NULL, 0, NULL, -1};
+    im_event ev = IM_EVENT_INIT(NULL, NULL, NULL, 0);
     ev.type = row_type(st, why, sizeof why);
     if (ev.type == NULL)
         return im_bad(ic, "%s: %s", t->name, why);
@@ -292,7 +289,7 @@ static int row_event(struct fu_state *fs, const struct fu_table *t)
     /* The stream (at most the data) and the metadata (under 100 bytes). */
     if (evs__buf_reserve(&ic->scratch, ev.data_len + 256) < 0)
         return im_read_error(ic, "out of memory");
-    im_line l = {ic->default_stream, ic->stream_field, 0, ic->scratch.ptr, 0, ""};
+    im_line l = {ic->default_stream, ic->stream_field, 0, 0, false, ic->scratch.ptr, 0, ""};
     struct stream_walk w = {ic->stream_field, {NULL, 0, false, NULL, 0, EVS_JSON_INVALID}, false};
     if (ic->stream_field != NULL)
         (void)evs__json_object_walk(ev.data, ev.data_len, EVS_MAX_JSON_DEPTH, stream_member, &w,
@@ -300,6 +297,9 @@ static int row_event(struct fu_state *fs, const struct fu_table *t)
     if (im_line_stream(&l, w.found ? &w.m : NULL, "data.", &ev.stream) < 0)
         return im_bad(ic, "%s: %s", t->name, l.why);
     build_meta(&l, t->id, ns, &ev);
+    ev.orig_ts_ns = ns;
+    ev.origin = "futoin";
+    ev.origin_seq = t->id;
     return im_add(ic, &ev);
 }
 

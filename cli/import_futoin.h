@@ -21,6 +21,7 @@ typedef struct fu_consumer {
     int64_t last_evt_id;                      /* the last event id futoin delivered to it */
     char name[EVS_MAX_CONSUMER_NAME_LEN + 1]; /* the evstore consumer */
     int64_t checkpoint; /* the position of that event in evstore, once known */
+    bool kept;          /* the store has it already (an earlier import): left alone */
 } fu_consumer;
 
 typedef struct fu_consumers {
@@ -32,9 +33,9 @@ typedef struct fu_consumers {
 
 /* Add the rows of `db`'s evt_consumers. 0, or -1 with the error reported. */
 int fu_consumers_load(fu_consumers *fc, sqlite3 *db, const char *path);
-/* Before any event is written: map idents to consumer names, sort, and refuse names
- * that collide or that the store already has. `head` is the store's head now. 0, or -1
- * with the error reported (nothing was imported). */
+/* Before any event is written: map idents to consumer names, sort, refuse names that
+ * collide, and mark those the store has already as kept. `head` is the store's head
+ * now. 0, or -1 with the error reported (nothing was imported). */
 int fu_consumers_prepare(fu_consumers *fc, evs_store *store, int64_t head);
 /* im_committed_fn: event `id` was stored at `pos`; ids come in ascending order. */
 void fu_consumers_committed(void *arg, uint64_t id, int64_t pos);

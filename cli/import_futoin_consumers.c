@@ -4,9 +4,13 @@
  * futoin left them.
  *
  * futoin names a consumer "<user id>:<component>"; evstore names allow A-Z a-z 0-9 . _ -
- * only, so ':' becomes '.' and any other character '_' ("1:Security" -> "1.Security").
- * Two idents that come out the same, or a name the store already has, stop the import
- * before any event is written: a consumer is never merged into another silently.
+ * only, so ':' becomes '.' and any other character '_' ("1:Security" -> "1.Security"),
+ * and a name never starts with '-' (a leading '-' becomes '_': "-internal:BENCH" ->
+ * "_internal.BENCH"), which commands would take for an option. Two idents that come out
+ * the same stop the import before any event is written: a consumer is never merged
+ * into another silently. A name the store has already is left as it is (an import run
+ * again must not move a consumer back, after it consumed): the result lists it as
+ * kept, with the checkpoint it has.
  *
  * last_evt_id is the id of the last event futoin delivered; the checkpoint is the
  * position of the last imported event whose id is at most that. A consumer that has
@@ -44,7 +48,7 @@ static int add(fu_consumers *fc, const char *ident, int64_t last, const char *pa
     char *copy = strdup(ident);
     if (copy == NULL)
         return -1;
-    fc->v[fc->count++] = (fu_consumer){copy, path, last, "", 0};
+    fc->v[fc->count++] = (fu_consumer){copy, path, last, "", 0, false};
     return 0;
 }
 
@@ -105,6 +109,8 @@ static int map_name(fu_consumer *c)
     }
     for (size_t i = 0; i < n; i++)
         c->name[i] = name_char(c->ident[i]) ? c->ident[i] : c->ident[i] == ':' ? '.' : '_';
+    if (c->name[0] == '-')
+        c->name[0] = '_';
     c->name[n] = '\0';
     return 0;
 }
@@ -148,8 +154,8 @@ static int check_unique(fu_consumers *fc)
     return 0;
 }
 
-/* None of the names may exist in the store yet. */
-static int check_absent(const fu_consumers *fc, evs_store *store)
+/* Names the store has already are kept as they are. */
+static int mark_kept(fu_consumers *fc, evs_store *store)
 {
     if (fc->count == 0)
         return 0;
@@ -161,22 +167,17 @@ static int check_absent(const fu_consumers *fc, evs_store *store)
         return -1;
     }
     evs_consumer_info info;
-    int result = 0;
-    while (result == 0 && evs_consumers_next(it, &info) > 0) {
+    while (evs_consumers_next(it, &info) > 0) {
         fu_consumer key;
         (void)snprintf(key.name, sizeof key.name, "%s", info.name);
-        const fu_consumer *c = bsearch(&key, fc->v, fc->count, sizeof *fc->v, cmp_name);
+        fu_consumer *c = bsearch(&key, fc->v, fc->count, sizeof *fc->v, cmp_name);
         if (c != NULL) {
-            cli_err("import",
-                    "futoin consumer '%s' would become evstore consumer '%s', which the store "
-                    "has already (delete it with 'evstore consumer delete' or import into "
-                    "another store); nothing was imported",
-                    c->ident, c->name);
-            result = -1;
+            c->kept = true;
+            c->checkpoint = info.checkpoint;
         }
     }
     evs_consumers_close(it);
-    return result;
+    return 0;
 }
 
 int fu_consumers_prepare(fu_consumers *fc, evs_store *store, int64_t head)
@@ -184,7 +185,7 @@ int fu_consumers_prepare(fu_consumers *fc, evs_store *store, int64_t head)
     for (size_t i = 0; i < fc->count; i++)
         if (map_name(&fc->v[i]) < 0)
             return -1;
-    if (check_unique(fc) < 0 || check_absent(fc, store) < 0)
+    if (check_unique(fc) < 0 || mark_kept(fc, store) < 0)
         return -1;
     if (fc->count > 1)
         qsort(fc->v, fc->count, sizeof *fc->v, cmp_last);
@@ -193,22 +194,30 @@ int fu_consumers_prepare(fu_consumers *fc, evs_store *store, int64_t head)
     return 0;
 }
 
+static void settle(fu_consumer *c, int64_t pos)
+{
+    if (!c->kept)
+        c->checkpoint = pos;
+}
+
 void fu_consumers_committed(void *arg, uint64_t id, int64_t pos)
 {
     fu_consumers *fc = arg;
     /* A consumer whose last id lies below this event has seen everything up to the
      * previous one, and nothing after. */
     while (fc->settled < fc->count && (uint64_t)fc->v[fc->settled].last_evt_id < id)
-        fc->v[fc->settled++].checkpoint = fc->last_pos;
+        settle(&fc->v[fc->settled++], fc->last_pos);
     fc->last_pos = pos;
 }
 
 int fu_consumers_create(fu_consumers *fc, evs_store *store)
 {
     while (fc->settled < fc->count)
-        fc->v[fc->settled++].checkpoint = fc->last_pos;
+        settle(&fc->v[fc->settled++], fc->last_pos);
     for (size_t i = 0; i < fc->count; i++) {
         const fu_consumer *c = &fc->v[i];
+        if (c->kept)
+            continue;
         evs_consumer *h = NULL;
         int rc = evs_consumer_open(&h, store, c->name, NULL);
         char msg[512] = "";
@@ -258,7 +267,8 @@ int fu_consumers_result(const fu_consumers *fc, evs_buf *out)
     int rc = put_str(out, ",\"consumers\":[");
     for (size_t i = 0; rc == 0 && i < fc->count; i++) {
         char num[32];
-        (void)snprintf(num, sizeof num, ",\"checkpoint\":%lld}", (long long)fc->v[i].checkpoint);
+        (void)snprintf(num, sizeof num, ",\"checkpoint\":%lld%s}", (long long)fc->v[i].checkpoint,
+                       fc->v[i].kept ? ",\"kept\":true" : "");
         rc = put_str(out, i > 0 ? ",{\"consumer\":" : "{\"consumer\":");
         if (rc == 0)
             rc = put_json_str(out, fc->v[i].name);

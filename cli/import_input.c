@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -90,4 +91,13 @@ int im_input_next(im_input *in, const char **line, size_t *len, char *why, size_
             return -1;
         searched = in->scan + done;
     }
+}
+
+char *im_path_join(const char *dir, const char *name)
+{
+    size_t n = (dir != NULL ? strlen(dir) + 1 : 0) + strlen(name) + 1;
+    char *path = malloc(n);
+    if (path != NULL)
+        (void)snprintf(path, n, "%s%s%s", dir != NULL ? dir : "", dir != NULL ? "/" : "", name);
+    return path;
 }

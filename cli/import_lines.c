@@ -47,6 +47,8 @@ int im_lines_file(im_ctx *ic, const char *path, im_parse_fn parse, im_seq *seq)
     im_line l;
     l.default_stream = ic->default_stream;
     l.stream_field = ic->stream_field;
+    l.file_ts_ns = seq->file_ts_ns;
+    l.want_ts = ic->keep_ts;
     int code = CLI_EXIT_OK;
     const char *line;
     size_t len;
@@ -77,7 +79,7 @@ int im_lines_files(im_ctx *ic, char *const *paths, size_t count, im_parse_fn par
                    bool seq_per_file)
 {
     im_progress_size_files(&ic->progress, paths, count);
-    im_seq seq = {0, false};
+    im_seq seq = {0, false, 0};
     int code = CLI_EXIT_OK;
     for (size_t i = 0; i < count && code == CLI_EXIT_OK; i++) {
         if (seq_per_file)

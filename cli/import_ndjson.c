@@ -107,8 +107,10 @@ int im_parse_ndjson(im_line *l, const char *line, size_t len, im_event *ev)
         return im_line_bad(l, "field \"metadata\" must be a JSON object");
     if (w.seen[N_TS] && w.f[N_TS].kind != EVS_JSON_STRING)
         return im_line_bad(l, "field \"ts\" must be a string");
-    *ev = (im_event){
-        l->default_stream, NULL, w.f[N_DATA].value, w.f[N_DATA].value_len, NULL, 0, NULL, -1};
+    *ev = IM_EVENT_INIT(l->default_stream, NULL, w.f[N_DATA].value, w.f[N_DATA].value_len);
+    if (l->want_ts && w.seen[N_TS] &&
+        evs_time_parse(&ev->orig_ts_ns, w.f[N_TS].value + 1, w.f[N_TS].value_len - 2) != 0)
+        return im_line_bad(l, "field \"ts\" is not a time: %s", evs_errmsg());
     if (w.seen[N_ID]) {
         /* The id's 16 bytes live in the scratch too: the event outlives this frame. */
         unsigned char *id = (unsigned char *)l->scratch + l->scratch_len;

@@ -4,6 +4,8 @@
  */
 #include "import_parse.h"
 
+#include "evstore.h"
+
 #include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -39,6 +41,53 @@ bool im_key_is(const evs_json_member *m, const char *name)
            memcmp(m->key, name, m->key_len) == 0;
 }
 
+/* Does the key of m equal name[0..len)? */
+static bool key_is_n(const evs_json_member *m, const char *name, size_t len)
+{
+    return !m->key_has_escape && m->key_len == len && memcmp(m->key, name, len) == 0;
+}
+
+struct field_find {
+    const char *name;
+    size_t len;
+    evs_json_member m;
+    bool found;
+};
+
+static int find_member(void *ctx, const evs_json_member *m)
+{
+    struct field_find *f = ctx;
+    if (!key_is_n(m, f->name, f->len))
+        return 0;
+    f->m = *m;
+    f->found = true;
+    return 1;
+}
+
+bool im_field_at(const evs_json_member *m, const char *path, evs_json_member *out, bool *found)
+{
+    const char *dot = strchr(path, '.');
+    size_t len = dot != NULL ? (size_t)(dot - path) : strlen(path);
+    if (!key_is_n(m, path, len))
+        return false;
+    evs_json_member cur = *m;
+    *found = true;
+    while (dot != NULL && *found) {
+        const char *name = dot + 1;
+        dot = strchr(name, '.');
+        struct field_find f = {name, dot != NULL ? (size_t)(dot - name) : strlen(name),
+                               {NULL, 0, false, NULL, 0, EVS_JSON_INVALID}, false};
+        if (cur.kind == EVS_JSON_OBJECT)
+            (void)evs__json_object_walk(cur.value, cur.value_len, EVS_MAX_JSON_DEPTH + 1,
+                                        find_member, &f, NULL);
+        *found = f.found;
+        cur = f.m;
+    }
+    if (*found)
+        *out = cur;
+    return true;
+}
+
 int im_pick_type_stream(void *ctx, const evs_json_member *m)
 {
     im_type_stream *w = ctx;
@@ -46,10 +95,8 @@ int im_pick_type_stream(void *ctx, const evs_json_member *m)
         w->type = *m;
         w->has_type = true;
     }
-    if (w->stream_field != NULL && im_key_is(m, w->stream_field)) {
-        w->stream = *m;
-        w->has_stream = true;
-    }
+    if (w->stream_field != NULL)
+        (void)im_field_at(m, w->stream_field, &w->stream, &w->has_stream);
     return 0;
 }
 

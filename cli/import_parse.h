@@ -29,7 +29,20 @@ typedef struct im_event {
     size_t meta_len;
     const unsigned char *id; /* 16 bytes, or NULL */
     int64_t version;         /* the version the event must get, or -1 for any */
+    /* Where the event is in its source, so that an event without an id gets the same
+     * one on every import (import_id.c): the format's name, the event's number in the
+     * source (-1: none) and a key (its stream with a number, else the source's own id
+     * of the event, raw). origin NULL: nothing to derive from (a random id). */
+    const char *origin;
+    int64_t origin_seq;
+    const char *origin_key;
+    size_t origin_key_len;
+    int64_t orig_ts_ns; /* the time the source gives the event, UTC ns; 0: none */
 } im_event;
+
+/* An event with nothing but its stream, type and data set: the rest is filled in. */
+#define IM_EVENT_INIT(stream, type, data, data_len)                                               \
+    ((im_event){(stream), (type), (data), (data_len), NULL, 0, NULL, -1, NULL, -1, NULL, 0, 0})
 
 /* What a parser may use besides the line itself. */
 typedef struct im_line {
@@ -38,6 +51,11 @@ typedef struct im_line {
     /* The format's running number for this line: tiny-event-sourcing's expected index,
      * simple-event-sourcing's event index, eventlog's position. */
     int64_t seq;
+    /* The time of the events of this file (eventlog's day), UTC ns, or 0. */
+    int64_t file_ts_ns;
+    /* --keep-ts: the parser also reads each event's own time into orig_ts_ns (it
+     * costs a parse per line, so only when it is used). */
+    bool want_ts;
     /* Where unescaped names and rebuilt data or metadata go: im_scratch_need(len)
      * bytes, which is enough for every format, so nothing here ever reallocates and
      * the pointers in the event stay valid. */
@@ -66,6 +84,12 @@ int im_line_bad_json(im_line *l, const evs_json_error *jerr);
 /* True when the member's key is `name` (keys with escapes never match: the formats
  * write plain keys). */
 bool im_key_is(const evs_json_member *m, const char *name);
+
+/* --stream-field is a dotted path ("data.sku": member sku of member data); a name with a
+ * dot in it cannot be named. True when m is the member the path starts at (its first
+ * part); *out is then the member the whole path names, found when the function returns
+ * true and *found is set. */
+bool im_field_at(const evs_json_member *m, const char *path, evs_json_member *out, bool *found);
 
 /* What an event object says of its own type and stream: its "type" member when that
  * is a string, and the member named by --stream-field (the eventlog and

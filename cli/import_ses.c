@@ -40,7 +40,7 @@ int im_parse_ses(im_line *l, const char *line, size_t len, im_event *ev)
     if (line[start] == '{')
         (void)evs__json_object_walk(line + start, end - start, EVS_MAX_JSON_DEPTH, im_pick_type_stream, &w,
                                     NULL);
-    *ev = (im_event){NULL, "event", line + start, end - start, NULL, 0, NULL, -1};
+    *ev = IM_EVENT_INIT(NULL, "event", line + start, end - start);
     if (w.has_type && im_line_string(l, &w.type, "type", &ev->type) < 0)
         return -1;
     if (im_line_stream(l, w.has_stream ? &w.stream : NULL, "", &ev->stream) < 0)
@@ -50,5 +50,9 @@ int im_parse_ses(im_line *l, const char *line, size_t len, im_event *ev)
     ev->meta = meta;
     ev->meta_len = n > 0 ? (size_t)n : 0;
     l->scratch_len += ev->meta_len;
+    ev->origin = "simple-event-sourcing";
+    ev->origin_seq = l->seq;
+    ev->origin_key = ev->stream;
+    ev->origin_key_len = strlen(ev->stream);
     return 0;
 }

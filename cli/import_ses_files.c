@@ -110,11 +110,9 @@ static int add_chunk(struct chunk_list *cl, const char *dir, const char *name)
         cl->v = v;
         cl->cap = cap;
     }
-    size_t n = (dir != NULL ? strlen(dir) + 1 : 0) + strlen(name) + 1;
-    char *path = malloc(n);
+    char *path = im_path_join(dir, name);
     if (path == NULL)
         return -1;
-    (void)snprintf(path, n, "%s%s%s", dir != NULL ? dir : "", dir != NULL ? "/" : "", name);
     const char *slash = strrchr(path, '/');
     const char *base = slash != NULL ? slash + 1 : path;
     cl->v[cl->count++] = (struct chunk){path, base, stem_len(base), (size_t)(base - path)};

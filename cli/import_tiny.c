@@ -8,12 +8,14 @@
  * longer match its lines (a line deleted with jq, say) would silently shift every read
  * model; better to stop at the first disagreement and say where. "type" becomes the
  * event type; the other fields but the index make the data, in their order, byte for
- * byte.
+ * byte; the index goes to the metadata as {"tiny_index":N}, where the other formats
+ * keep their source positions too, and names the event's id (import_id.c).
  */
 #include "cli_common.h"
 #include "evstore.h"
 #include "import_parse.h"
 
+#include <stdio.h>
 #include <string.h>
 
 struct tiny_walk {
@@ -37,10 +39,9 @@ static int tiny_member(void *vctx, const evs_json_member *m)
         w->type = &w->type_m;
         return 0;
     }
-    if (w->stream_field != NULL && im_key_is(m, w->stream_field)) {
-        w->stream_m = *m;
+    bool found = false;
+    if (w->stream_field != NULL && im_field_at(m, w->stream_field, &w->stream_m, &found) && found)
         w->stream = &w->stream_m;
-    }
     /* "key":value, raw: the key keeps its escapes, the value its bytes. */
     char sep = w->len == 0 ? '{' : ',';
     w->data[w->len++] = sep;
@@ -82,8 +83,19 @@ int im_parse_tiny(im_line *l, const char *line, size_t len, im_event *ev)
                            (long long)index, (long long)l->seq);
     if (w.type == NULL)
         return im_line_bad(l, "field \"type\" is missing");
-    *ev = (im_event){NULL, NULL, w.data, w.len, NULL, 0, NULL, -1};
+    *ev = IM_EVENT_INIT(NULL, NULL, w.data, w.len);
     if (im_line_string(l, w.type, "type", &ev->type) < 0)
         return -1;
-    return im_line_stream(l, w.stream, "", &ev->stream);
+    if (im_line_stream(l, w.stream, "", &ev->stream) < 0)
+        return -1;
+    char *meta = l->scratch + l->scratch_len;
+    int n = snprintf(meta, 64, "{\"tiny_index\":%lld}", (long long)index);
+    ev->meta = meta;
+    ev->meta_len = n > 0 ? (size_t)n : 0;
+    l->scratch_len += ev->meta_len;
+    ev->origin = "tiny-event-sourcing";
+    ev->origin_seq = index;
+    ev->origin_key = ev->stream;
+    ev->origin_key_len = strlen(ev->stream);
+    return 0;
 }

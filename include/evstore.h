@@ -242,6 +242,13 @@ typedef struct evs_event_in {
     const char *metadata;       /* a JSON object, or NULL for none */
     size_t metadata_len;
     const unsigned char *id;    /* 16 bytes, or NULL to have evstore generate a v4 UUID */
+    int64_t ts_ns;              /* the event's time, UTC nanoseconds since 1970, for events
+                                 * that happened before they are stored (a migration);
+                                 * 0 = now, as the store stamps it. The store keeps ts
+                                 * non-decreasing: a ts below the last stored event's (or
+                                 * the event before it in the same append) is refused
+                                 * with EVS_EINVAL naming both, and an event stamped
+                                 * "now" after a given ts in the future gets that ts. */
 } evs_event_in;
 
 /** What an append did, per batch. */

@@ -63,6 +63,13 @@ if [ -e "$DIR" ]; then
     rm -rf "$DIR"
 fi
 
+step "Create the store: commands that write never make one unless asked to, so" \
+    "a typo in a path is an error, not a new store."
+printf '$ evstore init %s\n' "$DIR"
+status=0
+"$BIN" init "$DIR" 2>&1 || status=$?
+check 0
+
 step "Append events: one JSON object per line on stdin. Each stored event is" \
     "acknowledged with its global position and its version inside its stream."
 events='{"stream":"order-1","type":"ItemAdded","data":{"sku":"A1","qty":2},"metadata":{"by":"ann"}}

@@ -74,7 +74,7 @@ static int ev_append_batch(void *conn, const suite_ev *ev, size_t n)
     if (n > SUITE_MAX_BATCH)
         return SUITE_ERR;
     for (size_t i = 0; i < n; i++) {
-        in[i] = (evs_event_in){suite_ev_type(&ev[i]), ev[i].data, ev[i].data_len, NULL, 0, NULL};
+        in[i] = (evs_event_in){suite_ev_type(&ev[i]), ev[i].data, ev[i].data_len, NULL, 0, NULL, 0};
         b[i] = (evs_batch_in){ev[i].stream, expect_of(&ev[i]), &in[i], 1};
     }
     int rc = evs_append_multi(NULL, conn, b, n);
@@ -83,7 +83,7 @@ static int ev_append_batch(void *conn, const suite_ev *ev, size_t n)
 
 static int ev_append_one(void *conn, const suite_ev *ev)
 {
-    evs_event_in in = {suite_ev_type(ev), ev->data, ev->data_len, NULL, 0, NULL};
+    evs_event_in in = {suite_ev_type(ev), ev->data, ev->data_len, NULL, 0, NULL, 0};
     int rc = evs_append(NULL, conn, ev->stream, expect_of(ev), &in, 1);
     return rc < 0 ? fail("append", rc) : SUITE_OK;
 }

@@ -56,7 +56,7 @@ static int fe_write(void *w, uint64_t i, int64_t sent_ns)
     char stream[24], data[256];
     snprintf(stream, sizeof stream, "order-%u", (unsigned)(i % SUITE_STREAMS));
     size_t len = suite_feed_payload(data, sizeof data, i, sent_ns);
-    evs_event_in ev = {SUITE_EVENT_TYPE, data, len, NULL, 0, NULL};
+    evs_event_in ev = {SUITE_EVENT_TYPE, data, len, NULL, 0, NULL, 0};
     int rc = evs_append(NULL, w, stream, EVS_EXPECT_ANY, &ev, 1);
     return rc < 0 ? fail("append", rc) : SUITE_OK;
 }

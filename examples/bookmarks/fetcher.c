@@ -93,7 +93,7 @@ int fetcher_handle(void *user, const evs_event *ev)
     unsigned char id[16];
     memcpy(id, ev->id, sizeof id);
     id[15] ^= 0x5a; /* a different id, but always the same one for this bookmark */
-    evs_event_in e = {"info", info, strlen(info), NULL, 0, id};
+    evs_event_in e = {"info", info, strlen(info), NULL, 0, id, 0};
     evs_append_result r;
     int rc = evs_append(&r, f->store, stream, EVS_EXPECT_ANY, &e, 1);
     free(info);

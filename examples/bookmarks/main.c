@@ -89,7 +89,7 @@ static int cmd_add(evs_store *store, int argc, char **argv)
         return 1;
     char stream[32];
     stream_for(argv[0], stream, sizeof stream);
-    evs_event_in ev = {"bookmark", data, len, NULL, 0, NULL};
+    evs_event_in ev = {"bookmark", data, len, NULL, 0, NULL, 0};
     evs_append_result r;
     int rc = evs_append(&r, store, stream, EVS_EXPECT_ANY, &ev, 1);
     free(data);

@@ -33,10 +33,10 @@ static char first_char(const char *p, size_t len)
 /* Where an append went wrong, formatted only when it did: appends that succeed pay
  * for no message. */
 typedef struct where {
-    const char *stream;  /* may be NULL or bad: printed with a bound */
+    const char *stream; /* may be NULL or bad: printed with a bound */
     size_t batch;
     size_t batch_count;
-    long event;          /* -1: the batch itself */
+    long event; /* -1: the batch itself */
 } where;
 
 static int fail(const where *w, int code, const char *fmt, ...)
@@ -50,11 +50,11 @@ static int fail(const where *w, int code, const char *fmt, ...)
     vsnprintf(what, sizeof what, fmt, ap);
     va_end(ap);
     if (w->batch_count > 1)
-        snprintf(batch, sizeof batch, " (batch %zu)", w->batch);
+        snprintf(batch, sizeof batch, " (batch index %zu)", w->batch);
     if (w->event >= 0)
-        snprintf(event, sizeof event, ": event %ld", w->event);
-    return evs__seterr(code, "append%s to stream '%.64s'%s: %s", batch,
-                       w->stream ? w->stream : "", event, what);
+        snprintf(event, sizeof event, ": event index %ld", w->event);
+    return evs__seterr(code, "append%s to stream '%.64s'%s: %s", batch, w->stream ? w->stream : "",
+                       event, what);
 }
 
 /* The last event type checked in this call: appends usually repeat one type string, and
@@ -76,6 +76,8 @@ static int check_event(const evs_event_in *in, evs__event_w *w, const where *at,
         tm->len = (uint32_t)type_len;
         tm->hash = (uint32_t)evs__hash64(in->type, type_len);
     }
+    if (in->ts_ns < 0)
+        return fail(at, EVS_EINVAL, "field 'ts_ns' is negative (0 means now)");
     if (!in->data || in->data_len == 0)
         return fail(at, EVS_EINVAL, "field 'data' is empty (it must be a JSON value)");
     if (in->data_len + in->metadata_len > EVS_MAX_EVENT_LEN)
@@ -100,6 +102,7 @@ static int check_event(const evs_event_in *in, evs__event_w *w, const where *at,
     w->data_len = (uint32_t)in->data_len;
     w->meta = in->metadata;
     w->meta_len = in->metadata ? (uint32_t)in->metadata_len : 0;
+    w->ts_ns = in->ts_ns;
     w->id_given = in->id != NULL;
     if (in->id) {
         memcpy(w->id, in->id, 16);
@@ -124,7 +127,7 @@ static int check_ids_unique(const evs__batch_w *w, where *at)
                 if (w->events[i].id_given && w->events[j].id_given &&
                     memcmp(w->events[i].id, w->events[j].id, 16) == 0) {
                     at->event = (long)i;
-                    return fail(at, EVS_EINVAL, "field 'id' repeats the id of event %zu", j);
+                    return fail(at, EVS_EINVAL, "field 'id' repeats the id of event index %zu", j);
                 }
         return 0;
     }
@@ -148,8 +151,8 @@ static int check_ids_unique(const evs__batch_w *w, where *at)
     return rc;
 }
 
-static int check_batch(const evs_batch_in *in, evs__batch_w *w, evs__event_w *events,
-                       size_t index, size_t batch_count, type_memo *tm)
+static int check_batch(const evs_batch_in *in, evs__batch_w *w, evs__event_w *events, size_t index,
+                       size_t batch_count, type_memo *tm)
 {
     where at = {in->stream, index, batch_count, -1};
     size_t slen = 0;
@@ -187,8 +190,8 @@ static int check_batch(const evs_batch_in *in, evs__batch_w *w, evs__event_w *ev
 
 /* A written batch's events have consecutive positions; a duplicate's were filled in by
  * the backend as it found them. */
-static void fill_positions(int64_t *positions, const evs__batch_w *bw,
-                           const evs_append_result *res, size_t batch_count)
+static void fill_positions(int64_t *positions, const evs__batch_w *bw, const evs_append_result *res,
+                           size_t batch_count)
 {
     for (size_t i = 0, at = 0; i < batch_count; at += bw[i].count, i++)
         if (!res[i].duplicate)
@@ -214,10 +217,10 @@ int evs_append_multi_positions(evs_append_result *out, int64_t *positions, evs_s
     evs__event_w stack_events[STACK_EVENTS];
     evs__batch_w stack_batch[1];
     evs_append_result stack_out[1];
-    evs__event_w *events = total <= STACK_EVENTS ? stack_events
-                                                 : evs__alloc(total * sizeof *events);
+    evs__event_w *events =
+        total <= STACK_EVENTS ? stack_events : evs__alloc(total * sizeof *events);
     evs__batch_w *bw = batch_count == 1 ? stack_batch : evs__alloc(batch_count * sizeof *bw);
-    evs_append_result *res = out ? out
+    evs_append_result *res = out                ? out
                              : batch_count == 1 ? stack_out
                                                 : evs__alloc(batch_count * sizeof *res);
     if (!events || !bw || !res) {
@@ -235,8 +238,8 @@ int evs_append_multi_positions(evs_append_result *out, int64_t *positions, evs_s
         bytes += bw[i].payload_len;
     }
     if (bytes > EVS_MAX_BATCH_LEN) {
-        rc = evs__seterr(EVS_EINVAL, "append: %" PRIu64 " bytes in one call, more than %u",
-                         bytes, EVS_MAX_BATCH_LEN);
+        rc = evs__seterr(EVS_EINVAL, "append: %" PRIu64 " bytes in one call, more than %u", bytes,
+                         EVS_MAX_BATCH_LEN);
         goto out;
     }
     rc = store->m->append(store->be, bw, batch_count, res);
@@ -262,8 +265,8 @@ int evs_append_multi(evs_append_result *out, evs_store *store, const evs_batch_i
 }
 
 int evs_append_positions(evs_append_result *out, int64_t *positions, evs_store *store,
-                         const char *stream, int64_t expected_version,
-                         const evs_event_in *events, size_t count)
+                         const char *stream, int64_t expected_version, const evs_event_in *events,
+                         size_t count)
 {
     evs_batch_in b = {stream, expected_version, events, count};
     return evs_append_multi_positions(out, positions, store, &b, 1);

@@ -30,6 +30,7 @@ typedef struct evs__event_w {
     uint32_t meta_len;
     bool id_given;        /* the writer supplied the id (idempotence applies) */
     unsigned char id[16];
+    int64_t ts_ns;        /* the writer's time for the event, or 0 for the store's */
 } evs__event_w;
 
 /* One stream's part of an atomic append. */

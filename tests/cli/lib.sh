@@ -88,3 +88,12 @@ one_stderr_line() {
     *) fail "$2: stderr does not start with 'evstore $1: ': $(cat "$T/err")" ;;
     esac
 }
+
+# have_store DIR...: make each DIR a store with `evstore init` unless it is one already
+# (commands that write create a store only with --create, and say so on stderr).
+have_store() {
+    for have_store_dir in "$@"; do
+        [ -e "$have_store_dir" ] || "$EVS" init "$have_store_dir" >/dev/null ||
+            fail "init $have_store_dir"
+    done
+}

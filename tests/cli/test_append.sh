@@ -5,6 +5,7 @@
 . "$(dirname "$0")/lib.sh"
 
 d=$T/store
+"$EVS" init "$d" >/dev/null || fail "init $d"
 
 # ---- round trip, byte for byte ---------------------------------------------------------
 data1='{ "sku" : "A1",  "qty":2, "price": 10.50, "note":"caf\u00e9 \"x\"\n\t", "e":1E+2 }'
@@ -91,20 +92,20 @@ expect_eq "$(jq -r .id "$T/out" | tr '\n' ' ')" "$id1 $(echo $id2 | tr 'A-F' 'a-
 # ---- --atomic: all or nothing ----------------------------------------------------------
 d2=$T/atomic
 printf '%s\n' '{"stream":"s","type":"A","data":1}' '{"stream":"t","type":"A","data":2}' \
-    '{"stream":"s","type":"A","data":3,"expected_version":7}' | evs append "$d2" --atomic
+    '{"stream":"s","type":"A","data":3,"expected_version":7}' | evs append --create "$d2" --atomic
 expect_rc 3 "--atomic with a conflicting batch"
 expect_empty "$T/out" "--atomic conflict prints no acks"
 expect_in "line 3: " "$T/err" "--atomic conflict names the conflicting line"
 expect_in "no lines were written" "$T/err" "--atomic conflict: nothing written"
 expect_eq "$(count_events "$d2")" 0 "--atomic conflict wrote nothing"
 printf '%s\n' '{"stream":"s","type":"A","data":1}' '{"stream":"t","type":"A","data":2}' \
-    '{"stream":"s","type":"A"}' | evs append "$d2" --atomic
+    '{"stream":"s","type":"A"}' | evs append --create "$d2" --atomic
 expect_rc 4 "--atomic with a bad line"
 expect_in 'line 3: field "data": missing; no lines were written' "$T/err" \
     "--atomic bad line message"
 expect_eq "$(count_events "$d2")" 0 "--atomic bad line wrote nothing"
 printf '%s\n' '{"stream":"s","type":"A","data":1}' '{"stream":"t","type":"A","data":2}' \
-    '{"stream":"s","type":"A","data":3}' | evs append "$d2" --atomic
+    '{"stream":"s","type":"A","data":3}' | evs append --create "$d2" --atomic
 expect_rc 0 "--atomic good input"
 expect_eq "$(lines "$T/out")" 3 "--atomic acks"
 expect_eq "$(count_events "$d2")" 3 "--atomic wrote everything"
@@ -112,7 +113,7 @@ expect_eq "$(count_events "$d2")" 3 "--atomic wrote everything"
 # ---- --sync modes and --batch ----------------------------------------------------------
 for mode in always batch none; do
     seq 1 25 | sed 's/.*/{"stream":"sync","type":"N","data":&}/' |
-        evs append "$d2" --sync "$mode" --batch 7
+        evs append --create "$d2" --sync "$mode" --batch 7
     expect_rc 0 "append --sync $mode --batch 7"
     expect_eq "$(lines "$T/out")" 25 "--sync $mode acks"
 done
@@ -123,13 +124,13 @@ expect_eq "$(jq -s -c 'map(.version) == [range(0;75)]' "$T/out")" true \
 # ---- read's output appends to another store; ids keep it idempotent ---------------------
 d3=$T/copy
 "$EVS" read "$d" >"$T/export" || fail "read for export"
-evs append "$d3" <"$T/export"
+evs append --create "$d3" <"$T/export"
 expect_rc 0 "append read's output"
 "$EVS" read "$d3" >"$T/export2" || fail "read the copy"
 jq -c 'del(.ts)' "$T/export" >"$T/a"
 jq -c 'del(.ts)' "$T/export2" >"$T/b"
 cmp -s "$T/a" "$T/b" || fail "a copy through read | append has the same events"
-evs append "$d3" <"$T/export"
+evs append --create "$d3" <"$T/export"
 expect_rc 0 "append read's output again"
 expect_eq "$(count_events "$d3")" "$(lines "$T/export")" "copy again is idempotent"
 
@@ -153,7 +154,7 @@ d4=$T/stream
     sleep 3
     date +%s%N >"$T/t_sent2"
     echo '{"stream":"slow","type":"T","data":2}'
-} | "$EVS" append "$d4" 2>"$T/err" | while IFS= read -r ack; do
+} | "$EVS" append --create "$d4" 2>"$T/err" | while IFS= read -r ack; do
     echo "$(date +%s%N) $ack"
 done >"$T/acks_timed"
 expect_eq "$(lines "$T/acks_timed")" 2 "streaming: two acks"
@@ -167,7 +168,7 @@ expect_eq "$(sed -n 2p "$T/acks_timed" | cut -d' ' -f2)" \
 # ---- the reader of the acknowledgements goes away: appending goes on -------------------
 seq 1 20000 | sed 's/.*/{"stream":"gone","type":"N","data":&}/' >"$T/many"
 {
-    "$EVS" append "$d4" <"$T/many" 2>"$T/err"
+    "$EVS" append --create "$d4" <"$T/many" 2>"$T/err"
     echo $? >"$T/rc_gone"
 } | head -n 1 >"$T/out"
 expect_eq "$(cat "$T/rc_gone")" 0 "append | head -1 exits 0"
@@ -177,15 +178,15 @@ expect_eq "$(lines "$T/out")" 20000 "append | head -1 still stores every event"
 
 # ---- --wait: another process holds the writer lock (LOCK, flock()ed while appending) ----
 if command -v flock >/dev/null 2>&1; then
-    echo '{"stream":"w","type":"T","data":0}' | evs append "$T/locked"
+    echo '{"stream":"w","type":"T","data":0}' | evs append --create "$T/locked"
     flock "$T/locked/LOCK" sleep 2 &
     holder=$!
     sleep 0.3
-    echo '{"stream":"w","type":"T","data":1}' | evs append "$T/locked" --wait 0
+    echo '{"stream":"w","type":"T","data":1}' | evs append --create "$T/locked" --wait 0
     expect_rc 1 "--wait 0 while the lock is held"
     one_stderr_line append "--wait 0 message"
     expect_in "busy" "$T/err" "--wait 0 says busy"
-    echo '{"stream":"w","type":"T","data":2}' | evs append "$T/locked" --wait 30
+    echo '{"stream":"w","type":"T","data":2}' | evs append --create "$T/locked" --wait 30
     expect_rc 0 "--wait 30 gets the lock once it is released"
     wait $holder
     evs read "$T/locked"
@@ -193,10 +194,38 @@ if command -v flock >/dev/null 2>&1; then
 fi
 
 # ---- no input: nothing written, store created ------------------------------------------
-evs append "$T/empty" </dev/null
+evs append --create "$T/empty" </dev/null
 expect_rc 0 "append of empty input"
 expect_empty "$T/out" "empty input: no acks"
+expect_eq "$(cat "$T/err")" "evstore append: created a new store in '$T/empty'" \
+    "--create says that it made a store"
 evs stat "$T/empty"
 expect_rc 0 "empty input still creates the store"
+
+# ---- a store is made only when asked ---------------------------------------------------
+echo '{"stream":"s","type":"T","data":1}' >"$T/one"
+evs append "$T/typo" <"$T/one"
+expect_rc 1 "append to a missing store without --create"
+one_stderr_line append "missing store"
+expect_in "there is no store in '$T/typo'; create it with 'evstore init $T/typo' or give --create" \
+    "$T/err" "missing store: says how to make one"
+[ ! -e "$T/typo" ] || fail "append without --create made '$T/typo'"
+# A first append that stores nothing takes its new store back, and the directory too
+# when it made that; an empty directory it was given stays, empty.
+echo '{"stream":"s","data":1}' | evs append --create "$T/failed"
+expect_rc 4 "a bad first line into a new store"
+expect_in "evstore append: nothing was stored: removed the new store in '$T/failed' again" \
+    "$T/err" "the new store is removed again"
+[ ! -e "$T/failed" ] || fail "a failed first append left '$T/failed' behind"
+mkdir "$T/emptydir"
+echo '{"stream":"s","data":1}' | evs append --create "$T/emptydir"
+expect_rc 4 "a bad first line into a new store in an empty directory"
+[ -d "$T/emptydir" ] && [ -z "$(ls -A "$T/emptydir")" ] ||
+    fail "the empty directory stays, empty: $(ls -A "$T/emptydir")"
+# A store that got events keeps them, also when a later line is bad.
+printf '%s\n' '{"stream":"s","type":"T","data":1}' '{"stream":"s","data":2}' |
+    evs append --create "$T/half"
+expect_rc 4 "a bad second line into a new store"
+expect_eq "$(count_events "$T/half")" 1 "the line before the bad one is kept"
 
 echo ok

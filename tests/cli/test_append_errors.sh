@@ -5,6 +5,7 @@
 . "$(dirname "$0")/lib.sh"
 
 d=$T/store
+"$EVS" init "$d" >/dev/null || fail "init $d"
 
 # ---- a bad line in the middle ----------------------------------------------------------
 {
@@ -23,21 +24,21 @@ evs read "$d"
 expect_eq "$(jq -c .data "$T/out" | tr '\n' ' ')" "1 2 3 4 " "lines before the bad one are stored"
 
 # The same with small commits: lines of earlier commits and the pending ones are written.
-evs append "$T/s2" --batch 3 <"$T/in"
+evs append --create "$T/s2" --batch 3 <"$T/in"
 expect_rc 4 "bad line after several commits"
 expect_in "lines 1-4 were written, lines 5 and after were not" "$T/err" \
     "written lines with --batch 3"
 expect_eq "$(count_events "$T/s2")" 4 "four events stored with --batch 3"
 
 # First line bad: nothing written.
-printf '%s\n' 'nope' '{"stream":"m","type":"T","data":1}' | evs append "$T/s3"
+printf '%s\n' 'nope' '{"stream":"m","type":"T","data":1}' | evs append --create "$T/s3"
 expect_rc 4 "bad first line"
 expect_in "line 1: " "$T/err" "first line named"
 expect_in "no lines were written" "$T/err" "first line bad: no lines written"
 expect_eq "$(count_events "$T/s3")" 0 "first line bad: nothing stored"
 
 # Second line bad.
-printf '%s\n' '{"stream":"m","type":"T","data":1}' '[]' | evs append "$T/s4"
+printf '%s\n' '{"stream":"m","type":"T","data":1}' '[]' | evs append --create "$T/s4"
 expect_rc 4 "bad second line"
 expect_in "line 1 was written, lines 2 and after were not" "$T/err" "second line bad"
 
@@ -48,6 +49,7 @@ long=$(head -c 1025 /dev/zero | tr '\0' 's')
 longtype=$(head -c 257 /dev/zero | tr '\0' 't')
 check_bad() { # LINE FIELD WHAT-SUBSTRING CHECK
     n=$((n + 1))
+    "$EVS" init "$T/bad$n" >/dev/null || fail "init"
     printf '%s\n' "$1" | evs append "$T/bad$n"
     expect_rc 4 "$4"
     one_stderr_line append "$4"
@@ -110,17 +112,26 @@ check_bad '{"stream":"s","type":"T","data":1,"expected_version":true}' expected_
 check_bad '{"stream":"s","type":"T","data":1} x' "" "not valid JSON" "trailing garbage"
 
 # ---- accepted edge cases ---------------------------------------------------------------
-printf '%s\r\n' '{"stream":"crlf","type":"T","data":1}' | evs append "$T/ok1"
+printf '%s\r\n' '{"stream":"crlf","type":"T","data":1}' | evs append --create "$T/ok1"
 expect_rc 0 "CRLF line endings are accepted"
-printf '%s' '{"stream":"nonl","type":"T","data":1}' | evs append "$T/ok1"
+printf '%s' '{"stream":"nonl","type":"T","data":1}' | evs append --create "$T/ok1"
 expect_rc 0 "a last line without a newline is accepted"
 expect_eq "$(lines "$T/out")" 1 "last line without a newline is stored"
 printf '%s\n' '{"stream":"s","type":"T","data":1,"pos":99,"version":5,"ts":"x"}' |
-    evs append "$T/ok1"
+    evs append --create "$T/ok1"
 expect_rc 0 "pos, version and ts are ignored"
 expect_eq "$(cat "$T/out")" '{"pos":3,"stream":"s","version":0}' "ignored fields do not count"
-printf '%s\n' '{"stream":"s","type":"T","data":1,"\u0074ype2":1}' | evs append "$T/ok1"
+printf '%s\n' '{"stream":"s","type":"T","data":1,"\u0074ype2":1}' | evs append --create "$T/ok1"
 expect_rc 4 "escaped unknown key is still unknown"
+
+# ---- a conflict in an --atomic commit of several streams: the line, not a batch index --
+evs init "$T/multi"
+printf '%s\n' '{"stream":"a","type":"T","data":1}' \
+    '{"stream":"b","type":"T","data":1,"expected_version":5}' | evs append "$T/multi" --atomic
+expect_rc 3 "conflict in the second stream of an atomic commit"
+want="evstore append: line 2: append to stream 'b': expected version 5 but the stream does not"
+want="$want exist; no lines were written"
+expect_eq "$(cat "$T/err")" "$want" "the conflict names its line and no batch number"
 
 # ---- a UTF-8 byte-order mark, an over-long line ------------------------------------------
 evs init "$T/bom"

@@ -68,7 +68,7 @@ expect_eq "$(count_events "$s")" 7 "only the new event was written"
 id2=$(sed -n 2p "$T/cart42" | jq -r .id)
 evs append "$s" <"$T/partial"
 expect_rc 6 "a batch whose ids are partly stored"
-expect_in "event id $id2 (event 1 of the batch) is already in stream 'cart-42' at version 1" \
+expect_in "event id $id2 (event index 1 of the batch) is already in stream 'cart-42' at version 1" \
     "$T/err" "the id conflict names the id and its version"
 expect_in "evstore append: line 2: " "$T/err" "the id conflict names the line of the id"
 expect_in "no lines were written" "$T/err" "the id conflict says nothing was written"

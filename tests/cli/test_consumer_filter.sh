@@ -8,7 +8,7 @@
 
 d=$T/store
 seq 1 8 | sed 's/.*/{"stream":"s-&","type":"T","data":&}/' |
-    sed 's/"stream":"s-\([2468]\)"/"stream":"even-\1"/' | "$EVS" append "$d" --quiet ||
+    sed 's/"stream":"s-\([2468]\)"/"stream":"even-\1"/' | "$EVS" append "$d" --create --quiet ||
     fail "append the fixture"
 
 filter_of() { # NAME

@@ -7,7 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 
 d=$T/store
-seq 1 6 | sed 's/.*/{"stream":"s-&","type":"T","data":&}/' | "$EVS" append "$d" --quiet ||
+seq 1 6 | sed 's/.*/{"stream":"s-&","type":"T","data":&}/' | "$EVS" append --create "$d" --quiet ||
     fail "append the fixture"
 
 pos_of() {
@@ -96,7 +96,7 @@ expect_eq "$(jq -c 'select(.consumer == "busy1") | [.checkpoint,.open]' "$T/out"
 
 # ---- live: an append by another process while waiting ----------------------------------
 (sleep 0.5 && echo '{"stream":"live","type":"L","data":"new"}' |
-    "$EVS" append "$d" --quiet) &
+    "$EVS" append --create "$d" --quiet) &
 apid=$!
 evs subscribe "$d" --consumer busy1 --limit 1 --timeout 10
 wait $apid || fail "background append"
@@ -116,14 +116,14 @@ expect_eq "$(pos_of)" "1 2 " "plain subscribe from the start"
 
 # ---- --live: from the head, no checkpoint, skips when behind ---------------------------
 l=$T/live-store
-echo '{"stream":"old","type":"T","data":0}' | "$EVS" append "$l" --quiet || fail "live fixture"
+echo '{"stream":"old","type":"T","data":0}' | "$EVS" append --create "$l" --quiet || fail "live fixture"
 : >"$T/live_out"
 "$EVS" subscribe "$l" --live --max-lag 5 --limit 5 --timeout 10 >"$T/live_out" \
     2>"$T/live_err" &
 lpid=$!
 sleep 0.5 # let it reach its wait: the burst below then lands as one backlog
 seq 1 100 | sed 's/.*/{"stream":"burst","type":"B","data":&}/' |
-    "$EVS" append "$l" --atomic --quiet || fail "append the burst (one atomic commit)"
+    "$EVS" append --create "$l" --atomic --quiet || fail "append the burst (one atomic commit)"
 rc=0
 wait $lpid || rc=$?
 expect_eq "$rc" 0 "subscribe --live ends with 0"

@@ -12,7 +12,7 @@ while [ $i -lt 3000 ]; do
     echo "{\"stream\":\"s-$((i % 7))\",\"type\":\"T\",\"data\":{\"i\":$i}}"
     i=$((i + 1))
 done >"$T/in.ndjson"
-evs append "$d" --quiet <"$T/in.ndjson"
+evs append --create "$d" --quiet <"$T/in.ndjson"
 expect_rc 0 "setup"
 
 # A full disk under stdout (/dev/full fails every write with ENOSPC).
@@ -60,17 +60,17 @@ done
 
 # Appending needs an existing store or an empty directory: a directory of other files is
 # refused, not turned into a store.
-echo '{"stream":"a","type":"T","data":{}}' | evs append "$T/other"
+echo '{"stream":"a","type":"T","data":{}}' | evs append --create "$T/other"
 expect_rc 1 "append into a non-store directory"
 one_stderr_line append "append into a non-store directory"
 [ "$(ls "$T/other")" = "notes.txt" ] || fail "append changed a non-store directory: $(ls "$T/other")"
 
 # Unreadable import inputs: a directory, a missing file. Nothing is imported.
-evs import "$d" --format ndjson "$T/empty"
+evs import --create "$d" --format ndjson "$T/empty"
 expect_rc 1 "import of a directory"
 one_stderr_line import "import of a directory"
 expect_in "$T/empty" "$T/err" "import of a directory names it"
-evs import "$d" --format ndjson "$T/nothing.ndjson"
+evs import --create "$d" --format ndjson "$T/nothing.ndjson"
 expect_rc 1 "import of a missing file"
 one_stderr_line import "import of a missing file"
 expect_in "$T/nothing.ndjson" "$T/err" "import of a missing file names it"

@@ -10,7 +10,7 @@ cat >"$T/in" <<'IN'
 {"stream":"order-2","type":"B","data":[1,2,3]}
 {"stream":"user-1","type":"A","data":null}
 IN
-evs append "$d" --quiet <"$T/in"
+evs append --create "$d" --quiet <"$T/in"
 expect_rc 0 "append the fixture"
 "$EVS" read "$d" >"$T/read.ndjson" || fail "read"
 
@@ -66,7 +66,7 @@ expect_in "$T/nodir/x" "$T/err" "the message names the file"
 
 # A closed pipe ends it quietly.
 seq 1 20000 | sed 's/.*/{"stream":"many","type":"N","data":&}/' |
-    "$EVS" append "$T/many" --quiet || fail "append many"
+    "$EVS" append --create "$T/many" --quiet || fail "append many"
 {
     "$EVS" export "$T/many" 2>"$T/err"
     echo $? >"$T/rc_head"

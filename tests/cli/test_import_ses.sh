@@ -23,6 +23,7 @@ cat >"$T/want" <<'W'
 W
 view='[.stream,.type,.data,.metadata]'
 
+have_store "$T/d"
 evs import "$T/d" --format simple-event-sourcing "$c"
 expect_rc 0 "import a directory"
 expect_eq "$(cat "$T/out")" '{"imported":6}' "six events (the snapshot file is left alone)"
@@ -31,6 +32,7 @@ expect_empty "$T/err" "nothing on stderr"
 cmp -s "$T/got" "$T/want" || fail "directory: chunks in natural order: $(diff "$T/got" "$T/want")"
 
 # The same files listed in shell order (10 before 2 before 9) come out the same.
+have_store "$T/f"
 evs import "$T/f" --format simple-event-sourcing "$c/chunk-10.jsonl.gz" "$c/chunk-2.jsonl" \
     "$c/chunk-9.jsonl"
 expect_rc 0 "import listed files"
@@ -44,19 +46,23 @@ mkdir "$p"
 cp "$F/chunk-2.jsonl" "$p/chunk-0002.jsonl"
 cp "$F/chunk-9.jsonl" "$p/chunk-9.jsonl"
 zstd -q -c "$F/chunk-10.jsonl" >"$p/chunk-010.jsonl.zst" || fail "zstd"
+have_store "$T/p"
 evs import "$T/p" --format simple-event-sourcing "$p"
 expect_rc 0 "padded names, zstd"
 "$EVS" read "$T/p" | jq -c "$view" >"$T/got"
 cmp -s "$T/got" "$T/want" || fail "padded numbers: $(diff "$T/got" "$T/want")"
 mv "$p/chunk-010.jsonl.zst" "$T/chunk-010"
+have_store "$T/p2"
 evs import "$T/p2" --format simple-event-sourcing "$p/chunk-0002.jsonl" "$p/chunk-9.jsonl" \
     "$T/chunk-010"
 "$EVS" read "$T/p2" | jq -c "$view" >"$T/got"
 cmp -s "$T/got" "$T/want" || fail "zstd by content: $(diff "$T/got" "$T/want")"
 
 # --stream and --stream-field.
+have_store "$T/s1"
 evs import "$T/s1" --format simple-event-sourcing "$c" --stream orders
 expect_eq "$("$EVS" streams "$T/s1" | jq -c '[.stream,.events]')" '["orders",6]' "--stream"
+have_store "$T/s2"
 evs import "$T/s2" --format simple-event-sourcing "$c" --stream-field account
 expect_rc 4 "--stream-field with a bare string event"
 one_stderr_line import "--stream-field missing"
@@ -69,6 +75,7 @@ expect_eq "$("$EVS" read "$T/s2" | jq -r .stream | tr '\n' ' ')" "acct-1 acct-2 
 
 # ---- a chunk twice: plain and compressed ------------------------------------------------
 cp "$F/chunk-10.jsonl" "$c/"
+have_store "$T/twice"
 evs import "$T/twice" --format simple-event-sourcing "$c"
 expect_rc 4 "a chunk both plain and gzip"
 one_stderr_line import "chunk twice"
@@ -82,6 +89,7 @@ b=$T/bad
 mkdir "$b"
 cp "$F/chunk-2.jsonl" "$b/"
 printf '%s\n' '{"name":"event2"}' '{"name":' '{"name":"event4"}' >"$b/chunk-3.jsonl"
+have_store "$T/b"
 evs import "$T/b" --format simple-event-sourcing "$b"
 expect_rc 4 "a bad line"
 one_stderr_line import "bad line"
@@ -90,10 +98,12 @@ expect_in "3 events were imported (through $b/chunk-3.jsonl:1), none after" "$T/
     "bad line: what was imported"
 expect_eq "$(count_events "$T/b")" 3 "bad line: the lines before are committed"
 
+have_store "$T/empty"
 evs import "$T/empty" --format simple-event-sourcing "$p/nothing-here"
 expect_rc 1 "a missing chunk file"
 expect_in "nothing-here: cannot open" "$T/err" "missing chunk named"
 mkdir "$T/nochunks"
+have_store "$T/nc"
 evs import "$T/nc" --format simple-event-sourcing "$T/nochunks"
 expect_rc 1 "a directory without chunks"
 expect_in "no chunk in directory" "$T/err" "empty directory message"

@@ -20,7 +20,7 @@ evs init "$T/exact" --segment-size=131072
 evs stat "$T/exact"
 expect_eq "$(jq -c .segment_size "$T/out")" 131072 "--segment-size in bytes"
 
-echo '{"stream":"a","type":"A","data":1}' | "$EVS" append "$d" --quiet || fail "append"
+echo '{"stream":"a","type":"A","data":1}' | "$EVS" append --create "$d" --quiet || fail "append"
 evs init "$d"
 expect_rc 1 "init on an existing store"
 one_stderr_line init "existing store"

@@ -12,7 +12,7 @@ expect_in "every step behaved as expected" "$T/out" "quickstart ends well"
 sh "$qs" "$EVS" "$T/demo" >"$T/out" 2>"$T/err" || fail "quickstart runs twice: $(cat "$T/out")"
 expect_eq "$("$EVS" stat "$T/demo" | jq -c .events)" 6 "second run starts from an empty store"
 # Anything else is left alone.
-echo '{"stream":"precious","type":"T","data":1}' | "$EVS" append "$T/other" >/dev/null ||
+echo '{"stream":"precious","type":"T","data":1}' | "$EVS" append --create "$T/other" >/dev/null ||
     fail "append to another store"
 rc=0
 sh "$qs" "$EVS" "$T/other" >"$T/out" 2>"$T/err" || rc=$?

@@ -12,7 +12,7 @@ cat >"$T/in" <<'EOF'
 {"stream":"order-2","type":"OrderPlaced","data":5}
 {"stream":"order-3","type":"ItemAdded","data":6}
 EOF
-evs append "$d" --quiet <"$T/in"
+evs append --create "$d" --quiet <"$T/in"
 expect_rc 0 "append the fixture"
 
 data_of() { # prints the data values of the last read, space separated
@@ -55,14 +55,14 @@ expect_eq "$(data_of)" "2 5 " "DIR after the options"
 expect_empty "$T/err" "read prints nothing on stderr"
 
 # ---- an empty store ----------------------------------------------------------------------
-evs append "$T/empty" </dev/null
+evs append --create "$T/empty" </dev/null
 evs read "$T/empty"
 expect_rc 0 "read an empty store"
 expect_empty "$T/out" "an empty store prints nothing"
 
 # ---- output into a closed pipe -------------------------------------------------------------
 seq 1 30000 | sed 's/.*/{"stream":"many","type":"N","data":&}/' |
-    "$EVS" append "$T/many" --quiet || fail "append 30000 events"
+    "$EVS" append --create "$T/many" --quiet || fail "append 30000 events"
 {
     "$EVS" read "$T/many" 2>"$T/err"
     echo $? >"$T/rc_head"

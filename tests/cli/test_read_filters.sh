@@ -13,7 +13,7 @@ cat >"$T/in" <<'IN'
 {"stream":"orders-9","type":"OrderPlaced","data":5}
 {"stream":"user-1","type":"Registered","data":{"name":"x"}}
 IN
-evs append "$d" --quiet <"$T/in"
+evs append --create "$d" --quiet <"$T/in"
 expect_rc 0 "append the fixture"
 
 data_of() {
@@ -86,7 +86,7 @@ evs read "$d" --since 2000-01-01T00:00:00Z --until 2200-01-01T00:00:00+02:00 --c
 expect_eq "$(cat "$T/out")" '{"count":6}' "--since/--until in RFC 3339"
 # Three separate appends, so the events have different timestamps (one commit shares one).
 for i in 1 2 3; do
-    echo "{\"stream\":\"t\",\"type\":\"T\",\"data\":$i}" | "$EVS" append "$T/timed" --quiet ||
+    echo "{\"stream\":\"t\",\"type\":\"T\",\"data\":$i}" | "$EVS" append --create "$T/timed" --quiet ||
         fail "append timed $i"
 done
 ts2=$("$EVS" read "$T/timed" --from 2 --limit 1 | jq -r .ts)

@@ -16,7 +16,7 @@ pad=xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx
 evs init "$d" --segment-size 64K
 expect_rc 0 "init"
 seq 1 2000 | sed "s/.*/{\"stream\":\"s-&\",\"type\":\"N\",\"data\":{\"n\":&,\"pad\":\"$pad\"}}/" |
-    sed 's/"s-\([0-9]*\)\([0-9]\)"/"s-\2"/' | evs append "$d" --quiet --batch 1 --sync none
+    sed 's/"s-\([0-9]*\)\([0-9]\)"/"s-\2"/' | evs append --create "$d" --quiet --batch 1 --sync none
 expect_rc 0 "append 2000 events, one per append"
 "$EVS" read "$d" >"$T/before" || fail "read the whole store"
 expect_eq "$(lines "$T/before")" 2000 "2000 events before"
@@ -64,7 +64,7 @@ survivors() {
 }
 # appends_go_on DIR POS: a new event gets position POS and the store verifies
 appends_go_on() {
-    echo '{"stream":"after","type":"Repaired","data":{"ok":true}}' | evs append "$1"
+    echo '{"stream":"after","type":"Repaired","data":{"ok":true}}' | evs append --create "$1"
     expect_rc 0 "append after repair"
     expect_eq "$(jq -c .pos "$T/out")" "$2" "the next append's position"
     evs verify "$1"
@@ -112,7 +112,7 @@ q=$T/quick
 "$EVS" init "$q" --segment-size 64K >/dev/null || fail "init the quick-verify store"
 pad600=$(printf '%0600d' 0)
 seq 1 6000 | sed "s/.*/{\"stream\":\"q-1\",\"type\":\"N\",\"data\":{\"n\":&,\"pad\":\"$pad600\"}}/" |
-    "$EVS" append "$q" --quiet --sync none || fail "append the quick-verify store"
+    "$EVS" append --create "$q" --quiet --sync none || fail "append the quick-verify store"
 evs verify "$q" --quick
 expect_rc 0 "verify --quick of a healthy store"
 expect_empty "$T/err" "verify --quick of a healthy store: nothing on stderr"

@@ -7,7 +7,7 @@
 d=$T/store
 
 # ---- stat ------------------------------------------------------------------------------
-evs append "$d" </dev/null
+evs append --create "$d" </dev/null
 evs stat "$d"
 expect_rc 0 "stat of an empty store"
 expect_eq "$(lines "$T/out")" 1 "stat prints one line"
@@ -19,7 +19,7 @@ expect_eq "$(jq -c '[.events,.streams,.first_pos,.last_pos,.first_ts,.last_ts]' 
 
 pad=xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx
 seq 1 500 | sed "s/.*/{\"stream\":\"s-&\",\"type\":\"N\",\"data\":{\"n\":&,\"pad\":\"$pad\"}}/" |
-    sed 's/"s-\([0-9]*\)\([0-9]\)"/"s-\2"/' | evs append "$d" --quiet
+    sed 's/"s-\([0-9]*\)\([0-9]\)"/"s-\2"/' | evs append --create "$d" --quiet
 expect_rc 0 "append 500 events over 10 streams"
 evs stat "$d"
 expect_rc 0 "stat"
@@ -69,7 +69,7 @@ expect_eq "$(jq -c .ok "$T/out")" false "verify summary says not ok"
 
 # ---- progress: on a terminal only ------------------------------------------------------
 d2="$T/progress"
-seq 1 2000 | sed 's/.*/{"stream":"p-1","type":"T","data":&}/' | "$EVS" append "$d2" --quiet
+seq 1 2000 | sed 's/.*/{"stream":"p-1","type":"T","data":&}/' | "$EVS" append --create "$d2" --quiet
 evs verify "$d2"
 expect_rc 0 "verify of a whole store"
 expect_empty "$T/err" "no progress bar when stderr is not a terminal"

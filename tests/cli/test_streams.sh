@@ -13,7 +13,7 @@ cat >"$T/in" <<'IN'
 {"stream":"user-1","type":"A","data":6}
 {"stream":"order-1","type":"C","data":7}
 IN
-evs append "$d" --quiet <"$T/in"
+evs append --create "$d" --quiet <"$T/in"
 expect_rc 0 "append the fixture"
 
 names() { # the stream names of the last output, sorted, space separated
@@ -70,7 +70,7 @@ expect_empty "$T/out" "--category with no stream prints nothing"
 evs streams "$d" --category order-1
 expect_eq "$(names)" "order-1 " "--category order-1"
 
-evs append "$T/empty" </dev/null
+evs append --create "$T/empty" </dev/null
 evs streams "$T/empty"
 expect_rc 0 "streams of an empty store"
 expect_empty "$T/out" "an empty store has no streams"

@@ -9,7 +9,7 @@
 . "$(dirname "$0")/lib.sh"
 
 d=$T/store
-seq 1 29 | sed 's/.*/{"stream":"s-&","type":"T&","data":&}/' | "$EVS" append "$d" --quiet ||
+seq 1 29 | sed 's/.*/{"stream":"s-&","type":"T&","data":&}/' | "$EVS" append "$d" --create --quiet ||
     fail "append the fixture"
 
 checkpoint() { # NAME
@@ -78,7 +78,7 @@ big=$T/big
 head -c 4000 /dev/zero | tr '\0' x >"$T/pad"
 pad=$(cat "$T/pad")
 seq 1 100 | sed "s/.*/{\"stream\":\"b\",\"type\":\"B\",\"data\":\"$pad\"}/" |
-    "$EVS" append "$big" --quiet || fail "append the big fixture"
+    "$EVS" append "$big" --create --quiet || fail "append the big fixture"
 evs subscribe "$big" --consumer early --timeout 0 --exec true
 expect_rc 1 "a handler that ends without reading a large batch"
 expect_in "handler 'true' exited with status 0 but left" "$T/err" "and it is not acknowledged"

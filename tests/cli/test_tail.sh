@@ -5,9 +5,9 @@
 . "$(dirname "$0")/lib.sh"
 
 d=$T/store
-seq 1 15 | sed 's/.*/{"stream":"s-&","type":"T&","data":&}/' | "$EVS" append "$d" --quiet ||
+seq 1 15 | sed 's/.*/{"stream":"s-&","type":"T&","data":&}/' | "$EVS" append --create "$d" --quiet ||
     fail "append the fixture"
-echo '{"stream":"other","type":"X","data":"x"}' | "$EVS" append "$d" --quiet ||
+echo '{"stream":"other","type":"X","data":"x"}' | "$EVS" append --create "$d" --quiet ||
     fail "append other"
 
 data_of() {
@@ -41,16 +41,16 @@ expect_eq "$(data_of)" '4 ' "--stream"
 : >"$T/follow" # exists before the job's own redirection: the loop below reads it at once
 "$EVS" tail "$d" -f -n 1 --prefix live >"$T/follow" 2>"$T/follow_err" &
 pid=$!
-echo '{"stream":"live-1","type":"L","data":1}' | "$EVS" append "$d" --quiet
+echo '{"stream":"live-1","type":"L","data":1}' | "$EVS" append --create "$d" --quiet
 i=0
 while [ "$(lines "$T/follow")" -lt 1 ] && [ $i -lt 50 ]; do
     sleep 0.1
     i=$((i + 1))
 done
 [ "$(lines "$T/follow")" -eq 1 ] || fail "tail -f printed the first live event"
-echo '{"stream":"nolive","type":"L","data":0}' | "$EVS" append "$d" --quiet
+echo '{"stream":"nolive","type":"L","data":0}' | "$EVS" append --create "$d" --quiet
 start=$(date +%s%N)
-echo '{"stream":"live-2","type":"L","data":2}' | "$EVS" append "$d" --quiet
+echo '{"stream":"live-2","type":"L","data":2}' | "$EVS" append --create "$d" --quiet
 while [ "$(lines "$T/follow")" -lt 2 ] && [ $(($(date +%s%N) - start)) -lt 1000000000 ]; do
     sleep 0.01
 done
@@ -78,9 +78,9 @@ expect_eq "$rc" 0 "tail -f -n 0 ends with 0 on SIGINT"
     echo $? >"$T/pipe_rc"
 } | head -n 2 >"$T/piped" &
 pipe_pid=$!
-echo '{"stream":"piped","type":"P","data":1}' | "$EVS" append "$d" --quiet
+echo '{"stream":"piped","type":"P","data":1}' | "$EVS" append --create "$d" --quiet
 sleep 0.3
-echo '{"stream":"piped","type":"P","data":2}' | "$EVS" append "$d" --quiet
+echo '{"stream":"piped","type":"P","data":2}' | "$EVS" append --create "$d" --quiet
 wait $pipe_pid
 expect_eq "$(cat "$T/pipe_rc")" 0 "tail -f | head -2 exits 0 (not killed by timeout)"
 expect_eq "$(jq -c .data "$T/piped" | tr '\n' ' ')" "1 2 " "tail -f | head -2 got two events"

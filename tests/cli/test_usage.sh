@@ -78,14 +78,14 @@ usage_error append "--quiet with a value" append "$d" --quiet=yes
 
 # Options may come before or after DIR, in --name=value or --name value form, and "--"
 # ends the options.
-echo '{"type":"T","data":1}' | evs append --stream=s1 "$d" --wait 0.5 --batch=10 --sync none
+echo '{"type":"T","data":1}' | evs append --create --stream=s1 "$d" --wait 0.5 --batch=10 --sync none
 expect_rc 0 "options around DIR"
-echo '{"type":"T","data":1}' | evs append --stream s1 -- "$d"
+echo '{"type":"T","data":1}' | evs append --create --stream s1 -- "$d"
 expect_rc 0 "-- before DIR"
 
 # ---- EVSTORE_DIR -----------------------------------------------------------------------
 export EVSTORE_DIR="$T/envstore"
-echo '{"stream":"e","type":"T","data":1}' | evs append
+echo '{"stream":"e","type":"T","data":1}' | evs append --create
 expect_rc 0 "append with EVSTORE_DIR"
 evs read
 expect_rc 0 "read with EVSTORE_DIR"

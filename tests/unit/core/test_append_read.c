@@ -718,7 +718,7 @@ static void test_append_multi(void **state)
     evs_batch_in recreate[2] = {{"multi-H", EVS_EXPECT_NO_STREAM, b1, 1},
                                 {"multi-H", EVS_EXPECT_NO_STREAM, a2, 1}};
     assert_evs(EVS_ECONFLICT, evs_append_multi(out, store, recreate, 2));
-    assert_errmsg_has("batch 1");
+    assert_errmsg_has("batch index 1");
     expect_stream(store, "multi-H", -1, 0, 0);
     assert_int_equal(evs_head(store), 7);
 
@@ -728,7 +728,7 @@ static void test_append_multi(void **state)
                            {"multi-A", 7, a2, 1},
                            {"multi-D", EVS_EXPECT_ANY, b1, 1}};
     assert_evs(EVS_ECONFLICT, evs_append_multi(out, store, bad, 3));
-    assert_errmsg_has("batch 1");
+    assert_errmsg_has("batch index 1");
     assert_errmsg_has("multi-A");
     assert_errmsg_has("7");
     assert_int_equal(evs_head(store), 7);
@@ -740,7 +740,7 @@ static void test_append_multi(void **state)
      * it must see the first batch, so it conflicts. */
     evs_batch_in twice[2] = {{"multi-B", 0, b1, 1}, {"multi-B", 0, b1, 1}};
     assert_evs(EVS_ECONFLICT, evs_append_multi(out, store, twice, 2));
-    assert_errmsg_has("batch 1");
+    assert_errmsg_has("batch index 1");
     assert_int_equal(evs_head(store), 7);
     expect_stream(store, "multi-B", 0, 4, 4);
 
@@ -749,8 +749,8 @@ static void test_append_multi(void **state)
     evs_batch_in inval[2] = {{"multi-E", EVS_EXPECT_ANY, c1, 2},
                              {"multi-F", EVS_EXPECT_ANY, badev, 2}};
     assert_evs(EVS_EINVAL, evs_append_multi(out, store, inval, 2));
-    assert_errmsg_has("batch 1");
-    assert_errmsg_has("event 1");
+    assert_errmsg_has("batch index 1");
+    assert_errmsg_has("event index 1");
     assert_int_equal(evs_head(store), 7);
     expect_stream(store, "multi-E", -1, 0, 0);
     expect_stream(store, "multi-F", -1, 0, 0);

@@ -213,10 +213,10 @@ static void test_bad_types(void **state)
         /* The bad event is the last of three: nothing of the batch is written. */
         evs_event_in in[3] = {tu_event("Ok", "1"), tu_event("Ok", "2"), tu_event("Ok", "3")};
         in[2].type = bad[i];
-        append_fails(s, "victim-1", EVS_EXPECT_ANY, in, 3, EVS_EINVAL, "event 2", "type");
+        append_fails(s, "victim-1", EVS_EXPECT_ANY, in, 3, EVS_EINVAL, "event index 2", "type");
         msg_has(why[i]);
         msg_has("victim-1");
-        append_fails(s, "fresh-1", EVS_EXPECT_ANY, in, 3, EVS_EINVAL, "event 2", why[i]);
+        append_fails(s, "fresh-1", EVS_EXPECT_ANY, in, 3, EVS_EINVAL, "event index 2", why[i]);
     }
     /* 256 bytes is the limit, and it holds. */
     type[EVS_MAX_TYPE_LEN] = '\0';
@@ -255,7 +255,7 @@ static void test_bad_data(void **state)
     evs_event_in e = tu_event("Ev", "{}");
     e.data = NULL;
     e.data_len = 5;
-    append_fails1(s, "victim-1", &e, EVS_EINVAL, "data", "event 0");
+    append_fails1(s, "victim-1", &e, EVS_EINVAL, "data", "event index 0");
     e = tu_event("Ev", "{}");
     e.data_len = 0;
     append_fails1(s, "victim-1", &e, EVS_EINVAL, "data", NULL);
@@ -321,8 +321,8 @@ static void test_bad_metadata(void **state)
     before snap;
     take(s, &snap);
     assert_evs(EVS_EINVAL, evs_append_multi(NULL, s, b, 2));
-    assert_errmsg_has("batch 1");
-    assert_errmsg_has("event 1");
+    assert_errmsg_has("batch index 1");
+    assert_errmsg_has("event index 1");
     assert_errmsg_has("metadata");
     same(s, &snap);
 }
@@ -350,7 +350,7 @@ static void test_event_too_big(void **state)
     e.data = data;
     e.data_len = (size_t)EVS_MAX_EVENT_LEN + 1;
     append_fails1(s, "victim-1", &e, EVS_EINVAL, "67108865", "67108864");
-    msg_has("event 0");
+    msg_has("event index 0");
 
     /* Data and metadata together over the limit. */
     static const char meta[] = "{\"k\":\"0123456789\"}";
@@ -414,16 +414,16 @@ static void test_bad_counts_and_expected(void **state)
                                {"fresh-6", EVS_EXPECT_ANY, &e, 1}};
     assert_evs(EVS_EINVAL, evs_append_multi(NULL, s, batches, 0));
     assert_evs(EVS_EINVAL, evs_append_multi(NULL, s, batches, 3));
-    assert_errmsg_has("batch 1");
+    assert_errmsg_has("batch index 1");
     assert_errmsg_has("fresh-5");
     batches[1].count = 1;
     batches[1].stream = "";
     assert_evs(EVS_EINVAL, evs_append_multi(NULL, s, batches, 3));
-    assert_errmsg_has("batch 1");
+    assert_errmsg_has("batch index 1");
     batches[1].stream = "fresh-5";
     batches[2].expected_version = -7;
     assert_evs(EVS_EINVAL, evs_append_multi(NULL, s, batches, 3));
-    assert_errmsg_has("batch 2");
+    assert_errmsg_has("batch index 2");
     assert_errmsg_has("-7");
     same(s, &b);
     evs_stream_info info;

@@ -330,7 +330,7 @@ static void test_multi_dup_and_new(void **state)
     make_batch(&other, 9, 1);
     evs_batch_in bad[2] = {{"order-5", EVS_EXPECT_ANY, old.ev, 3}, {"order-7", 5, other.ev, 1}};
     assert_evs(EVS_ECONFLICT, evs_append_multi(again, s, bad, 2));
-    assert_errmsg_has("batch 1");
+    assert_errmsg_has("batch index 1");
     assert_int_equal(evs_head(s), head + 2);
 
     /* After reopening, the same answers. */
@@ -574,7 +574,7 @@ static void test_id_conflict_has_its_own_code(void **state)
     evs_batch_in batches[2] = {{"order-14", EVS_EXPECT_ANY, &b.ev[2], 1},
                                {"order-13", EVS_EXPECT_ANY, &b.ev[1], 2}};
     assert_evs(EVS_EIDCONFLICT, evs_append_multi(NULL, s, batches, 2));
-    assert_errmsg_has(" of 2");
+    assert_errmsg_has("batch index 1 (of 2 batches)");
     assert_errmsg_has("in stream 'order-13'");
     assert_int_equal(evs_head(s), 2);
 }
