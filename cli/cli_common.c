@@ -8,7 +8,8 @@
  * abbreviations (--str for --stream), which silently change meaning the day a second
  * option with the same prefix is added. Ours is ~60 lines and does exactly what the
  * subcommands need: --name, --name=value, --name value, -h, "--", positional arguments
- * anywhere.
+ * anywhere. After "--" every argument is positional, in every command: that is how a
+ * name starting with '-' is given.
  */
 #include "cli_common.h"
 #include "util.h"
@@ -38,6 +39,17 @@ static int find_opt(const cli_optdef *defs, const char *name, size_t name_len)
     return -1;
 }
 
+/* The one rule for names that look like options (a consumer '-internal.BENCH', a store
+ * '--old'): every command takes them after "--", and says so when it meets one. */
+static int unknown_opt(const cli_parser *p, const char *a, size_t len)
+{
+    cli_usage(p->cmd,
+              "unknown option '%.*s'; a name or path that starts with '-' goes after "
+              "'--' (evstore %s ... -- %.*s)",
+              (int)len, a, p->cmd, (int)len, a);
+    return CLI_OPT_BAD;
+}
+
 /* "-n 5", "-n5" or "-f": one letter per argument (no bundling like -fn5, which reads
  * ambiguously and nobody needs for two options). */
 static int short_opt(cli_parser *p, const cli_optdef *defs, const char *a)
@@ -45,17 +57,10 @@ static int short_opt(cli_parser *p, const cli_optdef *defs, const char *a)
     int i = 0;
     while (defs[i].name != NULL && defs[i].short_name != a[1])
         i++;
-    if (defs[i].name == NULL) {
-        cli_usage(p->cmd, "unknown option '%s'", a);
-        return CLI_OPT_BAD;
-    }
-    if (!defs[i].has_value) {
-        if (a[2] != '\0') {
-            cli_usage(p->cmd, "unknown option '%s'", a);
-            return CLI_OPT_BAD;
-        }
+    if (defs[i].name == NULL || (!defs[i].has_value && a[2] != '\0'))
+        return unknown_opt(p, a, strlen(a));
+    if (!defs[i].has_value)
         return i;
-    }
     if (a[2] != '\0') {
         p->value = a + 2;
     } else if (p->next < p->argc) {
@@ -94,10 +99,8 @@ int cli_parser_next(cli_parser *p, const cli_optdef *defs)
     const char *eq = strchr(name, '=');
     size_t name_len = eq != NULL ? (size_t)(eq - name) : strlen(name);
     int i = find_opt(defs, name, name_len);
-    if (i < 0) {
-        cli_usage(p->cmd, "unknown option '--%.*s'", (int)name_len, name);
-        return CLI_OPT_BAD;
-    }
+    if (i < 0)
+        return unknown_opt(p, a, name_len + 2);
     if (!defs[i].has_value) {
         if (eq != NULL) {
             cli_usage(p->cmd, "option '--%s' takes no value", defs[i].name);

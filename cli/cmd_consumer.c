@@ -17,8 +17,10 @@ static const char consumer_help[] =
     "'evstore consumers').\n"
     "\n"
     "  reset    set NAME's checkpoint to POS (default 0: deliver every event again;\n"
-    "           at most the store's head), durably; also repairs a damaged\n"
-    "           checkpoint. Prints {\"consumer\":NAME,\"checkpoint\":POS}.\n"
+    "           at most the store's head), durably; the filters it keeps stay.\n"
+    "           Also repairs a damaged checkpoint (a damaged filter is dropped: the\n"
+    "           next subscribe's filters are kept). Prints\n"
+    "           {\"consumer\":NAME,\"checkpoint\":POS}.\n"
     "  delete   remove NAME and its checkpoint. Prints {\"deleted\":NAME}.\n"
     "\n"
     "options:\n"
@@ -28,7 +30,7 @@ static const char consumer_help[] =
     "Both fail with exit code 1 when no consumer NAME exists, or when it is open\n"
     "(a subscribe is running with it): stop that first.\n"
     "DIR defaults to $EVSTORE_DIR (then NAME is the only argument); the store must\n"
-    "exist.\n"
+    "exist. A NAME that starts with '-' goes after '--': consumer reset DIR -- -x.\n"
     "Exit codes: 0 ok, 1 error (no such consumer, busy), 2 usage, 4 invalid (bad name,\n"
     "POS past the head), 5 corrupt store.\n";
 

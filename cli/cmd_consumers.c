@@ -14,10 +14,14 @@ static const char consumers_help[] =
     "List the store's durable consumers (see 'evstore subscribe --consumer'), sorted\n"
     "by name, one JSON object per line:\n"
     "  {\"consumer\":\"billing\",\"checkpoint\":42,\"lag\":3,\n"
-    "   \"ack_ts\":\"2026-11-23T12:00:00.000000001Z\",\"open\":false}\n"
+    "   \"ack_ts\":\"2026-11-23T12:00:00.000000001Z\",\"open\":false,\n"
+    "   \"filter\":{\"category\":\"order\"}}\n"
     "checkpoint is the last acknowledged position saved (0: none yet), lag the number\n"
     "of positions after it up to the head, ack_ts when that acknowledgement was made\n"
-    "(null if unknown), open whether a process has the consumer open right now.\n"
+    "(null if unknown), open whether a process has the consumer open right now,\n"
+    "filter the filters it keeps ({} = every event; fields stream, from_version,\n"
+    "types, category, prefix, since, until), null when it keeps none yet (made by an\n"
+    "older evstore: its next subscribe's filters become its own).\n"
     "A consumer whose checkpoint cannot be read shows -1 for checkpoint and lag and\n"
     "an \"error\" field; 'evstore consumer reset' repairs it.\n"
     "\n"
@@ -70,6 +74,9 @@ static void print_info(cli_out *out, const evs_consumer_info *ci)
         (void)cli_out_str(out, "null");
     }
     (void)cli_out_str(out, ci->open ? ",\"open\":true" : ",\"open\":false");
+    /* The library hands it out as checked JSON: copied as it is. */
+    (void)cli_out_str(out, ",\"filter\":");
+    (void)cli_out_str(out, ci->filter != NULL ? ci->filter : "null");
     /* A damaged checkpoint is listed rather than hidden, so it can be found and reset. */
     if (ci->status != 0) {
         const char *why = evs_errstr(ci->status);

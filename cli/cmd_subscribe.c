@@ -7,21 +7,30 @@
  * checkpoint, skipping ahead when it falls more than --max-lag positions behind.
  * Otherwise a plain subscription from --from POS, the start or the end.
  *
- * Both read through evs_consumer_next / evs_subscription_next, which sleep on the
+ * With --exec CMD [ARG...] (a consumer only) the events go to runs of CMD in batches
+ * instead, each acknowledged only when its run succeeded (subscribe_exec.c).
+ *
+ * All read through evs_consumer_next / evs_subscription_next, which sleep on the
  * store's futex; the wait is cut into short slices so that a signal, a closed stdout
  * or the --timeout is noticed promptly even when no event arrives.
  */
 #include "cli_common.h"
+#include "subscribe_exec.h"
 #include "util.h"
 
 #include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 static const char subscribe_help[] =
-    "usage: evstore subscribe [DIR] --consumer NAME [FILTERS] [--limit N] [--timeout S]\n"
+    "usage: evstore subscribe [DIR] --consumer NAME [--refilter] [FILTERS] [--limit N]\n"
+    "                         [--timeout S]\n"
+    "       evstore subscribe [DIR] --consumer NAME [--refilter] [FILTERS] [--limit N]\n"
+    "                         [--timeout S] [--batch N] [--batch-wait S]\n"
+    "                         --exec CMD [ARG...]\n"
     "       evstore subscribe [DIR] [--from POS | --from-end] [FILTERS] [--limit N]\n"
     "                         [--timeout S]\n"
     "       evstore subscribe [DIR] --live [--max-lag N] [FILTERS] [--limit N]\n"
@@ -43,9 +52,30 @@ static const char subscribe_help[] =
     "so 'evstore subscribe --consumer NAME | handler' delivers every event at least\n"
     "once: make the handler idempotent. 'Written' means handed to the pipe: lines\n"
     "still in the pipe when the handler dies are acknowledged but were not handled;\n"
-    "use 'evstore consumer reset' to replay from a position the handler trusts.\n"
+    "use 'evstore consumer reset' to replay from a position the handler trusts, or\n"
+    "give the handler to --exec (below), which acknowledges only what it handled.\n"
     "Only one process may use a consumer at a time: a second subscribe with the same\n"
     "NAME fails with exit code 1 ('busy').\n"
+    "The consumer keeps the filters of its first run ('evstore consumers' shows them):\n"
+    "a checkpoint only says which events these filters delivered. A run with other\n"
+    "filters fails with exit code 4 showing both, unless --refilter is given: then\n"
+    "the consumer keeps the new filters from its checkpoint on, and events at or\n"
+    "before the checkpoint that only the new filters match are never printed (reset\n"
+    "the consumer to an earlier position to see them). A relative --since or --until\n"
+    "is a new time at every run: give a consumer an absolute one.\n"
+    "\n"
+    "With --exec CMD [ARG...] (the rest of the command line; no shell: write\n"
+    "--exec sh -c 'SCRIPT' for one) the events go to CMD instead of standard output,\n"
+    "in batches: evstore starts CMD, writes the batch's lines (the ones subscribe\n"
+    "prints) to its standard input as they are read, closes it, and waits. A batch\n"
+    "is acknowledged only when CMD exits 0 having read all of its input; CMD exiting\n"
+    "otherwise, killed by a signal, or leaving lines unread stops subscribe with\n"
+    "exit code 1 and a message saying how CMD ended and which positions stay\n"
+    "unacknowledged. The next run starts with that batch again: every event is\n"
+    "handled at least once, and only a failed batch is repeated. CMD's standard\n"
+    "output and error are subscribe's. A batch closes at N events (--batch), S\n"
+    "seconds after its first event (--batch-wait), at --limit, or on SIGINT/SIGTERM\n"
+    "(CMD then finishes the batch it has).\n"
     "\n"
     "With --live it is a live subscription, for dashboards and notifications where\n"
     "only what happens now matters: it starts at the head (as --from-end), keeps no\n"
@@ -57,6 +87,7 @@ static const char subscribe_help[] =
     "\n"
     "options:\n"
     "  --consumer NAME    durable consumer NAME (A-Z a-z 0-9 . _ -, up to 128 bytes)\n"
+    "  --refilter         with --consumer: keep these filters from now on (see above)\n"
     "  --from POS         without --consumer: start at position POS (default: the\n"
     "                     first event)\n"
     "  --from-end         without --consumer: only events appended from now on\n"
@@ -64,14 +95,20 @@ static const char subscribe_help[] =
     "  --max-lag N        with --live: the most positions it may fall behind before\n"
     "                     it skips (N >= 1, default 1000)\n"
     "  --limit N          stop after N events (N >= 1)\n"
+    "  --exec CMD [ARG...]  with --consumer: hand the events to CMD in batches (see\n"
+    "                     above); must come last\n"
+    "  --batch N          with --exec: at most N events a batch (default 1000)\n"
+    "  --batch-wait S     with --exec: close a batch S seconds after its first event\n"
+    "                     even if it is not full (default 0.1)\n"
     "  --timeout S        stop when nothing new came for S seconds (may be a decimal,\n"
     "                     0.5; 0: stop as soon as the stored events are "
     "printed)\n" CLI_FILTER_SEL_HELP "  --help, -h         this text\n"
     "\n"
     "DIR defaults to $EVSTORE_DIR; the store must exist. See also 'evstore consumers'\n"
     "and 'evstore consumer reset|delete'.\n"
-    "Exit codes: 0 ok, 1 error (also: consumer busy), 2 usage, 4 invalid (bad consumer\n"
-    "name), 5 corrupt store.\n";
+    "Exit codes: 0 ok, 1 error (also: consumer busy, --exec's CMD failed), 2 usage,\n"
+    "4 invalid (bad consumer name, filters other than the consumer keeps), 5 corrupt\n"
+    "store.\n";
 
 enum {
     OPT_CONSUMER = CLI_F_SEL_COUNT,
@@ -80,7 +117,11 @@ enum {
     OPT_LIVE,
     OPT_MAX_LAG,
     OPT_LIMIT,
-    OPT_TIMEOUT
+    OPT_TIMEOUT,
+    OPT_EXEC,
+    OPT_BATCH,
+    OPT_BATCH_WAIT,
+    OPT_REFILTER
 };
 
 static const cli_optdef subscribe_opts[] = {
@@ -92,6 +133,10 @@ static const cli_optdef subscribe_opts[] = {
     [OPT_MAX_LAG] = {"max-lag", true, 0},
     [OPT_LIMIT] = {"limit", true, 0},
     [OPT_TIMEOUT] = {"timeout", true, 0},
+    [OPT_EXEC] = {"exec", false, 0},
+    [OPT_BATCH] = {"batch", true, 0},
+    [OPT_BATCH_WAIT] = {"batch-wait", true, 0},
+    [OPT_REFILTER] = {"refilter", false, 0},
     {NULL, false, 0},
 };
 
@@ -114,6 +159,10 @@ struct subscribe_args {
     int64_t max_lag; /* 0: not given */
     int64_t limit;      /* 0: no limit */
     int64_t timeout_ms; /* -1: none */
+    char *const *exec_argv; /* --exec's command, NULL-terminated; NULL: print */
+    int64_t batch;          /* 0: not given */
+    int64_t batch_wait_ms;  /* -1: not given */
+    bool refilter;
 };
 
 /* The source of events: exactly one of the two is set. */
@@ -174,6 +223,9 @@ static int set_option(struct subscribe_args *sa, int opt, const char *v)
     case OPT_LIVE:
         sa->live = true;
         return CLI_EXIT_OK;
+    case OPT_REFILTER:
+        sa->refilter = true;
+        return CLI_EXIT_OK;
     case OPT_MAX_LAG:
         if (!cli_parse_i64(v, strlen(v), 1, INT64_MAX, &sa->max_lag))
             return cli_usage("subscribe", "--max-lag wants a number of positions >= 1, not '%s'",
@@ -186,6 +238,15 @@ static int set_option(struct subscribe_args *sa, int opt, const char *v)
     case OPT_TIMEOUT:
         if (!parse_seconds(v, &sa->timeout_ms))
             return cli_usage("subscribe", "--timeout wants seconds >= 0 (5, 0.5), not '%s'", v);
+        return CLI_EXIT_OK;
+    case OPT_BATCH:
+        if (!cli_parse_i64(v, strlen(v), 1, EVS_MAX_BATCH_COUNT, &sa->batch))
+            return cli_usage("subscribe", "--batch wants a count from 1 to %u, not '%s'",
+                             EVS_MAX_BATCH_COUNT, v);
+        return CLI_EXIT_OK;
+    case OPT_BATCH_WAIT:
+        if (!parse_seconds(v, &sa->batch_wait_ms))
+            return cli_usage("subscribe", "--batch-wait wants seconds >= 0 (1, 0.05), not '%s'", v);
         return CLI_EXIT_OK;
     default:
         return cli_filter_set(&sa->filter, "subscribe", opt, v);
@@ -204,6 +265,14 @@ static int parse_args(struct subscribe_args *sa, int argc, char **argv)
             return CLI_EXIT_USAGE;
         if (opt == CLI_OPT_HELP)
             return -1;
+        if (opt == OPT_EXEC) {
+            /* The rest of the line is the command, word for word: no shell, no second
+             * round of quoting. */
+            if (p.next >= argc)
+                return cli_usage("subscribe", "--exec wants a command after it");
+            sa->exec_argv = &argv[p.next];
+            break;
+        }
         int code;
         if (opt == CLI_OPT_ARG) {
             if (dir != NULL)
@@ -227,6 +296,14 @@ static int parse_args(struct subscribe_args *sa, int argc, char **argv)
                                       "excludes --consumer, --from and --from-end");
     if (sa->max_lag != 0 && !sa->live)
         return cli_usage("subscribe", "--max-lag is for --live subscriptions");
+    /* Batches are acknowledged, so they need a consumer to acknowledge them to. */
+    if (sa->exec_argv != NULL && sa->consumer == NULL)
+        return cli_usage("subscribe", "--exec needs --consumer NAME (a batch is "
+                                      "acknowledged to a durable consumer)");
+    if (sa->refilter && sa->consumer == NULL)
+        return cli_usage("subscribe", "--refilter is for --consumer NAME");
+    if (sa->exec_argv == NULL && (sa->batch != 0 || sa->batch_wait_ms >= 0))
+        return cli_usage("subscribe", "--batch and --batch-wait are for --exec");
     int code = cli_filter_finish(&sa->filter, "subscribe");
     if (code != CLI_EXIT_OK)
         return code;
@@ -314,11 +391,55 @@ static int run(struct source *src, const struct subscribe_args *sa, cli_out *out
     return cli_out_report("subscribe", out);
 }
 
+/* The filter consumer `name` keeps, as `evstore consumers` shows it (NULL: none, or no
+ * such consumer). The caller frees it. */
+static char *kept_filter(evs_store *store, const char *name)
+{
+    evs_consumer_iter *it;
+    if (evs_consumers_open(&it, store) < 0)
+        return NULL;
+    char *copy = NULL;
+    evs_consumer_info ci;
+    while (copy == NULL && evs_consumers_next(it, &ci) > 0) {
+        if (strcmp(ci.name, name) == 0 && ci.filter != NULL)
+            copy = strdup(ci.filter);
+    }
+    evs_consumers_close(it);
+    return copy;
+}
+
+/* --refilter says what it did when it changed anything: the checkpoint stayed. */
+static void note_refilter(evs_store *store, const struct source *src, const char *name,
+                          const char *before)
+{
+    char *after = kept_filter(store, name);
+    if (after != NULL && (before == NULL || strcmp(before, after) != 0))
+        cli_err("subscribe",
+                "consumer '%s' now keeps the filter %s (was %s); its checkpoint stays at "
+                "%" PRId64 ": events up to it that only the new filter matches are not "
+                "printed (reset the consumer to an earlier position to see them)",
+                name, after, before ? before : "none", evs_consumer_checkpoint(src->consumer));
+    free(after);
+}
+
+static int open_consumer(struct source *src, evs_store *store, const struct subscribe_args *sa)
+{
+    if (!sa->refilter)
+        return evs_consumer_open(&src->consumer, store, sa->consumer, &sa->filter.query);
+    char *before = kept_filter(store, sa->consumer);
+    int rc = evs_consumer_open_v2(&src->consumer, store, sa->consumer, &sa->filter.query,
+                                  EVS_CONSUMER_REFILTER);
+    if (rc == 0)
+        note_refilter(store, src, sa->consumer, before);
+    free(before);
+    return rc;
+}
+
 static int open_source(struct source *src, evs_store *store, const struct subscribe_args *sa)
 {
     int rc;
     if (sa->consumer != NULL) {
-        rc = evs_consumer_open(&src->consumer, store, sa->consumer, &sa->filter.query);
+        rc = open_consumer(src, store, sa);
         if (rc == EVS_EBUSY) {
             cli_err("subscribe",
                     "consumer '%s' is busy: another process (a running 'evstore subscribe "
@@ -335,12 +456,29 @@ static int open_source(struct source *src, evs_store *store, const struct subscr
     return rc < 0 ? cli_lib_err("subscribe", rc) : CLI_EXIT_OK;
 }
 
+static int exec_store(struct source *src, const struct subscribe_args *sa)
+{
+    exec_opts eo = {
+        .argv = sa->exec_argv,
+        .batch = sa->batch ? sa->batch : EXEC_DEFAULT_BATCH,
+        .batch_wait_ms = sa->batch_wait_ms >= 0 ? sa->batch_wait_ms : EXEC_DEFAULT_WAIT_MS,
+        .limit = sa->limit,
+        .timeout_ms = sa->timeout_ms,
+    };
+    return exec_deliver(src->consumer, sa->consumer, &eo, &stop_requested);
+}
+
 static int subscribe_store(evs_store *store, const struct subscribe_args *sa)
 {
     struct source src = {NULL, NULL};
     int code = open_source(&src, store, sa);
     if (code != CLI_EXIT_OK)
         return code;
+    if (sa->exec_argv != NULL) {
+        code = exec_store(&src, sa);
+        int rc = evs_consumer_close(src.consumer);
+        return rc < 0 && code == CLI_EXIT_OK ? cli_lib_err("subscribe", rc) : code;
+    }
     cli_out out;
     /* One event per flush, so the buffer only needs to hold a typical line. */
     if (cli_out_init(&out, STDOUT_FILENO, 64u << 10) < 0) {
@@ -350,21 +488,18 @@ static int subscribe_store(evs_store *store, const struct subscribe_args *sa)
         code = run(&src, sa, &out);
         cli_out_free(&out);
     }
-    /* Closing saves the checkpoint; a failed save would only mean repeats, but it is
-     * worth a message and an error exit, so flush explicitly first. */
-    if (src.consumer != NULL) {
-        int rc = evs_consumer_flush(src.consumer);
-        if (rc < 0 && code == CLI_EXIT_OK)
-            code = cli_lib_err("subscribe", rc);
-    }
-    evs_consumer_close(src.consumer);
+    /* Closing saves the checkpoint; a failed save means repeats of events already
+     * handled, which is worth a message and an error exit. */
+    int rc = evs_consumer_close(src.consumer);
+    if (rc < 0 && code == CLI_EXIT_OK)
+        code = cli_lib_err("subscribe", rc);
     evs_subscription_close(src.sub);
     return code;
 }
 
 int cli_cmd_subscribe(int argc, char **argv)
 {
-    struct subscribe_args sa = {.from = EVS_FROM_START, .timeout_ms = -1};
+    struct subscribe_args sa = {.from = EVS_FROM_START, .timeout_ms = -1, .batch_wait_ms = -1};
     if (cli_filter_init(&sa.filter, "subscribe", argc) != CLI_EXIT_OK)
         return CLI_EXIT_ERROR;
     int code = parse_args(&sa, argc, argv);

@@ -48,6 +48,8 @@ static int print_help(FILE *f)
         "options:\n"
         "  --help, -h     this text\n"
         "  --version      print the version\n"
+        "  --             in any command: every argument after it is a name or path, also\n"
+        "                 one that starts with '-' (evstore consumer reset DIR -- -old)\n"
         "\n"
         "exit codes (every command):\n"
         "  0 ok   1 error   2 usage   3 conflict (expected version)\n"

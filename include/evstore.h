@@ -721,20 +721,42 @@ typedef struct evs_consumer evs_consumer;
 #define EVS_MAX_CONSUMER_NAME_LEN 128
 
 /** Open the consumer `name`, creating it (checkpoint 0) when it does not exist.
- *  Delivery starts at its checkpoint + 1; `filter` is as for evs_subscribe and may
- *  differ from one open to the next (the checkpoint is a position, not a count).
+ *  Delivery starts at its checkpoint + 1; `filter` is as for evs_subscribe.
+ *
+ *  The filter is kept with the checkpoint: the checkpoint says which events were
+ *  delivered only for the filter that delivered them (an event before it that another
+ *  filter matches was never seen). So a consumer is created with the filter of its
+ *  first open, and a later open with a different filter is refused with EVS_EINVAL (the
+ *  message shows both filters); evs_consumer_open_v2 with EVS_CONSUMER_REFILTER changes
+ *  it knowingly. Filters are compared as what they select: the order of `types` and
+ *  repeats in it do not matter. A consumer kept without a filter (made by an evstore
+ *  that kept none) takes the filter of its next open. evs_consumers_next shows it.
  *
  *  @return 0; EVS_EBUSY (another handle, in this or another process, has it open: the
- *          message names the consumer); EVS_EINVAL (bad name or filter); EVS_ECORRUPT
+ *          message names the consumer); EVS_EINVAL (bad name or filter, or a filter
+ *          other than the one the consumer keeps); EVS_ECORRUPT
  *          (its checkpoint file is damaged: the message names the file; or the
  *          checkpoint lies past the head because the log lost its last events; repair
- *          with evs_consumer_reset); EVS_EREADONLY; EVS_ENOTSUP (the backend keeps no
+ *          with evs_consumer_reset; a damaged filter alone is also replaced by an open
+ *          with EVS_CONSUMER_REFILTER); EVS_EREADONLY; EVS_ENOTSUP (the backend keeps no
  *          consumers); EVS_EIO; EVS_ENOSPC; EVS_ENOMEM; EVS_ECLOSED.
  *  Thread-safe. The handle belongs to one thread at a time; close it with
  *  evs_consumer_close (before or after evs_close). Do not use it in a child after
  *  fork(). */
 EVS_API int evs_consumer_open(evs_consumer **out, evs_store *store, const char *name,
                               const evs_query *filter);
+
+/* Flag for evs_consumer_open_v2: keep `filter` as the consumer's filter from now on,
+ * whatever filter it kept. The checkpoint stays: events at or before it that the new
+ * filter matches and the old one did not are NOT delivered (reset the consumer to an
+ * earlier position for that). A damaged filter kept in the checkpoint file is replaced
+ * too. */
+#define EVS_CONSUMER_REFILTER 1u
+
+/** evs_consumer_open with `flags` (0 or EVS_CONSUMER_REFILTER).
+ *  @return as evs_consumer_open; EVS_EINVAL also for unknown flags. */
+EVS_API int evs_consumer_open_v2(evs_consumer **out, evs_store *store, const char *name,
+                                 const evs_query *filter, unsigned flags);
 
 /** The next matching event, as evs_subscription_next (same returns, same borrowing
  *  rule). Before it sleeps it saves the acknowledgements still only in memory, so an
@@ -760,13 +782,17 @@ EVS_API int64_t evs_consumer_checkpoint(const evs_consumer *c);
 EVS_API int evs_consumer_flush(evs_consumer *c);
 
 /** Save the checkpoint (as evs_consumer_flush) and close the consumer, releasing its
- *  name for the next open. A failed final save is not reported: call
- *  evs_consumer_flush first when that matters. NULL is accepted and ignored. */
-EVS_API void evs_consumer_close(evs_consumer *c);
+ *  name for the next open. The consumer is closed and freed whatever the result.
+ *  @return 0 (also for NULL, which is ignored); EVS_EIO or EVS_ENOSPC when the final
+ *          save failed (the message names the consumer): the acknowledgements since
+ *          the last successful save are lost, so their events are delivered again by
+ *          the next open. */
+EVS_API int evs_consumer_close(evs_consumer *c);
 
 /** Set consumer `name`'s checkpoint to `pos` (0 = deliver everything again; at most
- *  the head), durably. It also repairs a checkpoint file reported as corrupt (the file
- *  is then replaced whole).
+ *  the head), durably. The filter it keeps stays. It also repairs a checkpoint file
+ *  reported as corrupt (the file is then replaced whole; a damaged filter is dropped,
+ *  and the next open's filter is kept).
  *  @return 0; EVS_ENOTFOUND (no such consumer); EVS_EBUSY (it is open somewhere);
  *          EVS_EINVAL (bad name, or pos < 0 or past the head); EVS_EREADONLY;
  *          EVS_EIO; EVS_ENOSPC. Thread-safe. */
@@ -786,6 +812,10 @@ typedef struct evs_consumer_info {
     int64_t ack_ts_ns;    /* when that acknowledgement was made (UTC ns); 0 if unknown */
     int open;             /* 1 when a handle (any process) has the consumer open now */
     int status;           /* 0, or why the checkpoint is unreadable (EVS_ECORRUPT...) */
+    const char *filter;   /* the filter it keeps, as one JSON object ({} = every event;
+                           * see docs/FORMAT.md), or NULL when it keeps none yet (made
+                           * by an evstore that kept none, or unreadable); borrowed
+                           * as name */
 } evs_consumer_info;
 
 typedef struct evs_consumer_iter evs_consumer_iter;
@@ -908,7 +938,12 @@ typedef struct evs_readmodel evs_readmodel;
  *  the state's position (backwards too), and, when the state did not come from the file
  *  (new, replaying, model changed), saves it at once: an interrupted replay then starts
  *  over instead of resuming a state built by the old code. Delivery starts after the
- *  state's position; `filter` is as for evs_consumer_open.
+ *  state's position; `filter` is as for evs_consumer_open and kept with the consumer:
+ *  a state resumed at a position > 0 refuses a filter other than the one kept
+ *  (EVS_EINVAL), since the events it skipped were never applied; a state at position 0
+ *  (new, replaying, model changed) takes any filter. To change the filter of a state
+ *  that is kept, replay it, or refilter the consumer first (evs_consumer_open_v2 with
+ *  EVS_CONSUMER_REFILTER, then close it).
  *
  *  @return 0; EVS_EBUSY; EVS_ECORRUPT (the state's position lies past the store's head:
  *          it belongs to another store, or the log lost its last events; replay it);

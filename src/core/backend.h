@@ -117,12 +117,19 @@ typedef struct evs__consumer_entry {
     int64_t pos;          /* checkpoint; meaningful when status is 0 */
     int64_t ts_ns;        /* when it was acknowledged */
     bool open;            /* some handle holds the consumer's lock now */
+    const char *filter;   /* version 5: the filter kept with it, NULL when none is */
 } evs__consumer_entry;
 
 typedef int (*evs__consumer_cb)(void *ctx, const evs__consumer_entry *e);
 
-/* 2: durable consumers (consumer_lock ... consumer_list). 3: verify_quick, repair. */
-#define EVS__BACKEND_VERSION 4
+/* 2: durable consumers (consumer_lock ... consumer_list). 3: verify_quick, repair.
+ * 4: wake. 5: consumer filters (filter_load, filter_store). */
+#define EVS__BACKEND_VERSION 5
+
+/* The longest filter text a backend keeps with a checkpoint (bytes, without the NUL):
+ * room for hundreds of types, and a bound on what a damaged file makes a reader
+ * allocate. */
+#define EVS__MAX_FILTER_TEXT (64u * 1024)
 
 typedef struct evs__backend_methods {
     unsigned int version; /* EVS__BACKEND_VERSION; methods are only ever appended */
@@ -187,6 +194,21 @@ typedef struct evs__backend_methods {
      * evs__wait_interrupt flag is set then returns EVS_ETIMEDOUT, the others sleep on.
      * With `closing` (evs_close) every wait, now and later, returns EVS_ECLOSED. */
     void (*wake)(evs__backend *be, bool closing);
+
+    /* ---- version 5: a durable consumer's filter, kept with its checkpoint. The text is
+     * the core's canonical JSON (src/sub/consumer_filter.c); backends store it as bytes.
+     * The core checks `version >= 5` first. */
+
+    /* Read consumer `name`'s filter: *out an evs__alloc'd NUL-terminated copy, or NULL
+     * when none is kept (a consumer made before filters were kept). EVS_ENOTFOUND when
+     * the consumer does not exist; EVS_ECORRUPT naming the file when the filter kept is
+     * damaged. */
+    int (*filter_load)(evs__backend *be, const char *name, char **out);
+    /* Keep `text` (at most EVS__MAX_FILTER_TEXT bytes) as the locked consumer's filter
+     * together with checkpoint pos/ts_ns, durably, replacing what was kept; later
+     * checkpoint saves keep the filter. */
+    int (*filter_store)(evs__backend *be, evs__be_consumer *h, const char *text, int64_t pos,
+                        int64_t ts_ns);
 } evs__backend_methods;
 
 /* A thread that must be able to stop waiting points this at its stop flag: a backend's

@@ -12,6 +12,12 @@
  *                           damages only the slot being written, and the other one still
  *                           holds the previous checkpoint. The slots sit in different
  *                           512-byte sectors so that a torn sector cannot hit both.
+ *                           Then, from byte 576, the consumer's filter when one is
+ *                           kept: magic, length, CRC32C, the canonical JSON text. Only
+ *                           whole-file replacements write it, never a slot save, and a
+ *                           reader of the slots never looks past byte 576, so a file
+ *                           from an evstore that kept no filter (576 bytes) reads the
+ *                           same, and such an evstore reads the slots of a newer file.
  *
  * Creating a checkpoint file, and replacing one (reset, repair of a damaged file), goes
  * through a temporary file: write, fsync, rename, fsync the directory, so
@@ -43,6 +49,12 @@
 #define CKPT_OFF_POS   16 /* 8 last acknowledged position */
 #define CKPT_OFF_TS    24 /* 8 when it was acknowledged, ns since 1970 UTC */
 #define CKPT_OFF_CRC   60 /* 4 CRC32C of bytes [0,60) */
+/* The filter section, at CKPT_FILE_LEN: */
+#define FILT_MAGIC     "EVSFILT1"
+#define FILT_OFF_MAGIC 0  /* 8 */
+#define FILT_OFF_LEN   8  /* 4 bytes of text */
+#define FILT_OFF_CRC   12 /* 4 CRC32C of bytes [0,12) and the text */
+#define FILT_HDR_LEN   16 /* the text follows; the file ends with it */
 
 /* How long consumer_lock keeps trying before it reports EVS_EBUSY. A listing probes
  * each lock with a shared lock for a few microseconds; without this short grace an
@@ -56,6 +68,7 @@ struct evs__be_consumer {
     int ckpt_fd;  /* O_RDWR on the checkpoint file; -1 until the first save */
     uint64_t seq; /* seq of the newest valid slot on disk */
     bool replace; /* a save failed: the next one replaces the file whole */
+    char *filter; /* the filter kept in the file (a replacement writes it), or NULL */
 };
 
 /* "<dir>/consumers/<name><ext>" */
@@ -105,6 +118,23 @@ static bool slot_valid(const unsigned char *p, unsigned index)
            (int64_t)evs__get_u64(p + CKPT_OFF_POS) >= 0;
 }
 
+/* pread until len bytes or the end of the file; *got says how many. -1 with errno. */
+static int pread_full(int fd, void *buf, size_t len, off_t off, size_t *got)
+{
+    *got = 0;
+    while (*got < len) {
+        ssize_t n = evs__sys.pread(fd, (char *)buf + *got, len - *got, off + (off_t)*got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        if (n == 0)
+            break;
+        *got += (size_t)n;
+    }
+    return 0;
+}
+
 /* Read the newest valid slot of an open checkpoint file. EVS_ECORRUPT when neither is
  * valid (the message names the file and says how to repair it). */
 static int slots_read(int fd, const char *name, const char *path, uint64_t *seq, int64_t *pos,
@@ -112,18 +142,9 @@ static int slots_read(int fd, const char *name, const char *path, uint64_t *seq,
 {
     unsigned char buf[CKPT_FILE_LEN];
     memset(buf, 0, sizeof buf);
-    ssize_t got;
-    size_t have = 0;
-    while (have < sizeof buf) {
-        got = evs__sys.pread(fd, buf + have, sizeof buf - have, (off_t)have);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got < 0)
-            return evs__seterr_errno(errno, "cannot read '%s'", path);
-        if (got == 0)
-            break;
-        have += (size_t)got;
-    }
+    size_t have;
+    if (pread_full(fd, buf, sizeof buf, 0, &have) < 0)
+        return evs__seterr_errno(errno, "cannot read '%s'", path);
     int best = -1;
     for (unsigned i = 0; i < 2; i++) {
         const unsigned char *p = buf + i * CKPT_SLOT_STEP;
@@ -144,8 +165,65 @@ static int slots_read(int fd, const char *name, const char *path, uint64_t *seq,
     return 0;
 }
 
-/* Write a whole new checkpoint file holding one slot (seq 1) and rename it into place:
- * used to create a checkpoint and to replace an unreadable one. */
+/* ---- the filter section ------------------------------------------------------------ */
+
+static int filter_damaged(const char *name, const char *path, const char *what)
+{
+    return evs__seterr(EVS_ECORRUPT,
+                       "consumer '%s': the filter kept in '%s' is damaged (%s); reset the "
+                       "consumer to drop it, or open it with a refilter",
+                       name, path, what);
+}
+
+/* Read the filter section of an open checkpoint file: *out the text (evs__alloc'd) or
+ * NULL when the file has none; EVS_ECORRUPT naming the file when it is damaged. */
+static int filter_read(int fd, const char *name, const char *path, char **out)
+{
+    *out = NULL;
+    unsigned char hdr[FILT_HDR_LEN];
+    size_t got;
+    if (pread_full(fd, hdr, sizeof hdr, CKPT_FILE_LEN, &got) < 0)
+        return evs__seterr_errno(errno, "cannot read '%s'", path);
+    if (got == 0)
+        return 0; /* 576 bytes: kept no filter */
+    if (got < sizeof hdr || memcmp(hdr + FILT_OFF_MAGIC, FILT_MAGIC, 8) != 0)
+        return filter_damaged(name, path, "no filter header after the checkpoint slots");
+    uint32_t len = evs__get_u32(hdr + FILT_OFF_LEN);
+    if (len > EVS__MAX_FILTER_TEXT)
+        return filter_damaged(name, path, "its length is out of range");
+    char *text = evs__alloc((size_t)len + 2);
+    if (!text)
+        return evs__seterr(EVS_ENOMEM, "out of memory reading '%s'", path);
+    /* One byte more than the text, to see that the file ends with it. */
+    if (pread_full(fd, text, (size_t)len + 1, CKPT_FILE_LEN + FILT_HDR_LEN, &got) < 0) {
+        int saved = errno;
+        evs__free(text);
+        return evs__seterr_errno(saved, "cannot read '%s'", path);
+    }
+    const char *what = NULL;
+    if (got != len)
+        what = got < len ? "the file ends inside it" : "bytes follow it";
+    else if (evs__crc32c(evs__crc32c(0, hdr, FILT_OFF_CRC), text, len) !=
+             evs__get_u32(hdr + FILT_OFF_CRC))
+        what = "checksum mismatch";
+    else if (evs_json_validate(text, len) < 0)
+        what = "not JSON";
+    /* The canonical text is one line (strings escape control characters), and the
+     * listing prints it as part of one: a crafted newline must not split the line. */
+    else if (memchr(text, '\n', len) || memchr(text, '\r', len))
+        what = "not one line";
+    if (what) {
+        evs__free(text);
+        return filter_damaged(name, path, what);
+    }
+    text[len] = '\0';
+    *out = text;
+    return 0;
+}
+
+/* Write a whole new checkpoint file holding one slot (seq 1), and the handle's filter
+ * when it has one, and rename it into place: used to create a checkpoint, to replace
+ * an unreadable one, and to keep a new filter. */
 static int ckpt_replace(file_backend *fb, evs__be_consumer *h, int64_t pos, int64_t ts_ns)
 {
     char path[4200], tmp[4200], dir[4200];
@@ -156,13 +234,29 @@ static int ckpt_replace(file_backend *fb, evs__be_consumer *h, int64_t pos, int6
         rc = evs__path(fb, CONSUMERS_DIR, dir, sizeof dir);
     if (rc < 0)
         return rc;
-    unsigned char buf[CKPT_FILE_LEN];
-    memset(buf, 0, sizeof buf);
+    size_t text_len = h->filter ? strlen(h->filter) : 0;
+    size_t len = CKPT_FILE_LEN + (h->filter ? FILT_HDR_LEN + text_len : 0);
+    unsigned char *buf = evs__calloc(1, len);
+    if (!buf)
+        return evs__seterr(EVS_ENOMEM, "out of memory saving consumer '%s'", h->name);
     slot_encode(buf + CKPT_SLOT_STEP, 1, pos, ts_ns);
+    if (h->filter) {
+        unsigned char *f = buf + CKPT_FILE_LEN;
+        memcpy(f + FILT_OFF_MAGIC, FILT_MAGIC, 8);
+        evs__put_u32(f + FILT_OFF_LEN, (uint32_t)text_len);
+        memcpy(f + FILT_HDR_LEN, h->filter, text_len);
+        evs__put_u32(f + FILT_OFF_CRC,
+                     evs__crc32c(evs__crc32c(0, f, FILT_OFF_CRC), h->filter, text_len));
+    }
     int fd = evs__sys.open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return evs__seterr_errno(errno, "cannot create '%s'", tmp);
-    if (evs__pwrite_all(fd, buf, sizeof buf, 0) < 0 || evs__sys.fsync(fd) < 0) {
+    if (fd < 0) {
+        int saved = errno;
+        evs__free(buf);
+        return evs__seterr_errno(saved, "cannot create '%s'", tmp);
+    }
+    int wrc = evs__pwrite_all(fd, buf, len, 0);
+    evs__free(buf);
+    if (wrc < 0 || evs__sys.fsync(fd) < 0) {
         int saved = errno;
         evs__sys.close(fd);
         evs__sys.unlink(tmp);
@@ -253,29 +347,42 @@ void evs__file_consumer_unlock(evs__backend *be, evs__be_consumer *h)
     if (h->ckpt_fd >= 0)
         evs__sys.close(h->ckpt_fd);
     evs__sys.close(h->lock_fd); /* drops the flock */
+    evs__free(h->filter);
     evs__free(h);
+}
+
+/* Open consumer `name`'s checkpoint file for reading, its path in `path`:
+ * EVS_ENOTFOUND when the consumer does not exist. */
+static int ckpt_open_read(const file_backend *fb, const char *name, char *path, size_t len, int *fd)
+{
+    int rc = cpath(fb, name, ".ckpt", path, len);
+    if (rc < 0)
+        return rc;
+    *fd = evs__sys.open(path, O_RDONLY | O_CLOEXEC, 0);
+    if (*fd >= 0)
+        return 0;
+    if (errno == ENOENT)
+        return evs__seterr(EVS_ENOTFOUND, "no consumer '%s' in store '%s'", name, fb->dir);
+    return evs__seterr_errno(errno, "cannot open '%s'", path);
 }
 
 int evs__file_checkpoint_load(evs__backend *be, const char *name, int64_t *pos, int64_t *ts_ns)
 {
-    file_backend *fb = (file_backend *)be;
     char path[4200];
-    int rc = cpath(fb, name, ".ckpt", path, sizeof path);
+    int fd;
+    int rc = ckpt_open_read((file_backend *)be, name, path, sizeof path, &fd);
     if (rc < 0)
         return rc;
-    int fd = evs__sys.open(path, O_RDONLY | O_CLOEXEC, 0);
-    if (fd < 0) {
-        if (errno == ENOENT)
-            return evs__seterr(EVS_ENOTFOUND, "no consumer '%s' in store '%s'", name, fb->dir);
-        return evs__seterr_errno(errno, "cannot open '%s'", path);
-    }
     uint64_t seq;
     rc = slots_read(fd, name, path, &seq, pos, ts_ns);
     evs__sys.close(fd);
     return rc;
 }
 
-/* First save through a handle: find the newest slot on disk, or decide to replace. */
+/* First save through a handle: find the newest slot on disk, or decide to replace.
+ * The filter the file keeps goes into the handle, so that a replacement keeps it; a
+ * damaged filter is dropped, and the file replaced without it (the repair that
+ * evs_consumer_reset promises; the next open keeps its own filter then). */
 static int ckpt_attach(file_backend *fb, evs__be_consumer *h, bool *replace)
 {
     char path[4200];
@@ -286,9 +393,23 @@ static int ckpt_attach(file_backend *fb, evs__be_consumer *h, bool *replace)
     int fd = evs__sys.open(path, O_RDWR | O_CLOEXEC, 0);
     if (fd < 0)
         return errno == ENOENT ? 0 : evs__seterr_errno(errno, "cannot open '%s'", path);
+    char *filter = NULL;
+    rc = filter_read(fd, h->name, path, &filter);
+    bool filter_ok = rc == 0;
+    if (rc == 0 && !h->filter) {
+        h->filter = filter;
+        filter = NULL;
+    }
+    evs__free(filter);
+    if (rc == EVS_ECORRUPT)
+        evs__clearerr();
+    else if (rc < 0) {
+        evs__sys.close(fd);
+        return rc;
+    }
     int64_t pos, ts;
     rc = slots_read(fd, h->name, path, &h->seq, &pos, &ts);
-    if (rc == EVS_ECORRUPT) {
+    if (rc == EVS_ECORRUPT || (rc == 0 && !filter_ok)) {
         evs__clearerr(); /* unreadable: replaced whole, which is the repair */
         evs__sys.close(fd);
         return 0;
@@ -333,6 +454,33 @@ int evs__file_checkpoint_store(evs__backend *be, evs__be_consumer *h, int64_t po
     }
     h->seq = seq;
     return 0;
+}
+
+int evs__file_filter_load(evs__backend *be, const char *name, char **out)
+{
+    *out = NULL;
+    char path[4200];
+    int fd;
+    int rc = ckpt_open_read((file_backend *)be, name, path, sizeof path, &fd);
+    if (rc < 0)
+        return rc;
+    rc = filter_read(fd, name, path, out);
+    evs__sys.close(fd);
+    return rc;
+}
+
+int evs__file_filter_store(evs__backend *be, evs__be_consumer *h, const char *text, int64_t pos,
+                           int64_t ts_ns)
+{
+    char *copy = evs__strndup(text, strlen(text));
+    if (!copy)
+        return evs__seterr(EVS_ENOMEM, "out of memory saving consumer '%s'", h->name);
+    evs__free(h->filter);
+    h->filter = copy;
+    int rc = ckpt_replace((file_backend *)be, h, pos, ts_ns);
+    /* A failed replacement may have left either file: the next save replaces again. */
+    h->replace = rc < 0;
+    return rc;
 }
 
 int evs__file_consumer_delete(evs__backend *be, evs__be_consumer *h)
@@ -400,13 +548,24 @@ int evs__file_consumer_list(evs__backend *be, evs__consumer_cb cb, void *ctx)
         char name[EVS_MAX_CONSUMER_NAME_LEN + 1];
         memcpy(name, e->d_name, len - 5);
         name[len - 5] = '\0';
-        evs__consumer_entry ent = {name, 0, -1, 0, false};
+        evs__consumer_entry ent = {name, 0, -1, 0, false, NULL};
         ent.status = evs__file_checkpoint_load(be, name, &ent.pos, &ent.ts_ns);
         if (ent.status == EVS_ENOTFOUND)
             continue; /* deleted since readdir saw it */
+        char *filter = NULL;
+        if (ent.status == 0)
+            ent.status = evs__file_filter_load(be, name, &filter);
+        if (ent.status == EVS_ENOTFOUND)
+            continue;
+        if (ent.status == EVS_ENOMEM) {
+            rc = ent.status;
+            break;
+        }
         evs__clearerr();
+        ent.filter = filter;
         ent.open = lock_held(fb, name);
         rc = cb(ctx, &ent);
+        evs__free(filter);
     }
     closedir(d);
     return rc;

@@ -380,6 +380,8 @@ static const evs__backend_methods file_methods = {
     .verify_quick = evs__file_verify_quick,
     .repair = evs__file_repair,
     .wake = file_wake,
+    .filter_load = evs__file_filter_load,
+    .filter_store = evs__file_filter_store,
 };
 
 const evs__backend_methods *evs__file_backend_methods(void);

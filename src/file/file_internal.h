@@ -593,6 +593,10 @@ int evs__file_checkpoint_store(evs__backend *be, evs__be_consumer *h, int64_t po
                                int64_t ts_ns, bool durable);
 int evs__file_consumer_delete(evs__backend *be, evs__be_consumer *h);
 int evs__file_consumer_list(evs__backend *be, evs__consumer_cb cb, void *ctx);
+/* version 5 */
+int evs__file_filter_load(evs__backend *be, const char *name, char **out);
+int evs__file_filter_store(evs__backend *be, evs__be_consumer *h, const char *text, int64_t pos,
+                           int64_t ts_ns);
 
 /* Path of a file inside the store: writes "<dir>/<name>" into buf. */
 int evs__path(const file_backend *fb, const char *name, char *buf, size_t len);

@@ -16,6 +16,11 @@
  *    further (events its filter skips), the checkpoint moves up to what was scanned:
  *    nothing unacknowledged is passed over, and a filtered consumer's lag does not
  *    grow with events it will never see. Checked only when the consumer is idle.
+ *  - The filter is kept with the checkpoint (consumer_filter.c writes it canonically),
+ *    since a checkpoint only means something for the filter that made it: an event
+ *    before it that another filter matches was never delivered. An open with a
+ *    different filter is refused unless the caller asks to refilter; a consumer kept
+ *    without a filter (made by an older evstore) takes the first one it is opened with.
  *  - A read model opens its consumer at its state file's position instead
  *    (evs__consumer_open_at): that position becomes the checkpoint, backwards too, and
  *    a damaged checkpoint file is simply replaced, since it no longer decides anything.
@@ -111,9 +116,63 @@ static int maybe_save(evs_consumer *c)
 
 /* ---- open / next / ack / flush / close -------------------------------------------- */
 
+static bool keeps_filters(const evs_store *store)
+{
+    return store->m->version >= 5 && store->m->filter_load && store->m->filter_store;
+}
+
+/* The filter the consumer keeps (*kept, NULL when none), unless it is to be replaced
+ * anyway (`replacing`: a damaged one is then simply dropped). */
+static int load_kept_filter(evs_consumer *c, bool replacing, char **kept)
+{
+    *kept = NULL;
+    if (!keeps_filters(c->store))
+        return 0;
+    int rc = c->store->m->filter_load(c->store->be, c->name, kept);
+    if (rc == EVS_ECORRUPT && replacing) {
+        evs__clearerr();
+        rc = 0;
+    }
+    return rc;
+}
+
+static int refuse_filter(const evs_consumer *c, const char *kept, const char *asked, int64_t pos)
+{
+    return evs__seterr(EVS_EINVAL,
+                       "consumer '%s' keeps the filter %s, and this open asks for %s: events up "
+                       "to its checkpoint %" PRId64 " that only the new filter matches were "
+                       "never delivered and would be skipped. Open it with its filter, "
+                       "refilter it knowingly (EVS_CONSUMER_REFILTER; evstore subscribe "
+                       "--refilter), or use another name",
+                       c->name, kept, asked, pos);
+}
+
+/* Keep the filter asked for, or check it against the one kept. `text` is the asked
+ * filter's canonical form; `write` says whether the checkpoint must be saved anyway. */
+static int settle_filter(evs_consumer *c, const char *kept, const char *text, bool refilter,
+                         bool write)
+{
+    bool differs = kept && strcmp(kept, text) != 0;
+    if (differs && !refilter)
+        return refuse_filter(c, kept, text, c->acked);
+    if (write)
+        c->acked_ts = evs__now_ns();
+    /* New, adopted from an older store, or refiltered: the whole checkpoint is
+     * rewritten, filter included. Otherwise the filter on disk is already this one. */
+    bool keep_text = keeps_filters(c->store) && (!kept || differs);
+    if (!keep_text)
+        return write ? save(c, true) : 0;
+    c->saved_at = evs__monotonic_ns();
+    int rc = c->store->m->filter_store(c->store->be, c->h, text, c->acked, c->acked_ts);
+    if (rc == 0)
+        c->saved = c->synced = c->acked;
+    return rc;
+}
+
 /* Find where to resume: the checkpoint, or `at` (>= 0) which then becomes the
  * checkpoint. `fn` names the public function in messages. */
-static int consumer_start(evs_consumer *c, const evs_query *filter, int64_t at, const char *fn)
+static int consumer_start(evs_consumer *c, const evs_query *filter, int64_t at, unsigned flags,
+                          const char *fn)
 {
     const evs__backend_methods *m = c->store->m;
     int64_t pos = 0, ts = 0;
@@ -125,6 +184,8 @@ static int consumer_start(evs_consumer *c, const evs_query *filter, int64_t at, 
     if (rc < 0 && !create && !replace)
         return rc;
     evs__clearerr();
+    /* Resuming at 0 (a read model replaying) skips nothing, whatever the filter. */
+    bool refilter = (flags & EVS_CONSUMER_REFILTER) != 0 || at == 0;
     bool write = create || replace || (at >= 0 && at != pos);
     if (at >= 0)
         pos = at;
@@ -145,15 +206,19 @@ static int consumer_start(evs_consumer *c, const evs_query *filter, int64_t at, 
     c->acked = c->saved = c->synced = c->delivered = pos;
     c->acked_ts = ts;
     c->saved_at = evs__monotonic_ns();
-    if (write) {
-        c->acked_ts = evs__now_ns();
-        rc = save(c, true);
-    }
+    char *kept = NULL, *text = NULL;
+    rc = create || replace ? 0 : load_kept_filter(c, refilter, &kept);
+    if (rc == 0)
+        rc = evs__filter_encode(filter, c->name, &text);
+    if (rc == 0)
+        rc = settle_filter(c, kept, text, refilter, write);
+    evs__free(kept);
+    evs__free(text);
     return rc;
 }
 
 static int consumer_open(evs_consumer **out, evs_store *store, const char *name,
-                         const evs_query *filter, int64_t at, const char *fn)
+                         const evs_query *filter, int64_t at, unsigned flags, const char *fn)
 {
     if (!out)
         return evs__seterr(EVS_EMISUSE, "%s: out is NULL", fn);
@@ -170,7 +235,7 @@ static int consumer_open(evs_consumer **out, evs_store *store, const char *name,
     c->store = store;
     rc = store->m->consumer_lock(store->be, name, &c->h);
     if (rc == 0)
-        rc = consumer_start(c, filter, at, fn);
+        rc = consumer_start(c, filter, at, flags, fn);
     if (rc < 0) {
         evs_subscription_close(c->sub);
         store->m->consumer_unlock(store->be, c->h);
@@ -185,7 +250,23 @@ static int consumer_open(evs_consumer **out, evs_store *store, const char *name,
 int evs_consumer_open(evs_consumer **out, evs_store *store, const char *name,
                       const evs_query *filter)
 {
-    int rc = consumer_open(out, store, name, filter, -1, "evs_consumer_open");
+    int rc = consumer_open(out, store, name, filter, -1, 0, "evs_consumer_open");
+    if (rc == 0)
+        evs__clearerr();
+    return rc;
+}
+
+int evs_consumer_open_v2(evs_consumer **out, evs_store *store, const char *name,
+                         const evs_query *filter, unsigned flags)
+{
+    const char *fn = "evs_consumer_open_v2";
+    if (flags & ~(unsigned)EVS_CONSUMER_REFILTER) {
+        if (out)
+            *out = NULL;
+        return evs__seterr(EVS_EINVAL, "%s: unknown flags 0x%x", fn,
+                           flags & ~(unsigned)EVS_CONSUMER_REFILTER);
+    }
+    int rc = consumer_open(out, store, name, filter, -1, flags, fn);
     if (rc == 0)
         evs__clearerr();
     return rc;
@@ -195,7 +276,7 @@ int evs__consumer_open_at(evs_consumer **out, evs_store *store, const char *name
                           const evs_query *filter, int64_t at, const char *fn)
 {
     assert(at >= 0);
-    return consumer_open(out, store, name, filter, at, fn);
+    return consumer_open(out, store, name, filter, at, 0, fn);
 }
 
 int64_t evs__consumer_scanned(const evs_consumer *c)
@@ -304,19 +385,29 @@ int evs_consumer_flush(evs_consumer *c)
     return rc;
 }
 
-void evs_consumer_close(evs_consumer *c)
+int evs__consumer_close(evs_consumer *c)
 {
     if (!c)
-        return;
+        return 0;
     /* The backend is alive (we hold a reference) even when evs_close came first, so the
-     * last acknowledgements are saved either way. */
-    if (c->acked != c->synced && save(c, true) < 0)
-        evs__clearerr();
+     * last acknowledgements are saved either way. A failed save is returned, with its
+     * message, but the consumer is closed all the same: keeping the name locked would
+     * not make the next save any likelier to succeed. */
+    int rc = c->acked != c->synced ? save(c, true) : 0;
     evs_store *store = c->store;
     store->m->consumer_unlock(store->be, c->h);
     evs_subscription_close(c->sub);
     evs__free(c);
     evs__store_unref(store);
+    return rc;
+}
+
+int evs_consumer_close(evs_consumer *c)
+{
+    int rc = evs__consumer_close(c);
+    if (rc == 0)
+        evs__clearerr();
+    return rc;
 }
 
 /* ---- reset / delete --------------------------------------------------------------- */
@@ -395,11 +486,16 @@ static int list_add(void *ctx, const evs__consumer_entry *e)
         it->cap = cap;
     }
     char *name = evs__strndup(e->name, strlen(e->name));
-    if (!name)
+    char *filter = e->filter ? evs__strndup(e->filter, strlen(e->filter)) : NULL;
+    if (!name || (e->filter && !filter)) {
+        evs__free(name);
+        evs__free(filter);
         return evs__seterr(EVS_ENOMEM, "out of memory listing consumers");
+    }
     evs_consumer_info *info = &it->items[it->count++];
     memset(info, 0, sizeof *info);
     info->name = name;
+    info->filter = filter;
     info->open = e->open;
     info->status = e->status;
     info->checkpoint = e->status ? -1 : e->pos;
@@ -452,8 +548,10 @@ void evs_consumers_close(evs_consumer_iter *it)
 {
     if (!it)
         return;
-    for (size_t i = 0; i < it->count; i++)
+    for (size_t i = 0; i < it->count; i++) {
         evs__free((void *)it->items[i].name);
+        evs__free((void *)it->items[i].filter);
+    }
     evs__free(it->items);
     evs__free(it);
 }

@@ -91,7 +91,8 @@ static int64_t source_scanned(const evs_push *p)
 static void source_close(evs_push *p)
 {
     evs_subscription_close(p->sub);
-    evs_consumer_close(p->c);
+    /* finish() flushed the consumer and reported a failure; nothing is left to save. */
+    (void)evs__consumer_close(p->c);
     evs_readmodel_close(p->rm);
 }
 
@@ -385,7 +386,7 @@ int evs_push_consumer(evs_push **out, evs_consumer *c, evs_push_fn fn, void *use
     int rc;
     evs_push *p = new_push(out, c != NULL, fn ? NULL : "the handler", "evs_push_consumer", &rc);
     if (!p) {
-        evs_consumer_close(c);
+        (void)evs__consumer_close(c); /* rc, the reason, is what the caller needs */
         return rc;
     }
     p->kind = SRC_CONSUMER;

@@ -60,7 +60,7 @@ int evs_readmodel_open(evs_readmodel **out, evs_store *store, const char *name,
         rc = evs_state_save(state, info.json, info.json_len, 0);
     if (rc != 0 || !rm) {
         if (rm)
-            evs_consumer_close(rm->c);
+            (void)evs__consumer_close(rm->c); /* rc is the failure to report */
         evs__free(rm);
         evs_state_close(state);
         return rc;
@@ -111,7 +111,10 @@ void evs_readmodel_close(evs_readmodel *rm)
 {
     if (!rm)
         return;
-    evs_consumer_close(rm->c);
+    /* Nothing to report: a read model's progress is its state file, saved before; the
+     * consumer's checkpoint only mirrors it. */
+    if (evs__consumer_close(rm->c) < 0)
+        evs__clearerr();
     evs_state_close(rm->st);
     evs__free(rm);
 }

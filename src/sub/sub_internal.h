@@ -30,6 +30,13 @@ typedef struct evs__filter {
 int evs__filter_copy(evs__filter *out, const evs_query *q);
 void evs__filter_free(evs__filter *f);
 
+/* ---- consumer_filter.c ------------------------------------------------------------ */
+
+/* The canonical text of filter `q` (NULL = every event) as a consumer keeps it: *out
+ * is evs__alloc'd and NUL-terminated. EVS_EINVAL (longer than EVS__MAX_FILTER_TEXT,
+ * naming `consumer`) or EVS_ENOMEM. `q` must have passed a subscription's checks. */
+int evs__filter_encode(const evs_query *q, const char *consumer, char **out);
+
 /* ---- consumer.c ------------------------------------------------------------------- */
 
 /* Open consumer `name` resuming after `at` instead of its checkpoint, and make `at`
@@ -42,6 +49,10 @@ int evs__consumer_open_at(evs_consumer **out, evs_store *store, const char *name
 /* The position the consumer's subscription has read up to (handed out or passed over
  * by the filter), which may be past what was acknowledged. */
 int64_t evs__consumer_scanned(const evs_consumer *c);
+
+/* evs_consumer_close without clearing the thread's error on success: for error paths
+ * that close a consumer and must keep the message of the error they return. */
+int evs__consumer_close(evs_consumer *c);
 
 const char *evs__consumer_name(const evs_consumer *c);
 /* The store a consumer reads. */

@@ -292,6 +292,26 @@ static inline int64_t tu_next_pos(evs_subscription *sub)
     return ev.pos;
 }
 
+/* The same for a durable consumer. */
+static inline int64_t tu_consumer_next_pos(evs_consumer *c)
+{
+    evs_event ev;
+    assert_evs(1, evs_consumer_next(c, &ev, 2000));
+    return ev.pos;
+}
+
+/* tu_setup_open, then events 1..20 alternating between stream odd-1 (type Odd) and
+ * even-1 (type Even): the consumer tests' fixture. */
+static inline int tu_setup_odd_even(void **state)
+{
+    if (tu_setup_open(state) < 0)
+        return -1;
+    tu_fixture *f = *state;
+    for (int i = 1; i <= 20; i++)
+        tu_append1(f->s, i % 2 ? "odd-1" : "even-1", i % 2 ? "Odd" : "Even", "{}");
+    return 0;
+}
+
 /* The subscription has nothing more right now. */
 static inline void tu_expect_nothing(evs_subscription *sub)
 {

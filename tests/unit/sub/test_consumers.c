@@ -18,23 +18,6 @@
 #include <inttypes.h>
 #include <time.h>
 
-static int setup(void **state)
-{
-    if (tu_setup_open(state) < 0)
-        return -1;
-    tu_fixture *f = *state;
-    for (int i = 1; i <= 20; i++)
-        tu_append1(f->s, i % 2 ? "odd-1" : "even-1", i % 2 ? "Odd" : "Even", "{}");
-    return 0;
-}
-
-static int64_t cnext(evs_consumer *c)
-{
-    evs_event ev;
-    assert_evs(1, evs_consumer_next(c, &ev, 2000));
-    return ev.pos;
-}
-
 static void test_resume(void **state)
 {
     tu_fixture *f = *state;
@@ -42,19 +25,20 @@ static void test_resume(void **state)
     assert_evs_ok(evs_consumer_open(&c, f->s, "billing", NULL));
     assert_int_equal(tu_consumer_stored(f->s, "billing", NULL), 0); /* exists from the first open */
     for (int i = 1; i <= 5; i++)
-        assert_int_equal(cnext(c), i);
+        assert_int_equal(tu_consumer_next_pos(c), i);
     assert_evs_ok(evs_consumer_ack(c, 4));
     assert_int_equal(evs_consumer_checkpoint(c), 4);
     evs_consumer_close(c);
     assert_int_equal(tu_consumer_stored(f->s, "billing", NULL), 4);
     assert_evs_ok(evs_consumer_open(&c, f->s, "billing", NULL));
-    assert_int_equal(cnext(c), 5); /* 5 was delivered but not acked: again */
+    assert_int_equal(tu_consumer_next_pos(c), 5); /* 5 was delivered but not acked: again */
     evs_consumer_close(c);
-    /* a filter on reopen: resumes at the same place, filtered */
+    /* refiltered on reopen: resumes at the same place, filtered (test_consumer_filter
+     * has the rest of the filter rules) */
     evs_query q = EVS_QUERY_INIT;
     q.category = "even";
-    assert_evs_ok(evs_consumer_open(&c, f->s, "billing", &q));
-    assert_int_equal(cnext(c), 6);
+    assert_evs_ok(evs_consumer_open_v2(&c, f->s, "billing", &q, EVS_CONSUMER_REFILTER));
+    assert_int_equal(tu_consumer_next_pos(c), 6);
     evs_consumer_close(c);
 }
 
@@ -133,11 +117,11 @@ static void test_reset(void **state)
     assert_evs_ok(evs_consumer_reset(f->s, "proj", 2));
     assert_int_equal(tu_consumer_stored(f->s, "proj", NULL), 2);
     assert_evs_ok(evs_consumer_open(&c, f->s, "proj", NULL));
-    assert_int_equal(cnext(c), 3);
+    assert_int_equal(tu_consumer_next_pos(c), 3);
     evs_consumer_close(c);
     assert_evs_ok(evs_consumer_reset(f->s, "proj", 0));
     assert_evs_ok(evs_consumer_open(&c, f->s, "proj", NULL));
-    assert_int_equal(cnext(c), 1);
+    assert_int_equal(tu_consumer_next_pos(c), 1);
     evs_consumer_close(c);
 }
 
@@ -154,7 +138,7 @@ static void test_delete(void **state)
     assert_evs(EVS_ENOTFOUND, evs_consumer_delete(f->s, "old"));
     assert_errmsg_has("no consumer 'old'");
     assert_evs_ok(evs_consumer_open(&c, f->s, "old", NULL));
-    assert_int_equal(cnext(c), 1); /* a new consumer, from the start */
+    assert_int_equal(tu_consumer_next_pos(c), 1); /* a new consumer, from the start */
     evs_consumer_close(c);
     /* no lock or temp files left behind by delete */
     char path[4200];
@@ -246,7 +230,7 @@ static void test_idle_passes_skipped(void **state)
     evs_consumer *c;
     assert_evs_ok(evs_consumer_open(&c, f->s, "odds", &q));
     for (int i = 1; i <= 19; i += 2) {
-        assert_int_equal(cnext(c), i);
+        assert_int_equal(tu_consumer_next_pos(c), i);
         if (i < 19)
             assert_evs_ok(evs_consumer_ack(c, i));
     }
@@ -288,7 +272,7 @@ static void test_corrupt_checkpoint(void **state)
     write_at(path, 512 + 17, "\xff", 1);
     assert_int_equal(tu_consumer_stored(f->s, "fragile", NULL), 5);
     assert_evs_ok(evs_consumer_open(&c, f->s, "fragile", NULL));
-    assert_int_equal(cnext(c), 6);
+    assert_int_equal(tu_consumer_next_pos(c), 6);
     assert_evs_ok(evs_consumer_ack(c, 8));
     evs_consumer_close(c);
     assert_int_equal(tu_consumer_stored(f->s, "fragile", NULL), 8);
@@ -309,7 +293,7 @@ static void test_corrupt_checkpoint(void **state)
     assert_evs_ok(evs_consumer_reset(f->s, "fragile", 3));
     assert_int_equal(tu_consumer_stored(f->s, "fragile", NULL), 3);
     assert_evs_ok(evs_consumer_open(&c, f->s, "fragile", NULL));
-    assert_int_equal(cnext(c), 4);
+    assert_int_equal(tu_consumer_next_pos(c), 4);
     evs_consumer_close(c);
     /* and delete works on a corrupt one */
     write_at(path, 3, "XX", 2);
@@ -394,18 +378,18 @@ static void test_checkpoint_past_head(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_resume, setup, tu_teardown),
-        cmocka_unit_test_setup_teardown(test_ack_batching, setup, tu_teardown),
-        cmocka_unit_test_setup_teardown(test_busy, setup, tu_teardown),
-        cmocka_unit_test_setup_teardown(test_reset, setup, tu_teardown),
-        cmocka_unit_test_setup_teardown(test_delete, setup, tu_teardown),
-        cmocka_unit_test_setup_teardown(test_listing, setup, tu_teardown),
-        cmocka_unit_test_setup_teardown(test_invalid_names, setup, tu_teardown),
-        cmocka_unit_test_setup_teardown(test_idle_passes_skipped, setup, tu_teardown),
-        cmocka_unit_test_setup_teardown(test_corrupt_checkpoint, setup, tu_teardown),
-        cmocka_unit_test_setup_teardown(test_readonly, setup, tu_teardown),
-        cmocka_unit_test_setup_teardown(test_store_closed_first, setup, tu_teardown),
-        cmocka_unit_test_setup_teardown(test_checkpoint_past_head, setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_resume, tu_setup_odd_even, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_ack_batching, tu_setup_odd_even, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_busy, tu_setup_odd_even, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_reset, tu_setup_odd_even, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_delete, tu_setup_odd_even, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_listing, tu_setup_odd_even, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_invalid_names, tu_setup_odd_even, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_idle_passes_skipped, tu_setup_odd_even, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_corrupt_checkpoint, tu_setup_odd_even, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_readonly, tu_setup_odd_even, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_store_closed_first, tu_setup_odd_even, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_checkpoint_past_head, tu_setup_odd_even, tu_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
