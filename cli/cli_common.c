@@ -180,10 +180,22 @@ int cli_exit_code(int rc)
     }
 }
 
+/* The library names its function first ("evs_consumer_reset: position ..."), which
+ * helps a C programmer; a CLI user named a command, not a function. */
+static const char *without_function_name(const char *msg)
+{
+    if (strncmp(msg, "evs_", 4) != 0)
+        return msg;
+    const char *p = msg + 4;
+    while ((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_')
+        p++;
+    return p[0] == ':' && p[1] == ' ' ? p + 2 : msg;
+}
+
 int cli_lib_err(const char *cmd, int rc)
 {
     const char *msg = evs_errmsg();
-    cli_err(cmd, "%s", msg[0] != '\0' ? msg : evs_errstr(rc));
+    cli_err(cmd, "%s", msg[0] != '\0' ? without_function_name(msg) : evs_errstr(rc));
     return cli_exit_code(rc);
 }
 

@@ -51,6 +51,8 @@ evs subscribe "$d" --consumer c1 --limit 1
 expect_eq "$(pos_of)" "5 " "reset --to 4: subscribe starts at 5"
 evs consumer reset "$d" c1 --to 99
 expect_rc 4 "reset past the head"
+want="evstore consumer reset: position 99 for consumer 'c1' is not between 0 and the head"
+expect_in "$want" "$T/err" "the message names the command, not the library's function"
 evs consumer reset "$d" nope
 expect_rc 1 "reset of a missing consumer"
 one_stderr_line "consumer reset" "reset of a missing consumer"
