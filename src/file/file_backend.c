@@ -84,15 +84,20 @@ static file_backend *fb_alloc(const char *path, const evs_options *opts)
     return fb;
 }
 
-/* Does the log end where the head says (zeros written ahead aside)? Then no writer
- * died mid-commit. */
+/* Does the log end where the head says (zeros written ahead aside), at a record of the
+ * position it says, and no earlier than the `synced` file says? Then no writer died
+ * mid-commit, and the page is this log's. */
 static int tail_is_clean(file_backend *fb, bool *clean)
 {
+    uint64_t mark;
+    *clean = false;
+    int rc = evs__synced_mark_read(fb, &mark); /* first: the head only moves on */
+    if (rc < 0)
+        return rc;
     head_view h;
     evs__head_read(fb, &h);
-    *clean = false;
-    if (evs__head_torn(fb))
-        return 0; /* mid-publish: its writer is at work, or died there */
+    if (evs__head_torn(fb) || mark > h.pos)
+        return 0; /* mid-publish (its writer is at work, or died there), or a stale page */
     seg *last = evs__seg_at(fb, evs__seg_count(fb) - 1);
     if (!last) {
         *clean = h.pos == 0;
@@ -101,10 +106,42 @@ static int tail_is_clean(file_backend *fb, bool *clean)
     if (last->first_pos != h.seg)
         return 0;
     uint64_t size;
-    int rc = evs__seg_file_size(last, &size);
+    rc = evs__seg_file_size(last, &size);
     if (rc == 0)
         rc = evs__seg_tail_clean(evs__seg_fd(last), h.end, size, clean);
+    if (rc == 0 && *clean)
+        *clean = evs__head_matches_log(fb, &h);
     return rc;
+}
+
+/* For a reader, in O(1): does the log hold what the head page of this boot says, and no
+ * less than the `synced` file says? The segment it names exists and reaches its end.
+ * Readers cut nothing, so they need not check the record there. */
+static int head_fits_log(file_backend *fb, bool *fits)
+{
+    uint64_t mark;
+    *fits = false;
+    int rc = evs__synced_mark_read(fb, &mark);
+    if (rc < 0)
+        return rc;
+    head_view h;
+    evs__head_read(fb, &h);
+    if (mark > h.pos)
+        return 0;
+    if (h.pos == 0 && evs__seg_count(fb) == 0) {
+        *fits = true;
+        return 0;
+    }
+    seg *s = evs__seg_by_first(fb, h.seg);
+    if (!s) { /* a writer rolled to a new segment after the listing */
+        if ((rc = evs__seg_load_all(fb)) < 0)
+            return rc;
+        s = evs__seg_by_first(fb, h.seg);
+    }
+    uint64_t size;
+    *fits = s && evs__seg_file_size(s, &size) == 0 && size >= h.end;
+    evs__clearerr();
+    return 0;
 }
 
 static int open_lock_file(file_backend *fb)
@@ -157,10 +194,13 @@ static int open_reader(file_backend *fb)
     int rc = evs__head_map(fb, &fresh);
     if (rc == 0)
         rc = evs__seg_load_all(fb);
-    if (rc < 0 || !fresh)
+    bool fits = false;
+    if (rc == 0 && !fresh)
+        rc = head_fits_log(fb, &fits);
+    if (rc < 0 || fits)
         return rc;
-    /* No head page of this boot: find the end of the log ourselves, changing nothing,
-     * on a private page. */
+    /* No head page of this boot, or one the log does not match: find the end of the log
+     * ourselves, changing nothing, on a private page. */
     if (fb->head_shared) {
         void *p = evs__sys.mmap(NULL, HEAD_LEN, PROT_READ | PROT_WRITE,
                                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

@@ -30,89 +30,20 @@
 #include <time.h>
 #include <unistd.h>
 
-#define COPY_CHUNK (1u << 20)
-
 typedef struct repair_job {
     file_backend *fb;
     repair_plan *plan;
     char save_dir[4096]; /* full path of the folder the cut bytes go to */
 } repair_job;
 
-/* DIR/repair-YYYYMMDDTHHMMSSZ, or with -2, -3 ... when a repair in the same second made
- * one already. */
 static int make_save_dir(repair_job *job)
 {
-    file_backend *fb = job->fb;
-    time_t now = (time_t)(evs__now_ns() / 1000000000);
-    struct tm tm;
-    char stamp[32];
-    if (!gmtime_r(&now, &tm) || strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm) == 0)
-        snprintf(stamp, sizeof stamp, "%lld", (long long)now);
-    for (int i = 1; i < 100; i++) {
-        char suffix[8] = "";
-        if (i > 1)
-            snprintf(suffix, sizeof suffix, "-%d", i);
-        int n =
-            snprintf(job->save_dir, sizeof job->save_dir, "%s/repair-%s%s", fb->dir, stamp, suffix);
-        if (n < 0 || (size_t)n >= sizeof job->save_dir)
-            return evs__seterr(EVS_EINVAL, "path of the repair folder in '%s' is too long",
-                               fb->dir);
-        if (evs__sys.mkdir(job->save_dir, 0755) == 0)
-            return 0;
-        if (errno != EEXIST)
-            return evs__seterr_errno(errno, "cannot create '%s'", job->save_dir);
-    }
-    return evs__seterr(EVS_EEXIST, "too many repair folders named repair-%s in '%s'", stamp,
-                       fb->dir);
+    return evs__aside_make_dir(job->fb, job->save_dir, sizeof job->save_dir);
 }
 
 static int save_path(const repair_job *job, const char *name, char *buf, size_t len)
 {
-    int n = snprintf(buf, len, "%s/%s", job->save_dir, name);
-    if (n < 0 || (size_t)n >= len)
-        return evs__seterr(EVS_EINVAL, "path '%s/%s' is too long", job->save_dir, name);
-    return 0;
-}
-
-/* Copy bytes [from, size) of segment s into the repair folder, synced. */
-static int save_tail(repair_job *job, seg *s, uint64_t from, uint64_t size, char *name_out,
-                     size_t name_len)
-{
-    char path[4200];
-    snprintf(name_out, name_len, "%s.from-%" PRIu64, s->name, from);
-    int rc = save_path(job, name_out, path, sizeof path);
-    if (rc < 0)
-        return rc;
-    unsigned char *buf = evs__alloc(COPY_CHUNK);
-    if (!buf)
-        return evs__seterr(EVS_ENOMEM, "out of memory saving the damaged tail");
-    int fd = evs__sys.open(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
-    if (fd < 0) {
-        evs__free(buf);
-        return evs__seterr_errno(errno, "cannot create '%s'", path);
-    }
-    for (uint64_t at = from; at < size && rc == 0; at += COPY_CHUNK) {
-        size_t n = size - at < COPY_CHUNK ? (size_t)(size - at) : COPY_CHUNK;
-        int src = evs__seg_fd(s);
-        if (src < 0) {
-            rc = src;
-            break;
-        }
-        int r = evs__pread_all(src, buf, n, (off_t)at);
-        if (r != 0)
-            rc = r < 0 ? evs__seterr_errno(errno, "cannot read segment %s at byte %" PRIu64,
-                                           s->name, at)
-                       : evs__seterr(EVS_EIO, "segment %s shrank while it was saved", s->name);
-        else if (evs__pwrite_all(fd, buf, n, (off_t)(at - from)) < 0)
-            rc = evs__seterr_errno(errno, "cannot write '%s'", path);
-    }
-    if (rc == 0 && evs__datasync(fd) < 0)
-        rc = evs__seterr_errno(errno, "cannot sync '%s'", path);
-    evs__sys.close(fd);
-    evs__free(buf);
-    if (rc < 0)
-        evs__sys.unlink(path);
-    return rc;
+    return evs__aside_path(job->save_dir, name, buf, len);
 }
 
 /* REPAIR.txt: what the folder holds and why, for whoever finds it later. */
@@ -150,16 +81,8 @@ static int write_note(repair_job *job, const char *tail_name, const evs_repair_r
             NOTE("  %-44s the whole segment file\n", s->name);
     }
 #undef NOTE
-    char path[4200];
     if (rc == 0)
-        rc = save_path(job, "REPAIR.txt", path, sizeof path);
-    int fd = rc == 0 ? evs__sys.open(path, O_WRONLY | O_CREAT | O_EXCL, 0644) : -1;
-    if (rc == 0 && fd < 0)
-        rc = evs__seterr_errno(errno, "cannot create '%s'", path);
-    if (rc == 0 && (evs__pwrite_all(fd, b.ptr, b.len, 0) < 0 || evs__datasync(fd) < 0))
-        rc = evs__seterr_errno(errno, "cannot write '%s'", path);
-    if (fd >= 0)
-        evs__sys.close(fd);
+        rc = evs__aside_note(job->save_dir, b.ptr, b.len);
     evs__buf_free(&b);
     return rc;
 }
@@ -231,10 +154,10 @@ static int rebuild_index(repair_job *job)
  * rest); then the synced position, which only repair may move back. */
 static int republish(repair_job *job)
 {
-    int rc = evs__recover(job->fb, false);
-    if (rc == 0)
-        evs__head_rewind_synced(job->fb, job->plan->kept.pos);
-    return rc;
+    /* First what the log is known to reach, or recovery would refuse the shorter log. */
+    evs__head_rewind_synced(job->fb, job->plan->kept.pos);
+    int rc = evs__synced_mark_set(job->fb, job->plan->kept.pos);
+    return rc < 0 ? rc : evs__recover(job->fb, false);
 }
 
 static int cut_log(repair_job *job, evs_repair_report *out)
@@ -248,7 +171,8 @@ static int cut_log(repair_job *job, evs_repair_report *out)
     char tail_name[64] = "";
     seg *kept = p->kept.seg ? evs__seg_by_first(fb, p->kept.seg) : NULL;
     if (kept && p->kept_seg_size > p->kept.end)
-        rc = save_tail(job, kept, p->kept.end, p->kept_seg_size, tail_name, sizeof tail_name);
+        rc = evs__aside_copy(job->save_dir, kept, p->kept.end, p->kept_seg_size, tail_name,
+                             sizeof tail_name);
     if (rc == 0)
         rc = write_note(job, tail_name, out);
     if (rc < 0) {

@@ -233,20 +233,38 @@ int evs__repair_scan(file_backend *fb, bool head_fresh, repair_plan *p)
     if (rc < 0)
         return rc;
 
+    /* What the log was known to reach: a page of this boot is what every open trusts;
+     * the synced position of any page of this store, and the `synced` file, are what an
+     * open refuses to lose. None may promise more log than there is (a truncated file,
+     * a lost tail). */
     head_view h;
     evs__head_read(fb, &h);
-    /* A page of this boot is what every open trusts: it must not promise more log than
-     * there is (a truncated file, a lost tail). */
-    p->head_ahead = !head_fresh && h.pos > p->kept.pos;
+    uint64_t promised;
+    if ((rc = evs__synced_mark_read(fb, &promised)) < 0)
+        return rc;
+    const char *by = "the 'synced' file", *file = SYNCED_FILE;
+    if (fb->head_had_identity && evs__head_synced(fb) > promised) {
+        promised = evs__head_synced(fb);
+        by = "the head page";
+        file = HEAD_FILE;
+    }
+    if (!head_fresh && h.pos > promised) {
+        promised = h.pos;
+        by = "the head page of this boot";
+        file = HEAD_FILE;
+    }
+    p->head_ahead = promised > p->kept.pos;
+    if (p->cut && promised > p->last_lost && promised - p->kept.pos < EVIDENCE_SPAN)
+        p->last_lost = promised;
     if (!p->cut && p->head_ahead) {
-        p->last_lost = h.pos;
-        snprintf(p->damage_file, sizeof p->damage_file, HEAD_FILE);
+        p->last_lost = promised;
+        snprintf(p->damage_file, sizeof p->damage_file, "%s", file);
         p->damage_off = -1;
         p->damage_pos = p->kept.pos + 1;
         snprintf(p->what, sizeof p->what,
-                 "the log ends at position %" PRIu64 " but the head page of this boot says %" PRIu64
+                 "the log ends at position %" PRIu64 " but %s says it reached %" PRIu64
                  ": the positions after %" PRIu64 " are missing from the log",
-                 p->kept.pos, h.pos, p->kept.pos);
+                 p->kept.pos, by, promised, p->kept.pos);
     }
     return 0;
 }

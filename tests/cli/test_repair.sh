@@ -244,8 +244,13 @@ rec=$(rec_off 1990 "$c")
 flip "$c" 1990
 rm "$c/head"
 evs read "$c" --count
-expect_rc 5 "open refuses: a hole before valid records, no head page"
-expect_in "valid records follow" "$T/err" "open says why it refuses"
+expect_rc 5 "open refuses: a hole before the end the synced file knows, no head page"
+expect_in "before the synced end of the log" "$T/err" "open says why it refuses"
+mv "$c/synced" "$T/nohead-synced"
+evs read "$c" --count
+expect_rc 5 "open refuses: a hole before valid records, no head page, no synced file"
+expect_in "valid records follow" "$T/err" "open without the synced file says why it refuses"
+mv "$T/nohead-synced" "$c/synced"
 cp "$seg" "$T/nohead-seg"
 evs repair "$c"
 expect_rc 0 "repair of the refused store"
