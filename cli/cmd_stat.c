@@ -11,8 +11,9 @@ static const char stat_help[] =
     "Print the store's figures as one JSON object on one line:\n"
     "  events, streams, segments, bytes (in segment files), first_pos, last_pos\n"
     "  (0 when empty), first_ts, last_ts (RFC 3339 UTC, null when empty),\n"
-    "  sync_mode (always|batch|none) and segment_size (bytes), as the library\n"
-    "  reports them.\n"
+    "  sync_mode (always|batch|none), segment_size (bytes) and lost_positions\n"
+    "  (positions a repair declared lost: no event has them; events leaves them\n"
+    "  out), as the library reports them.\n"
     "\n"
     "options:\n"
     "  --help, -h     this text\n"
@@ -73,6 +74,7 @@ static int print_stat(const evs_stat_info *st)
     (void)cli_out_str(&out, ",\"sync_mode\":\"");
     (void)cli_out_str(&out, sync_mode_name(st->sync_mode));
     put_field(&out, "\",\"segment_size\":", (int64_t)st->segment_size);
+    put_field(&out, ",\"lost_positions\":", st->lost_positions);
     (void)cli_out_str(&out, "}\n");
     (void)cli_out_flush(&out);
     int code = cli_out_report("stat", &out);

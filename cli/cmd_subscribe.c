@@ -71,7 +71,8 @@ static const char subscribe_help[] =
     "DIR defaults to $EVSTORE_DIR; the store must exist. See also 'evstore consumers'\n"
     "and 'evstore consumer reset|delete'.\n"
     "Exit codes: 0 ok, 1 error (also: consumer busy), 2 usage, 4 invalid (bad consumer\n"
-    "name), 5 corrupt store.\n";
+    "name), 5 corrupt store, or a consumer whose checkpoint lies in positions a\n"
+    "repair declared lost (reset it first).\n";
 
 enum {
     OPT_CONSUMER = CLI_F_SEL_COUNT,

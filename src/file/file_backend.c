@@ -45,6 +45,7 @@ static void fb_free(file_backend *fb)
     pthread_cond_destroy(&fb->syncer_cv);
     pthread_mutex_destroy(&fb->sdx_mu);
     pthread_cond_destroy(&fb->sdx_cv);
+    evs__free(fb->lost);
     evs__free(fb->dir);
     evs__free(fb);
 }
@@ -225,6 +226,8 @@ static int file_open(evs__backend **out, const char *path, const evs_options *op
     if (rc == 0)
         rc = evs__openlock_shared(fb, opts->lock_wait_ms);
     if (rc == 0)
+        rc = evs__lost_load(fb);
+    if (rc == 0)
         rc = fb->readonly ? open_reader(fb) : open_writer(fb);
     if (rc < 0) {
         evs__fb_free(fb);
@@ -269,6 +272,8 @@ int evs__fb_open_for_repair(file_backend **out, const char *path, bool *head_fre
         rc = evs__head_map(fb, head_fresh);
     if (rc == 0)
         rc = evs__seg_load_all(fb);
+    if (rc == 0)
+        rc = evs__lost_load(fb);
     if (rc < 0) {
         evs__fb_free(fb);
         return rc;
@@ -381,12 +386,19 @@ static int file_stat(evs__backend *be, evs_stat_info *out)
     if (h.pos == 0)
         return 0;
     seg *first = evs__seg_at(fb, 0);
-    out->first_pos = first ? (int64_t)first->first_pos : 1;
+    /* The first event: lost ranges a repair declared hold none. */
+    uint64_t first_pos = evs__lost_skip(fb, first ? first->first_pos : 1);
+    out->first_pos = (int64_t)first_pos;
     out->last_pos = (int64_t)h.pos;
-    out->event_count = out->last_pos - out->first_pos + 1;
+    out->lost_positions = (int64_t)evs__lost_count(fb, first ? first->first_pos : 1, h.pos);
+    out->event_count = first_pos > h.pos ? 0
+                                         : (int64_t)(h.pos - first_pos + 1 -
+                                                     evs__lost_count(fb, first_pos, h.pos));
     out->last_ts_ns = h.ts;
+    if (first_pos > h.pos)
+        return 0;
     rec_view r;
-    if ((rc = evs__seg_read_pos(fb, (uint64_t)out->first_pos, false, &r)) < 0)
+    if ((rc = evs__seg_read_pos(fb, first_pos, false, &r)) < 0)
         return rc;
     out->first_ts_ns = r.ts_ns;
     return 0;

@@ -21,6 +21,7 @@
  *   consumers.c     durable consumers: lock files and two-slot checkpoint files
  *   synced_mark.c   the `synced` file: a durable lower bound of the log's end
  *   save_aside.c    the repair-<time>/ folder that keeps bytes cut off the log
+ *   lost_ranges.c   the `lost` file: positions a repair declared lost, never reused
  *
  * Locking order (never take an earlier one while holding a later one):
  *   commit_mu (in-process leader election) -> writer flock -> tab_lock -> seg_lock
@@ -239,6 +240,14 @@ typedef struct tab_undo {
     stream_val old;
 } tab_undo;
 
+/* ---- lost_ranges.c --------------------------------------------------------------- */
+
+/* Positions first..last, declared lost by a repair: no event has them, none ever will. */
+typedef struct lost_range {
+    uint64_t first;
+    uint64_t last;
+} lost_range;
+
 /* ---- the backend handle ---------------------------------------------------------- */
 
 struct append_req; /* writer.c */
@@ -250,6 +259,9 @@ typedef struct file_backend {
     bool readonly;
     unsigned char store_id[16];
     uint64_t store_segment_size; /* the segment size in evstore.meta */
+    lost_range *lost;            /* the `lost` file, read at open (fixed while open: only
+                                  * repair, with no handle open, changes it) */
+    size_t lost_n;
 
     int lock_fd;                 /* LOCK file, flock()ed while appending */
     int open_fd;                 /* OPEN file, flock()ed shared for the handle's life
@@ -502,6 +514,25 @@ int evs__synced_mark_read(file_backend *fb, uint64_t *pos);
 int evs__synced_mark_raise(file_backend *fb, uint64_t pos);
 /* Repair only: set it to pos, lower or higher, durably. */
 int evs__synced_mark_set(file_backend *fb, uint64_t pos);
+
+/* ---- lost_ranges.c --------------------------------------------------------------- */
+/* Read the `lost` file into fb->lost (none when it is missing; EVS_ECORRUPT when
+ * damaged). */
+int evs__lost_load(file_backend *fb);
+/* The lost range holding pos, or NULL. */
+const lost_range *evs__lost_find(const file_backend *fb, uint64_t pos);
+/* pos, or the position after the lost range holding it. */
+uint64_t evs__lost_skip(const file_backend *fb, uint64_t pos);
+/* Is [next_pos, first_pos) exactly a lost range? Then a segment starting at first_pos
+ * follows, without a gap, the log that ends before next_pos. */
+bool evs__lost_bridges(const file_backend *fb, uint64_t next_pos, uint64_t first_pos);
+/* Lost positions in [from, to]. */
+uint64_t evs__lost_count(const file_backend *fb, uint64_t from, uint64_t to);
+/* EVS_ELOST (naming the consumer and the range) when a consumer's checkpoint lies in
+ * positions declared lost; else 0. */
+int evs__lost_check_checkpoint(const file_backend *fb, const char *name, int64_t pos);
+/* Repair only: add first..last (after every range there) and rewrite the file durably. */
+int evs__lost_add(file_backend *fb, uint64_t first, uint64_t last);
 
 /* ---- recover.c ------------------------------------------------------------------- */
 /* With the writer lock held: make the log end at its last complete append, fix the

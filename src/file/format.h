@@ -203,4 +203,11 @@
 #define SYNCED_OFF_ID     24 /* 16 store id */
 #define SYNCED_OFF_CRC    60 /* 4 CRC32C of bytes [0,60) */
 
+/* lost: the position ranges a repair declared lost (the log continues after them, so
+ * that no position names two events). Header: magic 8, format version u32, count u32;
+ * then count entries (first u64, last u64), in position order, not overlapping; then
+ * the CRC32C of everything before it (u32). Replaced whole by repair only. */
+#define LOST_FILE  "lost"
+#define LOST_MAGIC "EVSLOST1"
+
 #endif /* EVS_FILE_FORMAT_H */

@@ -157,6 +157,14 @@ static int recover_segment(recovery *rv, seg *s, uint64_t off, bool *stop)
         return rc;
     const mapping *m = size >= SEG_HDR_LEN ? evs__seg_map(fb, s, size) : NULL;
     bool at_start = off == SEG_HDR_LEN;
+    if (at_start && s->first_pos != rv->next_pos && evs__lost_bridges(fb, rv->next_pos, s->first_pos)) {
+        /* The segment a repair started after positions it declared lost: the log
+         * reaches the last of them, and goes on in this segment. */
+        rv->next_pos = s->first_pos;
+        rv->end.pos = s->first_pos - 1;
+        rv->end.seg = s->first_pos;
+        rv->end.end = SEG_HDR_LEN;
+    }
     /* A segment is synced whole before the next one is created, so only the last
      * segment can end in a torn write: damage anywhere else is damage. */
     bool last = evs__seg_next(fb, s) == NULL;
@@ -523,9 +531,14 @@ int evs__recover(file_backend *fb, bool head_trusted)
     if (rv.end.pos < rv.strict_until)
         return refuse_lost_synced(&rv);
     if (rv.end.ts == 0 && rv.end.pos > 0) {
+        /* The last event: before the positions a repair declared lost, if the log ends
+         * with them. */
+        const lost_range *lost = evs__lost_find(fb, rv.end.pos);
+        uint64_t last = lost ? lost->first - 1 : rv.end.pos;
         rec_view r;
-        if (evs__seg_read_pos(fb, rv.end.pos, false, &r) == 0)
+        if (last > 0 && evs__seg_read_pos(fb, last, false, &r) == 0)
             rv.end.ts = r.ts_ns;
+        evs__clearerr();
     }
     if ((rc = check_end_fits(&rv)) < 0 || (!fb->readonly && (rc = cut_tail(&rv)) < 0))
         return rc;

@@ -66,10 +66,14 @@ static int write_note(repair_job *job, const char *tail_name, const evs_repair_r
          p->damage_off, p->damage_pos, p->what);
     NOTE("The log now ends at position %" PRIu64 ".\n", p->kept.pos);
     if (r->lost_count > 0)
-        NOTE("Positions %" PRId64 "..%" PRId64 " (%" PRId64 " events) were cut off.\n",
-             r->first_lost_pos, r->last_lost_pos, r->lost_count);
+        NOTE("Positions %" PRId64 "..%" PRId64 " (%" PRId64 " events) were cut off. They are "
+             "declared lost and never used again: the next event gets position %" PRId64 ".\n",
+             r->first_lost_pos, r->last_lost_pos, r->lost_count, r->last_lost_pos + 1);
     else
         NOTE("No committed event was cut off: the bytes hold no complete append.\n");
+    if (r->consumers_affected > 0)
+        NOTE("Durable consumers that processed lost events, to be reset: %s\n",
+             r->consumers_affected_names);
     NOTE("\nThe files here are the log's bytes from the cut on, unchanged:\n");
     if (tail_name[0])
         NOTE("  %-44s bytes %" PRIu64 "..%" PRIu64 " of %020" PRIu64 ".seg\n", tail_name,
@@ -154,10 +158,33 @@ static int rebuild_index(repair_job *job)
  * rest); then the synced position, which only repair may move back. */
 static int republish(repair_job *job)
 {
-    /* First what the log is known to reach, or recovery would refuse the shorter log. */
-    evs__head_rewind_synced(job->fb, job->plan->kept.pos);
-    int rc = evs__synced_mark_set(job->fb, job->plan->kept.pos);
+    /* First what the log is known to reach (the last lost position, when some are
+     * declared lost), or recovery would refuse the shorter log. */
+    const repair_plan *p = job->plan;
+    uint64_t reach = p->last_lost > p->kept.pos ? p->last_lost : p->kept.pos;
+    evs__head_rewind_synced(job->fb, reach);
+    int rc = evs__synced_mark_set(job->fb, reach);
     return rc < 0 ? rc : evs__recover(job->fb, false);
+}
+
+/* Positions kept.pos+1 .. last_lost were handed out (acknowledged, published, or held by
+ * records past the damage): no later event may have them. The kept log is sealed where
+ * it ends, a new segment starts after the last of them, and the `lost` file says they
+ * are lost. The segment goes first: a repair stopped between the two leaves a gap that
+ * open refuses and the next repair finishes, never a log that would hand out a lost
+ * position again. */
+static int declare_lost(repair_job *job)
+{
+    file_backend *fb = job->fb;
+    const repair_plan *p = job->plan;
+    int rc = 0;
+    if (p->kept.seg != 0)
+        rc = evs__seg_cut(fb, p->kept.seg, p->kept.end); /* a sealed segment ends at its log */
+    if (rc == 0)
+        rc = evs__seg_create_file(fb, p->last_lost + 1);
+    if (rc == 0)
+        rc = evs__lost_add(fb, p->kept.pos + 1, p->last_lost);
+    return rc < 0 ? evs__prefixerr("repair stopped halfway (run it again to finish it)") : 0;
 }
 
 static int cut_log(repair_job *job, evs_repair_report *out)
@@ -197,6 +224,40 @@ static int cut_log(repair_job *job, evs_repair_report *out)
     return 0;
 }
 
+typedef struct affected {
+    const repair_plan *plan;
+    evs_repair_report *out;
+} affected;
+
+static int note_affected(void *ctx, const evs__consumer_entry *e)
+{
+    affected *a = ctx;
+    if ((e->status != 0 && e->status != EVS_ELOST) || e->pos <= (int64_t)a->plan->kept.pos ||
+        e->pos > (int64_t)a->plan->last_lost)
+        return 0;
+    char *names = a->out->consumers_affected_names;
+    size_t cap = sizeof a->out->consumers_affected_names, used = strlen(names);
+    size_t need = strlen(e->name) + (used ? 1 : 0);
+    if (used + need + 4 < cap)
+        snprintf(names + used, cap - used, "%s%s", used ? "," : "", e->name);
+    else if (used + 4 < cap && strcmp(names + (used >= 3 ? used - 3 : 0), "...") != 0)
+        snprintf(names + used, cap - used, "...");
+    a->out->consumers_affected++;
+    return 0;
+}
+
+/* The durable consumers whose checkpoint lies in the positions this repair loses: they
+ * processed events that are gone, and must be reset. */
+static int list_affected(file_backend *fb, const repair_plan *p, evs_repair_report *out)
+{
+    if (p->last_lost <= p->kept.pos)
+        return 0;
+    affected a = {p, out};
+    int rc = evs__file_consumer_list(&fb->base, note_affected, &a);
+    evs__clearerr();
+    return rc;
+}
+
 static void fill_report(const repair_plan *p, evs_repair_report *out)
 {
     out->damaged = p->cut || p->head_ahead;
@@ -230,11 +291,15 @@ int evs__file_repair(const char *path, const evs_repair_opts *opts, evs_repair_r
     rc = evs__repair_scan(fb, head_fresh, &plan);
     if (rc == 0)
         fill_report(&plan, out);
+    if (rc == 0 && out->damaged)
+        rc = list_affected(fb, &plan, out);
     if (rc == 0 && !dry_run && out->damaged)
         rc = evs__fb_repair_writable(fb);
     repair_job job = {fb, &plan, ""};
     if (rc == 0 && !dry_run && plan.cut)
         rc = cut_log(&job, out);
+    if (rc == 0 && !dry_run && out->damaged && plan.last_lost > plan.kept.pos)
+        rc = declare_lost(&job);
     /* The scan's table makes the index cheap to rebuild, and recovery then reads only
      * the last segment. */
     if (rc == 0 && !dry_run && out->damaged)

@@ -101,7 +101,10 @@ static int scan_segment(scan *sc, seg *s, bool last, bool *stop)
                "the file is %" PRIu64 " bytes, shorter than a segment header", size);
     else if (evs__seg_header_bad(sc->fb, s, m->base, why, sizeof why, &at))
         damage(sc, s->name, at, sc->next_pos, "%s", why);
-    else if (s->first_pos != sc->next_pos)
+    else if (s->first_pos != sc->next_pos && evs__lost_bridges(sc->fb, sc->next_pos, s->first_pos)) {
+        sc->next_pos = s->first_pos; /* after positions an earlier repair declared lost */
+        p->kept = (head_view){s->first_pos - 1, s->first_pos, SEG_HDR_LEN, p->kept.ts};
+    } else if (s->first_pos != sc->next_pos)
         damage(sc, s->name, 0, sc->next_pos,
                "segment starts at position %" PRIu64 " but position %" PRIu64 " comes next",
                s->first_pos, sc->next_pos);
@@ -190,6 +193,9 @@ static int measure_lost(scan *sc, bool head_has_identity)
         } else {
             p->bytes_cut += size;
             p->files_cut++;
+            /* A segment's name is the position after the last one before it. */
+            if (s->first_pos - 1 > p->last_lost && s->first_pos - 1 - p->kept.pos < EVIDENCE_SPAN)
+                p->last_lost = s->first_pos - 1;
         }
         /* Past the damage only: before it, the open append's records are whole but were
          * never committed. */

@@ -211,6 +211,7 @@ expect_eq "$(json '[.damaged,.dry_run,.kept_last_pos,.first_lost_pos,.last_lost_
     '[true,false,499,500,2000,1501]' "repair: the positions"
 expect_eq "$(json '[.bytes_moved,.files_moved]')" "[$bytes,$((later + 1))]" "repair: the bytes"
 expect_in "positions 500..2000 (1501 events) are lost" "$T/err" "repair says what is lost"
+expect_in "appends go on at position 2001" "$T/err" "repair says where the log goes on"
 saved=$(jq -r .saved_to "$T/out")
 case $saved in
 "$b"/repair-2*Z) ;;
@@ -231,7 +232,7 @@ evs verify "$b"
 expect_rc 0 "verify after repair"
 expect_eq "$(json .events)" 499 "verify counts the survivors"
 survivors "$b" 499
-appends_go_on "$b" 500
+appends_go_on "$b" 2001
 evs repair "$b"
 expect_rc 0 "repair of a repaired store"
 expect_eq "$(json .damaged)" false "a repaired store is not damaged"
@@ -263,7 +264,7 @@ cmp -s "$T/want-tail" "$saved/${seg##*/}.from-$rec" || fail "head lost: the save
 evs verify "$c"
 expect_rc 0 "verify after repairing the refused store"
 survivors "$c" 1989
-appends_go_on "$c" 1990
+appends_go_on "$c" 2001
 
 # ---- the last segment truncated inside a record ----------------------------------------
 t=$T/cut
@@ -279,7 +280,7 @@ expect_eq "$(json .damage.what)" '"record runs past the end of the file"' "trunc
 evs verify "$t"
 expect_rc 0 "verify after repairing the truncated segment"
 survivors "$t" 1994
-appends_go_on "$t" 1995
+appends_go_on "$t" 2001
 
 # ---- the head page alone deleted: nothing to repair ------------------------------------
 h=$T/headless

@@ -12,7 +12,7 @@ evs stat "$d"
 expect_rc 0 "stat of an empty store"
 expect_eq "$(lines "$T/out")" 1 "stat prints one line"
 fields='["events","streams","segments","bytes","first_pos","last_pos",'
-fields=$fields'"first_ts","last_ts","sync_mode","segment_size"]'
+fields=$fields'"first_ts","last_ts","sync_mode","segment_size","lost_positions"]'
 expect_eq "$(jq -c 'keys_unsorted' "$T/out")" "$fields" "stat fields in order"
 expect_eq "$(jq -c '[.events,.streams,.first_pos,.last_pos,.first_ts,.last_ts]' "$T/out")" \
     '[0,0,0,0,null,null]' "stat of an empty store"
@@ -38,7 +38,7 @@ evs verify "$d"
 expect_rc 0 "verify a whole store"
 expect_empty "$T/err" "verify of a whole store: nothing on stderr"
 expect_eq "$(jq -c '[.ok,.events,.problems]' "$T/out")" '[true,500,0]' "verify summary"
-expect_eq "$(jq -c 'keys_unsorted' "$T/out")" '["ok","events","segments","bytes","problems"]' \
+expect_eq "$(jq -c 'keys_unsorted' "$T/out")" '["ok","events","segments","bytes","problems","lost_positions"]' \
     "verify summary fields"
 expect_eq "$(jq -c '.segments >= 1 and .bytes > 0' "$T/out")" true "verify sizes"
 

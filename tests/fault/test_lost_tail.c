@@ -187,6 +187,89 @@ static void test_repair_after_loss(void **state)
     assert_evs_ok(evs_close(s));
 }
 
+/* ---- positions are never reused ----------------------------------------------------- */
+
+/* A repair that cuts positions 1..22 (damage in the first record) declares them lost:
+ * the next append gets 23, reads and verify step over them, and a durable consumer that
+ * had acknowledged one of them is refused, and listed by repair, until it is reset. */
+static void test_positions_not_reused_after_repair(void **state)
+{
+    fixture *fx = *state;
+    char dir[1040];
+    snprintf(dir, sizeof dir, "%s.reuse", fx->dir);
+    evs_options o = always_options();
+    evs_store *s;
+    assert_evs_ok(evs_open(&s, dir, &o));
+    for (int i = 0; i < 22; i++)
+        tu_append1(s, "cart-42", "Added", "{\"sku\":\"A1\"}");
+    evs_consumer *c;
+    evs_event ev;
+    assert_evs_ok(evs_consumer_open(&c, s, "billing", NULL));
+    assert_int_equal(evs_consumer_next(c, &ev, 0), 1);
+    assert_evs_ok(evs_consumer_ack(c, ev.pos));
+    evs_consumer_close(c);
+    assert_evs_ok(evs_close(s));
+    char name[32];
+    fu_seg_name(name, sizeof name, 1);
+    fu_damage(dir, name, FU_SEG_HDR_LEN + FU_REC_HDR_LEN + 2, 0x01);
+
+    evs_repair_report rep;
+    evs_repair_opts ro = EVS_REPAIR_OPTS_INIT;
+    ro.flags = EVS_REPAIR_DRY_RUN;
+    assert_evs(EVS_OK, evs_repair(dir, &ro, &rep));
+    assert_int_equal(rep.consumers_affected, 1);
+    assert_string_equal(rep.consumers_affected_names, "billing");
+    ro.flags = 0;
+    assert_evs_ok(evs_repair(dir, &ro, &rep));
+    assert_int_equal(rep.kept_last_pos, 0);
+    assert_int_equal(rep.last_lost_pos, 22);
+    assert_int_equal(rep.consumers_affected, 1);
+
+    assert_evs_ok(evs_open(&s, dir, &o));
+    assert_int_equal(evs_head(s), 22);
+    assert_int_equal(tu_append1(s, "cart-42", "Added", "{\"sku\":\"B2\"}"), 23);
+    evs_verify_report vr;
+    assert_evs_ok(evs_verify(s, NULL, NULL, &vr));
+    assert_int_equal(vr.lost_count, 22);
+    evs_stat_info st;
+    assert_evs_ok(evs_stat(&st, s));
+    assert_int_equal(st.event_count, 1);
+    assert_int_equal(st.lost_positions, 22);
+    /* Reads from inside the lost range start after it, forward and backward. */
+    evs_query q = EVS_QUERY_INIT;
+    q.from_pos = 5;
+    evs_cursor *cur;
+    assert_evs_ok(evs_cursor_open(&cur, s, &q));
+    assert_int_equal(evs_cursor_next(cur, &ev), 1);
+    assert_int_equal(ev.pos, 23);
+    assert_int_equal(evs_cursor_next(cur, &ev), 0);
+    evs_cursor_close(cur);
+    q = (evs_query)EVS_QUERY_INIT;
+    q.direction = EVS_BACKWARD;
+    assert_evs_ok(evs_cursor_open(&cur, s, &q));
+    assert_int_equal(evs_cursor_next(cur, &ev), 1);
+    assert_int_equal(ev.pos, 23);
+    assert_int_equal(evs_cursor_next(cur, &ev), 0);
+    evs_cursor_close(cur);
+
+    /* The consumer saw position 1, which is gone: refused until reset. */
+    evs_consumer *c2 = NULL;
+    assert_evs(EVS_ELOST, evs_consumer_open(&c2, s, "billing", NULL));
+    assert_non_null(strstr(evs_errmsg(), "billing"));
+    assert_evs(EVS_EINVAL, evs_consumer_reset(s, "billing", 5)); /* a lost position */
+    assert_evs_ok(evs_consumer_reset(s, "billing", 0));
+    assert_evs_ok(evs_consumer_open(&c2, s, "billing", NULL));
+    assert_int_equal(evs_consumer_next(c2, &ev, 0), 1);
+    assert_int_equal(ev.pos, 23);
+    evs_consumer_close(c2);
+    assert_evs_ok(evs_close(s));
+
+    /* A second repair finds nothing to do; the store reopens whole. */
+    assert_evs_ok(evs_repair(dir, &ro, &rep));
+    assert_int_equal(rep.damaged, 0);
+    tu_rmtree(dir);
+}
+
 /* ---- head pages that are not this log's ------------------------------------------------ */
 
 static void append_n(const char *dir, int n, const char *stream, size_t pad)
@@ -302,6 +385,7 @@ int main(void)
         cmocka_unit_test(test_last_segment_cut_to_half),
         cmocka_unit_test(test_nothing_known_is_a_torn_tail),
         cmocka_unit_test(test_repair_after_loss),
+        cmocka_unit_test(test_positions_not_reused_after_repair),
         cmocka_unit_test(test_head_page_of_diverged_copy),
         cmocka_unit_test(test_recovery_keeps_committed_bytes_it_cuts),
     };
