@@ -725,9 +725,11 @@ EVS_API void evs_consumer_close(evs_consumer *c);
 
 /** Set consumer `name`'s checkpoint to `pos` (0 = deliver everything again; at most
  *  the head), durably. It also repairs a checkpoint file reported as corrupt (the file
- *  is then replaced whole).
+ *  is then replaced whole), and clears EVS_ELOST (a checkpoint in positions a repair
+ *  declared lost).
  *  @return 0; EVS_ENOTFOUND (no such consumer); EVS_EBUSY (it is open somewhere);
- *          EVS_EINVAL (bad name, or pos < 0 or past the head); EVS_EREADONLY;
+ *          EVS_EINVAL (bad name, or pos < 0, past the head, or in positions a repair
+ *          declared lost: the message names the range); EVS_EREADONLY;
  *          EVS_EIO; EVS_ENOSPC. Thread-safe. */
 EVS_API int evs_consumer_reset(evs_store *store, const char *name, int64_t pos);
 
