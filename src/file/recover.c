@@ -267,19 +267,26 @@ out:
  * Never a torn tail: say which positions are missing and where the log stops. */
 static int refuse_lost_synced(const recovery *rv)
 {
-    char where[160] = "no segment file is left";
-    if (rv->stop_seg)
-        snprintf(where, sizeof where, "it ends in segment %s at byte %" PRIu64 " (%s)",
-                 rv->stop_seg->name, rv->stop_off, rv->stop_why);
+    char where[320] = "no segment file is left";
     char next[32];
     evs__seg_name(next, sizeof next, rv->end.pos + 1, "seg");
+    bool at_eof = rv->stop_seg && strcmp(rv->stop_why, "the end of the file") == 0;
+    if (at_eof)
+        snprintf(where, sizeof where,
+                 "the log ends with segment %s (%" PRIu64 " bytes): the file that followed it "
+                 "(%s) is missing, or it was cut at the end of a record",
+                 rv->stop_seg->name, rv->stop_off, next);
+    else if (rv->stop_seg)
+        snprintf(where, sizeof where,
+                 "the log ends in segment %s at byte %" PRIu64 " (%s): the file was cut short "
+                 "or damaged there",
+                 rv->stop_seg->name, rv->stop_off, rv->stop_why);
     return evs__seterr(EVS_ECORRUPT,
-                       "positions %" PRIu64 "..%" PRIu64 " are missing from the log, but %s "
-                       "says every position up to %" PRIu64 " was synced: %s; a segment file "
-                       "(%s or a later one) was deleted or cut short, or the disk lost synced "
-                       "writes; run 'evstore repair' to keep what is left",
+                       "positions %" PRIu64 "..%" PRIu64 " are missing, but %s says every "
+                       "position up to %" PRIu64 " was synced: %s (or the disk lost synced "
+                       "writes); run 'evstore repair' to keep what is left",
                        rv->end.pos + 1, rv->strict_until, rv->synced_by, rv->strict_until,
-                       where, next);
+                       where);
 }
 
 bool evs__head_matches_log(file_backend *fb, const head_view *h)

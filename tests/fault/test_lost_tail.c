@@ -83,7 +83,7 @@ static int teardown(void **state)
 static void check_refused(const char *dir, int64_t first_missing, int64_t last_synced)
 {
     char want[96];
-    snprintf(want, sizeof want, "positions %" PRId64 "..%" PRId64 " are missing", first_missing,
+    snprintf(want, sizeof want, "positions %" PRId64 "..%" PRId64 " are missing,", first_missing,
              last_synced);
     evs_options modes[2] = {always_options(), always_options()};
     modes[1].flags = EVS_OPEN_READONLY;
