@@ -830,15 +830,21 @@ int evs__file_find_time(evs__backend *be, int64_t ts_ns, int64_t *out)
     uint64_t lo = 1, hi = h.pos + 1;
     while (lo < hi) {
         uint64_t mid = lo + (hi - lo) / 2;
+        /* A position a repair declared lost has no event: it stands for the next one. */
+        uint64_t at = evs__lost_skip(fb, mid);
+        if (at > h.pos) {
+            hi = mid;
+            continue;
+        }
         rec_view r;
-        int rc = evs__seg_read_pos(fb, mid, false, &r);
+        int rc = evs__seg_read_pos(fb, at, false, &r);
         if (rc < 0)
             return rc;
         if (r.ts_ns < ts_ns)
-            lo = mid + 1;
+            lo = at + 1;
         else
             hi = mid;
     }
-    *out = (int64_t)lo;
+    *out = (int64_t)evs__lost_skip(fb, lo);
     return 0;
 }

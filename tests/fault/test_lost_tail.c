@@ -252,6 +252,16 @@ static void test_positions_not_reused_after_repair(void **state)
     assert_int_equal(evs_cursor_next(cur, &ev), 0);
     evs_cursor_close(cur);
 
+    /* Finding a time steps over them too: the first event at or after any time up to
+     * the new one's is 23. */
+    int64_t found = 0;
+    assert_evs_ok(evs_find_time(&found, s, 1));
+    assert_int_equal(found, 23);
+    assert_evs_ok(evs_find_time(&found, s, ev.ts_ns));
+    assert_int_equal(found, 23);
+    assert_evs_ok(evs_find_time(&found, s, ev.ts_ns + 1));
+    assert_int_equal(found, 24);
+
     /* The consumer saw position 1, which is gone: refused until reset. */
     evs_consumer *c2 = NULL;
     assert_evs(EVS_ELOST, evs_consumer_open(&c2, s, "billing", NULL));
