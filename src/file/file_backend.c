@@ -4,9 +4,10 @@
  * the core calls through.
  *
  * Opening is O(1) in the size of the store (DESIGN invariant 5): it reads the meta
- * file, maps the head page and lists the segment names. When the head page is from
- * this boot and the active segment ends where it says, nothing else is read; the
- * stream table is loaded (snapshot + tail) on first use.
+ * file and the small `synced` and `lost` files, maps the head page and lists the
+ * segment names. When the head page is from this boot, the active segment ends where it
+ * says (a writer also checks the record there) and no earlier than the `synced` file
+ * says, nothing else is read; the stream table is loaded (snapshot + tail) on first use.
  */
 #define _GNU_SOURCE
 #include "file_internal.h"

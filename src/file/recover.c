@@ -8,8 +8,11 @@
  * stream index snapshot, else the start of the log. From there it checks every record
  * and keeps the log up to the end of the last complete append (a record flagged
  * REC_COMMIT). What follows is a torn write and is cut off, unless it lies before the
- * position the previous writer reported as synced: damage there is never skipped, it
- * fails with the file and byte offset.
+ * position known to have been synced (the head page's, of any boot, or the `synced`
+ * file's): damage there is never skipped, it fails with the file and byte offset, and a
+ * log that ends before that position is refused, naming what is missing. A head page is
+ * trusted only where it matches the log (evs__head_matches_log); committed records that
+ * a cut would drop are first copied to a repair folder.
  */
 #define _GNU_SOURCE
 #include "file_internal.h"
