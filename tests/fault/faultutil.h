@@ -240,6 +240,15 @@ static inline void fu_remove_head(const char *dir)
     assert_int_equal(unlink(path), 0);
 }
 
+/* A stand-in for fdatasync and fsync (set into evs__sys) in tests that simulate crashes
+ * by copying or cutting files, not by losing the page cache: real syncs would only
+ * make them slow. */
+static inline int fu_no_sync(int fd)
+{
+    (void)fd;
+    return 0;
+}
+
 /* Remove the `synced` file (the durable record of how far the log was synced), as if
  * the writer that made the last appends died before it could write it: a tail cut in
  * them is then a torn write, not a loss. */

@@ -378,18 +378,10 @@ static void test_recovery_keeps_committed_bytes_it_cuts(void **state)
     assert_true(fu_file_size_in(saved, "REPAIR.txt") > 0);
 }
 
-/* The copies are made by copying files, not by losing the page cache: the appends
- * here need no real fdatasync, which would only make the test slow. */
-static int no_sync(int fd)
-{
-    (void)fd;
-    return 0;
-}
-
 int main(void)
 {
-    evs__sys.fdatasync = no_sync;
-    evs__sys.fsync = no_sync;
+    evs__sys.fdatasync = fu_no_sync; /* crashes are simulated by cutting files */
+    evs__sys.fsync = fu_no_sync;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_last_segment_deleted),
         cmocka_unit_test(test_last_segment_cut_to_half),

@@ -553,18 +553,10 @@ static void test_writer_died_mid_publish(void **state)
     }
 }
 
-/* Crashes are simulated by cutting files, not by losing the page cache, so the
- * thousands of opens here need no real fdatasync: it would only make the test slow. */
-static int no_sync(int fd)
-{
-    (void)fd;
-    return 0;
-}
-
 int main(void)
 {
-    evs__sys.fdatasync = no_sync;
-    evs__sys.fsync = no_sync;
+    evs__sys.fdatasync = fu_no_sync; /* crashes are simulated by cutting files */
+    evs__sys.fsync = fu_no_sync;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_one_segment_head_kept, teardown_scenario),
         cmocka_unit_test_teardown(test_one_segment_head_deleted, teardown_scenario),
