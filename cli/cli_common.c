@@ -174,6 +174,7 @@ int cli_exit_code(int rc)
     case EVS_EINVAL:
         return CLI_EXIT_INVALID;
     case EVS_ECORRUPT:
+    case EVS_ELOST: /* events a consumer processed are gone from the log */
         return CLI_EXIT_CORRUPT;
     default:
         return CLI_EXIT_ERROR;

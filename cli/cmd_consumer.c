@@ -32,7 +32,7 @@ static const char consumer_help[] =
     "DIR defaults to $EVSTORE_DIR (then NAME is the only argument); the store must\n"
     "exist. A NAME that starts with '-' goes after '--': consumer reset DIR -- -x.\n"
     "Exit codes: 0 ok, 1 error (no such consumer, busy), 2 usage, 4 invalid (bad name,\n"
-    "POS past the head), 5 corrupt store.\n";
+    "POS past the head or in positions a repair declared lost), 5 corrupt store.\n";
 
 enum { OPT_TO };
 

@@ -34,12 +34,16 @@ static const char repair_help[] =
     "  {\"damaged\":true,\"dry_run\":false,\"kept_last_pos\":K,\"first_lost_pos\":F,\n"
     "   \"last_lost_pos\":L,\"lost_events\":N,\"bytes_moved\":B,\"files_moved\":M,\n"
     "   \"saved_to\":\"DIR/repair-...\",\"damage\":{\"file\":...,\"offset\":...,\"pos\":...,\n"
-    "   \"what\":...}}\n"
+    "   \"what\":...},\"consumers_affected\":[NAME,...]}\n"
     "K is the log's last position now; F..L the positions lost (N = L-F+1 events; L is\n"
     "the highest committed position still recognisable in the bytes cut off, or that\n"
-    "the head page recorded). F, L, saved_to and damage are null when they do not\n"
-    "apply. Appends after a repair continue at K+1. A durable consumer whose\n"
-    "checkpoint lies past K must be reset ('evstore consumer reset').\n"
+    "the head page or the 'synced' file recorded, or a later segment's name). F,\n"
+    "L, saved_to and damage are null when they do not apply. Positions are never\n"
+    "reused: F..L are declared lost (the store's 'lost' file; reads step over them,\n"
+    "verify and stat count them as lost_positions) and appends continue at L+1, in\n"
+    "a new segment. The durable consumers whose checkpoint lies in F..L are listed\n"
+    "in consumers_affected: they processed events that are gone, and subscribe\n"
+    "refuses them until they are reset ('evstore consumer reset').\n"
     "\n"
     "options:\n"
     "  --dry-run      find and report what would be cut; change nothing\n"
@@ -99,7 +103,16 @@ static int print_result(const evs_repair_report *r, bool dry_run)
     } else {
         (void)cli_out_str(&out, "null");
     }
-    (void)cli_out_str(&out, "}\n");
+    /* The names as a JSON array (they hold no comma: consumer names are A-Z a-z 0-9 . _ -). */
+    (void)cli_out_str(&out, ",\"consumers_affected\":[");
+    for (const char *n = r->consumers_affected_names; *n;) {
+        size_t len = strcspn(n, ",");
+        if (n != r->consumers_affected_names)
+            (void)cli_out_str(&out, ",");
+        (void)cli_out_json_str(&out, n, len);
+        n += len + (n[len] == ',');
+    }
+    (void)cli_out_str(&out, "]}\n");
     (void)cli_out_flush(&out);
     int code = cli_out_report("repair", &out);
     cli_out_free(&out);
@@ -128,14 +141,23 @@ static void tell(const char *dir, const evs_repair_report *r, bool dry_run)
                 dry_run ? "DIR/repair-<time>/" : r->saved_to);
     bool cuts = r->bytes_moved > 0 || r->files_moved > 0;
     if (r->lost_count > 0)
-        cli_err("repair", "positions %lld..%lld (%lld events) %s", (long long)r->first_lost_pos,
+        cli_err("repair", "positions %lld..%lld (%lld events) %s; %s %lld", (long long)r->first_lost_pos,
                 (long long)r->last_lost_pos, (long long)r->lost_count,
                 !cuts     ? "are missing from the log (lost before this repair)"
                 : dry_run ? "would be lost"
-                          : "are lost");
+                          : "are lost",
+                dry_run ? "they would be declared lost and appends would go on at position"
+                        : "they are declared lost and appends go on at position",
+                (long long)r->last_lost_pos + 1);
     else if (r->first_lost_pos > 0)
         cli_err("repair", "no committed event %s: the bytes cut off hold no complete append",
                 dry_run ? "would be lost" : "was lost");
+    if (r->consumers_affected > 0)
+        cli_err("repair",
+                "%lld durable consumer(s) processed events in the lost positions and %s "
+                "reset ('evstore consumer reset NAME --to POS'): %s",
+                (long long)r->consumers_affected, dry_run ? "would have to be" : "must be",
+                r->consumers_affected_names);
     if (dry_run)
         cli_err("repair", "dry run: nothing changed");
     else if (!cuts)

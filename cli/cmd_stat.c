@@ -11,9 +11,10 @@ static const char stat_help[] =
     "Print the store's figures as one JSON object on one line:\n"
     "  events, streams, segments, bytes (of the segment files up to the log's end:\n"
     "  headers, records and their padding), first_pos, last_pos (0 when empty),\n"
-    "  first_ts, last_ts (RFC 3339 UTC, null when empty) and segment_size (the\n"
-    "  store's, in bytes), as the library reports them. The sync mode is not a\n"
-    "  property of the store but of each handle that appends (append --sync).\n"
+    "  first_ts, last_ts (RFC 3339 UTC, null when empty), segment_size (the store's,\n"
+    "  in bytes) and lost_positions (positions a repair declared lost: no event has\n"
+    "  them; events leaves them out), as the library reports them. The sync mode is\n"
+    "  not a property of the store but of each handle that appends (append --sync).\n"
     "  A last_ts ahead of this machine's clock gets a warning on stderr: new events\n"
     "  are stamped with it until the clock passes it.\n"
     "\n"
@@ -63,6 +64,7 @@ static int print_stat(const evs_stat_info *st)
     put_ts(&out, ",\"first_ts\":", st->first_ts_ns, empty);
     put_ts(&out, ",\"last_ts\":", st->last_ts_ns, empty);
     put_field(&out, ",\"segment_size\":", (int64_t)st->segment_size);
+    put_field(&out, ",\"lost_positions\":", st->lost_positions);
     (void)cli_out_str(&out, "}\n");
     (void)cli_out_flush(&out);
     int code = cli_out_report("stat", &out);

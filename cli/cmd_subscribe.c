@@ -108,7 +108,8 @@ static const char subscribe_help[] =
     "and 'evstore consumer reset|delete'.\n"
     "Exit codes: 0 ok, 1 error (also: consumer busy, --exec's CMD failed), 2 usage,\n"
     "4 invalid (bad consumer name, filters other than the consumer keeps), 5 corrupt\n"
-    "store.\n";
+    "store, or a consumer whose checkpoint lies in positions a repair declared lost\n"
+    "(reset it first).\n";
 
 enum {
     OPT_CONSUMER = CLI_F_SEL_COUNT,

@@ -17,9 +17,12 @@ static const char verify_help[] =
     "positions are gap-free, stream versions contiguous, and that the stream index\n"
     "agrees with the log. Each problem goes to stderr as one line naming the file\n"
     "and byte offset; stdout gets one summary line:\n"
-    "  {\"ok\":true,\"events\":N,\"segments\":N,\"checksummed_bytes\":N,\"problems\":0}\n"
+    "  {\"ok\":true,\"events\":N,\"segments\":N,\"checksummed_bytes\":N,\"problems\":0,\n"
+    "   \"lost_positions\":N}\n"
     "checksummed_bytes counts the record bytes whose checksum was checked (stat's\n"
     "bytes also counts segment headers and the padding between records).\n"
+    "lost_positions counts the positions a repair declared lost (known, no\n"
+    "damage: no event has them and none ever will).\n"
     "When damage keeps the store from being opened at all, the summary says\n"
     "\"ok\":false with null counts and the open error is the one problem.\n"
     "The store is opened read-only: verify never changes it. On a terminal, a\n"
@@ -130,9 +133,11 @@ static int print_summary(bool ok, bool quick, const evs_verify_report *r)
         (void)cli_out_i64(&out, r->bytes_checked);
         (void)cli_out_str(&out, ",\"problems\":");
         (void)cli_out_i64(&out, r->problem_count);
+        (void)cli_out_str(&out, ",\"lost_positions\":");
+        (void)cli_out_i64(&out, r->lost_count);
     } else {
-        (void)cli_out_str(
-            &out, ",\"events\":null,\"segments\":null,\"checksummed_bytes\":null,\"problems\":1");
+        (void)cli_out_str(&out, ",\"events\":null,\"segments\":null,\"checksummed_bytes\":null,"
+                                "\"problems\":1,\"lost_positions\":null");
     }
     (void)cli_out_str(&out, "}\n");
     (void)cli_out_flush(&out);
@@ -168,7 +173,7 @@ int cli_cmd_verify(int argc, char **argv)
             return CLI_EXIT_ERROR;
         return code;
     }
-    evs_verify_report report = {0, 0, 0, 0, 0};
+    evs_verify_report report = {0, 0, 0, 0, 0, 0};
     verify_ui ui = {isatty(STDERR_FILENO) == 1, false, 0};
     int rc = quick ? evs_verify_quick(store, on_problem, &ui, &report)
                    : evs_verify(store, on_problem, &ui, &report);

@@ -95,7 +95,8 @@ EVS_API const char *evs_version_string(void);
     X(EEXIST, -15, "already exists")                                                       \
     X(EREADONLY, -16, "store was opened read-only")                                        \
     X(EHANDLER, -17, "an event handler reported an error")                                 \
-    X(EIDCONFLICT, -18, "some event ids are already in the stream, but not as this batch")
+    X(EIDCONFLICT, -18, "some event ids are already in the stream, but not as this batch") \
+    X(ELOST, -19, "a consumer's checkpoint lies in positions a repair declared lost")
 
 enum evs_error {
     EVS_OK = 0,
@@ -472,6 +473,9 @@ typedef struct evs_stat_info {
     int64_t last_ts_ns;       /* 0 when empty */
     evs_sync_mode sync_mode;  /* this handle's sync mode (it is chosen per open) */
     uint64_t segment_size;    /* the store's segment size */
+    int64_t lost_positions;   /* positions up to last_pos that a repair declared lost:
+                               * no event has them, none ever will (event_count leaves
+                               * them out; first_pos is the first that has an event) */
 } evs_stat_info;
 
 /** Fill *out with the store's figures as of now. @return 0, EVS_EIO. Thread-safe. */
@@ -506,6 +510,7 @@ typedef struct evs_verify_report {
     int64_t segments_checked;
     int64_t streams_checked;
     int64_t problem_count;
+    int64_t lost_count;       /* positions a repair declared lost: known, not damage */
 } evs_verify_report;
 
 /** Called by evs_verify for each problem (problem != NULL) and for progress (problem ==
@@ -580,6 +585,11 @@ typedef struct evs_repair_report {
     int64_t damage_pos;     /* the position expected there, */
     char damage_what[384];  /* and what is wrong, one line */
     char saved_to[4096];    /* the directory the cut bytes went to, "" if none */
+    int64_t consumers_affected; /* durable consumers whose checkpoint lies in
+                                 * first_lost_pos..last_lost_pos: they processed events
+                                 * that are gone, and must be reset */
+    char consumers_affected_names[1024]; /* their names, comma-separated ("..." when
+                                          * they do not all fit) */
 } evs_repair_report;
 
 /** Repair the store in directory `dir`: cut its log at the first damaged record and
@@ -605,9 +615,12 @@ typedef struct evs_repair_report {
  *  republished and the report names the positions missing.
  *  A store with nothing to repair is not changed at all (out->damaged == 0).
  *
- *  New appends after a cut take positions from kept_last_pos + 1 on: the lost positions
- *  are reused. A durable consumer whose checkpoint lies past the cut must be reset
- *  (evs_consumer_open says so).
+ *  Positions are never reused: when positions past kept_last_pos were handed out
+ *  (last_lost_pos > kept_last_pos), they are declared lost (the store's `lost` file),
+ *  the log goes on at last_lost_pos + 1 in a new segment, reads step over them, and
+ *  evs_verify and evs_stat count them as lost, not as damage. A durable consumer whose
+ *  checkpoint lies in the lost positions (out->consumers_affected) must be reset:
+ *  evs_consumer_open refuses it with EVS_ELOST until evs_consumer_reset.
  *
  *  @param dir   the store's directory.
  *  @param opts  NULL for the defaults.
@@ -738,8 +751,10 @@ typedef struct evs_consumer evs_consumer;
  *          (its checkpoint file is damaged: the message names the file; or the
  *          checkpoint lies past the head because the log lost its last events; repair
  *          with evs_consumer_reset; a damaged filter alone is also replaced by an open
- *          with EVS_CONSUMER_REFILTER); EVS_EREADONLY; EVS_ENOTSUP (the backend keeps no
- *          consumers); EVS_EIO; EVS_ENOSPC; EVS_ENOMEM; EVS_ECLOSED.
+ *          with EVS_CONSUMER_REFILTER); EVS_ELOST (its checkpoint lies in positions a
+ *          repair declared lost: it processed events that are gone; resuming at a given
+ *          position, or evs_consumer_reset, clears it); EVS_EREADONLY; EVS_ENOTSUP (the
+ *          backend keeps no consumers); EVS_EIO; EVS_ENOSPC; EVS_ENOMEM; EVS_ECLOSED.
  *  Thread-safe. The handle belongs to one thread at a time; close it with
  *  evs_consumer_close (before or after evs_close). Do not use it in a child after
  *  fork(). */
@@ -792,9 +807,11 @@ EVS_API int evs_consumer_close(evs_consumer *c);
 /** Set consumer `name`'s checkpoint to `pos` (0 = deliver everything again; at most
  *  the head), durably. The filter it keeps stays. It also repairs a checkpoint file
  *  reported as corrupt (the file is then replaced whole; a damaged filter is dropped,
- *  and the next open's filter is kept).
+ *  and the next open's filter is kept), and clears EVS_ELOST (a checkpoint in
+ *  positions a repair declared lost).
  *  @return 0; EVS_ENOTFOUND (no such consumer); EVS_EBUSY (it is open somewhere);
- *          EVS_EINVAL (bad name, or pos < 0 or past the head); EVS_EREADONLY;
+ *          EVS_EINVAL (bad name, or pos < 0, past the head, or in positions a repair
+ *          declared lost: the message names the range); EVS_EREADONLY;
  *          EVS_EIO; EVS_ENOSPC. Thread-safe. */
 EVS_API int evs_consumer_reset(evs_store *store, const char *name, int64_t pos);
 

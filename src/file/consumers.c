@@ -368,15 +368,16 @@ static int ckpt_open_read(const file_backend *fb, const char *name, char *path, 
 
 int evs__file_checkpoint_load(evs__backend *be, const char *name, int64_t *pos, int64_t *ts_ns)
 {
+    file_backend *fb = (file_backend *)be;
     char path[4200];
     int fd;
-    int rc = ckpt_open_read((file_backend *)be, name, path, sizeof path, &fd);
+    int rc = ckpt_open_read(fb, name, path, sizeof path, &fd);
     if (rc < 0)
         return rc;
     uint64_t seq;
     rc = slots_read(fd, name, path, &seq, pos, ts_ns);
     evs__sys.close(fd);
-    return rc;
+    return rc == 0 ? evs__lost_check_checkpoint(fb, name, *pos) : rc;
 }
 
 /* First save through a handle: find the newest slot on disk, or decide to replace.
@@ -427,6 +428,13 @@ int evs__file_checkpoint_store(evs__backend *be, evs__be_consumer *h, int64_t po
                                bool durable)
 {
     file_backend *fb = (file_backend *)be;
+    const lost_range *lost = pos > 0 ? evs__lost_find(fb, (uint64_t)pos) : NULL;
+    if (lost) /* only a reset can name such a position: no event has it */
+        return evs__seterr(EVS_EINVAL,
+                           "position %" PRId64 " lies in positions %" PRIu64 "..%" PRIu64
+                           " that a repair declared lost: reset consumer '%s' to %" PRIu64
+                           " (the next event is after them) or lower",
+                           pos, lost->first, lost->last, h->name, lost->first - 1);
     if (h->ckpt_fd < 0) {
         bool replace = true;
         int rc = h->replace ? 0 : ckpt_attach(fb, h, &replace);

@@ -231,6 +231,7 @@ static int scan_start(evs__be_cursor *c, uint64_t from)
     file_backend *fb = c->fb;
     if (from < 1)
         from = 1;
+    from = evs__lost_skip(fb, from); /* no event has a position a repair declared lost */
     c->next_pos = from;
     if (from > c->h.pos) {
         /* Past the end: wait at the head for what comes. */
@@ -266,6 +267,8 @@ static int scan_advance_segment(evs__be_cursor *c)
         if (!n)
             return evs__seterr(EVS_ECORRUPT, "segment after %s is missing", c->s->name);
     }
+    if (n->first_pos != c->next_pos && evs__lost_bridges(c->fb, c->next_pos, n->first_pos))
+        c->next_pos = n->first_pos; /* over positions a repair declared lost */
     c->s = n;
     c->s_end = UINT64_MAX;
     c->end = 0;
@@ -288,6 +291,9 @@ static int scan_refill(evs__be_cursor *c)
             c->h = h;
         }
         if (!c->s) {
+            c->next_pos = evs__lost_skip(c->fb, c->next_pos);
+            if (c->next_pos > c->h.pos)
+                return 0;
             c->s = evs__seg_find(c->fb, c->next_pos);
             if (!c->s && evs__seg_load_all(c->fb) == 0)
                 c->s = evs__seg_find(c->fb, c->next_pos);
@@ -379,6 +385,11 @@ static int scan_next(evs__be_cursor *c, evs_event *ev)
 static int scan_back_next(evs__be_cursor *c, evs_event *ev)
 {
     while (c->next_pos >= c->low_pos && c->next_pos > 0) {
+        const lost_range *lost = evs__lost_find(c->fb, c->next_pos);
+        if (lost) { /* positions a repair declared lost: no event to give */
+            c->next_pos = lost->first - 1;
+            continue;
+        }
         uint64_t pos = c->next_pos;
         rec_view r;
         int rc = evs__seg_read_pos(c->fb, pos, true, &r);
@@ -819,15 +830,21 @@ int evs__file_find_time(evs__backend *be, int64_t ts_ns, int64_t *out)
     uint64_t lo = 1, hi = h.pos + 1;
     while (lo < hi) {
         uint64_t mid = lo + (hi - lo) / 2;
+        /* A position a repair declared lost has no event: it stands for the next one. */
+        uint64_t at = evs__lost_skip(fb, mid);
+        if (at > h.pos) {
+            hi = mid;
+            continue;
+        }
         rec_view r;
-        int rc = evs__seg_read_pos(fb, mid, false, &r);
+        int rc = evs__seg_read_pos(fb, at, false, &r);
         if (rc < 0)
             return rc;
         if (r.ts_ns < ts_ns)
-            lo = mid + 1;
+            lo = at + 1;
         else
             hi = mid;
     }
-    *out = (int64_t)lo;
+    *out = (int64_t)evs__lost_skip(fb, lo);
     return 0;
 }

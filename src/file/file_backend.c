@@ -3,10 +3,11 @@
  * torn tail), close, statistics, the head and waiting for it, and the method table
  * the core calls through.
  *
- * Opening is O(1) in the size of the store (docs/DESIGN.md, invariant 5): it reads the meta
- * file, maps the head page and lists the segment names. When the head page is from
- * this boot and the active segment ends where it says, nothing else is read; the
- * stream table is loaded (snapshot + tail) on first use.
+ * Opening is O(1) in the size of the store (docs/DESIGN.md, invariant 5): it reads the
+ * meta file and the small `synced` and `lost` files, maps the head page and lists the
+ * segment names. When the head page is from this boot, the active segment ends where it
+ * says (a writer also checks the record there) and no earlier than the `synced` file
+ * says, nothing else is read; the stream table is loaded (snapshot + tail) on first use.
  */
 #define _GNU_SOURCE
 #include "file_internal.h"
@@ -45,6 +46,7 @@ static void fb_free(file_backend *fb)
     pthread_cond_destroy(&fb->syncer_cv);
     pthread_mutex_destroy(&fb->sdx_mu);
     pthread_cond_destroy(&fb->sdx_cv);
+    evs__free(fb->lost);
     evs__free(fb->dir);
     evs__free(fb);
 }
@@ -84,15 +86,20 @@ static file_backend *fb_alloc(const char *path, const evs_options *opts)
     return fb;
 }
 
-/* Does the log end where the head says (zeros written ahead aside)? Then no writer
- * died mid-commit. */
+/* Does the log end where the head says (zeros written ahead aside), at a record of the
+ * position it says, and no earlier than the `synced` file says? Then no writer died
+ * mid-commit, and the page is this log's. */
 static int tail_is_clean(file_backend *fb, bool *clean)
 {
+    uint64_t mark;
+    *clean = false;
+    int rc = evs__synced_mark_read(fb, &mark); /* first: the head only moves on */
+    if (rc < 0)
+        return rc;
     head_view h;
     evs__head_read(fb, &h);
-    *clean = false;
-    if (evs__head_torn(fb))
-        return 0; /* mid-publish: its writer is at work, or died there */
+    if (evs__head_torn(fb) || mark > h.pos)
+        return 0; /* mid-publish (its writer is at work, or died there), or a stale page */
     seg *last = evs__seg_at(fb, evs__seg_count(fb) - 1);
     if (!last) {
         *clean = h.pos == 0;
@@ -101,10 +108,42 @@ static int tail_is_clean(file_backend *fb, bool *clean)
     if (last->first_pos != h.seg)
         return 0;
     uint64_t size;
-    int rc = evs__seg_file_size(last, &size);
+    rc = evs__seg_file_size(last, &size);
     if (rc == 0)
         rc = evs__seg_tail_clean(evs__seg_fd(last), h.end, size, clean);
+    if (rc == 0 && *clean)
+        *clean = evs__head_matches_log(fb, &h);
     return rc;
+}
+
+/* For a reader, in O(1): does the log hold what the head page of this boot says, and no
+ * less than the `synced` file says? The segment it names exists and reaches its end.
+ * Readers cut nothing, so they need not check the record there. */
+static int head_fits_log(file_backend *fb, bool *fits)
+{
+    uint64_t mark;
+    *fits = false;
+    int rc = evs__synced_mark_read(fb, &mark);
+    if (rc < 0)
+        return rc;
+    head_view h;
+    evs__head_read(fb, &h);
+    if (mark > h.pos)
+        return 0;
+    if (h.pos == 0 && evs__seg_count(fb) == 0) {
+        *fits = true;
+        return 0;
+    }
+    seg *s = evs__seg_by_first(fb, h.seg);
+    if (!s) { /* a writer rolled to a new segment after the listing */
+        if ((rc = evs__seg_load_all(fb)) < 0)
+            return rc;
+        s = evs__seg_by_first(fb, h.seg);
+    }
+    uint64_t size;
+    *fits = s && evs__seg_file_size(s, &size) == 0 && size >= h.end;
+    evs__clearerr();
+    return 0;
 }
 
 static int open_lock_file(file_backend *fb)
@@ -157,10 +196,13 @@ static int open_reader(file_backend *fb)
     int rc = evs__head_map(fb, &fresh);
     if (rc == 0)
         rc = evs__seg_load_all(fb);
-    if (rc < 0 || !fresh)
+    bool fits = false;
+    if (rc == 0 && !fresh)
+        rc = head_fits_log(fb, &fits);
+    if (rc < 0 || fits)
         return rc;
-    /* No head page of this boot: find the end of the log ourselves, changing nothing,
-     * on a private page. */
+    /* No head page of this boot, or one the log does not match: find the end of the log
+     * ourselves, changing nothing, on a private page. */
     if (fb->head_shared) {
         void *p = evs__sys.mmap(NULL, HEAD_LEN, PROT_READ | PROT_WRITE,
                                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -184,6 +226,8 @@ static int file_open(evs__backend **out, const char *path, const evs_options *op
     /* Before anything else is read: a repair may be rewriting the log right now. */
     if (rc == 0)
         rc = evs__openlock_shared(fb, opts->lock_wait_ms);
+    if (rc == 0)
+        rc = evs__lost_load(fb);
     if (rc == 0)
         rc = fb->readonly ? open_reader(fb) : open_writer(fb);
     if (rc < 0) {
@@ -229,6 +273,8 @@ int evs__fb_open_for_repair(file_backend **out, const char *path, bool *head_fre
         rc = evs__head_map(fb, head_fresh);
     if (rc == 0)
         rc = evs__seg_load_all(fb);
+    if (rc == 0)
+        rc = evs__lost_load(fb);
     if (rc < 0) {
         evs__fb_free(fb);
         return rc;
@@ -341,12 +387,19 @@ static int file_stat(evs__backend *be, evs_stat_info *out)
     if (h.pos == 0)
         return 0;
     seg *first = evs__seg_at(fb, 0);
-    out->first_pos = first ? (int64_t)first->first_pos : 1;
+    /* The first event: lost ranges a repair declared hold none. */
+    uint64_t first_pos = evs__lost_skip(fb, first ? first->first_pos : 1);
+    out->first_pos = (int64_t)first_pos;
     out->last_pos = (int64_t)h.pos;
-    out->event_count = out->last_pos - out->first_pos + 1;
+    out->lost_positions = (int64_t)evs__lost_count(fb, first ? first->first_pos : 1, h.pos);
+    out->event_count = first_pos > h.pos ? 0
+                                         : (int64_t)(h.pos - first_pos + 1 -
+                                                     evs__lost_count(fb, first_pos, h.pos));
     out->last_ts_ns = h.ts;
+    if (first_pos > h.pos)
+        return 0;
     rec_view r;
-    if ((rc = evs__seg_read_pos(fb, (uint64_t)out->first_pos, false, &r)) < 0)
+    if ((rc = evs__seg_read_pos(fb, first_pos, false, &r)) < 0)
         return rc;
     out->first_ts_ns = r.ts_ns;
     return 0;

@@ -19,6 +19,9 @@
  *   repair_scan.c   repair, step one: where the intact log ends and what lies past it
  *   repair.c        repair, step two: save the damaged tail aside, cut, rebuild caches
  *   consumers.c     durable consumers: lock files and two-slot checkpoint files
+ *   synced_mark.c   the `synced` file: a durable lower bound of the log's end
+ *   save_aside.c    the repair-<time>/ folder that keeps bytes cut off the log
+ *   lost_ranges.c   the `lost` file: positions a repair declared lost, never reused
  *
  * Locking order (never take an earlier one while holding a later one):
  *   commit_mu (in-process leader election) -> writer flock -> tab_lock -> seg_lock
@@ -237,6 +240,14 @@ typedef struct tab_undo {
     stream_val old;
 } tab_undo;
 
+/* ---- lost_ranges.c --------------------------------------------------------------- */
+
+/* Positions first..last, declared lost by a repair: no event has them, none ever will. */
+typedef struct lost_range {
+    uint64_t first;
+    uint64_t last;
+} lost_range;
+
 /* ---- the backend handle ---------------------------------------------------------- */
 
 struct append_req; /* writer.c */
@@ -248,6 +259,9 @@ typedef struct file_backend {
     bool readonly;
     unsigned char store_id[16];
     uint64_t store_segment_size; /* the segment size in evstore.meta */
+    lost_range *lost;            /* the `lost` file, read at open (fixed while open: only
+                                  * repair, with no handle open, changes it) */
+    size_t lost_n;
 
     int lock_fd;                 /* LOCK file, flock()ed while appending */
     int open_fd;                 /* OPEN file, flock()ed shared for the handle's life
@@ -491,10 +505,43 @@ int evs__tab_each(const streamtab *t, int (*cb)(void *ctx, const char *name, uin
 int evs__tab_catch_up(file_backend *fb);
 int evs__tab_catch_up_locked(file_backend *fb, const head_view *h);
 
+/* ---- synced_mark.c ---------------------------------------------------------------- */
+/* The position the `synced` file says the log holds, synced (0: no file, or no valid
+ * slot in it). */
+int evs__synced_mark_read(file_backend *fb, uint64_t *pos);
+/* Raise it to pos, durably (written and synced); a larger value is left alone. The
+ * caller holds the writer lock, and every position up to pos is committed and synced. */
+int evs__synced_mark_raise(file_backend *fb, uint64_t pos);
+/* Repair only: set it to pos, lower or higher, durably. */
+int evs__synced_mark_set(file_backend *fb, uint64_t pos);
+
+/* ---- lost_ranges.c --------------------------------------------------------------- */
+/* Read the `lost` file into fb->lost (none when it is missing; EVS_ECORRUPT when
+ * damaged). */
+int evs__lost_load(file_backend *fb);
+/* The lost range holding pos, or NULL. */
+const lost_range *evs__lost_find(const file_backend *fb, uint64_t pos);
+/* pos, or the position after the lost range holding it. */
+uint64_t evs__lost_skip(const file_backend *fb, uint64_t pos);
+/* Is [next_pos, first_pos) exactly a lost range? Then a segment starting at first_pos
+ * follows, without a gap, the log that ends before next_pos. */
+bool evs__lost_bridges(const file_backend *fb, uint64_t next_pos, uint64_t first_pos);
+/* Lost positions in [from, to]. */
+uint64_t evs__lost_count(const file_backend *fb, uint64_t from, uint64_t to);
+/* EVS_ELOST (naming the consumer and the range) when a consumer's checkpoint lies in
+ * positions declared lost; else 0. */
+int evs__lost_check_checkpoint(const file_backend *fb, const char *name, int64_t pos);
+/* Repair only: add first..last (after every range there) and rewrite the file durably. */
+int evs__lost_add(file_backend *fb, uint64_t first, uint64_t last);
+
 /* ---- recover.c ------------------------------------------------------------------- */
 /* With the writer lock held: make the log end at its last complete append, fix the
  * .idx tail and publish the head. */
 int evs__recover(file_backend *fb, bool head_trusted);
+/* Is h's end the end of a committed record of position h->pos (or a segment just
+ * rolled after position h->pos)? A head page is a cache: nothing is cut on its word
+ * unless it matches the log. */
+bool evs__head_matches_log(file_backend *fb, const head_view *h);
 /* Walk committed records from (seg, off) up to head h, calling cb for each. */
 typedef int (*rec_cb)(void *ctx, seg *s, uint64_t off, const rec_view *r);
 int evs__scan(file_backend *fb, uint64_t seg_first, uint64_t off, const head_view *h, rec_cb cb,
@@ -562,6 +609,19 @@ int evs__verify_walk(file_backend *fb, evs__verify_out *out, const head_view *h,
                      int64_t *total_bytes, evs__verify_seg_fn check, void *ctx);
 int evs__file_verify_quick(evs__backend *be, evs_verify_cb cb, void *ctx,
                            evs_verify_report *report);
+
+/* ---- save_aside.c ----------------------------------------------------------------- */
+/* Make DIR/repair-YYYYMMDDTHHMMSSZ (-2, -3 ... when one of that second exists): its
+ * path into dir. */
+int evs__aside_make_dir(file_backend *fb, char *dir, size_t dir_len);
+/* "<dir>/<name>" into buf. */
+int evs__aside_path(const char *dir, const char *name, char *buf, size_t len);
+/* Copy bytes [from, size) of segment s into folder dir, synced, as "<seg>.from-<from>"
+ * (as "<seg>" when from is 0); the name into name_out. */
+int evs__aside_copy(const char *dir, seg *s, uint64_t from, uint64_t size, char *name_out,
+                    size_t name_len);
+/* Write dir/REPAIR.txt (text, synced): what the folder holds and why. */
+int evs__aside_note(const char *dir, const char *text, size_t len);
 
 /* ---- repair_scan.c, repair.c ------------------------------------------------------- */
 /* What a scan of the whole log found: where the intact log ends (after the last

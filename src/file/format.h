@@ -185,4 +185,29 @@
  *       first_pos u64 | last_pos u64 | last_version u64
  * last_off is the byte offset of the stream's last event in its segment. */
 
+/* synced: the durable lower bound of the log's end. The head page says how far the log
+ * was synced too, but it is a cache that a crash of the machine or a copy may lose; this
+ * file is written and synced only when a writer closes the store, after recovery and
+ * when a durable index snapshot is written (never per append), so an open
+ * can tell a log that lost synced records from one that was never longer. Two slots of
+ * SYNCED_SLOT_LEN bytes, slot i at i * SYNCED_SLOT_STEP, written in turn (seq % 2); the
+ * valid slot with the highest seq counts. No file, or no valid slot: nothing is known. */
+#define SYNCED_FILE       "synced"
+#define SYNCED_MAGIC      "EVSSYNC1"
+#define SYNCED_SLOT_LEN   64
+#define SYNCED_SLOT_STEP  512
+#define SYNCED_FILE_LEN   (SYNCED_SLOT_STEP + SYNCED_SLOT_LEN)
+#define SYNCED_OFF_MAGIC  0  /* 8 */
+#define SYNCED_OFF_SEQ    8  /* 8 bumped by every write; the slot written is seq % 2 */
+#define SYNCED_OFF_POS    16 /* 8 the log holds every position up to this one, synced */
+#define SYNCED_OFF_ID     24 /* 16 store id */
+#define SYNCED_OFF_CRC    60 /* 4 CRC32C of bytes [0,60) */
+
+/* lost: the position ranges a repair declared lost (the log continues after them, so
+ * that no position names two events). Header: magic 8, format version u32, count u32;
+ * then count entries (first u64, last u64), in position order, not overlapping; then
+ * the CRC32C of everything before it (u32). Replaced whole by repair only. */
+#define LOST_FILE  "lost"
+#define LOST_MAGIC "EVSLOST1"
+
 #endif /* EVS_FILE_FORMAT_H */

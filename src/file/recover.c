@@ -8,8 +8,11 @@
  * stream index snapshot, else the start of the log. From there it checks every record
  * and keeps the log up to the end of the last complete append (a record flagged
  * REC_COMMIT). What follows is a torn write and is cut off, unless it lies before the
- * position the previous writer reported as synced: damage there is never skipped, it
- * fails with the file and byte offset.
+ * position known to have been synced (the head page's, of any boot, or the `synced`
+ * file's): damage there is never skipped, it fails with the file and byte offset, and a
+ * log that ends before that position is refused, naming what is missing. A head page is
+ * trusted only where it matches the log (evs__head_matches_log); committed records that
+ * a cut would drop are first copied to a repair folder.
  */
 #define _GNU_SOURCE
 #include "file_internal.h"
@@ -18,6 +21,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -78,7 +82,12 @@ int evs__scan(file_backend *fb, uint64_t seg_first, uint64_t off, const head_vie
 typedef struct recovery {
     file_backend *fb;
     bool sync_known;        /* a head page told how far the log was synced */
-    uint64_t strict_until;  /* damage at or before this position is corruption */
+    uint64_t strict_until;  /* damage at or before this position is corruption, and the
+                             * log must reach it: it was synced */
+    const char *synced_by;  /* who says so: the head page or the `synced` file */
+    const seg *stop_seg;    /* where the scan of the log ended: segment, byte, why */
+    uint64_t stop_off;
+    const char *stop_why;
     uint64_t next_pos;      /* position the next record must have */
     head_view end;          /* end of the last complete append found */
     uint64_t torn_seg;      /* a last segment whose creation was cut short, or 0 */
@@ -151,6 +160,14 @@ static int recover_segment(recovery *rv, seg *s, uint64_t off, bool *stop)
         return rc;
     const mapping *m = size >= SEG_HDR_LEN ? evs__seg_map(fb, s, size) : NULL;
     bool at_start = off == SEG_HDR_LEN;
+    if (at_start && s->first_pos != rv->next_pos && evs__lost_bridges(fb, rv->next_pos, s->first_pos)) {
+        /* The segment a repair started after positions it declared lost: the log
+         * reaches the last of them, and goes on in this segment. */
+        rv->next_pos = s->first_pos;
+        rv->end.pos = s->first_pos - 1;
+        rv->end.seg = s->first_pos;
+        rv->end.end = SEG_HDR_LEN;
+    }
     /* A segment is synced whole before the next one is created, so only the last
      * segment can end in a torn write: damage anywhere else is damage. */
     bool last = evs__seg_next(fb, s) == NULL;
@@ -169,9 +186,15 @@ static int recover_segment(recovery *rv, seg *s, uint64_t off, bool *stop)
                                "first position %" PRIu64 "); run 'evstore verify'",
                                s->name, rv->next_pos);
         rv->torn_seg = s->first_pos;
+        rv->stop_seg = s;
+        rv->stop_off = 0;
+        rv->stop_why = "its header was never written whole";
         *stop = true;
         return 0;
     }
+    rv->stop_seg = s;
+    rv->stop_off = size;
+    rv->stop_why = "the end of the file";
     uint32_t *offs = NULL;
     size_t n = 0, cap = 0;
     uint64_t first_index = rv->next_pos - s->first_pos;
@@ -206,6 +229,8 @@ static int recover_segment(recovery *rv, seg *s, uint64_t off, bool *stop)
                                  off, rv->next_pos, later);
                 goto out;
             }
+            rv->stop_off = off;
+            rv->stop_why = st != REC_OK ? evs__rec_status_str(st) : "a record of another position";
             *stop = true;
             break;
         }
@@ -240,6 +265,59 @@ out:
     return rc;
 }
 
+/* The log ends before a position known to have been synced: records that were
+ * acknowledged are gone (a file deleted or cut, or a disk that lost synced writes).
+ * Never a torn tail: say which positions are missing and where the log stops. */
+static int refuse_lost_synced(const recovery *rv)
+{
+    char where[320] = "no segment file is left";
+    char next[32];
+    evs__seg_name(next, sizeof next, rv->end.pos + 1, "seg");
+    bool at_eof = rv->stop_seg && strcmp(rv->stop_why, "the end of the file") == 0;
+    if (at_eof)
+        snprintf(where, sizeof where,
+                 "the log ends with segment %s (%" PRIu64 " bytes): the file that followed it "
+                 "(%s) is missing, or it was cut at the end of a record",
+                 rv->stop_seg->name, rv->stop_off, next);
+    else if (rv->stop_seg)
+        snprintf(where, sizeof where,
+                 "the log ends in segment %s at byte %" PRIu64 " (%s): the file was cut short "
+                 "or damaged there",
+                 rv->stop_seg->name, rv->stop_off, rv->stop_why);
+    return evs__seterr(EVS_ECORRUPT,
+                       "positions %" PRIu64 "..%" PRIu64 " are missing, but %s says every "
+                       "position up to %" PRIu64 " was synced: %s (or the disk lost synced "
+                       "writes); run 'evstore repair' to keep what is left",
+                       rv->end.pos + 1, rv->strict_until, rv->synced_by, rv->strict_until,
+                       where);
+}
+
+bool evs__head_matches_log(file_backend *fb, const head_view *h)
+{
+    if (h->end == SEG_HDR_LEN)
+        return h->pos + 1 == h->seg; /* just rolled: the positions before are sealed */
+    seg *s = evs__seg_by_first(fb, h->seg);
+    if (!s || h->pos < h->seg || h->end < SEG_HDR_LEN + REC_HDR_LEN)
+        return false;
+    /* The offset index, read directly: its entry for h->pos, if the page is right,
+     * names the record that ends at h->end. A missing or wrong entry only costs the
+     * trust in the page (recovery then reads the log instead). */
+    char name[32], path[4200];
+    evs__seg_name(name, sizeof name, h->seg, "idx");
+    bool ok = evs__path(fb, name, path, sizeof path) == 0;
+    int fd = ok ? evs__sys.open(path, O_RDONLY | O_CLOEXEC, 0) : -1;
+    unsigned char e[IDX_ENTRY_LEN];
+    ok = fd >= 0 && evs__pread_all(fd, e, sizeof e, (off_t)((h->pos - h->seg) * IDX_ENTRY_LEN)) == 0;
+    if (fd >= 0)
+        evs__sys.close(fd);
+    uint64_t off = ok ? evs__get_u32(e) : 0;
+    rec_view r;
+    ok = ok && off >= SEG_HDR_LEN && off < h->end && evs__seg_read_at(fb, s, off, true, &r) == 0 &&
+         r.pos == h->pos && (r.flags & REC_COMMIT) && off + REC_ALIGN(r.len) == h->end;
+    evs__clearerr();
+    return ok;
+}
+
 /* The segment where the log ends must hold it, but for at most the last record's
  * zero padding (a cut inside it is repaired). Checked for read-only opens too. */
 static int check_end_fits(recovery *rv)
@@ -257,10 +335,80 @@ static int check_end_fits(recovery *rv)
     return rc;
 }
 
+/* Does segment s hold a whole committed record of a position after `pos` from byte
+ * `from` on (trying every 8-byte boundary: it lies past damage)? */
+static bool committed_past(file_backend *fb, seg *s, uint64_t from, uint64_t pos)
+{
+    uint64_t size;
+    const mapping *m = evs__seg_file_size(s, &size) == 0 && size > SEG_HDR_LEN
+                           ? evs__seg_map(fb, s, size)
+                           : NULL;
+    evs__clearerr();
+    for (uint64_t at = REC_ALIGN(from > SEG_HDR_LEN ? from : SEG_HDR_LEN);
+         m && at + REC_HDR_LEN <= size; at += 8) {
+        rec_view r;
+        if (evs__rec_decode(m->base + at, size - at, true, &r) == REC_OK && r.pos > pos &&
+            (r.flags & REC_COMMIT))
+            return true;
+    }
+    return false;
+}
+
+/* Before cut_tail drops committed records (damage past the synced end, with whole
+ * appends after it: a disk that lost a block in the middle of the last writes), their
+ * bytes go to a repair folder, as `evstore repair` keeps what it cuts. A torn tail
+ * (nothing committed past the end) is cut without a trace, as always. */
+static int keep_cut_bytes(recovery *rv)
+{
+    file_backend *fb = rv->fb;
+    bool committed = false;
+    for (size_t i = 0; i < evs__seg_count(fb) && !committed; i++) {
+        seg *s = evs__seg_at(fb, i);
+        if (s->first_pos >= rv->end.seg && s->first_pos != rv->torn_seg)
+            committed = committed_past(fb, s, s->first_pos == rv->end.seg ? rv->end.end : 0,
+                                       rv->end.pos);
+    }
+    if (!committed)
+        return 0;
+    char dir[4096], name[64], line[512], when[40];
+    evs_buf note = EVS_BUF_INIT;
+    int rc = evs__aside_make_dir(fb, dir, sizeof dir);
+    evs__time_format(when, sizeof when, evs__now_ns());
+    snprintf(line, sizeof line,
+             "evstore recovery of the store '%s', %s\n\nOpening the store found damage "
+             "past the end of the log known to be synced, and whole appends after it: the "
+             "log now ends at position %" PRIu64 ". The files here are the log's bytes from "
+             "the cut on, unchanged:\n",
+             fb->dir, when, rv->end.pos);
+    if (rc == 0)
+        rc = evs__buf_append(&note, line, strlen(line));
+    for (size_t i = 0; rc == 0 && i < evs__seg_count(fb); i++) {
+        seg *s = evs__seg_at(fb, i);
+        uint64_t size, from = s->first_pos == rv->end.seg ? rv->end.end : 0;
+        if (s->first_pos < rv->end.seg || (rc = evs__seg_file_size(s, &size)) < 0 ||
+            size <= from)
+            continue;
+        if ((rc = evs__aside_copy(dir, s, from, size, name, sizeof name)) == 0) {
+            snprintf(line, sizeof line, "  %-44s bytes %" PRIu64 "..%" PRIu64 " of %s\n", name,
+                     from, size, s->name);
+            rc = evs__buf_append(&note, line, strlen(line));
+        }
+    }
+    if (rc == 0)
+        rc = evs__aside_note(dir, note.ptr, note.len);
+    if (rc == 0 && evs__dirsync(fb->dir) < 0)
+        rc = evs__seterr_errno(errno, "cannot sync the directory '%s'", fb->dir);
+    evs__buf_free(&note);
+    return rc < 0 ? evs__prefixerr("recovery keeps the bytes it would cut, and could not") : 0;
+}
+
 /* Cut the log after rv->end: truncate its segment, remove any later segment. */
 static int cut_tail(recovery *rv)
 {
     file_backend *fb = rv->fb;
+    int krc = keep_cut_bytes(rv);
+    if (krc < 0)
+        return krc;
     for (size_t i = evs__seg_count(fb); i-- > 0;) {
         seg *s = evs__seg_at(fb, i);
         if (s->first_pos <= rv->end.seg)
@@ -304,19 +452,26 @@ int evs__recover(file_backend *fb, bool head_trusted)
     if (rc < 0)
         return rc;
 
+    uint64_t mark;
+    if ((rc = evs__synced_mark_read(fb, &mark)) < 0)
+        return rc;
     uint64_t start_seg, start_off;
     if (evs__head_torn(fb))
         head_trusted = false; /* its writer died mid-publish: the fields may not agree */
     if (head_trusted) {
-        /* A head that claims more than the files hold (they were cut or replaced) is
-         * not trusted: find the end from the log instead. */
+        /* A head that claims more than the files hold (they were cut or replaced), less
+         * than the `synced` file, or an end that is not where its position's record
+         * ends (a page from a diverged copy of the store) is not trusted: find the end
+         * from the log instead. Recovery cuts what lies past the end it starts from. */
         head_view h;
         evs__head_read(fb, &h);
         seg *hs = evs__seg_by_first(fb, h.seg);
         uint64_t size = 0;
         bool empty_store = h.pos == 0 && h.seg == 1 && evs__seg_count(fb) == 0;
         if (!empty_store && (!hs || h.end < SEG_HDR_LEN || evs__seg_file_size(hs, &size) < 0 ||
-                             size < h.end))
+                             size < h.end || !evs__head_matches_log(fb, &h)))
+            head_trusted = false;
+        if (mark > h.pos)
             head_trusted = false;
         evs__clearerr();
     }
@@ -359,10 +514,17 @@ int evs__recover(file_backend *fb, bool head_trusted)
         rv.end.pos = rv.next_pos - 1;
         rv.end.seg = start_seg;
         rv.end.end = start_off;
-        /* The head page of an earlier boot still says how far its writer had synced. */
+        /* The head page (of an earlier boot too) still says how far its writer had
+         * synced; the `synced` file says what was known when a segment was sealed, a
+         * writer closed or a snapshot was written. The log must reach both. */
         if (fb->head_had_identity) {
             rv.strict_until = evs__head_synced(fb);
+            rv.synced_by = "the head page";
             rv.sync_known = true;
+        }
+        if (mark > rv.strict_until) {
+            rv.strict_until = mark;
+            rv.synced_by = "the 'synced' file";
         }
     }
 
@@ -376,15 +538,26 @@ int evs__recover(file_backend *fb, bool head_trusted)
         s = evs__seg_next(fb, s);
         off = SEG_HDR_LEN;
     }
+    if (rv.end.pos < rv.strict_until)
+        return refuse_lost_synced(&rv);
     if (rv.end.ts == 0 && rv.end.pos > 0) {
+        /* The last event: before the positions a repair declared lost, if the log ends
+         * with them. */
+        const lost_range *lost = evs__lost_find(fb, rv.end.pos);
+        uint64_t last = lost ? lost->first - 1 : rv.end.pos;
         rec_view r;
-        if (evs__seg_read_pos(fb, rv.end.pos, false, &r) == 0)
+        if (last > 0 && evs__seg_read_pos(fb, last, false, &r) == 0)
             rv.end.ts = r.ts_ns;
+        evs__clearerr();
     }
     if ((rc = check_end_fits(&rv)) < 0 || (!fb->readonly && (rc = cut_tail(&rv)) < 0))
         return rc;
     if (!fb->readonly && (rc = evs__tab_drop_snapshot_after(fb, rv.end.pos)) < 0)
         return rc;
+    /* cut_tail synced the segment the log ends in; the earlier ones were synced when
+     * they were sealed. Best effort, as at a roll: a lower mark only knows less. */
+    if (!fb->readonly && evs__synced_mark_raise(fb, rv.end.pos) < 0)
+        evs__clearerr();
     evs__head_publish(fb, &rv.end);
     evs__head_set_synced(fb, rv.end.pos);
     if (!fb->readonly)

@@ -30,89 +30,20 @@
 #include <time.h>
 #include <unistd.h>
 
-#define COPY_CHUNK (1u << 20)
-
 typedef struct repair_job {
     file_backend *fb;
     repair_plan *plan;
     char save_dir[4096]; /* full path of the folder the cut bytes go to */
 } repair_job;
 
-/* DIR/repair-YYYYMMDDTHHMMSSZ, or with -2, -3 ... when a repair in the same second made
- * one already. */
 static int make_save_dir(repair_job *job)
 {
-    file_backend *fb = job->fb;
-    time_t now = (time_t)(evs__now_ns() / 1000000000);
-    struct tm tm;
-    char stamp[32];
-    if (!gmtime_r(&now, &tm) || strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm) == 0)
-        snprintf(stamp, sizeof stamp, "%lld", (long long)now);
-    for (int i = 1; i < 100; i++) {
-        char suffix[8] = "";
-        if (i > 1)
-            snprintf(suffix, sizeof suffix, "-%d", i);
-        int n =
-            snprintf(job->save_dir, sizeof job->save_dir, "%s/repair-%s%s", fb->dir, stamp, suffix);
-        if (n < 0 || (size_t)n >= sizeof job->save_dir)
-            return evs__seterr(EVS_EINVAL, "path of the repair folder in '%s' is too long",
-                               fb->dir);
-        if (evs__sys.mkdir(job->save_dir, 0755) == 0)
-            return 0;
-        if (errno != EEXIST)
-            return evs__seterr_errno(errno, "cannot create '%s'", job->save_dir);
-    }
-    return evs__seterr(EVS_EEXIST, "too many repair folders named repair-%s in '%s'", stamp,
-                       fb->dir);
+    return evs__aside_make_dir(job->fb, job->save_dir, sizeof job->save_dir);
 }
 
 static int save_path(const repair_job *job, const char *name, char *buf, size_t len)
 {
-    int n = snprintf(buf, len, "%s/%s", job->save_dir, name);
-    if (n < 0 || (size_t)n >= len)
-        return evs__seterr(EVS_EINVAL, "path '%s/%s' is too long", job->save_dir, name);
-    return 0;
-}
-
-/* Copy bytes [from, size) of segment s into the repair folder, synced. */
-static int save_tail(repair_job *job, seg *s, uint64_t from, uint64_t size, char *name_out,
-                     size_t name_len)
-{
-    char path[4200];
-    snprintf(name_out, name_len, "%s.from-%" PRIu64, s->name, from);
-    int rc = save_path(job, name_out, path, sizeof path);
-    if (rc < 0)
-        return rc;
-    unsigned char *buf = evs__alloc(COPY_CHUNK);
-    if (!buf)
-        return evs__seterr(EVS_ENOMEM, "out of memory saving the damaged tail");
-    int fd = evs__sys.open(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
-    if (fd < 0) {
-        evs__free(buf);
-        return evs__seterr_errno(errno, "cannot create '%s'", path);
-    }
-    for (uint64_t at = from; at < size && rc == 0; at += COPY_CHUNK) {
-        size_t n = size - at < COPY_CHUNK ? (size_t)(size - at) : COPY_CHUNK;
-        int src = evs__seg_fd(s);
-        if (src < 0) {
-            rc = src;
-            break;
-        }
-        int r = evs__pread_all(src, buf, n, (off_t)at);
-        if (r != 0)
-            rc = r < 0 ? evs__seterr_errno(errno, "cannot read segment %s at byte %" PRIu64,
-                                           s->name, at)
-                       : evs__seterr(EVS_EIO, "segment %s shrank while it was saved", s->name);
-        else if (evs__pwrite_all(fd, buf, n, (off_t)(at - from)) < 0)
-            rc = evs__seterr_errno(errno, "cannot write '%s'", path);
-    }
-    if (rc == 0 && evs__datasync(fd) < 0)
-        rc = evs__seterr_errno(errno, "cannot sync '%s'", path);
-    evs__sys.close(fd);
-    evs__free(buf);
-    if (rc < 0)
-        evs__sys.unlink(path);
-    return rc;
+    return evs__aside_path(job->save_dir, name, buf, len);
 }
 
 /* REPAIR.txt: what the folder holds and why, for whoever finds it later. */
@@ -135,10 +66,14 @@ static int write_note(repair_job *job, const char *tail_name, const evs_repair_r
          p->damage_off, p->damage_pos, p->what);
     NOTE("The log now ends at position %" PRIu64 ".\n", p->kept.pos);
     if (r->lost_count > 0)
-        NOTE("Positions %" PRId64 "..%" PRId64 " (%" PRId64 " events) were cut off.\n",
-             r->first_lost_pos, r->last_lost_pos, r->lost_count);
+        NOTE("Positions %" PRId64 "..%" PRId64 " (%" PRId64 " events) were cut off. They are "
+             "declared lost and never used again: the next event gets position %" PRId64 ".\n",
+             r->first_lost_pos, r->last_lost_pos, r->lost_count, r->last_lost_pos + 1);
     else
         NOTE("No committed event was cut off: the bytes hold no complete append.\n");
+    if (r->consumers_affected > 0)
+        NOTE("Durable consumers that processed lost events, to be reset: %s\n",
+             r->consumers_affected_names);
     NOTE("\nThe files here are the log's bytes from the cut on, unchanged:\n");
     if (tail_name[0])
         NOTE("  %-44s bytes %" PRIu64 "..%" PRIu64 " of %020" PRIu64 ".seg\n", tail_name,
@@ -150,16 +85,8 @@ static int write_note(repair_job *job, const char *tail_name, const evs_repair_r
             NOTE("  %-44s the whole segment file\n", s->name);
     }
 #undef NOTE
-    char path[4200];
     if (rc == 0)
-        rc = save_path(job, "REPAIR.txt", path, sizeof path);
-    int fd = rc == 0 ? evs__sys.open(path, O_WRONLY | O_CREAT | O_EXCL, 0644) : -1;
-    if (rc == 0 && fd < 0)
-        rc = evs__seterr_errno(errno, "cannot create '%s'", path);
-    if (rc == 0 && (evs__pwrite_all(fd, b.ptr, b.len, 0) < 0 || evs__datasync(fd) < 0))
-        rc = evs__seterr_errno(errno, "cannot write '%s'", path);
-    if (fd >= 0)
-        evs__sys.close(fd);
+        rc = evs__aside_note(job->save_dir, b.ptr, b.len);
     evs__buf_free(&b);
     return rc;
 }
@@ -231,10 +158,33 @@ static int rebuild_index(repair_job *job)
  * rest); then the synced position, which only repair may move back. */
 static int republish(repair_job *job)
 {
-    int rc = evs__recover(job->fb, false);
+    /* First what the log is known to reach (the last lost position, when some are
+     * declared lost), or recovery would refuse the shorter log. */
+    const repair_plan *p = job->plan;
+    uint64_t reach = p->last_lost > p->kept.pos ? p->last_lost : p->kept.pos;
+    evs__head_rewind_synced(job->fb, reach);
+    int rc = evs__synced_mark_set(job->fb, reach);
+    return rc < 0 ? rc : evs__recover(job->fb, false);
+}
+
+/* Positions kept.pos+1 .. last_lost were handed out (acknowledged, published, or held by
+ * records past the damage): no later event may have them. The kept log is sealed where
+ * it ends, a new segment starts after the last of them, and the `lost` file says they
+ * are lost. The segment goes first: a repair stopped between the two leaves a gap that
+ * open refuses and the next repair finishes, never a log that would hand out a lost
+ * position again. */
+static int declare_lost(repair_job *job)
+{
+    file_backend *fb = job->fb;
+    const repair_plan *p = job->plan;
+    int rc = 0;
+    if (p->kept.seg != 0)
+        rc = evs__seg_cut(fb, p->kept.seg, p->kept.end); /* a sealed segment ends at its log */
     if (rc == 0)
-        evs__head_rewind_synced(job->fb, job->plan->kept.pos);
-    return rc;
+        rc = evs__seg_create_file(fb, p->last_lost + 1);
+    if (rc == 0)
+        rc = evs__lost_add(fb, p->kept.pos + 1, p->last_lost);
+    return rc < 0 ? evs__prefixerr("repair stopped halfway (run it again to finish it)") : 0;
 }
 
 static int cut_log(repair_job *job, evs_repair_report *out)
@@ -248,7 +198,8 @@ static int cut_log(repair_job *job, evs_repair_report *out)
     char tail_name[64] = "";
     seg *kept = p->kept.seg ? evs__seg_by_first(fb, p->kept.seg) : NULL;
     if (kept && p->kept_seg_size > p->kept.end)
-        rc = save_tail(job, kept, p->kept.end, p->kept_seg_size, tail_name, sizeof tail_name);
+        rc = evs__aside_copy(job->save_dir, kept, p->kept.end, p->kept_seg_size, tail_name,
+                             sizeof tail_name);
     if (rc == 0)
         rc = write_note(job, tail_name, out);
     if (rc < 0) {
@@ -271,6 +222,40 @@ static int cut_log(repair_job *job, evs_repair_report *out)
     if (rc < 0)
         return evs__prefixerr("repair stopped halfway (run it again to finish it)");
     return 0;
+}
+
+typedef struct affected {
+    const repair_plan *plan;
+    evs_repair_report *out;
+} affected;
+
+static int note_affected(void *ctx, const evs__consumer_entry *e)
+{
+    affected *a = ctx;
+    if ((e->status != 0 && e->status != EVS_ELOST) || e->pos <= (int64_t)a->plan->kept.pos ||
+        e->pos > (int64_t)a->plan->last_lost)
+        return 0;
+    char *names = a->out->consumers_affected_names;
+    size_t cap = sizeof a->out->consumers_affected_names, used = strlen(names);
+    size_t need = strlen(e->name) + (used ? 1 : 0);
+    if (used + need + 4 < cap)
+        snprintf(names + used, cap - used, "%s%s", used ? "," : "", e->name);
+    else if (used + 4 < cap && strcmp(names + (used >= 3 ? used - 3 : 0), "...") != 0)
+        snprintf(names + used, cap - used, "...");
+    a->out->consumers_affected++;
+    return 0;
+}
+
+/* The durable consumers whose checkpoint lies in the positions this repair loses: they
+ * processed events that are gone, and must be reset. */
+static int list_affected(file_backend *fb, const repair_plan *p, evs_repair_report *out)
+{
+    if (p->last_lost <= p->kept.pos)
+        return 0;
+    affected a = {p, out};
+    int rc = evs__file_consumer_list(&fb->base, note_affected, &a);
+    evs__clearerr();
+    return rc;
 }
 
 static void fill_report(const repair_plan *p, evs_repair_report *out)
@@ -306,11 +291,15 @@ int evs__file_repair(const char *path, const evs_repair_opts *opts, evs_repair_r
     rc = evs__repair_scan(fb, head_fresh, &plan);
     if (rc == 0)
         fill_report(&plan, out);
+    if (rc == 0 && out->damaged)
+        rc = list_affected(fb, &plan, out);
     if (rc == 0 && !dry_run && out->damaged)
         rc = evs__fb_repair_writable(fb);
     repair_job job = {fb, &plan, ""};
     if (rc == 0 && !dry_run && plan.cut)
         rc = cut_log(&job, out);
+    if (rc == 0 && !dry_run && out->damaged && plan.last_lost > plan.kept.pos)
+        rc = declare_lost(&job);
     /* The scan's table makes the index cheap to rebuild, and recovery then reads only
      * the last segment. */
     if (rc == 0 && !dry_run && out->damaged)

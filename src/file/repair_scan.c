@@ -101,7 +101,10 @@ static int scan_segment(scan *sc, seg *s, bool last, bool *stop)
                "the file is %" PRIu64 " bytes, shorter than a segment header", size);
     else if (evs__seg_header_bad(sc->fb, s, m->base, why, sizeof why, &at))
         damage(sc, s->name, at, sc->next_pos, "%s", why);
-    else if (s->first_pos != sc->next_pos)
+    else if (s->first_pos != sc->next_pos && evs__lost_bridges(sc->fb, sc->next_pos, s->first_pos)) {
+        sc->next_pos = s->first_pos; /* after positions an earlier repair declared lost */
+        p->kept = (head_view){s->first_pos - 1, s->first_pos, SEG_HDR_LEN, p->kept.ts};
+    } else if (s->first_pos != sc->next_pos)
         damage(sc, s->name, 0, sc->next_pos,
                "segment starts at position %" PRIu64 " but position %" PRIu64 " comes next",
                s->first_pos, sc->next_pos);
@@ -190,6 +193,9 @@ static int measure_lost(scan *sc, bool head_has_identity)
         } else {
             p->bytes_cut += size;
             p->files_cut++;
+            /* A segment's name is the position after the last one before it. */
+            if (s->first_pos - 1 > p->last_lost && s->first_pos - 1 - p->kept.pos < EVIDENCE_SPAN)
+                p->last_lost = s->first_pos - 1;
         }
         /* Past the damage only: before it, the open append's records are whole but were
          * never committed. */
@@ -233,20 +239,38 @@ int evs__repair_scan(file_backend *fb, bool head_fresh, repair_plan *p)
     if (rc < 0)
         return rc;
 
+    /* What the log was known to reach: a page of this boot is what every open trusts;
+     * the synced position of any page of this store, and the `synced` file, are what an
+     * open refuses to lose. None may promise more log than there is (a truncated file,
+     * a lost tail). */
     head_view h;
     evs__head_read(fb, &h);
-    /* A page of this boot is what every open trusts: it must not promise more log than
-     * there is (a truncated file, a lost tail). */
-    p->head_ahead = !head_fresh && h.pos > p->kept.pos;
+    uint64_t promised;
+    if ((rc = evs__synced_mark_read(fb, &promised)) < 0)
+        return rc;
+    const char *by = "the 'synced' file", *file = SYNCED_FILE;
+    if (fb->head_had_identity && evs__head_synced(fb) > promised) {
+        promised = evs__head_synced(fb);
+        by = "the head page";
+        file = HEAD_FILE;
+    }
+    if (!head_fresh && h.pos > promised) {
+        promised = h.pos;
+        by = "the head page of this boot";
+        file = HEAD_FILE;
+    }
+    p->head_ahead = promised > p->kept.pos;
+    if (p->cut && promised > p->last_lost && promised - p->kept.pos < EVIDENCE_SPAN)
+        p->last_lost = promised;
     if (!p->cut && p->head_ahead) {
-        p->last_lost = h.pos;
-        snprintf(p->damage_file, sizeof p->damage_file, HEAD_FILE);
+        p->last_lost = promised;
+        snprintf(p->damage_file, sizeof p->damage_file, "%s", file);
         p->damage_off = -1;
         p->damage_pos = p->kept.pos + 1;
         snprintf(p->what, sizeof p->what,
-                 "the log ends at position %" PRIu64 " but the head page of this boot says %" PRIu64
+                 "the log ends at position %" PRIu64 " but %s says it reached %" PRIu64
                  ": the positions after %" PRIu64 " are missing from the log",
-                 p->kept.pos, h.pos, p->kept.pos);
+                 p->kept.pos, by, promised, p->kept.pos);
     }
     return 0;
 }

@@ -541,9 +541,11 @@ out:
 
 static int apply_record(void *ctx, seg *s, uint64_t off, const rec_view *r)
 {
-    streamtab *t = ctx;
+    file_backend *fb = ctx;
+    streamtab *t = &fb->tab;
     stream_val v;
-    if (t->known_pos && r->pos != t->known_pos + 1)
+    if (t->known_pos && r->pos != t->known_pos + 1 &&
+        !evs__lost_bridges(fb, t->known_pos + 1, r->pos)) /* over positions declared lost */
         return evs__seterr(EVS_ECORRUPT,
                            "segment %s: record at byte %" PRIu64 " has position %" PRIu64
                            " where %" PRIu64 " should follow; run 'evstore verify'",
@@ -606,7 +608,14 @@ int evs__tab_catch_up_locked(file_backend *fb, const head_view *h)
         }
     }
     /* When the known offset sits at the end of a sealed segment, the scan moves on. */
-    int rc = evs__scan(fb, t->known_seg, t->known_off, h, apply_record, t);
+    int rc = evs__scan(fb, t->known_seg, t->known_off, h, apply_record, fb);
+    if (rc == 0 && t->known_pos < h->pos && h->end == SEG_HDR_LEN &&
+        evs__lost_bridges(fb, t->known_pos + 1, h->seg)) {
+        /* The log ends with positions a repair declared lost: known up to there. */
+        t->known_pos = h->pos;
+        t->known_seg = h->seg;
+        t->known_off = SEG_HDR_LEN;
+    }
     if (rc < 0) {
         /* Leave the table in a state that forces a full rebuild next time rather than a
          * half-applied one. */

@@ -62,7 +62,9 @@ const mapping *evs__verify_segment_start(file_backend *fb, evs__verify_out *out,
     int64_t at;
     if (evs__seg_header_bad(fb, s, m->base, why, sizeof why, &at))
         evs__verify_problem(out, s->name, at, 0, "%s", why);
-    if (s->first_pos != *next_pos)
+    if (s->first_pos != *next_pos && evs__lost_bridges(fb, *next_pos, s->first_pos))
+        out->rep->lost_count += (int64_t)(s->first_pos - *next_pos); /* known, no damage */
+    else if (s->first_pos != *next_pos)
         evs__verify_problem(out, s->name, 0, (int64_t)*next_pos,
                             "segment starts at position %" PRIu64 " but position %" PRIu64
                             " comes next",

@@ -894,8 +894,13 @@ static void commit_group(file_backend *fb, append_req *list)
          * `batch` and `none` mode a sync here would make appenders wait for the disk,
          * which those modes promise not to do. `always` has synced the log already, and
          * syncs the snapshot too, so that an open after a power loss still finds it. */
-        if (evs__tab_write_snapshot(fb, fb->opts.sync_mode == EVS_SYNC_ALWAYS) == 0)
+        if (evs__tab_write_snapshot(fb, fb->opts.sync_mode == EVS_SYNC_ALWAYS) == 0) {
             fb->bytes_since_snap = 0;
+            /* `always` has synced what the snapshot covers: it costs one more small
+             * sync, once per checkpoint_bytes of log. */
+            if (fb->opts.sync_mode == EVS_SYNC_ALWAYS)
+                (void)evs__synced_mark_raise(fb, fb->tab.known_pos);
+        }
         evs__clearerr();
     }
     pthread_rwlock_unlock(&fb->tab_lock);
@@ -1092,6 +1097,11 @@ void evs__writer_trim(file_backend *fb)
         evs__seg_tail_clean(fb->wfd, h.end, (uint64_t)st.st_size, &clean) == 0 && clean &&
         (uint64_t)st.st_size > h.end)
         (void)evs__sys.ftruncate(fb->wfd, (off_t)h.end);
+    /* A store closed cleanly says durably how far its log reaches: after a reboot or
+     * with its head page lost, an open still knows what must be there. */
+    uint64_t synced = evs__head_synced(fb);
+    if (!evs__head_torn(fb))
+        (void)evs__synced_mark_raise(fb, synced < h.pos ? synced : h.pos);
     evs__wlock_release(fb);
     evs__clearerr();
 }

@@ -180,7 +180,7 @@ static int consumer_start(evs_consumer *c, const evs_query *filter, int64_t at, 
     bool create = rc == EVS_ENOTFOUND;
     /* Resuming at a given position does not need the old checkpoint: a damaged file is
      * simply replaced by the save below. */
-    bool replace = at >= 0 && rc == EVS_ECORRUPT;
+    bool replace = at >= 0 && (rc == EVS_ECORRUPT || rc == EVS_ELOST);
     if (rc < 0 && !create && !replace)
         return rc;
     evs__clearerr();
@@ -433,8 +433,8 @@ int evs_consumer_reset(evs_store *store, const char *name, int64_t pos)
         return rc;
     int64_t old, ts;
     rc = m->checkpoint_load(store->be, name, &old, &ts);
-    if (rc == EVS_ECORRUPT)
-        rc = 0; /* the store below replaces the damaged file: that is the repair */
+    if (rc == EVS_ECORRUPT || rc == EVS_ELOST)
+        rc = 0; /* the store below replaces the damaged (or lost) checkpoint: the repair */
     if (rc == 0)
         rc = m->checkpoint_store(store->be, h, pos, evs__now_ns(), true);
     if (rc == EVS_ENOTFOUND) {
@@ -498,9 +498,10 @@ static int list_add(void *ctx, const evs__consumer_entry *e)
     info->filter = filter;
     info->open = e->open;
     info->status = e->status;
-    info->checkpoint = e->status ? -1 : e->pos;
-    info->ack_ts_ns = e->status ? 0 : e->ts_ns;
-    info->lag = e->status ? -1 : (lc->head > e->pos ? lc->head - e->pos : 0);
+    bool readable = e->status == 0 || e->status == EVS_ELOST; /* lost: shown, to be reset */
+    info->checkpoint = readable ? e->pos : -1;
+    info->ack_ts_ns = readable ? e->ts_ns : 0;
+    info->lag = readable ? (lc->head > e->pos ? lc->head - e->pos : 0) : -1;
     return 0;
 }
 

@@ -8,7 +8,9 @@
 # byte-identical to before, appends go on. Repair refuses while `tail -f` holds the
 # store open (and changes nothing), leaves a healthy store untouched, and --dry-run
 # changes nothing. verify --quick passes a healthy store and catches a broken frame and
-# a broken segment header, but (by design) not bit rot inside an older event.
+# a broken segment header, but (by design) not bit rot inside an older event. A repair
+# that cuts positions 1..22 declares them lost: the next append gets 23, and a consumer
+# that acknowledged one of them is listed by repair and refused until reset.
 . "$(dirname "$0")/lib.sh"
 
 d=$T/store
@@ -211,6 +213,7 @@ expect_eq "$(json '[.damaged,.dry_run,.kept_last_pos,.first_lost_pos,.last_lost_
     '[true,false,499,500,2000,1501]' "repair: the positions"
 expect_eq "$(json '[.bytes_moved,.files_moved]')" "[$bytes,$((later + 1))]" "repair: the bytes"
 expect_in "positions 500..2000 (1501 events) are lost" "$T/err" "repair says what is lost"
+expect_in "appends go on at position 2001" "$T/err" "repair says where the log goes on"
 saved=$(jq -r .saved_to "$T/out")
 case $saved in
 "$b"/repair-2*Z) ;;
@@ -231,7 +234,7 @@ evs verify "$b"
 expect_rc 0 "verify after repair"
 expect_eq "$(json .events)" 499 "verify counts the survivors"
 survivors "$b" 499
-appends_go_on "$b" 500
+appends_go_on "$b" 2001
 evs repair "$b"
 expect_rc 0 "repair of a repaired store"
 expect_eq "$(json .damaged)" false "a repaired store is not damaged"
@@ -244,8 +247,13 @@ rec=$(rec_off 1990 "$c")
 flip "$c" 1990
 rm "$c/head"
 evs read "$c" --count
-expect_rc 5 "open refuses: a hole before valid records, no head page"
-expect_in "valid records follow" "$T/err" "open says why it refuses"
+expect_rc 5 "open refuses: a hole before the end the synced file knows, no head page"
+expect_in "before the synced end of the log" "$T/err" "open says why it refuses"
+mv "$c/synced" "$T/nohead-synced"
+evs read "$c" --count
+expect_rc 5 "open refuses: a hole before valid records, no head page, no synced file"
+expect_in "valid records follow" "$T/err" "open without the synced file says why it refuses"
+mv "$T/nohead-synced" "$c/synced"
 cp "$seg" "$T/nohead-seg"
 evs repair "$c"
 expect_rc 0 "repair of the refused store"
@@ -258,7 +266,7 @@ cmp -s "$T/want-tail" "$saved/${seg##*/}.from-$rec" || fail "head lost: the save
 evs verify "$c"
 expect_rc 0 "verify after repairing the refused store"
 survivors "$c" 1989
-appends_go_on "$c" 1990
+appends_go_on "$c" 2001
 
 # ---- the last segment truncated inside a record ----------------------------------------
 t=$T/cut
@@ -274,7 +282,7 @@ expect_eq "$(json .damage.what)" '"record runs past the end of the file"' "trunc
 evs verify "$t"
 expect_rc 0 "verify after repairing the truncated segment"
 survivors "$t" 1994
-appends_go_on "$t" 1995
+appends_go_on "$t" 2001
 
 # ---- the head page alone deleted: nothing to repair ------------------------------------
 h=$T/headless
@@ -286,5 +294,40 @@ expect_rc 0 "repair without a head page"
 expect_eq "$(json '[.damaged,.kept_last_pos]')" '[false,2000]' "no head page is no damage"
 fingerprint "$h" >"$T/fp2"
 cmp -s "$T/fp1" "$T/fp2" || fail "repair changed a store that only lacked its head page"
+
+# ---- positions are not reused; a consumer that saw lost events is stopped --------------
+q=$T/reuse
+evs init "$q"
+seq 1 22 | sed 's/.*/{"stream":"cart-42","type":"Added","data":{"n":&,"x":0}}/' | evs append "$q" --quiet
+expect_rc 0 "22 events"
+evs subscribe "$q" --consumer billing --limit 1 --timeout 1
+expect_rc 0 "billing acknowledges position 1"
+flip "$q" 1
+evs repair "$q" --dry-run
+expect_rc 5 "dry run of a store damaged at its first event"
+expect_eq "$(json '.consumers_affected')" '["billing"]' "dry run lists the consumer"
+evs repair "$q"
+expect_rc 0 "repair cutting positions 1..22"
+expect_eq "$(json '[.kept_last_pos,.first_lost_pos,.last_lost_pos,.consumers_affected]')" \
+    '[0,1,22,["billing"]]' "repair: the positions and the consumer"
+expect_in "billing" "$T/err" "repair names the consumer"
+echo '{"stream":"cart-42","type":"Added","data":{"n":23}}' | evs append "$q"
+expect_rc 0 "append after the repair"
+expect_eq "$(jq -c .pos "$T/out")" 23 "the next position is after the lost ones"
+evs consumers "$q"
+expect_in '"error"' "$T/out" "consumers shows the consumer that saw lost events"
+evs subscribe "$q" --consumer billing --limit 1 --timeout 1
+expect_rc 5 "subscribe refuses the consumer until it is reset"
+expect_in "declared lost" "$T/err" "subscribe says why"
+evs consumer reset "$q" billing --to 0
+expect_rc 0 "reset"
+evs subscribe "$q" --consumer billing --limit 1 --timeout 1
+expect_rc 0 "subscribe after the reset"
+expect_eq "$(jq -c .pos "$T/out")" 23 "the consumer gets the new event"
+evs stat "$q"
+expect_eq "$(jq -c '[.events,.last_pos,.lost_positions]' "$T/out")" '[1,23,22]' "stat"
+evs verify "$q"
+expect_rc 0 "verify: lost positions are no damage"
+expect_eq "$(jq -c .lost_positions "$T/out")" 22 "verify counts them"
 
 echo ok

@@ -12,7 +12,7 @@ evs stat "$d"
 expect_rc 0 "stat of an empty store"
 expect_eq "$(lines "$T/out")" 1 "stat prints one line"
 fields='["events","streams","segments","bytes","first_pos","last_pos",'
-fields=$fields'"first_ts","last_ts","segment_size"]'
+fields=$fields'"first_ts","last_ts","segment_size","lost_positions"]'
 expect_eq "$(jq -c 'keys_unsorted' "$T/out")" "$fields" "stat fields in order"
 expect_eq "$(jq -c '[.events,.streams,.first_pos,.last_pos,.first_ts,.last_ts]' "$T/out")" \
     '[0,0,0,0,null,null]' "stat of an empty store"
@@ -41,7 +41,8 @@ expect_rc 0 "verify a whole store"
 expect_empty "$T/err" "verify of a whole store: nothing on stderr"
 expect_eq "$(jq -c '[.ok,.events,.problems]' "$T/out")" '[true,500,0]' "verify summary"
 expect_eq "$(jq -c 'keys_unsorted' "$T/out")" \
-    '["ok","events","segments","checksummed_bytes","problems"]' "verify summary fields"
+    '["ok","events","segments","checksummed_bytes","problems","lost_positions"]' \
+    "verify summary fields"
 checksummed=$(jq .checksummed_bytes "$T/out")
 [ "$checksummed" -gt 500 ] && [ "$checksummed" -lt "$stat_bytes" ] ||
     fail "verify's checksummed_bytes ($checksummed) counts records, not headers or padding"

@@ -30,6 +30,7 @@
 #define FU_HEAD_OFF_SEQ  40
 #define FU_HEAD_OFF_POS  48
 #define FU_HEAD_OFF_END  64
+#define FU_HEAD_OFF_SYNCED 80
 
 /* What the test was doing, printed with every failed fu_check: loops over hundreds of
  * cases need to say which one broke. */
@@ -222,11 +223,40 @@ static inline void fu_fake_reboot(const char *dir)
     fu_write_at(dir, "head", FU_HEAD_OFF_BOOT, other, sizeof other);
 }
 
+/* Make the head page say that positions up to pos were synced, as a writer that died
+ * before syncing the later ones leaves it. */
+static inline void fu_set_head_synced(const char *dir, uint64_t pos)
+{
+    unsigned char b[8];
+    for (int i = 0; i < 8; i++)
+        b[i] = (unsigned char)(pos >> (8 * i));
+    fu_write_at(dir, "head", FU_HEAD_OFF_SYNCED, b, sizeof b);
+}
+
 static inline void fu_remove_head(const char *dir)
 {
     char path[4200];
     fu_path(path, sizeof path, dir, "head");
     assert_int_equal(unlink(path), 0);
+}
+
+/* A stand-in for fdatasync and fsync (set into evs__sys) in tests that simulate crashes
+ * by copying or cutting files, not by losing the page cache: real syncs would only
+ * make them slow. */
+static inline int fu_no_sync(int fd)
+{
+    (void)fd;
+    return 0;
+}
+
+/* Remove the `synced` file (the durable record of how far the log was synced), as if
+ * the writer that made the last appends died before it could write it: a tail cut in
+ * them is then a torn write, not a loss. */
+static inline void fu_remove_synced(const char *dir)
+{
+    char path[4200];
+    fu_path(path, sizeof path, dir, "synced");
+    assert_true(unlink(path) == 0 || errno == ENOENT);
 }
 
 /* One record of a segment, as the tests see it. */

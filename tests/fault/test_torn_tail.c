@@ -230,16 +230,21 @@ static void check_cut(const scenario *sc, enum variant var, int64_t cut)
     fu_set_where("%s, %s cut at byte %" PRId64, variant_name(var), sc->last_seg_name, cut);
     fu_copy_store(sc->dir, sc->work);
     fu_truncate(sc->work, sc->last_seg_name, cut);
-    if (var == HEAD_DELETED)
-        fu_remove_head(sc->work);
-    else if (var == HEAD_OTHER_BOOT)
-        fu_fake_reboot(sc->work);
 
     /* The appends wholly before the cut must stay; one whose records are all there but
      * whose last padding bytes are cut may stay or go; the rest must go. */
     size_t keep = 0;
     while (keep < sc->nap && (sc->ap[keep].seg < sc->last_seg || sc->ap[keep].end_off <= cut))
         keep++;
+    /* A torn write: its writer synced the appends before the cut, and died (before
+     * closing) while writing the rest. A cut into synced appends is refused instead
+     * (test_lost_tail.c). */
+    fu_remove_synced(sc->work);
+    fu_set_head_synced(sc->work, events_of(sc, keep));
+    if (var == HEAD_DELETED)
+        fu_remove_head(sc->work);
+    else if (var == HEAD_OTHER_BOOT)
+        fu_fake_reboot(sc->work);
     bool maybe_one_more =
         keep < sc->nap && sc->ap[keep].seg == sc->last_seg && sc->ap[keep].data_end <= cut;
 
@@ -456,6 +461,8 @@ static void test_snapshot_ahead_of_cut_log(void **state)
         /* Cut the last three appends (5, 5, 2 events: positions 17..28). */
         size_t keep = sc->nap - 3;
         fu_truncate(sc->work, sc->last_seg_name, sc->ap[keep].start_off);
+        fu_remove_synced(sc->work); /* synced up to the cut, as check_cut explains */
+        fu_set_head_synced(sc->work, events_of(sc, keep));
         if (var == HEAD_DELETED)
             fu_remove_head(sc->work);
         else if (var == HEAD_OTHER_BOOT)
@@ -546,18 +553,10 @@ static void test_writer_died_mid_publish(void **state)
     }
 }
 
-/* Crashes are simulated by cutting files, not by losing the page cache, so the
- * thousands of opens here need no real fdatasync: it would only make the test slow. */
-static int no_sync(int fd)
-{
-    (void)fd;
-    return 0;
-}
-
 int main(void)
 {
-    evs__sys.fdatasync = no_sync;
-    evs__sys.fsync = no_sync;
+    evs__sys.fdatasync = fu_no_sync; /* crashes are simulated by cutting files */
+    evs__sys.fsync = fu_no_sync;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_one_segment_head_kept, teardown_scenario),
         cmocka_unit_test_teardown(test_one_segment_head_deleted, teardown_scenario),
