@@ -93,15 +93,17 @@ static int check(engine *e, const char *what, uint64_t got_n, uint64_t want_n, u
 
 /* ---- W1 / W1u: bulk append in batches of 1,000 ---- */
 
-static double bulk_append(engine *e, int rep, int durable)
+/* stateless: the peer reads each stream's version from the store (versions(db, 0)). */
+static double bulk_append(engine *e, int rep, int durable, int stateless)
 {
     char dir[4096];
     void *db, *conn;
     suite_ev ev[W1_BATCH];
-    suite_store_dir(dir, sizeof dir, e, durable ? "w1" : "w1u", rep);
+    suite_store_dir(dir, sizeof dir, e, stateless ? "w1s" : durable ? "w1" : "w1u", rep);
     if (e->d->open(&db, dir, durable) != SUITE_OK)
         return -1;
-    if (e->d->conn_open(&conn, db) != SUITE_OK) {
+    if ((stateless && e->d->versions(db, 0) != SUITE_OK) ||
+        e->d->conn_open(&conn, db) != SUITE_OK) {
         suite_drop_store(e, db, dir);
         return -1;
     }
@@ -116,7 +118,7 @@ static double bulk_append(engine *e, int rep, int durable)
     double t = suite_now() - t0;
     e->d->conn_close(conn);
     /* Keep the durable store of the last repetition for W3-W5. */
-    if (rc == SUITE_OK && durable && rep == cfg.reps - 1) {
+    if (rc == SUITE_OK && durable && !stateless && rep == cfg.reps - 1) {
         e->db = db;
         snprintf(e->dir, sizeof e->dir, "%s", dir);
     } else {
@@ -127,12 +129,23 @@ static double bulk_append(engine *e, int rep, int durable)
 
 static double m_w1(engine *e, int rep)
 {
-    return bulk_append(e, rep, 1);
+    return bulk_append(e, rep, 1, 0);
 }
 
 static double m_w1u(engine *e, int rep)
 {
-    return bulk_append(e, rep, 0);
+    return bulk_append(e, rep, 0, 0);
+}
+
+static double m_w1s(engine *e, int rep)
+{
+    return bulk_append(e, rep, 1, 1);
+}
+
+/* The stateless rows: the peers that keep a table of versions, without it. */
+static int keeps_versions(const engine *e)
+{
+    return e->d->versions != NULL;
 }
 
 /* ---- W3: replay everything ---- */
@@ -212,6 +225,15 @@ static double m_w5(engine *e, int rep)
     if (rc == SUITE_CONFLICT)
         fprintf(stderr, "suite: %s: W5 reported a conflict where there is none\n", e->d->name);
     return rc == SUITE_OK ? (double)done / t : -1;
+}
+
+static double m_w5s(engine *e, int rep)
+{
+    if (!e->db || e->d->versions(e->db, 0) != SUITE_OK)
+        return -1;
+    double rate = m_w5(e, rep);
+    /* Back to the table for the next repetition of W5 (loading it is not measured). */
+    return e->d->versions(e->db, 1) == SUITE_OK ? rate : -1;
 }
 
 /* ---- W2: durable single-event appends from 1 or 8 threads ---- */
@@ -379,6 +401,10 @@ void suite_phase(const suite_measure *m, int reps)
             e->v[r] = m->warm ? m->run(e, r) : 0;
             if (e->v[r] >= 0)
                 e->v[r] = m->run(e, r);
+            if (e->v[r] >= 0 && m->companion) {
+                suite_settle();
+                m->companion(e, r);
+            }
             if (e->v[r] < 0) {
                 fprintf(stderr, "suite: %s: %s failed; the engine leaves %s\n", e->d->name, m->name,
                         leaves[m->on_failure]);
@@ -504,32 +530,41 @@ static void setup_engines(void)
 
 static void run_all(void)
 {
-    static const suite_measure w1 = {.name = "W1", .unit = "events/s", .run = m_w1},
-                               w3 = {.name = "W3", .unit = "events/s", .run = m_w3, .warm = 1},
-                               w4 = {.name = "W4", .unit = "streams/s", .run = m_w4},
-                               w5 = {.name = "W5", .unit = "events/s", .run = m_w5},
-                               w1u = {.name = "W1u", .unit = "events/s", .run = m_w1u},
-                               w2_1 = {.name = "W2-1t",
-                                       .unit = "events/s",
-                                       .run = m_w2,
-                                       .aux_name = {"W2-1t-p50", "W2-1t-p99"},
-                                       .aux_unit = {"us", "us"},
-                                       .probe = 1},
-                               w2_8 = {.name = "W2-8t",
-                                       .unit = "events/s",
-                                       .run = m_w2,
-                                       .aux_name = {"W2-8t-p50", "W2-8t-p99"},
-                                       .aux_unit = {"us", "us"}};
+    static const suite_measure
+        w1 = {.name = "W1", .unit = "events/s", .run = m_w1, .companion = suite_ref_rep},
+        w1s = {.name = "W1-stateless", .unit = "events/s", .run = m_w1s, .applies = keeps_versions},
+        w5s = {.name = "W5-stateless", .unit = "events/s", .run = m_w5s, .applies = keeps_versions},
+        w3 = {.name = "W3", .unit = "events/s", .run = m_w3, .warm = 1},
+        w4 = {.name = "W4", .unit = "streams/s", .run = m_w4},
+        w5 = {.name = "W5", .unit = "events/s", .run = m_w5},
+        w1u = {.name = "W1u", .unit = "events/s", .run = m_w1u},
+        w2_1 = {.name = "W2-1t",
+                .unit = "events/s",
+                .run = m_w2,
+                .aux_name = {"W2-1t-p50", "W2-1t-p99"},
+                .aux_unit = {"us", "us"},
+                .probe = 1},
+        w2_8 = {.name = "W2-8t",
+                .unit = "events/s",
+                .run = m_w2,
+                .aux_name = {"W2-8t-p50", "W2-8t-p99"},
+                .aux_unit = {"us", "us"}};
     int on1 = suite_listed(cfg.workloads, "W1"), on3 = suite_listed(cfg.workloads, "W3"),
         on4 = suite_listed(cfg.workloads, "W4"), on5 = suite_listed(cfg.workloads, "W5");
-    if (on1 || on3 || on4 || on5) /* W1 builds the store the others read */
+    if (on1 || on3 || on4 || on5) { /* W1 builds the store the others read */
         suite_phase(&w1, cfg.reps);
+        suite_ref_record(cfg.reps);
+    }
+    if (on1)
+        suite_phase(&w1s, cfg.reps);
     if (on3)
         suite_phase(&w3, cfg.reps);
     if (on4)
         suite_phase(&w4, cfg.reps);
-    if (on5)
+    if (on5) {
         suite_phase(&w5, cfg.reps);
+        suite_phase(&w5s, cfg.reps);
+    }
     for (int i = 0; i < nengines; i++) {
         if (engines[i].db)
             suite_drop_store(&engines[i], engines[i].db, engines[i].dir);
@@ -591,7 +626,7 @@ int main(int argc, char **argv)
             "%llu events, dir %s\n",
             cfg.events, cfg.payload, cfg.reps, cfg.w2_seconds, (unsigned long long)cfg.large,
             rundir);
-    if (suite_model_init(&model, cfg.events, cfg.payload, 0x5EED5EED5EEDull) != 0) {
+    if (suite_model_init(&model, cfg.events, cfg.payload, SUITE_MODEL_SEED) != 0) {
         fprintf(stderr, "suite: out of memory\n");
         return 1;
     }
@@ -611,6 +646,7 @@ int main(int argc, char **argv)
     suite_rmtree(rundir);
     fprintf(stderr, "suite: done in %.0f s\n", suite_now() - run_start);
     suite_print_tables();
+    int failed = suite_ref_check();
     suite_model_free(&model);
-    return 0;
+    return failed ? 1 : 0;
 }

@@ -1,0 +1,147 @@
+/*
+ * ref_sqlite.c - the reference SQLite driver (ref.h): W1 and W3 written as plainly as
+ * possible, to check the suite's SQLite driver against.
+ *
+ * The suite's schema: events(pos INTEGER PRIMARY KEY, stream, version, type, ts, data)
+ * with UNIQUE(stream, version). WAL with synchronous=FULL, so every COMMIT is synced.
+ * A batch of 1,000 events is one BEGIN IMMEDIATE ... COMMIT of prepared inserts; each
+ * event's version comes from an array of the streams' last versions. W3 opens a
+ * connection and reads the table in position order, decoding every column and summing
+ * every payload byte, once unmeasured and once measured on a new connection (the
+ * suite's W3 is warm the same way, each read on a connection of its own).
+ *
+ * TUNING replaces the default tuning pragmas below (run before the durability pragmas,
+ * so a page size in it takes effect): how the suite's choice was measured.
+ */
+#include "ref.h"
+#include "suite_tuning.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#define BATCH 1000
+
+/* The same tuning as the suite's SQLite driver (suite_sqlite.c, SQ_TUNING). */
+static const char *const default_tuning = SQ_TUNING;
+
+static int fail(sqlite3 *h, const char *what)
+{
+    fprintf(stderr, "ref sqlite: %s: %s\n", what, sqlite3_errmsg(h));
+    return -1;
+}
+
+static int exec(sqlite3 *h, const char *sql)
+{
+    return sqlite3_exec(h, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : fail(h, sql);
+}
+
+static int append_all(sqlite3 *h, const suite_model *m)
+{
+    sqlite3_stmt *ins;
+    if (sqlite3_prepare_v2(h,
+                           "INSERT INTO events(stream,version,type,ts,data) VALUES(?1,?2,?3,?4,?5)",
+                           -1, &ins, NULL) != SQLITE_OK)
+        return fail(h, "prepare insert");
+    int64_t *last = malloc(sizeof *last * SUITE_STREAMS);
+    int rc = last ? 0 : -1;
+    for (int k = 0; k < SUITE_STREAMS && last; k++)
+        last[k] = -1;
+    for (size_t i = 0; i < m->n && rc == 0; i += BATCH) {
+        rc = exec(h, "BEGIN IMMEDIATE");
+        int64_t ts = suite_wall_ns();
+        for (size_t j = i; j < i + BATCH && j < m->n && rc == 0; j++) {
+            uint32_t k = m->seq[j];
+            size_t p = j % m->pool_n;
+            sqlite3_bind_text(ins, 1, m->names[k], -1, SQLITE_STATIC);
+            sqlite3_bind_int64(ins, 2, ++last[k]);
+            sqlite3_bind_text(ins, 3, SUITE_EVENT_TYPE, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(ins, 4, ts);
+            sqlite3_bind_text(ins, 5, m->pool + p * m->pool_stride, (int)m->pool_len[p],
+                              SQLITE_STATIC);
+            rc = sqlite3_step(ins) == SQLITE_DONE ? 0 : fail(h, "insert");
+            sqlite3_reset(ins);
+        }
+        if (rc == 0)
+            rc = exec(h, "COMMIT");
+    }
+    free(last);
+    sqlite3_finalize(ins);
+    return rc;
+}
+
+/* A connection with the suite's settings; NULL on failure (said). */
+static sqlite3 *connect(const char *path, const char *tuning)
+{
+    sqlite3 *h = NULL;
+    if (sqlite3_open(path, &h) != SQLITE_OK) {
+        fail(h, "open");
+    } else if (exec(h, tuning) == 0 &&
+               exec(h, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL") == 0) {
+        return h;
+    }
+    sqlite3_close(h);
+    return NULL;
+}
+
+static int replay(const char *path, const char *tuning, suite_sum *out)
+{
+    sqlite3_stmt *s;
+    sqlite3 *h = connect(path, tuning);
+    if (!h)
+        return -1;
+    if (sqlite3_prepare_v2(h, "SELECT pos,stream,version,type,ts,data FROM events ORDER BY pos", -1,
+                           &s, NULL) != SQLITE_OK) {
+        fail(h, "prepare select");
+        sqlite3_close(h);
+        return -1;
+    }
+    int rc;
+    *out = (suite_sum){0, 0, 0};
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        (void)sqlite3_column_int64(s, 0);
+        (void)sqlite3_column_text(s, 1);
+        (void)sqlite3_column_bytes(s, 1);
+        (void)sqlite3_column_int64(s, 2);
+        (void)sqlite3_column_text(s, 3);
+        (void)sqlite3_column_bytes(s, 3);
+        (void)sqlite3_column_int64(s, 4);
+        const unsigned char *d = sqlite3_column_blob(s, 5);
+        size_t len = (size_t)sqlite3_column_bytes(s, 5);
+        out->checksum += suite_touch(d, len);
+        out->bytes += len;
+        out->events++;
+    }
+    sqlite3_finalize(s);
+    rc = rc == SQLITE_DONE ? 0 : fail(h, "select");
+    sqlite3_close(h);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    ref_args a;
+    if (ref_start(&a, argc, argv, "TUNING PRAGMAS") != 0)
+        return 2;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/events.db", a.dir);
+    const char *tuning = a.tuning ? a.tuning : default_tuning;
+    sqlite3 *h = connect(path, tuning);
+    if (!h || exec(h, "CREATE TABLE events(pos INTEGER PRIMARY KEY, stream TEXT NOT NULL,"
+                      " version INTEGER NOT NULL, type TEXT NOT NULL, ts INTEGER NOT NULL,"
+                      " data TEXT NOT NULL, UNIQUE(stream, version))") != 0)
+        return 1;
+    double t0 = suite_now();
+    if (append_all(h, &a.model) != 0)
+        return 1;
+    double w1 = suite_now() - t0;
+    suite_sum sum; /* the writer stays open, as the suite's store does, and so does its WAL */
+    if (replay(path, tuning, &sum) != 0) /* unmeasured: the warm-up */
+        return 1;
+    t0 = suite_now();
+    if (replay(path, tuning, &sum) != 0)
+        return 1;
+    double w3 = suite_now() - t0;
+    sqlite3_close(h);
+    return ref_finish(&a, "sqlite", w1, w3, &sum);
+}
