@@ -30,8 +30,16 @@ typedef struct ref_args {
 /* Parse argv and build the model; on bad arguments print the usage and return -1. */
 int ref_start(ref_args *a, int argc, char **argv, const char *usage_tuning);
 
-/* Report W1 and W3 and check W3's sum against the model; returns the exit status. */
-int ref_finish(ref_args *a, const char *engine, double w1_seconds, double w3_seconds,
-               const suite_sum *w3);
+/* What a reference driver does, on its store `ctx`; each returns 0 or -1 (said). */
+typedef struct ref_engine {
+    const char *name;
+    int (*append_all)(void *ctx, const suite_model *m); /* W1 */
+    int (*settle)(void *ctx);                           /* after W1, untimed; NULL: none */
+    int (*replay)(void *ctx, suite_sum *out);           /* W3 */
+} ref_engine;
+
+/* Time W1, settle, then W3 once unmeasured and once measured; print both rates, check
+ * W3's sum against the model and free it. Returns the exit status. */
+int ref_run(ref_args *a, const ref_engine *e, void *ctx);
 
 #endif

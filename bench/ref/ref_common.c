@@ -29,8 +29,8 @@ int ref_start(ref_args *a, int argc, char **argv, const char *usage_tuning)
     return 0;
 }
 
-int ref_finish(ref_args *a, const char *engine, double w1_seconds, double w3_seconds,
-               const suite_sum *w3)
+static int finish(ref_args *a, const char *engine, double w1_seconds, double w3_seconds,
+                  const suite_sum *w3)
 {
     const suite_model *m = &a->model;
     int ok = w3->events == m->n && w3->checksum == m->total_sum;
@@ -41,4 +41,19 @@ int ref_finish(ref_args *a, const char *engine, double w1_seconds, double w3_sec
     printf("W1 %.1f\nW3 %.1f\n", (double)m->n / w1_seconds, (double)w3->events / w3_seconds);
     suite_model_free(&a->model);
     return ok && fflush(stdout) == 0 ? 0 : 1;
+}
+
+int ref_run(ref_args *a, const ref_engine *e, void *ctx)
+{
+    suite_sum sum;
+    double t0 = suite_now();
+    if (e->append_all(ctx, &a->model) != 0)
+        return 1;
+    double w1 = suite_now() - t0;
+    if ((e->settle && e->settle(ctx) != 0) || e->replay(ctx, &sum) != 0) /* the warm-up */
+        return 1;
+    t0 = suite_now();
+    if (e->replay(ctx, &sum) != 0)
+        return 1;
+    return finish(a, e->name, w1, suite_now() - t0, &sum);
 }

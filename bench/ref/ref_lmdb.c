@@ -62,8 +62,14 @@ static int put(MDB_txn *t, MDB_dbi log, MDB_dbi idx, const suite_model *m, size_
     return mdb_put(t, idx, &ikey, &ival, MDB_NOOVERWRITE);
 }
 
-static int append_all(MDB_env *env, MDB_dbi log, MDB_dbi idx, const suite_model *m)
+typedef struct lm_store {
+    MDB_env *env;
+    MDB_dbi log, idx;
+} lm_store;
+
+static int append_all(void *ctx, const suite_model *m)
 {
+    lm_store *s = ctx;
     int64_t *last = malloc(sizeof *last * SUITE_STREAMS);
     if (!last)
         return -1;
@@ -72,27 +78,28 @@ static int append_all(MDB_env *env, MDB_dbi log, MDB_dbi idx, const suite_model 
     int rc = 0;
     for (size_t i = 0; i < m->n && rc == 0; i += BATCH) {
         MDB_txn *t;
-        if ((rc = mdb_txn_begin(env, NULL, 0, &t)) != 0)
+        if ((rc = mdb_txn_begin(s->env, NULL, 0, &t)) != 0)
             break;
         int64_t ts = suite_wall_ns();
         for (size_t j = i; j < i + BATCH && j < m->n && rc == 0; j++)
-            rc = put(t, log, idx, m, j, j + 1, (uint64_t)++last[m->seq[j]], ts);
+            rc = put(t, s->log, s->idx, m, j, j + 1, (uint64_t)++last[m->seq[j]], ts);
         rc = rc ? (mdb_txn_abort(t), rc) : mdb_txn_commit(t);
     }
     free(last);
     return rc ? fail("append", rc) : 0;
 }
 
-static int replay(MDB_env *env, MDB_dbi log, suite_sum *out)
+static int replay(void *ctx, suite_sum *out)
 {
+    lm_store *s = ctx;
     MDB_txn *t;
     MDB_cursor *cur;
     MDB_val key, val;
     *out = (suite_sum){0, 0, 0};
-    int rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &t);
+    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &t);
     if (rc)
         return fail("read txn", rc);
-    if ((rc = mdb_cursor_open(t, log, &cur)) == 0) {
+    if ((rc = mdb_cursor_open(t, s->log, &cur)) == 0) {
         for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST); rc == 0;
              rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
             const unsigned char *r = val.mv_data;
@@ -125,35 +132,25 @@ int main(int argc, char **argv)
         flags |= MDB_WRITEMAP;
     else if (a.tuning && *a.tuning)
         return fprintf(stderr, "ref lmdb: unknown tuning '%s'\n", a.tuning), 2;
-    MDB_env *env;
+    static const ref_engine lmdb = {"lmdb", append_all, NULL, replay};
+    lm_store s;
     MDB_txn *t;
-    MDB_dbi log, idx;
-    int rc = mdb_env_create(&env);
+    int rc = mdb_env_create(&s.env);
     if (!rc)
-        rc = mdb_env_set_maxdbs(env, 2);
+        rc = mdb_env_set_maxdbs(s.env, 2);
     if (!rc)
-        rc = mdb_env_set_mapsize(env, SUITE_LMDB_MAP_SIZE);
+        rc = mdb_env_set_mapsize(s.env, SUITE_LMDB_MAP_SIZE);
     if (!rc)
-        rc = mdb_env_open(env, a.dir, flags, 0644);
+        rc = mdb_env_open(s.env, a.dir, flags, 0644);
     if (!rc)
-        rc = mdb_txn_begin(env, NULL, 0, &t);
-    if (!rc && !(rc = mdb_dbi_open(t, "log", MDB_CREATE, &log)))
-        rc = mdb_dbi_open(t, "idx", MDB_CREATE, &idx);
+        rc = mdb_txn_begin(s.env, NULL, 0, &t);
+    if (!rc && !(rc = mdb_dbi_open(t, "log", MDB_CREATE, &s.log)))
+        rc = mdb_dbi_open(t, "idx", MDB_CREATE, &s.idx);
     if (!rc)
         rc = mdb_txn_commit(t);
     if (rc)
         return fail("open", rc), 1;
-    double t0 = suite_now();
-    if (append_all(env, log, idx, &a.model) != 0)
-        return 1;
-    double w1 = suite_now() - t0;
-    suite_sum sum;
-    if (replay(env, log, &sum) != 0) /* unmeasured: the warm-up */
-        return 1;
-    t0 = suite_now();
-    if (replay(env, log, &sum) != 0)
-        return 1;
-    double w3 = suite_now() - t0;
-    mdb_env_close(env);
-    return ref_finish(&a, "lmdb", w1, w3, &sum);
+    rc = ref_run(&a, &lmdb, &s);
+    mdb_env_close(s.env);
+    return rc;
 }

@@ -36,8 +36,14 @@ static int exec(sqlite3 *h, const char *sql)
     return sqlite3_exec(h, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : fail(h, sql);
 }
 
-static int append_all(sqlite3 *h, const suite_model *m)
+typedef struct sq_store {
+    sqlite3 *h; /* the writer, open until the end, as the suite's store is */
+    const char *path, *tuning;
+} sq_store;
+
+static int append_all(void *ctx, const suite_model *m)
 {
+    sqlite3 *h = ((sq_store *)ctx)->h;
     sqlite3_stmt *ins;
     if (sqlite3_prepare_v2(h,
                            "INSERT INTO events(stream,version,type,ts,data) VALUES(?1,?2,?3,?4,?5)",
@@ -84,10 +90,16 @@ static sqlite3 *connect(const char *path, const char *tuning)
     return NULL;
 }
 
-static int replay(const char *path, const char *tuning, suite_sum *out)
+/* What the suite does between measurements (its settle): the WAL written back. */
+static int settle(void *ctx)
+{
+    return exec(((sq_store *)ctx)->h, "PRAGMA wal_checkpoint(TRUNCATE)");
+}
+
+static int replay(void *ctx, suite_sum *out)
 {
     sqlite3_stmt *s;
-    sqlite3 *h = connect(path, tuning);
+    sqlite3 *h = connect(((sq_store *)ctx)->path, ((sq_store *)ctx)->tuning);
     if (!h)
         return -1;
     if (sqlite3_prepare_v2(h, "SELECT pos,stream,version,type,ts,data FROM events ORDER BY pos", -1,
@@ -125,23 +137,14 @@ int main(int argc, char **argv)
         return 2;
     char path[4200];
     snprintf(path, sizeof path, "%s/events.db", a.dir);
-    const char *tuning = a.tuning ? a.tuning : default_tuning;
-    sqlite3 *h = connect(path, tuning);
+    static const ref_engine sqlite = {"sqlite", append_all, settle, replay};
+    sq_store s = {NULL, path, a.tuning ? a.tuning : default_tuning};
+    sqlite3 *h = s.h = connect(path, s.tuning);
     if (!h || exec(h, "CREATE TABLE events(pos INTEGER PRIMARY KEY, stream TEXT NOT NULL,"
                       " version INTEGER NOT NULL, type TEXT NOT NULL, ts INTEGER NOT NULL,"
                       " data TEXT NOT NULL, UNIQUE(stream, version))") != 0)
         return 1;
-    double t0 = suite_now();
-    if (append_all(h, &a.model) != 0)
-        return 1;
-    double w1 = suite_now() - t0;
-    suite_sum sum; /* the writer stays open, as the suite's store does, and so does its WAL */
-    if (replay(path, tuning, &sum) != 0) /* unmeasured: the warm-up */
-        return 1;
-    t0 = suite_now();
-    if (replay(path, tuning, &sum) != 0)
-        return 1;
-    double w3 = suite_now() - t0;
+    int rc = ref_run(&a, &sqlite, &s);
     sqlite3_close(h);
-    return ref_finish(&a, "sqlite", w1, w3, &sum);
+    return rc;
 }

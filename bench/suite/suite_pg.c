@@ -498,18 +498,18 @@ static int pg_conn_open(void **out, void *p)
     return SUITE_OK;
 }
 
-/* Queue one insert (text parameters, which libpq copies at once): at the given version,
- * or, with version < 0, finding or checking it in the table (stateless). */
-static int send_insert(PGconn *c, const suite_ev *e, int64_t version, const char *ts)
+/* Queue one insert that finds or checks its version in the table (stateless; text
+ * parameters, which libpq copies at once). */
+static int send_insert(PGconn *c, const suite_ev *e, const char *ts)
 {
-    char num[24];
-    if (version < 0 && e->expect == SUITE_EXPECT_ANY) {
+    char expect[24];
+    if (e->expect == SUITE_EXPECT_ANY) {
         const char *v[4] = {e->stream, suite_ev_type(e), ts, e->data};
         return PQsendQueryPrepared(c, "ins_any", 4, v, NULL, NULL, 0);
     }
-    snprintf(num, sizeof num, "%lld", (long long)(version < 0 ? e->expect : version));
-    const char *v[5] = {e->stream, num, suite_ev_type(e), ts, e->data};
-    return PQsendQueryPrepared(c, version < 0 ? "ins_at" : "ins", 5, v, NULL, NULL, 0);
+    snprintf(expect, sizeof expect, "%lld", (long long)e->expect);
+    const char *v[5] = {e->stream, expect, suite_ev_type(e), ts, e->data};
+    return PQsendQueryPrepared(c, "ins_at", 5, v, NULL, NULL, 0);
 }
 
 /* Collect the pipeline's results: BEGIN, then n inserts, then the sync. Each query's
@@ -543,9 +543,9 @@ static int collect(PGconn *c, size_t n)
     return rc;
 }
 
-/* One transaction of pipelined inserts: BEGIN, the n inserts, COMMIT once every insert
- * is known to have succeeded. version: each event's, or NULL (stateless). */
-static int pipelined(PGconn *c, const suite_ev *ev, size_t n, const int64_t *version)
+/* The stateless batch: one transaction of pipelined inserts, BEGIN, the n inserts,
+ * COMMIT once every insert is known to have succeeded. */
+static int pipelined(PGconn *c, const suite_ev *ev, size_t n)
 {
     char ts[24];
     snprintf(ts, sizeof ts, "%lld", (long long)suite_wall_ns());
@@ -553,7 +553,7 @@ static int pipelined(PGconn *c, const suite_ev *ev, size_t n, const int64_t *ver
         return fail_res(c, NULL, "pipeline mode");
     int ok = PQsendQueryParams(c, "BEGIN", 0, NULL, NULL, NULL, NULL, 0);
     for (size_t i = 0; i < n && ok; i++)
-        ok = send_insert(c, &ev[i], version ? version[i] : -1, ts);
+        ok = send_insert(c, &ev[i], ts);
     if (!ok || !PQpipelineSync(c)) {
         fail_res(c, NULL, "send");
         return SUITE_ERR; /* the connection is unusable; the run stops for this engine */
@@ -616,15 +616,15 @@ static int pg_append_batch(void *p, const suite_ev *ev, size_t n)
     pg_conn *pc = p;
     int64_t version[SUITE_MAX_BATCH];
     if (pc->db->stateless)
-        return pipelined(pc->c, ev, n, NULL);
+        return pipelined(pc->c, ev, n);
     if (n > SUITE_MAX_BATCH)
         return SUITE_ERR;
     int rc = take_versions(pc, ev, n, version);
     if (rc != SUITE_OK)
         return rc;
-    rc = getenv("SUITE_PG_PIPELINED") ? pipelined(pc->c, ev, n, version)
-                                      : copy_rows(pc, ev, n, version);
-    if (rc != SUITE_OK)
+    /* COPY rather than the same inserts pipelined with their versions: W1 1.35x and W5
+     * 1.13x as fast (bench/RESULTS.md, "Peers' best case"). */
+    if ((rc = copy_rows(pc, ev, n, version)) != SUITE_OK)
         forget(pc->db);
     return rc;
 }

@@ -38,8 +38,26 @@ typedef struct sq_db {
     pthread_mutex_t wlock; /* also guards vers and stateless */
     sqlite3 *schema;       /* the connection that created the store; kept until close */
     suite_versions *vers;
-    int stateless; /* 1: every version is read from the store */
+    int stateless;      /* 1: every version is read from the store */
+    struct sq_db *next; /* in open_dbs */
 } sq_db;
+
+/* The stores open in this process, for settle(). */
+static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
+static sq_db *open_dbs;
+
+static void track(sq_db *db, int open)
+{
+    pthread_mutex_lock(&open_lock);
+    sq_db **p = &open_dbs;
+    while (*p && *p != db)
+        p = &(*p)->next;
+    if (open && !*p)
+        db->next = open_dbs, open_dbs = db;
+    else if (!open && *p)
+        *p = db->next;
+    pthread_mutex_unlock(&open_lock);
+}
 
 enum {
     ST_INS_ANY,
@@ -133,6 +151,7 @@ static int sq_open(void **out, const char *dir, int durable)
         free(db);
         return SUITE_ERR;
     }
+    track(db, 1);
     *out = db;
     return SUITE_OK;
 }
@@ -340,6 +359,7 @@ static int sq_reopen(void **out, const char *dir)
         return SUITE_ERR;
     }
     suite_versions_forget(db->vers, 0); /* not loaded: versions(db, 1) loads it */
+    track(db, 1);
     *out = db;
     return SUITE_OK;
 }
@@ -452,9 +472,28 @@ static int sq_filtered(void *p, const suite_filter *f, suite_sum *out)
     return rc;
 }
 
+/* What SQLite leaves to do after a commit: the pages in the WAL not yet written back
+ * to the database file (up to wal_autocheckpoint of them), which the next checkpoint
+ * writes. Done between measurements, as PostgreSQL's checkpoint is, so that no
+ * measurement, of SQLite or another engine, shares the disk with them, and a read
+ * finds the store at rest. */
+static void sq_settle(void)
+{
+    pthread_mutex_lock(&open_lock);
+    for (sq_db *db = open_dbs; db; db = db->next) {
+        pthread_mutex_lock(&db->wlock);
+        if (sqlite3_wal_checkpoint_v2(db->schema, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL) !=
+            SQLITE_OK)
+            fail(db->schema, "checkpoint");
+        pthread_mutex_unlock(&db->wlock);
+    }
+    pthread_mutex_unlock(&open_lock);
+}
+
 static void sq_close(void *p)
 {
     sq_db *db = p;
+    track(db, 0);
     sqlite3_close(db->schema);
     suite_versions_free(db->vers);
     pthread_mutex_destroy(&db->wlock);
@@ -475,6 +514,7 @@ const suite_driver suite_sqlite_driver = {
     .head = sq_head,
     .load = sq_load,
     .versions = sq_versions,
+    .settle = sq_settle,
     .filtered = sq_filtered,
     .add_indexes = sq_add_indexes,
 };

@@ -8,8 +8,11 @@
 #define SUITE_TUNING_H
 
 /* SQLite, run on a new connection before journal_mode=WAL (a page size takes effect only
- * on a database not yet written). */
-#define SQ_TUNING "PRAGMA page_size=4096; PRAGMA cache_size=-65536;"
+ * on a database not yet written): 8 KiB pages, a 64 MiB cache, reads of the database
+ * file through a mapping, a checkpoint every 10,000 pages of WAL rather than 1,000. */
+#define SQ_TUNING                                                                                  \
+    "PRAGMA page_size=8192; PRAGMA cache_size=-65536; PRAGMA mmap_size=1073741824;"                \
+    " PRAGMA wal_autocheckpoint=10000;"
 
 /* LMDB: the flags of a durable environment (an unsynced one adds MDB_NOSYNC). */
 #define SUITE_LMDB_FLAGS    0
