@@ -8,7 +8,10 @@
  * events, and with each event's version known to the program as an application that
  * has loaded its aggregates knows it. The suite runs them beside its own drivers and
  * fails when its driver is more than 20% slower (issue 26): a peer driver that does
- * needless work is then caught by the suite itself.
+ * needless work is then caught by the suite itself. They share the suite's model and
+ * settings (suite_model.c, suite_tuning.h) but, on purpose, none of its drivers' code:
+ * the few lines that look alike (a record's encoding, a row's decoding) are written
+ * again here, so that a slow line in a driver is not also in its yardstick.
  *
  *   evs_ref_<engine> DIR EVENTS PAYLOAD [TUNING]
  *

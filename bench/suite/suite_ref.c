@@ -62,6 +62,7 @@ void suite_ref_rep(engine *e, int rep)
         refs[i].failed = 1;
         return;
     }
+    suite_settle(); /* as before every measurement */
     suite_store_dir(dir, sizeof dir, e, "ref", rep);
     snprintf(events, sizeof events, "%zu", cfg.events);
     snprintf(payload, sizeof payload, "%zu", cfg.payload);

@@ -58,8 +58,8 @@ typedef struct suite_measure {
      * here a read that starts after seconds of idling, or after the other engines'
      * reads, ran up to 40% slower for a while, whichever engine it was */
     int warm;
-    /* run after each repetition of each engine, settled first, outside the measurement:
-     * the reference drivers beside W1 (suite_ref.c). NULL: nothing. */
+    /* run after each repetition of each engine, outside the measurement: the reference
+     * drivers beside W1 (suite_ref.c), which settle first. NULL: nothing. */
     void (*companion)(engine *e, int rep);
     /* the engines it applies to; NULL = all. Engines it skips stay in the run. */
     int (*applies)(const engine *e);
