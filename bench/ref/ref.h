@@ -36,9 +36,10 @@ int ref_start(ref_args *a, int argc, char **argv, const char *usage_tuning);
 /* What a reference driver does, on its store `ctx`; each returns 0 or -1 (said). */
 typedef struct ref_engine {
     const char *name;
-    int (*append_all)(void *ctx, const suite_model *m); /* W1 */
-    int (*settle)(void *ctx);                           /* after W1, untimed; NULL: none */
-    int (*replay)(void *ctx, suite_sum *out);           /* W3 */
+    /* W1; last[k] is stream k's last version (-1: none yet), for it to keep */
+    int (*append_all)(void *ctx, const suite_model *m, int64_t *last);
+    int (*settle)(void *ctx);                 /* after W1, untimed; NULL: none */
+    int (*replay)(void *ctx, suite_sum *out); /* W3 */
 } ref_engine;
 
 /* Time W1, settle, then W3 once unmeasured and once measured; print both rates, check

@@ -46,10 +46,17 @@ static int finish(ref_args *a, const char *engine, double w1_seconds, double w3_
 int ref_run(ref_args *a, const ref_engine *e, void *ctx)
 {
     suite_sum sum;
-    double t0 = suite_now();
-    if (e->append_all(ctx, &a->model) != 0)
+    int64_t *last = malloc(sizeof *last * SUITE_STREAMS);
+    if (!last)
         return 1;
+    for (int k = 0; k < SUITE_STREAMS; k++)
+        last[k] = -1;
+    double t0 = suite_now();
+    int rc = e->append_all(ctx, &a->model, last);
     double w1 = suite_now() - t0;
+    free(last);
+    if (rc != 0)
+        return 1;
     if ((e->settle && e->settle(ctx) != 0) || e->replay(ctx, &sum) != 0) /* the warm-up */
         return 1;
     t0 = suite_now();

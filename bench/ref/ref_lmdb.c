@@ -67,14 +67,9 @@ typedef struct lm_store {
     MDB_dbi log, idx;
 } lm_store;
 
-static int append_all(void *ctx, const suite_model *m)
+static int append_all(void *ctx, const suite_model *m, int64_t *last)
 {
     lm_store *s = ctx;
-    int64_t *last = malloc(sizeof *last * SUITE_STREAMS);
-    if (!last)
-        return -1;
-    for (int k = 0; k < SUITE_STREAMS; k++)
-        last[k] = -1;
     int rc = 0;
     for (size_t i = 0; i < m->n && rc == 0; i += BATCH) {
         MDB_txn *t;
@@ -85,7 +80,6 @@ static int append_all(void *ctx, const suite_model *m)
             rc = put(t, s->log, s->idx, m, j, j + 1, (uint64_t)++last[m->seq[j]], ts);
         rc = rc ? (mdb_txn_abort(t), rc) : mdb_txn_commit(t);
     }
-    free(last);
     return rc ? fail("append", rc) : 0;
 }
 

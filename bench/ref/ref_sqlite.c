@@ -41,7 +41,7 @@ typedef struct sq_store {
     const char *path, *tuning;
 } sq_store;
 
-static int append_all(void *ctx, const suite_model *m)
+static int append_all(void *ctx, const suite_model *m, int64_t *last)
 {
     sqlite3 *h = ((sq_store *)ctx)->h;
     sqlite3_stmt *ins;
@@ -49,10 +49,7 @@ static int append_all(void *ctx, const suite_model *m)
                            "INSERT INTO events(stream,version,type,ts,data) VALUES(?1,?2,?3,?4,?5)",
                            -1, &ins, NULL) != SQLITE_OK)
         return fail(h, "prepare insert");
-    int64_t *last = malloc(sizeof *last * SUITE_STREAMS);
-    int rc = last ? 0 : -1;
-    for (int k = 0; k < SUITE_STREAMS && last; k++)
-        last[k] = -1;
+    int rc = 0;
     for (size_t i = 0; i < m->n && rc == 0; i += BATCH) {
         rc = exec(h, "BEGIN IMMEDIATE");
         int64_t ts = suite_wall_ns();
@@ -71,7 +68,6 @@ static int append_all(void *ctx, const suite_model *m)
         if (rc == 0)
             rc = exec(h, "COMMIT");
     }
-    free(last);
     sqlite3_finalize(ins);
     return rc;
 }

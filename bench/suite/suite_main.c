@@ -23,7 +23,10 @@
  * interleaved across engines (rep 1 of every engine, then rep 2 ...) so the machine's
  * drift hits every engine alike. Output (suite_report.c): one JSON line per measurement
  * (median, min, max of the repetitions), then markdown tables of the ratios
- * evstore/peer and of the issue's targets, met or missed.
+ * evstore/peer and of the issue's targets, met or missed, and the check of the peers'
+ * drivers against the reference drivers (suite_ref.c), which makes the exit status 1
+ * when a driver is under 80% of its reference's rate (in runs of 1,000,000 events or
+ * more).
  */
 #define _GNU_SOURCE
 #include "suite_run.h"
@@ -437,7 +440,10 @@ static int usage(const char *argv0)
     fprintf(stderr,
             "usage: %s [--quick] [--events N] [--reps R] [--seconds S] [--payload 100|1024]\n"
             "       [--large N] [--engines evstore,sqlite,lmdb,pg]\n"
-            "       [--workloads W1,W2,W3,W4,W5,W6,W7,W8,W9,W10] [--dir DIR]\n",
+            "       [--workloads W1,W2,W3,W4,W5,W6,W7,W8,W9,W10] [--dir DIR]\n"
+            "exit status: 0 done; 1 a peer's driver under 80%% of its reference driver's rate\n"
+            "(bench/ref; judged from 1,000,000 events on), or the run could not start;\n"
+            "2 bad arguments\n",
             argv0);
     return 2;
 }

@@ -100,7 +100,8 @@ static void print_ratios(void)
     for (size_t w = 0; w < sizeof wls / sizeof *wls; w++) {
         char own[64]; /* evstore's workload: W1 for W1-stateless */
         const char *dash = strstr(wls[w], "-stateless");
-        snprintf(own, sizeof own, "%.*s", dash ? (int)(dash - wls[w]) : 64, wls[w]);
+        snprintf(own, sizeof own, "%.*s", dash ? (int)(dash - wls[w]) : (int)sizeof own - 1,
+                 wls[w]);
         const result *ev = suite_find("evstore", own);
         if (!ev || (dash && !suite_find("sqlite", wls[w]) && !suite_find("lmdb", wls[w]) &&
                     !suite_find("pg", wls[w])))

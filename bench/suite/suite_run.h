@@ -103,7 +103,8 @@ void suite_latency_run(void); /* W8 */
 void suite_ref_rep(engine *e, int rep);
 void suite_ref_record(int reps);
 /* Print the check of the peers' drivers against the reference drivers; the number of
- * failures (a driver under 80% of its reference's rate). */
+ * failures (a driver under 80% of its reference's rate), 0 for a run too short to
+ * judge (fewer than 1,000,000 events). */
 int suite_ref_check(void);
 
 /* ---- results (suite_report.c) ---- */
