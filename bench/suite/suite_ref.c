@@ -1,11 +1,12 @@
 /*
  * suite_ref.c - the check of the peers' drivers against the reference drivers (issue
- * 26). bench/ref holds, for some peers, the plainest program that does W1 and W3 on that
- * engine with the suite's schema, events and settings (ref.h). After each W1 repetition
- * of such a peer, settled, the suite runs its reference program on a store of its own
- * and keeps the program's W1 and W3 rates; at the end it sets the medians beside its
- * own driver's and fails the run when the driver reaches less than 80% of the
- * reference: a peer made slow by its driver is caught by the suite itself.
+ * 26). bench/ref holds, for SQLite, LMDB and PostgreSQL, the plainest program that does
+ * W1 and W3 on that engine with the suite's schema, events and settings (ref.h). After
+ * each W1 repetition of such a peer, settled, the suite runs its reference program on a
+ * store of its own and keeps the program's W1 and W3 rates; at the end it sets the
+ * medians beside its own driver's and, in a run of full size, fails when the driver
+ * reaches less than 80% of the reference: a peer made slow by its driver is caught by
+ * the suite itself.
  *
  * The programs are found beside the suite's own binary (bench/suite/evs_bench_suite
  * and bench/ref/evs_ref_<engine> in the build tree). A peer without one is said so and
