@@ -18,6 +18,7 @@
 #define SUITE_STREAMS    10000 /* streams "order-0" .. "order-9999" */
 #define SUITE_MAX_BATCH  1000  /* largest append_batch a driver must take */
 #define SUITE_EVENT_TYPE "ItemAdded"
+#define SUITE_MODEL_SEED 0x5EED5EED5EEDull /* W1's event sequence (also the reference drivers') */
 
 /* The large stores of W6, W7 and W9 add two rare kinds of event to the model, 1% each,
  * for W9's filters: every 100th event has type SUITE_RARE_TYPE, and every 100th stream
@@ -105,6 +106,13 @@ typedef struct suite_driver {
      * and each ev.expect is the stream's true last version, which the driver may use
      * without checking it. NULL: the runner uses append_batch. */
     int (*load)(void *conn, const suite_ev *ev, size_t n);
+    /* The table of stream versions an appending process keeps (suite_versions.h): open()
+     * starts it empty, reopen() without it (every append then reads its stream's version
+     * from the store until the table knows it). on = 1: load it from the store, as a
+     * service does when it starts (W6 times this with the open); on = 0: drop it and
+     * read every append's version from the store, as a stateless service does (the
+     * "-stateless" rows). NULL: the engine keeps its own (evstore). */
+    int (*versions)(void *db, int on);
     /* W9: every event the filter selects, in position order, each payload touched
      * whole (sums as replay does). */
     int (*filtered)(void *conn, const suite_filter *f, suite_sum *out);
@@ -242,6 +250,8 @@ typedef struct suite_child {
 } suite_child;
 
 int suite_child_start(suite_child *c, const char *const args[]);
+/* Another program (argv[0] its name) with a pipe from its stdout, as the same. */
+int suite_child_exec(suite_child *c, const char *prog, const char *const argv[]);
 /* The child's next line (newline removed); -1 at its end. */
 int suite_child_line(suite_child *c, char *buf, size_t cap);
 /* Wait for the child to exit; 0 when it exited with status 0. */

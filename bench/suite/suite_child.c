@@ -25,6 +25,11 @@ int suite_child_start(suite_child *c, const char *const args[])
     for (int i = 0; args[i] && n < MAX_ARGS + 2; i++)
         argv[n++] = args[i];
     argv[n] = NULL;
+    return suite_child_exec(c, "/proc/self/exe", argv);
+}
+
+int suite_child_exec(suite_child *c, const char *prog, const char *const argv[])
+{
     int fd[2];
     if (pipe2(fd, O_CLOEXEC) != 0)
         return -1;
@@ -33,7 +38,7 @@ int suite_child_start(suite_child *c, const char *const args[])
         /* dup2 clears O_CLOEXEC on the copy: only stdout survives the exec. */
         if (dup2(fd[1], 1) < 0)
             _exit(126);
-        execv("/proc/self/exe", (char *const *)argv); /* execv does not write to them */
+        execv(prog, (char *const *)argv); /* execv does not write to them */
         _exit(127);
     }
     close(fd[1]);

@@ -183,10 +183,13 @@ static double m_w9_cat_ix(engine *e, int rep)
 static void measure_size(int w6, int w7)
 {
     /* The phase runner keeps the names' pointers only while it runs. */
-    char sz[24], open[64], tiny[64], rss[64], base[64], server[64], rate[64];
+    char sz[24], open[64], tiny[64], bare[64], tiny_bare[64], rss[64], base[64], server[64],
+        rate[64];
     suite_size_label(cur_events, sz, sizeof sz);
     snprintf(open, sizeof open, "W6-open-%s", sz);
     snprintf(tiny, sizeof tiny, "W6-open-10-vs-%s", sz);
+    snprintf(bare, sizeof bare, "W6-open-stateless-%s", sz);
+    snprintf(tiny_bare, sizeof tiny_bare, "W6-open-stateless-10-vs-%s", sz);
     snprintf(rss, sizeof rss, "W7-RssAnon-%s", sz);
     snprintf(base, sizeof base, "W7-base-%s", sz);
     snprintf(server, sizeof server, "W7-server-%s", sz);
@@ -194,8 +197,8 @@ static void measure_size(int w6, int w7)
     const suite_measure m6 = {.name = open,
                               .unit = "us",
                               .run = m_w6,
-                              .aux_name = {tiny},
-                              .aux_unit = {"us"},
+                              .aux_name = {tiny, bare, tiny_bare},
+                              .aux_unit = {"us", "us", "us"},
                               .applies = opens_locally,
                               .on_failure = SUITE_FAIL_LARGE},
                         m7 = {.name = rss,

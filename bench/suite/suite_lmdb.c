@@ -10,23 +10,35 @@
  * W9's filtered catch-up is a read of the whole log that checks each record's type or
  * stream: this layout has no index by type or category (what a C programmer would add
  * is a third database; the full read is the like-for-like comparison with evstore).
+ *
+ * Its best case (issue 26): the driver keeps its streams' last versions in memory
+ * (suite_versions.h; loaded from idx when a store is opened, two cursor moves a stream),
+ * so an append names its version and reads nothing back; MDB_NOOVERWRITE on idx still
+ * turns away a wrong one. The stateless variant (versions(db, 0)) finds each stream's
+ * last version in idx. The table is touched only inside write transactions, which
+ * LMDB's writer lock serialises.
  */
 #define _GNU_SOURCE
 #include "suite.h"
+#include "suite_versions.h"
 
+#include <errno.h>
 #include <lmdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#define MAP_SIZE  (64ull << 30) /* address space only; the file grows as needed */
+#include "suite_tuning.h"
+
 #define KEY_MAX   64
 #define HDR_BYTES 20 /* version 8, ts 8, stream length 2, type length 2 */
 
 typedef struct lm_db {
     MDB_env *env;
     MDB_dbi log, idx;
+    suite_versions *vers;
+    int stateless; /* 1: every version is read from idx */
 } lm_db;
 
 /* A reader keeps one read transaction, reset between reads and renewed (cheap). */
@@ -59,16 +71,21 @@ static uint64_t get_be64(const unsigned char *p)
 static int env_open(void **out, const char *dir, int durable, int create)
 {
     lm_db *db = calloc(1, sizeof *db);
-    if (!db)
+    if (!db || !(db->vers = suite_versions_new())) {
+        free(db);
         return SUITE_ERR;
+    }
+    if (!create)
+        suite_versions_forget(db->vers, 0); /* not loaded: versions(db, 1) loads it */
     MDB_txn *t;
     int rc = mdb_env_create(&db->env);
     if (!rc)
         rc = mdb_env_set_maxdbs(db->env, 2);
     if (!rc)
-        rc = mdb_env_set_mapsize(db->env, MAP_SIZE);
+        rc = mdb_env_set_mapsize(db->env, SUITE_LMDB_MAP_SIZE);
     if (!rc)
-        rc = mdb_env_open(db->env, dir, MDB_NOTLS | (durable ? 0 : MDB_NOSYNC), 0644);
+        rc = mdb_env_open(db->env, dir, MDB_NOTLS | SUITE_LMDB_FLAGS | (durable ? 0 : MDB_NOSYNC),
+                          0644);
     if (!rc)
         rc = mdb_txn_begin(db->env, NULL, create ? 0 : MDB_RDONLY, &t);
     if (!rc) {
@@ -81,6 +98,7 @@ static int env_open(void **out, const char *dir, int durable, int create)
     }
     if (rc) {
         mdb_env_close(db->env);
+        suite_versions_free(db->vers);
         free(db);
         return fail("open", rc);
     }
@@ -161,8 +179,8 @@ static int put_event(MDB_txn *t, lm_db *db, MDB_cursor *icur, const suite_ev *e,
     size_t slen = strlen(e->stream), tlen = strlen(type);
     if (slen + 9 > KEY_MAX)
         return MDB_BAD_VALSIZE;
-    int64_t last;
-    int rc = last_version(icur, e->stream, slen, &last);
+    int64_t last = db->stateless ? SUITE_VERSION_UNKNOWN : suite_versions_get(db->vers, e->stream);
+    int rc = last == SUITE_VERSION_UNKNOWN ? last_version(icur, e->stream, slen, &last) : 0;
     if (rc)
         return rc;
     if (e->expect != SUITE_EXPECT_ANY && e->expect != last)
@@ -183,7 +201,10 @@ static int put_event(MDB_txn *t, lm_db *db, MDB_cursor *icur, const suite_ev *e,
     memcpy(r + HDR_BYTES + slen, type, tlen);
     memcpy(r + HDR_BYTES + slen + tlen, e->data, e->data_len);
     MDB_val ikey = {idx_key(ik, e->stream, slen, version), ik}, ival = {8, pk};
-    return mdb_put(t, db->idx, &ikey, &ival, MDB_NOOVERWRITE);
+    rc = mdb_put(t, db->idx, &ikey, &ival, MDB_NOOVERWRITE);
+    if (!rc && !db->stateless) /* on ENOMEM it forgets: safe */
+        suite_versions_set(db->vers, e->stream, (int64_t)version);
+    return rc;
 }
 
 static int lm_append_batch(void *p, const suite_ev *ev, size_t n)
@@ -212,9 +233,12 @@ static int lm_append_batch(void *p, const suite_ev *ev, size_t n)
     mdb_cursor_close(icur);
     if (rc) {
         mdb_txn_abort(t);
+        suite_versions_forget(db->vers, 0); /* what it learnt was rolled back */
         return rc == MDB_KEYEXIST ? SUITE_CONFLICT : fail("put", rc);
     }
     rc = mdb_txn_commit(t);
+    if (rc)
+        suite_versions_forget(db->vers, 0);
     return rc ? fail("commit", rc) : SUITE_OK;
 }
 
@@ -355,10 +379,58 @@ static int lm_read_stream(void *p, const char *stream, suite_sum *out)
     return rc == 0 || rc == MDB_NOTFOUND ? SUITE_OK : fail("read stream", rc);
 }
 
+/* Every stream's last version into the table: for each stream of idx, seek past its
+ * keys and step back to its last one (last_version), then on to the next stream. */
+static int load_versions(lm_db *db, MDB_txn *t)
+{
+    MDB_cursor *cur;
+    MDB_val key, val;
+    int rc = mdb_cursor_open(t, db->idx, &cur);
+    if (rc)
+        return rc;
+    for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+        char stream[KEY_MAX];
+        size_t slen = key.mv_size - 9;
+        if (key.mv_size < 9 || slen >= KEY_MAX || ((char *)key.mv_data)[slen] != 0) {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+        memcpy(stream, key.mv_data, slen + 1);
+        int64_t last;
+        if ((rc = last_version(cur, stream, slen, &last)) != 0)
+            break;
+        if (suite_versions_set(db->vers, stream, last) != 0) {
+            rc = ENOMEM;
+            break;
+        }
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* Inside a write transaction (aborted: nothing is written), so that no append runs
+ * beside the change. */
+static int lm_versions(void *p, int on)
+{
+    lm_db *db = p;
+    MDB_txn *t;
+    int rc = mdb_txn_begin(db->env, NULL, 0, &t);
+    if (rc)
+        return fail("versions", rc);
+    db->stateless = !on;
+    suite_versions_forget(db->vers, on);
+    if (on && (rc = load_versions(db, t)) != 0)
+        suite_versions_forget(db->vers, 0);
+    mdb_txn_abort(t);
+    return rc ? fail("version load", rc) : SUITE_OK;
+}
+
 static void lm_close(void *p)
 {
     lm_db *db = p;
     mdb_env_close(db->env);
+    suite_versions_free(db->vers);
     free(db);
 }
 
@@ -374,6 +446,7 @@ const suite_driver suite_lmdb_driver = {
     .close = lm_close,
     .reopen = lm_reopen,
     .load = lm_load,
+    .versions = lm_versions,
     .head = lm_head,
     .filtered = lm_filtered,
 };

@@ -23,7 +23,10 @@
  * interleaved across engines (rep 1 of every engine, then rep 2 ...) so the machine's
  * drift hits every engine alike. Output (suite_report.c): one JSON line per measurement
  * (median, min, max of the repetitions), then markdown tables of the ratios
- * evstore/peer and of the issue's targets, met or missed.
+ * evstore/peer and of the issue's targets, met or missed, and the check of the peers'
+ * drivers against the reference drivers (suite_ref.c), which makes the exit status 1
+ * when a driver is under 80% of its reference's rate (in runs of 1,000,000 events or
+ * more).
  */
 #define _GNU_SOURCE
 #include "suite_run.h"
@@ -93,15 +96,17 @@ static int check(engine *e, const char *what, uint64_t got_n, uint64_t want_n, u
 
 /* ---- W1 / W1u: bulk append in batches of 1,000 ---- */
 
-static double bulk_append(engine *e, int rep, int durable)
+/* stateless: the peer reads each stream's version from the store (versions(db, 0)). */
+static double bulk_append(engine *e, int rep, int durable, int stateless)
 {
     char dir[4096];
     void *db, *conn;
     suite_ev ev[W1_BATCH];
-    suite_store_dir(dir, sizeof dir, e, durable ? "w1" : "w1u", rep);
+    suite_store_dir(dir, sizeof dir, e, stateless ? "w1s" : durable ? "w1" : "w1u", rep);
     if (e->d->open(&db, dir, durable) != SUITE_OK)
         return -1;
-    if (e->d->conn_open(&conn, db) != SUITE_OK) {
+    if ((stateless && e->d->versions(db, 0) != SUITE_OK) ||
+        e->d->conn_open(&conn, db) != SUITE_OK) {
         suite_drop_store(e, db, dir);
         return -1;
     }
@@ -116,7 +121,7 @@ static double bulk_append(engine *e, int rep, int durable)
     double t = suite_now() - t0;
     e->d->conn_close(conn);
     /* Keep the durable store of the last repetition for W3-W5. */
-    if (rc == SUITE_OK && durable && rep == cfg.reps - 1) {
+    if (rc == SUITE_OK && durable && !stateless && rep == cfg.reps - 1) {
         e->db = db;
         snprintf(e->dir, sizeof e->dir, "%s", dir);
     } else {
@@ -127,12 +132,23 @@ static double bulk_append(engine *e, int rep, int durable)
 
 static double m_w1(engine *e, int rep)
 {
-    return bulk_append(e, rep, 1);
+    return bulk_append(e, rep, 1, 0);
 }
 
 static double m_w1u(engine *e, int rep)
 {
-    return bulk_append(e, rep, 0);
+    return bulk_append(e, rep, 0, 0);
+}
+
+static double m_w1s(engine *e, int rep)
+{
+    return bulk_append(e, rep, 1, 1);
+}
+
+/* The stateless rows: the peers that keep a table of versions, without it. */
+static int keeps_versions(const engine *e)
+{
+    return e->d->versions != NULL;
 }
 
 /* ---- W3: replay everything ---- */
@@ -212,6 +228,15 @@ static double m_w5(engine *e, int rep)
     if (rc == SUITE_CONFLICT)
         fprintf(stderr, "suite: %s: W5 reported a conflict where there is none\n", e->d->name);
     return rc == SUITE_OK ? (double)done / t : -1;
+}
+
+static double m_w5s(engine *e, int rep)
+{
+    if (!e->db || e->d->versions(e->db, 0) != SUITE_OK)
+        return -1;
+    double rate = m_w5(e, rep);
+    /* Back to the table for the next repetition of W5 (loading it is not measured). */
+    return e->d->versions(e->db, 1) == SUITE_OK ? rate : -1;
 }
 
 /* ---- W2: durable single-event appends from 1 or 8 threads ---- */
@@ -379,6 +404,8 @@ void suite_phase(const suite_measure *m, int reps)
             e->v[r] = m->warm ? m->run(e, r) : 0;
             if (e->v[r] >= 0)
                 e->v[r] = m->run(e, r);
+            if (e->v[r] >= 0 && m->companion)
+                m->companion(e, r);
             if (e->v[r] < 0) {
                 fprintf(stderr, "suite: %s: %s failed; the engine leaves %s\n", e->d->name, m->name,
                         leaves[m->on_failure]);
@@ -413,7 +440,10 @@ static int usage(const char *argv0)
     fprintf(stderr,
             "usage: %s [--quick] [--events N] [--reps R] [--seconds S] [--payload 100|1024]\n"
             "       [--large N] [--engines evstore,sqlite,lmdb,pg]\n"
-            "       [--workloads W1,W2,W3,W4,W5,W6,W7,W8,W9,W10] [--dir DIR]\n",
+            "       [--workloads W1,W2,W3,W4,W5,W6,W7,W8,W9,W10] [--dir DIR]\n"
+            "exit status: 0 done; 1 a peer's driver under 80%% of its reference driver's rate\n"
+            "(bench/ref; judged from 1,000,000 events on), or the run could not start;\n"
+            "2 bad arguments\n",
             argv0);
     return 2;
 }
@@ -504,7 +534,20 @@ static void setup_engines(void)
 
 static void run_all(void)
 {
-    static const suite_measure w1 = {.name = "W1", .unit = "events/s", .run = m_w1},
+    static const suite_measure w1 = {.name = "W1",
+                                     .unit = "events/s",
+                                     .run = m_w1,
+                                     .companion = suite_ref_rep},
+                               w1s = {.name = "W1-stateless",
+                                      .unit = "events/s",
+                                      .run = m_w1s,
+                                      .applies = keeps_versions,
+                                      .on_failure = SUITE_FAIL_ONE},
+                               w5s = {.name = "W5-stateless",
+                                      .unit = "events/s",
+                                      .run = m_w5s,
+                                      .applies = keeps_versions,
+                                      .on_failure = SUITE_FAIL_ONE},
                                w3 = {.name = "W3", .unit = "events/s", .run = m_w3, .warm = 1},
                                w4 = {.name = "W4", .unit = "streams/s", .run = m_w4},
                                w5 = {.name = "W5", .unit = "events/s", .run = m_w5},
@@ -522,14 +565,20 @@ static void run_all(void)
                                        .aux_unit = {"us", "us"}};
     int on1 = suite_listed(cfg.workloads, "W1"), on3 = suite_listed(cfg.workloads, "W3"),
         on4 = suite_listed(cfg.workloads, "W4"), on5 = suite_listed(cfg.workloads, "W5");
-    if (on1 || on3 || on4 || on5) /* W1 builds the store the others read */
+    if (on1 || on3 || on4 || on5) { /* W1 builds the store the others read */
         suite_phase(&w1, cfg.reps);
+        suite_ref_record(cfg.reps);
+    }
+    if (on1)
+        suite_phase(&w1s, cfg.reps);
     if (on3)
         suite_phase(&w3, cfg.reps);
     if (on4)
         suite_phase(&w4, cfg.reps);
-    if (on5)
+    if (on5) {
         suite_phase(&w5, cfg.reps);
+        suite_phase(&w5s, cfg.reps);
+    }
     for (int i = 0; i < nengines; i++) {
         if (engines[i].db)
             suite_drop_store(&engines[i], engines[i].db, engines[i].dir);
@@ -591,7 +640,7 @@ int main(int argc, char **argv)
             "%llu events, dir %s\n",
             cfg.events, cfg.payload, cfg.reps, cfg.w2_seconds, (unsigned long long)cfg.large,
             rundir);
-    if (suite_model_init(&model, cfg.events, cfg.payload, 0x5EED5EED5EEDull) != 0) {
+    if (suite_model_init(&model, cfg.events, cfg.payload, SUITE_MODEL_SEED) != 0) {
         fprintf(stderr, "suite: out of memory\n");
         return 1;
     }
@@ -611,6 +660,7 @@ int main(int argc, char **argv)
     suite_rmtree(rundir);
     fprintf(stderr, "suite: done in %.0f s\n", suite_now() - run_start);
     suite_print_tables();
+    int failed = suite_ref_check();
     suite_model_free(&model);
-    return 0;
+    return failed ? 1 : 0;
 }

@@ -18,11 +18,22 @@
  * read of the table) and allowed onto them (an index on (type, pos) made by
  * add_indexes, or the UNIQUE (stream, version) index for a category).
  *
+ * Its best case (issue 26): the driver keeps its streams' last versions in memory
+ * (suite_versions.h; loaded with a loose index scan of the UNIQUE index when a store is
+ * opened), so a batch names every version and is sent as one COPY, a single statement
+ * and so a single transaction; the UNIQUE index still turns away a wrong version. The
+ * stateless variant (versions(db, 0)) is the pipelined batch of inserts that find or
+ * check each version in the table (below). The table is shared by the threads of W2,
+ * under a mutex: a version is taken from it before the insert commits, so a failed
+ * commit forgets the table (and could leave a gap in that stream's versions if another
+ * thread's insert of the same stream committed meanwhile; none fails in the suite).
+ *
  * Child processes (W7, W8) reach the server through SUITE_PG_CONNINFO, which setup
  * exports once the server answers.
  */
 #define _GNU_SOURCE
 #include "suite.h"
+#include "suite_versions.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -31,6 +42,7 @@
 #include <grp.h>
 #include <libpq-fe.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -59,10 +71,14 @@ static struct {
 typedef struct pg_db {
     int durable;
     char table[TABLE_MAX];
+    pthread_mutex_t lock; /* guards vers and stateless */
+    suite_versions *vers;
+    int stateless; /* 1: every version is found or checked in the table */
 } pg_db;
 
 typedef struct pg_conn {
     PGconn *c;
+    pg_db *db;
     char table[TABLE_MAX];
 } pg_conn;
 
@@ -315,6 +331,18 @@ static const char *const sql_ins_at =
     "INSERT INTO %1$s(stream,version,type,ts,data) SELECT $1::text, $2::bigint+1, $3::text,"
     " $4::bigint, $5::text WHERE (SELECT coalesce(max(version),-1) FROM %1$s"
     " WHERE stream=$1::text) = $2::bigint";
+static const char *const sql_ins =
+    "INSERT INTO %1$s(stream,version,type,ts,data) VALUES($1,$2,$3,$4,$5)";
+static const char *const sql_last = "SELECT coalesce(max(version),-1) FROM %1$s WHERE stream=$1";
+/* Every stream's last version: a loose index scan of the UNIQUE (stream, version) index
+ * (the next stream after the one before, then its last version: two index probes a
+ * stream, not a read of the table). */
+static const char *const sql_versions =
+    "WITH RECURSIVE s(stream) AS (SELECT min(stream) FROM %1$s UNION ALL"
+    " SELECT (SELECT min(stream) FROM %1$s WHERE stream > s.stream) FROM s"
+    " WHERE s.stream IS NOT NULL)"
+    " SELECT stream, (SELECT max(version) FROM %1$s t WHERE t.stream = s.stream) FROM s"
+    " WHERE stream IS NOT NULL";
 static const char *const sql_stream =
     "SELECT pos,stream,version,type,ts,data FROM %1$s WHERE stream=$1 ORDER BY version";
 static const char *const sql_by_type =
@@ -368,11 +396,23 @@ static void pg_settle(void)
     PQfinish(c);
 }
 
+static void pg_close(void *p)
+{
+    pg_db *db = p;
+    suite_versions_free(db->vers);
+    pthread_mutex_destroy(&db->lock);
+    free(db);
+}
+
 static int pg_reopen(void **out, const char *dir)
 {
     pg_db *db = suite_pg_conninfo() ? calloc(1, sizeof *db) : NULL;
-    if (!db)
+    if (!db || !(db->vers = suite_versions_new())) {
+        free(db);
         return SUITE_ERR;
+    }
+    pthread_mutex_init(&db->lock, NULL);
+    suite_versions_forget(db->vers, 0);               /* not loaded: versions(db, 1) loads it */
     suite_pg_table(db->table, sizeof db->table, dir); /* the data lives in the server */
     *out = db;
     return SUITE_OK;
@@ -384,6 +424,7 @@ static int pg_open(void **out, const char *dir, int durable)
         return SUITE_ERR;
     pg_db *db = *out;
     db->durable = durable;
+    suite_versions_forget(db->vers, 1); /* a new store: no streams */
     int rc = exec_on_table("DROP TABLE IF EXISTS %1$s", db->table);
     if (rc == SUITE_OK)
         rc = exec_on_table("CREATE TABLE %1$s(pos bigserial PRIMARY KEY, stream text NOT NULL,"
@@ -391,7 +432,7 @@ static int pg_open(void **out, const char *dir, int durable)
                            " data text NOT NULL, UNIQUE(stream, version))",
                            db->table);
     if (rc != SUITE_OK) {
-        free(db);
+        pg_close(db);
         return SUITE_ERR;
     }
     return SUITE_OK;
@@ -430,6 +471,7 @@ static int pg_conn_open(void **out, void *p)
     char sql[512];
     const char *t = db->table;
     snprintf(pc->table, sizeof pc->table, "%s", t);
+    pc->db = db;
     pc->c = PQconnectdb(suite_pg_conninfo());
     int rc = PQstatus(pc->c) == CONNECTION_OK ? SUITE_OK : fail_res(pc->c, NULL, "connect");
     if (rc == SUITE_OK && !db->durable)
@@ -438,6 +480,10 @@ static int pg_conn_open(void **out, void *p)
         rc = prepare(pc->c, "ins_any", sql_for(sql, sizeof sql, sql_ins_any, t), 4);
     if (rc == SUITE_OK)
         rc = prepare(pc->c, "ins_at", sql_for(sql, sizeof sql, sql_ins_at, t), 5);
+    if (rc == SUITE_OK)
+        rc = prepare(pc->c, "ins", sql_for(sql, sizeof sql, sql_ins, t), 5);
+    if (rc == SUITE_OK)
+        rc = prepare(pc->c, "last", sql_for(sql, sizeof sql, sql_last, t), 1);
     if (rc == SUITE_OK)
         rc = prepare(pc->c, "stream", sql_for(sql, sizeof sql, sql_stream, t), 1);
     if (rc == SUITE_OK)
@@ -452,7 +498,8 @@ static int pg_conn_open(void **out, void *p)
     return SUITE_OK;
 }
 
-/* Queue one insert (text parameters, which libpq copies at once). */
+/* Queue one insert that finds or checks its version in the table (stateless; text
+ * parameters, which libpq copies at once). */
 static int send_insert(PGconn *c, const suite_ev *e, const char *ts)
 {
     char expect[24];
@@ -467,7 +514,7 @@ static int send_insert(PGconn *c, const suite_ev *e, const char *ts)
 
 /* Collect the pipeline's results: BEGIN, then n inserts, then the sync. Each query's
  * result is followed by a NULL. Returns SUITE_OK when every insert wrote its row,
- * SUITE_CONFLICT when an expected-version check turned one away. */
+ * SUITE_CONFLICT when an expected-version check or the UNIQUE index turned one away. */
 static int collect(PGconn *c, size_t n)
 {
     int rc = SUITE_OK;
@@ -475,7 +522,10 @@ static int collect(PGconn *c, size_t n)
         PGresult *r = PQgetResult(c);
         if (!r)
             return fail_res(c, NULL, "pipeline result");
-        if (rc == SUITE_OK && PQresultStatus(r) != PGRES_COMMAND_OK) {
+        const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+        if (rc == SUITE_OK && state && !strcmp(state, "23505")) {
+            rc = SUITE_CONFLICT;
+        } else if (rc == SUITE_OK && PQresultStatus(r) != PGRES_COMMAND_OK) {
             fprintf(stderr, "suite: pg: pipelined %s: %s", i ? "insert" : "BEGIN",
                     PQresultErrorMessage(r));
             rc = SUITE_ERR;
@@ -493,9 +543,10 @@ static int collect(PGconn *c, size_t n)
     return rc;
 }
 
-static int pg_append_batch(void *p, const suite_ev *ev, size_t n)
+/* The stateless batch: one transaction of pipelined inserts, BEGIN, the n inserts,
+ * COMMIT once every insert is known to have succeeded. */
+static int pipelined(PGconn *c, const suite_ev *ev, size_t n)
 {
-    PGconn *c = ((pg_conn *)p)->c;
     char ts[24];
     snprintf(ts, sizeof ts, "%lld", (long long)suite_wall_ns());
     if (!PQenterPipelineMode(c))
@@ -514,22 +565,97 @@ static int pg_append_batch(void *p, const suite_ev *ev, size_t n)
     return rc == SUITE_OK ? end : rc;
 }
 
+/* The stream's last version, read from the store. */
+static int read_last(PGconn *c, const char *stream, int64_t *last)
+{
+    const char *v[1] = {stream};
+    PGresult *r = PQexecPrepared(c, "last", 1, v, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
+        return fail_res(c, r, "last version");
+    *last = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    return SUITE_OK;
+}
+
+static void forget(pg_db *db)
+{
+    pthread_mutex_lock(&db->lock);
+    suite_versions_forget(db->vers, 0);
+    pthread_mutex_unlock(&db->lock);
+}
+
+/* Each event's version from the table (a stream it does not know is read from the
+ * store), each expected version checked. The table learns them at once, under its
+ * lock; a batch that then fails to commit makes it forget (forget()). */
+static int take_versions(pg_conn *pc, const suite_ev *ev, size_t n, int64_t *version)
+{
+    pg_db *db = pc->db;
+    int rc = SUITE_OK;
+    pthread_mutex_lock(&db->lock);
+    for (size_t i = 0; i < n && rc == SUITE_OK; i++) {
+        int64_t last = suite_versions_get(db->vers, ev[i].stream);
+        if (last == SUITE_VERSION_UNKNOWN)
+            rc = read_last(pc->c, ev[i].stream, &last);
+        if (rc == SUITE_OK && ev[i].expect != SUITE_EXPECT_ANY && ev[i].expect != last)
+            rc = SUITE_CONFLICT;
+        if (rc == SUITE_OK) {
+            version[i] = last + 1;
+            suite_versions_set(db->vers, ev[i].stream, last + 1); /* ENOMEM: it forgets */
+        }
+    }
+    if (rc != SUITE_OK)
+        suite_versions_forget(db->vers, 0);
+    pthread_mutex_unlock(&db->lock);
+    return rc;
+}
+
+static int copy_rows(pg_conn *pc, const suite_ev *ev, size_t n, const int64_t *version);
+
+static int pg_append_batch(void *p, const suite_ev *ev, size_t n)
+{
+    pg_conn *pc = p;
+    int64_t version[SUITE_MAX_BATCH];
+    if (pc->db->stateless)
+        return pipelined(pc->c, ev, n);
+    if (n > SUITE_MAX_BATCH)
+        return SUITE_ERR;
+    int rc = take_versions(pc, ev, n, version);
+    if (rc != SUITE_OK)
+        return rc;
+    /* COPY rather than the same inserts pipelined with their versions: W1 1.35x and W5
+     * 1.13x as fast (bench/RESULTS.md, "Peers' best case"). */
+    if ((rc = copy_rows(pc, ev, n, version)) != SUITE_OK)
+        forget(pc->db);
+    return rc;
+}
+
 static int pg_append_one(void *p, const suite_ev *ev)
 {
-    PGconn *c = ((pg_conn *)p)->c;
+    pg_conn *pc = p;
+    PGconn *c = pc->c;
     if (ev->expect != SUITE_EXPECT_ANY)
         return pg_append_batch(p, ev, 1);
-    char ts[24];
+    char ts[24], num[24];
     snprintf(ts, sizeof ts, "%lld", (long long)suite_wall_ns());
-    const char *v[4] = {ev->stream, suite_ev_type(ev), ts, ev->data};
-    /* Two threads may pick the same next version of a stream; the UNIQUE index turns
-     * away the second (23505) and it tries again, as an application would. */
+    /* Two writers may pick the same next version of a stream; the UNIQUE index turns
+     * away the second (23505) and it tries again, as an application would (with the
+     * table forgotten, reading the version from the store). */
     for (int attempt = 0; attempt < 100; attempt++) {
-        PGresult *r = PQexecPrepared(c, "ins_any", 4, v, NULL, NULL, 0);
+        int stateless = pc->db->stateless;
+        int64_t version = 0;
+        if (!stateless && take_versions(pc, ev, 1, &version) != SUITE_OK)
+            return SUITE_ERR;
+        snprintf(num, sizeof num, "%lld", (long long)version);
+        const char *find[4] = {ev->stream, suite_ev_type(ev), ts, ev->data};
+        const char *named[5] = {ev->stream, num, suite_ev_type(ev), ts, ev->data};
+        PGresult *r = stateless ? PQexecPrepared(c, "ins_any", 4, find, NULL, NULL, 0)
+                                : PQexecPrepared(c, "ins", 5, named, NULL, NULL, 0);
         if (PQresultStatus(r) == PGRES_COMMAND_OK) {
             PQclear(r);
             return SUITE_OK;
         }
+        if (!stateless)
+            forget(pc->db);
         const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
         if (!state || strcmp(state, "23505") != 0)
             return fail_res(c, r, "insert");
@@ -619,10 +745,11 @@ static size_t copy_escape(char *out, const char *in, size_t len)
     return n;
 }
 
-/* The large stores' load: one COPY of the n rows, versions as given. */
-static int pg_load(void *p, const suite_ev *ev, size_t n)
+/* One COPY of the n rows, a single statement and so a single transaction (synced
+ * at its end when synchronous_commit is on). version: each row's, or NULL for the
+ * large stores' load, whose expect is the stream's true last version. */
+static int copy_rows(pg_conn *pc, const suite_ev *ev, size_t n, const int64_t *version)
 {
-    pg_conn *pc = p;
     char sql[256], row[2 * 4096 + 256];
     int64_t ts = suite_wall_ns();
     PGresult *r =
@@ -637,9 +764,9 @@ static int pg_load(void *p, const suite_ev *ev, size_t n)
             ok = 0;
             break;
         }
-        size_t len =
-            (size_t)snprintf(row, 256, "%s\t%lld\t%s\t%lld\t", ev[i].stream,
-                             (long long)ev[i].expect + 1, suite_ev_type(&ev[i]), (long long)ts);
+        long long v = version ? version[i] : ev[i].expect + 1;
+        size_t len = (size_t)snprintf(row, 256, "%s\t%lld\t%s\t%lld\t", ev[i].stream, v,
+                                      suite_ev_type(&ev[i]), (long long)ts);
         len += copy_escape(row + len, ev[i].data, ev[i].data_len);
         row[len++] = '\n';
         ok = PQputCopyData(pc->c, row, (int)len) == 1;
@@ -647,11 +774,51 @@ static int pg_load(void *p, const suite_ev *ev, size_t n)
     if (PQputCopyEnd(pc->c, ok ? NULL : "suite: row too long") != 1)
         return fail_res(pc->c, NULL, "copy end");
     r = PQgetResult(pc->c);
-    int rc = PQresultStatus(r) == PGRES_COMMAND_OK ? SUITE_OK : fail_res(pc->c, r, "copy");
-    if (rc == SUITE_OK)
+    const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    int rc = PQresultStatus(r) == PGRES_COMMAND_OK ? SUITE_OK
+             : state && !strcmp(state, "23505")    ? SUITE_CONFLICT
+                                                   : fail_res(pc->c, r, "copy");
+    if (rc != SUITE_ERR)
         PQclear(r);
     while ((r = PQgetResult(pc->c)) != NULL)
         PQclear(r);
+    return rc;
+}
+
+/* The large stores' load: one COPY of the n rows, versions as given. */
+static int pg_load(void *p, const suite_ev *ev, size_t n)
+{
+    return copy_rows(p, ev, n, NULL);
+}
+
+/* The table loaded, on = 1, or dropped (stateless), on = 0; on a connection of its own. */
+static int pg_versions(void *p, int on)
+{
+    pg_db *db = p;
+    char sql[1024];
+    pthread_mutex_lock(&db->lock);
+    db->stateless = !on;
+    suite_versions_forget(db->vers, on);
+    int rc = SUITE_OK;
+    if (on) {
+        PGconn *c = PQconnectdb(suite_pg_conninfo());
+        PGresult *r = PQstatus(c) == CONNECTION_OK
+                          ? PQexec(c, sql_for(sql, sizeof sql, sql_versions, db->table))
+                          : NULL;
+        if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+            rc = fail_res(c, r, "version load");
+        } else {
+            for (int i = 0; rc == SUITE_OK && i < PQntuples(r); i++)
+                if (suite_versions_set(db->vers, PQgetvalue(r, i, 0),
+                                       strtoll(PQgetvalue(r, i, 1), NULL, 10)) != 0)
+                    rc = SUITE_ERR;
+            PQclear(r);
+        }
+        PQfinish(c);
+        if (rc != SUITE_OK)
+            suite_versions_forget(db->vers, 0);
+    }
+    pthread_mutex_unlock(&db->lock);
     return rc;
 }
 
@@ -691,11 +858,6 @@ static long pg_server_pid(void *p)
     return PQbackendPID(((pg_conn *)p)->c);
 }
 
-static void pg_close(void *p)
-{
-    free(p);
-}
-
 const suite_driver suite_pg_driver = {
     .name = "pg",
     .setup = pg_setup,
@@ -711,6 +873,7 @@ const suite_driver suite_pg_driver = {
     .close = pg_close,
     .reopen = pg_reopen,
     .load = pg_load,
+    .versions = pg_versions,
     .filtered = pg_filtered,
     .add_indexes = pg_add_indexes,
     .server_pid = pg_server_pid,

@@ -58,6 +58,9 @@ typedef struct suite_measure {
      * here a read that starts after seconds of idling, or after the other engines'
      * reads, ran up to 40% slower for a while, whichever engine it was */
     int warm;
+    /* run after each repetition of each engine, outside the measurement: the reference
+     * drivers beside W1 (suite_ref.c), which settle first. NULL: nothing. */
+    void (*companion)(engine *e, int rep);
     /* the engines it applies to; NULL = all. Engines it skips stay in the run. */
     int (*applies)(const engine *e);
     /* what an engine that fails it leaves: the run, the large-store workloads (which
@@ -94,6 +97,15 @@ double suite_w6_open(engine *e, int rep, uint64_t events);
 double suite_w7_memory(engine *e, int rep, const suite_sum *want);
 double suite_w9_filtered(engine *e, const suite_filter *f, uint64_t events, const suite_sum *want);
 void suite_latency_run(void); /* W8 */
+
+/* The reference drivers (suite_ref.c): W1 and W3 by bench/ref's programs, run after each
+ * W1 repetition of the peers that have one; recorded as engine "<peer>-ref". */
+void suite_ref_rep(engine *e, int rep);
+void suite_ref_record(int reps);
+/* Print the check of the peers' drivers against the reference drivers; the number of
+ * failures (a driver under 80% of its reference's rate), 0 for a run too short to
+ * judge (fewer than 1,000,000 events). */
+int suite_ref_check(void);
 
 /* ---- results (suite_report.c) ---- */
 

@@ -7,6 +7,14 @@
  * which is what SQLite's single writer amounts to anyway and spares the threads the
  * busy handler's sleeps (the best case for SQLite).
  *
+ * Its best case (issue 26): the driver keeps its streams' last versions in memory
+ * (suite_versions.h; loaded from the index when a store is opened), so an insert names
+ * its version and reads nothing back; the UNIQUE index still turns away a wrong one. The
+ * stateless variant (versions(db, 0)) finds each version in the store instead: one past
+ * the stream's last, found through the index inside the INSERT, or read first when an
+ * expected version must be checked. The tuning pragmas (page size, cache, checkpoints,
+ * mmap) are suite_tuning.h's, chosen by measurement.
+ *
  * W9 (filtered catch-up) runs the same SELECT two ways: kept off every index (NOT
  * INDEXED: a read of the whole table in position order) and on an index (INDEXED BY an
  * index on (type, pos) made by add_indexes, or the UNIQUE (stream, version) index for a
@@ -14,6 +22,8 @@
  */
 #define _GNU_SOURCE
 #include "suite.h"
+#include "suite_tuning.h"
+#include "suite_versions.h"
 
 #include <pthread.h>
 #include <sqlite3.h>
@@ -25,14 +35,35 @@
 typedef struct sq_db {
     char path[4096];
     int durable;
-    pthread_mutex_t wlock;
-    sqlite3 *schema; /* the connection that created the store; kept until close */
+    pthread_mutex_t wlock; /* also guards vers and stateless */
+    sqlite3 *schema;       /* the connection that created the store; kept until close */
+    suite_versions *vers;
+    int stateless;      /* 1: every version is read from the store */
+    struct sq_db *next; /* in open_dbs */
 } sq_db;
+
+/* The stores open in this process, for settle(). */
+static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
+static sq_db *open_dbs;
+
+static void track(sq_db *db, int open)
+{
+    pthread_mutex_lock(&open_lock);
+    sq_db **p = &open_dbs;
+    while (*p && *p != db)
+        p = &(*p)->next;
+    if (open && !*p)
+        db->next = open_dbs, open_dbs = db;
+    else if (!open && *p)
+        *p = db->next;
+    pthread_mutex_unlock(&open_lock);
+}
 
 enum {
     ST_INS_ANY,
     ST_INS_AT,
     ST_LAST,
+    ST_NEXT_STREAM,
     ST_REPLAY,
     ST_STREAM,
     ST_BEGIN,
@@ -41,13 +72,15 @@ enum {
     ST_N
 };
 
-/* The version a new event gets without a check: one past the stream's last, found
- * through the UNIQUE(stream, version) index inside the same statement. */
+/* The version a new event gets without a check (stateless): one past the stream's last,
+ * found through the UNIQUE(stream, version) index inside the same statement (one seek
+ * to the end of the stream's keys, as for ST_LAST and ST_NEXT_STREAM). */
 static const char *const sql_text[ST_N] = {
     "INSERT INTO events(stream,version,type,ts,data) VALUES(?1,"
     "(SELECT coalesce(max(version),-1)+1 FROM events WHERE stream=?1),?2,?3,?4)",
     "INSERT INTO events(stream,version,type,ts,data) VALUES(?1,?2,?3,?4,?5)",
     "SELECT coalesce(max(version),-1) FROM events WHERE stream=?1",
+    "SELECT min(stream) FROM events WHERE stream>?1",
     "SELECT pos,stream,version,type,ts,data FROM events ORDER BY pos",
     "SELECT pos,stream,version,type,ts,data FROM events WHERE stream=?1 ORDER BY version",
     "BEGIN IMMEDIATE",
@@ -79,7 +112,8 @@ static int sq_connect(sqlite3 **out, const char *path, int durable, int create)
     }
     const char *pragmas = durable ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
                                   : "PRAGMA journal_mode=WAL; PRAGMA synchronous=OFF;";
-    if (sqlite3_exec(h, pragmas, NULL, NULL, NULL) != SQLITE_OK ||
+    if (sqlite3_exec(h, SQ_TUNING, NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_exec(h, pragmas, NULL, NULL, NULL) != SQLITE_OK ||
         sqlite3_busy_timeout(h, 10000) != SQLITE_OK) {
         fail(h, "pragmas");
         sqlite3_close(h);
@@ -101,7 +135,9 @@ static int sq_open(void **out, const char *dir, int durable)
     snprintf(db->path, sizeof db->path, "%s/events.db", dir);
     db->durable = durable;
     pthread_mutex_init(&db->wlock, NULL);
-    if (sq_connect(&db->schema, db->path, durable, 1) != SUITE_OK) {
+    if (!(db->vers = suite_versions_new()) ||
+        sq_connect(&db->schema, db->path, durable, 1) != SUITE_OK) {
+        suite_versions_free(db->vers);
         free(db);
         return SUITE_ERR;
     }
@@ -111,9 +147,11 @@ static int sq_open(void **out, const char *dir, int durable)
     if (sqlite3_exec(db->schema, schema, NULL, NULL, NULL) != SQLITE_OK) {
         fail(db->schema, "create table");
         sqlite3_close(db->schema);
+        suite_versions_free(db->vers);
         free(db);
         return SUITE_ERR;
     }
+    track(db, 1);
     *out = db;
     return SUITE_OK;
 }
@@ -152,21 +190,54 @@ static int sq_conn_open(void **out, void *p)
     return SUITE_OK;
 }
 
-/* Run a statement that returns no rows. */
+/* Run a statement that returns no rows. An insert turned away by the UNIQUE index is
+ * a conflict: another writer gave the stream that version first. */
 static int run(sq_conn *c, int which)
 {
     sqlite3_stmt *s = c->st[which];
     int rc = sqlite3_step(s);
     sqlite3_reset(s);
+    if (rc == SQLITE_CONSTRAINT && sqlite3_extended_errcode(c->h) == SQLITE_CONSTRAINT_UNIQUE)
+        return SUITE_CONFLICT;
     return rc == SQLITE_DONE ? SUITE_OK : fail(c->h, sql_text[which]);
 }
 
-static int insert_at(sq_conn *c, const suite_ev *e, int64_t ts);
+/* The stream's last version: from the table, or from the index when the driver is
+ * stateless or the table does not know the stream. */
+static int last_version(sq_conn *c, const char *stream, int64_t *last)
+{
+    *last = c->db->stateless ? SUITE_VERSION_UNKNOWN : suite_versions_get(c->db->vers, stream);
+    if (*last != SUITE_VERSION_UNKNOWN)
+        return SUITE_OK;
+    sqlite3_stmt *q = c->st[ST_LAST];
+    sqlite3_bind_text(q, 1, stream, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW)
+        *last = sqlite3_column_int64(q, 0);
+    sqlite3_reset(q);
+    return rc == SQLITE_ROW ? SUITE_OK : fail(c->h, "last version");
+}
 
-/* Insert one event inside the current transaction (or as its own when there is none). */
+/* Insert e as the stream's given version; the table learns it. */
+static int insert_version(sq_conn *c, const suite_ev *e, int64_t version, int64_t ts)
+{
+    sqlite3_stmt *s = c->st[ST_INS_AT];
+    sqlite3_bind_text(s, 1, e->stream, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, version);
+    sqlite3_bind_text(s, 3, suite_ev_type(e), -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 4, ts);
+    sqlite3_bind_text(s, 5, e->data, (int)e->data_len, SQLITE_STATIC);
+    int rc = run(c, ST_INS_AT);
+    if (rc == SUITE_OK && !c->db->stateless)
+        suite_versions_set(c->db->vers, e->stream, version); /* on ENOMEM it forgets: safe */
+    return rc;
+}
+
+/* Insert one event inside the current transaction (or as its own when there is none),
+ * checking its expected version, or finding the next one for SUITE_EXPECT_ANY. */
 static int insert(sq_conn *c, const suite_ev *e, int64_t ts)
 {
-    if (e->expect == SUITE_EXPECT_ANY) {
+    if (c->db->stateless && e->expect == SUITE_EXPECT_ANY) {
         sqlite3_stmt *s = c->st[ST_INS_ANY];
         sqlite3_bind_text(s, 1, e->stream, -1, SQLITE_STATIC);
         sqlite3_bind_text(s, 2, suite_ev_type(e), -1, SQLITE_STATIC);
@@ -174,43 +245,30 @@ static int insert(sq_conn *c, const suite_ev *e, int64_t ts)
         sqlite3_bind_text(s, 4, e->data, (int)e->data_len, SQLITE_STATIC);
         return run(c, ST_INS_ANY);
     }
-    sqlite3_stmt *q = c->st[ST_LAST];
-    sqlite3_bind_text(q, 1, e->stream, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(q);
-    int64_t last = rc == SQLITE_ROW ? sqlite3_column_int64(q, 0) : -3;
-    sqlite3_reset(q);
-    if (rc != SQLITE_ROW)
-        return fail(c->h, "last version");
-    if (last != e->expect)
+    int64_t last;
+    if (last_version(c, e->stream, &last) != SUITE_OK)
+        return SUITE_ERR;
+    if (e->expect != SUITE_EXPECT_ANY && e->expect != last)
         return SUITE_CONFLICT;
-    return insert_at(c, e, ts);
-}
-
-/* Insert e as version e->expect + 1, unchecked. */
-static int insert_at(sq_conn *c, const suite_ev *e, int64_t ts)
-{
-    sqlite3_stmt *s = c->st[ST_INS_AT];
-    sqlite3_bind_text(s, 1, e->stream, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, e->expect + 1);
-    sqlite3_bind_text(s, 3, suite_ev_type(e), -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 4, ts);
-    sqlite3_bind_text(s, 5, e->data, (int)e->data_len, SQLITE_STATIC);
-    return run(c, ST_INS_AT);
+    return insert_version(c, e, last + 1, ts);
 }
 
 /* One transaction of n inserts; `checked`: each expect is checked (or, for
- * SUITE_EXPECT_ANY, found), else trusted (the large stores' load). */
+ * SUITE_EXPECT_ANY, found), else trusted (the large stores' load). A failed one leaves
+ * the table forgotten: what it learnt was rolled back. */
 static int batch(sq_conn *c, const suite_ev *ev, size_t n, int checked)
 {
     pthread_mutex_lock(&c->db->wlock);
     int rc = run(c, ST_BEGIN);
     int64_t ts = suite_wall_ns();
     for (size_t i = 0; i < n && rc == SUITE_OK; i++)
-        rc = checked ? insert(c, &ev[i], ts) : insert_at(c, &ev[i], ts);
+        rc = checked ? insert(c, &ev[i], ts) : insert_version(c, &ev[i], ev[i].expect + 1, ts);
     if (rc == SUITE_OK)
         rc = run(c, ST_COMMIT);
-    else
+    if (rc != SUITE_OK) {
         run(c, ST_ROLLBACK);
+        suite_versions_forget(c->db->vers, 0);
+    }
     pthread_mutex_unlock(&c->db->wlock);
     return rc;
 }
@@ -239,6 +297,8 @@ static int sq_append_one(void *p, const suite_ev *ev)
         return sq_append_batch(c, ev, 1);
     pthread_mutex_lock(&c->db->wlock);
     int rc = insert(c, ev, suite_wall_ns());
+    if (rc != SUITE_OK)
+        suite_versions_forget(c->db->vers, 0);
     pthread_mutex_unlock(&c->db->wlock);
     return rc;
 }
@@ -292,11 +352,14 @@ static int sq_reopen(void **out, const char *dir)
         return SUITE_ERR;
     snprintf(db->path, sizeof db->path, "%s/events.db", dir);
     pthread_mutex_init(&db->wlock, NULL);
-    if (sq_connect(&db->schema, db->path, 0, 0) != SUITE_OK) {
+    if (!(db->vers = suite_versions_new()) || sq_connect(&db->schema, db->path, 0, 0) != SUITE_OK) {
+        suite_versions_free(db->vers);
         pthread_mutex_destroy(&db->wlock);
         free(db);
         return SUITE_ERR;
     }
+    suite_versions_forget(db->vers, 0); /* not loaded: versions(db, 1) loads it */
+    track(db, 1);
     *out = db;
     return SUITE_OK;
 }
@@ -319,6 +382,61 @@ static int sq_head(void *p, int64_t *pos)
 {
     *pos = -1;
     return once(p, "SELECT max(pos) FROM events", pos);
+}
+
+/* Every stream's last version into the table: a skip through the UNIQUE index, two
+ * seeks a stream (the next stream's name, then its last version), not a read of it. */
+static int load_versions(sq_db *db)
+{
+    sqlite3_stmt *next = NULL, *last = NULL;
+    if (sqlite3_prepare_v2(db->schema, sql_text[ST_NEXT_STREAM], -1, &next, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db->schema, sql_text[ST_LAST], -1, &last, NULL) != SQLITE_OK) {
+        sqlite3_finalize(next);
+        return fail(db->schema, "prepare version load");
+    }
+    char stream[1024] = "";
+    int rc = SUITE_OK;
+    for (;;) {
+        sqlite3_bind_text(next, 1, stream, -1, SQLITE_TRANSIENT);
+        if (sqlite3_step(next) != SQLITE_ROW) {
+            rc = fail(db->schema, "version load");
+            break;
+        }
+        const unsigned char *name = sqlite3_column_text(next, 0);
+        if (!name) /* no stream after the last one: done */
+            break;
+        if ((size_t)sqlite3_column_bytes(next, 0) >= sizeof stream) {
+            fprintf(stderr, "suite: sqlite: version load: a stream name is too long\n");
+            rc = SUITE_ERR;
+            break;
+        }
+        memcpy(stream, name, (size_t)sqlite3_column_bytes(next, 0) + 1);
+        sqlite3_reset(next);
+        sqlite3_bind_text(last, 1, stream, -1, SQLITE_STATIC);
+        int found = sqlite3_step(last) == SQLITE_ROW;
+        int64_t version = found ? sqlite3_column_int64(last, 0) : 0;
+        sqlite3_reset(last);
+        if (!found || suite_versions_set(db->vers, stream, version) != 0) {
+            rc = found ? SUITE_ERR : fail(db->schema, "version load");
+            break;
+        }
+    }
+    sqlite3_finalize(next);
+    sqlite3_finalize(last);
+    return rc;
+}
+
+static int sq_versions(void *p, int on)
+{
+    sq_db *db = p;
+    pthread_mutex_lock(&db->wlock);
+    db->stateless = !on;
+    suite_versions_forget(db->vers, on);
+    int rc = on ? load_versions(db) : SUITE_OK;
+    if (rc != SUITE_OK)
+        suite_versions_forget(db->vers, 0);
+    pthread_mutex_unlock(&db->wlock);
+    return rc;
 }
 
 static int sq_add_indexes(void *p)
@@ -354,10 +472,30 @@ static int sq_filtered(void *p, const suite_filter *f, suite_sum *out)
     return rc;
 }
 
+/* What SQLite leaves to do after a commit: the pages in the WAL not yet written back
+ * to the database file (up to wal_autocheckpoint of them), which the next checkpoint
+ * writes. Done between measurements, as PostgreSQL's checkpoint is, so that no
+ * measurement, of SQLite or another engine, shares the disk with them, and a read
+ * finds the store at rest. */
+static void sq_settle(void)
+{
+    pthread_mutex_lock(&open_lock);
+    for (sq_db *db = open_dbs; db; db = db->next) {
+        pthread_mutex_lock(&db->wlock);
+        if (sqlite3_wal_checkpoint_v2(db->schema, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL) !=
+            SQLITE_OK)
+            fail(db->schema, "checkpoint");
+        pthread_mutex_unlock(&db->wlock);
+    }
+    pthread_mutex_unlock(&open_lock);
+}
+
 static void sq_close(void *p)
 {
     sq_db *db = p;
+    track(db, 0);
     sqlite3_close(db->schema);
+    suite_versions_free(db->vers);
     pthread_mutex_destroy(&db->wlock);
     free(db);
 }
@@ -375,6 +513,8 @@ const suite_driver suite_sqlite_driver = {
     .reopen = sq_reopen,
     .head = sq_head,
     .load = sq_load,
+    .versions = sq_versions,
+    .settle = sq_settle,
     .filtered = sq_filtered,
     .add_indexes = sq_add_indexes,
 };
