@@ -219,7 +219,9 @@ int fu_consumers_create(fu_consumers *fc, evs_store *store)
         if (c->kept)
             continue;
         evs_consumer *h = NULL;
-        int rc = evs_consumer_open(&h, store, c->name, NULL);
+        /* futoin kept no filter (its consumers name one at every poll): the first
+         * subscribe chooses it. */
+        int rc = evs_consumer_open_v2(&h, store, c->name, NULL, EVS_CONSUMER_ADOPT_NEXT);
         char msg[512] = "";
         if (rc == 0) {
             if (c->checkpoint > 0)

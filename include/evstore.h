@@ -768,7 +768,14 @@ EVS_API int evs_consumer_open(evs_consumer **out, evs_store *store, const char *
  * too. */
 #define EVS_CONSUMER_REFILTER 1u
 
-/** evs_consumer_open with `flags` (0 or EVS_CONSUMER_REFILTER).
+/* Flag for evs_consumer_open_v2: a consumer that keeps no filter (one this open
+ * creates) keeps none after it either, and takes the filter of its next open without
+ * the flag. For tools that create consumers for another program without knowing which
+ * events it wants, such as an importer whose source kept only checkpoints. `filter`
+ * still selects what this handle delivers. */
+#define EVS_CONSUMER_ADOPT_NEXT 2u
+
+/** evs_consumer_open with `flags` (0, or EVS_CONSUMER_REFILTER, EVS_CONSUMER_ADOPT_NEXT).
  *  @return as evs_consumer_open; EVS_EINVAL also for unknown flags. */
 EVS_API int evs_consumer_open_v2(evs_consumer **out, evs_store *store, const char *name,
                                  const evs_query *filter, unsigned flags);

@@ -149,8 +149,8 @@ static int refuse_filter(const evs_consumer *c, const char *kept, const char *as
 
 /* Keep the filter asked for, or check it against the one kept. `text` is the asked
  * filter's canonical form; `write` says whether the checkpoint must be saved anyway. */
-static int settle_filter(evs_consumer *c, const char *kept, const char *text, bool refilter,
-                         bool write)
+static int settle_filter(evs_consumer *c, const char *kept, const char *text, unsigned flags,
+                         bool refilter, bool write)
 {
     bool differs = kept && strcmp(kept, text) != 0;
     if (differs && !refilter)
@@ -158,8 +158,10 @@ static int settle_filter(evs_consumer *c, const char *kept, const char *text, bo
     if (write)
         c->acked_ts = evs__now_ns();
     /* New, adopted from an older store, or refiltered: the whole checkpoint is
-     * rewritten, filter included. Otherwise the filter on disk is already this one. */
-    bool keep_text = keeps_filters(c->store) && (!kept || differs);
+     * rewritten, filter included. Otherwise the filter on disk is already this one.
+     * EVS_CONSUMER_ADOPT_NEXT leaves a consumer that keeps none without one. */
+    bool adopt_next = (flags & EVS_CONSUMER_ADOPT_NEXT) != 0 && !kept;
+    bool keep_text = keeps_filters(c->store) && (!kept || differs) && !adopt_next;
     if (!keep_text)
         return write ? save(c, true) : 0;
     c->saved_at = evs__monotonic_ns();
@@ -211,7 +213,7 @@ static int consumer_start(evs_consumer *c, const evs_query *filter, int64_t at, 
     if (rc == 0)
         rc = evs__filter_encode(filter, c->name, &text);
     if (rc == 0)
-        rc = settle_filter(c, kept, text, refilter, write);
+        rc = settle_filter(c, kept, text, flags, refilter, write);
     evs__free(kept);
     evs__free(text);
     return rc;
@@ -260,11 +262,11 @@ int evs_consumer_open_v2(evs_consumer **out, evs_store *store, const char *name,
                          const evs_query *filter, unsigned flags)
 {
     const char *fn = "evs_consumer_open_v2";
-    if (flags & ~(unsigned)EVS_CONSUMER_REFILTER) {
+    const unsigned known = EVS_CONSUMER_REFILTER | EVS_CONSUMER_ADOPT_NEXT;
+    if (flags & ~known) {
         if (out)
             *out = NULL;
-        return evs__seterr(EVS_EINVAL, "%s: unknown flags 0x%x", fn,
-                           flags & ~(unsigned)EVS_CONSUMER_REFILTER);
+        return evs__seterr(EVS_EINVAL, "%s: unknown flags 0x%x", fn, flags & ~known);
     }
     int rc = consumer_open(out, store, name, filter, -1, flags, fn);
     if (rc == 0)

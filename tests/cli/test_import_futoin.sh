@@ -55,6 +55,13 @@ cmp -s "$T/got" "$T/want" || fail "durable consumers in the store: $(cat "$T/got
 evs subscribe "$T/s" --consumer 1.Security --timeout 0
 expect_eq "$(jq -c '.metadata.futoin_id' "$T/out" | tr '\n' ' ')" "5 6 7 " \
     "1:Security resumes after id 4"
+# futoin kept no filter: the first subscribe with one chooses it, and it is kept.
+evs subscribe "$T/s" --consumer 2.AntiFraud --type AFT --timeout 0
+expect_rc 0 "an imported consumer takes the filter of its first subscribe"
+expect_eq "$("$EVS" consumers "$T/s" | jq -c 'select(.consumer == "2.AntiFraud") | .filter')" \
+    '{"types":["AFT"]}' "the adopted filter is kept"
+evs subscribe "$T/s" --consumer 2.AntiFraud --timeout 0
+expect_rc 4 "then another filter is refused"
 
 # The databases were only read.
 expect_eq "$(cat "$act" "$dwh" | cksum)" "$sum_before" "the databases are unchanged"

@@ -76,8 +76,21 @@ static void test_kept_and_refused(void **state)
     assert_evs_ok(evs_consumer_close(c));
     assert_evs(EVS_EINVAL, evs_consumer_open(&c, f->s, "billing", &even));
 
-    assert_evs(EVS_EINVAL, evs_consumer_open_v2(&c, f->s, "billing", NULL, 6));
-    assert_errmsg_has("unknown flags 0x6");
+    assert_evs(EVS_EINVAL, evs_consumer_open_v2(&c, f->s, "billing", NULL, 12));
+    assert_errmsg_has("unknown flags 0xc");
+
+    /* EVS_CONSUMER_ADOPT_NEXT: created without a filter; the next open's is kept. */
+    assert_evs_ok(evs_consumer_open_v2(&c, f->s, "imported", NULL, EVS_CONSUMER_ADOPT_NEXT));
+    assert_evs_ok(evs_consumer_close(c));
+    assert_string_equal(listed_filter(f->s, "imported", buf, sizeof buf), "(none)");
+    assert_evs_ok(evs_consumer_open(&c, f->s, "imported", &even));
+    assert_evs_ok(evs_consumer_close(c));
+    assert_string_equal(listed_filter(f->s, "imported", buf, sizeof buf),
+                        "{\"category\":\"even\"}");
+    assert_evs(EVS_EINVAL, evs_consumer_open(&c, f->s, "imported", NULL));
+    /* A consumer that keeps a filter is not made to forget it by the flag. */
+    assert_evs(EVS_EINVAL,
+               evs_consumer_open_v2(&c, f->s, "imported", NULL, EVS_CONSUMER_ADOPT_NEXT));
 }
 
 static void test_same_selection(void **state)
