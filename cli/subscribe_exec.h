@@ -11,7 +11,7 @@
 #include <signal.h>
 
 /* Events per batch when --batch is not given, and the longest wait for a batch to fill
- * after its first event when --batch-wait is not (see the README's figures). */
+ * after its first event when --batch-wait is not (see bench/RESULTS.md). */
 #define EXEC_DEFAULT_BATCH   1000
 #define EXEC_DEFAULT_WAIT_MS 100
 
