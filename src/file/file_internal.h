@@ -358,7 +358,8 @@ int evs__meta_open_or_create(file_backend *fb, bool may_create, bool exclusive);
  * page mapped (*head_fresh: it is not this boot's page of this store) and the segments
  * listed; nothing recovered. It is read-only until evs__fb_repair_writable (which maps
  * the head page for writing, creating it when missing). */
-int evs__fb_open_for_repair(file_backend **out, const char *path, bool *head_fresh);
+int evs__fb_open_for_repair(file_backend **out, const char *path, bool dry_run,
+                            bool *head_fresh);
 int evs__fb_repair_writable(file_backend *fb);
 void evs__fb_free(file_backend *fb);
 
@@ -614,6 +615,8 @@ int evs__file_verify_quick(evs__backend *be, evs_verify_cb cb, void *ctx,
 /* Make DIR/repair-YYYYMMDDTHHMMSSZ (-2, -3 ... when one of that second exists): its
  * path into dir. */
 int evs__aside_make_dir(file_backend *fb, char *dir, size_t dir_len);
+/* The path evs__aside_make_dir would make now, into dir; makes nothing (a dry run). */
+int evs__aside_dir_name(file_backend *fb, char *dir, size_t dir_len);
 /* "<dir>/<name>" into buf. */
 int evs__aside_path(const char *dir, const char *name, char *buf, size_t len);
 /* Copy bytes [from, size) of segment s into folder dir, synced, as "<seg>.from-<from>"

@@ -183,7 +183,7 @@ static int recover_segment(recovery *rv, seg *s, uint64_t off, bool *stop)
         if (!torn || !last || rv->next_pos <= rv->strict_until)
             return evs__seterr(EVS_ECORRUPT,
                                "segment %s: bad or unexpected header (another store's, or not "
-                               "first position %" PRIu64 "); run 'evstore verify'",
+                               "first position %" PRIu64 ")",
                                s->name, rv->next_pos);
         rv->torn_seg = s->first_pos;
         rv->stop_seg = s;
@@ -208,7 +208,7 @@ static int recover_segment(recovery *rv, seg *s, uint64_t off, bool *stop)
             if (!last || (rv->next_pos <= rv->strict_until && st != REC_SHORT)) {
                 rc = evs__seterr(EVS_ECORRUPT,
                                  "segment %s: %s at byte %" PRIu64 " (position %" PRIu64
-                                 "), %s; run 'evstore verify'",
+                                 "), %s",
                                  s->name,
                                  st != REC_OK ? evs__rec_status_str(st) : "wrong position",
                                  off, rv->next_pos,
@@ -223,7 +223,7 @@ static int recover_segment(recovery *rv, seg *s, uint64_t off, bool *stop)
                 rc = evs__seterr(EVS_ECORRUPT,
                                  "segment %s: %s at byte %" PRIu64 " (position %" PRIu64
                                  "), but valid records follow at byte %" PRIu64
-                                 ": this is damage, not a torn write; run 'evstore verify'",
+                                 ": this is damage, not a torn write",
                                  s->name,
                                  st != REC_OK ? evs__rec_status_str(st) : "wrong position",
                                  off, rv->next_pos, later);
@@ -330,7 +330,7 @@ static int check_end_fits(recovery *rv)
     if (rc == 0 && size + 8 <= rv->end.end)
         rc = evs__seterr(EVS_ECORRUPT,
                          "segment %s is %" PRIu64 " bytes, shorter than the end of the log in "
-                         "it (byte %" PRIu64 "); run 'evstore verify'",
+                         "it (byte %" PRIu64 ")",
                          s->name, size, rv->end.end);
     return rc;
 }

@@ -548,7 +548,7 @@ static int apply_record(void *ctx, seg *s, uint64_t off, const rec_view *r)
         !evs__lost_bridges(fb, t->known_pos + 1, r->pos)) /* over positions declared lost */
         return evs__seterr(EVS_ECORRUPT,
                            "segment %s: record at byte %" PRIu64 " has position %" PRIu64
-                           " where %" PRIu64 " should follow; run 'evstore verify'",
+                           " where %" PRIu64 " should follow",
                            s->name, off, r->pos, t->known_pos + 1);
     evs__tab_get(t, r->stream, r->stream_len, r->stream_hash, &v);
     if ((int64_t)r->version != v.last_version + 1 ||
@@ -556,7 +556,7 @@ static int apply_record(void *ctx, seg *s, uint64_t off, const rec_view *r)
         return evs__seterr(EVS_ECORRUPT,
                            "segment %s: record at byte %" PRIu64 " (position %" PRIu64
                            ") has version %" PRIu64 " of stream '%.*s', which is at version "
-                           "%" PRId64 "; run 'evstore verify'",
+                           "%" PRId64 "",
                            s->name, off, r->pos, r->version, (int)r->stream_len, r->stream,
                            v.last_version);
     int rc = evs__tab_apply(t, r->stream, r->stream_len, r->stream_hash, r->pos, r->pos,
