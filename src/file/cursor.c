@@ -434,6 +434,12 @@ static int read_loc(evs__be_cursor *c, rec_loc at, rec_view *r, bool check_crc)
     seg *s = cursor_seg(c, at.pos);
     int rc = s ? evs__seg_read_at(c->fb, s, at.off, check_crc, r)
                : evs__seterr(EVS_ECORRUPT, "no segment holds position %" PRIu64, at.pos);
+    if (s && rc == EVS_ECORRUPT) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", evs__lasterr_msg());
+        rc = evs__seterr(EVS_ECORRUPT, "%s (position %" PRIu64 " of stream '%s')", why, at.pos,
+                         c->q->stream);
+    }
     if (rc == 0 && r->pos != at.pos)
         rc = evs__seterr(EVS_ECORRUPT,
                          "segment %s: byte %" PRIu32 " holds position %" PRIu64

@@ -539,11 +539,26 @@ out:
 
 /* ---- catching up with the log ---------------------------------------------------- */
 
-static int apply_record(void *ctx, seg *s, uint64_t off, const rec_view *r)
+/* A damaged record (its checksum fails, its frame holds) whose header agrees with
+ * itself and with the table: its stream name has its hash, and it continues that
+ * stream where the table says the stream ends. Then the damage is elsewhere (the
+ * payload, most likely), and the table counts it as the stream's next version, so that a
+ * read of the stream fails when it reaches it and the next append gets the version
+ * after it. Anything else: the table cannot tell whose version it was. */
+static bool damaged_header_fits(const rec_view *r, const stream_val *v)
+{
+    return r->stream_hash == evs__hash64(r->stream, r->stream_len) &&
+           (int64_t)r->version == v->last_version + 1 &&
+           (r->version == 0 || (r->prev_pos == v->last_pos && r->prev_off == v->last_off));
+}
+
+static int apply_record(void *ctx, seg *s, uint64_t off, const rec_view *r, bool damaged)
 {
     file_backend *fb = ctx;
     streamtab *t = &fb->tab;
     stream_val v;
+    if (damaged && t->known_pos && r->pos != t->known_pos + 1)
+        return EVS_ECORRUPT; /* evs__scan's message names the record */
     if (t->known_pos && r->pos != t->known_pos + 1 &&
         !evs__lost_bridges(fb, t->known_pos + 1, r->pos)) /* over positions declared lost */
         return evs__seterr(EVS_ECORRUPT,
@@ -551,6 +566,10 @@ static int apply_record(void *ctx, seg *s, uint64_t off, const rec_view *r)
                            " where %" PRIu64 " should follow",
                            s->name, off, r->pos, t->known_pos + 1);
     evs__tab_get(t, r->stream, r->stream_len, r->stream_hash, &v);
+    if (damaged && !damaged_header_fits(r, &v))
+        return EVS_ECORRUPT;
+    if (damaged)
+        evs__clearerr(); /* stepped over: readers of the record will meet its damage */
     if ((int64_t)r->version != v.last_version + 1 ||
         (r->version > 0 && (r->prev_pos != v.last_pos || r->prev_off != v.last_off)))
         return evs__seterr(EVS_ECORRUPT,
