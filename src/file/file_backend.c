@@ -146,13 +146,23 @@ static int head_fits_log(file_backend *fb, bool *fits)
     return 0;
 }
 
-static int open_lock_file(file_backend *fb)
+/* The writer lock's file. `may_be_readonly`: for a dry run of repair, which changes
+ * nothing and so runs where nothing may be written (a read-only mount): opened read-only
+ * when it cannot be opened for writing (flock needs no write access), none when it is
+ * missing there (then no writer can use the store either). */
+static int open_lock_file(file_backend *fb, bool may_be_readonly)
 {
     char path[4200];
     int rc = evs__path(fb, "LOCK", path, sizeof path);
     if (rc < 0)
         return rc;
     fb->lock_fd = evs__sys.open(path, O_RDWR | O_CREAT, 0644);
+    if (fb->lock_fd < 0 && may_be_readonly &&
+        (errno == EROFS || errno == EACCES || errno == EPERM)) {
+        fb->lock_fd = evs__sys.open(path, O_RDONLY, 0);
+        if (fb->lock_fd < 0 && errno == ENOENT)
+            return 0;
+    }
     if (fb->lock_fd < 0)
         return evs__seterr_errno(errno, "cannot open '%s'", path);
     return 0;
@@ -160,7 +170,7 @@ static int open_lock_file(file_backend *fb)
 
 static int open_writer(file_backend *fb)
 {
-    int rc = open_lock_file(fb);
+    int rc = open_lock_file(fb, false);
     if (rc < 0)
         return rc;
     bool fresh;
@@ -250,24 +260,6 @@ void evs__fb_free(file_backend *fb)
         evs__seterr(code, "%s", msg);
 }
 
-/* The writer lock's file for a dry run of repair, which changes nothing and so runs
- * where nothing may be written (a read-only mount): opened read-only when it cannot be
- * opened for writing (flock needs no write access), none when it is missing there (then
- * no writer can use the store either). */
-static int open_lock_file_readonly(file_backend *fb)
-{
-    char path[4200];
-    int rc = evs__path(fb, "LOCK", path, sizeof path);
-    if (rc < 0)
-        return rc;
-    fb->lock_fd = evs__sys.open(path, O_RDWR | O_CREAT, 0644);
-    if (fb->lock_fd < 0 && (errno == EROFS || errno == EACCES || errno == EPERM))
-        fb->lock_fd = evs__sys.open(path, O_RDONLY, 0);
-    if (fb->lock_fd < 0 && errno != ENOENT)
-        return evs__seterr_errno(errno, "cannot open '%s'", path);
-    return 0;
-}
-
 int evs__fb_open_for_repair(file_backend **out, const char *path, bool dry_run,
                             bool *head_fresh)
 {
@@ -287,7 +279,7 @@ int evs__fb_open_for_repair(file_backend **out, const char *path, bool dry_run,
     if (rc == 0)
         rc = dry_run ? evs__openlock_shared(fb, 0) : evs__openlock_exclusive(fb);
     if (rc == 0)
-        rc = dry_run ? open_lock_file_readonly(fb) : open_lock_file(fb);
+        rc = open_lock_file(fb, dry_run);
     if (rc == 0 && fb->lock_fd >= 0)
         rc = evs__wlock_acquire(fb, dry_run ? -1 : 0);
     if (rc == 0)
