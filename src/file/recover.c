@@ -36,18 +36,14 @@ static int seg_end(seg *s, const head_view *h, uint64_t *end)
 }
 
 /* After evs__seg_read_at failed with EVS_ECORRUPT at off: is it only the checksum (the
- * frame decodes, so the next record is found by its length)? The error stays set, with
- * the record's position added. */
+ * frame decodes, so the next record is found by its length)? The error stays set. */
 static bool read_damaged(file_backend *fb, seg *s, uint64_t off, rec_view *r)
 {
     char why[512];
     snprintf(why, sizeof why, "%s", evs__lasterr_msg());
-    if (evs__seg_read_at(fb, s, off, false, r) < 0) {
-        evs__seterr(EVS_ECORRUPT, "%s", why);
-        return false;
-    }
-    evs__seterr(EVS_ECORRUPT, "%s (position %" PRIu64 ")", why, r->pos);
-    return true;
+    bool framed = evs__seg_read_at(fb, s, off, false, r) == 0;
+    evs__seterr(EVS_ECORRUPT, "%s", why);
+    return framed;
 }
 
 int evs__scan(file_backend *fb, uint64_t seg_first, uint64_t off, const head_view *h, rec_cb cb,
@@ -73,7 +69,7 @@ int evs__scan(file_backend *fb, uint64_t seg_first, uint64_t off, const head_vie
                 damaged = true;
             else if (rc < 0)
                 return rc;
-            if (r.pos > h->pos)
+            if (r.pos > h->pos && !damaged) /* a damaged position ends nothing */
                 return 0;
             rc = cb(ctx, s, off, &r, damaged);
             if (rc)

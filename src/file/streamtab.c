@@ -557,8 +557,19 @@ static int apply_record(void *ctx, seg *s, uint64_t off, const rec_view *r, bool
     file_backend *fb = ctx;
     streamtab *t = &fb->tab;
     stream_val v;
-    if (damaged && t->known_pos && r->pos != t->known_pos + 1)
-        return EVS_ECORRUPT; /* evs__scan's message names the record */
+    if (damaged) {
+        /* Stepped over only when it is in its place and says whose it is; else the scan's
+         * message (file, byte) names the position expected there. */
+        uint64_t expected = t->known_pos ? t->known_pos + 1 : s->first_pos;
+        if (r->pos == expected)
+            evs__tab_get(t, r->stream, r->stream_len, r->stream_hash, &v);
+        if (r->pos != expected || !damaged_header_fits(r, &v)) {
+            char why[512];
+            snprintf(why, sizeof why, "%s", evs__lasterr_msg());
+            return evs__seterr(EVS_ECORRUPT, "%s (position %" PRIu64 ")", why, expected);
+        }
+        evs__clearerr(); /* stepped over: readers of the record will meet its damage */
+    }
     if (t->known_pos && r->pos != t->known_pos + 1 &&
         !evs__lost_bridges(fb, t->known_pos + 1, r->pos)) /* over positions declared lost */
         return evs__seterr(EVS_ECORRUPT,
@@ -566,10 +577,6 @@ static int apply_record(void *ctx, seg *s, uint64_t off, const rec_view *r, bool
                            " where %" PRIu64 " should follow",
                            s->name, off, r->pos, t->known_pos + 1);
     evs__tab_get(t, r->stream, r->stream_len, r->stream_hash, &v);
-    if (damaged && !damaged_header_fits(r, &v))
-        return EVS_ECORRUPT;
-    if (damaged)
-        evs__clearerr(); /* stepped over: readers of the record will meet its damage */
     if ((int64_t)r->version != v.last_version + 1 ||
         (r->version > 0 && (r->prev_pos != v.last_pos || r->prev_off != v.last_off)))
         return evs__seterr(EVS_ECORRUPT,

@@ -6,8 +6,9 @@
 # file, the byte offset and the position; `streams` still counts the damaged version and
 # the next append to its stream gets the version after it; verify reports the damage.
 # A damaged event that is the only one of its stream is not dropped from the stream
-# table: reading the stream fails naming it. Damage to the event's stream name or link
-# fields (whose stream it was cannot be told) fails every stream read, naming it.
+# table: reading the stream fails naming it. Damage to the event's stream name, link or
+# position fields (whose stream it was cannot be told) fails every stream read, naming
+# it, never cuts the stream table short.
 . "$(dirname "$0")/lib.sh"
 
 # make_store DIR [STREAM_OF_4]: 22 events, event i in s<i mod 3> (event 4 in
@@ -96,5 +97,14 @@ evs read "$d" --stream s0
 expect_rc 5 "a stream read when the damaged event's stream cannot be told"
 expect_in "byte $rec " "$T/err" "that read names the byte offset"
 expect_in "position 4" "$T/err" "that read names the position"
+
+# ---- the position field: it is not taken for the end of the log --------------------------
+d=$T/position
+make_store "$d"
+rec=$(rec_off "$d" 4)
+put "$d" $((rec + 14)) '\177'
+evs streams "$d"
+expect_rc 5 "streams when the damaged event's position is damaged"
+expect_in "position 4" "$T/err" "the damaged position is named as the one expected"
 
 echo ok
