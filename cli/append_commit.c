@@ -117,7 +117,7 @@ static int report_commit_error(const ap_ctx *ac, int rc, size_t batch_count)
     char lines[64], written[128];
     line_range(lines, sizeof lines, ac->lines[first].line_no, ac->lines[last].line_no);
     ap_written_clause(written, sizeof written, ac->lines[0].line_no);
-    cli_err("append", "%s: %s; %s", lines, msg, written);
+    cli_err("append", "%s: %s%s; %s", lines, msg, cli_remedy("append", rc, msg), written);
     return cli_exit_code(rc);
 }
 

@@ -193,10 +193,22 @@ static const char *without_function_name(const char *msg)
     return p[0] == ':' && p[1] == ' ' ? p + 2 : msg;
 }
 
+const char *cli_remedy(const char *cmd, int rc, const char *msg)
+{
+    /* The library names the damage, not the tool: only the CLI knows whether the one
+     * reporting it is verify itself. */
+    if (rc != EVS_ECORRUPT || strcmp(cmd, "verify") == 0 || strcmp(cmd, "repair") == 0 ||
+        strstr(msg, "'evstore ") != NULL)
+        return "";
+    return "; run 'evstore verify' to list the damage";
+}
+
 int cli_lib_err(const char *cmd, int rc)
 {
     const char *msg = evs_errmsg();
-    cli_err(cmd, "%s", msg[0] != '\0' ? without_function_name(msg) : evs_errstr(rc));
+    if (msg[0] == '\0')
+        msg = evs_errstr(rc);
+    cli_err(cmd, "%s%s", without_function_name(msg), cli_remedy(cmd, rc, msg));
     return cli_exit_code(rc);
 }
 

@@ -89,6 +89,11 @@ int cli_parser_next_dir(cli_parser *p, const cli_optdef *opts, const char **dir)
 
 /* Report the library's last error (evs_errmsg) for `rc` and return its exit code. */
 int cli_lib_err(const char *cmd, int rc);
+/* What to do about the library's message `msg` for `rc`, to append to it: damage
+ * (EVS_ECORRUPT) found by any command but verify and repair gets "; run 'evstore
+ * verify' ..."; verify's own report already names the damage, and a message that names
+ * a remedy ('evstore ...') keeps its own. "" otherwise. */
+const char *cli_remedy(const char *cmd, int rc, const char *msg);
 /* Warn on stderr when the store's last event time is ahead of this machine's clock:
  * appends are then stamped with that time until the clock passes it. */
 void cli_warn_future_ts(const char *cmd, int64_t last_ts_ns);

@@ -29,6 +29,8 @@ static const char repair_help[] =
     "\n"
     "The store must not be open anywhere, readers included (tail -f, subscribe, any\n"
     "program using it): repair refuses, naming the processes, and changes nothing.\n"
+    "A dry run changes nothing, so it runs while readers and writers have the store\n"
+    "open (appends wait while it reads the log) and on a read-only file system.\n"
     "\n"
     "stdout gets one line:\n"
     "  {\"damaged\":true,\"dry_run\":false,\"kept_last_pos\":K,\"first_lost_pos\":F,\n"
@@ -38,7 +40,8 @@ static const char repair_help[] =
     "K is the log's last position now; F..L the positions lost (N = L-F+1 events; L is\n"
     "the highest committed position still recognisable in the bytes cut off, or that\n"
     "the head page or the 'synced' file recorded, or a later segment's name). F,\n"
-    "L, saved_to and damage are null when they do not apply. Positions are never\n"
+    "L, saved_to and damage are null when they do not apply (a dry run's saved_to is\n"
+    "the folder a repair run now would make). Positions are never\n"
     "reused: F..L are declared lost (the store's 'lost' file; reads step over them,\n"
     "verify and stat count them as lost_positions) and appends continue at L+1, in\n"
     "a new segment. The durable consumers whose checkpoint lies in F..L are listed\n"
@@ -137,8 +140,7 @@ static void tell(const char *dir, const evs_repair_report *r, bool dry_run)
     if (r->bytes_moved > 0 || r->files_moved > 0)
         cli_err("repair", "%s the log after position %lld; %lld bytes (%lld files) %s %s", verb,
                 (long long)r->kept_last_pos, (long long)r->bytes_moved, (long long)r->files_moved,
-                dry_run ? "would be saved in a new folder" : "saved in",
-                dry_run ? "DIR/repair-<time>/" : r->saved_to);
+                dry_run ? "would be saved in a new folder" : "saved in", r->saved_to);
     bool cuts = r->bytes_moved > 0 || r->files_moved > 0;
     if (r->lost_count > 0)
         cli_err("repair", "positions %lld..%lld (%lld events) %s; %s %lld", (long long)r->first_lost_pos,

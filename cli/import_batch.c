@@ -311,8 +311,8 @@ int im_commit(im_ctx *ic)
         im_progress_clear(&ic->progress);
         where(ic, first->file, first->line, from, sizeof from);
         where(ic, last->file, last->line, to, sizeof to);
-        cli_err("import", "%s to %s: %s; none of these %s was imported; %s", from, to, why,
-                ic->rows ? "rows" : "lines", done);
+        cli_err("import", "%s to %s: %s%s; none of these %s was imported; %s", from, to, why,
+                cli_remedy("import", rc, why), ic->rows ? "rows" : "lines", done);
         ic->count = 0;
         return cli_exit_code(rc);
     }

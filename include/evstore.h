@@ -553,7 +553,8 @@ EVS_API int evs_verify_quick(evs_store *store, evs_verify_cb cb, void *ctx,
 /* ---------------------------------------------------------------------------------- */
 
 /* Flags for evs_repair_opts.flags. */
-#define EVS_REPAIR_DRY_RUN 0x1u /* find and report what would be cut; change nothing */
+#define EVS_REPAIR_DRY_RUN 0x1u /* find and report what would be cut; change nothing
+                                 * (runs beside open handles, see evs_repair) */
 
 #define EVS_REPAIR_OPTS_VERSION 1
 
@@ -584,7 +585,8 @@ typedef struct evs_repair_report {
     int64_t damage_offset;  /* its byte offset (-1: the whole file), */
     int64_t damage_pos;     /* the position expected there, */
     char damage_what[384];  /* and what is wrong, one line */
-    char saved_to[4096];    /* the directory the cut bytes went to, "" if none */
+    char saved_to[4096];    /* the directory the cut bytes went to, "" if none (a dry
+                             * run: the one a repair run now would make) */
     int64_t consumers_affected; /* durable consumers whose checkpoint lies in
                                  * first_lost_pos..last_lost_pos: they processed events
                                  * that are gone, and must be reset */
@@ -598,6 +600,9 @@ typedef struct evs_repair_report {
  *  The store must not be open anywhere: evs_repair takes the open lock every handle
  *  holds (evs_open) exclusively, without waiting, and holds it (and the writer lock)
  *  throughout, so no process opens the store meanwhile (opens wait for it).
+ *  EVS_REPAIR_DRY_RUN changes nothing, so it takes the open lock shared, as a reader,
+ *  and the writer lock waiting for it (appends wait while it reads the log): it runs
+ *  while other handles have the store open, and on a read-only file system.
  *
  *  It reads the whole log as evs_verify does. The log is kept up to the end of the last
  *  complete append before the first problem verify would report there (a bad segment

@@ -116,7 +116,7 @@ static int verify_crc(const seg *s, uint64_t off, const rec_view *r)
     if (evs__rec_crc(p, r->len) != evs__get_u32(p + REC_OFF_CRC))
         return evs__seterr(EVS_ECORRUPT,
                            "segment %s: checksum mismatch at byte %" PRIu64
-                           " (position %" PRIu64 "); run 'evstore verify'",
+                           " (position %" PRIu64 ")",
                            s->name, off, r->pos);
     return 0;
 }
@@ -216,8 +216,7 @@ static const unsigned char *scan_bytes(evs__be_cursor *c, uint64_t off, size_t n
     }
     if (got < need) {
         evs__seterr(EVS_ECORRUPT,
-                    "segment %s: the file ends at byte %" PRIu64 ", inside the record at byte %" PRIu64
-                    "; run 'evstore verify'",
+                    "segment %s: the file ends at byte %" PRIu64 ", inside the record at byte %" PRIu64,
                     c->s->name, off + got, off);
         return NULL;
     }
@@ -363,7 +362,7 @@ static int scan_next(evs__be_cursor *c, evs_event *ev)
         if (st != REC_OK || r.pos != c->next_pos)
             return evs__seterr(EVS_ECORRUPT,
                                "segment %s: %s at byte %" PRIu64 " (position %" PRIu64
-                               "); run 'evstore verify'",
+                               ")",
                                c->s->name, st != REC_OK ? evs__rec_status_str(st) : "wrong position",
                                c->off, c->next_pos);
         /* Every record passed over is checked, not only the ones handed out: a damaged
@@ -435,11 +434,16 @@ static int read_loc(evs__be_cursor *c, rec_loc at, rec_view *r, bool check_crc)
     seg *s = cursor_seg(c, at.pos);
     int rc = s ? evs__seg_read_at(c->fb, s, at.off, check_crc, r)
                : evs__seterr(EVS_ECORRUPT, "no segment holds position %" PRIu64, at.pos);
+    if (s && rc == EVS_ECORRUPT) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", evs__lasterr_msg());
+        rc = evs__seterr(EVS_ECORRUPT, "%s (position %" PRIu64 " of stream '%s')", why, at.pos,
+                         c->q->stream);
+    }
     if (rc == 0 && r->pos != at.pos)
         rc = evs__seterr(EVS_ECORRUPT,
                          "segment %s: byte %" PRIu32 " holds position %" PRIu64
-                         " but the stream links there for position %" PRIu64
-                         "; run 'evstore verify'",
+                         " but the stream links there for position %" PRIu64,
                          s->name, at.off, r->pos, at.pos);
     if (rc == 0 && (r->stream_len != c->q->stream_len ||
                     memcmp(r->stream, c->q->stream, r->stream_len) != 0))
@@ -616,8 +620,7 @@ static int read_version(evs__be_cursor *c, rec_loc at, int64_t version, rec_view
     int rc = read_loc(c, at, r, true);
     if (rc == 0 && r->version != (uint64_t)version)
         rc = evs__seterr(EVS_ECORRUPT,
-                         "position %" PRIu64 " of stream '%s' has version %" PRIu64 ", not %" PRId64
-                         "; run 'evstore verify'",
+                         "position %" PRIu64 " of stream '%s' has version %" PRIu64 ", not %" PRId64,
                          r->pos, c->q->stream, r->version, version);
     return rc;
 }

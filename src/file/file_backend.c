@@ -146,13 +146,23 @@ static int head_fits_log(file_backend *fb, bool *fits)
     return 0;
 }
 
-static int open_lock_file(file_backend *fb)
+/* The writer lock's file. `may_be_readonly`: for a dry run of repair, which changes
+ * nothing and so runs where nothing may be written (a read-only mount): opened read-only
+ * when it cannot be opened for writing (flock needs no write access), none when it is
+ * missing there (then no writer can use the store either). */
+static int open_lock_file(file_backend *fb, bool may_be_readonly)
 {
     char path[4200];
     int rc = evs__path(fb, "LOCK", path, sizeof path);
     if (rc < 0)
         return rc;
     fb->lock_fd = evs__sys.open(path, O_RDWR | O_CREAT, 0644);
+    if (fb->lock_fd < 0 && may_be_readonly &&
+        (errno == EROFS || errno == EACCES || errno == EPERM)) {
+        fb->lock_fd = evs__sys.open(path, O_RDONLY, 0);
+        if (fb->lock_fd < 0 && errno == ENOENT)
+            return 0;
+    }
     if (fb->lock_fd < 0)
         return evs__seterr_errno(errno, "cannot open '%s'", path);
     return 0;
@@ -160,7 +170,7 @@ static int open_lock_file(file_backend *fb)
 
 static int open_writer(file_backend *fb)
 {
-    int rc = open_lock_file(fb);
+    int rc = open_lock_file(fb, false);
     if (rc < 0)
         return rc;
     bool fresh;
@@ -250,7 +260,8 @@ void evs__fb_free(file_backend *fb)
         evs__seterr(code, "%s", msg);
 }
 
-int evs__fb_open_for_repair(file_backend **out, const char *path, bool *head_fresh)
+int evs__fb_open_for_repair(file_backend **out, const char *path, bool dry_run,
+                            bool *head_fresh)
 {
     *out = NULL;
     /* Read-only until repair knows it has something to do: a store with nothing to
@@ -261,14 +272,16 @@ int evs__fb_open_for_repair(file_backend **out, const char *path, bool *head_fre
     if (!fb)
         return evs__seterr(EVS_ENOMEM, "out of memory opening '%s'", path);
     int rc = evs__meta_open_or_create(fb, false, false);
+    /* A repair shuts out every handle; a dry run changes nothing, so it opens as a
+     * reader does. The writer lock (for a dry run: waited for, as a commit is short)
+     * keeps the log's end still while it is read, and also shuts out a process of an
+     * older evstore that does not know the open lock, should one be mid-commit. */
     if (rc == 0)
-        rc = evs__openlock_exclusive(fb);
-    /* The open lock shuts out every handle; the writer lock also shuts out a process of
-     * an older evstore that does not know the open lock, should one be mid-commit. */
+        rc = dry_run ? evs__openlock_shared(fb, 0) : evs__openlock_exclusive(fb);
     if (rc == 0)
-        rc = open_lock_file(fb);
-    if (rc == 0)
-        rc = evs__wlock_acquire(fb, 0);
+        rc = open_lock_file(fb, dry_run);
+    if (rc == 0 && fb->lock_fd >= 0)
+        rc = evs__wlock_acquire(fb, dry_run ? -1 : 0);
     if (rc == 0)
         rc = evs__head_map(fb, head_fresh);
     if (rc == 0)

@@ -358,7 +358,8 @@ int evs__meta_open_or_create(file_backend *fb, bool may_create, bool exclusive);
  * page mapped (*head_fresh: it is not this boot's page of this store) and the segments
  * listed; nothing recovered. It is read-only until evs__fb_repair_writable (which maps
  * the head page for writing, creating it when missing). */
-int evs__fb_open_for_repair(file_backend **out, const char *path, bool *head_fresh);
+int evs__fb_open_for_repair(file_backend **out, const char *path, bool dry_run,
+                            bool *head_fresh);
 int evs__fb_repair_writable(file_backend *fb);
 void evs__fb_free(file_backend *fb);
 
@@ -542,8 +543,13 @@ int evs__recover(file_backend *fb, bool head_trusted);
  * rolled after position h->pos)? A head page is a cache: nothing is cut on its word
  * unless it matches the log. */
 bool evs__head_matches_log(file_backend *fb, const head_view *h);
-/* Walk committed records from (seg, off) up to head h, calling cb for each. */
-typedef int (*rec_cb)(void *ctx, seg *s, uint64_t off, const rec_view *r);
+/* Walk committed records from (seg, off) up to head h, calling cb for each. A record
+ * whose frame holds (length, field sizes, flags, position and links plausible) but whose
+ * checksum fails is passed too, with `damaged` set and its error message set: the
+ * callback decides whether it can step over it (its fields may be wrong) or returns the
+ * error. A record whose frame is broken ends the walk with EVS_ECORRUPT: the next one
+ * cannot be found. */
+typedef int (*rec_cb)(void *ctx, seg *s, uint64_t off, const rec_view *r, bool damaged);
 int evs__scan(file_backend *fb, uint64_t seg_first, uint64_t off, const head_view *h, rec_cb cb,
               void *ctx);
 
@@ -614,6 +620,8 @@ int evs__file_verify_quick(evs__backend *be, evs_verify_cb cb, void *ctx,
 /* Make DIR/repair-YYYYMMDDTHHMMSSZ (-2, -3 ... when one of that second exists): its
  * path into dir. */
 int evs__aside_make_dir(file_backend *fb, char *dir, size_t dir_len);
+/* The path evs__aside_make_dir would make now, into dir; makes nothing (a dry run). */
+int evs__aside_dir_name(file_backend *fb, char *dir, size_t dir_len);
 /* "<dir>/<name>" into buf. */
 int evs__aside_path(const char *dir, const char *name, char *buf, size_t len);
 /* Copy bytes [from, size) of segment s into folder dir, synced, as "<seg>.from-<from>"

@@ -58,7 +58,7 @@ int evs__lost_load(file_backend *fb)
                     evs__get_u32(buf + len - 4) != evs__crc32c(0, buf, len - 4)))
         rc = evs__seterr(EVS_ECORRUPT,
                          "'%s' is damaged (magic, version, length or checksum): the positions "
-                         "a repair declared lost are unknown; run 'evstore verify'",
+                         "a repair declared lost are unknown",
                          path);
     lost_range *r = rc == 0 && n ? evs__calloc(n, sizeof *r) : NULL;
     if (rc == 0 && n && !r)

@@ -35,6 +35,17 @@ static int seg_end(seg *s, const head_view *h, uint64_t *end)
     return evs__seg_file_size(s, end);
 }
 
+/* After evs__seg_read_at failed with EVS_ECORRUPT at off: is it only the checksum (the
+ * frame decodes, so the next record is found by its length)? The error stays set. */
+static bool read_damaged(file_backend *fb, seg *s, uint64_t off, rec_view *r)
+{
+    char why[512];
+    snprintf(why, sizeof why, "%s", evs__lasterr_msg());
+    bool framed = evs__seg_read_at(fb, s, off, false, r) == 0;
+    evs__seterr(EVS_ECORRUPT, "%s", why);
+    return framed;
+}
+
 int evs__scan(file_backend *fb, uint64_t seg_first, uint64_t off, const head_view *h, rec_cb cb,
               void *ctx)
 {
@@ -52,12 +63,15 @@ int evs__scan(file_backend *fb, uint64_t seg_first, uint64_t off, const head_vie
             return rc;
         while (off < end) {
             rec_view r;
+            bool damaged = false;
             rc = evs__seg_read_at(fb, s, off, true, &r);
-            if (rc < 0)
+            if (rc == EVS_ECORRUPT && read_damaged(fb, s, off, &r))
+                damaged = true;
+            else if (rc < 0)
                 return rc;
-            if (r.pos > h->pos)
+            if (r.pos > h->pos && !damaged) /* a damaged position ends nothing */
                 return 0;
-            rc = cb(ctx, s, off, &r);
+            rc = cb(ctx, s, off, &r, damaged);
             if (rc)
                 return rc;
             off += REC_ALIGN(r.len);
@@ -183,7 +197,7 @@ static int recover_segment(recovery *rv, seg *s, uint64_t off, bool *stop)
         if (!torn || !last || rv->next_pos <= rv->strict_until)
             return evs__seterr(EVS_ECORRUPT,
                                "segment %s: bad or unexpected header (another store's, or not "
-                               "first position %" PRIu64 "); run 'evstore verify'",
+                               "first position %" PRIu64 ")",
                                s->name, rv->next_pos);
         rv->torn_seg = s->first_pos;
         rv->stop_seg = s;
@@ -208,7 +222,7 @@ static int recover_segment(recovery *rv, seg *s, uint64_t off, bool *stop)
             if (!last || (rv->next_pos <= rv->strict_until && st != REC_SHORT)) {
                 rc = evs__seterr(EVS_ECORRUPT,
                                  "segment %s: %s at byte %" PRIu64 " (position %" PRIu64
-                                 "), %s; run 'evstore verify'",
+                                 "), %s",
                                  s->name,
                                  st != REC_OK ? evs__rec_status_str(st) : "wrong position",
                                  off, rv->next_pos,
@@ -223,7 +237,7 @@ static int recover_segment(recovery *rv, seg *s, uint64_t off, bool *stop)
                 rc = evs__seterr(EVS_ECORRUPT,
                                  "segment %s: %s at byte %" PRIu64 " (position %" PRIu64
                                  "), but valid records follow at byte %" PRIu64
-                                 ": this is damage, not a torn write; run 'evstore verify'",
+                                 ": this is damage, not a torn write",
                                  s->name,
                                  st != REC_OK ? evs__rec_status_str(st) : "wrong position",
                                  off, rv->next_pos, later);
@@ -330,7 +344,7 @@ static int check_end_fits(recovery *rv)
     if (rc == 0 && size + 8 <= rv->end.end)
         rc = evs__seterr(EVS_ECORRUPT,
                          "segment %s is %" PRIu64 " bytes, shorter than the end of the log in "
-                         "it (byte %" PRIu64 "); run 'evstore verify'",
+                         "it (byte %" PRIu64 ")",
                          s->name, size, rv->end.end);
     return rc;
 }

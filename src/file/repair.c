@@ -284,7 +284,7 @@ int evs__file_repair(const char *path, const evs_repair_opts *opts, evs_repair_r
     bool dry_run = (opts->flags & EVS_REPAIR_DRY_RUN) != 0;
     file_backend *fb;
     bool head_fresh;
-    int rc = evs__fb_open_for_repair(&fb, path, &head_fresh);
+    int rc = evs__fb_open_for_repair(&fb, path, dry_run, &head_fresh);
     if (rc < 0)
         return rc;
     repair_plan plan;
@@ -293,6 +293,8 @@ int evs__file_repair(const char *path, const evs_repair_opts *opts, evs_repair_r
         fill_report(&plan, out);
     if (rc == 0 && out->damaged)
         rc = list_affected(fb, &plan, out);
+    if (rc == 0 && dry_run && plan.cut) /* the folder a repair run now would make */
+        rc = evs__aside_dir_name(fb, out->saved_to, sizeof out->saved_to);
     if (rc == 0 && !dry_run && out->damaged)
         rc = evs__fb_repair_writable(fb);
     repair_job job = {fb, &plan, ""};

@@ -20,7 +20,9 @@
 
 #define COPY_CHUNK (1u << 20)
 
-int evs__aside_make_dir(file_backend *fb, char *dir, size_t dir_len)
+/* DIR/repair-YYYYMMDDTHHMMSSZ (-2, -3 ... when one of that second exists) into dir:
+ * made when `make`, else only named (the first such name that is free). */
+static int aside_dir(file_backend *fb, bool make, char *dir, size_t dir_len)
 {
     time_t now = (time_t)(evs__now_ns() / 1000000000);
     struct tm tm;
@@ -35,13 +37,24 @@ int evs__aside_make_dir(file_backend *fb, char *dir, size_t dir_len)
         if (n < 0 || (size_t)n >= dir_len)
             return evs__seterr(EVS_EINVAL, "path of the repair folder in '%s' is too long",
                                fb->dir);
-        if (evs__sys.mkdir(dir, 0755) == 0)
+        struct stat st;
+        if (make ? evs__sys.mkdir(dir, 0755) == 0 : stat(dir, &st) < 0 && errno == ENOENT)
             return 0;
-        if (errno != EEXIST)
+        if (errno != EEXIST && make)
             return evs__seterr_errno(errno, "cannot create '%s'", dir);
     }
     return evs__seterr(EVS_EEXIST, "too many repair folders named repair-%s in '%s'", stamp,
                        fb->dir);
+}
+
+int evs__aside_make_dir(file_backend *fb, char *dir, size_t dir_len)
+{
+    return aside_dir(fb, true, dir, dir_len);
+}
+
+int evs__aside_dir_name(file_backend *fb, char *dir, size_t dir_len)
+{
+    return aside_dir(fb, false, dir, dir_len);
 }
 
 int evs__aside_path(const char *dir, const char *name, char *buf, size_t len)

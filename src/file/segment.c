@@ -428,7 +428,7 @@ static int check_extent(seg *s, uint64_t off, uint64_t end)
     if (end > size)
         return evs__seterr(EVS_ECORRUPT,
                            "segment %s: a record at byte %" PRIu64 " would end at byte %" PRIu64
-                           ", past the end of the file (%" PRIu64 " bytes); run 'evstore verify'",
+                           ", past the end of the file (%" PRIu64 " bytes)",
                            s->name, off, end, size);
     atomic_store_explicit(&s->size_seen, s->first_pos == h.seg && size > h.end ? h.end : size,
                           memory_order_relaxed);
@@ -507,8 +507,7 @@ int evs__seg_read_at(file_backend *fb, seg *s, uint64_t off, bool check_crc, rec
         st = evs__rec_decode(m->base + off, m->len - off, check_crc, out);
     }
     if (st != REC_OK)
-        return evs__seterr(EVS_ECORRUPT, "segment %s: %s at byte %" PRIu64
-                                         "; run 'evstore verify'",
+        return evs__seterr(EVS_ECORRUPT, "segment %s: %s at byte %" PRIu64,
                            s->name, evs__rec_status_str(st), off);
     return 0;
 }

@@ -171,16 +171,18 @@ for f in $(ls "$b"/*.seg | awk -v s="$seg" '$0 > s'); do
     bytes=$((bytes + $(wc -c <"$f")))
 done
 
-# Refused while another process has the store open, and nothing changes.
+# Refused while another process has the store open, and nothing changes; a dry run
+# changes nothing, so it works while readers have the store open.
 "$EVS" tail "$b" -f -n 0 >/dev/null 2>&1 &
 tail_pid=$!
 fingerprint "$b" live >"$T/fp1"
+open_ino=
 tries=0
-while :; do
-    evs repair "$b" --dry-run
-    [ "$(last_rc)" -eq 1 ] && break
+# tail -f holds the open lock once /proc/locks lists its flock on OPEN.
+until [ -n "$open_ino" ] && grep -q "FLOCK.* $tail_pid [0-9a-f]*:[0-9a-f]*:$open_ino " /proc/locks; do
+    [ -e "$b/OPEN" ] && open_ino=$(stat -c %i "$b/OPEN")
     tries=$((tries + 1))
-    [ $tries -lt 100 ] || { kill $tail_pid; fail "tail -f never held the store open"; }
+    [ $tries -lt 200 ] || { kill $tail_pid; fail "tail -f never held the store open"; }
     sleep 0.05
 done
 evs repair "$b"
@@ -189,6 +191,10 @@ one_stderr_line repair "repair refused"
 expect_in "is open (pid $tail_pid)" "$T/err" "the refusal names the process"
 expect_in "readers included" "$T/err" "the refusal says why"
 expect_empty "$T/out" "repair refused: nothing on stdout"
+evs repair "$b" --dry-run
+expect_rc 5 "dry run while tail -f has the store open"
+expect_eq "$(json '[.damaged,.dry_run,.kept_last_pos]')" '[true,true,499]' \
+    "dry run beside a reader: the damage"
 fingerprint "$b" live >"$T/fp2"
 cmp -s "$T/fp1" "$T/fp2" || fail "a refused repair changed the store: $(diff "$T/fp1" "$T/fp2")"
 kill -TERM $tail_pid
@@ -199,13 +205,37 @@ evs repair "$b" --dry-run
 expect_rc 5 "dry run of a damaged store"
 expect_eq "$(json '[.damaged,.dry_run,.kept_last_pos,.first_lost_pos,.last_lost_pos,.lost_events]')" \
     '[true,true,499,500,2000,1501]' "dry run: the positions"
-expect_eq "$(json '[.bytes_moved,.files_moved,.saved_to]')" "[$bytes,$((later + 1)),null]" \
-    "dry run: the bytes"
+expect_eq "$(json '[.bytes_moved,.files_moved]')" "[$bytes,$((later + 1))]" "dry run: the bytes"
+# The folder named is the one a repair now would make, in the store; it is not made.
+would=$(jq -r .saved_to "$T/out")
+case $would in
+"$b"/repair-2*Z) ;;
+*) fail "dry run: saved_to is not a repair folder in the store: $would" ;;
+esac
+[ ! -e "$would" ] || fail "a dry run made the folder $would"
+expect_in "would be saved in a new folder $would" "$T/err" "dry run names the folder"
 expect_eq "$(json '[.damage.file,.damage.offset,.damage.pos,.damage.what]')" \
     "[\"$segname\",$rec,500,\"checksum mismatch\"]" "dry run: the damage"
 expect_in "dry run: nothing changed" "$T/err" "dry run says so"
 fingerprint "$b" >"$T/fp2"
 cmp -s "$T/fp1" "$T/fp2" || fail "a dry run changed the store"
+
+# A dry run on a read-only file system: a small tmpfs, mounted read-only in a private
+# mount namespace (as root, permissions cannot stand in for it).
+mnt=$T/ro
+mkdir "$mnt"
+if unshare -m sh -c "mount --make-rprivate / && mount -t tmpfs -o size=16m tmpfs '$mnt'" \
+    2>/dev/null; then
+    unshare -m sh -c "mount --make-rprivate / && mount -t tmpfs -o size=16m tmpfs '$mnt' &&
+        cp -a '$b' '$mnt/s' && mount -o remount,ro '$mnt' &&
+        { touch '$mnt/s/probe' 2>/dev/null && exit 9; '$EVS' repair '$mnt/s' --dry-run \
+          >'$T/out' 2>'$T/err'; echo \$? >'$T/rc'; }" || fail "setting up the read-only mount"
+    expect_rc 5 "dry run on a read-only file system"
+    expect_eq "$(json '[.damaged,.dry_run,.kept_last_pos,.last_lost_pos]')" '[true,true,499,2000]' \
+        "dry run on a read-only file system: the positions"
+else
+    echo "skipped: dry run on a read-only mount (no mount namespace here)"
+fi
 
 evs repair "$b"
 expect_rc 0 "repair of an old segment's damage"

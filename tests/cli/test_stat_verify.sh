@@ -82,6 +82,20 @@ grep -qiE '(byte|offset) [0-9]+' "$T/err" || fail "damage names a byte offset"
 expect_eq "$(jq -c .ok "$T/out")" false "verify summary says not ok"
 [ "$(jq -c '.problems' "$T/out")" != 0 ] || fail "verify summary counts problems"
 
+# ---- the remedy depends on who reports the damage --------------------------------------
+# verify's own report names the damage: it never tells the user to run verify; a read
+# that meets damage does.
+dl=$T/lostbad
+echo '{"stream":"a","type":"T","data":{}}' | "$EVS" append --create "$dl" --quiet
+printf 'EVSLOST1-damaged-020' >"$dl/lost" # 20 bytes: bad version, count, checksum
+evs verify "$dl"
+expect_rc 5 "verify of a store whose lost file is damaged"
+expect_in "is damaged" "$T/err" "verify names the damaged lost file"
+expect_not_in "run 'evstore verify'" "$T/err" "verify does not tell the user to run verify"
+evs read "$dl"
+expect_rc 5 "read of a store whose lost file is damaged"
+expect_in "run 'evstore verify'" "$T/err" "read tells the user to run verify"
+
 # ---- progress: on a terminal only ------------------------------------------------------
 d2="$T/progress"
 seq 1 2000 | sed 's/.*/{"stream":"p-1","type":"T","data":&}/' | "$EVS" append --create "$d2" --quiet

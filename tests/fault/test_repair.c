@@ -20,8 +20,8 @@
  * After each repair: the store opens, evs_verify passes, every kept event is the one
  * appended, and appends continue at the next position. A healthy store is not changed
  * at all. Repair refuses with EVS_EBUSY while a handle of this or another process has
- * the store open, naming it, and changes nothing; an open waits for a repair (the
- * exclusive open lock) as lock_wait_ms says. Bad arguments get clear errors.
+ * the store open, naming it, and changes nothing (a dry run runs beside a reader); an
+ * open waits for a repair (the exclusive open lock) as lock_wait_ms says. Bad arguments get clear errors.
  * evs_verify_quick passes a healthy store, catches a broken frame far from the tail, and
  * (documented) does not checksum an older event's data.
  */
@@ -31,10 +31,12 @@
 #include "faultutil.h"
 #include "util.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <sys/file.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #define MAX_EVENTS 8192
 #define MAX_SEGS   64
@@ -352,7 +354,11 @@ static void test_old_segment_data(void **state)
     evs_repair_report *rep = repair(fx, true, 0);
     check_report(rep, cut - 1, (int64_t)fx->nev, name, r.off, r.pos);
     fu_check(strstr(rep->damage_what, "checksum") != NULL);
-    fu_check(rep->saved_to[0] == '\0');
+    /* The dry run names the folder a repair would make now, and does not make it. */
+    char would[4200];
+    snprintf(would, sizeof would, "%s/repair-2", fx->dir);
+    fu_check(strncmp(rep->saved_to, would, strlen(would)) == 0);
+    fu_check(access(rep->saved_to, F_OK) < 0 && errno == ENOENT);
     fu_check(rep->files_moved == (int64_t)fx->nseg - 1); /* the tail of segment 1, the rest */
     int64_t want_bytes = fu_file_size_in(fx->dir, name) - cut_off;
     for (size_t i = 2; i < fx->nseg; i++) {
@@ -565,7 +571,8 @@ static void test_refused_while_open(void **state)
     repair(fx, false, EVS_EBUSY);
     assert_errmsg_has("this process");
     assert_errmsg_has("readers included");
-    repair(fx, true, EVS_EBUSY);
+    /* A dry run changes nothing: it runs beside the reader. */
+    fu_check(repair(fx, true, 0)->damaged == 1);
     fu_check_evs(0, evs_close(s));
 
     /* A writer in another process. */
