@@ -567,13 +567,56 @@ out:
     return rc;
 }
 
-/* Map the .idx of s so that it covers `count` entries, or return NULL (the caller then
- * scans). */
+/* Make s->idx a mapping of the .idx open at fd (size bytes, inode ino) and return it.
+ * The mapping is roomy (a segment's worth of entries) so that the active segment's
+ * growing index is remapped rarely; the same file seen longer only raises file_len. */
+static const mapping *idx_remap(file_backend *fb, seg *s, int fd, uint64_t size, uint64_t ino,
+                                const char *name)
+{
+    pthread_mutex_lock(&fb->map_mu);
+    mapping *cur = atomic_load(&s->idx);
+    if (cur && cur->file_id == ino && cur->len >= size) {
+        if (size > atomic_load(&cur->file_len))
+            atomic_store(&cur->file_len, size);
+        pthread_mutex_unlock(&fb->map_mu);
+        return cur;
+    }
+    /* Entries per byte of segment are bounded by the minimum record size. */
+    uint64_t len = (fb->opts.segment_size / REC_HDR_LEN + 1) * IDX_ENTRY_LEN;
+    len = PAGE_ROUND(len > size ? len : size);
+    mapping *m = evs__calloc(1, sizeof *m);
+    void *p = m ? evs__sys.mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0) : MAP_FAILED;
+    if (p == MAP_FAILED) {
+        if (m)
+            evs__seterr_errno(errno, "cannot map %s", name);
+        else
+            evs__seterr(EVS_ENOMEM, "out of memory mapping %s", name);
+        evs__free(m);
+        pthread_mutex_unlock(&fb->map_mu);
+        return NULL;
+    }
+    m->base = p;
+    m->len = len;
+    atomic_init(&m->file_len, size);
+    m->file_id = ino;
+    if (cur) {
+        cur->retired_next = fb->retired;
+        fb->retired = cur;
+    }
+    atomic_store(&s->idx, m);
+    pthread_mutex_unlock(&fb->map_mu);
+    return m;
+}
+
+/* Map the .idx of s so that its file holds `count` entries, or return NULL (the caller
+ * then scans). What may be read is bounded by the file's size, never by the mapping's
+ * length or the segment's: an index shorter than its segment (cut by a crash, damaged,
+ * or of a segment whose successor is missing) must not be read past its end. */
 static const mapping *idx_map(file_backend *fb, seg *s, uint64_t count)
 {
     mapping *m = atomic_load(&s->idx);
     uint64_t need = count * IDX_ENTRY_LEN;
-    if (m && m->len >= need)
+    if (m && atomic_load(&m->file_len) >= need)
         return m;
     char name[32], path[4200];
     evs__seg_name(name, sizeof name, s->first_pos, "idx");
@@ -584,13 +627,10 @@ static const mapping *idx_map(file_backend *fb, seg *s, uint64_t count)
         return NULL;
     struct stat st;
     const mapping *r = NULL;
-    if (evs__sys.fstat(fd, &st) == 0 && (uint64_t)st.st_size >= need) {
-        /* Entries per byte of segment are bounded by the minimum record size. */
-        uint64_t want = (fb->opts.segment_size / REC_HDR_LEN + 1) * IDX_ENTRY_LEN;
-        r = map_grow(fb, &s->idx, fd, need > want ? need : want, name);
-    }
+    if (evs__sys.fstat(fd, &st) == 0 && (uint64_t)st.st_size >= need)
+        r = idx_remap(fb, s, fd, (uint64_t)st.st_size, (uint64_t)st.st_ino, name);
     evs__sys.close(fd);
-    return r;
+    return r && atomic_load(&r->file_len) >= need ? r : NULL;
 }
 
 /* Find the record of pos by walking s from its start: the slow path for a missing or
@@ -608,8 +648,8 @@ static int offset_by_scan(file_backend *fb, seg *s, uint64_t pos, uint64_t *off_
             return 0;
         }
         if (r.pos > pos)
-            return evs__seterr(EVS_ECORRUPT, "segment %s: position %" PRIu64 " is missing",
-                               s->name, pos);
+            return evs__seterr(EVS_ECORRUPT, "segment %s: position %" PRIu64 " is missing", s->name,
+                               pos);
         off += REC_ALIGN(r.len);
     }
 }

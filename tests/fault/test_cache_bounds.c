@@ -1,0 +1,187 @@
+/*
+ * test_cache_bounds.c - nothing is read past the end of a file through a mapping.
+ *
+ * The .idx of a segment is mapped with room for a whole segment's entries, so that the
+ * active segment's growing index is rarely remapped; reading an entry the file does not
+ * hold faults (SIGBUS) instead of failing. These stores lack bytes their caches or
+ * their head page promise: the last segment is gone (deleted, or moved aside by a
+ * repair that was killed before it rebuilt the index), or a sealed segment's .idx is
+ * cut short. Opening, verifying and reading them must end with an error or the right
+ * events, never with a signal.
+ */
+#define _GNU_SOURCE
+#include "faultutil.h"
+
+#define BIG_EVENTS 12000
+
+/* BIG_EVENTS events over 1 MiB segments (three of them), each payload naming its
+ * position, then closed. */
+static void fill_big(tu_fixture *f)
+{
+    evs_options o = tu_fast_options();
+    o.segment_size = 1u << 20;
+    evs_store *s = tu_fx_open(f, &o);
+    char json[160], stream[32];
+    for (int i = 1; i <= BIG_EVENTS; i++) {
+        snprintf(stream, sizeof stream, "s-%d", i % 7);
+        snprintf(json, sizeof json, "{\"i\":%d,\"pad\":\"%0100d\"}", i, 0);
+        assert_int_equal(tu_append1(s, stream, "T", json), i);
+    }
+    tu_fx_close(f);
+}
+
+/* Read every event from `from` on; returns the last code of evs_cursor_next (0 at the
+ * end, or the error), and checks that each event is the next position with its own
+ * payload. */
+static int read_from(evs_store *s, int64_t from, int64_t *last_pos)
+{
+    evs_query q = EVS_QUERY_INIT;
+    q.from_pos = from;
+    evs_cursor *c;
+    int rc = evs_cursor_open(&c, s, &q);
+    if (rc < 0)
+        return rc;
+    evs_event e;
+    char buf[200], want[32];
+    int64_t expect = from;
+    while ((rc = evs_cursor_next(c, &e)) > 0) {
+        assert_int_equal(e.pos, expect);
+        snprintf(want, sizeof want, "{\"i\":%" PRId64 ",", expect);
+        assert_non_null(strstr(tu_data_str(&e, buf, sizeof buf), want));
+        expect++;
+    }
+    *last_pos = expect - 1;
+    evs_cursor_close(c);
+    return rc;
+}
+
+/* Every reader over a store whose log ends before what its caches and head say: each
+ * returns an error (naming what is wrong) or stops where the log does. */
+static void read_everything_safely(tu_fixture *f, int64_t log_end)
+{
+    evs_store *s;
+    evs_options o = tu_fast_options();
+    o.segment_size = 1u << 20;
+    o.flags |= EVS_OPEN_READONLY | EVS_OPEN_NOCREATE;
+    int rc = evs_open(&s, f->dir, &o);
+    if (rc < 0) {
+        /* Refusing to open a store that lost synced events is right too. */
+        assert_int_equal(rc, EVS_ECORRUPT);
+        return;
+    }
+    fu_problems ps;
+    memset(&ps, 0, sizeof ps);
+    evs_verify_report rep;
+    rc = evs_verify(s, fu_collect, &ps, &rep);
+    assert_true(rc < 0 || ps.count > 0);
+
+    int64_t last = 0;
+    rc = read_from(s, 1, &last);
+    assert_true(rc <= 0);
+    assert_true(last <= log_end);
+    /* Positions the missing segment held, found by the index. */
+    for (int64_t from = log_end - 2; from <= BIG_EVENTS; from += 997) {
+        rc = read_from(s, from, &last);
+        assert_true(rc <= 0);
+        if (from > log_end)
+            assert_true(rc < 0 || last < from);
+    }
+    for (int i = 0; i < 7; i++) {
+        char stream[32];
+        snprintf(stream, sizeof stream, "s-%d", i);
+        evs_query q = EVS_QUERY_INIT;
+        q.stream = stream;
+        int64_t n = 0;
+        evs_cursor *c;
+        if (evs_cursor_open(&c, s, &q) == 0) {
+            evs_event e;
+            while ((rc = evs_cursor_next(c, &e)) > 0)
+                n++;
+            assert_true(rc <= 0);
+            assert_true(n <= BIG_EVENTS / 7 + 1);
+            evs_cursor_close(c);
+        }
+        evs_stream_info info;
+        rc = evs_stream_get(&info, s, stream);
+        assert_true(rc <= 0);
+    }
+    evs_close(s);
+}
+
+/* The last segment of three is deleted: its positions are gone, the head page and
+ * index.snap still cover them. */
+static void test_last_segment_deleted(void **state)
+{
+    tu_fixture *f = *state;
+    fill_big(f);
+    uint64_t firsts[8];
+    size_t n = fu_list_segs(f->dir, firsts, 8);
+    assert_true(n >= 3);
+    char name[32];
+    fu_seg_name(name, sizeof name, firsts[n - 1]);
+    char path[4200];
+    fu_path(path, sizeof path, f->dir, name);
+    assert_int_equal(unlink(path), 0);
+    read_everything_safely(f, (int64_t)firsts[n - 1] - 1);
+}
+
+/* As a repair killed after moving the segments past its cut aside and before it
+ * rebuilt the index leaves it: the later segments and their caches are gone, the
+ * index snapshot and the head page are not. */
+static void test_repair_killed_before_index(void **state)
+{
+    tu_fixture *f = *state;
+    fill_big(f);
+    uint64_t firsts[8];
+    size_t n = fu_list_segs(f->dir, firsts, 8);
+    assert_true(n >= 3);
+    const char *exts[] = {"seg", "idx", "sdx"};
+    for (size_t i = 1; i < n; i++)
+        for (int k = 0; k < 3; k++) {
+            char name[64], path[4200];
+            snprintf(name, sizeof name, "%020" PRIu64 ".%s", firsts[i], exts[k]);
+            fu_path(path, sizeof path, f->dir, name);
+            (void)unlink(path);
+        }
+    read_everything_safely(f, (int64_t)firsts[1] - 1);
+}
+
+/* A sealed segment's .idx lost its second half: a read by position in the first half
+ * maps it; a read in the second half must not read past its end, and finds the event
+ * all the same (the index is rebuilt, or the segment scanned). */
+static void test_idx_cut_short(void **state)
+{
+    tu_fixture *f = *state;
+    fill_big(f);
+    uint64_t firsts[8];
+    size_t n = fu_list_segs(f->dir, firsts, 8);
+    assert_true(n >= 3);
+    char name[64];
+    snprintf(name, sizeof name, "%020" PRIu64 ".idx", firsts[0]);
+    int64_t entries = (int64_t)(firsts[1] - firsts[0]);
+    fu_truncate(f->dir, name, entries / 2 * 4);
+    for (int ro = 0; ro <= 1; ro++) {
+        evs_options o = tu_fast_options();
+        o.segment_size = 1u << 20;
+        if (ro)
+            o.flags |= EVS_OPEN_READONLY;
+        evs_store *s = tu_fx_open(f, &o);
+        int64_t last;
+        assert_evs_ok(read_from(s, 10, &last));
+        assert_int_equal(last, BIG_EVENTS);
+        assert_evs_ok(read_from(s, entries - 3, &last));
+        assert_int_equal(last, BIG_EVENTS);
+        tu_fx_close(f);
+        fu_truncate(f->dir, name, entries / 2 * 4); /* the writable handle rebuilt it */
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_last_segment_deleted, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_repair_killed_before_index, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_idx_cut_short, tu_setup, tu_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
