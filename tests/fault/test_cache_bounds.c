@@ -7,10 +7,14 @@
  * their head page promise: the last segment is gone (deleted, or moved aside by a
  * repair that was killed before it rebuilt the index), or a sealed segment's .idx is
  * cut short. Opening, verifying and reading them must end with an error or the right
- * events, never with a signal.
+ * events, never with a signal. The same for an index.snap whose checksums are right but
+ * whose slots point outside it: it is not used.
  */
 #define _GNU_SOURCE
 #include "faultutil.h"
+
+#include "format.h"
+#include "util.h"
 
 #define BIG_EVENTS 12000
 
@@ -176,12 +180,119 @@ static void test_idx_cut_short(void **state)
     }
 }
 
+/* index.snap rewritten by `change` (then its checksums fixed, so that only the checks
+ * behind them can refuse it): every stream, listed and looked up, is what the log says,
+ * and verify finds the store whole. */
+static void snapshot_lie(tu_fixture *f, void (*change)(unsigned char *snap, size_t len))
+{
+    evs_options o = tu_fast_options();
+    o.segment_size = 64u << 10;
+    o.checkpoint_bytes = 64u << 10;
+    evs_store *s = tu_fx_open(f, &o);
+    char json[160], stream[32];
+    for (int i = 1; i <= 1000; i++) {
+        snprintf(stream, sizeof stream, "s-%d", i % 7);
+        snprintf(json, sizeof json, "{\"i\":%d,\"pad\":\"%0100d\"}", i, 0);
+        assert_int_equal(tu_append1(s, stream, "T", json), i);
+    }
+    tu_fx_close(f);
+    int64_t len = fu_file_size_in(f->dir, SNAP_FILE);
+    assert_true(len > SNAP_HDR_LEN + 4);
+    unsigned char *snap = malloc((size_t)len);
+    assert_non_null(snap);
+    fu_read_at(f->dir, SNAP_FILE, 0, snap, (size_t)len);
+    change(snap, (size_t)len);
+    evs__put_u32(snap + SNAP_OFF_CRC, evs__crc32c(0, snap, SNAP_OFF_CRC));
+    evs__put_u32(snap + len - 4,
+                 evs__crc32c(0, snap + SNAP_HDR_LEN, (size_t)len - SNAP_HDR_LEN - 4));
+    fu_write_at(f->dir, SNAP_FILE, 0, snap, (size_t)len);
+    free(snap);
+
+    for (int ro = 0; ro <= 1; ro++) {
+        o.flags = ro ? EVS_OPEN_READONLY : 0;
+        s = tu_fx_open(f, &o);
+        evs_stream_iter *it;
+        assert_evs_ok(evs_streams_open(&it, s, NULL));
+        const char *name;
+        size_t name_len;
+        evs_stream_info info;
+        int listed = 0, rc;
+        while ((rc = evs_streams_next(it, &name, &name_len, &info)) > 0) {
+            assert_true(name_len == 3 && name[0] == 's' && name[1] == '-');
+            int k = name[2] - '0';
+            assert_true(k >= 0 && k < 7);
+            assert_int_equal(info.last_pos % 7, k);
+            listed++;
+        }
+        assert_int_equal(rc, 0);
+        assert_int_equal(listed, 7);
+        evs_streams_close(it);
+        for (int k = 0; k < 7; k++) {
+            snprintf(stream, sizeof stream, "s-%d", k);
+            assert_evs_ok(evs_stream_get(&info, s, stream));
+            assert_int_equal(info.last_pos, 1000 - (1000 - k) % 7);
+        }
+        fu_verify_ok(s);
+        tu_fx_close(f);
+    }
+}
+
+/* The first used slot of a snapshot. */
+static unsigned char *first_slot(unsigned char *snap)
+{
+    uint64_t slots = evs__get_u64(snap + SNAP_OFF_SLOTS);
+    for (uint64_t i = 0; i < slots; i++) {
+        unsigned char *sl = snap + SNAP_HDR_LEN + i * SNAP_SLOT_LEN;
+        if (evs__get_u64(sl) != 0)
+            return sl;
+    }
+    fail();
+    return NULL;
+}
+
+static void name_far_past_the_end(unsigned char *snap, size_t len)
+{
+    (void)len;
+    evs__put_u64(first_slot(snap) + 8, (uint64_t)1 << 40);
+}
+
+static void name_offset_wraps(unsigned char *snap, size_t len)
+{
+    (void)len;
+    evs__put_u64(first_slot(snap) + 8, UINT64_MAX - 1);
+}
+
+/* 2^62 slots of 48 bytes: a multiplication would wrap to 0 and pass for a fit. */
+static void slot_count_wraps(unsigned char *snap, size_t len)
+{
+    (void)len;
+    evs__put_u64(snap + SNAP_OFF_SLOTS, (uint64_t)1 << 62);
+}
+
+static void test_snapshot_name_far_past_the_end(void **state)
+{
+    snapshot_lie(*state, name_far_past_the_end);
+}
+
+static void test_snapshot_name_offset_wraps(void **state)
+{
+    snapshot_lie(*state, name_offset_wraps);
+}
+
+static void test_snapshot_slot_count_wraps(void **state)
+{
+    snapshot_lie(*state, slot_count_wraps);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_last_segment_deleted, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_repair_killed_before_index, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_idx_cut_short, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_snapshot_name_far_past_the_end, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_snapshot_name_offset_wraps, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_snapshot_slot_count_wraps, tu_setup, tu_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
