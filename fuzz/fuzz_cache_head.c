@@ -1,0 +1,54 @@
+/*
+ * fuzz_cache_head.c - fuzz target for the shared head page (head: the committed head
+ * under a seqlock, the synced position, the futex word), which a handle trusts only
+ * when it carries the store's identity and this boot's id, and otherwise rebuilds from
+ * the log.
+ *
+ * Input: byte 0 holds flags, the rest makes the new head file of the template store
+ * (fuzz_cache_common.h), of any length (the real one is 4096 bytes):
+ *   0x04, 0x20  XORed over the real page, cut (FC_XOR, FC_CUT);
+ *   0x08  open read-only (a page too short is then not mapped, the head is scanned);
+ *   0x10  give the page the store's identity and this boot's id (its first 40 bytes
+ *         from the real page), so that its fields are believed.
+ * A page without the identity must change nothing: every read gives the truth and
+ * verify finds the store whole. A page with it is how other processes learn how far
+ * the log reaches, so it may hide events or make opening refuse the store; but nothing
+ * may be read past a file's end for it, and no event handed out may be false.
+ */
+#include "fuzz_cache_common.h"
+
+#define F_READONLY   0x08u
+#define F_IDENTITY   0x10u
+#define IDENTITY_LEN 40 /* magic, store id, boot id */
+
+static unsigned char real_head[HEAD_LEN];
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+    fc_init("head");
+    FZ_CHECK(fc_read_file(fc_tmpl, HEAD_FILE, real_head, sizeof real_head) == HEAD_LEN);
+    return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size == 0)
+        return 0;
+    unsigned flags = data[0];
+    data++;
+    size--;
+    if (size > 2 * HEAD_LEN)
+        size = 2 * HEAD_LEN;
+    fc_fresh();
+    size_t len;
+    unsigned char *head = fc_cache_bytes(HEAD_FILE, data, size, flags, &len);
+    if ((flags & F_IDENTITY) && len >= IDENTITY_LEN)
+        memcpy(head, real_head, IDENTITY_LEN);
+    bool trusted = len >= IDENTITY_LEN && memcmp(head, real_head, IDENTITY_LEN) == 0;
+    fc_write_file(fc_work, HEAD_FILE, head, len);
+    free(head);
+    fc_open_and_check((flags & F_READONLY) != 0, trusted ? FC_SAFE : FC_STRICT);
+    return 0;
+}
