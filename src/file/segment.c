@@ -356,6 +356,36 @@ bool evs__seg_header_bad(const file_backend *fb, const seg *s, const unsigned ch
     return false;
 }
 
+/* A new read-only mapping of len bytes of fd, or NULL with the error set (naming what). */
+static mapping *map_new(int fd, uint64_t len, const char *what)
+{
+    mapping *m = evs__calloc(1, sizeof *m);
+    void *p = m ? evs__sys.mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0) : MAP_FAILED;
+    if (p == MAP_FAILED) {
+        if (m)
+            evs__seterr_errno(errno, "cannot map %s", what);
+        else
+            evs__seterr(EVS_ENOMEM, "out of memory mapping %s", what);
+        evs__free(m);
+        return NULL;
+    }
+    m->base = p;
+    m->len = len;
+    return m;
+}
+
+/* Put m in *slot; the mapping it replaces is kept until close, since a reader may still
+ * hold a pointer into it. The caller holds map_mu. */
+static void map_publish(file_backend *fb, _Atomic(mapping *) *slot, mapping *m)
+{
+    mapping *cur = atomic_load(slot);
+    if (cur) {
+        cur->retired_next = fb->retired;
+        fb->retired = cur;
+    }
+    atomic_store(slot, m);
+}
+
 /* Replace *slot's mapping by one of at least need_len bytes of fd. */
 static const mapping *map_grow(file_backend *fb, _Atomic(mapping *) *slot, int fd,
                                uint64_t need_len, const char *what)
@@ -374,25 +404,9 @@ static const mapping *map_grow(file_backend *fb, _Atomic(mapping *) *slot, int f
         len = fb->opts.segment_size + (1u << 20);
     if (cur && len < cur->len * 2)
         len = cur->len * 2;
-    len = PAGE_ROUND(len);
-    mapping *m = evs__calloc(1, sizeof *m);
-    void *p = m ? evs__sys.mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0) : MAP_FAILED;
-    if (p == MAP_FAILED) {
-        if (m)
-            evs__seterr_errno(errno, "cannot map %s", what);
-        else
-            evs__seterr(EVS_ENOMEM, "out of memory mapping %s", what);
-        evs__free(m);
-        pthread_mutex_unlock(&fb->map_mu);
-        return NULL;
-    }
-    m->base = p;
-    m->len = len;
-    if (cur) {
-        cur->retired_next = fb->retired;
-        fb->retired = cur;
-    }
-    atomic_store(slot, m);
+    mapping *m = map_new(fd, PAGE_ROUND(len), what);
+    if (m)
+        map_publish(fb, slot, m);
     pthread_mutex_unlock(&fb->map_mu);
     return m;
 }
@@ -583,27 +597,12 @@ static const mapping *idx_remap(file_backend *fb, seg *s, int fd, uint64_t size,
     }
     /* Entries per byte of segment are bounded by the minimum record size. */
     uint64_t len = (fb->opts.segment_size / REC_HDR_LEN + 1) * IDX_ENTRY_LEN;
-    len = PAGE_ROUND(len > size ? len : size);
-    mapping *m = evs__calloc(1, sizeof *m);
-    void *p = m ? evs__sys.mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0) : MAP_FAILED;
-    if (p == MAP_FAILED) {
-        if (m)
-            evs__seterr_errno(errno, "cannot map %s", name);
-        else
-            evs__seterr(EVS_ENOMEM, "out of memory mapping %s", name);
-        evs__free(m);
-        pthread_mutex_unlock(&fb->map_mu);
-        return NULL;
+    mapping *m = map_new(fd, PAGE_ROUND(len > size ? len : size), name);
+    if (m) {
+        atomic_init(&m->file_len, size);
+        m->file_id = ino;
+        map_publish(fb, &s->idx, m);
     }
-    m->base = p;
-    m->len = len;
-    atomic_init(&m->file_len, size);
-    m->file_id = ino;
-    if (cur) {
-        cur->retired_next = fb->retired;
-        fb->retired = cur;
-    }
-    atomic_store(&s->idx, m);
     pthread_mutex_unlock(&fb->map_mu);
     return m;
 }
@@ -661,11 +660,11 @@ int evs__seg_offset(file_backend *fb, seg *s, uint64_t pos, uint64_t *off_out)
         const mapping *m = idx_map(fb, s, i + 1);
         if (m) {
             uint64_t off = evs__get_u32(m->base + i * IDX_ENTRY_LEN);
-            const mapping *d = check_extent(s, off, off + REC_HDR_LEN) == 0
-                                   ? evs__seg_map(fb, s, off + REC_HDR_LEN)
-                                   : NULL;
-            if (d && off >= SEG_HDR_LEN && off % 8 == 0 &&
-                evs__get_u64(d->base + off + REC_OFF_POS) == pos) {
+            /* The entry must lead to a whole record of that position: eight bytes that
+             * read as the position can be something else (a record's flags and link). */
+            rec_view r;
+            if (off >= SEG_HDR_LEN && off % 8 == 0 &&
+                evs__seg_read_at(fb, s, off, false, &r) == 0 && r.pos == pos) {
                 *off_out = off;
                 return 0;
             }

@@ -7,7 +7,8 @@
  * their head page promise: the last segment is gone (deleted, or moved aside by a
  * repair that was killed before it rebuilt the index), or a sealed segment's .idx is
  * cut short. Opening, verifying and reading them must end with an error or the right
- * events, never with a signal. The same for an index.snap whose checksums are right but
+ * events, never with a signal; an .idx entry that points at the wrong bytes is not
+ * believed. The same for an index.snap whose checksums are right but
  * whose slots point outside it: it is not used.
  */
 #define _GNU_SOURCE
@@ -180,6 +181,47 @@ static void test_idx_cut_short(void **state)
     }
 }
 
+/* The .idx entry of position 1 says byte 136, inside the first record, where the eight
+ * bytes at REC_OFF_POS (that record's flags, reserved field and link) read as 1: an
+ * entry that passes a look at the position field alone. Reads by position must not
+ * trust it: forward from 1 and the whole log backward give every event. */
+static void test_idx_entry_lies_plausibly(void **state)
+{
+    tu_fixture *f = *state;
+    fill_big(f);
+    uint64_t firsts[8];
+    size_t n = fu_list_segs(f->dir, firsts, 8);
+    assert_true(n >= 3);
+    char name[64];
+    snprintf(name, sizeof name, "%020" PRIu64 ".idx", firsts[0]);
+    unsigned char entry[4] = {136, 0, 0, 0};
+    fu_write_at(f->dir, name, 0, entry, sizeof entry);
+    for (int ro = 1; ro >= 0; ro--) {
+        evs_options o = tu_fast_options();
+        o.segment_size = 1u << 20;
+        if (ro)
+            o.flags |= EVS_OPEN_READONLY;
+        evs_store *s = tu_fx_open(f, &o);
+        int64_t last;
+        assert_evs_ok(read_from(s, 1, &last));
+        assert_int_equal(last, BIG_EVENTS);
+        evs_query q = EVS_QUERY_INIT;
+        q.direction = EVS_BACKWARD;
+        evs_cursor *c;
+        evs_event e;
+        assert_evs_ok(evs_cursor_open(&c, s, &q));
+        int64_t want = BIG_EVENTS;
+        int rc;
+        while ((rc = evs_cursor_next(c, &e)) > 0)
+            assert_int_equal(e.pos, want--);
+        assert_evs_ok(rc);
+        assert_int_equal(want, 0);
+        evs_cursor_close(c);
+        fu_verify_ok(s);
+        tu_fx_close(f);
+    }
+}
+
 /* index.snap rewritten by `change` (then its checksums fixed, so that only the checks
  * behind them can refuse it): every stream, listed and looked up, is what the log says,
  * and verify finds the store whole. */
@@ -290,6 +332,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_last_segment_deleted, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_repair_killed_before_index, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_idx_cut_short, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_idx_entry_lies_plausibly, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_snapshot_name_far_past_the_end, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_snapshot_name_offset_wraps, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_snapshot_slot_count_wraps, tu_setup, tu_teardown),
