@@ -15,6 +15,7 @@
  * the log reaches, so it may hide events or make opening refuse the store; but nothing
  * may be read past a file's end for it, and no event handed out may be false.
  */
+#define FC_TAG "head"
 #include "fuzz_cache_common.h"
 
 #define F_READONLY   0x08u
@@ -22,33 +23,26 @@
 #define IDENTITY_LEN 40 /* magic, store id, boot id */
 
 static unsigned char real_head[HEAD_LEN];
+static bool stamp;   /* give the page the real one's identity */
+static bool trusted; /* the page has it */
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
+static void put_identity(unsigned char *head, size_t len)
 {
-    (void)argc;
-    (void)argv;
-    fc_init("head");
-    FZ_CHECK(fc_read_file(fc_tmpl, HEAD_FILE, real_head, sizeof real_head) == HEAD_LEN);
-    return 0;
+    if (stamp && len >= IDENTITY_LEN)
+        memcpy(head, real_head, IDENTITY_LEN);
+    trusted = len >= IDENTITY_LEN && memcmp(head, real_head, IDENTITY_LEN) == 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size == 0)
         return 0;
+    if (real_head[0] == 0)
+        FZ_CHECK(fc_read_file(fc_tmpl, HEAD_FILE, real_head, sizeof real_head) == HEAD_LEN);
     unsigned flags = data[0];
-    data++;
-    size--;
-    if (size > 2 * HEAD_LEN)
-        size = 2 * HEAD_LEN;
-    fc_fresh();
-    size_t len;
-    unsigned char *head = fc_cache_bytes(HEAD_FILE, data, size, flags, &len);
-    if ((flags & F_IDENTITY) && len >= IDENTITY_LEN)
-        memcpy(head, real_head, IDENTITY_LEN);
-    bool trusted = len >= IDENTITY_LEN && memcmp(head, real_head, IDENTITY_LEN) == 0;
-    fc_write_file(fc_work, HEAD_FILE, head, len);
-    free(head);
+    stamp = (flags & F_IDENTITY) != 0;
+    fc_install(HEAD_FILE, data + 1, size - 1 < 2 * HEAD_LEN ? size - 1 : 2 * HEAD_LEN, flags,
+               put_identity);
     fc_open_and_check((flags & F_READONLY) != 0, trusted ? FC_SAFE : FC_STRICT);
     return 0;
 }

@@ -12,32 +12,19 @@
  * Every read must give the truth and verify must find the store whole: the index has
  * no checksum, every entry is checked against the record it points at.
  */
+#define FC_TAG "idx"
 #include "fuzz_cache_common.h"
 
 #define F_READONLY 0x08u
-
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    (void)argc;
-    (void)argv;
-    fc_init("idx");
-    return 0;
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size == 0)
         return 0;
     unsigned flags = data[0];
-    data++;
-    size--;
-    fc_fresh();
     char name[32];
     fc_seg_file((flags & 3u) % fc_seg_count, "idx", name, sizeof name);
-    size_t len;
-    unsigned char *idx = fc_cache_bytes(name, data, size, flags, &len);
-    fc_write_file(fc_work, name, idx, len);
-    free(idx);
+    fc_install(name, data + 1, size - 1, flags, NULL);
     fc_open_and_check((flags & F_READONLY) != 0, FC_STRICT);
     if (!(flags & F_READONLY))
         fc_open_and_check(true, FC_STRICT); /* what the writable handle left */

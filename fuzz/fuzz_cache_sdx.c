@@ -14,17 +14,18 @@
  * Every read must give the truth and verify must find the store whole, lie or not: a
  * reader never trusts an entry it has not found at the record it names.
  */
+#define FC_TAG "sdx"
 #include "fuzz_cache_common.h"
 
 #define F_READONLY 0x08u
 #define F_FIX_CRCS 0x10u
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
+static void fix_crcs(unsigned char *sdx, size_t len)
 {
-    (void)argc;
-    (void)argv;
-    fc_init("sdx");
-    return 0;
+    if (len < SDX_HDR_LEN + 4)
+        return;
+    evs__put_u32(sdx + SDX_OFF_CRC, evs__crc32c(0, sdx, SDX_OFF_CRC));
+    evs__put_u32(sdx + len - 4, evs__crc32c(0, sdx + SDX_HDR_LEN, len - SDX_HDR_LEN - 4));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -32,19 +33,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size == 0)
         return 0;
     unsigned flags = data[0];
-    data++;
-    size--;
-    fc_fresh();
     char name[32];
     fc_seg_file((flags & 3u) % (fc_seg_count - 1), "sdx", name, sizeof name);
-    size_t len;
-    unsigned char *sdx = fc_cache_bytes(name, data, size, flags, &len);
-    if ((flags & F_FIX_CRCS) && len >= SDX_HDR_LEN + 4) {
-        evs__put_u32(sdx + SDX_OFF_CRC, evs__crc32c(0, sdx, SDX_OFF_CRC));
-        evs__put_u32(sdx + len - 4, evs__crc32c(0, sdx + SDX_HDR_LEN, len - SDX_HDR_LEN - 4));
-    }
-    fc_write_file(fc_work, name, sdx, len);
-    free(sdx);
+    fc_install(name, data + 1, size - 1, flags, (flags & F_FIX_CRCS) ? fix_crcs : NULL);
     fc_open_and_check((flags & F_READONLY) != 0, FC_STRICT);
     if (!(flags & F_READONLY))
         fc_open_and_check(true, FC_STRICT); /* what the writable handle left */
