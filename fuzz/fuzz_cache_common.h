@@ -334,24 +334,13 @@ static inline void fc_expect(evs_store *s, const evs_query *q, const int64_t *wa
     evs_cursor_close(c);
 }
 
-static inline int fc_on_problem(void *ctx, const evs_problem *p, int64_t done, int64_t total)
-{
-    (void)done;
-    (void)total;
-    if (p) {
-        FZ_CHECK(p->what != NULL);
-        (*(int64_t *)ctx)++;
-    }
-    return 0;
-}
-
 /* evs_verify's verdict: the number of problems it reported (0: whole). */
 static inline int64_t fc_verify(evs_store *s)
 {
     int64_t problems = 0;
     evs_verify_report rep;
     memset(&rep, 0, sizeof rep);
-    int rc = evs_verify(s, fc_on_problem, &problems, &rep);
+    int rc = evs_verify(s, fz_count_problem, &problems, &rep);
     FZ_CHECK(rc == 0 || rc == EVS_ECORRUPT || rc == EVS_EIO);
     if (rc == 0)
         FZ_CHECK(problems == 0);

@@ -27,7 +27,24 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
         }                                                                                          \
     } while (0)
 
-/* ---- for targets that build stores: a temporary directory of their own ------------ */
+/* ---- for targets that build stores ----------------------------------------------- */
+
+#include "evstore.h"
+
+/* An evs_verify callback counting the problems into *(int64_t *)ctx; each must say
+ * what it is. */
+static inline int fz_count_problem(void *ctx, const evs_problem *p, int64_t done, int64_t total)
+{
+    (void)done;
+    (void)total;
+    if (p) {
+        FZ_CHECK(p->what != NULL);
+        (*(int64_t *)ctx)++;
+    }
+    return 0;
+}
+
+/* A temporary directory of their own: */
 
 #include <dirent.h>
 #include <fcntl.h>

@@ -198,23 +198,12 @@ static void run_query(evs_store *s, const evs_query *q, seen *sn)
     evs_cursor_close(c);
 }
 
-static int on_problem(void *ctx, const evs_problem *p, int64_t done, int64_t total)
-{
-    (void)done;
-    (void)total;
-    if (p) {
-        FZ_CHECK(p->what != NULL);
-        (*(int64_t *)ctx)++;
-    }
-    return 0;
-}
-
 static void check_verify(evs_store *s, bool must_find)
 {
     int64_t problems = 0;
     evs_verify_report rep;
     memset(&rep, 0, sizeof rep);
-    int rc = evs_verify(s, on_problem, &problems, &rep);
+    int rc = evs_verify(s, fz_count_problem, &problems, &rep);
     FZ_CHECK(rc == 0 || rc == EVS_ECORRUPT || rc == EVS_EIO);
     if (rc == 0)
         FZ_CHECK(problems == 0 && !must_find);

@@ -20,8 +20,8 @@
 #define BIG_EVENTS 12000
 
 /* BIG_EVENTS events over 1 MiB segments (three of them), each payload naming its
- * position, then closed. */
-static void fill_big(tu_fixture *f)
+ * position, then closed; firsts gets the segments' first positions (returns how many). */
+static size_t fill_big(tu_fixture *f, uint64_t firsts[8])
 {
     evs_options o = tu_fast_options();
     o.segment_size = 1u << 20;
@@ -33,6 +33,18 @@ static void fill_big(tu_fixture *f)
         assert_int_equal(tu_append1(s, stream, "T", json), i);
     }
     tu_fx_close(f);
+    size_t n = fu_list_segs(f->dir, firsts, 8);
+    assert_true(n >= 3);
+    return n;
+}
+
+static evs_store *open_big(tu_fixture *f, bool readonly)
+{
+    evs_options o = tu_fast_options();
+    o.segment_size = 1u << 20;
+    if (readonly)
+        o.flags |= EVS_OPEN_READONLY;
+    return tu_fx_open(f, &o);
 }
 
 /* Read every event from `from` on; returns the last code of evs_cursor_next (0 at the
@@ -118,10 +130,8 @@ static void read_everything_safely(tu_fixture *f, int64_t log_end)
 static void test_last_segment_deleted(void **state)
 {
     tu_fixture *f = *state;
-    fill_big(f);
     uint64_t firsts[8];
-    size_t n = fu_list_segs(f->dir, firsts, 8);
-    assert_true(n >= 3);
+    size_t n = fill_big(f, firsts);
     char name[32];
     fu_seg_name(name, sizeof name, firsts[n - 1]);
     char path[4200];
@@ -136,10 +146,8 @@ static void test_last_segment_deleted(void **state)
 static void test_repair_killed_before_index(void **state)
 {
     tu_fixture *f = *state;
-    fill_big(f);
     uint64_t firsts[8];
-    size_t n = fu_list_segs(f->dir, firsts, 8);
-    assert_true(n >= 3);
+    size_t n = fill_big(f, firsts);
     const char *exts[] = {"seg", "idx", "sdx"};
     for (size_t i = 1; i < n; i++)
         for (int k = 0; k < 3; k++) {
@@ -157,20 +165,14 @@ static void test_repair_killed_before_index(void **state)
 static void test_idx_cut_short(void **state)
 {
     tu_fixture *f = *state;
-    fill_big(f);
     uint64_t firsts[8];
-    size_t n = fu_list_segs(f->dir, firsts, 8);
-    assert_true(n >= 3);
+    fill_big(f, firsts);
     char name[64];
     snprintf(name, sizeof name, "%020" PRIu64 ".idx", firsts[0]);
     int64_t entries = (int64_t)(firsts[1] - firsts[0]);
     fu_truncate(f->dir, name, entries / 2 * 4);
     for (int ro = 0; ro <= 1; ro++) {
-        evs_options o = tu_fast_options();
-        o.segment_size = 1u << 20;
-        if (ro)
-            o.flags |= EVS_OPEN_READONLY;
-        evs_store *s = tu_fx_open(f, &o);
+        evs_store *s = open_big(f, ro);
         int64_t last;
         assert_evs_ok(read_from(s, 10, &last));
         assert_int_equal(last, BIG_EVENTS);
@@ -188,20 +190,14 @@ static void test_idx_cut_short(void **state)
 static void test_idx_entry_lies_plausibly(void **state)
 {
     tu_fixture *f = *state;
-    fill_big(f);
     uint64_t firsts[8];
-    size_t n = fu_list_segs(f->dir, firsts, 8);
-    assert_true(n >= 3);
+    fill_big(f, firsts);
     char name[64];
     snprintf(name, sizeof name, "%020" PRIu64 ".idx", firsts[0]);
     unsigned char entry[4] = {136, 0, 0, 0};
     fu_write_at(f->dir, name, 0, entry, sizeof entry);
     for (int ro = 1; ro >= 0; ro--) {
-        evs_options o = tu_fast_options();
-        o.segment_size = 1u << 20;
-        if (ro)
-            o.flags |= EVS_OPEN_READONLY;
-        evs_store *s = tu_fx_open(f, &o);
+        evs_store *s = open_big(f, ro);
         int64_t last;
         assert_evs_ok(read_from(s, 1, &last));
         assert_int_equal(last, BIG_EVENTS);
