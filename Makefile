@@ -2,7 +2,8 @@
 #
 #   make run        install missing packages, build, run the quick-start demo
 #   make test       install missing packages, build with ASan+UBSan, run every test (and
-#                   the concurrency tests again under ThreadSanitizer)
+#                   the concurrency tests again under ThreadSanitizer, and each fuzz target
+#                   for FUZZ_TEST_SECONDS under clang's libFuzzer)
 #   make build      release build only (build/release)
 #   make bench      release build, then the benchmarks and the suite against SQLite,
 #                   LMDB and PostgreSQL (QUICK=1 for a run under 2 minutes)
@@ -19,7 +20,8 @@ PREFIX  ?= /usr/local
 CMAKE   ?= cmake
 GEN     := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 
-.PHONY: all run test build deps bench install crash-test tsan tsan-build valgrind fuzz format format-check lint clean
+.PHONY: all run test build deps bench install crash-test tsan tsan-build valgrind fuzz fuzz-build \
+        format format-check lint clean
 
 all: build
 
@@ -38,15 +40,21 @@ build: deps
 run: build
 	./scripts/quickstart.sh build/release/cli/evstore ./data
 
-# Every test under ASan+UBSan, then the concurrency tests again under ThreadSanitizer;
-# one summary line over both.
+# Every test under ASan+UBSan (gcc), then the concurrency tests again under
+# ThreadSanitizer, then each fuzz target for FUZZ_TEST_SECONDS under libFuzzer (clang,
+# whose build of the library, the CLI and the fuzz targets also checks that clang
+# compiles them without a warning); one summary line over all three.
+FUZZ_TEST_SECONDS ?= 3
+
 test: deps
 	@[ -f build/asan/CMakeCache.txt ] || $(CMAKE) -S . -B build/asan $(GEN) \
 	    -DCMAKE_BUILD_TYPE=Debug -DEVS_SANITIZE=address,undefined -DEVS_WERROR=ON \
 	    -DCMAKE_C_FLAGS="-O1 -g"
 	$(CMAKE) --build build/asan -j $(JOBS)
 	@$(MAKE) --no-print-directory tsan-build
-	./scripts/run-tests.sh --suites build/asan "build/tsan -L concurrency"
+	@$(MAKE) --no-print-directory fuzz-build FUZZ_BUILD_EXTRA=evstore_cli
+	./scripts/run-tests.sh --suites build/asan "build/tsan -L concurrency" \
+	    "build/fuzz -L fuzz-run"
 
 # The same trials `make test` runs 200 of, in the release build, 10,000 times.
 CRASH_TRIALS ?= 10000
@@ -98,14 +106,19 @@ bench: deps
 # fuzz/corpus/<target>/ so `make test` replays them, and fix the bug.
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := fuzz_segment fuzz_json fuzz_record fuzz_import_ndjson fuzz_import_tiny \
-                fuzz_import_eventlog fuzz_import_ses fuzz_cli_args
+                fuzz_import_eventlog fuzz_import_ses fuzz_cli_args fuzz_cache_idx fuzz_cache_sdx \
+                fuzz_cache_snap fuzz_cache_head fuzz_cache_ckpt
 
-fuzz: deps
-	@./scripts/install-deps.sh scripts/deps-fuzz.txt
-	@[ -f build/fuzz/CMakeCache.txt ] || CC=clang $(CMAKE) -S . -B build/fuzz $(GEN) \
-	    -DCMAKE_BUILD_TYPE=Debug -DEVS_FUZZ=ON -DEVS_SANITIZE=address,undefined \
-	    -DEVS_BUILD_BENCH=OFF -DCMAKE_C_FLAGS="-O1 -g"
-	$(CMAKE) --build build/fuzz -j $(JOBS) --target $(FUZZ_TARGETS)
+# The clang build: libFuzzer binaries with ASan+UBSan, warnings as errors. Configured
+# with the run time of the fuzz tests `make test` runs.
+fuzz-build:
+	@[ -f build/fuzz/CMakeCache.txt ] || CC=clang CXX=clang++ $(CMAKE) -S . -B build/fuzz \
+	    $(GEN) -DCMAKE_BUILD_TYPE=Debug -DEVS_FUZZ=ON -DEVS_SANITIZE=address,undefined \
+	    -DEVS_WERROR=ON -DEVS_BUILD_BENCH=OFF -DCMAKE_C_FLAGS="-O1 -g"
+	$(CMAKE) -S . -B build/fuzz -DEVS_FUZZ_TEST_SECONDS=$(FUZZ_TEST_SECONDS) >/dev/null
+	$(CMAKE) --build build/fuzz -j $(JOBS) --target $(FUZZ_TARGETS) $(FUZZ_BUILD_EXTRA)
+
+fuzz: deps fuzz-build
 	@mkdir -p fuzz/crashes; failed=""; \
 	for t in $(FUZZ_TARGETS); do \
 	    mkdir -p build/fuzz/corpus/$$t build/fuzz/artifacts/$$t; \

@@ -13,6 +13,14 @@
 
 #include <string.h>
 
+/* What a writer can have made (positions from 1, versions and positions as int64_t, a
+ * stream's first event without a link and every later one linked backwards). */
+static bool values_possible(const rec_view *r)
+{
+    return r->pos >= 1 && r->pos <= INT64_MAX && r->version <= INT64_MAX && r->prev_pos < r->pos &&
+           (r->version == 0) == (r->prev_pos == 0);
+}
+
 static void check_inside(const unsigned char *p, uint64_t avail, const rec_view *r)
 {
     const char *lo = (const char *)p, *hi = (const char *)p + avail;
@@ -26,6 +34,7 @@ static void check_inside(const unsigned char *p, uint64_t avail, const rec_view 
     FZ_CHECK(r->type_len >= 1 && r->type_len <= EVS_MAX_TYPE_LEN);
     FZ_CHECK((r->flags & ~REC_FLAGS_KNOWN) == 0);
     FZ_CHECK(r->id == p + REC_OFF_ID);
+    FZ_CHECK(values_possible(r));
 }
 
 /* Encode the decoded record again and compare: decode and encode must agree on every
@@ -76,14 +85,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(&full, 0, sizeof full);
     int st_fast = evs__rec_decode(p, size, false, &fast);
     int st_full = evs__rec_decode(p, size, true, &full);
-    FZ_CHECK(st_fast >= REC_OK && st_fast <= REC_BADCRC && st_fast != REC_BADCRC);
-    FZ_CHECK(st_full >= REC_OK && st_full <= REC_BADCRC);
-    FZ_CHECK(evs__rec_status_str(st_full) != NULL);
-    /* The checksum only ever turns an accepted frame into REC_BADCRC. */
-    if (st_fast != REC_OK)
+    /* Every status the decoder returns has a name: a status added to enum rec_status
+     * without one shows up here. */
+    FZ_CHECK(strcmp(evs__rec_status_str(st_fast), evs__rec_status_str(-1)) != 0);
+    FZ_CHECK(strcmp(evs__rec_status_str(st_full), evs__rec_status_str(-1)) != 0);
+    /* Without the checksum there is no REC_BADCRC. The decoder checks the framing
+     * (REC_SHORT, REC_BADLEN), then the checksum, then the values (REC_BADVAL): the
+     * checksum only ever turns a frame that passed into REC_BADCRC. */
+    FZ_CHECK(st_fast != REC_BADCRC);
+    if (st_fast == REC_SHORT || st_fast == REC_BADLEN)
         FZ_CHECK(st_full == st_fast);
     else
-        FZ_CHECK(st_full == REC_OK || st_full == REC_BADCRC);
+        FZ_CHECK(st_full == st_fast || st_full == REC_BADCRC);
+    if (st_fast == REC_BADVAL)
+        FZ_CHECK(!values_possible(&fast));
 
     if (st_fast == REC_OK) {
         check_inside(p, size, &fast);

@@ -44,48 +44,10 @@
 
 #define MAX_NAMES 4
 
-static char tmp_root[4096];  /* the fuzzer's own temporary directory */
 static char store_dir[4200]; /* the store rebuilt for every input */
 static unsigned char meta[META_LEN];
 static unsigned char store_id[16];
 static bool verbose; /* $EVS_FUZZ_VERBOSE: one line per input, to check seeds reach far */
-
-static void rmtree(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (d) {
-        struct dirent *e;
-        while ((e = readdir(d)) != NULL) {
-            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-                continue;
-            char path[8400];
-            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-            struct stat st;
-            if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode))
-                rmtree(path);
-            else
-                (void)unlink(path);
-        }
-        closedir(d);
-    }
-    (void)rmdir(dir);
-}
-
-static void cleanup(void)
-{
-    if (tmp_root[0])
-        rmtree(tmp_root);
-}
-
-static void write_file(const char *dir, const char *name, const void *buf, size_t len)
-{
-    char path[8400];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    FZ_CHECK(fd >= 0);
-    FZ_CHECK(len == 0 || write(fd, buf, len) == (ssize_t)len);
-    close(fd);
-}
 
 /* Make the template store once and keep its evstore.meta: every input's store has the
  * same identity, so a fixed-up segment header is accepted. */
@@ -93,16 +55,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
-    const char *base = getenv("EVS_FUZZ_TMPDIR");
-    if (!base || !*base)
-        base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
-    (void)mkdir(base, 0755);
-    snprintf(tmp_root, sizeof tmp_root, "%s/evs-fuzz-segment-XXXXXX", base);
-    FZ_CHECK(mkdtemp(tmp_root) != NULL);
-    atexit(cleanup);
+    fz_make_root("segment");
 
     char tmpl[4200];
-    snprintf(tmpl, sizeof tmpl, "%s/template", tmp_root);
+    snprintf(tmpl, sizeof tmpl, "%s/template", fz_root);
     evs_options o = EVS_OPTIONS_INIT;
     o.sync_mode = EVS_SYNC_NONE;
     o.segment_size = 64 * 1024;
@@ -116,7 +72,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     FZ_CHECK(read(fd, meta, sizeof meta) == (ssize_t)sizeof meta);
     close(fd);
     memcpy(store_id, meta + META_OFF_ID, 16);
-    snprintf(store_dir, sizeof store_dir, "%s/store", tmp_root);
+    snprintf(store_dir, sizeof store_dir, "%s/store", fz_root);
     verbose = getenv("EVS_FUZZ_VERBOSE") != NULL;
     return 0;
 }
@@ -242,23 +198,12 @@ static void run_query(evs_store *s, const evs_query *q, seen *sn)
     evs_cursor_close(c);
 }
 
-static int on_problem(void *ctx, const evs_problem *p, int64_t done, int64_t total)
-{
-    (void)done;
-    (void)total;
-    if (p) {
-        FZ_CHECK(p->what != NULL);
-        (*(int64_t *)ctx)++;
-    }
-    return 0;
-}
-
 static void check_verify(evs_store *s, bool must_find)
 {
     int64_t problems = 0;
     evs_verify_report rep;
     memset(&rep, 0, sizeof rep);
-    int rc = evs_verify(s, on_problem, &problems, &rep);
+    int rc = evs_verify(s, fz_count_problem, &problems, &rep);
     FZ_CHECK(rc == 0 || rc == EVS_ECORRUPT || rc == EVS_EIO);
     if (rc == 0)
         FZ_CHECK(problems == 0 && !must_find);
@@ -413,15 +358,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             fix_crcs(seg + cut, len - cut);
     }
 
-    rmtree(store_dir);
+    fz_rmtree(store_dir);
     FZ_CHECK(mkdir(store_dir, 0755) == 0);
-    write_file(store_dir, META_FILE, meta, sizeof meta);
+    fz_write_file(store_dir, META_FILE, meta, sizeof meta);
     char name[32];
     snprintf(name, sizeof name, "%020" PRIu64 ".seg", (uint64_t)1);
-    write_file(store_dir, name, seg, cut);
+    fz_write_file(store_dir, name, seg, cut);
     if (cut < len) {
         snprintf(name, sizeof name, "%020" PRIu64 ".seg", second_first);
-        write_file(store_dir, name, seg + cut, len - cut);
+        fz_write_file(store_dir, name, seg + cut, len - cut);
     }
     free(seg);
 

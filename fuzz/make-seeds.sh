@@ -61,4 +61,63 @@ while [ $off -lt "$size" ]; do
     off=$((off + (len + 7) / 8 * 8))
     n=$((n + 1))
 done
-echo "seeds written: $(ls "$seg" | wc -l) segment, $n record"
+# A record whose frame is whole but whose position is 0 (REC_BADVAL without the
+# checksum check, REC_BADCRC with it): the decoder's last status, which the harness
+# once did not know.
+len=$(wc -c <"$rec/record-1")
+{ head -c 8 "$rec/record-1"; head -c 8 /dev/zero; tail -c $((len - 16)) "$rec/record-1"; } \
+    >"$rec/badval-pos-zero"
+echo "seeds written: $(ls "$seg" | wc -l) segment, $((n + 1)) record"
+
+# The cache targets (fuzz_cache_*.c) build their own store; a seed is a flags byte and
+# bytes XORed over the real cache file (flag 0x04; 0x20 cuts the file at their length),
+# so zeros give the real file back and a few set bits small lies in it.
+# seed TARGET NAME FLAGS ZEROS [BYTE...]: FLAGS then ZEROS zero bytes then BYTEs (octal).
+seed() {
+    d=$here/corpus/$1
+    mkdir -p "$d"
+    { printf "\\$3"; head -c "$4" /dev/zero; shift 4; for b in "$@"; do printf "\\$b"; done; } \
+        >"$d/$name"
+}
+for t in fuzz_cache_idx fuzz_cache_sdx; do
+    name=real-seg0 seed $t x 004 0
+    name=real-seg1 seed $t x 005 0
+    name=real-seg2 seed $t x 006 0
+    name=real-readonly seed $t x 014 0
+    name=empty seed $t x 000 0
+    name=cut-empty seed $t x 044 0
+    name=cut-100 seed $t x 044 100
+    name=cut-40-seg1 seed $t x 045 40
+    name=cut-100-readonly seed $t x 054 100
+    name=flip-64 seed $t x 004 64 001
+done
+name=lie-entry seed fuzz_cache_sdx x 024 70 001           # 0x10: checksums fixed
+name=lie-entry-seg1 seed fuzz_cache_sdx x 025 200 377
+t=fuzz_cache_snap
+name=real seed $t x 004 0
+name=real-readonly seed $t x 014 0
+name=empty seed $t x 000 0
+name=header-only seed $t x 044 64
+name=flip seed $t x 004 70 001
+name=lie-slots seed $t x 024 40 001                     # the slot count, checksums fixed
+name=lie-name-off seed $t x 024 72 377 377              # slot 0's name offset
+name=lie-slot-version seed $t x 024 104 001             # slot 0's last version
+t=fuzz_cache_head
+name=real seed $t x 004 0
+name=real-readonly seed $t x 014 0
+name=empty seed $t x 000 0
+name=empty-readonly seed $t x 010 0
+name=other-boot seed $t x 004 24 001
+name=cut-100 seed $t x 044 100
+name=identity-pos seed $t x 024 48 005                  # 0x10: this store, this boot
+name=identity-end seed $t x 024 64 200
+name=identity-odd-seq-readonly seed $t x 034 40 001
+t=fuzz_cache_ckpt
+name=real seed $t x 004 0
+name=empty seed $t x 000 0
+name=cut-60 seed $t x 044 60
+name=flip-pos seed $t x 004 16 001
+name=lie-pos seed $t x 014 16 377                       # 0x08: slot checksums fixed
+name=lie-negative seed $t x 014 23 200
+name=lie-seq seed $t x 014 8 002
+echo "cache seeds written"

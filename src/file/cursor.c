@@ -637,6 +637,25 @@ static void led_astray(evs__be_cursor *c, rec_loc at)
     c->no_sdx = true;
 }
 
+/* A walk down a stream that took steps from a stream directory failed: an entry the
+ * directory lacks or misplaces (its checksums right) sends the walk past the stream's
+ * first event. Stop using the directory it used, and walk by the links; false when no
+ * directory was used (the failure is the log's). */
+static bool walk_without_sdx(evs__be_cursor *c)
+{
+    if (!c->round_from_sdx || c->no_sdx)
+        return false;
+    if (c->dir_seg)
+        evs__sdx_distrust(c->dir_seg);
+    evs__clearerr();
+    c->no_sdx = true;
+    c->round_from_sdx = false;
+    c->dir_n = 0;
+    c->chunk_i = c->chunk_len = 0;
+    c->anchor_i = c->anchor_count = 0;
+    return true;
+}
+
 static int stream_fwd_next(evs__be_cursor *c, evs_event *ev)
 {
     for (;;) {
@@ -650,13 +669,19 @@ static int stream_fwd_next(evs__be_cursor *c, evs_event *ev)
                 if (v.last_version < c->next_version)
                     return 0;
                 c->stop_version = v.last_version;
-                if ((rc = stream_round(c, &v)) < 0)
+                if ((rc = stream_round(c, &v)) < 0) {
+                    if (walk_without_sdx(c))
+                        continue;
                     return rc;
+                }
             }
             if (c->chunk_i == c->chunk_len) {
                 int rc = stream_fill_chunk(c);
-                if (rc < 0)
+                if (rc < 0) {
+                    if (walk_without_sdx(c))
+                        continue;
                     return rc;
+                }
             }
         }
         stream_prefetch(c);
@@ -684,7 +709,7 @@ static int stream_fwd_next(evs__be_cursor *c, evs_event *ev)
 }
 
 /* Backward: from the stream's last event, walk down to from_version. */
-static int stream_back_start(evs__be_cursor *c)
+static int stream_back_walk(evs__be_cursor *c)
 {
     stream_val v;
     int rc = stream_lookup(c, &v);
@@ -699,7 +724,23 @@ static int stream_back_start(evs__be_cursor *c)
          c->back_version--)
         if ((rc = step_back(c, &c->back)) < 0)
             return rc;
+    /* A whole walk stops on version from_version, which has a position: steps that
+     * ran out first skipped events. */
+    if (!c->back.pos && v.last_version >= 0)
+        return evs__seterr(EVS_ECORRUPT,
+                           "stream '%s': the walk to version %" PRId64 " ran past its first "
+                           "event; run 'evstore verify'",
+                           q->stream, q->from_version);
     return 0;
+}
+
+static int stream_back_start(evs__be_cursor *c)
+{
+    int rc;
+    do
+        rc = stream_back_walk(c);
+    while (rc < 0 && walk_without_sdx(c));
+    return rc;
 }
 
 static int stream_back_next(evs__be_cursor *c, evs_event *ev)

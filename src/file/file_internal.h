@@ -144,7 +144,13 @@ const char *evs__rec_status_str(int status);
  * when the store closes, so a pointer handed to a reader stays valid while it reads. */
 typedef struct mapping {
     const unsigned char *base;
-    size_t len;
+    size_t len;                  /* mapped bytes; may run past the file's end */
+    /* For a cache mapped roomy (the .idx): how many bytes of the mapped file are known
+     * to exist, and which file it is. Reading past the file's end through a mapping
+     * faults (SIGBUS), so readers stay below file_len, which only grows when the same
+     * file is seen longer. */
+    _Atomic uint64_t file_len;
+    uint64_t file_id;            /* st_ino of the mapped file */
     struct mapping *retired_next;
 } mapping;
 

@@ -356,6 +356,36 @@ bool evs__seg_header_bad(const file_backend *fb, const seg *s, const unsigned ch
     return false;
 }
 
+/* A new read-only mapping of len bytes of fd, or NULL with the error set (naming what). */
+static mapping *map_new(int fd, uint64_t len, const char *what)
+{
+    mapping *m = evs__calloc(1, sizeof *m);
+    void *p = m ? evs__sys.mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0) : MAP_FAILED;
+    if (p == MAP_FAILED) {
+        if (m)
+            evs__seterr_errno(errno, "cannot map %s", what);
+        else
+            evs__seterr(EVS_ENOMEM, "out of memory mapping %s", what);
+        evs__free(m);
+        return NULL;
+    }
+    m->base = p;
+    m->len = len;
+    return m;
+}
+
+/* Put m in *slot; the mapping it replaces is kept until close, since a reader may still
+ * hold a pointer into it. The caller holds map_mu. */
+static void map_publish(file_backend *fb, _Atomic(mapping *) *slot, mapping *m)
+{
+    mapping *cur = atomic_load(slot);
+    if (cur) {
+        cur->retired_next = fb->retired;
+        fb->retired = cur;
+    }
+    atomic_store(slot, m);
+}
+
 /* Replace *slot's mapping by one of at least need_len bytes of fd. */
 static const mapping *map_grow(file_backend *fb, _Atomic(mapping *) *slot, int fd,
                                uint64_t need_len, const char *what)
@@ -374,25 +404,9 @@ static const mapping *map_grow(file_backend *fb, _Atomic(mapping *) *slot, int f
         len = fb->opts.segment_size + (1u << 20);
     if (cur && len < cur->len * 2)
         len = cur->len * 2;
-    len = PAGE_ROUND(len);
-    mapping *m = evs__calloc(1, sizeof *m);
-    void *p = m ? evs__sys.mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0) : MAP_FAILED;
-    if (p == MAP_FAILED) {
-        if (m)
-            evs__seterr_errno(errno, "cannot map %s", what);
-        else
-            evs__seterr(EVS_ENOMEM, "out of memory mapping %s", what);
-        evs__free(m);
-        pthread_mutex_unlock(&fb->map_mu);
-        return NULL;
-    }
-    m->base = p;
-    m->len = len;
-    if (cur) {
-        cur->retired_next = fb->retired;
-        fb->retired = cur;
-    }
-    atomic_store(slot, m);
+    mapping *m = map_new(fd, PAGE_ROUND(len), what);
+    if (m)
+        map_publish(fb, slot, m);
     pthread_mutex_unlock(&fb->map_mu);
     return m;
 }
@@ -566,13 +580,41 @@ out:
     return rc;
 }
 
-/* Map the .idx of s so that it covers `count` entries, or return NULL (the caller then
- * scans). */
+/* Make s->idx a mapping of the .idx open at fd (size bytes, inode ino) and return it.
+ * The mapping is roomy (a segment's worth of entries) so that the active segment's
+ * growing index is remapped rarely; the same file seen longer only raises file_len. */
+static const mapping *idx_remap(file_backend *fb, seg *s, int fd, uint64_t size, uint64_t ino,
+                                const char *name)
+{
+    pthread_mutex_lock(&fb->map_mu);
+    mapping *cur = atomic_load(&s->idx);
+    if (cur && cur->file_id == ino && cur->len >= size) {
+        if (size > atomic_load(&cur->file_len))
+            atomic_store(&cur->file_len, size);
+        pthread_mutex_unlock(&fb->map_mu);
+        return cur;
+    }
+    /* Entries per byte of segment are bounded by the minimum record size. */
+    uint64_t len = (fb->opts.segment_size / REC_HDR_LEN + 1) * IDX_ENTRY_LEN;
+    mapping *m = map_new(fd, PAGE_ROUND(len > size ? len : size), name);
+    if (m) {
+        atomic_init(&m->file_len, size);
+        m->file_id = ino;
+        map_publish(fb, &s->idx, m);
+    }
+    pthread_mutex_unlock(&fb->map_mu);
+    return m;
+}
+
+/* Map the .idx of s so that its file holds `count` entries, or return NULL (the caller
+ * then scans). What may be read is bounded by the file's size, never by the mapping's
+ * length or the segment's: an index shorter than its segment (cut by a crash, damaged,
+ * or of a segment whose successor is missing) must not be read past its end. */
 static const mapping *idx_map(file_backend *fb, seg *s, uint64_t count)
 {
     mapping *m = atomic_load(&s->idx);
     uint64_t need = count * IDX_ENTRY_LEN;
-    if (m && m->len >= need)
+    if (m && atomic_load(&m->file_len) >= need)
         return m;
     char name[32], path[4200];
     evs__seg_name(name, sizeof name, s->first_pos, "idx");
@@ -583,13 +625,10 @@ static const mapping *idx_map(file_backend *fb, seg *s, uint64_t count)
         return NULL;
     struct stat st;
     const mapping *r = NULL;
-    if (evs__sys.fstat(fd, &st) == 0 && (uint64_t)st.st_size >= need) {
-        /* Entries per byte of segment are bounded by the minimum record size. */
-        uint64_t want = (fb->opts.segment_size / REC_HDR_LEN + 1) * IDX_ENTRY_LEN;
-        r = map_grow(fb, &s->idx, fd, need > want ? need : want, name);
-    }
+    if (evs__sys.fstat(fd, &st) == 0 && (uint64_t)st.st_size >= need)
+        r = idx_remap(fb, s, fd, (uint64_t)st.st_size, (uint64_t)st.st_ino, name);
     evs__sys.close(fd);
-    return r;
+    return r && atomic_load(&r->file_len) >= need ? r : NULL;
 }
 
 /* Find the record of pos by walking s from its start: the slow path for a missing or
@@ -607,8 +646,8 @@ static int offset_by_scan(file_backend *fb, seg *s, uint64_t pos, uint64_t *off_
             return 0;
         }
         if (r.pos > pos)
-            return evs__seterr(EVS_ECORRUPT, "segment %s: position %" PRIu64 " is missing",
-                               s->name, pos);
+            return evs__seterr(EVS_ECORRUPT, "segment %s: position %" PRIu64 " is missing", s->name,
+                               pos);
         off += REC_ALIGN(r.len);
     }
 }
@@ -620,11 +659,11 @@ int evs__seg_offset(file_backend *fb, seg *s, uint64_t pos, uint64_t *off_out)
         const mapping *m = idx_map(fb, s, i + 1);
         if (m) {
             uint64_t off = evs__get_u32(m->base + i * IDX_ENTRY_LEN);
-            const mapping *d = check_extent(s, off, off + REC_HDR_LEN) == 0
-                                   ? evs__seg_map(fb, s, off + REC_HDR_LEN)
-                                   : NULL;
-            if (d && off >= SEG_HDR_LEN && off % 8 == 0 &&
-                evs__get_u64(d->base + off + REC_OFF_POS) == pos) {
+            /* The entry must lead to a whole record of that position: eight bytes that
+             * read as the position can be something else (a record's flags and link). */
+            rec_view r;
+            if (off >= SEG_HDR_LEN && off % 8 == 0 &&
+                evs__seg_read_at(fb, s, off, false, &r) == 0 && r.pos == pos) {
                 *off_out = off;
                 return 0;
             }

@@ -88,7 +88,8 @@ static bool base_get(const streamtab *t, const char *name, uint32_t len, uint64_
         if (h != k || evs__get_u32(s + 16) != len)
             continue;
         uint64_t off = evs__get_u64(s + 8);
-        if (off + len > t->snap->len || memcmp(t->snap->base + off, name, len) != 0)
+        if (off > t->snap->len || len > t->snap->len - off ||
+            memcmp(t->snap->base + off, name, len) != 0)
             continue;
         out->first_pos = evs__get_u64(s + 24);
         out->last_pos = evs__get_u64(s + 32);
@@ -299,6 +300,47 @@ static uint32_t store_tag(const file_backend *fb)
     return evs__crc32c(0, fb->store_id, 16);
 }
 
+/* Is every slot of the snapshot b (len bytes, header h, checksums already checked) one
+ * the writer can have made: its name inside the names heap and hashing to its key, its
+ * positions within what the snapshot covers, the first slot of that name where a lookup
+ * probes, and as many as the header counts? The checksums only tell that the file is
+ * what some writer wrote; lookups and listings read names through these offsets, so
+ * nothing in a slot may send them past the file's end. */
+static bool snap_slots_sane(const unsigned char *b, size_t len, const unsigned char *h)
+{
+    uint64_t slots = evs__get_u64(h + SNAP_OFF_SLOTS), mask = slots - 1;
+    uint64_t covered = evs__get_u64(h + SNAP_OFF_COVERED);
+    uint64_t heap = SNAP_HDR_LEN + slots * SNAP_SLOT_LEN, heap_end = len - 4;
+    uint64_t count = 0, probes = 0;
+    for (uint64_t i = 0; i < slots; i++) {
+        const unsigned char *s = b + SNAP_HDR_LEN + i * SNAP_SLOT_LEN;
+        uint64_t k = evs__get_u64(s);
+        if (k == 0)
+            continue;
+        uint64_t off = evs__get_u64(s + 8);
+        uint32_t name_len = evs__get_u32(s + 16);
+        uint64_t first = evs__get_u64(s + 24), last = evs__get_u64(s + 32);
+        uint64_t version = evs__get_u64(s + 40);
+        if (name_len == 0 || name_len > EVS_MAX_STREAM_LEN || off < heap || off > heap_end ||
+            name_len > heap_end - off || key(evs__hash64(b + off, name_len)) != k ||
+            first == 0 || first > last || last > covered || version >= last)
+            return false;
+        /* A lookup walks from k's home slot to the first empty one: this slot must be on
+         * that walk, with no other slot of the same name before it. A writer's table is
+         * at most half full, so walks are short; a long one is not a writer's. */
+        for (uint64_t j = k & mask; j != i; j = (j + 1) & mask) {
+            const unsigned char *o = b + SNAP_HDR_LEN + j * SNAP_SLOT_LEN;
+            if (evs__get_u64(o) == 0 || ++probes > 16 * slots)
+                return false;
+            if (evs__get_u64(o) == k && evs__get_u32(o + 16) == name_len &&
+                memcmp(b + evs__get_u64(o + 8), b + off, name_len) == 0)
+                return false;
+        }
+        count++;
+    }
+    return count == evs__get_u64(h + SNAP_OFF_COUNT);
+}
+
 /* Map index.snap when it is whole and this store's; else *out = NULL (not an error:
  * the table is then rebuilt from the log). */
 static int snap_map(file_backend *fb, mapping **out, unsigned char h[SNAP_HDR_LEN])
@@ -312,15 +354,16 @@ static int snap_map(file_backend *fb, mapping **out, unsigned char h[SNAP_HDR_LE
     if (fd < 0)
         return 0;
     struct stat st;
-    bool ok = evs__sys.fstat(fd, &st) == 0 && st.st_size >= SNAP_HDR_LEN &&
+    bool ok = evs__sys.fstat(fd, &st) == 0 && st.st_size >= SNAP_HDR_LEN + 4 &&
               evs__pread_all(fd, h, SNAP_HDR_LEN, 0) == 0 &&
               memcmp(h + SNAP_OFF_MAGIC, SNAP_MAGIC, 8) == 0 &&
               evs__get_u32(h + SNAP_OFF_CRC) == evs__crc32c(0, h, SNAP_OFF_CRC) &&
               evs__get_u32(h + SNAP_OFF_FMT) == EVS_FORMAT_VERSION &&
               evs__get_u32(h + SNAP_OFF_ID) == store_tag(fb);
     uint64_t slots = ok ? evs__get_u64(h + SNAP_OFF_SLOTS) : 0;
+    /* Divided, not multiplied: a slot count from the file must not overflow. */
     ok = ok && slots && (slots & (slots - 1)) == 0 &&
-         SNAP_HDR_LEN + slots * SNAP_SLOT_LEN + 4 <= (uint64_t)st.st_size;
+         slots <= ((uint64_t)st.st_size - SNAP_HDR_LEN - 4) / SNAP_SLOT_LEN;
     void *p = MAP_FAILED;
     if (ok)
         p = evs__sys.mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
@@ -330,7 +373,8 @@ static int snap_map(file_backend *fb, mapping **out, unsigned char h[SNAP_HDR_LE
     if (p != MAP_FAILED) {
         const unsigned char *b = p;
         size_t body = (size_t)st.st_size - SNAP_HDR_LEN - 4;
-        if (evs__crc32c(0, b + SNAP_HDR_LEN, body) != evs__get_u32(b + st.st_size - 4)) {
+        if (evs__crc32c(0, b + SNAP_HDR_LEN, body) != evs__get_u32(b + st.st_size - 4) ||
+            !snap_slots_sane(b, (size_t)st.st_size, h)) {
             evs__sys.munmap(p, (size_t)st.st_size);
             p = MAP_FAILED;
         }

@@ -38,7 +38,11 @@ static void trim_partial_utf8(char *s, size_t len)
         s[i - 1] = '\0';
 }
 
-/* Format into dst[cap]; on truncation keep the cut clean. */
+/* Format into dst[cap]; on truncation keep the cut clean. The attribute makes the
+ * compiler check every caller's format string against its arguments (and lets it
+ * accept the non-literal format here). */
+static void format_into(char *dst, size_t cap, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 static void format_into(char *dst, size_t cap, const char *fmt, va_list ap)
 {
     int n = vsnprintf(dst, cap, fmt, ap); /* NOLINT(clang-analyzer-valist.Uninitialized) */

@@ -129,7 +129,7 @@ __attribute__((target("aes,sse2"))) static inline __m128i key_step(__m128i key, 
 
 __attribute__((target("aes,sse2"))) static void expand_key(__m128i k[11], const unsigned char key[16])
 {
-    k[0] = _mm_loadu_si128((const __m128i *)key);
+    k[0] = _mm_loadu_si128((const __m128i *)(const void *)key); /* an unaligned load */
     /* The round constant must be an immediate: one line per round. */
     k[1] = key_step(k[0], _mm_aeskeygenassist_si128(k[0], 0x01));
     k[2] = key_step(k[1], _mm_aeskeygenassist_si128(k[1], 0x02));

@@ -43,7 +43,7 @@ void evs__buf_free(evs_buf *b);
 /* Set the calling thread's error (code + printf-style message) and return `code`, so
  * that `return evs__seterr(EVS_EINVAL, "...", ...);` reads naturally. */
 int evs__seterr(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-int evs__vseterr(int code, const char *fmt, va_list ap);
+int evs__vseterr(int code, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 /* Set an I/O error from errno: ENOSPC -> EVS_ENOSPC, ENOMEM -> EVS_ENOMEM, else
  * EVS_EIO; the message ends with ": <strerror(err)>". Returns the code. */
 int evs__seterr_errno(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -309,6 +309,47 @@ static void test_damaged_directories(void **state)
     check_remade(*state, firsts, n);
 }
 
+/* Rewrite segment `first`'s directory through change(img, count of entries), then make
+ * its body checksum right again: only the checks behind the checksums can refuse it. */
+static void rewrite_directory(tu_fixture *f, uint64_t first,
+                              void (*change)(unsigned char *img, uint64_t count))
+{
+    char path[4200];
+    path_of(f, first, "sdx", path, sizeof path);
+    int fd = open(path, O_RDWR);
+    assert_true(fd >= 0);
+    struct stat st;
+    assert_int_equal(fstat(fd, &st), 0);
+    unsigned char *img = malloc((size_t)st.st_size);
+    assert_non_null(img);
+    assert_int_equal(pread(fd, img, (size_t)st.st_size, 0), st.st_size);
+    change(img, evs__get_u64(img + SDX_OFF_COUNT));
+    size_t body = (size_t)st.st_size - SDX_HDR_LEN - 4;
+    evs__put_u32(img + st.st_size - 4, evs__crc32c(0, img + SDX_HDR_LEN, body));
+    assert_int_equal(pwrite(fd, img, (size_t)st.st_size, 0), st.st_size);
+    close(fd);
+    free(img);
+}
+
+/* Swap the offsets of the first two entries of one stream (whose last entry here, a
+ * third one, stays true: the lookup finds it). */
+static void swap_two_offsets(unsigned char *img, uint64_t count)
+{
+    unsigned char *e = img + SDX_HDR_LEN, *a = e, *b = NULL;
+    for (uint64_t i = 1; i < count && !b; i++)
+        if (evs__get_u64(e + i * SDX_ENTRY_LEN) == evs__get_u64(a))
+            b = e + i * SDX_ENTRY_LEN;
+    assert_non_null(b);
+    bool third = false;
+    for (unsigned char *x = b + SDX_ENTRY_LEN; x < e + count * SDX_ENTRY_LEN && !third;
+         x += SDX_ENTRY_LEN)
+        third = evs__get_u64(x) == evs__get_u64(a);
+    assert_true(third);
+    uint32_t off_a = evs__get_u32(a + SDX_ENT_OFF);
+    evs__put_u32(a + SDX_ENT_OFF, evs__get_u32(b + SDX_ENT_OFF));
+    evs__put_u32(b + SDX_ENT_OFF, off_a);
+}
+
 /* A directory whose checksums are right but whose entries lie (the offsets of a
  * stream's first two entries in the segment swapped, as a bug might write them): the
  * records read do not match, the reader distrusts it, follows the links, and hands
@@ -318,39 +359,34 @@ static void test_lying_directory(void **state)
     tu_fixture *f = *state;
     uint64_t firsts[64];
     filled_closed(f, firsts, 64);
-    char path[4200];
-    path_of(f, firsts[0], "sdx", path, sizeof path);
-    int fd = open(path, O_RDWR);
-    assert_true(fd >= 0);
-    struct stat st;
-    assert_int_equal(fstat(fd, &st), 0);
-    unsigned char *img = malloc((size_t)st.st_size);
-    assert_non_null(img);
-    assert_int_equal(pread(fd, img, (size_t)st.st_size, 0), st.st_size);
-    uint64_t count = evs__get_u64(img + SDX_OFF_COUNT);
-    /* Swap the offsets of the first two entries of one stream. */
-    unsigned char *e = img + SDX_HDR_LEN, *a = e, *b = NULL;
-    for (uint64_t i = 1; i < count && !b; i++)
-        if (evs__get_u64(e + i * SDX_ENTRY_LEN) == evs__get_u64(a))
-            b = e + i * SDX_ENTRY_LEN;
-    assert_non_null(b);
-    bool third = false; /* the stream's last entry here stays true: the lookup finds it */
-    for (unsigned char *x = b + SDX_ENTRY_LEN; x < e + count * SDX_ENTRY_LEN && !third;
-         x += SDX_ENTRY_LEN)
-        third = evs__get_u64(x) == evs__get_u64(a);
-    assert_true(third);
-    uint32_t off_a = evs__get_u32(a + SDX_ENT_OFF);
-    evs__put_u32(a + SDX_ENT_OFF, evs__get_u32(b + SDX_ENT_OFF));
-    evs__put_u32(b + SDX_ENT_OFF, off_a);
-    size_t body = (size_t)st.st_size - SDX_HDR_LEN - 4;
-    evs__put_u32(img + st.st_size - 4, evs__crc32c(0, img + SDX_HDR_LEN, body));
-    assert_int_equal(pwrite(fd, img, (size_t)st.st_size, 0), st.st_size);
-    close(fd);
-    free(img);
+    rewrite_directory(f, firsts[0], swap_two_offsets);
     evs_store *s = reopen_read_all(f);
     assert_int_equal(sdx_state(s, firsts[0]), -1);
     s = tu_fx_reopen(f); /* backward reads meet the lie on a fresh handle */
     read_all_back(s);
+}
+
+/* Change the stream hash of the middle entry (within its bucket): that record seems to
+ * belong to no stream. */
+static void hide_an_entry(unsigned char *img, uint64_t count)
+{
+    unsigned char *e = img + SDX_HDR_LEN + (count / 2) * SDX_ENTRY_LEN;
+    evs__put_u64(e + SDX_ENT_HASH, evs__get_u64(e + SDX_ENT_HASH) ^ 1);
+}
+
+/* A directory with right checksums that lacks an entry (in every sealed segment): a
+ * walk down a stream through it steps over that event and runs past the stream's first
+ * one. The reader must notice, distrust it and follow the links, forward and backward,
+ * on fresh handles. */
+static void test_directory_missing_an_entry(void **state)
+{
+    tu_fixture *f = *state;
+    uint64_t firsts[64];
+    size_t n = filled_closed(f, firsts, 64);
+    for (size_t k = 0; k + 1 < n; k++)
+        rewrite_directory(f, firsts[k], hide_an_entry);
+    reopen_read_all(f);
+    read_all_back(tu_fx_reopen(f));
 }
 
 /* The directory of another segment put in place of one: it describes other records
@@ -478,6 +514,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_damaged_directories, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_read_only_makes_none, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_lying_directory, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_directory_missing_an_entry, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_directory_of_another_segment, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_reads_while_segments_seal, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_leftover_temporaries, tu_setup, tu_teardown),
