@@ -504,6 +504,10 @@ static int list_add(void *ctx, const evs__consumer_entry *e)
     info->checkpoint = readable ? e->pos : -1;
     info->ack_ts_ns = readable ? e->ts_ns : 0;
     info->lag = readable ? (lc->head > e->pos ? lc->head - e->pos : 0) : -1;
+    /* Past the head, the log lost events it once had: evs_consumer_open refuses it
+     * until a reset, so the listing says so too. */
+    if (readable && e->pos > lc->head && info->status == 0)
+        info->status = EVS_ECORRUPT;
     return 0;
 }
 

@@ -50,7 +50,7 @@ static void test_ack_batching(void **state)
     evs_consumer *c;
     assert_evs_ok(evs_consumer_open(&c, f->s, "batch", NULL));
     assert_evs_ok(evs_consumer_ack(c, 1));
-    assert_evs_ok(evs_consumer_ack(c, 1));            /* the same again: fine */
+    assert_evs_ok(evs_consumer_ack(c, 1));                        /* the same again: fine */
     assert_int_equal(tu_consumer_stored(f->s, "batch", NULL), 0); /* in memory only */
     assert_evs_ok(evs_consumer_flush(c));
     assert_int_equal(tu_consumer_stored(f->s, "batch", NULL), 1);
@@ -366,6 +366,10 @@ static void test_checkpoint_past_head(void **state)
     snprintf(to, sizeof to, "%s/consumers/ahead.ckpt", small);
     snprintf(cmd, sizeof cmd, "cp '%s' '%s'", from, to);
     assert_int_equal(system(cmd), 0);
+    evs_consumer_info listed;
+    assert_int_equal(tu_consumer_stored(s2, "ahead", &listed), 15);
+    assert_int_equal(listed.status, EVS_ECORRUPT); /* listed as what open will say */
+    assert_int_equal(listed.lag, 0);
     assert_evs(EVS_ECORRUPT, evs_consumer_open(&c, s2, "ahead", NULL));
     assert_errmsg_has("checkpoint 15 is past the store's head 5");
     assert_evs_ok(evs_consumer_reset(s2, "ahead", 5));
