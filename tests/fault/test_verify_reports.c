@@ -48,6 +48,14 @@ static void fill_store(tu_fixture *f)
     tu_fx_close(f);
 }
 
+/* The name of the store's first segment file, after checking it has at least `segs`. */
+static void first_segment(const tu_fixture *f, size_t segs, char *name, size_t len)
+{
+    uint64_t firsts[64];
+    assert_true(fu_list_segs(f->dir, firsts, 64) >= segs);
+    fu_seg_name(name, len, firsts[0]);
+}
+
 static void test_unreadable_segment_is_not_damage(void **state)
 {
     tu_fixture *f = *state;
@@ -94,10 +102,8 @@ static void test_nonzero_padding(void **state)
 {
     tu_fixture *f = *state;
     fill_store(f);
-    uint64_t firsts[64];
-    assert_true(fu_list_segs(f->dir, firsts, 64) >= 2);
     char name[64];
-    fu_seg_name(name, sizeof name, firsts[0]);
+    first_segment(f, 2, name, sizeof name);
     fu_rec recs[64];
     size_t n = fu_seg_records(f->dir, name, recs, 64);
     const fu_rec *r = NULL;
@@ -125,10 +131,8 @@ static void test_damage_is_reported_once(void **state)
 {
     tu_fixture *f = *state;
     fill_store(f);
-    uint64_t firsts[64];
-    assert_true(fu_list_segs(f->dir, firsts, 64) >= 3);
     char name[64];
-    fu_seg_name(name, sizeof name, firsts[0]);
+    first_segment(f, 3, name, sizeof name);
     fu_rec recs[8];
     assert_true(fu_seg_records(f->dir, name, recs, 8) == 8);
     fu_damage(f->dir, name, recs[4].data_off, 0x01); /* early: most streams lie past it */
