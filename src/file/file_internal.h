@@ -274,6 +274,8 @@ typedef struct file_backend {
                                   * (exclusively by repair); -1 when it could not be had */
     unsigned char *head;         /* the shared head page (HEAD_LEN bytes, MAP_SHARED) */
     bool head_shared;            /* false: a private page (read-only store) */
+    _Atomic uint32_t head_stuck_seq; /* odd sequence left by a writer that died mid-publish
+                                      * (evs__head_read waits for it once, not per read) */
     bool head_had_identity;      /* the page was this store's when mapped (maybe of an
                                   * earlier boot): its synced position means something */
     unsigned char boot_id[16];   /* this machine's boot id */

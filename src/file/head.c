@@ -139,22 +139,35 @@ void evs__head_publish(file_backend *fb, const head_view *h)
                 NULL, NULL, 0);
 }
 
+/* How long a reader waits for a publish under way before it takes the writer for dead.
+ * A live writer holds the sequence odd for a few stores; this is far beyond that. */
+#define HEAD_SPIN_LIMIT 100000u
+
 void evs__head_read(const file_backend *fb, head_view *out)
 {
     _Atomic uint32_t *seq = A32(fb, HEAD_OFF_SEQ);
+    /* The handle's own memory (the page may be mapped read-only): a sequence this
+     * handle already waited out is not waited for again by any of its readers. */
+    _Atomic uint32_t *stuck = &((file_backend *)fb)->head_stuck_seq;
     for (unsigned spins = 0;; spins++) {
         uint32_t s1 = atomic_load_explicit(seq, memory_order_acquire);
-        if (!(s1 & 1u) || spins > 100000) {
-            /* Past the spin bound the writer died mid-publish, and the next writer
-             * recovers the page (evs__head_torn). Meanwhile the fields below may mix
-             * the old view and the new one, but the position is stored last: what it
-             * claims is within what the end covers, which is all a reader relies on. */
+        bool dead = (s1 & 1u) &&
+                    (spins > HEAD_SPIN_LIMIT || s1 == atomic_load_explicit(stuck, memory_order_relaxed));
+        if (!(s1 & 1u) || dead) {
+            /* A dead writer's page is recovered by the next writer (evs__head_torn).
+             * Meanwhile the fields below may mix the old view and the new one, but the
+             * position is stored last: what it claims is within what the end covers,
+             * which is all a reader relies on. */
             out->pos = atomic_load_explicit(A64(fb, HEAD_OFF_POS), memory_order_relaxed);
             out->seg = atomic_load_explicit(A64(fb, HEAD_OFF_SEG), memory_order_relaxed);
             out->end = atomic_load_explicit(A64(fb, HEAD_OFF_END), memory_order_relaxed);
             out->ts = (int64_t)atomic_load_explicit(A64(fb, HEAD_OFF_TS), memory_order_relaxed);
             atomic_thread_fence(memory_order_acquire);
-            if (atomic_load_explicit(seq, memory_order_relaxed) == s1 || spins > 100000)
+            if (dead) {
+                atomic_store_explicit(stuck, s1, memory_order_relaxed);
+                return;
+            }
+            if (atomic_load_explicit(seq, memory_order_relaxed) == s1)
                 return;
         }
         if (spins % 64 == 63)
