@@ -101,7 +101,7 @@ static int list(evs_store *store)
         return CLI_EXIT_ERROR;
     }
     evs_consumer_info ci;
-    while ((rc = evs_consumers_next(it, &ci)) > 0 && out.err == 0)
+    while ((rc = evs_consumers_next(&ci, it)) > 0 && out.err == 0)
         print_info(&out, &ci);
     (void)cli_out_flush(&out);
     int code = rc < 0 ? cli_lib_err("consumers", rc) : cli_out_report("consumers", &out);

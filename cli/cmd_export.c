@@ -100,7 +100,7 @@ static int copy_events(evs_cursor *cur, cli_out *out, ex_sink *s, const char *pa
 {
     evs_event ev;
     int rc = 0;
-    while (cur != NULL && (rc = evs_cursor_next(cur, &ev)) > 0) {
+    while (cur != NULL && (rc = evs_cursor_next(&ev, cur)) > 0) {
         if (cli_out_event(out, &ev) < 0)
             break;
         s->written++;

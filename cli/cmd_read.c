@@ -90,7 +90,7 @@ static int print_events(evs_cursor *cur, enum print_mode mode)
     evs_event ev;
     int rc = 0;
     int64_t count = 0;
-    while (cur != NULL && (rc = evs_cursor_next(cur, &ev)) > 0) {
+    while (cur != NULL && (rc = evs_cursor_next(&ev, cur)) > 0) {
         count++;
         if (mode == PRINT_EVENTS && cli_out_event(&out, &ev) < 0)
             break;

@@ -189,7 +189,7 @@ int cli_cmd_repair(int argc, char **argv)
     if (dry_run)
         opts.flags |= EVS_REPAIR_DRY_RUN;
     evs_repair_report report;
-    int rc = evs_repair(dir, &opts, &report);
+    int rc = evs_repair(&report, dir, &opts);
     if (rc < 0)
         return cli_lib_err("repair", rc);
     tell(dir, &report, dry_run);

@@ -166,7 +166,7 @@ static int print_streams(evs_stream_iter *it, const struct streams_args *sa)
     evs_stream_info info;
     int rc;
     bool oom = false;
-    while ((rc = evs_streams_next(it, &name, &len, &info)) > 0) {
+    while ((rc = evs_streams_next(&name, &len, &info, it)) > 0) {
         if (!wanted(sa, name, len))
             continue;
         if (!sa->unsorted) {

@@ -323,8 +323,8 @@ static bool output_gone(void)
 static int source_next(struct source *src, evs_event *ev, int timeout_ms)
 {
     if (src->consumer != NULL)
-        return evs_consumer_next(src->consumer, ev, timeout_ms);
-    return evs_subscription_next(src->sub, ev, timeout_ms);
+        return evs_consumer_next(ev, src->consumer, timeout_ms);
+    return evs_subscription_next(ev, src->sub, timeout_ms);
 }
 
 /* Acknowledge ev_pos. A failed periodic save (EIO, ENOSPC) keeps the acknowledgement
@@ -401,7 +401,7 @@ static char *kept_filter(evs_store *store, const char *name)
         return NULL;
     char *copy = NULL;
     evs_consumer_info ci;
-    while (copy == NULL && evs_consumers_next(it, &ci) > 0) {
+    while (copy == NULL && evs_consumers_next(&ci, it) > 0) {
         if (strcmp(ci.name, name) == 0 && ci.filter != NULL)
             copy = strdup(ci.filter);
     }

@@ -111,7 +111,7 @@ static int find_start(evs_store *store, const struct tail_args *ta, int64_t head
     if (rc < 0)
         return rc;
     evs_event ev;
-    while ((rc = evs_cursor_next(cur, &ev)) > 0)
+    while ((rc = evs_cursor_next(&ev, cur)) > 0)
         *out = ev.pos;
     evs_cursor_close(cur);
     return rc;
@@ -135,7 +135,7 @@ static int run(evs_store *store, evs_cursor *cur, bool follow, cli_out *out)
         int64_t head = evs_head(store);
         evs_event ev;
         int rc;
-        while ((rc = evs_cursor_next(cur, &ev)) > 0 && !stop_requested) {
+        while ((rc = evs_cursor_next(&ev, cur)) > 0 && !stop_requested) {
             if (cli_out_event(out, &ev) < 0)
                 break;
         }
@@ -145,7 +145,7 @@ static int run(evs_store *store, evs_cursor *cur, bool follow, cli_out *out)
         if (!follow || out->err != 0)
             return cli_out_report("tail", out);
         while (!stop_requested && !output_gone()) {
-            rc = evs_wait(store, head, WAIT_MS, NULL);
+            rc = evs_wait(NULL, store, head, WAIT_MS);
             if (rc == 0)
                 break;
             if (rc != EVS_ETIMEDOUT)

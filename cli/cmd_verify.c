@@ -175,8 +175,8 @@ int cli_cmd_verify(int argc, char **argv)
     }
     evs_verify_report report = {0, 0, 0, 0, 0, 0};
     verify_ui ui = {isatty(STDERR_FILENO) == 1, false, 0};
-    int rc = quick ? evs_verify_quick(store, on_problem, &ui, &report)
-                   : evs_verify(store, on_problem, &ui, &report);
+    int rc = quick ? evs_verify_quick(&report, store, on_problem, &ui)
+                   : evs_verify(&report, store, on_problem, &ui);
     clear_progress(&ui);
     if (rc < 0 && rc != EVS_ECORRUPT) {
         code = cli_lib_err("verify", rc);

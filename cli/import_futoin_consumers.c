@@ -167,7 +167,7 @@ static int mark_kept(fu_consumers *fc, evs_store *store)
         return -1;
     }
     evs_consumer_info info;
-    while (evs_consumers_next(it, &info) > 0) {
+    while (evs_consumers_next(&info, it) > 0) {
         fu_consumer key;
         (void)snprintf(key.name, sizeof key.name, "%s", info.name);
         fu_consumer *c = bsearch(&key, fc->v, fc->count, sizeof *fc->v, cmp_name);

@@ -36,7 +36,7 @@ static int last_id(evs_store *store, const char *stream, unsigned char id[16])
     if (evs_cursor_open(&c, store, &q) < 0)
         return -1;
     evs_event ev;
-    int rc = evs_cursor_next(c, &ev);
+    int rc = evs_cursor_next(&ev, c);
     if (rc > 0)
         memcpy(id, ev.id, 16);
     evs_cursor_close(c);

@@ -94,12 +94,12 @@ static int batch_add(batch *b, const evs_event *ev)
  * holds to its handler, waiting up to wait_ms. */
 static int next_event(evs_consumer *c, batch *b, evs_event *ev, int wait_ms)
 {
-    int rc = evs_consumer_next(c, ev, 0);
+    int rc = evs_consumer_next(ev, c, 0);
     if (rc != 0 || wait_ms == 0)
         return rc;
     if (b->h != NULL)
         (void)cli_out_flush(&b->out);
-    return evs_consumer_next(c, ev, wait_ms);
+    return evs_consumer_next(ev, c, wait_ms);
 }
 
 /* How long the next wait may last: until the open batch's deadline, or the --timeout,

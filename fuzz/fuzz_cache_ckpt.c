@@ -34,7 +34,7 @@ static evs_consumer_info listed(evs_store *s)
     evs_consumer_info info, found;
     memset(&found, 0, sizeof found);
     int n = 0;
-    while (evs_consumers_next(it, &info) > 0) {
+    while (evs_consumers_next(&info, it) > 0) {
         FZ_CHECK(strcmp(info.name, "c1") == 0);
         found = info;
         found.name = NULL; /* borrowed until close */
@@ -60,7 +60,7 @@ static int64_t open_and_take(evs_store *s, int64_t ack_more)
     FZ_CHECK(ckpt >= 0 && ckpt <= FC_EVENTS);
     evs_event ev;
     for (int64_t i = 1; i <= ack_more && ckpt + i <= FC_EVENTS; i++) {
-        FZ_CHECK(evs_consumer_next(c, &ev, 0) == 1);
+        FZ_CHECK(evs_consumer_next(&ev, c, 0) == 1);
         FZ_CHECK(ev.pos == ckpt + i && fc_event_true(&ev));
         FZ_CHECK(evs_consumer_ack(c, ev.pos) == 0);
     }

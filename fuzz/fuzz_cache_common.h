@@ -315,7 +315,7 @@ static inline void fc_expect(evs_store *s, const evs_query *q, const int64_t *wa
     evs_event ev;
     size_t i = 0;
     bool wrong = false;
-    while ((rc = evs_cursor_next(c, &ev)) > 0) {
+    while ((rc = evs_cursor_next(&ev, c)) > 0) {
         if (!fc_event_true(&ev))
             res->fabricated++;
         if (i >= want_n || ev.pos != want[i])
@@ -340,7 +340,7 @@ static inline int64_t fc_verify(evs_store *s)
     int64_t problems = 0;
     evs_verify_report rep;
     memset(&rep, 0, sizeof rep);
-    int rc = evs_verify(s, fz_count_problem, &problems, &rep);
+    int rc = evs_verify(&rep, s, fz_count_problem, &problems);
     FZ_CHECK(rc == 0 || rc == EVS_ECORRUPT || rc == EVS_EIO);
     if (rc == 0)
         FZ_CHECK(problems == 0);
@@ -424,7 +424,7 @@ static inline void fc_read_all(evs_store *s, fc_result *res)
         size_t name_len;
         evs_stream_info info;
         int rc;
-        while ((rc = evs_streams_next(it, &name, &name_len, &info)) > 0) {
+        while ((rc = evs_streams_next(&name, &name_len, &info, it)) > 0) {
             listed++;
             char want_name[32];
             int st = -1;

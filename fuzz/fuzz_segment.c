@@ -176,7 +176,7 @@ static void run_query(evs_store *s, const evs_query *q, seen *sn)
     volatile unsigned sum = 0;
     evs_event ev;
     int rc;
-    while ((rc = evs_cursor_next(c, &ev)) > 0) {
+    while ((rc = evs_cursor_next(&ev, c)) > 0) {
         sum += touch_event(&ev);
         /* A record with a good checksum may still carry impossible fields; the cursor
          * hands them out, but evs_verify must then not call the store whole. */
@@ -203,7 +203,7 @@ static void check_verify(evs_store *s, bool must_find)
     int64_t problems = 0;
     evs_verify_report rep;
     memset(&rep, 0, sizeof rep);
-    int rc = evs_verify(s, fz_count_problem, &problems, &rep);
+    int rc = evs_verify(&rep, s, fz_count_problem, &problems);
     FZ_CHECK(rc == 0 || rc == EVS_ECORRUPT || rc == EVS_EIO);
     if (rc == 0)
         FZ_CHECK(problems == 0 && !must_find);
@@ -293,7 +293,7 @@ static void read_all_ways(evs_store *s)
         size_t name_len;
         evs_stream_info info;
         volatile unsigned sum = 0;
-        while (evs_streams_next(it, &name, &name_len, &info) > 0)
+        while (evs_streams_next(&name, &name_len, &info, it) > 0)
             for (size_t i = 0; i < name_len; i++)
                 sum += (unsigned char)name[i];
         (void)sum;

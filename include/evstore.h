@@ -37,6 +37,23 @@
  * failure. After a failure, evs_errmsg() gives a one-line message for the calling
  * thread saying what failed, where (stream, file, byte offset, field) and why. A
  * successful call clears it. No function prints, exits or aborts on bad input.
+ *
+ * Conventions.
+ *  - Argument order: out-parameters (what a call fills in or hands back: a new handle,
+ *    a result, an event, a report) come first, then the handle the call works on, then
+ *    its inputs: evs_open(&store, path, opts), evs_append(&res, store, stream, ...),
+ *    evs_cursor_next(&ev, cursor), evs_wait(&head, store, after_pos, timeout_ms).
+ *    Callbacks the application supplies take its context pointer first.
+ *  - Getters: evs_X_get(&info, x) fills a struct describing x (evs_stream_get,
+ *    evs_state_get, evs_push_get); evs_X_Y(x) returns x's single value Y
+ *    (evs_subscription_position, evs_consumer_checkpoint).
+ *  - Versioned structs (evs_options, evs_repair_opts, evs_query) start with a version
+ *    field, set by their _INIT macro. Fields are only ever appended, and the library
+ *    accepts every version from 1 to its own: a program built against an older header
+ *    keeps working, the fields added after its version taking their defaults. A
+ *    version newer than the library's is refused with EVS_EINVAL.
+ *  - Names that start with evs__ or EVS__ are the library's own, not part of this
+ *    interface.
  */
 #ifndef EVSTORE_H
 #define EVSTORE_H
@@ -229,9 +246,13 @@ EVS_API int evs_close(evs_store *store);
 /* ---------------------------------------------------------------------------------- */
 
 /* Special expected versions for evs_append. A value >= 0 means "the stream's last
- * version must be exactly this". */
+ * version must be exactly this". The special values are EventStoreDB's, so that a
+ * client, a server or an importer speaking its protocol passes the numbers through
+ * unchanged. -3 is its "invalid" marker and is reserved: evs_append refuses it with
+ * EVS_EINVAL, as it refuses every other negative value not listed here. */
 #define EVS_EXPECT_ANY       (-2) /* no check */
 #define EVS_EXPECT_NO_STREAM (-1) /* the stream must not exist yet */
+/*      reserved             (-3)    EventStoreDB's "invalid"; refused */
 #define EVS_EXPECT_EXISTS    (-4) /* the stream must hold at least one event */
 
 /** One event to append. Borrowed by evs_append for the duration of the call. */
@@ -414,11 +435,11 @@ typedef struct evs_cursor evs_cursor;
  *          EVS_ECLOSED. Thread-safe. */
 EVS_API int evs_cursor_open(evs_cursor **out, evs_store *store, const evs_query *query);
 
-/** Step the cursor. Idiom: `while ((rc = evs_cursor_next(c, &ev)) > 0) { ... }`.
+/** Step the cursor. Idiom: `while ((rc = evs_cursor_next(&ev, c)) > 0) { ... }`.
  *  @return 1 with *out filled (pointers valid until the next step or close); 0 at the
  *          end; EVS_ECORRUPT (message names file and byte offset), EVS_EIO,
  *          EVS_ECLOSED. One thread at a time per cursor. */
-EVS_API int evs_cursor_next(evs_cursor *cursor, evs_event *out);
+EVS_API int evs_cursor_next(evs_event *out, evs_cursor *cursor);
 
 /** Close a cursor. NULL is accepted and ignored. */
 EVS_API void evs_cursor_close(evs_cursor *cursor);
@@ -454,8 +475,8 @@ EVS_API int evs_streams_open(evs_stream_iter **out, evs_store *store, const char
 
 /** Next stream: `*name` (borrowed, NUL-terminated, valid until the next step or close)
  *  and its info. @return 1 with a stream, 0 at the end, < 0 on error. */
-EVS_API int evs_streams_next(evs_stream_iter *it, const char **name, size_t *name_len,
-                             evs_stream_info *info);
+EVS_API int evs_streams_next(const char **name, size_t *name_len, evs_stream_info *info,
+                             evs_stream_iter *it);
 
 /** Close a stream iterator. NULL is accepted. */
 EVS_API void evs_streams_close(evs_stream_iter *it);
@@ -489,7 +510,7 @@ EVS_API int64_t evs_head(evs_store *store);
  *  committed, by any process) or `timeout_ms` passes (-1 = no limit). No polling: it
  *  sleeps on a futex in the store's shared head file.
  *  @return 0 (*head_out = the new head, may be NULL), EVS_ETIMEDOUT, EVS_ECLOSED. */
-EVS_API int evs_wait(evs_store *store, int64_t after_pos, int timeout_ms, int64_t *head_out);
+EVS_API int evs_wait(int64_t *head_out, evs_store *store, int64_t after_pos, int timeout_ms);
 
 /* ---------------------------------------------------------------------------------- */
 /* Verification                                                                         */
@@ -522,7 +543,7 @@ typedef int (*evs_verify_cb)(void *ctx, const evs_problem *problem, int64_t done
  *  gap-free, stream versions contiguous, and that the stream index agrees with the log.
  *  @return 0 when whole; EVS_ECORRUPT when problems were found (each one went to `cb`);
  *          EVS_EIO. `cb` and `report` may be NULL. Thread-safe; appends may continue. */
-EVS_API int evs_verify(evs_store *store, evs_verify_cb cb, void *ctx, evs_verify_report *report);
+EVS_API int evs_verify(evs_verify_report *report, evs_store *store, evs_verify_cb cb, void *ctx);
 
 /** A cheaper evs_verify that checks the store's structure but not every byte.
  *
@@ -545,8 +566,8 @@ EVS_API int evs_verify(evs_store *store, evs_verify_cb cb, void *ctx, evs_verify
  *  headers). In report, events_checked counts the frames checked and bytes_checked the
  *  bytes whose checksum was checked.
  *  @return as evs_verify. Thread-safe; appends may continue. */
-EVS_API int evs_verify_quick(evs_store *store, evs_verify_cb cb, void *ctx,
-                             evs_verify_report *report);
+EVS_API int evs_verify_quick(evs_verify_report *report, evs_store *store, evs_verify_cb cb,
+                             void *ctx);
 
 /* ---------------------------------------------------------------------------------- */
 /* Repair                                                                               */
@@ -627,9 +648,9 @@ typedef struct evs_repair_report {
  *  checkpoint lies in the lost positions (out->consumers_affected) must be reset:
  *  evs_consumer_open refuses it with EVS_ELOST until evs_consumer_reset.
  *
+ *  @param out   filled on success (and as far as known on failure); required.
  *  @param dir   the store's directory.
  *  @param opts  NULL for the defaults.
- *  @param out   filled on success (and as far as known on failure); required.
  *  @return 0, whether or not there was anything to repair; EVS_EBUSY (a handle has the
  *          store open, in this or another process: the message names the processes
  *          where the system tells); EVS_ENOTFOUND (no store there); EVS_EFORMAT;
@@ -638,7 +659,7 @@ typedef struct evs_repair_report {
  *          changed; a failure after that point says so, and running evs_repair again
  *          finishes the job); EVS_EINVAL (bad options); EVS_ENOTSUP; EVS_ENOMEM.
  *  Thread-safe. */
-EVS_API int evs_repair(const char *dir, const evs_repair_opts *opts, evs_repair_report *out);
+EVS_API int evs_repair(evs_repair_report *out, const char *dir, const evs_repair_opts *opts);
 
 /* ---------------------------------------------------------------------------------- */
 /* Subscriptions                                                                        */
@@ -684,7 +705,7 @@ EVS_API int evs_subscribe(evs_subscription **out, evs_store *store, const evs_qu
  *          error: call again); EVS_ECORRUPT (the message names file and byte offset),
  *          EVS_EIO, EVS_ECLOSED (the store was closed). After an error the
  *          subscription keeps returning it. One thread at a time. */
-EVS_API int evs_subscription_next(evs_subscription *sub, evs_event *out, int timeout_ms);
+EVS_API int evs_subscription_next(evs_event *out, evs_subscription *sub, int timeout_ms);
 
 /** The position the subscription has read up to: every matching event at or below it
  *  has been handed out. 0 before the first event. */
@@ -788,7 +809,7 @@ EVS_API int evs_consumer_open_v2(evs_consumer **out, evs_store *store, const cha
 /** The next matching event, as evs_subscription_next (same returns, same borrowing
  *  rule). Before it sleeps it saves the acknowledgements still only in memory, so an
  *  idle consumer's checkpoint is current on disk. */
-EVS_API int evs_consumer_next(evs_consumer *c, evs_event *out, int timeout_ms);
+EVS_API int evs_consumer_next(evs_event *out, evs_consumer *c, int timeout_ms);
 
 /** Record that every event up to and including `pos` is processed. Cheap: kept in
  *  memory and saved at the latest after 100 ms or 1000 acknowledgements (checked on
@@ -855,7 +876,7 @@ typedef struct evs_consumer_iter evs_consumer_iter;
 EVS_API int evs_consumers_open(evs_consumer_iter **out, evs_store *store);
 
 /** Next consumer. @return 1 with *out filled, 0 at the end, < 0 on misuse. */
-EVS_API int evs_consumers_next(evs_consumer_iter *it, evs_consumer_info *out);
+EVS_API int evs_consumers_next(evs_consumer_info *out, evs_consumer_iter *it);
 
 /** Close a consumer listing. NULL is accepted and ignored. */
 EVS_API void evs_consumers_close(evs_consumer_iter *it);
@@ -929,7 +950,7 @@ EVS_API int evs_state_open(evs_state **out, const char *path, uint32_t model_ver
                            const char *initial_json, size_t initial_len, unsigned int flags);
 
 /** Describe the state now held (see evs_state_info for how long it stays valid). */
-EVS_API void evs_state_get(const evs_state *st, evs_state_info *out);
+EVS_API void evs_state_get(evs_state_info *out, const evs_state *st);
 
 /** Replace the state with `json`, reflecting every event up to `pos`, in the file and in
  *  the handle. When it returns 0 the new state survives a crash and a power loss; at
@@ -989,7 +1010,7 @@ EVS_API int evs_readmodel_open(evs_readmodel **out, evs_store *store, const char
 EVS_API const evs_state *evs_readmodel_state(const evs_readmodel *rm);
 
 /** The next event to apply, as evs_consumer_next (same returns and borrowing rule). */
-EVS_API int evs_readmodel_next(evs_readmodel *rm, evs_event *out, int timeout_ms);
+EVS_API int evs_readmodel_next(evs_event *out, evs_readmodel *rm, int timeout_ms);
 
 /** Save `json` as the state reflecting every event evs_readmodel_next has handed out
  *  (and those its filter passed over), as evs_state_save does, then acknowledge that
@@ -1032,7 +1053,7 @@ EVS_API void evs_readmodel_close(evs_readmodel *rm);
  *
  * Threads. The handler runs on evstore's thread with all signals blocked. It may call
  * any evstore function (append to the store, read it) except on the source it was
- * built from. evs_push_stop, evs_push_wait and evs_push_get_status may be called from
+ * built from. evs_push_stop, evs_push_wait and evs_push_get may be called from
  * any thread at any time until evs_push_close; evs_push_close once, after the others
  * returned. Close push handles before evs_close; if the store is closed first,
  * delivery ends with EVS_ECLOSED and the handle must still be closed. */
@@ -1043,7 +1064,7 @@ typedef struct evs_push evs_push;
  *          evs_push_status.handler_rc). */
 typedef int (*evs_push_fn)(void *user, const evs_event *ev);
 
-/** How delivery is going, from evs_push_get_status and evs_push_close. */
+/** How delivery is going, from evs_push_get and evs_push_close. */
 typedef struct evs_push_status {
     int running;       /* 1 until delivery ended (stopped, refused or failed) */
     int error;         /* 0, or why delivery ended: EVS_EHANDLER (the handler, or a read
@@ -1104,7 +1125,7 @@ EVS_API int evs_push_stop(evs_push *p);
 EVS_API int evs_push_wait(evs_push *p, int64_t pos, int timeout_ms);
 
 /** A snapshot of how delivery is going. */
-EVS_API void evs_push_get_status(evs_push *p, evs_push_status *out);
+EVS_API void evs_push_get(evs_push_status *out, evs_push *p);
 
 /** Stop delivery (as evs_push_stop), wait for the thread to end, close the source (a
  *  consumer's checkpoint is saved durably), and free the handle. `out` (may be NULL)
@@ -1112,7 +1133,7 @@ EVS_API void evs_push_get_status(evs_push *p, evs_push_status *out);
  *  @return 0 when delivery ended because it was stopped; otherwise the error that
  *          ended it, with its message (EVS_EHANDLER naming the event's position and the
  *          handler's value ...); EVS_EMISUSE from inside the handler (nothing done). */
-EVS_API int evs_push_close(evs_push *p, evs_push_status *out);
+EVS_API int evs_push_close(evs_push_status *out, evs_push *p);
 
 /* ---------------------------------------------------------------------------------- */
 /* Helpers                                                                              */

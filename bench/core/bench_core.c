@@ -187,7 +187,7 @@ int main(int argc, char **argv)
             die("cursor", rc);
         t0 = now_s();
         c0 = cpu_s();
-        while ((rc = evs_cursor_next(c, &e)) > 0) {
+        while ((rc = evs_cursor_next(&e, c)) > 0) {
             sum += touch(e.data, e.data_len);
             bytes += e.data_len;
             n++;
@@ -210,7 +210,7 @@ int main(int argc, char **argv)
             q.stream = names[rnd() % STREAMS];
             if ((rc = evs_cursor_open(&c, s, &q)) < 0)
                 die("stream cursor", rc);
-            while ((rc = evs_cursor_next(c, &e)) > 0)
+            while ((rc = evs_cursor_next(&e, c)) > 0)
                 sum += (unsigned char)e.data[0];
             if (rc < 0)
                 die("stream read", rc);

@@ -97,7 +97,7 @@ static int ev_scan(evs_store *s, const evs_query *q, int whole_payload, suite_su
     if (rc < 0)
         return fail("cursor_open", rc);
     uint64_t n = 0, bytes = 0, sum = 0;
-    while ((rc = evs_cursor_next(c, &e)) > 0) {
+    while ((rc = evs_cursor_next(&e, c)) > 0) {
         sum += whole_payload ? suite_touch(e.data, e.data_len) : (unsigned char)e.data[0];
         bytes += e.data_len;
         n++;
@@ -139,7 +139,7 @@ static int ev_filtered(void *conn, const suite_filter *f, suite_sum *out)
     if (rc < 0)
         return fail("subscribe", rc);
     /* Caught up when there is nothing more without waiting (timeout 0). */
-    while ((rc = evs_subscription_next(sub, &e, 0)) > 0) {
+    while ((rc = evs_subscription_next(&e, sub, 0)) > 0) {
         out->checksum += suite_touch(e.data, e.data_len);
         out->bytes += e.data_len;
         out->events++;

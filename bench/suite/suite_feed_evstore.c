@@ -109,7 +109,7 @@ static int fe_read(void *p, int64_t *sent_ns, int timeout_ms)
 {
     feed_reader *r = p;
     evs_event e;
-    int rc = evs_subscription_next(r->sub, &e, timeout_ms);
+    int rc = evs_subscription_next(&e, r->sub, timeout_ms);
     if (rc < 0)
         return fail("subscription_next", rc);
     if (rc == 0)

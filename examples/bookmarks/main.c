@@ -144,7 +144,7 @@ static int start_projection(evs_store *store, const char *data, model *m, bool r
     if (evs_readmodel_open(&rm, store, "by-url", &q, st) < 0)
         return fail("opening the read model");
     evs_state_info info;
-    evs_state_get(evs_readmodel_state(rm), &info);
+    evs_state_get(&info, evs_readmodel_state(rm));
     say_where_it_starts(&info);
     if (!model_load(m, info.json, info.json_len)) {
         fprintf(stderr, "bookmarks: '%s' does not hold a bookmarks read model\n", path);
@@ -219,9 +219,9 @@ static int cmd_run(evs_store *store, const char *data, int argc, char **argv)
     if (code == 0)
         code = catch_up(store, projection, "the read model");
     evs_push_status st;
-    if (evs_push_close(fetch, NULL) < 0 && code == 0)
+    if (evs_push_close(NULL, fetch) < 0 && code == 0)
         code = fail("the info fetcher");
-    if (evs_push_close(projection, &st) < 0 && code == 0)
+    if (evs_push_close(&st, projection) < 0 && code == 0)
         code = fail("saving the read model");
     if (code == 0) {
         const char *json;

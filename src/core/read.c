@@ -44,7 +44,7 @@ int evs_cursor_open(evs_cursor **out, evs_store *store, const evs_query *query)
     return 0;
 }
 
-int evs_cursor_next(evs_cursor *c, evs_event *out)
+int evs_cursor_next(evs_event *out, evs_cursor *c)
 {
     if (!c || !out)
         return evs__seterr(EVS_EMISUSE, "evs_cursor_next: cursor or out is NULL");
@@ -89,8 +89,8 @@ int evs_streams_open(evs_stream_iter **out, evs_store *store, const char *prefix
     return 0;
 }
 
-int evs_streams_next(evs_stream_iter *it, const char **name, size_t *name_len,
-                     evs_stream_info *info)
+int evs_streams_next(const char **name, size_t *name_len, evs_stream_info *info,
+                     evs_stream_iter *it)
 {
     if (!it || !name || !name_len || !info)
         return evs__seterr(EVS_EMISUSE, "evs_streams_next: NULL argument");

@@ -151,7 +151,7 @@ void evs__store_wake(evs_store *s)
         s->m->wake(s->be, false);
 }
 
-int evs_wait(evs_store *store, int64_t after_pos, int timeout_ms, int64_t *head_out)
+int evs_wait(int64_t *head_out, evs_store *store, int64_t after_pos, int timeout_ms)
 {
     int rc = evs__check_store(store, "evs_wait");
     if (rc == 0)
@@ -202,7 +202,7 @@ int evs_find_time(int64_t *out, evs_store *store, int64_t ts_ns)
     return rc;
 }
 
-int evs_verify(evs_store *store, evs_verify_cb cb, void *ctx, evs_verify_report *report)
+int evs_verify(evs_verify_report *report, evs_store *store, evs_verify_cb cb, void *ctx)
 {
     evs_verify_report local;
     if (!report)
@@ -216,7 +216,7 @@ int evs_verify(evs_store *store, evs_verify_cb cb, void *ctx, evs_verify_report 
     return rc;
 }
 
-int evs_verify_quick(evs_store *store, evs_verify_cb cb, void *ctx, evs_verify_report *report)
+int evs_verify_quick(evs_verify_report *report, evs_store *store, evs_verify_cb cb, void *ctx)
 {
     evs_verify_report local;
     if (!report)

@@ -25,7 +25,7 @@ static int check_opts(evs_repair_opts *o, const evs_repair_opts *given)
     return 0;
 }
 
-int evs_repair(const char *dir, const evs_repair_opts *opts, evs_repair_report *out)
+int evs_repair(evs_repair_report *out, const char *dir, const evs_repair_opts *opts)
 {
     if (!out)
         return evs__seterr(EVS_EMISUSE, "evs_repair: out is NULL");

@@ -326,7 +326,7 @@ static int consumer_next(evs_consumer *c, evs_event *out, int timeout_ms)
     return rc;
 }
 
-int evs_consumer_next(evs_consumer *c, evs_event *out, int timeout_ms)
+int evs_consumer_next(evs_event *out, evs_consumer *c, int timeout_ms)
 {
     if (!c || !out)
         return evs__seterr(EVS_EMISUSE, "evs_consumer_next: consumer or out is NULL");
@@ -540,7 +540,7 @@ int evs_consumers_open(evs_consumer_iter **out, evs_store *store)
     return 0;
 }
 
-int evs_consumers_next(evs_consumer_iter *it, evs_consumer_info *out)
+int evs_consumers_next(evs_consumer_info *out, evs_consumer_iter *it)
 {
     if (!it || !out)
         return evs__seterr(EVS_EMISUSE, "evs_consumers_next: iterator or out is NULL");

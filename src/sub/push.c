@@ -66,11 +66,11 @@ static int source_next(evs_push *p, evs_event *ev, int timeout_ms)
 {
     switch (p->kind) {
     case SRC_SUBSCRIPTION:
-        return evs_subscription_next(p->sub, ev, timeout_ms);
+        return evs_subscription_next(ev, p->sub, timeout_ms);
     case SRC_CONSUMER:
-        return evs_consumer_next(p->c, ev, timeout_ms);
+        return evs_consumer_next(ev, p->c, timeout_ms);
     case SRC_READMODEL:
-        return evs_readmodel_next(p->rm, ev, timeout_ms);
+        return evs_readmodel_next(ev, p->rm, timeout_ms);
     }
     return EVS_EMISUSE;
 }
@@ -198,7 +198,7 @@ static int wait_ms(const evs_push *p)
  * delivery. */
 static int sleep_on_store(evs_push *p)
 {
-    int rc = evs_wait(p->store, source_scanned(p), wait_ms(p), NULL);
+    int rc = evs_wait(NULL, p->store, source_scanned(p), wait_ms(p));
     if (rc == EVS_ETIMEDOUT) {
         evs__clearerr();
         return 0;
@@ -476,7 +476,7 @@ int evs_push_wait(evs_push *p, int64_t pos, int timeout_ms)
     return rc;
 }
 
-void evs_push_get_status(evs_push *p, evs_push_status *out)
+void evs_push_get(evs_push_status *out, evs_push *p)
 {
     memset(out, 0, sizeof *out);
     if (!p)
@@ -486,7 +486,7 @@ void evs_push_get_status(evs_push *p, evs_push_status *out)
     pthread_mutex_unlock(&p->mu);
 }
 
-int evs_push_close(evs_push *p, evs_push_status *out)
+int evs_push_close(evs_push_status *out, evs_push *p)
 {
     if (out)
         memset(out, 0, sizeof *out);

@@ -46,7 +46,7 @@ int evs_readmodel_open(evs_readmodel **out, evs_store *store, const char *name,
     }
     *out = NULL;
     evs_state_info info;
-    evs_state_get(state, &info);
+    evs_state_get(&info, state);
     int rc = evs__check_store(store, fn);
     if (rc == 0)
         rc = check_position(store, name ? name : "(null)", &info);
@@ -76,11 +76,11 @@ const evs_state *evs_readmodel_state(const evs_readmodel *rm)
     return rm ? rm->st : NULL;
 }
 
-int evs_readmodel_next(evs_readmodel *rm, evs_event *out, int timeout_ms)
+int evs_readmodel_next(evs_event *out, evs_readmodel *rm, int timeout_ms)
 {
     if (!rm)
         return evs__seterr(EVS_EMISUSE, "evs_readmodel_next: read model is NULL");
-    return evs_consumer_next(rm->c, out, timeout_ms);
+    return evs_consumer_next(out, rm->c, timeout_ms);
 }
 
 int evs__readmodel_save_at(evs_readmodel *rm, const char *json, size_t json_len, int64_t pos)

@@ -109,7 +109,7 @@ int evs_state_open(evs_state **out, const char *path, uint32_t model_version,
     return 0;
 }
 
-void evs_state_get(const evs_state *st, evs_state_info *out)
+void evs_state_get(evs_state_info *out, const evs_state *st)
 {
     memset(out, 0, sizeof *out);
     if (!st)

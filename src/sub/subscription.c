@@ -148,7 +148,7 @@ int evs__subscription_next(evs_subscription *sub, evs_event *out, int timeout_ms
         if (sub->max_lag > 0 && head - sub->position > sub->max_lag &&
             (rc = skip_ahead(sub, head)) < 0)
             return rc;
-        rc = evs_cursor_next(sub->cur, out);
+        rc = evs_cursor_next(out, sub->cur);
         if (rc > 0) {
             sub->position = out->pos;
             return 1;
@@ -160,7 +160,7 @@ int evs__subscription_next(evs_subscription *sub, evs_event *out, int timeout_ms
         int wait_ms = -1;
         if (timeout_ms == 0 || (timeout_ms > 0 && (wait_ms = ms_left(deadline)) == 0))
             return 0;
-        rc = evs_wait(sub->store, head, wait_ms, NULL);
+        rc = evs_wait(NULL, sub->store, head, wait_ms);
         if (rc == EVS_ETIMEDOUT) {
             evs__clearerr();
             return 0;
@@ -170,7 +170,7 @@ int evs__subscription_next(evs_subscription *sub, evs_event *out, int timeout_ms
     }
 }
 
-int evs_subscription_next(evs_subscription *sub, evs_event *out, int timeout_ms)
+int evs_subscription_next(evs_event *out, evs_subscription *sub, int timeout_ms)
 {
     if (!sub || !out)
         return evs__seterr(EVS_EMISUSE, "evs_subscription_next: subscription or out is NULL");

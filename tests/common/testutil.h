@@ -137,7 +137,7 @@ static inline int64_t tu_count(evs_store *s, const evs_query *q)
     evs_event ev;
     int rc;
     int64_t n = 0;
-    while ((rc = evs_cursor_next(c, &ev)) > 0)
+    while ((rc = evs_cursor_next(&ev, c)) > 0)
         n++;
     assert_int_equal(rc, 0);
     evs_cursor_close(c);
@@ -272,7 +272,7 @@ static inline int64_t tu_consumer_stored(evs_store *s, const char *name, evs_con
     assert_evs_ok(evs_consumers_open(&it, s));
     evs_consumer_info info;
     int64_t r = -2;
-    while (evs_consumers_next(it, &info) > 0) {
+    while (evs_consumers_next(&info, it) > 0) {
         if (strcmp(info.name, name) == 0) {
             r = info.checkpoint;
             if (copy)
@@ -288,7 +288,7 @@ static inline int64_t tu_consumer_stored(evs_store *s, const char *name, evs_con
 static inline int64_t tu_next_pos(evs_subscription *sub)
 {
     evs_event ev;
-    assert_evs(1, evs_subscription_next(sub, &ev, 2000));
+    assert_evs(1, evs_subscription_next(&ev, sub, 2000));
     return ev.pos;
 }
 
@@ -296,7 +296,7 @@ static inline int64_t tu_next_pos(evs_subscription *sub)
 static inline int64_t tu_consumer_next_pos(evs_consumer *c)
 {
     evs_event ev;
-    assert_evs(1, evs_consumer_next(c, &ev, 2000));
+    assert_evs(1, evs_consumer_next(&ev, c, 2000));
     return ev.pos;
 }
 
@@ -316,7 +316,7 @@ static inline int tu_setup_odd_even(void **state)
 static inline void tu_expect_nothing(evs_subscription *sub)
 {
     evs_event ev;
-    assert_evs(0, evs_subscription_next(sub, &ev, 0));
+    assert_evs(0, evs_subscription_next(&ev, sub, 0));
 }
 
 #endif /* EVS_TESTUTIL_H */

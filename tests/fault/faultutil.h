@@ -351,7 +351,7 @@ static inline void fu_verify_ok(evs_store *s)
     fu_problems ps;
     memset(&ps, 0, sizeof ps);
     evs_verify_report rep;
-    int rc = evs_verify(s, fu_collect, &ps, &rep);
+    int rc = evs_verify(&rep, s, fu_collect, &ps);
     if (rc != 0 || ps.count != 0) {
         if (fu_print_budget-- > 0) {
             print_error("[%s] evs_verify returned %s with %d problem(s): %s\n", fu_where,

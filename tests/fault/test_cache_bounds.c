@@ -47,8 +47,8 @@ static evs_store *open_big(tu_fixture *f, bool readonly)
     return tu_fx_open(f, &o);
 }
 
-/* Read every event from `from` on; returns the last code of evs_cursor_next (0 at the
- * end, or the error), and checks that each event is the next position with its own
+/* Read every event from `from` on; returns the last code of evs_cursor_next (or the error, 0 at the
+ * end), and checks that each event is the next position with its own
  * payload. */
 static int read_from(evs_store *s, int64_t from, int64_t *last_pos)
 {
@@ -61,7 +61,7 @@ static int read_from(evs_store *s, int64_t from, int64_t *last_pos)
     evs_event e;
     char buf[200], want[32];
     int64_t expect = from;
-    while ((rc = evs_cursor_next(c, &e)) > 0) {
+    while ((rc = evs_cursor_next(&e, c)) > 0) {
         assert_int_equal(e.pos, expect);
         snprintf(want, sizeof want, "{\"i\":%" PRId64 ",", expect);
         assert_non_null(strstr(tu_data_str(&e, buf, sizeof buf), want));
@@ -89,7 +89,7 @@ static void read_everything_safely(tu_fixture *f, int64_t log_end)
     fu_problems ps;
     memset(&ps, 0, sizeof ps);
     evs_verify_report rep;
-    rc = evs_verify(s, fu_collect, &ps, &rep);
+    rc = evs_verify(&rep, s, fu_collect, &ps);
     assert_true(rc < 0 || ps.count > 0);
 
     int64_t last = 0;
@@ -112,7 +112,7 @@ static void read_everything_safely(tu_fixture *f, int64_t log_end)
         evs_cursor *c;
         if (evs_cursor_open(&c, s, &q) == 0) {
             evs_event e;
-            while ((rc = evs_cursor_next(c, &e)) > 0)
+            while ((rc = evs_cursor_next(&e, c)) > 0)
                 n++;
             assert_true(rc <= 0);
             assert_true(n <= BIG_EVENTS / 7 + 1);
@@ -208,7 +208,7 @@ static void test_idx_entry_lies_plausibly(void **state)
         assert_evs_ok(evs_cursor_open(&c, s, &q));
         int64_t want = BIG_EVENTS;
         int rc;
-        while ((rc = evs_cursor_next(c, &e)) > 0)
+        while ((rc = evs_cursor_next(&e, c)) > 0)
             assert_int_equal(e.pos, want--);
         assert_evs_ok(rc);
         assert_int_equal(want, 0);
@@ -255,7 +255,7 @@ static void snapshot_lie(tu_fixture *f, void (*change)(unsigned char *snap, size
         size_t name_len;
         evs_stream_info info;
         int listed = 0, rc;
-        while ((rc = evs_streams_next(it, &name, &name_len, &info)) > 0) {
+        while ((rc = evs_streams_next(&name, &name_len, &info, it)) > 0) {
             assert_true(name_len == 3 && name[0] == 's' && name[1] == '-');
             int k = name[2] - '0';
             assert_true(k >= 0 && k < 7);

@@ -162,7 +162,7 @@ static void check_verify_reports(evs_store *s, const char *file, int64_t off)
     fu_problems ps;
     memset(&ps, 0, sizeof ps);
     evs_verify_report rep;
-    fu_check_evs(EVS_ECORRUPT, evs_verify(s, fu_collect, &ps, &rep));
+    fu_check_evs(EVS_ECORRUPT, evs_verify(&rep, s, fu_collect, &ps));
     fu_check(ps.count >= 1 && rep.problem_count == ps.count);
     bool found = false;
     for (int i = 0; i < ps.count && i < FU_MAX_PROBLEMS; i++)
@@ -187,7 +187,7 @@ static void check_forward_stops_at(const fixture *fx, evs_store *s, int64_t bad,
     evs_event ev;
     int rc;
     int64_t pos = 0;
-    while ((rc = evs_cursor_next(c, &ev)) > 0) {
+    while ((rc = evs_cursor_next(&ev, c)) > 0) {
         fu_check(pos + 1 < bad);
         check_event(fx, &ev, ++pos);
     }
@@ -198,7 +198,7 @@ static void check_forward_stops_at(const fixture *fx, evs_store *s, int64_t bad,
         /* A reader that tries again must not be handed the events after the damage as
          * if the damaged one did not exist. */
         for (int i = 0; i < 3; i++) {
-            rc = evs_cursor_next(c, &ev);
+            rc = evs_cursor_next(&ev, c);
             if (rc > 0)
                 print_error("[%s] after EVS_ECORRUPT at position %" PRId64
                             ", the next step returned position %" PRId64 "\n",
@@ -221,7 +221,7 @@ static void check_backward_stops_at(const fixture *fx, evs_store *s, int64_t bad
     evs_event ev;
     int rc;
     int64_t pos = (int64_t)fx->nev + 1;
-    while ((rc = evs_cursor_next(c, &ev)) > 0) {
+    while ((rc = evs_cursor_next(&ev, c)) > 0) {
         fu_check(pos - 1 > bad);
         check_event(fx, &ev, --pos);
     }
@@ -230,7 +230,7 @@ static void check_backward_stops_at(const fixture *fx, evs_store *s, int64_t bad
     check_msg_names(file, off);
     if (again) {
         for (int i = 0; i < 3; i++) {
-            rc = evs_cursor_next(c, &ev);
+            rc = evs_cursor_next(&ev, c);
             if (rc > 0)
                 print_error("[%s] after EVS_ECORRUPT at position %" PRId64
                             ", the next step returned position %" PRId64 "\n",
@@ -251,7 +251,7 @@ static void check_after_reads(const fixture *fx, evs_store *s, int64_t bad)
     evs_event ev;
     int rc;
     int64_t pos = bad;
-    while ((rc = evs_cursor_next(c, &ev)) > 0)
+    while ((rc = evs_cursor_next(&ev, c)) > 0)
         check_event(fx, &ev, ++pos);
     fu_check_evs(0, rc);
     fu_check(pos == (int64_t)fx->nev);
@@ -268,7 +268,7 @@ static void check_stream_read_fails(const fixture *fx, evs_store *s, int64_t bad
     int rc = evs_cursor_open(&c, s, &q);
     if (rc == 0) {
         evs_event ev;
-        while ((rc = evs_cursor_next(c, &ev)) > 0)
+        while ((rc = evs_cursor_next(&ev, c)) > 0)
             fu_check(ev.pos < bad);
         evs_cursor_close(c);
     }
@@ -600,7 +600,7 @@ static void filtered_read(void **state, bool by_type)
     fu_check_evs(0, evs_cursor_open(&c, s, &q));
     evs_event ev;
     int rc;
-    while ((rc = evs_cursor_next(c, &ev)) > 0) {
+    while ((rc = evs_cursor_next(&ev, c)) > 0) {
         if (ev.pos > r.pos)
             print_error("[%s] the filtered read went on to position %" PRId64
                         " without reporting the damage at %" PRId64 "\n",

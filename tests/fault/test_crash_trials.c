@@ -175,7 +175,7 @@ static void check_store(trial_state *st)
     assert_evs_ok(evs_cursor_open(&c, s, NULL));
     evs_event ev;
     int64_t expect_pos = 1;
-    while ((rc = evs_cursor_next(c, &ev)) > 0) {
+    while ((rc = evs_cursor_next(&ev, c)) > 0) {
         if (ev.pos != expect_pos)
             violation(st, "position %" PRId64 " follows %" PRId64, ev.pos, expect_pos - 1);
         expect_pos = ev.pos + 1;
@@ -212,7 +212,7 @@ static void check_store(trial_state *st)
         if (memcmp(ids[p - 1], ids[p], 16) == 0)
             violation(st, "an event id appears twice");
     free(ids);
-    if (evs_verify(s, NULL, NULL, NULL) != 0)
+    if (evs_verify(NULL, s, NULL, NULL) != 0)
         violation(st, "verify: %s", evs_errmsg());
     assert_evs_ok(evs_close(s));
 }

@@ -203,7 +203,7 @@ static void check_events(const disk *dk, evs_store *s)
     int rc;
     int64_t pos = 0;
     static char want[MAX_DATA_LEN];
-    while ((rc = evs_cursor_next(c, &ev)) > 0) {
+    while ((rc = evs_cursor_next(&ev, c)) > 0) {
         assert_int_equal(ev.pos, ++pos);
         size_t k = id_number(ev.id);
         assert_true(k >= 1 && k <= MAX_EVENTS);
@@ -290,7 +290,7 @@ static void test_full_disk(void **state)
             /* Reopen while the disk is still full: a clean open, a whole store. */
             assert_evs_ok(evs_close(s));
             s = open_store(dk);
-            assert_evs_ok(evs_verify(s, NULL, NULL, NULL));
+            assert_evs_ok(evs_verify(NULL, s, NULL, NULL));
             check_events(dk, s);
         }
         free_filler(dk, round);
@@ -299,7 +299,7 @@ static void test_full_disk(void **state)
     assert_evs_ok(evs_close(s));
     s = open_store(dk);
     evs_verify_report rep;
-    assert_evs_ok(evs_verify(s, NULL, NULL, &rep));
+    assert_evs_ok(evs_verify(&rep, s, NULL, NULL));
     assert_int_equal(rep.events_checked, dk->acked);
     check_events(dk, s);
     assert_evs_ok(evs_close(s));
@@ -340,7 +340,7 @@ static void test_repair_on_full_disk(void **state)
     fill_up(dk, "filler-all");
 
     evs_repair_report rep;
-    int rc = evs_repair(dk->dir, NULL, &rep);
+    int rc = evs_repair(&rep, dk->dir, NULL);
     if (rc != EVS_ENOSPC)
         print_error("repair on a full disk returned %s: %s\n", evs_errname(rc), evs_errmsg());
     assert_int_equal(rc, EVS_ENOSPC);
@@ -356,13 +356,13 @@ static void test_repair_on_full_disk(void **state)
     uint64_t after[64];
     assert_int_equal(fu_list_segs(dk->dir, after, 64), fu_list_segs(dk->dir, segs, 64));
     s = open_store(dk);
-    assert_evs(EVS_ECORRUPT, evs_verify(s, NULL, NULL, NULL));
+    assert_evs(EVS_ECORRUPT, evs_verify(NULL, s, NULL, NULL));
     assert_evs_ok(evs_close(s));
 
     char path[4400];
     snprintf(path, sizeof path, "%s/filler-all", dk->base);
     assert_int_equal(unlink(path), 0);
-    assert_evs_ok(evs_repair(dk->dir, NULL, &rep));
+    assert_evs_ok(evs_repair(&rep, dk->dir, NULL));
     /* The log is kept up to the last commit record before the damaged one. */
     int64_t kept = 0;
     for (size_t i = 10; i-- > 0;)
@@ -375,7 +375,7 @@ static void test_repair_on_full_disk(void **state)
     assert_int_equal(rep.first_lost_pos, kept + 1);
     assert_int_equal(rep.last_lost_pos, dk->acked);
     s = open_store(dk);
-    assert_evs_ok(evs_verify(s, NULL, NULL, NULL));
+    assert_evs_ok(evs_verify(NULL, s, NULL, NULL));
     /* The positions it cut are declared lost, never handed out again. */
     assert_int_equal(evs_head(s), rep.last_lost_pos);
     assert_evs_ok(evs_close(s));

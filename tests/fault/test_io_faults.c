@@ -188,7 +188,7 @@ static void read_all(evs_store *s, bool oom)
         return;
     }
     evs_event ev;
-    while ((rc = evs_cursor_next(c, &ev)) > 0)
+    while ((rc = evs_cursor_next(&ev, c)) > 0)
         ;
     if (rc < 0)
         check_failure(rc, oom);
@@ -240,7 +240,7 @@ static void check_store(model *m, const char *dir)
     fu_check_evs(0, evs_cursor_open(&c, s, NULL));
     evs_event ev;
     int64_t expect_pos = 1;
-    while ((rc = evs_cursor_next(c, &ev)) > 0) {
+    while ((rc = evs_cursor_next(&ev, c)) > 0) {
         fu_check(ev.pos == expect_pos);
         expect_pos++;
         size_t n = id_number(ev.id);

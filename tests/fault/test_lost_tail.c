@@ -175,7 +175,7 @@ static void test_repair_after_loss(void **state)
     prepare(fx, true, HEAD_KEPT, &first);
     evs_repair_report rep;
     evs_repair_opts ro = EVS_REPAIR_OPTS_INIT;
-    assert_evs_ok(evs_repair(fx->work, &ro, &rep));
+    assert_evs_ok(evs_repair(&rep, fx->work, &ro));
     assert_true(rep.damaged);
     assert_int_equal(rep.kept_last_pos, first - 1);
     assert_int_equal(rep.first_lost_pos, first);
@@ -205,7 +205,7 @@ static void test_positions_not_reused_after_repair(void **state)
     evs_consumer *c;
     evs_event ev;
     assert_evs_ok(evs_consumer_open(&c, s, "billing", NULL));
-    assert_int_equal(evs_consumer_next(c, &ev, 0), 1);
+    assert_int_equal(evs_consumer_next(&ev, c, 0), 1);
     assert_evs_ok(evs_consumer_ack(c, ev.pos));
     evs_consumer_close(c);
     assert_evs_ok(evs_close(s));
@@ -216,11 +216,11 @@ static void test_positions_not_reused_after_repair(void **state)
     evs_repair_report rep;
     evs_repair_opts ro = EVS_REPAIR_OPTS_INIT;
     ro.flags = EVS_REPAIR_DRY_RUN;
-    assert_evs(EVS_OK, evs_repair(dir, &ro, &rep));
+    assert_evs(EVS_OK, evs_repair(&rep, dir, &ro));
     assert_int_equal(rep.consumers_affected, 1);
     assert_string_equal(rep.consumers_affected_names, "billing");
     ro.flags = 0;
-    assert_evs_ok(evs_repair(dir, &ro, &rep));
+    assert_evs_ok(evs_repair(&rep, dir, &ro));
     assert_int_equal(rep.kept_last_pos, 0);
     assert_int_equal(rep.last_lost_pos, 22);
     assert_int_equal(rep.consumers_affected, 1);
@@ -229,7 +229,7 @@ static void test_positions_not_reused_after_repair(void **state)
     assert_int_equal(evs_head(s), 22);
     assert_int_equal(tu_append1(s, "cart-42", "Added", "{\"sku\":\"B2\"}"), 23);
     evs_verify_report vr;
-    assert_evs_ok(evs_verify(s, NULL, NULL, &vr));
+    assert_evs_ok(evs_verify(&vr, s, NULL, NULL));
     assert_int_equal(vr.lost_count, 22);
     evs_stat_info st;
     assert_evs_ok(evs_stat(&st, s));
@@ -240,16 +240,16 @@ static void test_positions_not_reused_after_repair(void **state)
     q.from_pos = 5;
     evs_cursor *cur;
     assert_evs_ok(evs_cursor_open(&cur, s, &q));
-    assert_int_equal(evs_cursor_next(cur, &ev), 1);
+    assert_int_equal(evs_cursor_next(&ev, cur), 1);
     assert_int_equal(ev.pos, 23);
-    assert_int_equal(evs_cursor_next(cur, &ev), 0);
+    assert_int_equal(evs_cursor_next(&ev, cur), 0);
     evs_cursor_close(cur);
     q = (evs_query)EVS_QUERY_INIT;
     q.direction = EVS_BACKWARD;
     assert_evs_ok(evs_cursor_open(&cur, s, &q));
-    assert_int_equal(evs_cursor_next(cur, &ev), 1);
+    assert_int_equal(evs_cursor_next(&ev, cur), 1);
     assert_int_equal(ev.pos, 23);
-    assert_int_equal(evs_cursor_next(cur, &ev), 0);
+    assert_int_equal(evs_cursor_next(&ev, cur), 0);
     evs_cursor_close(cur);
 
     /* Finding a time steps over them too: the first event at or after any time up to
@@ -269,13 +269,13 @@ static void test_positions_not_reused_after_repair(void **state)
     assert_evs(EVS_EINVAL, evs_consumer_reset(s, "billing", 5)); /* a lost position */
     assert_evs_ok(evs_consumer_reset(s, "billing", 0));
     assert_evs_ok(evs_consumer_open(&c2, s, "billing", NULL));
-    assert_int_equal(evs_consumer_next(c2, &ev, 0), 1);
+    assert_int_equal(evs_consumer_next(&ev, c2, 0), 1);
     assert_int_equal(ev.pos, 23);
     evs_consumer_close(c2);
     assert_evs_ok(evs_close(s));
 
     /* A second repair finds nothing to do; the store reopens whole. */
-    assert_evs_ok(evs_repair(dir, &ro, &rep));
+    assert_evs_ok(evs_repair(&rep, dir, &ro));
     assert_int_equal(rep.damaged, 0);
     tu_rmtree(dir);
 }
@@ -324,7 +324,7 @@ static void test_head_page_of_diverged_copy(void **state)
     evs_event ev;
     int n = 0;
     assert_evs_ok(evs_cursor_open(&c, s, &q));
-    while (evs_cursor_next(c, &ev) == 1)
+    while (evs_cursor_next(&ev, c) == 1)
         n++;
     evs_cursor_close(c);
     assert_int_equal(n, 17);

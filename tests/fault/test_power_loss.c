@@ -362,7 +362,7 @@ static long check(const char *dir, const ack *acks, size_t nacks, evs_sync_mode 
         /* The documented way out: repair cuts at the hole; the checks below hold it to
          * keeping everything that had to survive. */
         evs_repair_report rep;
-        if (evs_repair(dir, NULL, &rep) != 0 || !rep.damaged || rep.bytes_moved <= 0 ||
+        if (evs_repair(&rep, dir, NULL) != 0 || !rep.damaged || rep.bytes_moved <= 0 ||
             evs_open(&s, dir, &o) != 0) {
             fprintf(stderr, "seed %" PRIu64 " mode %d: repair after a refused open: %s\n", seed,
                     mode, evs_errmsg());
@@ -376,7 +376,7 @@ static long check(const char *dir, const ack *acks, size_t nacks, evs_sync_mode 
     evs_event ev;
     int rc;
     int64_t expect = 1;
-    while ((rc = evs_cursor_next(c, &ev)) > 0) {
+    while ((rc = evs_cursor_next(&ev, c)) > 0) {
         if (ev.pos != expect++)
             bad++;
         memcpy(ids[ev.pos], ev.id, 16);
@@ -402,7 +402,7 @@ static long check(const char *dir, const ack *acks, size_t nacks, evs_sync_mode 
         }
     }
     free(ids);
-    if (evs_verify(s, NULL, NULL, NULL) != 0) {
+    if (evs_verify(NULL, s, NULL, NULL) != 0) {
         fprintf(stderr, "seed %" PRIu64 ": verify: %s\n", seed, evs_errmsg());
         bad++;
     }

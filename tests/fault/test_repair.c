@@ -264,7 +264,7 @@ static void check_repaired(const fixture *fx, int64_t kept)
     evs_event ev;
     int rc;
     int64_t pos = 0;
-    while ((rc = evs_cursor_next(c, &ev)) > 0) {
+    while ((rc = evs_cursor_next(&ev, c)) > 0) {
         const model_event *e = &fx->ev[pos];
         fu_check(ev.pos == ++pos);
         fu_check(memcmp(ev.id, e->id, 16) == 0);
@@ -311,7 +311,7 @@ static evs_repair_report *repair(const fixture *fx, bool dry_run, int want)
     evs_repair_opts o = EVS_REPAIR_OPTS_INIT;
     if (dry_run)
         o.flags = EVS_REPAIR_DRY_RUN;
-    fu_check_evs(want, evs_repair(fx->dir, &o, &last_report));
+    fu_check_evs(want, evs_repair(&last_report, fx->dir, &o));
     return &last_report;
 }
 
@@ -546,7 +546,7 @@ static void test_damaged_snapshot_is_no_damage(void **state)
     fingerprint(fx->dir, after, sizeof after);
     fu_check(strcmp(before, after) == 0);
     evs_store *s = open_store(fx);
-    fu_check_evs(0, evs_verify_quick(s, NULL, NULL, NULL));
+    fu_check_evs(0, evs_verify_quick(NULL, s, NULL, NULL));
     fu_check_evs(0, evs_close(s));
     check_repaired(fx, (int64_t)fx->nev);
 }
@@ -645,22 +645,22 @@ static void test_bad_arguments(void **state)
     fixture *fx = build_store(state, "repair-args");
     evs_repair_report rep;
     evs_repair_opts o = EVS_REPAIR_OPTS_INIT;
-    assert_evs(EVS_EMISUSE, evs_repair(fx->dir, &o, NULL));
-    assert_evs(EVS_EINVAL, evs_repair(NULL, &o, &rep));
-    assert_evs(EVS_EINVAL, evs_repair("", &o, &rep));
+    assert_evs(EVS_EMISUSE, evs_repair(NULL, fx->dir, &o));
+    assert_evs(EVS_EINVAL, evs_repair(&rep, NULL, &o));
+    assert_evs(EVS_EINVAL, evs_repair(&rep, "", &o));
     o.version = 99;
-    assert_evs(EVS_EINVAL, evs_repair(fx->dir, &o, &rep));
+    assert_evs(EVS_EINVAL, evs_repair(&rep, fx->dir, &o));
     assert_errmsg_has("EVS_REPAIR_OPTS_INIT");
     o.version = EVS_REPAIR_OPTS_VERSION;
     o.flags = 0x80;
-    assert_evs(EVS_EINVAL, evs_repair(fx->dir, &o, &rep));
+    assert_evs(EVS_EINVAL, evs_repair(&rep, fx->dir, &o));
     assert_errmsg_has("0x80");
     char missing[4200];
     snprintf(missing, sizeof missing, "%s/nothing-here", fx->dir);
-    assert_evs(EVS_ENOTFOUND, evs_repair(missing, NULL, &rep));
+    assert_evs(EVS_ENOTFOUND, evs_repair(&rep, missing, NULL));
     assert_true(fu_file_size(missing) < 0);
     fu_damage(fx->dir, "evstore.meta", 20, 0x01);
-    assert_evs(EVS_ECORRUPT, evs_repair(fx->dir, NULL, &rep));
+    assert_evs(EVS_ECORRUPT, evs_repair(&rep, fx->dir, NULL));
     assert_errmsg_has("evstore.meta");
 }
 
@@ -673,7 +673,7 @@ static void test_quick_verify(void **state)
     evs_store *s = open_store(fx);
     evs_verify_report rep;
     fu_set_where("quick verify of a healthy store");
-    fu_check_evs(0, evs_verify_quick(s, NULL, NULL, &rep));
+    fu_check_evs(0, evs_verify_quick(&rep, s, NULL, NULL));
     fu_check(rep.events_checked == (int64_t)fx->nev && rep.problem_count == 0);
     fu_check(rep.segments_checked == (int64_t)fx->nseg);
     fu_check_evs(0, evs_close(s));
@@ -684,8 +684,8 @@ static void test_quick_verify(void **state)
     fu_damage(fx->dir, name, r.data_off + 2, 0x20);
     s = open_store(fx);
     fu_set_where("quick verify, data of position %" PRId64, r.pos);
-    fu_check_evs(0, evs_verify_quick(s, NULL, NULL, &rep));
-    fu_check_evs(EVS_ECORRUPT, evs_verify(s, NULL, NULL, NULL));
+    fu_check_evs(0, evs_verify_quick(&rep, s, NULL, NULL));
+    fu_check_evs(EVS_ECORRUPT, evs_verify(NULL, s, NULL, NULL));
     fu_check_evs(0, evs_close(s));
     fu_damage(fx->dir, name, r.data_off + 2, 0x20); /* undone */
 
@@ -696,7 +696,7 @@ static void test_quick_verify(void **state)
     fu_set_where("quick verify, length of position %" PRId64, f.pos);
     fu_problems ps;
     memset(&ps, 0, sizeof ps);
-    fu_check_evs(EVS_ECORRUPT, evs_verify_quick(s, fu_collect, &ps, &rep));
+    fu_check_evs(EVS_ECORRUPT, evs_verify_quick(&rep, s, fu_collect, &ps));
     fu_check(ps.count >= 1 && strcmp(ps.file[0], name) == 0 && ps.off[0] == f.off);
     fu_check_evs(0, evs_close(s));
 }

@@ -67,7 +67,7 @@ static void replay_all(evs_store *s)
     char buf[400], want[32];
     assert_evs_ok(evs_cursor_open(&c, s, NULL));
     int n = 0, rc;
-    while ((rc = evs_cursor_next(c, &e)) > 0) {
+    while ((rc = evs_cursor_next(&e, c)) > 0) {
         assert_int_equal(e.pos, n + 1);
         snprintf(want, sizeof want, "{\"n\":%d,", n);
         assert_non_null(strstr(tu_data_str(&e, buf, sizeof buf), want));
@@ -131,7 +131,7 @@ static void test_segment_cut_short(void **state)
         evs_event e;
         assert_evs_ok(evs_cursor_open(&c, s, NULL));
         int rc, n = 0;
-        while ((rc = evs_cursor_next(c, &e)) > 0)
+        while ((rc = evs_cursor_next(&e, c)) > 0)
             n++;
         shim_remove();
         assert_int_equal(rc, EVS_ECORRUPT);

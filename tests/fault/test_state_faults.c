@@ -58,7 +58,7 @@ static void file_holds(const char *path, const char *want, int64_t pos)
     evs_state *st;
     evs_state_info info;
     assert_evs_ok(evs_state_open(&st, path, 1, INITIAL, strlen(INITIAL), 0));
-    evs_state_get(st, &info);
+    evs_state_get(&info, st);
     assert_int_equal(info.origin, EVS_STATE_LOADED);
     assert_int_equal(info.pos, pos);
     assert_int_equal(info.json_len, strlen(want));
@@ -94,7 +94,7 @@ static bool save_under_fault(const fx *f, enum fault_op op, long nth, int err, b
         fail_msg("fault #%ld: the message does not name the file: %s", nth, msg);
     if (!strstr(msg, dir_sync ? "in place" : "previous state"))
         fail_msg("fault #%ld: the message does not say what the file holds: %s", nth, msg);
-    evs_state_get(st, &info);
+    evs_state_get(&info, st);
     assert_int_equal(info.pos, 10);
     assert_memory_equal(info.json, OLD, strlen(OLD));
     assert_int_equal(access(f->tmp, F_OK), -1);

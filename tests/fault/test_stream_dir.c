@@ -75,7 +75,7 @@ static int64_t read_stream_way(evs_store *s, int k, int64_t from, int direction)
     evs_event e;
     assert_evs_ok(evs_cursor_open(&c, s, &q));
     int64_t n = 0, v = from, step = direction == EVS_BACKWARD ? -1 : 1, rc;
-    while ((rc = evs_cursor_next(c, &e)) > 0) {
+    while ((rc = evs_cursor_next(&e, c)) > 0) {
         if (n == 0 && from < 0)
             v = e.version;
         assert_int_equal(e.version, v);

@@ -180,7 +180,7 @@ static void check_events(const scenario *sc, evs_store *s, size_t n, size_t extr
     int rc;
     size_t got = 0;
     int64_t versions[NSTREAMS] = {0};
-    while ((rc = evs_cursor_next(c, &ev)) > 0) {
+    while ((rc = evs_cursor_next(&ev, c)) > 0) {
         fu_check(got < n + extra);
         if (got >= n) {
             fu_check(ev.pos == (int64_t)got + 1);

@@ -76,8 +76,8 @@ static void test_unreadable_segment_is_not_damage(void **state)
         memset(&ps, 0, sizeof ps);
         evs_verify_report rep;
         memset(&rep, 0, sizeof rep);
-        int rc = quick ? evs_verify_quick(s, fu_collect, &ps, &rep)
-                       : evs_verify(s, fu_collect, &ps, &rep);
+        int rc = quick ? evs_verify_quick(&rep, s, fu_collect, &ps)
+                       : evs_verify(&rep, s, fu_collect, &ps);
         if (rc != EVS_EIO || ps.count != 0) {
             fu_print_problems(&ps);
             fail_msg("verify%s of a store with an unreadable segment: %s (%s), %d problems",
@@ -119,7 +119,7 @@ static void test_nonzero_padding(void **state)
     fu_problems ps;
     memset(&ps, 0, sizeof ps);
     evs_verify_report rep;
-    assert_evs(EVS_ECORRUPT, evs_verify(s, fu_collect, &ps, &rep));
+    assert_evs(EVS_ECORRUPT, evs_verify(&rep, s, fu_collect, &ps));
     assert_int_equal(ps.count, 1);
     assert_string_equal(ps.file[0], name);
     assert_int_equal(ps.off[0], r->off + r->len);
@@ -144,7 +144,7 @@ static void test_damage_is_reported_once(void **state)
     fu_problems ps;
     memset(&ps, 0, sizeof ps);
     evs_verify_report rep;
-    assert_evs(EVS_ECORRUPT, evs_verify(s, fu_collect, &ps, &rep));
+    assert_evs(EVS_ECORRUPT, evs_verify(&rep, s, fu_collect, &ps));
     if (ps.count > 3) {
         fu_print_problems(&ps);
         fail_msg("one damaged record gave %d problems", ps.count);

@@ -174,7 +174,7 @@ static void test_dead_writer_leaves_zeros(void **state)
     assert_true(active_size(dir, &end) > (int64_t)end);
     evs_repair_opts ropts = EVS_REPAIR_OPTS_INIT;
     evs_repair_report rep;
-    assert_evs_ok(evs_repair(dir, &ropts, &rep));
+    assert_evs_ok(evs_repair(&rep, dir, &ropts));
     assert_int_equal(rep.damaged, 0);
     assert_int_equal(rep.kept_last_pos, EVENTS + 4);
     tu_cleanup(dir);
@@ -241,7 +241,7 @@ static void test_failed_roll_leaves_nothing(void **state)
             evs_cursor *c;
             evs_event ev;
             assert_evs_ok(evs_cursor_open(&c, s, &q));
-            assert_int_equal(evs_cursor_next(c, &ev), 1);
+            assert_int_equal(evs_cursor_next(&ev, c), 1);
             assert_int_equal(ev.pos, pos);
             assert_true(ev.stream_len == 6 && memcmp(ev.stream, "acct-3", 6) == 0);
             evs_cursor_close(c);
@@ -293,7 +293,7 @@ static void test_cut_zeros_stay_outside(void **state)
     evs_cursor *c;
     evs_event ev;
     assert_evs_ok(evs_cursor_open(&c, r, &q));
-    assert_int_equal(evs_cursor_next(c, &ev), 1);
+    assert_int_equal(evs_cursor_next(&ev, c), 1);
     assert_int_equal(ev.pos, 5);
     assert_int_equal(ev.data_len, strlen("{\"amount\":12345}"));
     evs_cursor_close(c);

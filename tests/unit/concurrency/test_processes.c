@@ -182,10 +182,10 @@ static void wake_across_processes(const char *dir, bool readonly_parent)
     int64_t last = 0, worst = 0, lates[WAKE_EVENTS];
     while (last < WAKE_EVENTS) {
         evs_event ev;
-        int rc = evs_cursor_next(c, &ev);
+        int rc = evs_cursor_next(&ev, c);
         if (rc == 0) {
             int64_t head;
-            rc = evs_wait(s, last, 5000, &head);
+            rc = evs_wait(&head, s, last, 5000);
             if (rc != 0)
                 print_error("evs_wait after position %" PRId64 ": %s\n", last, evs_errmsg());
             assert_evs_ok(rc);
@@ -345,7 +345,7 @@ static void test_processes_append_at_once(void **state)
     evs_event ev;
     int rc;
     int64_t last = 0;
-    while ((rc = evs_cursor_next(c, &ev)) > 0) {
+    while ((rc = evs_cursor_next(&ev, c)) > 0) {
         assert_int_equal(ev.pos, last + 1);
         last = ev.pos;
         int p = ev.id[1], seq = ev.id[2] << 8 | ev.id[3];
@@ -372,7 +372,7 @@ static void test_processes_append_at_once(void **state)
         assert_evs_ok(evs_stream_get(&info, s, stream));
         assert_int_equal(info.last_version, version[p]);
     }
-    assert_evs_ok(evs_verify(s, NULL, NULL, NULL));
+    assert_evs_ok(evs_verify(NULL, s, NULL, NULL));
     assert_evs_ok(evs_close(s));
     munmap(res, NPROCS * sizeof *res);
 }
@@ -510,7 +510,7 @@ static void test_writer_killed_at_random(void **state)
         int64_t pos = tu_append1(s, "after-crash", "Recovered", "{}");
         assert_int_equal(pos, head + 1);
         evs_verify_report rep;
-        int rc = evs_verify(s, print_problem, NULL, &rep);
+        int rc = evs_verify(&rep, s, print_problem, NULL);
         if (rc != 0)
             print_error("round %d: verify: %s\n", round, evs_errmsg());
         assert_evs_ok(rc);
@@ -611,7 +611,7 @@ static void test_lock_held_by_other_process(void **state)
     /* Free again: no wait needed. */
     assert_evs_ok(evs_append(NULL, nowait, "lock-1", EVS_EXPECT_ANY, &e, 1));
     assert_int_equal(evs_head(nowait), 3);
-    assert_evs_ok(evs_verify(nowait, NULL, NULL, NULL));
+    assert_evs_ok(evs_verify(NULL, nowait, NULL, NULL));
     assert_evs_ok(evs_close(wait200));
     assert_evs_ok(evs_close(nowait));
 }
@@ -659,7 +659,7 @@ static void test_processes_create_at_once(void **state)
     evs_stream_info info;
     assert_evs_ok(evs_stream_get(&info, s, "create-1"));
     assert_int_equal(info.last_version, NPROCS * 5 - 1);
-    assert_evs_ok(evs_verify(s, NULL, NULL, NULL));
+    assert_evs_ok(evs_verify(NULL, s, NULL, NULL));
     assert_evs_ok(evs_close(s));
 }
 

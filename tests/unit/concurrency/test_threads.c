@@ -277,7 +277,7 @@ static void *tail_reader_main(void *arg)
     int64_t last = 0;
     for (;;) {
         evs_event ev;
-        int rc = evs_cursor_next(c, &ev);
+        int rc = evs_cursor_next(&ev, c);
         if (rc > 0) {
             if (!accept_event(ss, &ev, last + 1, "tail reader"))
                 break;
@@ -290,7 +290,7 @@ static void *tail_reader_main(void *arg)
         }
         if (atomic_load(&r->writers_done) && last == atomic_load(&r->final_head))
             break;
-        rc = evs_wait(r->s, last, 200, NULL);
+        rc = evs_wait(NULL, r->s, last, 200);
         if (rc != 0 && rc != EVS_ETIMEDOUT) {
             thread_fail("tail reader: evs_wait: %s", evs_errmsg());
             break;
@@ -315,7 +315,7 @@ static void *stream_reader_main(void *arg)
     int64_t version = -1, pos = 0;
     for (;;) {
         evs_event ev;
-        int rc = evs_cursor_next(c, &ev);
+        int rc = evs_cursor_next(&ev, c);
         if (rc > 0) {
             if (ev.version != version + 1 || ev.pos <= pos) {
                 thread_fail("stream reader: %s version %" PRId64 " at position %" PRId64
@@ -333,7 +333,7 @@ static void *stream_reader_main(void *arg)
         }
         if (atomic_load(&r->writers_done) && version == atomic_load(&r->final_version))
             break;
-        rc = evs_wait(r->s, evs_head(r->s), 50, NULL);
+        rc = evs_wait(NULL, r->s, evs_head(r->s), 50);
         if (rc != 0 && rc != EVS_ETIMEDOUT) {
             thread_fail("stream reader: evs_wait: %s", evs_errmsg());
             break;
@@ -364,7 +364,7 @@ static void *rescan_reader_main(void *arg)
         evs_event ev;
         int rc;
         int64_t last = 0;
-        while ((rc = evs_cursor_next(c, &ev)) > 0 && accept_event(ss, &ev, last + 1, "rescan"))
+        while ((rc = evs_cursor_next(&ev, c)) > 0 && accept_event(ss, &ev, last + 1, "rescan"))
             last = ev.pos;
         evs_cursor_close(c);
         if (rc < 0) {
@@ -431,7 +431,7 @@ static void check_log(evs_store *s, writer *ws, int64_t total)
     evs_event ev;
     int rc;
     int64_t last = 0;
-    while ((rc = evs_cursor_next(c, &ev)) > 0) {
+    while ((rc = evs_cursor_next(&ev, c)) > 0) {
         if (!accept_event(ss, &ev, last + 1, "final read"))
             break;
         int wr = 0, seq = 0;
@@ -454,7 +454,7 @@ static void check_log(evs_store *s, writer *ws, int64_t total)
     free(ss);
 
     evs_verify_report rep;
-    assert_evs_ok(evs_verify(s, NULL, NULL, &rep));
+    assert_evs_ok(evs_verify(&rep, s, NULL, NULL));
     assert_int_equal(rep.events_checked, total);
     assert_int_equal(rep.problem_count, 0);
 }
@@ -569,7 +569,7 @@ static void *cursor_holder_main(void *arg)
     memset(&ev, 0, sizeof ev);
     int rc = evs_cursor_open(&c, cc->s, NULL);
     for (int i = 0; rc == 0 && i < 3; i++)
-        rc = evs_cursor_next(c, &ev) == 1 ? 0 : -1;
+        rc = evs_cursor_next(&ev, c) == 1 ? 0 : -1;
     cc->iter_rc = evs_streams_open(&it, cc->s, NULL);
     if (rc != 0)
         thread_fail("cursor holder: cannot read: %s", evs_errmsg());
@@ -578,7 +578,7 @@ static void *cursor_holder_main(void *arg)
     /* The event handed out before the close is valid until the next step. */
     cc->data_ok =
         rc == 0 && ev.pos == 3 && ev.data_len == 9 && memcmp(ev.data, "{\"i\": 2 }", 9) == 0;
-    cc->next_rc = c ? evs_cursor_next(c, &ev) : -1;
+    cc->next_rc = c ? evs_cursor_next(&ev, c) : -1;
     evs_cursor_close(c);
     evs_streams_close(it);
     return NULL;
@@ -616,7 +616,7 @@ static void test_close_with_open_cursor(void **state)
     evs_store *s;
     assert_evs_ok(evs_open(&s, dir, &o));
     assert_int_equal(evs_head(s), 10);
-    assert_evs_ok(evs_verify(s, NULL, NULL, NULL));
+    assert_evs_ok(evs_verify(NULL, s, NULL, NULL));
     assert_evs_ok(evs_close(s));
 }
 
@@ -630,7 +630,7 @@ static int64_t count_events(evs_store *s, const evs_query *q)
     evs_event ev;
     int rc;
     int64_t n = 0;
-    while ((rc = evs_cursor_next(c, &ev)) > 0)
+    while ((rc = evs_cursor_next(&ev, c)) > 0)
         n++;
     evs_cursor_close(c);
     assert_evs_ok(rc);
@@ -677,7 +677,7 @@ static void test_conflict_at_full_segment(void **state)
     assert_evs_ok(evs_append(&r, s, "full-1", 2, &small, 1));
     assert_int_equal(r.first_pos, 4);
     check_every_path(s, "full-1", 4);
-    assert_evs_ok(evs_verify(s, NULL, NULL, NULL));
+    assert_evs_ok(evs_verify(NULL, s, NULL, NULL));
     /* With an id, the append walks the stream to rule out a retry. */
     static const unsigned char id[16] = {0x11, 0x22, 0x33, 0x44, 0, 0, 0x40, 0, 0x80};
     evs_event_in again = tu_event("Again", "[]");
@@ -688,7 +688,7 @@ static void test_conflict_at_full_segment(void **state)
     assert_evs_ok(evs_close(s));
     assert_evs_ok(evs_open(&s, dir, &o));
     check_every_path(s, "full-1", 5);
-    assert_evs_ok(evs_verify(s, NULL, NULL, NULL));
+    assert_evs_ok(evs_verify(NULL, s, NULL, NULL));
     assert_evs_ok(evs_close(s));
 }
 

@@ -341,7 +341,7 @@ static void check_forward(evs_store *store, model *m, bool learn_ids)
     int rc;
     size_t i = 0;
     int64_t prev_ts = 0;
-    while ((rc = evs_cursor_next(c, &ev)) > 0) {
+    while ((rc = evs_cursor_next(&ev, c)) > 0) {
         assert_true(i < m->count);
         check_event(m, &m->ev[i], &ev, learn_ids);
         if (ev.ts_ns < prev_ts)
@@ -369,7 +369,7 @@ static void check_backward(evs_store *store, model *m)
     evs_event ev;
     int rc;
     size_t i = m->count;
-    while ((rc = evs_cursor_next(c, &ev)) > 0) {
+    while ((rc = evs_cursor_next(&ev, c)) > 0) {
         assert_true(i > 0);
         check_event(m, &m->ev[--i], &ev, false);
     }
@@ -399,7 +399,7 @@ static void check_streams(evs_store *store, model *m)
         evs_event ev;
         int rc;
         size_t v = 0;
-        while ((rc = evs_cursor_next(c, &ev)) > 0) {
+        while ((rc = evs_cursor_next(&ev, c)) > 0) {
             assert_true(v < st->count);
             mev *e = &m->ev[st->pos[v] - 1];
             assert_int_equal(e->pos, st->pos[v]);
@@ -423,7 +423,7 @@ static void check_listing(evs_store *store, const model *m)
     size_t len;
     evs_stream_info info;
     int rc, listed = 0;
-    while ((rc = evs_streams_next(it, &name, &len, &info)) > 0) {
+    while ((rc = evs_streams_next(&name, &len, &info, it)) > 0) {
         int s;
         for (s = 0; s < STREAMS; s++)
             if (strlen(m->st[s].name) == len && memcmp(m->st[s].name, name, len) == 0)
@@ -508,7 +508,7 @@ static void test_round_trip(void **state)
     store = tu_fx_reopen(f);
     check_all(store, mp, false);
     evs_verify_report rep;
-    assert_evs_ok(evs_verify(store, NULL, NULL, &rep));
+    assert_evs_ok(evs_verify(&rep, store, NULL, NULL));
     assert_int_equal(rep.events_checked, (int64_t)mp->count);
     assert_int_equal(rep.problem_count, 0);
     tu_fx_close(f);
@@ -624,7 +624,7 @@ static void test_expected_versions(void **state)
     size_t name_len;
     evs_stream_info info;
     int n = 0, rc;
-    while ((rc = evs_streams_next(it, &name, &name_len, &info)) > 0) {
+    while ((rc = evs_streams_next(&name, &name_len, &info, it)) > 0) {
         n++;
         assert_true(strcmp(name, "acct-1") == 0 || strcmp(name, "acct-3") == 0);
     }
@@ -658,7 +658,7 @@ static void expect_stream_events(evs_store *store, const char *stream, const int
     evs_event ev;
     size_t i = 0;
     int rc;
-    while ((rc = evs_cursor_next(c, &ev)) > 0) {
+    while ((rc = evs_cursor_next(&ev, c)) > 0) {
         assert_true(i < n);
         assert_int_equal(ev.version, (int64_t)i);
         assert_int_equal(ev.pos, pos[i]);
@@ -798,7 +798,7 @@ static void test_ids(void **state)
     evs_event ev;
     unsigned char seen[100][16];
     int n = 0;
-    while (evs_cursor_next(c, &ev) > 0) {
+    while (evs_cursor_next(&ev, c) > 0) {
         memcpy(seen[n], ev.id, 16);
         if (n == 50) {
             assert_memory_equal(ev.id, given, 16);
@@ -822,7 +822,7 @@ static void test_ids(void **state)
         assert_evs_ok(evs_append(NULL, store, "ids-2", EVS_EXPECT_ANY, &e, 1));
     }
     assert_evs_ok(evs_cursor_open(&c, store, NULL));
-    while (evs_cursor_next(c, &ev) > 0) {
+    while (evs_cursor_next(&ev, c) > 0) {
         assert_true(ev.ts_ns >= prev);
         prev = ev.ts_ns;
     }
@@ -859,7 +859,7 @@ static void test_append_larger_than_segment(void **state)
         assert_evs_ok(evs_cursor_open(&c, store, &q));
         evs_event ev;
         int i = 0;
-        while (evs_cursor_next(c, &ev) > 0) {
+        while (evs_cursor_next(&ev, c) > 0) {
             assert_int_equal(ev.pos, 2 + i);
             assert_int_equal(ev.data_len, strlen(data[i]));
             assert_memory_equal(ev.data, data[i], ev.data_len);
@@ -872,7 +872,7 @@ static void test_append_larger_than_segment(void **state)
         assert_int_equal(si.event_count, 302);
         assert_true(si.segment_count >= 2);
         assert_true(si.log_bytes > 300 * 1000);
-        assert_evs_ok(evs_verify(store, NULL, NULL, NULL));
+        assert_evs_ok(evs_verify(NULL, store, NULL, NULL));
         store = tu_fx_reopen(f);
     }
     tu_fx_close(f);
@@ -895,7 +895,7 @@ static void expect_whole(evs_store *store, int64_t n)
             evs_event ev;
             int64_t k = 0;
             int rc;
-            while ((rc = evs_cursor_next(c, &ev)) > 0) {
+            while ((rc = evs_cursor_next(&ev, c)) > 0) {
                 int64_t want = dir ? n - k : k + 1;
                 assert_int_equal(ev.pos, want);
                 assert_int_equal(ev.version, want - 1);
@@ -909,7 +909,7 @@ static void expect_whole(evs_store *store, int64_t n)
         }
     }
     evs_verify_report rep;
-    int rc = evs_verify(store, NULL, NULL, &rep);
+    int rc = evs_verify(&rep, store, NULL, NULL);
     if (rc != 0)
         fail_msg("evs_verify: %s", evs_errmsg());
     assert_int_equal(rep.events_checked, n);

@@ -135,7 +135,7 @@ static int64_t read_back_data(evs_store *s, const char *stream, const char *data
     evs_cursor *c;
     assert_evs_ok(evs_cursor_open(&c, s, &q));
     evs_event ev;
-    assert_int_equal(evs_cursor_next(c, &ev), 1);
+    assert_int_equal(evs_cursor_next(&ev, c), 1);
     assert_int_equal(ev.data_len, len);
     assert_memory_equal(ev.data, data, len);
     int64_t pos = ev.pos;
@@ -227,7 +227,7 @@ static void test_bad_types(void **state)
     evs_cursor *c;
     evs_event ev;
     assert_evs_ok(evs_cursor_open(&c, s, &q));
-    assert_int_equal(evs_cursor_next(c, &ev), 1);
+    assert_int_equal(evs_cursor_next(&ev, c), 1);
     assert_int_equal(ev.type_len, EVS_MAX_TYPE_LEN);
     assert_memory_equal(ev.type, type, EVS_MAX_TYPE_LEN);
     evs_cursor_close(c);
@@ -508,7 +508,7 @@ static void test_bad_queries(void **state)
     assert_evs(EVS_EMISUSE, evs_cursor_open(&c, NULL, NULL));
     assert_null(c);
     assert_evs_ok(evs_cursor_open(&c, s, NULL));
-    assert_evs(EVS_EMISUSE, evs_cursor_next(c, NULL));
+    assert_evs(EVS_EMISUSE, evs_cursor_next(NULL, c));
     evs_cursor_close(c);
     evs_cursor_close(NULL);
     evs_streams_close(NULL);
@@ -562,18 +562,18 @@ static void test_cursor_after_close(void **state)
     evs_cursor *c;
     assert_evs_ok(evs_cursor_open(&c, f->store, NULL));
     evs_event ev;
-    assert_int_equal(evs_cursor_next(c, &ev), 1);
+    assert_int_equal(evs_cursor_next(&ev, c), 1);
     evs_query q = EVS_QUERY_INIT;
     q.stream = "victim-1";
     evs_cursor *sc;
     assert_evs_ok(evs_cursor_open(&sc, f->store, &q));
     assert_evs_ok(evs_close(f->store));
     f->store = NULL;
-    assert_evs(EVS_ECLOSED, evs_cursor_next(c, &ev));
+    assert_evs(EVS_ECLOSED, evs_cursor_next(&ev, c));
     assert_int_equal(evs_errcode(), EVS_ECLOSED);
     assert_true(strlen(evs_errmsg()) > 0);
-    assert_evs(EVS_ECLOSED, evs_cursor_next(c, &ev)); /* and stays so */
-    assert_evs(EVS_ECLOSED, evs_cursor_next(sc, &ev));
+    assert_evs(EVS_ECLOSED, evs_cursor_next(&ev, c)); /* and stays so */
+    assert_evs(EVS_ECLOSED, evs_cursor_next(&ev, sc));
     evs_cursor_close(c);
     evs_cursor_close(sc);
 }
@@ -590,7 +590,7 @@ static void test_stream_iter_after_close(void **state)
     const char *name;
     size_t len;
     evs_stream_info info;
-    int rc = evs_streams_next(it, &name, &len, &info);
+    int rc = evs_streams_next(&name, &len, &info, it);
     evs_streams_close(it);
     if (rc != EVS_ECLOSED)
         print_error("evs_streams_next after evs_close returned %d (%s)\n", rc, evs_errname(rc));
@@ -685,7 +685,7 @@ static void test_errmsg_cleared(void **state)
     expect_clear("evs_cursor_open");
     make_error(s);
     evs_event ev;
-    assert_int_equal(evs_cursor_next(c, &ev), 1);
+    assert_int_equal(evs_cursor_next(&ev, c), 1);
     expect_clear("evs_cursor_next");
     evs_cursor_close(c);
     make_error(s);
@@ -697,7 +697,7 @@ static void test_errmsg_cleared(void **state)
     assert_evs_ok(evs_find_time(&pos, s, 0));
     expect_clear("evs_find_time");
     make_error(s);
-    assert_evs_ok(evs_wait(s, 0, 0, NULL));
+    assert_evs_ok(evs_wait(NULL, s, 0, 0));
     expect_clear("evs_wait");
     make_error(s);
     evs_stream_iter *it;
@@ -708,7 +708,7 @@ static void test_errmsg_cleared(void **state)
     assert_evs_ok(evs_sync(s));
     expect_clear("evs_sync");
     make_error(s);
-    assert_evs_ok(evs_verify(s, NULL, NULL, NULL));
+    assert_evs_ok(evs_verify(NULL, s, NULL, NULL));
     expect_clear("evs_verify");
     make_error(s);
     assert_evs_ok(evs_json_validate("{}", 2));

@@ -39,7 +39,7 @@ static int64_t ts_of(evs_store *s, int64_t pos)
     evs_cursor *c;
     assert_evs_ok(evs_cursor_open(&c, s, &q));
     evs_event ev;
-    assert_int_equal(evs_cursor_next(c, &ev), 1);
+    assert_int_equal(evs_cursor_next(&ev, c), 1);
     int64_t ts = ev.ts_ns;
     evs_cursor_close(c);
     return ts;
@@ -70,11 +70,11 @@ static void test_given_times_are_kept(void **state)
     evs_cursor *c;
     assert_evs_ok(evs_cursor_open(&c, f->s, &q));
     evs_event ev;
-    assert_int_equal(evs_cursor_next(c, &ev), 1);
+    assert_int_equal(evs_cursor_next(&ev, c), 1);
     assert_int_equal(ev.pos, 2);
-    assert_int_equal(evs_cursor_next(c, &ev), 1);
+    assert_int_equal(evs_cursor_next(&ev, c), 1);
     assert_int_equal(ev.pos, 3);
-    assert_int_equal(evs_cursor_next(c, &ev), 0);
+    assert_int_equal(evs_cursor_next(&ev, c), 0);
     evs_cursor_close(c);
 }
 

@@ -147,7 +147,7 @@ static void expect_stream_ids(evs_store *s, const char *stream, unsigned char (*
     evs_event ev;
     size_t i = 0;
     int rc;
-    while ((rc = evs_cursor_next(c, &ev)) > 0) {
+    while ((rc = evs_cursor_next(&ev, c)) > 0) {
         assert_true(i < n);
         assert_memory_equal(ev.id, ids[i], 16);
         i++;

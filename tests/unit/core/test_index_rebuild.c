@@ -291,7 +291,7 @@ static void check_listing(const world *w, evs_store *s, const char *prefix)
     evs_stream_info info;
     int rc;
     size_t n = 0;
-    while ((rc = evs_streams_next(it, &name, &len, &info)) > 0) {
+    while ((rc = evs_streams_next(&name, &len, &info, it)) > 0) {
         assert_int_equal(strncmp(name, "st-", 3), 0);
         int i = atoi(name + 3);
         assert_true(i >= 0 && i < NSTREAMS);
@@ -331,7 +331,7 @@ static void check_sample_reads(const world *w, evs_store *s)
             evs_event ev;
             size_t i = 0;
             int rc;
-            while ((rc = evs_cursor_next(c, &ev)) > 0) {
+            while ((rc = evs_cursor_next(&ev, c)) > 0) {
                 assert_true(i < n);
                 size_t v = dir ? n - 1 - i : i;
                 assert_int_equal(ev.version, (int64_t)v);
@@ -394,7 +394,7 @@ static void check_world(world *w)
     assert_int_equal(si.event_count, NEVENTS);
     assert_int_equal(si.stream_count, NSTREAMS);
     evs_verify_report rep;
-    assert_evs_ok(evs_verify(s, NULL, NULL, &rep));
+    assert_evs_ok(evs_verify(&rep, s, NULL, NULL));
     assert_int_equal(rep.problem_count, 0);
     assert_int_equal(rep.events_checked, NEVENTS);
     check_conflicts(w, s);

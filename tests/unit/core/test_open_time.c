@@ -127,7 +127,7 @@ static void test_open_cost_flat(void **state)
     evs_cursor *c;
     assert_evs_ok(evs_cursor_open(&c, s, &q));
     evs_event ev;
-    assert_int_equal(evs_cursor_next(c, &ev), 1);
+    assert_int_equal(evs_cursor_next(&ev, c), 1);
     assert_int_equal(ev.pos, BIG_EVENTS);
     char want[32];
     snprintf(want, sizeof want, "{\"n\":%d}", BIG_EVENTS - 1);

@@ -74,7 +74,7 @@ static void build_model(evs_store *s, qmodel *m, size_t n)
     assert_evs_ok(evs_cursor_open(&c, s, NULL));
     evs_event ev;
     size_t i = 0;
-    while (evs_cursor_next(c, &ev) > 0) {
+    while (evs_cursor_next(&ev, c) > 0) {
         assert_true(i < m->count);
         assert_int_equal(ev.pos, m->ev[i].pos);
         m->ev[i].ts = ev.ts_ns;
@@ -146,7 +146,7 @@ static void check_query(evs_store *s, const qmodel *m, const evs_query *q, const
     evs_event ev;
     size_t i = 0;
     int rc;
-    while ((rc = evs_cursor_next(c, &ev)) > 0) {
+    while ((rc = evs_cursor_next(&ev, c)) > 0) {
         if (i >= n || ev.pos != want[i])
             fail_msg("%s: event %zu is position %" PRId64 ", want %" PRId64 " (%zu events)", what,
                      i, ev.pos, i < n ? want[i] : -1, n);
@@ -173,7 +173,7 @@ static size_t run_query(evs_store *s, const evs_query *q, int64_t *out, size_t c
     evs_event ev;
     size_t n = 0;
     int rc;
-    while ((rc = evs_cursor_next(c, &ev)) > 0) {
+    while ((rc = evs_cursor_next(&ev, c)) > 0) {
         assert_true(n < cap);
         out[n++] = ev.pos;
     }
@@ -387,7 +387,7 @@ static unsigned streams_seen(evs_store *s, const evs_query *q)
     assert_evs_ok(evs_cursor_open(&c, s, q));
     evs_event ev;
     unsigned seen = 0;
-    while (evs_cursor_next(c, &ev) > 0) {
+    while (evs_cursor_next(&ev, c) > 0) {
         size_t i;
         for (i = 0; i < NSTREAMS; i++)
             if (ev.stream_len == strlen(STREAMS[i]) &&
@@ -566,7 +566,7 @@ static size_t read_long(evs_store *s, int64_t from, int direction, uint64_t limi
                     ? (from < 0 ? 0 : from)
                     : (from < 0 || from >= (int64_t)total ? (int64_t)total - 1 : from);
     size_t n = 0;
-    while ((rc = evs_cursor_next(c, &ev)) > 0) {
+    while ((rc = evs_cursor_next(&ev, c)) > 0) {
         if (ev.version != v || ev.pos != long_pos[v])
             fail_msg("from %" PRId64 " %s: got version %" PRId64 " at %" PRId64
                      ", want version %" PRId64 " at %" PRId64,
@@ -640,7 +640,7 @@ static void test_long_stream(void **state)
     assert_evs_ok(evs_cursor_open(&c, s, &q));
     evs_event ev;
     int64_t v = 4095;
-    while (evs_cursor_next(c, &ev) > 0) {
+    while (evs_cursor_next(&ev, c) > 0) {
         assert_int_equal(ev.version, v);
         assert_int_equal(ev.pos, long_pos[v]);
         v += 2;
@@ -653,16 +653,16 @@ static void test_long_stream(void **state)
     q.stream = "long-1";
     assert_evs_ok(evs_cursor_open(&c, s, &q));
     for (v = 0; v < 5000; v++) {
-        assert_int_equal(evs_cursor_next(c, &ev), 1);
+        assert_int_equal(evs_cursor_next(&ev, c), 1);
         assert_int_equal(ev.version, v);
     }
     append_long(s, LONG_N, LONG_N + 5000);
     for (; v < LONG_N + 5000; v++) {
-        assert_int_equal(evs_cursor_next(c, &ev), 1);
+        assert_int_equal(evs_cursor_next(&ev, c), 1);
         assert_int_equal(ev.version, v);
         assert_int_equal(ev.pos, long_pos[v]);
     }
-    assert_int_equal(evs_cursor_next(c, &ev), 0);
+    assert_int_equal(evs_cursor_next(&ev, c), 0);
     evs_cursor_close(c);
 
     evs_stream_info info;
@@ -720,10 +720,10 @@ static void test_query_copied(void **state)
     const int64_t want[] = {1, 3, 7, 9, 13, 15, 19};
     evs_event ev;
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
-        assert_int_equal(evs_cursor_next(c, &ev), 1);
+        assert_int_equal(evs_cursor_next(&ev, c), 1);
         assert_int_equal(ev.pos, want[i]);
     }
-    assert_int_equal(evs_cursor_next(c, &ev), 0);
+    assert_int_equal(evs_cursor_next(&ev, c), 0);
     evs_cursor_close(c);
 
     /* The same for a stream listing's prefix. */
@@ -737,7 +737,7 @@ static void test_query_copied(void **state)
     size_t len;
     evs_stream_info info;
     int n = 0;
-    while (evs_streams_next(it, &name, &len, &info) > 0)
+    while (evs_streams_next(&name, &len, &info, it) > 0)
         n++;
     evs_streams_close(it);
     assert_int_equal(n, 2);

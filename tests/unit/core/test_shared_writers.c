@@ -102,7 +102,7 @@ static void test_concurrent_appends(void **state)
         evs_event ev;
         int64_t pos = 0;
         int rc;
-        while ((rc = evs_cursor_next(c, &ev)) > 0) {
+        while ((rc = evs_cursor_next(&ev, c)) > 0) {
             assert_int_equal(ev.pos, ++pos);
             int wi = -1, ri = -1;
             char text[64];
@@ -134,7 +134,7 @@ static void test_concurrent_appends(void **state)
         assert_int_equal(shared_version, THREADS * ROUNDS);
         for (int i = 0; i < THREADS; i++)
             assert_int_equal(own_next[i], 2 * ROUNDS);
-        assert_evs_ok(evs_verify(store, NULL, NULL, NULL));
+        assert_evs_ok(evs_verify(NULL, store, NULL, NULL));
         store = tu_fx_reopen(f);
     }
     tu_fx_close(f);
@@ -196,7 +196,7 @@ static void test_two_handles(void **state)
     q.stream = "both-1";
     assert_int_equal(tu_count(a, &q), 400);
     assert_int_equal(tu_count(b, &q), 400);
-    assert_evs_ok(evs_verify(b, NULL, NULL, NULL));
+    assert_evs_ok(evs_verify(NULL, b, NULL, NULL));
     assert_evs_ok(evs_close(b));
     tu_fx_close(f);
 }
@@ -237,7 +237,7 @@ static void test_first_append_after_others_rolled(void **state)
     assert_int_equal(info.last_version, 41);
     assert_evs_ok(evs_stream_get(&info, late, "busy-6"));
     assert_int_equal(info.last_version, 41);
-    assert_evs_ok(evs_verify(late, NULL, NULL, NULL));
+    assert_evs_ok(evs_verify(NULL, late, NULL, NULL));
     assert_evs_ok(evs_close(busy));
     tu_fx_close(f);
 }
@@ -282,10 +282,10 @@ static void test_two_processes(void **state)
     evs_stream_info info;
     assert_evs_ok(evs_stream_get(&info, store, "proc-child"));
     assert_int_equal(info.last_version, 299);
-    assert_evs_ok(evs_verify(store, NULL, NULL, NULL));
+    assert_evs_ok(evs_verify(NULL, store, NULL, NULL));
     store = tu_fx_reopen(f);
     assert_int_equal(evs_head(store), 601);
-    assert_evs_ok(evs_verify(store, NULL, NULL, NULL));
+    assert_evs_ok(evs_verify(NULL, store, NULL, NULL));
     tu_fx_close(f);
 }
 

@@ -60,7 +60,7 @@ static void check_listing(evs_store *s, sinfo *sts, size_t count, const char *pr
     evs_stream_info info;
     int rc;
     size_t listed = 0;
-    while ((rc = evs_streams_next(it, &name, &name_len, &info)) > 0) {
+    while ((rc = evs_streams_next(&name, &name_len, &info, it)) > 0) {
         assert_int_equal(strlen(name), name_len);
         size_t i;
         for (i = 0; i < count; i++)
@@ -143,7 +143,7 @@ static void test_stream_info_and_listing(void **state)
     assert_evs_ok(evs_streams_open(&it, s, NULL));
     const char *name;
     size_t name_len;
-    assert_int_equal(evs_streams_next(it, &name, &name_len, &info), 0);
+    assert_int_equal(evs_streams_next(&name, &name_len, &info, it), 0);
     evs_streams_close(it);
 
     static sinfo sts[LIST_STREAMS + 200];
@@ -208,13 +208,13 @@ static void test_stream_info_and_listing(void **state)
     /* The listing is a snapshot taken at open. */
     assert_evs_ok(evs_streams_open(&it, s, "late-"));
     tu_append1(s, "late-1", "Ev", "1");
-    assert_int_equal(evs_streams_next(it, &name, &name_len, &info), 0);
+    assert_int_equal(evs_streams_next(&name, &name_len, &info, it), 0);
     evs_streams_close(it);
     assert_evs_ok(evs_streams_open(&it, s, "late-"));
-    assert_int_equal(evs_streams_next(it, &name, &name_len, &info), 1);
+    assert_int_equal(evs_streams_next(&name, &name_len, &info, it), 1);
     assert_string_equal(name, "late-1");
     assert_int_equal(info.last_pos, evs_head(s));
-    assert_int_equal(evs_streams_next(it, &name, &name_len, &info), 0);
+    assert_int_equal(evs_streams_next(&name, &name_len, &info, it), 0);
     evs_streams_close(it);
 
     evs_stat_info si;
@@ -292,12 +292,12 @@ static void test_stat_and_head(void **state)
     evs_cursor *c;
     evs_event ev;
     assert_evs_ok(evs_cursor_open(&c, s, &q));
-    assert_int_equal(evs_cursor_next(c, &ev), 1);
+    assert_int_equal(evs_cursor_next(&ev, c), 1);
     assert_int_equal(si.first_ts_ns, ev.ts_ns);
     evs_cursor_close(c);
     q.direction = EVS_BACKWARD;
     assert_evs_ok(evs_cursor_open(&c, s, &q));
-    assert_int_equal(evs_cursor_next(c, &ev), 1);
+    assert_int_equal(evs_cursor_next(&ev, c), 1);
     assert_int_equal(ev.pos, 500);
     assert_int_equal(si.last_ts_ns, ev.ts_ns);
     evs_cursor_close(c);

@@ -20,7 +20,7 @@
 static int64_t next_pos(evs_cursor *c)
 {
     evs_event ev;
-    int rc = evs_cursor_next(c, &ev);
+    int rc = evs_cursor_next(&ev, c);
     if (rc < 0)
         fail_msg("evs_cursor_next: %s", evs_errmsg());
     return rc == 0 ? 0 : ev.pos;
@@ -170,28 +170,28 @@ static void test_wait(void **state)
 
     /* Empty store: nothing after 0. */
     int64_t t0 = tu_mono_ms();
-    assert_evs(EVS_ETIMEDOUT, evs_wait(s, 0, 0, &head));
+    assert_evs(EVS_ETIMEDOUT, evs_wait(&head, s, 0, 0));
     assert_true(tu_mono_ms() - t0 < 1000);
 
     for (int i = 0; i < 3; i++)
         tu_append1(s, "wait-1", "Ev", "1");
     /* Already past: returns at once. */
     t0 = tu_mono_ms();
-    assert_evs_ok(evs_wait(s, 2, 5000, &head));
+    assert_evs_ok(evs_wait(&head, s, 2, 5000));
     assert_int_equal(head, 3);
-    assert_evs_ok(evs_wait(s, 0, -1, &head));
+    assert_evs_ok(evs_wait(&head, s, 0, -1));
     assert_int_equal(head, 3);
-    assert_evs_ok(evs_wait(s, 2, 0, NULL));
+    assert_evs_ok(evs_wait(NULL, s, 2, 0));
     assert_true(tu_mono_ms() - t0 < 1000);
 
     /* Nothing comes: times out after about the timeout. */
     t0 = tu_mono_ms();
-    assert_evs(EVS_ETIMEDOUT, evs_wait(s, 3, 120, &head));
+    assert_evs(EVS_ETIMEDOUT, evs_wait(&head, s, 3, 120));
     int64_t waited = tu_mono_ms() - t0;
     assert_true(waited >= 100);
     assert_true(waited < 5000);
     t0 = tu_mono_ms();
-    assert_evs(EVS_ETIMEDOUT, evs_wait(s, 3, 0, &head));
+    assert_evs(EVS_ETIMEDOUT, evs_wait(&head, s, 3, 0));
     assert_true(tu_mono_ms() - t0 < 1000);
 
     /* Another thread appends: the wait wakes with the new head. */
@@ -201,7 +201,7 @@ static void test_wait(void **state)
         pthread_t th;
         assert_int_equal(pthread_create(&th, NULL, append_later, &a), 0);
         t0 = tu_mono_ms();
-        int rc = round == 2 ? evs_wait(s, before, -1, &head) : evs_wait(s, before, 20000, &head);
+        int rc = round == 2 ? evs_wait(&head, s, before, -1) : evs_wait(&head, s, before, 20000);
         waited = tu_mono_ms() - t0;
         pthread_join(th, NULL);
         assert_evs_ok(rc);
@@ -216,7 +216,7 @@ static void test_wait(void **state)
     appender a = {s, 10, 1};
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, append_later, &a), 0);
-    assert_evs(EVS_ETIMEDOUT, evs_wait(s, h0 + 1, 300, &head));
+    assert_evs(EVS_ETIMEDOUT, evs_wait(&head, s, h0 + 1, 300));
     pthread_join(th, NULL);
     assert_int_equal(a.rc, 0);
     assert_int_equal(evs_head(s), h0 + 1);
@@ -231,7 +231,7 @@ static void test_wait(void **state)
     a.rc = 1;
     assert_int_equal(pthread_create(&th, NULL, append_later, &a), 0);
     t0 = tu_mono_ms();
-    int rc = evs_wait(r, before, 20000, &head);
+    int rc = evs_wait(&head, r, before, 20000);
     waited = tu_mono_ms() - t0;
     pthread_join(th, NULL);
     int64_t rhead = evs_head(r);
@@ -298,10 +298,10 @@ static void test_tail_concurrent(void **state)
     int64_t t0 = tu_mono_ms();
     while (got < w.events && tu_mono_ms() - t0 < 60000) {
         evs_event ev;
-        int rc = evs_cursor_next(all, &ev);
+        int rc = evs_cursor_next(&ev, all);
         if (rc == 0) {
             int64_t head;
-            rc = evs_wait(s, got, 1000, &head);
+            rc = evs_wait(&head, s, got, 1000);
             assert_true(rc == 0 || rc == EVS_ETIMEDOUT);
             waits++;
             continue;
@@ -318,7 +318,7 @@ static void test_tail_concurrent(void **state)
             assert_int_equal(ev.data[len + i], 'a' + k % 26);
         got++;
         /* The filtered cursor follows behind. */
-        while ((rc = evs_cursor_next(rare, &ev)) > 0) {
+        while ((rc = evs_cursor_next(&ev, rare)) > 0) {
             assert_int_equal(sscanf(tu_data_str(&ev, text, sizeof text), "{\"k\":%d", &k), 1);
             assert_int_equal(k, got_rare * 5);
             got_rare++;
@@ -329,7 +329,7 @@ static void test_tail_concurrent(void **state)
     assert_int_equal(w.rc, 0);
     assert_int_equal(got, w.events);
     evs_event ev;
-    assert_int_equal(evs_cursor_next(all, &ev), 0);
+    assert_int_equal(evs_cursor_next(&ev, all), 0);
     assert_int_equal(got_rare, w.events / 5);
     print_message("read %d events while they were written, %d waits\n", got, waits);
     evs_stat_info si;

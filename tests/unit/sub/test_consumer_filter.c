@@ -26,7 +26,7 @@ static const char *listed_filter(evs_store *s, const char *name, char *buf, size
     evs_consumer_iter *it;
     assert_evs_ok(evs_consumers_open(&it, s));
     snprintf(buf, len, "(missing)");
-    while (evs_consumers_next(it, &info) > 0)
+    while (evs_consumers_next(&info, it) > 0)
         if (strcmp(info.name, name) == 0)
             snprintf(buf, len, "%s", info.filter ? info.filter : "(none)");
     evs_consumers_close(it);
@@ -267,7 +267,7 @@ static void test_readmodel_filter(void **state)
     assert_evs_ok(evs_state_open(&st, spath, 1, "{}", 2, 0));
     assert_evs_ok(evs_readmodel_open(&rm, f->s, "model", &even, st));
     evs_event ev;
-    assert_evs(1, evs_readmodel_next(rm, &ev, 2000));
+    assert_evs(1, evs_readmodel_next(&ev, rm, 2000));
     assert_int_equal(ev.pos, 2);
     assert_evs_ok(evs_readmodel_save(rm, "{\"n\":1}", 7));
     evs_readmodel_close(rm);
@@ -279,7 +279,7 @@ static void test_readmodel_filter(void **state)
     /* a replay from scratch (a new model version) takes any filter */
     assert_evs_ok(evs_state_open(&st, spath, 2, "{}", 2, 0));
     assert_evs_ok(evs_readmodel_open(&rm, f->s, "model", NULL, st));
-    assert_evs(1, evs_readmodel_next(rm, &ev, 2000));
+    assert_evs(1, evs_readmodel_next(&ev, rm, 2000));
     assert_int_equal(ev.pos, 1);
     evs_readmodel_close(rm);
     assert_string_equal(listed_filter(f->s, "model", buf, sizeof buf), "{}");

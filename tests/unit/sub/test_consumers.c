@@ -153,7 +153,7 @@ static void test_listing(void **state)
     evs_consumer_iter *it;
     evs_consumer_info info;
     assert_evs_ok(evs_consumers_open(&it, f->s));
-    assert_int_equal(evs_consumers_next(it, &info), 0); /* none yet */
+    assert_int_equal(evs_consumers_next(&info, it), 0); /* none yet */
     evs_consumers_close(it);
     const char *names[] = {"zeta", "alpha", "Mid.dle_1-x"};
     int64_t acks[] = {20, 3, 0};
@@ -177,7 +177,7 @@ static void test_listing(void **state)
     const char *want[] = {"Mid.dle_1-x", "alpha", "zeta"};
     int64_t want_ckpt[] = {0, 3, 20};
     for (int i = 0; i < 3; i++) {
-        assert_int_equal(evs_consumers_next(it, &info), 1);
+        assert_int_equal(evs_consumers_next(&info, it), 1);
         assert_string_equal(info.name, want[i]);
         assert_int_equal(info.checkpoint, want_ckpt[i]);
         assert_int_equal(info.lag, 20 - want_ckpt[i]);
@@ -187,7 +187,7 @@ static void test_listing(void **state)
         if (i == 1)
             assert_true(info.ack_ts_ns >= before - 1000000000);
     }
-    assert_int_equal(evs_consumers_next(it, &info), 0);
+    assert_int_equal(evs_consumers_next(&info, it), 0);
     evs_consumers_close(it);
     evs_consumer_close(held);
     evs_consumers_close(NULL);
@@ -235,12 +235,12 @@ static void test_idle_passes_skipped(void **state)
             assert_evs_ok(evs_consumer_ack(c, i));
     }
     evs_event ev;
-    assert_evs(0, evs_consumer_next(c, &ev, 0));
+    assert_evs(0, evs_consumer_next(&ev, c, 0));
     assert_int_equal(evs_consumer_checkpoint(c), 17); /* 19 is not acked: stay */
     assert_evs_ok(evs_consumer_ack(c, 19));
     /* Idle again: the checkpoint passes 20 (Even, skipped by the filter), and it is
      * saved before next() goes to sleep. */
-    assert_evs(0, evs_consumer_next(c, &ev, 10));
+    assert_evs(0, evs_consumer_next(&ev, c, 10));
     assert_int_equal(evs_consumer_checkpoint(c), 20);
     assert_int_equal(tu_consumer_stored(f->s, "odds", NULL), 20);
     evs_consumer_close(c);
@@ -320,7 +320,7 @@ static void test_readonly(void **state)
     evs_subscription *sub;
     assert_evs_ok(evs_subscribe(&sub, ro, NULL, 20));
     evs_event ev;
-    assert_evs(1, evs_subscription_next(sub, &ev, 0));
+    assert_evs(1, evs_subscription_next(&ev, sub, 0));
     assert_int_equal(ev.pos, 20);
     evs_subscription_close(sub);
     evs_close(ro);
@@ -336,7 +336,7 @@ static void test_store_closed_first(void **state)
     assert_evs_ok(evs_close(f->s));
     f->s = NULL;
     evs_event ev;
-    assert_evs(EVS_ECLOSED, evs_consumer_next(c, &ev, 0));
+    assert_evs(EVS_ECLOSED, evs_consumer_next(&ev, c, 0));
     assert_evs(EVS_ECLOSED, evs_consumer_ack(c, 10));
     evs_consumer_close(c);
     evs_options o = tu_fast_options();

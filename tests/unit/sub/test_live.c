@@ -149,7 +149,7 @@ static void test_skip_after_wait(void **state)
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, burst_main, &b), 0);
     evs_event ev;
-    assert_evs(1, evs_subscription_next(sub, &ev, 5000));
+    assert_evs(1, evs_subscription_next(&ev, sub, 5000));
     pthread_join(t, NULL);
     assert_int_equal(ev.pos, 46);
     assert_int_equal(evs_subscription_skipped(sub), 45);
@@ -173,7 +173,7 @@ static void test_nothing_kept_and_from_end_never_skips(void **state)
     evs_consumer_iter *it;
     evs_consumer_info info;
     assert_evs_ok(evs_consumers_open(&it, f->s));
-    assert_int_equal(evs_consumers_next(it, &info), 0);
+    assert_int_equal(evs_consumers_next(&info, it), 0);
     evs_consumers_close(it);
     /* And the next one starts at the head again. */
     assert_evs_ok(evs_subscribe_live(&live, f->s, NULL, 2));

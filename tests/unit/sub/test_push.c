@@ -84,14 +84,14 @@ static void test_subscription_delivery(void **state)
     append_n(f->s, 10);
     assert_evs(1, evs_push_wait(p, 30, 5000));
     evs_push_status st;
-    evs_push_get_status(p, &st);
+    evs_push_get(&st, p);
     assert_int_equal(st.running, 1);
     assert_int_equal(st.position, 30);
     assert_int_equal(st.delivered, 30);
     assert_int_equal(st.error, 0);
     assert_evs(0, evs_push_wait(p, 31, 0)); /* not there, no wait */
     assert_evs(0, evs_push_wait(p, 31, 30));
-    assert_evs_ok(evs_push_close(p, &st));
+    assert_evs_ok(evs_push_close(&st, p));
     assert_int_equal(st.running, 0);
     assert_int_equal(st.delivered, 30);
     expect_seen_range(&r, 1, 30);
@@ -114,7 +114,7 @@ static void test_consumer_refusal(void **state)
     assert_errmsg_has("returned 42");
     assert_errmsg_has("position 7");
     evs_push_status st;
-    evs_push_get_status(p, &st);
+    evs_push_get(&st, p);
     assert_int_equal(st.running, 0);
     assert_int_equal(st.error, EVS_EHANDLER);
     assert_int_equal(st.handler_rc, 42);
@@ -124,13 +124,13 @@ static void test_consumer_refusal(void **state)
     expect_seen_range(&r, 1, 6); /* and no call after the refusal */
     /* The checkpoint is durable already, before close. */
     assert_int_equal(tu_consumer_stored(f->s, "billing", NULL), 6);
-    assert_evs(EVS_EHANDLER, evs_push_close(p, &st));
+    assert_evs(EVS_EHANDLER, evs_push_close(&st, p));
     assert_errmsg_has("position 7");
     assert_int_equal(tu_consumer_stored(f->s, "billing", NULL), 6);
     /* The refused event is the first the next run sees. */
     assert_evs_ok(evs_consumer_open(&c, f->s, "billing", NULL));
     evs_event ev;
-    assert_evs(1, evs_consumer_next(c, &ev, 0));
+    assert_evs(1, evs_consumer_next(&ev, c, 0));
     assert_int_equal(ev.pos, 7);
     evs_consumer_close(c);
 }
@@ -149,7 +149,7 @@ static void test_consumer_acks(void **state)
     assert_evs_ok(evs_push_consumer(&p, c, record, &r));
     assert_evs(1, evs_push_wait(p, 50, 5000)); /* position counts the passed-over too */
     assert_int_equal(atomic_load(&r.count), 25);
-    assert_evs_ok(evs_push_close(p, NULL));
+    assert_evs_ok(evs_push_close(NULL, p));
     assert_int_equal(tu_consumer_stored(f->s, "odds", NULL), 50);
 }
 
@@ -179,13 +179,13 @@ static void test_no_read_ahead(void **state)
     tu_sleep_ms(50);
     /* The handler holds event 1: nothing was taken past it, nothing acknowledged. */
     evs_push_status st;
-    evs_push_get_status(p, &st);
+    evs_push_get(&st, p);
     assert_int_equal(st.position, 0);
     assert_int_equal(st.delivered, 0);
     assert_int_equal(tu_consumer_stored(f->s, "slow", NULL), 0);
     atomic_store(&r.release, true);
     assert_evs(1, evs_push_wait(p, 301, 10000));
-    assert_evs_ok(evs_push_close(p, NULL));
+    assert_evs_ok(evs_push_close(NULL, p));
     expect_seen_range(&r, 1, 301);
     assert_int_equal(tu_consumer_stored(f->s, "slow", NULL), 301);
 }
@@ -208,7 +208,7 @@ static void test_stop_while_waiting_is_prompt(void **state)
         assert_evs(1, evs_push_wait(p, 3, 5000));
         tu_sleep_ms(5 + i * 7 % 40); /* the thread asleep for different times */
         int64_t t0 = tu_mono_ms();
-        assert_evs_ok(evs_push_close(p, NULL));
+        assert_evs_ok(evs_push_close(NULL, p));
         int64_t took = tu_mono_ms() - t0;
         worst = took > worst ? took : worst;
         total += took;
@@ -231,7 +231,7 @@ static void test_stop_while_handler_runs(void **state)
     assert_int_equal(atomic_load(&r.finished), 0);
     atomic_store(&r.release, true);
     evs_push_status st;
-    assert_evs_ok(evs_push_close(p, &st));
+    assert_evs_ok(evs_push_close(&st, p));
     /* Close did: the running call finished and counted; no other started. */
     assert_int_equal(atomic_load(&r.finished), 1);
     assert_int_equal(atomic_load(&r.count), 1);
@@ -244,7 +244,7 @@ static int inside(void *user, const evs_event *ev)
     recorder *r = user;
     while (!atomic_load(&r->release)) /* until r->self is set */
         tu_sleep_ms(1);
-    r->inside_close_rc = evs_push_close(r->self, NULL);
+    r->inside_close_rc = evs_push_close(NULL, r->self);
     r->inside_wait_rc = evs_push_wait(r->self, ev->pos + 10, 1000);
     r->inside_stop_rc = evs_push_stop(r->self);
     return record(user, ev);
@@ -265,7 +265,7 @@ static void test_calls_from_inside(void **state)
     atomic_store(&r.release, true);
     assert_evs(0, evs_push_wait(p, 5, 5000)); /* stopped at 1, before 5 */
     evs_push_status st;
-    assert_evs_ok(evs_push_close(p, &st));
+    assert_evs_ok(evs_push_close(&st, p));
     assert_int_equal(r.inside_close_rc, EVS_EMISUSE);
     assert_int_equal(r.inside_wait_rc, EVS_EMISUSE);
     assert_int_equal(r.inside_stop_rc, 0);
@@ -322,7 +322,7 @@ static evs_readmodel *open_counter(tu_fixture *f, const char *path, counter *c)
     evs_readmodel *rm;
     assert_evs_ok(evs_readmodel_open(&rm, f->s, "counter", NULL, st));
     evs_state_info info;
-    evs_state_get(evs_readmodel_state(rm), &info);
+    evs_state_get(&info, evs_readmodel_state(rm));
     atomic_store(&c->n, count_in(&info));
     return rm;
 }
@@ -332,7 +332,7 @@ static int64_t saved_pos(const char *path, long long *n)
     evs_state *st;
     assert_evs_ok(evs_state_open(&st, path, 1, "null", 4, 0));
     evs_state_info info;
-    evs_state_get(st, &info);
+    evs_state_get(&info, st);
     *n = count_in(&info);
     evs_state_close(st);
     return info.pos;
@@ -355,7 +355,7 @@ static void test_readmodel_push(void **state)
     assert_evs(1, evs_push_wait(p, 40, 5000));
     assert_int_equal(saved_pos(path, &n), 40);
     assert_int_equal(n, 40);
-    assert_evs_ok(evs_push_close(p, NULL));
+    assert_evs_ok(evs_push_close(NULL, p));
 
     /* A long interval: only the stop saves. */
     append_n(f->s, 10);
@@ -363,7 +363,7 @@ static void test_readmodel_push(void **state)
         evs_push_readmodel(&p, open_counter(f, path, &c), count_apply, count_dump, &c, 60000));
     assert_evs(1, evs_push_wait(p, 50, 5000));
     assert_int_equal(saved_pos(path, &n), 40);
-    assert_evs_ok(evs_push_close(p, NULL));
+    assert_evs_ok(evs_push_close(NULL, p));
     assert_int_equal(saved_pos(path, &n), 50);
     assert_int_equal(n, 50);
 
@@ -375,7 +375,7 @@ static void test_readmodel_push(void **state)
     assert_evs(EVS_EHANDLER, evs_push_wait(p, 60, 5000));
     assert_errmsg_has("read model 'counter'");
     assert_errmsg_has("position 55");
-    assert_evs(EVS_EHANDLER, evs_push_close(p, NULL));
+    assert_evs(EVS_EHANDLER, evs_push_close(NULL, p));
     assert_int_equal(saved_pos(path, &n), 50);
     assert_int_equal(n, 50);
 
@@ -387,7 +387,7 @@ static void test_readmodel_push(void **state)
         evs_push_readmodel(&p, open_counter(f, path, &c), count_apply, count_dump, &c, 0));
     assert_evs(EVS_EHANDLER, evs_push_wait(p, 60, 5000));
     assert_errmsg_has("dump returned 9");
-    assert_evs(EVS_EHANDLER, evs_push_close(p, &st));
+    assert_evs(EVS_EHANDLER, evs_push_close(&st, p));
     assert_int_equal(st.handler_rc, 9);
     assert_int_equal(st.error_pos, 0);
     assert_int_equal(saved_pos(path, &n), 50);
@@ -397,7 +397,7 @@ static void test_readmodel_push(void **state)
     assert_evs_ok(
         evs_push_readmodel(&p, open_counter(f, path, &c), count_apply, count_dump, &c, 100));
     assert_evs(1, evs_push_wait(p, 60, 5000));
-    assert_evs_ok(evs_push_close(p, NULL));
+    assert_evs_ok(evs_push_close(NULL, p));
     assert_int_equal(saved_pos(path, &n), 60);
     assert_int_equal(n, 60);
 
@@ -411,7 +411,7 @@ static void test_readmodel_push(void **state)
     assert_evs_ok(evs_push_stop(p));
     append_n(f->s, 1);
     evs_push_status st2;
-    assert_evs_ok(evs_push_close(p, &st2));
+    assert_evs_ok(evs_push_close(&st2, p));
     assert_int_equal(st2.position, 61);
     assert_int_equal(saved_pos(path, &n), 61);
     assert_int_equal(n, 61);
@@ -440,7 +440,7 @@ static void test_live_push_skips(void **state)
     }
     assert_evs(1, evs_push_wait(p, 405, 10000));
     evs_push_status st;
-    assert_evs_ok(evs_push_close(p, &st));
+    assert_evs_ok(evs_push_close(&st, p));
     assert_true(st.skipped > 0);
     /* Every position after the start was either handled or skipped, once. */
     assert_int_equal(st.delivered + st.skipped, 400);
@@ -465,7 +465,7 @@ static void test_store_closed_first(void **state)
     tu_sleep_ms(10);
     tu_fx_close(f);
     assert_evs(EVS_ECLOSED, evs_push_wait(p, 1, 5000));
-    assert_evs(EVS_ECLOSED, evs_push_close(p, NULL));
+    assert_evs(EVS_ECLOSED, evs_push_close(NULL, p));
 }
 
 static void test_bad_arguments(void **state)
@@ -505,7 +505,7 @@ static void test_bad_arguments(void **state)
     memset(&r, 0, sizeof r);
     assert_evs_ok(evs_push_subscription(&p, sub, record, &r));
     assert_evs(EVS_EINVAL, evs_push_wait(p, 1, -2));
-    assert_evs_ok(evs_push_close(p, NULL));
+    assert_evs_ok(evs_push_close(NULL, p));
 }
 
 int main(void)

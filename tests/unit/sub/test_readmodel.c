@@ -46,14 +46,14 @@ static evs_readmodel *rm_open(evs_store *s, const char *name, uint32_t model, un
 static evs_state_info rm_info(const evs_readmodel *rm)
 {
     evs_state_info info;
-    evs_state_get(evs_readmodel_state(rm), &info);
+    evs_state_get(&info, evs_readmodel_state(rm));
     return info;
 }
 
 static int64_t rnext(evs_readmodel *rm)
 {
     evs_event ev;
-    assert_evs(1, evs_readmodel_next(rm, &ev, 2000));
+    assert_evs(1, evs_readmodel_next(&ev, rm, 2000));
     return ev.pos;
 }
 
@@ -63,7 +63,7 @@ static int64_t file_pos(uint32_t model, char *json, size_t cap)
     evs_state *st;
     assert_evs_ok(evs_state_open(&st, state_path, model, "null", 4, 0));
     evs_state_info info;
-    evs_state_get(st, &info);
+    evs_state_get(&info, st);
     assert_int_equal(info.origin, EVS_STATE_LOADED);
     if (json) {
         assert_true(info.json_len < cap);
@@ -138,7 +138,7 @@ static void test_filtered_idle_save(void **state)
     for (int i = 1; i <= 9; i += 2)
         assert_int_equal(rnext(rm), i);
     evs_event ev;
-    assert_evs(0, evs_readmodel_next(rm, &ev, 0)); /* idle: passed over 10 too */
+    assert_evs(0, evs_readmodel_next(&ev, rm, 0)); /* idle: passed over 10 too */
     assert_evs_ok(evs_readmodel_save(rm, "{\"n\":5}", 7));
     assert_int_equal(rm_info(rm).pos, 10);
     evs_readmodel_close(rm);
@@ -225,7 +225,7 @@ static void test_errors(void **state)
     assert_evs(EVS_EINVAL, evs_readmodel_open(&rm, f->s, "bad name", NULL, st));
     assert_evs(EVS_EMISUSE, evs_readmodel_save(NULL, "{}", 2));
     evs_event ev;
-    assert_evs(EVS_EMISUSE, evs_readmodel_next(NULL, &ev, 0));
+    assert_evs(EVS_EMISUSE, evs_readmodel_next(&ev, NULL, 0));
     assert_null(evs_readmodel_state(NULL));
     evs_readmodel_close(NULL);
 }

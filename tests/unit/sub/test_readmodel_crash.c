@@ -112,7 +112,7 @@ static int start_projection(evs_store *s, const char *state_path, model *m, evs_
     if (evs_readmodel_open(&rm, s, "ledger", &q, st) < 0)
         return 22;
     evs_state_info info;
-    evs_state_get(evs_readmodel_state(rm), &info);
+    evs_state_get(&info, evs_readmodel_state(rm));
     model_reset(m);
     if (!restore(m, info.json, info.json_len)) {
         evs_readmodel_close(rm);
@@ -180,7 +180,7 @@ static void reference(evs_store *s, int64_t pos, char *json, size_t cap)
         assert_evs_ok(evs_cursor_open(&c, s, &q));
         evs_event ev;
         int rc;
-        while ((rc = evs_cursor_next(c, &ev)) > 0)
+        while ((rc = evs_cursor_next(&ev, c)) > 0)
             assert_int_equal(apply(&m, &ev), 0);
         assert_evs(0, rc);
         evs_cursor_close(c);
@@ -199,7 +199,7 @@ static int64_t check_state(evs_store *s, const char *state_path)
     evs_state *st;
     assert_evs_ok(evs_state_open(&st, state_path, 1, INITIAL, strlen(INITIAL), 0));
     evs_state_info info;
-    evs_state_get(st, &info);
+    evs_state_get(&info, st);
     char want[512], got[512];
     reference(s, info.pos, want, sizeof want);
     assert_true(info.json_len < sizeof got);
@@ -260,7 +260,7 @@ static void test_sigkill_random_moments(void **state)
     assert_int_equal(start_projection(f->s, state_path, &m, &p), 0);
     int64_t head = evs_head(f->s);
     assert_evs(1, evs_push_wait(p, head, 20000));
-    assert_evs_ok(evs_push_close(p, NULL));
+    assert_evs_ok(evs_push_close(NULL, p));
     close(m.seen_fd);
     assert_int_equal(check_state(f->s, state_path), head);
 
@@ -283,7 +283,7 @@ static void test_sigkill_random_moments(void **state)
     evs_cursor *c;
     assert_evs_ok(evs_cursor_open(&c, f->s, &q));
     evs_event ev;
-    while (evs_cursor_next(c, &ev) > 0) {
+    while (evs_cursor_next(&ev, c) > 0) {
         if (times[ev.pos] == 0)
             print_error("event %" PRId64 " never reached a handler\n", ev.pos);
         assert_true(times[ev.pos] > 0);

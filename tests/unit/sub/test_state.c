@@ -100,7 +100,7 @@ static void test_missing_then_round_trip(void **state)
     fx *f = *state;
     evs_state *st = open_ok(f->path, 3, 0);
     evs_state_info info;
-    evs_state_get(st, &info);
+    evs_state_get(&info, st);
     assert_int_equal(info.origin, EVS_STATE_NEW);
     assert_int_equal(info.pos, 0);
     assert_int_equal(info.model_version, 3);
@@ -113,7 +113,7 @@ static void test_missing_then_round_trip(void **state)
     /* Unusual but valid JSON, kept byte for byte (spaces, escapes, UTF-8). */
     const char *doc = " {\"a\" : [1, 2.5e3, \"\\u00e9\\n\", \"\xc3\xa9\"], \"b\":null} ";
     save_ok(st, doc, 1042);
-    evs_state_get(st, &info);
+    evs_state_get(&info, st);
     assert_int_equal(info.pos, 1042);
     assert_memory_equal(info.json, doc, strlen(doc));
     char tmp[4300];
@@ -131,7 +131,7 @@ static void test_missing_then_round_trip(void **state)
     assert_int_equal(buf[n - 1], '\n');
 
     st = open_ok(f->path, 3, 0);
-    evs_state_get(st, &info);
+    evs_state_get(&info, st);
     assert_int_equal(info.origin, EVS_STATE_LOADED);
     assert_int_equal(info.pos, 1042);
     assert_int_equal(info.file_model_version, 3);
@@ -141,7 +141,7 @@ static void test_missing_then_round_trip(void **state)
     save_ok(st, "[]", 1043);
     evs_state_close(st);
     st = open_ok(f->path, 3, 0);
-    evs_state_get(st, &info);
+    evs_state_get(&info, st);
     assert_int_equal(info.pos, 1043);
     assert_int_equal(info.json_len, 2);
     assert_memory_equal(info.json, "[]", 2);
@@ -258,7 +258,7 @@ static void test_other_damage(void **state)
     write_file(f->path, buf, strlen(buf));
     evs_state *st = open_ok(f->path, 1, 0);
     evs_state_info info;
-    evs_state_get(st, &info);
+    evs_state_get(&info, st);
     assert_int_equal(info.origin, EVS_STATE_LOADED);
     assert_memory_equal(info.json, body, strlen(body));
     evs_state_close(st);
@@ -273,7 +273,7 @@ static void test_model_change_and_replay(void **state)
 
     st = open_ok(f->path, 2, 0);
     evs_state_info info;
-    evs_state_get(st, &info);
+    evs_state_get(&info, st);
     assert_int_equal(info.origin, EVS_STATE_MODEL_CHANGED);
     assert_int_equal(info.file_model_version, 1);
     assert_int_equal(info.model_version, 2);
@@ -282,13 +282,13 @@ static void test_model_change_and_replay(void **state)
     evs_state_close(st);
 
     st = open_ok(f->path, 1, EVS_STATE_REPLAY);
-    evs_state_get(st, &info);
+    evs_state_get(&info, st);
     assert_int_equal(info.origin, EVS_STATE_REPLAYING);
     assert_int_equal(info.pos, 0);
     evs_state_close(st);
     /* Neither changed the file. */
     st = open_ok(f->path, 1, 0);
-    evs_state_get(st, &info);
+    evs_state_get(&info, st);
     assert_int_equal(info.origin, EVS_STATE_LOADED);
     assert_int_equal(info.pos, 40);
     evs_state_close(st);
@@ -300,7 +300,7 @@ static void test_model_change_and_replay(void **state)
     save_ok(st, "{\"rebuilt\":1}", 3);
     evs_state_close(st);
     st = open_ok(f->path, 1, 0);
-    evs_state_get(st, &info);
+    evs_state_get(&info, st);
     assert_int_equal(info.pos, 3);
     evs_state_close(st);
 }
@@ -329,12 +329,12 @@ static void test_bad_arguments_change_nothing(void **state)
     assert_evs(EVS_EINVAL, evs_state_save(st, NULL, 0, 9));
     assert_evs(EVS_EMISUSE, evs_state_save(NULL, "{}", 2, 9));
     evs_state_info info;
-    evs_state_get(st, &info);
+    evs_state_get(&info, st);
     assert_int_equal(info.pos, 7);
     assert_memory_equal(info.json, "{\"good\":1}", 10);
     evs_state_close(st);
     st = open_ok(f->path, 1, 0);
-    evs_state_get(st, &info);
+    evs_state_get(&info, st);
     assert_int_equal(info.pos, 7);
     evs_state_close(st);
     evs_state_close(NULL);
@@ -351,7 +351,7 @@ static void test_unwritable_places(void **state)
     assert_errmsg_has(path);
     assert_false(exists(tmp));
     evs_state_info info;
-    evs_state_get(st, &info);
+    evs_state_get(&info, st);
     assert_int_equal(info.pos, 0); /* the handle did not move either */
     evs_state_close(st);
 
@@ -370,7 +370,7 @@ static void test_unwritable_places(void **state)
     evs_state_close(st);
     assert_false(exists(tmp));
     st = open_ok(f->path, 1, 0);
-    evs_state_get(st, &info);
+    evs_state_get(&info, st);
     assert_int_equal(info.pos, 11);
     evs_state_close(st);
 }

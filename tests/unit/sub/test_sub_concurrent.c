@@ -177,7 +177,7 @@ static void *pull_main(void *p)
     puller *pl = p;
     for (;;) {
         evs_event ev;
-        int rc = evs_subscription_next(pl->sub, &ev, 20);
+        int rc = evs_subscription_next(&ev, pl->sub, 20);
         assert_true(rc >= 0);
         if (rc == 1) {
             note(&pl->got, &ev);
@@ -252,7 +252,7 @@ static void test_filters_under_concurrent_appends(void **state)
         pthread_join(pull_threads[i], NULL);
     for (size_t i = 0; i < FILTER_COUNT; i++) {
         assert_evs(1, evs_push_wait(pushers[i], TOTAL, 10000));
-        assert_evs_ok(evs_push_close(pushers[i], NULL));
+        assert_evs_ok(evs_push_close(NULL, pushers[i]));
     }
 
     /* After: catch-up only, then nothing more. */
@@ -262,7 +262,7 @@ static void test_filters_under_concurrent_appends(void **state)
         assert_evs_ok(evs_subscribe(&sub, f->s, &q, EVS_FROM_START));
         evs_event ev;
         int rc;
-        while ((rc = evs_subscription_next(sub, &ev, 0)) == 1)
+        while ((rc = evs_subscription_next(&ev, sub, 0)) == 1)
             note(&after_[i], &ev);
         assert_evs(0, rc);
         evs_subscription_close(sub);
@@ -349,16 +349,16 @@ static void test_catch_up_to_live_under_load(void **state)
             for (int i = 0; i < ROUND_APPENDERS; i++)
                 pthread_join(th[i], NULL);
             assert_evs(1, evs_push_wait(p, q.last, 10000));
-            assert_evs_ok(evs_push_close(p, NULL));
+            assert_evs_ok(evs_push_close(NULL, p));
         } else {
             evs_event ev;
             while (q.next <= q.last && !q.broken) {
-                assert_evs(1, evs_subscription_next(sub, &ev, 5000));
+                assert_evs(1, evs_subscription_next(&ev, sub, 5000));
                 expect_next(&q, &ev);
             }
             for (int i = 0; i < ROUND_APPENDERS; i++)
                 pthread_join(th[i], NULL);
-            assert_evs(0, evs_subscription_next(sub, &ev, 0)); /* nothing twice */
+            assert_evs(0, evs_subscription_next(&ev, sub, 0)); /* nothing twice */
             evs_subscription_close(sub);
         }
         assert_false(q.broken);

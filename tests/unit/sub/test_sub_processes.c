@@ -85,7 +85,7 @@ static void test_cross_process_latency(void **state)
     int64_t lat[LAT_N];
     for (int i = 0; i < LAT_N; i++) {
         evs_event ev;
-        assert_evs(1, evs_subscription_next(sub, &ev, 5000));
+        assert_evs(1, evs_subscription_next(&ev, sub, 5000));
         int64_t now = mono_ns();
         char text[32];
         assert_true(ev.data_len < sizeof text);
@@ -97,7 +97,7 @@ static void test_cross_process_latency(void **state)
     int status = wait_child(pid);
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     evs_event ev;
-    assert_evs(0, evs_subscription_next(sub, &ev, 0));
+    assert_evs(0, evs_subscription_next(&ev, sub, 0));
     evs_subscription_close(sub);
     qsort(lat, LAT_N, sizeof lat[0], cmp_i64);
     fprintf(stderr,
@@ -139,7 +139,7 @@ static void test_busy_across_processes(void **state)
     evs_consumer_iter *it;
     evs_consumer_info info;
     assert_evs_ok(evs_consumers_open(&it, f->s));
-    assert_int_equal(evs_consumers_next(it, &info), 1);
+    assert_int_equal(evs_consumers_next(&info, it), 1);
     assert_string_equal(info.name, "shipping");
     assert_int_equal(info.open, 1);
     assert_int_equal(info.lag, 1);
@@ -186,7 +186,7 @@ static void consumer_child(const char *dir, int fd, int flush_every, int stop_af
     }
     for (int n = 1;; n++) {
         evs_event ev;
-        int rc = evs_consumer_next(c, &ev, -1);
+        int rc = evs_consumer_next(&ev, c, -1);
         if (rc != 1)
             _exit(16);
         if (n > stop_after) {
@@ -235,7 +235,7 @@ static int64_t check_resume(evs_store *s, const bounds *b)
     int64_t head = evs_head(s), first = 0, want = 0;
     evs_event ev;
     int rc;
-    while ((rc = evs_consumer_next(c, &ev, 0)) == 1) {
+    while ((rc = evs_consumer_next(&ev, c, 0)) == 1) {
         if (!first)
             first = want = ev.pos;
         assert_int_equal(ev.pos, want);

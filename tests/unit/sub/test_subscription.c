@@ -204,7 +204,7 @@ static void one_round(tu_fixture *f, int round)
         while ((i - base) % 4 == 3)
             i++;
         evs_event ev;
-        assert_evs(1, evs_subscription_next(sub, &ev, 5000));
+        assert_evs(1, evs_subscription_next(&ev, sub, 5000));
         char text[16];
         snprintf(text, sizeof text, "%d", i);
         if (ev.data_len != strlen(text) || memcmp(ev.data, text, ev.data_len) != 0)
@@ -253,7 +253,7 @@ static void test_wakes_on_append(void **state)
     assert_int_equal(pthread_create(&t, NULL, late_append, f->s), 0);
     int64_t t0 = tu_mono_ms();
     evs_event ev;
-    assert_evs(1, evs_subscription_next(sub, &ev, -1));
+    assert_evs(1, evs_subscription_next(&ev, sub, -1));
     int64_t took = tu_mono_ms() - t0;
     pthread_join(t, NULL);
     assert_int_equal(ev.pos, 2);
@@ -270,10 +270,10 @@ static void test_timeout(void **state)
     assert_evs_ok(evs_subscribe(&sub, f->s, NULL, EVS_FROM_END));
     evs_event ev;
     int64_t t0 = tu_mono_ms();
-    assert_evs(0, evs_subscription_next(sub, &ev, 0));
+    assert_evs(0, evs_subscription_next(&ev, sub, 0));
     assert_true(tu_mono_ms() - t0 < 50);
     t0 = tu_mono_ms();
-    assert_evs(0, evs_subscription_next(sub, &ev, 60));
+    assert_evs(0, evs_subscription_next(&ev, sub, 60));
     int64_t took = tu_mono_ms() - t0;
     if (took < 59 || took > 500)
         print_error("a 60 ms wait took %" PRId64 " ms\n", took);
@@ -289,7 +289,7 @@ static void test_timeout(void **state)
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, late_append, f->s), 0);
     t0 = tu_mono_ms();
-    assert_evs(0, evs_subscription_next(none, &ev, 150));
+    assert_evs(0, evs_subscription_next(&ev, none, 150));
     took = tu_mono_ms() - t0;
     pthread_join(t, NULL);
     assert_true(took >= 149 && took <= 1000);
@@ -320,8 +320,8 @@ static void test_bad_arguments(void **state)
     assert_evs(EVS_EMISUSE, evs_subscribe(NULL, f->s, NULL, 0));
     assert_evs_ok(evs_subscribe(&sub, f->s, NULL, 0));
     evs_event ev;
-    assert_evs(EVS_EINVAL, evs_subscription_next(sub, &ev, -7));
-    assert_evs(EVS_EMISUSE, evs_subscription_next(sub, NULL, 0));
+    assert_evs(EVS_EINVAL, evs_subscription_next(&ev, sub, -7));
+    assert_evs(EVS_EMISUSE, evs_subscription_next(NULL, sub, 0));
     evs_subscription_close(sub);
     evs_subscription_close(NULL);
 }
@@ -335,7 +335,7 @@ static void test_store_closed(void **state)
     assert_evs_ok(evs_close(f->s));
     f->s = NULL;
     evs_event ev;
-    assert_evs(EVS_ECLOSED, evs_subscription_next(sub, &ev, 100));
+    assert_evs(EVS_ECLOSED, evs_subscription_next(&ev, sub, 100));
     evs_subscription_close(sub);
 }
 
