@@ -59,17 +59,27 @@ static int compile_types(evs__query_c *c, const evs_query *q)
     return 0;
 }
 
-int evs__query_compile(evs__query_c *c, const evs_query *q)
+/* Where each version's fields end; a new version adds its line. */
+static const size_t query_ends[] = {0, EVS__FIELDS_END(evs_query, limit)};
+_Static_assert(sizeof query_ends / sizeof query_ends[0] == EVS_QUERY_VERSION + 1,
+               "every query version has its line in query_ends");
+
+int evs__query_adopt(evs_query *out, const evs_query *given, const char *what)
+{
+    const evs_query all = EVS_QUERY_INIT;
+    return evs__versioned_copy(out, &all, given ? given : &all, sizeof *out, query_ends,
+                               EVS_QUERY_VERSION, what, "EVS_QUERY_INIT");
+}
+
+int evs__query_compile(evs__query_c *c, const evs_query *given)
 {
     memset(c, 0, sizeof *c);
-    const evs_query all = EVS_QUERY_INIT;
-    if (!q)
-        q = &all;
-    int rc = 0;
-    if (q->version != EVS_QUERY_VERSION)
-        rc = evs__seterr(EVS_EINVAL, "query: version %u is not %u; start from EVS_QUERY_INIT",
-                         q->version, EVS_QUERY_VERSION);
-    else if (q->direction != EVS_FORWARD && q->direction != EVS_BACKWARD)
+    evs_query adopted;
+    const evs_query *q = &adopted;
+    int rc = evs__query_adopt(&adopted, given, "query");
+    if (rc < 0)
+        return rc;
+    if (q->direction != EVS_FORWARD && q->direction != EVS_BACKWARD)
         rc = evs__seterr(EVS_EINVAL, "query: direction %d is neither forward nor backward",
                          q->direction);
     else if (q->from_pos < 0 || q->to_pos < 0)

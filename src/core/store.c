@@ -10,14 +10,21 @@
 
 #include <string.h>
 
+/* Where each version's fields end; a new version adds its line. */
+static const size_t options_ends[] = {0, EVS__FIELDS_END(evs_options, checkpoint_bytes)};
+_Static_assert(sizeof options_ends / sizeof options_ends[0] == EVS_OPTIONS_VERSION + 1,
+               "every options version has its line in options_ends");
+
 int evs_options_init(evs_options *opts, unsigned int version)
 {
-    if (!opts || version != EVS_OPTIONS_VERSION)
-        return evs__seterr(EVS_EINVAL, "evs_options_init: unknown options version %u", version);
+    if (!opts)
+        return evs__seterr(EVS_EINVAL, "evs_options_init: opts is NULL");
     const evs_options defaults = EVS_OPTIONS_INIT;
-    *opts = defaults;
-    evs__clearerr();
-    return 0;
+    int rc = evs__versioned_init(opts, &defaults, version, options_ends, EVS_OPTIONS_VERSION,
+                                 "evs_options_init: options", "EVS_OPTIONS_INIT");
+    if (rc == 0)
+        evs__clearerr();
+    return rc;
 }
 
 static int check_options(evs_options *o, const evs_options *given)
@@ -26,12 +33,10 @@ static int check_options(evs_options *o, const evs_options *given)
     *o = defaults;
     if (!given)
         return 0;
-    if (given->version != EVS_OPTIONS_VERSION)
-        return evs__seterr(EVS_EINVAL,
-                           "evs_open: options version %u is not %u; initialise options with "
-                           "EVS_OPTIONS_INIT",
-                           given->version, EVS_OPTIONS_VERSION);
-    *o = *given;
+    int rc = evs__versioned_copy(o, &defaults, given, sizeof *o, options_ends,
+                                 EVS_OPTIONS_VERSION, "evs_open: options", "EVS_OPTIONS_INIT");
+    if (rc < 0)
+        return rc;
     const unsigned known = EVS_OPEN_NOCREATE | EVS_OPEN_READONLY | EVS_OPEN_EXCLUSIVE_CREATE;
     if (o->flags & ~known)
         return evs__seterr(EVS_EINVAL, "evs_open: unknown flags 0x%x", o->flags & ~known);

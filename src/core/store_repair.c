@@ -7,18 +7,23 @@
 
 #include <string.h>
 
+/* Where each version's fields end; a new version adds its line. */
+static const size_t repair_opts_ends[] = {0, EVS__FIELDS_END(evs_repair_opts, flags)};
+_Static_assert(sizeof repair_opts_ends / sizeof repair_opts_ends[0] ==
+                   EVS_REPAIR_OPTS_VERSION + 1,
+               "every repair options version has its line in repair_opts_ends");
+
 static int check_opts(evs_repair_opts *o, const evs_repair_opts *given)
 {
     const evs_repair_opts defaults = EVS_REPAIR_OPTS_INIT;
     *o = defaults;
     if (!given)
         return 0;
-    if (given->version != EVS_REPAIR_OPTS_VERSION)
-        return evs__seterr(EVS_EINVAL,
-                           "evs_repair: options version %u is not %u; initialise options with "
-                           "EVS_REPAIR_OPTS_INIT",
-                           given->version, EVS_REPAIR_OPTS_VERSION);
-    *o = *given;
+    int rc = evs__versioned_copy(o, &defaults, given, sizeof *o, repair_opts_ends,
+                                 EVS_REPAIR_OPTS_VERSION, "evs_repair: options",
+                                 "EVS_REPAIR_OPTS_INIT");
+    if (rc < 0)
+        return rc;
     if (o->flags & ~EVS_REPAIR_DRY_RUN)
         return evs__seterr(EVS_EINVAL, "evs_repair: unknown flags 0x%x",
                            o->flags & ~EVS_REPAIR_DRY_RUN);

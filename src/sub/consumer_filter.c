@@ -12,6 +12,7 @@
  * `evstore consumers` shows them readably. Every event: {}.
  */
 #include "json.h"
+#include "query.h"
 #include "sub_internal.h"
 
 #include <inttypes.h>
@@ -123,9 +124,12 @@ static int encode(evs_buf *b, const evs_query *q)
 
 int evs__filter_encode(const evs_query *q, const char *consumer, char **out)
 {
-    const evs_query all = EVS_QUERY_INIT;
+    evs_query adopted; /* the fields q's version lacks, as EVS_QUERY_INIT has them */
+    int rc = evs__query_adopt(&adopted, q, "consumer filter");
+    if (rc < 0)
+        return rc;
     evs_buf b = EVS_BUF_INIT;
-    int rc = encode(&b, q ? q : &all);
+    rc = encode(&b, &adopted);
     if (rc == 0 && b.len > EVS__MAX_FILTER_TEXT)
         rc = evs__seterr(EVS_EINVAL,
                          "consumer '%s': its filter takes %zu bytes written out; at most %u "

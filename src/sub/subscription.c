@@ -26,9 +26,11 @@
  * is handed out twice; re-scanning a few non-matching events the old cursor had
  * already passed is harmless.
  */
+#include "query.h"
 #include "sub_internal.h"
 
 #include <inttypes.h>
+#include <stdio.h>
 
 struct evs_subscription {
     evs_store *store;
@@ -42,13 +44,11 @@ struct evs_subscription {
 /* The filter as given, with the start position and the checks a subscription adds. */
 static int make_query(evs_query *q, const evs_query *filter, int64_t from_pos, const char *fn)
 {
-    const evs_query all = EVS_QUERY_INIT;
-    *q = filter ? *filter : all;
-    if (q->version != EVS_QUERY_VERSION)
-        return evs__seterr(EVS_EINVAL,
-                           "%s: filter version %u is not %u; start from "
-                           "EVS_QUERY_INIT",
-                           fn, q->version, EVS_QUERY_VERSION);
+    char what[64];
+    (void)snprintf(what, sizeof what, "%s: filter", fn);
+    int rc = evs__query_adopt(q, filter, what);
+    if (rc < 0)
+        return rc;
     if (q->direction != EVS_FORWARD)
         return evs__seterr(EVS_EINVAL, "%s: filter direction must be EVS_FORWARD", fn);
     if (q->to_pos != 0 || q->limit != 0)

@@ -39,6 +39,23 @@ int evs__buf_reserve(evs_buf *b, size_t extra);            /* 0 or EVS_ENOMEM */
 int evs__buf_append(evs_buf *b, const void *p, size_t len); /* 0 or EVS_ENOMEM */
 void evs__buf_free(evs_buf *b);
 
+/* ---- versioned public structs ----------------------------------------------------- */
+/* A public struct that starts with `unsigned int version` and grows only at its end.
+ * ends[v], for v in 1..current, is where version v's fields end (EVS__FIELDS_END of its
+ * last field); ends[0] is unused. The version is checked first: EVS_EINVAL for 0 or a
+ * version above current, the message naming `what` and `init`, the _INIT macro to use. */
+#define EVS__FIELDS_END(type, last_field) \
+    (offsetof(type, last_field) + sizeof(((type *)0)->last_field))
+/* Fill *dst (`size` bytes) with *defaults, then copy over the fields of *given's
+ * version, so that the fields added after it keep their defaults. */
+int evs__versioned_copy(void *dst, const void *defaults, const void *given, size_t size,
+                        const size_t *ends, unsigned current, const char *what,
+                        const char *init);
+/* Write the defaults of `version`'s fields, and that version, into *dst: a caller of an
+ * older version has no room for the fields added since. */
+int evs__versioned_init(void *dst, const void *defaults, unsigned version, const size_t *ends,
+                        unsigned current, const char *what, const char *init);
+
 /* ---- errors ----------------------------------------------------------------------- */
 /* Set the calling thread's error (code + printf-style message) and return `code`, so
  * that `return evs__seterr(EVS_EINVAL, "...", ...);` reads naturally. */

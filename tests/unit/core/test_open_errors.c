@@ -134,6 +134,33 @@ static void test_bad_open_options(void **state)
     assert_int_equal(init.lock_wait_ms, -1);
 }
 
+/* A program built against any earlier header passes its own options version: every
+ * version from 1 to the current one opens (fields added since take their defaults; the
+ * byte-level rule is tested in tests/unit/util/test_versioned.c). */
+static void test_every_options_version(void **state)
+{
+    fixture *f = *state;
+    char path[4200];
+    for (unsigned v = 1; v <= EVS_OPTIONS_VERSION; v++) {
+        snprintf(path, sizeof path, "%s-v%u", f->dir, v);
+        evs_options o;
+        assert_evs_ok(evs_options_init(&o, v));
+        assert_int_equal(o.version, v);
+        o.sync_mode = EVS_SYNC_NONE;
+        assert_evs_ok(evs_open(&f->other, path, &o));
+        tu_append1(f->other, "x-1", "Ev", "1");
+        assert_evs_ok(evs_close(f->other));
+        f->other = NULL;
+        evs_repair_opts ro = EVS_REPAIR_OPTS_INIT;
+        for (ro.version = 1; ro.version <= EVS_REPAIR_OPTS_VERSION; ro.version++) {
+            evs_repair_report rep;
+            assert_evs_ok(evs_repair(&rep, path, &ro));
+            assert_int_equal(rep.damaged, 0);
+        }
+        tu_rmtree(path);
+    }
+}
+
 static void test_open_modes(void **state)
 {
     fixture *f = *state;
@@ -350,6 +377,7 @@ int main(void)
     /* clang-format off */
     const struct CMUnitTest tests[] = {
         T(test_bad_open_options),
+        T(test_every_options_version),
         T(test_open_modes),
         T(test_open_not_a_store),
         T(test_open_bad_meta),
