@@ -110,30 +110,32 @@ typedef struct evs__be_cursor evs__be_cursor;
 typedef struct evs__be_streams evs__be_streams;
 typedef struct evs__be_consumer evs__be_consumer;
 
-/* One durable consumer as a backend lists it (version 2). */
+/* One durable consumer as a backend lists it. */
 typedef struct evs__consumer_entry {
     const char *name;     /* NUL-terminated, valid for the callback's duration */
     int status;           /* 0, or the error reading its checkpoint (EVS_ECORRUPT...) */
     int64_t pos;          /* checkpoint; meaningful when status is 0 */
     int64_t ts_ns;        /* when it was acknowledged */
     bool open;            /* some handle holds the consumer's lock now */
-    const char *filter;   /* version 5: the filter kept with it, NULL when none is */
+    const char *filter;   /* the filter kept with it, NULL when none is */
 } evs__consumer_entry;
 
 typedef int (*evs__consumer_cb)(void *ctx, const evs__consumer_entry *e);
-
-/* 2: durable consumers (consumer_lock ... consumer_list). 3: verify_quick, repair.
- * 4: wake. 5: consumer filters (filter_load, filter_store). */
-#define EVS__BACKEND_VERSION 5
 
 /* The longest filter text a backend keeps with a checkpoint (bytes, without the NUL):
  * room for hundreds of types, and a bound on what a damaged file makes a reader
  * allocate. */
 #define EVS__MAX_FILTER_TEXT (64u * 1024)
 
+/* A backend's methods. Every one is required: the registry refuses a table with a
+ * method missing (registry.c), so the core calls them without checking. The table has
+ * no version: every backend is compiled into the library from this tree (the file
+ * backend now, SQLite and PostgreSQL next), so the table and its backends always
+ * change together, and a new method is added to each of them in the same change. A
+ * backend that cannot do what a method asks returns EVS_ENOTSUP from it (for example
+ * one that keeps no durable consumers). */
 typedef struct evs__backend_methods {
-    unsigned int version; /* EVS__BACKEND_VERSION; methods are only ever appended */
-    const char *name;     /* "file" */
+    const char *name; /* "file" */
     int (*open)(evs__backend **out, const char *path, const evs_options *opts);
     int (*close)(evs__backend *be); /* frees be whatever it returns */
     int (*append)(evs__backend *be, const evs__batch_w *batches, size_t batch_count,
@@ -155,8 +157,8 @@ typedef struct evs__backend_methods {
     int (*find_time)(evs__backend *be, int64_t ts_ns, int64_t *out);
     int (*verify)(evs__backend *be, evs_verify_cb cb, void *ctx, evs_verify_report *report);
 
-    /* ---- version 2: durable consumers. The core checks `version >= 2` first and
-     * validates names ([A-Za-z0-9._-], 1..128 bytes) before any of these is called. */
+    /* ---- durable consumers. The core validates names ([A-Za-z0-9._-], 1..128 bytes)
+     * before any of these is called. */
 
     /* Take consumer `name`'s exclusive lock without waiting (EVS_EBUSY naming the
      * consumer when another handle, in any process, holds it); the lock goes with the
@@ -178,7 +180,7 @@ typedef struct evs__backend_methods {
      * (and return that). */
     int (*consumer_list)(evs__backend *be, evs__consumer_cb cb, void *ctx);
 
-    /* ---- version 3: checking and repairing. The core checks `version >= 3` first. */
+    /* ---- checking and repairing. */
 
     /* evs_verify_quick: the store's structure without every byte; `report` is zeroed. */
     int (*verify_quick)(evs__backend *be, evs_verify_cb cb, void *ctx,
@@ -188,16 +190,15 @@ typedef struct evs__backend_methods {
      * and `out` zeroed by the core. */
     int (*repair)(const char *path, const evs_repair_opts *opts, evs_repair_report *out);
 
-    /* ---- version 4: interrupting waits. */
+    /* ---- interrupting waits. */
 
     /* Make every wait on this handle look again at once: a waiter whose thread's
      * evs__wait_interrupt flag is set then returns EVS_ETIMEDOUT, the others sleep on.
      * With `closing` (evs_close) every wait, now and later, returns EVS_ECLOSED. */
     void (*wake)(evs__backend *be, bool closing);
 
-    /* ---- version 5: a durable consumer's filter, kept with its checkpoint. The text is
-     * the core's canonical JSON (src/sub/consumer_filter.c); backends store it as bytes.
-     * The core checks `version >= 5` first. */
+    /* ---- a durable consumer's filter, kept with its checkpoint. The text is the core's
+     * canonical JSON (src/sub/consumer_filter.c); backends store it as bytes. */
 
     /* Read consumer `name`'s filter: *out an evs__alloc'd NUL-terminated copy, or NULL
      * when none is kept (a consumer made before filters were kept). EVS_ENOTFOUND when
@@ -222,7 +223,25 @@ struct evs__backend {
     const evs__backend_methods *methods;
 };
 
-/* The registry (registry.c): the backend for a name, or NULL. */
+/* Every method of evs__backend_methods, in order; a new method is added here too (the
+ * assertion below counts them). */
+#define EVS__BACKEND_METHODS(X)                                                            \
+    X(open) X(close) X(append) X(sync) X(cursor_open) X(cursor_next) X(cursor_close)       \
+    X(stream_get) X(streams_open) X(streams_next) X(streams_close) X(stat) X(head) X(wait) \
+    X(find_time) X(verify) X(consumer_lock) X(consumer_unlock) X(checkpoint_load)          \
+    X(checkpoint_store) X(consumer_delete) X(consumer_list) X(verify_quick) X(repair)      \
+    X(wake) X(filter_load) X(filter_store)
+#define EVS__COUNT_METHOD(method) +1
+_Static_assert(sizeof(evs__backend_methods) ==
+                   sizeof(const char *) + (0 EVS__BACKEND_METHODS(EVS__COUNT_METHOD)) *
+                                              sizeof(void (*)(void)),
+               "EVS__BACKEND_METHODS lists every method of evs__backend_methods");
+#undef EVS__COUNT_METHOD
+
+/* The registry (registry.c): the backend for a name, or NULL (EVS_ENOTSUP set; also for
+ * a table that lacks a method, the message naming it). */
 const evs__backend_methods *evs__backend_find(const char *name);
+/* The first method `m` lacks, or NULL when it has them all (the registry's check). */
+const char *evs__backend_missing_method(const evs__backend_methods *m);
 
 #endif /* EVS_BACKEND_H */

@@ -32,7 +32,7 @@ int evs__name_problem(const char *name, size_t max_len, size_t *len_out, char *w
 int evs__check_name(const char *name, size_t max_len, const char *what, const char *where,
                     size_t *len_out);
 
-/* Wake every wait on the store's handle (backend version 4), so that a thread whose
+/* Wake every wait on the store's handle (the backend's wake), so that a thread whose
  * evs__wait_interrupt flag was just set stops waiting at once. */
 void evs__store_wake(evs_store *s);
 

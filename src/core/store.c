@@ -74,7 +74,7 @@ int evs_open(evs_store **out, const char *path, const evs_options *opts)
         return rc;
     const evs__backend_methods *m = evs__backend_find("file");
     if (!m)
-        return evs__seterr(EVS_ENOTSUP, "backend 'file' not compiled in");
+        return EVS_ENOTSUP;
     evs_store *s = evs__calloc(1, sizeof *s);
     if (!s)
         return evs__seterr(EVS_ENOMEM, "out of memory opening '%s'", path);
@@ -113,8 +113,7 @@ int evs_close(evs_store *store)
     if (was)
         return evs__seterr(EVS_EMISUSE, "evs_close: store closed twice");
     /* Threads still waiting on the store (a push thread, a tail) end their wait. */
-    if (store->m->version >= 4 && store->m->wake)
-        store->m->wake(store->be, true);
+    store->m->wake(store->be, true);
     int rc = evs__store_unref(store);
     if (rc == 0)
         evs__clearerr();
@@ -152,7 +151,7 @@ _Thread_local const atomic_bool *evs__wait_interrupt;
 
 void evs__store_wake(evs_store *s)
 {
-    if (s && s->m->version >= 4 && s->m->wake)
+    if (s)
         s->m->wake(s->be, false);
 }
 
@@ -228,9 +227,6 @@ int evs_verify_quick(evs_verify_report *report, evs_store *store, evs_verify_cb 
         report = &local;
     memset(report, 0, sizeof *report);
     int rc = evs__check_store(store, "evs_verify_quick");
-    if (rc == 0 && (store->m->version < 3 || !store->m->verify_quick))
-        rc = evs__seterr(EVS_ENOTSUP, "evs_verify_quick: the '%s' backend has no quick check",
-                         store->m->name);
     if (rc == 0)
         rc = store->m->verify_quick(store->be, cb, ctx, report);
     if (rc == 0)

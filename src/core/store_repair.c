@@ -42,8 +42,8 @@ int evs_repair(evs_repair_report *out, const char *dir, const evs_repair_opts *o
     if (rc < 0)
         return rc;
     const evs__backend_methods *m = evs__backend_find("file");
-    if (!m || m->version < 3 || !m->repair)
-        return evs__seterr(EVS_ENOTSUP, "evs_repair: no backend that can repair is compiled in");
+    if (!m)
+        return evs__prefixerr("evs_repair");
     rc = m->repair(dir, &o, out);
     if (rc == 0)
         evs__clearerr();

@@ -419,7 +419,6 @@ static int file_stat(evs__backend *be, evs_stat_info *out)
 }
 
 static const evs__backend_methods file_methods = {
-    .version = EVS__BACKEND_VERSION,
     .name = "file",
     .open = file_open,
     .close = file_close,

@@ -80,15 +80,6 @@ static int check_name(const char *name, const char *fn)
     return 0;
 }
 
-/* The store is usable and its backend keeps consumers. */
-static int check_backend(evs_store *store, const char *fn)
-{
-    int rc = evs__check_store(store, fn);
-    if (rc == 0 && (store->m->version < 2 || !store->m->consumer_lock))
-        rc = evs__seterr(EVS_ENOTSUP, "%s: backend '%s' keeps no consumers", fn, store->m->name);
-    return rc;
-}
-
 /* ---- checkpoint saving ------------------------------------------------------------ */
 
 static int save(evs_consumer *c, bool durable)
@@ -116,18 +107,11 @@ static int maybe_save(evs_consumer *c)
 
 /* ---- open / next / ack / flush / close -------------------------------------------- */
 
-static bool keeps_filters(const evs_store *store)
-{
-    return store->m->version >= 5 && store->m->filter_load && store->m->filter_store;
-}
-
 /* The filter the consumer keeps (*kept, NULL when none), unless it is to be replaced
  * anyway (`replacing`: a damaged one is then simply dropped). */
 static int load_kept_filter(evs_consumer *c, bool replacing, char **kept)
 {
     *kept = NULL;
-    if (!keeps_filters(c->store))
-        return 0;
     int rc = c->store->m->filter_load(c->store->be, c->name, kept);
     if (rc == EVS_ECORRUPT && replacing) {
         evs__clearerr();
@@ -161,7 +145,7 @@ static int settle_filter(evs_consumer *c, const char *kept, const char *text, un
      * rewritten, filter included. Otherwise the filter on disk is already this one.
      * EVS_CONSUMER_ADOPT_NEXT leaves a consumer that keeps none without one. */
     bool adopt_next = (flags & EVS_CONSUMER_ADOPT_NEXT) != 0 && !kept;
-    bool keep_text = keeps_filters(c->store) && (!kept || differs) && !adopt_next;
+    bool keep_text = (!kept || differs) && !adopt_next;
     if (!keep_text)
         return write ? save(c, true) : 0;
     c->saved_at = evs__monotonic_ns();
@@ -227,7 +211,7 @@ static int consumer_open(evs_consumer **out, evs_store *store, const char *name,
     *out = NULL;
     int rc = check_name(name, fn);
     if (rc == 0)
-        rc = check_backend(store, fn);
+        rc = evs__check_store(store, fn);
     if (rc < 0)
         return rc;
     evs_consumer *c = evs__calloc(1, sizeof *c);
@@ -419,7 +403,7 @@ int evs_consumer_reset(evs_store *store, const char *name, int64_t pos)
     const char *fn = "evs_consumer_reset";
     int rc = check_name(name, fn);
     if (rc == 0)
-        rc = check_backend(store, fn);
+        rc = evs__check_store(store, fn);
     if (rc < 0)
         return rc;
     int64_t head = evs_head(store);
@@ -454,7 +438,7 @@ int evs_consumer_delete(evs_store *store, const char *name)
 {
     int rc = check_name(name, "evs_consumer_delete");
     if (rc == 0)
-        rc = check_backend(store, "evs_consumer_delete");
+        rc = evs__check_store(store, "evs_consumer_delete");
     if (rc < 0)
         return rc;
     evs__be_consumer *h;
@@ -521,7 +505,7 @@ int evs_consumers_open(evs_consumer_iter **out, evs_store *store)
     if (!out)
         return evs__seterr(EVS_EMISUSE, "evs_consumers_open: out is NULL");
     *out = NULL;
-    int rc = check_backend(store, "evs_consumers_open");
+    int rc = evs__check_store(store, "evs_consumers_open");
     if (rc < 0)
         return rc;
     evs_consumer_iter *it = evs__calloc(1, sizeof *it);
