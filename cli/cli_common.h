@@ -215,6 +215,16 @@ void cli_filter_free(cli_filter *f);
 int cli_filter_set(cli_filter *f, const char *cmd, int opt, const char *value);
 /* Checks across options, once all are parsed. CLI_EXIT_OK or CLI_EXIT_USAGE. */
 int cli_filter_finish(cli_filter *f, const char *cmd);
+/* A command's own option (not a filter) with its value, applied to ctx. CLI_EXIT_OK,
+ * or an exit code with the problem reported. */
+typedef int (*cli_own_option_fn)(void *ctx, int opt, const char *value);
+/* The argument loop of the commands that take filters: the options numbered below
+ * `filter_count` (CLI_F_SEL_COUNT or CLI_F_COUNT) go to *f, the others to own(); then
+ * cli_filter_finish, and the store directory into *dir. Returns an exit code, or -1
+ * for --help. */
+int cli_filter_parse_args(cli_filter *f, const char **dir, const char *cmd,
+                          const cli_optdef *opts, int filter_count, int argc, char **argv,
+                          cli_own_option_fn own, void *ctx);
 /* A time for --since/--until (cli_time.c): RFC 3339, a bare date YYYY-MM-DD (midnight
  * UTC), "now", or '-' then a number (a fraction allowed) then s, m, h, d or w: now
  * minus that, at most 3660 days back. False when it is none of these, with the reason

@@ -114,3 +114,28 @@ int cli_filter_finish(cli_filter *f, const char *cmd)
         return cli_usage(cmd, "--until must be later than --since");
     return CLI_EXIT_OK;
 }
+
+int cli_filter_parse_args(cli_filter *f, const char **dir, const char *cmd,
+                          const cli_optdef *opts, int filter_count, int argc, char **argv,
+                          cli_own_option_fn own, void *ctx)
+{
+    cli_parser p;
+    cli_parser_init(&p, cmd, argc, argv);
+    const char *dir_arg = NULL;
+    int opt;
+    while ((opt = cli_parser_next_dir(&p, opts, &dir_arg)) != CLI_OPT_END) {
+        if (opt == CLI_OPT_BAD)
+            return CLI_EXIT_USAGE;
+        if (opt == CLI_OPT_HELP)
+            return -1;
+        int code = opt < filter_count ? cli_filter_set(f, cmd, opt, p.value)
+                                      : own(ctx, opt, p.value);
+        if (code != CLI_EXIT_OK)
+            return code;
+    }
+    int code = cli_filter_finish(f, cmd);
+    if (code != CLI_EXIT_OK)
+        return code;
+    *dir = cli_store_dir(cmd, dir_arg);
+    return *dir != NULL ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+}

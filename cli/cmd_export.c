@@ -53,39 +53,28 @@ struct export_args {
     ex_codec codec;
 };
 
+/* -o, --gzip or --zstd. */
+static int set_option(void *ctx, int opt, const char *value)
+{
+    struct export_args *ea = ctx;
+    if (opt == OPT_OUTPUT) {
+        if (value[0] == '\0')
+            return cli_usage("export", "-o wants a file name");
+        ea->output = value;
+        return CLI_EXIT_OK;
+    }
+    ex_codec codec = opt == OPT_GZIP ? EX_GZIP : EX_ZSTD;
+    if (ea->codec != EX_PLAIN && ea->codec != codec)
+        return cli_usage("export", "--gzip and --zstd exclude each other");
+    ea->codec = codec;
+    return CLI_EXIT_OK;
+}
+
 /* Returns an exit code, or -1 for --help. */
 static int parse_args(struct export_args *ea, int argc, char **argv)
 {
-    cli_parser p;
-    cli_parser_init(&p, "export", argc, argv);
-    const char *dir = NULL;
-    int opt;
-    while ((opt = cli_parser_next_dir(&p, export_opts, &dir)) != CLI_OPT_END) {
-        int code = CLI_EXIT_OK;
-        if (opt == CLI_OPT_BAD)
-            return CLI_EXIT_USAGE;
-        if (opt == CLI_OPT_HELP)
-            return -1;
-        if (opt < CLI_F_COUNT) {
-            code = cli_filter_set(&ea->filter, "export", opt, p.value);
-        } else if (opt == OPT_OUTPUT) {
-            if (p.value[0] == '\0')
-                return cli_usage("export", "-o wants a file name");
-            ea->output = p.value;
-        } else {
-            ex_codec codec = opt == OPT_GZIP ? EX_GZIP : EX_ZSTD;
-            if (ea->codec != EX_PLAIN && ea->codec != codec)
-                return cli_usage("export", "--gzip and --zstd exclude each other");
-            ea->codec = codec;
-        }
-        if (code != CLI_EXIT_OK)
-            return code;
-    }
-    int code = cli_filter_finish(&ea->filter, "export");
-    if (code != CLI_EXIT_OK)
-        return code;
-    ea->dir = cli_store_dir("export", dir);
-    return ea->dir != NULL ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+    return cli_filter_parse_args(&ea->filter, &ea->dir, "export", export_opts, CLI_F_COUNT,
+                                 argc, argv, set_option, ea);
 }
 
 static void report_errno(const char *what, const char *path, int err)

@@ -47,35 +47,23 @@ struct read_args {
     enum print_mode mode;
 };
 
+/* --data-only or --count. */
+static int set_option(void *ctx, int opt, const char *value)
+{
+    (void)value;
+    struct read_args *ra = ctx;
+    enum print_mode m = opt == OPT_COUNT ? PRINT_COUNT : PRINT_DATA;
+    if (ra->mode != PRINT_EVENTS && ra->mode != m)
+        return cli_usage("read", "--data-only and --count exclude each other");
+    ra->mode = m;
+    return CLI_EXIT_OK;
+}
+
 /* Returns an exit code, or -1 for --help. */
 static int parse_args(struct read_args *ra, int argc, char **argv)
 {
-    cli_parser p;
-    cli_parser_init(&p, "read", argc, argv);
-    const char *dir = NULL;
-    int opt;
-    while ((opt = cli_parser_next_dir(&p, read_opts, &dir)) != CLI_OPT_END) {
-        int code = CLI_EXIT_OK;
-        if (opt == CLI_OPT_BAD)
-            return CLI_EXIT_USAGE;
-        if (opt == CLI_OPT_HELP)
-            return -1;
-        if (opt < CLI_F_COUNT) {
-            code = cli_filter_set(&ra->filter, "read", opt, p.value);
-        } else {
-            enum print_mode m = opt == OPT_COUNT ? PRINT_COUNT : PRINT_DATA;
-            if (ra->mode != PRINT_EVENTS && ra->mode != m)
-                return cli_usage("read", "--data-only and --count exclude each other");
-            ra->mode = m;
-        }
-        if (code != CLI_EXIT_OK)
-            return code;
-    }
-    int code = cli_filter_finish(&ra->filter, "read");
-    if (code != CLI_EXIT_OK)
-        return code;
-    ra->dir = cli_store_dir("read", dir);
-    return ra->dir != NULL ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+    return cli_filter_parse_args(&ra->filter, &ra->dir, "read", read_opts, CLI_F_COUNT, argc,
+                                 argv, set_option, ra);
 }
 
 /* Copy the cursor's events (or their data, or their number) to stdout until the end,

@@ -60,36 +60,25 @@ static void on_signal(int sig)
     stop_requested = 1;
 }
 
+/* -n or -f. */
+static int set_option(void *ctx, int opt, const char *value)
+{
+    struct tail_args *ta = ctx;
+    if (opt == OPT_FOLLOW) {
+        ta->follow = true;
+        return CLI_EXIT_OK;
+    }
+    if (!cli_parse_i64(value, strlen(value), 0, EVS_MAX_BATCH_COUNT, &ta->lines))
+        return cli_usage("tail", "-n wants a count from 0 to %u, not '%s'", EVS_MAX_BATCH_COUNT,
+                         value);
+    return CLI_EXIT_OK;
+}
+
 /* Returns an exit code, or -1 for --help. */
 static int parse_args(struct tail_args *ta, int argc, char **argv)
 {
-    cli_parser p;
-    cli_parser_init(&p, "tail", argc, argv);
-    const char *dir = NULL;
-    int opt;
-    while ((opt = cli_parser_next_dir(&p, tail_opts, &dir)) != CLI_OPT_END) {
-        int code = CLI_EXIT_OK;
-        if (opt == CLI_OPT_BAD)
-            return CLI_EXIT_USAGE;
-        if (opt == CLI_OPT_HELP)
-            return -1;
-        if (opt < CLI_F_SEL_COUNT) {
-            code = cli_filter_set(&ta->filter, "tail", opt, p.value);
-        } else if (opt == OPT_LINES) {
-            if (!cli_parse_i64(p.value, strlen(p.value), 0, EVS_MAX_BATCH_COUNT, &ta->lines))
-                return cli_usage("tail", "-n wants a count from 0 to %u, not '%s'",
-                                 EVS_MAX_BATCH_COUNT, p.value);
-        } else {
-            ta->follow = true;
-        }
-        if (code != CLI_EXIT_OK)
-            return code;
-    }
-    int code = cli_filter_finish(&ta->filter, "tail");
-    if (code != CLI_EXIT_OK)
-        return code;
-    ta->dir = cli_store_dir("tail", dir);
-    return ta->dir != NULL ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+    return cli_filter_parse_args(&ta->filter, &ta->dir, "tail", tail_opts, CLI_F_SEL_COUNT, argc,
+                                 argv, set_option, ta);
 }
 
 /* The position to print from so that the last `lines` matching events up to `head` are

@@ -1,6 +1,6 @@
 /*
  * fuzz_import_eventlog.c - fuzz target for `evstore import --format eventlog`'s line
- * parser (im_parse_eventlog in cli/import_eventlog.c), which copies the eventlog id raw
+ * parser (im_parse_eventlog in cli/import/import_eventlog.c), which copies the eventlog id raw
  * into metadata it builds in the scratch.
  *
  * Beyond fuzz_import_common.h's checks: the data is the line's "event" object, and the

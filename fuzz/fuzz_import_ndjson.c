@@ -1,6 +1,6 @@
 /*
  * fuzz_import_ndjson.c - fuzz target for `evstore import --format ndjson`'s line parser
- * (im_parse_ndjson in cli/import_ndjson.c): evstore's own envelope lines.
+ * (im_parse_ndjson in cli/import/import_ndjson.c): evstore's own envelope lines.
  *
  * Beyond fuzz_import_common.h's checks: a line with a string "ts" keeps it in the
  * metadata as "imported_ts" (the parsed metadata has that key), and an event's stream

@@ -1,6 +1,6 @@
 /*
  * fuzz_import_ses.c - fuzz target for `evstore import --format simple-event-sourcing`'s
- * line parser (im_parse_ses in cli/import_ses.c): any JSON value per line.
+ * line parser (im_parse_ses in cli/import/import_ses.c): any JSON value per line.
  *
  * Beyond fuzz_import_common.h's checks: the data is the line without surrounding
  * whitespace, byte for byte, and the metadata is exactly {"ses_index":N} for the index

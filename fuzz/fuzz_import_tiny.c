@@ -1,6 +1,6 @@
 /*
  * fuzz_import_tiny.c - fuzz target for `evstore import --format tiny-event-sourcing`'s
- * line parser (im_parse_tiny in cli/import_tiny.c), which rebuilds each event's data
+ * line parser (im_parse_tiny in cli/import/import_tiny.c), which rebuilds each event's data
  * from the line's members in the scratch.
  *
  * Beyond fuzz_import_common.h's checks: the rebuilt data is an object without the

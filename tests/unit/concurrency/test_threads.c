@@ -622,32 +622,17 @@ static void test_close_with_open_cursor(void **state)
 
 /* ---- an append that conflicts where a segment is full ---------------------------- */
 
-/* Count what a query reads; a failure prints the library's message. */
-static int64_t count_events(evs_store *s, const evs_query *q)
-{
-    evs_cursor *c;
-    assert_evs_ok(evs_cursor_open(&c, s, q));
-    evs_event ev;
-    int rc;
-    int64_t n = 0;
-    while ((rc = evs_cursor_next(&ev, c)) > 0)
-        n++;
-    evs_cursor_close(c);
-    assert_evs_ok(rc);
-    return n;
-}
-
 /* n events, all in `stream`, whichever way they are read. */
 static void check_every_path(evs_store *s, const char *stream, int64_t n)
 {
     evs_query q = EVS_QUERY_INIT;
-    assert_int_equal(count_events(s, &q), n);
+    assert_int_equal(tu_count(s, &q), n);
     q.direction = EVS_BACKWARD;
-    assert_int_equal(count_events(s, &q), n);
+    assert_int_equal(tu_count(s, &q), n);
     q.stream = stream;
-    assert_int_equal(count_events(s, &q), n);
+    assert_int_equal(tu_count(s, &q), n);
     q.direction = EVS_FORWARD;
-    assert_int_equal(count_events(s, &q), n);
+    assert_int_equal(tu_count(s, &q), n);
     evs_stream_info info;
     assert_evs_ok(evs_stream_get(&info, s, stream));
     assert_int_equal(info.last_version, n - 1);

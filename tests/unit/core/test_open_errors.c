@@ -11,42 +11,18 @@
  * recomputed here), of version 0, and with a damaged meta file.
  */
 #include "testutil.h"
+#include "victim_fixture.h"
 
 #include <dirent.h>
 #include <stdbool.h>
 
-/* ---- fixture: a store holding "victim-1" (3 events); removed by the teardown ---- */
+/* ---- fixture: victim_fixture.h, a store holding "victim-1" (3 events) ------------ */
 
-typedef struct fixture {
-    char dir[4096];
-    evs_store *store;
-    evs_store *other; /* a second handle some tests open */
-} fixture;
+typedef tu_victim_fixture fixture;
 
 static int setup(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
-    if (!f)
-        return -1;
-    tu_tmpdir(f->dir, sizeof f->dir, "core-open");
-    evs_options o = tu_fast_options();
-    if (evs_open(&f->store, f->dir, &o) != 0)
-        return -1;
-    evs_event_in in[3] = {tu_event("Ev", "1"), tu_event("Ev", "2"), tu_event("Ev", "3")};
-    if (evs_append(NULL, f->store, "victim-1", EVS_EXPECT_NO_STREAM, in, 3) != 0)
-        return -1;
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    evs_close(f->other);
-    evs_close(f->store);
-    tu_cleanup(f->dir);
-    free(f);
-    return 0;
+    return tu_victim_setup(state, "core-open");
 }
 
 /* The message of the last failure open_fails() saw (later calls clear evs_errmsg). */
@@ -373,7 +349,7 @@ static void test_open_newer_format(void **state)
 
 int main(void)
 {
-#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, tu_victim_teardown)
     /* clang-format off */
     const struct CMUnitTest tests[] = {
         T(test_bad_open_options),
