@@ -42,7 +42,7 @@ static inline size_t ap_bom_len(const char *line, size_t len)
 
 typedef struct ap_input {
     int fd;
-    evs_buf buf;     /* bytes read: lines handed out, then the unparsed rest */
+    evs__buf buf;     /* bytes read: lines handed out, then the unparsed rest */
     size_t scan;     /* offset of the next line to hand out */
     size_t searched; /* [scan, searched) is known to hold no newline */
     bool eof;
@@ -95,7 +95,7 @@ typedef struct ap_bad {
 
 /* Strings the parser needs besides the line. */
 typedef struct ap_parse_env {
-    evs_buf *names;             /* unescaped stream and type names are appended here */
+    evs__buf *names;             /* unescaped stream and type names are appended here */
     const char *default_stream; /* --stream, or NULL */
     const ap_line *prev;        /* the previous line of the same commit, or NULL: equal
                                  * names are shared instead of stored again */
@@ -154,7 +154,7 @@ typedef struct ap_ctx {
     ap_opts o;
     evs_store *store;
     ap_input in;
-    evs_buf names; /* unescaped stream and type names of the pending lines */
+    evs__buf names; /* unescaped stream and type names of the pending lines */
     ap_streams streams;
     ap_line *lines; /* pending lines, in input order */
     size_t count;

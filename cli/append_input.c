@@ -22,7 +22,7 @@
 void ap_input_init(ap_input *in, int fd)
 {
     in->fd = fd;
-    in->buf = (evs_buf)EVS_BUF_INIT;
+    in->buf = (evs__buf)EVS__BUF_INIT;
     in->scan = 0;
     in->searched = 0;
     in->eof = false;
@@ -95,7 +95,7 @@ int ap_input_fill(ap_input *in, size_t keep_from, size_t *shift)
     }
     if (evs__buf_reserve(&in->buf, READ_LEN) < 0)
         return ENOMEM;
-    size_t room = in->buf.cap - in->buf.len - 1; /* evs_buf keeps one byte for a NUL */
+    size_t room = in->buf.cap - in->buf.len - 1; /* evs__buf keeps one byte for a NUL */
     ssize_t n;
     do {
         n = read(in->fd, in->buf.ptr + in->buf.len, room);

@@ -29,7 +29,7 @@ static const char *const ignored_names[] = {"pos", "version", "ts"};
 struct span {
     const char *p; /* the raw value; NULL when the field is absent */
     size_t len;
-    evs_json_kind kind;
+    evs__json_kind kind;
 };
 
 struct walk_ctx {
@@ -51,7 +51,7 @@ static int set_bad(ap_bad *bad, const char *field, const char *fmt, ...)
 }
 
 /* Which field a key names; -1 for an unknown one. */
-static int classify_key(const evs_json_member *m)
+static int classify_key(const evs__json_member *m)
 {
     char key[32];
     size_t key_len = m->key_len;
@@ -59,7 +59,7 @@ static int classify_key(const evs_json_member *m)
     if (m->key_has_escape) {
         if (key_len > sizeof key)
             return -1;
-        evs_json_error jerr;
+        evs__json_error jerr;
         if (evs__json_unescape(m->key, m->key_len, key, &key_len, &jerr) != 0)
             return -1;
         k = key;
@@ -76,7 +76,7 @@ static int classify_key(const evs_json_member *m)
 }
 
 /* Returns 1 (a positive value: the walk's own failures are -1) for a bad member. */
-static int on_member(void *vctx, const evs_json_member *m)
+static int on_member(void *vctx, const evs__json_member *m)
 {
     struct walk_ctx *ctx = vctx;
     int f = classify_key(m);
@@ -153,7 +153,7 @@ static size_t skip_ws(const char *s, size_t i, size_t len)
 
 /* Unescape a string field into the names buffer, NUL-terminated, and check it. When it
  * equals the previous line's, share that copy instead. */
-static int put_name(size_t *out_off, evs_buf *names, const struct span *sp, bool raw,
+static int put_name(size_t *out_off, evs__buf *names, const struct span *sp, bool raw,
                     const char *field, size_t max_len, const size_t *prev_off, ap_bad *bad)
 {
     const char *src = raw ? sp->p : sp->p + 1; /* skip the quotes of a JSON string */
@@ -162,7 +162,7 @@ static int put_name(size_t *out_off, evs_buf *names, const struct span *sp, bool
         return AP_PARSE_NOMEM;
     char *dst = names->ptr + names->len;
     size_t n = src_len;
-    evs_json_error jerr;
+    evs__json_error jerr;
     if (raw)
         memcpy(dst, src, src_len);
     else if (evs__json_unescape(src, src_len, dst, &n, &jerr) != 0)
@@ -191,9 +191,9 @@ static int put_name(size_t *out_off, evs_buf *names, const struct span *sp, bool
 static int check_expected(ap_line *out, const struct span *sp, ap_bad *bad)
 {
     bool ok = false;
-    if (sp->kind == EVS_JSON_STRING)
+    if (sp->kind == EVS__JSON_STRING)
         ok = cli_parse_expected(sp->p + 1, sp->len - 2, &out->expected);
-    else if (sp->kind == EVS_JSON_NUMBER)
+    else if (sp->kind == EVS__JSON_NUMBER)
         ok = sp->p[0] != '-' && cli_parse_i64(sp->p, sp->len, 0, INT64_MAX, &out->expected);
     if (!ok)
         return set_bad(bad, "expected_version",
@@ -208,18 +208,18 @@ static int check_fields(ap_line *out, const ap_parse_env *env, const struct span
 {
     if (f[F_TYPE].p == NULL)
         return set_bad(bad, "type", "missing");
-    if (f[F_TYPE].kind != EVS_JSON_STRING)
+    if (f[F_TYPE].kind != EVS__JSON_STRING)
         return set_bad(bad, "type", "must be a string");
     if (f[F_DATA].p == NULL)
         return set_bad(bad, "data", "missing");
-    if (f[F_STREAM].p != NULL && f[F_STREAM].kind != EVS_JSON_STRING)
+    if (f[F_STREAM].p != NULL && f[F_STREAM].kind != EVS__JSON_STRING)
         return set_bad(bad, "stream", "must be a string");
     if (f[F_STREAM].p == NULL && env->default_stream == NULL)
         return set_bad(bad, "stream", "missing, and no --stream given");
-    if (f[F_METADATA].p != NULL && f[F_METADATA].kind != EVS_JSON_OBJECT)
+    if (f[F_METADATA].p != NULL && f[F_METADATA].kind != EVS__JSON_OBJECT)
         return set_bad(bad, "metadata", "must be a JSON object");
     if (f[F_ID].p != NULL) {
-        if (f[F_ID].kind != EVS_JSON_STRING ||
+        if (f[F_ID].kind != EVS__JSON_STRING ||
             evs_uuid_parse(out->id, f[F_ID].p + 1, f[F_ID].len - 2) != 0)
             return set_bad(bad, "id",
                            "must be a UUID string such as "
@@ -237,7 +237,7 @@ static int check_fields(ap_line *out, const ap_parse_env *env, const struct span
     if ((uint64_t)out->data_len + out->meta_len > (uint64_t)(EVS_MAX_EVENT_LEN))
         return set_bad(bad, "data", "data and metadata together exceed the 64 MiB limit");
 
-    struct span def = {env->default_stream, 0, EVS_JSON_STRING};
+    struct span def = {env->default_stream, 0, EVS__JSON_STRING};
     const struct span *stream = f[F_STREAM].p != NULL ? &f[F_STREAM] : &def;
     if (stream == &def)
         def.len = strlen(def.p);
@@ -272,7 +272,7 @@ int ap_parse_line(ap_line *out, const ap_parse_env *env, const char *base, size_
     memset(&ctx, 0, sizeof ctx);
     ctx.bad = bad;
     bad->field[0] = '\0';
-    evs_json_error jerr = {0, NULL};
+    evs__json_error jerr = {0, NULL};
     /* +1: the envelope is a level of nesting the data itself may use. */
     int rc = evs__json_object_walk(line, len, EVS_MAX_JSON_DEPTH + 1, on_member, &ctx, &jerr);
     if (rc > 0)

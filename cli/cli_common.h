@@ -251,7 +251,7 @@ typedef struct cli_out {
 int cli_out_init(cli_out *o, int fd, size_t cap); /* 0, or -1 out of memory */
 void cli_out_free(cli_out *o);
 int cli_out_flush(cli_out *o);
-/* Append bytes; the signature fits evs_json_write_fn so escapes go straight in. */
+/* Append bytes; the signature fits evs__json_write_fn so escapes go straight in. */
 int cli_out_write(void *ctx, const char *p, size_t len);
 int cli_out_str(cli_out *o, const char *s);
 int cli_out_i64(cli_out *o, int64_t v);

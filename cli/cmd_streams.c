@@ -125,7 +125,7 @@ struct found {
 struct found_list {
     struct found *items;
     size_t count, cap;
-    evs_buf names;
+    evs__buf names;
 };
 
 static int found_add(struct found_list *l, const char *name, size_t len,
@@ -160,7 +160,7 @@ static int print_streams(evs_stream_iter *it, const struct streams_args *sa)
         cli_err("streams", "out of memory");
         return CLI_EXIT_ERROR;
     }
-    struct found_list found = {NULL, 0, 0, EVS_BUF_INIT};
+    struct found_list found = {NULL, 0, 0, EVS__BUF_INIT};
     const char *name;
     size_t len;
     evs_stream_info info;

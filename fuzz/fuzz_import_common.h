@@ -52,7 +52,7 @@ static void fz_check_event(const im_line *l, const char *line, size_t len, const
     FZ_CHECK(l->scratch_len <= scratch_cap);
     fz_check_name(ev->stream);
     fz_check_name(ev->type);
-    evs_json_error err;
+    evs__json_error err;
     FZ_CHECK(ev->data != NULL && ev->data_len > 0);
     FZ_CHECK(fz_inside(ev->data, ev->data_len, line, len) ||
              fz_inside(ev->data, ev->data_len, l->scratch, l->scratch_len));

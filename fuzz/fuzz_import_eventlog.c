@@ -15,7 +15,7 @@ struct pos_walk {
     int64_t pos;
 };
 
-static int find_pos(void *ctx, const evs_json_member *m)
+static int find_pos(void *ctx, const evs__json_member *m)
 {
     struct pos_walk *w = ctx;
     if (im_key_is(m, "eventlog_pos")) {

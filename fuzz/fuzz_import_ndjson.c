@@ -8,7 +8,7 @@
  */
 #include "fuzz_import_common.h"
 
-static int has_imported_ts(void *ctx, const evs_json_member *m)
+static int has_imported_ts(void *ctx, const evs__json_member *m)
 {
     (void)ctx;
     return im_key_is(m, "imported_ts") ? 1 : 0;
@@ -18,10 +18,10 @@ struct ts_walk {
     bool has_ts;
 };
 
-static int find_ts(void *ctx, const evs_json_member *m)
+static int find_ts(void *ctx, const evs__json_member *m)
 {
     struct ts_walk *w = ctx;
-    if (im_key_is(m, "ts") && m->kind == EVS_JSON_STRING)
+    if (im_key_is(m, "ts") && m->kind == EVS__JSON_STRING)
         w->has_ts = true;
     return 0;
 }

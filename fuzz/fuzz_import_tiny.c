@@ -16,7 +16,7 @@ struct count_walk {
     int64_t index;
 };
 
-static int count_member(void *ctx, const evs_json_member *m)
+static int count_member(void *ctx, const evs__json_member *m)
 {
     struct count_walk *w = ctx;
     if (im_key_is(m, "index")) {

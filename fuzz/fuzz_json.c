@@ -50,7 +50,7 @@ static void check_string_body(const char *raw, size_t raw_len)
     char *text = malloc(raw_len ? raw_len : 1);
     FZ_CHECK(text != NULL);
     size_t text_len = 0;
-    evs_json_error err;
+    evs__json_error err;
     FZ_CHECK(evs__json_unescape(raw, raw_len, text, &text_len, &err) == 0);
     FZ_CHECK(text_len <= raw_len);
     size_t bad = 0;
@@ -78,7 +78,7 @@ typedef struct walk_ctx {
     size_t members;
 } walk_ctx;
 
-static int on_member(void *vctx, const evs_json_member *m)
+static int on_member(void *vctx, const evs__json_member *m)
 {
     walk_ctx *w = vctx;
     w->members++;
@@ -87,11 +87,11 @@ static int on_member(void *vctx, const evs_json_member *m)
     FZ_CHECK(m->key_has_escape == (memchr(m->key, '\\', m->key_len) != NULL));
     check_string_body(m->key, m->key_len);
 
-    evs_json_error err;
+    evs__json_error err;
     FZ_CHECK(m->value_len > 0);
     FZ_CHECK(evs__json_validate(m->value, m->value_len, EVS_MAX_JSON_DEPTH, &err));
-    FZ_CHECK(m->kind != EVS_JSON_INVALID);
-    if (m->kind == EVS_JSON_STRING) {
+    FZ_CHECK(m->kind != EVS__JSON_INVALID);
+    if (m->kind == EVS__JSON_STRING) {
         FZ_CHECK(m->value_len >= 2 && m->value[0] == '"' && m->value[m->value_len - 1] == '"');
         check_string_body(m->value + 1, m->value_len - 2);
     }
@@ -102,7 +102,7 @@ static int on_member(void *vctx, const evs_json_member *m)
 static void check_walk(const char *buf, size_t len, int depth, bool want_ok)
 {
     walk_ctx w = {buf, len, 0};
-    evs_json_error err = {0, NULL};
+    evs__json_error err = {0, NULL};
     int rc = evs__json_object_walk(buf, len, depth, on_member, &w, &err);
     FZ_CHECK(rc == 0 || rc == -1);
     FZ_CHECK((rc == 0) == want_ok);
@@ -126,13 +126,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size)
         memcpy(buf, data, size);
 
-    evs_json_error err = {0, NULL};
+    evs__json_error err = {0, NULL};
     bool ok = evs__json_validate(buf, size, EVS_MAX_JSON_DEPTH, &err);
     if (!ok)
         FZ_CHECK(err.reason != NULL && err.offset <= size);
     FZ_CHECK((evs_json_validate(buf, size) == 0) == ok);
 
-    evs_json_error err3 = {0, NULL};
+    evs__json_error err3 = {0, NULL};
     bool ok3 = evs__json_validate(buf, size, 3, &err3);
     FZ_CHECK(!ok3 || ok);
 
@@ -153,7 +153,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *out = malloc(size ? size : 1);
     FZ_CHECK(out != NULL);
     size_t out_len = 0;
-    evs_json_error uerr = {0, NULL};
+    evs__json_error uerr = {0, NULL};
     if (evs__json_unescape(buf, size, out, &out_len, &uerr) == 0)
         FZ_CHECK(out_len <= size);
     else

@@ -224,7 +224,7 @@ static void bench(const char *shape, int utf8_only, const char *buf, size_t len,
     const int64_t round_ns = quick ? 10000000 : 40000000;
     const int rounds = quick ? 5 : 25;
     long iters = 1;
-    evs_json_error err = {0, NULL};
+    evs__json_error err = {0, NULL};
 
     if (!utf8_only && !evs__json_validate(buf, len, EVS_MAX_JSON_DEPTH, &err)) {
         fprintf(stderr, "shape %s does not validate: %s at %zu\n", shape, err.reason, err.offset);

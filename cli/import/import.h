@@ -63,7 +63,7 @@ void im_source_close(im_source *s);
 typedef struct im_input {
     im_source src;
     const char *path;
-    evs_buf buf;
+    evs__buf buf;
     size_t scan; /* offset of the next line in buf */
     bool eof;
     uint64_t line_no; /* of the last line handed out, 1-based */
@@ -141,7 +141,7 @@ typedef struct im_ctx {
     uint64_t line;
     bool rows; /* `line` is a row id (futoin) */
     /* Pending events. */
-    evs_buf arena;
+    evs__buf arena;
     im_pending *pend;
     size_t count, cap;
     im_committed_fn committed;
@@ -154,12 +154,12 @@ typedef struct im_ctx {
     size_t *batch_first;
     size_t scratch_cap;
     /* Per-line scratch for the parsers (im_line.scratch). */
-    evs_buf scratch;
+    evs__buf scratch;
     /* Figures. */
     int64_t imported;
     int64_t duplicates; /* events of batches the store already held (same ids) */
     im_progress progress;
-    evs_buf result;        /* members a format adds to the final line: ,"merged":N ... */
+    evs__buf result;        /* members a format adds to the final line: ,"merged":N ... */
     const char *last_file; /* last committed event's place, for messages */
     uint64_t last_line;
 } im_ctx;

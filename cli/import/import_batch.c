@@ -83,7 +83,7 @@ int im_read_error(im_ctx *ic, const char *why)
     return report(ic, CLI_EXIT_ERROR, why);
 }
 
-static int put(evs_buf *b, const char *p, size_t len, size_t *off)
+static int put(evs__buf *b, const char *p, size_t len, size_t *off)
 {
     *off = b->len;
     return evs__buf_append(b, p, len);

@@ -15,12 +15,12 @@
 #include <string.h>
 
 struct el_walk {
-    evs_json_member event, meta, id;
+    evs__json_member event, meta, id;
     bool has_event, has_meta, has_id;
     im_type_stream ts; /* inside "event" */
 };
 
-static int el_member(void *vctx, const evs_json_member *m)
+static int el_member(void *vctx, const evs__json_member *m)
 {
     struct el_walk *w = vctx;
     if (im_key_is(m, "event")) {
@@ -33,7 +33,7 @@ static int el_member(void *vctx, const evs_json_member *m)
     return 0;
 }
 
-static int el_meta_member(void *vctx, const evs_json_member *m)
+static int el_meta_member(void *vctx, const evs__json_member *m)
 {
     struct el_walk *w = vctx;
     if (im_key_is(m, "id")) {
@@ -48,14 +48,14 @@ int im_parse_eventlog(im_line *l, const char *line, size_t len, im_event *ev)
     struct el_walk w;
     memset(&w, 0, sizeof w);
     w.ts.stream_field = l->stream_field;
-    evs_json_error jerr = {0, NULL};
+    evs__json_error jerr = {0, NULL};
     if (evs__json_object_walk(line, len, EVS_MAX_JSON_DEPTH + 2, el_member, &w, &jerr) < 0)
         return im_line_bad_json(l, &jerr);
-    if (!w.has_event || w.event.kind != EVS_JSON_OBJECT)
+    if (!w.has_event || w.event.kind != EVS__JSON_OBJECT)
         return im_line_bad(l, "field \"event\" is missing or not an object");
     (void)evs__json_object_walk(w.event.value, w.event.value_len, EVS_MAX_JSON_DEPTH + 1,
                                 im_pick_type_stream, &w.ts, NULL);
-    if (w.has_meta && w.meta.kind == EVS_JSON_OBJECT)
+    if (w.has_meta && w.meta.kind == EVS__JSON_OBJECT)
         (void)evs__json_object_walk(w.meta.value, w.meta.value_len, EVS_MAX_JSON_DEPTH + 1,
                                     el_meta_member, &w, NULL);
     *ev = IM_EVENT_INIT(NULL, "event", w.event.value, w.event.value_len);

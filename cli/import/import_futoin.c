@@ -253,11 +253,11 @@ static void build_meta(im_line *l, int64_t id, int64_t ns, im_event *ev)
 
 struct stream_walk {
     const char *field;
-    evs_json_member m;
+    evs__json_member m;
     bool found;
 };
 
-static int stream_member(void *vctx, const evs_json_member *m)
+static int stream_member(void *vctx, const evs__json_member *m)
 {
     struct stream_walk *w = vctx;
     (void)im_field_at(m, w->field, &w->m, &w->found);
@@ -276,7 +276,7 @@ static int row_event(struct fu_state *fs, const struct fu_table *t)
         return im_bad(ic, "%s: %s", t->name, why);
     ev.data = (const char *)sqlite3_column_text(st, COL_DATA);
     ev.data_len = (size_t)sqlite3_column_bytes(st, COL_DATA);
-    evs_json_error jerr = {0, NULL};
+    evs__json_error jerr = {0, NULL};
     if (ev.data == NULL)
         return im_bad(ic, "%s: data is NULL", t->name);
     if (!evs__json_validate(ev.data, ev.data_len, EVS_MAX_JSON_DEPTH, &jerr))
@@ -290,7 +290,7 @@ static int row_event(struct fu_state *fs, const struct fu_table *t)
     if (evs__buf_reserve(&ic->scratch, ev.data_len + 256) < 0)
         return im_read_error(ic, "out of memory");
     im_line l = {ic->default_stream, ic->stream_field, 0, 0, false, ic->scratch.ptr, 0, ""};
-    struct stream_walk w = {ic->stream_field, {NULL, 0, false, NULL, 0, EVS_JSON_INVALID}, false};
+    struct stream_walk w = {ic->stream_field, {NULL, 0, false, NULL, 0, EVS__JSON_INVALID}, false};
     if (ic->stream_field != NULL)
         (void)evs__json_object_walk(ev.data, ev.data_len, EVS_MAX_JSON_DEPTH, stream_member, &w,
                                     NULL);

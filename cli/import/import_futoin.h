@@ -43,7 +43,7 @@ void fu_consumers_committed(void *arg, uint64_t id, int64_t pos);
  * code (reported on failure). */
 int fu_consumers_create(fu_consumers *fc, evs_store *store);
 /* Append ,"consumers":[{"consumer":...,"ident":...,"checkpoint":...},...] to out. */
-int fu_consumers_result(const fu_consumers *fc, evs_buf *out);
+int fu_consumers_result(const fu_consumers *fc, evs__buf *out);
 void fu_consumers_free(fu_consumers *fc);
 
 #endif /* EVS_CLI_IMPORT_FUTOIN_H */

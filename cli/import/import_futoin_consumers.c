@@ -245,7 +245,7 @@ int fu_consumers_create(fu_consumers *fc, evs_store *store)
     return CLI_EXIT_OK;
 }
 
-static int put_str(evs_buf *out, const char *s)
+static int put_str(evs__buf *out, const char *s)
 {
     return evs__buf_append(out, s, strlen(s));
 }
@@ -255,7 +255,7 @@ static int buf_write(void *ctx, const char *p, size_t len)
     return evs__buf_append(ctx, p, len);
 }
 
-static int put_json_str(evs_buf *out, const char *s)
+static int put_json_str(evs__buf *out, const char *s)
 {
     if (evs__buf_append(out, "\"", 1) < 0)
         return -1;
@@ -264,7 +264,7 @@ static int put_json_str(evs_buf *out, const char *s)
     return evs__buf_append(out, "\"", 1);
 }
 
-int fu_consumers_result(const fu_consumers *fc, evs_buf *out)
+int fu_consumers_result(const fu_consumers *fc, evs__buf *out)
 {
     int rc = put_str(out, ",\"consumers\":[");
     for (size_t i = 0; rc == 0 && i < fc->count; i++) {

@@ -21,12 +21,12 @@ static const char *const ndjson_fields[N_COUNT] = {"stream",   "type",    "data"
                                                    "metadata", "version", "ts",   "pos"};
 
 struct nd_walk {
-    evs_json_member f[N_COUNT];
+    evs__json_member f[N_COUNT];
     bool seen[N_COUNT];
     char unknown[48];
 };
 
-static int nd_member(void *vctx, const evs_json_member *m)
+static int nd_member(void *vctx, const evs__json_member *m)
 {
     /* Lengths first: one memcmp per member instead of one strlen and compare per field
      * (this runs for every member of every line). */
@@ -44,7 +44,7 @@ static int nd_member(void *vctx, const evs_json_member *m)
     return 1;
 }
 
-static int has_imported_ts(void *ctx, const evs_json_member *m)
+static int has_imported_ts(void *ctx, const evs__json_member *m)
 {
     (void)ctx;
     return im_key_is(m, "imported_ts") ? 1 : 0;
@@ -53,7 +53,7 @@ static int has_imported_ts(void *ctx, const evs_json_member *m)
 /* The metadata to store: the original plus "imported_ts", built in the scratch. */
 static void build_meta(im_line *l, const struct nd_walk *w, im_event *ev)
 {
-    const evs_json_member *meta = w->seen[N_META] ? &w->f[N_META] : NULL;
+    const evs__json_member *meta = w->seen[N_META] ? &w->f[N_META] : NULL;
     if (!w->seen[N_TS] ||
         (meta != NULL && evs__json_object_walk(meta->value, meta->value_len, EVS_MAX_JSON_DEPTH,
                                                has_imported_ts, NULL, NULL) == 1)) {
@@ -90,7 +90,7 @@ int im_parse_ndjson(im_line *l, const char *line, size_t len, im_event *ev)
 {
     struct nd_walk w;
     memset(&w, 0, sizeof w);
-    evs_json_error jerr = {0, NULL};
+    evs__json_error jerr = {0, NULL};
     int rc = evs__json_object_walk(line, len, EVS_MAX_JSON_DEPTH + 1, nd_member, &w, &jerr);
     if (rc > 0)
         return im_line_bad(l,
@@ -103,9 +103,9 @@ int im_parse_ndjson(im_line *l, const char *line, size_t len, im_event *ev)
         return im_line_bad(l, "field \"%s\" is missing", w.seen[N_TYPE] ? "data" : "type");
     if (!w.seen[N_STREAM] && l->default_stream == NULL)
         return im_line_bad(l, "field \"stream\" is missing, and no --stream given");
-    if (w.seen[N_META] && w.f[N_META].kind != EVS_JSON_OBJECT)
+    if (w.seen[N_META] && w.f[N_META].kind != EVS__JSON_OBJECT)
         return im_line_bad(l, "field \"metadata\" must be a JSON object");
-    if (w.seen[N_TS] && w.f[N_TS].kind != EVS_JSON_STRING)
+    if (w.seen[N_TS] && w.f[N_TS].kind != EVS__JSON_STRING)
         return im_line_bad(l, "field \"ts\" must be a string");
     *ev = IM_EVENT_INIT(l->default_stream, NULL, w.f[N_DATA].value, w.f[N_DATA].value_len);
     if (l->want_ts && w.seen[N_TS] &&
@@ -114,13 +114,13 @@ int im_parse_ndjson(im_line *l, const char *line, size_t len, im_event *ev)
     if (w.seen[N_ID]) {
         /* The id's 16 bytes live in the scratch too: the event outlives this frame. */
         unsigned char *id = (unsigned char *)l->scratch + l->scratch_len;
-        if (w.f[N_ID].kind != EVS_JSON_STRING ||
+        if (w.f[N_ID].kind != EVS__JSON_STRING ||
             evs_uuid_parse(id, w.f[N_ID].value + 1, w.f[N_ID].value_len - 2) != 0)
             return im_line_bad(l, "field \"id\" must be a UUID string");
         l->scratch_len += 16;
         ev->id = id;
     }
-    if (w.seen[N_VERSION] && (w.f[N_VERSION].kind != EVS_JSON_NUMBER ||
+    if (w.seen[N_VERSION] && (w.f[N_VERSION].kind != EVS__JSON_NUMBER ||
                               !cli_parse_i64(w.f[N_VERSION].value, w.f[N_VERSION].value_len, 0,
                                              INT64_MAX, &ev->version)))
         return im_line_bad(l, "field \"version\" must be a whole number >= 0");

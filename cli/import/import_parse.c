@@ -29,20 +29,20 @@ int im_line_bad(im_line *l, const char *fmt, ...)
     return -1;
 }
 
-int im_line_bad_json(im_line *l, const evs_json_error *jerr)
+int im_line_bad_json(im_line *l, const evs__json_error *jerr)
 {
     return im_line_bad(l, "not a JSON object: %s at byte %zu",
                        jerr->reason != NULL ? jerr->reason : "error", jerr->offset);
 }
 
-bool im_key_is(const evs_json_member *m, const char *name)
+bool im_key_is(const evs__json_member *m, const char *name)
 {
     return !m->key_has_escape && strlen(name) == m->key_len &&
            memcmp(m->key, name, m->key_len) == 0;
 }
 
 /* Does the key of m equal name[0..len)? */
-static bool key_is_n(const evs_json_member *m, const char *name, size_t len)
+static bool key_is_n(const evs__json_member *m, const char *name, size_t len)
 {
     return !m->key_has_escape && m->key_len == len && memcmp(m->key, name, len) == 0;
 }
@@ -50,11 +50,11 @@ static bool key_is_n(const evs_json_member *m, const char *name, size_t len)
 struct field_find {
     const char *name;
     size_t len;
-    evs_json_member m;
+    evs__json_member m;
     bool found;
 };
 
-static int find_member(void *ctx, const evs_json_member *m)
+static int find_member(void *ctx, const evs__json_member *m)
 {
     struct field_find *f = ctx;
     if (!key_is_n(m, f->name, f->len))
@@ -64,20 +64,20 @@ static int find_member(void *ctx, const evs_json_member *m)
     return 1;
 }
 
-bool im_field_at(const evs_json_member *m, const char *path, evs_json_member *out, bool *found)
+bool im_field_at(const evs__json_member *m, const char *path, evs__json_member *out, bool *found)
 {
     const char *dot = strchr(path, '.');
     size_t len = dot != NULL ? (size_t)(dot - path) : strlen(path);
     if (!key_is_n(m, path, len))
         return false;
-    evs_json_member cur = *m;
+    evs__json_member cur = *m;
     *found = true;
     while (dot != NULL && *found) {
         const char *name = dot + 1;
         dot = strchr(name, '.');
         struct field_find f = {name, dot != NULL ? (size_t)(dot - name) : strlen(name),
-                               {NULL, 0, false, NULL, 0, EVS_JSON_INVALID}, false};
-        if (cur.kind == EVS_JSON_OBJECT)
+                               {NULL, 0, false, NULL, 0, EVS__JSON_INVALID}, false};
+        if (cur.kind == EVS__JSON_OBJECT)
             (void)evs__json_object_walk(cur.value, cur.value_len, EVS_MAX_JSON_DEPTH + 1,
                                         find_member, &f, NULL);
         *found = f.found;
@@ -88,10 +88,10 @@ bool im_field_at(const evs_json_member *m, const char *path, evs_json_member *ou
     return true;
 }
 
-int im_pick_type_stream(void *ctx, const evs_json_member *m)
+int im_pick_type_stream(void *ctx, const evs__json_member *m)
 {
     im_type_stream *w = ctx;
-    if (im_key_is(m, "type") && m->kind == EVS_JSON_STRING) {
+    if (im_key_is(m, "type") && m->kind == EVS__JSON_STRING) {
         w->type = *m;
         w->has_type = true;
     }
@@ -100,13 +100,13 @@ int im_pick_type_stream(void *ctx, const evs_json_member *m)
     return 0;
 }
 
-int im_line_string(im_line *l, const evs_json_member *m, const char *field, const char **out)
+int im_line_string(im_line *l, const evs__json_member *m, const char *field, const char **out)
 {
-    if (m->kind != EVS_JSON_STRING)
+    if (m->kind != EVS__JSON_STRING)
         return im_line_bad(l, "field \"%s\" must be a string", field);
     char *dst = l->scratch + l->scratch_len;
     size_t n;
-    evs_json_error jerr;
+    evs__json_error jerr;
     if (evs__json_unescape(m->value + 1, m->value_len - 2, dst, &n, &jerr) != 0)
         return im_line_bad(l, "field \"%s\": invalid escape: %s", field, jerr.reason);
     for (size_t i = 0; i < n; i++) {
@@ -122,7 +122,7 @@ int im_line_string(im_line *l, const evs_json_member *m, const char *field, cons
     return 0;
 }
 
-int im_line_stream(im_line *l, const evs_json_member *m, const char *where, const char **out)
+int im_line_stream(im_line *l, const evs__json_member *m, const char *where, const char **out)
 {
     if (l->stream_field == NULL) {
         assert(l->default_stream != NULL);

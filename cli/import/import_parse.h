@@ -80,35 +80,35 @@ int im_parse_ses(im_line *l, const char *line, size_t len, im_event *out);
 /* Set l->why (printf-style) and return -1. */
 int im_line_bad(im_line *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* "not a JSON object: <reason> at byte N" into l->why; returns -1. */
-int im_line_bad_json(im_line *l, const evs_json_error *jerr);
+int im_line_bad_json(im_line *l, const evs__json_error *jerr);
 /* True when the member's key is `name` (keys with escapes never match: the formats
  * write plain keys). */
-bool im_key_is(const evs_json_member *m, const char *name);
+bool im_key_is(const evs__json_member *m, const char *name);
 
 /* --stream-field is a dotted path ("data.sku": member sku of member data); a name with a
  * dot in it cannot be named. True when m is the member the path starts at (its first
  * part); *out is then the member the whole path names, found when the function returns
  * true and *found is set. */
-bool im_field_at(const evs_json_member *m, const char *path, evs_json_member *out, bool *found);
+bool im_field_at(const evs__json_member *m, const char *path, evs__json_member *out, bool *found);
 
 /* What an event object says of its own type and stream: its "type" member when that
  * is a string, and the member named by --stream-field (the eventlog and
  * simple-event-sourcing formats). */
 typedef struct im_type_stream {
     const char *stream_field; /* NULL: no --stream-field */
-    evs_json_member type, stream;
+    evs__json_member type, stream;
     bool has_type, has_stream;
 } im_type_stream;
 
 /* An evs__json_object_walk callback that fills the im_type_stream `ctx`. */
-int im_pick_type_stream(void *ctx, const evs_json_member *m);
+int im_pick_type_stream(void *ctx, const evs__json_member *m);
 /* Unescape the JSON string member m into the scratch, NUL-terminated; `field` names it
  * in messages. 0 with *out, or -1 when it is not a string, is empty or holds a
  * control character (names may hold none). */
-int im_line_string(im_line *l, const evs_json_member *m, const char *field, const char **out);
+int im_line_string(im_line *l, const evs__json_member *m, const char *field, const char **out);
 /* The stream from l->stream_field when it is set (m is that member of the event, or
  * NULL when the event has none; `where` names the object in messages), else
  * l->default_stream. 0 or -1. */
-int im_line_stream(im_line *l, const evs_json_member *m, const char *where, const char **out);
+int im_line_stream(im_line *l, const evs__json_member *m, const char *where, const char **out);
 
 #endif /* EVS_CLI_IMPORT_PARSE_H */

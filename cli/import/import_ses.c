@@ -25,7 +25,7 @@ static bool is_space(char c)
 
 int im_parse_ses(im_line *l, const char *line, size_t len, im_event *ev)
 {
-    evs_json_error jerr = {0, NULL};
+    evs__json_error jerr = {0, NULL};
     if (!evs__json_validate(line, len, EVS_MAX_JSON_DEPTH, &jerr))
         return im_line_bad(l, "not JSON: %s at byte %zu",
                            jerr.reason != NULL ? jerr.reason : "error", jerr.offset);

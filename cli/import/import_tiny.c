@@ -22,11 +22,11 @@ struct tiny_walk {
     const char *stream_field;
     char *data; /* the data object being built, in the scratch */
     size_t len;
-    const evs_json_member *type, *index, *stream;
-    evs_json_member type_m, index_m, stream_m;
+    const evs__json_member *type, *index, *stream;
+    evs__json_member type_m, index_m, stream_m;
 };
 
-static int tiny_member(void *vctx, const evs_json_member *m)
+static int tiny_member(void *vctx, const evs__json_member *m)
 {
     struct tiny_walk *w = vctx;
     if (im_key_is(m, "index")) {
@@ -63,7 +63,7 @@ int im_parse_tiny(im_line *l, const char *line, size_t len, im_event *ev)
     /* The data first (at most the line: each member costs what it cost in the line),
      * then the names after it. */
     w.data = l->scratch + l->scratch_len;
-    evs_json_error jerr = {0, NULL};
+    evs__json_error jerr = {0, NULL};
     if (evs__json_object_walk(line, len, EVS_MAX_JSON_DEPTH + 1, tiny_member, &w, &jerr) < 0)
         return im_line_bad_json(l, &jerr);
     if (w.len == 0)
@@ -73,7 +73,7 @@ int im_parse_tiny(im_line *l, const char *line, size_t len, im_event *ev)
     int64_t index;
     if (w.index == NULL)
         return im_line_bad(l, "field \"index\" is missing");
-    if (w.index->kind != EVS_JSON_NUMBER ||
+    if (w.index->kind != EVS__JSON_NUMBER ||
         !cli_parse_i64(w.index->value, w.index->value_len, 0, INT64_MAX, &index))
         return im_line_bad(l, "field \"index\" must be a whole number >= 0");
     if (index != l->seq)

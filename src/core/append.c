@@ -84,7 +84,7 @@ static int check_event(const evs_event_in *in, evs__event_w *w, const where *at,
         return fail(at, EVS_EINVAL,
                     "event is %zu bytes of data and metadata, more than the maximum of %u",
                     in->data_len + in->metadata_len, EVS_MAX_EVENT_LEN);
-    evs_json_error err;
+    evs__json_error err;
     if (!evs__json_validate(in->data, in->data_len, EVS_MAX_JSON_DEPTH, &err))
         return fail(at, EVS_EINVAL, "field 'data' is not valid JSON: %s at byte %zu", err.reason,
                     err.offset);

@@ -150,7 +150,7 @@ int evs_time_parse(int64_t *out, const char *text, size_t len)
 
 int evs_json_validate(const char *buf, size_t len)
 {
-    evs_json_error err;
+    evs__json_error err;
     if (!buf)
         return evs__seterr(EVS_EINVAL, "JSON text is NULL");
     if (!evs__json_validate(buf, len, EVS_MAX_JSON_DEPTH, &err))

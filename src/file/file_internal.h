@@ -309,8 +309,8 @@ typedef struct file_backend {
     int wfd;                     /* active segment, O_RDWR; -1 until needed */
     int widx_fd;                 /* its .idx */
     uint64_t wseg;               /* first pos of the active segment */
-    evs_buf wbuf;                /* encoded records of one commit */
-    evs_buf ibuf;                /* their .idx entries */
+    evs__buf wbuf;                /* encoded records of one commit */
+    evs__buf ibuf;                /* their .idx entries */
     tab_undo *undo;
     size_t undo_len;
     size_t undo_cap;

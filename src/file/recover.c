@@ -385,7 +385,7 @@ static int keep_cut_bytes(recovery *rv)
     if (!committed)
         return 0;
     char dir[4096], name[64], line[512], when[40];
-    evs_buf note = EVS_BUF_INIT;
+    evs__buf note = EVS__BUF_INIT;
     int rc = evs__aside_make_dir(fb, dir, sizeof dir);
     evs__time_format(when, sizeof when, evs__now_ns());
     snprintf(line, sizeof line,

@@ -51,7 +51,7 @@ static int write_note(repair_job *job, const char *tail_name, const evs_repair_r
 {
     const repair_plan *p = job->plan;
     file_backend *fb = job->fb;
-    evs_buf b = EVS_BUF_INIT;
+    evs__buf b = EVS__BUF_INIT;
     char line[1400], when[40];
     evs__time_format(when, sizeof when, evs__now_ns());
     int rc = 0;

@@ -552,7 +552,7 @@ int evs__seg_write_cache(file_backend *fb, uint64_t first_pos, const char *ext, 
  * file (several processes may do this at once: they write identical bytes). */
 static int idx_rebuild(file_backend *fb, seg *s, uint64_t count)
 {
-    evs_buf b = EVS_BUF_INIT;
+    evs__buf b = EVS__BUF_INIT;
     int rc = evs__buf_reserve(&b, count * IDX_ENTRY_LEN);
     if (rc < 0)
         return rc;

@@ -37,7 +37,7 @@ typedef struct listed {
 } listed;
 
 struct evs__be_streams {
-    evs_buf names;
+    evs__buf names;
     listed *items;
     size_t count;
     size_t cap;

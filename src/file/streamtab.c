@@ -483,7 +483,7 @@ static void tab_reset(streamtab *t)
 typedef struct snap_writer {
     unsigned char *slots;  /* slot area of the new file */
     uint64_t nslots;
-    evs_buf names;
+    evs__buf names;
     uint64_t names_base;   /* file offset of the names heap */
     uint64_t count;
     int rc;
@@ -515,7 +515,7 @@ int evs__tab_write_snapshot(file_backend *fb, bool durable)
     uint64_t n = evs__tab_stream_count(t), nslots = 64;
     while (nslots < n * 2)
         nslots *= 2;
-    snap_writer w = {NULL, nslots, EVS_BUF_INIT, SNAP_HDR_LEN + nslots * SNAP_SLOT_LEN, 0, 0};
+    snap_writer w = {NULL, nslots, EVS__BUF_INIT, SNAP_HDR_LEN + nslots * SNAP_SLOT_LEN, 0, 0};
     unsigned char *file = evs__calloc(1, (size_t)w.names_base);
     if (!file)
         return evs__seterr(EVS_ENOMEM, "out of memory writing the index snapshot");

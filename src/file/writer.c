@@ -49,7 +49,7 @@ typedef struct group {
     head_view h;            /* the head as it will be published */
     uint64_t flushed_pos;   /* records up to here were written out (segment roll) */
     uint64_t buf_first_pos; /* position of the first record in fb->wbuf */
-    evs_buf rec_offs;       /* uint64 offset in wbuf of each record there */
+    evs__buf rec_offs;       /* uint64 offset in wbuf of each record there */
     int64_t ts;      /* "now" for this round: the clock, never below the head's ts */
     int64_t last_ts; /* of the last record encoded (or the head's): ts never decreases */
     uint64_t file_size; /* of the active segment: past h.end it holds only zeros */

@@ -37,7 +37,7 @@ enum { EVS_SIMD_SCALAR = 0, EVS_SIMD_SSE2 = 1, EVS_SIMD_AVX2 = 2 };
 
 /* The deepest nesting the parser's stack can hold (one bit per level, 512 bytes of
  * stack). A larger max_depth is treated as this. */
-#define EVS_JSON_STACK_MAX 4096
+#define EVS__JSON_STACK_MAX 4096
 
 /* The code path in use: the best the CPU supports unless a test forced another. */
 int evs__json_simd_level(void);
@@ -47,15 +47,15 @@ int evs__json_simd_level(void);
  * changes the path for every thread. */
 int evs__json_force_simd(int level);
 
-typedef struct evs_json_parser {
+typedef struct evs__json_parser {
     const unsigned char *base; /* start of the input; error offsets count from here */
     const unsigned char *end;  /* one past the last input byte */
-    evs_json_error *err;       /* never NULL */
+    evs__json_error *err;       /* never NULL */
     int simd;                  /* EVS_SIMD_* used for this call */
-} evs_json_parser;
+} evs__json_parser;
 
 /* Record an error at `at` and return NULL, so that parsers can `return fail(...)`. */
-static inline const unsigned char *evs__json_fail(evs_json_parser *jp, const unsigned char *at,
+static inline const unsigned char *evs__json_fail(evs__json_parser *jp, const unsigned char *at,
                                                   const char *reason)
 {
     jp->err->offset = (size_t)(at - jp->base);
@@ -66,12 +66,12 @@ static inline const unsigned char *evs__json_fail(evs_json_parser *jp, const uns
 /* Parse one value starting at p (a non-whitespace byte, or end) with at most
  * max_depth levels of arrays and objects. Returns the first byte after the value, or
  * NULL with jp->err filled. */
-const unsigned char *evs__json_parse_value(evs_json_parser *jp, const unsigned char *p,
+const unsigned char *evs__json_parse_value(evs__json_parser *jp, const unsigned char *p,
                                            int max_depth);
 
 /* Parse the rest of a string whose opening quote is just before p. Returns the byte
  * after the closing quote, or NULL. Sets *has_escape when the string has a backslash. */
-const unsigned char *evs__json_parse_string(evs_json_parser *jp, const unsigned char *p,
+const unsigned char *evs__json_parse_string(evs__json_parser *jp, const unsigned char *p,
                                             bool *has_escape);
 
 /* Read the escape whose backslash is at p. Returns the byte after it (after both halves
@@ -79,7 +79,7 @@ const unsigned char *evs__json_parse_string(evs_json_parser *jp, const unsigned 
  * says what the end of the input is: the end of the string's raw content (unescape: a
  * high surrogate there is lone, a cut escape "truncated") or possibly the middle of the
  * string (validation: "unterminated string"). */
-const unsigned char *evs__json_read_escape(evs_json_parser *jp, const unsigned char *p,
+const unsigned char *evs__json_read_escape(evs__json_parser *jp, const unsigned char *p,
                                            unsigned *cp, bool at_string_end);
 
 /* The first byte in [p, end) that a JSON string cannot hold as is ('"', '\\' or a byte

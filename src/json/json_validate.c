@@ -19,7 +19,7 @@
 #include <stdint.h>
 #include <string.h>
 
-static inline const unsigned char *fail(evs_json_parser *jp, const unsigned char *at,
+static inline const unsigned char *fail(evs__json_parser *jp, const unsigned char *at,
                                         const char *reason)
 {
     return evs__json_fail(jp, at, reason);
@@ -142,7 +142,7 @@ static const signed char hex_val[256] = {
 }; /* digit value + 1; 0 = not a hex digit */
 
 /* The four hex digits at p. */
-static const unsigned char *read_hex4(evs_json_parser *jp, const unsigned char *p, unsigned *cp,
+static const unsigned char *read_hex4(evs__json_parser *jp, const unsigned char *p, unsigned *cp,
                                       const char *eoi_reason)
 {
     unsigned v = 0;
@@ -158,7 +158,7 @@ static const unsigned char *read_hex4(evs_json_parser *jp, const unsigned char *
     return p + 4;
 }
 
-const unsigned char *evs__json_read_escape(evs_json_parser *jp, const unsigned char *p,
+const unsigned char *evs__json_read_escape(evs__json_parser *jp, const unsigned char *p,
                                            unsigned *cp, bool at_string_end)
 {
     static const char lone[] = "lone surrogate in \\u escape";
@@ -215,7 +215,7 @@ const unsigned char *evs__json_read_escape(evs_json_parser *jp, const unsigned c
 }
 
 /* The general case: any length, escapes, non-ASCII. */
-static const unsigned char *parse_string_slow(evs_json_parser *jp, const unsigned char *p,
+static const unsigned char *parse_string_slow(evs__json_parser *jp, const unsigned char *p,
                                               bool *has_escape)
 {
     const unsigned char *end = jp->end;
@@ -243,7 +243,7 @@ static const unsigned char *parse_string_slow(evs_json_parser *jp, const unsigne
 }
 
 __attribute__((always_inline)) static inline const unsigned char *
-parse_string(evs_json_parser *jp, const unsigned char *p, bool *has_escape)
+parse_string(evs__json_parser *jp, const unsigned char *p, bool *has_escape)
 {
 #if EVS_JSON_X86
     /* Most keys and values are short ASCII without escapes: one block decides. */
@@ -263,7 +263,7 @@ parse_string(evs_json_parser *jp, const unsigned char *p, bool *has_escape)
     return parse_string_slow(jp, p, has_escape);
 }
 
-const unsigned char *evs__json_parse_string(evs_json_parser *jp, const unsigned char *p,
+const unsigned char *evs__json_parse_string(evs__json_parser *jp, const unsigned char *p,
                                             bool *has_escape)
 {
     return parse_string(jp, p, has_escape);
@@ -284,7 +284,7 @@ static inline const unsigned char *skip_digits(const unsigned char *p, const uns
 }
 
 /* -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
-static inline const unsigned char *parse_number(evs_json_parser *jp, const unsigned char *p)
+static inline const unsigned char *parse_number(evs__json_parser *jp, const unsigned char *p)
 {
     const unsigned char *end = jp->end;
 
@@ -312,7 +312,7 @@ static inline const unsigned char *parse_number(evs_json_parser *jp, const unsig
     return p;
 }
 
-static inline const unsigned char *parse_literal(evs_json_parser *jp, const unsigned char *p,
+static inline const unsigned char *parse_literal(evs__json_parser *jp, const unsigned char *p,
                                                  const char *lit, size_t n)
 {
     if ((size_t)(jp->end - p) >= n && memcmp(p, lit, n) == 0)
@@ -340,17 +340,17 @@ static inline const unsigned char *skip_ws(const unsigned char *p, const unsigne
 #define STACK_CLEAR(s, d) ((s)[(d) >> 6] &= ~((uint64_t)1 << ((d)&63)))
 #define STACK_TEST(s, d)  (((s)[(d) >> 6] >> ((d)&63)) & 1)
 
-const unsigned char *evs__json_parse_value(evs_json_parser *jp, const unsigned char *p,
+const unsigned char *evs__json_parse_value(evs__json_parser *jp, const unsigned char *p,
                                            int max_depth)
 {
-    uint64_t stack[EVS_JSON_STACK_MAX / 64];
+    uint64_t stack[EVS__JSON_STACK_MAX / 64];
     const unsigned char *end = jp->end;
     bool has_escape; /* unused here */
     int depth = 0;
     bool in_object = false; /* the innermost open container, cached from the stack */
 
-    if (max_depth > EVS_JSON_STACK_MAX)
-        max_depth = EVS_JSON_STACK_MAX;
+    if (max_depth > EVS__JSON_STACK_MAX)
+        max_depth = EVS__JSON_STACK_MAX;
 
 value: /* p is at the first byte of a value, or at the end */
     if (p == end)
@@ -452,12 +452,13 @@ key: /* p is where a member's key must start */
 
 /* ---- entry point ------------------------------------------------------------------ */
 
-bool evs__json_validate(const char *buf, size_t len, int max_depth, evs_json_error *err)
+bool evs__json_validate(const char *buf, size_t len, int max_depth, evs__json_error *err)
 {
     static const unsigned char empty[1];
-    evs_json_error dummy;
+    evs__json_error dummy;
     const unsigned char *base = buf ? (const unsigned char *)buf : empty;
-    evs_json_parser jp = {base, base + (buf ? len : 0), err ? err : &dummy, evs__json_simd_level()};
+    evs__json_parser jp = {base, base + (buf ? len : 0), err ? err : &dummy,
+                           evs__json_simd_level()};
     const unsigned char *p = skip_ws(base, jp.end);
 
     p = evs__json_parse_value(&jp, p, max_depth);

@@ -12,30 +12,30 @@
 
 /* ---- object walk ------------------------------------------------------------------ */
 
-static evs_json_kind kind_of(unsigned char c)
+static evs__json_kind kind_of(unsigned char c)
 {
     switch (c) {
     case '{':
-        return EVS_JSON_OBJECT;
+        return EVS__JSON_OBJECT;
     case '[':
-        return EVS_JSON_ARRAY;
+        return EVS__JSON_ARRAY;
     case '"':
-        return EVS_JSON_STRING;
+        return EVS__JSON_STRING;
     case 't':
-        return EVS_JSON_TRUE;
+        return EVS__JSON_TRUE;
     case 'f':
-        return EVS_JSON_FALSE;
+        return EVS__JSON_FALSE;
     case 'n':
-        return EVS_JSON_NULL;
+        return EVS__JSON_NULL;
     default:
-        return EVS_JSON_NUMBER;
+        return EVS__JSON_NUMBER;
     }
 }
 
 /* Parse `"key": value` at p (the key's opening quote) into *m. Returns the byte after
  * the value, or NULL. */
-static const unsigned char *parse_member(evs_json_parser *jp, const unsigned char *p, int max_depth,
-                                         evs_json_member *m)
+static const unsigned char *parse_member(evs__json_parser *jp, const unsigned char *p,
+                                         int max_depth, evs__json_member *m)
 {
     const unsigned char *key = p + 1;
 
@@ -61,13 +61,14 @@ static const unsigned char *parse_member(evs_json_parser *jp, const unsigned cha
     return p;
 }
 
-int evs__json_object_walk(const char *buf, size_t len, int max_depth, evs_json_member_cb cb,
-                          void *ctx, evs_json_error *err)
+int evs__json_object_walk(const char *buf, size_t len, int max_depth, evs__json_member_cb cb,
+                          void *ctx, evs__json_error *err)
 {
     static const unsigned char empty[1];
-    evs_json_error dummy;
+    evs__json_error dummy;
     const unsigned char *base = buf ? (const unsigned char *)buf : empty;
-    evs_json_parser jp = {base, base + (buf ? len : 0), err ? err : &dummy, evs__json_simd_level()};
+    evs__json_parser jp = {base, base + (buf ? len : 0), err ? err : &dummy,
+                           evs__json_simd_level()};
     const unsigned char *p = evs__json_skip_ws(base, jp.end);
 
     if (p == jp.end) {
@@ -86,7 +87,7 @@ int evs__json_object_walk(const char *buf, size_t len, int max_depth, evs_json_m
     if (p < jp.end && *p == '}')
         goto close;
     for (;;) {
-        evs_json_member m;
+        evs__json_member m;
         if (p == jp.end) {
             evs__json_fail(&jp, p, "unexpected end of input");
             return -1;
@@ -154,12 +155,12 @@ static size_t put_utf8(unsigned char *o, unsigned cp)
  * escape is at least as long as the UTF-8 it becomes (\uXXXX = 6 bytes -> at most 3,
  * a surrogate pair = 12 -> 4), and each escape is read before its output is written. */
 int evs__json_unescape(const char *raw, size_t raw_len, char *out, size_t *out_len,
-                       evs_json_error *err)
+                       evs__json_error *err)
 {
     static const unsigned char empty[1];
-    evs_json_error dummy;
+    evs__json_error dummy;
     const unsigned char *base = raw ? (const unsigned char *)raw : empty;
-    evs_json_parser jp = {base, base + (raw ? raw_len : 0), err ? err : &dummy, EVS_SIMD_SCALAR};
+    evs__json_parser jp = {base, base + (raw ? raw_len : 0), err ? err : &dummy, EVS_SIMD_SCALAR};
     const unsigned char *p = base;
     unsigned char *o = (unsigned char *)out;
 
@@ -205,7 +206,7 @@ static size_t escape_byte(char *e, unsigned char c)
     return 6;
 }
 
-int evs__json_escape(const char *s, size_t len, evs_json_write_fn write, void *ctx)
+int evs__json_escape(const char *s, size_t len, evs__json_write_fn write, void *ctx)
 {
     if (s == NULL || len == 0)
         return 0;

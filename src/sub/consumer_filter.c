@@ -24,12 +24,12 @@ static int put(void *ctx, const char *p, size_t len)
     return evs__buf_append(ctx, p, len);
 }
 
-static int put_str(evs_buf *b, const char *s)
+static int put_str(evs__buf *b, const char *s)
 {
     return put(b, s, strlen(s));
 }
 
-static int put_json_str(evs_buf *b, const char *s)
+static int put_json_str(evs__buf *b, const char *s)
 {
     int rc = put(b, "\"", 1);
     if (rc == 0)
@@ -38,7 +38,7 @@ static int put_json_str(evs_buf *b, const char *s)
 }
 
 /* ,"name": or {"name": for the first field. */
-static int put_key(evs_buf *b, const char *name)
+static int put_key(evs__buf *b, const char *name)
 {
     int rc = put(b, b->len == 1 ? "\"" : ",\"", b->len == 1 ? 1 : 2);
     if (rc == 0)
@@ -46,7 +46,7 @@ static int put_key(evs_buf *b, const char *name)
     return rc == 0 ? put(b, "\":", 2) : rc;
 }
 
-static int put_time(evs_buf *b, const char *name, int64_t ts_ns)
+static int put_time(evs__buf *b, const char *name, int64_t ts_ns)
 {
     char ts[64];
     size_t n = evs_time_format(ts, sizeof ts, ts_ns);
@@ -64,7 +64,7 @@ static int by_bytes(const void *a, const void *b)
 }
 
 /* The types, sorted and without repeats. */
-static int put_types(evs_buf *b, const evs_query *q)
+static int put_types(evs__buf *b, const evs_query *q)
 {
     const char **sorted = evs__alloc(q->type_count * sizeof *sorted);
     if (!sorted)
@@ -86,7 +86,7 @@ static int put_types(evs_buf *b, const evs_query *q)
     return rc == 0 ? put(b, "]", 1) : rc;
 }
 
-static int encode(evs_buf *b, const evs_query *q)
+static int encode(evs__buf *b, const evs_query *q)
 {
     int rc = put(b, "{", 1);
     if (rc == 0 && q->stream) {
@@ -118,7 +118,7 @@ static int encode(evs_buf *b, const evs_query *q)
     if (rc == 0 && q->until_ns != 0)
         rc = put_time(b, "until", q->until_ns);
     if (rc == 0)
-        rc = put(b, "}", 1); /* evs_buf keeps a NUL after it */
+        rc = put(b, "}", 1); /* evs__buf keeps a NUL after it */
     return rc;
 }
 
@@ -128,7 +128,7 @@ int evs__filter_encode(const evs_query *q, const char *consumer, char **out)
     int rc = evs__query_adopt(&adopted, q, "consumer filter");
     if (rc < 0)
         return rc;
-    evs_buf b = EVS_BUF_INIT;
+    evs__buf b = EVS__BUF_INIT;
     rc = encode(&b, &adopted);
     if (rc == 0 && b.len > EVS__MAX_FILTER_TEXT)
         rc = evs__seterr(EVS_EINVAL,

@@ -1,5 +1,5 @@
 /*
- * buf.c - a growable byte buffer (evs_buf), the project's one dynamic string/byte type.
+ * buf.c - a growable byte buffer (evs__buf), the project's one dynamic string/byte type.
  *
  * Growth is geometric (x2, minimum 64 bytes) so a sequence of appends costs amortised
  * O(1) per byte. One spare byte is always kept past `len` and set to NUL after every
@@ -16,7 +16,7 @@
 
 #define BUF_MIN_CAP 64
 
-int evs__buf_reserve(evs_buf *b, size_t extra)
+int evs__buf_reserve(evs__buf *b, size_t extra)
 {
     /* +1 for the NUL kept past len. No object may exceed PTRDIFF_MAX bytes. */
     if (extra > (size_t)PTRDIFF_MAX - 1 - b->len)
@@ -38,7 +38,7 @@ int evs__buf_reserve(evs_buf *b, size_t extra)
     return 0;
 }
 
-int evs__buf_append(evs_buf *b, const void *p, size_t len)
+int evs__buf_append(evs__buf *b, const void *p, size_t len)
 {
     int rc = evs__buf_reserve(b, len);
     if (rc < 0)
@@ -50,7 +50,7 @@ int evs__buf_append(evs_buf *b, const void *p, size_t len)
     return 0;
 }
 
-void evs__buf_free(evs_buf *b)
+void evs__buf_free(evs__buf *b)
 {
     if (b == NULL)
         return;

@@ -27,17 +27,17 @@ char *evs__strndup(const char *s, size_t len); /* NUL-terminated copy */
 void evs__alloc_fail_after(long n, bool sticky);
 
 /* ---- growable byte buffer --------------------------------------------------------- */
-typedef struct evs_buf {
+typedef struct evs__buf {
     char *ptr;  /* NULL until the first reserve */
     size_t len; /* bytes in use */
     size_t cap; /* bytes allocated */
-} evs_buf;
+} evs__buf;
 
-#define EVS_BUF_INIT {NULL, 0, 0}
+#define EVS__BUF_INIT {NULL, 0, 0}
 
-int evs__buf_reserve(evs_buf *b, size_t extra);            /* 0 or EVS_ENOMEM */
-int evs__buf_append(evs_buf *b, const void *p, size_t len); /* 0 or EVS_ENOMEM */
-void evs__buf_free(evs_buf *b);
+int evs__buf_reserve(evs__buf *b, size_t extra);            /* 0 or EVS_ENOMEM */
+int evs__buf_append(evs__buf *b, const void *p, size_t len); /* 0 or EVS_ENOMEM */
+void evs__buf_free(evs__buf *b);
 
 /* ---- versioned public structs ----------------------------------------------------- */
 /* A public struct that starts with `unsigned int version` and grows only at its end.

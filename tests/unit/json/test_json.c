@@ -305,7 +305,7 @@ static bool ref_value(ref *r)
 
 static bool ref_validate(const void *s, size_t len, int max_depth, size_t *err)
 {
-    ref r = {s, len, 0, 0, 0, max_depth > EVS_JSON_STACK_MAX ? EVS_JSON_STACK_MAX : max_depth};
+    ref r = {s, len, 0, 0, 0, max_depth > EVS__JSON_STACK_MAX ? EVS__JSON_STACK_MAX : max_depth};
     ref_ws(&r);
     bool ok = ref_value(&r);
     if (ok) {
@@ -324,7 +324,7 @@ static void check_doc(const void *s, size_t len, int max_depth, bool want_ok, si
                       const char *want_reason, int line)
 {
     char *buf = dup_exact(s, len);
-    evs_json_error err = {12345, NULL};
+    evs__json_error err = {12345, NULL};
     bool ok = evs__json_validate(buf, len, max_depth, &err);
     size_t ref_off = 0;
     bool ref_ok = ref_validate(buf, len, max_depth, &ref_off);
@@ -454,7 +454,7 @@ static void test_whitespace_and_trailing(void **state)
     BAD("null\n\n?", 6);
     check_doc("1\x00", 2, EVS_MAX_JSON_DEPTH, false, 1, NULL, __LINE__);
 
-    evs_json_error err = {99, NULL};
+    evs__json_error err = {99, NULL};
     assert_false(evs__json_validate(NULL, 0, 10, &err));
     assert_int_equal(err.offset, 0);
     assert_false(evs__json_validate(NULL, 0, 10, NULL));
@@ -761,13 +761,13 @@ static void test_depth(void **state)
     check_doc("[[1],[2],{\"a\":[3]}]", 19, 2, false, 14, NULL, __LINE__);
     check_doc("[[1],[2],{\"a\":3}]", 17, 2, true, 0, NULL, __LINE__);
 
-    /* Beyond the stack: max_depth is capped at EVS_JSON_STACK_MAX. */
+    /* Beyond the stack: max_depth is capped at EVS__JSON_STACK_MAX. */
     size_t len;
-    char *s = nested(EVS_JSON_STACK_MAX, 0, &len);
+    char *s = nested(EVS__JSON_STACK_MAX, 0, &len);
     check_doc(s, len, 1000000, true, 0, NULL, __LINE__);
     free(s);
-    s = nested(EVS_JSON_STACK_MAX + 1, 0, &len);
-    check_doc(s, len, 1000000, false, EVS_JSON_STACK_MAX, NULL, __LINE__);
+    s = nested(EVS__JSON_STACK_MAX + 1, 0, &len);
+    check_doc(s, len, 1000000, false, EVS__JSON_STACK_MAX, NULL, __LINE__);
     free(s);
 
     /* A hostile megabyte of '[' costs no C stack. */
@@ -775,7 +775,7 @@ static void test_depth(void **state)
     char *deep = malloc(n);
     assert_non_null(deep);
     memset(deep, '[', n);
-    evs_json_error err;
+    evs__json_error err;
     assert_false(evs__json_validate(deep, n, EVS_MAX_JSON_DEPTH, &err));
     assert_int_equal(err.offset, EVS_MAX_JSON_DEPTH);
     free(deep);
@@ -938,10 +938,10 @@ static void test_utf8_api(void **state)
 typedef struct walk_log {
     int count;
     int stop_at; /* return 42 from this member (0-based), or -1 */
-    evs_json_member m[16];
+    evs__json_member m[16];
 } walk_log;
 
-static int log_member(void *ctx, const evs_json_member *m)
+static int log_member(void *ctx, const evs__json_member *m)
 {
     walk_log *log = ctx;
     if (log->count < 16)
@@ -949,8 +949,8 @@ static int log_member(void *ctx, const evs_json_member *m)
     return log->count++ == log->stop_at ? 42 : 0;
 }
 
-static void expect_member(const evs_json_member *m, const char *key, bool esc, const char *value,
-                          evs_json_kind kind)
+static void expect_member(const evs__json_member *m, const char *key, bool esc, const char *value,
+                          evs__json_kind kind)
 {
     assert_int_equal(m->key_len, strlen(key));
     assert_memory_equal(m->key, key, m->key_len);
@@ -960,7 +960,7 @@ static void expect_member(const evs_json_member *m, const char *key, bool esc, c
     assert_int_equal(m->kind, kind);
 }
 
-static int walk(const char *text, int max_depth, walk_log *log, evs_json_error *err)
+static int walk(const char *text, int max_depth, walk_log *log, evs__json_error *err)
 {
     size_t len = strlen(text);
     char *buf = dup_exact(text, len);
@@ -980,7 +980,7 @@ static int walk(const char *text, int max_depth, walk_log *log, evs_json_error *
 static void test_walk(void **state)
 {
     walk_log log = {0, -1, {{0}}};
-    evs_json_error err = {0, NULL};
+    evs__json_error err = {0, NULL};
     (void)state;
 
     assert_int_equal(walk(" { \"a\" : 1 , \"b\":\"x\\\"y\",\"c\":{\"d\":[1,2,{\"e\":null}]},"
@@ -988,14 +988,14 @@ static void test_walk(void **state)
                           EVS_MAX_JSON_DEPTH, &log, &err),
                      0);
     assert_int_equal(log.count, 8);
-    expect_member(&log.m[0], "a", false, "1", EVS_JSON_NUMBER);
-    expect_member(&log.m[1], "b", false, "\"x\\\"y\"", EVS_JSON_STRING);
-    expect_member(&log.m[2], "c", false, "{\"d\":[1,2,{\"e\":null}]}", EVS_JSON_OBJECT);
-    expect_member(&log.m[3], "d\\u00e9\\n", true, "[ ]", EVS_JSON_ARRAY);
-    expect_member(&log.m[4], "", false, "true", EVS_JSON_TRUE);
-    expect_member(&log.m[5], "f", false, "false", EVS_JSON_FALSE);
-    expect_member(&log.m[6], "g", false, "null", EVS_JSON_NULL);
-    expect_member(&log.m[7], "h", false, "-1.5e3", EVS_JSON_NUMBER);
+    expect_member(&log.m[0], "a", false, "1", EVS__JSON_NUMBER);
+    expect_member(&log.m[1], "b", false, "\"x\\\"y\"", EVS__JSON_STRING);
+    expect_member(&log.m[2], "c", false, "{\"d\":[1,2,{\"e\":null}]}", EVS__JSON_OBJECT);
+    expect_member(&log.m[3], "d\\u00e9\\n", true, "[ ]", EVS__JSON_ARRAY);
+    expect_member(&log.m[4], "", false, "true", EVS__JSON_TRUE);
+    expect_member(&log.m[5], "f", false, "false", EVS__JSON_FALSE);
+    expect_member(&log.m[6], "g", false, "null", EVS__JSON_NULL);
+    expect_member(&log.m[7], "h", false, "-1.5e3", EVS__JSON_NUMBER);
 
     log = (walk_log){0, -1, {{0}}};
     assert_int_equal(walk("{}", 1, &log, &err), 0);
@@ -1039,7 +1039,7 @@ static void test_walk(void **state)
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         log = (walk_log){0, -1, {{0}}};
-        err = (evs_json_error){0, NULL};
+        err = (evs__json_error){0, NULL};
         if (walk(bad[i].text, bad[i].max_depth, &log, &err) != -1 || err.offset != bad[i].off ||
             strcmp(err.reason, bad[i].reason) != 0)
             fail_msg("walk [%s]: got offset %zu (%s), want %zu (%s)", bad[i].text, err.offset,
@@ -1057,7 +1057,7 @@ static void check_unescape(const char *raw, const char *want, size_t want_len)
     size_t len = strlen(raw), out_len = 999;
     char *in = dup_exact(raw, len), *out = malloc(len + 1);
     assert_non_null(out);
-    evs_json_error err = {0, NULL};
+    evs__json_error err = {0, NULL};
     if (evs__json_unescape(in, len, out, &out_len, &err) != 0)
         fail_msg("unescape [%s]: %s at %zu", raw, err.reason, err.offset);
     assert_int_equal(out_len, want_len);
@@ -1107,7 +1107,7 @@ static void test_unescape(void **state)
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         size_t len = strlen(bad[i].raw), out_len;
         char *in = dup_exact(bad[i].raw, len), out[32];
-        evs_json_error err = {0, NULL};
+        evs__json_error err = {0, NULL};
         assert_int_equal(evs__json_unescape(in, len, out, &out_len, &err), -1);
         if (err.offset != bad[i].off || strcmp(err.reason, bad[i].reason) != 0)
             fail_msg("unescape [%s]: %s at %zu", bad[i].raw, err.reason, err.offset);
@@ -1349,7 +1349,7 @@ static void gen_value(text *t, int depth, int *budget)
     }
 }
 
-static int count_member(void *ctx, const evs_json_member *m)
+static int count_member(void *ctx, const evs__json_member *m)
 {
     (void)m;
     (*(int *)ctx)++;
@@ -1361,7 +1361,7 @@ static void check_agree(const unsigned char *doc, size_t len, int max_depth, uin
                         int iter, const char *what)
 {
     char *buf = dup_exact(doc, len);
-    evs_json_error err = {0, NULL};
+    evs__json_error err = {0, NULL};
     size_t ref_off = 0;
     bool ok = evs__json_validate(buf, len, max_depth, &err);
     bool ref_ok = ref_validate(buf, len, max_depth, &ref_off);
@@ -1376,7 +1376,7 @@ static void check_agree(const unsigned char *doc, size_t len, int max_depth, uin
         i++;
     if (i < len && doc[i] == '{') {
         int members = 0;
-        evs_json_error werr = {0, NULL};
+        evs__json_error werr = {0, NULL};
         int rc = evs__json_object_walk(buf, len, max_depth, count_member, &members, &werr);
         if ((rc == 0) != ok || (!ok && werr.offset != err.offset))
             fail_msg("seed %llu (rerun with EVS_TEST_SEED=%llu), iteration %d, %s: walk "
@@ -1484,7 +1484,7 @@ static void test_escape_round_trip(void **state)
         s.buf[s.len++] = '"';
         assert_int_equal(evs__json_escape((const char *)in.p, in.len, sink_write, &s), 0);
         s.buf[s.len++] = '"';
-        evs_json_error err = {0, NULL};
+        evs__json_error err = {0, NULL};
         if (!evs__json_validate(s.buf, s.len, 1, &err))
             fail_msg("seed %llu (rerun with EVS_TEST_SEED=%llu): escaped text does not "
                      "validate: %s at %zu: [%s]",

@@ -81,7 +81,7 @@ static void test_alloc_fail_after(void **state)
 static void test_buf_growth(void **state)
 {
     (void)state;
-    evs_buf b = EVS_BUF_INIT;
+    evs__buf b = EVS__BUF_INIT;
     assert_int_equal(evs__buf_append(&b, NULL, 0), 0);
     assert_non_null(b.ptr);
     assert_string_equal(b.ptr, "");
@@ -114,7 +114,7 @@ static void test_buf_growth(void **state)
 static void test_buf_enomem(void **state)
 {
     (void)state;
-    evs_buf b = EVS_BUF_INIT;
+    evs__buf b = EVS__BUF_INIT;
     assert_int_equal(evs__buf_append(&b, "abc", 3), 0);
 
     evs__clearerr();
@@ -137,7 +137,7 @@ static void test_buf_enomem(void **state)
 
     /* OOM loop: fail the Nth allocation until the sequence succeeds; no leak (ASan). */
     for (long n = 0;; n++) {
-        evs_buf c = EVS_BUF_INIT;
+        evs__buf c = EVS__BUF_INIT;
         evs__alloc_fail_after(n, false);
         int rc = 0;
         for (int i = 0; i < 5000 && rc == 0; i++)
