@@ -206,30 +206,28 @@ int evs_find_time(int64_t *out, evs_store *store, int64_t ts_ns)
     return rc;
 }
 
-int evs_verify(evs_verify_report *report, evs_store *store, evs_verify_cb cb, void *ctx)
+/* evs_verify and evs_verify_quick: the same contract, a different backend method. */
+static int verify_with(bool quick, evs_verify_report *report, evs_store *store,
+                       evs_verify_cb cb, void *ctx)
 {
     evs_verify_report local;
     if (!report)
         report = &local;
     memset(report, 0, sizeof *report);
-    int rc = evs__check_store(store, "evs_verify");
+    int rc = evs__check_store(store, quick ? "evs_verify_quick" : "evs_verify");
     if (rc == 0)
-        rc = store->m->verify(store->be, cb, ctx, report);
+        rc = (quick ? store->m->verify_quick : store->m->verify)(store->be, cb, ctx, report);
     if (rc == 0)
         evs__clearerr();
     return rc;
 }
 
+int evs_verify(evs_verify_report *report, evs_store *store, evs_verify_cb cb, void *ctx)
+{
+    return verify_with(false, report, store, cb, ctx);
+}
+
 int evs_verify_quick(evs_verify_report *report, evs_store *store, evs_verify_cb cb, void *ctx)
 {
-    evs_verify_report local;
-    if (!report)
-        report = &local;
-    memset(report, 0, sizeof *report);
-    int rc = evs__check_store(store, "evs_verify_quick");
-    if (rc == 0)
-        rc = store->m->verify_quick(store->be, cb, ctx, report);
-    if (rc == 0)
-        evs__clearerr();
-    return rc;
+    return verify_with(true, report, store, cb, ctx);
 }

@@ -50,9 +50,21 @@ int evs__json_force_simd(int level);
 typedef struct evs__json_parser {
     const unsigned char *base; /* start of the input; error offsets count from here */
     const unsigned char *end;  /* one past the last input byte */
-    evs__json_error *err;       /* never NULL */
+    evs__json_error *err;      /* never NULL */
     int simd;                  /* EVS_SIMD_* used for this call */
 } evs__json_parser;
+
+/* A parser over buf[0, len) (buf NULL: no input) with the SIMD path `simd`, reporting
+ * errors to *err, or to *dummy when err is NULL. */
+static inline evs__json_parser evs__json_parser_over(const char *buf, size_t len,
+                                                     evs__json_error *err,
+                                                     evs__json_error *dummy, int simd)
+{
+    static const unsigned char empty[1];
+    const unsigned char *base = buf ? (const unsigned char *)buf : empty;
+    evs__json_parser jp = {base, base + (buf ? len : 0), err ? err : dummy, simd};
+    return jp;
+}
 
 /* Record an error at `at` and return NULL, so that parsers can `return fail(...)`. */
 static inline const unsigned char *evs__json_fail(evs__json_parser *jp, const unsigned char *at,

@@ -454,12 +454,9 @@ key: /* p is where a member's key must start */
 
 bool evs__json_validate(const char *buf, size_t len, int max_depth, evs__json_error *err)
 {
-    static const unsigned char empty[1];
     evs__json_error dummy;
-    const unsigned char *base = buf ? (const unsigned char *)buf : empty;
-    evs__json_parser jp = {base, base + (buf ? len : 0), err ? err : &dummy,
-                           evs__json_simd_level()};
-    const unsigned char *p = skip_ws(base, jp.end);
+    evs__json_parser jp = evs__json_parser_over(buf, len, err, &dummy, evs__json_simd_level());
+    const unsigned char *p = skip_ws(jp.base, jp.end);
 
     p = evs__json_parse_value(&jp, p, max_depth);
     if (p == NULL)

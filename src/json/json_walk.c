@@ -64,12 +64,9 @@ static const unsigned char *parse_member(evs__json_parser *jp, const unsigned ch
 int evs__json_object_walk(const char *buf, size_t len, int max_depth, evs__json_member_cb cb,
                           void *ctx, evs__json_error *err)
 {
-    static const unsigned char empty[1];
     evs__json_error dummy;
-    const unsigned char *base = buf ? (const unsigned char *)buf : empty;
-    evs__json_parser jp = {base, base + (buf ? len : 0), err ? err : &dummy,
-                           evs__json_simd_level()};
-    const unsigned char *p = evs__json_skip_ws(base, jp.end);
+    evs__json_parser jp = evs__json_parser_over(buf, len, err, &dummy, evs__json_simd_level());
+    const unsigned char *p = evs__json_skip_ws(jp.base, jp.end);
 
     if (p == jp.end) {
         evs__json_fail(&jp, p, "unexpected end of input");
@@ -157,11 +154,9 @@ static size_t put_utf8(unsigned char *o, unsigned cp)
 int evs__json_unescape(const char *raw, size_t raw_len, char *out, size_t *out_len,
                        evs__json_error *err)
 {
-    static const unsigned char empty[1];
     evs__json_error dummy;
-    const unsigned char *base = raw ? (const unsigned char *)raw : empty;
-    evs__json_parser jp = {base, base + (raw ? raw_len : 0), err ? err : &dummy, EVS_SIMD_SCALAR};
-    const unsigned char *p = base;
+    evs__json_parser jp = evs__json_parser_over(raw, raw_len, err, &dummy, EVS_SIMD_SCALAR);
+    const unsigned char *p = jp.base;
     unsigned char *o = (unsigned char *)out;
 
     while (p < jp.end) {
