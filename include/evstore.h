@@ -202,8 +202,9 @@ typedef struct evs_options {
 
 #define EVS_OPTIONS_INIT {EVS_OPTIONS_VERSION, 0, EVS_SYNC_ALWAYS, 10, 0, -1, 0}
 
-/** Fill *opts with the defaults for `version` (pass EVS_OPTIONS_VERSION).
- *  @return 0, or EVS_EINVAL for an unknown version. */
+/** Fill *opts with the defaults for `version` (pass EVS_OPTIONS_VERSION): only the
+ *  fields that version has are written.
+ *  @return 0, or EVS_EINVAL for a version outside 1..EVS_OPTIONS_VERSION. */
 EVS_API int evs_options_init(evs_options *opts, unsigned int version);
 
 /** Open the store in directory `path`, creating it (and the directory) when missing
