@@ -113,7 +113,10 @@ EVS_API const char *evs_version_string(void);
     X(EREADONLY, -16, "store was opened read-only")                                        \
     X(EHANDLER, -17, "an event handler reported an error")                                 \
     X(EIDCONFLICT, -18, "some event ids are already in the stream, but not as this batch") \
-    X(ELOST, -19, "a consumer's checkpoint lies in positions a repair declared lost")
+    X(ELOST, -19, "a consumer's checkpoint lies in positions a repair declared lost")     \
+    X(EARGUMENT, -20, "a command's argument is invalid (evstore_domain.h)")                \
+    X(EPRECONDITION, -21, "the aggregate's state does not allow the command")              \
+    X(EFORBIDDEN, -22, "the actor holds none of the roles the command requires")
 
 enum evs_error {
     EVS_OK = 0,
