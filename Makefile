@@ -98,6 +98,7 @@ bench: deps
 	$(CMAKE) --build build/release -j $(JOBS)
 	@mkdir -p $(BENCH_TMP)
 	./build/release/bench/core/evs_bench_core --dir $(BENCH_TMP) $(if $(QUICK),--quick,)
+	./build/release/bench/domain/evs_bench_domain --dir $(BENCH_TMP) $(if $(QUICK),--quick,)
 	./build/release/bench/suite/evs_bench_suite --dir $(BENCH_TMP) $(if $(QUICK),--quick,)
 
 # Each target starts from its committed corpus (fuzz/corpus/<target>, read only) plus
