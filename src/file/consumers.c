@@ -82,7 +82,7 @@ static int cpath(const file_backend *fb, const char *name, const char *ext, char
 
 static int ensure_dir(file_backend *fb)
 {
-    char dir[4200];
+    char dir[STORE_PATH_MAX];
     int rc = evs__path(fb, CONSUMERS_DIR, dir, sizeof dir);
     if (rc < 0)
         return rc;
@@ -226,7 +226,7 @@ static int filter_read(int fd, const char *name, const char *path, char **out)
  * an unreadable one, and to keep a new filter. */
 static int ckpt_replace(file_backend *fb, evs__be_consumer *h, int64_t pos, int64_t ts_ns)
 {
-    char path[4200], tmp[4200], dir[4200];
+    char path[STORE_PATH_MAX], tmp[STORE_PATH_MAX], dir[STORE_PATH_MAX];
     int rc = cpath(fb, h->name, ".ckpt", path, sizeof path);
     if (rc == 0)
         rc = cpath(fb, h->name, ".ckpt.tmp", tmp, sizeof tmp);
@@ -297,7 +297,7 @@ int evs__file_consumer_lock(evs__backend *be, const char *name, evs__be_consumer
     if (fb->readonly)
         return evs__seterr(EVS_EREADONLY, "consumer '%s': the store '%s' was opened read-only",
                            name, fb->dir);
-    char path[4200];
+    char path[STORE_PATH_MAX];
     int rc = ensure_dir(fb);
     if (rc == 0)
         rc = cpath(fb, name, ".lock", path, sizeof path);
@@ -369,7 +369,7 @@ static int ckpt_open_read(const file_backend *fb, const char *name, char *path, 
 int evs__file_checkpoint_load(evs__backend *be, const char *name, int64_t *pos, int64_t *ts_ns)
 {
     file_backend *fb = (file_backend *)be;
-    char path[4200];
+    char path[STORE_PATH_MAX];
     int fd;
     int rc = ckpt_open_read(fb, name, path, sizeof path, &fd);
     if (rc < 0)
@@ -386,7 +386,7 @@ int evs__file_checkpoint_load(evs__backend *be, const char *name, int64_t *pos, 
  * evs_consumer_reset promises; the next open keeps its own filter then). */
 static int ckpt_attach(file_backend *fb, evs__be_consumer *h, bool *replace)
 {
-    char path[4200];
+    char path[STORE_PATH_MAX];
     int rc = cpath(fb, h->name, ".ckpt", path, sizeof path);
     if (rc < 0)
         return rc;
@@ -467,7 +467,7 @@ int evs__file_checkpoint_store(evs__backend *be, evs__be_consumer *h, int64_t po
 int evs__file_filter_load(evs__backend *be, const char *name, char **out)
 {
     *out = NULL;
-    char path[4200];
+    char path[STORE_PATH_MAX];
     int fd;
     int rc = ckpt_open_read((file_backend *)be, name, path, sizeof path, &fd);
     if (rc < 0)
@@ -494,7 +494,7 @@ int evs__file_filter_store(evs__backend *be, evs__be_consumer *h, const char *te
 int evs__file_consumer_delete(evs__backend *be, evs__be_consumer *h)
 {
     file_backend *fb = (file_backend *)be;
-    char ckpt[4200], lock[4200], dir[4200];
+    char ckpt[STORE_PATH_MAX], lock[STORE_PATH_MAX], dir[STORE_PATH_MAX];
     int rc = cpath(fb, h->name, ".ckpt", ckpt, sizeof ckpt);
     if (rc == 0)
         rc = cpath(fb, h->name, ".lock", lock, sizeof lock);
@@ -522,7 +522,7 @@ int evs__file_consumer_delete(evs__backend *be, evs__be_consumer *h)
  * at once (consumer_lock tolerates the probe; see LOCK_GRACE_NS). */
 static bool lock_held(const file_backend *fb, const char *name)
 {
-    char path[4200];
+    char path[STORE_PATH_MAX];
     if (cpath(fb, name, ".lock", path, sizeof path) < 0)
         return false;
     int fd = evs__sys.open(path, O_RDONLY | O_CLOEXEC, 0);
@@ -540,7 +540,7 @@ static bool lock_held(const file_backend *fb, const char *name)
 int evs__file_consumer_list(evs__backend *be, evs__consumer_cb cb, void *ctx)
 {
     file_backend *fb = (file_backend *)be;
-    char dir[4200];
+    char dir[STORE_PATH_MAX];
     int rc = evs__path(fb, CONSUMERS_DIR, dir, sizeof dir);
     if (rc < 0)
         return rc;

@@ -152,7 +152,7 @@ static int head_fits_log(file_backend *fb, bool *fits)
  * missing there (then no writer can use the store either). */
 static int open_lock_file(file_backend *fb, bool may_be_readonly)
 {
-    char path[4200];
+    char path[STORE_PATH_MAX];
     int rc = evs__path(fb, "LOCK", path, sizeof path);
     if (rc < 0)
         return rc;

@@ -32,6 +32,7 @@
 
 #include "backend.h"
 #include "format.h"
+#include "path.h"
 #include "util.h"
 
 #include <pthread.h>
@@ -403,7 +404,6 @@ int evs__openlock_shared(file_backend *fb, int wait_ms);
 int evs__openlock_exclusive(file_backend *fb);
 
 /* ---- segment.c ------------------------------------------------------------------- */
-void evs__seg_name(char *buf, size_t len, uint64_t first_pos, const char *ext);
 int evs__seg_load_all(file_backend *fb);          /* list the directory */
 /* The same, removing what crashed cache writers left ("<seg>.idx.<pid>.tmp", .sdx.). */
 int evs__seg_load_all_sweep(file_backend *fb);
@@ -674,7 +674,5 @@ int evs__file_filter_load(evs__backend *be, const char *name, char **out);
 int evs__file_filter_store(evs__backend *be, evs__be_consumer *h, const char *text, int64_t pos,
                            int64_t ts_ns);
 
-/* Path of a file inside the store: writes "<dir>/<name>" into buf. */
-int evs__path(const file_backend *fb, const char *name, char *buf, size_t len);
 
 #endif /* EVS_FILE_INTERNAL_H */

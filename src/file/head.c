@@ -41,7 +41,7 @@ static void read_boot_id(unsigned char out[16])
 
 int evs__head_map(file_backend *fb, bool *fresh)
 {
-    char path[4200];
+    char path[STORE_PATH_MAX];
     int rc = evs__path(fb, HEAD_FILE, path, sizeof path);
     if (rc < 0)
         return rc;

@@ -68,7 +68,7 @@ void evs__wlock_release(file_backend *fb)
  * goes without when it is missing: a repair could not write there either. */
 static int open_lock_file(file_backend *fb, int *fd_out)
 {
-    char path[4200];
+    char path[STORE_PATH_MAX];
     int rc = evs__path(fb, OPEN_FILE, path, sizeof path);
     if (rc < 0)
         return rc;

@@ -30,7 +30,7 @@
 
 int evs__lost_load(file_backend *fb)
 {
-    char path[4200];
+    char path[STORE_PATH_MAX];
     int rc = evs__path(fb, LOST_FILE, path, sizeof path);
     if (rc < 0)
         return rc;
@@ -138,7 +138,7 @@ int evs__lost_add(file_backend *fb, uint64_t first, uint64_t last)
         evs__put_u64(buf + LOST_HDR_LEN + i * LOST_ENTRY_LEN + 8, r[i].last);
     }
     evs__put_u32(buf + len - 4, evs__crc32c(0, buf, len - 4));
-    char path[4200], tmp[4300];
+    char path[STORE_PATH_MAX], tmp[STORE_TMP_PATH_MAX];
     int rc = evs__path(fb, LOST_FILE, path, sizeof path);
     if (rc == 0)
         snprintf(tmp, sizeof tmp, "%s.tmp", path);

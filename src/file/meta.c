@@ -14,14 +14,6 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-int evs__path(const file_backend *fb, const char *name, char *buf, size_t len)
-{
-    int n = snprintf(buf, len, "%s/%s", fb->dir, name);
-    if (n < 0 || (size_t)n >= len)
-        return evs__seterr(EVS_EINVAL, "path '%s/%s' is too long", fb->dir, name);
-    return 0;
-}
-
 static int mkdir_p(const char *dir)
 {
     char tmp[4096];
@@ -115,7 +107,7 @@ static int meta_read(file_backend *fb, const char *path, bool *exists)
 
 static int meta_write(file_backend *fb, const char *path)
 {
-    char tmp[4200];
+    char tmp[STORE_PATH_MAX];
     int rc = evs__path(fb, META_FILE ".tmp", tmp, sizeof tmp);
     if (rc < 0)
         return rc;
@@ -153,7 +145,7 @@ static int meta_write(file_backend *fb, const char *path)
 
 int evs__meta_open_or_create(file_backend *fb, bool may_create, bool exclusive)
 {
-    char path[4200];
+    char path[STORE_PATH_MAX];
     int rc = evs__path(fb, META_FILE, path, sizeof path);
     if (rc < 0)
         return rc;
@@ -184,7 +176,7 @@ int evs__meta_open_or_create(file_backend *fb, bool may_create, bool exclusive)
         return rc;
     /* Creators serialise on the LOCK file so that two processes creating the same store
      * at once end with one store id, not two. */
-    char lpath[4200];
+    char lpath[STORE_PATH_MAX];
     rc = evs__path(fb, "LOCK", lpath, sizeof lpath);
     if (rc < 0)
         return rc;

@@ -120,9 +120,8 @@ static bool seg_header_ok(const file_backend *fb, const seg *s, const mapping *m
 static int idx_fix(file_backend *fb, const seg *s, const uint32_t *offs, uint64_t from_index,
                    uint64_t n)
 {
-    char name[32], path[4200];
-    evs__seg_name(name, sizeof name, s->first_pos, "idx");
-    int rc = evs__path(fb, name, path, sizeof path);
+    char path[STORE_PATH_MAX];
+    int rc = evs__seg_path(fb, s->first_pos, "idx", path, sizeof path);
     if (rc < 0)
         return rc;
     int fd = evs__sys.open(path, O_RDWR | O_CREAT, 0644);
@@ -316,9 +315,8 @@ bool evs__head_matches_log(file_backend *fb, const head_view *h)
     /* The offset index, read directly: its entry for h->pos, if the page is right,
      * names the record that ends at h->end. A missing or wrong entry only costs the
      * trust in the page (recovery then reads the log instead). */
-    char name[32], path[4200];
-    evs__seg_name(name, sizeof name, h->seg, "idx");
-    bool ok = evs__path(fb, name, path, sizeof path) == 0;
+    char path[STORE_PATH_MAX];
+    bool ok = evs__seg_path(fb, h->seg, "idx", path, sizeof path) == 0;
     int fd = ok ? evs__sys.open(path, O_RDONLY | O_CLOEXEC, 0) : -1;
     unsigned char e[IDX_ENTRY_LEN];
     ok = fd >= 0 && evs__pread_all(fd, e, sizeof e, (off_t)((h->pos - h->seg) * IDX_ENTRY_LEN)) == 0;

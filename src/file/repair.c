@@ -100,7 +100,7 @@ static int move_later_segments(repair_job *job)
         seg *s = evs__seg_at(fb, i);
         if (p->kept.seg != 0 && s->first_pos <= p->kept.seg)
             break;
-        char from[4200], to[4200];
+        char from[STORE_PATH_MAX], to[STORE_PATH_MAX];
         int rc = evs__path(fb, s->name, from, sizeof from);
         if (rc == 0)
             rc = save_path(job, s->name, to, sizeof to);
@@ -131,7 +131,7 @@ static int rebuild_index(repair_job *job)
 {
     file_backend *fb = job->fb;
     repair_plan *p = job->plan;
-    char path[4200];
+    char path[STORE_PATH_MAX];
     int rc = evs__path(fb, SNAP_FILE, path, sizeof path);
     if (rc < 0)
         return rc;
@@ -206,7 +206,7 @@ static int cut_log(repair_job *job, evs_repair_report *out)
         /* Nothing of the store has changed yet: take back the folder too. */
         const char *made[2] = {tail_name, "REPAIR.txt"};
         for (int i = 0; i < 2; i++) {
-            char path[4200];
+            char path[STORE_PATH_MAX];
             if (made[i][0] && save_path(job, made[i], path, sizeof path) == 0)
                 (void)evs__sys.unlink(path);
         }

@@ -68,7 +68,7 @@ int evs__aside_path(const char *dir, const char *name, char *buf, size_t len)
 int evs__aside_copy(const char *dir, seg *s, uint64_t from, uint64_t size, char *name_out,
                     size_t name_len)
 {
-    char path[4200];
+    char path[STORE_PATH_MAX];
     if (from == 0)
         snprintf(name_out, name_len, "%s", s->name);
     else
@@ -110,7 +110,7 @@ int evs__aside_copy(const char *dir, seg *s, uint64_t from, uint64_t size, char 
 
 int evs__aside_note(const char *dir, const char *text, size_t len)
 {
-    char path[4200];
+    char path[STORE_PATH_MAX];
     int rc = evs__aside_path(dir, "REPAIR.txt", path, sizeof path);
     int fd = rc == 0 ? evs__sys.open(path, O_WRONLY | O_CREAT | O_EXCL, 0644) : -1;
     if (rc == 0 && fd < 0)

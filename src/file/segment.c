@@ -24,11 +24,6 @@
 
 #define PAGE_ROUND(n) (((n) + 4095u) & ~(uint64_t)4095u)
 
-void evs__seg_name(char *buf, size_t len, uint64_t first_pos, const char *ext)
-{
-    snprintf(buf, len, "%020" PRIu64 ".%s", first_pos, ext);
-}
-
 size_t evs__seg_count(file_backend *fb)
 {
     pthread_rwlock_rdlock(&fb->seg_lock);
@@ -184,7 +179,7 @@ static int list_dir(file_backend *fb, bool sweep)
     while ((e = readdir(d)) != NULL) {
         uint64_t first;
         if (!parse_seg_name(e->d_name, &first)) {
-            char path[4200];
+            char path[STORE_PATH_MAX];
             if (sweep && stale_temp(e->d_name) && evs__path(fb, e->d_name, path, sizeof path) == 0)
                 (void)evs__sys.unlink(path); /* a cache's leftover: at worst it stays */
             continue;
@@ -223,9 +218,8 @@ int evs__seg_load_all_sweep(file_backend *fb)
 
 int evs__seg_create_file(file_backend *fb, uint64_t first_pos)
 {
-    char name[32], path[4200];
-    evs__seg_name(name, sizeof name, first_pos, "seg");
-    int rc = evs__path(fb, name, path, sizeof path);
+    char path[STORE_PATH_MAX];
+    int rc = evs__seg_path(fb, first_pos, "seg", path, sizeof path);
     if (rc < 0)
         return rc;
     unsigned char h[SEG_HDR_LEN];
@@ -272,10 +266,9 @@ void evs__seg_forget(file_backend *fb, uint64_t first_pos)
 
 static int remove_files(file_backend *fb, uint64_t first_pos, const char *const *exts, int n)
 {
-    char name[32], path[4200];
+    char path[STORE_PATH_MAX];
     for (int i = 0; i < n; i++) {
-        evs__seg_name(name, sizeof name, first_pos, exts[i]);
-        int rc = evs__path(fb, name, path, sizeof path);
+        int rc = evs__seg_path(fb, first_pos, exts[i], path, sizeof path);
         if (rc < 0)
             return rc;
         if (evs__sys.unlink(path) < 0 && errno != ENOENT)
@@ -302,7 +295,7 @@ int evs__seg_fd(seg *s)
     int fd = atomic_load(&s->fd);
     if (fd >= 0)
         return fd;
-    char path[4200];
+    char path[STORE_PATH_MAX];
     int rc = evs__path(s->fb, s->name, path, sizeof path);
     if (rc < 0)
         return rc;
@@ -458,9 +451,8 @@ int evs__seg_check_end(seg *s, uint64_t end)
 
 int evs__seg_cut(file_backend *fb, uint64_t first_pos, uint64_t end)
 {
-    char name[32], path[4200];
-    evs__seg_name(name, sizeof name, first_pos, "seg");
-    int rc = evs__path(fb, name, path, sizeof path);
+    char path[STORE_PATH_MAX];
+    int rc = evs__seg_path(fb, first_pos, "seg", path, sizeof path);
     if (rc < 0)
         return rc;
     int fd = evs__sys.open(path, O_RDWR, 0);
@@ -529,9 +521,8 @@ int evs__seg_read_at(file_backend *fb, seg *s, uint64_t off, bool check_crc, rec
 int evs__seg_write_cache(file_backend *fb, uint64_t first_pos, const char *ext, const void *buf,
                          size_t len)
 {
-    char name[32], path[4200], tmp[4240];
-    evs__seg_name(name, sizeof name, first_pos, ext);
-    int rc = evs__path(fb, name, path, sizeof path);
+    char path[STORE_PATH_MAX], tmp[STORE_TMP_PATH_MAX];
+    int rc = evs__seg_path(fb, first_pos, ext, path, sizeof path);
     if (rc < 0)
         return rc;
     snprintf(tmp, sizeof tmp, "%s.%d.tmp", path, (int)getpid()); /* see stale_temp */
@@ -616,7 +607,7 @@ static const mapping *idx_map(file_backend *fb, seg *s, uint64_t count)
     uint64_t need = count * IDX_ENTRY_LEN;
     if (m && atomic_load(&m->file_len) >= need)
         return m;
-    char name[32], path[4200];
+    char name[32], path[STORE_PATH_MAX];
     evs__seg_name(name, sizeof name, s->first_pos, "idx");
     if (evs__path(fb, name, path, sizeof path) < 0)
         return NULL;

@@ -253,10 +253,9 @@ static bool matches_segment(file_backend *fb, seg *s, const mapping *m)
 /* Map s's directory and check it; NULL when there is none to use (*missing: no file). */
 static mapping *open_checked(file_backend *fb, seg *s, bool *missing)
 {
-    char name[32], path[4200];
+    char path[STORE_PATH_MAX];
     *missing = false;
-    evs__seg_name(name, sizeof name, s->first_pos, "sdx");
-    if (evs__path(fb, name, path, sizeof path) < 0)
+    if (evs__seg_path(fb, s->first_pos, "sdx", path, sizeof path) < 0)
         return NULL;
     int fd = evs__sys.open(path, O_RDONLY, 0);
     if (fd < 0) {

@@ -346,7 +346,7 @@ static bool snap_slots_sane(const unsigned char *b, size_t len, const unsigned c
 static int snap_map(file_backend *fb, mapping **out, unsigned char h[SNAP_HDR_LEN])
 {
     *out = NULL;
-    char path[4200];
+    char path[STORE_PATH_MAX];
     int rc = evs__path(fb, SNAP_FILE, path, sizeof path);
     if (rc < 0)
         return rc;
@@ -457,7 +457,7 @@ static int snap_swap(file_backend *fb, streamtab *t)
 
 int evs__tab_drop_snapshot_after(file_backend *fb, uint64_t pos)
 {
-    char path[4200];
+    char path[STORE_PATH_MAX];
     int rc = evs__path(fb, SNAP_FILE, path, sizeof path);
     if (rc < 0)
         return rc;
@@ -537,7 +537,7 @@ int evs__tab_write_snapshot(file_backend *fb, bool durable)
     evs__put_u32(file + SNAP_OFF_LASTCRC, record_crc(fb, t->known_pos));
     evs__put_u32(file + SNAP_OFF_CRC, evs__crc32c(0, file, SNAP_OFF_CRC));
 
-    char path[4200], tmp[4200];
+    char path[STORE_PATH_MAX], tmp[STORE_PATH_MAX];
     if ((rc = evs__path(fb, SNAP_FILE, path, sizeof path)) < 0 ||
         (rc = evs__path(fb, SNAP_FILE ".tmp", tmp, sizeof tmp)) < 0)
         goto out;

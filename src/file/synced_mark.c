@@ -64,7 +64,7 @@ static int read_slots(const file_backend *fb, int fd, const char *path, uint64_t
 
 int evs__synced_mark_read(file_backend *fb, uint64_t *pos)
 {
-    char path[4200];
+    char path[STORE_PATH_MAX];
     *pos = 0;
     int rc = evs__path(fb, SYNCED_FILE, path, sizeof path);
     if (rc < 0)
@@ -81,7 +81,7 @@ int evs__synced_mark_read(file_backend *fb, uint64_t *pos)
 /* Write pos into the next slot, durably; with `only_up` leave a larger value alone. */
 static int mark_write(file_backend *fb, uint64_t pos, bool only_up)
 {
-    char path[4200];
+    char path[STORE_PATH_MAX];
     int rc = evs__path(fb, SYNCED_FILE, path, sizeof path);
     if (rc < 0)
         return rc;

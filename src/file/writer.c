@@ -103,17 +103,15 @@ static void writer_fds_close(file_backend *fb)
 
 static int writer_fds_open(file_backend *fb, uint64_t first_pos)
 {
-    char name[32], path[4200];
+    char path[STORE_PATH_MAX];
     writer_fds_close(fb);
-    evs__seg_name(name, sizeof name, first_pos, "seg");
-    int rc = evs__path(fb, name, path, sizeof path);
+    int rc = evs__seg_path(fb, first_pos, "seg", path, sizeof path);
     if (rc < 0)
         return rc;
     int fd = evs__sys.open(path, O_RDWR, 0);
     if (fd < 0)
         return evs__seterr_errno(errno, "cannot open segment '%s' for writing", path);
-    evs__seg_name(name, sizeof name, first_pos, "idx");
-    if ((rc = evs__path(fb, name, path, sizeof path)) < 0) {
+    if ((rc = evs__seg_path(fb, first_pos, "idx", path, sizeof path)) < 0) {
         evs__sys.close(fd);
         return rc;
     }
@@ -165,9 +163,8 @@ static int writer_prepare(file_backend *fb, group *g)
         if (fb->wseg != g->h.seg || fb->wfd < 0) {
             seg *s = evs__seg_by_first(fb, g->h.seg);
             if (!s && g->h.pos == 0 && g->h.seg == 1) {
-                char name[32], path[4200];
-                evs__seg_name(name, sizeof name, 1, "seg");
-                int rc = evs__path(fb, name, path, sizeof path);
+                char path[STORE_PATH_MAX];
+                int rc = evs__seg_path(fb, 1, "seg", path, sizeof path);
                 if (rc < 0)
                     return rc;
                 rc = access(path, F_OK) == 0 ? writer_fds_open(fb, 1) : segment_start(fb, 1);

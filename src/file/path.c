@@ -1,0 +1,29 @@
+/*
+ * path.c - the names and paths of the files inside a store.
+ */
+#include "path.h"
+#include "file_internal.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+
+int evs__path(const file_backend *fb, const char *name, char *buf, size_t len)
+{
+    int n = snprintf(buf, len, "%s/%s", fb->dir, name);
+    if (n < 0 || (size_t)n >= len)
+        return evs__seterr(EVS_EINVAL, "path '%s/%s' is too long", fb->dir, name);
+    return 0;
+}
+
+void evs__seg_name(char *buf, size_t len, uint64_t first_pos, const char *ext)
+{
+    snprintf(buf, len, "%020" PRIu64 ".%s", first_pos, ext);
+}
+
+int evs__seg_path(const file_backend *fb, uint64_t first_pos, const char *ext, char *buf,
+                  size_t len)
+{
+    char name[32];
+    evs__seg_name(name, sizeof name, first_pos, ext);
+    return evs__path(fb, name, buf, len);
+}
