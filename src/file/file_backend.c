@@ -83,6 +83,10 @@ static file_backend *fb_alloc(const char *path, const evs_options *opts)
     pthread_mutex_init(&fb->sdx_mu, NULL);
     pthread_cond_init(&fb->sdx_cv, NULL);
     evs__tab_init(&fb->tab);
+    if (evs__writer_init(fb) < 0) {
+        fb_free(fb);
+        return NULL;
+    }
     return fb;
 }
 

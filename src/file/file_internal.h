@@ -315,12 +315,10 @@ typedef struct file_backend {
     tab_undo *undo;
     size_t undo_len;
     size_t undo_cap;
-    /* Fingerprints of the writer-supplied ids this handle appended (open addressing,
-     * 0 = empty). Lets a batch with its own ids skip walking a stream the handle
-     * created: a miss proves the ids are new. Dropped when it grows past its cap. */
-    uint64_t *idset;
-    size_t idset_cap;
-    size_t idset_count;
+    /* Fingerprints of the writer-supplied ids this handle appended. Lets a batch with
+     * its own ids skip walking a stream the handle created: a miss proves the ids are
+     * new. Dropped when it grows past its cap. */
+    struct id_set *ids;
     uint64_t bytes_since_snap;   /* log bytes appended since the last snapshot */
 
     /* A failed sync or a write that could not be undone poisons the store: every later
@@ -572,6 +570,8 @@ int evs__poison(file_backend *fb, int err, const char *what);
 /* At close: cut the zeros written ahead of the log, so that a closed store's active
  * segment ends where its log does. Best effort; never waits for the writer lock. */
 void evs__writer_trim(file_backend *fb);
+/* At open: the writer's state that is allocated (EVS_ENOMEM when out of memory). */
+int evs__writer_init(file_backend *fb);
 void evs__writer_close(file_backend *fb);
 int evs__syncer_start(file_backend *fb);
 void evs__syncer_stop(file_backend *fb);

@@ -20,6 +20,7 @@
  */
 #define _GNU_SOURCE
 #include "file_internal.h"
+#include "idset.h"
 #include "sysio.h"
 
 #include <errno.h>
@@ -50,9 +51,9 @@ typedef struct group {
     uint64_t flushed_pos;   /* records up to here were written out (segment roll) */
     uint64_t buf_first_pos; /* position of the first record in fb->wbuf */
     evs__buf rec_offs;       /* uint64 offset in wbuf of each record there */
-    int64_t ts;      /* "now" for this round: the clock, never below the head's ts */
-    int64_t last_ts; /* of the last record encoded (or the head's): ts never decreases */
-    uint64_t file_size; /* of the active segment: past h.end it holds only zeros */
+    int64_t ts;             /* "now" for this round: the clock, never below the head's ts */
+    int64_t last_ts;        /* of the last record encoded (or the head's): ts never decreases */
+    uint64_t file_size;     /* of the active segment: past h.end it holds only zeros */
     /* Segments this round sealed: their directories are made once it is published (a
      * fifth and later ones when first read). */
     struct {
@@ -386,69 +387,16 @@ static int group_read(file_backend *fb, const group *g, uint64_t pos, rec_view *
 
 #define IDSET_MAX (1u << 22) /* fingerprints kept at most (32 MiB of table) */
 
-static uint64_t id_fingerprint(const unsigned char *id)
+/* Add a fingerprint to the set; false when the set had to be dropped (cap or memory):
+ * then every stream's ids must be found by walking again. */
+static bool idset_add(file_backend *fb, uint64_t f)
 {
-    uint64_t a, b;
-    memcpy(&a, id, 8);
-    memcpy(&b, id + 8, 8);
-    uint64_t f = a ^ (b * 0x9e3779b97f4a7c15u);
-    return f ? f : 1;
-}
-
-/* Forget the set: every stream's ids must be found by walking again. */
-static void idset_drop(file_backend *fb)
-{
-    evs__free(fb->idset);
-    fb->idset = NULL;
-    fb->idset_cap = fb->idset_count = 0;
+    if (evs__idset_add(fb->ids, f))
+        return true;
     streamtab *t = &fb->tab;
     for (size_t i = 0; i < t->cap; i++)
         t->slots[i].ids_complete = false;
-}
-
-static bool idset_has(const file_backend *fb, uint64_t f)
-{
-    if (!fb->idset_cap)
-        return false;
-    size_t mask = fb->idset_cap - 1;
-    for (size_t i = f & mask; fb->idset[i]; i = (i + 1) & mask)
-        if (fb->idset[i] == f)
-            return true;
     return false;
-}
-
-/* Add a fingerprint; false when the set had to be dropped (cap or memory). */
-static bool idset_add(file_backend *fb, uint64_t f)
-{
-    if ((fb->idset_count + 1) * 2 > fb->idset_cap) {
-        size_t cap = fb->idset_cap ? fb->idset_cap * 2 : 4096;
-        uint64_t *n = cap / 2 <= IDSET_MAX ? evs__calloc(cap, sizeof *n) : NULL;
-        if (!n) {
-            evs__clearerr();
-            idset_drop(fb);
-            return false;
-        }
-        for (size_t i = 0; i < fb->idset_cap; i++) {
-            uint64_t v = fb->idset[i];
-            if (!v)
-                continue;
-            size_t j = v & (cap - 1);
-            while (n[j])
-                j = (j + 1) & (cap - 1);
-            n[j] = v;
-        }
-        evs__free(fb->idset);
-        fb->idset = n;
-        fb->idset_cap = cap;
-    }
-    size_t mask = fb->idset_cap - 1, i = f & mask;
-    while (fb->idset[i] && fb->idset[i] != f)
-        i = (i + 1) & mask;
-    if (!fb->idset[i]) {
-        fb->idset[i] = f;
-        fb->idset_count++;
-    }
-    return true;
 }
 
 /* A long batch's ids by fingerprint, so that a walk over its stream costs one probe per
@@ -477,7 +425,7 @@ static int batch_ids_build(batch_ids *t, const evs__batch_w *b)
     for (size_t i = 0; i < b->count; i++) {
         if (!b->events[i].id_given)
             continue;
-        size_t j = id_fingerprint(b->events[i].id) & t->mask;
+        size_t j = evs__id_fingerprint(b->events[i].id) & t->mask;
         while (t->slot[j])
             j = (j + 1) & t->mask;
         t->slot[j] = (uint32_t)i + 1;
@@ -494,7 +442,7 @@ static long batch_find_id(const batch_ids *t, const evs__batch_w *b, const unsig
                 return (long)i;
         return -1;
     }
-    for (size_t j = id_fingerprint(id) & t->mask; t->slot[j]; j = (j + 1) & t->mask)
+    for (size_t j = evs__id_fingerprint(id) & t->mask; t->slot[j]; j = (j + 1) & t->mask)
         if (memcmp(b->events[t->slot[j] - 1].id, id, 16) == 0)
             return (long)t->slot[j] - 1;
     return -1;
@@ -532,8 +480,8 @@ static int check_duplicate(file_backend *fb, const group *g, const evs__batch_w 
          * is there, none is in the stream (a fingerprint match may be a false alarm;
          * the walk below settles it). */
         size_t i = 0;
-        while (i < b->count &&
-               !(b->events[i].id_given && idset_has(fb, id_fingerprint(b->events[i].id))))
+        while (i < b->count && !(b->events[i].id_given &&
+                                 evs__idset_has(fb->ids, evs__id_fingerprint(b->events[i].id))))
             i++;
         if (i == b->count)
             return 0;
@@ -566,7 +514,7 @@ static int walk_for_duplicate(file_backend *fb, const group *g, const evs__batch
             return rc;
         long i = batch_find_id(t, b, r.id);
         if (i < 0) {
-            complete = complete && idset_add(fb, id_fingerprint(r.id));
+            complete = complete && idset_add(fb, evs__id_fingerprint(r.id));
             pos = r.prev_pos;
             if (version == 0 && complete)
                 e->ids_complete = true;
@@ -785,7 +733,7 @@ static int encode_req(file_backend *fb, group *g, append_req *r)
             e->ids_complete = true;
         }
         for (size_t j = 0; b->any_id_given && j < b->count; j++)
-            if (b->events[j].id_given && !idset_add(fb, id_fingerprint(b->events[j].id)))
+            if (b->events[j].id_given && !idset_add(fb, evs__id_fingerprint(b->events[j].id)))
                 break; /* the set was dropped: every stream walks again */
         e->last_pos = (uint64_t)r->out[i].last_pos;
         e->last_version = r->out[i].version;
@@ -1103,6 +1051,12 @@ void evs__writer_trim(file_backend *fb)
     evs__clearerr();
 }
 
+int evs__writer_init(file_backend *fb)
+{
+    fb->ids = evs__idset_new(IDSET_MAX);
+    return fb->ids ? 0 : evs__seterr(EVS_ENOMEM, "out of memory opening '%s'", fb->dir);
+}
+
 void evs__writer_close(file_backend *fb)
 {
     writer_fds_close(fb);
@@ -1110,6 +1064,6 @@ void evs__writer_close(file_backend *fb)
     evs__buf_free(&fb->ibuf);
     evs__free(fb->undo);
     fb->undo = NULL;
-    evs__free(fb->idset);
-    fb->idset = NULL;
+    evs__idset_free(fb->ids);
+    fb->ids = NULL;
 }
