@@ -218,8 +218,8 @@ static int open_reader(file_backend *fb)
     /* No head page of this boot, or one the log does not match: find the end of the log
      * ourselves, changing nothing, on a private page. */
     if (fb->head_shared) {
-        void *p = evs__sys.mmap(NULL, HEAD_LEN, PROT_READ | PROT_WRITE,
-                                MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        void *p = evs__sys.mmap(NULL, HEAD_LEN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                                -1, 0);
         if (p == MAP_FAILED)
             return evs__seterr_errno(errno, "cannot allocate the head page");
         memcpy(p, fb->head, HEAD_LEN); /* keep what the old page says was synced */
@@ -264,8 +264,7 @@ void evs__fb_free(file_backend *fb)
         evs__seterr(code, "%s", msg);
 }
 
-int evs__fb_open_for_repair(file_backend **out, const char *path, bool dry_run,
-                            bool *head_fresh)
+int evs__fb_open_for_repair(file_backend **out, const char *path, bool dry_run, bool *head_fresh)
 {
     *out = NULL;
     /* Read-only until repair knows it has something to do: a store with nothing to
@@ -336,15 +335,7 @@ static void close_snapshot(file_backend *fb)
 static int file_close(evs__backend *be)
 {
     file_backend *fb = (file_backend *)be;
-    int rc = 0;
-    evs__syncer_stop(fb);
-    if (!fb->readonly && fb->wfd >= 0 && fb->opts.sync_mode != EVS_SYNC_ALWAYS &&
-        !atomic_load(&fb->poisoned)) {
-        if (evs__datasync(fb->wfd) < 0)
-            rc = evs__seterr_errno(errno, "final sync of '%s' failed", fb->dir);
-        else
-            evs__head_set_synced(fb, atomic_load(&fb->unsynced_pos));
-    }
+    int rc = evs__syncer_close(fb);
     if (rc == 0)
         close_snapshot(fb);
     evs__writer_trim(fb);
@@ -362,8 +353,8 @@ static int64_t file_head(evs__backend *be)
 static int file_wait(evs__backend *be, int64_t after_pos, int timeout_ms, int64_t *head_out)
 {
     uint64_t head;
-    int rc = evs__head_wait((file_backend *)be, after_pos < 0 ? 0 : (uint64_t)after_pos,
-                            timeout_ms, &head);
+    int rc = evs__head_wait((file_backend *)be, after_pos < 0 ? 0 : (uint64_t)after_pos, timeout_ms,
+                            &head);
     if (rc == 0 && head_out)
         *head_out = (int64_t)head;
     return rc;
@@ -409,9 +400,10 @@ static int file_stat(evs__backend *be, evs_stat_info *out)
     out->first_pos = (int64_t)first_pos;
     out->last_pos = (int64_t)h.pos;
     out->lost_positions = (int64_t)evs__lost_count(fb, first ? first->first_pos : 1, h.pos);
-    out->event_count = first_pos > h.pos ? 0
-                                         : (int64_t)(h.pos - first_pos + 1 -
-                                                     evs__lost_count(fb, first_pos, h.pos));
+    out->event_count =
+        first_pos > h.pos
+            ? 0
+            : (int64_t)(h.pos - first_pos + 1 - evs__lost_count(fb, first_pos, h.pos));
     out->last_ts_ns = h.ts;
     if (first_pos > h.pos)
         return 0;

@@ -562,7 +562,6 @@ int evs__scan(file_backend *fb, uint64_t seg_first, uint64_t off, const head_vie
 /* ---- writer.c -------------------------------------------------------------------- */
 int evs__file_append(evs__backend *be, const evs__batch_w *batches, size_t batch_count,
                      evs_append_result *out);
-int evs__file_sync(evs__backend *be);
 int evs__writer_check_poison(file_backend *fb);
 /* Refuse writes from now on (after a failed sync, or a write that could not be undone);
  * returns the code for the failing call, from errno `err`. */
@@ -573,8 +572,15 @@ void evs__writer_trim(file_backend *fb);
 /* At open: the writer's state that is allocated (EVS_ENOMEM when out of memory). */
 int evs__writer_init(file_backend *fb);
 void evs__writer_close(file_backend *fb);
+
+/* ---- syncer.c -------------------------------------------------------------------- */
+int evs__file_sync(evs__backend *be);
+/* EVS_SYNC_BATCH: start the thread that syncs the log every sync_interval_ms. */
 int evs__syncer_start(file_backend *fb);
 void evs__syncer_stop(file_backend *fb);
+/* At close: stop the thread, then sync what the modes that do not sync every commit
+ * left unsynced (an error names the store). */
+int evs__syncer_close(file_backend *fb);
 
 /* ---- cursor.c -------------------------------------------------------------------- */
 int evs__file_cursor_open(evs__be_cursor **out, evs__backend *be, const evs__query_c *q);
