@@ -11,7 +11,9 @@
  */
 #define _GNU_SOURCE
 #include "file_internal.h"
+#include "syncer.h"
 #include "sysio.h"
+#include "writer.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -28,7 +30,7 @@ static void fb_free(file_backend *fb)
 {
     evs__syncer_stop(fb);
     evs__sdx_finish(fb);
-    evs__writer_close(fb);
+    evs__writer_free(fb);
     evs__tab_free(&fb->tab);
     evs__seg_free_all(fb);
     evs__head_unmap(fb);
@@ -39,11 +41,6 @@ static void fb_free(file_backend *fb)
     pthread_rwlock_destroy(&fb->seg_lock);
     pthread_rwlock_destroy(&fb->tab_lock);
     pthread_mutex_destroy(&fb->map_mu);
-    pthread_mutex_destroy(&fb->commit_mu);
-    pthread_cond_destroy(&fb->commit_cv);
-    pthread_cond_destroy(&fb->gather_cv);
-    pthread_mutex_destroy(&fb->syncer_mu);
-    pthread_cond_destroy(&fb->syncer_cv);
     pthread_mutex_destroy(&fb->sdx_mu);
     pthread_cond_destroy(&fb->sdx_cv);
     evs__free(fb->lost);
@@ -67,23 +64,14 @@ static file_backend *fb_alloc(const char *path, const evs_options *opts)
     fb->base.methods = &file_methods;
     fb->opts = *opts;
     fb->readonly = (opts->flags & EVS_OPEN_READONLY) != 0;
-    fb->lock_fd = fb->open_fd = fb->wfd = fb->widx_fd = -1;
+    fb->lock_fd = fb->open_fd = -1;
     pthread_rwlock_init(&fb->seg_lock, NULL);
     pthread_rwlock_init(&fb->tab_lock, NULL);
     pthread_mutex_init(&fb->map_mu, NULL);
-    pthread_mutex_init(&fb->commit_mu, NULL);
-    pthread_cond_init(&fb->commit_cv, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* gathering deadlines are monotonic */
-    pthread_cond_init(&fb->gather_cv, &ca);
-    pthread_condattr_destroy(&ca);
-    pthread_mutex_init(&fb->syncer_mu, NULL);
-    pthread_cond_init(&fb->syncer_cv, NULL);
     pthread_mutex_init(&fb->sdx_mu, NULL);
     pthread_cond_init(&fb->sdx_cv, NULL);
     evs__tab_init(&fb->tab);
-    if (evs__writer_init(fb) < 0) {
+    if (evs__writer_new(fb) < 0) {
         fb_free(fb);
         return NULL;
     }
@@ -308,36 +296,12 @@ int evs__fb_repair_writable(file_backend *fb)
     return evs__head_map(fb, &fresh);
 }
 
-/* At close, leave a fresh snapshot when the tail since the last one is long, so the
- * next process that reads streams does not scan it. Best effort: never blocks. */
-static void close_snapshot(file_backend *fb)
-{
-    uint64_t weight = evs__tab_stream_count(&fb->tab) * (SNAP_SLOT_LEN * 2 + 32);
-    if (fb->readonly || atomic_load(&fb->poisoned) || fb->bytes_since_snap < (1u << 20) ||
-        fb->bytes_since_snap < weight)
-        return;
-    if (evs__wlock_acquire(fb, 0) < 0) {
-        evs__clearerr();
-        return;
-    }
-    head_view h;
-    evs__head_read(fb, &h);
-    pthread_rwlock_wrlock(&fb->tab_lock);
-    if (evs__tab_catch_up_locked(fb, &h) == 0 && (fb->wfd < 0 || evs__datasync(fb->wfd) == 0)) {
-        evs__head_set_synced(fb, h.pos);
-        (void)evs__tab_write_snapshot(fb, true);
-    }
-    pthread_rwlock_unlock(&fb->tab_lock);
-    evs__wlock_release(fb);
-    evs__clearerr();
-}
-
 static int file_close(evs__backend *be)
 {
     file_backend *fb = (file_backend *)be;
     int rc = evs__syncer_close(fb);
     if (rc == 0)
-        close_snapshot(fb);
+        evs__writer_snapshot_at_close(fb);
     evs__writer_trim(fb);
     fb_free(fb);
     return rc;

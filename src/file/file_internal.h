@@ -176,9 +176,6 @@ typedef struct seg {
 /* Segments sealed and waiting for their stream directory; more are skipped. */
 #define SDX_QUEUE 8
 
-/* How many appending threads of the last commit round a new leader remembers, and may
- * wait for (see gather_stragglers in writer.c). */
-#define GATHER_MAX 32
 
 /* ---- streamtab.c ----------------------------------------------------------------- */
 
@@ -257,8 +254,6 @@ typedef struct lost_range {
 
 /* ---- the backend handle ---------------------------------------------------------- */
 
-struct append_req; /* writer.c */
-
 typedef struct file_backend {
     evs__backend base;
     char *dir;
@@ -292,48 +287,8 @@ typedef struct file_backend {
     pthread_rwlock_t tab_lock;   /* guards tab */
     streamtab tab;
 
-    /* Writer state, touched only by the commit leader (who holds the flock). */
-    pthread_mutex_t commit_mu;
-    pthread_cond_t commit_cv;
-    struct append_req *queue_head;
-    struct append_req *queue_tail;
-    bool leader_active;
-    /* Gathering (EVS_SYNC_ALWAYS): a new leader waits briefly for the threads of the
-     * round just finished to queue again, so that they share its sync (writer.c). */
-    pthread_cond_t gather_cv;    /* signalled on enqueue while `gathering` */
-    bool gathering;
-    const void *last_group[GATHER_MAX]; /* appender tokens of the last round */
-    size_t last_group_n;
-    int64_t last_round_end_ns;   /* monotonic */
-    int64_t sync_ns_avg;         /* moving average of the log's fdatasync */
-    bool zeros_paused;           /* the disk had no room for zeros ahead (writer.c) */
-    int wfd;                     /* active segment, O_RDWR; -1 until needed */
-    int widx_fd;                 /* its .idx */
-    uint64_t wseg;               /* first pos of the active segment */
-    evs__buf wbuf;                /* encoded records of one commit */
-    evs__buf ibuf;                /* their .idx entries */
-    tab_undo *undo;
-    size_t undo_len;
-    size_t undo_cap;
-    /* Fingerprints of the writer-supplied ids this handle appended. Lets a batch with
-     * its own ids skip walking a stream the handle created: a miss proves the ids are
-     * new. Dropped when it grows past its cap. */
-    struct id_set *ids;
-    uint64_t bytes_since_snap;   /* log bytes appended since the last snapshot */
-
-    /* A failed sync or a write that could not be undone poisons the store: every later
-     * write fails with EVS_EFATAL and this message, until the store is reopened. */
-    atomic_bool closing;     /* evs_close was called: waits end (evs__head_wake) */
-    _Atomic int poisoned;
-    char poison_msg[512];
-
-    /* EVS_SYNC_BATCH: a thread that syncs the log every sync_interval_ms. */
-    pthread_t syncer;
-    bool syncer_running;
-    pthread_mutex_t syncer_mu;
-    pthread_cond_t syncer_cv;
-    bool syncer_stop;
-    _Atomic uint64_t unsynced_pos; /* last position written but maybe not synced */
+    struct writer *w;            /* the append path's state (writer_state.h) */
+    atomic_bool closing;         /* evs_close was called: waits end (evs__head_wake) */
 
     /* Stream directories of the segments this handle sealed, made by a thread of their
      * own so that appends do not wait for them (streamdir.c). */
@@ -558,29 +513,6 @@ bool evs__head_matches_log(file_backend *fb, const head_view *h);
 typedef int (*rec_cb)(void *ctx, seg *s, uint64_t off, const rec_view *r, bool damaged);
 int evs__scan(file_backend *fb, uint64_t seg_first, uint64_t off, const head_view *h, rec_cb cb,
               void *ctx);
-
-/* ---- writer.c -------------------------------------------------------------------- */
-int evs__file_append(evs__backend *be, const evs__batch_w *batches, size_t batch_count,
-                     evs_append_result *out);
-int evs__writer_check_poison(file_backend *fb);
-/* Refuse writes from now on (after a failed sync, or a write that could not be undone);
- * returns the code for the failing call, from errno `err`. */
-int evs__poison(file_backend *fb, int err, const char *what);
-/* At close: cut the zeros written ahead of the log, so that a closed store's active
- * segment ends where its log does. Best effort; never waits for the writer lock. */
-void evs__writer_trim(file_backend *fb);
-/* At open: the writer's state that is allocated (EVS_ENOMEM when out of memory). */
-int evs__writer_init(file_backend *fb);
-void evs__writer_close(file_backend *fb);
-
-/* ---- syncer.c -------------------------------------------------------------------- */
-int evs__file_sync(evs__backend *be);
-/* EVS_SYNC_BATCH: start the thread that syncs the log every sync_interval_ms. */
-int evs__syncer_start(file_backend *fb);
-void evs__syncer_stop(file_backend *fb);
-/* At close: stop the thread, then sync what the modes that do not sync every commit
- * left unsynced (an error names the store). */
-int evs__syncer_close(file_backend *fb);
 
 /* ---- cursor.c -------------------------------------------------------------------- */
 int evs__file_cursor_open(evs__be_cursor **out, evs__backend *be, const evs__query_c *q);

@@ -46,7 +46,7 @@
  * tail that does not end with one, so multi-record appends are all-or-nothing.
  *
  * A sealed segment's size is its end. The last one may hold zeros past its last record
- * (written ahead by writer.c in `always` mode, cut at seal, close and recovery); a
+ * (written ahead by active_segment.c in `always` mode, cut at seal, close and recovery); a
  * record never starts with 8 zero bytes (len >= REC_HDR_LEN).
  */
 #ifndef EVS_FILE_FORMAT_H

@@ -229,7 +229,7 @@ static int recover_segment(recovery *rv, seg *s, uint64_t off, bool *stop)
                                       : "in a segment that later segments follow");
                 goto out;
             }
-            /* Zeros to the end are what a writer writes ahead of the log (writer.c). */
+            /* Zeros to the end are what a writer writes ahead of the log (active_segment.c). */
             uint64_t later;
             if (!rv->sync_known && !evs__all_zero(m->base + off, size - off) &&
                 valid_record_follows(m, off, size, rv->next_pos, &later)) {

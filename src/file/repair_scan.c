@@ -118,7 +118,7 @@ static int scan_segment(scan *sc, seg *s, bool last, bool *stop)
         rec_view r;
         int st = evs__rec_decode(m->base + off, size - off, true, &r);
         if (st != REC_OK && last && evs__all_zero(m->base + off, size - off))
-            break; /* the zeros a writer writes ahead of the log (writer.c) end it */
+            break; /* the zeros a writer writes ahead of the log (active_segment.c) end it */
         if (!record_fits(sc, s, off, &r, st))
             return 0;
         tab_undo *u = NULL;

@@ -318,7 +318,7 @@ int evs__seg_file_size(seg *s, uint64_t *out)
         return fd;
     /* lseek, not fstat: a query of the file's ctime makes the writer's next write stamp
      * the inode with the fine-grained clock (Linux 6.13 on), and its fdatasync then
-     * writes the inode too (writer_prepare in writer.c). */
+     * writes the inode too (writer_prepare in commit.c). */
     off_t size = evs__sys.lseek(fd, 0, SEEK_END);
     if (size < 0)
         return evs__seterr_errno(errno, "cannot find the size of segment '%s'", s->name);
@@ -419,9 +419,10 @@ const mapping *evs__seg_map(file_backend *fb, seg *s, uint64_t need_len)
  * would fault, so every offset that comes from disk (links, indexes) is checked. What a
  * handle remembers of a file's size must stay true while the file is in use: the
  * committed part only grows, but past it the segment being written holds zeros that its
- * writer cuts when it seals the segment or closes the store (writer.c). So for that
- * segment no more than the head's end is remembered; the head is read before the size,
- * and records reach the file before the head that covers them is published. */
+ * writer cuts when it seals the segment or closes the store (commit.c,
+ * active_segment.c). So for that segment no more than the head's end is remembered; the
+ * head is read before the size, and records reach the file before the head that covers
+ * them is published. */
 static int check_extent(seg *s, uint64_t off, uint64_t end)
 {
     if (end <= atomic_load_explicit(&s->size_seen, memory_order_relaxed))

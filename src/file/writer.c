@@ -1,74 +1,32 @@
 /*
- * writer.c - the append path.
+ * writer.c - the append path's front: the commit queue, the writer's state, and the
+ * poisoned state a failed sync leaves.
  *
  * Group commit: appending threads queue their requests; one of them becomes the
- * leader, takes every queued request, and commits them together: take the cross-
- * process writer lock, catch up with appends made by other processes, check each
- * request (idempotence, expected versions), encode all records into one buffer, write
- * it with one pwrite, sync once (EVS_SYNC_ALWAYS), publish the new head, release the
- * lock. Threads that queued while the leader worked form the next group, so under
+ * leader, takes every queued request, and commits them together in one round
+ * (commit.c). Threads that queued while the leader worked form the next group, so under
  * load many appends share one fdatasync. In `always` mode a new leader also waits a
  * little for the threads its predecessor just released (gather_stragglers): without
  * that, groups alternate between those who queued during a sync and those released by
  * it, and each sync carries about half of the appending threads.
- *
- * Commit order (docs/DESIGN.md): records -> fdatasync -> head page. A request is atomic:
- * its last record carries REC_COMMIT, and recovery drops an append without one.
- * A failed write is undone (file truncated, stream table restored); a failed sync
- * poisons the store, because after a failed fdatasync the kernel may have dropped the
- * dirty pages and no later sync can prove they reached the disk.
  */
 #define _GNU_SOURCE
+#include "writer.h"
+#include "active_segment.h"
+#include "commit.h"
 #include "file_internal.h"
 #include "idset.h"
 #include "sysio.h"
+#include "writer_state.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
-typedef struct append_req {
-    const evs__batch_w *batches;
-    size_t batch_count;
-    evs_append_result *out; /* batch_count results */
-    int rc;
-    char msg[600]; /* the error message, handed to the caller's thread */
-    bool done;
-    const void *who; /* the appending thread (its appender_token) */
-    struct append_req *next;
-} append_req;
+#define IDSET_MAX (1u << 22) /* fingerprints kept at most (32 MiB of table) */
 
 /* Tells appending threads apart: its address is unique to each thread. */
 static _Thread_local char appender_token;
-
-/* State of one commit round, kept by the leader. */
-typedef struct group {
-    head_view h;            /* the head as it will be published */
-    uint64_t flushed_pos;   /* records up to here were written out (segment roll) */
-    uint64_t buf_first_pos; /* position of the first record in fb->wbuf */
-    evs__buf rec_offs;       /* uint64 offset in wbuf of each record there */
-    int64_t ts;             /* "now" for this round: the clock, never below the head's ts */
-    int64_t last_ts;        /* of the last record encoded (or the head's): ts never decreases */
-    uint64_t file_size;     /* of the active segment: past h.end it holds only zeros */
-    /* Segments this round sealed: their directories are made once it is published (a
-     * fifth and later ones when first read). */
-    struct {
-        uint64_t first_pos, end;
-    } sealed[4];
-    size_t sealed_n;
-} group;
-
-static void req_fail(append_req *r)
-{
-    r->rc = evs__lasterr_code();
-    if (r->rc >= 0)
-        r->rc = EVS_EIO;
-    snprintf(r->msg, sizeof r->msg, "%s", evs__lasterr_msg());
-}
 
 int evs__poison(file_backend *fb, int err, const char *what)
 {
@@ -76,787 +34,23 @@ int evs__poison(file_backend *fb, int err, const char *what)
      * EVS_EIO); every later write gets EVS_EFATAL with the same words. */
     int rc = evs__seterr_errno(err, "%s; store '%s' refuses writes until reopened", what, fb->dir);
     int expected = 0;
-    if (atomic_compare_exchange_strong(&fb->poisoned, &expected, rc))
-        snprintf(fb->poison_msg, sizeof fb->poison_msg, "%s", evs__lasterr_msg());
+    if (atomic_compare_exchange_strong(&fb->w->poisoned, &expected, rc))
+        snprintf(fb->w->poison_msg, sizeof fb->w->poison_msg, "%s", evs__lasterr_msg());
     return rc;
 }
 
 int evs__writer_check_poison(file_backend *fb)
 {
-    if (atomic_load(&fb->poisoned))
-        return evs__seterr(EVS_EFATAL, "earlier failure: %s", fb->poison_msg);
+    if (atomic_load(&fb->w->poisoned))
+        return evs__seterr(EVS_EFATAL, "earlier failure: %s", fb->w->poison_msg);
     return 0;
-}
-
-/* ---- the active segment ---------------------------------------------------------- */
-
-static void writer_fds_close(file_backend *fb)
-{
-    pthread_mutex_lock(&fb->syncer_mu);
-    if (fb->wfd >= 0)
-        evs__sys.close(fb->wfd);
-    if (fb->widx_fd >= 0)
-        evs__sys.close(fb->widx_fd);
-    fb->wfd = fb->widx_fd = -1;
-    fb->wseg = 0;
-    pthread_mutex_unlock(&fb->syncer_mu);
-}
-
-static int writer_fds_open(file_backend *fb, uint64_t first_pos)
-{
-    char path[STORE_PATH_MAX];
-    writer_fds_close(fb);
-    int rc = evs__seg_path(fb, first_pos, "seg", path, sizeof path);
-    if (rc < 0)
-        return rc;
-    int fd = evs__sys.open(path, O_RDWR, 0);
-    if (fd < 0)
-        return evs__seterr_errno(errno, "cannot open segment '%s' for writing", path);
-    if ((rc = evs__seg_path(fb, first_pos, "idx", path, sizeof path)) < 0) {
-        evs__sys.close(fd);
-        return rc;
-    }
-    int ifd = evs__sys.open(path, O_RDWR | O_CREAT, 0644);
-    if (ifd < 0) {
-        rc = evs__seterr_errno(errno, "cannot open '%s'", path);
-        evs__sys.close(fd);
-        return rc;
-    }
-    /* Scans step from each listed segment to the next, so the list must hold every
-     * segment from the first on. When other processes made the ones before this one,
-     * list the directory instead of adding this one alone after a gap. */
-    rc = evs__seg_by_first(fb, first_pos) ? 0 : evs__seg_load_all(fb);
-    if (rc == 0)
-        rc = evs__seg_add(fb, first_pos, NULL);
-    if (rc < 0) {
-        evs__sys.close(fd);
-        evs__sys.close(ifd);
-        return rc;
-    }
-    pthread_mutex_lock(&fb->syncer_mu);
-    fb->wfd = fd;
-    fb->widx_fd = ifd;
-    fb->wseg = first_pos;
-    pthread_mutex_unlock(&fb->syncer_mu);
-    return 0;
-}
-
-/* Create the segment that starts at first_pos and make it the active one. */
-static int segment_start(file_backend *fb, uint64_t first_pos)
-{
-    int rc = evs__seg_create_file(fb, first_pos);
-    if (rc == EVS_EIO && errno == EEXIST) {
-        /* Left by a writer that died after creating it and before committing into it
-         * (recovery cuts the log before it): it holds nothing acknowledged. */
-        if ((rc = evs__seg_remove_file(fb, first_pos)) == 0)
-            rc = evs__seg_create_file(fb, first_pos);
-    }
-    if (rc < 0)
-        return rc;
-    return writer_fds_open(fb, first_pos);
-}
-
-/* With the lock held: make our view match the log as the last writer left it. */
-static int writer_prepare(file_backend *fb, group *g)
-{
-    for (int attempt = 0;; attempt++) {
-        evs__head_read(fb, &g->h);
-        if (fb->wseg != g->h.seg || fb->wfd < 0) {
-            seg *s = evs__seg_by_first(fb, g->h.seg);
-            if (!s && g->h.pos == 0 && g->h.seg == 1) {
-                char path[STORE_PATH_MAX];
-                int rc = evs__seg_path(fb, 1, "seg", path, sizeof path);
-                if (rc < 0)
-                    return rc;
-                rc = access(path, F_OK) == 0 ? writer_fds_open(fb, 1) : segment_start(fb, 1);
-                if (rc < 0)
-                    return rc;
-            } else {
-                int rc = writer_fds_open(fb, g->h.seg);
-                if (rc < 0)
-                    return rc;
-            }
-        }
-        /* The size by lseek, not fstat: since Linux 6.13, a write that follows a query
-         * of the file's ctime stamps it with the fine-grained clock, so a stat in every
-         * round would dirty the inode in every round and make every fdatasync write it
-         * too (here 146 us per append + fdatasync loop with an fstat, 87-120 without). */
-        bool clean = false;
-        off_t size = evs__sys.lseek(fb->wfd, 0, SEEK_END);
-        if (size < 0)
-            return evs__seterr_errno(errno, "cannot find the size of the active segment");
-        int rc = evs__seg_tail_clean(fb->wfd, g->h.end, (uint64_t)size, &clean);
-        if (rc < 0)
-            return rc;
-        g->file_size = (uint64_t)size;
-        if (clean && !evs__head_torn(fb))
-            break;
-        /* The previous lock holder died mid-commit (its bytes are past the published
-         * head, or it was publishing them): recover the tail before writing after it. */
-        if (attempt > 0)
-            return evs__seterr(EVS_ECORRUPT,
-                               "active segment is %lld bytes after recovery, head says %" PRIu64,
-                               (long long)size, g->h.end);
-        if ((rc = evs__recover(fb, true)) < 0)
-            return rc;
-        writer_fds_close(fb);
-    }
-    g->flushed_pos = g->h.pos;
-    g->buf_first_pos = g->h.pos + 1;
-    g->ts = evs__now_ns();
-    if (g->ts < g->h.ts)
-        g->ts = g->h.ts; /* timestamps never go backwards, even if the clock does */
-    g->last_ts = g->h.ts;
-    return evs__tab_catch_up_locked(fb, &g->h);
-}
-
-/* ---- zeros ahead of the log ------------------------------------------------------- */
-
-/* An fdatasync that follows an append into new blocks must also write the metadata of
- * those blocks and of the file's size; one that follows a write over blocks already on
- * disk writes the data alone. Here that is 79-92 us instead of 137-170 us for 2,000
- * bytes, and 98-119 us instead of 202-234 us for 20,800 (medians of plain-file loops;
- * with the zeros written by the loop itself, 1 MiB at a time: 93-124 us and 125-156
- * us). So in `always` mode the writer keeps zeros written and synced ahead of the log,
- * as a database's write-ahead log recycles its files: each sync then mostly overwrites.
- * Past the committed end, the active segment holds only these zeros (a record never
- * starts with 8 zero bytes, which is how a dead writer's bytes are told from them);
- * they are cut when the segment is sealed, when the store is closed and by recovery. */
-#define ZERO_AHEAD (1u << 20)
-
-static unsigned char zero_block[64 << 10]; /* never written; not const, so not in the file */
-
-static int write_zeros(int fd, uint64_t from, uint64_t to)
-{
-    while (from < to) {
-        size_t n = to - from < sizeof zero_block ? (size_t)(to - from) : sizeof zero_block;
-        if (evs__pwrite_all(fd, zero_block, n, (off_t)from) < 0)
-            return -1;
-        from += n;
-    }
-    return 0;
-}
-
-/* Before `len` bytes go at h.end: when they would pass the zeros, write more, up to
- * the next ZERO_AHEAD boundary past them (never past the segment size). This round's
- * sync then pays for the new blocks once, for the many rounds that follow. A large
- * write gains nothing: 1,000-event batches of 208 KB were 4-6% slower with zeros ahead
- * than without (medians of 7 alternated runs), so from ZERO_SKIP_FROM bytes on, a round
- * appends. When the disk is too full for them, the zeros written are taken back and
- * none are written again until the next segment: they must not take the room the
- * records and their index need. */
-#define ZERO_SKIP_FROM (128u << 10)
-
-static void zeros_ahead(file_backend *fb, group *g, uint64_t len)
-{
-    uint64_t need = g->h.end + len;
-    if (fb->opts.sync_mode != EVS_SYNC_ALWAYS || fb->zeros_paused || len >= ZERO_SKIP_FROM ||
-        need <= g->file_size)
-        return;
-    uint64_t to = (need + ZERO_AHEAD) & ~(uint64_t)(ZERO_AHEAD - 1);
-    if (to > fb->opts.segment_size)
-        to = fb->opts.segment_size;
-    if (to <= need)
-        return;
-    if (write_zeros(fb->wfd, need > g->file_size ? need : g->file_size, to) < 0) {
-        fb->zeros_paused = true;
-        (void)evs__sys.ftruncate(fb->wfd, (off_t)g->file_size);
-        return;
-    }
-    g->file_size = to;
-}
-
-/* Write out the buffered records of this group (no sync); `sealing`: the segment is
- * about to be sealed, so no zeros go ahead. */
-static int group_flush(file_backend *fb, group *g, bool sealing)
-{
-    if (fb->wbuf.len == 0)
-        return 0;
-    uint64_t idx_at = (g->buf_first_pos - fb->wseg) * IDX_ENTRY_LEN;
-    if (!sealing)
-        zeros_ahead(fb, g, fb->wbuf.len);
-    if (evs__pwrite_all(fb->wfd, fb->wbuf.ptr, fb->wbuf.len, (off_t)g->h.end) < 0) {
-        int saved = errno;
-        fb->zeros_paused |= saved == ENOSPC;
-        /* Undo a partial write so the file ends where the head says. */
-        g->file_size = g->h.end;
-        if (evs__sys.ftruncate(fb->wfd, (off_t)g->h.end) < 0)
-            evs__poison(fb, errno, "a failed write could not be undone");
-        return evs__seterr_errno(saved,
-                                 "cannot append to segment %020" PRIu64 ".seg at byte %" PRIu64,
-                                 fb->wseg, g->h.end);
-    }
-    if (evs__pwrite_all(fb->widx_fd, fb->ibuf.ptr, fb->ibuf.len, (off_t)idx_at) < 0) {
-        int saved = errno;
-        fb->zeros_paused |= saved == ENOSPC;
-        g->file_size = g->h.end;
-        if (evs__sys.ftruncate(fb->wfd, (off_t)g->h.end) < 0)
-            evs__poison(fb, errno, "a failed write could not be undone");
-        return evs__seterr_errno(saved, "cannot write the offset index of segment %020" PRIu64,
-                                 fb->wseg);
-    }
-    uint64_t n = fb->ibuf.len / IDX_ENTRY_LEN;
-    g->h.end += fb->wbuf.len;
-    if (g->file_size < g->h.end)
-        g->file_size = g->h.end;
-    g->flushed_pos = g->buf_first_pos + n - 1;
-    g->buf_first_pos += n;
-    fb->wbuf.len = 0;
-    fb->ibuf.len = 0;
-    g->rec_offs.len = 0;
-    return 0;
-}
-
-/* Close the active segment (durable, immutable from now on) and start the next. */
-static int group_roll(file_backend *fb, group *g)
-{
-    int rc = group_flush(fb, g, true);
-    if (rc < 0)
-        return rc;
-    /* A sealed segment's size is its end: the zeros ahead go first. */
-    if (g->file_size > g->h.end && evs__sys.ftruncate(fb->wfd, (off_t)g->h.end) < 0)
-        return evs__seterr_errno(
-            errno, "cannot cut the zeros after the end of segment %020" PRIu64 ".seg", fb->wseg);
-    if (evs__datasync(fb->wfd) < 0)
-        return evs__poison(fb, errno, "fdatasync failed while closing a segment");
-    uint64_t sealed = fb->wseg, sealed_end = g->h.end;
-    uint64_t next = g->flushed_pos + 1;
-    rc = segment_start(fb, next);
-    if (rc < 0)
-        return rc;
-    if (g->sealed_n < sizeof g->sealed / sizeof g->sealed[0]) {
-        g->sealed[g->sealed_n].first_pos = sealed;
-        g->sealed[g->sealed_n++].end = sealed_end;
-    }
-    g->h.seg = next;
-    g->h.end = SEG_HDR_LEN;
-    g->file_size = SEG_HDR_LEN;
-    fb->zeros_paused = false; /* try again: the disk may have room by now */
-    return 0;
-}
-
-/* A round that failed publishes nothing, so nothing it wrote may stay: recovery would
- * take complete records past the head for committed ones, and a later round would write
- * the positions of a segment it created into the one before. Cut the segment the round
- * started in back to the head, and remove the segments it created (their directories
- * were not queued: nothing reads them). */
-static void undo_writes(file_backend *fb, const head_view *start, const group *g)
-{
-    if (atomic_load(&fb->poisoned)) {
-        /* A sync failed: nothing can be made durable any more; cut what is open, and
-         * reopening recovers the rest. */
-        if (g->h.seg == start->seg && fb->wfd >= 0)
-            (void)evs__sys.ftruncate(fb->wfd, (off_t)start->end);
-        return;
-    }
-    if (g->h.seg != start->seg || fb->wseg != start->seg) {
-        writer_fds_close(fb);
-        for (size_t i = evs__seg_count(fb); i-- > 0;) {
-            seg *s = evs__seg_at(fb, i);
-            if (s->first_pos <= start->seg)
-                break;
-            if (evs__seg_remove_file(fb, s->first_pos) < 0) {
-                evs__poison(fb, errno, "a failed append could not be undone");
-                return;
-            }
-        }
-    }
-    /* Records may have reached the disk (a sealed segment's were synced): the cut must
-     * be durable too. */
-    if (evs__seg_cut(fb, start->seg, start->end) < 0)
-        evs__poison(fb, errno, "a failed append could not be undone");
-}
-
-/* ---- reading records of the stream being appended to --------------------------------- */
-
-/* The record at pos, which may still sit in this group's buffer. */
-static int group_read(file_backend *fb, const group *g, uint64_t pos, rec_view *r)
-{
-    if (pos >= g->buf_first_pos) {
-        uint64_t off;
-        memcpy(&off, g->rec_offs.ptr + (pos - g->buf_first_pos) * sizeof off, sizeof off);
-        return evs__rec_decode((const unsigned char *)fb->wbuf.ptr + off, fb->wbuf.len - off, false,
-                               r) == REC_OK
-                   ? 0
-                   : evs__seterr(EVS_ECORRUPT, "record %" PRIu64 " in the write buffer", pos);
-    }
-    return evs__seg_read_pos(fb, pos, false, r);
-}
-
-/* ---- the writer's id set ------------------------------------------------------------- */
-
-#define IDSET_MAX (1u << 22) /* fingerprints kept at most (32 MiB of table) */
-
-/* Add a fingerprint to the set; false when the set had to be dropped (cap or memory):
- * then every stream's ids must be found by walking again. */
-static bool idset_add(file_backend *fb, uint64_t f)
-{
-    if (evs__idset_add(fb->ids, f))
-        return true;
-    streamtab *t = &fb->tab;
-    for (size_t i = 0; i < t->cap; i++)
-        t->slots[i].ids_complete = false;
-    return false;
-}
-
-/* A long batch's ids by fingerprint, so that a walk over its stream costs one probe per
- * record rather than a scan of the batch (a re-import of 300,000 events of one stream in
- * batches of thousands took 94 s of CPU with the scan). */
-#define BATCH_IDS_FROM 16 /* shorter batches are scanned */
-
-typedef struct batch_ids {
-    uint32_t *slot; /* event index + 1, 0 = empty */
-    size_t mask;
-} batch_ids;
-
-static int batch_ids_build(batch_ids *t, const evs__batch_w *b)
-{
-    t->slot = NULL;
-    t->mask = 0;
-    if (b->count < BATCH_IDS_FROM)
-        return 0;
-    size_t cap = 64;
-    while (cap < 2 * b->count)
-        cap *= 2;
-    t->slot = evs__calloc(cap, sizeof *t->slot);
-    if (!t->slot)
-        return evs__seterr(EVS_ENOMEM, "out of memory checking event ids");
-    t->mask = cap - 1;
-    for (size_t i = 0; i < b->count; i++) {
-        if (!b->events[i].id_given)
-            continue;
-        size_t j = evs__id_fingerprint(b->events[i].id) & t->mask;
-        while (t->slot[j])
-            j = (j + 1) & t->mask;
-        t->slot[j] = (uint32_t)i + 1;
-    }
-    return 0;
-}
-
-/* Which event of b carries this id (-1 if none). */
-static long batch_find_id(const batch_ids *t, const evs__batch_w *b, const unsigned char *id)
-{
-    if (!t->slot) {
-        for (size_t i = 0; i < b->count; i++)
-            if (b->events[i].id_given && memcmp(b->events[i].id, id, 16) == 0)
-                return (long)i;
-        return -1;
-    }
-    for (size_t j = evs__id_fingerprint(id) & t->mask; t->slot[j]; j = (j + 1) & t->mask)
-        if (memcmp(b->events[t->slot[j] - 1].id, id, 16) == 0)
-            return (long)t->slot[j] - 1;
-    return -1;
-}
-
-static int not_the_same(const evs__batch_w *b, long i, int64_t version)
-{
-    char text[37];
-    evs__uuid_format(text, b->events[i].id);
-    return evs__seterr(EVS_EIDCONFLICT,
-                       "event id %s (event index %ld of the batch) is already in stream '%.*s' at "
-                       "version %" PRId64 ", but the batch is not the one appended then",
-                       text, i, (int)b->stream_len, b->stream, version);
-}
-
-static int walk_for_duplicate(file_backend *fb, const group *g, const evs__batch_w *b,
-                              const batch_ids *t, bool all_given, const stream_val *v,
-                              stream_ent *e, evs_append_result *res, bool *dup);
-
-/* Idempotence: are all of b's ids already in its stream, at consecutive versions in
- * the batch's order? Then *dup, res holds the original result and b->positions (when
- * given) each event's position. An id that is there in any other way is a conflict.
- * Walks the stream's chain from its end: the cost grows with the stream's length and is
- * paid only by appends that carry their own ids. The events need not be at consecutive
- * positions: other streams' events may stand between them, which is why each position
- * is taken from the record the walk found. */
-static int check_duplicate(file_backend *fb, const group *g, const evs__batch_w *b,
-                           const stream_val *v, stream_ent *e, evs_append_result *res, bool *dup)
-{
-    *dup = false;
-    if (!b->any_id_given || v->last_version < 0)
-        return 0;
-    if (e->ids_complete) {
-        /* The set holds every supplied id of this stream: if none of the batch's ids
-         * is there, none is in the stream (a fingerprint match may be a false alarm;
-         * the walk below settles it). */
-        size_t i = 0;
-        while (i < b->count && !(b->events[i].id_given &&
-                                 evs__idset_has(fb->ids, evs__id_fingerprint(b->events[i].id))))
-            i++;
-        if (i == b->count)
-            return 0;
-    }
-    bool all_given = true;
-    for (size_t i = 0; i < b->count; i++)
-        all_given &= b->events[i].id_given;
-    batch_ids t;
-    int rc = batch_ids_build(&t, b);
-    if (rc < 0)
-        return rc;
-    rc = walk_for_duplicate(fb, g, b, &t, all_given, v, e, res, dup);
-    evs__free(t.slot);
-    return rc;
-}
-
-static int walk_for_duplicate(file_backend *fb, const group *g, const evs__batch_w *b,
-                              const batch_ids *t, bool all_given, const stream_val *v,
-                              stream_ent *e, evs_append_result *res, bool *dup)
-{
-    /* A walk that meets none of the batch's ids reads every record of the stream: their
-     * ids then go into the set, so the stream's next batches of new ids skip the walk
-     * (an import into a stream this handle did not create walked it once per commit). */
-    bool complete = true;
-    uint64_t pos = v->last_pos;
-    for (int64_t version = v->last_version; pos && version >= 0; version--) {
-        rec_view r;
-        int rc = group_read(fb, g, pos, &r);
-        if (rc < 0)
-            return rc;
-        long i = batch_find_id(t, b, r.id);
-        if (i < 0) {
-            complete = complete && idset_add(fb, evs__id_fingerprint(r.id));
-            pos = r.prev_pos;
-            if (version == 0 && complete)
-                e->ids_complete = true;
-            continue;
-        }
-        /* The highest version holding one of the ids must hold the batch's last event,
-         * and the versions below it the others, in order. */
-        if (!all_given || i != (long)b->count - 1)
-            return not_the_same(b, i, version);
-        res->last_pos = (int64_t)pos;
-        res->version = version;
-        if (b->positions)
-            b->positions[i] = (int64_t)pos;
-        for (long j = i - 1; j >= 0; j--) {
-            pos = r.prev_pos;
-            if (!pos || (rc = group_read(fb, g, pos, &r)) < 0)
-                return pos ? rc : not_the_same(b, j + 1, version - (i - j) + 1);
-            if (memcmp(r.id, b->events[j].id, 16) != 0)
-                return not_the_same(b, j, version - (i - j));
-            if (b->positions)
-                b->positions[j] = (int64_t)pos;
-        }
-        res->first_pos = (int64_t)pos;
-        res->duplicate = 1;
-        *dup = true;
-        return 0;
-    }
-    return 0;
-}
-
-static int check_expected(const evs__batch_w *b, int64_t actual)
-{
-    int64_t want = b->expected_version;
-    bool ok = want == EVS_EXPECT_ANY || (want == EVS_EXPECT_NO_STREAM && actual < 0) ||
-              (want == EVS_EXPECT_EXISTS && actual >= 0) || (want >= 0 && want == actual);
-    if (ok)
-        return 0;
-    char exp[48], act[48];
-    if (want == EVS_EXPECT_NO_STREAM)
-        snprintf(exp, sizeof exp, "no stream");
-    else if (want == EVS_EXPECT_EXISTS)
-        snprintf(exp, sizeof exp, "an existing stream");
-    else
-        snprintf(exp, sizeof exp, "version %" PRId64, want);
-    if (actual < 0)
-        snprintf(act, sizeof act, "the stream does not exist");
-    else
-        snprintf(act, sizeof act, "the stream is at version %" PRId64, actual);
-    return evs__seterr(EVS_ECONFLICT, "append to stream '%.*s': expected %s but %s",
-                       (int)b->stream_len, b->stream, exp, act);
-}
-
-/* ---- encoding one request ------------------------------------------------------------ */
-
-static int undo_push(file_backend *fb, tab_undo **slot)
-{
-    if (fb->undo_len == fb->undo_cap) {
-        size_t cap = fb->undo_cap ? fb->undo_cap * 2 : 64;
-        tab_undo *n = evs__realloc(fb->undo, cap * sizeof *n);
-        if (!n)
-            return evs__seterr(EVS_ENOMEM, "out of memory in append");
-        fb->undo = n;
-        fb->undo_cap = cap;
-    }
-    *slot = &fb->undo[fb->undo_len++];
-    return 0;
-}
-
-static void undo_to(file_backend *fb, size_t mark)
-{
-    while (fb->undo_len > mark)
-        evs__tab_undo(&fb->tab, &fb->undo[--fb->undo_len]);
-}
-
-static uint64_t batch_bytes(const evs__batch_w *b)
-{
-    uint64_t n = 0;
-    for (size_t i = 0; i < b->count; i++)
-        n += evs__rec_size(b->stream_len, b->events[i].type_len, b->events[i].meta_len,
-                           b->events[i].data_len);
-    return n;
-}
-
-/* A writer's own times (evs_event_in.ts_ns) must not go below the last stored one: time
- * queries find events by bisecting on ts. Checked before anything is encoded. */
-static int check_given_ts(const group *g, const evs__batch_w *b)
-{
-    int64_t last = g->last_ts;
-    for (size_t i = 0; i < b->count; i++) {
-        int64_t ts = b->events[i].ts_ns;
-        if (ts == 0) {
-            last = g->ts > last ? g->ts : last;
-            continue;
-        }
-        if (ts < last) {
-            char given[40], before[40];
-            evs_time_format(given, sizeof given, ts);
-            evs_time_format(before, sizeof before, last);
-            return evs__seterr(EVS_EINVAL,
-                               "append to stream '%.*s': event %zu: ts %s is before %s, the ts "
-                               "of the event stored before it (ts never decreases)",
-                               (int)b->stream_len, b->stream, i, given, before);
-        }
-        last = ts;
-    }
-    return 0;
-}
-
-static int encode_batch(file_backend *fb, group *g, const evs__batch_w *b, const stream_val *v,
-                        evs_append_result *res, uint32_t *last_off)
-{
-    /* encode_req reserved room for the whole request. */
-    uint64_t pos = g->buf_first_pos + fb->ibuf.len / IDX_ENTRY_LEN;
-    res->first_pos = (int64_t)pos;
-    uint64_t prev = v->last_pos;
-    uint32_t prev_off = v->last_off;
-    int64_t version = v->last_version;
-    for (size_t i = 0; i < b->count; i++, pos++) {
-        const evs__event_w *e = &b->events[i];
-        uint64_t off = fb->wbuf.len;
-        unsigned char *dst = (unsigned char *)fb->wbuf.ptr + off;
-        int64_t ts = e->ts_ns != 0 ? e->ts_ns : g->ts > g->last_ts ? g->ts : g->last_ts;
-        g->last_ts = ts;
-        evs__rec_encode(dst, pos, ts, (uint64_t)++version, prev, prev_off, b, e, 0);
-        uint64_t size = evs__rec_size(b->stream_len, e->type_len, e->meta_len, e->data_len);
-        fb->wbuf.len += size;
-        evs__put_u32((unsigned char *)fb->ibuf.ptr + fb->ibuf.len, (uint32_t)(g->h.end + off));
-        fb->ibuf.len += IDX_ENTRY_LEN;
-        memcpy(g->rec_offs.ptr + g->rec_offs.len, &off, sizeof off);
-        g->rec_offs.len += sizeof off;
-        prev = pos;
-        prev_off = (uint32_t)(g->h.end + off);
-    }
-    res->last_pos = (int64_t)(pos - 1);
-    res->version = version;
-    res->duplicate = 0;
-    *last_off = prev_off;
-    return 0;
-}
-
-/* Mark the record at wbuf offset `off` as the end of an atomic append. */
-static void mark_commit(file_backend *fb, uint64_t off)
-{
-    unsigned char *p = (unsigned char *)fb->wbuf.ptr + off;
-    uint16_t flags = evs__get_u16(p + REC_OFF_FLAGS) | REC_COMMIT;
-    evs__put_u16(p + REC_OFF_FLAGS, flags);
-    evs__put_u32(p + REC_OFF_CRC, evs__rec_crc(p, evs__get_u32(p + REC_OFF_LEN)));
-}
-
-static uint64_t req_bytes(const append_req *r)
-{
-    uint64_t n = 0;
-    for (size_t i = 0; i < r->batch_count; i++)
-        n += batch_bytes(&r->batches[i]);
-    return n;
-}
-
-/* Check and encode one request into the group; on failure leave the group as before. */
-static int encode_req(file_backend *fb, group *g, append_req *r)
-{
-    /* A request never spans segments: roll first if it would not fit (one request
-     * bigger than a segment gets a segment of its own). */
-    uint64_t need = req_bytes(r);
-    if (g->h.end + fb->wbuf.len > SEG_HDR_LEN &&
-        g->h.end + fb->wbuf.len + need > fb->opts.segment_size) {
-        int rc = group_roll(fb, g);
-        if (rc < 0)
-            return rc;
-    }
-    size_t events = 0;
-    for (size_t j = 0; j < r->batch_count; j++)
-        events += r->batches[j].count;
-    int rc = evs__buf_reserve(&fb->wbuf, need);
-    if (rc == 0)
-        rc = evs__buf_reserve(&fb->ibuf, events * IDX_ENTRY_LEN);
-    if (rc == 0)
-        rc = evs__buf_reserve(&g->rec_offs, events * sizeof(uint64_t));
-    if (rc < 0)
-        return rc;
-    size_t undo_mark = fb->undo_len;
-    size_t buf_mark = fb->wbuf.len, ibuf_mark = fb->ibuf.len, offs_mark = g->rec_offs.len;
-    int64_t ts_mark = g->last_ts;
-    uint64_t last_off = UINT64_MAX;
-    size_t i;
-    for (i = 0; i < r->batch_count; i++) {
-        const evs__batch_w *b = &r->batches[i];
-        /* The table is larger than the caches when streams are many: start loading the
-         * slot of a batch a few ahead while this one is encoded. */
-        if (i + 4 < r->batch_count)
-            evs__tab_prefetch(&fb->tab, r->batches[i + 4].stream_hash);
-        tab_undo *u = NULL;
-        stream_ent *e = NULL;
-        if ((rc = undo_push(fb, &u)) < 0)
-            break;
-        if ((rc = evs__tab_upsert(&fb->tab, b->stream, b->stream_len, b->stream_hash, &e, u)) < 0) {
-            fb->undo_len--;
-            break;
-        }
-        stream_val v = {e->first_pos, e->last_pos, e->last_version, e->last_off};
-        bool dup;
-        rc = check_duplicate(fb, g, b, &v, e, &r->out[i], &dup);
-        if (rc < 0)
-            break;
-        if (dup)
-            continue;
-        if ((rc = check_expected(b, v.last_version)) < 0 || (rc = check_given_ts(g, b)) < 0)
-            break;
-        uint64_t before = fb->wbuf.len;
-        uint32_t end_off;
-        if ((rc = encode_batch(fb, g, b, &v, &r->out[i], &end_off)) < 0)
-            break;
-        /* encode_batch leaves the table alone, so e is still the stream's entry. A
-         * stream this handle creates starts with all its ids in the set. */
-        if (e->last_version < 0) {
-            e->first_pos = (uint64_t)r->out[i].first_pos;
-            e->ids_complete = true;
-        }
-        for (size_t j = 0; b->any_id_given && j < b->count; j++)
-            if (b->events[j].id_given && !idset_add(fb, evs__id_fingerprint(b->events[j].id)))
-                break; /* the set was dropped: every stream walks again */
-        e->last_pos = (uint64_t)r->out[i].last_pos;
-        e->last_version = r->out[i].version;
-        e->last_off = end_off;
-        if (fb->wbuf.len > before)
-            memcpy(&last_off, g->rec_offs.ptr + g->rec_offs.len - sizeof last_off, sizeof last_off);
-    }
-    if (rc < 0) {
-        if (r->batch_count > 1)
-            evs__prefixerr("batch index %zu (of %zu batches)", i, r->batch_count);
-        undo_to(fb, undo_mark);
-        fb->wbuf.len = buf_mark;
-        fb->ibuf.len = ibuf_mark;
-        g->rec_offs.len = offs_mark;
-        g->last_ts = ts_mark;
-        return rc;
-    }
-    if (last_off != UINT64_MAX)
-        mark_commit(fb, last_off);
-    return 0;
-}
-
-/* ---- one commit round ---------------------------------------------------------------- */
-
-static void commit_group(file_backend *fb, append_req *list)
-{
-    group g;
-    memset(&g, 0, sizeof g);
-    int rc = evs__writer_check_poison(fb);
-    if (rc == 0)
-        rc = evs__wlock_acquire(fb, fb->opts.lock_wait_ms);
-    if (rc < 0) {
-        for (append_req *r = list; r; r = r->next)
-            req_fail(r);
-        return;
-    }
-    pthread_rwlock_wrlock(&fb->tab_lock);
-    rc = writer_prepare(fb, &g);
-    bool prepared = rc == 0;
-    head_view start = g.h;
-    size_t undo_base = fb->undo_len = 0;
-    bool any = false;
-    for (append_req *r = list; r && rc == 0; r = r->next) {
-        if (encode_req(fb, &g, r) < 0) {
-            req_fail(r);
-            if (atomic_load(&fb->poisoned)) /* a roll failed: nothing more can go */
-                rc = EVS_EFATAL;
-            continue;
-        }
-        r->rc = 0;
-        any = true;
-    }
-    if (rc == 0 && any)
-        rc = group_flush(fb, &g, false);
-    if (rc == 0 && any && fb->opts.sync_mode == EVS_SYNC_ALWAYS && g.flushed_pos > start.pos) {
-        int64_t t0 = evs__monotonic_ns();
-        if (evs__datasync(fb->wfd) < 0)
-            rc = evs__poison(fb, errno, "fdatasync of the log failed");
-        else
-            evs__head_set_synced(fb, g.flushed_pos);
-        int64_t took = evs__monotonic_ns() - t0;
-        fb->sync_ns_avg = fb->sync_ns_avg ? fb->sync_ns_avg + (took - fb->sync_ns_avg) / 8 : took;
-    }
-    /* Publish what was written, and also a segment roll that nothing followed (its
-     * request failed its checks): the empty segment is then where appends go next. */
-    if (rc == 0 && (g.flushed_pos > start.pos || g.h.seg != start.seg)) {
-        g.h.pos = g.flushed_pos;
-        g.h.ts = g.flushed_pos > start.pos ? g.last_ts : start.ts;
-        evs__head_publish(fb, &g.h);
-        atomic_store(&fb->unsynced_pos, g.h.pos);
-        fb->bytes_since_snap += (g.h.seg == start.seg ? g.h.end - start.end : g.h.end);
-        fb->tab.known_pos = g.h.pos;
-        fb->tab.known_seg = g.h.seg;
-        fb->tab.known_off = g.h.end;
-        for (size_t i = 0; i < g.sealed_n; i++) /* sealed for good, now that it is published */
-            evs__sdx_queue(fb, g.sealed[i].first_pos, g.sealed[i].end);
-    }
-    if (rc < 0) {
-        /* Nothing of this round is published: restore the table; the file was cut back
-         * (or the store is poisoned and will be recovered on reopen). */
-        char msg[600];
-        snprintf(msg, sizeof msg, "%s", evs__lasterr_msg());
-        undo_to(fb, undo_base);
-        if (prepared)
-            undo_writes(fb, &start, &g);
-        for (append_req *r = list; r; r = r->next)
-            if (r->rc == 0) {
-                r->rc = rc;
-                snprintf(r->msg, sizeof r->msg, "%s", msg);
-            }
-    }
-    fb->wbuf.len = fb->ibuf.len = 0;
-    fb->undo_len = 0;
-    evs__buf_free(&g.rec_offs);
-
-    /* Bound the next open's scan: snapshot the stream table once enough log follows the
-     * last snapshot, and at least as much as the snapshot itself weighs. */
-    uint64_t snap_weight = evs__tab_stream_count(&fb->tab) * (SNAP_SLOT_LEN * 2 + 32);
-    if (rc == 0 && fb->bytes_since_snap >= fb->opts.checkpoint_bytes &&
-        fb->bytes_since_snap >= snap_weight) {
-        /* The snapshot is a cache checked against the log when it is loaded (the CRC of
-         * the last record it covers), so it need not wait for the log to be synced: in
-         * `batch` and `none` mode a sync here would make appenders wait for the disk,
-         * which those modes promise not to do. `always` has synced the log already, and
-         * syncs the snapshot too, so that an open after a power loss still finds it. */
-        if (evs__tab_write_snapshot(fb, fb->opts.sync_mode == EVS_SYNC_ALWAYS) == 0) {
-            fb->bytes_since_snap = 0;
-            /* `always` has synced what the snapshot covers: it costs one more small
-             * sync, once per checkpoint_bytes of log. */
-            if (fb->opts.sync_mode == EVS_SYNC_ALWAYS)
-                (void)evs__synced_mark_raise(fb, fb->tab.known_pos);
-        }
-        evs__clearerr();
-    }
-    pthread_rwlock_unlock(&fb->tab_lock);
-    evs__wlock_release(fb);
 }
 
 /* ---- the commit queue ------------------------------------------------------------ */
 
 static bool queued(const file_backend *fb, const void *who)
 {
-    for (const append_req *r = fb->queue_head; r; r = r->next)
+    for (const append_req *r = fb->w->queue_head; r; r = r->next)
         if (r->who == who)
             return true;
     return false;
@@ -865,8 +59,8 @@ static bool queued(const file_backend *fb, const void *who)
 /* Are threads of the last round still to queue again? */
 static bool stragglers_out(const file_backend *fb)
 {
-    for (size_t i = 0; i < fb->last_group_n; i++)
-        if (!queued(fb, fb->last_group[i]))
+    for (size_t i = 0; i < fb->w->last_group_n; i++)
+        if (!queued(fb, fb->w->last_group[i]))
             return true;
     return false;
 }
@@ -882,24 +76,25 @@ static bool stragglers_out(const file_backend *fb)
  * 8-thread rate here (medians of 11 alternated runs). */
 static void gather_stragglers(file_backend *fb)
 {
-    int64_t patience = fb->sync_ns_avg / 2;
+    int64_t patience = fb->w->sync_ns_avg / 2;
     int64_t now = evs__monotonic_ns();
-    if (patience <= 0 || now - fb->last_round_end_ns > patience)
+    if (patience <= 0 || now - fb->w->last_round_end_ns > patience)
         return;
     int64_t deadline = now + patience;
     struct timespec ts = {(time_t)(deadline / 1000000000), (long)(deadline % 1000000000)};
-    fb->gathering = true;
-    while (stragglers_out(fb) && pthread_cond_timedwait(&fb->gather_cv, &fb->commit_mu, &ts) == 0)
+    fb->w->gathering = true;
+    while (stragglers_out(fb) &&
+           pthread_cond_timedwait(&fb->w->gather_cv, &fb->w->commit_mu, &ts) == 0)
         ;
-    fb->gathering = false;
+    fb->w->gathering = false;
 }
 
 /* With commit_mu held: remember who is in the round about to be committed. */
 static void note_group(file_backend *fb, const append_req *list)
 {
-    fb->last_group_n = 0;
-    for (const append_req *r = list; r && fb->last_group_n < GATHER_MAX; r = r->next)
-        fb->last_group[fb->last_group_n++] = r->who;
+    fb->w->last_group_n = 0;
+    for (const append_req *r = list; r && fb->w->last_group_n < GATHER_MAX; r = r->next)
+        fb->w->last_group[fb->w->last_group_n++] = r->who;
 }
 
 int evs__file_append(evs__backend *be, const evs__batch_w *batches, size_t batch_count,
@@ -918,81 +113,112 @@ int evs__file_append(evs__backend *be, const evs__batch_w *batches, size_t batch
     req.out = out;
     req.who = &appender_token;
 
-    pthread_mutex_lock(&fb->commit_mu);
-    if (fb->queue_tail)
-        fb->queue_tail->next = &req;
+    pthread_mutex_lock(&fb->w->commit_mu);
+    if (fb->w->queue_tail)
+        fb->w->queue_tail->next = &req;
     else
-        fb->queue_head = &req;
-    fb->queue_tail = &req;
-    if (fb->gathering && !stragglers_out(fb))
-        pthread_cond_signal(&fb->gather_cv);
+        fb->w->queue_head = &req;
+    fb->w->queue_tail = &req;
+    if (fb->w->gathering && !stragglers_out(fb))
+        pthread_cond_signal(&fb->w->gather_cv);
     while (!req.done) {
-        if (!fb->leader_active) {
+        if (!fb->w->leader_active) {
             /* Lead one round: everything queued so far, this request included. */
-            fb->leader_active = true;
+            fb->w->leader_active = true;
             if (fb->opts.sync_mode == EVS_SYNC_ALWAYS)
                 gather_stragglers(fb);
-            append_req *list = fb->queue_head;
-            fb->queue_head = fb->queue_tail = NULL;
+            append_req *list = fb->w->queue_head;
+            fb->w->queue_head = fb->w->queue_tail = NULL;
             note_group(fb, list);
-            pthread_mutex_unlock(&fb->commit_mu);
-            commit_group(fb, list);
-            pthread_mutex_lock(&fb->commit_mu);
+            pthread_mutex_unlock(&fb->w->commit_mu);
+            evs__commit_round(fb, list);
+            pthread_mutex_lock(&fb->w->commit_mu);
             for (append_req *r = list; r;) {
                 append_req *next = r->next;
                 r->done = true; /* after this, r may vanish: its owner returns */
                 r = next;
             }
-            fb->last_round_end_ns = evs__monotonic_ns();
-            fb->leader_active = false;
-            pthread_cond_broadcast(&fb->commit_cv);
+            fb->w->last_round_end_ns = evs__monotonic_ns();
+            fb->w->leader_active = false;
+            pthread_cond_broadcast(&fb->w->commit_cv);
             break;
         }
-        pthread_cond_wait(&fb->commit_cv, &fb->commit_mu);
+        pthread_cond_wait(&fb->w->commit_cv, &fb->w->commit_mu);
     }
-    pthread_mutex_unlock(&fb->commit_mu);
+    pthread_mutex_unlock(&fb->w->commit_mu);
     if (req.rc < 0)
         return evs__seterr(req.rc, "%s", req.msg);
     return 0;
 }
 
-void evs__writer_trim(file_backend *fb)
+/* ---- at close ------------------------------------------------------------------------ */
+
+/* At close, leave a fresh snapshot when the tail since the last one is long, so the
+ * next process that reads streams does not scan it. Best effort: never blocks. */
+void evs__writer_snapshot_at_close(file_backend *fb)
 {
-    if (fb->readonly || fb->wfd < 0 || atomic_load(&fb->poisoned) ||
-        evs__wlock_acquire(fb, 0) < 0) {
+    uint64_t weight = evs__tab_stream_count(&fb->tab) * (SNAP_SLOT_LEN * 2 + 32);
+    if (fb->readonly || atomic_load(&fb->w->poisoned) || fb->w->bytes_since_snap < (1u << 20) ||
+        fb->w->bytes_since_snap < weight)
+        return;
+    if (evs__wlock_acquire(fb, 0) < 0) {
         evs__clearerr();
         return;
     }
     head_view h;
-    struct stat st;
-    bool clean = false;
     evs__head_read(fb, &h);
-    if (h.seg == fb->wseg && !evs__head_torn(fb) && evs__sys.fstat(fb->wfd, &st) == 0 &&
-        evs__seg_tail_clean(fb->wfd, h.end, (uint64_t)st.st_size, &clean) == 0 && clean &&
-        (uint64_t)st.st_size > h.end)
-        (void)evs__sys.ftruncate(fb->wfd, (off_t)h.end);
-    /* A store closed cleanly says durably how far its log reaches: after a reboot or
-     * with its head page lost, an open still knows what must be there. */
-    uint64_t synced = evs__head_synced(fb);
-    if (!evs__head_torn(fb))
-        (void)evs__synced_mark_raise(fb, synced < h.pos ? synced : h.pos);
+    pthread_rwlock_wrlock(&fb->tab_lock);
+    if (evs__tab_catch_up_locked(fb, &h) == 0 &&
+        (fb->w->wfd < 0 || evs__datasync(fb->w->wfd) == 0)) {
+        evs__head_set_synced(fb, h.pos);
+        (void)evs__tab_write_snapshot(fb, true);
+    }
+    pthread_rwlock_unlock(&fb->tab_lock);
     evs__wlock_release(fb);
     evs__clearerr();
 }
 
-int evs__writer_init(file_backend *fb)
+/* ---- the writer's state --------------------------------------------------------------- */
+
+int evs__writer_new(file_backend *fb)
 {
-    fb->ids = evs__idset_new(IDSET_MAX);
-    return fb->ids ? 0 : evs__seterr(EVS_ENOMEM, "out of memory opening '%s'", fb->dir);
+    writer *w = evs__calloc(1, sizeof *w);
+    if (!w)
+        return evs__seterr(EVS_ENOMEM, "out of memory opening '%s'", fb->dir);
+    w->ids = evs__idset_new(IDSET_MAX);
+    if (!w->ids) {
+        evs__free(w);
+        return evs__seterr(EVS_ENOMEM, "out of memory opening '%s'", fb->dir);
+    }
+    w->wfd = w->widx_fd = -1;
+    pthread_mutex_init(&w->commit_mu, NULL);
+    pthread_cond_init(&w->commit_cv, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* gathering deadlines are monotonic */
+    pthread_cond_init(&w->gather_cv, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_mutex_init(&w->syncer_mu, NULL);
+    pthread_cond_init(&w->syncer_cv, NULL);
+    fb->w = w;
+    return 0;
 }
 
-void evs__writer_close(file_backend *fb)
+void evs__writer_free(file_backend *fb)
 {
-    writer_fds_close(fb);
-    evs__buf_free(&fb->wbuf);
-    evs__buf_free(&fb->ibuf);
-    evs__free(fb->undo);
-    fb->undo = NULL;
-    evs__idset_free(fb->ids);
-    fb->ids = NULL;
+    writer *w = fb->w;
+    if (!w)
+        return;
+    evs__active_close(fb);
+    evs__buf_free(&w->wbuf);
+    evs__buf_free(&w->ibuf);
+    evs__free(w->undo);
+    evs__idset_free(w->ids);
+    pthread_mutex_destroy(&w->commit_mu);
+    pthread_cond_destroy(&w->commit_cv);
+    pthread_cond_destroy(&w->gather_cv);
+    pthread_mutex_destroy(&w->syncer_mu);
+    pthread_cond_destroy(&w->syncer_cv);
+    evs__free(w);
+    fb->w = NULL;
 }
