@@ -41,8 +41,7 @@ static void fb_free(file_backend *fb)
     pthread_rwlock_destroy(&fb->seg_lock);
     pthread_rwlock_destroy(&fb->tab_lock);
     pthread_mutex_destroy(&fb->map_mu);
-    pthread_mutex_destroy(&fb->sdx_mu);
-    pthread_cond_destroy(&fb->sdx_cv);
+    evs__sdx_builder_free(fb);
     evs__free(fb->lost);
     evs__free(fb->dir);
     evs__free(fb);
@@ -68,10 +67,8 @@ static file_backend *fb_alloc(const char *path, const evs_options *opts)
     pthread_rwlock_init(&fb->seg_lock, NULL);
     pthread_rwlock_init(&fb->tab_lock, NULL);
     pthread_mutex_init(&fb->map_mu, NULL);
-    pthread_mutex_init(&fb->sdx_mu, NULL);
-    pthread_cond_init(&fb->sdx_cv, NULL);
     evs__tab_init(&fb->tab);
-    if (evs__writer_new(fb) < 0) {
+    if (evs__writer_new(fb) < 0 || evs__sdx_builder_new(fb) < 0) {
         fb_free(fb);
         return NULL;
     }

@@ -171,11 +171,6 @@ typedef struct seg {
     struct seg *dropped_next;    /* on fb->dropped after recovery removed the file */
 } seg;
 
-/* ---- writer.c ---------------------------------------------------------------------- */
-
-/* Segments sealed and waiting for their stream directory; more are skipped. */
-#define SDX_QUEUE 8
-
 
 /* ---- streamtab.c ----------------------------------------------------------------- */
 
@@ -290,18 +285,8 @@ typedef struct file_backend {
     struct writer *w;            /* the append path's state (writer_state.h) */
     atomic_bool closing;         /* evs_close was called: waits end (evs__head_wake) */
 
-    /* Stream directories of the segments this handle sealed, made by a thread of their
-     * own so that appends do not wait for them (streamdir.c). */
-    pthread_t sdx_thread;
-    bool sdx_running;
-    pthread_mutex_t sdx_mu;
-    pthread_cond_t sdx_cv;
-    bool sdx_stop;
-    size_t sdx_pending;
-    struct sdx_job {
-        uint64_t first_pos; /* the segment */
-        uint64_t end;       /* where its records end */
-    } sdx_queue[SDX_QUEUE];
+    /* Makes the stream directories of the segments this handle sealed (streamdir.c). */
+    struct sdx_builder *sdx;
 } file_backend;
 
 /* A consistent copy of the head page's committed fields. */
@@ -416,6 +401,11 @@ int evs__sdx_build(file_backend *fb, seg *s, uint64_t end);
  * roll); evs__sdx_finish makes what is still queued and ends the thread (at close). */
 void evs__sdx_queue(file_backend *fb, uint64_t first_pos, uint64_t end);
 void evs__sdx_finish(file_backend *fb);
+/* The handle's builder of stream directories, fb->sdx: made at open (EVS_ENOMEM when
+ * out of memory), freed at close after evs__sdx_finish (NULL is fine). */
+typedef struct sdx_builder sdx_builder;
+int evs__sdx_builder_new(file_backend *fb);
+void evs__sdx_builder_free(file_backend *fb);
 /* The entries of sealed segment s in the bucket of stream hash `hash`, in position
  * order (other streams' among them): *entries, *n. false when s has no directory fit
  * to use (missing, damaged, or not made from the segment as it is). */

@@ -157,26 +157,67 @@ int evs__sdx_build(file_backend *fb, seg *s, uint64_t end)
 
 /* ---- making them in the background ---------------------------------------------- */
 
+/* Segments sealed and waiting for their stream directory; more are skipped. */
+#define SDX_QUEUE 8
+
+/* The thread that makes the directories of the segments this handle sealed, so that
+ * appends do not wait for them. */
+struct sdx_builder {
+    pthread_t thread;
+    bool running;
+    pthread_mutex_t mu; /* guards the fields below */
+    pthread_cond_t cv;
+    bool stop;
+    size_t pending;
+    struct sdx_job {
+        uint64_t first_pos; /* the segment */
+        uint64_t end;       /* where its records end */
+    } queue[SDX_QUEUE];
+};
+
+int evs__sdx_builder_new(file_backend *fb)
+{
+    sdx_builder *b = evs__calloc(1, sizeof *b);
+    if (!b)
+        return evs__seterr(EVS_ENOMEM, "out of memory opening '%s'", fb->dir);
+    pthread_mutex_init(&b->mu, NULL);
+    pthread_cond_init(&b->cv, NULL);
+    fb->sdx = b;
+    return 0;
+}
+
+void evs__sdx_builder_free(file_backend *fb)
+{
+    sdx_builder *b = fb->sdx;
+    if (!b)
+        return;
+    evs__sdx_finish(fb);
+    pthread_mutex_destroy(&b->mu);
+    pthread_cond_destroy(&b->cv);
+    evs__free(b);
+    fb->sdx = NULL;
+}
+
 static void *builder_main(void *arg)
 {
     file_backend *fb = arg;
-    pthread_mutex_lock(&fb->sdx_mu);
+    pthread_mutex_lock(&fb->sdx->mu);
     for (;;) {
-        while (fb->sdx_pending == 0 && !fb->sdx_stop)
-            pthread_cond_wait(&fb->sdx_cv, &fb->sdx_mu);
-        if (fb->sdx_pending == 0)
+        while (fb->sdx->pending == 0 && !fb->sdx->stop)
+            pthread_cond_wait(&fb->sdx->cv, &fb->sdx->mu);
+        if (fb->sdx->pending == 0)
             break;
-        struct sdx_job job = fb->sdx_queue[0];
-        memmove(fb->sdx_queue, fb->sdx_queue + 1, --fb->sdx_pending * sizeof job);
-        pthread_mutex_unlock(&fb->sdx_mu);
+        struct sdx_job job = fb->sdx->queue[0];
+        memmove(fb->sdx->queue, fb->sdx->queue + 1, --fb->sdx->pending * sizeof job);
+        pthread_mutex_unlock(&fb->sdx->mu);
         /* A sealed segment does not change, and its struct lives until close. */
         seg *s = evs__seg_by_first(fb, job.first_pos);
         if (s && evs__sdx_build(fb, s, job.end) == 0)
             atomic_store(&s->sdx_retry_ns, 0); /* this handle's readers: look now */
         evs__clearerr();                       /* without it, whole-stream reads follow the links */
-        pthread_mutex_lock(&fb->sdx_mu);
+        pthread_mutex_lock(&fb->sdx->mu);
     }
-    pthread_mutex_unlock(&fb->sdx_mu);
+    pthread_mutex_unlock(&fb->sdx->mu);
     return NULL;
 }
 
@@ -185,26 +226,28 @@ void evs__sdx_queue(file_backend *fb, uint64_t first_pos, uint64_t end)
     seg *s = evs__seg_by_first(fb, first_pos);
     if (s) /* its readers in this handle need not ask again (request_build) */
         atomic_store(&s->sdx_requested, true);
-    pthread_mutex_lock(&fb->sdx_mu);
-    if (!fb->sdx_running && !fb->sdx_stop)
-        fb->sdx_running = pthread_create(&fb->sdx_thread, NULL, builder_main, fb) == 0;
-    if (fb->sdx_running && fb->sdx_pending < SDX_QUEUE) {
-        fb->sdx_queue[fb->sdx_pending++] = (struct sdx_job){first_pos, end};
-        pthread_cond_signal(&fb->sdx_cv);
+    pthread_mutex_lock(&fb->sdx->mu);
+    if (!fb->sdx->running && !fb->sdx->stop)
+        fb->sdx->running = pthread_create(&fb->sdx->thread, NULL, builder_main, fb) == 0;
+    if (fb->sdx->running && fb->sdx->pending < SDX_QUEUE) {
+        fb->sdx->queue[fb->sdx->pending++] = (struct sdx_job){first_pos, end};
+        pthread_cond_signal(&fb->sdx->cv);
     }
-    pthread_mutex_unlock(&fb->sdx_mu);
+    pthread_mutex_unlock(&fb->sdx->mu);
 }
 
 void evs__sdx_finish(file_backend *fb)
 {
-    pthread_mutex_lock(&fb->sdx_mu);
-    fb->sdx_stop = true;
-    bool running = fb->sdx_running;
-    pthread_cond_signal(&fb->sdx_cv);
-    pthread_mutex_unlock(&fb->sdx_mu);
+    if (!fb->sdx)
+        return;
+    pthread_mutex_lock(&fb->sdx->mu);
+    fb->sdx->stop = true;
+    bool running = fb->sdx->running;
+    pthread_cond_signal(&fb->sdx->cv);
+    pthread_mutex_unlock(&fb->sdx->mu);
     if (running)
-        pthread_join(fb->sdx_thread, NULL);
-    fb->sdx_running = false;
+        pthread_join(fb->sdx->thread, NULL);
+    fb->sdx->running = false;
 }
 
 /* ---- using one ------------------------------------------------------------------- */
