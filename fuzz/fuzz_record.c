@@ -8,8 +8,11 @@
  * that decodes must describe fields that all lie inside the bytes it was given, and
  * re-encoding what was decoded must give back the same bytes.
  */
-#include "file_internal.h"
+#include "backend.h"
+#include "format.h"
 #include "fuzz_common.h"
+#include "record.h"
+#include "util.h"
 
 #include <string.h>
 

@@ -4,9 +4,15 @@
  */
 #define _GNU_SOURCE
 #include "active_segment.h"
-#include "file_internal.h"
+#include "evstore.h"
+#include "file_backend.h"
+#include "head.h"
+#include "lock.h"
+#include "path.h"
+#include "segment.h"
+#include "synced_mark.h"
 #include "sysio.h"
-#include "writer.h"
+#include "util.h"
 #include "writer_state.h"
 
 #include <errno.h>

@@ -1,6 +1,7 @@
 /*
- * active_segment.h - the segment the writer appends to (active_segment.c). For the
- * files of the append path; the caller holds the writer lock unless said otherwise.
+ * active_segment.h - the segment the writer appends to (active_segment.c). But for
+ * evs__writer_trim (called at close), for the files of the append path; the caller
+ * holds the writer lock.
  */
 #ifndef EVS_FILE_ACTIVE_SEGMENT_H
 #define EVS_FILE_ACTIVE_SEGMENT_H
@@ -19,5 +20,9 @@ int evs__active_start(struct file_backend *fb, uint64_t first_pos);
  * *file_size bytes: write zeros ahead of them when they would pass the zeros written so
  * far (EVS_SYNC_ALWAYS only); *file_size becomes the file's size. Best effort. */
 void evs__zeros_ahead(struct file_backend *fb, uint64_t end, uint64_t len, uint64_t *file_size);
+
+/* At close: cut the zeros written ahead of the log, so that a closed store's active
+ * segment ends where its log does. Best effort; never waits for the writer lock. */
+void evs__writer_trim(struct file_backend *fb);
 
 #endif /* EVS_FILE_ACTIVE_SEGMENT_H */

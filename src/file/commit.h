@@ -5,7 +5,12 @@
 #ifndef EVS_FILE_COMMIT_H
 #define EVS_FILE_COMMIT_H
 
-#include "file_internal.h"
+#include "backend.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct file_backend file_backend;
 
 typedef struct append_req {
     const evs__batch_w *batches;

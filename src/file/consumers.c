@@ -24,8 +24,13 @@
  * the file never exists half-written. docs/FORMAT.md describes the bytes.
  */
 #define _GNU_SOURCE
-#include "file_internal.h"
+#include "consumers.h"
+#include "backend.h"
+#include "file_backend.h"
+#include "lost_ranges.h"
+#include "path.h"
 #include "sysio.h"
+#include "util.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -17,8 +17,18 @@
  * Either way an event is a view, valid until the next step.
  */
 #define _GNU_SOURCE
-#include "file_internal.h"
+#include "cursor.h"
+#include "backend.h"
+#include "file_backend.h"
+#include "format.h"
+#include "head.h"
+#include "lost_ranges.h"
+#include "record.h"
+#include "segment.h"
+#include "streamdir.h"
+#include "streamtab.h"
 #include "sysio.h"
+#include "util.h"
 
 #include <errno.h>
 #include <inttypes.h>

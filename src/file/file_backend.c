@@ -10,9 +10,29 @@
  * says, nothing else is read; the stream table is loaded (snapshot + tail) on first use.
  */
 #define _GNU_SOURCE
-#include "file_internal.h"
+#include "file_backend.h"
+#include "active_segment.h"
+#include "backend.h"
+#include "consumers.h"
+#include "cursor.h"
+#include "format.h"
+#include "head.h"
+#include "lock.h"
+#include "lost_ranges.h"
+#include "meta.h"
+#include "path.h"
+#include "record.h"
+#include "recover.h"
+#include "repair.h"
+#include "segment.h"
+#include "streamdir.h"
+#include "streams.h"
+#include "streamtab.h"
+#include "synced_mark.h"
 #include "syncer.h"
 #include "sysio.h"
+#include "util.h"
+#include "verify.h"
 #include "writer.h"
 
 #include <errno.h>

@@ -6,8 +6,13 @@
  * rebuilds it from the log, and a page from another boot or store is not trusted.
  */
 #define _GNU_SOURCE
-#include "file_internal.h"
+#include "head.h"
+#include "evstore.h"
+#include "file_backend.h"
+#include "format.h"
+#include "path.h"
 #include "sysio.h"
+#include "util.h"
 
 #include <errno.h>
 #include <fcntl.h>

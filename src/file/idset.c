@@ -2,6 +2,7 @@
  * idset.c - a set of event-id fingerprints (see idset.h).
  */
 #include "idset.h"
+#include "evstore.h"
 #include "util.h"
 
 #include <string.h>

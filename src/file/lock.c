@@ -9,8 +9,13 @@
  *         that no process has the store open, and why opens wait while it runs.
  */
 #define _GNU_SOURCE
-#include "file_internal.h"
+#include "lock.h"
+#include "evstore.h"
+#include "file_backend.h"
+#include "format.h"
+#include "path.h"
 #include "sysio.h"
+#include "util.h"
 
 #include <errno.h>
 #include <fcntl.h>

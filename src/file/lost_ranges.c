@@ -13,8 +13,13 @@
  * no other handle open. docs/FORMAT.md has the bytes.
  */
 #define _GNU_SOURCE
-#include "file_internal.h"
+#include "lost_ranges.h"
+#include "evstore.h"
+#include "file_backend.h"
+#include "format.h"
+#include "path.h"
 #include "sysio.h"
+#include "util.h"
 
 #include <errno.h>
 #include <fcntl.h>

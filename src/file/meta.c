@@ -3,8 +3,13 @@
  * version and the store's id. It is written once, at creation, by temp file + fsync +
  * rename + directory fsync, so a crash leaves either no store or a whole one.
  */
-#include "file_internal.h"
+#include "meta.h"
+#include "evstore.h"
+#include "file_backend.h"
+#include "format.h"
+#include "path.h"
 #include "sysio.h"
+#include "util.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -2,7 +2,9 @@
  * path.c - the names and paths of the files inside a store.
  */
 #include "path.h"
-#include "file_internal.h"
+#include "evstore.h"
+#include "file_backend.h"
+#include "util.h"
 
 #include <inttypes.h>
 #include <stdio.h>

@@ -2,7 +2,10 @@
  * record.c - one log record: encode it, check its framing and checksum, decode it in
  * place. The layout is in format.h.
  */
-#include "file_internal.h"
+#include "record.h"
+#include "backend.h"
+#include "format.h"
+#include "util.h"
 
 #include <string.h>
 

@@ -15,8 +15,20 @@
  * a cut would drop are first copied to a repair folder.
  */
 #define _GNU_SOURCE
-#include "file_internal.h"
+#include "recover.h"
+#include "evstore.h"
+#include "file_backend.h"
+#include "format.h"
+#include "head.h"
+#include "lost_ranges.h"
+#include "path.h"
+#include "record.h"
+#include "save_aside.h"
+#include "segment.h"
+#include "streamtab.h"
+#include "synced_mark.h"
 #include "sysio.h"
+#include "util.h"
 
 #include <errno.h>
 #include <fcntl.h>

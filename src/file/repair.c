@@ -18,8 +18,21 @@
  * promises more log than there is, after a truncation): it is republished.
  */
 #define _GNU_SOURCE
-#include "file_internal.h"
+#include "repair.h"
+#include "backend.h"
+#include "consumers.h"
+#include "file_backend.h"
+#include "format.h"
+#include "head.h"
+#include "lost_ranges.h"
+#include "path.h"
+#include "recover.h"
+#include "save_aside.h"
+#include "segment.h"
+#include "streamtab.h"
+#include "synced_mark.h"
 #include "sysio.h"
+#include "util.h"
 
 #include <errno.h>
 #include <fcntl.h>

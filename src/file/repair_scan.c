@@ -16,7 +16,18 @@
  * The scan also builds the stream table of the kept log, so the stream index can be
  * rebuilt without reading the log a second time.
  */
-#include "file_internal.h"
+#include "repair.h"
+#include "evstore.h"
+#include "file_backend.h"
+#include "format.h"
+#include "head.h"
+#include "lost_ranges.h"
+#include "record.h"
+#include "segment.h"
+#include "streamtab.h"
+#include "synced_mark.h"
+#include "util.h"
+#include "verify.h"
 
 #include <inttypes.h>
 #include <stdio.h>

@@ -6,8 +6,13 @@
  * record's bytes.
  */
 #define _GNU_SOURCE
-#include "file_internal.h"
+#include "save_aside.h"
+#include "evstore.h"
+#include "file_backend.h"
+#include "path.h"
+#include "segment.h"
 #include "sysio.h"
+#include "util.h"
 
 #include <errno.h>
 #include <fcntl.h>

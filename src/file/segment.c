@@ -8,8 +8,15 @@
  * pointer handed to a reader stays valid for as long as the API promises.
  */
 #define _GNU_SOURCE
-#include "file_internal.h"
+#include "segment.h"
+#include "evstore.h"
+#include "file_backend.h"
+#include "format.h"
+#include "head.h"
+#include "path.h"
+#include "record.h"
 #include "sysio.h"
+#include "util.h"
 
 #include <dirent.h>
 #include <errno.h>

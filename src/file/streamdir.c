@@ -12,8 +12,15 @@
  * always, and a reader that finds it missing, stale or damaged follows the links.
  */
 #define _GNU_SOURCE
-#include "file_internal.h"
+#include "streamdir.h"
+#include "evstore.h"
+#include "file_backend.h"
+#include "format.h"
+#include "path.h"
+#include "record.h"
+#include "segment.h"
 #include "sysio.h"
+#include "util.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,7 +1,11 @@
 /*
  * streams.c - stream info and the list of streams, from the stream table.
  */
-#include "file_internal.h"
+#include "streams.h"
+#include "backend.h"
+#include "file_backend.h"
+#include "streamtab.h"
+#include "util.h"
 
 #include <string.h>
 

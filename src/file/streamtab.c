@@ -12,8 +12,18 @@
  * The log is the truth: a missing, damaged or stray snapshot is ignored and the table
  * is rebuilt by scanning the whole log.
  */
-#include "file_internal.h"
+#include "streamtab.h"
+#include "evstore.h"
+#include "file_backend.h"
+#include "format.h"
+#include "head.h"
+#include "lost_ranges.h"
+#include "path.h"
+#include "record.h"
+#include "recover.h"
+#include "segment.h"
 #include "sysio.h"
+#include "util.h"
 
 #include <errno.h>
 #include <fcntl.h>

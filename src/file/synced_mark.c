@@ -14,8 +14,13 @@
  * being written; the other keeps the previous value. docs/FORMAT.md has the bytes.
  */
 #define _GNU_SOURCE
-#include "file_internal.h"
+#include "synced_mark.h"
+#include "evstore.h"
+#include "file_backend.h"
+#include "format.h"
+#include "path.h"
 #include "sysio.h"
+#include "util.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -7,8 +7,11 @@
  * one in the commit round does (see writer.c).
  */
 #include "syncer.h"
-#include "file_internal.h"
+#include "backend.h"
+#include "file_backend.h"
+#include "head.h"
 #include "sysio.h"
+#include "util.h"
 #include "writer.h"
 #include "writer_state.h"
 

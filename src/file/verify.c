@@ -4,7 +4,16 @@
  * (versions contiguous, prev_pos links right), and the stream table against what the
  * log says. Every problem goes to the caller's callback with file and byte offset.
  */
-#include "file_internal.h"
+#include "verify.h"
+#include "backend.h"
+#include "file_backend.h"
+#include "format.h"
+#include "head.h"
+#include "lost_ranges.h"
+#include "record.h"
+#include "segment.h"
+#include "streamtab.h"
+#include "util.h"
 
 #include <errno.h>
 #include <inttypes.h>

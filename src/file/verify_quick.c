@@ -25,7 +25,14 @@
  * caches that are never synced and may lag after a crash, so they cannot be the
  * reference (readers rebuild them).
  */
-#include "file_internal.h"
+#include "verify.h"
+#include "backend.h"
+#include "file_backend.h"
+#include "format.h"
+#include "head.h"
+#include "record.h"
+#include "segment.h"
+#include "util.h"
 
 #include <inttypes.h>
 #include <stdio.h>

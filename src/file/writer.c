@@ -13,10 +13,16 @@
 #define _GNU_SOURCE
 #include "writer.h"
 #include "active_segment.h"
+#include "backend.h"
 #include "commit.h"
-#include "file_internal.h"
+#include "file_backend.h"
+#include "format.h"
+#include "head.h"
 #include "idset.h"
+#include "lock.h"
+#include "streamtab.h"
 #include "sysio.h"
+#include "util.h"
 #include "writer_state.h"
 
 #include <stdio.h>

@@ -1,7 +1,8 @@
 /*
- * writer.h - the append path (writer.c, commit.c, active_segment.c): what the rest of
- * the file backend may call. The writer's state (struct writer, fb->w) is private to
- * those files: see writer_state.h.
+ * writer.h - the append path (writer.c, commit.c): what the rest of the file backend
+ * may call; at close also active_segment.h (evs__writer_trim) and syncer.h. The
+ * writer's state (struct writer, fb->w) is private to the append path's files: see
+ * writer_state.h.
  */
 #ifndef EVS_FILE_WRITER_H
 #define EVS_FILE_WRITER_H
@@ -30,8 +31,5 @@ int evs__poison(struct file_backend *fb, int err, const char *what);
 /* At close, leave a fresh snapshot when the tail since the last one is long, so the
  * next process that reads streams does not scan it. Best effort: never blocks. */
 void evs__writer_snapshot_at_close(struct file_backend *fb);
-/* At close: cut the zeros written ahead of the log, so that a closed store's active
- * segment ends where its log does. Best effort; never waits for the writer lock. */
-void evs__writer_trim(struct file_backend *fb);
 
 #endif /* EVS_FILE_WRITER_H */

@@ -12,8 +12,9 @@
 #ifndef EVS_FILE_WRITER_STATE_H
 #define EVS_FILE_WRITER_STATE_H
 
-#include "file_internal.h"
 #include "idset.h"
+#include "streamtab.h"
+#include "util.h"
 
 #include <pthread.h>
 #include <stdatomic.h>

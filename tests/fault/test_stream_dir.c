@@ -18,7 +18,11 @@
 #include "testutil.h"
 
 #include "core.h"
-#include "file_internal.h"
+#include "file_backend.h"
+#include "format.h"
+#include "segment.h"
+#include "sysio.h"
+#include "util.h"
 
 #define STREAMS 23
 #define EVENTS  2500
