@@ -1,0 +1,101 @@
+/*
+ * conn_hold.c - the library-choice benchmark's client: holds N connections to
+ * 127.0.0.1:PORT on one epoll thread.
+ *
+ *   conn_hold PORT N idle SECONDS   one keep-alive GET / each, then hold them idle
+ *   conn_hold PORT N sse SECONDS    GET /sse on each; count the events every stream
+ *                                   got and the delay from the server's stamp (the
+ *                                   event's data, CLOCK_REALTIME ns) to their arrival
+ *
+ * It prints one line: connections made, events, and the delay's p50/p99/max. While it
+ * holds them the caller reads the server's RSS.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+static long long now_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+static int cmp_ll(const void *a, const void *b)
+{
+    long long x = *(const long long *)a, y = *(const long long *)b;
+    return (x > y) - (x < y);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 5) {
+        fprintf(stderr, "usage: conn_hold PORT N idle|sse SECONDS\n");
+        return 2;
+    }
+    int port = atoi(argv[1]), n = atoi(argv[2]), sse = strcmp(argv[3], "sse") == 0;
+    int seconds = atoi(argv[4]);
+    struct rlimit rl = {(rlim_t)n + 64, (rlim_t)n + 64};
+    setrlimit(RLIMIT_NOFILE, &rl);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    int ep = epoll_create1(0);
+    const char *req = sse ? "GET /sse HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n"
+                          : "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    int made = 0;
+    for (int i = 0; i < n; i++) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+            fprintf(stderr, "conn_hold: connection %d: %s\n", i, strerror(errno));
+            if (fd >= 0)
+                close(fd);
+            break;
+        }
+        if (write(fd, req, strlen(req)) < 0)
+            break;
+        struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
+        epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+        made++;
+    }
+    size_t cap = 1 << 20, count = 0;
+    long long *delays = malloc(cap * sizeof *delays);
+    long long end = now_ns() + (long long)seconds * 1000000000LL;
+    long long replies = 0, closed = 0;
+    char buf[65536];
+    struct epoll_event evs[256];
+    while (now_ns() < end) {
+        int k = epoll_wait(ep, evs, 256, 100);
+        long long t = now_ns();
+        for (int i = 0; i < k; i++) {
+            ssize_t r = read(evs[i].data.fd, buf, sizeof buf - 1);
+            if (r <= 0) {
+                closed++;
+                epoll_ctl(ep, EPOLL_CTL_DEL, evs[i].data.fd, NULL);
+                continue;
+            }
+            buf[r] = 0;
+            replies++;
+            for (char *p = buf; (p = strstr(p, "data: ")) != NULL; p += 6) {
+                long long stamp = atoll(p + 6);
+                if (count < cap)
+                    delays[count++] = t - stamp;
+            }
+        }
+    }
+    qsort(delays, count, sizeof *delays, cmp_ll);
+    printf("connections %d reads %lld closed %lld events %zu", made, replies, closed, count);
+    if (count > 0)
+        printf(" delay_us p50 %.0f p99 %.0f max %.0f", delays[count / 2] / 1e3,
+               delays[count * 99 / 100] / 1e3, delays[count - 1] / 1e3);
+    printf("\n");
+    return 0;
+}
