@@ -10,6 +10,7 @@
  * It prints one line: connections made, events, and the delay's p50/p99/max. While it
  * holds them the caller reads the server's RSS.
  */
+#define _GNU_SOURCE /* clock_gettime, nanosleep in strict C11 */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>

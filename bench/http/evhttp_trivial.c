@@ -5,6 +5,7 @@
  *
  *   evhttp_trivial PORT
  */
+#define _GNU_SOURCE /* clock_gettime, nanosleep in strict C11 */
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>

@@ -8,6 +8,7 @@
  * tpc: one thread per connection (blocking handlers; the SSE reader sleeps on a
  * condition variable). epoll: an epoll thread pool of THREADS (default 2), GET / only.
  */
+#define _GNU_SOURCE /* clock_gettime, nanosleep in strict C11 */
 #include <microhttpd.h>
 #include <pthread.h>
 #include <signal.h>
