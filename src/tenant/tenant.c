@@ -308,7 +308,7 @@ int evs_tenants_each(const char *root, int (*fn)(void *ctx, const char *name), v
     }
     (void)closedir(d);
     evs__clearerr();
-    if (rc == 0)
+    if (rc == 0 && count > 0)
         qsort(names, count, sizeof *names, cmp_names);
     for (size_t i = 0; i < count; i++) {
         if (rc == 0)
