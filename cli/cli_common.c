@@ -309,25 +309,35 @@ const char *cli_store_dir(const char *cmd, const char *arg)
     return NULL;
 }
 
-bool cli_check_name(const char *cmd, const char *option, const char *s, size_t max_len)
+bool cli_name_ok(const char *option, const char *s, size_t max_len, char *why, size_t why_len)
 {
     size_t len = strlen(s);
     if (len == 0) {
-        cli_usage(cmd, "%s must not be empty", option);
+        (void)snprintf(why, why_len, "%s must not be empty", option);
         return false;
     }
     if (len > max_len) {
-        cli_usage(cmd, "%s is longer than %zu bytes", option, max_len);
+        (void)snprintf(why, why_len, "%s is longer than %zu bytes", option, max_len);
         return false;
     }
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c < 0x20 || c == 0x7f) {
-            cli_usage(cmd, "%s contains a control character at byte %zu", option, i);
+            (void)snprintf(why, why_len, "%s contains a control character at byte %zu",
+                           option, i);
             return false;
         }
     }
     return true;
+}
+
+bool cli_check_name(const char *cmd, const char *option, const char *s, size_t max_len)
+{
+    char why[256];
+    if (cli_name_ok(option, s, max_len, why, sizeof why))
+        return true;
+    cli_usage(cmd, "%s", why);
+    return false;
 }
 
 evs_store *cli_open_readonly(const char *cmd, const char *dir, int *exit_code)

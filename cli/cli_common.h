@@ -122,6 +122,8 @@ const char *cli_store_dir(const char *cmd, const char *arg);
 /* Check a stream name given on the command line (non-empty, not too long, no control
  * characters); prints a usage error and returns false when it is bad. */
 bool cli_check_name(const char *cmd, const char *option, const char *s, size_t max_len);
+/* The same check without printing: false with the reason in `why`. */
+bool cli_name_ok(const char *option, const char *s, size_t max_len, char *why, size_t why_len);
 
 /* Open the store for reading only (never created, never repaired). Reports a failure
  * and returns its exit code through *exit_code. */
@@ -204,6 +206,7 @@ typedef struct cli_filter {
     size_t type_count;
     bool limit_zero;   /* --limit 0: select nothing (the query's 0 means no limit) */
     bool from_version; /* --from-version was given */
+    bool query_names;  /* messages name query parameters (from_version), not options */
 } cli_filter;
 
 /* Start from "everything, forward". argc bounds the number of --type options.
@@ -225,6 +228,10 @@ typedef int (*cli_own_option_fn)(void *ctx, int opt, const char *value);
 int cli_filter_parse_args(cli_filter *f, const char **dir, const char *cmd,
                           const cli_optdef *opts, int filter_count, int argc, char **argv,
                           cli_own_option_fn own, void *ctx);
+/* cli_filter_set and cli_filter_finish without printing, for the server: false with the
+ * reason in `why` (naming the option as f->query_names says). */
+bool cli_filter_apply(cli_filter *f, int opt, const char *value, char *why, size_t why_len);
+bool cli_filter_check(const cli_filter *f, char *why, size_t why_len);
 /* A time for --since/--until (cli_time.c): RFC 3339, a bare date YYYY-MM-DD (midnight
  * UTC), "now", or '-' then a number (a fraction allowed) then s, m, h, d or w: now
  * minus that, at most 3660 days back. False when it is none of these, with the reason
@@ -261,6 +268,16 @@ int cli_out_json_str(cli_out *o, const char *s, size_t len);
 /* One event as the NDJSON envelope, in this order: pos, stream, version, id, type, ts,
  * data, metadata (left out when the event has none), then a newline. */
 int cli_out_event(cli_out *o, const evs_event *ev);
+
+/* A stream's line of `evstore streams`: stream, version, events, first_pos, last_pos,
+ * then a newline (cli_records.c). Returns -1 after a failed write. */
+int cli_out_stream(cli_out *o, const char *name, size_t len, const evs_stream_info *info);
+/* The category rule of the library's queries: the name is C, or starts with "C-". */
+bool cli_stream_in_category(const char *name, size_t len, const char *cat);
+/* The object `evstore stat` prints, then a newline. */
+void cli_out_stat(cli_out *o, const evs_stat_info *st);
+/* A consumer's line of `evstore consumers`, then a newline. */
+void cli_out_consumer(cli_out *o, const evs_consumer_info *ci);
 
 /* Report a failed write on stdout (silently for EPIPE) and return the exit code:
  * 0 for EPIPE, because a reader that stopped early (`| head`) is not an error. */

@@ -6,6 +6,7 @@
 #include "cli_common.h"
 #include "util.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,89 +30,129 @@ void cli_filter_free(cli_filter *f)
     f->types = NULL;
 }
 
-static int set_time(const char *cmd, const char *option, const char *v, int64_t *out)
+/* How an option is spelt in messages: "--from-version" on the command line,
+ * "from_version" as a query parameter of the server. */
+static const char *opt_name(const cli_filter *f, int opt)
 {
-    int64_t t;
-    char why[200];
-    if (!cli_parse_time(v, evs__now_ns(), &t, why, sizeof why))
-        return cli_usage(cmd,
-                         "%s '%s': %s; a time is RFC 3339 (2026-11-23T12:00:00Z), a date "
-                         "(2026-11-23), 'now' or a span back from now (-30s, -1.5h, -2w)",
-                         option, v, why);
-    /* The query's 0 means "no bound"; a time at the epoch itself is 1 ns later. */
-    *out = t != 0 ? t : 1;
-    return CLI_EXIT_OK;
+    static const char *const cli[CLI_F_COUNT] = {
+        "--stream", "--type",  "--category",     "--prefix",    "--since",  "--until",
+        "--from",   "--to",    "--from-version", "--backwards", "--limit",
+    };
+    static const char *const query[CLI_F_COUNT] = {
+        "stream", "type", "category",     "prefix",    "since", "until",
+        "from",   "to",   "from_version", "backwards", "limit",
+    };
+    return f->query_names ? query[opt] : cli[opt];
 }
 
-static int set_pos(const char *cmd, const char *option, const char *v, int64_t *out)
+static bool set_time(const char *option, const char *v, int64_t *out, char *why, size_t why_len)
 {
-    if (!cli_parse_i64(v, strlen(v), 0, INT64_MAX, out))
-        return cli_usage(cmd, "%s wants a position >= 0, not '%s'", option, v);
-    return CLI_EXIT_OK;
+    int64_t t;
+    char reason[200];
+    if (!cli_parse_time(v, evs__now_ns(), &t, reason, sizeof reason)) {
+        (void)snprintf(why, why_len,
+                       "%s '%s': %s; a time is RFC 3339 (2026-11-23T12:00:00Z), a date "
+                       "(2026-11-23), 'now' or a span back from now (-30s, -1.5h, -2w)",
+                       option, v, reason);
+        return false;
+    }
+    /* The query's 0 means "no bound"; a time at the epoch itself is 1 ns later. */
+    *out = t != 0 ? t : 1;
+    return true;
+}
+
+static bool set_count(const char *option, const char *v, const char *what, int64_t *out,
+                      char *why, size_t why_len)
+{
+    if (cli_parse_i64(v, strlen(v), 0, INT64_MAX, out))
+        return true;
+    (void)snprintf(why, why_len, "%s wants a %s >= 0, not '%s'", option, what, v);
+    return false;
+}
+
+bool cli_filter_apply(cli_filter *f, int opt, const char *v, char *why, size_t why_len)
+{
+    evs_query *q = &f->query;
+    const char *name = opt_name(f, opt);
+    int64_t n;
+    switch (opt) {
+    case CLI_F_STREAM:
+    case CLI_F_TYPE:
+    case CLI_F_CATEGORY:
+    case CLI_F_PREFIX:
+        if (!cli_name_ok(name, v, opt == CLI_F_TYPE ? EVS_MAX_TYPE_LEN : EVS_MAX_STREAM_LEN, why,
+                         why_len))
+            return false;
+        if (opt == CLI_F_STREAM)
+            q->stream = v;
+        else if (opt == CLI_F_CATEGORY)
+            q->category = v;
+        else if (opt == CLI_F_PREFIX)
+            q->prefix = v;
+        else {
+            f->types[f->type_count++] = v;
+            q->types = f->types;
+            q->type_count = f->type_count;
+        }
+        return true;
+    case CLI_F_SINCE:
+        return set_time(name, v, &q->since_ns, why, why_len);
+    case CLI_F_UNTIL:
+        return set_time(name, v, &q->until_ns, why, why_len);
+    case CLI_F_FROM:
+        return set_count(name, v, "position", &q->from_pos, why, why_len);
+    case CLI_F_TO:
+        return set_count(name, v, "position", &q->to_pos, why, why_len);
+    case CLI_F_FROM_VERSION:
+        if (!set_count(name, v, "version", &n, why, why_len))
+            return false;
+        q->from_version = n;
+        f->from_version = true;
+        return true;
+    case CLI_F_BACKWARDS:
+        q->direction = EVS_BACKWARD;
+        return true;
+    case CLI_F_LIMIT:
+        if (!set_count(name, v, "count", &n, why, why_len))
+            return false;
+        q->limit = (uint64_t)n;
+        f->limit_zero = n == 0;
+        return true;
+    default:
+        (void)snprintf(why, why_len, "unknown filter option %d", opt);
+        return false;
+    }
 }
 
 int cli_filter_set(cli_filter *f, const char *cmd, int opt, const char *v)
 {
-    evs_query *q = &f->query;
-    int64_t n;
-    switch (opt) {
-    case CLI_F_STREAM:
-        if (!cli_check_name(cmd, "--stream", v, EVS_MAX_STREAM_LEN))
-            return CLI_EXIT_USAGE;
-        q->stream = v;
-        return CLI_EXIT_OK;
-    case CLI_F_TYPE:
-        if (!cli_check_name(cmd, "--type", v, EVS_MAX_TYPE_LEN))
-            return CLI_EXIT_USAGE;
-        f->types[f->type_count++] = v;
-        q->types = f->types;
-        q->type_count = f->type_count;
-        return CLI_EXIT_OK;
-    case CLI_F_CATEGORY:
-        if (!cli_check_name(cmd, "--category", v, EVS_MAX_STREAM_LEN))
-            return CLI_EXIT_USAGE;
-        q->category = v;
-        return CLI_EXIT_OK;
-    case CLI_F_PREFIX:
-        if (!cli_check_name(cmd, "--prefix", v, EVS_MAX_STREAM_LEN))
-            return CLI_EXIT_USAGE;
-        q->prefix = v;
-        return CLI_EXIT_OK;
-    case CLI_F_SINCE:
-        return set_time(cmd, "--since", v, &q->since_ns);
-    case CLI_F_UNTIL:
-        return set_time(cmd, "--until", v, &q->until_ns);
-    case CLI_F_FROM:
-        return set_pos(cmd, "--from", v, &q->from_pos);
-    case CLI_F_TO:
-        return set_pos(cmd, "--to", v, &q->to_pos);
-    case CLI_F_FROM_VERSION:
-        if (!cli_parse_i64(v, strlen(v), 0, INT64_MAX, &n))
-            return cli_usage(cmd, "--from-version wants a version >= 0, not '%s'", v);
-        q->from_version = n;
-        f->from_version = true;
-        return CLI_EXIT_OK;
-    case CLI_F_BACKWARDS:
-        q->direction = EVS_BACKWARD;
-        return CLI_EXIT_OK;
-    case CLI_F_LIMIT:
-        if (!cli_parse_i64(v, strlen(v), 0, INT64_MAX, &n))
-            return cli_usage(cmd, "--limit wants a count >= 0, not '%s'", v);
-        q->limit = (uint64_t)n;
-        f->limit_zero = n == 0;
-        return CLI_EXIT_OK;
-    default:
-        return CLI_EXIT_USAGE;
+    char why[512];
+    if (!cli_filter_apply(f, opt, v, why, sizeof why))
+        return cli_usage(cmd, "%s", why);
+    return CLI_EXIT_OK;
+}
+
+bool cli_filter_check(const cli_filter *f, char *why, size_t why_len)
+{
+    const evs_query *q = &f->query;
+    if (f->from_version && q->stream == NULL) {
+        (void)snprintf(why, why_len, "%s needs %s", opt_name(f, CLI_F_FROM_VERSION),
+                       opt_name(f, CLI_F_STREAM));
+        return false;
     }
+    if (q->since_ns != 0 && q->until_ns != 0 && q->until_ns <= q->since_ns) {
+        (void)snprintf(why, why_len, "%s must be later than %s", opt_name(f, CLI_F_UNTIL),
+                       opt_name(f, CLI_F_SINCE));
+        return false;
+    }
+    return true;
 }
 
 int cli_filter_finish(cli_filter *f, const char *cmd)
 {
-    const evs_query *q = &f->query;
-    if (f->from_version && q->stream == NULL)
-        return cli_usage(cmd, "--from-version needs --stream");
-    if (q->since_ns != 0 && q->until_ns != 0 && q->until_ns <= q->since_ns)
-        return cli_usage(cmd, "--until must be later than --since");
+    char why[256];
+    if (!cli_filter_check(f, why, sizeof why))
+        return cli_usage(cmd, "%s", why);
     return CLI_EXIT_OK;
 }
 

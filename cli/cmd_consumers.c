@@ -57,37 +57,6 @@ static int parse_args(const char **dir_out, int argc, char **argv)
     return *dir_out != NULL ? CLI_EXIT_OK : CLI_EXIT_USAGE;
 }
 
-static void print_info(cli_out *out, const evs_consumer_info *ci)
-{
-    (void)cli_out_str(out, "{\"consumer\":");
-    (void)cli_out_json_str(out, ci->name, strlen(ci->name));
-    (void)cli_out_str(out, ",\"checkpoint\":");
-    (void)cli_out_i64(out, ci->checkpoint);
-    (void)cli_out_str(out, ",\"lag\":");
-    (void)cli_out_i64(out, ci->lag);
-    (void)cli_out_str(out, ",\"ack_ts\":");
-    if (ci->ack_ts_ns != 0) {
-        char ts[48];
-        size_t n = evs_time_format(ts, sizeof ts, ci->ack_ts_ns);
-        (void)cli_out_write(out, "\"", 1);
-        (void)cli_out_write(out, ts, n);
-        (void)cli_out_write(out, "\"", 1);
-    } else {
-        (void)cli_out_str(out, "null");
-    }
-    (void)cli_out_str(out, ci->open ? ",\"open\":true" : ",\"open\":false");
-    /* The library hands it out as checked JSON: copied as it is. */
-    (void)cli_out_str(out, ",\"filter\":");
-    (void)cli_out_str(out, ci->filter != NULL ? ci->filter : "null");
-    /* A damaged checkpoint is listed rather than hidden, so it can be found and reset. */
-    if (ci->status != 0) {
-        const char *why = evs_errstr(ci->status);
-        (void)cli_out_str(out, ",\"error\":");
-        (void)cli_out_json_str(out, why, strlen(why));
-    }
-    (void)cli_out_str(out, "}\n");
-}
-
 static int list(evs_store *store)
 {
     evs_consumer_iter *it;
@@ -102,7 +71,7 @@ static int list(evs_store *store)
     }
     evs_consumer_info ci;
     while ((rc = evs_consumers_next(&ci, it)) > 0 && out.err == 0)
-        print_info(&out, &ci);
+        cli_out_consumer(&out, &ci);
     (void)cli_out_flush(&out);
     int code = rc < 0 ? cli_lib_err("consumers", rc) : cli_out_report("consumers", &out);
     cli_out_free(&out);

@@ -34,26 +34,6 @@ static const char stat_help[] =
 
 static const cli_optdef stat_opts[] = {{NULL, false, 0}};
 
-static void put_field(cli_out *o, const char *name, int64_t v)
-{
-    (void)cli_out_str(o, name);
-    (void)cli_out_i64(o, v);
-}
-
-static void put_ts(cli_out *o, const char *name, int64_t ts_ns, bool empty)
-{
-    (void)cli_out_str(o, name);
-    if (empty) {
-        (void)cli_out_str(o, "null");
-        return;
-    }
-    char ts[48];
-    size_t n = evs_time_format(ts, sizeof ts, ts_ns);
-    (void)cli_out_write(o, "\"", 1);
-    (void)cli_out_write(o, ts, n);
-    (void)cli_out_write(o, "\"", 1);
-}
-
 static int print_stat(const evs_stat_info *st)
 {
     cli_out out;
@@ -61,18 +41,7 @@ static int print_stat(const evs_stat_info *st)
         cli_err("stat", "out of memory");
         return CLI_EXIT_ERROR;
     }
-    bool empty = st->event_count == 0;
-    put_field(&out, "{\"events\":", st->event_count);
-    put_field(&out, ",\"streams\":", st->stream_count);
-    put_field(&out, ",\"segments\":", st->segment_count);
-    put_field(&out, ",\"bytes\":", st->log_bytes);
-    put_field(&out, ",\"first_pos\":", st->first_pos);
-    put_field(&out, ",\"last_pos\":", st->last_pos);
-    put_ts(&out, ",\"first_ts\":", st->first_ts_ns, empty);
-    put_ts(&out, ",\"last_ts\":", st->last_ts_ns, empty);
-    put_field(&out, ",\"segment_size\":", (int64_t)st->segment_size);
-    put_field(&out, ",\"lost_positions\":", st->lost_positions);
-    (void)cli_out_str(&out, "}\n");
+    cli_out_stat(&out, st);
     (void)cli_out_flush(&out);
     int code = cli_out_report("stat", &out);
     cli_out_free(&out);

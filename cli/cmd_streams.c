@@ -83,32 +83,10 @@ static int parse_args(struct streams_args *sa, int argc, char **argv)
     return sa->dir != NULL ? CLI_EXIT_OK : CLI_EXIT_USAGE;
 }
 
-/* The category rule of the library's queries: the name is C, or starts with "C-". */
-static bool in_category(const char *name, size_t len, const char *cat)
-{
-    size_t n = strlen(cat);
-    return len >= n && memcmp(name, cat, n) == 0 && (len == n || name[n] == '-');
-}
-
 static bool wanted(const struct streams_args *sa, const char *name, size_t len)
 {
-    return (sa->category == NULL || in_category(name, len, sa->category)) &&
+    return (sa->category == NULL || cli_stream_in_category(name, len, sa->category)) &&
            (sa->prefix == NULL || strncmp(name, sa->prefix, strlen(sa->prefix)) == 0);
-}
-
-static int print_stream(cli_out *out, const char *name, size_t len, const evs_stream_info *info)
-{
-    (void)cli_out_str(out, "{\"stream\":");
-    (void)cli_out_json_str(out, name, len);
-    (void)cli_out_str(out, ",\"version\":");
-    (void)cli_out_i64(out, info->last_version);
-    (void)cli_out_str(out, ",\"events\":");
-    (void)cli_out_i64(out, info->event_count);
-    (void)cli_out_str(out, ",\"first_pos\":");
-    (void)cli_out_i64(out, info->first_pos);
-    (void)cli_out_str(out, ",\"last_pos\":");
-    (void)cli_out_i64(out, info->last_pos);
-    return cli_out_str(out, "}\n");
 }
 
 /* The matching streams, kept to be sorted: names in one arena, found by offset while it
@@ -174,7 +152,7 @@ static int print_streams(evs_stream_iter *it, const struct streams_args *sa)
                 oom = true;
                 break;
             }
-        } else if (print_stream(&out, name, len, &info) < 0) {
+        } else if (cli_out_stream(&out, name, len, &info) < 0) {
             break;
         }
     }
@@ -185,7 +163,7 @@ static int print_streams(evs_stream_iter *it, const struct streams_args *sa)
             qsort(found.items, found.count, sizeof *found.items, by_name);
         for (size_t i = 0; i < found.count; i++) {
             const struct found *f = &found.items[i];
-            if (print_stream(&out, f->name.ptr, f->len, &f->info) < 0)
+            if (cli_out_stream(&out, f->name.ptr, f->len, &f->info) < 0)
                 break;
         }
     }
