@@ -23,10 +23,12 @@ extern "C" {
 #define EVS_TENANT_DEFAULT "default"
 
 /* Flags for evs_tenants_open. */
-#define EVS_TENANTS_LOCK   0x1u /* take ROOT's server lock: one registry per root, across
-                                 * processes; the holder's pid is written into it */
-#define EVS_TENANTS_SINGLE 0x2u /* ROOT is itself one store, served as the tenant
-                                 * "default"; there are no others and none can be made */
+#define EVS_TENANTS_LOCK                                                                           \
+    0x1u /* take ROOT's server lock: one registry per root, across                                 \
+          * processes; the holder's pid is written into it */
+#define EVS_TENANTS_SINGLE                                                                         \
+    0x2u /* ROOT is itself one store, served as the tenant                                         \
+          * "default"; there are no others and none can be made */
 
 typedef struct evs_tenants evs_tenants;
 

@@ -2,10 +2,14 @@
  * conn_hold.c - the library-choice benchmark's client: holds N connections to
  * 127.0.0.1:PORT on one epoll thread.
  *
- *   conn_hold PORT N idle SECONDS   one keep-alive GET / each, then hold them idle
- *   conn_hold PORT N sse SECONDS    GET /sse on each; count the events every stream
- *                                   got and the delay from the server's stamp (the
- *                                   event's data, CLOCK_REALTIME ns) to their arrival
+ *   conn_hold PORT N idle SECONDS [PATH]  one keep-alive GET PATH (default /) each,
+ *                                         then hold them idle
+ *   conn_hold PORT N sse SECONDS [PATH]   GET PATH (default /sse) on each; count the
+ *                                         events every stream got and the delay from
+ *                                         the server's stamp to their arrival: the
+ *                                         event's data (CLOCK_REALTIME ns) from the
+ *                                         trivial servers, the envelope's "ts" from
+ *                                         evstore serve
  *
  * It prints one line: connections made, events, and the delay's p50/p99/max. While it
  * holds them the caller reads the server's RSS.
@@ -31,6 +35,25 @@ static long long now_ns(void)
     return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
 }
 
+/* The stamp of one SSE data line: a number, or an envelope's "ts" (RFC 3339, UTC). */
+static long long stamp_of(const char *p)
+{
+    if (*p != '{')
+        return atoll(p);
+    const char *ts = strstr(p, "\"ts\":\"");
+    if (ts == NULL)
+        return 0;
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    long frac = 0;
+    if (sscanf(ts + 6, "%4d-%2d-%2dT%2d:%2d:%2d.%9ld", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+               &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &frac) != 7)
+        return 0;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    return (long long)timegm(&tm) * 1000000000LL + frac;
+}
+
 static int cmp_ll(const void *a, const void *b)
 {
     long long x = *(const long long *)a, y = *(const long long *)b;
@@ -40,7 +63,7 @@ static int cmp_ll(const void *a, const void *b)
 int main(int argc, char **argv)
 {
     if (argc < 5) {
-        fprintf(stderr, "usage: conn_hold PORT N idle|sse SECONDS\n");
+        fprintf(stderr, "usage: conn_hold PORT N idle|sse SECONDS [PATH]\n");
         return 2;
     }
     int port = atoi(argv[1]), n = atoi(argv[2]), sse = strcmp(argv[3], "sse") == 0;
@@ -50,8 +73,10 @@ int main(int argc, char **argv)
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
     int ep = epoll_create1(0);
-    const char *req = sse ? "GET /sse HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n"
-                          : "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    const char *path = argc > 5 ? argv[5] : sse ? "/sse" : "/";
+    char req[1024];
+    snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: x\r\n%s\r\n", path,
+             sse ? "Accept: text/event-stream\r\n" : "");
     int made = 0;
     for (int i = 0; i < n; i++) {
         int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -86,8 +111,8 @@ int main(int argc, char **argv)
             buf[r] = 0;
             replies++;
             for (char *p = buf; (p = strstr(p, "data: ")) != NULL; p += 6) {
-                long long stamp = atoll(p + 6);
-                if (count < cap)
+                long long stamp = stamp_of(p + 6);
+                if (stamp > 0 && count < cap)
                     delays[count++] = t - stamp;
             }
         }

@@ -28,7 +28,7 @@ struct evs_tenants {
     char *root;
     evs_options opts; /* for every tenant's store, NOCREATE added */
     unsigned flags;
-    int lock_fd;      /* ROOT/server.pid, held with flock; -1 without EVS_TENANTS_LOCK */
+    int lock_fd; /* ROOT/server.pid, held with flock; -1 without EVS_TENANTS_LOCK */
     pthread_mutex_t mu;
     struct tenant_slot *slots;
     size_t count;
@@ -163,8 +163,10 @@ static int open_slot(evs_tenants *t, const char *name, evs_store **out)
 {
     bool single = (t->flags & EVS_TENANTS_SINGLE) != 0;
     if (single && strcmp(name, EVS_TENANT_DEFAULT) != 0)
-        return evs__seterr(EVS_ENOTFOUND, "tenant '%s' does not exist (this root is one "
-                                          "store, served as tenant 'default')", name);
+        return evs__seterr(EVS_ENOTFOUND,
+                           "tenant '%s' does not exist (this root is one "
+                           "store, served as tenant 'default')",
+                           name);
     if (t->count == t->cap) {
         size_t cap = t->cap != 0 ? t->cap * 2 : 8;
         struct tenant_slot *s = evs__realloc(t->slots, cap * sizeof *s);
@@ -232,8 +234,10 @@ int evs_tenant_create(const char *root, const char *name, const evs_options *sto
     }
     evs__free(parent);
     if (single)
-        return evs__seterr(EVS_ENOTSUP, "%s is one store, served as tenant 'default'; "
-                                        "tenants need a root of their own", root);
+        return evs__seterr(EVS_ENOTSUP,
+                           "%s is one store, served as tenant 'default'; "
+                           "tenants need a root of their own",
+                           root);
     char *dir = tenant_dir(root, name, false);
     if (dir == NULL)
         return evs__seterr(EVS_ENOMEM, "out of memory");

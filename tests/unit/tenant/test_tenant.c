@@ -22,11 +22,16 @@ static void make_root(char *root, size_t len)
 static void test_names(void **state)
 {
     (void)state;
-    const char *good[] = {"a", "0", "acme", "a-b_c", "x123456789012345678901234567890123456789012345678901234567890ab"};
+    const char *good[] = {"a", "0", "acme", "a-b_c",
+                          "x123456789012345678901234567890123456789012345678901234567890ab"};
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
         assert_int_equal(evs_tenant_name_check(good[i]), 0);
-    const char *bad[] = {"", "-a", "_a", "A", "a.b", "..", "a/b", "a b", "\xc3\xa9",
-                         "x1234567890123456789012345678901234567890123456789012345678901abc"};
+    const char *bad[] = {
+        "",         "-a",
+        "_a",       "A",
+        "a.b",      "..",
+        "a/b",      "a b",
+        "\xc3\xa9", "x1234567890123456789012345678901234567890123456789012345678901abc"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_int_equal(evs_tenant_name_check(bad[i]), EVS_EINVAL);
     assert_int_equal(evs_tenant_name_check("a.b"), EVS_EINVAL);
