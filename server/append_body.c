@@ -202,8 +202,9 @@ static int json_str_into(void *ctx, const char *p, size_t len)
     return evs__buf_append(ctx, p, len) == 0 ? 0 : -1;
 }
 
-/* Each line's metadata with "actor" set to the token's actor, the client's "actor" left
- * out however its key is spelt. */
+/* Each line's metadata with "actor" set to the token's actor, {"id": ...}, the shape the
+ * domain layer writes (docs/FORMAT.md); the client's "actor" left out however its key is
+ * spelt. */
 int srv_events_stamp_actor(srv_events *p, const char *body, const char *actor)
 {
     p->meta_off = calloc(p->count + 1, sizeof *p->meta_off);
@@ -214,9 +215,9 @@ int srv_events_stamp_actor(srv_events *p, const char *body, const char *actor)
         const ap_line *l = &p->lines[i];
         size_t start = p->meta.len;
         struct meta_copy mc = {&p->meta, false};
-        if (evs__buf_append(&p->meta, "{\"actor\":\"", 10) != 0 ||
+        if (evs__buf_append(&p->meta, "{\"actor\":{\"id\":\"", 16) != 0 ||
             evs__json_escape(actor, strlen(actor), json_str_into, &p->meta) != 0 ||
-            evs__buf_append(&p->meta, "\"", 1) != 0)
+            evs__buf_append(&p->meta, "\"}", 2) != 0)
             return -1;
         if (l->meta_len > 0)
             (void)evs__json_object_walk(body + l->meta_off, l->meta_len, EVS_MAX_JSON_DEPTH,

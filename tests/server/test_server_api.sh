@@ -36,7 +36,7 @@ expect_eq "$(jq -c . "$T/body")" '{"first_pos":1,"last_pos":2,"version":1,"dupli
     "append's reply"
 req GET "/v1/t/acme/events?limit=1"
 expect_status 200 "read"
-expect_eq "$(jq -r .metadata.actor "$T/body")" svc "the token's actor replaces the client's"
+expect_eq "$(jq -r .metadata.actor.id "$T/body")" svc "the token's actor replaces the client's"
 expect_eq "$(jq -r .metadata.k "$T/body")" v "the client's other metadata stays"
 case $(cat "$T/body") in
 *"\"data\":$data,"*) ;;
@@ -201,7 +201,7 @@ req POST /v1/t/acme/streams/forge -H "$J" \
 expect_status 201 "an escaped actor key"
 req GET /v1/t/acme/streams/forge
 expect_not_in forged "$T/body" "an escaped \"actor\" key is replaced too"
-expect_eq "$(jq -c .metadata "$T/body")" '{"actor":"svc","n":1}' "the metadata of a forged key"
+expect_eq "$(jq -c .metadata "$T/body")" '{"actor":{"id":"svc"},"n":1}' "the metadata of a forged key"
 
 # ---- metrics --------------------------------------------------------------------------
 req GET /metrics
