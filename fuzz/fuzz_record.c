@@ -33,8 +33,10 @@ static void check_inside(const unsigned char *p, uint64_t avail, const rec_view 
     FZ_CHECK(r->data + r->data_len == lo + r->len && r->data + r->data_len <= hi);
     if (r->meta)
         FZ_CHECK(r->meta + r->meta_len == r->data);
-    FZ_CHECK(r->stream_len >= 1 && r->stream_len <= EVS_MAX_STREAM_LEN);
-    FZ_CHECK(r->type_len >= 1 && r->type_len <= EVS_MAX_TYPE_LEN);
+    /* Only a filler of a lost event (REC_LOST) may lack a stream name or a type. */
+    bool lost = (r->flags & REC_LOST) != 0;
+    FZ_CHECK((r->stream_len >= 1 || lost) && r->stream_len <= EVS_MAX_STREAM_LEN);
+    FZ_CHECK((r->type_len >= 1 || lost) && r->type_len <= EVS_MAX_TYPE_LEN);
     FZ_CHECK((r->flags & ~REC_FLAGS_KNOWN) == 0);
     FZ_CHECK(r->id == p + REC_OFF_ID);
     FZ_CHECK(values_possible(r));
@@ -68,7 +70,7 @@ static void check_reencode(const unsigned char *p, const rec_view *r)
     memcpy(e.id, r->id, 16);
     e.id_given = (r->flags & REC_ID_GIVEN) != 0;
     evs__rec_encode(dst, r->pos, r->ts_ns, r->version, r->prev_pos, r->prev_off, &b, &e,
-                    (uint16_t)(r->flags & REC_COMMIT));
+                    (uint16_t)(r->flags & (REC_COMMIT | REC_LOST)));
     FZ_CHECK(memcmp(dst + REC_OFF_LEN, p + REC_OFF_LEN, r->len - REC_OFF_LEN) == 0);
     rec_view again;
     FZ_CHECK(evs__rec_decode(dst, size, true, &again) == REC_OK);

@@ -580,6 +580,9 @@ EVS_API int evs_verify_quick(evs_verify_report *report, evs_store *store, evs_ve
 /* Flags for evs_repair_opts.flags. */
 #define EVS_REPAIR_DRY_RUN 0x1u /* find and report what would be cut; change nothing
                                  * (runs beside open handles, see evs_repair) */
+#define EVS_REPAIR_KEEP_INTACT 0x2u /* damage inside the log costs only the positions it
+                                     * hit: the intact records after it are kept (see
+                                     * evs_repair) */
 
 #define EVS_REPAIR_OPTS_VERSION 1
 
@@ -596,16 +599,21 @@ typedef struct evs_repair_opts {
 typedef struct evs_repair_report {
     int damaged;            /* 1 when the store needed repair (a dry run: needs it) */
     int64_t kept_last_pos;  /* the last position of the log after the repair (0: empty) */
-    int64_t first_lost_pos; /* kept_last_pos + 1 when positions were lost, else 0 */
-    int64_t last_lost_pos;  /* the highest position the store is known to have committed
-                             * past the cut: the highest committed record still
-                             * recognisable in the bytes cut off, or the head page's last
-                             * published position when that is higher */
-    int64_t lost_count;     /* last_lost_pos - kept_last_pos: events no longer in the
-                             * store (0 when the bytes cut off held no complete append) */
-    int64_t bytes_moved;    /* log bytes cut off and saved in saved_to (dry run: to be) */
-    int64_t files_moved;    /* files in saved_to holding them (the kept segment's tail,
-                             * whole later segments) */
+    int64_t first_lost_pos; /* the first position lost (kept_last_pos + 1 after a cut),
+                             * 0 when none was */
+    int64_t last_lost_pos;  /* the last position lost: after a cut, the highest position
+                             * the store is known to have committed past it (the highest
+                             * committed record still recognisable in the bytes cut off,
+                             * or the head page's last published position when that is
+                             * higher) */
+    int64_t lost_count;     /* positions lost: events no longer in the store (0 when the
+                             * bytes cut off held no complete append); without
+                             * EVS_REPAIR_KEEP_INTACT, last_lost_pos - kept_last_pos */
+    int64_t bytes_moved;    /* log bytes cut off or replaced by fillers, saved in saved_to
+                             * (dry run: to be) */
+    int64_t files_moved;    /* files in saved_to holding them (the bytes of each damaged
+                             * place kept intact around, the kept segment's tail, whole
+                             * later segments) */
     char damage_file[64];   /* the first damage: the file inside the store directory, */
     int64_t damage_offset;  /* its byte offset (-1: the whole file), */
     int64_t damage_pos;     /* the position expected there, */
@@ -617,6 +625,10 @@ typedef struct evs_repair_report {
                                  * that are gone, and must be reset */
     char consumers_affected_names[1024]; /* their names, comma-separated ("..." when
                                           * they do not all fit) */
+    int64_t lost_ranges;    /* ranges of positions lost (several with
+                             * EVS_REPAIR_KEEP_INTACT: one per damaged place) */
+    char lost_ranges_list[1024]; /* them, "F..L" or "P", comma-separated, in position
+                                  * order ("..." when they do not all fit) */
 } evs_repair_report;
 
 /** Repair the store in directory `dir`: cut its log at the first damaged record and
@@ -644,6 +656,18 @@ typedef struct evs_repair_report {
  *  is (a segment file was truncated at a record boundary), nothing is cut: the head is
  *  republished and the report names the positions missing.
  *  A store with nothing to repair is not changed at all (out->damaged == 0).
+ *
+ *  EVS_REPAIR_KEEP_INTACT: damage in a record costs that record, not the log after it.
+ *  At damage inside a segment, the scan looks on (8-byte aligned) for the next whole
+ *  record whose position the damaged bytes can have led up to; the positions in between
+ *  are declared lost, their bytes saved in the repair folder and then overwritten in
+ *  place by filler records that no read hands out, and every record after is kept byte
+ *  for byte at its place. Fillers keep the stream, version and links of the event they
+ *  replace when the damaged header or a later event's link says whose it was, so stream
+ *  reads and the next version stay right. Order: bytes saved, `lost` file (synced),
+ *  fillers (synced); a repair stopped anywhere is finished by running it again. The cut
+ *  remains where nothing whole follows the damage (the end of the log, a torn tail, a
+ *  damaged segment header).
  *
  *  Positions are never reused: when positions past kept_last_pos were handed out
  *  (last_lost_pos > kept_last_pos), they are declared lost (the store's `lost` file),

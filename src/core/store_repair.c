@@ -24,9 +24,9 @@ static int check_opts(evs_repair_opts *o, const evs_repair_opts *given)
                                  "EVS_REPAIR_OPTS_INIT");
     if (rc < 0)
         return rc;
-    if (o->flags & ~EVS_REPAIR_DRY_RUN)
-        return evs__seterr(EVS_EINVAL, "evs_repair: unknown flags 0x%x",
-                           o->flags & ~EVS_REPAIR_DRY_RUN);
+    const unsigned int known = EVS_REPAIR_DRY_RUN | EVS_REPAIR_KEEP_INTACT;
+    if (o->flags & ~known)
+        return evs__seterr(EVS_EINVAL, "evs_repair: unknown flags 0x%x", o->flags & ~known);
     return 0;
 }
 

@@ -365,7 +365,8 @@ static int walk_for_duplicate(file_backend *fb, const group *g, const evs__batch
         int rc = group_read(fb, g, pos, &r);
         if (rc < 0)
             return rc;
-        long i = batch_find_id(t, b, r.id);
+        long i = (r.flags & REC_LOST) ? -1 : batch_find_id(t, b, r.id); /* a lost event's
+                                                                        * id is not known */
         if (i < 0) {
             complete = complete && idset_add(fb, evs__id_fingerprint(r.id));
             pos = r.prev_pos;

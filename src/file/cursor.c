@@ -115,6 +115,8 @@ static void fill_event(evs_event *ev, const rec_view *r)
 
 static bool matches(const evs__query_c *q, const rec_view *r)
 {
+    if (r->flags & REC_LOST) /* a filler where a repair declared an event lost: no event */
+        return false;
     return evs__query_match(q, r->stream, r->stream_len, r->type, r->type_len, r->type_hash,
                             r->ts_ns);
 }

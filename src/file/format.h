@@ -35,7 +35,9 @@
  *    76    2 stream_len
  *    78    2 type_len
  *    80    2 flags        REC_COMMIT: last record of an atomic append;
- *                         REC_HAS_META; REC_ID_GIVEN: the writer supplied the id
+ *                         REC_HAS_META; REC_ID_GIVEN: the writer supplied the id;
+ *                         REC_LOST: a filler that `repair --keep-intact` wrote over a
+ *                         damaged event (see below)
  *    82    2 reserved     zero
  *    84    4 prev_off     byte offset of the stream's previous event inside the
  *                         segment that holds prev_pos (0 for version 0), so a stream
@@ -106,7 +108,14 @@
 #define REC_COMMIT   0x1u
 #define REC_HAS_META 0x2u
 #define REC_ID_GIVEN 0x4u
-#define REC_FLAGS_KNOWN (REC_COMMIT | REC_HAS_META | REC_ID_GIVEN)
+/* A filler in place of an event a repair declared lost (its position is in `lost`): it
+ * keeps the position's place in the segment (and its .idx entry), so the intact records
+ * after it keep theirs. No event is read from it. When the repair could tell whose event
+ * it was, it carries that stream's name, hash, version and links, so the stream's chain
+ * and version count stay whole; otherwise stream_len and version are 0. type_len is 0,
+ * the id zero, data_len covers the rest of the filler (zero bytes), flags LOST|COMMIT. */
+#define REC_LOST     0x8u
+#define REC_FLAGS_KNOWN (REC_COMMIT | REC_HAS_META | REC_ID_GIVEN | REC_LOST)
 
 #define REC_ALIGN(n) (((n) + 7u) & ~(uint64_t)7u)
 

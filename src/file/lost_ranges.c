@@ -4,9 +4,10 @@
  * A position, once handed out, never names another event. When `evstore repair` cuts
  * positions that were handed out (or may have been: acknowledged, published, seen by
  * a consumer), the log does not reuse them: it continues after the highest of them,
- * in a new segment, and the range in between is written here. Positions stay gap-free
- * except for these ranges: a scan steps over them, a read from inside one starts
- * after it, verify and stat count them as lost, not as damage.
+ * in a new segment, and the range in between is written here. `repair --keep-intact`
+ * lists here the positions of damaged records it replaced by fillers (REC_LOST) too.
+ * Positions stay gap-free except for these ranges: a scan steps over them, a read from
+ * inside one starts after it, verify and stat count them as lost, not as damage.
  *
  * The file is small (one entry per repair that lost something), read whole at open, and
  * only ever replaced whole by repair (temporary file, sync, rename, directory sync), with
@@ -120,7 +121,12 @@ uint64_t evs__lost_count(const file_backend *fb, uint64_t from, uint64_t to)
 
 int evs__lost_add(file_backend *fb, uint64_t first, uint64_t last)
 {
-    if (fb->lost_n && first <= fb->lost[fb->lost_n - 1].last)
+    size_t at = 0;
+    while (at < fb->lost_n && fb->lost[at].last < first)
+        at++;
+    if (at < fb->lost_n && fb->lost[at].first <= first && last <= fb->lost[at].last)
+        return 0; /* listed by a repair that stopped before it was done */
+    if (at < fb->lost_n && fb->lost[at].first <= last)
         return evs__seterr(EVS_EINVAL, "lost positions %" PRIu64 "..%" PRIu64
                            " overlap the ones lost before", first, last);
     size_t n = fb->lost_n + 1;
@@ -134,7 +140,8 @@ int evs__lost_add(file_backend *fb, uint64_t first, uint64_t last)
         return evs__seterr(EVS_ENOMEM, "out of memory writing the lost positions");
     }
     fb->lost = r;
-    r[n - 1] = (lost_range){first, last};
+    memmove(r + at + 1, r + at, (fb->lost_n - at) * sizeof *r);
+    r[at] = (lost_range){first, last};
     memcpy(buf, LOST_MAGIC, 8);
     evs__put_u32(buf + 8, EVS_FORMAT_VERSION);
     evs__put_u32(buf + 12, (uint32_t)n);
@@ -159,8 +166,10 @@ int evs__lost_add(file_backend *fb, uint64_t first, uint64_t last)
     if (rc == 0 && evs__dirsync(fb->dir) < 0)
         rc = evs__seterr_errno(errno, "cannot sync the directory '%s'", fb->dir);
     evs__free(buf);
-    if (rc < 0)
+    if (rc < 0) {
+        memmove(r + at, r + at + 1, (fb->lost_n - at) * sizeof *r);
         return rc;
+    }
     fb->lost_n = n;
     return 0;
 }

@@ -31,7 +31,9 @@ uint64_t evs__lost_count(const file_backend *fb, uint64_t from, uint64_t to);
 /* EVS_ELOST (naming the consumer and the range) when a consumer's checkpoint lies in
  * positions declared lost; else 0. */
 int evs__lost_check_checkpoint(const file_backend *fb, const char *name, int64_t pos);
-/* Repair only: add first..last (after every range there) and rewrite the file durably. */
+/* Repair only: add first..last and rewrite the file durably. A range inside one listed
+ * already is there (a repair run again after it stopped halfway); one overlapping a
+ * listed range partly is EVS_EINVAL. */
 int evs__lost_add(file_backend *fb, uint64_t first, uint64_t last);
 
 #endif /* EVS_FILE_LOST_RANGES_H */

@@ -67,9 +67,9 @@ static inline int evs__rec_decode_inline(const unsigned char *p, uint64_t avail,
     /* The whole header is here: sizes that do not add up are damage, even when the
      * length points past the end of the file (a torn write leaves a consistent header
      * of a record that simply does not fit). */
-    if (body + REC_HDR_LEN != len || out->stream_len == 0 ||
-        out->stream_len > EVS_MAX_STREAM_LEN || out->type_len == 0 ||
-        out->type_len > EVS_MAX_TYPE_LEN || (out->flags & ~REC_FLAGS_KNOWN) != 0)
+    if (body + REC_HDR_LEN != len || out->stream_len > EVS_MAX_STREAM_LEN ||
+        out->type_len > EVS_MAX_TYPE_LEN || (out->flags & ~REC_FLAGS_KNOWN) != 0 ||
+        ((out->stream_len == 0 || out->type_len == 0) && !(out->flags & REC_LOST)))
         return REC_BADLEN;
     if (len > avail)
         return REC_SHORT;

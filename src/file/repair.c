@@ -75,13 +75,34 @@ static int write_note(repair_job *job, const char *tail_name, const evs_repair_r
             rc = evs__buf_append(&b, line, strlen(line));                                          \
     } while (0)
     NOTE("evstore repair of the store '%s', %s\n\n", fb->dir, when);
-    NOTE("First damage: %s, byte %" PRId64 " (position %" PRIu64 "): %s\n", p->damage_file,
-         p->damage_off, p->damage_pos, p->what);
+    for (size_t i = 0; i < p->fills.n; i++) {
+        const fill_region *g = &p->fills.r[i];
+        NOTE("Damage in %s, bytes %" PRIu64 "..%" PRIu64 ": positions %" PRIu64 "..%" PRIu64
+             " (%" PRIu64 " events) are declared lost and their bytes replaced by fillers; the "
+             "records after them are kept as they were. The bytes are here as "
+             "%s.bytes-%" PRIu64 "-%" PRIu64 ".\n",
+             g->s->name, g->from, g->to, g->first_pos, g->end_pos - 1, g->end_pos - g->first_pos,
+             g->s->name, g->from, g->to);
+    }
+    if (p->fills.n > 0)
+        NOTE("First damage: %s, byte %" PRId64 " (position %" PRIu64 "): %s\n", p->fill_file,
+             p->fill_off, p->fill_pos, p->fill_what);
+    if (r->consumers_affected > 0 && !p->cut)
+        NOTE("Durable consumers that processed lost events, to be reset: %s\n",
+             r->consumers_affected_names);
+    if (!p->cut) {
+        rc = rc == 0 ? evs__aside_note(job->save_dir, b.ptr, b.len) : rc;
+        evs__buf_free(&b);
+        return rc;
+    }
+    NOTE("%s: %s, byte %" PRId64 " (position %" PRIu64 "): %s\n",
+         p->fills.n ? "Damage the log is cut at" : "First damage", p->damage_file, p->damage_off,
+         p->damage_pos, p->what);
     NOTE("The log now ends at position %" PRIu64 ".\n", p->kept.pos);
-    if (r->lost_count > 0)
-        NOTE("Positions %" PRId64 "..%" PRId64 " (%" PRId64 " events) were cut off. They are "
-             "declared lost and never used again: the next event gets position %" PRId64 ".\n",
-             r->first_lost_pos, r->last_lost_pos, r->lost_count, r->last_lost_pos + 1);
+    if (p->last_lost > p->kept.pos)
+        NOTE("Positions %" PRIu64 "..%" PRIu64 " (%" PRIu64 " events) were cut off. They are "
+             "declared lost and never used again: the next event gets position %" PRIu64 ".\n",
+             p->kept.pos + 1, p->last_lost, p->last_lost - p->kept.pos, p->last_lost + 1);
     else
         NOTE("No committed event was cut off: the bytes hold no complete append.\n");
     if (r->consumers_affected > 0)
@@ -139,11 +160,12 @@ static int truncate_kept(repair_job *job)
     return evs__seg_cut(fb, p->kept.seg, p->kept.end);
 }
 
-/* Step 4, first half: index.snap from the scan's table (none for an empty log). */
-static int rebuild_index(repair_job *job)
+/* The stream index snapshot goes before the log changes under it: a snapshot whose last
+ * record is intact would otherwise still be believed after fillers replaced records it
+ * points at. */
+static int drop_snapshot(repair_job *job)
 {
     file_backend *fb = job->fb;
-    repair_plan *p = job->plan;
     char path[STORE_PATH_MAX];
     int rc = evs__path(fb, SNAP_FILE, path, sizeof path);
     if (rc < 0)
@@ -151,6 +173,17 @@ static int rebuild_index(repair_job *job)
     if (evs__sys.unlink(path) < 0 && errno != ENOENT)
         return evs__seterr_errno(errno, "cannot remove the stale '%s'", path);
     evs__head_set_snap(fb, 0);
+    return 0;
+}
+
+/* Step 4, first half: index.snap from the scan's table (none for an empty log). */
+static int rebuild_index(repair_job *job)
+{
+    file_backend *fb = job->fb;
+    repair_plan *p = job->plan;
+    int rc = drop_snapshot(job);
+    if (rc < 0)
+        return rc;
     if (p->kept.pos == 0)
         return 0;
     pthread_rwlock_wrlock(&fb->tab_lock);
@@ -200,7 +233,26 @@ static int declare_lost(repair_job *job)
     return rc < 0 ? evs__prefixerr("repair stopped halfway (run it again to finish it)") : 0;
 }
 
-static int cut_log(repair_job *job, evs_repair_report *out)
+/* Nothing of the store has changed yet: take back the folder and what it holds. */
+static void unsave(repair_job *job, const char *tail_name, size_t parts)
+{
+    char name[96], path[STORE_PATH_MAX];
+    for (size_t i = 0; i < parts; i++) {
+        const fill_region *g = &job->plan->fills.r[i];
+        snprintf(name, sizeof name, "%s.bytes-%" PRIu64 "-%" PRIu64, g->s->name, g->from, g->to);
+        if (save_path(job, name, path, sizeof path) == 0)
+            (void)evs__sys.unlink(path);
+    }
+    const char *made[2] = {tail_name, "REPAIR.txt"};
+    for (int i = 0; i < 2; i++)
+        if (made[i][0] && save_path(job, made[i], path, sizeof path) == 0)
+            (void)evs__sys.unlink(path);
+    (void)rmdir(job->save_dir);
+}
+
+/* Step 1: every byte the repair will overwrite (fill regions) or cut goes into the
+ * folder first, synced, with REPAIR.txt. */
+static int save_aside(repair_job *job, evs_repair_report *out)
 {
     file_backend *fb = job->fb;
     repair_plan *p = job->plan;
@@ -208,26 +260,51 @@ static int cut_log(repair_job *job, evs_repair_report *out)
     if (rc < 0)
         return rc;
     snprintf(out->saved_to, sizeof out->saved_to, "%s", job->save_dir);
-    char tail_name[64] = "";
-    seg *kept = p->kept.seg ? evs__seg_by_first(fb, p->kept.seg) : NULL;
-    if (kept && p->kept_seg_size > p->kept.end)
+    char tail_name[64] = "", part[96];
+    size_t parts = 0;
+    for (; rc == 0 && parts < p->fills.n; parts++) {
+        const fill_region *g = &p->fills.r[parts];
+        rc = evs__aside_copy_part(job->save_dir, g->s, g->from, g->to, part, sizeof part);
+    }
+    seg *kept = p->cut && p->kept.seg ? evs__seg_by_first(fb, p->kept.seg) : NULL;
+    if (rc == 0 && kept && p->kept_seg_size > p->kept.end)
         rc = evs__aside_copy(job->save_dir, kept, p->kept.end, p->kept_seg_size, tail_name,
                              sizeof tail_name);
     if (rc == 0)
         rc = write_note(job, tail_name, out);
     if (rc < 0) {
-        /* Nothing of the store has changed yet: take back the folder too. */
-        const char *made[2] = {tail_name, "REPAIR.txt"};
-        for (int i = 0; i < 2; i++) {
-            char path[STORE_PATH_MAX];
-            if (made[i][0] && save_path(job, made[i], path, sizeof path) == 0)
-                (void)evs__sys.unlink(path);
-        }
-        (void)rmdir(job->save_dir);
+        unsave(job, tail_name, parts);
         out->saved_to[0] = '\0';
         return evs__prefixerr("repair changed nothing");
     }
-    rc = move_later_segments(job);
+    return 0;
+}
+
+/* Steps 2-3 of --keep-intact: the lost positions listed (synced), then each region's
+ * bytes replaced by its fillers (synced), then the caches made from those segments
+ * dropped (the fillers' offsets may differ from the damaged records'). A repair stopped
+ * in between is finished by the next: the list already holds the range, and the scan
+ * finds the same damage (or fillers, which are whole records) again. */
+static int fill_lost(repair_job *job)
+{
+    file_backend *fb = job->fb;
+    fill_plan *fp = &job->plan->fills;
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < fp->n; i++)
+        rc = evs__lost_add(fb, fp->r[i].first_pos, fp->r[i].end_pos - 1);
+    if (rc == 0 && (rc = drop_snapshot(job)) == 0 && evs__dirsync(fb->dir) < 0)
+        rc = evs__seterr_errno(errno, "cannot sync the directory '%s'", fb->dir);
+    for (size_t i = 0; rc == 0 && i < fp->n; i++)
+        rc = evs__fill_write(fb, fp, &fp->r[i]);
+    for (size_t i = 0; rc == 0 && i < fp->n; i++)
+        rc = evs__seg_remove_caches(fb, fp->r[i].s->first_pos);
+    return rc < 0 ? evs__prefixerr("repair stopped halfway (run it again to finish it)") : 0;
+}
+
+static int cut_log(repair_job *job)
+{
+    file_backend *fb = job->fb;
+    int rc = move_later_segments(job);
     if (rc == 0 && (evs__dirsync(job->save_dir) < 0 || evs__dirsync(fb->dir) < 0))
         rc = evs__seterr_errno(errno, "cannot sync the directories of '%s'", fb->dir);
     if (rc == 0)
@@ -242,19 +319,32 @@ typedef struct affected {
     evs_repair_report *out;
 } affected;
 
+/* Append item to the comma-separated list (cap bytes), or "..." once it no longer fits. */
+static void list_append(char *list, size_t cap, const char *item)
+{
+    size_t used = strlen(list);
+    if (used + strlen(item) + 1 + 4 < cap)
+        snprintf(list + used, cap - used, "%s%s", used ? "," : "", item);
+    else if (used + 4 < cap && strcmp(list + (used >= 3 ? used - 3 : 0), "...") != 0)
+        snprintf(list + used, cap - used, "...");
+}
+
+/* Does this repair lose position pos? */
+static bool loses(const repair_plan *p, int64_t pos)
+{
+    for (size_t i = 0; i < p->fills.n; i++)
+        if (pos >= (int64_t)p->fills.r[i].first_pos && pos < (int64_t)p->fills.r[i].end_pos)
+            return true;
+    return pos > (int64_t)p->kept.pos && pos <= (int64_t)p->last_lost;
+}
+
 static int note_affected(void *ctx, const evs__consumer_entry *e)
 {
     affected *a = ctx;
-    if ((e->status != 0 && e->status != EVS_ELOST) || e->pos <= (int64_t)a->plan->kept.pos ||
-        e->pos > (int64_t)a->plan->last_lost)
+    if ((e->status != 0 && e->status != EVS_ELOST) || !loses(a->plan, e->pos))
         return 0;
-    char *names = a->out->consumers_affected_names;
-    size_t cap = sizeof a->out->consumers_affected_names, used = strlen(names);
-    size_t need = strlen(e->name) + (used ? 1 : 0);
-    if (used + need + 4 < cap)
-        snprintf(names + used, cap - used, "%s%s", used ? "," : "", e->name);
-    else if (used + 4 < cap && strcmp(names + (used >= 3 ? used - 3 : 0), "...") != 0)
-        snprintf(names + used, cap - used, "...");
+    list_append(a->out->consumers_affected_names, sizeof a->out->consumers_affected_names,
+                e->name);
     a->out->consumers_affected++;
     return 0;
 }
@@ -263,7 +353,7 @@ static int note_affected(void *ctx, const evs__consumer_entry *e)
  * processed events that are gone, and must be reset. */
 static int list_affected(file_backend *fb, const repair_plan *p, evs_repair_report *out)
 {
-    if (p->last_lost <= p->kept.pos)
+    if (p->last_lost <= p->kept.pos && p->fills.n == 0)
         return 0;
     affected a = {p, out};
     int rc = evs__file_consumer_list(&fb->base, note_affected, &a);
@@ -271,55 +361,92 @@ static int list_affected(file_backend *fb, const repair_plan *p, evs_repair_repo
     return rc;
 }
 
+/* "F..L" (or "F") of a lost range into the report's list. */
+static void list_range(evs_repair_report *out, uint64_t first, uint64_t last)
+{
+    char item[48];
+    if (first == last)
+        snprintf(item, sizeof item, "%" PRIu64, first);
+    else
+        snprintf(item, sizeof item, "%" PRIu64 "..%" PRIu64, first, last);
+    list_append(out->lost_ranges_list, sizeof out->lost_ranges_list, item);
+    out->lost_ranges++;
+}
+
 static void fill_report(const repair_plan *p, evs_repair_report *out)
 {
-    out->damaged = p->cut || p->head_ahead;
+    bool tail = p->cut || p->head_ahead;
+    out->damaged = tail || p->fills.n > 0;
     out->kept_last_pos = (int64_t)p->kept.pos;
-    if (p->cut || p->head_ahead) {
-        out->first_lost_pos = (int64_t)p->kept.pos + 1;
-        out->last_lost_pos = (int64_t)p->last_lost;
-        out->lost_count = (int64_t)(p->last_lost - p->kept.pos);
+    for (size_t i = 0; i < p->fills.n; i++) {
+        const fill_region *g = &p->fills.r[i];
+        if (i == 0)
+            out->first_lost_pos = (int64_t)g->first_pos;
+        out->last_lost_pos = (int64_t)g->end_pos - 1;
+        out->lost_count += (int64_t)(g->end_pos - g->first_pos);
+        list_range(out, g->first_pos, g->end_pos - 1);
+    }
+    out->bytes_moved = (int64_t)p->fill_bytes;
+    out->files_moved = (int64_t)p->fills.n;
+    if (tail) { /* with nothing lost, first_lost_pos is still kept_last_pos + 1 */
+        if (out->first_lost_pos == 0)
+            out->first_lost_pos = (int64_t)p->kept.pos + 1;
+        if (p->last_lost > p->kept.pos || p->fills.n == 0)
+            out->last_lost_pos = (int64_t)p->last_lost;
+        if (p->last_lost > p->kept.pos) {
+            out->lost_count += (int64_t)(p->last_lost - p->kept.pos);
+            list_range(out, p->kept.pos + 1, p->last_lost);
+        }
     }
     if (p->cut) {
-        out->bytes_moved = (int64_t)p->bytes_cut; /* a dry run: what would move */
-        out->files_moved = (int64_t)p->files_cut + (p->kept.seg && p->kept_seg_size > p->kept.end);
+        out->bytes_moved += (int64_t)p->bytes_cut; /* a dry run: what would move */
+        out->files_moved += (int64_t)p->files_cut + (p->kept.seg && p->kept_seg_size > p->kept.end);
     }
+    bool first_filled = p->fills.n > 0;
     if (out->damaged) {
-        snprintf(out->damage_file, sizeof out->damage_file, "%s", p->damage_file);
-        out->damage_offset = p->damage_off;
-        out->damage_pos = (int64_t)p->damage_pos;
-        snprintf(out->damage_what, sizeof out->damage_what, "%s", p->what);
+        snprintf(out->damage_file, sizeof out->damage_file, "%s",
+                 first_filled ? p->fill_file : p->damage_file);
+        out->damage_offset = first_filled ? p->fill_off : p->damage_off;
+        out->damage_pos = (int64_t)(first_filled ? p->fill_pos : p->damage_pos);
+        snprintf(out->damage_what, sizeof out->damage_what, "%s",
+                 first_filled ? p->fill_what : p->what);
     }
 }
 
 int evs__file_repair(const char *path, const evs_repair_opts *opts, evs_repair_report *out)
 {
     bool dry_run = (opts->flags & EVS_REPAIR_DRY_RUN) != 0;
+    bool keep_intact = (opts->flags & EVS_REPAIR_KEEP_INTACT) != 0;
     file_backend *fb;
     bool head_fresh;
     int rc = evs__fb_open_for_repair(&fb, path, dry_run, &head_fresh);
     if (rc < 0)
         return rc;
     repair_plan plan;
-    rc = evs__repair_scan(fb, head_fresh, &plan);
+    rc = evs__repair_scan(fb, head_fresh, keep_intact, &plan);
+    bool saves = plan.cut || plan.fills.n > 0;
     if (rc == 0)
         fill_report(&plan, out);
     if (rc == 0 && out->damaged)
         rc = list_affected(fb, &plan, out);
-    if (rc == 0 && dry_run && plan.cut) /* the folder a repair run now would make */
+    if (rc == 0 && dry_run && saves) /* the folder a repair run now would make */
         rc = evs__aside_dir_name(fb, out->saved_to, sizeof out->saved_to);
     if (rc == 0 && !dry_run && out->damaged)
         rc = evs__fb_repair_writable(fb);
     repair_job job = {fb, &plan, ""};
+    if (rc == 0 && !dry_run && saves)
+        rc = save_aside(&job, out);
+    if (rc == 0 && !dry_run && plan.fills.n > 0)
+        rc = fill_lost(&job);
     if (rc == 0 && !dry_run && plan.cut)
-        rc = cut_log(&job, out);
-    if (rc == 0 && !dry_run && out->damaged && plan.last_lost > plan.kept.pos)
+        rc = cut_log(&job);
+    if (rc == 0 && !dry_run && (plan.cut || plan.head_ahead) && plan.last_lost > plan.kept.pos)
         rc = declare_lost(&job);
     /* The scan's table makes the index cheap to rebuild, and recovery then reads only
      * the last segment. */
     if (rc == 0 && !dry_run && out->damaged)
         rc = rebuild_index(&job);
-    if (rc == 0 && !dry_run && (plan.cut || plan.head_ahead))
+    if (rc == 0 && !dry_run && out->damaged)
         rc = republish(&job);
     evs__repair_plan_free(&plan);
     evs__fb_free(fb);

@@ -7,6 +7,7 @@
 
 #include "backend.h"
 #include "head.h"
+#include "repair_fill.h"
 #include "streamtab.h"
 
 #include <stdbool.h>
@@ -29,9 +30,20 @@ typedef struct repair_plan {
     uint64_t files_cut;       /* segment files after the cut, moved whole */
     uint64_t kept_seg_size;   /* the kept segment's file size now */
     streamtab tab;            /* the stream table of the kept log */
+    bool keep_intact;         /* damage inside a segment becomes lost positions (fills),
+                               * the intact records after it are kept */
+    fill_plan fills;
+    uint64_t fill_bytes;      /* bytes the fillers replace */
+    char fill_file[64];       /* the first damage a fill region covers (the damage_*
+                               * fields name the cut's) */
+    int64_t fill_off;
+    uint64_t fill_pos;
+    char fill_what[384];
 } repair_plan;
 
-int evs__repair_scan(file_backend *fb, bool head_fresh, repair_plan *plan);
+/* With keep_intact, damage inside a segment costs only the positions it hit (plan->fills)
+ * and the log is cut only where nothing whole follows the damage. */
+int evs__repair_scan(file_backend *fb, bool head_fresh, bool keep_intact, repair_plan *plan);
 void evs__repair_plan_free(repair_plan *plan);
 int evs__file_repair(const char *path, const evs_repair_opts *opts, evs_repair_report *out);
 

@@ -45,6 +45,7 @@ typedef struct scan {
     size_t undo_len;
     size_t undo_cap;
     uint64_t open_off; /* where that append's first record is */
+    int64_t last_ts;   /* of the last record read */
 } scan;
 
 static void damage(scan *sc, const char *file, int64_t off, uint64_t pos, const char *fmt, ...)
@@ -86,11 +87,50 @@ static bool record_fits(scan *sc, const seg *s, uint64_t off, const rec_view *r,
     else if (r->pos != sc->next_pos)
         damage(sc, s->name, (int64_t)off, sc->next_pos,
                "position %" PRIu64 " where %" PRIu64 " was expected", r->pos, sc->next_pos);
-    else if (evs__verify_link_bad(&sc->p->tab, r, why, sizeof why))
+    else if ((r->flags & REC_LOST) && r->stream_len == 0)
+        return true; /* a filler no stream owns (an earlier --keep-intact) */
+    else if (evs__verify_link_bad(&sc->p->tab, r, why, sizeof why) &&
+             !(sc->p->keep_intact && evs__fill_claim(&sc->p->fills, &sc->p->tab, r) &&
+               !evs__verify_link_bad(&sc->p->tab, r, why, sizeof why)))
         damage(sc, s->name, (int64_t)off, r->pos, "%s", why);
     else
         return true;
     return false;
+}
+
+/* --keep-intact: damage at byte off of s, where position sc->next_pos was expected. When
+ * a whole record follows that the bytes in between can have led up to (or the next
+ * segment starts within their reach), the positions in between become a region of
+ * fillers and the scan goes on after it: *resume is where. */
+static int keep_after_damage(scan *sc, seg *s, const mapping *m, uint64_t size, bool last,
+                             uint64_t off, uint64_t *resume)
+{
+    repair_plan *p = sc->p;
+    uint64_t first = sc->next_pos, at = 0, next = 0;
+    *resume = 0;
+    if (!evs__fill_find_next(m->base, size, off, first, &at, &next)) {
+        seg *n = last ? NULL : evs__seg_next(sc->fb, s);
+        if (!n || n->first_pos <= first || n->first_pos - first > (size - off) / REC_HDR_LEN)
+            return 0; /* nothing whole after it here: the cut it is */
+        at = size;
+        next = n->first_pos;
+    }
+    if (p->fills.n == 0) { /* the report names the first damage */
+        snprintf(p->fill_file, sizeof p->fill_file, "%s", p->damage_file);
+        p->fill_off = p->damage_off;
+        p->fill_pos = p->damage_pos;
+        snprintf(p->fill_what, sizeof p->fill_what, "%s", p->what);
+    }
+    int rc = evs__fill_add(&p->fills, &p->tab, s, m->base, off, at, first, next, sc->last_ts);
+    if (rc < 0)
+        return rc;
+    p->cut = false;
+    p->fill_bytes += at - off;
+    sc->undo_len = 0; /* the fillers commit the append they end */
+    sc->next_pos = next;
+    p->kept = (head_view){next - 1, s->first_pos, at, sc->last_ts};
+    *resume = at;
+    return 0;
 }
 
 /* Walk segment s; *stop once the log breaks in it. */
@@ -130,17 +170,26 @@ static int scan_segment(scan *sc, seg *s, bool last, bool *stop)
         int st = evs__rec_decode(m->base + off, size - off, true, &r);
         if (st != REC_OK && last && evs__all_zero(m->base + off, size - off))
             break; /* the zeros a writer writes ahead of the log (active_segment.c) end it */
-        if (!record_fits(sc, s, off, &r, st))
-            return 0;
+        if (!record_fits(sc, s, off, &r, st)) {
+            uint64_t resume = 0;
+            if (p->keep_intact && (rc = keep_after_damage(sc, s, m, size, last, off, &resume)) < 0)
+                return rc;
+            if (resume == 0)
+                return 0;
+            off = resume;
+            continue;
+        }
         tab_undo *u = NULL;
-        if ((rc = undo_slot(sc, &u)) < 0 ||
+        bool owned = !(r.flags & REC_LOST) || r.stream_len > 0;
+        if (owned && ((rc = undo_slot(sc, &u)) < 0 ||
             (rc = evs__tab_apply(&p->tab, r.stream, r.stream_len, r.stream_hash, r.pos, r.pos,
-                                 (int64_t)r.version, (uint32_t)off, u)) < 0)
+                                 (int64_t)r.version, (uint32_t)off, u)) < 0))
             return rc;
         if (sc->undo_len == 1)
             sc->open_off = off;
         off += REC_ALIGN(r.len);
         sc->next_pos++;
+        sc->last_ts = r.ts_ns;
         if (r.flags & REC_COMMIT) {
             p->kept = (head_view){r.pos, s->first_pos, off, r.ts_ns};
             sc->undo_len = 0;
@@ -225,10 +274,11 @@ static int measure_lost(scan *sc, bool head_has_identity)
     return 0;
 }
 
-int evs__repair_scan(file_backend *fb, bool head_fresh, repair_plan *p)
+int evs__repair_scan(file_backend *fb, bool head_fresh, bool keep_intact, repair_plan *p)
 {
     memset(p, 0, sizeof *p);
     evs__tab_init(&p->tab);
+    p->keep_intact = keep_intact;
     scan sc;
     memset(&sc, 0, sizeof sc);
     sc.fb = fb;
@@ -289,4 +339,5 @@ int evs__repair_scan(file_backend *fb, bool head_fresh, repair_plan *p)
 void evs__repair_plan_free(repair_plan *p)
 {
     evs__tab_free(&p->tab);
+    evs__fill_free(&p->fills);
 }

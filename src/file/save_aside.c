@@ -1,7 +1,8 @@
 /*
  * save_aside.c - keeping the log's bytes that are about to be cut: a folder
  * DIR/repair-<UTC time>/ that receives them unchanged, synced, before anything is cut.
- * Repair uses it for everything it cuts; recovery for a cut that would drop committed
+ * Repair uses it for everything it cuts or overwrites with fillers (--keep-intact);
+ * recovery for a cut that would drop committed
  * records (damage before them, past the synced end), so no cut ever loses a committed
  * record's bytes.
  */
@@ -70,15 +71,11 @@ int evs__aside_path(const char *dir, const char *name, char *buf, size_t len)
     return 0;
 }
 
-int evs__aside_copy(const char *dir, seg *s, uint64_t from, uint64_t size, char *name_out,
-                    size_t name_len)
+/* Copy bytes [from, size) of s into dir/name, synced. */
+static int copy_range(const char *dir, seg *s, uint64_t from, uint64_t size, const char *name)
 {
     char path[STORE_PATH_MAX];
-    if (from == 0)
-        snprintf(name_out, name_len, "%s", s->name);
-    else
-        snprintf(name_out, name_len, "%s.from-%" PRIu64, s->name, from);
-    int rc = evs__aside_path(dir, name_out, path, sizeof path);
+    int rc = evs__aside_path(dir, name, path, sizeof path);
     if (rc < 0)
         return rc;
     unsigned char *buf = evs__alloc(COPY_CHUNK);
@@ -111,6 +108,23 @@ int evs__aside_copy(const char *dir, seg *s, uint64_t from, uint64_t size, char 
     if (rc < 0)
         evs__sys.unlink(path);
     return rc;
+}
+
+int evs__aside_copy(const char *dir, seg *s, uint64_t from, uint64_t size, char *name_out,
+                    size_t name_len)
+{
+    if (from == 0)
+        snprintf(name_out, name_len, "%s", s->name);
+    else
+        snprintf(name_out, name_len, "%s.from-%" PRIu64, s->name, from);
+    return copy_range(dir, s, from, size, name_out);
+}
+
+int evs__aside_copy_part(const char *dir, seg *s, uint64_t from, uint64_t to, char *name_out,
+                         size_t name_len)
+{
+    snprintf(name_out, name_len, "%s.bytes-%" PRIu64 "-%" PRIu64, s->name, from, to);
+    return copy_range(dir, s, from, to, name_out);
 }
 
 int evs__aside_note(const char *dir, const char *text, size_t len)

@@ -24,5 +24,9 @@ int evs__aside_copy(const char *dir, seg *s, uint64_t from, uint64_t size, char 
                     size_t name_len);
 /* Write dir/REPAIR.txt (text, synced): what the folder holds and why. */
 int evs__aside_note(const char *dir, const char *text, size_t len);
+/* Copy bytes [from, to) of segment s into folder dir, synced, as "<seg>.bytes-<from>-<to>"
+ * (the bytes repair --keep-intact overwrites with fillers); the name into name_out. */
+int evs__aside_copy_part(const char *dir, seg *s, uint64_t from, uint64_t to, char *name_out,
+                         size_t name_len);
 
 #endif /* EVS_FILE_SAVE_ASIDE_H */

@@ -599,7 +599,7 @@ out:
  * payload, most likely), and the table counts it as the stream's next version, so that a
  * read of the stream fails when it reaches it and the next append gets the version
  * after it. Anything else: the table cannot tell whose version it was. */
-static bool damaged_header_fits(const rec_view *r, const stream_val *v)
+bool evs__tab_header_fits(const rec_view *r, const stream_val *v)
 {
     return r->stream_hash == evs__hash64(r->stream, r->stream_len) &&
            (int64_t)r->version == v->last_version + 1 &&
@@ -617,7 +617,7 @@ static int apply_record(void *ctx, seg *s, uint64_t off, const rec_view *r, bool
         uint64_t expected = t->known_pos ? t->known_pos + 1 : s->first_pos;
         if (r->pos == expected)
             evs__tab_get(t, r->stream, r->stream_len, r->stream_hash, &v);
-        if (r->pos != expected || !damaged_header_fits(r, &v)) {
+        if (r->pos != expected || !evs__tab_header_fits(r, &v)) {
             char why[512];
             snprintf(why, sizeof why, "%s", evs__lasterr_msg());
             return evs__seterr(EVS_ECORRUPT, "%s (position %" PRIu64 ")", why, expected);
@@ -630,6 +630,13 @@ static int apply_record(void *ctx, seg *s, uint64_t off, const rec_view *r, bool
                            "segment %s: record at byte %" PRIu64 " has position %" PRIu64
                            " where %" PRIu64 " should follow",
                            s->name, off, r->pos, t->known_pos + 1);
+    if ((r->flags & REC_LOST) && r->stream_len == 0) {
+        /* A filler of a lost event whose stream the repair could not tell: no stream's. */
+        t->known_pos = r->pos;
+        t->known_seg = s->first_pos;
+        t->known_off = off + REC_ALIGN(r->len);
+        return 0;
+    }
     evs__tab_get(t, r->stream, r->stream_len, r->stream_hash, &v);
     if ((int64_t)r->version != v.last_version + 1 ||
         (r->version > 0 && (r->prev_pos != v.last_pos || r->prev_off != v.last_off)))

@@ -5,6 +5,7 @@
 #define EVS_FILE_STREAMTAB_H
 
 #include "head.h"
+#include "record.h"
 #include "segment.h"
 
 #include <stdbool.h>
@@ -94,6 +95,10 @@ int evs__tab_apply(streamtab *t, const char *name, uint32_t len, uint64_t hash,
                    uint64_t first_pos, uint64_t last_pos, int64_t last_version,
                    uint32_t last_off, tab_undo *undo);
 void evs__tab_undo(streamtab *t, const tab_undo *undo);
+/* Does damaged record r (its checksum fails, its frame holds) still say whose event it
+ * is: its stream name hashes to its hash, and it continues that stream where v (the
+ * table's entry for it) ends? */
+bool evs__tab_header_fits(const rec_view *r, const stream_val *v);
 /* Write index.snap from the table (the caller holds the writer lock and tab_lock).
  * `durable` syncs the file and the directory before and after the rename. */
 int evs__tab_write_snapshot(file_backend *fb, bool durable);

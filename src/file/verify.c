@@ -153,6 +153,12 @@ bool evs__verify_link_bad(const streamtab *t, const rec_view *r, char *why, size
 static void check_record(verifier *v, seg *s, uint64_t off, const rec_view *r)
 {
     char why[384];
+    if ((r->flags & REC_LOST) && !evs__lost_find(v->fb, r->pos))
+        evs__verify_problem(&v->out, s->name, (int64_t)off, (int64_t)r->pos,
+                            "a filler of a lost event at a position the 'lost' file does not "
+                            "list");
+    if ((r->flags & REC_LOST) && r->stream_len == 0)
+        return; /* whose it was is not known: it continues no stream */
     if (evs__verify_link_bad(&v->rebuilt, r, why, sizeof why))
         evs__verify_problem(&v->out, s->name, (int64_t)off, (int64_t)r->pos, "%s", why);
     if (evs__tab_apply(&v->rebuilt, r->stream, r->stream_len, r->stream_hash, r->pos, r->pos,
@@ -198,7 +204,10 @@ static void verify_segment(void *ctx, seg *s, uint64_t end, uint64_t *next_pos)
         }
         *next_pos = r.pos + 1;
         off += REC_ALIGN(r.len);
-        v->out.rep->events_checked++;
+        if (r.flags & REC_LOST)
+            v->out.rep->lost_count++; /* known, no damage */
+        else
+            v->out.rep->events_checked++;
         v->out.rep->bytes_checked += (int64_t)r.len;
         v->done += (int64_t)REC_ALIGN(r.len);
         if (v->out.cb && v->out.rep->events_checked % 65536 == 0 &&

@@ -79,7 +79,10 @@ static void quick_records(quick *q, const seg *s, const mapping *m, uint64_t end
         }
         *next_pos = r.pos + 1;
         off = next_off;
-        q->out.rep->events_checked++;
+        if (r.flags & REC_LOST)
+            q->out.rep->lost_count++; /* a filler of a lost event: known, no damage */
+        else
+            q->out.rep->events_checked++;
         if (q->out.cb && q->out.rep->events_checked % 65536 == 0 &&
             q->out.cb(q->out.ctx, NULL, q->done + (int64_t)off, q->total_bytes))
             q->out.stop = true;
