@@ -611,9 +611,9 @@ typedef struct evs_repair_report {
                              * EVS_REPAIR_KEEP_INTACT, last_lost_pos - kept_last_pos */
     int64_t bytes_moved;    /* log bytes cut off or replaced by fillers, saved in saved_to
                              * (dry run: to be) */
-    int64_t files_moved;    /* files in saved_to holding them (the bytes of each damaged
-                             * place kept intact around, the kept segment's tail, whole
-                             * later segments) */
+    int64_t files_moved;    /* files in saved_to holding them (one per damaged place
+                             * that EVS_REPAIR_KEEP_INTACT filled, the kept segment's
+                             * tail, whole later segments) */
     char damage_file[64];   /* the first damage: the file inside the store directory, */
     int64_t damage_offset;  /* its byte offset (-1: the whole file), */
     int64_t damage_pos;     /* the position expected there, */
