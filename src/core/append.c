@@ -205,6 +205,13 @@ int evs_append_multi_positions(evs_append_result *out, int64_t *positions, evs_s
     int rc = evs__check_store(store, "evs_append");
     if (rc < 0)
         return rc;
+    return evs__append_through(store->m, store->be, out, positions, batches, batch_count);
+}
+
+int evs__append_through(const evs__backend_methods *m, evs__backend *be, evs_append_result *out,
+                        int64_t *positions, const evs_batch_in *batches, size_t batch_count)
+{
+    int rc = 0;
     if (!batches || batch_count == 0)
         return evs__seterr(EVS_EINVAL, "evs_append_multi: no batches");
     size_t total = 0;
@@ -242,7 +249,7 @@ int evs_append_multi_positions(evs_append_result *out, int64_t *positions, evs_s
                          EVS_MAX_BATCH_LEN);
         goto out;
     }
-    rc = store->m->append(store->be, bw, batch_count, res);
+    rc = m->append(be, bw, batch_count, res);
     if (rc == 0) {
         if (positions)
             fill_positions(positions, bw, res, batch_count);

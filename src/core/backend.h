@@ -244,4 +244,17 @@ const evs__backend_methods *evs__backend_find(const char *name);
 /* The first method `m` lacks, or NULL when it has them all (the registry's check). */
 const char *evs__backend_missing_method(const evs__backend_methods *m);
 
+/* The backend a store location names ("sqlite:PATH", a directory ...) and the part of
+ * the location it is given (*path points into `location`). EVS_ENOTSUP for a location
+ * form whose backend is not built, EVS_EINVAL for one that names nothing; `fn` starts
+ * the message. */
+int evs__backend_locate(const char *location, const char *fn, const evs__backend_methods **m,
+                        const char **path);
+
+/* The core's whole append (every input checked, ids generated, sizes bounded), written
+ * through backend `m` handle `be`: for a backend that appends outside a store handle
+ * (the outbox, include/evstore_sql.h). Arguments as evs_append_multi_positions. */
+int evs__append_through(const evs__backend_methods *m, evs__backend *be, evs_append_result *out,
+                        int64_t *positions, const evs_batch_in *batches, size_t batch_count);
+
 #endif /* EVS_BACKEND_H */

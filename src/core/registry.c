@@ -1,7 +1,12 @@
 /*
- * registry.c - the compiled-in backends, one line each. A new backend is a new folder
- * plus one line here. Every method is required (backend.h says why): a table that
- * lacks one is refused here, once, instead of being checked at every call.
+ * registry.c - the compiled-in backends, one line each, and which one a store location
+ * names. A new backend is a new folder plus one line here. Every method is required
+ * (backend.h says why): a table that lacks one is refused here, once, instead of being
+ * checked at every call.
+ *
+ * Locations: "sqlite:PATH" is an SQLite database file; "postgresql://..." (or
+ * "postgres://...") is reserved for the PostgreSQL backend; anything else is a
+ * directory of the file backend.
  */
 #include "backend.h"
 #include "util.h"
@@ -9,14 +14,27 @@
 #include <string.h>
 
 const evs__backend_methods *evs__file_backend_methods(void);
+const evs__backend_methods *evs__sqlite_backend_methods(void);
 
 typedef const evs__backend_methods *(*backend_getter)(void);
 
 static const struct {
     const char *name;
+    const char *scheme; /* the location's prefix, NULL for plain paths */
     backend_getter get;
 } registry[] = {
-    {"file", evs__file_backend_methods},
+    {"file", NULL, evs__file_backend_methods},
+    {"sqlite", "sqlite:", evs__sqlite_backend_methods},
+};
+
+/* Location forms whose backend this evstore does not have yet: refused by name rather
+ * than taken for a directory called "postgresql:". */
+static const struct {
+    const char *scheme;
+    const char *what;
+} reserved[] = {
+    {"postgresql://", "PostgreSQL"},
+    {"postgres://", "PostgreSQL"},
 };
 
 const char *evs__backend_missing_method(const evs__backend_methods *m)
@@ -44,4 +62,35 @@ const evs__backend_methods *evs__backend_find(const char *name)
     }
     evs__seterr(EVS_ENOTSUP, "backend '%s' is not compiled in", name);
     return NULL;
+}
+
+int evs__backend_locate(const char *location, const char *fn, const evs__backend_methods **m,
+                        const char **path)
+{
+    for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++)
+        if (strncmp(location, reserved[i].scheme, strlen(reserved[i].scheme)) == 0)
+            return evs__seterr(EVS_ENOTSUP,
+                               "%s: '%s' names a %s store, but the %s backend is not built "
+                               "yet in this evstore",
+                               fn, location, reserved[i].what, reserved[i].what);
+    size_t plain = 0;
+    for (size_t i = 0; i < sizeof registry / sizeof registry[0]; i++) {
+        const char *scheme = registry[i].scheme;
+        if (!scheme) {
+            plain = i;
+            continue;
+        }
+        size_t len = strlen(scheme);
+        if (strncmp(location, scheme, len) != 0)
+            continue;
+        if (location[len] == '\0')
+            return evs__seterr(EVS_EINVAL, "%s: '%s' names no database file after '%s'", fn,
+                               location, scheme);
+        *path = location + len;
+        *m = evs__backend_find(registry[i].name);
+        return *m ? 0 : evs__prefixerr("%s", fn);
+    }
+    *path = location;
+    *m = evs__backend_find(registry[plain].name);
+    return *m ? 0 : evs__prefixerr("%s", fn);
 }

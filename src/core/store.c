@@ -72,13 +72,15 @@ int evs_open(evs_store **out, const char *path, const evs_options *opts)
     int rc = check_options(&o, opts);
     if (rc < 0)
         return rc;
-    const evs__backend_methods *m = evs__backend_find("file");
-    if (!m)
-        return EVS_ENOTSUP;
+    const evs__backend_methods *m;
+    const char *where;
+    rc = evs__backend_locate(path, "evs_open", &m, &where);
+    if (rc < 0)
+        return rc;
     evs_store *s = evs__calloc(1, sizeof *s);
     if (!s)
         return evs__seterr(EVS_ENOMEM, "out of memory opening '%s'", path);
-    rc = m->open(&s->be, path, &o);
+    rc = m->open(&s->be, where, &o);
     if (rc < 0) {
         evs__free(s);
         return rc;

@@ -41,10 +41,12 @@ int evs_repair(evs_repair_report *out, const char *dir, const evs_repair_opts *o
     int rc = check_opts(&o, opts);
     if (rc < 0)
         return rc;
-    const evs__backend_methods *m = evs__backend_find("file");
-    if (!m)
-        return evs__prefixerr("evs_repair");
-    rc = m->repair(dir, &o, out);
+    const evs__backend_methods *m;
+    const char *where;
+    rc = evs__backend_locate(dir, "evs_repair", &m, &where);
+    if (rc < 0)
+        return rc;
+    rc = m->repair(where, &o, out);
     if (rc == 0)
         evs__clearerr();
     return rc;

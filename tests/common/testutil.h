@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <setjmp.h> /* cmocka.h needs it (and stdarg.h, stddef.h) first */
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -68,8 +69,30 @@ static inline void tu_rmtree(const char *dir)
     (void)rmdir(dir);
 }
 
-/* A fresh, empty temporary directory path in buf (the directory itself is NOT
- * created, so evs_open creates the store). Lives under $EVS_TEST_TMPDIR or /tmp. */
+/* The backend the conformance tests run against: EVS_TEST_BACKEND=sqlite makes every
+ * store location tu_tmpdir hands out "sqlite:DIR/store.db"; unset or "file", a
+ * directory of the file backend. */
+static inline const char *tu_backend(void)
+{
+    const char *b = getenv("EVS_TEST_BACKEND");
+    return b && *b ? b : "file";
+}
+
+static inline bool tu_backend_is(const char *name)
+{
+    return strcmp(tu_backend(), name) == 0;
+}
+
+/* A test that cannot run on this backend says so and why, in its output and as a
+ * cmocka skip that the summary counts; never a silent pass. */
+#define tu_not_supported(why)                                                                      \
+    do {                                                                                           \
+        print_message("not supported on the %s backend: %s\n", tu_backend(), (why));              \
+        skip();                                                                                    \
+    } while (0)
+
+/* A fresh store location in buf under a new temporary directory (the store itself is
+ * NOT created, so evs_open creates it). Lives under $EVS_TEST_TMPDIR or /tmp. */
 static inline void tu_tmpdir(char *buf, size_t len, const char *tag)
 {
     const char *base = getenv("EVS_TEST_TMPDIR");
@@ -82,7 +105,22 @@ static inline void tu_tmpdir(char *buf, size_t len, const char *tag)
         fprintf(stderr, "mkdtemp %s: %s\n", tmpl, strerror(errno));
         abort();
     }
-    if (snprintf(buf, len, "%s/store", tmpl) >= (int)len)
+    bool sqlite = tu_backend_is("sqlite");
+    if (!sqlite && !tu_backend_is("file")) {
+        fprintf(stderr, "EVS_TEST_BACKEND=%s: not a backend the tests know\n", tu_backend());
+        abort();
+    }
+    if (snprintf(buf, len, sqlite ? "sqlite:%s/store.db" : "%s/store", tmpl) >= (int)len)
+        abort();
+}
+
+/* A plain file's path beside the store at `location` (a read model's state file):
+ * the location's path with `suffix` added, whatever the backend. */
+static inline void tu_beside(char *buf, size_t len, const char *location, const char *suffix)
+{
+    if (strncmp(location, "sqlite:", 7) == 0)
+        location += 7;
+    if (snprintf(buf, len, "%s%s", location, suffix) >= (int)len)
         abort();
 }
 
@@ -90,6 +128,8 @@ static inline void tu_tmpdir(char *buf, size_t len, const char *tag)
 static inline void tu_cleanup(const char *store_dir)
 {
     char parent[4096];
+    if (strncmp(store_dir, "sqlite:", 7) == 0)
+        store_dir += 7;
     if (snprintf(parent, sizeof parent, "%s", store_dir) >= (int)sizeof parent)
         return;
     char *slash = strrchr(parent, '/');

@@ -27,6 +27,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <stdbool.h>
 #include <sys/file.h>
 #include <sys/mman.h>
@@ -524,13 +525,23 @@ static void test_writer_killed_at_random(void **state)
 /* ---- (d) the writer lock held by another process ---------------------------------- */
 
 /* Holds LOCK until told: 'r' = release after 50 ms, 'q' = release now. */
+/* The writer lock, held the way each backend's writers take it: the file backend's
+ * LOCK file, SQLite's write lock (a transaction begun IMMEDIATE). */
 static int locker_child(const char *dir, int to_parent, int from_parent)
 {
     char path[4200];
-    snprintf(path, sizeof path, "%s/LOCK", dir);
-    int fd = open(path, O_RDWR);
-    if (fd < 0 || flock(fd, LOCK_EX) < 0)
-        return 10;
+    sqlite3 *db = NULL;
+    int fd = -1;
+    if (tu_backend_is("sqlite")) {
+        if (sqlite3_open(dir + strlen("sqlite:"), &db) != SQLITE_OK ||
+            sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+            return 10;
+    } else {
+        snprintf(path, sizeof path, "%s/LOCK", dir);
+        fd = open(path, O_RDWR);
+        if (fd < 0 || flock(fd, LOCK_EX) < 0)
+            return 10;
+    }
     if (write(to_parent, "L", 1) != 1)
         return 11;
     char cmd;
@@ -538,8 +549,13 @@ static int locker_child(const char *dir, int to_parent, int from_parent)
         ;
     if (cmd == 'r')
         tu_sleep_ms(50);
-    flock(fd, LOCK_UN);
-    close(fd);
+    if (db) {
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        sqlite3_close(db);
+    } else {
+        flock(fd, LOCK_UN);
+        close(fd);
+    }
     return 0;
 }
 
@@ -623,8 +639,10 @@ static int create_child(const char *dir, int gun)
     wait_for_gun(gun);
     evs_options o = tu_fast_options();
     evs_store *s;
-    if (evs_open(&s, dir, &o) != 0)
+    if (evs_open(&s, dir, &o) != 0) {
+        fprintf(stderr, "child: %s\n", evs_errmsg());
         return 10;
+    }
     for (int i = 0; i < 5; i++) {
         evs_event_in e = tu_event("Created", "{}");
         if (evs_append(NULL, s, "create-1", EVS_EXPECT_ANY, &e, 1) != 0)

@@ -870,7 +870,7 @@ static void test_append_larger_than_segment(void **state)
         evs_stat_info si;
         assert_evs_ok(evs_stat(&si, store));
         assert_int_equal(si.event_count, 302);
-        assert_true(si.segment_count >= 2);
+        assert_true(si.segment_count >= 2 || !tu_backend_is("file")); /* segments: files only */
         assert_true(si.log_bytes > 300 * 1000);
         assert_evs_ok(evs_verify(NULL, store, NULL, NULL));
         store = tu_fx_reopen(f);

@@ -219,7 +219,7 @@ static void test_first_append_after_others_rolled(void **state)
     }
     evs_stat_info st;
     assert_evs_ok(evs_stat(&st, busy));
-    assert_true(st.segment_count >= 4);
+    assert_true(st.segment_count >= 4 || !tu_backend_is("file")); /* segments: files only */
     evs_event_in e = tu_event("Ev", "1");
     evs_append_result r;
     int rc = evs_append(&r, late, "busy-0", 42, &e, 1);

@@ -103,7 +103,7 @@ static void test_tailing(void **state)
     }
     evs_stat_info si;
     assert_evs_ok(evs_stat(&si, s));
-    assert_true(si.segment_count >= 5);
+    assert_true(si.segment_count >= 5 || !tu_backend_is("file")); /* segments: files only */
 
     /* Backward cursors start at the head as it was when they were opened. */
     int64_t at_open = evs_head(s);
@@ -334,7 +334,7 @@ static void test_tail_concurrent(void **state)
     print_message("read %d events while they were written, %d waits\n", got, waits);
     evs_stat_info si;
     assert_evs_ok(evs_stat(&si, s));
-    assert_true(si.segment_count > 10);
+    assert_true(si.segment_count > 10 || !tu_backend_is("file")); /* segments: files only */
     evs_cursor_close(all);
     evs_cursor_close(rare);
     tu_fx_close(f);

@@ -144,7 +144,8 @@ static void test_delete(void **state)
     char path[4200];
     snprintf(path, sizeof path, "%s/consumers/gone.lock", f->dir);
     assert_evs(EVS_ENOTFOUND, evs_consumer_delete(f->s, "gone"));
-    assert_int_equal(access(path, F_OK), -1);
+    if (tu_backend_is("file")) /* the others keep no file per consumer */
+        assert_int_equal(access(path, F_OK), -1);
 }
 
 static void test_listing(void **state)
@@ -257,6 +258,8 @@ static void write_at(const char *path, long off, const char *bytes, size_t len)
 
 static void test_corrupt_checkpoint(void **state)
 {
+    if (!tu_backend_is("file"))
+        tu_not_supported("it damages the file backend's checkpoint file; SQLite checks its own rows");
     tu_fixture *f = *state;
     evs_consumer *c;
     assert_evs_ok(evs_consumer_open(&c, f->s, "fragile", NULL));
@@ -348,6 +351,8 @@ static void test_store_closed_first(void **state)
  * simulated by moving a consumer's checkpoint file into a store with fewer events. */
 static void test_checkpoint_past_head(void **state)
 {
+    if (!tu_backend_is("file"))
+        tu_not_supported("it copies the file backend's checkpoint file between stores");
     tu_fixture *f = *state;
     evs_consumer *c;
     assert_evs_ok(evs_consumer_open(&c, f->s, "ahead", NULL));

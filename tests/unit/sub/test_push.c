@@ -342,7 +342,7 @@ static void test_readmodel_push(void **state)
 {
     tu_fixture *f = *state;
     char path[4300];
-    snprintf(path, sizeof path, "%s.state", f->dir);
+    tu_beside(path, sizeof path, f->dir, ".state");
     append_n(f->s, 40);
     static counter c;
     memset(&c, 0, sizeof c);
@@ -489,7 +489,7 @@ static void test_bad_arguments(void **state)
     assert_evs(EVS_EINVAL, evs_push_subscription(&p, sub, NULL, NULL));
     evs_state *st;
     char path[4300];
-    snprintf(path, sizeof path, "%s.state", f->dir);
+    tu_beside(path, sizeof path, f->dir, ".state");
     assert_evs_ok(evs_state_open(&st, path, 1, "{}", 2, 0));
     evs_readmodel *rm;
     assert_evs_ok(evs_readmodel_open(&rm, f->s, "rm", NULL, st));

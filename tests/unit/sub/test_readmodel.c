@@ -27,7 +27,7 @@ static int setup(void **state)
         return -1;
     tu_fixture *f = *state;
     /* The state file lives next to the store, as an application would keep it. */
-    snprintf(state_path, sizeof state_path, "%s.state", f->dir);
+    tu_beside(state_path, sizeof state_path, f->dir, ".state");
     for (int i = 1; i <= 10; i++)
         tu_append1(f->s, i % 2 ? "odd-1" : "even-1", "T", "{}");
     return 0;
@@ -232,6 +232,8 @@ static void test_errors(void **state)
 
 static void test_damaged_checkpoint_is_irrelevant(void **state)
 {
+    if (!tu_backend_is("file"))
+        tu_not_supported("it damages the file backend's checkpoint file; SQLite checks its own rows");
     tu_fixture *f = *state;
     evs_readmodel *rm = rm_open(f->s, "counter", 1, 0, NULL);
     rnext(rm);

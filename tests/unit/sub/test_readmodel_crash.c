@@ -217,8 +217,8 @@ static void test_sigkill_random_moments(void **state)
     tu_fixture *f = *state;
     tu_seed_rng();
     char state_path[4300], seen_path[4300];
-    snprintf(state_path, sizeof state_path, "%s.state", f->dir);
-    snprintf(seen_path, sizeof seen_path, "%s.seen", f->dir);
+    tu_beside(state_path, sizeof state_path, f->dir, ".state");
+    tu_beside(seen_path, sizeof seen_path, f->dir, ".seen");
     int next = 0;
     append_events(f->s, next, 1500);
     next += 1500;

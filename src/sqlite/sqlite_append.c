@@ -1,0 +1,329 @@
+/*
+ * sqlite_append.c - appends: expected versions, idempotent ids, writer-given times,
+ * all inside one transaction.
+ *
+ * Positions: the append runs under SQLite's write lock (BEGIN IMMEDIATE, or the
+ * application's transaction for the outbox, which holds the lock from its first write
+ * until it ends), reads the last position and inserts at the next ones. No other writer
+ * can commit in between, so positions are handed out in commit order; a rollback takes
+ * its positions back with it, so no committed event ever stands above a hole.
+ */
+#include "sqlite_internal.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Run a one-row query, *row = whether it returned one. */
+static int step_row(sqlite_backend *sb, sqlite3_stmt *st, bool *row, const char *what)
+{
+    int rc = sqlite3_step(st);
+    *row = rc == SQLITE_ROW;
+    if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+        return 0;
+    return evs__sq_err(sb, rc, what);
+}
+
+int evs__sq_head_locked(sqlite_backend *sb, int64_t *pos, int64_t *ts)
+{
+    sqlite3_stmt *st = sb->st[SQ_HEAD];
+    bool row;
+    int rc = step_row(sb, st, &row, "reading the head");
+    *pos = row ? sqlite3_column_int64(st, 0) : 0;
+    if (ts)
+        *ts = row ? sqlite3_column_int64(st, 1) : 0;
+    sqlite3_reset(st);
+    return rc;
+}
+
+/* The stream's id (0 when it has none yet), last version (-1) and last position. */
+static int stream_state(sqlite_backend *sb, const evs__batch_w *b, int64_t *id, int64_t *last,
+                        int64_t *last_pos)
+{
+    sqlite3_stmt *st = sb->st[SQ_STREAM_FIND];
+    sqlite3_bind_text(st, 1, b->stream, (int)b->stream_len, SQLITE_STATIC);
+    bool row;
+    int rc = step_row(sb, st, &row, "looking a stream up");
+    *id = row ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    *last = -1;
+    *last_pos = 0;
+    if (rc < 0 || !*id)
+        return rc;
+    st = sb->st[SQ_STREAM_LAST];
+    sqlite3_bind_int64(st, 1, *id);
+    rc = step_row(sb, st, &row, "reading a stream's last version");
+    if (row) {
+        *last = sqlite3_column_int64(st, 0);
+        *last_pos = sqlite3_column_int64(st, 1);
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
+static int not_the_same(const evs__batch_w *b, size_t i, int64_t version)
+{
+    char text[37];
+    evs__uuid_format(text, b->events[i].id);
+    return evs__seterr(EVS_EIDCONFLICT,
+                       "event id %s (event index %zu of the batch) is already in stream '%.*s' at "
+                       "version %" PRId64 ", but the batch is not the one appended then",
+                       text, i, (int)b->stream_len, b->stream, version);
+}
+
+/* The version and position holding `id` in the stream; *found. */
+static int find_id(sqlite_backend *sb, int64_t stream_id, const unsigned char *id, bool *found,
+                   int64_t *version, int64_t *pos)
+{
+    sqlite3_stmt *st = sb->st[SQ_ID_FIND];
+    sqlite3_bind_int64(st, 1, stream_id);
+    sqlite3_bind_blob(st, 2, id, 16, SQLITE_STATIC);
+    int rc = step_row(sb, st, found, "looking an event id up");
+    if (*found) {
+        *version = sqlite3_column_int64(st, 0);
+        *pos = sqlite3_column_int64(st, 1);
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
+/* Does the stream's `version` hold `id`? *pos its position. */
+static int id_at(sqlite_backend *sb, int64_t stream_id, int64_t version, const unsigned char *id,
+                 bool *same, int64_t *pos)
+{
+    sqlite3_stmt *st = sb->st[SQ_AT_VERSION];
+    sqlite3_bind_int64(st, 1, stream_id);
+    sqlite3_bind_int64(st, 2, version);
+    bool row;
+    int rc = step_row(sb, st, &row, "reading an event id");
+    *same =
+        row && sqlite3_column_bytes(st, 0) == 16 && memcmp(sqlite3_column_blob(st, 0), id, 16) == 0;
+    *pos = row ? sqlite3_column_int64(st, 1) : 0;
+    sqlite3_reset(st);
+    return rc;
+}
+
+/* Idempotence, as the file backend decides it: the highest version holding one of the
+ * batch's ids must hold the batch's last event, the versions below it the others in
+ * order, and every event must carry its id. Then *dup and res is the original result. */
+static int check_duplicate(sqlite_backend *sb, const evs__batch_w *b, int64_t stream_id,
+                           evs_append_result *res, bool *dup)
+{
+    *dup = false;
+    bool all_given = true, any = false;
+    size_t top = 0;
+    int64_t top_version = -1, top_pos = 0;
+    for (size_t i = 0; i < b->count; i++) {
+        all_given &= b->events[i].id_given;
+        if (!b->events[i].id_given)
+            continue;
+        bool found;
+        int64_t v, p;
+        int rc = find_id(sb, stream_id, b->events[i].id, &found, &v, &p);
+        if (rc < 0)
+            return rc;
+        if (found && v > top_version) {
+            any = true;
+            top = i;
+            top_version = v;
+            top_pos = p;
+        }
+    }
+    if (!any)
+        return 0;
+    if (!all_given || top != b->count - 1)
+        return not_the_same(b, top, top_version);
+    if (b->positions)
+        b->positions[top] = top_pos;
+    int64_t pos = top_pos;
+    for (size_t j = top; j-- > 0;) {
+        int64_t version = top_version - (int64_t)(top - j);
+        bool same;
+        int rc = id_at(sb, stream_id, version, b->events[j].id, &same, &pos);
+        if (rc < 0)
+            return rc;
+        if (!same)
+            return version < 0 ? not_the_same(b, j + 1, version + 1) : not_the_same(b, j, version);
+        if (b->positions)
+            b->positions[j] = pos;
+    }
+    res->first_pos = pos;
+    res->last_pos = top_pos;
+    res->version = top_version;
+    res->duplicate = 1;
+    *dup = true;
+    return 0;
+}
+
+static int check_expected(const evs__batch_w *b, int64_t actual)
+{
+    int64_t want = b->expected_version;
+    bool ok = want == EVS_EXPECT_ANY || (want == EVS_EXPECT_NO_STREAM && actual < 0) ||
+              (want == EVS_EXPECT_EXISTS && actual >= 0) || (want >= 0 && want == actual);
+    if (ok)
+        return 0;
+    char exp[48], act[48];
+    if (want == EVS_EXPECT_NO_STREAM)
+        snprintf(exp, sizeof exp, "no stream");
+    else if (want == EVS_EXPECT_EXISTS)
+        snprintf(exp, sizeof exp, "an existing stream");
+    else
+        snprintf(exp, sizeof exp, "version %" PRId64, want);
+    if (actual < 0)
+        snprintf(act, sizeof act, "the stream does not exist");
+    else
+        snprintf(act, sizeof act, "the stream is at version %" PRId64, actual);
+    return evs__seterr(EVS_ECONFLICT, "append to stream '%.*s': expected %s but %s",
+                       (int)b->stream_len, b->stream, exp, act);
+}
+
+/* A writer's own times must not go below the last stored one (time seeks bisect on
+ * ts); "now" never goes below it either. */
+static int check_given_ts(const evs__batch_w *b, int64_t last, int64_t now)
+{
+    for (size_t i = 0; i < b->count; i++) {
+        int64_t ts = b->events[i].ts_ns;
+        if (ts == 0) {
+            last = now > last ? now : last;
+            continue;
+        }
+        if (ts < last) {
+            char given[40], before[40];
+            evs__time_format(given, sizeof given, ts);
+            evs__time_format(before, sizeof before, last);
+            return evs__seterr(EVS_EINVAL,
+                               "append to stream '%.*s': event %zu: ts %s is before %s, the ts "
+                               "of the event stored before it (ts never decreases)",
+                               (int)b->stream_len, b->stream, i, given, before);
+        }
+        last = ts;
+    }
+    return 0;
+}
+
+static int add_stream(sqlite_backend *sb, const evs__batch_w *b, int64_t *id)
+{
+    sqlite3_stmt *st = sb->st[SQ_STREAM_ADD];
+    sqlite3_bind_text(st, 1, b->stream, (int)b->stream_len, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return evs__sq_err(sb, rc, "adding a stream");
+    *id = sqlite3_last_insert_rowid(sb->db);
+    return 0;
+}
+
+static int insert_event(sqlite_backend *sb, int64_t pos, int64_t stream_id, int64_t version,
+                        int64_t ts, const evs__event_w *e)
+{
+    sqlite3_stmt *st = sb->st[SQ_INSERT];
+    sqlite3_bind_int64(st, 1, pos);
+    sqlite3_bind_int64(st, 2, stream_id);
+    sqlite3_bind_int64(st, 3, version);
+    sqlite3_bind_int64(st, 4, ts);
+    sqlite3_bind_text(st, 5, e->type, (int)e->type_len, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, e->data, (int)e->data_len, SQLITE_STATIC);
+    if (e->meta)
+        sqlite3_bind_text(st, 7, e->meta, (int)e->meta_len, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 7);
+    sqlite3_bind_blob(st, 8, e->id, 16, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc == SQLITE_DONE ? 0 : evs__sq_err(sb, rc, "inserting an event");
+}
+
+typedef struct tail {
+    int64_t head;
+    int64_t last_ts;
+    int64_t now;
+} tail;
+
+static int append_batch(sqlite_backend *sb, const evs__batch_w *b, tail *t, evs_append_result *res)
+{
+    int64_t stream_id, last, last_pos;
+    int rc = stream_state(sb, b, &stream_id, &last, &last_pos);
+    if (rc < 0)
+        return rc;
+    if (b->any_id_given && last >= 0) {
+        bool dup;
+        if ((rc = check_duplicate(sb, b, stream_id, res, &dup)) < 0 || dup)
+            return rc;
+    }
+    if ((rc = check_expected(b, last)) < 0 || (rc = check_given_ts(b, t->last_ts, t->now)) < 0)
+        return rc;
+    if (!stream_id && (rc = add_stream(sb, b, &stream_id)) < 0)
+        return rc;
+    res->first_pos = t->head + 1;
+    for (size_t i = 0; i < b->count; i++) {
+        const evs__event_w *e = &b->events[i];
+        int64_t ts = e->ts_ns ? e->ts_ns : t->now > t->last_ts ? t->now : t->last_ts;
+        if ((rc = insert_event(sb, t->head + 1, stream_id, last + 1, ts, e)) < 0)
+            return rc;
+        t->head++;
+        t->last_ts = ts;
+        last++;
+    }
+    res->last_pos = t->head;
+    res->version = last;
+    res->duplicate = 0;
+    return 0;
+}
+
+int evs__sq_append_in_tx(sqlite_backend *sb, const evs__batch_w *batches, size_t batch_count,
+                         evs_append_result *out)
+{
+    int rc = evs__sq_exec(sb, "SAVEPOINT evs_append");
+    if (rc < 0)
+        return rc;
+    tail t = {0, 0, evs__now_ns()};
+    rc = evs__sq_head_locked(sb, &t.head, &t.last_ts);
+    size_t i = 0;
+    for (; rc == 0 && i < batch_count; i++)
+        rc = append_batch(sb, &batches[i], &t, &out[i]);
+    if (rc == 0)
+        return evs__sq_exec(sb, "RELEASE evs_append");
+    if (batch_count > 1 && i > 0)
+        evs__prefixerr("batch index %zu (of %zu batches)", i - 1, batch_count);
+    /* Keep the error of the append, not of its undoing. */
+    int code = evs__lasterr_code();
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", evs__lasterr_msg());
+    sqlite3_exec(sb->db, "ROLLBACK TO evs_append; RELEASE evs_append", NULL, NULL, NULL);
+    return evs__seterr(code, "%s", msg);
+}
+
+int evs__sq_append(evs__backend *be, const evs__batch_w *batches, size_t batch_count,
+                   evs_append_result *out)
+{
+    sqlite_backend *sb = (sqlite_backend *)be;
+    if (sb->readonly)
+        return evs__seterr(EVS_EREADONLY, "store 'sqlite:%s' was opened read-only", sb->path);
+    if (sb->borrowed) /* the outbox: the application's transaction, its thread */
+        return evs__sq_append_in_tx(sb, batches, batch_count, out);
+    pthread_mutex_lock(&sb->mu);
+    int rc = sqlite3_exec(sb->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        rc = (rc & 0xff) == SQLITE_BUSY
+                 ? evs__seterr(EVS_EBUSY,
+                               "store 'sqlite:%s' is busy: another connection holds SQLite's "
+                               "write lock past lock_wait_ms (%d ms)",
+                               sb->path, sb->opts.lock_wait_ms)
+                 : evs__sq_err(sb, rc, "starting an append");
+        pthread_mutex_unlock(&sb->mu);
+        return rc;
+    }
+    rc = evs__sq_append_in_tx(sb, batches, batch_count, out);
+    if (rc == 0) {
+        int src = sqlite3_exec(sb->db, "COMMIT", NULL, NULL, NULL);
+        if (src != SQLITE_OK)
+            rc = evs__sq_err(sb, src, "committing an append");
+    }
+    if (rc < 0 && !sqlite3_get_autocommit(sb->db))
+        sqlite3_exec(sb->db, "ROLLBACK", NULL, NULL, NULL);
+    pthread_mutex_unlock(&sb->mu);
+    if (rc == 0)
+        evs__sq_signal(sb);
+    return rc;
+}
