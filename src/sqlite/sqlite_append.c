@@ -293,37 +293,3 @@ int evs__sq_append_in_tx(sqlite_backend *sb, const evs__batch_w *batches, size_t
     sqlite3_exec(sb->db, "ROLLBACK TO evs_append; RELEASE evs_append", NULL, NULL, NULL);
     return evs__seterr(code, "%s", msg);
 }
-
-int evs__sq_append(evs__backend *be, const evs__batch_w *batches, size_t batch_count,
-                   evs_append_result *out)
-{
-    sqlite_backend *sb = (sqlite_backend *)be;
-    if (sb->readonly)
-        return evs__seterr(EVS_EREADONLY, "store 'sqlite:%s' was opened read-only", sb->path);
-    if (sb->borrowed) /* the outbox: the application's transaction, its thread */
-        return evs__sq_append_in_tx(sb, batches, batch_count, out);
-    pthread_mutex_lock(&sb->mu);
-    int rc = sqlite3_exec(sb->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-    if (rc != SQLITE_OK) {
-        rc = (rc & 0xff) == SQLITE_BUSY
-                 ? evs__seterr(EVS_EBUSY,
-                               "store 'sqlite:%s' is busy: another connection holds SQLite's "
-                               "write lock past lock_wait_ms (%d ms)",
-                               sb->path, sb->opts.lock_wait_ms)
-                 : evs__sq_err(sb, rc, "starting an append");
-        pthread_mutex_unlock(&sb->mu);
-        return rc;
-    }
-    rc = evs__sq_append_in_tx(sb, batches, batch_count, out);
-    if (rc == 0) {
-        int src = sqlite3_exec(sb->db, "COMMIT", NULL, NULL, NULL);
-        if (src != SQLITE_OK)
-            rc = evs__sq_err(sb, src, "committing an append");
-    }
-    if (rc < 0 && !sqlite3_get_autocommit(sb->db))
-        sqlite3_exec(sb->db, "ROLLBACK", NULL, NULL, NULL);
-    pthread_mutex_unlock(&sb->mu);
-    if (rc == 0)
-        evs__sq_signal(sb);
-    return rc;
-}

@@ -38,6 +38,8 @@ static sqlite_backend *sb_alloc(const char *path, const evs_options *opts)
     sb->opts = *opts;
     sb->readonly = (opts->flags & EVS_OPEN_READONLY) != 0;
     pthread_mutex_init(&sb->mu, NULL);
+    pthread_mutex_init(&sb->queue_mu, NULL);
+    pthread_cond_init(&sb->queue_cv, NULL);
     pthread_mutex_init(&sb->wait_mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -53,6 +55,8 @@ static void sb_free(sqlite_backend *sb)
     if (sb->db && !sb->borrowed)
         sqlite3_close_v2(sb->db);
     pthread_mutex_destroy(&sb->mu);
+    pthread_mutex_destroy(&sb->queue_mu);
+    pthread_cond_destroy(&sb->queue_cv);
     pthread_mutex_destroy(&sb->wait_mu);
     pthread_cond_destroy(&sb->wait_cv);
     evs__free(sb->path);
@@ -118,16 +122,22 @@ static int db_connect(sqlite_backend *sb)
     return evs__sq_exec(sb, sync_pragma(sb->opts.sync_mode));
 }
 
-/* The schema, created or checked in one transaction: two processes creating the same
- * store at once make it once. */
+/* The schema, checked in a read transaction (no write lock: an application may hold it
+ * in the same database), or created in a write transaction when missing: two processes
+ * creating the same store at once make it once. */
 static int open_schema(sqlite_backend *sb)
 {
     unsigned flags = sb->opts.flags;
     bool create = !(flags & (EVS_OPEN_NOCREATE | EVS_OPEN_READONLY)), created = false;
-    int rc = evs__sq_exec(sb, sb->readonly ? "BEGIN" : "BEGIN IMMEDIATE");
-    if (rc < 0)
-        return rc;
-    rc = evs__sq_schema_ensure(sb, create, &created);
+    int rc = evs__sq_exec(sb, "BEGIN");
+    if (rc == 0)
+        rc = evs__sq_schema_ensure(sb, false, NULL);
+    if (rc == EVS_ENOTFOUND && create) {
+        sqlite3_exec(sb->db, "ROLLBACK", NULL, NULL, NULL);
+        rc = evs__sq_exec(sb, "BEGIN IMMEDIATE");
+        if (rc == 0)
+            rc = evs__sq_schema_ensure(sb, true, &created);
+    }
     if (rc == 0 && (flags & EVS_OPEN_EXCLUSIVE_CREATE) && !created)
         rc = evs__seterr(EVS_EEXIST, "a store already exists at 'sqlite:%s'", sb->path);
     if (rc == 0)

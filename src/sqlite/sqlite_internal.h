@@ -48,6 +48,12 @@ typedef struct sqlite_backend {
     sqlite3_stmt *st[SQ_COUNT];
     /* Waits: appends through this handle signal at once; other handles and processes
      * are seen by looking at the head every WAIT_POLL_MS. */
+    /* Group commit (sqlite_commit.c): appends queued while one commits go into the
+     * next transaction together, one sync for all of them. */
+    pthread_mutex_t queue_mu;
+    pthread_cond_t queue_cv;
+    struct sq_request *queue;
+    bool committing;
     pthread_mutex_t wait_mu;
     pthread_cond_t wait_cv;
     uint64_t wake_gen;

@@ -38,8 +38,10 @@ static const char *const stmt_sql[SQ_COUNT] = {
                        " ORDER BY version DESC LIMIT 1",
     [SQ_INSERT] = "INSERT INTO evs_events(pos, stream_id, version, ts_ns, type, data, metadata, id)"
                   " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    [SQ_ID_FIND] = "SELECT version, pos FROM evs_events WHERE stream_id = ?1 AND id = ?2"
-                   " ORDER BY version DESC LIMIT 1",
+    /* Without INDEXED BY the planner may walk the whole stream in version order (the
+     * UNIQUE index sorts for it) instead of seeking the id: quadratic appends. */
+    [SQ_ID_FIND] = "SELECT version, pos FROM evs_events INDEXED BY evs_events_by_id"
+                   " WHERE stream_id = ?1 AND id = ?2 ORDER BY version DESC LIMIT 1",
     [SQ_AT_VERSION] = "SELECT id, pos FROM evs_events WHERE stream_id = ?1 AND version = ?2",
 };
 
