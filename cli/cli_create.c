@@ -62,6 +62,12 @@ void cli_discard_created(const char *cmd, const char *dir, const cli_created *ma
 {
     if (!made->store)
         return;
+    /* An SQLite database may hold the application's own tables beside the store's:
+     * never removed. The empty store's tables stay. */
+    if (strncmp(dir, "sqlite:", 7) == 0) {
+        cli_err(cmd, "nothing was stored; the new store's empty tables stay in '%s'", dir);
+        return;
+    }
     /* The directory's contents are the store's alone: it was made empty, or made by this
      * command. nftw visits a directory after its contents (FTW_DEPTH). */
     int rc = nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS);

@@ -27,7 +27,9 @@ static const char init_help[] =
     "                         that writes chooses its own (append --sync).\n"
     "  --help, -h             this text\n"
     "\n"
-    "DIR defaults to $EVSTORE_DIR.\n"
+    "DIR may also be sqlite:PATH: the store's tables in the SQLite database file PATH\n"
+    "(made when missing; the database may hold other tables), where --segment-size\n"
+    "does not apply. DIR defaults to $EVSTORE_DIR.\n"
     "Exit codes: 0 created, 1 error (also: already a store, or not empty), 2 usage.\n";
 
 enum { OPT_SEGMENT_SIZE, OPT_SYNC };
