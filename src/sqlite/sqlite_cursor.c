@@ -2,7 +2,7 @@
  * sqlite_cursor.c - reading: cursors, one stream's figures, the stream listing and the
  * time seek.
  *
- * A cursor holds no SQLite statement open between steps: it fetches up to FETCH_ROWS
+ * A cursor holds no SQLite statement between steps: it fetches up to FETCH_ROWS
  * rows at a time (keyed on the last position or version it saw, so a forward cursor
  * reaches events committed after it was opened), copies the ones that pass the query's
  * filters into its own buffer and lets go of the connection, which other threads of the
@@ -18,16 +18,12 @@
 
 enum mode { SCAN_FWD, SCAN_BWD, STREAM_FWD, STREAM_BWD };
 
-#define COLS                                                                                       \
-    "SELECT e.pos, e.version, e.ts_ns, s.name, e.type, e.data, e.metadata, e.id"                   \
-    " FROM evs_events e JOIN evs_streams s ON s.id = e.stream_id"
-
-static const char *const mode_sql[] = {
-    [SCAN_FWD] = COLS " WHERE e.pos > ?1 ORDER BY e.pos LIMIT ?2",
-    [SCAN_BWD] = COLS " WHERE e.pos < ?1 ORDER BY e.pos DESC LIMIT ?2",
-    [STREAM_FWD] = COLS " WHERE e.stream_id = ?3 AND e.version > ?1 ORDER BY e.version LIMIT ?2",
-    [STREAM_BWD] = COLS " WHERE e.stream_id = ?3 AND e.version < ?1"
-                        " ORDER BY e.version DESC LIMIT ?2",
+/* The handle's statement for each mode (sqlite_schema.c), used under its mutex. */
+static const int mode_stmt[] = {
+    [SCAN_FWD] = SQ_SCAN_FWD,
+    [SCAN_BWD] = SQ_SCAN_BWD,
+    [STREAM_FWD] = SQ_STREAM_FWD,
+    [STREAM_BWD] = SQ_STREAM_BWD,
 };
 
 /* One fetched event: offsets into the cursor's byte buffer. */
@@ -42,7 +38,6 @@ struct evs__be_cursor {
     sqlite_backend *sb;
     const evs__query_c *q;
     enum mode mode;
-    sqlite3_stmt *st;
     int64_t stream_id; /* stream modes: 0 while the stream does not exist */
     int64_t key;       /* the last position (scans) or version (streams) fetched */
     int64_t low;       /* backward scans: the lowest position to give */
@@ -177,12 +172,7 @@ static int fetch_locked(evs__be_cursor *c, size_t *scanned)
         if (rc < 0 || !c->stream_id)
             return rc;
     }
-    if (!c->st) {
-        int rc = sqlite3_prepare_v2(sb->db, mode_sql[c->mode], -1, &c->st, NULL);
-        if (rc != SQLITE_OK)
-            return evs__sq_err(sb, rc, "preparing a cursor");
-    }
-    sqlite3_stmt *st = c->st;
+    sqlite3_stmt *st = sb->st[mode_stmt[c->mode]];
     sqlite3_bind_int64(st, 1, c->key);
     sqlite3_bind_int64(st, 2, FETCH_ROWS);
     if (by_stream)
@@ -322,11 +312,6 @@ void evs__sq_cursor_close(evs__be_cursor *c)
 {
     if (!c)
         return;
-    if (c->st) {
-        pthread_mutex_lock(&c->sb->mu);
-        sqlite3_finalize(c->st);
-        pthread_mutex_unlock(&c->sb->mu);
-    }
     evs__buf_free(&c->bytes);
     evs__free(c);
 }

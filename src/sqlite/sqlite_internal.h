@@ -33,6 +33,10 @@ enum {
     SQ_INSERT,      /* one event */
     SQ_ID_FIND,     /* the version and position of an id in a stream */
     SQ_AT_VERSION,  /* the id and position of a stream's version */
+    SQ_SCAN_FWD,    /* cursors (sqlite_cursor.c): every stream, forward from a position */
+    SQ_SCAN_BWD,    /* ... backward */
+    SQ_STREAM_FWD,  /* one stream, forward from a version */
+    SQ_STREAM_BWD,  /* ... backward */
     SQ_COUNT
 };
 

@@ -43,6 +43,15 @@ static const char *const stmt_sql[SQ_COUNT] = {
     [SQ_ID_FIND] = "SELECT version, pos FROM evs_events INDEXED BY evs_events_by_id"
                    " WHERE stream_id = ?1 AND id = ?2 ORDER BY version DESC LIMIT 1",
     [SQ_AT_VERSION] = "SELECT id, pos FROM evs_events WHERE stream_id = ?1 AND version = ?2",
+#define COLS                                                                                       \
+    "SELECT e.pos, e.version, e.ts_ns, s.name, e.type, e.data, e.metadata, e.id"                   \
+    " FROM evs_events e JOIN evs_streams s ON s.id = e.stream_id"
+    [SQ_SCAN_FWD] = COLS " WHERE e.pos > ?1 ORDER BY e.pos LIMIT ?2",
+    [SQ_SCAN_BWD] = COLS " WHERE e.pos < ?1 ORDER BY e.pos DESC LIMIT ?2",
+    [SQ_STREAM_FWD] = COLS " WHERE e.stream_id = ?3 AND e.version > ?1 ORDER BY e.version LIMIT ?2",
+    [SQ_STREAM_BWD] = COLS " WHERE e.stream_id = ?3 AND e.version < ?1"
+                           " ORDER BY e.version DESC LIMIT ?2",
+#undef COLS
 };
 
 int evs__sq_err(sqlite_backend *sb, int sqlite_rc, const char *what)
