@@ -165,6 +165,7 @@ size_t suite_feed_payload(char *buf, size_t cap, uint64_t i, int64_t sent_ns);
 int64_t suite_feed_sent_ns(const char *data, size_t len);
 
 extern const suite_driver suite_evstore_driver;
+extern const suite_driver suite_evstore_sqlite_driver; /* evstore on sqlite:DIR/events.db */
 extern const suite_feed suite_evstore_feed;
 /* The compiled-in driver called `name`, or NULL. */
 const suite_driver *suite_driver_named(const char *name);

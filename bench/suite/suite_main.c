@@ -3,7 +3,7 @@
  * SQLite, LMDB and PostgreSQL on the same workloads and the same events, in one run.
  *
  *   evs_bench_suite [--quick] [--events N] [--reps R] [--seconds S] [--payload 100|1024]
- *                   [--large N] [--engines evstore,sqlite,lmdb,pg]
+ *                   [--large N] [--engines evstore,sqlite,lmdb,pg,evsqlite]
  *                   [--workloads W1,W2,W3,W4,W5,W6,W7,W8,W9,W10] [--dir DIR]
  *
  * Workloads (issue 6): W1 bulk append in batches of 1,000, one sync per batch (W1u: the
@@ -439,7 +439,7 @@ static int usage(const char *argv0)
 {
     fprintf(stderr,
             "usage: %s [--quick] [--events N] [--reps R] [--seconds S] [--payload 100|1024]\n"
-            "       [--large N] [--engines evstore,sqlite,lmdb,pg]\n"
+            "       [--large N] [--engines evstore,sqlite,lmdb,pg,evsqlite]\n"
             "       [--workloads W1,W2,W3,W4,W5,W6,W7,W8,W9,W10] [--dir DIR]\n"
             "exit status: 0 done; 1 a peer's driver under 80%% of its reference driver's rate\n"
             "(bench/ref; judged from 1,000,000 events on), or the run could not start;\n"
@@ -499,6 +499,7 @@ static int parse_args(int argc, char **argv)
 
 static const suite_driver *const all_drivers[] = {
     &suite_evstore_driver,
+    &suite_evstore_sqlite_driver,
 #ifdef SUITE_HAVE_SQLITE
     &suite_sqlite_driver,
 #endif
@@ -523,6 +524,9 @@ static void setup_engines(void)
 {
     for (size_t i = 0; i < sizeof all_drivers / sizeof *all_drivers; i++) {
         if (!suite_listed(cfg.engines, all_drivers[i]->name))
+            continue;
+        /* evstore on SQLite runs when named (--engines evsqlite,sqlite), not by default. */
+        if (all_drivers[i] == &suite_evstore_sqlite_driver && !cfg.engines)
             continue;
         engine *e = &engines[nengines];
         memset(e, 0, sizeof *e);

@@ -10,7 +10,7 @@
 #include "suite.h"
 
 #define MAX_REPS    15
-#define MAX_ENGINES 4
+#define MAX_ENGINES 5
 #define MAX_AUX     3
 
 typedef struct config {
