@@ -251,6 +251,18 @@ const char *evs__backend_missing_method(const evs__backend_methods *m);
 int evs__backend_locate(const char *location, const char *fn, const evs__backend_methods **m,
                         const char **path);
 
+/* The rules of an append that need the stream's state (append_rules.c), for backends
+ * to apply under their write lock. The expected version against the stream's last
+ * version `actual` (-1: no stream): EVS_ECONFLICT naming both. The writer's own times
+ * (evs_event_in.ts_ns) against `last`, the ts of the event stored before the batch,
+ * with events stamped "now" taking `now` (or `last`, when later): EVS_EINVAL naming the
+ * event when a ts would go below the one before it. */
+int evs__check_expected(const evs__batch_w *b, int64_t actual);
+int evs__check_given_ts(const evs__batch_w *b, int64_t last, int64_t now);
+/* EVS_EIDCONFLICT: the id of b's event `i` is in the stream at `version`, but the batch
+ * is not the one appended then (idempotence found only part of it, or out of order). */
+int evs__id_conflict(const evs__batch_w *b, size_t i, int64_t version);
+
 /* The core's whole append (every input checked, ids generated, sizes bounded), written
  * through backend `m` handle `be`: for a backend that appends outside a store handle
  * (the outbox, include/evstore_sql.h). Arguments as evs_append_multi_positions. */

@@ -61,16 +61,6 @@ static int stream_state(sqlite_backend *sb, const evs__batch_w *b, int64_t *id, 
     return rc;
 }
 
-static int not_the_same(const evs__batch_w *b, size_t i, int64_t version)
-{
-    char text[37];
-    evs__uuid_format(text, b->events[i].id);
-    return evs__seterr(EVS_EIDCONFLICT,
-                       "event id %s (event index %zu of the batch) is already in stream '%.*s' at "
-                       "version %" PRId64 ", but the batch is not the one appended then",
-                       text, i, (int)b->stream_len, b->stream, version);
-}
-
 /* The version and position holding `id` in the stream; *found. */
 static int find_id(sqlite_backend *sb, int64_t stream_id, const unsigned char *id, bool *found,
                    int64_t *version, int64_t *pos)
@@ -132,7 +122,7 @@ static int check_duplicate(sqlite_backend *sb, const evs__batch_w *b, int64_t st
     if (!any)
         return 0;
     if (!all_given || top != b->count - 1)
-        return not_the_same(b, top, top_version);
+        return evs__id_conflict(b, top, top_version);
     if (b->positions)
         b->positions[top] = top_pos;
     int64_t pos = top_pos;
@@ -143,7 +133,8 @@ static int check_duplicate(sqlite_backend *sb, const evs__batch_w *b, int64_t st
         if (rc < 0)
             return rc;
         if (!same)
-            return version < 0 ? not_the_same(b, j + 1, version + 1) : not_the_same(b, j, version);
+            return version < 0 ? evs__id_conflict(b, j + 1, version + 1)
+                               : evs__id_conflict(b, j, version);
         if (b->positions)
             b->positions[j] = pos;
     }
@@ -152,52 +143,6 @@ static int check_duplicate(sqlite_backend *sb, const evs__batch_w *b, int64_t st
     res->version = top_version;
     res->duplicate = 1;
     *dup = true;
-    return 0;
-}
-
-static int check_expected(const evs__batch_w *b, int64_t actual)
-{
-    int64_t want = b->expected_version;
-    bool ok = want == EVS_EXPECT_ANY || (want == EVS_EXPECT_NO_STREAM && actual < 0) ||
-              (want == EVS_EXPECT_EXISTS && actual >= 0) || (want >= 0 && want == actual);
-    if (ok)
-        return 0;
-    char exp[48], act[48];
-    if (want == EVS_EXPECT_NO_STREAM)
-        snprintf(exp, sizeof exp, "no stream");
-    else if (want == EVS_EXPECT_EXISTS)
-        snprintf(exp, sizeof exp, "an existing stream");
-    else
-        snprintf(exp, sizeof exp, "version %" PRId64, want);
-    if (actual < 0)
-        snprintf(act, sizeof act, "the stream does not exist");
-    else
-        snprintf(act, sizeof act, "the stream is at version %" PRId64, actual);
-    return evs__seterr(EVS_ECONFLICT, "append to stream '%.*s': expected %s but %s",
-                       (int)b->stream_len, b->stream, exp, act);
-}
-
-/* A writer's own times must not go below the last stored one (time seeks bisect on
- * ts); "now" never goes below it either. */
-static int check_given_ts(const evs__batch_w *b, int64_t last, int64_t now)
-{
-    for (size_t i = 0; i < b->count; i++) {
-        int64_t ts = b->events[i].ts_ns;
-        if (ts == 0) {
-            last = now > last ? now : last;
-            continue;
-        }
-        if (ts < last) {
-            char given[40], before[40];
-            evs__time_format(given, sizeof given, ts);
-            evs__time_format(before, sizeof before, last);
-            return evs__seterr(EVS_EINVAL,
-                               "append to stream '%.*s': event %zu: ts %s is before %s, the ts "
-                               "of the event stored before it (ts never decreases)",
-                               (int)b->stream_len, b->stream, i, given, before);
-        }
-        last = ts;
-    }
     return 0;
 }
 
@@ -251,7 +196,8 @@ static int append_batch(sqlite_backend *sb, const evs__batch_w *b, tail *t, evs_
         if ((rc = check_duplicate(sb, b, stream_id, res, &dup)) < 0 || dup)
             return rc;
     }
-    if ((rc = check_expected(b, last)) < 0 || (rc = check_given_ts(b, t->last_ts, t->now)) < 0)
+    if ((rc = evs__check_expected(b, last)) < 0 ||
+        (rc = evs__check_given_ts(b, t->last_ts, t->now)) < 0)
         return rc;
     if (!stream_id && (rc = add_stream(sb, b, &stream_id)) < 0)
         return rc;

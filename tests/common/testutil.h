@@ -124,6 +124,18 @@ static inline void tu_beside(char *buf, size_t len, const char *location, const 
         abort();
 }
 
+/* An SQLite store location "sqlite:DIR/store.db" in a new temporary directory, whatever
+ * EVS_TEST_BACKEND says: for the SQLite backend's own tests. tu_cleanup removes it. */
+static inline void tu_sqlite_tmp(char *buf, size_t len, const char *tag)
+{
+    char loc[4096];
+    tu_tmpdir(loc, sizeof loc, tag);
+    bool already = strncmp(loc, "sqlite:", 7) == 0;
+    if (snprintf(buf, len, "%s%s%s", already ? "" : "sqlite:", loc, already ? "" : ".db") >=
+        (int)len)
+        abort();
+}
+
 /* Remove the store and the temporary directory made by tu_tmpdir. */
 static inline void tu_cleanup(const char *store_dir)
 {

@@ -29,12 +29,7 @@ static void exec(sqlite3 *db, const char *text)
 static int setup(void **state)
 {
     fx *f = calloc(1, sizeof *f);
-    char dir[4096];
-    tu_tmpdir(dir, sizeof dir, "outbox");
-    if (strncmp(dir, "sqlite:", 7) == 0)
-        snprintf(f->loc, sizeof f->loc, "%s", dir);
-    else
-        snprintf(f->loc, sizeof f->loc, "sqlite:%s.db", dir);
+    tu_sqlite_tmp(f->loc, sizeof f->loc, "outbox");
     f->path = f->loc + 7;
     if (sqlite3_open(f->path, &f->db) != SQLITE_OK)
         return -1;

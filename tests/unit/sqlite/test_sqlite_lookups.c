@@ -24,12 +24,8 @@ static int steps(sqlite_backend *sb, int which)
 static void test_long_stream_lookups(void **state)
 {
     tu_fixture *f = *state;
-    char loc[4200];
-    tu_beside(loc, sizeof loc, f->dir, ".db");
-    memmove(loc + 7, loc, strlen(loc) + 1);
-    memcpy(loc, "sqlite:", 7);
     evs_options o = tu_fast_options();
-    assert_evs_ok(evs_open(&f->s, loc, &o));
+    assert_evs_ok(evs_open(&f->s, f->dir, &o));
     sqlite_backend *sb = (sqlite_backend *)f->s->be;
     unsigned char id[16];
     for (int i = 0; i < LONG_STREAM; i++) {
@@ -58,10 +54,21 @@ static void test_long_stream_lookups(void **state)
     assert_int_equal(r.version, 17);
 }
 
+/* The fixture's store is an SQLite one whatever EVS_TEST_BACKEND says. */
+static int setup(void **state)
+{
+    tu_fixture *f = calloc(1, sizeof *f);
+    if (!f)
+        return -1;
+    tu_sqlite_tmp(f->dir, sizeof f->dir, "lookups");
+    *state = f;
+    return 0;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_long_stream_lookups, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_long_stream_lookups, setup, tu_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,12 +16,7 @@ typedef struct fx {
 static int setup(void **state)
 {
     fx *f = calloc(1, sizeof *f);
-    char dir[4096];
-    tu_tmpdir(dir, sizeof dir, "sq");
-    if (strncmp(dir, "sqlite:", 7) == 0)
-        snprintf(f->loc, sizeof f->loc, "%s", dir);
-    else
-        snprintf(f->loc, sizeof f->loc, "sqlite:%s.db", dir);
+    tu_sqlite_tmp(f->loc, sizeof f->loc, "sq");
     f->path = f->loc + 7;
     *state = f;
     return 0;
