@@ -215,6 +215,11 @@ EVS_API int evs_options_init(evs_options *opts, unsigned int version);
  *  incomplete last batch is cut; nothing before it is touched) and costs the same
  *  whatever the size of the store. `opts` may be NULL for the defaults.
  *
+ *  `path` may also be "sqlite:FILE": the store's tables in the SQLite database FILE
+ *  (created when missing; the database may hold other tables; the README's "Backends"
+ *  and docs/SQL.md say what differs). "postgresql://..." is refused with EVS_ENOTSUP
+ *  until that backend exists.
+ *
  *  Every handle, read-only ones included, holds a shared lock on the store's OPEN file
  *  until it is closed (the kernel drops it if the process dies); evs_repair runs only
  *  when it can take that lock exclusively. While a repair runs, open waits for it as

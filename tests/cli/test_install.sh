@@ -9,7 +9,7 @@ command -v pkg-config >/dev/null 2>&1 || fail "pkg-config is needed"
 
 prefix=$T/some/where
 cmake --install "$build" --prefix "$prefix" >"$T/out" 2>"$T/err" || fail "cmake --install"
-for f in bin/evstore include/evstore.h; do
+for f in bin/evstore include/evstore.h include/evstore_sql.h; do
     [ -f "$prefix/$f" ] || fail "installed tree lacks $f"
 done
 pc=$(find "$prefix" -name evstore.pc)
