@@ -68,7 +68,7 @@ static long long failed_batch(const char *msg, size_t batch_count)
         long long b = number_at(p, prefix, &end);
         if (b < 0 || (size_t)b >= batch_count)
             continue;
-        const char *of_end;
+        const char *of_end = NULL;
         if ((number_at(end, " (of ", &of_end) == (long long)batch_count &&
              strncmp(of_end, " batches)", 9) == 0) ||
             (p > msg && p[-1] == '(' && *end == ')'))

@@ -55,7 +55,7 @@ static int find(evs__json_member *m, const char *json, size_t len, const char *k
 int evs__json_get(const char **value, size_t *value_len, const char *json, size_t len,
                   const char *key)
 {
-    evs__json_member m;
+    evs__json_member m = {0};
     int rc = find(&m, json, len, key);
     if (rc == 1) {
         *value = m.value;

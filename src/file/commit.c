@@ -301,16 +301,6 @@ static long batch_find_id(const batch_ids *t, const evs__batch_w *b, const unsig
     return -1;
 }
 
-static int not_the_same(const evs__batch_w *b, long i, int64_t version)
-{
-    char text[37];
-    evs__uuid_format(text, b->events[i].id);
-    return evs__seterr(EVS_EIDCONFLICT,
-                       "event id %s (event index %ld of the batch) is already in stream '%.*s' at "
-                       "version %" PRId64 ", but the batch is not the one appended then",
-                       text, i, (int)b->stream_len, b->stream, version);
-}
-
 static int walk_for_duplicate(file_backend *fb, const group *g, const evs__batch_w *b,
                               const batch_ids *t, bool all_given, const stream_val *v,
                               stream_ent *e, evs_append_result *res, bool *dup);
@@ -377,7 +367,7 @@ static int walk_for_duplicate(file_backend *fb, const group *g, const evs__batch
         /* The highest version holding one of the ids must hold the batch's last event,
          * and the versions below it the others, in order. */
         if (!all_given || i != (long)b->count - 1)
-            return not_the_same(b, i, version);
+            return evs__id_conflict(b, (size_t)i, version);
         res->last_pos = (int64_t)pos;
         res->version = version;
         if (b->positions)
@@ -385,9 +375,9 @@ static int walk_for_duplicate(file_backend *fb, const group *g, const evs__batch
         for (long j = i - 1; j >= 0; j--) {
             pos = r.prev_pos;
             if (!pos || (rc = group_read(fb, g, pos, &r)) < 0)
-                return pos ? rc : not_the_same(b, j + 1, version - (i - j) + 1);
+                return pos ? rc : evs__id_conflict(b, (size_t)j + 1, version - (i - j) + 1);
             if (memcmp(r.id, b->events[j].id, 16) != 0)
-                return not_the_same(b, j, version - (i - j));
+                return evs__id_conflict(b, (size_t)j, version - (i - j));
             if (b->positions)
                 b->positions[j] = (int64_t)pos;
         }
@@ -397,28 +387,6 @@ static int walk_for_duplicate(file_backend *fb, const group *g, const evs__batch
         return 0;
     }
     return 0;
-}
-
-static int check_expected(const evs__batch_w *b, int64_t actual)
-{
-    int64_t want = b->expected_version;
-    bool ok = want == EVS_EXPECT_ANY || (want == EVS_EXPECT_NO_STREAM && actual < 0) ||
-              (want == EVS_EXPECT_EXISTS && actual >= 0) || (want >= 0 && want == actual);
-    if (ok)
-        return 0;
-    char exp[48], act[48];
-    if (want == EVS_EXPECT_NO_STREAM)
-        snprintf(exp, sizeof exp, "no stream");
-    else if (want == EVS_EXPECT_EXISTS)
-        snprintf(exp, sizeof exp, "an existing stream");
-    else
-        snprintf(exp, sizeof exp, "version %" PRId64, want);
-    if (actual < 0)
-        snprintf(act, sizeof act, "the stream does not exist");
-    else
-        snprintf(act, sizeof act, "the stream is at version %" PRId64, actual);
-    return evs__seterr(EVS_ECONFLICT, "append to stream '%.*s': expected %s but %s",
-                       (int)b->stream_len, b->stream, exp, act);
 }
 
 /* ---- encoding one request ------------------------------------------------------------ */
@@ -450,31 +418,6 @@ static uint64_t batch_bytes(const evs__batch_w *b)
         n += evs__rec_size(b->stream_len, b->events[i].type_len, b->events[i].meta_len,
                            b->events[i].data_len);
     return n;
-}
-
-/* A writer's own times (evs_event_in.ts_ns) must not go below the last stored one: time
- * queries find events by bisecting on ts. Checked before anything is encoded. */
-static int check_given_ts(const group *g, const evs__batch_w *b)
-{
-    int64_t last = g->last_ts;
-    for (size_t i = 0; i < b->count; i++) {
-        int64_t ts = b->events[i].ts_ns;
-        if (ts == 0) {
-            last = g->ts > last ? g->ts : last;
-            continue;
-        }
-        if (ts < last) {
-            char given[40], before[40];
-            evs_time_format(given, sizeof given, ts);
-            evs_time_format(before, sizeof before, last);
-            return evs__seterr(EVS_EINVAL,
-                               "append to stream '%.*s': event %zu: ts %s is before %s, the ts "
-                               "of the event stored before it (ts never decreases)",
-                               (int)b->stream_len, b->stream, i, given, before);
-        }
-        last = ts;
-    }
-    return 0;
 }
 
 static int encode_batch(file_backend *fb, group *g, const evs__batch_w *b, const stream_val *v,
@@ -575,7 +518,8 @@ static int encode_req(file_backend *fb, group *g, append_req *r)
             break;
         if (dup)
             continue;
-        if ((rc = check_expected(b, v.last_version)) < 0 || (rc = check_given_ts(g, b)) < 0)
+        if ((rc = evs__check_expected(b, v.last_version)) < 0 ||
+            (rc = evs__check_given_ts(b, g->last_ts, g->ts)) < 0)
             break;
         uint64_t before = fb->w->wbuf.len;
         uint32_t end_off;
