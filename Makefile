@@ -9,6 +9,7 @@
 #                   LMDB and PostgreSQL (QUICK=1 for a run under 2 minutes)
 #   make install    install the release build (PREFIX=/usr/local)
 #   make crash-test 10,000 crash trials (SIGKILLed writers), trials and violations counted
+#   make scale-test open + read one stream of a 1,000,000-stream store vs a 10-stream one
 #   make tsan       ThreadSanitizer build, concurrency tests
 #   make valgrind   memcheck over the core tests
 #   make fuzz       libFuzzer (clang) on every fuzz target, FUZZ_SECONDS each (default 60)
@@ -20,7 +21,7 @@ PREFIX  ?= /usr/local
 CMAKE   ?= cmake
 GEN     := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 
-.PHONY: all run test build deps bench install crash-test tsan tsan-build valgrind fuzz fuzz-build \
+.PHONY: all run test build deps bench install crash-test scale-test tsan tsan-build valgrind fuzz fuzz-build \
         format format-check lint clean
 
 all: build
@@ -64,6 +65,16 @@ crash-test: deps
 	$(CMAKE) --build build/crash -j $(JOBS) --target test_crash_trials
 	EVS_CRASH_TRIALS=$(CRASH_TRIALS) EVS_TEST_TMPDIR=$(CURDIR)/build/crash/tmp \
 	    ./build/crash/tests/fault/test_crash_trials
+
+# The many-streams test `make test` runs at 200,000 streams under the sanitizers, at
+# 1,000,000 in an optimised build.
+SCALE_STREAMS ?= 1000000
+scale-test: deps
+	@[ -f build/crash/CMakeCache.txt ] || $(CMAKE) -S . -B build/crash $(GEN) \
+	    -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEVS_BUILD_BENCH=OFF
+	$(CMAKE) --build build/crash -j $(JOBS) --target test_many_streams
+	EVS_MANY_STREAMS=$(SCALE_STREAMS) EVS_TEST_TMPDIR=$(CURDIR)/build/crash/tmp \
+	    ./build/crash/tests/unit/core/test_many_streams
 
 tsan: deps tsan-build
 	./scripts/run-tests.sh build/tsan -L concurrency

@@ -4,7 +4,7 @@
  * input with one cache file replaced by bytes the target makes from the input, and
  * checks that every way of reading the copy gives the truth.
  *
- * The caches (.idx, .sdx, index.snap, the head page, consumer checkpoints) are checked
+ * The caches (.idx, .sdx, the stream index's runs, the head page, consumer checkpoints) are checked
  * before they are used and rebuilt, bypassed or refused when they are damaged: the log
  * stays the truth. So whatever a cache holds, a read must either give exactly the
  * events that were appended, or fail with a message; never read past a file's end
@@ -15,7 +15,7 @@
  * The truth is known by construction: the template store holds FC_EVENTS events, the
  * i-th (position i) in stream fc_stream_of(i) with data naming i, over 64 KiB
  * segments (four of them, so three are sealed and have their .idx and .sdx), with an
- * index.snap written about halfway.
+ * a stream index run written about halfway (and one at the end, at close).
  */
 #ifndef EVS_FUZZ_CACHE_COMMON_H
 #define EVS_FUZZ_CACHE_COMMON_H
@@ -145,9 +145,27 @@ static inline void fc_list_segments(void)
     qsort(fc_segs, fc_seg_count, sizeof *fc_segs, fc_cmp_u64);
 }
 
+/* The stream index's run from position 0 in the template ("stream-index/<name>"). */
+static char fc_run0[128];
+
+static inline void fc_find_first_run(void)
+{
+    char dir[4400];
+    snprintf(dir, sizeof dir, "%s/" SIDX_DIR, fc_tmpl);
+    DIR *d = opendir(dir);
+    FZ_CHECK(d != NULL);
+    struct dirent *e;
+    fc_run0[0] = '\0';
+    while ((e = readdir(d)) != NULL)
+        if (strlen(e->d_name) == 45 && strncmp(e->d_name, "00000000000000000000-", 21) == 0)
+            snprintf(fc_run0, sizeof fc_run0, SIDX_DIR "/%.45s", e->d_name);
+    closedir(d);
+    FZ_CHECK(fc_run0[0] != '\0');
+}
+
 /* The template: FC_EVENTS events appended one by one, a durable consumer "c1" at
- * checkpoint FC_CKPT, closed (which writes index.snap and the sealed segments'
- * stream directories). */
+ * checkpoint FC_CKPT, closed (which writes the stream index's last run and the sealed
+ * segments' stream directories). */
 #define FC_CKPT 17
 
 static inline void fc_init(const char *tag)
@@ -166,7 +184,7 @@ static inline void fc_init(const char *tag)
     evs_options o = EVS_OPTIONS_INIT;
     o.sync_mode = EVS_SYNC_NONE;
     o.segment_size = 64 * 1024;
-    /* A snapshot about halfway: reads then use it and catch up past it. */
+    /* A run about halfway: reads then use it and catch up past it. */
     o.checkpoint_bytes = 100 * 1024;
     evs_store *s = NULL;
     FZ_CHECK(evs_open(&s, fc_tmpl, &o) == 0);
@@ -193,8 +211,7 @@ static inline void fc_init(const char *tag)
     FZ_CHECK(evs_close(s) == 0);
     fc_list_segments();
     FZ_CHECK(fc_seg_count >= 3);
-    unsigned char probe[8];
-    FZ_CHECK(fc_read_file(fc_tmpl, SNAP_FILE, probe, sizeof probe) == sizeof probe);
+    fc_find_first_run();
 }
 
 /* The name of segment i's file with extension ext. */

@@ -1,19 +1,19 @@
 /*
- * fuzz_cache_snap.c - fuzz target for the stream index snapshot (index.snap: every
- * stream's last version, position and offset as of one position), which opening maps
- * and uses in place after checking its header, its store, its whole-body checksum and
- * that the record it last covered is still the one it saw.
+ * fuzz_cache_snap.c - fuzz target for the stream index (the runs in stream-index/: each
+ * stream's last version, position and offset as of a position, in checksummed pages),
+ * which lookups read a page at a time, checking each page and each entry they use
+ * against the log. The target replaces the template's first run.
  *
- * Input: byte 0 holds flags, the rest makes the new index.snap of the template store
- * (fuzz_cache_common.h):
- *   0x04, 0x20  XORed over the real snapshot, cut (FC_XOR, FC_CUT);
+ * Input: byte 0 holds flags, the rest makes the new run:
+ *   0x04, 0x20  XORed over the real run, cut (FC_XOR, FC_CUT);
  *   0x08  open read-only;
- *   0x10  fix the header's checksum and the trailer (the body's checksum) after the
- *         change: a snapshot that lies with correct checksums.
+ *   0x10  fix the header's and every page's checksum after the change: a run that
+ *         lies with correct checksums.
  * Damage the checksums catch must change nothing: every read gives the truth and verify
- * finds the store whole. A lie with correct checksums may be believed (a writer made
- * it), but nothing may be read out of bounds for it, no event handed out may be false,
- * and every difference it makes to the answers must be reported by verify.
+ * finds the store whole. A lie with correct checksums may be believed where the log
+ * cannot contradict it, but nothing may be read out of bounds for it, no event handed
+ * out may be false, and every difference it makes to the answers must be reported by
+ * verify.
  */
 #define FC_TAG "snap"
 #include "fuzz_cache_common.h"
@@ -23,13 +23,14 @@
 
 static bool lie; /* the input's snapshot has right checksums, whatever it says */
 
-static void fix_crcs(unsigned char *snap, size_t len)
+static void fix_crcs(unsigned char *run, size_t len)
 {
-    lie = len >= SNAP_HDR_LEN + 4;
+    lie = len >= 64;
     if (!lie)
         return;
-    evs__put_u32(snap + SNAP_OFF_CRC, evs__crc32c(0, snap, SNAP_OFF_CRC));
-    evs__put_u32(snap + len - 4, evs__crc32c(0, snap + SNAP_HDR_LEN, len - SNAP_HDR_LEN - 4));
+    evs__put_u32(run + SIDX_OFF_CRC, evs__crc32c(0, run, SIDX_OFF_CRC));
+    for (size_t pg = SIDX_PAGE_LEN; pg + SIDX_PAGE_LEN <= len; pg += SIDX_PAGE_LEN)
+        evs__put_u32(run + pg + SIDX_PG_CRC, evs__crc32c(0, run + pg, SIDX_PG_CRC));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -38,7 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     unsigned flags = data[0];
     lie = false;
-    fc_install(SNAP_FILE, data + 1, size - 1, flags, (flags & F_FIX_CRCS) ? fix_crcs : NULL);
+    fc_install(fc_run0, data + 1, size - 1, flags, (flags & F_FIX_CRCS) ? fix_crcs : NULL);
     fc_open_and_check((flags & F_READONLY) != 0, lie ? FC_DETECT : FC_STRICT);
     return 0;
 }

@@ -198,9 +198,10 @@ typedef struct evs_options {
     int lock_wait_ms;            /* when another process holds the writer lock: 0 fail with
                                   * EVS_EBUSY at once, -1 wait as long as it takes, N wait
                                   * up to N ms. Default -1. */
-    unsigned int checkpoint_bytes; /* write the stream index snapshot after this many bytes
+    unsigned int checkpoint_bytes; /* add a run to the stream index after this many bytes
                                     * of log; bounds the work of the next open after a
-                                    * crash. Default 32 MiB. 0 = default. */
+                                    * crash and the log a reader scans past the index.
+                                    * Default 32 MiB. 0 = default. */
 } evs_options;
 
 #define EVS_OPTIONS_INIT {EVS_OPTIONS_VERSION, 0, EVS_SYNC_ALWAYS, 10, 0, -1, 0}

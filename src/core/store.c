@@ -54,8 +54,8 @@ static int check_options(evs_options *o, const evs_options *given)
     if (o->lock_wait_ms < -1)
         return evs__seterr(EVS_EINVAL, "evs_open: lock_wait_ms must be -1, 0 or positive");
     /* Half the default segment: open after a crash scans at least the whole last
-     * segment anyway, so more frequent snapshots would not bound it any better, and
-     * each one rewrites the whole table. */
+     * segment anyway, so more frequent stream index runs would not bound it any better,
+     * and each one costs a sort and a write of the streams it holds. */
     if (o->checkpoint_bytes == 0)
         o->checkpoint_bytes = 32u << 20;
     return 0;

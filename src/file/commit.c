@@ -24,6 +24,7 @@
 #include "record.h"
 #include "recover.h"
 #include "segment.h"
+#include "sindex.h"
 #include "streamdir.h"
 #include "streamtab.h"
 #include "synced_mark.h"
@@ -116,7 +117,7 @@ static int writer_prepare(file_backend *fb, group *g)
     if (g->ts < g->h.ts)
         g->ts = g->h.ts; /* timestamps never go backwards, even if the clock does */
     g->last_ts = g->h.ts;
-    return evs__tab_catch_up_locked(fb, &g->h);
+    return evs__tab_catch_up_writer(fb, &g->h);
 }
 
 /* ---- writing the round out ---------------------------------------------------------- */
@@ -557,6 +558,29 @@ static int encode_req(file_backend *fb, group *g, append_req *r)
 
 /* ---- one commit round ---------------------------------------------------------------- */
 
+/* Have every stream of the round in the table's overlay before anything is encoded: a
+ * stream index found wrong is then dropped and the table rebuilt before the round
+ * writes a byte, never in the middle of it. A stream that cannot be had is left to
+ * encode_req, which fails its request; a table that could not be rebuilt fails the
+ * round. */
+static int resolve_streams(file_backend *fb, group *g, append_req *list)
+{
+    if (!evs__tab_has_base(&fb->tab))
+        return 0; /* no index to be found wrong: encoding reads memory only */
+    for (append_req *r = list; r; r = r->next)
+        for (size_t i = 0; i < r->batch_count; i++) {
+            const evs__batch_w *b = &r->batches[i];
+            if (i + 4 < r->batch_count)
+                evs__tab_prefetch(&fb->tab, r->batches[i + 4].stream_hash);
+            if (evs__tab_resolve_locked(fb, &g->h, b->stream, b->stream_len, b->stream_hash) < 0) {
+                if (!fb->tab.loaded || fb->tab.known_pos != g->h.pos)
+                    return evs__lasterr_code();
+                evs__clearerr();
+            }
+        }
+    return 0;
+}
+
 void evs__commit_round(file_backend *fb, append_req *list)
 {
     group g;
@@ -572,6 +596,8 @@ void evs__commit_round(file_backend *fb, append_req *list)
     pthread_rwlock_wrlock(&fb->tab_lock);
     rc = writer_prepare(fb, &g);
     bool prepared = rc == 0;
+    if (rc == 0)
+        rc = resolve_streams(fb, &g, list);
     head_view start = g.h;
     size_t undo_base = fb->w->undo_len = 0;
     bool any = false;
@@ -629,20 +655,21 @@ void evs__commit_round(file_backend *fb, append_req *list)
     fb->w->undo_len = 0;
     evs__buf_free(&g.rec_offs);
 
-    /* Bound the next open's scan: snapshot the stream table once enough log follows the
-     * last snapshot, and at least as much as the snapshot itself weighs. */
-    uint64_t snap_weight = evs__tab_stream_count(&fb->tab) * (SNAP_SLOT_LEN * 2 + 32);
-    if (rc == 0 && fb->w->bytes_since_snap >= fb->opts.checkpoint_bytes &&
-        fb->w->bytes_since_snap >= snap_weight) {
-        /* The snapshot is a cache checked against the log when it is loaded (the CRC of
-         * the last record it covers), so it need not wait for the log to be synced: in
-         * `batch` and `none` mode a sync here would make appenders wait for the disk,
-         * which those modes promise not to do. `always` has synced the log already, and
-         * syncs the snapshot too, so that an open after a power loss still finds it. */
-        if (evs__tab_write_snapshot(fb, fb->opts.sync_mode == EVS_SYNC_ALWAYS) == 0) {
+    /* Bound the next open's scan and this handle's memory: write the streams touched
+     * since the stream index's last run as a new run once enough log follows it, or
+     * enough streams were touched. A run costs what it holds, whatever the store's size. */
+    if (rc == 0 && (fb->w->bytes_since_snap >= fb->opts.checkpoint_bytes ||
+                    evs__tab_overlay_count(&fb->tab) >= TAB_PERSIST_STREAMS)) {
+        /* A run is a cache checked against the log when it is used (the record it ends
+         * at, and each entry's last record), so it need not wait for the log to be
+         * synced: in `batch` and `none` mode a sync here would make appenders wait for the
+         * disk, which those modes promise not to do. `always` has synced the log already,
+         * and syncs the run too, so that an open after a power loss still finds it. */
+        if (evs__tab_persist(fb, fb->opts.sync_mode == EVS_SYNC_ALWAYS) == 0) {
             fb->w->bytes_since_snap = 0;
-            /* `always` has synced what the snapshot covers: it costs one more small
-             * sync, once per checkpoint_bytes of log. */
+            evs__sidx_merge_kick(fb);
+            /* `always` has synced what the run covers: it costs one more small sync, once
+             * per run. */
             if (fb->opts.sync_mode == EVS_SYNC_ALWAYS)
                 (void)evs__synced_mark_raise(fb, fb->tab.known_pos);
         }

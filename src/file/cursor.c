@@ -467,13 +467,8 @@ static int read_loc(evs__be_cursor *c, rec_loc at, rec_view *r, bool check_crc)
 
 static int stream_lookup(evs__be_cursor *c, stream_val *v)
 {
-    int rc = evs__tab_catch_up(c->fb);
-    if (rc < 0)
-        return rc;
-    pthread_rwlock_rdlock(&c->fb->tab_lock);
-    evs__tab_get(&c->fb->tab, c->q->stream, c->q->stream_len, c->q->stream_hash, v);
-    pthread_rwlock_unlock(&c->fb->tab_lock);
-    return 0;
+    int rc = evs__tab_lookup(c->fb, c->q->stream, c->q->stream_len, c->q->stream_hash, v);
+    return rc < 0 ? rc : 0;
 }
 
 static int grow(rec_loc **p, size_t *cap, size_t n, const char *stream)

@@ -25,6 +25,7 @@
 #include "recover.h"
 #include "repair.h"
 #include "segment.h"
+#include "sindex.h"
 #include "streamdir.h"
 #include "streams.h"
 #include "streamtab.h"
@@ -50,6 +51,7 @@ static void fb_free(file_backend *fb)
 {
     evs__syncer_stop(fb);
     evs__sdx_finish(fb);
+    evs__sidx_merge_finish(fb); /* its thread reads the table's runs */
     evs__writer_free(fb);
     evs__tab_free(&fb->tab);
     evs__seg_free_all(fb);
@@ -62,6 +64,7 @@ static void fb_free(file_backend *fb)
     pthread_rwlock_destroy(&fb->tab_lock);
     pthread_mutex_destroy(&fb->map_mu);
     evs__sdx_builder_free(fb);
+    evs__sidx_merger_free(fb);
     evs__free(fb->lost);
     evs__free(fb->dir);
     evs__free(fb);
@@ -87,8 +90,8 @@ static file_backend *fb_alloc(const char *path, const evs_options *opts)
     pthread_rwlock_init(&fb->seg_lock, NULL);
     pthread_rwlock_init(&fb->tab_lock, NULL);
     pthread_mutex_init(&fb->map_mu, NULL);
-    evs__tab_init(&fb->tab);
-    if (evs__writer_new(fb) < 0 || evs__sdx_builder_new(fb) < 0) {
+    evs__tab_init(&fb->tab, fb);
+    if (evs__writer_new(fb) < 0 || evs__sdx_builder_new(fb) < 0 || evs__sidx_merger_new(fb) < 0) {
         fb_free(fb);
         return NULL;
     }

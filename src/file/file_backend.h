@@ -5,12 +5,12 @@
  * The handle holds what the modules share: the store's directory and options, the
  * locks' descriptors, the head page, the segment list and the stream table. State that
  * belongs to one module alone is that module's struct, reached through an opaque
- * pointer: the writer's (fb->w, writer_state.h) and the stream-directory builder's
- * (fb->sdx, streamdir.c). docs/DESIGN.md maps the modules.
+ * pointer: the writer's (fb->w, writer_state.h), the stream-directory builder's
+ * (fb->sdx, streamdir.c) and the stream index's merger (fb->merge, sindex_merge.c). docs/DESIGN.md maps the modules.
  *
  * Locking order (never take an earlier one while holding a later one):
  *   commit_mu (the writer's in-process leader election) -> writer flock -> tab_lock
- *   -> seg_lock -> map_mu.
+ *   -> stream-index/MERGE flock -> seg_lock -> map_mu.
  */
 #ifndef EVS_FILE_FILE_BACKEND_H
 #define EVS_FILE_FILE_BACKEND_H
@@ -64,6 +64,8 @@ typedef struct file_backend {
 
     /* Makes the stream directories of the segments this handle sealed (streamdir.c). */
     struct sdx_builder *sdx;
+    /* Merges the stream index's runs in the background (sindex_merge.c). */
+    struct sidx_merger *merge;
 } file_backend;
 
 /* A handle for repair: the open lock held exclusively and the writer lock held, the head

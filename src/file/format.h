@@ -168,31 +168,41 @@
 #define HEAD_OFF_TS     72  /* 8 ts of the last committed event */
 #define HEAD_OFF_SYNCED 80  /* 8 every position <= this has been fdatasync'ed */
 #define HEAD_OFF_WAITERS 88 /* 4 processes/threads sleeping on the futex word */
-#define HEAD_OFF_SNAP   96  /* 8 position covered by the newest index snapshot */
+#define HEAD_OFF_SNAP   96  /* 8 position covered by the newest stream index run */
 
-/* index.snap: the stream table as an open-addressing hash table, usable in place
- * through mmap. Header (64 bytes), then slot_count slots of SNAP_SLOT_LEN bytes, then
- * the names heap, then a 4-byte trailer: the CRC32C of everything between the header
- * and the trailer. A slot with hash 0 is empty (stored hashes are never 0). */
-#define SNAP_FILE        "index.snap"
-#define SNAP_MAGIC       "EVSSNAP1"
-#define SNAP_HDR_LEN     64
-#define SNAP_OFF_MAGIC   0  /* 8 */
-#define SNAP_OFF_FMT     8  /* 4 */
-#define SNAP_OFF_COVERED 16 /* 8 every event with pos <= this is reflected */
-#define SNAP_OFF_SEG     24 /* 8 segment holding position covered+1 */
-#define SNAP_OFF_END     32 /* 8 offset of position covered+1 in that segment */
-#define SNAP_OFF_SLOTS   40 /* 8 slot count, a power of two */
-#define SNAP_OFF_COUNT   48 /* 8 streams */
-#define SNAP_OFF_ID      12 /* 4 low 32 bits of the store id's CRC, to spot strays */
-#define SNAP_OFF_LASTCRC 56 /* 4 crc field of the record at `covered` (0 if none): a
-                            * snapshot of a log that was since cut and rewritten is
-                            * recognised and ignored */
-#define SNAP_OFF_CRC     60 /* 4 CRC32C of bytes [0,60) */
-#define SNAP_SLOT_LEN    48
-/* slot: hash u64 | name_off u64 (from file start) | name_len u32 | last_off u32 |
- *       first_pos u64 | last_pos u64 | last_version u64
- * last_off is the byte offset of the stream's last event in its segment. */
+/* stream-index/: the persistent stream index, a chain of immutable sorted runs (see
+ * sindex.c and docs/FORMAT.md). A run "<from>-<to>.run" (20 digits each) holds, for
+ * every stream with an event at a position in (from, to], where its last event up to
+ * `to` is. Header page, then pages of SIDX_PAGE_ENTRIES entries sorted by (key,
+ * first_pos), each page with its own checksum, checked when a lookup first reads it. */
+#define SIDX_DIR          "stream-index"
+#define SIDX_MERGE_LOCK   "MERGE"
+#define SIDX_MAGIC        "EVSSIDX1"
+#define SIDX_PAGE_LEN     4096
+#define SIDX_OFF_MAGIC    0  /* 8 */
+#define SIDX_OFF_FMT      8  /* 4 format version */
+#define SIDX_OFF_ID       12 /* 4 CRC32C of the store id, to spot strays */
+#define SIDX_OFF_FROM     16 /* 8 the run holds streams with events in (from, to] */
+#define SIDX_OFF_TO       24 /* 8 */
+#define SIDX_OFF_SEG      32 /* 8 first position of the segment holding position to+1 */
+#define SIDX_OFF_END      40 /* 4 byte offset of position to+1 in that segment */
+#define SIDX_OFF_LASTCRC  44 /* 4 crc field of the record at `to` */
+#define SIDX_OFF_STREAMS  48 /* 8 streams in the store at position `to` */
+#define SIDX_OFF_ENTRIES  56 /* 4 entries in the run */
+#define SIDX_OFF_CRC      60 /* 4 CRC32C of bytes [0,60) */
+#define SIDX_ENTRY_LEN    40 /* key u64 | first_pos u64 | last_pos u64 | last_version u64 |
+                              * last_off u32 | zero u32 (key: the stream hash, 1 for 0) */
+#define SIDX_PAGE_ENTRIES 102
+#define SIDX_PG_COUNT     4080 /* 4 entries in this page */
+#define SIDX_PG_NO        4084 /* 4 the page's number (1 = the first after the header) */
+#define SIDX_PG_TO        4088 /* 4 low 32 bits of the run's `to` */
+#define SIDX_PG_CRC       4092 /* 4 CRC32C of the page's bytes [0,4092) */
+/* After the entry pages, a Bloom filter of the keys (so that a lookup of a stream a run
+ * does not hold costs one cache line, not a search): SIDX_FILTER_BLOCKS(entries) blocks
+ * of 64 bytes, SIDX_FILTER_PAGE_BLOCKS to a page, pages closed as entry pages are. */
+#define SIDX_FILTER_BLOCKS(n)  (((uint64_t)(n) * 10 + 511) / 512)
+#define SIDX_FILTER_PAGE_BLOCKS 63
+#define SIDX_FILTER_PROBES      6
 
 /* synced: the durable lower bound of the log's end. The head page says how far the log
  * was synced too, but it is a cache that a crash of the machine or a copy may lose; this

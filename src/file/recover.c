@@ -509,16 +509,16 @@ int evs__recover(file_backend *fb, bool head_trusted)
     } else {
         /* Start from the snapshot's position when it is usable, else from the start. */
         pthread_rwlock_wrlock(&fb->tab_lock);
-        rc = evs__tab_load_snapshot(fb);
+        rc = evs__tab_load_base(fb);
         streamtab *t = &fb->tab;
-        seg *ss = rc == 0 && t->snap ? evs__seg_by_first(fb, t->known_seg) : NULL;
+        seg *ss = rc == 0 && evs__tab_has_base(t) ? evs__seg_by_first(fb, t->known_seg) : NULL;
         uint64_t ss_size = 0;
         bool use_snap = ss && evs__seg_file_size(ss, &ss_size) == 0 && ss_size >= t->known_off;
         start_seg = use_snap ? t->known_seg : 0;
         start_off = use_snap ? t->known_off : SEG_HDR_LEN;
         rv.next_pos = use_snap ? t->known_pos + 1 : 0;
         evs__tab_free(t);
-        evs__tab_init(t);
+        evs__tab_init(t, fb);
         pthread_rwlock_unlock(&fb->tab_lock);
         if (rc < 0)
             return rc;
@@ -576,7 +576,7 @@ int evs__recover(file_backend *fb, bool head_trusted)
     }
     if ((rc = check_end_fits(&rv)) < 0 || (!fb->readonly && (rc = cut_tail(&rv)) < 0))
         return rc;
-    if (!fb->readonly && (rc = evs__tab_drop_snapshot_after(fb, rv.end.pos)) < 0)
+    if (!fb->readonly && (rc = evs__tab_drop_base_after(fb, rv.end.pos)) < 0)
         return rc;
     /* cut_tail synced the segment the log ends in; the earlier ones were synced when
      * they were sealed. Best effort, as at a roll: a lower mark only knows less. */

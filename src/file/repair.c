@@ -160,23 +160,19 @@ static int truncate_kept(repair_job *job)
     return evs__seg_cut(fb, p->kept.seg, p->kept.end);
 }
 
-/* The stream index snapshot goes before the log changes under it: a snapshot whose last
- * record is intact would otherwise still be believed after fillers replaced records it
- * points at. */
+/* The stream index goes before the log changes under it: a run whose last record is
+ * intact would otherwise still be believed after fillers replaced records it points at. */
 static int drop_snapshot(repair_job *job)
 {
     file_backend *fb = job->fb;
-    char path[STORE_PATH_MAX];
-    int rc = evs__path(fb, SNAP_FILE, path, sizeof path);
+    int rc = evs__tab_drop_base_after(fb, 0);
     if (rc < 0)
         return rc;
-    if (evs__sys.unlink(path) < 0 && errno != ENOENT)
-        return evs__seterr_errno(errno, "cannot remove the stale '%s'", path);
     evs__head_set_snap(fb, 0);
     return 0;
 }
 
-/* Step 4, first half: index.snap from the scan's table (none for an empty log). */
+/* Step 4, first half: the stream index from the scan's table (none for an empty log). */
 static int rebuild_index(repair_job *job)
 {
     file_backend *fb = job->fb;
@@ -189,12 +185,13 @@ static int rebuild_index(repair_job *job)
     pthread_rwlock_wrlock(&fb->tab_lock);
     evs__tab_free(&fb->tab);
     fb->tab = p->tab; /* the table moves into the handle, which frees it */
-    evs__tab_init(&p->tab);
+    evs__tab_init(&p->tab, NULL);
+    fb->tab.fb = fb;
     fb->tab.loaded = true;
     fb->tab.known_pos = p->kept.pos;
     fb->tab.known_seg = p->kept.seg;
     fb->tab.known_off = p->kept.end;
-    rc = evs__tab_write_snapshot(fb, true);
+    rc = evs__tab_persist(fb, true);
     pthread_rwlock_unlock(&fb->tab_lock);
     return rc;
 }

@@ -277,7 +277,7 @@ static int measure_lost(scan *sc, bool head_has_identity)
 int evs__repair_scan(file_backend *fb, bool head_fresh, bool keep_intact, repair_plan *p)
 {
     memset(p, 0, sizeof *p);
-    evs__tab_init(&p->tab);
+    evs__tab_init(&p->tab, NULL);
     p->keep_intact = keep_intact;
     scan sc;
     memset(&sc, 0, sizeof sc);

@@ -165,8 +165,13 @@ static bool stale_temp(const char *n)
     for (int i = 0; i < 20; i++)
         if (n[i] < '0' || n[i] > '9')
             return false;
+    return evs__tmp_pid_gone(n + 25, n + len - 4);
+}
+
+bool evs__tmp_pid_gone(const char *digits, const char *end)
+{
     long pid = 0;
-    for (const char *p = n + 25; p < n + len - 4; p++) {
+    for (const char *p = digits; p < end; p++) {
         if (*p < '0' || *p > '9' || pid > 1L << 30)
             return false;
         pid = pid * 10 + (*p - '0');

@@ -76,6 +76,9 @@ int evs__seg_check_end(seg *s, uint64_t end);
  * zero padding), durably: the caller holds the writer lock. errno stays the failing
  * call's. */
 int evs__seg_cut(file_backend *fb, uint64_t first_pos, uint64_t end);
+/* Do the decimal digits [digits, end) of a temporary file's name name a process that is
+ * gone (not this one)? Then the file was left by a crash and will never be renamed. */
+bool evs__tmp_pid_gone(const char *digits, const char *end);
 /* Are the n bytes at p all zero? */
 bool evs__all_zero(const unsigned char *p, size_t n);
 /* Does the active segment (fd, `size` bytes) end at `end`, the committed end of the log,

@@ -22,13 +22,10 @@ int evs__file_stream_get(evs__backend *be, const char *stream, uint32_t len, uin
                          evs_stream_info *out)
 {
     file_backend *fb = (file_backend *)be;
-    int rc = evs__tab_catch_up(fb);
+    stream_val v;
+    int rc = evs__tab_lookup(fb, stream, len, hash, &v);
     if (rc < 0)
         return rc;
-    stream_val v;
-    pthread_rwlock_rdlock(&fb->tab_lock);
-    evs__tab_get(&fb->tab, stream, len, hash, &v);
-    pthread_rwlock_unlock(&fb->tab_lock);
     fill_info(out, &v);
     return 0;
 }
@@ -79,23 +76,28 @@ int evs__file_streams_open(evs__be_streams **out, evs__backend *be, const char *
                            size_t prefix_len)
 {
     file_backend *fb = (file_backend *)be;
-    int rc = evs__tab_catch_up(fb);
-    if (rc < 0)
-        return rc;
-    evs__be_streams *it = evs__calloc(1, sizeof *it);
-    if (!it)
-        return evs__seterr(EVS_ENOMEM, "out of memory listing streams");
-    it->prefix = prefix ? prefix : "";
-    it->prefix_len = prefix ? prefix_len : 0;
-    pthread_rwlock_rdlock(&fb->tab_lock);
-    rc = evs__tab_each(&fb->tab, collect, it);
-    pthread_rwlock_unlock(&fb->tab_lock);
-    if (rc < 0) {
+    /* A base found wrong on the way is dropped by the next catch-up: once more then. */
+    for (int attempt = 0;; attempt++) {
+        int rc = evs__tab_catch_up(fb);
+        if (rc < 0)
+            return rc;
+        evs__be_streams *it = evs__calloc(1, sizeof *it);
+        if (!it)
+            return evs__seterr(EVS_ENOMEM, "out of memory listing streams");
+        it->prefix = prefix ? prefix : "";
+        it->prefix_len = prefix ? prefix_len : 0;
+        pthread_rwlock_rdlock(&fb->tab_lock);
+        rc = evs__tab_each(&fb->tab, collect, it);
+        pthread_rwlock_unlock(&fb->tab_lock);
+        if (rc == 0) {
+            *out = it;
+            return 0;
+        }
         evs__file_streams_close(it);
-        return rc;
+        if (rc != EVS_ECORRUPT || attempt > 0)
+            return rc;
+        evs__clearerr();
     }
-    *out = it;
-    return 0;
 }
 
 int evs__file_streams_next(evs__be_streams *it, const char **name, size_t *name_len,

@@ -2,15 +2,16 @@
  * streamtab.c - the stream table: stream name -> first position, last position, last
  * version. It is what makes expected-version checks and stream reads cheap.
  *
- * Two levels. The base is index.snap, an open-addressing hash table on disk used in
- * place through mmap, so opening costs nothing whatever the number of streams. The
- * overlay is an in-memory hash table of the streams touched since that snapshot,
- * filled by scanning the log from the snapshot's position. The writer writes a new
- * snapshot (base + overlay, by temp file and rename) once enough log has been
- * appended since the last one, which bounds the scan of the next open.
+ * Two levels. The base is the persistent stream index (sindex.c): runs on disk, used
+ * in place through mmap and read a page at a time, so opening costs the same whatever
+ * the number of streams. The overlay is an in-memory hash table of the streams touched
+ * since the base's last run, filled by scanning the log from there. The writer writes
+ * the overlay as a new run (and drops it) once enough log or enough streams have gone
+ * into it, which bounds both the next open's scan and the writer's memory.
  *
- * The log is the truth: a missing, damaged or stray snapshot is ignored and the table
- * is rebuilt by scanning the whole log.
+ * The log is the truth: a missing or stray run ends the base's chain early (the log is
+ * scanned from there), and a base found wrong at a lookup (a damaged page, an entry the
+ * log contradicts) is dropped and the table rebuilt by scanning the whole log.
  */
 #include "streamtab.h"
 #include "evstore.h"
@@ -22,6 +23,7 @@
 #include "record.h"
 #include "recover.h"
 #include "segment.h"
+#include "sindex.h"
 #include "sysio.h"
 #include "util.h"
 
@@ -29,6 +31,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -38,9 +41,10 @@ static uint64_t key(uint64_t hash)
     return hash ? hash : 1; /* 0 marks an empty slot */
 }
 
-void evs__tab_init(streamtab *t)
+void evs__tab_init(streamtab *t, file_backend *fb)
 {
     memset(t, 0, sizeof *t);
+    t->fb = fb;
     t->known_off = SEG_HDR_LEN;
     t->known_seg = 1;
 }
@@ -61,53 +65,43 @@ static void overlay_free(streamtab *t)
     t->cap = t->count = t->new_count = 0;
 }
 
-static void snap_unmap(streamtab *t)
+static void base_drop(streamtab *t)
 {
-    if (t->snap) {
-        evs__sys.munmap((void *)t->snap->base, t->snap->len);
-        evs__free(t->snap);
-    }
-    t->snap = NULL;
-    t->snap_slots = t->snap_count = t->snap_covered = 0;
+    evs__sidx_release_all(t->runs, t->run_n);
+    t->runs = NULL;
+    t->run_n = 0;
+    t->base_streams = t->base_covered = 0;
 }
 
 void evs__tab_free(streamtab *t)
 {
     overlay_free(t);
-    snap_unmap(t);
+    base_drop(t);
 }
 
-/* ---- base (snapshot) lookups ----------------------------------------------------- */
-
-static const unsigned char *base_slot(const streamtab *t, uint64_t i)
+bool evs__tab_has_base(const streamtab *t)
 {
-    return t->snap->base + SNAP_HDR_LEN + i * SNAP_SLOT_LEN;
+    return t->run_n > 0;
 }
 
-static bool base_get(const streamtab *t, const char *name, uint32_t len, uint64_t k,
-                     stream_val *out)
+/* ---- base lookups ---------------------------------------------------------------- */
+
+/* 1 found, 0 not, or EVS_ECORRUPT: the base lied (flagged for a rebuild). Readers call
+ * it under the read lock, so the flag is set atomically. */
+static int base_get(const streamtab *t, const char *name, uint32_t len, uint64_t k,
+                    stream_val *out)
 {
-    if (!t->snap || !t->snap_slots)
-        return false;
-    uint64_t mask = t->snap_slots - 1;
-    for (uint64_t i = k & mask, n = 0; n < t->snap_slots; i = (i + 1) & mask, n++) {
-        const unsigned char *s = base_slot(t, i);
-        uint64_t h = evs__get_u64(s);
-        if (h == 0)
-            return false;
-        if (h != k || evs__get_u32(s + 16) != len)
-            continue;
-        uint64_t off = evs__get_u64(s + 8);
-        if (off > t->snap->len || len > t->snap->len - off ||
-            memcmp(t->snap->base + off, name, len) != 0)
-            continue;
-        out->first_pos = evs__get_u64(s + 24);
-        out->last_pos = evs__get_u64(s + 32);
-        out->last_version = (int64_t)evs__get_u64(s + 40);
-        out->last_off = evs__get_u32(s + 20);
-        return true;
-    }
-    return false;
+    if (!t->run_n)
+        return 0;
+    int rc = evs__sidx_find(t->fb, t->runs, t->run_n, name, len, k, out);
+    if (rc < 0 && evs__lasterr_code() == EVS_ECORRUPT)
+        __atomic_store_n(&((streamtab *)t)->base_lied, 1, __ATOMIC_RELEASE);
+    return rc;
+}
+
+static bool base_lied(const streamtab *t)
+{
+    return __atomic_load_n(&t->base_lied, __ATOMIC_ACQUIRE) != 0;
 }
 
 /* ---- overlay --------------------------------------------------------------------- */
@@ -147,8 +141,44 @@ static int overlay_grow(streamtab *t)
     return 0;
 }
 
-bool evs__tab_get(const streamtab *t, const char *name, uint32_t len, uint64_t hash,
-                  stream_val *out)
+/* A new overlay entry for a stream missing from it, with the base's state b. */
+static int overlay_insert(streamtab *t, const char *name, uint32_t len, uint64_t k,
+                          const stream_val *b, bool in_base, stream_ent **out)
+{
+    /* Keep the load factor at or below 1/2 so probes stay short. */
+    if ((t->count + 1) * 2 > t->cap) {
+        int rc = overlay_grow(t);
+        if (rc < 0)
+            return rc;
+    }
+    char *copy = NULL;
+    if (len > ENT_INLINE_NAME && !(copy = evs__strndup(name, len)))
+        return evs__seterr(EVS_ENOMEM, "out of memory adding stream to the table");
+    size_t i = k & (t->cap - 1);
+    while (t->slots[i].hash)
+        i = (i + 1) & (t->cap - 1);
+    stream_ent *e = &t->slots[i];
+    e->hash = k;
+    e->name_len = (uint16_t)len;
+    e->ids_complete = false;
+    if (copy)
+        e->name.heap = copy;
+    else
+        memcpy(e->name.inl, name, len);
+    e->in_base = in_base;
+    e->first_pos = b->first_pos;
+    e->last_pos = b->last_pos;
+    e->last_version = b->last_version;
+    e->last_off = b->last_off;
+    if (!in_base)
+        t->new_count++;
+    t->count++;
+    *out = e;
+    return 0;
+}
+
+int evs__tab_get(const streamtab *t, const char *name, uint32_t len, uint64_t hash,
+                 stream_val *out)
 {
     uint64_t k = key(hash);
     const stream_ent *e = overlay_find(t, name, len, k);
@@ -157,14 +187,15 @@ bool evs__tab_get(const streamtab *t, const char *name, uint32_t len, uint64_t h
         out->last_pos = e->last_pos;
         out->last_version = e->last_version;
         out->last_off = e->last_off;
-        return true;
+        return 1;
     }
-    if (base_get(t, name, len, k, out))
-        return true;
-    out->first_pos = out->last_pos = 0;
-    out->last_version = -1;
-    out->last_off = 0;
-    return false;
+    int rc = base_get(t, name, len, k, out);
+    if (rc == 0) {
+        out->first_pos = out->last_pos = 0;
+        out->last_version = -1;
+        out->last_off = 0;
+    }
+    return rc;
 }
 
 int evs__tab_upsert(streamtab *t, const char *name, uint32_t len, uint64_t hash,
@@ -174,35 +205,13 @@ int evs__tab_upsert(streamtab *t, const char *name, uint32_t len, uint64_t hash,
     stream_ent *e = overlay_find(t, name, len, k);
     bool created = false;
     if (!e) {
-        /* Keep the load factor at or below 1/2 so probes stay short. */
-        if ((t->count + 1) * 2 > t->cap) {
-            int rc = overlay_grow(t);
-            if (rc < 0)
-                return rc;
-        }
-        char *copy = NULL;
-        if (len > ENT_INLINE_NAME && !(copy = evs__strndup(name, len)))
-            return evs__seterr(EVS_ENOMEM, "out of memory adding stream to the table");
-        size_t i = k & (t->cap - 1);
-        while (t->slots[i].hash)
-            i = (i + 1) & (t->cap - 1);
-        e = &t->slots[i];
-        e->hash = k;
-        e->name_len = (uint16_t)len;
-        e->ids_complete = false;
-        if (copy)
-            e->name.heap = copy;
-        else
-            memcpy(e->name.inl, name, len);
         stream_val b = {0, 0, -1, 0};
-        e->in_base = base_get(t, name, len, k, &b);
-        e->first_pos = b.first_pos;
-        e->last_pos = b.last_pos;
-        e->last_version = b.last_version;
-        e->last_off = b.last_off;
-        if (!e->in_base)
-            t->new_count++;
-        t->count++;
+        int found = base_get(t, name, len, k, &b);
+        if (found < 0)
+            return found;
+        int rc = overlay_insert(t, name, len, k, &b, found > 0, &e);
+        if (rc < 0)
+            return rc;
         created = true;
     }
     if (undo) {
@@ -269,7 +278,12 @@ void evs__tab_undo(streamtab *t, const tab_undo *undo)
 
 size_t evs__tab_stream_count(const streamtab *t)
 {
-    return (size_t)t->snap_count + t->new_count;
+    return (size_t)t->base_streams + t->new_count;
+}
+
+size_t evs__tab_overlay_count(const streamtab *t)
+{
+    return t->count;
 }
 
 int evs__tab_each(const streamtab *t,
@@ -278,317 +292,180 @@ int evs__tab_each(const streamtab *t,
 {
     for (size_t i = 0; i < t->cap; i++) {
         const stream_ent *e = &t->slots[i];
-        if (!e->hash)
+        if (!e->hash || e->last_version < 0)
             continue;
         stream_val v = {e->first_pos, e->last_pos, e->last_version, e->last_off};
         int rc = cb(ctx, evs__ent_name(e), e->name_len, &v);
         if (rc)
             return rc;
     }
-    for (uint64_t i = 0; t->snap && i < t->snap_slots; i++) {
-        const unsigned char *s = base_slot(t, i);
-        uint64_t h = evs__get_u64(s);
-        if (!h)
-            continue;
-        const char *name = (const char *)t->snap->base + evs__get_u64(s + 8);
-        uint32_t len = evs__get_u32(s + 16);
-        if (overlay_find(t, name, len, h))
-            continue; /* the overlay's entry is newer and was given already */
-        stream_val v = {evs__get_u64(s + 24), evs__get_u64(s + 32),
-                        (int64_t)evs__get_u64(s + 40), evs__get_u32(s + 20)};
-        int rc = cb(ctx, name, len, &v);
-        if (rc)
-            return rc;
-    }
-    return 0;
-}
-
-/* ---- snapshot files -------------------------------------------------------------- */
-
-static uint32_t store_tag(const file_backend *fb)
-{
-    return evs__crc32c(0, fb->store_id, 16);
-}
-
-/* Is every slot of the snapshot b (len bytes, header h, checksums already checked) one
- * the writer can have made: its name inside the names heap and hashing to its key, its
- * positions within what the snapshot covers, the first slot of that name where a lookup
- * probes, and as many as the header counts? The checksums only tell that the file is
- * what some writer wrote; lookups and listings read names through these offsets, so
- * nothing in a slot may send them past the file's end. */
-static bool snap_slots_sane(const unsigned char *b, size_t len, const unsigned char *h)
-{
-    uint64_t slots = evs__get_u64(h + SNAP_OFF_SLOTS), mask = slots - 1;
-    uint64_t covered = evs__get_u64(h + SNAP_OFF_COVERED);
-    uint64_t heap = SNAP_HDR_LEN + slots * SNAP_SLOT_LEN, heap_end = len - 4;
-    uint64_t count = 0, probes = 0;
-    for (uint64_t i = 0; i < slots; i++) {
-        const unsigned char *s = b + SNAP_HDR_LEN + i * SNAP_SLOT_LEN;
-        uint64_t k = evs__get_u64(s);
-        if (k == 0)
-            continue;
-        uint64_t off = evs__get_u64(s + 8);
-        uint32_t name_len = evs__get_u32(s + 16);
-        uint64_t first = evs__get_u64(s + 24), last = evs__get_u64(s + 32);
-        uint64_t version = evs__get_u64(s + 40);
-        if (name_len == 0 || name_len > EVS_MAX_STREAM_LEN || off < heap || off > heap_end ||
-            name_len > heap_end - off || key(evs__hash64(b + off, name_len)) != k ||
-            first == 0 || first > last || last > covered || version >= last)
-            return false;
-        /* A lookup walks from k's home slot to the first empty one: this slot must be on
-         * that walk, with no other slot of the same name before it. A writer's table is
-         * at most half full, so walks are short; a long one is not a writer's. */
-        for (uint64_t j = k & mask; j != i; j = (j + 1) & mask) {
-            const unsigned char *o = b + SNAP_HDR_LEN + j * SNAP_SLOT_LEN;
-            if (evs__get_u64(o) == 0 || ++probes > 16 * slots)
-                return false;
-            if (evs__get_u64(o) == k && evs__get_u32(o + 16) == name_len &&
-                memcmp(b + evs__get_u64(o + 8), b + off, name_len) == 0)
-                return false;
-        }
-        count++;
-    }
-    return count == evs__get_u64(h + SNAP_OFF_COUNT);
-}
-
-/* Map index.snap when it is whole and this store's; else *out = NULL (not an error:
- * the table is then rebuilt from the log). */
-static int snap_map(file_backend *fb, mapping **out, unsigned char h[SNAP_HDR_LEN])
-{
-    *out = NULL;
-    char path[STORE_PATH_MAX];
-    int rc = evs__path(fb, SNAP_FILE, path, sizeof path);
-    if (rc < 0)
-        return rc;
-    int fd = evs__sys.open(path, O_RDONLY, 0);
-    if (fd < 0)
+    if (!t->run_n)
         return 0;
-    struct stat st;
-    bool ok = evs__sys.fstat(fd, &st) == 0 && st.st_size >= SNAP_HDR_LEN + 4 &&
-              evs__pread_all(fd, h, SNAP_HDR_LEN, 0) == 0 &&
-              memcmp(h + SNAP_OFF_MAGIC, SNAP_MAGIC, 8) == 0 &&
-              evs__get_u32(h + SNAP_OFF_CRC) == evs__crc32c(0, h, SNAP_OFF_CRC) &&
-              evs__get_u32(h + SNAP_OFF_FMT) == EVS_FORMAT_VERSION &&
-              evs__get_u32(h + SNAP_OFF_ID) == store_tag(fb);
-    uint64_t slots = ok ? evs__get_u64(h + SNAP_OFF_SLOTS) : 0;
-    /* Divided, not multiplied: a slot count from the file must not overflow. */
-    ok = ok && slots && (slots & (slots - 1)) == 0 &&
-         slots <= ((uint64_t)st.st_size - SNAP_HDR_LEN - 4) / SNAP_SLOT_LEN;
-    void *p = MAP_FAILED;
-    if (ok)
-        p = evs__sys.mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
-    evs__sys.close(fd);
-    /* The body is checked whole before it is used: a damaged slot would otherwise give
-     * wrong versions quietly. */
-    if (p != MAP_FAILED) {
-        const unsigned char *b = p;
-        size_t body = (size_t)st.st_size - SNAP_HDR_LEN - 4;
-        if (evs__crc32c(0, b + SNAP_HDR_LEN, body) != evs__get_u32(b + st.st_size - 4) ||
-            !snap_slots_sane(b, (size_t)st.st_size, h)) {
-            evs__sys.munmap(p, (size_t)st.st_size);
-            p = MAP_FAILED;
-        }
+    sidx_iter it;
+    int rc = evs__sidx_iter_init(&it, t->runs, t->run_n);
+    uint64_t k;
+    stream_val v;
+    while (rc == 0 && (rc = evs__sidx_iter_next(&it, &k, &v)) > 0) {
+        const char *name;
+        uint32_t len;
+        if ((rc = evs__sidx_name(t->fb, k, &v, &name, &len)) < 0)
+            break;
+        if (!overlay_find(t, name, len, k)) /* else the overlay's is newer, given already */
+            rc = cb(ctx, name, len, &v);
     }
-    mapping *m = p != MAP_FAILED ? evs__calloc(1, sizeof *m) : NULL;
-    if (!m) {
-        if (p != MAP_FAILED)
-            evs__sys.munmap(p, (size_t)st.st_size);
-        evs__clearerr();
-        return 0;
-    }
-    m->base = p;
-    m->len = (size_t)st.st_size;
-    *out = m;
-    return 0;
+    evs__sidx_iter_free(&it);
+    if (rc < 0 && evs__lasterr_code() == EVS_ECORRUPT)
+        __atomic_store_n(&((streamtab *)t)->base_lied, 1, __ATOMIC_RELEASE);
+    return rc < 0 ? rc : 0;
 }
 
-static void snap_install(streamtab *t, mapping *m, const unsigned char *h)
+/* ---- the base: loading, persisting ------------------------------------------------ */
+
+static void base_install(streamtab *t, sidx_run **runs, size_t n)
 {
-    snap_unmap(t);
-    t->snap = m;
-    t->snap_slots = evs__get_u64(h + SNAP_OFF_SLOTS);
-    t->snap_count = evs__get_u64(h + SNAP_OFF_COUNT);
-    t->snap_covered = evs__get_u64(h + SNAP_OFF_COVERED);
-}
-
-/* The crc field of the record at pos, or 0 when it cannot be read. */
-static uint32_t record_crc(file_backend *fb, uint64_t pos)
-{
-    rec_view r;
-    if (pos == 0 || evs__seg_read_pos(fb, pos, false, &r) < 0) {
-        evs__clearerr();
-        return 0;
+    base_drop(t);
+    t->runs = runs;
+    t->run_n = n;
+    if (n) {
+        const sidx_run *last = runs[n - 1];
+        t->base_covered = evs__sidx_info(last)->to;
+        t->base_streams = evs__sidx_info(last)->streams;
+        t->known_pos = t->base_covered;
+        t->known_seg = evs__sidx_info(last)->next_seg;
+        t->known_off = evs__sidx_info(last)->next_off;
     }
-    return evs__get_u32((const unsigned char *)r.stream - REC_HDR_LEN + REC_OFF_CRC);
 }
 
-int evs__tab_load_snapshot(file_backend *fb)
+int evs__tab_load_base(file_backend *fb)
 {
     streamtab *t = &fb->tab;
-    unsigned char h[SNAP_HDR_LEN];
-    mapping *m;
-    int rc = snap_map(fb, &m, h);
-    if (rc < 0 || !m)
+    sidx_run **runs;
+    size_t n;
+    int rc = evs__sidx_load(fb, UINT64_MAX, &runs, &n);
+    if (rc < 0)
         return rc;
-    /* The snapshot must describe this log: the record it last covered must still be
-     * the one it saw. */
-    uint64_t covered = evs__get_u64(h + SNAP_OFF_COVERED);
-    if (covered && record_crc(fb, covered) != evs__get_u32(h + SNAP_OFF_LASTCRC)) {
-        evs__sys.munmap((void *)m->base, m->len);
-        evs__free(m);
+    if (!n) {
+        evs__free(runs);
         return 0;
     }
     overlay_free(t);
-    snap_install(t, m, h);
-    t->known_pos = t->snap_covered;
-    t->known_seg = evs__get_u64(h + SNAP_OFF_SEG);
-    t->known_off = evs__get_u64(h + SNAP_OFF_END);
+    base_install(t, runs, n);
     return 0;
 }
 
-/* After writing a snapshot of exactly the table's content, use it as the base. */
-static int snap_swap(file_backend *fb, streamtab *t)
-{
-    unsigned char h[SNAP_HDR_LEN];
-    mapping *m;
-    int rc = snap_map(fb, &m, h);
-    if (rc < 0)
-        return rc;
-    if (!m || evs__get_u64(h + SNAP_OFF_COVERED) != t->known_pos) {
-        if (m) {
-            evs__sys.munmap((void *)m->base, m->len);
-            evs__free(m);
-        }
-        return evs__seterr(EVS_EIO, "the index snapshot just written cannot be read back");
-    }
-    snap_install(t, m, h);
-    return 0;
-}
-
-int evs__tab_drop_snapshot_after(file_backend *fb, uint64_t pos)
-{
-    char path[STORE_PATH_MAX];
-    int rc = evs__path(fb, SNAP_FILE, path, sizeof path);
-    if (rc < 0)
-        return rc;
-    int fd = evs__sys.open(path, O_RDONLY, 0);
-    if (fd < 0)
-        return 0;
-    unsigned char h[SNAP_HDR_LEN];
-    bool ahead = evs__pread_all(fd, h, SNAP_HDR_LEN, 0) == 0 &&
-                 evs__get_u64(h + SNAP_OFF_COVERED) > pos;
-    evs__sys.close(fd);
-    if (ahead && evs__sys.unlink(path) < 0 && errno != ENOENT)
-        return evs__seterr_errno(errno, "cannot remove the stale '%s'", path);
-    return 0;
-}
-
-/* Reset to "nothing known": the next catch-up scans the whole log. */
+/* Reset to "nothing known": the next catch-up scans from the log's start, or from the
+ * base when it is loaded again. */
 static void tab_reset(streamtab *t)
 {
+    file_backend *fb = t->fb;
+    uint64_t distrusted_at = t->distrusted_at;
+    bool persists = t->persists;
     evs__tab_free(t);
-    evs__tab_init(t);
+    evs__tab_init(t, fb);
+    t->distrusted_at = distrusted_at;
+    t->persists = persists;
 }
 
-typedef struct snap_writer {
-    unsigned char *slots;  /* slot area of the new file */
-    uint64_t nslots;
-    evs__buf names;
-    uint64_t names_base;   /* file offset of the names heap */
-    uint64_t count;
-    int rc;
-} snap_writer;
-
-static int snap_put(void *ctx, const char *name, uint32_t len, const stream_val *v)
+/* The base was found wrong: forget it, and do not load it again until a writer has
+ * indexed past what it covered. The table is rebuilt from the whole log. */
+static void tab_distrust(streamtab *t)
 {
-    snap_writer *w = ctx;
-    uint64_t k = key(evs__hash64(name, len));
-    uint64_t mask = w->nslots - 1, i = k & mask;
-    while (evs__get_u64(w->slots + i * SNAP_SLOT_LEN))
-        i = (i + 1) & mask;
-    unsigned char *s = w->slots + i * SNAP_SLOT_LEN;
-    evs__put_u64(s, k);
-    evs__put_u64(s + 8, w->names_base + w->names.len);
-    evs__put_u32(s + 16, len);
-    evs__put_u32(s + 20, v->last_off);
-    evs__put_u64(s + 24, v->first_pos);
-    evs__put_u64(s + 32, v->last_pos);
-    evs__put_u64(s + 40, (uint64_t)v->last_version);
-    w->count++;
-    w->rc = evs__buf_append(&w->names, name, len);
-    return w->rc;
+    if (t->base_covered > t->distrusted_at)
+        t->distrusted_at = t->base_covered;
+    tab_reset(t);
+    t->loaded = true; /* loaded: with no base */
 }
 
-int evs__tab_write_snapshot(file_backend *fb, bool durable)
+int evs__tab_drop_base_after(file_backend *fb, uint64_t pos)
+{
+    int fd = evs__sidx_lock_merges(fb, true);
+    if (fd < 0)
+        return fd;
+    int rc = evs__sidx_remove(fb, pos, false);
+    evs__sidx_unlock_merges(fd);
+    return rc;
+}
+
+typedef struct persist_ent {
+    uint64_t key;
+    stream_val v;
+} persist_ent;
+
+static int persist_cmp(const void *a, const void *b)
+{
+    const persist_ent *x = a, *y = b;
+    if (x->key != y->key)
+        return x->key < y->key ? -1 : 1;
+    return x->v.first_pos < y->v.first_pos ? -1 : x->v.first_pos > y->v.first_pos;
+}
+
+/* Write run (from, to] of the overlay's streams that exist. */
+static int write_run(file_backend *fb, streamtab *t, bool durable, sidx_run **out)
+{
+    size_t n = 0;
+    persist_ent *ents = evs__calloc(t->count ? t->count : 1, sizeof *ents);
+    if (!ents)
+        return evs__seterr(EVS_ENOMEM, "out of memory writing the stream index");
+    for (size_t i = 0; i < t->cap; i++) {
+        const stream_ent *e = &t->slots[i];
+        if (e->hash && e->last_version >= 0 && e->last_pos > t->base_covered)
+            ents[n++] = (persist_ent){e->hash, {e->first_pos, e->last_pos, e->last_version,
+                                                e->last_off}};
+    }
+    qsort(ents, n, sizeof *ents, persist_cmp);
+    sidx_writer w;
+    int rc = evs__sidx_writer_open(&w, fb, t->base_covered, t->known_pos);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        if ((rc = evs__sidx_writer_add(&w, ents[i].key, &ents[i].v)) < 0)
+            evs__sidx_writer_abort(&w);
+    evs__free(ents);
+    if (rc == 0)
+        rc = evs__sidx_writer_finish(&w, t->known_seg, t->known_off, evs__tab_stream_count(t),
+                                     durable, out);
+    return rc;
+}
+
+int evs__tab_persist(file_backend *fb, bool durable)
 {
     streamtab *t = &fb->tab;
-    uint64_t n = evs__tab_stream_count(t), nslots = 64;
-    while (nslots < n * 2)
-        nslots *= 2;
-    snap_writer w = {NULL, nslots, EVS__BUF_INIT, SNAP_HDR_LEN + nslots * SNAP_SLOT_LEN, 0, 0};
-    unsigned char *file = evs__calloc(1, (size_t)w.names_base);
-    if (!file)
-        return evs__seterr(EVS_ENOMEM, "out of memory writing the index snapshot");
-    w.slots = file + SNAP_HDR_LEN;
-    int rc = evs__tab_each(t, snap_put, &w);
+    if (t->known_pos <= t->base_covered)
+        return 0;
+    /* A run from position 0 is a whole index: it replaces whatever runs there are (an
+     * index this handle found wrong, or stale), under the lock merges take. */
+    int lock_fd = -1, rc = 0;
+    if (!t->run_n) {
+        if ((lock_fd = evs__sidx_lock_merges(fb, true)) < 0)
+            return lock_fd;
+        rc = evs__sidx_remove(fb, 0, false);
+    }
+    sidx_run *run = NULL;
     if (rc == 0)
-        rc = w.rc;
+        rc = write_run(fb, t, durable, &run);
+    evs__sidx_unlock_merges(lock_fd);
     if (rc < 0)
-        goto out;
-
-    memcpy(file + SNAP_OFF_MAGIC, SNAP_MAGIC, 8);
-    evs__put_u32(file + SNAP_OFF_FMT, EVS_FORMAT_VERSION);
-    evs__put_u32(file + SNAP_OFF_ID, store_tag(fb));
-    evs__put_u64(file + SNAP_OFF_COVERED, t->known_pos);
-    evs__put_u64(file + SNAP_OFF_SEG, t->known_seg);
-    evs__put_u64(file + SNAP_OFF_END, t->known_off);
-    evs__put_u64(file + SNAP_OFF_SLOTS, nslots);
-    evs__put_u64(file + SNAP_OFF_COUNT, w.count);
-    evs__put_u32(file + SNAP_OFF_LASTCRC, record_crc(fb, t->known_pos));
-    evs__put_u32(file + SNAP_OFF_CRC, evs__crc32c(0, file, SNAP_OFF_CRC));
-
-    char path[STORE_PATH_MAX], tmp[STORE_PATH_MAX];
-    if ((rc = evs__path(fb, SNAP_FILE, path, sizeof path)) < 0 ||
-        (rc = evs__path(fb, SNAP_FILE ".tmp", tmp, sizeof tmp)) < 0)
-        goto out;
-    int fd = evs__sys.open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) {
-        rc = evs__seterr_errno(errno, "cannot create '%s'", tmp);
-        goto out;
+        return rc;
+    sidx_run **runs = evs__realloc(t->runs, (t->run_n + 1) * sizeof *runs);
+    if (!runs) {
+        evs__sidx_release(run);
+        return evs__seterr(EVS_ENOMEM, "out of memory adding a stream index run");
     }
-    unsigned char trailer[4];
-    uint32_t body_crc = evs__crc32c(0, file + SNAP_HDR_LEN, (size_t)w.names_base - SNAP_HDR_LEN);
-    evs__put_u32(trailer, evs__crc32c(body_crc, w.names.ptr, w.names.len));
-    if (evs__pwrite_all(fd, file, (size_t)w.names_base, 0) < 0 ||
-        evs__pwrite_all(fd, w.names.ptr, w.names.len, (off_t)w.names_base) < 0 ||
-        evs__pwrite_all(fd, trailer, 4, (off_t)(w.names_base + w.names.len)) < 0 ||
-        (durable && evs__datasync(fd) < 0)) {
-        rc = evs__seterr_errno(errno, "cannot write '%s'", tmp);
-        evs__sys.close(fd);
-        evs__sys.unlink(tmp);
-        goto out;
+    uint64_t streams = evs__tab_stream_count(t);
+    runs[t->run_n++] = run;
+    t->runs = runs;
+    t->base_covered = t->known_pos;
+    t->base_streams = streams;
+    /* The overlay is in the base now. Past TAB_PERSIST_STREAMS it is dropped, which
+     * bounds the writer's memory; below, it stays as the writer's cache of its working
+     * set (the next run takes only the entries that change after this one). */
+    if (t->count >= TAB_PERSIST_STREAMS) {
+        overlay_free(t);
+    } else {
+        for (size_t i = 0; i < t->cap; i++)
+            t->slots[i].in_base = true;
+        t->new_count = 0;
     }
-    evs__sys.close(fd);
-    if (evs__sys.rename(tmp, path) < 0) {
-        rc = evs__seterr_errno(errno, "cannot rename '%s'", tmp);
-        goto out;
-    }
-    if (durable)
-        (void)evs__dirsync(fb->dir); /* a lost rename only costs a longer scan at open */
-    /* The overlay stays: it is the writer's working set, and dropping it would only
-     * make the next appends to those streams copy them back from the new base. Its
-     * entries are all in the new base now. */
-    for (size_t i = 0; i < t->cap; i++)
-        t->slots[i].in_base = true;
-    t->new_count = 0;
-    rc = snap_swap(fb, t);
-    if (rc < 0)
-        tab_reset(t); /* rebuilt from the log on the next catch-up */
     evs__head_set_snap(fb, t->known_pos);
-out:
-    evs__free(file);
-    evs__buf_free(&w.names);
-    return rc;
+    return 0;
 }
 
 /* ---- catching up with the log ---------------------------------------------------- */
@@ -615,13 +492,15 @@ static int apply_record(void *ctx, seg *s, uint64_t off, const rec_view *r, bool
         /* Stepped over only when it is in its place and says whose it is; else the scan's
          * message (file, byte) names the position expected there. */
         uint64_t expected = t->known_pos ? t->known_pos + 1 : s->first_pos;
+        char why[512];
+        snprintf(why, sizeof why, "%s", evs__lasterr_msg());
+        int found = 0;
         if (r->pos == expected)
-            evs__tab_get(t, r->stream, r->stream_len, r->stream_hash, &v);
-        if (r->pos != expected || !evs__tab_header_fits(r, &v)) {
-            char why[512];
-            snprintf(why, sizeof why, "%s", evs__lasterr_msg());
+            found = evs__tab_get(t, r->stream, r->stream_len, r->stream_hash, &v);
+        if (found < 0)
+            return found;
+        if (r->pos != expected || !evs__tab_header_fits(r, &v))
             return evs__seterr(EVS_ECORRUPT, "%s (position %" PRIu64 ")", why, expected);
-        }
         evs__clearerr(); /* stepped over: readers of the record will meet its damage */
     }
     if (t->known_pos && r->pos != t->known_pos + 1 &&
@@ -637,7 +516,19 @@ static int apply_record(void *ctx, seg *s, uint64_t off, const rec_view *r, bool
         t->known_off = off + REC_ALIGN(r->len);
         return 0;
     }
-    evs__tab_get(t, r->stream, r->stream_len, r->stream_hash, &v);
+    uint64_t k = key(r->stream_hash);
+    stream_ent *e = overlay_find(t, r->stream, r->stream_len, k);
+    if (!e && r->version == 0) {
+        /* A stream's first event: new since the base, which need not be searched. */
+        stream_val fresh = {r->pos, r->pos, 0, (uint32_t)off};
+        int rc = overlay_insert(t, r->stream, r->stream_len, k, &fresh, false, &e);
+        if (rc < 0)
+            return rc;
+        goto applied;
+    }
+    int rc = evs__tab_get(t, r->stream, r->stream_len, r->stream_hash, &v);
+    if (rc < 0)
+        return rc;
     if ((int64_t)r->version != v.last_version + 1 ||
         (r->version > 0 && (r->prev_pos != v.last_pos || r->prev_off != v.last_off)))
         return evs__seterr(EVS_ECORRUPT,
@@ -646,34 +537,38 @@ static int apply_record(void *ctx, seg *s, uint64_t off, const rec_view *r, bool
                            "%" PRId64 "",
                            s->name, off, r->pos, r->version, (int)r->stream_len, r->stream,
                            v.last_version);
-    int rc = evs__tab_apply(t, r->stream, r->stream_len, r->stream_hash, r->pos, r->pos,
-                            (int64_t)r->version, (uint32_t)off, NULL);
+    rc = evs__tab_apply(t, r->stream, r->stream_len, r->stream_hash, r->pos, r->pos,
+                        (int64_t)r->version, (uint32_t)off, NULL);
     if (rc < 0)
         return rc;
+applied:
     t->known_pos = r->pos;
     t->known_seg = s->first_pos;
     t->known_off = off + REC_ALIGN(r->len);
+    /* Only at the end of an append: a run ends where a reader may start. */
+    if (t->persists && t->count >= TAB_PERSIST_STREAMS && (r->flags & REC_COMMIT) &&
+        evs__tab_persist(fb, fb->opts.sync_mode == EVS_SYNC_ALWAYS) < 0)
+        evs__clearerr(); /* a cache: the scan goes on, the next run catches up */
     return 0;
 }
 
-/* Overlay entries past which a handle switches to a newer snapshot when one exists. */
+/* Overlay entries past which a handle switches to a newer base when one exists. */
 #define OVERLAY_RELOAD 4096
 
-int evs__tab_catch_up_locked(file_backend *fb, const head_view *h)
+static int catch_up_once(file_backend *fb, const head_view *h)
 {
     streamtab *t = &fb->tab;
-    /* Another process wrote a newer snapshot: a handle whose overlay has grown uses it
-     * instead, so a long-lived reader's memory stays bounded by the snapshot period. */
-    if (t->loaded && t->count > OVERLAY_RELOAD && evs__head_snap(fb) > t->snap_covered) {
-        evs__tab_free(t);
-        evs__tab_init(t);
-    }
+    /* A writer indexed further: a handle whose overlay has grown uses the newer base
+     * instead, so a long-lived reader's memory stays bounded by how often it persists. */
+    if (t->loaded && t->count > OVERLAY_RELOAD && evs__head_snap(fb) > t->base_covered &&
+        evs__head_snap(fb) > t->distrusted_at)
+        tab_reset(t);
     if (!t->loaded) {
-        int rc = evs__tab_load_snapshot(fb);
+        int rc = evs__tab_load_base(fb);
         if (rc < 0)
             return rc;
         t->loaded = true;
-        /* A snapshot ahead of the log (the log lost its tail, or the files come from
+        /* A base ahead of the log (the log lost its tail, or the files come from
          * different backups) cannot be trusted: rebuild from the log. */
         if (t->known_pos > h->pos) {
             tab_reset(t);
@@ -703,6 +598,21 @@ int evs__tab_catch_up_locked(file_backend *fb, const head_view *h)
         t->known_seg = h->seg;
         t->known_off = SEG_HDR_LEN;
     }
+    return rc;
+}
+
+int evs__tab_catch_up_locked(file_backend *fb, const head_view *h)
+{
+    streamtab *t = &fb->tab;
+    if (base_lied(t))
+        tab_distrust(t);
+    int rc = catch_up_once(fb, h);
+    if (rc < 0 && base_lied(t)) {
+        /* The base was found wrong on the way: once more from the log alone. */
+        evs__clearerr();
+        tab_distrust(t);
+        rc = catch_up_once(fb, h);
+    }
     if (rc < 0) {
         /* Leave the table in a state that forces a full rebuild next time rather than a
          * half-applied one. */
@@ -711,17 +621,63 @@ int evs__tab_catch_up_locked(file_backend *fb, const head_view *h)
     return rc;
 }
 
+int evs__tab_catch_up_writer(file_backend *fb, const head_view *h)
+{
+    fb->tab.persists = true;
+    int rc = evs__tab_catch_up_locked(fb, h);
+    fb->tab.persists = false;
+    return rc;
+}
+
 int evs__tab_catch_up(file_backend *fb)
 {
     head_view h;
     evs__head_read(fb, &h);
     pthread_rwlock_rdlock(&fb->tab_lock);
-    bool current = fb->tab.loaded && fb->tab.known_pos >= h.pos;
+    bool current = fb->tab.loaded && fb->tab.known_pos >= h.pos && !base_lied(&fb->tab);
     pthread_rwlock_unlock(&fb->tab_lock);
     if (current)
         return 0;
     pthread_rwlock_wrlock(&fb->tab_lock);
     int rc = evs__tab_catch_up_locked(fb, &h);
     pthread_rwlock_unlock(&fb->tab_lock);
+    return rc;
+}
+
+int evs__tab_lookup(file_backend *fb, const char *name, uint32_t len, uint64_t hash,
+                    stream_val *out)
+{
+    for (int attempt = 0;; attempt++) {
+        int rc = evs__tab_catch_up(fb);
+        if (rc < 0)
+            return rc;
+        pthread_rwlock_rdlock(&fb->tab_lock);
+        rc = evs__tab_get(&fb->tab, name, len, hash, out);
+        bool lied = rc < 0 && base_lied(&fb->tab);
+        pthread_rwlock_unlock(&fb->tab_lock);
+        /* A base found wrong: the next catch-up drops it and rebuilds from the log. */
+        if (!lied || attempt > 0)
+            return rc;
+        evs__clearerr();
+    }
+}
+
+int evs__tab_resolve_locked(file_backend *fb, const head_view *h, const char *name,
+                            uint32_t len, uint64_t hash)
+{
+    if (overlay_find(&fb->tab, name, len, key(hash)))
+        return 0; /* the common case: a stream the writer has in memory */
+    stream_ent *e;
+    tab_undo undo;
+    int rc = evs__tab_upsert(&fb->tab, name, len, hash, &e, &undo);
+    if (rc < 0 && base_lied(&fb->tab)) {
+        evs__clearerr();
+        if ((rc = evs__tab_catch_up_locked(fb, h)) == 0)
+            rc = evs__tab_upsert(&fb->tab, name, len, hash, &e, &undo);
+    }
+    /* A stream that does not exist is not kept: the round may fail, and the table must
+     * not list it. Encoding finds it missing again at the cost of a filter probe. */
+    if (rc == 0 && e->last_version < 0)
+        evs__tab_undo(&fb->tab, &undo);
     return rc;
 }

@@ -20,6 +20,7 @@
 #include "head.h"
 #include "idset.h"
 #include "lock.h"
+#include "sindex.h"
 #include "streamtab.h"
 #include "sysio.h"
 #include "util.h"
@@ -159,13 +160,12 @@ int evs__file_append(evs__backend *be, const evs__batch_w *batches, size_t batch
 
 /* ---- at close ------------------------------------------------------------------------ */
 
-/* At close, leave a fresh snapshot when the tail since the last one is long, so the
- * next process that reads streams does not scan it. Best effort: never blocks. */
+/* At close, index what the stream index does not cover yet, so that the next process
+ * to read streams does not scan it. A run costs what it holds, not the store's size.
+ * Best effort: never blocks. */
 void evs__writer_snapshot_at_close(file_backend *fb)
 {
-    uint64_t weight = evs__tab_stream_count(&fb->tab) * (SNAP_SLOT_LEN * 2 + 32);
-    if (fb->readonly || atomic_load(&fb->w->poisoned) || fb->w->bytes_since_snap < (1u << 20) ||
-        fb->w->bytes_since_snap < weight)
+    if (fb->readonly || atomic_load(&fb->w->poisoned) || fb->w->bytes_since_snap == 0)
         return;
     if (evs__wlock_acquire(fb, 0) < 0) {
         evs__clearerr();
@@ -174,12 +174,14 @@ void evs__writer_snapshot_at_close(file_backend *fb)
     head_view h;
     evs__head_read(fb, &h);
     pthread_rwlock_wrlock(&fb->tab_lock);
-    if (evs__tab_catch_up_locked(fb, &h) == 0 &&
+    if (evs__tab_catch_up_writer(fb, &h) == 0 &&
         (fb->w->wfd < 0 || evs__datasync(fb->w->wfd) == 0)) {
         evs__head_set_synced(fb, h.pos);
-        (void)evs__tab_write_snapshot(fb, true);
+        (void)evs__tab_persist(fb, true);
     }
     pthread_rwlock_unlock(&fb->tab_lock);
+    evs__sidx_merge_finish(fb); /* a merge under way ends first */
+    evs__sidx_merge_tidy(fb);
     evs__wlock_release(fb);
     evs__clearerr();
 }

@@ -7,8 +7,10 @@
 # the next append to its stream gets the version after it; verify reports the damage.
 # A damaged event that is the only one of its stream is not dropped from the stream
 # table: reading the stream fails naming it. Damage to the event's stream name, link or
-# position fields (whose stream it was cannot be told) fails every stream read, naming
-# it, never cuts the stream table short.
+# position fields (whose stream it was cannot be told): with the stream index the
+# closing writer left, reads of other streams go on and a read of its stream fails
+# naming it; without the index, the table cannot be rebuilt past it and every stream
+# read fails, naming it, never cutting the stream table short.
 . "$(dirname "$0")/lib.sh"
 
 # make_store DIR [STREAM_OF_4]: 22 events, event i in s<i mod 3> (event 4 in
@@ -94,6 +96,12 @@ make_store "$d"
 rec=$(rec_off "$d" 4)
 put "$d" $((rec + 56)) '\377'
 evs read "$d" --stream s0
+expect_rc 0 "with the stream index, a read of another stream"
+evs read "$d" --stream s1
+expect_rc 5 "with the stream index, a read of the damaged event's stream"
+expect_in "position 4" "$T/err" "that read names the position"
+rm -rf "$d/stream-index"
+evs read "$d" --stream s0
 expect_rc 5 "a stream read when the damaged event's stream cannot be told"
 expect_in "byte $rec " "$T/err" "that read names the byte offset"
 expect_in "position 4" "$T/err" "that read names the position"
@@ -103,6 +111,7 @@ d=$T/position
 make_store "$d"
 rec=$(rec_off "$d" 4)
 put "$d" $((rec + 14)) '\177'
+rm -rf "$d/stream-index"
 evs streams "$d"
 expect_rc 5 "streams when the damaged event's position is damaged"
 expect_in "position 4" "$T/err" "the damaged position is named as the one expected"

@@ -161,7 +161,7 @@ static inline int fu_copy_file(const char *from, const char *to)
 }
 
 /* Copy every regular file of store directory `from` into `to`, which is removed first
- * if it exists. */
+ * if it exists, and those of its stream index folder. */
 static inline void fu_copy_store(const char *from, const char *to)
 {
     tu_rmtree(to);
@@ -174,6 +174,14 @@ static inline void fu_copy_store(const char *from, const char *to)
         fu_path(src, sizeof src, from, e->d_name);
         fu_path(dst, sizeof dst, to, e->d_name);
         struct stat st;
+        if (strcmp(e->d_name, "stream-index") == 0) {
+            char sub_from[4200], sub_to[4200]; /* the names are short: no truncation */
+            if (snprintf(sub_from, sizeof sub_from, "%.4080s/stream-index", from) > 0 &&
+                snprintf(sub_to, sizeof sub_to, "%.4080s/stream-index", to) > 0 &&
+                stat(sub_from, &st) == 0 && S_ISDIR(st.st_mode))
+                fu_copy_store(sub_from, sub_to);
+            continue;
+        }
         if (stat(src, &st) < 0 || !S_ISREG(st.st_mode))
             continue;
         if (fu_copy_file(src, dst) < 0) {
@@ -257,6 +265,15 @@ static inline void fu_remove_synced(const char *dir)
     char path[4200];
     fu_path(path, sizeof path, dir, "synced");
     assert_true(unlink(path) == 0 || errno == ENOENT);
+}
+
+/* Remove the store's stream index (a cache): an open that must recover then reads the
+ * whole log, not just what lies past the index. */
+static inline void fu_remove_index(const char *dir)
+{
+    char path[4200];
+    fu_path(path, sizeof path, dir, "stream-index");
+    tu_rmtree(path);
 }
 
 /* One record of a segment, as the tests see it. */

@@ -8,11 +8,13 @@
  * repair that was killed before it rebuilt the index), or a sealed segment's .idx is
  * cut short. Opening, verifying and reading them must end with an error or the right
  * events, never with a signal; an .idx entry that points at the wrong bytes is not
- * believed. The same for an index.snap whose checksums are right but
- * whose slots point outside it: it is not used.
+ * believed. The same for stream index runs whose checksums are right but whose counts
+ * or entries point outside them or the log: they are not used.
  */
 #define _GNU_SOURCE
 #include "faultutil.h"
+
+#include <dirent.h>
 
 #include "format.h"
 #include "util.h"
@@ -218,10 +220,41 @@ static void test_idx_entry_lies_plausibly(void **state)
     }
 }
 
-/* index.snap rewritten by `change` (then its checksums fixed, so that only the checks
- * behind them can refuse it): every stream, listed and looked up, is what the log says,
- * and verify finds the store whole. */
-static void snapshot_lie(tu_fixture *f, void (*change)(unsigned char *snap, size_t len))
+/* Every run of the stream index rewritten by `change` (then its checksums fixed, so
+ * that only the checks behind them can refuse it). */
+static void change_runs(tu_fixture *f, void (*change)(unsigned char *run, size_t len))
+{
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s/" SIDX_DIR, f->dir);
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    struct dirent *e;
+    int runs = 0;
+    while ((e = readdir(d)) != NULL) {
+        if (strlen(e->d_name) != 45)
+            continue;
+        char name[64];
+        snprintf(name, sizeof name, SIDX_DIR "/%.45s", e->d_name);
+        int64_t len = fu_file_size_in(f->dir, name);
+        assert_true(len >= 2 * SIDX_PAGE_LEN);
+        unsigned char *run = malloc((size_t)len);
+        assert_non_null(run);
+        fu_read_at(f->dir, name, 0, run, (size_t)len);
+        change(run, (size_t)len);
+        evs__put_u32(run + SIDX_OFF_CRC, evs__crc32c(0, run, SIDX_OFF_CRC));
+        for (int64_t pg = SIDX_PAGE_LEN; pg < len; pg += SIDX_PAGE_LEN)
+            evs__put_u32(run + pg + SIDX_PG_CRC, evs__crc32c(0, run + pg, SIDX_PG_CRC));
+        fu_write_at(f->dir, name, 0, run, (size_t)len);
+        free(run);
+        runs++;
+    }
+    closedir(d);
+    assert_true(runs > 0);
+}
+
+/* The index changed by `change`: every stream, listed and looked up, is what the log
+ * says, and verify finds the store whole. */
+static void index_lie(tu_fixture *f, void (*change)(unsigned char *run, size_t len))
 {
     evs_options o = tu_fast_options();
     o.segment_size = 64u << 10;
@@ -234,19 +267,9 @@ static void snapshot_lie(tu_fixture *f, void (*change)(unsigned char *snap, size
         assert_int_equal(tu_append1(s, stream, "T", json), i);
     }
     tu_fx_close(f);
-    int64_t len = fu_file_size_in(f->dir, SNAP_FILE);
-    assert_true(len > SNAP_HDR_LEN + 4);
-    unsigned char *snap = malloc((size_t)len);
-    assert_non_null(snap);
-    fu_read_at(f->dir, SNAP_FILE, 0, snap, (size_t)len);
-    change(snap, (size_t)len);
-    evs__put_u32(snap + SNAP_OFF_CRC, evs__crc32c(0, snap, SNAP_OFF_CRC));
-    evs__put_u32(snap + len - 4,
-                 evs__crc32c(0, snap + SNAP_HDR_LEN, (size_t)len - SNAP_HDR_LEN - 4));
-    fu_write_at(f->dir, SNAP_FILE, 0, snap, (size_t)len);
-    free(snap);
+    change_runs(f, change);
 
-    for (int ro = 0; ro <= 1; ro++) {
+    for (int ro = 1; ro >= 0; ro--) {
         o.flags = ro ? EVS_OPEN_READONLY : 0;
         s = tu_fx_open(f, &o);
         evs_stream_iter *it;
@@ -275,51 +298,42 @@ static void snapshot_lie(tu_fixture *f, void (*change)(unsigned char *snap, size
     }
 }
 
-/* The first used slot of a snapshot. */
-static unsigned char *first_slot(unsigned char *snap)
+/* Each entry's last event at an offset far past the end of any segment. */
+static void offset_far_past_the_end(unsigned char *run, size_t len)
 {
-    uint64_t slots = evs__get_u64(snap + SNAP_OFF_SLOTS);
-    for (uint64_t i = 0; i < slots; i++) {
-        unsigned char *sl = snap + SNAP_HDR_LEN + i * SNAP_SLOT_LEN;
-        if (evs__get_u64(sl) != 0)
-            return sl;
-    }
-    fail();
-    return NULL;
+    for (size_t i = 0; i < evs__get_u32(run + SIDX_OFF_ENTRIES) && i < SIDX_PAGE_ENTRIES &&
+                       SIDX_PAGE_LEN + (i + 1) * SIDX_ENTRY_LEN <= len;
+         i++)
+        evs__put_u32(run + SIDX_PAGE_LEN + i * SIDX_ENTRY_LEN + 32, 0xfffffff0u);
 }
 
-static void name_far_past_the_end(unsigned char *snap, size_t len)
+/* 2^32 - 1 entries: the pages the header implies are not in the file. */
+static void entry_count_too_big(unsigned char *run, size_t len)
 {
     (void)len;
-    evs__put_u64(first_slot(snap) + 8, (uint64_t)1 << 40);
+    evs__put_u32(run + SIDX_OFF_ENTRIES, UINT32_MAX);
 }
 
-static void name_offset_wraps(unsigned char *snap, size_t len)
+/* A page that says it holds more entries than a page can. */
+static void page_count_too_big(unsigned char *run, size_t len)
 {
     (void)len;
-    evs__put_u64(first_slot(snap) + 8, UINT64_MAX - 1);
+    evs__put_u32(run + SIDX_PAGE_LEN + SIDX_PG_COUNT, 100000);
 }
 
-/* 2^62 slots of 48 bytes: a multiplication would wrap to 0 and pass for a fit. */
-static void slot_count_wraps(unsigned char *snap, size_t len)
+static void test_index_offset_far_past_the_end(void **state)
 {
-    (void)len;
-    evs__put_u64(snap + SNAP_OFF_SLOTS, (uint64_t)1 << 62);
+    index_lie(*state, offset_far_past_the_end);
 }
 
-static void test_snapshot_name_far_past_the_end(void **state)
+static void test_index_entry_count_too_big(void **state)
 {
-    snapshot_lie(*state, name_far_past_the_end);
+    index_lie(*state, entry_count_too_big);
 }
 
-static void test_snapshot_name_offset_wraps(void **state)
+static void test_index_page_count_too_big(void **state)
 {
-    snapshot_lie(*state, name_offset_wraps);
-}
-
-static void test_snapshot_slot_count_wraps(void **state)
-{
-    snapshot_lie(*state, slot_count_wraps);
+    index_lie(*state, page_count_too_big);
 }
 
 int main(void)
@@ -329,9 +343,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_repair_killed_before_index, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_idx_cut_short, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_idx_entry_lies_plausibly, tu_setup, tu_teardown),
-        cmocka_unit_test_setup_teardown(test_snapshot_name_far_past_the_end, tu_setup, tu_teardown),
-        cmocka_unit_test_setup_teardown(test_snapshot_name_offset_wraps, tu_setup, tu_teardown),
-        cmocka_unit_test_setup_teardown(test_snapshot_slot_count_wraps, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_index_offset_far_past_the_end, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_index_entry_count_too_big, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_index_page_count_too_big, tu_setup, tu_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

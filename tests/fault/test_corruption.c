@@ -12,8 +12,8 @@
  *   (c) a record in the tail with the head page from another boot: the old page says
  *       that record was synced, so open fails with EVS_ECORRUPT naming file and offset
  *       and changes nothing;
- *   (d) the head file deleted and valid records after the damage: open fails with
- *       EVS_ECORRUPT and deletes nothing;
+ *   (d) the head file (and the stream index) deleted and valid records after the
+ *       damage: open fails with EVS_ECORRUPT and deletes nothing;
  *   (e) a segment header's magic: evs_verify reports it; an open that has to recover
  *       through it fails instead of dropping the segments;
  *   (f) evstore.meta: EVS_ECORRUPT or EVS_EFORMAT naming the file.
@@ -443,6 +443,9 @@ static void damage_head_deleted(void **state, int si, long index)
                  r.off);
     fu_damage(fx->dir, name, r.data_off + 1, 0x20);
     fu_remove_head(fx->dir);
+    /* Without the stream index, recovery reads the whole log, through the damage. (With
+     * it, recovery starts past what the index covers, and the reads report the damage.) */
+    fu_remove_index(fx->dir);
 
     check_open_refused(fx, name, r.off);
 }
@@ -491,6 +494,7 @@ static void segment_magic_recovering(void **state, bool head_deleted)
         fu_remove_head(fx->dir);
     else
         fu_fake_reboot(fx->dir);
+    fu_remove_index(fx->dir); /* recovery then reads through the damaged segment */
     check_open_refused(fx, name, -1);
 }
 

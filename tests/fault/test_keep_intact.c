@@ -89,7 +89,7 @@ static fixture *build_store(void **state, const char *tag)
     tu_tmpdir(fx->dir, sizeof fx->dir, tag);
     evs_options o = tu_fast_options();
     o.segment_size = 64u << 10;
-    o.checkpoint_bytes = 32u << 10; /* so that index.snap exists */
+    o.checkpoint_bytes = 32u << 10; /* so that the stream index has runs */
     evs_store *s;
     assert_evs_ok(evs_open(&s, fx->dir, &o));
     for (int k = 0; k < STREAMS; k++)

@@ -16,7 +16,7 @@
  *   - the first record, and the first segment's header: the log is left empty and
  *     appends start again at position 1;
  *   - an unfinished append at the end with no head page: cut, nothing committed lost;
- *   - index.snap damaged: a cache, so no damage: repair changes nothing.
+ *   - the stream index damaged: a cache, so no damage: repair changes nothing.
  * After each repair: the store opens, evs_verify passes, every kept event is the one
  * appended, and appends continue at the next position. A healthy store is not changed
  * at all. Repair refuses with EVS_EBUSY while a handle of this or another process has
@@ -31,6 +31,7 @@
 #include "faultutil.h"
 #include "util.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -71,7 +72,7 @@ static evs_options store_options(void)
 {
     evs_options o = tu_fast_options();
     o.segment_size = 64u << 10;
-    o.checkpoint_bytes = 32u << 10; /* so that index.snap exists */
+    o.checkpoint_bytes = 32u << 10; /* so that the stream index has runs */
     return o;
 }
 
@@ -531,14 +532,33 @@ static void test_unfinished_append(void **state)
     check_repaired(fx, first - 1);
 }
 
-/* index.snap is a cache (docs/DESIGN.md, invariant 1): damage to it is no damage to the store.
- * Both verifies pass (the table is rebuilt from the log), and repair changes nothing. */
+/* The name (under the store) of a run of its stream index, into buf. */
+static void some_index_run(const char *dir, char *buf, size_t len)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/stream-index", dir);
+    DIR *d = opendir(path);
+    fu_check(d != NULL);
+    struct dirent *e;
+    buf[0] = '\0';
+    while ((e = readdir(d)) != NULL)
+        if (strlen(e->d_name) == 45)
+            snprintf(buf, len, "stream-index/%.45s", e->d_name);
+    closedir(d);
+    fu_check(buf[0] != '\0');
+}
+
+/* The stream index is a cache (docs/DESIGN.md, invariant 1): damage to it is no damage to
+ * the store. Both verifies pass (the table is rebuilt from the log), and repair changes
+ * nothing. */
 static void test_damaged_snapshot_is_no_damage(void **state)
 {
     fixture *fx = build_store(state, "repair-snap");
-    fu_check(fu_file_size_in(fx->dir, "index.snap") > 64);
-    fu_set_where("a byte of index.snap's slots");
-    fu_damage(fx->dir, "index.snap", 64 + 8, 0x40);
+    char run[64];
+    some_index_run(fx->dir, run, sizeof run);
+    fu_check(fu_file_size_in(fx->dir, run) > 4096);
+    fu_set_where("a byte of %s's first page", run);
+    fu_damage(fx->dir, run, 4096 + 8, 0x40);
     static char before[16384], after[16384];
     fingerprint(fx->dir, before, sizeof before);
     evs_repair_report *rep = repair(fx, false, 0);

@@ -1,21 +1,22 @@
 /*
  * test_index_rebuild.c - the stream index is a cache of the log (docs/DESIGN.md, invariant 1):
- * whatever happens to index.snap, a reopened store answers exactly as before.
+ * whatever happens to its runs (stream-index/), a reopened store answers exactly as before.
  *
  * One store of 3000 streams and 60000 events is built with a small checkpoint_bytes so
- * that index.snap exists; a copy of an older index.snap is kept, and a second store
- * with the same stream names provides a foreign one. Each test then replaces
- * index.snap - (a) deleted, (b) garbage, (c) cut to 10 bytes, (d) another store's, (e)
- * an older one of this store (stale), (f) the right header over a damaged slot area -
- * or deletes the .idx offset indexes (g), reopens, and checks every stream's info, the
- * stream listings, reads of sample streams, evs_stat, that evs_verify passes, and that
- * expected-version checks see the true stream versions.
+ * that the index has runs; a copy of the index as it was halfway is kept, and a second
+ * store with the same stream names provides a foreign one. Each test then replaces the
+ * index - (a) deleted, (b) garbage, (c) runs cut to 10 bytes, (d) another store's, (e)
+ * an older one of this store (stale), (f) the right headers and page checksums over
+ * entries that lie - or deletes the .idx offset indexes (g), reopens, and checks every
+ * stream's info, the stream listings, reads of sample streams, evs_stat, that
+ * evs_verify passes, and that expected-version checks see the true stream versions.
  */
 #include "testutil.h"
 
 #include <dirent.h>
 #include <inttypes.h>
 #include <stdbool.h>
+#include <unistd.h>
 
 #define NSTREAMS 3000
 #define NEVENTS  60000
@@ -38,12 +39,11 @@ typedef struct world {
     int sample[NSAMPLE]; /* streams whose positions are kept */
     int64_t *sample_pos[NSAMPLE];
     size_t sample_n[NSAMPLE];
-    unsigned char *snap; /* index.snap as the build left it */
-    size_t snap_len;
-    unsigned char *old_snap; /* index.snap as it was halfway */
-    size_t old_snap_len;
-    unsigned char *other_snap;
-    size_t other_snap_len;
+    char index[4200];     /* the store's stream-index folder */
+    char final_idx[4200]; /* a copy of it as the build left it */
+    char half_idx[4200];  /* as it was halfway */
+    char other_idx[4200]; /* the other store's */
+    bool have_half;
 } world;
 
 static uint64_t rng_state = 0x9E3779B97F4A7C15ULL;
@@ -108,17 +108,41 @@ static void put_u64(unsigned char *p, uint64_t v)
         p[i] = (unsigned char)(v >> (8 * i));
 }
 
-/* index.snap header fields (src/file/format.h): covered position at 16, slot count
- * at 40; slots of 48 bytes from byte 64, last_version at +40 in a slot. */
-#define SNAP_COVERED 16
-#define SNAP_SLOTS   40
-#define SNAP_HDR     64
-#define SLOT_LEN     48
-#define SLOT_LASTVER 40
+/* Stream index runs (src/file/format.h): entries of 40 bytes in pages of 4096 bytes
+ * after a header page; an entry's last position at +16, last version at +24; a page's
+ * entry count at 4080, its CRC32C of bytes [0,4092) at 4092. */
+#define RUN_PAGE     4096
+#define RUN_ENT      40
+#define RUN_PG_COUNT 4080
+#define RUN_PG_CRC   4092
 
-static int64_t snap_covered_of(const unsigned char *snap, size_t len)
+/* Replace folder `to` by a copy of folder `from` (none: `to` is removed). */
+static void copy_dir(const char *from, const char *to)
 {
-    return snap && len >= SNAP_HDR ? (int64_t)get_u64(snap + SNAP_COVERED) : 0;
+    char cmd[9000];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' && { [ ! -d '%s' ] || cp -a '%s' '%s'; }", to, from,
+             from, to);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* Call fn on every run file of folder dir; returns how many. */
+static int each_run(const char *dir, void (*fn)(const world *w, const char *path), const world *w)
+{
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    struct dirent *e;
+    int n = 0;
+    while ((e = readdir(d)) != NULL) {
+        size_t len = strlen(e->d_name);
+        if (len < 5 || strcmp(e->d_name + len - 4, ".run") != 0)
+            continue;
+        char path[8400];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        fn(w, path);
+        n++;
+    }
+    closedir(d);
+    return n;
 }
 
 /* ---- building ----------------------------------------------------------------------- */
@@ -168,10 +192,9 @@ static void build(world *w)
         assert_evs_ok(evs_append(&r, s, name, expected, in, n));
         note(w, st, &r);
         total += (int64_t)n;
-        if (!w->old_snap && total >= NEVENTS / 2) {
-            char path[4200];
-            path_of(path, sizeof path, w->dir, "index.snap");
-            w->old_snap = slurp(path, &w->old_snap_len);
+        if (!w->have_half && total >= NEVENTS / 2) {
+            copy_dir(w->index, w->half_idx);
+            w->have_half = true;
         }
     }
     assert_evs_ok(evs_close(s));
@@ -194,8 +217,8 @@ static void build_other(world *w)
     }
     assert_evs_ok(evs_close(s));
     char path[4400];
-    path_of(path, sizeof path, w->other, "index.snap");
-    w->other_snap = slurp(path, &w->other_snap_len);
+    path_of(path, sizeof path, w->other, "stream-index");
+    copy_dir(path, w->other_idx);
 }
 
 static int group_setup(void **state)
@@ -215,23 +238,23 @@ static int group_setup(void **state)
         if (!w->sample_pos[k])
             return -1;
     }
+    path_of(w->index, sizeof w->index, w->dir, "stream-index");
+    snprintf(w->final_idx, sizeof w->final_idx, "%s-final-index", w->dir);
+    snprintf(w->half_idx, sizeof w->half_idx, "%s-half-index", w->dir);
+    snprintf(w->other_idx, sizeof w->other_idx, "%s-other-index", w->dir);
     build(w);
     build_other(w);
-    char path[4200];
-    path_of(path, sizeof path, w->dir, "index.snap");
-    w->snap = slurp(path, &w->snap_len);
-    /* The scenarios need all three snapshots, each covering part of its log. */
-    if (!w->snap || !w->old_snap || !w->other_snap) {
-        print_error("index.snap missing: final %p, halfway %p, other store %p\n", (void *)w->snap,
-                    (void *)w->old_snap, (void *)w->other_snap);
+    copy_dir(w->index, w->final_idx);
+    /* The scenarios need all three indexes. */
+    DIR *d[3] = {opendir(w->final_idx), opendir(w->half_idx), opendir(w->other_idx)};
+    bool ok = d[0] && d[1] && d[2];
+    for (int i = 0; i < 3; i++)
+        if (d[i])
+            closedir(d[i]);
+    if (!ok) {
+        print_error("a stream index is missing: final, halfway or the other store's\n");
         return -1;
     }
-    int64_t c_final = snap_covered_of(w->snap, w->snap_len);
-    int64_t c_old = snap_covered_of(w->old_snap, w->old_snap_len);
-    print_message("index.snap covers %" PRId64 " of %d events; the older one %" PRId64 "\n",
-                  c_final, NEVENTS, c_old);
-    if (c_old <= 0 || c_old >= c_final || c_final > NEVENTS)
-        return -1;
     return 0;
 }
 
@@ -240,21 +263,16 @@ static int group_teardown(void **state)
     world *w = *state;
     for (int k = 0; k < NSAMPLE; k++)
         free(w->sample_pos[k]);
-    free(w->snap);
-    free(w->old_snap);
-    free(w->other_snap);
-    tu_cleanup(w->dir); /* the other store sits in the same temporary directory */
+    tu_cleanup(w->dir); /* the other store and the copies sit in the same temporary directory */
     free(w);
     return 0;
 }
 
-/* Each scenario starts from the store as built, index.snap included. */
+/* Each scenario starts from the store as built, its index included. */
 static int setup(void **state)
 {
     world *w = *state;
-    char path[4200];
-    path_of(path, sizeof path, w->dir, "index.snap");
-    spit(path, w->snap, w->snap_len);
+    copy_dir(w->final_idx, w->index);
     return 0;
 }
 
@@ -402,70 +420,71 @@ static void check_world(world *w)
     w->store = NULL;
 }
 
-static void snap_path(const world *w, char *buf, size_t len)
-{
-    path_of(buf, len, w->dir, "index.snap");
-}
-
 /* ---- scenarios ---------------------------------------------------------------------- */
 
 static void test_intact(void **state)
 {
-    check_world(*state); /* the baseline: the snapshot as written */
+    check_world(*state); /* the baseline: the index as written */
     check_world(*state); /* and again: opening changed nothing */
 }
 
 static void test_snap_deleted(void **state)
 {
     world *w = *state;
-    char path[4200];
-    snap_path(w, path, sizeof path);
-    assert_int_equal(unlink(path), 0);
+    copy_dir("/nonexistent-folder", w->index);
     check_world(w);
+}
+
+static void garbage(const world *w, const char *path)
+{
+    (void)w;
+    size_t len;
+    unsigned char *junk = slurp(path, &len);
+    assert_non_null(junk);
+    for (size_t i = 0; i < len; i++)
+        junk[i] = (unsigned char)rnd();
+    spit(path, junk, len);
+    free(junk);
 }
 
 static void test_snap_garbage(void **state)
 {
     world *w = *state;
-    char path[4200];
-    snap_path(w, path, sizeof path);
-    unsigned char *junk = malloc(w->snap_len);
-    assert_non_null(junk);
-    for (size_t i = 0; i < w->snap_len; i++)
-        junk[i] = (unsigned char)rnd();
-    spit(path, junk, w->snap_len);
-    free(junk);
+    assert_true(each_run(w->index, garbage, w) > 0);
     check_world(w);
+}
+
+static size_t cut_to;
+
+static void cut(const world *w, const char *path)
+{
+    (void)w;
+    assert_int_equal(truncate(path, (off_t)cut_to), 0);
 }
 
 static void test_snap_truncated(void **state)
 {
     world *w = *state;
-    char path[4200];
-    snap_path(w, path, sizeof path);
-    spit(path, w->snap, 10);
-    check_world(w);
-    spit(path, w->snap, 0); /* and empty */
-    check_world(w);
-    spit(path, w->snap, SNAP_HDR + SLOT_LEN * 3); /* header and a few slots */
-    check_world(w);
+    static const size_t lens[] = {10, 0, RUN_PAGE + RUN_ENT * 3}; /* and a few entries */
+    for (size_t i = 0; i < sizeof lens / sizeof *lens; i++) {
+        copy_dir(w->final_idx, w->index);
+        cut_to = lens[i];
+        assert_true(each_run(w->index, cut, w) > 0);
+        check_world(w);
+    }
 }
 
 static void test_snap_from_other_store(void **state)
 {
     world *w = *state;
-    char path[4200];
-    snap_path(w, path, sizeof path);
-    spit(path, w->other_snap, w->other_snap_len);
+    copy_dir(w->other_idx, w->index);
     check_world(w);
 }
 
 static void test_snap_stale(void **state)
 {
     world *w = *state;
-    char path[4200];
-    snap_path(w, path, sizeof path);
-    spit(path, w->old_snap, w->old_snap_len);
+    copy_dir(w->half_idx, w->index);
     check_world(w);
 }
 
@@ -491,62 +510,82 @@ static void test_idx_deleted(void **state)
     check_world(w);
 }
 
-/* Add one to the last_version of the snapshot's slots; only of the streams that the
- * log's tail (past the snapshot) does not touch when `quiet`. Returns the count. */
-static int damage_slots(const world *w, unsigned char *snap, size_t len, bool quiet)
+/* Entries changed with their pages' checksums fixed: each entry of a stream with
+ * version >= 1 gets the next version (a well-formed entry, a lie). With `quiet`, only
+ * entries that still describe a stream's last event. */
+static bool quiet_only;
+static int lies_told;
+
+/* CRC32C (Castagnoli, reflected 0x82F63B78), bit by bit: docs/FORMAT.md's checksum. */
+static uint32_t crc32c(const unsigned char *p, size_t len)
 {
-    uint64_t slots = get_u64(snap + SNAP_SLOTS);
-    int64_t covered = snap_covered_of(snap, len);
-    assert_true(SNAP_HDR + slots * SLOT_LEN <= len);
-    int changed = 0;
-    for (uint64_t i = 0; i < slots; i++) {
-        unsigned char *slot = snap + SNAP_HDR + i * SLOT_LEN;
-        if (get_u64(slot) == 0)
-            continue;
-        uint64_t name_off = get_u64(slot + 8);
-        uint32_t name_len = (uint32_t)(get_u64(slot + 16) & 0xFFFFFFFFu);
-        assert_true(name_len > 3 && name_off + name_len <= len);
-        int st = 0; /* "st-N", not NUL-terminated */
-        for (uint32_t k = 3; k < name_len; k++)
-            st = st * 10 + (snap[name_off + k] - '0');
-        assert_true(st >= 0 && st < NSTREAMS);
-        if (quiet && w->st[st].last_pos > covered)
-            continue;
-        put_u64(slot + SLOT_LASTVER, get_u64(slot + SLOT_LASTVER) + 1);
-        changed++;
+    uint32_t c = 0xFFFFFFFFu;
+    for (size_t i = 0; i < len; i++) {
+        c ^= p[i];
+        for (int k = 0; k < 8; k++)
+            c = (c >> 1) ^ (0x82F63B78u & (0u - (c & 1)));
     }
-    return changed;
+    return c ^ 0xFFFFFFFFu;
 }
 
-/* The header is right (its CRC covers only the header) but the slots are not: every
- * stream's last_version is off by one. A damaged snapshot must not change answers. */
+static void put_u32le(unsigned char *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static bool is_a_last_pos(const world *w, uint64_t pos)
+{
+    for (int i = 0; i < NSTREAMS; i++)
+        if ((uint64_t)w->st[i].last_pos == pos)
+            return true;
+    return false;
+}
+
+static void lie_in(const world *w, const char *path)
+{
+    size_t len;
+    unsigned char *run = slurp(path, &len);
+    assert_non_null(run);
+    for (size_t pg = RUN_PAGE; pg + RUN_PAGE <= len; pg += RUN_PAGE) {
+        unsigned char *p = run + pg;
+        uint32_t n = (uint32_t)(get_u64(p + RUN_PG_COUNT) & 0xFFFFFFFFu);
+        if (n > (RUN_PG_COUNT / RUN_ENT))
+            continue; /* a page of the filter */
+        for (uint32_t i = 0; i < n; i++) {
+            unsigned char *e = p + i * RUN_ENT;
+            uint64_t last = get_u64(e + 16), version = get_u64(e + 24);
+            if (version == 0 || version + 1 >= last || (quiet_only && !is_a_last_pos(w, last)))
+                continue;
+            put_u64(e + 24, version + 1);
+            lies_told++;
+        }
+        put_u32le(p + RUN_PG_CRC, crc32c(p, RUN_PG_CRC));
+    }
+    spit(path, run, len);
+    free(run);
+}
+
+/* Every page checksum right, but stream versions off by one: answers must not change. */
 static void test_snap_slots_damaged(void **state)
 {
     world *w = *state;
-    char path[4200];
-    snap_path(w, path, sizeof path);
-    unsigned char *bad = malloc(w->snap_len);
-    assert_non_null(bad);
-    memcpy(bad, w->snap, w->snap_len);
-    assert_true(damage_slots(w, bad, w->snap_len, false) > 100);
-    spit(path, bad, w->snap_len);
-    free(bad);
+    quiet_only = false;
+    lies_told = 0;
+    each_run(w->index, lie_in, w);
+    assert_true(lies_told > 100);
     check_world(w);
 }
 
-/* The same damage, limited to streams the tail does not touch: the tail scan cannot
- * notice it, so only a check of the snapshot itself can. */
+/* The same lie, limited to entries of streams' last events: no scan of a tail can
+ * notice it, only the check of each entry against the log. */
 static void test_snap_slots_damaged_quietly(void **state)
 {
     world *w = *state;
-    char path[4200];
-    snap_path(w, path, sizeof path);
-    unsigned char *bad = malloc(w->snap_len);
-    assert_non_null(bad);
-    memcpy(bad, w->snap, w->snap_len);
-    assert_true(damage_slots(w, bad, w->snap_len, true) > 100);
-    spit(path, bad, w->snap_len);
-    free(bad);
+    quiet_only = true;
+    lies_told = 0;
+    each_run(w->index, lie_in, w);
+    assert_true(lies_told > 100);
     check_world(w);
 }
 
