@@ -102,6 +102,9 @@ typedef struct suite_driver {
     int (*reopen)(void **db, const char *dir);
     /* W6's first query on a store just opened: its last position. */
     int (*head)(void *db, int64_t *pos);
+    /* W6/W7 "read one": stream `stream`'s last version (-1: none), from a store just
+     * opened, and its events read (payloads touched). NULL: not measured. */
+    int (*read_one)(void *db, const char *stream, int64_t *last_version);
     /* Fill a store fast, unmeasured: like append_batch, but with up to 10,000 events,
      * and each ev.expect is the stream's true last version, which the driver may use
      * without checking it. NULL: the runner uses append_batch. */
@@ -213,13 +216,16 @@ void suite_model_event(const suite_model *m, size_t i, suite_ev *out);
  * generator also keeps what a full read and each W9 filter must return. */
 typedef struct suite_gen {
     const suite_model *m;
-    char (*names)[24];     /* the streams, SUITE_RARE_CATEGORY ones included */
+    char (*names)[24];     /* suite_gen_streams streams, SUITE_RARE_CATEGORY ones included */
     int64_t *last_version; /* per stream, -1 before its first event */
     uint64_t rng;
     uint64_t next; /* index of the next event */
     suite_sum all, rare_type, rare_category;
 } suite_gen;
 
+/* Streams the generator of the large stores spreads events over (default SUITE_STREAMS;
+ * --large-streams). */
+extern uint64_t suite_gen_streams;
 int suite_gen_init(suite_gen *g, const suite_model *m, uint64_t seed);
 int suite_gen_copy(suite_gen *dst, const suite_gen *src); /* dst uninitialised */
 void suite_gen_free(suite_gen *g);
@@ -264,6 +270,8 @@ long suite_rss_anon_kib(long pid);
 
 /* The roles children run (suite_memory.c, suite_latency.c). */
 int suite_memory_child(int argc, char **argv);
+/* The W7 "read one" child: ENGINE DIR STREAM. */
+int suite_read_one_child(int argc, char **argv);
 int suite_latency_child(int argc, char **argv);
 
 /* ---- reporting (suite_report.c) and physical limits (suite_phys.c) ---- */

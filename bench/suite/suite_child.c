@@ -98,6 +98,8 @@ int suite_child_main(int argc, char **argv)
 {
     if (argc >= 1 && !strcmp(argv[0], "replay"))
         return suite_memory_child(argc - 1, argv + 1);
+    if (argc >= 1 && !strcmp(argv[0], "one"))
+        return suite_read_one_child(argc - 1, argv + 1);
     if (argc >= 1 && !strcmp(argv[0], "subscribe"))
         return suite_latency_child(argc - 1, argv + 1);
     fprintf(stderr, "suite: unknown child role\n");

@@ -49,6 +49,31 @@ static int ev_head(void *db, int64_t *pos)
     return *pos >= 0 ? SUITE_OK : fail("head", (int)*pos);
 }
 
+static int ev_read_one(void *db, const char *stream, int64_t *last_version)
+{
+    evs_stream_info info;
+    int rc = evs_stream_get(&info, db, stream);
+    if (rc < 0)
+        return fail("stream info", rc);
+    evs_query q = EVS_QUERY_INIT;
+    q.stream = stream;
+    evs_cursor *c;
+    if ((rc = evs_cursor_open(&c, db, &q)) < 0)
+        return fail("cursor", rc);
+    evs_event ev;
+    int64_t n = 0;
+    uint64_t sum = 0;
+    while ((rc = evs_cursor_next(&ev, c)) > 0) {
+        sum += suite_touch(ev.data, ev.data_len);
+        n++;
+    }
+    evs_cursor_close(c);
+    if (rc < 0)
+        return fail("read one stream", rc);
+    *last_version = info.last_version;
+    return n == info.last_version + 1 && sum != 1 ? SUITE_OK : SUITE_ERR;
+}
+
 /* The store handle is thread-safe: every thread shares it. */
 static int ev_conn_open(void **conn, void *db)
 {
@@ -168,6 +193,7 @@ const suite_driver suite_evstore_driver = {
     .close = ev_close,
     .reopen = ev_reopen,
     .head = ev_head,
+    .read_one = ev_read_one,
     .filtered = ev_filtered,
     .feed = &suite_evstore_feed,
 };

@@ -179,6 +179,36 @@ static double m_w9_cat_ix(engine *e, int rep)
     return suite_w9_filtered(e, &f_cat_ix, cur_events, &cur_gen.rare_category);
 }
 
+/* W6/W7 "read one": a stream of the large store that has events, and the 10-event
+ * store's first stream, with their last versions. */
+static char one_stream[24], tiny_stream[24];
+static int64_t one_version, tiny_version;
+
+static void pick_streams(void)
+{
+    for (uint64_t k = 777 % suite_gen_streams;; k = (k + 1) % suite_gen_streams)
+        if (cur_gen.last_version[k] >= 0) {
+            snprintf(one_stream, sizeof one_stream, "%s", cur_gen.names[k]);
+            one_version = cur_gen.last_version[k];
+            return;
+        }
+}
+
+static int has_read_one(const engine *e)
+{
+    return e->d->read_one != NULL;
+}
+
+static double m_w6_one(engine *e, int rep)
+{
+    return suite_w6_read_one(e, rep, one_stream, one_version, tiny_stream, tiny_version);
+}
+
+static double m_w7_one(engine *e, int rep)
+{
+    return suite_w7_read_one(e, rep, one_stream, one_version);
+}
+
 /* W6 and W7 at the current size. Names carry the size ("W6-open-1M"). */
 static void measure_size(int w6, int w7)
 {
@@ -211,6 +241,32 @@ static void measure_size(int w6, int w7)
         suite_phase(&m6, cfg.reps);
     if (w7) /* memory is no noisy figure: one repetition */
         suite_phase(&m7, 1);
+    /* Open + read one stream, at this many streams (--large-streams). */
+    char streams[24], one[96], one_tiny[64], one_rss[96], one_base[64];
+    suite_size_label(suite_gen_streams, streams, sizeof streams);
+    snprintf(one, sizeof one, "W6-read-one-%s-%s-streams", sz, streams);
+    snprintf(one_tiny, sizeof one_tiny, "W6-read-one-10-vs-%s", sz);
+    snprintf(one_rss, sizeof one_rss, "W7-read-one-RssAnon-%s-%s-streams", sz, streams);
+    snprintf(one_base, sizeof one_base, "W7-read-one-base-%s", sz);
+    const suite_measure m6one = {.name = one,
+                                 .unit = "us",
+                                 .run = m_w6_one,
+                                 .aux_name = {one_tiny},
+                                 .aux_unit = {"us"},
+                                 .applies = has_read_one,
+                                 .on_failure = SUITE_FAIL_LARGE},
+                        m7one = {.name = one_rss,
+                                 .unit = "MiB",
+                                 .run = m_w7_one,
+                                 .aux_name = {one_base},
+                                 .aux_unit = {"MiB"},
+                                 .applies = has_read_one,
+                                 .on_failure = SUITE_FAIL_LARGE};
+    pick_streams();
+    if (w6)
+        suite_phase(&m6one, cfg.reps);
+    if (w7)
+        suite_phase(&m7one, 1);
 }
 
 static void measure_filters(void)
@@ -274,6 +330,19 @@ void suite_large_run(void)
     if (!n || !enough_space(n) || suite_gen_init(&cur_gen, &model, GEN_SEED) != 0)
         return;
     cur_events = 0;
+    /* The 10-event store's first stream and its version there: the generator's start. */
+    suite_gen g;
+    suite_ev ev;
+    if (suite_gen_copy(&g, &cur_gen) != 0)
+        return;
+    suite_gen_next(&g, &ev);
+    snprintf(tiny_stream, sizeof tiny_stream, "%s", ev.stream);
+    for (int i = 1; i < 10; i++)
+        suite_gen_next(&g, &ev);
+    for (uint64_t k = 0; k < suite_gen_streams; k++)
+        if (!strcmp(g.names[k], tiny_stream))
+            tiny_version = g.last_version[k];
+    suite_gen_free(&g);
     fprintf(stderr, "suite: W6, W7, W9: filling the large stores ...\n");
     for (int i = 0; i < nengines; i++) {
         engine *e = &engines[i];

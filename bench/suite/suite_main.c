@@ -3,7 +3,7 @@
  * SQLite, LMDB and PostgreSQL on the same workloads and the same events, in one run.
  *
  *   evs_bench_suite [--quick] [--events N] [--reps R] [--seconds S] [--payload 100|1024]
- *                   [--large N] [--engines evstore,sqlite,lmdb,pg,evsqlite]
+ *                   [--large N] [--large-streams N] [--engines evstore,sqlite,lmdb,pg,evsqlite]
  *                   [--workloads W1,W2,W3,W4,W5,W6,W7,W8,W9,W10] [--dir DIR]
  *
  * Workloads (issue 6): W1 bulk append in batches of 1,000, one sync per batch (W1u: the
@@ -439,7 +439,7 @@ static int usage(const char *argv0)
 {
     fprintf(stderr,
             "usage: %s [--quick] [--events N] [--reps R] [--seconds S] [--payload 100|1024]\n"
-            "       [--large N] [--engines evstore,sqlite,lmdb,pg,evsqlite]\n"
+            "       [--large N] [--large-streams N] [--engines evstore,sqlite,lmdb,pg,evsqlite]\n"
             "       [--workloads W1,W2,W3,W4,W5,W6,W7,W8,W9,W10] [--dir DIR]\n"
             "exit status: 0 done; 1 a peer's driver under 80%% of its reference driver's rate\n"
             "(bench/ref; judged from 1,000,000 events on), or the run could not start;\n"
@@ -458,6 +458,7 @@ static int parse_args(int argc, char **argv)
                    .payload = 100,
                    .seq_bytes = 256u << 20,
                    .large = 10000000,
+                   .large_streams = SUITE_STREAMS,
                    .w8_events = 10000,
                    .w8_gap_us = 200,
                    .base = "/tmp"};
@@ -482,6 +483,8 @@ static int parse_args(int argc, char **argv)
             cfg.payload = strtoul(v, NULL, 10);
         else if (!strcmp(a, "--large"))
             cfg.large = strtoull(v, NULL, 10);
+        else if (!strcmp(a, "--large-streams"))
+            cfg.large_streams = strtoull(v, NULL, 10);
         else if (!strcmp(a, "--engines"))
             cfg.engines = v;
         else if (!strcmp(a, "--workloads"))
@@ -492,8 +495,10 @@ static int parse_args(int argc, char **argv)
             return usage(argv[0]);
     }
     if (cfg.events < 1 || cfg.reps < 1 || cfg.reps > MAX_REPS || cfg.w2_seconds <= 0 ||
-        cfg.payload < 100 || cfg.payload > 65536 || cfg.large < 1000)
+        cfg.payload < 100 || cfg.payload > 65536 || cfg.large < 1000 || cfg.large_streams < 1000 ||
+        cfg.large_streams > 100000000)
         return usage(argv[0]);
+    suite_gen_streams = cfg.large_streams;
     return 0;
 }
 

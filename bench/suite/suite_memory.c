@@ -77,3 +77,47 @@ int suite_memory_child(int argc, char **argv)
            (unsigned long long)sum.checksum, base, end, server, t);
     return fflush(stdout) == 0 ? 0 : 1;
 }
+
+/* W7 "read one": a fresh process opens the large store, reads one stream whole and
+ * reports its RssAnon before opening and at the end, before closing: what a process
+ * that serves one aggregate costs, whatever the number of streams in the store. */
+double suite_w7_read_one(engine *e, int rep, const char *stream, int64_t want)
+{
+    const char *const args[] = {"one", e->d->name, e->large_dir, stream, NULL};
+    suite_child c;
+    char line[256];
+    if (suite_child_start(&c, args) != 0) {
+        perror("suite: W7 read-one child");
+        return -1;
+    }
+    int got = suite_child_line(&c, line, sizeof line);
+    int ok = suite_child_finish(&c) == 0 && got == 0;
+    long long version;
+    long base, end;
+    if (!ok || sscanf(line, "%lld %ld %ld", &version, &base, &end) != 3 || version != want) {
+        fprintf(stderr, "suite: %s: W7 read-one child failed\n", e->d->name);
+        return -1;
+    }
+    e->aux[0][rep] = base / KIB_PER_MIB;
+    return end / KIB_PER_MIB;
+}
+
+/* The child: ENGINE DIR STREAM. Prints "last_version base_kib end_kib". */
+int suite_read_one_child(int argc, char **argv)
+{
+    const suite_driver *d = argc == 3 ? suite_driver_named(argv[0]) : NULL;
+    if (!d || !d->reopen || !d->read_one)
+        return 2;
+    long base = suite_rss_anon_kib(0);
+    void *db;
+    if (d->reopen(&db, argv[1]) != SUITE_OK)
+        return 1;
+    int64_t version = -2;
+    int rc = d->read_one(db, argv[2], &version);
+    long end = suite_rss_anon_kib(0);
+    d->close(db);
+    if (rc != SUITE_OK)
+        return 1;
+    printf("%lld %ld %ld\n", (long long)version, base, end);
+    return fflush(stdout) == 0 ? 0 : 1;
+}

@@ -140,19 +140,21 @@ void suite_model_event(const suite_model *m, size_t i, suite_ev *out)
 
 /* ---- the large stores' generator ---- */
 
+uint64_t suite_gen_streams = SUITE_STREAMS;
+
 int suite_gen_init(suite_gen *g, const suite_model *m, uint64_t seed)
 {
     memset(g, 0, sizeof *g);
     g->m = m;
-    g->names = malloc(sizeof *g->names * SUITE_STREAMS);
-    g->last_version = malloc(sizeof *g->last_version * SUITE_STREAMS);
+    g->names = malloc(sizeof *g->names * suite_gen_streams);
+    g->last_version = malloc(sizeof *g->last_version * suite_gen_streams);
     if (!g->names || !g->last_version) {
         suite_gen_free(g);
         return -1;
     }
-    for (int k = 0; k < SUITE_STREAMS; k++) {
-        snprintf(g->names[k], sizeof g->names[k], "%s-%d",
-                 k % 100 == 0 ? SUITE_RARE_CATEGORY : "order", k);
+    for (uint64_t k = 0; k < suite_gen_streams; k++) {
+        snprintf(g->names[k], sizeof g->names[k], "%.8s-%u",
+                 k % 100 == 0 ? SUITE_RARE_CATEGORY : "order", (unsigned)(k % 1000000000u));
         g->last_version[k] = -1;
     }
     g->rng = seed ? seed : 1;
@@ -167,8 +169,8 @@ int suite_gen_copy(suite_gen *dst, const suite_gen *src)
     int64_t *lv = dst->last_version;
     *dst = *src;
     dst->names = names, dst->last_version = lv;
-    memcpy(names, src->names, sizeof *names * SUITE_STREAMS);
-    memcpy(lv, src->last_version, sizeof *lv * SUITE_STREAMS);
+    memcpy(names, src->names, sizeof *names * suite_gen_streams);
+    memcpy(lv, src->last_version, sizeof *lv * suite_gen_streams);
     return 0;
 }
 
@@ -190,7 +192,7 @@ static void add_sum(suite_sum *s, size_t len, uint64_t sum)
 void suite_gen_next(suite_gen *g, suite_ev *out)
 {
     const suite_model *m = g->m;
-    uint32_t k = (uint32_t)(suite_rand(&g->rng) % SUITE_STREAMS);
+    uint64_t k = suite_rand(&g->rng) % suite_gen_streams;
     size_t p = g->next % m->pool_n;
     int rare_type = g->next % 100 == 99;
     out->stream = g->names[k];

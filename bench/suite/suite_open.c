@@ -62,3 +62,38 @@ double suite_w6_open(engine *e, int rep, uint64_t events)
     e->aux[2][rep] = vers ? suite_median(tiny_bare, OPENS) : -1;
     return suite_median(large, OPENS);
 }
+
+/* Open + read one stream + close, in µs; -1 on failure or a wrong answer. */
+static double read_one_once(const engine *e, const char *dir, const char *stream, int64_t want)
+{
+    void *db;
+    int64_t version = -2;
+    double t0 = suite_now();
+    if (e->d->reopen(&db, dir) != SUITE_OK)
+        return -1;
+    int rc = e->d->read_one(db, stream, &version);
+    double t = suite_now() - t0;
+    e->d->close(db);
+    if (rc != SUITE_OK || version != want) {
+        fprintf(stderr, "suite: %s: W6 read-one of %s in %s: version %lld, expected %lld\n",
+                e->d->name, stream, dir, (long long)version, (long long)want);
+        return -1;
+    }
+    return t * 1e6;
+}
+
+/* The main figure for the large store, aux[0] for the 10-event store (its stream
+ * tiny_stream, at version tiny_want), alternately as W6 does. */
+double suite_w6_read_one(engine *e, int rep, const char *stream, int64_t want,
+                         const char *tiny_stream, int64_t tiny_want)
+{
+    double tiny[OPENS], large[OPENS];
+    for (int i = 0; i < OPENS; i++) {
+        tiny[i] = read_one_once(e, e->tiny_dir, tiny_stream, tiny_want);
+        large[i] = read_one_once(e, e->large_dir, stream, want);
+        if (tiny[i] < 0 || large[i] < 0)
+            return -1;
+    }
+    e->aux[0][rep] = suite_median(tiny, OPENS);
+    return suite_median(large, OPENS);
+}

@@ -20,10 +20,11 @@ typedef struct config {
     size_t w5_batches; /* per repetition, bounded by w5_seconds */
     double w5_seconds;
     size_t payload;
-    size_t seq_bytes;   /* W10 */
-    uint64_t large;     /* W6, W7, W9: events in the large store (W6, W7 also at 1/10) */
-    size_t w8_events;   /* W8: events per repetition */
-    unsigned w8_gap_us; /* W8: time between two appends */
+    size_t seq_bytes;       /* W10 */
+    uint64_t large;         /* W6, W7, W9: events in the large store (W6, W7 also at 1/10) */
+    uint64_t large_streams; /* streams the large store's events are spread over */
+    size_t w8_events;       /* W8: events per repetition */
+    unsigned w8_gap_us;     /* W8: time between two appends */
     const char *base;
     const char *engines;
     const char *workloads;
@@ -95,6 +96,12 @@ void suite_large_run(void); /* W6, W7, W9 on the large stores */
 /* Each on e->large_dir (and W6 on e->tiny_dir), which hold `events` events. */
 double suite_w6_open(engine *e, int rep, uint64_t events);
 double suite_w7_memory(engine *e, int rep, const suite_sum *want);
+/* W6/W7 "read one": open the large store, read stream `stream` whole (its last version
+ * must be `want`), close. W6: the median time (aux[0]: the same on the 10-event store);
+ * W7: RssAnon (MiB) of a fresh process at the end (aux[0]: before opening). */
+double suite_w6_read_one(engine *e, int rep, const char *stream, int64_t want,
+                         const char *tiny_stream, int64_t tiny_want);
+double suite_w7_read_one(engine *e, int rep, const char *stream, int64_t want);
 double suite_w9_filtered(engine *e, const suite_filter *f, uint64_t events, const suite_sum *want);
 void suite_latency_run(void); /* W8 */
 
