@@ -28,6 +28,7 @@
 #include "streamdir.h"
 #include "streamtab.h"
 #include "sysio.h"
+#include "typedir.h"
 #include "util.h"
 
 #include <errno.h>
@@ -70,6 +71,10 @@ struct evs__be_cursor {
     uint64_t map_ready;       /*   tables filled in map (see scan_mapped) */
     uint64_t next_pos;       /* forward: next position expected; backward: next to give */
     uint64_t low_pos;        /* backward: lowest position to give */
+    tdx_walk tw;             /* filtered scans: the sealed segment walked by its type
+                              * directory (tw.s), if any */
+    seg *tw_tried;           /* the segment last found to have no directory to walk */
+    uint64_t tw_tried_end;   /*   and the position after it (backward scans) */
     /* streams */
     int64_t next_version;    /* next version to give (forward) */
     int64_t stop_version;    /* forward: last version of the current round */
@@ -347,16 +352,75 @@ static int scan_refill(evs__be_cursor *c)
     }
 }
 
+/* Is c->s sealed, so that its type directory may stand in for a filtered scan of it? The
+ * segment being written is scanned: a walk that reaches it goes on with no gap. */
+static bool scan_sealed(const evs__be_cursor *c)
+{
+    return c->s->first_pos < c->h.seg && evs__seg_next(c->fb, c->s) != NULL;
+}
+
+/* A filtered scan entering sealed segment c->s at c->next_pos: walk it by its type
+ * directory when it has one fit to use (1), or scan it (0). */
+static int dir_enter(evs__be_cursor *c)
+{
+    if (c->tw_tried == c->s || !evs__tdx_applies(c->q) || !scan_sealed(c))
+        return 0;
+    c->tw_tried = c->s;
+    uint64_t from = c->next_pos > c->low_pos ? c->next_pos : c->low_pos;
+    return evs__tdx_walk_start(&c->tw, c->fb, c->s, c->q, from, false);
+}
+
+/* The next match in the segment walked by its directory: 1 with ev, 0 at the query's
+ * end. When the segment is done, c->off is left at its end for the scan to move on;
+ * when the directory led astray, at c->next_pos for the scan to go on from. 2 then. */
+static int dir_next(evs__be_cursor *c, evs_event *ev)
+{
+    const evs__query_c *q = c->q;
+    for (;;) {
+        uint64_t pos = evs__tdx_walk_peek(&c->tw);
+        if (q->to_pos && pos > (uint64_t)q->to_pos && pos != UINT64_MAX)
+            return 0;
+        rec_view r;
+        int st = evs__tdx_walk_next(&c->tw, c->fb, q, &r);
+        if (st == TDX_END) {
+            c->next_pos = c->s->first_pos + c->tw.count;
+            c->off = c->end;
+            c->tw.s = NULL;
+            return 2;
+        }
+        if (st == TDX_ASTRAY) {
+            int rc = evs__seg_offset(c->fb, c->s, c->next_pos, &c->off);
+            c->buf_len = 0;
+            return rc < 0 ? rc : 2;
+        }
+        c->next_pos = r.pos + 1;
+        if (!matches(q, &r))
+            continue;
+        fill_event(ev, &r);
+        return 1;
+    }
+}
+
 static int scan_next(evs__be_cursor *c, evs_event *ev)
 {
     const evs__query_c *q = c->q;
     for (;;) {
+        if (c->tw.s) {
+            int rc = dir_next(c, ev);
+            if (rc != 2)
+                return rc;
+        }
         if (q->to_pos && c->next_pos > (uint64_t)q->to_pos)
             return 0;
         if (c->off >= c->end || c->next_pos > c->h.pos) {
             int rc = scan_refill(c);
             if (rc <= 0)
                 return rc;
+            if ((rc = dir_enter(c)) != 0) {
+                if (rc < 0)
+                    return rc;
+                continue;
+            }
         }
         /* Committed bytes: the header, then the whole record it announces (when it fits
          * before the committed end; decoding reports it when it does not). */
@@ -393,6 +457,54 @@ static int scan_next(evs__be_cursor *c, evs_event *ev)
 
 /* ---- backward scan --------------------------------------------------------------- */
 
+/* A filtered backward scan at c->next_pos: walk its segment by the type directory when
+ * the segment is sealed and has one fit to use. 1 when walking, 0 to read position by
+ * position. */
+static int dir_back_enter(evs__be_cursor *c)
+{
+    if (c->tw.s || !evs__tdx_applies(c->q))
+        return c->tw.s != NULL;
+    if (c->tw_tried && c->next_pos >= c->tw_tried->first_pos && c->next_pos < c->tw_tried_end)
+        return 0; /* still in the segment that has none */
+    seg *s = evs__seg_find(c->fb, c->next_pos);
+    seg *next = s ? evs__seg_next(c->fb, s) : NULL;
+    if (!s)
+        return 0;
+    c->tw_tried = s;
+    c->tw_tried_end = next ? next->first_pos : UINT64_MAX;
+    if (!next || s->first_pos >= c->h.seg)
+        return 0;
+    return evs__tdx_walk_start(&c->tw, c->fb, s, c->q, c->next_pos, true);
+}
+
+/* The next match, going down, in the segment walked by its directory: 1 with ev, 0 at
+ * the query's low end; 2 to go on position by position from c->next_pos (the segment
+ * done, or the directory led astray). */
+static int dir_back_next(evs__be_cursor *c, evs_event *ev)
+{
+    for (;;) {
+        uint64_t pos = evs__tdx_walk_peek(&c->tw);
+        if (pos > 0 && pos < c->low_pos) {
+            c->next_pos = 0;
+            return 0;
+        }
+        rec_view r;
+        int st = evs__tdx_walk_next(&c->tw, c->fb, c->q, &r);
+        if (st == TDX_END) {
+            c->next_pos = c->tw.s->first_pos - 1;
+            c->tw.s = NULL;
+            return 2;
+        }
+        if (st == TDX_ASTRAY)
+            return 2;
+        c->next_pos = r.pos - 1;
+        if (!matches(c->q, &r))
+            continue;
+        fill_event(ev, &r);
+        return 1;
+    }
+}
+
 static int scan_back_next(evs__be_cursor *c, evs_event *ev)
 {
     while (c->next_pos >= c->low_pos && c->next_pos > 0) {
@@ -401,9 +513,15 @@ static int scan_back_next(evs__be_cursor *c, evs_event *ev)
             c->next_pos = lost->first - 1;
             continue;
         }
+        int rc = dir_back_enter(c);
+        if (rc != 0) {
+            if (rc < 0 || (rc = dir_back_next(c, ev)) != 2)
+                return rc;
+            continue;
+        }
         uint64_t pos = c->next_pos;
         rec_view r;
-        int rc = evs__seg_read_pos(c->fb, pos, true, &r);
+        rc = evs__seg_read_pos(c->fb, pos, true, &r);
         if (rc < 0)
             return rc;
         c->next_pos--;
@@ -868,6 +986,7 @@ void evs__file_cursor_close(evs__be_cursor *c)
         evs__free(c->anchors);
         evs__free(c->chunk);
         evs__free(c->buf);
+        evs__tdx_walk_free(&c->tw);
     }
     evs__free(c);
 }

@@ -150,6 +150,40 @@
 #define SDX_ENT_OFF     12 /* 4 its byte offset in the segment */
 #define SDX_MAX_BITS    24
 
+/* Type directory (.tdx) of a sealed segment: its records grouped by event type and by
+ * stream category (the stream name up to its first '-', or all of it), so that a read
+ * filtered by type, category or prefix fetches the matching records of the segment and
+ * no others. A cache made beside the .sdx, used on the same terms.
+ *   header (64) | keys (type_keys + cat_keys) x 24 | names (names_len, padded to 8) |
+ *   entries (2 x count) x 8
+ * Type keys come first, then category keys, each group in name order (bytes, then
+ * length). Each key owns a run of entries [first, first + n), in position order: the
+ * type runs together cover entries [0, count) and name every record once, the category
+ * runs [count, 2 x count) likewise. An entry is (rel << 32 | off), rel = position - the
+ * segment's first position, off = the record's byte offset. */
+#define TDX_MAGIC       "EVSTDIR1"
+#define TDX_HDR_LEN     64
+#define TDX_OFF_MAGIC   0  /* 8 */
+#define TDX_OFF_FMT     8  /* 4 format version */
+#define TDX_OFF_TKEYS   12 /* 4 type keys */
+#define TDX_OFF_FIRST   16 /* 8 the segment's first position */
+#define TDX_OFF_SEGLEN  24 /* 8 the segment's length in bytes when the directory was made */
+#define TDX_OFF_COUNT   32 /* 8 records of the segment */
+#define TDX_OFF_LASTOFF 40 /* 4 byte offset of the segment's last record */
+#define TDX_OFF_LASTCRC 44 /* 4 that record's crc field */
+#define TDX_OFF_CKEYS   48 /* 4 category keys */
+#define TDX_OFF_NAMES   52 /* 4 bytes of names */
+#define TDX_OFF_KEYCRC  56 /* 4 CRC32C of the keys and names */
+#define TDX_OFF_CRC     60 /* 4 CRC32C of bytes [0,60) */
+#define TDX_KEY_LEN     24 /* a key: */
+#define TDX_KEY_NAME    0  /* 4 offset of its name in the names */
+#define TDX_KEY_NLEN    4  /* 4 its name's length */
+#define TDX_KEY_FIRST   8  /* 4 index of its run's first entry */
+#define TDX_KEY_N       12 /* 4 entries in its run, at least 1 */
+#define TDX_KEY_CRC     16 /* 4 CRC32C of the run's entries */
+                           /* 4 reserved, 0 */
+#define TDX_ENTRY_LEN   8
+
 /* head: one 4 KiB page shared by every process that opens the store. Not durable and
  * not the truth: it only tells other processes how far the committed log reaches, and
  * is rebuilt from the log when it is missing, from another boot, or from another store.

@@ -151,7 +151,7 @@ static bool parse_seg_name(const char *n, uint64_t *first)
     return v > 0;
 }
 
-/* The temporary file of a cache (.idx, .sdx) being written is "<segment>.<ext>.<pid>.tmp".
+/* The temporary file of a cache (.idx, .sdx, .tdx) being written is "<segment>.<ext>.<pid>.tmp".
  * One whose process is gone was left by a crash and will never be renamed: remove it.
  * A pid that names no process here counts as gone. A writer in another pid namespace
  * sharing the directory could lose its temporary file so; that costs it only the
@@ -160,7 +160,8 @@ static bool stale_temp(const char *n)
 {
     size_t len = strlen(n);
     if (len < 30 || strcmp(n + len - 4, ".tmp") != 0 ||
-        (memcmp(n + 20, ".idx.", 5) != 0 && memcmp(n + 20, ".sdx.", 5) != 0))
+        (memcmp(n + 20, ".idx.", 5) != 0 && memcmp(n + 20, ".sdx.", 5) != 0 &&
+         memcmp(n + 20, ".tdx.", 5) != 0))
         return false;
     for (int i = 0; i < 20; i++)
         if (n[i] < '0' || n[i] > '9')
@@ -291,15 +292,15 @@ static int remove_files(file_backend *fb, uint64_t first_pos, const char *const 
 
 int evs__seg_remove_file(file_backend *fb, uint64_t first_pos)
 {
-    static const char *const exts[] = {"seg", "idx", "sdx"};
+    static const char *const exts[] = {"seg", "idx", "sdx", "tdx"};
     evs__seg_forget(fb, first_pos);
-    return remove_files(fb, first_pos, exts, 3);
+    return remove_files(fb, first_pos, exts, 4);
 }
 
 int evs__seg_remove_caches(file_backend *fb, uint64_t first_pos)
 {
-    static const char *const exts[] = {"idx", "sdx"};
-    return remove_files(fb, first_pos, exts, 2);
+    static const char *const exts[] = {"idx", "sdx", "tdx"};
+    return remove_files(fb, first_pos, exts, 3);
 }
 
 int evs__seg_fd(seg *s)
@@ -724,6 +725,7 @@ static void seg_free(seg *s)
     unmap_chain(atomic_load(&s->data));
     unmap_chain(atomic_load(&s->idx));
     unmap_chain(atomic_load(&s->sdx));
+    unmap_chain(atomic_load(&s->tdx));
     int fd = atomic_load(&s->fd);
     if (fd >= 0)
         evs__sys.close(fd);

@@ -40,13 +40,17 @@ typedef struct seg {
     _Atomic int sdx_state;       /* 0 not loaded, 1 usable, -1 not to be used */
     _Atomic int64_t sdx_retry_ns; /* state 0: no file yet; look again from this time */
     _Atomic bool sdx_requested;   /* this handle asked its builder to (re)make it */
+    _Atomic(mapping *) tdx;      /* its type directory (typedir.c): the same four */
+    _Atomic int tdx_state;
+    _Atomic int64_t tdx_retry_ns;
+    _Atomic bool tdx_requested;
     struct seg *dropped_next;    /* on fb->dropped after recovery removed the file */
 } seg;
 
 int evs__seg_load_all(file_backend *fb);          /* list the directory */
-/* The same, removing what crashed cache writers left ("<seg>.idx.<pid>.tmp", .sdx.). */
+/* The same, removing what crashed cache writers left ("<seg>.idx.<pid>.tmp", .sdx., .tdx.). */
 int evs__seg_load_all_sweep(file_backend *fb);
-/* Write a cache made from segment first_pos (`ext` "idx" or "sdx") through
+/* Write a cache made from segment first_pos (`ext` "idx", "sdx" or "tdx") through
  * "<seg>.<ext>.<pid>.tmp" renamed over it: readers see the old file or the new one,
  * whole; several processes may write the same bytes at once. Not synced. */
 int evs__seg_write_cache(file_backend *fb, uint64_t first_pos, const char *ext, const void *buf,
@@ -93,7 +97,7 @@ int evs__seg_read_pos(file_backend *fb, uint64_t pos, bool check_crc, rec_view *
 void evs__seg_free_all(file_backend *fb);
 /* Remove a segment's files, and forget the segment (its struct is kept until close). */
 int evs__seg_remove_file(file_backend *fb, uint64_t first_pos);
-/* Remove the caches made from a segment (its .idx and .sdx; either may be missing). */
+/* Remove the caches made from a segment (its .idx, .sdx and .tdx; any may be missing). */
 int evs__seg_remove_caches(file_backend *fb, uint64_t first_pos);
 void evs__seg_forget(file_backend *fb, uint64_t first_pos);
 

@@ -20,6 +20,7 @@
 #include "record.h"
 #include "segment.h"
 #include "sysio.h"
+#include "typedir.h"
 #include "util.h"
 
 #include <errno.h>
@@ -222,6 +223,9 @@ static void *builder_main(void *arg)
         if (s && evs__sdx_build(fb, s, job.end) == 0)
             atomic_store(&s->sdx_retry_ns, 0); /* this handle's readers: look now */
         evs__clearerr();                       /* without it, whole-stream reads follow the links */
+        if (s && evs__tdx_build(fb, s, job.end) == 0)
+            evs__tdx_made(s);
+        evs__clearerr();                       /* without it, filtered reads scan */
         pthread_mutex_lock(&fb->sdx->mu);
     }
     pthread_mutex_unlock(&fb->sdx->mu);
