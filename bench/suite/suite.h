@@ -20,11 +20,18 @@
 #define SUITE_EVENT_TYPE "ItemAdded"
 #define SUITE_MODEL_SEED 0x5EED5EED5EEDull /* W1's event sequence (also the reference drivers') */
 
-/* The large stores of W6, W7 and W9 add two rare kinds of event to the model, 1% each,
- * for W9's filters: every 100th event has type SUITE_RARE_TYPE, and every 100th stream
- * (k % 100 == 0) is named "<SUITE_RARE_CATEGORY>-<k>" instead of "order-<k>". */
-#define SUITE_RARE_TYPE     "ItemRemoved"
-#define SUITE_RARE_CATEGORY "refund"
+/* The large stores of W6, W7 and W9 add kinds of event to the model for W9's filters,
+ * at three selectivities. Types: event i has SUITE_RARE_TYPE when i % 100 == 99 (1%),
+ * SUITE_RARER_TYPE when i % 1000 == 998 (0.1%), SUITE_COMMON_TYPE when i % 10 == 3
+ * (10%). Streams: stream k is "<SUITE_RARE_CATEGORY>-<k>" when k % 100 == 0 (1%),
+ * "<SUITE_RARER_CATEGORY>-<k>" when k % 1000 == 1 (0.1%), "<SUITE_COMMON_CATEGORY>-<k>"
+ * when k % 10 == 5 (10%), else "order-<k>"; events pick streams uniformly. */
+#define SUITE_RARE_TYPE       "ItemRemoved"
+#define SUITE_RARE_CATEGORY   "refund"
+#define SUITE_RARER_TYPE      "ItemVoided"
+#define SUITE_RARER_CATEGORY  "void"
+#define SUITE_COMMON_TYPE     "ItemViewed"
+#define SUITE_COMMON_CATEGORY "return"
 
 /* suite_ev.expect: no check, the engine gives the stream's next version. Any other
  * value is the stream's current last version (-1: the stream must not exist), checked
@@ -52,7 +59,7 @@ static inline const char *suite_ev_type(const suite_ev *e)
 /* W9: which events a filtered catch-up selects. */
 typedef struct suite_filter {
     int by_category;   /* 0: events of type `value`; 1: streams of category `value` */
-    const char *value; /* SUITE_RARE_TYPE or SUITE_RARE_CATEGORY */
+    const char *value; /* one of the types or categories above */
     int use_index;     /* 1: the engine may use a secondary index (made by add_indexes);
                         * 0: it reads every event, as evstore does */
 } suite_filter;
@@ -216,11 +223,13 @@ void suite_model_event(const suite_model *m, size_t i, suite_ev *out);
  * generator also keeps what a full read and each W9 filter must return. */
 typedef struct suite_gen {
     const suite_model *m;
-    char (*names)[24];     /* suite_gen_streams streams, SUITE_RARE_CATEGORY ones included */
+    char (*names)[24];     /* suite_gen_streams streams, the W9 categories' included */
     int64_t *last_version; /* per stream, -1 before its first event */
     uint64_t rng;
     uint64_t next; /* index of the next event */
-    suite_sum all, rare_type, rare_category;
+    suite_sum all, rare_type, rare_category; /* 1% */
+    suite_sum rarer_type, rarer_category;    /* 0.1% */
+    suite_sum common_type, common_category;  /* 10% */
 } suite_gen;
 
 /* Streams the generator of the large stores spreads events over (default SUITE_STREAMS;

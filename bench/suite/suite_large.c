@@ -2,7 +2,8 @@
  * suite_large.c - the large stores of W6, W7 and W9, and the order they run in.
  *
  * Every engine gets a store of 10 events and a large one filled from the same
- * generator (suite_gen: the W1 model plus 1% rare type and 1% rare category). The
+ * generator (suite_gen: the W1 model plus types and categories of 0.1%, 1% and 10% of
+ * the events). The
  * large store is filled to a tenth of its size first, W6 and W7 measure it there, then
  * it is filled up and W6, W7 and W9 measure it whole: the two sizes show whether open
  * time and memory grow with the store. Filling is not measured; it uses the engine's
@@ -151,32 +152,42 @@ static double m_w7(engine *e, int rep)
     return suite_w7_memory(e, rep, &cur_gen.all);
 }
 
-static const suite_filter f_type = {0, SUITE_RARE_TYPE, 0}, f_cat = {1, SUITE_RARE_CATEGORY, 0},
-                          f_type_ix = {0, SUITE_RARE_TYPE, 1},
-                          f_cat_ix = {1, SUITE_RARE_CATEGORY, 1};
+/* W9's filters: each by type and by category, at 1%, 0.1% and 10% of the events, run
+ * without and then with the peers' secondary indexes. */
+typedef struct w9_case {
+    const char *name, *name_index;
+    suite_filter plain, indexed;
+    const suite_sum *want;
+} w9_case;
 
-static double m_w9_type(engine *e, int rep)
+static const w9_case w9_cases[] = {
+    {"W9-type", "W9-type-index", {0, SUITE_RARE_TYPE, 0}, {0, SUITE_RARE_TYPE, 1},
+     &cur_gen.rare_type},
+    {"W9-category", "W9-category-index", {1, SUITE_RARE_CATEGORY, 0},
+     {1, SUITE_RARE_CATEGORY, 1}, &cur_gen.rare_category},
+    {"W9-type-0.1pct", "W9-type-0.1pct-index", {0, SUITE_RARER_TYPE, 0},
+     {0, SUITE_RARER_TYPE, 1}, &cur_gen.rarer_type},
+    {"W9-category-0.1pct", "W9-category-0.1pct-index", {1, SUITE_RARER_CATEGORY, 0},
+     {1, SUITE_RARER_CATEGORY, 1}, &cur_gen.rarer_category},
+    {"W9-type-10pct", "W9-type-10pct-index", {0, SUITE_COMMON_TYPE, 0},
+     {0, SUITE_COMMON_TYPE, 1}, &cur_gen.common_type},
+    {"W9-category-10pct", "W9-category-10pct-index", {1, SUITE_COMMON_CATEGORY, 0},
+     {1, SUITE_COMMON_CATEGORY, 1}, &cur_gen.common_category},
+};
+#define W9_CASES (sizeof w9_cases / sizeof w9_cases[0])
+
+static const w9_case *cur_w9; /* the case the phase running now measures */
+
+static double m_w9(engine *e, int rep)
 {
     (void)rep;
-    return suite_w9_filtered(e, &f_type, cur_events, &cur_gen.rare_type);
+    return suite_w9_filtered(e, &cur_w9->plain, cur_events, cur_w9->want);
 }
 
-static double m_w9_cat(engine *e, int rep)
+static double m_w9_index(engine *e, int rep)
 {
     (void)rep;
-    return suite_w9_filtered(e, &f_cat, cur_events, &cur_gen.rare_category);
-}
-
-static double m_w9_type_ix(engine *e, int rep)
-{
-    (void)rep;
-    return suite_w9_filtered(e, &f_type_ix, cur_events, &cur_gen.rare_type);
-}
-
-static double m_w9_cat_ix(engine *e, int rep)
-{
-    (void)rep;
-    return suite_w9_filtered(e, &f_cat_ix, cur_events, &cur_gen.rare_category);
+    return suite_w9_filtered(e, &cur_w9->indexed, cur_events, cur_w9->want);
 }
 
 /* W6/W7 "read one": a stream of the large store that has events, and the 10-event
@@ -271,32 +282,16 @@ static void measure_size(int w6, int w7)
 
 static void measure_filters(void)
 {
-    static const suite_measure t = {.name = "W9-type",
-                                    .warm = 1,
-                                    .unit = "events/s",
-                                    .run = m_w9_type,
-                                    .applies = has_filtered,
-                                    .on_failure = SUITE_FAIL_ONE},
-                               c = {.name = "W9-category",
-                                    .warm = 1,
-                                    .unit = "events/s",
-                                    .run = m_w9_cat,
-                                    .applies = has_filtered,
-                                    .on_failure = SUITE_FAIL_ONE},
-                               ti = {.name = "W9-type-index",
-                                     .warm = 1,
-                                     .unit = "events/s",
-                                     .run = m_w9_type_ix,
-                                     .applies = has_indexes,
-                                     .on_failure = SUITE_FAIL_ONE},
-                               ci = {.name = "W9-category-index",
-                                     .warm = 1,
-                                     .unit = "events/s",
-                                     .run = m_w9_cat_ix,
-                                     .applies = has_indexes,
-                                     .on_failure = SUITE_FAIL_ONE};
-    suite_phase(&t, cfg.reps);
-    suite_phase(&c, cfg.reps);
+    for (size_t i = 0; i < W9_CASES; i++) {
+        cur_w9 = &w9_cases[i];
+        const suite_measure m = {.name = cur_w9->name,
+                                 .warm = 1,
+                                 .unit = "events/s",
+                                 .run = m_w9,
+                                 .applies = has_filtered,
+                                 .on_failure = SUITE_FAIL_ONE};
+        suite_phase(&m, cfg.reps);
+    }
     for (int i = 0; i < nengines; i++) {
         engine *e = &engines[i];
         if (!e->large_ok || !has_indexes(e))
@@ -317,8 +312,16 @@ static void measure_filters(void)
                     suite_now() - t0);
         }
     }
-    suite_phase(&ti, cfg.reps);
-    suite_phase(&ci, cfg.reps);
+    for (size_t i = 0; i < W9_CASES; i++) {
+        cur_w9 = &w9_cases[i];
+        const suite_measure m = {.name = cur_w9->name_index,
+                                 .warm = 1,
+                                 .unit = "events/s",
+                                 .run = m_w9_index,
+                                 .applies = has_indexes,
+                                 .on_failure = SUITE_FAIL_ONE};
+        suite_phase(&m, cfg.reps);
+    }
 }
 
 void suite_large_run(void)

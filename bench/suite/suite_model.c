@@ -153,8 +153,12 @@ int suite_gen_init(suite_gen *g, const suite_model *m, uint64_t seed)
         return -1;
     }
     for (uint64_t k = 0; k < suite_gen_streams; k++) {
-        snprintf(g->names[k], sizeof g->names[k], "%.8s-%u",
-                 k % 100 == 0 ? SUITE_RARE_CATEGORY : "order", (unsigned)(k % 1000000000u));
+        snprintf(g->names[k], sizeof g->names[k], "%s-%u",
+                 k % 100 == 0    ? SUITE_RARE_CATEGORY
+                 : k % 1000 == 1 ? SUITE_RARER_CATEGORY
+                 : k % 10 == 5   ? SUITE_COMMON_CATEGORY
+                                 : "order",
+                 (unsigned)(k % 1000000000u));
         g->last_version[k] = -1;
     }
     g->rng = seed ? seed : 1;
@@ -194,16 +198,26 @@ void suite_gen_next(suite_gen *g, suite_ev *out)
     const suite_model *m = g->m;
     uint64_t k = suite_rand(&g->rng) % suite_gen_streams;
     size_t p = g->next % m->pool_n;
-    int rare_type = g->next % 100 == 99;
     out->stream = g->names[k];
     out->data = m->pool + p * m->pool_stride;
     out->data_len = m->pool_len[p];
     out->expect = g->last_version[k]++;
-    out->type = rare_type ? SUITE_RARE_TYPE : NULL;
+    suite_sum *by_type = g->next % 100 == 99    ? &g->rare_type
+                         : g->next % 1000 == 998 ? &g->rarer_type
+                         : g->next % 10 == 3     ? &g->common_type
+                                                 : NULL;
+    suite_sum *by_cat = k % 100 == 0    ? &g->rare_category
+                        : k % 1000 == 1 ? &g->rarer_category
+                        : k % 10 == 5   ? &g->common_category
+                                        : NULL;
+    out->type = by_type == &g->rare_type     ? SUITE_RARE_TYPE
+                : by_type == &g->rarer_type  ? SUITE_RARER_TYPE
+                : by_type == &g->common_type ? SUITE_COMMON_TYPE
+                                             : NULL;
     add_sum(&g->all, out->data_len, m->pool_sum[p]);
-    if (rare_type)
-        add_sum(&g->rare_type, out->data_len, m->pool_sum[p]);
-    if (k % 100 == 0)
-        add_sum(&g->rare_category, out->data_len, m->pool_sum[p]);
+    if (by_type)
+        add_sum(by_type, out->data_len, m->pool_sum[p]);
+    if (by_cat)
+        add_sum(by_cat, out->data_len, m->pool_sum[p]);
     g->next++;
 }
