@@ -611,19 +611,27 @@ static bool gather(tdx_walk *w, const unsigned char *h, const uint32_t *keys, ui
     return true;
 }
 
-/* Fill the page tables of the segment's mapping where the walk will read, in one call,
- * when its records lie closer together than a page fault maps (16 pages around the
- * faulting one): each fault costs about as much as filling all 16 pages' tables, and
- * records a few pages apart would take one fault each. */
-#define FAULT_SPAN ((uint64_t)64 << 10)
+/* How the walk reads its records. Through the segment's mapping, a record on a page
+ * not yet mapped costs a page fault (which maps the 16 pages around it too, and their
+ * unmapping later); filling the page tables of the whole span in one call
+ * (MADV_POPULATE_READ) costs about 0.2 us a page. A pread of the record alone costs
+ * about 1 us. Measured on the development machine over 28 sealed segments, CPU time:
+ * records 190 KB apart (0.1%), a fault each 2.4 us against 1.0 us by pread; 19 KB apart
+ * (1%), 121-163 ms populating against 76-99 ms by pread; 1.9 KB apart (10%), 272-285
+ * ms populating against 579-595 ms by pread. Records more than SPARSE_GAP apart on
+ * average are read alone; closer ones through the mapping, populated first. */
+#define SPARSE_GAP ((uint64_t)8 << 10)
 
-static void prefault(const tdx_walk *w, file_backend *fb)
+static void choose_reads(tdx_walk *w, file_backend *fb)
 {
+    w->sparse = w->n < 2;
     if (w->n < 2)
         return;
     uint64_t lo = w->e[0] & UINT32_MAX, hi = (w->e[w->n - 1] & UINT32_MAX) + REC_HDR_LEN;
-    if (w->n * FAULT_SPAN < hi - lo)
+    if (w->n * SPARSE_GAP < hi - lo) {
+        w->sparse = true;
         return;
+    }
     const mapping *m = evs__seg_map(fb, w->s, hi);
     if (!m)
         return evs__clearerr();
@@ -676,7 +684,7 @@ int evs__tdx_walk_start(tdx_walk *w, file_backend *fb, seg *s, const evs__query_
             hi = mid;
     }
     w->i = lo;
-    prefault(w, fb);
+    choose_reads(w, fb);
     return 1;
 }
 
@@ -701,13 +709,46 @@ static bool filed_rightly(const tdx_walk *w, const evs__query_c *q, const rec_vi
     return cat_picked(p, r->stream, category_len(r->stream, r->stream_len));
 }
 
+/* The record at byte off of the walk's segment, read into the walk's buffer (whole,
+ * its checksum checked). A short read or a bad record is an error, with no message:
+ * the caller scans instead, and the scan says what is wrong. */
+#define SPARSE_READ 512
+#define RECORD_MAX (REC_HDR_LEN + EVS_MAX_STREAM_LEN + EVS_MAX_TYPE_LEN + EVS_MAX_EVENT_LEN)
+
+static int read_alone(tdx_walk *w, uint64_t off, rec_view *r)
+{
+    int fd = evs__seg_fd(w->s);
+    if (fd < 0)
+        return fd;
+    for (size_t want = SPARSE_READ;;) {
+        if (want > w->buf_cap) {
+            unsigned char *b = evs__realloc(w->buf, want);
+            if (!b)
+                return EVS_ENOMEM;
+            w->buf = b;
+            w->buf_cap = want;
+        }
+        ssize_t got = evs__sys.pread(fd, w->buf, want, (off_t)off);
+        if (got < REC_HDR_LEN)
+            return EVS_ECORRUPT;
+        uint32_t len = evs__get_u32(w->buf + REC_OFF_LEN);
+        if (len > (size_t)got && (size_t)got == want && len <= RECORD_MAX) {
+            want = len;
+            continue;
+        }
+        return evs__rec_decode_inline(w->buf, (uint64_t)got, true, r) == REC_OK ? 0
+                                                                                : EVS_ECORRUPT;
+    }
+}
+
 int evs__tdx_walk_next(tdx_walk *w, file_backend *fb, const evs__query_c *q, rec_view *r)
 {
     if (w->backward ? w->i == 0 : w->i == w->n)
         return TDX_END;
     uint64_t e = w->backward ? w->e[--w->i] : w->e[w->i++];
     uint64_t pos = w->s->first_pos + (e >> 32);
-    int rc = evs__seg_read_at(fb, w->s, e & UINT32_MAX, true, r);
+    int rc = w->sparse ? read_alone(w, e & UINT32_MAX, r)
+                       : evs__seg_read_at(fb, w->s, e & UINT32_MAX, true, r);
     if (rc == 0 && r->pos == pos && filed_rightly(w, q, r))
         return TDX_RECORD;
     /* A wrong entry, or the log damaged there: either way, scan from here on. */
@@ -720,5 +761,6 @@ int evs__tdx_walk_next(tdx_walk *w, file_backend *fb, const evs__query_c *q, rec
 void evs__tdx_walk_free(tdx_walk *w)
 {
     evs__free(w->e);
+    evs__free(w->buf);
     memset(w, 0, sizeof *w);
 }

@@ -43,6 +43,9 @@ typedef struct tdx_walk {
     uint64_t count;  /* records in the segment */
     bool backward;
     bool by_type;    /* the runs are the query's types (else its categories) */
+    bool sparse;     /* records far apart: each read alone into buf, not mapped */
+    unsigned char *buf;
+    size_t buf_cap;
     cat_pick cat;
 } tdx_walk;
 
