@@ -56,6 +56,7 @@ static int name_cmp(const char *a, uint32_t alen, const char *b, uint32_t blen)
 typedef struct build_key {
     const char *name; /* in the segment's mapping */
     uint32_t len;
+    uint32_t hash;    /* of the name: a record's type_hash, or hashed here */
     uint32_t n;       /* records with this key */
     uint32_t first;   /* its run's first entry */
 } build_key;
@@ -90,7 +91,7 @@ static int key_set_grow(key_set *ks)
     ks->slots = slots;
     ks->slot_mask = cap * 2 - 1;
     for (uint32_t i = 0; i < ks->n; i++) {
-        uint32_t at = (uint32_t)evs__hash64(keys[i].name, keys[i].len) & ks->slot_mask;
+        uint32_t at = keys[i].hash & ks->slot_mask;
         while (slots[at])
             at = (at + 1) & ks->slot_mask;
         slots[at] = i + 1;
@@ -98,12 +99,13 @@ static int key_set_grow(key_set *ks)
     return 0;
 }
 
-/* The index of name in ks, added when new; negative when out of memory. */
-static int64_t key_id(key_set *ks, const char *name, uint32_t len)
+/* The index of name (whose hash is `hash`) in ks, added when new, its count raised;
+ * negative when out of memory. */
+static int64_t key_id(key_set *ks, const char *name, uint32_t len, uint32_t hash)
 {
     if (ks->n == ks->cap && key_set_grow(ks) < 0)
         return EVS_ENOMEM;
-    uint32_t at = (uint32_t)evs__hash64(name, len) & ks->slot_mask;
+    uint32_t at = hash & ks->slot_mask;
     for (; ks->slots[at]; at = (at + 1) & ks->slot_mask) {
         build_key *k = &ks->keys[ks->slots[at] - 1];
         if (k->len == len && memcmp(k->name, name, len) == 0) {
@@ -111,7 +113,7 @@ static int64_t key_id(key_set *ks, const char *name, uint32_t len)
             return ks->slots[at] - 1;
         }
     }
-    ks->keys[ks->n] = (build_key){name, len, 1, 0};
+    ks->keys[ks->n] = (build_key){name, len, hash, 1, 0};
     ks->slots[at] = ++ks->n;
     return ks->n - 1;
 }
@@ -155,6 +157,18 @@ typedef struct build_rec {
     uint32_t off;
 } build_rec;
 
+/* Most records repeat a stream or type met shortly before: a record's stream finds its
+ * category through a small table indexed by the stream hash its header carries (the
+ * name compared, as hashes collide), and its type is first compared with the last one
+ * met; only the rest look the names up. That halves the builder's work per record. */
+#define STREAM_MEMO 16384
+
+typedef struct stream_memo {
+    const char *name; /* NULL: empty */
+    uint32_t len;
+    uint32_t cat;     /* its category's key */
+} stream_memo;
+
 typedef struct build {
     seg *s;
     const unsigned char *base;
@@ -162,7 +176,33 @@ typedef struct build {
     uint64_t count;
     uint32_t last_crc;
     key_set types, cats;
+    stream_memo *memo;
+    int64_t last_type;
 } build;
+
+static int64_t type_key(build *b, const rec_view *r)
+{
+    build_key *k = b->last_type >= 0 ? &b->types.keys[b->last_type] : NULL;
+    if (k && k->len == r->type_len && memcmp(k->name, r->type, r->type_len) == 0) {
+        k->n++;
+        return b->last_type;
+    }
+    return b->last_type = key_id(&b->types, r->type, r->type_len, r->type_hash);
+}
+
+static int64_t category_key(build *b, const rec_view *r)
+{
+    stream_memo *m = &b->memo[r->stream_hash & (STREAM_MEMO - 1)];
+    if (m->name && m->len == r->stream_len && memcmp(m->name, r->stream, r->stream_len) == 0) {
+        b->cats.keys[m->cat].n++;
+        return m->cat;
+    }
+    uint32_t len = category_len(r->stream, r->stream_len);
+    int64_t c = key_id(&b->cats, r->stream, len, (uint32_t)evs__hash64(r->stream, len));
+    if (c >= 0)
+        *m = (stream_memo){r->stream, r->stream_len, (uint32_t)c};
+    return c;
+}
 
 /* Walk s's records up to `end`, checksums checked (the directory files a record by its
  * type and stream name, which must be the ones written), collecting their keys. */
@@ -188,8 +228,8 @@ static int collect(file_backend *fb, build *b, uint64_t end)
                 return EVS_ENOMEM;
             b->recs = grown;
         }
-        int64_t t = key_id(&b->types, r.type, r.type_len);
-        int64_t c = key_id(&b->cats, r.stream, category_len(r.stream, r.stream_len));
+        int64_t t = type_key(b, &r);
+        int64_t c = category_key(b, &r);
         if (t < 0 || c < 0)
             return EVS_ENOMEM;
         b->recs[b->count++] = (build_rec){(uint32_t)t, (uint32_t)c, (uint32_t)off};
@@ -281,10 +321,11 @@ static unsigned char *layout(build *b, uint64_t seg_len, size_t *len_out)
 
 int evs__tdx_build(file_backend *fb, seg *s, uint64_t end)
 {
-    build b = {.s = s};
-    int rc = end > UINT32_MAX ? evs__seterr(EVS_EINVAL, "segment %s is too long for a type "
-                                            "directory", s->name)
-                              : collect(fb, &b, end);
+    build b = {.s = s, .last_type = -1, .memo = evs__calloc(STREAM_MEMO, sizeof(stream_memo))};
+    int rc = !b.memo          ? EVS_ENOMEM
+             : end > UINT32_MAX ? evs__seterr(EVS_EINVAL, "segment %s is too long for a type "
+                                              "directory", s->name)
+                                : collect(fb, &b, end);
     unsigned char *img = NULL;
     size_t len = 0;
     if (rc == 0 && b.count > 0 && !(img = layout(&b, end, &len)))
@@ -296,6 +337,7 @@ int evs__tdx_build(file_backend *fb, seg *s, uint64_t end)
         rc = evs__seg_write_cache(fb, s->first_pos, "tdx", img, len);
     evs__free(img);
     evs__free(b.recs);
+    evs__free(b.memo);
     key_set_free(&b.types);
     key_set_free(&b.cats);
     return rc;
