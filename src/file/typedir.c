@@ -245,15 +245,17 @@ static size_t pad8(size_t n)
     return (n + 7) & ~(size_t)7;
 }
 
-/* Keys, names and runs of one kind into the image. */
-static void lay_out_kind(const build *b, const key_set *ks, const uint32_t *order,
+/* Keys, names and runs of one kind into the image; false when out of memory. */
+static bool lay_out_kind(const build *b, const key_set *ks, const uint32_t *order,
                          bool is_type, unsigned char *keys, unsigned char *names,
                          uint32_t *names_at, unsigned char *entries)
 {
     uint32_t *fill = evs__realloc(NULL, (size_t)(ks->n ? ks->n : 1) * sizeof *fill);
-    for (uint32_t i = 0; fill && i < ks->n; i++)
+    if (!fill)
+        return false;
+    for (uint32_t i = 0; i < ks->n; i++)
         fill[i] = ks->keys[i].first;
-    for (uint64_t rel = 0; fill && rel < b->count; rel++) {
+    for (uint64_t rel = 0; rel < b->count; rel++) {
         uint32_t k = order[is_type ? b->recs[rel].type_key : b->recs[rel].cat_key];
         evs__put_u64(entries + (size_t)fill[k]++ * TDX_ENTRY_LEN, rel << 32 | b->recs[rel].off);
     }
@@ -270,6 +272,7 @@ static void lay_out_kind(const build *b, const key_set *ks, const uint32_t *orde
                                                    (size_t)k->n * TDX_ENTRY_LEN));
         *names_at += k->len;
     }
+    return true;
 }
 
 static size_t names_len(const key_set *ks)
@@ -294,12 +297,16 @@ static unsigned char *layout(build *b, uint64_t seg_len, size_t *len_out)
     size_t entries_at = names_at + pad8(names);
     size_t len = entries_at + 2 * (size_t)b->count * TDX_ENTRY_LEN;
     unsigned char *img = evs__calloc(1, len);
+    uint32_t at = 0;
+    if (img && (!lay_out_kind(b, &b->types, torder, true, img + keys_at, img + names_at, &at,
+                              img + entries_at) ||
+                !lay_out_kind(b, &b->cats, corder, false,
+                              img + keys_at + (size_t)b->types.n * TDX_KEY_LEN, img + names_at,
+                              &at, img + entries_at))) {
+        evs__free(img);
+        img = NULL;
+    }
     if (img) {
-        uint32_t at = 0;
-        lay_out_kind(b, &b->types, torder, true, img + keys_at, img + names_at, &at,
-                     img + entries_at);
-        lay_out_kind(b, &b->cats, corder, false, img + keys_at + (size_t)b->types.n * TDX_KEY_LEN,
-                     img + names_at, &at, img + entries_at);
         memcpy(img + TDX_OFF_MAGIC, TDX_MAGIC, 8);
         evs__put_u32(img + TDX_OFF_FMT, EVS_FORMAT_VERSION);
         evs__put_u32(img + TDX_OFF_TKEYS, b->types.n);
