@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define PAGE_ROUND(n) (((n) + 4095u) & ~(uint64_t)4095u)
@@ -530,6 +531,44 @@ int evs__seg_read_at(file_backend *fb, seg *s, uint64_t off, bool check_crc, rec
         return evs__seterr(EVS_ECORRUPT, "segment %s: %s at byte %" PRIu64,
                            s->name, evs__rec_status_str(st), off);
     return 0;
+}
+
+mapping *evs__seg_map_cache(file_backend *fb, uint64_t first_pos, const char *ext,
+                            size_t min_len, bool (*check)(void *arg, const mapping *m),
+                            void *arg, bool *missing)
+{
+    char name[32], path[4200];
+    *missing = false;
+    evs__seg_name(name, sizeof name, first_pos, ext);
+    if (evs__path(fb, name, path, sizeof path) < 0) {
+        evs__clearerr();
+        return NULL;
+    }
+    int fd = evs__sys.open(path, O_RDONLY, 0);
+    if (fd < 0) {
+        *missing = errno == ENOENT;
+        return NULL;
+    }
+    struct stat st;
+    void *p = MAP_FAILED;
+    if (evs__sys.fstat(fd, &st) == 0 && (uint64_t)st.st_size >= min_len)
+        p = evs__sys.mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+    evs__sys.close(fd);
+    if (p == MAP_FAILED)
+        return NULL;
+    mapping *m = evs__calloc(1, sizeof *m);
+    if (m) {
+        m->base = p;
+        m->len = (size_t)st.st_size;
+        bool fit = check(arg, m);
+        evs__clearerr();
+        if (fit)
+            return m;
+    }
+    evs__sys.munmap(p, (size_t)st.st_size);
+    evs__free(m);
+    evs__clearerr();
+    return NULL;
 }
 
 int evs__seg_write_cache(file_backend *fb, uint64_t first_pos, const char *ext, const void *buf,

@@ -53,6 +53,12 @@ int evs__seg_load_all_sweep(file_backend *fb);
 /* Write a cache made from segment first_pos (`ext` "idx", "sdx" or "tdx") through
  * "<seg>.<ext>.<pid>.tmp" renamed over it: readers see the old file or the new one,
  * whole; several processes may write the same bytes at once. Not synced. */
+/* Map the cache made from segment first_pos (`ext` "sdx" or "tdx") read-only, whole,
+ * when it holds at least min_len bytes: a mapping that check(arg, m) accepts, else
+ * NULL (*missing: there is no such file). No error is left set. */
+mapping *evs__seg_map_cache(file_backend *fb, uint64_t first_pos, const char *ext,
+                            size_t min_len, bool (*check)(void *arg, const mapping *m),
+                            void *arg, bool *missing);
 int evs__seg_write_cache(file_backend *fb, uint64_t first_pos, const char *ext, const void *buf,
                          size_t len);
 seg *evs__seg_find(file_backend *fb, uint64_t pos); /* the segment holding pos, or NULL */

@@ -304,35 +304,22 @@ static bool matches_segment(file_backend *fb, seg *s, const mapping *m)
            evs__get_u64(sm->base + last_off + REC_OFF_POS) == s->first_pos + count - 1;
 }
 
+struct check_arg {
+    file_backend *fb;
+    seg *s;
+};
+
+static bool check_fit(void *arg, const mapping *m)
+{
+    struct check_arg *c = arg;
+    return matches_segment(c->fb, c->s, m);
+}
+
 /* Map s's directory and check it; NULL when there is none to use (*missing: no file). */
 static mapping *open_checked(file_backend *fb, seg *s, bool *missing)
 {
-    char path[STORE_PATH_MAX];
-    *missing = false;
-    if (evs__seg_path(fb, s->first_pos, "sdx", path, sizeof path) < 0)
-        return NULL;
-    int fd = evs__sys.open(path, O_RDONLY, 0);
-    if (fd < 0) {
-        *missing = errno == ENOENT;
-        return NULL;
-    }
-    struct stat st;
-    void *p = MAP_FAILED;
-    if (evs__sys.fstat(fd, &st) == 0 && st.st_size >= SDX_HDR_LEN + 4)
-        p = evs__sys.mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
-    evs__sys.close(fd);
-    if (p == MAP_FAILED)
-        return NULL;
-    mapping *m = evs__calloc(1, sizeof *m);
-    if (m) {
-        m->base = p;
-        m->len = (size_t)st.st_size;
-        if (matches_segment(fb, s, m))
-            return m;
-    }
-    evs__sys.munmap(p, (size_t)st.st_size);
-    evs__free(m);
-    return NULL;
+    struct check_arg arg = {fb, s};
+    return evs__seg_map_cache(fb, s->first_pos, "sdx", SDX_HDR_LEN + 4, check_fit, &arg, missing);
 }
 
 /* A directory is made in the background after its segment is sealed, maybe by another
