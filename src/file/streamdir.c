@@ -165,8 +165,10 @@ int evs__sdx_build(file_backend *fb, seg *s, uint64_t end)
 
 /* ---- making them in the background ---------------------------------------------- */
 
-/* Segments sealed and waiting for their stream directory; more are skipped. */
-#define SDX_QUEUE 8
+/* Segments sealed and waiting for their directories; more are skipped (a reader makes
+ * them later). Each job makes two directories now: 8 left a burst of seals under
+ * ThreadSanitizer (test_stream_dir's long stream) with skipped segments. */
+#define SDX_QUEUE 64
 
 /* The thread that makes the directories of the segments this handle sealed, so that
  * appends do not wait for them. */
