@@ -533,14 +533,29 @@ int evs__seg_read_at(file_backend *fb, seg *s, uint64_t off, bool check_crc, rec
     return 0;
 }
 
-mapping *evs__seg_map_cache(file_backend *fb, uint64_t first_pos, const char *ext,
-                            size_t min_len, bool (*check)(void *arg, const mapping *m),
-                            void *arg, bool *missing)
+bool evs__seg_tail_matches(file_backend *fb, seg *s, uint64_t seg_len, uint32_t last_off,
+                           uint32_t last_crc, uint64_t last_pos)
 {
-    char name[32], path[4200];
+    uint64_t len = 0;
+    if (evs__seg_file_size(s, &len) < 0 || len != seg_len || last_off < SEG_HDR_LEN ||
+        (uint64_t)last_off + REC_HDR_LEN > len) {
+        evs__clearerr();
+        return false;
+    }
+    const mapping *m = evs__seg_map(fb, s, len);
+    bool ok = m && evs__get_u32(m->base + last_off + REC_OFF_CRC) == last_crc &&
+              evs__get_u64(m->base + last_off + REC_OFF_POS) == last_pos;
+    evs__clearerr();
+    return ok;
+}
+
+mapping *evs__seg_map_cache(file_backend *fb, seg *s, const char *ext, size_t min_len,
+                            bool (*check)(file_backend *fb, seg *s, const mapping *m),
+                            bool *missing)
+{
+    char path[STORE_PATH_MAX];
     *missing = false;
-    evs__seg_name(name, sizeof name, first_pos, ext);
-    if (evs__path(fb, name, path, sizeof path) < 0) {
+    if (evs__seg_path(fb, s->first_pos, ext, path, sizeof path) < 0) {
         evs__clearerr();
         return NULL;
     }
@@ -560,7 +575,7 @@ mapping *evs__seg_map_cache(file_backend *fb, uint64_t first_pos, const char *ex
     if (m) {
         m->base = p;
         m->len = (size_t)st.st_size;
-        bool fit = check(arg, m);
+        bool fit = check(fb, s, m);
         evs__clearerr();
         if (fit)
             return m;

@@ -50,15 +50,20 @@ typedef struct seg {
 int evs__seg_load_all(file_backend *fb);          /* list the directory */
 /* The same, removing what crashed cache writers left ("<seg>.idx.<pid>.tmp", .sdx., .tdx.). */
 int evs__seg_load_all_sweep(file_backend *fb);
+/* Map the cache made from segment s (`ext` "sdx" or "tdx") read-only, whole, when it
+ * holds at least min_len bytes: a mapping that check(fb, s, m) accepts, else NULL
+ * (*missing: there is no such file). No error is left set. */
+mapping *evs__seg_map_cache(file_backend *fb, seg *s, const char *ext, size_t min_len,
+                            bool (*check)(file_backend *fb, seg *s, const mapping *m),
+                            bool *missing);
+/* Whether sealed segment s is still the one a cache was made from: its file is seg_len
+ * bytes long and the record at last_off, whole within it, has checksum last_crc and
+ * position last_pos. No error is left set. */
+bool evs__seg_tail_matches(file_backend *fb, seg *s, uint64_t seg_len, uint32_t last_off,
+                           uint32_t last_crc, uint64_t last_pos);
 /* Write a cache made from segment first_pos (`ext` "idx", "sdx" or "tdx") through
  * "<seg>.<ext>.<pid>.tmp" renamed over it: readers see the old file or the new one,
  * whole; several processes may write the same bytes at once. Not synced. */
-/* Map the cache made from segment first_pos (`ext` "sdx" or "tdx") read-only, whole,
- * when it holds at least min_len bytes: a mapping that check(arg, m) accepts, else
- * NULL (*missing: there is no such file). No error is left set. */
-mapping *evs__seg_map_cache(file_backend *fb, uint64_t first_pos, const char *ext,
-                            size_t min_len, bool (*check)(void *arg, const mapping *m),
-                            void *arg, bool *missing);
 int evs__seg_write_cache(file_backend *fb, uint64_t first_pos, const char *ext, const void *buf,
                          size_t len);
 seg *evs__seg_find(file_backend *fb, uint64_t pos); /* the segment holding pos, or NULL */

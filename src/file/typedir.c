@@ -412,33 +412,9 @@ static bool matches_segment(file_backend *fb, seg *s, const mapping *m)
         !keys_fit(h, 0, (uint32_t)tkeys, 0, count, names) ||
         !keys_fit(h, (uint32_t)tkeys, (uint32_t)ckeys, count, count, names))
         return false;
-    uint64_t seg_len = 0;
-    uint32_t last_off = evs__get_u32(h + TDX_OFF_LASTOFF);
-    if (evs__seg_file_size(s, &seg_len) < 0 || seg_len != evs__get_u64(h + TDX_OFF_SEGLEN) ||
-        last_off < SEG_HDR_LEN || (uint64_t)last_off + REC_HDR_LEN > seg_len)
-        return false;
-    const mapping *sm = evs__seg_map(fb, s, seg_len);
-    return sm &&
-           evs__get_u32(sm->base + last_off + REC_OFF_CRC) == evs__get_u32(h + TDX_OFF_LASTCRC) &&
-           evs__get_u64(sm->base + last_off + REC_OFF_POS) == s->first_pos + count - 1;
-}
-
-struct check_arg {
-    file_backend *fb;
-    seg *s;
-};
-
-static bool check_fit(void *arg, const mapping *m)
-{
-    struct check_arg *c = arg;
-    return matches_segment(c->fb, c->s, m);
-}
-
-/* Map s's directory and check it; NULL when there is none to use (*missing: no file). */
-static mapping *open_checked(file_backend *fb, seg *s, bool *missing)
-{
-    struct check_arg arg = {fb, s};
-    return evs__seg_map_cache(fb, s->first_pos, "tdx", TDX_HDR_LEN, check_fit, &arg, missing);
+    return evs__seg_tail_matches(fb, s, evs__get_u64(h + TDX_OFF_SEGLEN),
+                                 evs__get_u32(h + TDX_OFF_LASTOFF),
+                                 evs__get_u32(h + TDX_OFF_LASTCRC), s->first_pos + count - 1);
 }
 
 /* Made in the background after its segment is sealed, maybe by another process: until
@@ -468,7 +444,7 @@ static const unsigned char *load(file_backend *fb, seg *s)
     if (now < atomic_load(&s->tdx_retry_ns))
         return NULL;
     bool missing;
-    mapping *m = open_checked(fb, s, &missing);
+    mapping *m = evs__seg_map_cache(fb, s, "tdx", TDX_HDR_LEN, matches_segment, &missing);
     evs__clearerr();
     if (!m)
         request_build(fb, s);
