@@ -8,7 +8,7 @@
  *   OPEN                         empty; flock(LOCK_SH)ed by every open handle, taken
  *                                exclusively by repair
  *   head                         shared memory (4 KiB, mmap): committed head, futex word
- *   index.snap                   stream index snapshot (rebuildable from the log)
+ *   stream-index/                stream index runs (rebuildable from the log)
  *   00000000000000000001.seg     log segment; the name is its first position
  *   00000000000000000001.idx     that segment's record offsets (rebuildable)
  *
@@ -241,7 +241,7 @@
 /* synced: the durable lower bound of the log's end. The head page says how far the log
  * was synced too, but it is a cache that a crash of the machine or a copy may lose; this
  * file is written and synced only when a writer closes the store, after recovery and
- * when a durable index snapshot is written (never per append), so an open can tell a log
+ * when a durable stream index run is written (never per append), so an open can tell a log
  * that lost synced records from one that was never longer. Two slots of
  * SYNCED_SLOT_LEN bytes, slot i at i * SYNCED_SLOT_STEP, written in turn (seq % 2); the
  * valid slot with the highest seq counts. No file, or no valid slot: nothing is known. */

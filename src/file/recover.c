@@ -5,7 +5,7 @@
  * Recovery (docs/DESIGN.md, invariant 2) runs with the writer lock held, at open and whenever a
  * writer finds that the previous lock holder died mid-commit. It starts from the last
  * point known good: the published head when the head page is from this boot, else the
- * stream index snapshot, else the start of the log. From there it checks every record
+ * stream index's last run, else the start of the log. From there it checks every record
  * and keeps the log up to the end of the last complete append (a record flagged
  * REC_COMMIT). What follows is a torn write and is cut off, unless it lies before the
  * position known to have been synced (the head page's, of any boot, or the `synced`

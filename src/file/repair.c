@@ -10,7 +10,7 @@
  *   2. move the later segment files into it whole (rename: no copy, no space needed)
  *      and remove their offset indexes (caches);
  *   3. sync both directories, then truncate the kept segment at the cut (synced);
- *   4. rebuild the stream index snapshot from the table the scan built, then let
+ *   4. rebuild the stream index from the table the scan built, then let
  *      recovery fix the last segment's offset index and publish the new head.
  * Until step 3 the damage is still in place, so a second run finds the same cut.
  *

@@ -6,7 +6,7 @@
  * position known to have been synced must refuse (the file system lost acknowledged
  * records) instead of taking the shorter log for a torn tail. This file is what is
  * known after the head page is gone. It is written (and synced) only when a writer
- * closes the store, after recovery, and with a durable index snapshot, so the commit
+ * closes the store, after recovery, and with a durable stream index run, so the commit
  * path pays nothing for it.
  *
  * Two 64-byte slots in different 512-byte sectors, written in turn (the LMDB meta-page

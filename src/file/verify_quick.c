@@ -12,8 +12,8 @@
  *
  * Not checked: the checksums of the other records (bit rot inside an older event's
  * stream name, type, metadata or data), stream version chains, and the stream index
- * against the log. The index snapshot file is not looked at either: like evs_verify,
- * the quick check holds to the rule that caches are not the truth (a damaged snapshot
+ * against the log. The stream index's runs are not looked at either: like evs_verify,
+ * the quick check holds to the rule that caches are not the truth (a damaged run
  * is ignored by readers and replaced by writers; it costs a longer open, no data).
  *
  * What it saves is CPU: no CRC32C over every payload byte and no stream table, about a
