@@ -636,6 +636,13 @@ void evs__commit_round(file_backend *fb, append_req *list)
         fb->tab.known_off = g.h.end;
         for (size_t i = 0; i < g.sealed_n; i++) /* sealed for good, now that it is published */
             evs__sdx_queue(fb, g.sealed[i].first_pos, g.sealed[i].end);
+        /* Each roll synced the segment it sealed: every position before the active
+         * segment is durable and now published. Say so durably (one small sync per
+         * segment), so that an open after a crash that also lost the head page still
+         * knows those positions must be there. A mark that cannot be raised loses
+         * nothing: it stays a lower bound. */
+        if (g.h.seg != start.seg && evs__synced_mark_raise(fb, g.h.seg - 1) < 0)
+            evs__clearerr();
     }
     if (rc < 0) {
         /* Nothing of this round is published: restore the table; the file was cut back

@@ -240,11 +240,12 @@
 
 /* synced: the durable lower bound of the log's end. The head page says how far the log
  * was synced too, but it is a cache that a crash of the machine or a copy may lose; this
- * file is written and synced only when a writer closes the store, after recovery and
- * when a durable stream index run is written (never per append), so an open can tell a log
- * that lost synced records from one that was never longer. Two slots of
- * SYNCED_SLOT_LEN bytes, slot i at i * SYNCED_SLOT_STEP, written in turn (seq % 2); the
- * valid slot with the highest seq counts. No file, or no valid slot: nothing is known. */
+ * file is written and synced only when a writer seals a segment or closes the store,
+ * after recovery and when a durable stream index run is written (never per append), so
+ * an open can tell a log that lost synced records from one that was never longer. Two
+ * slots of SYNCED_SLOT_LEN bytes, slot i at i * SYNCED_SLOT_STEP, written in turn
+ * (seq % 2); the valid slot with the highest seq counts. No file, or no valid slot:
+ * nothing is known. */
 #define SYNCED_FILE       "synced"
 #define SYNCED_MAGIC      "EVSSYNC1"
 #define SYNCED_SLOT_LEN   64

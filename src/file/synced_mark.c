@@ -6,8 +6,9 @@
  * position known to have been synced must refuse (the file system lost acknowledged
  * records) instead of taking the shorter log for a torn tail. This file is what is
  * known after the head page is gone. It is written (and synced) only when a writer
- * closes the store, after recovery, and with a durable stream index run, so the commit
- * path pays nothing for it.
+ * seals a segment (once per segment, after the commit that rolled over is published),
+ * closes the store, after recovery, and with a durable stream index run, so an append
+ * pays for it only when it starts a new segment.
  *
  * Two 64-byte slots in different 512-byte sectors, written in turn (the LMDB meta-page
  * idea, as the consumer checkpoints): a write torn by a crash damages only the slot

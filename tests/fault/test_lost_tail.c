@@ -13,13 +13,20 @@
  * make an open cut committed records; and when recovery does cut whole committed
  * records (damage past the synced end, whole appends after it), their bytes are kept
  * in a repair folder.
+ *
+ * A writer killed after its log rolled over several segments, with the head page lost:
+ * the `synced` file, raised when each segment was sealed, still says what the sealed
+ * segments held, so losing them is refused.
  */
 #include "testutil.h"
 
 #include "faultutil.h"
 #include "sysio.h"
 
+#include <signal.h>
 #include <stdbool.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #define EVENTS 3000
 
@@ -378,6 +385,42 @@ static void test_recovery_keeps_committed_bytes_it_cuts(void **state)
     assert_true(fu_file_size_in(saved, "REPAIR.txt") > 0);
 }
 
+/* A writer killed after its log rolled over several segments, never closed, and its head
+ * page lost too: what the sealed segments held was synced when each was sealed, and the
+ * `synced` file says so. Losing the last two segments must be refused, not taken for a
+ * log that ended there. */
+static void test_sealed_segments_known_after_crash(void **state)
+{
+    fixture *fx = *state;
+    char dir[1100];
+    snprintf(dir, sizeof dir, "%s.crashed", fx->dir);
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        evs_options o = always_options();
+        evs_store *s;
+        if (evs_open(&s, dir, &o) < 0)
+            _exit(3);
+        fill(s);
+        raise(SIGKILL); /* no close: nothing more is written */
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    uint64_t segs[64];
+    size_t n = fu_list_segs(dir, segs, 64);
+    assert_true(n >= 4);
+    for (size_t i = n - 2; i < n; i++) {
+        char name[32], path[4200];
+        fu_seg_name(name, sizeof name, segs[i]);
+        fu_path(path, sizeof path, dir, name);
+        assert_int_equal(unlink(path), 0);
+    }
+    fu_remove_head(dir);
+    check_refused(dir, (int64_t)segs[n - 2], (int64_t)segs[n - 1] - 1);
+}
+
 int main(void)
 {
     evs__sys.fdatasync = fu_no_sync; /* crashes are simulated by cutting files */
@@ -390,6 +433,7 @@ int main(void)
         cmocka_unit_test(test_positions_not_reused_after_repair),
         cmocka_unit_test(test_head_page_of_diverged_copy),
         cmocka_unit_test(test_recovery_keeps_committed_bytes_it_cuts),
+        cmocka_unit_test(test_sealed_segments_known_after_crash),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
