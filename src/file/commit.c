@@ -243,9 +243,9 @@ static int group_read(file_backend *fb, const group *g, uint64_t pos, rec_view *
 
 /* Add a fingerprint to the set; false when the set had to be dropped (cap or memory):
  * then every stream's ids must be found by walking again. */
-static bool idset_add(file_backend *fb, uint64_t f)
+static bool idset_add(file_backend *fb, uint64_t f, uint64_t pos)
 {
-    if (evs__idset_add(fb->w->ids, f))
+    if (evs__idset_add(fb->w->ids, f, pos))
         return true;
     streamtab *t = &fb->tab;
     for (size_t i = 0; i < t->cap; i++)
@@ -305,6 +305,38 @@ static long batch_find_id(const batch_ids *t, const evs__batch_w *b, const unsig
 static int walk_for_duplicate(file_backend *fb, const group *g, const evs__batch_w *b,
                               const batch_ids *t, bool all_given, const stream_val *v,
                               stream_ent *e, evs_append_result *res, bool *dup);
+static int match_back(file_backend *fb, const group *g, const evs__batch_w *b, rec_view *r,
+                      uint64_t pos, int64_t version, evs_append_result *res, bool *dup);
+
+/* The record at pos, read for the duplicate check (counted: see evs__writer_id_reads). */
+static int id_read(file_backend *fb, const group *g, uint64_t pos, rec_view *r)
+{
+    fb->w->id_reads++;
+    return group_read(fb, g, pos, r);
+}
+
+/* Where the set last saw the batch's last id, if that record is of this stream and
+ * carries that id: *r and *found. The stream's ids are unique (every append that
+ * carries ids is checked), so matching the batch backwards from there settles the
+ * check as the walk from the stream's end would, without reading the versions above
+ * it: a re-import of one long stream, batch after batch, stays linear. */
+static int find_last_id(file_backend *fb, const group *g, const evs__batch_w *b,
+                        const stream_val *v, rec_view *r, uint64_t *at)
+{
+    *at = 0;
+    const unsigned char *id = b->events[b->count - 1].id;
+    uint64_t pos = evs__idset_pos(fb->w->ids, evs__id_fingerprint(id));
+    if (!pos || pos > v->last_pos)
+        return 0;
+    int rc = id_read(fb, g, pos, r);
+    if (rc < 0)
+        return rc;
+    if (!(r->flags & REC_LOST) && r->stream_hash == b->stream_hash &&
+        r->stream_len == b->stream_len && memcmp(r->stream, b->stream, b->stream_len) == 0 &&
+        memcmp(r->id, id, 16) == 0)
+        *at = pos;
+    return 0;
+}
 
 /* Idempotence: are all of b's ids already in its stream, at consecutive versions in
  * the batch's order? Then *dup, res holds the original result and b->positions (when
@@ -333,6 +365,15 @@ static int check_duplicate(file_backend *fb, const group *g, const evs__batch_w 
     bool all_given = true;
     for (size_t i = 0; i < b->count; i++)
         all_given &= b->events[i].id_given;
+    if (all_given) {
+        rec_view r;
+        uint64_t at;
+        int rc = find_last_id(fb, g, b, v, &r, &at);
+        if (rc < 0)
+            return rc;
+        if (at)
+            return match_back(fb, g, b, &r, at, (int64_t)r.version, res, dup);
+    }
     batch_ids t;
     int rc = batch_ids_build(&t, b);
     if (rc < 0)
@@ -353,13 +394,13 @@ static int walk_for_duplicate(file_backend *fb, const group *g, const evs__batch
     uint64_t pos = v->last_pos;
     for (int64_t version = v->last_version; pos && version >= 0; version--) {
         rec_view r;
-        int rc = group_read(fb, g, pos, &r);
+        int rc = id_read(fb, g, pos, &r);
         if (rc < 0)
             return rc;
         long i = (r.flags & REC_LOST) ? -1 : batch_find_id(t, b, r.id); /* a lost event's
                                                                         * id is not known */
         if (i < 0) {
-            complete = complete && idset_add(fb, evs__id_fingerprint(r.id));
+            complete = complete && idset_add(fb, evs__id_fingerprint(r.id), pos);
             pos = r.prev_pos;
             if (version == 0 && complete)
                 e->ids_complete = true;
@@ -369,24 +410,36 @@ static int walk_for_duplicate(file_backend *fb, const group *g, const evs__batch
          * and the versions below it the others, in order. */
         if (!all_given || i != (long)b->count - 1)
             return evs__id_conflict(b, (size_t)i, version);
-        res->last_pos = (int64_t)pos;
-        res->version = version;
-        if (b->positions)
-            b->positions[i] = (int64_t)pos;
-        for (long j = i - 1; j >= 0; j--) {
-            pos = r.prev_pos;
-            if (!pos || (rc = group_read(fb, g, pos, &r)) < 0)
-                return pos ? rc : evs__id_conflict(b, (size_t)j + 1, version - (i - j) + 1);
-            if (memcmp(r.id, b->events[j].id, 16) != 0)
-                return evs__id_conflict(b, (size_t)j, version - (i - j));
-            if (b->positions)
-                b->positions[j] = (int64_t)pos;
-        }
-        res->first_pos = (int64_t)pos;
-        res->duplicate = 1;
-        *dup = true;
-        return 0;
+        return match_back(fb, g, b, &r, pos, version, res, dup);
     }
+    return 0;
+}
+
+/* r, at pos and version, holds the batch's last id: the versions below it must hold
+ * the others, in order. Then *dup, with res and b->positions filled from the records. */
+static int match_back(file_backend *fb, const group *g, const evs__batch_w *b, rec_view *r,
+                      uint64_t pos, int64_t version, evs_append_result *res, bool *dup)
+{
+    long i = (long)b->count - 1;
+    res->last_pos = (int64_t)pos;
+    res->version = version;
+    if (b->positions)
+        b->positions[i] = (int64_t)pos;
+    for (long j = i - 1; j >= 0; j--) {
+        int rc = 0;
+        pos = r->prev_pos;
+        if (!pos || (rc = id_read(fb, g, pos, r)) < 0)
+            return pos ? rc : evs__id_conflict(b, (size_t)j + 1, version - (i - j) + 1);
+        if (memcmp(r->id, b->events[j].id, 16) != 0)
+            return evs__id_conflict(b, (size_t)j, version - (i - j));
+        if (b->positions)
+            b->positions[j] = (int64_t)pos;
+    }
+    /* A retry of the batch after this one finds its last id from here on. */
+    (void)idset_add(fb, evs__id_fingerprint(b->events[i].id), (uint64_t)res->last_pos);
+    res->first_pos = (int64_t)pos;
+    res->duplicate = 1;
+    *dup = true;
     return 0;
 }
 
@@ -533,7 +586,9 @@ static int encode_req(file_backend *fb, group *g, append_req *r)
             e->ids_complete = true;
         }
         for (size_t j = 0; b->any_id_given && j < b->count; j++)
-            if (b->events[j].id_given && !idset_add(fb, evs__id_fingerprint(b->events[j].id)))
+            if (b->events[j].id_given &&
+                !idset_add(fb, evs__id_fingerprint(b->events[j].id),
+                           (uint64_t)r->out[i].first_pos + j))
                 break; /* the set was dropped: every stream walks again */
         e->last_pos = (uint64_t)r->out[i].last_pos;
         e->last_version = r->out[i].version;

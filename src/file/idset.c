@@ -1,5 +1,5 @@
 /*
- * idset.c - a set of event-id fingerprints (see idset.h).
+ * idset.c - event-id fingerprints and where each was seen (see idset.h).
  */
 #include "idset.h"
 #include "evstore.h"
@@ -7,8 +7,13 @@
 
 #include <string.h>
 
+typedef struct id_slot {
+    uint64_t f;   /* the fingerprint; 0 = empty */
+    uint64_t pos; /* where it was last seen, or 0 */
+} id_slot;
+
 struct id_set {
-    uint64_t *slots; /* 0 = empty; NULL until the first add */
+    id_slot *slots; /* NULL until the first add */
     size_t cap;      /* power of two, or 0 */
     size_t count;
     size_t max;
@@ -51,46 +56,58 @@ size_t evs__idset_count(const id_set *s)
     return s->count;
 }
 
-bool evs__idset_has(const id_set *s, uint64_t f)
+static const id_slot *find(const id_set *s, uint64_t f)
 {
     if (!s->cap)
-        return false;
+        return NULL;
     size_t mask = s->cap - 1;
-    for (size_t i = f & mask; s->slots[i]; i = (i + 1) & mask)
-        if (s->slots[i] == f)
-            return true;
-    return false;
+    for (size_t i = f & mask; s->slots[i].f; i = (i + 1) & mask)
+        if (s->slots[i].f == f)
+            return &s->slots[i];
+    return NULL;
 }
 
-bool evs__idset_add(id_set *s, uint64_t f)
+bool evs__idset_has(const id_set *s, uint64_t f)
+{
+    return find(s, f) != NULL;
+}
+
+uint64_t evs__idset_pos(const id_set *s, uint64_t f)
+{
+    const id_slot *e = find(s, f);
+    return e ? e->pos : 0;
+}
+
+bool evs__idset_add(id_set *s, uint64_t f, uint64_t pos)
 {
     if ((s->count + 1) * 2 > s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 4096;
-        uint64_t *n = cap / 2 <= s->max ? evs__calloc(cap, sizeof *n) : NULL;
+        id_slot *n = cap / 2 <= s->max ? evs__calloc(cap, sizeof *n) : NULL;
         if (!n) {
             evs__clearerr();
             evs__idset_clear(s);
             return false;
         }
         for (size_t i = 0; i < s->cap; i++) {
-            uint64_t v = s->slots[i];
-            if (!v)
+            if (!s->slots[i].f)
                 continue;
-            size_t j = v & (cap - 1);
-            while (n[j])
+            size_t j = s->slots[i].f & (cap - 1);
+            while (n[j].f)
                 j = (j + 1) & (cap - 1);
-            n[j] = v;
+            n[j] = s->slots[i];
         }
         evs__free(s->slots);
         s->slots = n;
         s->cap = cap;
     }
     size_t mask = s->cap - 1, i = f & mask;
-    while (s->slots[i] && s->slots[i] != f)
+    while (s->slots[i].f && s->slots[i].f != f)
         i = (i + 1) & mask;
-    if (!s->slots[i]) {
-        s->slots[i] = f;
+    if (!s->slots[i].f) {
+        s->slots[i].f = f;
         s->count++;
     }
+    if (pos)
+        s->slots[i].pos = pos;
     return true;
 }

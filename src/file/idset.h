@@ -1,9 +1,11 @@
 /*
- * idset.h - a set of event-id fingerprints: the writer's memory of the ids it appended.
+ * idset.h - a set of event-id fingerprints: the writer's memory of the ids it appended
+ * or read, and where it last saw each.
  *
  * Open addressing over 64-bit fingerprints (0 marks an empty slot, so no fingerprint is
  * 0). A fingerprint found may be a false alarm (two ids can share one); one not found
- * proves the id was never added. The set holds at most the number of fingerprints it was
+ * proves the id was never added. The position kept with it is a hint, to be checked
+ * against the record there: a false alarm or a failed append leaves one that lies. The set holds at most the number of fingerprints it was
  * made with: an add past that, or one that finds no memory, empties it instead, and the
  * caller starts again from nothing.
  */
@@ -27,10 +29,14 @@ void evs__idset_free(id_set *s); /* NULL is fine */
 /* Has fingerprint f been added since the set was made or last emptied? */
 bool evs__idset_has(const id_set *s, uint64_t f);
 
-/* Add fingerprint f (adding one already there changes nothing). false when the set had
- * to be emptied instead (it would pass its maximum, or memory ran out): it then holds
+/* The position last added with f, or 0 (f not in the set, or added without one). */
+uint64_t evs__idset_pos(const id_set *s, uint64_t f);
+
+/* Add fingerprint f, seen at position pos (0: not known). Adding one already there
+ * keeps one entry, with the newer position when pos is not 0. false when the set had to
+ * be emptied instead (it would pass its maximum, or memory ran out): it then holds
  * nothing, f included, and no error is left set. */
-bool evs__idset_add(id_set *s, uint64_t f);
+bool evs__idset_add(id_set *s, uint64_t f, uint64_t pos);
 
 /* Forget every fingerprint (and give back the table's memory). */
 void evs__idset_clear(id_set *s);

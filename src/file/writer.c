@@ -30,7 +30,7 @@
 #include <string.h>
 #include <time.h>
 
-#define IDSET_MAX (1u << 22) /* fingerprints kept at most (32 MiB of table) */
+#define IDSET_MAX (1u << 22) /* ids kept at most (a table of 128 MiB at most) */
 
 /* Tells appending threads apart: its address is unique to each thread. */
 static _Thread_local char appender_token;
@@ -44,6 +44,11 @@ int evs__poison(file_backend *fb, int err, const char *what)
     if (atomic_compare_exchange_strong(&fb->w->poisoned, &expected, rc))
         snprintf(fb->w->poison_msg, sizeof fb->w->poison_msg, "%s", evs__lasterr_msg());
     return rc;
+}
+
+uint64_t evs__writer_id_reads(const file_backend *fb)
+{
+    return fb->w ? fb->w->id_reads : 0;
 }
 
 int evs__writer_check_poison(file_backend *fb)

@@ -28,6 +28,10 @@ int evs__writer_check_poison(struct file_backend *fb);
  * returns the code for the failing call, from errno `err`. */
 int evs__poison(struct file_backend *fb, int err, const char *what);
 
+/* How many records this handle's duplicate checks (appends that carry their own ids)
+ * have read: a measure of their cost that does not depend on the machine, for tests. */
+uint64_t evs__writer_id_reads(const struct file_backend *fb);
+
 /* At close, leave a fresh snapshot when the tail since the last one is long, so the
  * next process that reads streams does not scan it. Best effort: never blocks. */
 void evs__writer_snapshot_at_close(struct file_backend *fb);

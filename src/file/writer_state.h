@@ -55,10 +55,12 @@ struct writer {
     tab_undo *undo;
     size_t undo_len;
     size_t undo_cap;
-    /* Fingerprints of the writer-supplied ids this handle appended. Lets a batch with
-     * its own ids skip walking a stream the handle created: a miss proves the ids are
-     * new. Dropped when it grows past its cap. */
+    /* Fingerprints of the writer-supplied ids this handle appended or read, with where
+     * each was. Lets a batch with its own ids skip walking a stream the handle created
+     * (a miss proves the ids are new), and a retry start where its last id is. Dropped
+     * when it grows past its cap. */
     id_set *ids;
+    uint64_t id_reads; /* records the duplicate checks read (evs__writer_id_reads) */
     uint64_t bytes_since_snap; /* log bytes appended since the last snapshot */
 
     /* A failed sync or a write that could not be undone poisons the store: every later

@@ -44,14 +44,18 @@ static void test_add_then_find_through_growth(void **state)
     id_set *s = evs__idset_new(1u << 20);
     assert_non_null(s);
     for (uint64_t i = 0; i < N; i++) {
-        assert_true(evs__idset_add(s, value(i)));
+        assert_true(evs__idset_add(s, value(i), i + 1));
         assert_true(evs__idset_has(s, value(i)));
     }
     assert_int_equal(evs__idset_count(s), N);
     for (uint64_t i = 0; i < N; i++)
         assert_true(evs__idset_has(s, value(i)));
-    for (uint64_t i = N; i < 2 * N; i++)
+    for (uint64_t i = 0; i < N; i++) /* positions survive the table's growth */
+        assert_int_equal(evs__idset_pos(s, value(i)), i + 1);
+    for (uint64_t i = N; i < 2 * N; i++) {
         assert_false(evs__idset_has(s, value(i)));
+        assert_int_equal(evs__idset_pos(s, value(i)), 0);
+    }
     evs__idset_free(s);
 }
 
@@ -62,9 +66,11 @@ static void test_colliding_values(void **state)
     id_set *s = evs__idset_new(1u << 20);
     assert_non_null(s);
     for (uint64_t i = 1; i <= 3000; i++)
-        assert_true(evs__idset_add(s, i << 32));
+        assert_true(evs__idset_add(s, i << 32, i));
     for (uint64_t i = 1; i <= 3000; i++)
         assert_true(evs__idset_has(s, i << 32));
+    for (uint64_t i = 1; i <= 3000; i++)
+        assert_int_equal(evs__idset_pos(s, i << 32), i);
     assert_false(evs__idset_has(s, 3001ull << 32));
     assert_int_equal(evs__idset_count(s), 3000);
     evs__idset_free(s);
@@ -75,9 +81,9 @@ static void test_adding_twice_counts_once(void **state)
     (void)state;
     id_set *s = evs__idset_new(1u << 20);
     assert_non_null(s);
-    assert_true(evs__idset_add(s, 42));
-    assert_true(evs__idset_add(s, 42));
-    assert_true(evs__idset_add(s, 43));
+    assert_true(evs__idset_add(s, 42, 0));
+    assert_true(evs__idset_add(s, 42, 0));
+    assert_true(evs__idset_add(s, 43, 0));
     assert_int_equal(evs__idset_count(s), 2);
     evs__idset_free(s);
 }
@@ -90,18 +96,39 @@ static void test_past_the_maximum_the_set_empties(void **state)
     id_set *s = evs__idset_new(MAX);
     assert_non_null(s);
     uint64_t i = 0;
-    while (evs__idset_add(s, value(i)))
+    while (evs__idset_add(s, value(i), i + 1))
         i++;
     assert_int_equal(i, MAX);
     assert_int_equal(evs__idset_count(s), 0);
     for (uint64_t j = 0; j <= i; j++)
         assert_false(evs__idset_has(s, value(j)));
-    assert_true(evs__idset_add(s, value(5)));
+    assert_true(evs__idset_add(s, value(5), 0));
     assert_true(evs__idset_has(s, value(5)));
     assert_int_equal(evs__idset_count(s), 1);
     evs__idset_clear(s);
     assert_false(evs__idset_has(s, value(5)));
     assert_int_equal(evs__idset_count(s), 0);
+    evs__idset_free(s);
+}
+
+/* A position is a hint kept with its fingerprint: the newest one given wins, and adding
+ * again without one (0) keeps what was known. */
+static void test_positions(void **state)
+{
+    (void)state;
+    id_set *s = evs__idset_new(1u << 20);
+    assert_non_null(s);
+    assert_true(evs__idset_add(s, 42, 0));
+    assert_int_equal(evs__idset_pos(s, 42), 0);
+    assert_true(evs__idset_add(s, 42, 7));
+    assert_int_equal(evs__idset_pos(s, 42), 7);
+    assert_true(evs__idset_add(s, 42, 0));
+    assert_int_equal(evs__idset_pos(s, 42), 7);
+    assert_true(evs__idset_add(s, 42, 9));
+    assert_int_equal(evs__idset_pos(s, 42), 9);
+    assert_int_equal(evs__idset_count(s), 1);
+    evs__idset_clear(s);
+    assert_int_equal(evs__idset_pos(s, 42), 0);
     evs__idset_free(s);
 }
 
@@ -131,6 +158,7 @@ int main(void)
         cmocka_unit_test(test_colliding_values),
         cmocka_unit_test(test_adding_twice_counts_once),
         cmocka_unit_test(test_past_the_maximum_the_set_empties),
+        cmocka_unit_test(test_positions),
         cmocka_unit_test(test_fingerprint),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
