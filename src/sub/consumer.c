@@ -191,7 +191,6 @@ static int consumer_start(evs_consumer *c, const evs_query *filter, int64_t at, 
         return rc;
     c->acked = c->saved = c->synced = c->delivered = pos;
     c->acked_ts = ts;
-    c->saved_at = evs__monotonic_ns();
     char *kept = NULL, *text = NULL;
     rc = create || replace ? 0 : load_kept_filter(c, refilter, &kept);
     if (rc == 0)
@@ -200,6 +199,9 @@ static int consumer_start(evs_consumer *c, const evs_query *filter, int64_t at, 
         rc = settle_filter(c, kept, text, flags, refilter, write);
     evs__free(kept);
     evs__free(text);
+    /* The time-based save counts from here: writing the filter above may take long
+     * on a busy disk, and must not make the first ack save at once. */
+    c->saved_at = evs__monotonic_ns();
     return rc;
 }
 

@@ -48,21 +48,41 @@ static void test_ack_batching(void **state)
     for (int i = 0; i < 1100; i++)
         tu_append1(f->s, "bulk-1", "Bulk", "{}");
     evs_consumer *c;
+    /* Acks stay in memory until 1,000 are pending or 100 ms passed since the last save
+     * (or the open). The checks that acks were not saved hold only if the steps before
+     * them took less than that: on a starved machine they may not, and then say so. */
+    int64_t t0 = tu_mono_ms(); /* before each step that saves: the time counts from it */
     assert_evs_ok(evs_consumer_open(&c, f->s, "batch", NULL));
     assert_evs_ok(evs_consumer_ack(c, 1));
-    assert_evs_ok(evs_consumer_ack(c, 1));                        /* the same again: fine */
-    assert_int_equal(tu_consumer_stored(f->s, "batch", NULL), 0); /* in memory only */
+    assert_evs_ok(evs_consumer_ack(c, 1)); /* the same again: fine */
+    if (tu_mono_ms() - t0 < 90)
+        assert_int_equal(tu_consumer_stored(f->s, "batch", NULL), 0); /* in memory only */
+    else
+        print_message("acks took %lld ms: not checked that they stayed in memory\n",
+                      (long long)(tu_mono_ms() - t0));
+    t0 = tu_mono_ms();
     assert_evs_ok(evs_consumer_flush(c));
     assert_int_equal(tu_consumer_stored(f->s, "batch", NULL), 1);
     /* 999 more acks stay in memory; the 1000th saves */
     for (int64_t p = 2; p <= 1000; p++)
         assert_evs_ok(evs_consumer_ack(c, p));
-    assert_int_equal(tu_consumer_stored(f->s, "batch", NULL), 1);
+    bool quick = tu_mono_ms() - t0 < 90;
+    if (quick)
+        assert_int_equal(tu_consumer_stored(f->s, "batch", NULL), 1);
+    int64_t t_save = tu_mono_ms();
     assert_evs_ok(evs_consumer_ack(c, 1001));
-    assert_int_equal(tu_consumer_stored(f->s, "batch", NULL), 1001);
+    if (quick) {
+        assert_int_equal(tu_consumer_stored(f->s, "batch", NULL), 1001);
+    } else { /* one of them saved on time instead: start the next step from a save */
+        print_message("999 acks took %lld ms: not checked that the 1000th saves\n",
+                      (long long)(tu_mono_ms() - t0));
+        t_save = tu_mono_ms();
+        assert_evs_ok(evs_consumer_flush(c));
+    }
     /* ... or the first ack 100 ms after the last save */
     assert_evs_ok(evs_consumer_ack(c, 1002));
-    assert_int_equal(tu_consumer_stored(f->s, "batch", NULL), 1001);
+    if (tu_mono_ms() - t_save < 90)
+        assert_int_equal(tu_consumer_stored(f->s, "batch", NULL), 1001);
     tu_sleep_ms(110);
     assert_evs_ok(evs_consumer_ack(c, 1003));
     assert_int_equal(tu_consumer_stored(f->s, "batch", NULL), 1003);
