@@ -39,6 +39,7 @@ int cli_cmd_import(int argc, char **argv);
 int cli_cmd_subscribe(int argc, char **argv);
 int cli_cmd_consumers(int argc, char **argv);
 int cli_cmd_consumer(int argc, char **argv);
+int cli_cmd_forget(int argc, char **argv);
 /* The server's commands, in server/. */
 int cli_cmd_serve(int argc, char **argv);
 int cli_cmd_token(int argc, char **argv);

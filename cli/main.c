@@ -27,6 +27,7 @@ static const struct {
     {"stat", cli_cmd_stat, "print the store's figures as one JSON object"},
     {"verify", cli_cmd_verify, "check every record of the log; name file and offset of damage"},
     {"repair", cli_cmd_repair, "cut the log at its first damaged record, saving the rest aside"},
+    {"forget", cli_cmd_forget, "erase a subject's events: destroy its encryption keys"},
     {"serve", cli_cmd_serve, "serve stores over HTTP to many tenants, with tokens"},
     {"token", cli_cmd_token, "create, list or revoke the server's access tokens"},
     {"tenant", cli_cmd_tenant, "create or list the tenants of a server's root"},

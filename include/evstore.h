@@ -151,6 +151,7 @@ EVS_API int evs_errcode(void);
 #define EVS_MAX_BATCH_LEN    (256u * 1024 * 1024) /* all events of one append, bytes */
 #define EVS_MAX_BATCH_COUNT  1000000u            /* events in one append */
 #define EVS_MAX_JSON_DEPTH   512                /* nesting of arrays and objects */
+#define EVS_MAX_SUBJECT_LEN  256                /* bytes of an erasure subject */
 
 /* ---------------------------------------------------------------------------------- */
 /* Opening and closing                                                                  */
@@ -1168,6 +1169,73 @@ EVS_API void evs_push_get(evs_push_status *out, evs_push *p);
  *          ended it, with its message (EVS_EHANDLER naming the event's position and the
  *          handler's value ...); EVS_EMISUSE from inside the handler (nothing done). */
 EVS_API int evs_push_close(evs_push_status *out, evs_push *p);
+
+/* ---------------------------------------------------------------------------------- */
+/* Erasure (crypto-shredding)                                                           */
+/* ---------------------------------------------------------------------------------- */
+
+/* An event may belong to a subject: a person or anything else whose data must be
+ * erasable on request (the GDPR's "right to erasure"). Its subject is its metadata's
+ * top-level "subject" string ({"subject":"user-42"}), or the subject an append gives
+ * through evs_append_with. The file backend then stores the event's data encrypted
+ * (AES-256-GCM) under a key of that subject's own, kept in the store's key file
+ * (`keys`); readers get the data back decrypted, byte for byte. Position, stream,
+ * version, id, type, time and metadata stay in clear (so do not put what must be
+ * erased in the metadata, beyond the subject's name). evs_forget destroys the
+ * subject's keys: from then on every read of those events (cursors, subscriptions,
+ * consumers, read models, push, export) hands out evs_erased_data (see there) as the
+ * data, everything else unchanged, and evs_verify still passes. A subject is 1 to
+ * EVS_MAX_SUBJECT_LEN bytes of valid UTF-8 without control characters. Other
+ * backends refuse events with a subject (EVS_ENOTSUP). */
+
+#define EVS_APPEND_OPTS_VERSION 1
+
+/** Options for evs_append_with. Initialise with EVS_APPEND_OPTS_INIT; fields are only
+ *  ever appended. */
+typedef struct evs_append_opts {
+    unsigned int version; /* EVS_APPEND_OPTS_VERSION */
+    const char *subject;  /* NUL-terminated: the subject of every event of the call whose
+                           * metadata names none (one that names another is refused with
+                           * EVS_EINVAL); NULL = none */
+} evs_append_opts;
+
+#define EVS_APPEND_OPTS_INIT {EVS_APPEND_OPTS_VERSION, NULL}
+
+/** evs_append_positions with options (`opts` may be NULL: then exactly it).
+ *  @return as evs_append; also EVS_EINVAL for a bad subject or an opts version this
+ *          library does not know, EVS_ENOTSUP (a subject on a backend without keys),
+ *          EVS_ECORRUPT or EVS_EFORMAT (the key file is damaged: nothing written).
+ *          Thread-safe. */
+EVS_API int evs_append_with(evs_append_result *out, int64_t *positions, evs_store *store,
+                            const char *stream, int64_t expected_version,
+                            const evs_event_in *events, size_t count,
+                            const evs_append_opts *opts);
+
+/** Erase every event of `subject`, now and for good: destroy its keys durably. The key
+ *  file is rewritten without them and synced, and the old file's bytes are overwritten
+ *  with zeros and synced before it is removed (the README's "Erasure" says what the file
+ *  system may still hold). Events appended with the subject later get a new key and
+ *  stay readable. Handles in other processes notice within 100 ms, or at their next
+ *  append. An append running in another process at the same moment may still be
+ *  written under the old key, and then reads as erased too.
+ *  @param destroyed  receives the number of keys destroyed (more than 1 when processes
+ *                    raced to make the subject's first key); may be NULL.
+ *  @return 0; EVS_ENOTFOUND (the subject has no key: no event was ever appended with it,
+ *          or it was forgotten already: the message says so); EVS_EINVAL (not a valid
+ *          subject); EVS_EREADONLY; EVS_ENOTSUP (a backend without keys); EVS_ECORRUPT
+ *          or EVS_EFORMAT (the key file is damaged: nothing changed); EVS_EIO;
+ *          EVS_ENOSPC. Thread-safe; appends of this handle wait for it. */
+EVS_API int evs_forget(size_t *destroyed, evs_store *store, const char *subject);
+
+/** The data an erased event reads as: the JSON text {"$erased":true} (16 bytes, no
+ *  NUL counted). An event read with that data is erased when evs_event_erased says so
+ *  (an event may also have been appended with those very bytes as its data). Static;
+ *  thread-safe. */
+EVS_API const char *evs_erased_data(void);
+
+/** 1 when `ev` (as a cursor or subscription handed it out) is an erased event: its data
+ *  is evs_erased_data() itself, the same pointer; else 0. Thread-safe. */
+EVS_API int evs_event_erased(const evs_event *ev);
 
 /* ---------------------------------------------------------------------------------- */
 /* Helpers                                                                              */

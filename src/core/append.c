@@ -4,8 +4,11 @@
  * is written, ids are generated where missing, and hashes computed once; the backend
  * gets ready-to-encode batches.
  */
+#include "append_seal.h"
 #include "core.h"
 #include "json.h"
+#include "keytab.h"
+#include "seal.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -65,7 +68,8 @@ typedef struct type_memo {
     uint32_t hash;
 } type_memo;
 
-static int check_event(const evs_event_in *in, evs__event_w *w, const where *at, type_memo *tm)
+static int check_event(const evs_event_in *in, evs__event_w *w, const where *at, type_memo *tm,
+                       const char *subject)
 {
     size_t type_len;
     char why[128];
@@ -95,6 +99,16 @@ static int check_event(const evs_event_in *in, evs__event_w *w, const where *at,
         if (first_char(in->metadata, in->metadata_len) != '{')
             return fail(at, EVS_EINVAL, "field 'metadata' must be a JSON object");
     }
+    int rc = evs__subject_find(w, in, subject, why, sizeof why);
+    if (rc == EVS_EINVAL)
+        return fail(at, rc, "%s", why);
+    if (rc < 0)
+        return rc;
+    if (w->subject && in->data_len + in->metadata_len + EVS__SEAL_OVERHEAD > EVS_MAX_EVENT_LEN)
+        return fail(at, EVS_EINVAL,
+                    "event is %zu bytes of data and metadata, more than the maximum of %u "
+                    "less the %u bytes its encryption adds",
+                    in->data_len + in->metadata_len, EVS_MAX_EVENT_LEN, EVS__SEAL_OVERHEAD);
     w->type = in->type;
     w->type_len = tm->len;
     w->type_hash = tm->hash;
@@ -152,7 +166,7 @@ static int check_ids_unique(const evs__batch_w *w, where *at)
 }
 
 static int check_batch(const evs_batch_in *in, evs__batch_w *w, evs__event_w *events, size_t index,
-                       size_t batch_count, type_memo *tm)
+                       size_t batch_count, type_memo *tm, const char *subject)
 {
     where at = {in->stream, index, batch_count, -1};
     size_t slen = 0;
@@ -179,7 +193,7 @@ static int check_batch(const evs_batch_in *in, evs__batch_w *w, evs__event_w *ev
     w->payload_len = 0;
     for (size_t i = 0; i < in->count; i++) {
         at.event = (long)i;
-        int rc = check_event(&in->events[i], &events[i], &at, tm);
+        int rc = check_event(&in->events[i], &events[i], &at, tm, subject);
         if (rc < 0)
             return rc;
         w->any_id_given |= events[i].id_given;
@@ -205,11 +219,32 @@ int evs_append_multi_positions(evs_append_result *out, int64_t *positions, evs_s
     int rc = evs__check_store(store, "evs_append");
     if (rc < 0)
         return rc;
-    return evs__append_through(store->m, store->be, out, positions, batches, batch_count);
+    return evs__append_through(store->m, store->be, store->keys, NULL, out, positions, batches,
+                               batch_count);
 }
 
-int evs__append_through(const evs__backend_methods *m, evs__backend *be, evs_append_result *out,
-                        int64_t *positions, const evs_batch_in *batches, size_t batch_count)
+/* Encrypt the data of the events with a subject, then write: a forget in this process
+ * waits until the events are written under the keys looked up. */
+static int seal_and_append(const evs__backend_methods *m, evs__backend *be, evs__keytab *keys,
+                           evs__batch_w *bw, size_t batch_count, evs_append_result *res)
+{
+    if (!evs__append_has_subject(bw, batch_count))
+        return m->append(be, bw, batch_count, res);
+    evs__buf sealed = EVS__BUF_INIT;
+    if (keys)
+        evs__keytab_append_begin(keys);
+    int rc = evs__append_seal(keys, bw, batch_count, &sealed);
+    if (rc == 0)
+        rc = m->append(be, bw, batch_count, res);
+    if (keys)
+        evs__keytab_append_end(keys);
+    evs__buf_free(&sealed);
+    return rc;
+}
+
+int evs__append_through(const evs__backend_methods *m, evs__backend *be, evs__keytab *keys,
+                        const char *subject, evs_append_result *out, int64_t *positions,
+                        const evs_batch_in *batches, size_t batch_count)
 {
     int rc = 0;
     if (!batches || batch_count == 0)
@@ -224,8 +259,11 @@ int evs__append_through(const evs__backend_methods *m, evs__backend *be, evs_app
     evs__event_w stack_events[STACK_EVENTS];
     evs__batch_w stack_batch[1];
     evs_append_result stack_out[1];
+    /* Zeroed: a failure part way frees the subjects copied so far, and only those. */
     evs__event_w *events =
-        total <= STACK_EVENTS ? stack_events : evs__alloc(total * sizeof *events);
+        total <= STACK_EVENTS ? stack_events : evs__calloc(total, sizeof *events);
+    if (events == stack_events)
+        memset(stack_events, 0, total * sizeof *events);
     evs__batch_w *bw = batch_count == 1 ? stack_batch : evs__alloc(batch_count * sizeof *bw);
     evs_append_result *res = out                ? out
                              : batch_count == 1 ? stack_out
@@ -238,7 +276,7 @@ int evs__append_through(const evs__backend_methods *m, evs__backend *be, evs_app
     uint64_t bytes = 0;
     type_memo tm = {NULL, 0, 0};
     for (size_t i = 0, at = 0; i < batch_count; i++) {
-        if ((rc = check_batch(&batches[i], &bw[i], events + at, i, batch_count, &tm)) < 0)
+        if ((rc = check_batch(&batches[i], &bw[i], events + at, i, batch_count, &tm, subject)) < 0)
             goto out;
         bw[i].positions = positions ? positions + at : NULL;
         at += batches[i].count;
@@ -249,13 +287,15 @@ int evs__append_through(const evs__backend_methods *m, evs__backend *be, evs_app
                          EVS_MAX_BATCH_LEN);
         goto out;
     }
-    rc = m->append(be, bw, batch_count, res);
+    rc = seal_and_append(m, be, keys, bw, batch_count, res);
     if (rc == 0) {
         if (positions)
             fill_positions(positions, bw, res, batch_count);
         evs__clearerr();
     }
 out:
+    if (events)
+        evs__subject_release(events, total);
     if (events != stack_events)
         evs__free(events);
     if (bw != stack_batch)

@@ -31,6 +31,13 @@ typedef struct evs__event_w {
     bool id_given;        /* the writer supplied the id (idempotence applies) */
     unsigned char id[16];
     int64_t ts_ns;        /* the writer's time for the event, or 0 for the store's */
+    bool sealed;          /* data is an encrypted envelope (src/core/seal.h): the file
+                           * backend marks its record REC_SEALED */
+    /* The core's own: the subject whose key encrypts the data, NULL for none; a heap
+     * copy (subject_owned) when the metadata spelled it with escapes. */
+    const char *subject;
+    uint32_t subject_len;
+    bool subject_owned;
 } evs__event_w;
 
 /* One stream's part of an atomic append. */
@@ -263,10 +270,17 @@ int evs__check_given_ts(const evs__batch_w *b, int64_t last, int64_t now);
  * is not the one appended then (idempotence found only part of it, or out of order). */
 int evs__id_conflict(const evs__batch_w *b, size_t i, int64_t version);
 
-/* The core's whole append (every input checked, ids generated, sizes bounded), written
- * through backend `m` handle `be`: for a backend that appends outside a store handle
- * (the outbox, include/evstore_sql.h). Arguments as evs_append_multi_positions. */
-int evs__append_through(const evs__backend_methods *m, evs__backend *be, evs_append_result *out,
+typedef struct evs__keytab evs__keytab;
+
+/* The core's whole append (every input checked, ids generated, sizes bounded, the data
+ * of events with a subject encrypted), written through backend `m` handle `be`: also
+ * for a backend that appends outside a store handle (the outbox,
+ * include/evstore_sql.h). `keys`: the store's subject keys, or NULL when it keeps none
+ * (an event with a subject is then refused with EVS_ENOTSUP). `subject`: the subject of
+ * every event whose metadata names none, or NULL. Other arguments as
+ * evs_append_multi_positions. */
+int evs__append_through(const evs__backend_methods *m, evs__backend *be, evs__keytab *keys,
+                        const char *subject, evs_append_result *out,
                         int64_t *positions, const evs_batch_in *batches, size_t batch_count);
 
 #endif /* EVS_BACKEND_H */

@@ -16,6 +16,9 @@ struct evs_store {
     const evs__backend_methods *m;
     _Atomic int refs;            /* the handle + every open cursor and iterator */
     atomic_bool closed;          /* evs_close was called */
+    bool readonly;               /* opened with EVS_OPEN_READONLY */
+    evs__keytab *keys;           /* subject keys (keytab.h); NULL when the backend keeps
+                                  * none */
 };
 
 /* Take and drop a reference; the last drop closes the backend and frees the store. */

@@ -3,14 +3,18 @@
  * iterators. Each holds a reference on the store so that evs_close may come first.
  */
 #include "core.h"
+#include "keytab.h"
 #include "query.h"
+#include "seal.h"
 
+#include <openssl/crypto.h>
 #include <string.h>
 
 struct evs_cursor {
     evs_store *store;
     evs__be_cursor *bc;
     evs__query_c q;
+    evs__buf plain; /* the decrypted data of the last event handed out */
 };
 
 struct evs_stream_iter {
@@ -44,6 +48,41 @@ int evs_cursor_open(evs_cursor **out, evs_store *store, const evs_query *query)
     return 0;
 }
 
+/* Hand out an encrypted event's data decrypted, or the erased marker when its key was
+ * destroyed. */
+static int unseal_event(evs_cursor *c, evs_event *ev)
+{
+    uint64_t key_id;
+    int rc = evs__seal_key_id(&key_id, ev->data, ev->data_len, ev->pos);
+    if (rc < 0)
+        return rc;
+    if (!c->store->keys)
+        return evs__seterr(EVS_ECORRUPT,
+                           "event at position %lld: its data is encrypted, and this backend "
+                           "keeps no keys",
+                           (long long)ev->pos);
+    unsigned char key[EVS__KEY_LEN];
+    rc = evs__keytab_lookup(c->store->keys, key_id, ev->pos, key);
+    if (rc == 0) {
+        ev->data = evs__erased_marker;
+        ev->data_len = evs__erased_marker_len;
+        return 1;
+    }
+    size_t plain_len = ev->data_len - EVS__SEAL_OVERHEAD;
+    c->plain.len = 0;
+    if (rc > 0 && evs__buf_reserve(&c->plain, plain_len + 1) < 0)
+        rc = evs__seterr(EVS_ENOMEM, "out of memory decrypting the event at position %lld",
+                         (long long)ev->pos);
+    if (rc > 0)
+        rc = evs__unseal(c->plain.ptr, key, ev->id, ev->data, ev->data_len, ev->pos);
+    OPENSSL_cleanse(key, sizeof key);
+    if (rc < 0)
+        return rc;
+    ev->data = c->plain.ptr;
+    ev->data_len = plain_len;
+    return 1;
+}
+
 int evs_cursor_next(evs_event *out, evs_cursor *c)
 {
     if (!c || !out)
@@ -51,6 +90,8 @@ int evs_cursor_next(evs_event *out, evs_cursor *c)
     if (atomic_load(&c->store->closed))
         return evs__seterr(EVS_ECLOSED, "evs_cursor_next: the store was closed");
     int rc = c->store->m->cursor_next(c->bc, out);
+    if (rc > 0 && evs__is_sealed(out->data, out->data_len))
+        rc = unseal_event(c, out);
     if (rc >= 0)
         evs__clearerr();
     return rc;
@@ -62,6 +103,9 @@ void evs_cursor_close(evs_cursor *c)
         return;
     c->store->m->cursor_close(c->bc);
     evs__query_free(&c->q);
+    if (c->plain.ptr)
+        OPENSSL_cleanse(c->plain.ptr, c->plain.cap);
+    evs__buf_free(&c->plain);
     evs__store_unref(c->store);
     evs__free(c);
 }

@@ -7,6 +7,7 @@
  * the last cursor goes.
  */
 #include "core.h"
+#include "keytab.h"
 
 #include <string.h>
 
@@ -80,12 +81,19 @@ int evs_open(evs_store **out, const char *path, const evs_options *opts)
     evs_store *s = evs__calloc(1, sizeof *s);
     if (!s)
         return evs__seterr(EVS_ENOMEM, "out of memory opening '%s'", path);
+    /* Only the file backend keeps subject keys: a key file in its directory. */
+    if (strcmp(m->name, "file") == 0 && (rc = evs__keytab_new(&s->keys, where)) < 0) {
+        evs__free(s);
+        return rc;
+    }
     rc = m->open(&s->be, where, &o);
     if (rc < 0) {
+        evs__keytab_free(s->keys);
         evs__free(s);
         return rc;
     }
     s->m = m;
+    s->readonly = (o.flags & EVS_OPEN_READONLY) != 0;
     atomic_init(&s->refs, 1);
     atomic_init(&s->closed, false);
     *out = s;
@@ -103,6 +111,7 @@ int evs__store_unref(evs_store *s)
     if (atomic_fetch_sub(&s->refs, 1) != 1)
         return 0;
     int rc = s->m->close(s->be);
+    evs__keytab_free(s->keys);
     evs__free(s);
     return rc;
 }

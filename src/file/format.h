@@ -37,7 +37,7 @@
  *    80    2 flags        REC_COMMIT: last record of an atomic append;
  *                         REC_HAS_META; REC_ID_GIVEN: the writer supplied the id;
  *                         REC_LOST: a filler that `repair --keep-intact` wrote over a
- *                         damaged event (see below)
+ *                         damaged event (see below); REC_SEALED: the data is encrypted
  *    82    2 reserved     zero
  *    84    4 prev_off     byte offset of the stream's previous event inside the
  *                         segment that holds prev_pos (0 for version 0), so a stream
@@ -115,7 +115,11 @@
  * and version count stay whole; otherwise stream_len and version are 0. type_len is 0,
  * the id zero, data_len covers the rest of the filler (zero bytes), flags LOST|COMMIT. */
 #define REC_LOST     0x8u
-#define REC_FLAGS_KNOWN (REC_COMMIT | REC_HAS_META | REC_ID_GIVEN | REC_LOST)
+/* The data is an encrypted envelope (docs/FORMAT.md, "Encrypted data"), not JSON: the
+ * event was appended with a subject. A reader older than it refuses the record rather
+ * than hand the envelope out as the event's data. */
+#define REC_SEALED   0x10u
+#define REC_FLAGS_KNOWN (REC_COMMIT | REC_HAS_META | REC_ID_GIVEN | REC_LOST | REC_SEALED)
 
 #define REC_ALIGN(n) (((n) + 7u) & ~(uint64_t)7u)
 

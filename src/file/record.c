@@ -29,6 +29,8 @@ void evs__rec_encode(unsigned char *dst, uint64_t pos, int64_t ts_ns, uint64_t v
         flags |= REC_HAS_META;
     if (e->id_given)
         flags |= REC_ID_GIVEN;
+    if (e->sealed)
+        flags |= REC_SEALED;
 
     evs__put_u32(dst + REC_OFF_LEN, len);
     evs__put_u64(dst + REC_OFF_POS, pos);

@@ -21,7 +21,7 @@ static int append_tx(evs_append_result *out, int64_t *positions, sqlite3 *db,
     int rc = evs__sq_open_borrowed(&sb, db);
     if (rc < 0)
         return rc;
-    rc = evs__append_through(sb->base.methods, &sb->base, out, positions, batches, batch_count);
+    rc = evs__append_through(sb->base.methods, &sb->base, NULL, NULL, out, positions, batches, batch_count);
     evs__sq_close_borrowed(sb);
     if (rc == 0)
         evs__clearerr();
