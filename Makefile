@@ -8,7 +8,7 @@
 #   make bench      release build, then the benchmarks and the suite against SQLite,
 #                   LMDB and PostgreSQL (QUICK=1 for a run under 2 minutes)
 #   make install    install the release build (PREFIX=/usr/local)
-#   make crash-test 10,000 crash trials (SIGKILLed writers), trials and violations counted
+#   make crash-test 10,000 crash trials (SIGKILLed writers) and 1,000 of erasure, counted
 #   make scale-test open + read one stream of a 1,000,000-stream store vs a 10-stream one
 #   make tsan       ThreadSanitizer build, concurrency tests
 #   make valgrind   memcheck over the core tests
@@ -57,14 +57,18 @@ test: deps
 	./scripts/run-tests.sh --suites build/asan "build/tsan -L concurrency" \
 	    "build/fuzz -L fuzz-run"
 
-# The same trials `make test` runs 200 of, in the release build, 10,000 times.
+# The same trials `make test` runs 200 of, in the release build, 10,000 times; and the
+# erasure trials (writers killed inside forgets) it runs 25 of, 1,000 times.
 CRASH_TRIALS ?= 10000
+ERASE_CRASH_TRIALS ?= 1000
 crash-test: deps
 	@[ -f build/crash/CMakeCache.txt ] || $(CMAKE) -S . -B build/crash $(GEN) \
 	    -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEVS_BUILD_BENCH=OFF
-	$(CMAKE) --build build/crash -j $(JOBS) --target test_crash_trials
+	$(CMAKE) --build build/crash -j $(JOBS) --target test_crash_trials test_erase_crash
 	EVS_CRASH_TRIALS=$(CRASH_TRIALS) EVS_TEST_TMPDIR=$(CURDIR)/build/crash/tmp \
 	    ./build/crash/tests/fault/test_crash_trials
+	EVS_ERASE_CRASH_TRIALS=$(ERASE_CRASH_TRIALS) EVS_TEST_TMPDIR=$(CURDIR)/build/crash/tmp \
+	    ./build/crash/tests/fault/test_erase_crash
 
 # The many-streams test `make test` runs at 200,000 streams under the sanitizers, at
 # 1,000,000 in an optimised build.

@@ -213,8 +213,20 @@ static int scrub(const char *dir, const char *path)
 
 int evs__keyfile_scrub_leftover(const char *dir)
 {
-    char old[4096];
+    char old[4096], live[4096];
     join(old, sizeof old, dir, "keys.old");
+    join(live, sizeof live, dir, "keys");
+    /* A crash between the link and the rename leaves `keys.old` naming the live file:
+     * then only the name goes. Overwriting it would destroy every key. */
+    struct stat st_old, st_live;
+    if (stat(old, &st_old) != 0)
+        return errno == ENOENT ? 0 : evs__seterr_errno(errno, "key file %s: cannot stat it", old);
+    if (stat(live, &st_live) == 0 && st_live.st_dev == st_old.st_dev &&
+        st_live.st_ino == st_old.st_ino) {
+        if (evs__sys.unlink(old) != 0)
+            return evs__seterr_errno(errno, "key file %s: cannot remove it", old);
+        return 0;
+    }
     return scrub(dir, old);
 }
 
@@ -223,7 +235,7 @@ int evs__keyfile_replace(const char *dir, const char *path, const unsigned char 
     char tmp[4096], old[4096];
     join(tmp, sizeof tmp, dir, "keys.tmp");
     join(old, sizeof old, dir, "keys.old");
-    int rc = scrub(dir, old);
+    int rc = evs__keyfile_scrub_leftover(dir);
     if (rc < 0)
         return rc;
     if (link(path, old) != 0)

@@ -476,6 +476,35 @@ static void test_torn_key_file_tail(void **state)
     assert_int_equal(ok, 2);
 }
 
+/* A forget killed between linking `keys.old` and renaming the new file over `keys`
+ * leaves `keys.old` naming the live file: the next forget removes the name and must not
+ * overwrite the live keys (found by test_erase_crash). */
+static void test_leftover_link_to_live_file(void **state)
+{
+    tu_fixture *f = *state;
+    evs_store *s = tu_fx_open(f, NULL);
+    append_meta(s, "u-1", "{\"a\":1}", "{\"subject\":\"alice\"}", 0);
+    append_meta(s, "u-2", "{\"b\":1}", "{\"subject\":\"bob\"}", 0);
+    char keys[4200], old[4200];
+    snprintf(keys, sizeof keys, "%s/keys", f->dir);
+    snprintf(old, sizeof old, "%s/keys.old", f->dir);
+    assert_int_equal(link(keys, old), 0);
+    assert_evs_ok(evs_forget(NULL, s, "alice"));
+    assert_int_equal(access(old, F_OK), -1);
+    s = tu_fx_reopen(f);
+    size_t ok;
+    assert_int_equal(read_all(s, &ok), 0);
+    assert_int_equal(ok, 2);
+    evs_query q = EVS_QUERY_INIT;
+    q.stream = "u-2";
+    evs_cursor *c;
+    assert_evs_ok(evs_cursor_open(&c, s, &q));
+    evs_event ev;
+    assert_evs(1, evs_cursor_next(&ev, c));
+    assert_false(evs_event_erased(&ev));
+    evs_cursor_close(c);
+}
+
 /* Two handles (as two processes would): a forget through one is seen by the other's
  * reads within 100 ms and by its next append at once. */
 static void test_other_handle_sees_forget(void **state)
@@ -532,6 +561,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_missing_key_file, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_damaged_key_file, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_torn_key_file_tail, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_leftover_link_to_live_file, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_other_handle_sees_forget, tu_setup, tu_teardown),
         cmocka_unit_test(test_sqlite_refuses_subjects),
     };
