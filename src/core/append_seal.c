@@ -45,7 +45,7 @@ static int on_member(void *ctx, const evs__json_member *m)
     return 0;
 }
 
-static const char *subject_problem(const char *s, size_t len)
+const char *evs__subject_problem(const char *s, size_t len)
 {
     if (len == 0)
         return "is empty";
@@ -102,7 +102,7 @@ static int subject_in_meta(evs__event_w *w, const char *meta, size_t len, char *
         w->subject_len = (uint32_t)n;
         w->subject_owned = true;
     }
-    const char *problem = subject_problem(w->subject, w->subject_len);
+    const char *problem = evs__subject_problem(w->subject, w->subject_len);
     if (problem) {
         snprintf(why, why_len, "field 'metadata.subject' %s", problem);
         return EVS_EINVAL;
@@ -133,7 +133,7 @@ int evs__subject_find(evs__event_w *w, const evs_event_in *in, const char *fallb
         }
         return 0;
     }
-    const char *problem = subject_problem(fallback, len);
+    const char *problem = evs__subject_problem(fallback, len);
     if (problem) {
         snprintf(why, why_len, "the append's subject option %s", problem);
         return EVS_EINVAL;

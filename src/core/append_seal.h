@@ -16,6 +16,9 @@
 int evs__subject_find(evs__event_w *w, const evs_event_in *in, const char *fallback, char *why,
                       size_t why_len);
 
+/* What is wrong with a subject (s[0..len)), as "is empty", or NULL when it is good. */
+const char *evs__subject_problem(const char *s, size_t len);
+
 /* Free the subjects evs__subject_find copied. */
 void evs__subject_release(evs__event_w *events, size_t count);
 

@@ -2,6 +2,7 @@
  * erase.c - the public calls of erasure: appending with a subject, forgetting one, and
  * telling an erased event. The work is in append_seal.c, keytab.c and seal.c.
  */
+#include "append_seal.h"
 #include "core.h"
 #include "keytab.h"
 #include "seal.h"
@@ -41,9 +42,9 @@ int evs_forget(size_t *destroyed, evs_store *store, const char *subject)
     if (rc < 0)
         return rc;
     size_t len = subject ? strnlen(subject, EVS_MAX_SUBJECT_LEN + 1) : 0;
-    if (len == 0 || len > EVS_MAX_SUBJECT_LEN)
-        return evs__seterr(EVS_EINVAL, "evs_forget: the subject is %s",
-                           len ? "longer than EVS_MAX_SUBJECT_LEN (256) bytes" : "empty");
+    const char *problem = evs__subject_problem(subject, len);
+    if (problem)
+        return evs__seterr(EVS_EINVAL, "evs_forget: the subject %s", problem);
     if (store->readonly)
         return evs__seterr(EVS_EREADONLY, "evs_forget: the store was opened read-only");
     if (!store->keys)

@@ -320,6 +320,8 @@ static void test_bad_subjects(void **state)
     assert_errmsg_has("'nobody' has no key");
     assert_evs(EVS_EINVAL, evs_forget(NULL, s, ""));
     assert_evs(EVS_EINVAL, evs_forget(NULL, s, NULL));
+    assert_evs(EVS_EINVAL, evs_forget(NULL, s, "a\001b"));
+    assert_errmsg_has("control character");
     char keys[4200];
     snprintf(keys, sizeof keys, "%s/keys", f->dir);
     assert_int_equal(access(keys, F_OK), -1); /* nothing made a key */
