@@ -174,14 +174,17 @@ int evs__append_seal(evs__keytab *keys, evs__batch_w *batches, size_t batch_coun
     if (!keys)
         return evs__seterr(EVS_ENOTSUP, "append: events with a subject (encrypted for erasure) "
                                         "need the file backend");
+    int rc = evs__keytab_refresh(keys);
+    if (rc < 0)
+        return rc;
     /* One buffer for every envelope: reserved whole first, so pointers into it hold. */
     if (evs__buf_reserve(sealed, total) < 0)
         return evs__seterr(EVS_ENOMEM, "out of memory encrypting %zu bytes of events", total);
     unsigned char key[EVS__KEY_LEN];
     uint64_t key_id = 0;
+    evs__sealer sealer = EVS__SEALER_INIT;
     const char *memo = NULL; /* the subject `key` belongs to */
     uint32_t memo_len = 0;
-    int rc = 0;
     for (size_t b = 0; b < batch_count && rc == 0; b++) {
         /* The core built these events; the batch's view of them is const for backends. */
         evs__event_w *events = (evs__event_w *)batches[b].events;
@@ -197,7 +200,7 @@ int evs__append_seal(evs__keytab *keys, evs__batch_w *batches, size_t batch_coun
                 memo_len = e->subject_len;
             }
             unsigned char *out = (unsigned char *)sealed->ptr + sealed->len;
-            rc = evs__seal(out, key, key_id, e->id, e->data, e->data_len);
+            rc = evs__seal(&sealer, out, key, key_id, e->id, e->data, e->data_len);
             if (rc < 0)
                 break;
             e->data = (const char *)out;
@@ -208,5 +211,6 @@ int evs__append_seal(evs__keytab *keys, evs__batch_w *batches, size_t batch_coun
         }
     }
     OPENSSL_cleanse(key, sizeof key);
+    evs__sealer_free(&sealer);
     return rc;
 }

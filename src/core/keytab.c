@@ -299,16 +299,30 @@ static int copy_key(const entry *e, uint64_t *id, unsigned char key[EVS__KEY_LEN
     return 0;
 }
 
-int evs__keytab_key_for(evs__keytab *t, const char *subject, size_t len, uint64_t *id,
-                        unsigned char key[EVS__KEY_LEN])
+int evs__keytab_refresh(evs__keytab *t)
 {
-    uint64_t hash = evs__hash64(subject, len);
     evs__file_sig now;
     int rc = evs__keyfile_sig(t->path, &now);
     if (rc < 0)
         return rc;
     pthread_rwlock_rdlock(&t->lock);
-    if (t->loaded && evs__file_sig_equal(&now, &t->sig)) {
+    bool same = t->loaded && evs__file_sig_equal(&now, &t->sig);
+    pthread_rwlock_unlock(&t->lock);
+    if (same)
+        return 0;
+    pthread_rwlock_wrlock(&t->lock);
+    rc = refresh_locked(t, false);
+    pthread_rwlock_unlock(&t->lock);
+    return rc;
+}
+
+int evs__keytab_key_for(evs__keytab *t, const char *subject, size_t len, uint64_t *id,
+                        unsigned char key[EVS__KEY_LEN])
+{
+    uint64_t hash = evs__hash64(subject, len);
+    int rc;
+    pthread_rwlock_rdlock(&t->lock);
+    if (t->loaded) {
         const entry *e = find_subject(t, subject, len, hash);
         if (e) {
             rc = copy_key(e, id, key);

@@ -2,8 +2,9 @@
  * keytab.h - a store's subject keys: the key file (`keys`, keyfile.h) and an in-memory
  * table of it, so that an append or a read finds its key without I/O. The table is
  * loaded on first use and loaded again when the file changes (another handle or
- * process added a key or destroyed one): appends look at the file's identity every
- * call, reads every 100 ms and whenever they meet a key id the table lacks.
+ * process added a key or destroyed one): appends look at the file's identity once per
+ * call (evs__keytab_refresh), reads every 100 ms and whenever they meet a key id the
+ * table lacks.
  *
  * Thread-safe. Across processes, changes to the file are serialised by `keys.lock`.
  */
@@ -26,6 +27,12 @@ void evs__keytab_free(evs__keytab *t); /* NULL accepted; wipes the keys from mem
  * is written, so that no event is written under a key being destroyed. */
 void evs__keytab_append_begin(evs__keytab *t);
 void evs__keytab_append_end(evs__keytab *t);
+
+/* Load the table again if the key file changed since it was loaded (one stat when it
+ * did not): an append calls it once before its evs__keytab_key_for calls, so that it
+ * never uses a key another process destroyed before the append began. 0, or the
+ * errors of loading (EVS_ECORRUPT, EVS_EFORMAT, EVS_EIO, EVS_ENOMEM). */
+int evs__keytab_refresh(evs__keytab *t);
 
 /* The key of `subject` (valid UTF-8, 1..EVS_MAX_SUBJECT_LEN bytes), made when it has
  * none: a random 256-bit key under a random id, written to the key file and synced

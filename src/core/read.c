@@ -15,6 +15,7 @@ struct evs_cursor {
     evs__be_cursor *bc;
     evs__query_c q;
     evs__buf plain; /* the decrypted data of the last event handed out */
+    evs__sealer sealer;
 };
 
 struct evs_stream_iter {
@@ -74,7 +75,7 @@ static int unseal_event(evs_cursor *c, evs_event *ev)
         rc = evs__seterr(EVS_ENOMEM, "out of memory decrypting the event at position %lld",
                          (long long)ev->pos);
     if (rc > 0)
-        rc = evs__unseal(c->plain.ptr, key, ev->id, ev->data, ev->data_len, ev->pos);
+        rc = evs__unseal(&c->sealer, c->plain.ptr, key, ev->id, ev->data, ev->data_len, ev->pos);
     OPENSSL_cleanse(key, sizeof key);
     if (rc < 0)
         return rc;
@@ -106,6 +107,7 @@ void evs_cursor_close(evs_cursor *c)
     if (c->plain.ptr)
         OPENSSL_cleanse(c->plain.ptr, c->plain.cap);
     evs__buf_free(&c->plain);
+    evs__sealer_free(&c->sealer);
     evs__store_unref(c->store);
     evs__free(c);
 }

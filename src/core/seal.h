@@ -26,11 +26,28 @@ static inline bool evs__is_sealed(const char *data, size_t len)
     return len > 0 && data[0] == '\0';
 }
 
+/* A cipher context reused across events: it keeps the last key's schedule, so events
+ * under one key (a subject's run of events, a stream read) pay for it once. One per
+ * append call or per cursor; one thread at a time. */
+typedef struct evs__sealer {
+    void *ctx;                     /* EVP_CIPHER_CTX, made on first use */
+    uint64_t key_id;               /* the key ctx holds, 0 for none */
+    bool encrypting;
+    unsigned char nonce[12];       /* random base, then a counter in its last 8 bytes */
+    bool nonce_ready;
+} evs__sealer;
+
+#define EVS__SEALER_INIT {NULL, 0, false, {0}, false}
+
+void evs__sealer_free(evs__sealer *s); /* wipes the key schedule */
+
 /* Encrypt plain[0..len) under key (id key_id) into out, which has room for len +
  * EVS__SEAL_OVERHEAD bytes. The event's id is authenticated with it, so an envelope
- * copied to another event fails to open. 0, EVS_EIO (no random nonce) or EVS_ENOMEM. */
-int evs__seal(unsigned char *out, const unsigned char key[EVS__KEY_LEN], uint64_t key_id,
-              const unsigned char event_id[16], const char *plain, size_t len);
+ * copied to another event fails to open. Nonces are a random 96-bit base per sealer
+ * plus a counter, never repeated under one key. 0, EVS_EIO (no random nonce) or
+ * EVS_ENOMEM. */
+int evs__seal(evs__sealer *s, unsigned char *out, const unsigned char key[EVS__KEY_LEN],
+              uint64_t key_id, const unsigned char event_id[16], const char *plain, size_t len);
 
 /* The key id an envelope names: 0 and *key_id, or EVS_ECORRUPT when the envelope is
  * too short or of an unknown version or cipher (message names pos). */
@@ -38,7 +55,7 @@ int evs__seal_key_id(uint64_t *key_id, const char *sealed, size_t len, int64_t p
 
 /* Decrypt an envelope into out (room for len - EVS__SEAL_OVERHEAD bytes): 0, or
  * EVS_ECORRUPT (naming pos) when it fails authentication. */
-int evs__unseal(char *out, const unsigned char key[EVS__KEY_LEN], const unsigned char event_id[16],
-                const char *sealed, size_t len, int64_t pos);
+int evs__unseal(evs__sealer *s, char *out, const unsigned char key[EVS__KEY_LEN],
+                const unsigned char event_id[16], const char *sealed, size_t len, int64_t pos);
 
 #endif /* EVS_SEAL_H */
