@@ -7,6 +7,8 @@
 #include "testutil.h"
 
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <sys/wait.h>
 
 #define SUBJECTS 6
@@ -538,6 +540,98 @@ static void test_other_handle_sees_forget(void **state)
     assert_evs_ok(evs_close(b));
 }
 
+/* Threads appending with subjects, reading, and forgetting at once (make tsan runs
+ * this): no read fails, every event reads as its data or as erased, and once the
+ * threads are done exactly the forgotten subjects' earlier events are erased. */
+typedef struct race_ctx {
+    evs_store *s;
+    atomic_bool stop;
+    atomic_int failures;
+} race_ctx;
+
+typedef struct race_arg {
+    race_ctx *ctx;
+    int thread;
+} race_arg;
+
+static void *race_appender(void *p)
+{
+    race_arg *a = p;
+    char data[64], meta[64];
+    for (int i = 0; i < 200; i++) {
+        snprintf(data, sizeof data, "{\"t\":%d,\"i\":%d}", a->thread, i);
+        snprintf(meta, sizeof meta, "{\"subject\":\"s-%d\"}", i % 4);
+        evs_event_in in = tu_event("T", data);
+        in.metadata = meta;
+        in.metadata_len = strlen(meta);
+        if (evs_append(NULL, a->ctx->s, "race", EVS_EXPECT_ANY, &in, 1) != 0)
+            atomic_fetch_add(&a->ctx->failures, 1);
+    }
+    return NULL;
+}
+
+static void *race_reader(void *p)
+{
+    race_arg *a = p;
+    while (!atomic_load(&a->ctx->stop)) {
+        evs_cursor *c;
+        if (evs_cursor_open(&c, a->ctx->s, NULL) != 0) {
+            atomic_fetch_add(&a->ctx->failures, 1);
+            return NULL;
+        }
+        evs_event ev;
+        int rc;
+        while ((rc = evs_cursor_next(&ev, c)) > 0)
+            if (!evs_event_erased(&ev) && (ev.data_len < 5 || memcmp(ev.data, "{\"t\":", 5) != 0))
+                atomic_fetch_add(&a->ctx->failures, 1);
+        if (rc < 0)
+            atomic_fetch_add(&a->ctx->failures, 1);
+        evs_cursor_close(c);
+    }
+    return NULL;
+}
+
+static void test_threads_race_forget(void **state)
+{
+    tu_fixture *f = *state;
+    race_ctx ctx = {tu_fx_open(f, NULL), false, 0};
+    pthread_t t[4];
+    race_arg args[4];
+    for (int i = 0; i < 4; i++) {
+        args[i] = (race_arg){&ctx, i};
+        pthread_create(&t[i], NULL, i < 3 ? race_appender : race_reader, &args[i]);
+    }
+    for (int k = 0; k < 20; k++) {
+        char subject[16];
+        snprintf(subject, sizeof subject, "s-%d", k % 4);
+        int rc = evs_forget(NULL, ctx.s, subject);
+        assert_true(rc == 0 || rc == EVS_ENOTFOUND);
+        tu_sleep_ms(2);
+    }
+    for (int i = 0; i < 3; i++)
+        pthread_join(t[i], NULL);
+    atomic_store(&ctx.stop, true);
+    pthread_join(t[3], NULL);
+    assert_int_equal(atomic_load(&ctx.failures), 0);
+    /* Forget every subject now: all 600 events read as erased. */
+    for (int k = 0; k < 4; k++) {
+        char subject[16];
+        snprintf(subject, sizeof subject, "s-%d", k);
+        int rc = evs_forget(NULL, ctx.s, subject);
+        assert_true(rc == 0 || rc == EVS_ENOTFOUND);
+    }
+    evs_cursor *c;
+    assert_evs_ok(evs_cursor_open(&c, ctx.s, NULL));
+    evs_event ev;
+    int n = 0;
+    while (evs_cursor_next(&ev, c) > 0) {
+        assert_true(evs_event_erased(&ev));
+        n++;
+    }
+    evs_cursor_close(c);
+    assert_int_equal(n, 600);
+}
+
 static void test_sqlite_refuses_subjects(void **state)
 {
     (void)state;
@@ -565,6 +659,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_torn_key_file_tail, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_leftover_link_to_live_file, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_other_handle_sees_forget, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_threads_race_forget, tu_setup, tu_teardown),
         cmocka_unit_test(test_sqlite_refuses_subjects),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
