@@ -277,6 +277,9 @@ int cli_out_event(cli_out *o, const evs_event *ev);
 /* A stream's line of `evstore streams`: stream, version, events, first_pos, last_pos,
  * then a newline (cli_records.c). Returns -1 after a failed write. */
 int cli_out_stream(cli_out *o, const char *name, size_t len, const evs_stream_info *info);
+/* The same object without its closing brace and newline, for callers that add fields
+ * (the server's paged stream list adds last_ts). Returns -1 after a failed write. */
+int cli_out_stream_fields(cli_out *o, const char *name, size_t len, const evs_stream_info *info);
 /* The category rule of the library's queries: the name is C, or starts with "C-". */
 bool cli_stream_in_category(const char *name, size_t len, const char *cat);
 /* The object `evstore stat` prints, then a newline. */

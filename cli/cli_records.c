@@ -6,7 +6,7 @@
 
 #include <string.h>
 
-int cli_out_stream(cli_out *out, const char *name, size_t len, const evs_stream_info *info)
+int cli_out_stream_fields(cli_out *out, const char *name, size_t len, const evs_stream_info *info)
 {
     (void)cli_out_str(out, "{\"stream\":");
     (void)cli_out_json_str(out, name, len);
@@ -17,7 +17,12 @@ int cli_out_stream(cli_out *out, const char *name, size_t len, const evs_stream_
     (void)cli_out_str(out, ",\"first_pos\":");
     (void)cli_out_i64(out, info->first_pos);
     (void)cli_out_str(out, ",\"last_pos\":");
-    (void)cli_out_i64(out, info->last_pos);
+    return cli_out_i64(out, info->last_pos);
+}
+
+int cli_out_stream(cli_out *out, const char *name, size_t len, const evs_stream_info *info)
+{
+    (void)cli_out_stream_fields(out, name, len, info);
     return cli_out_str(out, "}\n");
 }
 

@@ -25,6 +25,7 @@ static const char serve_help[] =
     "as the tenant 'default'. Requests carry 'Authorization: Bearer TOKEN' (tokens from\n"
     "'evstore token create'). One server per DIR. It prints one JSON line once it\n"
     "listens: {\"listening\":\"HOST:PORT\",\"pid\":N}. SIGTERM or SIGINT drains it.\n"
+    "The web UI is at http://HOST:PORT/ui/ (log in with a token).\n"
     "\n"
     "options:\n"
     "  --root DIR            the root of the tenants\n"

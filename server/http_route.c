@@ -32,6 +32,11 @@ const srv_route srv_routes[] = {
     {"POST", T "/consumers/{consumer}/ack", TOK_SCOPE_CONSUME, route_consumer_ack, false},
     {"POST", T "/consumers/{consumer}/reset", TOK_SCOPE_CONSUME, route_consumer_reset, false},
     {"DELETE", T "/consumers/{consumer}", TOK_SCOPE_CONSUME, route_consumer_delete, false},
+    /* Any valid token may ask what it allows: one of the scopes is enough. */
+    {"GET", "/v1/whoami", TOK_SCOPE_ANY, route_whoami, false},
+    {"GET", "/ui", 0, route_ui_redirect, false},
+    {"GET", "/ui/", 0, route_ui_file, false},
+    {"GET", "/ui/{file}", 0, route_ui_file, false},
 };
 #undef T
 const size_t srv_route_count = sizeof srv_routes / sizeof srv_routes[0];

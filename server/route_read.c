@@ -1,8 +1,8 @@
 /*
- * route_read.c - GET events (with the long poll `wait`), GET one stream, GET the stream
- * list and GET stat. Events go out as `evstore read` prints them, produced from a
- * cursor as the client reads (memory does not grow with the answer), or as one JSON
- * array when the client sends Accept: application/json.
+ * route_read.c - GET events (with the long poll `wait`), GET one stream and GET stat.
+ * Events go out as `evstore read` prints them, produced from a cursor as the client
+ * reads (memory does not grow with the answer), or as one JSON array when the client
+ * sends Accept: application/json. The stream list is in route_streams.c.
  */
 #include "server.h"
 #include "util.h"
@@ -192,83 +192,6 @@ int route_read_stream(srv_req *r)
         return srv_error(r, MHD_HTTP_NOT_FOUND, "not_found", "stream '%s' does not exist", r->name);
     }
     return read_with(r, store, &f, 0);
-}
-
-struct listed {
-    char *name;
-    size_t len;
-    evs_stream_info info;
-};
-
-static int by_name(const void *a, const void *b)
-{
-    const struct listed *x = a, *y = b;
-    size_t n = x->len < y->len ? x->len : y->len;
-    int c = memcmp(x->name, y->name, n);
-    return c != 0 ? c : (x->len > y->len) - (x->len < y->len);
-}
-
-int route_list_streams(srv_req *r)
-{
-    int reply_rc;
-    evs_store *store = srv_store(r, &reply_rc);
-    if (store == NULL)
-        return reply_rc;
-    const char *prefix = srv_param(r, "prefix");
-    const char *category = srv_param(r, "category");
-    evs_stream_iter *it = NULL;
-    int rc = evs_streams_open(&it, store, prefix);
-    if (rc < 0)
-        return srv_lib_error(r, rc);
-    struct listed *items = NULL;
-    size_t count = 0, cap = 0;
-    const char *name;
-    size_t len;
-    evs_stream_info info;
-    while ((rc = evs_streams_next(&name, &len, &info, it)) > 0) {
-        if (category != NULL && !cli_stream_in_category(name, len, category))
-            continue;
-        if (count == cap) {
-            cap = cap != 0 ? cap * 2 : 64;
-            struct listed *p = realloc(items, cap * sizeof *p);
-            if (p == NULL)
-                break;
-            items = p;
-        }
-        items[count].name = strndup(name, len);
-        items[count].len = len;
-        items[count].info = info;
-        if (items[count].name == NULL)
-            break;
-        count++;
-    }
-    evs_streams_close(it);
-    srv_out o;
-    int out_rc = srv_out_init(&o);
-    if (rc >= 0 && out_rc == 0) {
-        if (count > 0)
-            qsort(items, count, sizeof *items, by_name);
-        bool array = srv_wants_array(r);
-        if (array)
-            (void)cli_out_str(&o.out, "[");
-        for (size_t i = 0; i < count; i++) {
-            if (array && i > 0)
-                (void)cli_out_str(&o.out, ",");
-            (void)cli_out_stream(&o.out, items[i].name, items[i].len, &items[i].info);
-        }
-        if (array)
-            (void)cli_out_str(&o.out, "]\n");
-    }
-    for (size_t i = 0; i < count; i++)
-        free(items[i].name);
-    free(items);
-    if (out_rc < 0)
-        return srv_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "overloaded", "out of memory");
-    if (rc < 0) {
-        srv_out_free(&o);
-        return srv_lib_error(r, rc);
-    }
-    return srv_out_reply(r, &o, MHD_HTTP_OK, srv_wants_array(r) ? "application/json" : NDJSON);
 }
 
 int route_stat(srv_req *r)

@@ -37,6 +37,7 @@ struct sockaddr;
 #define TOK_SCOPE_APPEND  0x2u
 #define TOK_SCOPE_CONSUME 0x4u
 #define TOK_SCOPE_ADMIN   0x8u
+#define TOK_SCOPE_ANY     (TOK_SCOPE_READ | TOK_SCOPE_APPEND | TOK_SCOPE_CONSUME | TOK_SCOPE_ADMIN)
 
 #define TOK_ID_LEN     16 /* hex digits of the public id */
 #define TOK_HASH_LEN   32 /* SHA-256 */
@@ -139,7 +140,7 @@ typedef struct srv_req {
     int64_t start_ns; /* when the request's headers were in (monotonic) */
 } srv_req;
 
-/* A route: METHOD and a pattern with {tenant}, {stream} and {consumer} segments
+/* A route: METHOD and a pattern with {tenant}, {stream}, {consumer} and {file} segments
  * ({stream} takes the rest of the path: stream names may hold slashes). */
 typedef int (*srv_handler)(srv_req *r);
 typedef struct srv_route {
@@ -274,6 +275,10 @@ int route_metrics(srv_req *r);
 /* Count a reply for GET /metrics (called by every reply). */
 void srv_metrics_count(srv_req *r, unsigned status);
 int route_tenant_create(srv_req *r);
+/* GET /v1/whoami (route_whoami.c); the web UI's files (route_ui.c). */
+int route_whoami(srv_req *r);
+int route_ui_redirect(srv_req *r);
+int route_ui_file(srv_req *r);
 
 /* The tenant's store for a route with {tenant}; replies 404 itself when missing. */
 evs_store *srv_store(srv_req *r, int *reply_rc);
