@@ -13,8 +13,8 @@
 #include <microhttpd.h>
 #include <string.h>
 
-#define UI_CSP                                                                                   \
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "            \
+#define UI_CSP                                                                                     \
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "              \
     "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
 static const ui_asset *find_asset(const char *name)
@@ -28,7 +28,8 @@ static const ui_asset *find_asset(const char *name)
 
 int route_ui_redirect(srv_req *r)
 {
-    struct MHD_Response *resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
     if (resp == NULL)
         return MHD_NO;
     (void)MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, "/ui/");

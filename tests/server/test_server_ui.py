@@ -3,7 +3,8 @@
 Started by test_server_ui.sh, which runs the server and fills the tenant `acme` with
 order-1 (Placed, Paid: positions 1, 2), order-2 (Placed, Shipped: 3, 4), customer-1
 (Registered: 5), order-2 again (Paid, Delivered: 6, 7) and order-3 (Placed: 8). The environment gives the base
-URL, a token with every scope (actor svc), a read-only token, and where screenshots go.
+URL, a token with every scope (actor svc), a read-only token, an operator token (every
+tenant; a second tenant, zeta, is empty), and where screenshots go.
 
 Each check names what it wanted. Exit 0: all passed; 1: a check failed; 77: the browser
 could not start (the only skip).
@@ -28,6 +29,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 BASE = os.environ["EVS_UI_BASE"]
 TOKEN = os.environ["EVS_UI_TOKEN"]
 READ_TOKEN = os.environ["EVS_UI_READ_TOKEN"]
+OP_TOKEN = os.environ["EVS_UI_OP_TOKEN"]
 SHOTS = os.environ["EVS_UI_SHOTS"]
 TENANT = os.environ["EVS_UI_TENANT"]
 
@@ -190,6 +192,12 @@ def test_log(ui):
     ui.go("#/log?at=4")
     ui.wait(lambda: ui.events() and ui.events()[0][0] == 4, "jump to position 4")
     check(ui.one("#log-first").is_enabled() and ui.one("#log-prev").is_enabled(), "earlier pages are reachable")
+    check(not ui.one("#log-next").is_enabled(), "no later page past the log's end")
+    ui.one("#log-prev").click()
+    ui.wait(lambda: [p for p, _ in ui.events()] == [1, 2, 3], "the page before position 4: %r" % (ui.events(),))
+    check(not ui.one("#log-prev").is_enabled(), "no earlier page before position 1")
+    ui.one("#log-next").click()
+    ui.wait(lambda: [p for p, _ in ui.events()] == list(range(4, 9)), "the page after position 3")
 
 
 def test_live(ui):
@@ -340,6 +348,21 @@ def test_overview(ui):
     check(not refused, "the appends of the overview's load: %r" % refused[:3])
 
 
+def test_operator(ui):
+    """An operator token (every tenant, admin) picks its tenant and sees the tenants."""
+    ui.logout()
+    ui.login(OP_TOKEN)
+    ui.wait(lambda: ui.find("#tenants-table tbody tr"), "the tenants on an operator's overview")
+    tenants = [r.find_element(By.CSS_SELECTOR, "td").text for r in ui.find("#tenants-table tbody tr")]
+    check(tenants == ["acme", "zeta"], "the tenants listed: %r" % tenants)
+    check(ui.one("#tenant").get_attribute("value") == "acme", "the first tenant is chosen")
+    ui.d.execute_script("const s = document.getElementById('tenant'); s.value = 'zeta';"
+                        "s.dispatchEvent(new Event('change'))")
+    ui.wait(lambda: ui.text("#ov-events .card-value") == "0", "tenant zeta's overview: no events")
+    ui.go("#/streams")
+    ui.wait(lambda: "No stream matches" in ui.text("main"), "tenant zeta has no streams")
+
+
 def test_no_outside_requests(ui):
     """Every request the page made went to this server; no script or style was refused."""
     hosts = set()
@@ -365,7 +388,8 @@ def main():
         return 77
     ui = UI(driver)
     tests = [test_login, test_streams, test_stream, test_log, test_live, test_consumers,
-             test_append, test_read_only, test_phone, test_overview, test_no_outside_requests]
+             test_append, test_read_only, test_phone, test_overview, test_operator,
+             test_no_outside_requests]
     try:
         for t in tests:
             t(ui)

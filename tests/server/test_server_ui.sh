@@ -15,8 +15,10 @@ done
 ROOT=$T/root
 mkdir "$ROOT"
 "$EVS" tenant create "$ROOT" acme >/dev/null || fail "tenant create"
+"$EVS" tenant create "$ROOT" zeta >/dev/null || fail "tenant create"
 FULL=$(token acme read,append,consume,admin svc)
 READ=$(token acme read viewer)
+OP=$(token '*' admin)
 start_server --root "$ROOT"
 
 # The store the test browses: three order streams, one customer stream, in this order.
@@ -35,7 +37,7 @@ put order-3 '[{"type":"Placed","data":{"sku":"C3","qty":9}}]'
 shots=${EVS_UI_SHOTS:-$T/shots}
 mkdir -p "$shots"
 ui_rc=0
-EVS_UI_BASE=$BASE EVS_UI_TOKEN=$FULL EVS_UI_READ_TOKEN=$READ EVS_UI_SHOTS=$shots \
+EVS_UI_BASE=$BASE EVS_UI_TOKEN=$FULL EVS_UI_READ_TOKEN=$READ EVS_UI_OP_TOKEN=$OP EVS_UI_SHOTS=$shots \
     EVS_UI_TENANT=acme "$PY" "$(dirname "$0")/test_server_ui.py" || ui_rc=$?
 kill -0 "$PID" 2>/dev/null || fail "the server died: $(cat "$T/serve.err")"
 stop_server
