@@ -22,51 +22,39 @@ export function parseRaw(text) {
     i++;
     return JSON.parse(text.slice(start, i));
   };
+  // The members of an object or the items of an array, up to `close`.
+  const seq = (close, item) => {
+    i++;
+    const out = [];
+    ws();
+    if (text[i] === close) {
+      i++;
+      return out;
+    }
+    for (;;) {
+      out.push(item());
+      ws();
+      if (text[i] === ',') i++;
+      else if (text[i] === close) {
+        i++;
+        return out;
+      } else fail("expected ',' or '" + close + "'");
+    }
+  };
+  const member = () => {
+    ws();
+    if (text[i] !== '"') fail('expected a key');
+    const key = str();
+    ws();
+    if (text[i] !== ':') fail("expected ':'");
+    i++;
+    return [key, value()];
+  };
   const value = () => {
     ws();
     const c = text[i];
-    if (c === '{') {
-      i++;
-      const entries = [];
-      ws();
-      if (text[i] === '}') {
-        i++;
-        return { k: 'obj', entries };
-      }
-      for (;;) {
-        ws();
-        if (text[i] !== '"') fail('expected a key');
-        const key = str();
-        ws();
-        if (text[i] !== ':') fail("expected ':'");
-        i++;
-        entries.push([key, value()]);
-        ws();
-        if (text[i] === ',') i++;
-        else if (text[i] === '}') {
-          i++;
-          return { k: 'obj', entries };
-        } else fail("expected ',' or '}'");
-      }
-    }
-    if (c === '[') {
-      i++;
-      const items = [];
-      ws();
-      if (text[i] === ']') {
-        i++;
-        return { k: 'arr', items };
-      }
-      for (;;) {
-        items.push(value());
-        ws();
-        if (text[i] === ',') i++;
-        else if (text[i] === ']') {
-          i++;
-          return { k: 'arr', items };
-        } else fail("expected ',' or ']'");
-      }
-    }
+    if (c === '{') return { k: 'obj', entries: seq('}', member) };
+    if (c === '[') return { k: 'arr', items: seq(']', value) };
     if (c === '"') return { k: 'str', v: str() };
     const m = /^(-?\d+(\.\d+)?([eE][+-]?\d+)?|true|false|null)/.exec(text.slice(i, i + 400));
     if (!m) fail('unexpected character');
@@ -79,9 +67,7 @@ export function parseRaw(text) {
   return v;
 }
 
-// The raw text of a member of an envelope line: the envelope's data and metadata are
-// the last members the server writes, but any order is handled by walking the parsed
-// value back to text with its numbers as stored.
+// A parsed value as indented JSON text, its numbers as stored (what "Copy JSON" copies).
 export function nodeText(node, indent = '') {
   const inner = indent + '  ';
   switch (node.k) {
