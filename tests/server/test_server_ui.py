@@ -122,6 +122,16 @@ class UI:
         return out
 
 
+CONTRAST_JS = open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "ui_contrast.js")).read()
+
+
+def check_contrast(ui, view):
+    """Every visible text of the view reads at WCAG AA contrast: 4.5:1, 3:1 when large."""
+    worst = ui.d.execute_script(CONTRAST_JS)
+    check(worst["ratio"] >= worst["need"],
+          "%s: text contrast %.2f:1 under %.1f:1 at %s" % (view, worst["ratio"], worst["need"], worst["what"]))
+
+
 def test_login(ui):
     ui.d.get(BASE + "/ui/")
     ui.one("#token", "the login form")
@@ -133,6 +143,7 @@ def test_login(ui):
           "the login error says the token is refused: %r" % err.text)
     check(ui.d.execute_script("return sessionStorage.getItem('evstore.token')") is None,
           "a refused token is not kept")
+    check_contrast(ui, "login")
     ui.shot("login-error")
     ui.login(TOKEN)
     ui.one("#ov-events", "the overview after logging in")
@@ -153,6 +164,7 @@ def test_streams(ui):
     check(cells[1] == "4" and cells[2] == "3" and cells[3] == "7",
           "order-2: 4 events, last version 3, last position 7: %r" % cells)
     check("UTC" in cells[4], "order-2's last event time: %r" % cells[4])
+    check_contrast(ui, "streams")
     ui.shot("streams")
     ui.fill("#stream-prefix", "")
     ui.fill("#stream-category", "customer")
@@ -177,6 +189,20 @@ def test_stream(ui):
     fold.send_keys(Keys.ENTER)
     ui.wait(lambda: "B7" not in ui.find("li.event")[0].text, "the data folds away with the keyboard")
     fold.send_keys(Keys.ENTER)
+    check_contrast(ui, "stream")
+    copy = first.find_element(By.CSS_SELECTOR, "button.copy")
+    copy.send_keys(Keys.ENTER)
+    ui.wait(lambda: copy.text == "Copied" or ui.find("textarea.copy-fallback"), "Copy JSON answers")
+    copied = ui.d.execute_script("const a = document.querySelector('textarea.copy-fallback');"
+                                 "return a ? a.value : null")
+    if copied is None:
+        # Reading the clipboard back needs the permission a user would give.
+        ui.d.execute_cdp_cmd("Browser.grantPermissions", {
+            "origin": BASE, "permissions": ["clipboardReadWrite", "clipboardSanitizedWrite"]})
+        copied = ui.d.execute_async_script("const done = arguments[arguments.length - 1];"
+                                           "navigator.clipboard.readText().then(done, e => done('ERR ' + e))")
+    check(json.loads(copied)["data"] == {"sku": "B7", "qty": 1} and '"pos": 3' in copied,
+          "the copied JSON is the event: %r" % copied)
     ui.shot("stream")
     ui.one("#stream-order").click()
     ui.wait(lambda: [p for p, _ in ui.events()] == [7, 6, 4, 3], "newest first: %r" % (ui.events(),))
@@ -189,6 +215,14 @@ def test_log(ui):
     ui.one("#log-filter-type").send_keys(Keys.ENTER)
     ui.wait(lambda: ui.events() == [(2, "Paid"), (6, "Paid")], "the log filtered by type Paid: %r" % (ui.events(),))
     ui.shot("log")
+    check_contrast(ui, "log")
+    status, text = api("GET", "/v1/t/%s/events?from=6&limit=1" % TENANT)
+    ts6 = json.loads(text)["ts"]
+    ui.go("#/log")
+    ui.wait(lambda: len(ui.events()) == 8, "the unfiltered log")
+    ui.fill("#jump-time", ts6)
+    ui.one("#log-jump button").click()
+    ui.wait(lambda: ui.events() and ui.events()[0][0] == 6, "jump to the time of position 6: %r" % (ui.events(),))
     ui.go("#/log?at=4")
     ui.wait(lambda: ui.events() and ui.events()[0][0] == 4, "jump to position 4")
     check(ui.one("#log-first").is_enabled() and ui.one("#log-prev").is_enabled(), "earlier pages are reachable")
@@ -252,6 +286,16 @@ def test_consumers(ui):
     alert.accept()
     ui.wait(lambda: _alert(ui.d), "the reset confirmation").accept()
     ui.wait(lambda: ui.text(row + " td.checkpoint") == "2", "the checkpoint reset to 2", timeout=4)
+    check_contrast(ui, "consumers")
+    ui.one(row + " button.danger").click()
+    ui.wait(lambda: _alert(ui.d), "the delete confirmation").dismiss()
+    time.sleep(0.3)
+    check(ui.find(row), "a dismissed confirmation deletes nothing")
+    ui.one(row + " button.danger").click()
+    ui.wait(lambda: _alert(ui.d), "the delete confirmation").accept()
+    ui.wait(lambda: not ui.find(row), "the deleted consumer leaves the list", timeout=4)
+    status, text = api("GET", "/v1/t/%s/consumers" % TENANT)
+    check("billing" not in text, "the server deleted it: %r" % text)
 
 
 def _alert(driver):
