@@ -40,6 +40,10 @@ const srv_route srv_routes[] = {
 };
 #undef T
 const size_t srv_route_count = sizeof srv_routes / sizeof srv_routes[0];
+/* GET /metrics counts requests in a slot per route: a route past the slots would be
+ * counted as unmatched. */
+_Static_assert(sizeof srv_routes / sizeof srv_routes[0] <= SRV_ROUTES_MAX,
+               "more routes than SRV_ROUTES_MAX (server.h) has metric slots for");
 
 /* Match `path` against `pattern`; fills *m on success (m->name allocated, or NULL). */
 static bool match(srv_path_match *m, const char *pattern, const char *path)
