@@ -8,6 +8,8 @@
  * checkpoints, as futoin scopes components by credentials. A poll opens the consumer,
  * reads, and closes it: the checkpoint moves only with ack, so events not acknowledged
  * come again on the next poll (at least once). Ack moves the checkpoint forward only.
+ * A token with the admin scope may list every actor's consumers (?all=1, under their
+ * stored names) and reset or delete one by its stored name (?stored=1).
  */
 #include "server.h"
 #include "util.h"
@@ -19,8 +21,11 @@
 #define POLL_LIMIT_DEFAULT 100
 #define POLL_LIMIT_MAX     10000
 
-/* The store's name for the path's consumer; false after a 400 reply. */
-static bool scoped_name(srv_req *r, char out[EVS_MAX_CONSUMER_NAME_LEN + 1], int *reply_rc)
+/* The store's name for the path's consumer; false after a 400 reply. as_stored: the
+ * path holds the name as the store keeps it (an admin acting on another actor's
+ * consumer), taken as it is. */
+static bool scoped_name(srv_req *r, bool as_stored, char out[EVS_MAX_CONSUMER_NAME_LEN + 1],
+                        int *reply_rc)
 {
     const char *name = r->name;
     size_t len = strlen(name);
@@ -35,7 +40,7 @@ static bool scoped_name(srv_req *r, char out[EVS_MAX_CONSUMER_NAME_LEN + 1], int
             return false;
         }
     }
-    const char *actor = r->token.actor;
+    const char *actor = as_stored ? "" : r->token.actor;
     int n = actor[0] != '\0' ? snprintf(out, EVS_MAX_CONSUMER_NAME_LEN + 1, "%s.%s", actor, name)
                              : snprintf(out, EVS_MAX_CONSUMER_NAME_LEN + 1, "%s", name);
     if (n < 0 || n > EVS_MAX_CONSUMER_NAME_LEN) {
@@ -48,11 +53,32 @@ static bool scoped_name(srv_req *r, char out[EVS_MAX_CONSUMER_NAME_LEN + 1], int
     return true;
 }
 
-/* The tenant's store and the store's name of the path's consumer; NULL after a reply. */
-static evs_store *target(srv_req *r, char name[EVS_MAX_CONSUMER_NAME_LEN + 1], int *reply_rc)
+/* ?<param>=1: the request is about every actor's consumers under their stored names,
+ * which only the admin scope may ask. false after a 400 or 403 reply. */
+static bool every_actor(srv_req *r, const char *param, bool *out, int *reply_rc)
 {
+    int64_t v = 0;
+    if (!srv_param_i64(r, param, 0, 1, &v, reply_rc))
+        return false;
+    *out = v == 1;
+    if (*out && (r->token.scopes & TOK_SCOPE_ADMIN) == 0) {
+        *reply_rc = srv_error(r, MHD_HTTP_FORBIDDEN, "forbidden",
+                              "%s=1 (every actor's consumers) needs the scope 'admin'", param);
+        return false;
+    }
+    return true;
+}
+
+/* The tenant's store and the store's name of the path's consumer; NULL after a reply.
+ * admin_param: the parameter that lets an admin name a consumer as stored, or NULL. */
+static evs_store *target(srv_req *r, const char *admin_param,
+                         char name[EVS_MAX_CONSUMER_NAME_LEN + 1], int *reply_rc)
+{
+    bool as_stored = false;
+    if (admin_param != NULL && !every_actor(r, admin_param, &as_stored, reply_rc))
+        return NULL;
     evs_store *store = srv_store(r, reply_rc);
-    return store != NULL && scoped_name(r, name, reply_rc) ? store : NULL;
+    return store != NULL && scoped_name(r, as_stored, name, reply_rc) ? store : NULL;
 }
 
 static int reply_checkpoint(srv_req *r, int64_t pos)
@@ -67,7 +93,7 @@ int route_consumer_poll(srv_req *r)
     static const char *const extra[] = {"wait", NULL};
     int reply_rc;
     char name[EVS_MAX_CONSUMER_NAME_LEN + 1];
-    evs_store *store = target(r, name, &reply_rc);
+    evs_store *store = target(r, NULL, name, &reply_rc);
     if (store == NULL)
         return reply_rc;
     int64_t wait_s = 0;
@@ -148,7 +174,7 @@ int route_consumer_ack(srv_req *r)
 {
     int reply_rc;
     char name[EVS_MAX_CONSUMER_NAME_LEN + 1];
-    evs_store *store = target(r, name, &reply_rc);
+    evs_store *store = target(r, NULL, name, &reply_rc);
     if (store == NULL)
         return reply_rc;
     int64_t pos = -1, now = 0;
@@ -176,7 +202,7 @@ int route_consumer_reset(srv_req *r)
 {
     int reply_rc;
     char name[EVS_MAX_CONSUMER_NAME_LEN + 1];
-    evs_store *store = target(r, name, &reply_rc);
+    evs_store *store = target(r, "stored", name, &reply_rc);
     if (store == NULL)
         return reply_rc;
     int64_t to = 0;
@@ -190,7 +216,7 @@ int route_consumer_delete(srv_req *r)
 {
     int reply_rc;
     char name[EVS_MAX_CONSUMER_NAME_LEN + 1];
-    evs_store *store = target(r, name, &reply_rc);
+    evs_store *store = target(r, "stored", name, &reply_rc);
     if (store == NULL)
         return reply_rc;
     int rc = evs_consumer_delete(store, name);
@@ -202,6 +228,9 @@ int route_consumer_delete(srv_req *r)
 int route_consumers_list(srv_req *r)
 {
     int reply_rc;
+    bool all = false;
+    if (!every_actor(r, "all", &all, &reply_rc))
+        return reply_rc;
     evs_store *store = srv_store(r, &reply_rc);
     if (store == NULL)
         return reply_rc;
@@ -214,7 +243,7 @@ int route_consumers_list(srv_req *r)
         evs_consumers_close(it);
         return srv_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "overloaded", "out of memory");
     }
-    const char *actor = r->token.actor;
+    const char *actor = all ? "" : r->token.actor;
     size_t alen = strlen(actor);
     evs_consumer_info ci;
     while ((rc = evs_consumers_next(&ci, it)) > 0) {

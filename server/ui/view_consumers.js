@@ -1,7 +1,8 @@
-// view_consumers.js - Consumers: each durable consumer of this token's actor with its
-// checkpoint, lag and last acknowledgement, refreshed every two seconds (rows are
-// updated in place, so focus stays where it is). Admin tokens get reset and delete,
-// each after a confirmation.
+// view_consumers.js - Consumers: each durable consumer with its checkpoint, lag and
+// last acknowledgement, refreshed every two seconds (rows are updated in place, so
+// focus stays where it is). A token sees its actor's consumers; an admin token sees
+// every actor's, under their stored names ("<actor>.<name>"), and may reset or delete
+// them, each after a confirmation.
 
 import { getLines, request, tenantPath, query } from './api.js';
 import { el, errorBox, notice, shortTime, formatCount } from './dom.js';
@@ -12,11 +13,16 @@ function consumerPath(name, rest) {
   return tenantPath('/consumers/' + encodeURIComponent(name) + rest);
 }
 
+// An admin names consumers as the store keeps them.
+const STORED = { stored: 1 };
+
 export async function render(main, ctx) {
   const admin = ctx.can('admin');
   main.append(el('h1', {}, 'Consumers'));
   main.append(
-    el('p.help', {}, 'Durable consumers of this token\'s actor' + (ctx.who.actor ? ' (' + ctx.who.actor + ')' : '') + '. Refreshed every two seconds.'),
+    el('p.help', {}, admin
+      ? 'Every actor\'s durable consumers, named "actor.name". Refreshed every two seconds.'
+      : 'Durable consumers of this token\'s actor' + (ctx.who.actor ? ' (' + ctx.who.actor + ')' : '') + '. Refreshed every two seconds.'),
   );
   const status = el('div', { 'aria-live': 'polite', id: 'consumers-status' });
   const body = el('tbody');
@@ -40,11 +46,11 @@ export async function render(main, ctx) {
         const to = prompt('Reset consumer "' + c + '" to which position? (0 replays everything)', '0');
         if (to === null) return;
         if (!confirm('Set the checkpoint of "' + c + '" to ' + to + '?')) return;
-        await request('POST', consumerPath(c, '/reset') + query({ to: to.trim() }));
+        await request('POST', consumerPath(c, '/reset') + query({ ...STORED, to: to.trim() }));
         status.append(notice('Consumer "' + c + '" reset to ' + to.trim() + '.'));
       } else {
         if (!confirm('Delete consumer "' + c + '" and its checkpoint?')) return;
-        await request('DELETE', consumerPath(c, ''));
+        await request('DELETE', consumerPath(c, '') + query(STORED));
         status.append(notice('Consumer "' + c + '" deleted.'));
       }
       await refresh();
@@ -74,7 +80,7 @@ export async function render(main, ctx) {
   const refresh = async () => {
     let list;
     try {
-      list = (await getLines(tenantPath('/consumers'))).map((l) => l.value);
+      list = (await getLines(tenantPath('/consumers'), admin ? { all: 1 } : {})).map((l) => l.value);
     } catch (e) {
       status.replaceChildren(errorBox(e));
       return;

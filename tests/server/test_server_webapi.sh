@@ -1,7 +1,8 @@
 #!/bin/sh
 # What the web UI needs from the API, through curl against a real `evstore serve`:
 # GET /v1/whoami for each kind of token, the stream list in pages (after=, limit=) that
-# add up to the whole list, last_ts, and the UI's files: every module index.html and
+# add up to the whole list, last_ts, an admin with every actor's consumers (all=1,
+# stored=1), and the UI's files: every module index.html and
 # the modules import is served with its content type and the security headers, a
 # missing file is a JSON 404, /ui redirects to /ui/.
 . "$(dirname "$0")/lib_server.sh"
@@ -76,6 +77,33 @@ req GET "/v1/t/acme/streams/other-1"
 expect_eq "$ts" "$(jq -r .ts "$T/body")" "last_ts is the time of the stream's last event"
 req GET "/v1/t/acme/streams?prefix=other"
 expect_eq "$(jq -r 'has("last_ts")' "$T/body")" false "no last_ts unless asked"
+
+# ---- an admin and every actor's consumers ------------------------------------------------
+ADMIN=$(token acme read,admin ops)
+AUTH=$FULL
+req GET "/v1/t/acme/consumers/c1/events?limit=1"
+expect_status 200 "svc's consumer c1"
+req GET "/v1/t/acme/consumers?all=1"
+expect_error 403 forbidden "all=1 without the admin scope"
+req POST "/v1/t/acme/consumers/svc.c1/reset?stored=1"
+expect_error 403 forbidden "stored=1 without the admin scope"
+AUTH=$ADMIN
+req GET /v1/t/acme/consumers
+expect_empty "$T/body" "the admin's own actor has no consumers"
+req GET "/v1/t/acme/consumers?all=1"
+expect_eq "$(jq -r .consumer "$T/body")" svc.c1 "all=1 lists svc's consumer under its stored name"
+req POST "/v1/t/acme/consumers/svc.c1/ack?pos=1&stored=1"
+expect_error 404 not_found "ack takes no stored name: it acts for the token's actor only"
+req POST "/v1/t/acme/consumers/svc.c1/reset?stored=1&to=3"
+expect_status 200 "an admin resets another actor's consumer"
+AUTH=$FULL
+req GET /v1/t/acme/consumers
+expect_eq "$(jq -c '[.consumer,.checkpoint]' "$T/body")" '["c1",3]' "svc sees the reset"
+AUTH=$ADMIN
+req DELETE "/v1/t/acme/consumers/svc.c1?stored=1"
+expect_status 200 "an admin deletes another actor's consumer"
+req GET "/v1/t/acme/consumers?all=1"
+expect_empty "$T/body" "no consumer left"
 
 # ---- the UI's files -----------------------------------------------------------------------
 AUTH=
