@@ -27,6 +27,10 @@ const nav = document.getElementById('nav');
 const who = document.getElementById('who');
 let who_am_i = null;
 let cleanup = null;
+// Each render has a number: a view whose render finishes after a newer one started (a
+// hash change while it waited for the server) is stopped at once, so no view's timers
+// or streams outlive it.
+let generation = 0;
 
 function can(scope) {
   if (!who_am_i) return false;
@@ -112,6 +116,7 @@ function logout() {
 function showLogin(message) {
   if (cleanup) cleanup();
   cleanup = null;
+  generation++; // a view still loading must not start its timers after logout
   clear(nav);
   clear(who);
   clear(main);
@@ -168,11 +173,6 @@ async function firstTenant(token) {
     return 'default';
   }
 }
-
-// Each render has a number: a view whose render finishes after a newer one started (a
-// hash change while it waited for the server) is stopped at once, so no view's timers
-// or streams outlive it.
-let generation = 0;
 
 async function render() {
   if (!who_am_i) return;
