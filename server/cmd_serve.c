@@ -35,10 +35,20 @@ static const char serve_help[] =
     "  --max-body BYTES      largest request body (default 16777216)\n"
     "  --max-header BYTES    request line and headers together (default 8192)\n"
     "  --max-connections N   open connections (default 1024)\n"
+    "  --max-connections-per-ip N\n"
+    "                        open connections from one address (default 0: no limit)\n"
+    "  --max-bodies BYTES    request bodies held in memory by all connections together;\n"
+    "                        past it 503 with Retry-After (default 268435456)\n"
     "  --timeout SECONDS     close a connection silent this long (default 30)\n"
+    "  --sse-buffer BYTES    socket send buffer of an SSE stream; a subscriber that lets\n"
+    "                        it fill and reads nothing for --timeout is dropped\n"
+    "                        (default 65536)\n"
     "  --heartbeat-ms MS     SSE heartbeat interval (default 15000)\n"
     "  --tls-cert FILE       serve HTTPS with this certificate (PEM) ...\n"
     "  --tls-key FILE        ... and this private key (PEM)\n"
+    "  --metrics-listen HOST:PORT\n"
+    "                        also serve GET /metrics there, without a token (for\n"
+    "                        scrapers on a private interface; plain HTTP)\n"
     "  --routes              print the routes (METHOD PATH) and exit\n"
     "\n"
     "exit codes: 0 stopped by a signal, 1 error, 2 usage\n";
@@ -50,11 +60,15 @@ enum {
     OPT_MAX_BODY,
     OPT_MAX_HEADER,
     OPT_MAX_CONN,
+    OPT_MAX_PER_IP,
+    OPT_MAX_BODIES,
+    OPT_SSE_BUFFER,
     OPT_TIMEOUT,
     OPT_HEARTBEAT,
     OPT_ROUTES,
     OPT_TLS_CERT,
-    OPT_TLS_KEY
+    OPT_TLS_KEY,
+    OPT_METRICS_LISTEN
 };
 static const cli_optdef serve_opts[] = {
     [OPT_ROOT] = {"root", true, 0},
@@ -63,11 +77,15 @@ static const cli_optdef serve_opts[] = {
     [OPT_MAX_BODY] = {"max-body", true, 0},
     [OPT_MAX_HEADER] = {"max-header", true, 0},
     [OPT_MAX_CONN] = {"max-connections", true, 0},
+    [OPT_MAX_PER_IP] = {"max-connections-per-ip", true, 0},
+    [OPT_MAX_BODIES] = {"max-bodies", true, 0},
+    [OPT_SSE_BUFFER] = {"sse-buffer", true, 0},
     [OPT_TIMEOUT] = {"timeout", true, 0},
     [OPT_HEARTBEAT] = {"heartbeat-ms", true, 0},
     [OPT_ROUTES] = {"routes", false, 0},
     [OPT_TLS_CERT] = {"tls-cert", true, 0},
     [OPT_TLS_KEY] = {"tls-key", true, 0},
+    [OPT_METRICS_LISTEN] = {"metrics-listen", true, 0},
     {NULL, false, 0},
 };
 
@@ -75,6 +93,7 @@ struct serve_args {
     const char *dir;
     bool root_given;
     const char *listen;
+    const char *metrics_listen; /* or NULL */
     bool no_auth;
     bool routes;
     const char *tls_cert; /* file names */
@@ -131,6 +150,9 @@ static int parse_args(struct serve_args *a, int argc, char **argv)
         case OPT_LISTEN:
             a->listen = p.value;
             break;
+        case OPT_METRICS_LISTEN:
+            a->metrics_listen = p.value;
+            break;
         case OPT_NO_AUTH:
             a->no_auth = true;
             break;
@@ -154,6 +176,18 @@ static int parse_args(struct serve_args *a, int argc, char **argv)
         case OPT_MAX_CONN:
             code = number_opt("max-connections", p.value, 1, 100000, &n);
             a->limits.connections_max = (unsigned)n;
+            break;
+        case OPT_MAX_PER_IP:
+            code = number_opt("max-connections-per-ip", p.value, 0, 100000, &n);
+            a->limits.per_ip_max = (unsigned)n;
+            break;
+        case OPT_MAX_BODIES:
+            code = number_opt("max-bodies", p.value, 1024, INT64_MAX, &n);
+            a->limits.bodies_max = (size_t)n;
+            break;
+        case OPT_SSE_BUFFER:
+            code = number_opt("sse-buffer", p.value, 4096, 64 << 20, &n);
+            a->limits.sse_buffer = (size_t)n;
             break;
         case OPT_TIMEOUT:
             code = number_opt("timeout", p.value, 1, 3600, &n);
@@ -245,7 +279,15 @@ static void drain(struct MHD_Daemon *d)
 int cli_cmd_serve(int argc, char **argv)
 {
     struct serve_args a = {.listen = "127.0.0.1:8080",
-                           .limits = {16u << 20, 8u << 10, 1024, 30, 600, 15000}};
+                           .limits = {.body_max = 16u << 20,
+                                      .header_max = 8u << 10,
+                                      .connections_max = 1024,
+                                      .per_ip_max = 0,
+                                      .timeout_s = 30,
+                                      .wait_max_s = 600,
+                                      .heartbeat_ms = 15000,
+                                      .bodies_max = 256u << 20,
+                                      .sse_buffer = 64u << 10}};
     int code = parse_args(&a, argc, argv);
     if (code != CLI_EXIT_OK)
         return code < 0 ? CLI_EXIT_OK : code;
@@ -257,6 +299,11 @@ int cli_cmd_serve(int argc, char **argv)
     if (!parse_listen(a.listen, &addr))
         return cli_usage("serve", "--listen wants IPV4:PORT such as 127.0.0.1:8080, not '%s'",
                          a.listen);
+    struct sockaddr_in maddr;
+    if (a.metrics_listen != NULL && !parse_listen(a.metrics_listen, &maddr))
+        return cli_usage("serve",
+                         "--metrics-listen wants IPV4:PORT such as 127.0.0.1:9090, not '%s'",
+                         a.metrics_listen);
     if ((a.tls_cert == NULL) != (a.tls_key == NULL))
         return cli_usage("serve", "--tls-cert and --tls-key go together");
     if (a.no_auth && (ntohl(addr.sin_addr.s_addr) >> 24) != 127)
@@ -298,13 +345,28 @@ int cli_cmd_serve(int argc, char **argv)
         code = CLI_EXIT_ERROR;
     }
     s.daemon = d;
+    struct MHD_Daemon *md = NULL;
+    if (code == CLI_EXIT_OK && a.metrics_listen != NULL &&
+        (md = srv_metrics_daemon_start(&s, (const struct sockaddr *)&maddr)) == NULL) {
+        cli_err("serve", "cannot listen on %s for --metrics-listen (in use, or not an address "
+                "of this machine)",
+                a.metrics_listen);
+        MHD_stop_daemon(d);
+        code = CLI_EXIT_ERROR;
+    }
     if (code == CLI_EXIT_OK) {
         const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
         char host[INET_ADDRSTRLEN];
         (void)inet_ntop(AF_INET, &addr.sin_addr, host, sizeof host);
-        printf("{\"listening\":\"%s:%u\",\"pid\":%ld,\"tls\":%s}\n", host,
+        printf("{\"listening\":\"%s:%u\",\"pid\":%ld,\"tls\":%s", host,
                info != NULL ? (unsigned)info->port : 0u, (long)getpid(),
                cert != NULL ? "true" : "false");
+        if (md != NULL) {
+            info = MHD_get_daemon_info(md, MHD_DAEMON_INFO_BIND_PORT);
+            (void)inet_ntop(AF_INET, &maddr.sin_addr, host, sizeof host);
+            printf(",\"metrics\":\"%s:%u\"", host, info != NULL ? (unsigned)info->port : 0u);
+        }
+        printf("}\n");
         (void)fflush(stdout);
         int sig = 0;
         (void)sigwait(&stop, &sig);
@@ -312,6 +374,8 @@ int cli_cmd_serve(int argc, char **argv)
         MHD_socket listener = MHD_quiesce_daemon(d);
         drain(d);
         MHD_stop_daemon(d);
+        if (md != NULL)
+            MHD_stop_daemon(md);
         if (listener != MHD_INVALID_SOCKET)
             (void)close(listener); /* ours after quiesce, once the daemon is stopped */
         fprintf(stderr, "evstore serve: stopped by signal %d after %lld requests\n", sig,

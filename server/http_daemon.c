@@ -118,6 +118,11 @@ static int dispatch(srv_req *r)
         return srv_error(r, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
                          "the request body is larger than %zu bytes (--max-body)",
                          r->s->limits.body_max);
+    if (r->body_over_budget)
+        return srv_error_retry(
+            r, MHD_HTTP_SERVICE_UNAVAILABLE, "overloaded",
+            "request bodies in memory would pass %zu bytes (--max-bodies); retry later",
+            r->s->limits.bodies_max);
     return rt->fn(r);
 }
 
@@ -140,19 +145,32 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->start_ns = evs__monotonic_ns();
         *state = r;
         const char *len = srv_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (len != NULL && strtoull(len, NULL, 10) > s->limits.body_max)
+        unsigned long long announced = len != NULL ? strtoull(len, NULL, 10) : 0;
+        if (announced > s->limits.body_max)
             return (enum MHD_Result)srv_error(
                 r, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
                 "the request body is larger than %zu bytes (--max-body)", s->limits.body_max);
+        if (announced > 0 && !srv_body_reserve(r, (size_t)announced))
+            return (enum MHD_Result)srv_error_retry(
+                r, MHD_HTTP_SERVICE_UNAVAILABLE, "overloaded",
+                "request bodies in memory would pass %zu bytes (--max-bodies); retry later",
+                s->limits.bodies_max);
         return MHD_YES;
     }
     if (*upload_size > 0) {
-        if (!r->body_too_large && r->body.len + *upload_size <= s->limits.body_max) {
+        size_t total = r->body.len + *upload_size;
+        if (!r->body_too_large && total > s->limits.body_max)
+            r->body_too_large = true;
+        /* A body without Content-Length (chunked), or longer than it said, is counted
+         * as it comes. */
+        if (!r->body_too_large && !r->body_over_budget && total > r->body_reserved &&
+            !srv_body_reserve(r, total - r->body_reserved))
+            r->body_over_budget = true;
+        if (!r->body_too_large && !r->body_over_budget) {
             if (evs__buf_append(&r->body, upload, *upload_size) != 0)
                 return MHD_NO;
         } else {
-            /* The rest is read and dropped, so the 413 reaches the client. */
-            r->body_too_large = true;
+            /* The rest is read and dropped, so the 413 or 503 reaches the client. */
             evs__buf_free(&r->body);
         }
         *upload_size = 0;
@@ -166,10 +184,11 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **state,
 {
     (void)cls;
     (void)conn;
-    (void)why;
     srv_req *r = *state;
     if (r == NULL)
         return;
+    srv_log_ended(r, (int)why);
+    srv_body_release(r);
     evs__buf_free(&r->body);
     free(r->name_buf);
     free(r);
@@ -187,6 +206,8 @@ struct MHD_Daemon *srv_daemon_start(srv *s, const struct sockaddr *addr)
 #define OPT(o, v, p) opts[n++] = (struct MHD_OptionItem){(o), (intptr_t)(v), (p)}
     OPT(MHD_OPTION_SOCK_ADDR, addr, (void *)addr);
     OPT(MHD_OPTION_CONNECTION_LIMIT, s->limits.connections_max, NULL);
+    if (s->limits.per_ip_max > 0)
+        OPT(MHD_OPTION_PER_IP_CONNECTION_LIMIT, s->limits.per_ip_max, NULL);
     OPT(MHD_OPTION_CONNECTION_TIMEOUT, s->limits.timeout_s, NULL);
     OPT(MHD_OPTION_CONNECTION_MEMORY_LIMIT, s->limits.header_max, NULL);
     OPT(MHD_OPTION_THREAD_STACK_SIZE, 512u << 10, NULL);

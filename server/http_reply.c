@@ -18,6 +18,11 @@ int srv_reply(srv_req *r, unsigned status, const char *content_type, const char 
         return MHD_NO;
     if (content_type != NULL)
         (void)MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    if (r->retry_after_s > 0) {
+        char secs[16];
+        (void)snprintf(secs, sizeof secs, "%u", r->retry_after_s);
+        (void)MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, secs);
+    }
     if (status == MHD_HTTP_UNAUTHORIZED)
         (void)MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
                                       "Bearer realm=\"evstore\"");

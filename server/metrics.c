@@ -31,8 +31,9 @@ void srv_metrics_count(srv_req *r, unsigned status)
                     ? r->route_index
                     : SRV_ROUTES_MAX;
     atomic_fetch_add_explicit(&m->requests[route][status_slot(status)], 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&m->latency_us[route], (evs__monotonic_ns() - r->start_ns) / 1000,
-                              memory_order_relaxed);
+    int64_t took_ns = evs__monotonic_ns() - r->start_ns;
+    atomic_fetch_add_explicit(&m->latency_us[route], took_ns / 1000, memory_order_relaxed);
+    srv_hist_observe(&m->request_hist[srv_route_class(r)], took_ns);
     atomic_fetch_add_explicit(&r->s->requests, 1, memory_order_relaxed);
 }
 
@@ -149,6 +150,7 @@ int route_metrics(srv_req *r)
     if (srv_out_init(&o) < 0)
         return srv_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "overloaded", "out of memory");
     put_requests(&o.out, &s->metrics);
+    srv_hist_put_all(&o.out, &s->metrics);
     put_help(&o.out, "evstore_appends_total", "counter", "append requests that wrote events");
     put_series(&o.out, "evstore_appends_total", "", atomic_load(&s->metrics.appends));
     put_help(&o.out, "evstore_events_appended_total", "counter", "events written by appends");

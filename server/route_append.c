@@ -45,10 +45,12 @@ static int parse_body(srv_req *r, srv_events *p, bool multi, int *reply_rc)
     return 0;
 }
 
-/* For GET /metrics: an append that wrote `events` events. */
-static void count_append(srv_req *r, size_t events)
+/* For GET /metrics: an append that wrote `events` events and was acknowledged
+ * `took_ns` after the library was called. */
+static void count_append(srv_req *r, size_t events, int64_t took_ns)
 {
     srv_metrics *m = &r->s->metrics;
+    srv_hist_observe(&m->append_hist, took_ns);
     atomic_fetch_add_explicit(&m->appends, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&m->events_appended, (long long)events, memory_order_relaxed);
     atomic_fetch_add_explicit(&m->bytes_appended, (long long)r->body.len, memory_order_relaxed);
@@ -113,10 +115,12 @@ int route_append_stream(srv_req *r)
     }
     srv_events_fill(events, &p, r->body.ptr);
     evs_append_result res;
+    int64_t t0 = evs__monotonic_ns();
     int rc = evs_append(&res, store, r->name, expected, events, p.count);
+    int64_t took_ns = evs__monotonic_ns() - t0;
     free(events);
     if (rc == 0 && !res.duplicate)
-        count_append(r, p.count);
+        count_append(r, p.count, took_ns);
     srv_events_free(&p);
     if (rc == EVS_ECONFLICT)
         return conflict(r, store, r->name, expected);
@@ -166,10 +170,13 @@ int route_append_multi(srv_req *r)
     evs_append_result *res = calloc(p.count, sizeof *res);
     int rc = EVS_ENOMEM;
     size_t n = 0;
+    int64_t took_ns = 0;
     if (events != NULL && batches != NULL && res != NULL) {
         srv_events_fill(events, &p, r->body.ptr);
         n = make_batches(batches, events, &p);
+        int64_t t0 = evs__monotonic_ns();
         rc = evs_append_multi(res, store, batches, n);
+        took_ns = evs__monotonic_ns() - t0;
     }
     srv_out o;
     bool all_dup = true;
@@ -186,7 +193,7 @@ int route_append_multi(srv_req *r)
             written += res[i].duplicate ? 0 : batches[i].count;
         }
         if (written > 0)
-            count_append(r, written);
+            count_append(r, written, took_ns);
         (void)cli_out_str(&o.out, "]}\n");
         reply_rc =
             srv_out_reply(r, &o, all_dup ? MHD_HTTP_OK : MHD_HTTP_CREATED, "application/json");

@@ -178,5 +178,6 @@ int route_subscribe(srv_req *r)
     (void)evs__buf_append(&st->pending, ": evstore\n\n", 11);
     st->quiet_since_ms = now_ms();
     atomic_fetch_add(&r->s->sse_clients, 1);
+    srv_sse_socket_bound(r);
     return srv_reply_stream(r, MHD_HTTP_OK, "text/event-stream", sse_produce, st, sse_done);
 }

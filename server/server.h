@@ -6,6 +6,8 @@
  *   http_route.c     the route table and path matching
  *   http_reply.c     replies: JSON errors, buffers, streamed bodies
  *   http_params.c    query parameters into the CLI's filters
+ *   http_limits.c    the memory bounds beside libmicrohttpd's own: bodies held in
+ *                    memory, SSE send buffers, the log line of a dropped client
  *   route_*.c        one file per group of routes
  *   token_file.c     DIR/tokens: hashed tokens, atomically replaced
  *   token_auth.c     Authorization: Bearer, reloaded when the file changes
@@ -88,10 +90,33 @@ typedef struct srv_limits {
     size_t body_max;          /* bytes of a request body (413 past it) */
     size_t header_max;        /* bytes of the request line and headers together */
     unsigned connections_max; /* open connections */
+    unsigned per_ip_max;      /* open connections from one address, 0 = no limit */
     unsigned timeout_s;       /* a connection silent this long is closed */
     unsigned wait_max_s;      /* the longest long-poll ?wait= */
     unsigned heartbeat_ms;    /* SSE comment lines while nothing happens */
+    size_t bodies_max;        /* bytes of request bodies in memory, all connections */
+    size_t sse_buffer;        /* SO_SNDBUF of an SSE stream's socket */
 } srv_limits;
+
+/* A latency histogram (metrics_hist.c): counts per bucket, the last one +Inf. */
+#define SRV_HIST_BUCKETS 16
+typedef struct srv_hist {
+    atomic_llong counts[SRV_HIST_BUCKETS + 1];
+    atomic_llong sum_us;
+} srv_hist;
+
+/* Route classes of the request duration histogram. */
+enum {
+    SRV_CLASS_PROBE,     /* /health, /ready */
+    SRV_CLASS_APPEND,    /* the append routes */
+    SRV_CLASS_READ,      /* reads, stream lists, stat */
+    SRV_CLASS_POLL,      /* reads with wait= (the wait is in the duration) */
+    SRV_CLASS_SUBSCRIBE, /* SSE: until the stream's headers are queued */
+    SRV_CLASS_CONSUME,   /* durable consumers */
+    SRV_CLASS_ADMIN,     /* tenants, /metrics */
+    SRV_CLASS_OTHER,     /* no route, or another */
+    SRV_ROUTE_CLASSES
+};
 
 /* Counters for GET /metrics (metrics.c). Requests by route and status; the statuses the
  * server gives each have a slot, the last slot takes any other. */
@@ -103,6 +128,8 @@ typedef struct srv_metrics {
     atomic_llong appends;         /* successful append requests (one or several streams) */
     atomic_llong events_appended; /* events written by them (duplicates not counted) */
     atomic_llong bytes_appended;  /* request body bytes of those appends */
+    srv_hist request_hist[SRV_ROUTE_CLASSES]; /* request durations by route class */
+    srv_hist append_hist;                     /* append call to acknowledgement */
 } srv_metrics;
 
 typedef struct srv {
@@ -118,6 +145,7 @@ typedef struct srv {
     atomic_bool draining;   /* SIGTERM: long polls and SSE streams end */
     atomic_int sse_clients; /* SSE streams open now */
     atomic_llong requests;  /* requests answered */
+    atomic_llong body_bytes; /* request body bytes reserved now (srv_body_reserve) */
     srv_metrics metrics;
 } srv;
 
@@ -129,6 +157,10 @@ typedef struct srv_req {
     const char *path;
     evs__buf body;
     bool body_too_large;
+    bool body_over_budget; /* the bodies in memory would pass --max-bodies */
+    size_t body_reserved;  /* bytes of srv.body_bytes this request holds */
+    bool sse;              /* an SSE stream: its end is logged when it times out */
+    unsigned retry_after_s; /* sent as Retry-After with the reply when > 0 */
     /* What the route matched. */
     char tenant[EVS_MAX_TENANT_NAME_LEN + 1];
     bool tenant_too_long; /* the path's tenant was longer than any name (cut in tenant) */
@@ -156,6 +188,9 @@ extern const size_t srv_route_count;
 
 /* Start listening on addr (http_daemon.c); NULL when the library cannot. */
 struct MHD_Daemon *srv_daemon_start(srv *s, const struct sockaddr *addr);
+/* Serve GET /metrics without a token on addr (metrics_listen.c); NULL when the library
+ * cannot listen there. */
+struct MHD_Daemon *srv_metrics_daemon_start(srv *s, const struct sockaddr *addr);
 
 /* What a path holds besides its route. */
 typedef struct srv_path_match {
@@ -178,6 +213,9 @@ const srv_route *srv_route_match(srv_req *r, bool *path_known, bool *oom);
 
 /* {"error":code,"message":message} with `status`. */
 int srv_error(srv_req *r, unsigned status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* srv_error with Retry-After: 1, for 429 and 503 answers the client may retry. */
+int srv_error_retry(srv_req *r, unsigned status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 /* The library's last error (evs_errmsg) for rc, with the status that fits it. */
 int srv_lib_error(srv_req *r, int rc);
@@ -208,6 +246,20 @@ int srv_out_init(srv_out *o);
 void srv_out_free(srv_out *o);
 /* Flush and reply with what was written. */
 int srv_out_reply(srv_req *r, srv_out *o, unsigned status, const char *content_type);
+
+/* ---- memory bounds (http_limits.c) ------------------------------------------------- */
+
+/* Count len more bytes of this request's body against --max-bodies; false (nothing
+ * counted) when they would pass it. */
+bool srv_body_reserve(srv_req *r, size_t len);
+/* Give back what the request reserved (when it ends). */
+void srv_body_release(srv_req *r);
+/* Bound the send buffer of an SSE stream's socket (--sse-buffer) and mark the request
+ * as a stream, so that a subscriber dropped for not reading is logged. */
+void srv_sse_socket_bound(srv_req *r);
+/* Log a request that ended because its client went silent (why: libmicrohttpd's
+ * termination code); other endings are not logged. */
+void srv_log_ended(srv_req *r, int why);
 
 /* ---- query parameters (http_params.c) ------------------------------------------------ */
 
@@ -279,6 +331,15 @@ int route_tenant_create(srv_req *r);
 int route_whoami(srv_req *r);
 int route_ui_redirect(srv_req *r);
 int route_ui_file(srv_req *r);
+
+/* ---- latency histograms (metrics_hist.c) ---------------------------------------------- */
+
+/* Count one duration of ns nanoseconds. Thread-safe, lock-free. */
+void srv_hist_observe(srv_hist *h, int64_t ns);
+/* The route class (SRV_CLASS_*) of a request whose route is matched. */
+int srv_route_class(srv_req *r);
+/* The histograms in the Prometheus text format. */
+void srv_hist_put_all(cli_out *o, const srv_metrics *m);
 
 /* The tenant's store for a route with {tenant}; replies 404 itself when missing. */
 evs_store *srv_store(srv_req *r, int *reply_rc);
