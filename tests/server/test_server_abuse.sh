@@ -11,6 +11,7 @@
 . "$(dirname "$0")/lib_server.sh"
 
 AB=${2:?usage: sh test_server_abuse.sh EVSTORE ABUSE_CLIENT}
+command -v ss >/dev/null 2>&1 || fail "ss (iproute2) is needed by the abuse test"
 IDLE=${EVS_ABUSE_IDLE:-1500}
 PER_IP=$((IDLE * 2 / 3))
 ROOT=$T/root
@@ -163,6 +164,13 @@ while [ $n -lt 60 ]; do
     req POST /v1/t/acme/streams/big -H "$J" --data-binary @"$T/bigev"
     expect_status 201 "append while subscribers do not read"
     n=$((n + 1))
+    [ $n -eq 12 ] || continue
+    # 190 KB appended: every subscriber's socket is full, and holds --sse-buffer bytes
+    # (doubled by the kernel), not what the kernel would grow it to (megabytes).
+    queued=$(ss -tn state established "( sport = :$PORT and dst 127.0.0.4 )" |
+        awk 'NR > 1 {print $2}' | sort -n | tail -1)
+    [ -n "$queued" ] && [ "$queued" -le 32768 ] ||
+        fail "an SSE socket with --sse-buffer 16384 queues ${queued:-nothing} bytes"
 done
 rss_sse=$(rss_kib)
 wait $sse
@@ -173,7 +181,7 @@ expect_eq "$(grep -c 'dropped an SSE subscriber of tenant .acme. from 127.0.0.4:
 expect_eq "$(cat "$T/poll")" "open 20 closed 20" "long polls that are not read are closed"
 expect_eq "$(metric evstore_sse_subscribers)" 0 "no subscriber left"
 answers_others "after the clients that do not read"
-echo "20 SSE subscribers not reading 1 MB of events: RSS $((rss_sse / 1024)) MiB; all dropped"
+echo "20 SSE subscribers not reading 1 MB of events: at most $queued bytes queued in a socket, RSS $((rss_sse / 1024)) MiB; all dropped"
 
 # ---- a long poll longer than --timeout still gets its answer ----------------------------------
 req GET "/v1/t/acme/events?from=999999999&wait=6" --max-time 20
