@@ -39,6 +39,9 @@ static const char serve_help[] =
     "                        open connections from one address (default 0: no limit)\n"
     "  --max-bodies BYTES    request bodies held in memory by all connections together;\n"
     "                        past it 503 with Retry-After (default 268435456)\n"
+    "  --max-inflight-appends N\n"
+    "                        appends in flight per tenant; past it 429 with\n"
+    "                        Retry-After (default 256)\n"
     "  --timeout SECONDS     close a connection silent this long (default 30)\n"
     "  --sse-buffer BYTES    socket send buffer of an SSE stream; a subscriber that lets\n"
     "                        it fill and reads nothing for --timeout is dropped\n"
@@ -63,6 +66,7 @@ enum {
     OPT_MAX_PER_IP,
     OPT_MAX_BODIES,
     OPT_SSE_BUFFER,
+    OPT_MAX_INFLIGHT,
     OPT_TIMEOUT,
     OPT_HEARTBEAT,
     OPT_ROUTES,
@@ -80,6 +84,7 @@ static const cli_optdef serve_opts[] = {
     [OPT_MAX_PER_IP] = {"max-connections-per-ip", true, 0},
     [OPT_MAX_BODIES] = {"max-bodies", true, 0},
     [OPT_SSE_BUFFER] = {"sse-buffer", true, 0},
+    [OPT_MAX_INFLIGHT] = {"max-inflight-appends", true, 0},
     [OPT_TIMEOUT] = {"timeout", true, 0},
     [OPT_HEARTBEAT] = {"heartbeat-ms", true, 0},
     [OPT_ROUTES] = {"routes", false, 0},
@@ -189,6 +194,10 @@ static int parse_args(struct serve_args *a, int argc, char **argv)
             code = number_opt("sse-buffer", p.value, 4096, 64 << 20, &n);
             a->limits.sse_buffer = (size_t)n;
             break;
+        case OPT_MAX_INFLIGHT:
+            code = number_opt("max-inflight-appends", p.value, 1, 100000, &n);
+            a->limits.inflight_max = (unsigned)n;
+            break;
         case OPT_TIMEOUT:
             code = number_opt("timeout", p.value, 1, 3600, &n);
             a->limits.timeout_s = (unsigned)n;
@@ -287,7 +296,8 @@ int cli_cmd_serve(int argc, char **argv)
                                       .wait_max_s = 600,
                                       .heartbeat_ms = 15000,
                                       .bodies_max = 256u << 20,
-                                      .sse_buffer = 64u << 10}};
+                                      .sse_buffer = 64u << 10,
+                                      .inflight_max = 256}};
     int code = parse_args(&a, argc, argv);
     if (code != CLI_EXIT_OK)
         return code < 0 ? CLI_EXIT_OK : code;

@@ -123,6 +123,13 @@ static int dispatch(srv_req *r)
             r, MHD_HTTP_SERVICE_UNAVAILABLE, "overloaded",
             "request bodies in memory would pass %zu bytes (--max-bodies); retry later",
             r->s->limits.bodies_max);
+    if (rt->scope == TOK_SCOPE_APPEND) {
+        if (srv_store(r, &reply_rc) == NULL || !srv_inflight_enter(r, &reply_rc))
+            return reply_rc;
+        reply_rc = rt->fn(r);
+        srv_inflight_leave(r);
+        return reply_rc;
+    }
     return rt->fn(r);
 }
 

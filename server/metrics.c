@@ -12,7 +12,7 @@
 #include <string.h>
 
 static const unsigned slot_status[SRV_STATUS_SLOTS - 1] = {200, 201, 400, 401, 403, 404, 405, 409,
-                                                           413, 415, 431, 500, 501, 503, 507};
+                                                           413, 415, 429, 431, 500, 501, 503, 507};
 
 static int status_slot(unsigned status)
 {

@@ -6,6 +6,7 @@
  *   http_route.c     the route table and path matching
  *   http_reply.c     replies: JSON errors, buffers, streamed bodies
  *   http_params.c    query parameters into the CLI's filters
+ *   tenant_inflight.c  appends in flight per tenant
  *   http_limits.c    the memory bounds beside libmicrohttpd's own: bodies held in
  *                    memory, SSE send buffers, the log line of a dropped client
  *   route_*.c        one file per group of routes
@@ -96,6 +97,7 @@ typedef struct srv_limits {
     unsigned heartbeat_ms;    /* SSE comment lines while nothing happens */
     size_t bodies_max;        /* bytes of request bodies in memory, all connections */
     size_t sse_buffer;        /* SO_SNDBUF of an SSE stream's socket */
+    unsigned inflight_max;    /* appends in flight per tenant (429 past it) */
 } srv_limits;
 
 /* A latency histogram (metrics_hist.c): counts per bucket, the last one +Inf. */
@@ -121,7 +123,7 @@ enum {
 /* Counters for GET /metrics (metrics.c). Requests by route and status; the statuses the
  * server gives each have a slot, the last slot takes any other. */
 #define SRV_ROUTES_MAX   24
-#define SRV_STATUS_SLOTS 16
+#define SRV_STATUS_SLOTS 17
 typedef struct srv_metrics {
     atomic_llong requests[SRV_ROUTES_MAX + 1][SRV_STATUS_SLOTS]; /* [route or unmatched] */
     atomic_llong latency_us[SRV_ROUTES_MAX + 1]; /* summed, handler entry to reply queued */
@@ -161,6 +163,7 @@ typedef struct srv_req {
     size_t body_reserved;  /* bytes of srv.body_bytes this request holds */
     bool sse;              /* an SSE stream: its end is logged when it times out */
     unsigned retry_after_s; /* sent as Retry-After with the reply when > 0 */
+    bool inflight_held;     /* counted in its tenant's appends in flight */
     /* What the route matched. */
     char tenant[EVS_MAX_TENANT_NAME_LEN + 1];
     bool tenant_too_long; /* the path's tenant was longer than any name (cut in tenant) */
@@ -260,6 +263,14 @@ void srv_sse_socket_bound(srv_req *r);
 /* Log a request that ended because its client went silent (why: libmicrohttpd's
  * termination code); other endings are not logged. */
 void srv_log_ended(srv_req *r, int why);
+
+/* ---- appends in flight per tenant (tenant_inflight.c) --------------------------------- */
+
+/* Count the request among its tenant's appends in flight: true, or false after a 429
+ * (or 503) reply whose return value is in *reply_rc. */
+bool srv_inflight_enter(srv_req *r, int *reply_rc);
+/* Uncount it (nothing when it was not counted). */
+void srv_inflight_leave(srv_req *r);
 
 /* ---- query parameters (http_params.c) ------------------------------------------------ */
 
