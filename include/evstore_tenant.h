@@ -72,6 +72,22 @@ EVS_API int evs_tenant_create(const char *root, const char *name, const evs_opti
  *  @return 0, fn's value, EVS_ENOTFOUND (root missing), EVS_EIO, EVS_ENOMEM. */
 EVS_API int evs_tenants_each(const char *root, int (*fn)(void *ctx, const char *name), void *ctx);
 
+/** Remove tenant `name` from the registry's root. Its directory ROOT/tenants/<name>/ is
+ *  moved whole, by one rename, to ROOT/deleted/<name>.<nanoseconds since 1970>/:
+ *  nothing is destroyed (remove that directory when sure), and the name is free at once
+ *  (evs_tenant_create may make it again, as a new, empty store). After the call,
+ *  evs_tenants_get and evs_tenants_each no longer find the tenant. A store of the tenant
+ *  the registry has open stays valid for the calls still using it (it is closed by
+ *  evs_tenants_close, whose result leaves it out); what they write after the move may
+ *  fail, as the store's files have moved under them.
+ *  @param moved_to  receives the new directory's path, NUL-terminated (cut to len
+ *                   bytes), or NULL.
+ *  @return 0; EVS_EINVAL (bad name, or a root path too long); EVS_ENOTFOUND (no such
+ *          tenant); EVS_ENOTSUP (a registry of one store, EVS_TENANTS_SINGLE); EVS_EIO.
+ *          Thread-safe. */
+EVS_API int evs_tenants_remove(evs_tenants *tenants, const char *name, char *moved_to,
+                               size_t len);
+
 /** Close every store the registry opened, release the lock, free it. NULL is ignored.
  *  Call it after every other call on the registry, and every use of its stores, ended.
  *  @return 0, or the first failing evs_close's code (every store is closed regardless). */

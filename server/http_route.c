@@ -20,6 +20,7 @@ const srv_route srv_routes[] = {
     {"GET", "/metrics", TOK_SCOPE_ADMIN, route_metrics, false},
     {"GET", "/v1/tenants", TOK_SCOPE_ADMIN, route_tenants_list, true},
     {"POST", "/v1/tenants/{tenant}", TOK_SCOPE_ADMIN, route_tenant_create, true},
+    {"DELETE", "/v1/tenants/{tenant}", TOK_SCOPE_ADMIN, route_tenant_delete, true},
     {"POST", T "/streams/{stream}", TOK_SCOPE_APPEND, route_append_stream, false},
     {"GET", T "/streams/{stream}", TOK_SCOPE_READ, route_read_stream, false},
     {"GET", T "/streams", TOK_SCOPE_READ, route_list_streams, false},

@@ -19,6 +19,9 @@
 struct sse_state {
     srv *s;
     evs_subscription *sub;
+    evs_store *store;
+    char tenant[EVS_MAX_TENANT_NAME_LEN + 1];
+    unsigned removals_seen; /* tenant deletions already looked at */
     cli_out out;
     evs__buf pending;
     size_t sent;
@@ -84,6 +87,16 @@ static long sse_produce(void *state, char *buf, size_t max)
         st->pending.len = 0;
         st->sent = 0;
         if (atomic_load(&st->s->draining)) {
+            st->ended = true;
+            break;
+        }
+        if (srv_tenant_gone(st->s, st->tenant, st->store, &st->removals_seen)) {
+            /* The client learns why the stream ends, and does not reconnect blindly. */
+            (void)cli_out_str(&st->out, "event: tenant_deleted\ndata: {\"tenant\":");
+            (void)cli_out_json_str(&st->out, st->tenant, strlen(st->tenant));
+            (void)cli_out_str(&st->out, "}\n\n");
+            if (cli_out_flush(&st->out) < 0)
+                return SRV_BODY_FAIL;
             st->ended = true;
             break;
         }
@@ -172,6 +185,9 @@ int route_subscribe(srv_req *r)
     }
     st->s = r->s;
     st->sub = sub;
+    st->store = store;
+    memcpy(st->tenant, r->tenant, sizeof st->tenant);
+    st->removals_seen = atomic_load(&r->s->tenants_removed);
     st->out.sink = into_pending;
     st->out.sink_ctx = &st->pending;
     /* The first bytes go out at once, so the client sees the stream open. */

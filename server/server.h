@@ -9,7 +9,8 @@
  *   tenant_inflight.c  appends in flight per tenant
  *   http_limits.c    the memory bounds beside libmicrohttpd's own: bodies held in
  *                    memory, SSE send buffers, the log line of a dropped client
- *   route_*.c        one file per group of routes
+ *   route_*.c        one file per group of routes (route_tenant_delete.c: deleting
+ *                    a tenant, and how its streams learn of it)
  *   token_file.c     DIR/tokens: hashed tokens, atomically replaced
  *   token_auth.c     Authorization: Bearer, reloaded when the file changes
  *   cmd_*.c          `evstore serve`, `evstore token`, `evstore tenant`
@@ -148,6 +149,7 @@ typedef struct srv {
     atomic_int sse_clients; /* SSE streams open now */
     atomic_llong requests;  /* requests answered */
     atomic_llong body_bytes; /* request body bytes reserved now (srv_body_reserve) */
+    atomic_uint tenants_removed; /* DELETE tenant calls that succeeded */
     srv_metrics metrics;
 } srv;
 
@@ -342,6 +344,11 @@ int route_tenant_create(srv_req *r);
 int route_whoami(srv_req *r);
 int route_ui_redirect(srv_req *r);
 int route_ui_file(srv_req *r);
+int route_tenant_delete(srv_req *r);
+/* True when `tenant` no longer has `store` (it was deleted, perhaps made again). Cheap
+ * until a tenant is deleted: *seen holds the count of deletions already looked at
+ * (start it at s->tenants_removed). */
+bool srv_tenant_gone(srv *s, const char *tenant, evs_store *store, unsigned *seen);
 
 /* ---- latency histograms (metrics_hist.c) ---------------------------------------------- */
 

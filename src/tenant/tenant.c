@@ -15,12 +15,13 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define LOCK_FILE "server.pid"
 
 struct tenant_slot {
-    char name[EVS_MAX_TENANT_NAME_LEN + 1];
+    char name[EVS_MAX_TENANT_NAME_LEN + 1]; /* "" once removed: never matches a name */
     evs_store *store;
 };
 
@@ -323,6 +324,67 @@ int evs_tenants_each(const char *root, int (*fn)(void *ctx, const char *name), v
     return rc;
 }
 
+/* ROOT/deleted/<name>.<ns>, the place a removed tenant's directory goes. */
+static int deleted_dir(char *out, size_t len, const char *root, const char *name)
+{
+    struct timespec ts;
+    (void)clock_gettime(CLOCK_REALTIME, &ts);
+    long long ns = (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+    int n = snprintf(out, len, "%s/deleted/%s.%lld", root, name, ns);
+    return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
+int evs_tenants_remove(evs_tenants *t, const char *name, char *moved_to, size_t len)
+{
+    if (moved_to != NULL && len > 0)
+        moved_to[0] = '\0';
+    int rc = evs_tenant_name_check(name);
+    if (rc < 0)
+        return rc;
+    if ((t->flags & EVS_TENANTS_SINGLE) != 0)
+        return evs__seterr(EVS_ENOTSUP,
+                           "%s is one store, served as tenant 'default'; it cannot be removed",
+                           t->root);
+    char from[4096], to[4096], parent[4096];
+    if (snprintf(from, sizeof from, "%s/tenants/%s", t->root, name) >= (int)sizeof from ||
+        snprintf(parent, sizeof parent, "%s/deleted", t->root) >= (int)sizeof parent ||
+        deleted_dir(to, sizeof to, t->root, name) != 0)
+        return evs__seterr(EVS_EINVAL, "root path is too long");
+    pthread_mutex_lock(&t->mu);
+    struct stat st;
+    if (stat(from, &st) != 0 || !S_ISDIR(st.st_mode))
+        rc = evs__seterr(EVS_ENOTFOUND, "tenant '%s' does not exist", name);
+    else if (mkdir(parent, 0755) != 0 && errno != EEXIST)
+        rc = evs__seterr_errno(errno, "create %s", parent);
+    else if (rename(from, to) != 0)
+        rc = evs__seterr_errno(errno, "move %s to %s", from, to);
+    else {
+        /* Calls still using the store keep it: it is closed with the registry. */
+        struct tenant_slot *slot = find_slot(t, name);
+        if (slot != NULL)
+            slot->name[0] = '\0';
+        if (moved_to != NULL && len > 0)
+            (void)snprintf(moved_to, len, "%s", to);
+    }
+    pthread_mutex_unlock(&t->mu);
+    if (rc == 0) {
+        /* The rename is made durable by syncing both parents. */
+        int fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd >= 0) {
+            (void)fsync(fd);
+            (void)close(fd);
+        }
+        (void)snprintf(parent, sizeof parent, "%s/tenants", t->root);
+        fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd >= 0) {
+            (void)fsync(fd);
+            (void)close(fd);
+        }
+        evs__clearerr();
+    }
+    return rc;
+}
+
 int evs_tenants_close(evs_tenants *t)
 {
     if (t == NULL)
@@ -330,7 +392,8 @@ int evs_tenants_close(evs_tenants *t)
     int first = 0;
     for (size_t i = 0; i < t->count; i++) {
         int rc = evs_close(t->slots[i].store);
-        if (rc < 0 && first == 0)
+        /* A removed tenant's close is not reported: its directory was moved under it. */
+        if (rc < 0 && first == 0 && t->slots[i].name[0] != '\0')
             first = rc;
     }
     if (t->lock_fd >= 0)

@@ -11,6 +11,7 @@
 #include "evstore_tenant.h"
 #include "testutil.h"
 
+#include <string.h>
 #include <unistd.h>
 
 static void make_root(char *root, size_t len)
@@ -131,6 +132,55 @@ static void test_single_and_list(void **state)
     tu_cleanup(root);
 }
 
+/* Removing a tenant moves its directory aside whole, frees the name, keeps a store in
+ * use valid until the registry closes, and leaves the other tenants alone. */
+static void test_remove(void **state)
+{
+    (void)state;
+    char root[4096], path[4400];
+    make_root(root, sizeof root);
+    assert_int_equal(evs_tenant_create(root, "acme", NULL), 0);
+    assert_int_equal(evs_tenant_create(root, "beta", NULL), 0);
+    evs_tenants *t = NULL;
+    assert_int_equal(evs_tenants_open(&t, root, NULL, 0), 0);
+    evs_store *a = NULL, *b = NULL;
+    assert_int_equal(evs_tenants_get(&a, t, "acme"), 0);
+    assert_int_equal(evs_tenants_get(&b, t, "beta"), 0);
+    assert_true(tu_append1(a, "s-1", "T", "{}") == 1);
+    char moved[4400];
+    assert_int_equal(evs_tenants_remove(t, "acme", moved, sizeof moved), 0);
+    (void)snprintf(path, sizeof path, "%s/deleted/acme.", root);
+    assert_memory_equal(moved, path, strlen(path));
+    /* Nothing destroyed: the moved directory is the store, with its event. */
+    evs_store *aside = NULL;
+    evs_options ro = EVS_OPTIONS_INIT;
+    ro.flags = EVS_OPEN_NOCREATE | EVS_OPEN_READONLY;
+    assert_int_equal(evs_open(&aside, moved, &ro), 0);
+    assert_int_equal(evs_head(aside), 1);
+    assert_int_equal(evs_close(aside), 0);
+    /* The handle in use still reads; the name is gone, then free again. */
+    assert_int_equal(evs_head(a), 1);
+    evs_store *again = NULL;
+    assert_int_equal(evs_tenants_get(&again, t, "acme"), EVS_ENOTFOUND);
+    assert_int_equal(evs_tenants_remove(t, "acme", NULL, 0), EVS_ENOTFOUND);
+    assert_int_equal(evs_tenants_remove(t, "../beta", NULL, 0), EVS_EINVAL);
+    char names[256] = "";
+    assert_int_equal(evs_tenants_each(root, collect, names), 0);
+    assert_string_equal(names, "beta ");
+    assert_int_equal(evs_tenant_create(root, "acme", NULL), 0);
+    assert_int_equal(evs_tenants_get(&again, t, "acme"), 0);
+    assert_ptr_not_equal(again, a);
+    assert_int_equal(evs_head(again), 0);
+    assert_int_equal(evs_head(b), 0);
+    assert_int_equal(evs_tenants_close(t), 0);
+    /* One store served as "default" cannot be removed. */
+    (void)snprintf(path, sizeof path, "%s/tenants/beta", root);
+    assert_int_equal(evs_tenants_open(&t, path, NULL, EVS_TENANTS_SINGLE), 0);
+    assert_int_equal(evs_tenants_remove(t, "default", NULL, 0), EVS_ENOTSUP);
+    assert_int_equal(evs_tenants_close(t), 0);
+    tu_cleanup(root);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -138,6 +188,7 @@ int main(void)
         cmocka_unit_test(test_create_get),
         cmocka_unit_test(test_lock),
         cmocka_unit_test(test_single_and_list),
+        cmocka_unit_test(test_remove),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
