@@ -29,13 +29,15 @@
  * reloads and runs the handler again), so no update is lost. An evs_reader belongs to
  * one thread at a time.
  *
- * Tenants. One store is one tenant here; a per-tenant command call belongs with the
- * tenant registry and is not in this header yet.
+ * Tenants. One store is one tenant for evs_domain. evs_tenant_domains runs the same
+ * aggregate types over every tenant of a registry (evstore_tenant.h), with one call
+ * per command naming the tenant (or taking the actor's).
  */
 #ifndef EVSTORE_DOMAIN_H
 #define EVSTORE_DOMAIN_H
 
 #include "evstore.h"
+#include "evstore_tenant.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -325,6 +327,51 @@ typedef struct evs_aggregate_info {
  *  Thread-safe. */
 EVS_API int evs_aggregate_load(evs_aggregate_info *out, void *state_out, evs_domain *d,
                                const char *type, const char *aggregate_id);
+
+/* ---------------------------------------------------------------------------------- */
+/* Commands per tenant                                                                  */
+/* ---------------------------------------------------------------------------------- */
+
+/** One set of aggregate types over every tenant of a registry: a domain per tenant,
+ *  opened over the tenant's store (evs_tenants_get) on its first use and kept. */
+typedef struct evs_tenant_domains evs_tenant_domains;
+
+/** Open a set over `tenants` (which must outlive it). Nothing is opened yet; the types
+ *  are checked as evs_domain_open checks them, by each tenant's first use.
+ *  @param types  as evs_domain_open's: the array and what it points to must outlive
+ *                the set.
+ *  @param opts   NULL = EVS_DOMAIN_OPTS_INIT; copied, with its tracer.
+ *  @return 0; EVS_ENOMEM; EVS_EMISUSE (out or tenants NULL). Thread-safe. Close it with
+ *          evs_tenant_domains_close, before the registry. */
+EVS_API int evs_tenant_domains_open(evs_tenant_domains **out, evs_tenants *tenants,
+                                    const evs_aggregate_type *const *types, size_t type_count,
+                                    const evs_domain_opts *opts);
+
+/** The domain of `tenant` (for evs_aggregate_load and the like), opened on first use.
+ *  A tenant deleted and made again (evs_tenants_remove, evs_tenant_create) gets a new
+ *  domain over its new store.
+ *  @param out  receives the domain; borrowed: valid until evs_tenant_domains_close.
+ *  @return 0; the errors of evs_tenants_get (EVS_EINVAL bad name, EVS_ENOTFOUND no
+ *          such tenant ...) and of evs_domain_open (EVS_EINVAL a bad type).
+ *          Thread-safe. */
+EVS_API int evs_tenant_domain(evs_domain **out, evs_tenant_domains *set, const char *tenant);
+
+/** evs_command in tenant `tenant`'s store: the same arguments, result and errors, and
+ *  these of its own.
+ *  @param tenant  the tenant, or NULL for the actor's (actor->tenant).
+ *  @return also EVS_EFORBIDDEN (the actor names another tenant: an actor of tenant A
+ *          cannot run commands in tenant B; the message names both), EVS_EINVAL
+ *          (neither the call nor the actor names a tenant), the errors of
+ *          evs_tenant_domain. Thread-safe. */
+EVS_API int evs_tenant_command(evs_command_result *out, void *state_out,
+                               evs_tenant_domains *set, const char *tenant,
+                               const evs_actor *actor, const char *command,
+                               const char *aggregate_id, const char *payload,
+                               size_t payload_len, const evs_command_opts *opts);
+
+/** Close every domain the set opened (no command may still be running on them) and
+ *  free it. NULL is ignored. The registry and its stores stay open. */
+EVS_API void evs_tenant_domains_close(evs_tenant_domains *set);
 
 /* ---------------------------------------------------------------------------------- */
 /* Event handlers with named checkpoints                                                */
