@@ -172,6 +172,13 @@ req DELETE /v1/t/acme/consumers/billing
 expect_status 200 "delete"
 req DELETE /v1/t/acme/consumers/billing
 expect_error 404 not_found "delete again"
+# Each consumer route's parameter is checked the same way (one prologue).
+for bad in "GET /v1/t/acme/consumers/other/events?wait=601" \
+    "POST /v1/t/acme/consumers/other/ack?pos=-1" "POST /v1/t/acme/consumers/other/reset?to=x" \
+    "DELETE /v1/t/acme/consumers/bad%20name" "POST /v1/t/acme/consumers/bad%20name/reset?to=0"; do
+    req ${bad% *} "${bad#* }"
+    expect_error 400 invalid_input "$bad"
+done
 
 # ---- routes, methods ----------------------------------------------------------------------
 req PUT /v1/t/acme/events
