@@ -41,13 +41,12 @@ void srv_body_release(srv_req *r)
 
 int srv_error_retry(srv_req *r, unsigned status, const char *code, const char *fmt, ...)
 {
-    char msg[512];
+    r->retry_after_s = 1;
     va_list ap;
     va_start(ap, fmt);
-    (void)vsnprintf(msg, sizeof msg, fmt, ap);
+    int rc = srv_verror(r, status, code, fmt, ap);
     va_end(ap);
-    r->retry_after_s = 1;
-    return srv_error(r, status, code, "%s", msg);
+    return rc;
 }
 
 void srv_sse_socket_bound(srv_req *r)

@@ -34,11 +34,17 @@ int srv_reply(srv_req *r, unsigned status, const char *content_type, const char 
 
 int srv_error(srv_req *r, unsigned status, const char *code, const char *fmt, ...)
 {
-    char msg[1024];
     va_list ap;
     va_start(ap, fmt);
-    (void)vsnprintf(msg, sizeof msg, fmt, ap);
+    int rc = srv_verror(r, status, code, fmt, ap);
     va_end(ap);
+    return rc;
+}
+
+int srv_verror(srv_req *r, unsigned status, const char *code, const char *fmt, va_list ap)
+{
+    char msg[1024];
+    (void)vsnprintf(msg, sizeof msg, fmt, ap);
     srv_out o;
     if (srv_out_init(&o) < 0)
         return MHD_NO;

@@ -26,6 +26,7 @@
 #include "evstore_tenant.h"
 #include "util.h"
 
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -219,6 +220,9 @@ const srv_route *srv_route_match(srv_req *r, bool *path_known, bool *oom);
 /* {"error":code,"message":message} with `status`. */
 int srv_error(srv_req *r, unsigned status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* srv_error with the arguments as a va_list. */
+int srv_verror(srv_req *r, unsigned status, const char *code, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
 /* srv_error with Retry-After: 1, for 429 and 503 answers the client may retry. */
 int srv_error_retry(srv_req *r, unsigned status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

@@ -29,10 +29,14 @@ struct evs_tenant_domains {
     evs_domain_opts opts;
     evs_tracer tracer;
     pthread_mutex_t mu;
-    struct tenant_domain *items;
-    size_t count;
-    size_t cap;
+    evs__buf items; /* struct tenant_domain, one after the other */
 };
+
+static struct tenant_domain *items_of(const evs_tenant_domains *td, size_t *count)
+{
+    *count = td->items.len / sizeof(struct tenant_domain);
+    return (struct tenant_domain *)(void *)td->items.ptr;
+}
 
 int evs_tenant_domains_open(evs_tenant_domains **out, evs_tenants *tenants,
                             const evs_aggregate_type *const *types, size_t type_count,
@@ -64,29 +68,24 @@ int evs_tenant_domains_open(evs_tenant_domains **out, evs_tenants *tenants,
 static int domain_for(evs_domain **out, evs_tenant_domains *td, const char *tenant,
                       evs_store *store)
 {
-    for (size_t i = 0; i < td->count; i++) {
-        if (td->items[i].store == store && strcmp(td->items[i].tenant, tenant) == 0) {
-            *out = td->items[i].domain;
+    size_t count;
+    struct tenant_domain *items = items_of(td, &count);
+    for (size_t i = 0; i < count; i++) {
+        if (items[i].store == store && strcmp(items[i].tenant, tenant) == 0) {
+            *out = items[i].domain;
             return 0;
         }
     }
-    if (td->count == td->cap) {
-        size_t cap = td->cap != 0 ? td->cap * 2 : 8;
-        struct tenant_domain *p = evs__realloc(td->items, cap * sizeof *p);
-        if (p == NULL)
-            return evs__seterr(EVS_ENOMEM, "out of memory");
-        td->items = p;
-        td->cap = cap;
-    }
-    evs_domain *d = NULL;
-    int rc = evs_domain_open(&d, store, td->types, td->type_count, &td->opts);
+    struct tenant_domain it = {.store = store};
+    (void)snprintf(it.tenant, sizeof it.tenant, "%s", tenant);
+    int rc = evs_domain_open(&it.domain, store, td->types, td->type_count, &td->opts);
     if (rc < 0)
         return rc;
-    struct tenant_domain *it = &td->items[td->count++];
-    (void)snprintf(it->tenant, sizeof it->tenant, "%s", tenant);
-    it->store = store;
-    it->domain = d;
-    *out = d;
+    if (evs__buf_append(&td->items, &it, sizeof it) != 0) {
+        evs_domain_close(it.domain);
+        return evs__seterr(EVS_ENOMEM, "out of memory");
+    }
+    *out = it.domain;
     return 0;
 }
 
@@ -137,9 +136,11 @@ void evs_tenant_domains_close(evs_tenant_domains *td)
 {
     if (td == NULL)
         return;
-    for (size_t i = 0; i < td->count; i++)
-        evs_domain_close(td->items[i].domain);
+    size_t count;
+    struct tenant_domain *items = items_of(td, &count);
+    for (size_t i = 0; i < count; i++)
+        evs_domain_close(items[i].domain);
     pthread_mutex_destroy(&td->mu);
-    evs__free(td->items);
+    evs__buf_free(&td->items);
     evs__free(td);
 }
