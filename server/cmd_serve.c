@@ -46,7 +46,8 @@ static const char serve_help[] =
     "  --sse-buffer BYTES    socket send buffer of an SSE stream; a subscriber that lets\n"
     "                        it fill and reads nothing for --timeout is dropped\n"
     "                        (default 65536)\n"
-    "  --heartbeat-ms MS     SSE heartbeat interval (default 15000)\n"
+    "  --heartbeat-ms MS     SSE heartbeat interval, below --timeout (default 15000,\n"
+    "                        or half of a --timeout under 30)\n"
     "  --tls-cert FILE       serve HTTPS with this certificate (PEM) ...\n"
     "  --tls-key FILE        ... and this private key (PEM)\n"
     "  --metrics-listen HOST:PORT\n"
@@ -294,7 +295,7 @@ int cli_cmd_serve(int argc, char **argv)
                                       .per_ip_max = 0,
                                       .timeout_s = 30,
                                       .wait_max_s = 600,
-                                      .heartbeat_ms = 15000,
+                                      .heartbeat_ms = 0,
                                       .bodies_max = 256u << 20,
                                       .sse_buffer = 64u << 10,
                                       .inflight_max = 256}};
@@ -314,6 +315,15 @@ int cli_cmd_serve(int argc, char **argv)
         return cli_usage("serve",
                          "--metrics-listen wants IPV4:PORT such as 127.0.0.1:9090, not '%s'",
                          a.metrics_listen);
+    if (a.limits.heartbeat_ms == 0) /* not given: 15 s, or half the timeout */
+        a.limits.heartbeat_ms =
+            a.limits.timeout_s * 500u < 15000u ? a.limits.timeout_s * 500u : 15000u;
+    if (a.limits.heartbeat_ms >= a.limits.timeout_s * 1000u)
+        return cli_usage("serve",
+                         "--heartbeat-ms %u must be shorter than --timeout %u s: an idle SSE "
+                         "stream sends only heartbeats, and a connection silent for --timeout "
+                         "is closed",
+                         a.limits.heartbeat_ms, a.limits.timeout_s);
     if ((a.tls_cert == NULL) != (a.tls_key == NULL))
         return cli_usage("serve", "--tls-cert and --tls-key go together");
     if (a.no_auth && (ntohl(addr.sin_addr.s_addr) >> 24) != 127)

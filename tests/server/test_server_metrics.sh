@@ -55,4 +55,7 @@ stop_server
 evs serve --root "$ROOT" --listen 127.0.0.1:0 --metrics-listen nowhere
 expect_rc 2 "a bad --metrics-listen"
 expect_in "--metrics-listen wants IPV4:PORT" "$T/err" "says what it wants"
+evs serve --root "$ROOT" --listen 127.0.0.1:0 --timeout 5 --heartbeat-ms 5000
+expect_rc 2 "a heartbeat as long as the idle timeout"
+expect_in "must be shorter than --timeout" "$T/err" "says why"
 echo ok
