@@ -30,6 +30,7 @@ int cli_cmd_append(int argc, char **argv);
 int cli_cmd_read(int argc, char **argv);
 int cli_cmd_stat(int argc, char **argv);
 int cli_cmd_verify(int argc, char **argv);
+int cli_cmd_compact(int argc, char **argv);
 int cli_cmd_repair(int argc, char **argv);
 int cli_cmd_streams(int argc, char **argv);
 int cli_cmd_tail(int argc, char **argv);

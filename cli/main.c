@@ -28,6 +28,7 @@ static const struct {
     {"verify", cli_cmd_verify, "check every record of the log; name file and offset of damage"},
     {"repair", cli_cmd_repair, "cut the log at its first damaged record, saving the rest aside"},
     {"forget", cli_cmd_forget, "erase a subject's events: destroy its encryption keys"},
+    {"compact", cli_cmd_compact, "compress the sealed segments with zstd (reads stay the same)"},
     {"serve", cli_cmd_serve, "serve stores over HTTP to many tenants, with tokens"},
     {"token", cli_cmd_token, "create, list or revoke the server's access tokens"},
     {"tenant", cli_cmd_tenant, "create or list the tenants of a server's root"},

@@ -180,7 +180,7 @@ typedef enum evs_sync_mode {
                                 * a torn tail (it still holds the open lock, see evs_open) */
 #define EVS_OPEN_EXCLUSIVE_CREATE 0x4u /* fail with EVS_EEXIST when the store exists */
 
-#define EVS_OPTIONS_VERSION 1
+#define EVS_OPTIONS_VERSION 2
 
 /** Options for evs_open. Always initialise with EVS_OPTIONS_INIT (or
  *  evs_options_init) and then set the fields you want: fields are only ever appended,
@@ -203,9 +203,14 @@ typedef struct evs_options {
                                     * of log; bounds the work of the next open after a
                                     * crash and the log a reader scans past the index.
                                     * Default 32 MiB. 0 = default. */
+    /* Version 2. */
+    unsigned int compress_after; /* a writer compresses a sealed segment with zstd in the
+                                  * background once this many segments follow it (1:
+                                  * every sealed segment; see evs_compact). 0 (the
+                                  * default) = never. Reads do not change. */
 } evs_options;
 
-#define EVS_OPTIONS_INIT {EVS_OPTIONS_VERSION, 0, EVS_SYNC_ALWAYS, 10, 0, -1, 0}
+#define EVS_OPTIONS_INIT {EVS_OPTIONS_VERSION, 0, EVS_SYNC_ALWAYS, 10, 0, -1, 0, 0}
 
 /** Fill *opts with the defaults for `version` (pass EVS_OPTIONS_VERSION): only the
  *  fields that version has are written.
@@ -555,6 +560,32 @@ typedef int (*evs_verify_cb)(void *ctx, const evs_problem *problem, int64_t done
  *  @return 0 when whole; EVS_ECORRUPT when problems were found (each one went to `cb`);
  *          EVS_EIO. `cb` and `report` may be NULL. Thread-safe; appends may continue. */
 EVS_API int evs_verify(evs_verify_report *report, evs_store *store, evs_verify_cb cb, void *ctx);
+
+/* ---------------------------------------------------------------------------------- */
+/* Compression                                                                          */
+/* ---------------------------------------------------------------------------------- */
+
+/** What evs_compact did. */
+typedef struct evs_compact_report {
+    int64_t segments;         /* sealed segments compressed by this call */
+    int64_t already;          /* sealed segments found compressed already */
+    int64_t damaged;          /* sealed segments left plain because they are damaged */
+    int64_t plain_bytes;      /* bytes of the plain files compressed by this call */
+    int64_t compressed_bytes; /* bytes of the compressed files that replaced them */
+} evs_compact_report;
+
+/** Compress the store's sealed segments with zstd, all but the newest `keep` of them
+ *  (the segment appends go to is never compressed). Each is replaced by a compressed
+ *  file in independent frames (docs/FORMAT.md), crash-safely: at every moment the
+ *  plain file or the compressed one is whole. Every read, subscription, consumer and
+ *  verify works the same on compressed segments; a read decompresses only the frames
+ *  it touches. Other handles, readers and writers, may run meanwhile.
+ *  A segment's records are checked before it is compressed: a damaged one is left plain
+ *  (report->damaged) and the others are still compressed.
+ *  @return 0; EVS_ECORRUPT when a segment was left for damage (the error names the file
+ *          and offset); EVS_EREADONLY; EVS_ENOTSUP on a backend without segments;
+ *          EVS_EIO. `report` may be NULL. Thread-safe. */
+EVS_API int evs_compact(evs_store *store, unsigned int keep, evs_compact_report *report);
 
 /** A cheaper evs_verify that checks the store's structure but not every byte.
  *

@@ -12,7 +12,8 @@
 #include <string.h>
 
 /* Where each version's fields end; a new version adds its line. */
-static const size_t options_ends[] = {0, EVS__FIELDS_END(evs_options, checkpoint_bytes)};
+static const size_t options_ends[] = {0, EVS__FIELDS_END(evs_options, checkpoint_bytes),
+                                      EVS__FIELDS_END(evs_options, compress_after)};
 _Static_assert(sizeof options_ends / sizeof options_ends[0] == EVS_OPTIONS_VERSION + 1,
                "every options version has its line in options_ends");
 
@@ -241,4 +242,18 @@ int evs_verify(evs_verify_report *report, evs_store *store, evs_verify_cb cb, vo
 int evs_verify_quick(evs_verify_report *report, evs_store *store, evs_verify_cb cb, void *ctx)
 {
     return verify_with(true, report, store, cb, ctx);
+}
+
+int evs_compact(evs_store *store, unsigned int keep, evs_compact_report *report)
+{
+    evs_compact_report local;
+    if (!report)
+        report = &local;
+    memset(report, 0, sizeof *report);
+    int rc = evs__check_store(store, "evs_compact");
+    if (rc == 0)
+        rc = store->m->compact(store->be, keep, report);
+    if (rc == 0)
+        evs__clearerr();
+    return rc;
 }

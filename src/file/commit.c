@@ -13,6 +13,7 @@
  */
 #define _GNU_SOURCE
 #include "commit.h"
+#include "compactor.h"
 #include "active_segment.h"
 #include "backend.h"
 #include "file_backend.h"
@@ -698,6 +699,8 @@ void evs__commit_round(file_backend *fb, append_req *list)
          * nothing: it stays a lower bound. */
         if (g.h.seg != start.seg && evs__synced_mark_raise(fb, g.h.seg - 1) < 0)
             evs__clearerr();
+        if (g.sealed_n > 0)
+            evs__compactor_kick(fb);
     }
     if (rc < 0) {
         /* Nothing of this round is published: restore the table; the file was cut back

@@ -163,16 +163,23 @@ static const unsigned char *scan_mapped(evs__be_cursor *c, uint64_t off, size_t 
         return c->map + off;
     if (atomic_load_explicit(&populate_unsupported, memory_order_relaxed))
         return NULL;
-    const mapping *m = evs__seg_map(c->fb, c->s, c->end);
-    if (!m) {
-        evs__clearerr();
-        return NULL;
-    }
     uint64_t to = off + (need > SCAN_BUF ? need : SCAN_BUF);
     if (to > c->end)
         to = c->end;
     if (off + need > to)
         return NULL;
+    /* A compressed segment decompresses the frames of [off, to) only (opening the file
+     * first tells which kind it is). */
+    if (evs__seg_fd(c->s) < 0) {
+        evs__clearerr();
+        return NULL;
+    }
+    const mapping *m = atomic_load(&c->s->z) ? evs__seg_map_range(c->fb, c->s, off, to)
+                                             : evs__seg_map(c->fb, c->s, c->end);
+    if (!m) {
+        evs__clearerr();
+        return NULL;
+    }
     /* Contiguous with what this cursor filled already: start where that ended. */
     bool goes_on = c->map == m->base && off >= c->map_from && off <= c->map_ready;
     uint64_t from = PAGE_DOWN(goes_on ? c->map_ready : off);
@@ -211,26 +218,13 @@ static const unsigned char *scan_bytes(evs__be_cursor *c, uint64_t off, size_t n
         c->buf = n;
         c->buf_cap = want;
     }
-    int fd = evs__seg_fd(c->s);
-    if (fd < 0)
-        return NULL;
     /* The last record's padding (under 8 bytes) may be missing from the file after a
      * crash: a short read is fine as long as it covers what is needed. */
-    size_t got = 0;
     c->buf_len = 0;
-    while (got < want) {
-        ssize_t n = evs__sys.pread(fd, c->buf + got, want - got, (off_t)(off + got));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            evs__seterr_errno(errno, "cannot read segment %s at byte %" PRIu64, c->s->name,
-                              off + got);
-            return NULL;
-        }
-        if (n == 0)
-            break;
-        got += (size_t)n;
-    }
+    int64_t read = evs__seg_pread(c->s, c->buf, want, off);
+    if (read < 0)
+        return NULL;
+    size_t got = (size_t)read;
     if (got < need) {
         evs__seterr(EVS_ECORRUPT,
                     "segment %s: the file ends at byte %" PRIu64 ", inside the record at byte %" PRIu64,

@@ -13,6 +13,7 @@
 #include "file_backend.h"
 #include "active_segment.h"
 #include "backend.h"
+#include "compactor.h"
 #include "consumers.h"
 #include "cursor.h"
 #include "format.h"
@@ -50,6 +51,7 @@ static const evs__backend_methods file_methods;
 static void fb_free(file_backend *fb)
 {
     evs__syncer_stop(fb);
+    evs__compactor_finish(fb); /* before the segments it reads go */
     evs__sdx_finish(fb);
     evs__sidx_merge_finish(fb); /* its thread reads the table's runs */
     evs__writer_free(fb);
@@ -65,6 +67,7 @@ static void fb_free(file_backend *fb)
     pthread_mutex_destroy(&fb->map_mu);
     evs__sdx_builder_free(fb);
     evs__sidx_merger_free(fb);
+    evs__compactor_free(fb);
     evs__free(fb->lost);
     evs__free(fb->dir);
     evs__free(fb);
@@ -91,7 +94,8 @@ static file_backend *fb_alloc(const char *path, const evs_options *opts)
     pthread_rwlock_init(&fb->tab_lock, NULL);
     pthread_mutex_init(&fb->map_mu, NULL);
     evs__tab_init(&fb->tab, fb);
-    if (evs__writer_new(fb) < 0 || evs__sdx_builder_new(fb) < 0 || evs__sidx_merger_new(fb) < 0) {
+    if (evs__writer_new(fb) < 0 || evs__sdx_builder_new(fb) < 0 || evs__sidx_merger_new(fb) < 0 ||
+        evs__compactor_new(fb) < 0) {
         fb_free(fb);
         return NULL;
     }
@@ -427,6 +431,7 @@ static const evs__backend_methods file_methods = {
     .wake = file_wake,
     .filter_load = evs__file_filter_load,
     .filter_store = evs__file_filter_store,
+    .compact = evs__file_compact,
 };
 
 const evs__backend_methods *evs__file_backend_methods(void);

@@ -66,6 +66,8 @@ typedef struct file_backend {
     struct sdx_builder *sdx;
     /* Merges the stream index's runs in the background (sindex_merge.c). */
     struct sidx_merger *merge;
+    /* Compresses sealed segments in the background when the options ask (compactor.c). */
+    struct compactor *zc;
 } file_backend;
 
 /* A handle for repair: the open lock held exclusively and the writer lock held, the head

@@ -11,6 +11,7 @@
  *   stream-index/                stream index runs (rebuildable from the log)
  *   00000000000000000001.seg     log segment; the name is its first position
  *   00000000000000000001.idx     that segment's record offsets (rebuildable)
+ *   00000000000000000001.zseg    a sealed segment compressed (in place of its .seg)
  *
  * Every integer is little-endian. docs/FORMAT.md describes the same for readers
  * written in other languages; keep the two in step.
@@ -122,6 +123,29 @@
 #define REC_FLAGS_KNOWN (REC_COMMIT | REC_HAS_META | REC_ID_GIVEN | REC_LOST | REC_SEALED)
 
 #define REC_ALIGN(n) (((n) + 7u) & ~(uint64_t)7u)
+
+/* Compressed sealed segment (<first position>.zseg, segment_zstd.c): the plain segment's
+ * bytes cut into frames of ZSEG_FRAME_LEN (the last one shorter), each compressed on its
+ * own as one zstd frame, so that a read decompresses only the frames it touches.
+ *   header (64) | frame table (count x 16) | frames, back to back, in order
+ * Offsets everywhere else (.idx, .sdx, .tdx, the stream index, records' links) stay
+ * those of the plain segment: plain byte b is in frame b / frame_len. */
+#define ZSEG_MAGIC      "EVSZSEG1"
+#define ZSEG_HDR_LEN    64
+#define ZSEG_OFF_MAGIC  0  /* 8 */
+#define ZSEG_OFF_FMT    8  /* 4 format version */
+#define ZSEG_OFF_FRAME  12 /* 4 plain bytes per frame (a power of two, 4 KiB to 16 MiB) */
+#define ZSEG_OFF_FIRST  16 /* 8 the segment's first position */
+#define ZSEG_OFF_PLAIN  24 /* 8 the plain segment's length in bytes */
+#define ZSEG_OFF_ID     32 /* 16 store id */
+#define ZSEG_OFF_COUNT  48 /* 4 frames: plain length / frame length, rounded up */
+#define ZSEG_OFF_TABCRC 52 /* 4 CRC32C of the frame table */
+#define ZSEG_OFF_CRC    60 /* 4 CRC32C of bytes [0,60) */
+#define ZSEG_ENTRY_LEN  16 /* a frame table entry: */
+#define ZSEG_ENT_OFF    0  /* 8 byte offset of the frame in the file */
+#define ZSEG_ENT_LEN    8  /* 4 its compressed length */
+#define ZSEG_ENT_CRC    12 /* 4 CRC32C of its compressed bytes */
+#define ZSEG_FRAME_LEN  (64u << 10)
 
 /* Offset index (.idx): one u32 per record, the record's byte offset in its segment,
  * in position order: entry i belongs to position first_pos + i. No header; the file

@@ -9,6 +9,7 @@
  */
 #define _GNU_SOURCE
 #include "segment.h"
+#include "segment_zstd.h"
 #include "evstore.h"
 #include "file_backend.h"
 #include "format.h"
@@ -137,10 +138,12 @@ static int cmp_u64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* A segment file name is exactly 20 decimal digits and ".seg". */
+/* A segment file name is exactly 20 decimal digits and ".seg", or ".zseg" when it is
+ * compressed (segment_zstd.c). */
 static bool parse_seg_name(const char *n, uint64_t *first)
 {
-    if (strlen(n) != 24 || strcmp(n + 20, ".seg") != 0)
+    size_t len = strlen(n);
+    if (!(len == 24 && strcmp(n + 20, ".seg") == 0) && !(len == 25 && strcmp(n + 20, ".zseg") == 0))
         return false;
     uint64_t v = 0;
     for (int i = 0; i < 20; i++) {
@@ -194,7 +197,8 @@ static int list_dir(file_backend *fb, bool sweep)
         uint64_t first;
         if (!parse_seg_name(e->d_name, &first)) {
             char path[STORE_PATH_MAX];
-            if (sweep && stale_temp(e->d_name) && evs__path(fb, e->d_name, path, sizeof path) == 0)
+            if (sweep && (stale_temp(e->d_name) || evs__zseg_stale_temp(e->d_name)) &&
+                evs__path(fb, e->d_name, path, sizeof path) == 0)
                 (void)evs__sys.unlink(path); /* a cache's leftover: at worst it stays */
             continue;
         }
@@ -293,9 +297,9 @@ static int remove_files(file_backend *fb, uint64_t first_pos, const char *const 
 
 int evs__seg_remove_file(file_backend *fb, uint64_t first_pos)
 {
-    static const char *const exts[] = {"seg", "idx", "sdx", "tdx"};
+    static const char *const exts[] = {"seg", "zseg", "idx", "sdx", "tdx"};
     evs__seg_forget(fb, first_pos);
-    return remove_files(fb, first_pos, exts, 4);
+    return remove_files(fb, first_pos, exts, 5);
 }
 
 int evs__seg_remove_caches(file_backend *fb, uint64_t first_pos)
@@ -304,25 +308,46 @@ int evs__seg_remove_caches(file_backend *fb, uint64_t first_pos)
     return remove_files(fb, first_pos, exts, 3);
 }
 
+/* Opening a segment's file decides whether it is read plain or compressed, once. */
+static pthread_mutex_t open_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* Open s's file: the plain one, else the compressed one. The caller holds open_mu. */
+static int open_file(seg *s)
+{
+    char path[STORE_PATH_MAX];
+    int rc = evs__path(s->fb, s->name, path, sizeof path);
+    if (rc < 0)
+        return rc;
+    int fd = evs__sys.open(path, O_RDONLY, 0);
+    if (fd < 0 && errno == ENOENT) {
+        zseg *z;
+        mapping *region;
+        fd = evs__zseg_open(s->fb, s, &z, &region);
+        if (fd == EVS_ENOTFOUND)
+            return evs__seterr_errno(ENOENT, "cannot open segment '%s' (nor its .zseg)", path);
+        if (fd < 0)
+            return fd;
+        /* z before data, data before fd: a reader that sees the region sees z. */
+        atomic_store(&s->z, z);
+        atomic_store(&s->data, region);
+    } else if (fd < 0) {
+        return evs__seterr_errno(errno, "cannot open segment '%s'", path);
+    }
+    atomic_store(&s->fd, fd);
+    return fd;
+}
+
 int evs__seg_fd(seg *s)
 {
     int fd = atomic_load(&s->fd);
     if (fd >= 0)
         return fd;
-    char path[STORE_PATH_MAX];
-    int rc = evs__path(s->fb, s->name, path, sizeof path);
-    if (rc < 0)
-        return rc;
-    int opened = evs__sys.open(path, O_RDONLY, 0);
-    if (opened < 0)
-        return evs__seterr_errno(errno, "cannot open segment '%s'", path);
-    /* Two threads may open it at once: the first to publish wins. */
-    int expected = -1;
-    if (!atomic_compare_exchange_strong(&s->fd, &expected, opened)) {
-        evs__sys.close(opened);
-        return expected;
-    }
-    return opened;
+    pthread_mutex_lock(&open_mu);
+    fd = atomic_load(&s->fd);
+    if (fd < 0)
+        fd = open_file(s);
+    pthread_mutex_unlock(&open_mu);
+    return fd;
 }
 
 int evs__seg_file_size(seg *s, uint64_t *out)
@@ -330,6 +355,11 @@ int evs__seg_file_size(seg *s, uint64_t *out)
     int fd = evs__seg_fd(s);
     if (fd < 0)
         return fd;
+    zseg *z = atomic_load(&s->z);
+    if (z) {
+        *out = evs__zseg_plain_len(z);
+        return 0;
+    }
     /* lseek, not fstat: a query of the file's ctime makes the writer's next write stamp
      * the inode with the fine-grained clock (Linux 6.13 on), and its fdatasync then
      * writes the inode too (writer_prepare in commit.c). */
@@ -338,6 +368,36 @@ int evs__seg_file_size(seg *s, uint64_t *out)
         return evs__seterr_errno(errno, "cannot find the size of segment '%s'", s->name);
     *out = (uint64_t)size;
     return 0;
+}
+
+int64_t evs__seg_pread(seg *s, void *buf, size_t len, uint64_t off)
+{
+    int fd = evs__seg_fd(s);
+    if (fd < 0)
+        return fd;
+    zseg *z = atomic_load(&s->z);
+    if (z) {
+        uint64_t plain = evs__zseg_plain_len(z);
+        size_t n = off >= plain ? 0 : (size_t)(plain - off < len ? plain - off : len);
+        int rc = evs__zseg_fill(z, off, off + n);
+        if (rc < 0)
+            return rc;
+        memcpy(buf, atomic_load(&s->data)->base + off, n);
+        return (int64_t)n;
+    }
+    size_t got = 0;
+    while (got < len) {
+        ssize_t n = evs__sys.pread(fd, (char *)buf + got, len - got, (off_t)(off + got));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return evs__seterr_errno(errno, "cannot read segment %s at byte %" PRIu64, s->name,
+                                     off + got);
+        if (n == 0)
+            break;
+        got += (size_t)n;
+    }
+    return (int64_t)got;
 }
 
 bool evs__seg_header_bad(const file_backend *fb, const seg *s, const unsigned char *h, char *why,
@@ -418,15 +478,26 @@ static const mapping *map_grow(file_backend *fb, _Atomic(mapping *) *slot, int f
     return m;
 }
 
+const mapping *evs__seg_map_range(file_backend *fb, seg *s, uint64_t from, uint64_t to)
+{
+    zseg *z = atomic_load(&s->z);
+    if (!z) {
+        mapping *m = atomic_load(&s->data);
+        if (m && m->len >= to && !atomic_load(&s->z))
+            return m;
+        int fd = evs__seg_fd(s);
+        if (fd < 0)
+            return NULL;
+        z = atomic_load(&s->z);
+        if (!z)
+            return map_grow(fb, &s->data, fd, to, s->name);
+    }
+    return evs__zseg_fill(z, from, to) < 0 ? NULL : atomic_load(&s->data);
+}
+
 const mapping *evs__seg_map(file_backend *fb, seg *s, uint64_t need_len)
 {
-    mapping *m = atomic_load(&s->data);
-    if (m && m->len >= need_len)
-        return m;
-    int fd = evs__seg_fd(s);
-    if (fd < 0)
-        return NULL;
-    return map_grow(fb, &s->data, fd, need_len, s->name);
+    return evs__seg_map_range(fb, s, 0, need_len);
 }
 
 /* Is [0, end) inside the file? Reads through the mapping past the end of the file
@@ -514,15 +585,17 @@ int evs__seg_read_at(file_backend *fb, seg *s, uint64_t off, bool check_crc, rec
     int rc = check_extent(s, off, off + REC_HDR_LEN);
     if (rc < 0)
         return rc;
-    const mapping *m = evs__seg_map(fb, s, off + REC_HDR_LEN);
+    const mapping *m = evs__seg_map_range(fb, s, off, off + REC_HDR_LEN);
     if (!m)
         return evs__lasterr_code();
     uint32_t len = evs__get_u32(m->base + off + REC_OFF_LEN);
     if (len > REC_HDR_LEN && (rc = check_extent(s, off, off + len)) < 0)
         return rc;
+    if (len > REC_HDR_LEN && atomic_load(&s->z) && !(m = evs__seg_map_range(fb, s, off, off + len)))
+        return evs__lasterr_code();
     int st = evs__rec_decode(m->base + off, m->len - off, check_crc, out);
     if (st == REC_SHORT && out->len >= REC_HDR_LEN) {
-        m = evs__seg_map(fb, s, off + out->len);
+        m = evs__seg_map_range(fb, s, off, off + out->len);
         if (!m)
             return evs__lasterr_code();
         st = evs__rec_decode(m->base + off, m->len - off, check_crc, out);
@@ -542,7 +615,7 @@ bool evs__seg_tail_matches(file_backend *fb, seg *s, uint64_t seg_len, uint32_t 
         evs__clearerr();
         return false;
     }
-    const mapping *m = evs__seg_map(fb, s, len);
+    const mapping *m = evs__seg_map_range(fb, s, last_off, (uint64_t)last_off + REC_HDR_LEN);
     bool ok = m && evs__get_u32(m->base + last_off + REC_OFF_CRC) == last_crc &&
               evs__get_u64(m->base + last_off + REC_OFF_POS) == last_pos;
     evs__clearerr();
@@ -781,8 +854,9 @@ static void seg_free(seg *s)
     unmap_chain(atomic_load(&s->sdx));
     unmap_chain(atomic_load(&s->tdx));
     int fd = atomic_load(&s->fd);
-    if (fd >= 0)
+    if (fd >= 0 && !atomic_load(&s->z))
         evs__sys.close(fd);
+    evs__zseg_free(atomic_load(&s->z)); /* closes the compressed file's descriptor */
     evs__free(s);
 }
 

@@ -45,6 +45,9 @@ typedef struct seg {
     _Atomic int64_t tdx_retry_ns;
     _Atomic bool tdx_requested;
     struct seg *dropped_next;    /* on fb->dropped after recovery removed the file */
+    /* Set when the file opened for it was its compressed one (segment_zstd.c); data is
+     * then where its frames are decompressed to. Set before fd, never changed after. */
+    _Atomic(struct zseg *) z;
 } seg;
 
 int evs__seg_load_all(file_backend *fb);          /* list the directory */
@@ -73,10 +76,22 @@ size_t evs__seg_count(file_backend *fb);
 seg *evs__seg_next(file_backend *fb, const seg *s); /* the following segment, or NULL */
 int evs__seg_add(file_backend *fb, uint64_t first_pos, seg **out);
 int evs__seg_create_file(file_backend *fb, uint64_t first_pos);
+/* A mapping of segment s's plain bytes, holding at least [0, need_len): NULL with the
+ * error set. For a compressed segment, every frame up to need_len is decompressed. */
 const mapping *evs__seg_map(file_backend *fb, seg *s, uint64_t need_len);
+/* The same for a read of bytes [from, to) only: a compressed segment decompresses just
+ * the frames that hold them, so nothing outside that range may be read through it. */
+const mapping *evs__seg_map_range(file_backend *fb, seg *s, uint64_t from, uint64_t to);
+/* Read up to len plain bytes of s from offset off into buf (fewer at the end of the
+ * file): the count read, or a negative EVS_E* naming the file. */
+int64_t evs__seg_pread(seg *s, void *buf, size_t len, uint64_t off);
+/* The length of the segment's plain bytes (of the file, for a plain segment). */
 int evs__seg_file_size(seg *s, uint64_t *out);
 /* The segment's file descriptor, opened on first use: its fd, or a negative EVS_E*
- * naming the file. */
+ * naming the file. The plain file when there is one, else the compressed one (then
+ * s->z is set); a plain file removed after it was listed (compressed meanwhile) is
+ * looked for compressed. Read a segment's bytes through evs__seg_pread or a mapping,
+ * never through this descriptor directly. */
 int evs__seg_fd(seg *s);
 /* What is wrong with segment s's 64-byte header h (magic, checksum, first position, store
  * id): a description into why and the byte offset of the bad field into *off; false

@@ -643,7 +643,7 @@ static void choose_reads(tdx_walk *w, file_backend *fb)
         w->sparse = true;
         return;
     }
-    const mapping *m = evs__seg_map(fb, w->s, hi);
+    const mapping *m = evs__seg_map_range(fb, w->s, lo, hi);
     if (!m)
         return evs__clearerr();
     lo &= ~(uint64_t)4095;
@@ -728,9 +728,6 @@ static bool filed_rightly(const tdx_walk *w, const evs__query_c *q, const rec_vi
 
 static int read_alone(tdx_walk *w, uint64_t off, rec_view *r)
 {
-    int fd = evs__seg_fd(w->s);
-    if (fd < 0)
-        return fd;
     for (size_t want = SPARSE_READ;;) {
         if (want > w->buf_cap) {
             unsigned char *b = evs__realloc(w->buf, want);
@@ -739,7 +736,7 @@ static int read_alone(tdx_walk *w, uint64_t off, rec_view *r)
             w->buf = b;
             w->buf_cap = want;
         }
-        ssize_t got = evs__sys.pread(fd, w->buf, want, (off_t)off);
+        int64_t got = evs__seg_pread(w->s, w->buf, want, off);
         if (got < REC_HDR_LEN)
             return EVS_ECORRUPT;
         uint32_t len = evs__get_u32(w->buf + REC_OFF_LEN);

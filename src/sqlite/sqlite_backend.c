@@ -229,6 +229,14 @@ static int head_now(sqlite_backend *sb, int64_t *pos, int64_t *ts)
     return rc;
 }
 
+static int sq_compact(evs__backend *be, unsigned int keep, evs_compact_report *report)
+{
+    (void)keep;
+    (void)report;
+    return evs__seterr(EVS_ENOTSUP, "store 'sqlite:%s' has no segments to compress",
+                       ((sqlite_backend *)be)->path);
+}
+
 static int64_t sqlite_head(evs__backend *be)
 {
     int64_t pos = 0;
@@ -375,6 +383,7 @@ static const evs__backend_methods sqlite_methods = {
     .wake = sqlite_wake,
     .filter_load = evs__sq_filter_load,
     .filter_store = evs__sq_filter_store,
+    .compact = sq_compact,
 };
 
 const evs__backend_methods *evs__sqlite_backend_methods(void);

@@ -1,0 +1,54 @@
+/*
+ * segment_zstd.h - compressed sealed segments (<first position>.zseg, segment_zstd.c):
+ * making one from a sealed segment, and reading one as if it were the plain file.
+ */
+#ifndef EVS_FILE_SEGMENT_ZSTD_H
+#define EVS_FILE_SEGMENT_ZSTD_H
+
+#include "segment.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* A compressed segment open for reading: its file, its checked frame table and the
+ * plain bytes decompressed so far. Its fields are segment_zstd.c's. */
+typedef struct zseg zseg;
+
+/* Open segment s's compressed file and check its header and frame table: its
+ * descriptor, with *out the state to read it through and *region the mapping its plain
+ * bytes are decompressed into (owned by the caller from then on: s->data); or a
+ * negative EVS_E* (EVS_ENOTFOUND when there is no such file, nothing set; EVS_ECORRUPT
+ * naming the file and byte offset of what is wrong). */
+int evs__zseg_open(const file_backend *fb, seg *s, zseg **out, mapping **region);
+/* The plain segment's length in bytes. */
+uint64_t evs__zseg_plain_len(const zseg *z);
+/* Decompress the frames that hold plain bytes [from, to) into the region, each checked
+ * against its checksum first: 0, or EVS_ECORRUPT naming the file, frame and byte offset
+ * (nothing is written for a damaged frame). Thread-safe. */
+int evs__zseg_fill(zseg *z, uint64_t from, uint64_t to);
+/* Close the file and free what evs__zseg_open made, but the region (NULL is fine). */
+void evs__zseg_free(zseg *z);
+
+/* What compressing one segment came to. */
+typedef struct zseg_result {
+    bool done;          /* the compressed file replaced the plain one; false: there was no
+                         * plain file (compressed before) */
+    uint64_t plain_len; /* when done: the plain file's bytes */
+    uint64_t packed_len; /* and the compressed file's */
+} zseg_result;
+
+/* Compress sealed segment first_pos, whose records must all lie below `next` (the next
+ * segment's first position), crash-safely: the compressed file is written
+ * under a temporary name, synced, renamed into place and the directory synced before
+ * the plain file is removed. A crash leaves the plain file, or both (readers then use
+ * the plain one, the next compaction does it again), or the compressed one. Records are
+ * checked (checksums, positions) before, and the frames against the plain bytes after
+ * compressing; a damaged segment is left alone: EVS_ECORRUPT naming file and offset. */
+int evs__zseg_compress(file_backend *fb, uint64_t first_pos, uint64_t next, zseg_result *out);
+
+/* Is `name` the temporary file of a compression, "<20 digits>.zseg.<pid>.tmp", whose
+ * process is gone? */
+bool evs__zseg_stale_temp(const char *name);
+
+#endif /* EVS_FILE_SEGMENT_ZSTD_H */
