@@ -25,6 +25,7 @@
 #include "lost_ranges.h"
 #include "record.h"
 #include "segment.h"
+#include "segment_zstd.h"
 #include "streamdir.h"
 #include "streamtab.h"
 #include "sysio.h"
@@ -66,6 +67,8 @@ struct evs__be_cursor {
     size_t buf_cap;
     uint64_t buf_at;
     size_t buf_len;
+    unsigned char *rec_buf;  /* a stream read's record from a compressed segment */
+    size_t rec_cap;
     const unsigned char *map; /* s's mapping, once the scan reads through it */
     uint64_t map_from;        /* bytes [map_from, map_ready) of s have their page */
     uint64_t map_ready;       /*   tables filled in map (see scan_mapped) */
@@ -168,14 +171,14 @@ static const unsigned char *scan_mapped(evs__be_cursor *c, uint64_t off, size_t 
         to = c->end;
     if (off + need > to)
         return NULL;
-    /* A compressed segment decompresses the frames of [off, to) only (opening the file
-     * first tells which kind it is). */
-    if (evs__seg_fd(c->s) < 0) {
+    /* A compressed segment is read through the buffer (evs__seg_pread), which keeps no
+     * decompressed bytes: a scan's memory does not grow with the log. Opening the file
+     * first tells which kind it is. */
+    if (evs__seg_fd(c->s) < 0 || atomic_load(&c->s->z)) {
         evs__clearerr();
         return NULL;
     }
-    const mapping *m = atomic_load(&c->s->z) ? evs__seg_map_range(c->fb, c->s, off, to)
-                                             : evs__seg_map(c->fb, c->s, c->end);
+    const mapping *m = evs__seg_map(c->fb, c->s, c->end);
     if (!m) {
         evs__clearerr();
         return NULL;
@@ -205,6 +208,10 @@ static const unsigned char *scan_bytes(evs__be_cursor *c, uint64_t off, size_t n
     if (mapped)
         return mapped;
     size_t want = need > SCAN_BUF ? need : SCAN_BUF;
+    zseg *z = atomic_load(&c->s->z);
+    if (z) /* read ahead to the end of the frame: a frame more would be decompressed for
+            * nothing when the read stops soon */
+        want = (size_t)(evs__zseg_frame_len(z) - off % evs__zseg_frame_len(z));
     if (want > c->end - off)
         want = (size_t)(c->end - off);
     if (want < need)
@@ -225,6 +232,9 @@ static const unsigned char *scan_bytes(evs__be_cursor *c, uint64_t off, size_t n
     if (read < 0)
         return NULL;
     size_t got = (size_t)read;
+    if (got < need && got > 0 && atomic_load(&c->s->z) &&
+        (read = evs__seg_pread(c->s, c->buf + got, need - got, off + got)) < 0)
+        return NULL; /* a damaged frame: its error, not a short file's */
     if (got < need) {
         evs__seterr(EVS_ECORRUPT,
                     "segment %s: the file ends at byte %" PRIu64 ", inside the record at byte %" PRIu64,
@@ -551,13 +561,47 @@ static seg *cursor_seg(evs__be_cursor *c, uint64_t pos)
     return s;
 }
 
+/* Read the record at byte off of compressed segment s into the cursor's record buffer:
+ * what is handed out stays valid until the next step, and no decompressed bytes stay in
+ * the handle's memory. */
+#define REC_FIRST_READ 512
+static int read_copied(evs__be_cursor *c, seg *s, uint64_t off, bool check_crc, rec_view *r)
+{
+    uint64_t size = 0;
+    int rc = evs__seg_file_size(s, &size);
+    for (size_t want = REC_FIRST_READ; rc == 0;) {
+        if (want > c->rec_cap) {
+            unsigned char *b = evs__realloc(c->rec_buf, want);
+            if (!b)
+                return evs__seterr(EVS_ENOMEM, "out of memory reading segment %s", s->name);
+            c->rec_buf = b;
+            c->rec_cap = want;
+        }
+        int64_t got = evs__seg_pread(s, c->rec_buf, want, off);
+        if (got < 0)
+            return (int)got;
+        int st = evs__rec_decode(c->rec_buf, (uint64_t)got, check_crc, r);
+        if (st == REC_SHORT && (size_t)got == want && r->len > want && off + r->len <= size) {
+            want = r->len;
+            continue;
+        }
+        if (st != REC_OK)
+            rc = evs__seterr(EVS_ECORRUPT, "segment %s: %s at byte %" PRIu64, s->name,
+                             evs__rec_status_str(st), off);
+        return rc;
+    }
+    return rc;
+}
+
 /* Read the record at a location of the cursor's stream. Walks along the chain skip
  * the checksum (they only follow links); what is handed out is checked. */
 static int read_loc(evs__be_cursor *c, rec_loc at, rec_view *r, bool check_crc)
 {
     seg *s = cursor_seg(c, at.pos);
-    int rc = s ? evs__seg_read_at(c->fb, s, at.off, check_crc, r)
-               : evs__seterr(EVS_ECORRUPT, "no segment holds position %" PRIu64, at.pos);
+    int rc = !s                     ? evs__seterr(EVS_ECORRUPT, "no segment holds position %" PRIu64, at.pos)
+             : evs__seg_fd(s) < 0   ? evs__lasterr_code()
+             : atomic_load(&s->z)   ? read_copied(c, s, at.off, check_crc, r)
+                                    : evs__seg_read_at(c->fb, s, at.off, check_crc, r);
     if (s && rc == EVS_ECORRUPT) {
         char why[512];
         snprintf(why, sizeof why, "%s", evs__lasterr_msg());
@@ -980,6 +1024,7 @@ void evs__file_cursor_close(evs__be_cursor *c)
         evs__free(c->anchors);
         evs__free(c->chunk);
         evs__free(c->buf);
+        evs__free(c->rec_buf);
         evs__tdx_walk_free(&c->tw);
     }
     evs__free(c);

@@ -379,11 +379,7 @@ int64_t evs__seg_pread(seg *s, void *buf, size_t len, uint64_t off)
     if (z) {
         uint64_t plain = evs__zseg_plain_len(z);
         size_t n = off >= plain ? 0 : (size_t)(plain - off < len ? plain - off : len);
-        int rc = evs__zseg_fill(z, off, off + n);
-        if (rc < 0)
-            return rc;
-        memcpy(buf, atomic_load(&s->data)->base + off, n);
-        return (int64_t)n;
+        return evs__zseg_copy(z, buf, off, n);
     }
     size_t got = 0;
     while (got < len) {
@@ -615,9 +611,12 @@ bool evs__seg_tail_matches(file_backend *fb, seg *s, uint64_t seg_len, uint32_t 
         evs__clearerr();
         return false;
     }
-    const mapping *m = evs__seg_map_range(fb, s, last_off, (uint64_t)last_off + REC_HDR_LEN);
-    bool ok = m && evs__get_u32(m->base + last_off + REC_OFF_CRC) == last_crc &&
-              evs__get_u64(m->base + last_off + REC_OFF_POS) == last_pos;
+    /* Read, not mapped: a compressed segment then keeps nothing decompressed for it. */
+    (void)fb;
+    unsigned char h[REC_HDR_LEN];
+    bool ok = evs__seg_pread(s, h, sizeof h, last_off) == (int64_t)sizeof h &&
+              evs__get_u32(h + REC_OFF_CRC) == last_crc &&
+              evs__get_u64(h + REC_OFF_POS) == last_pos;
     evs__clearerr();
     return ok;
 }
@@ -784,6 +783,24 @@ static int offset_by_scan(file_backend *fb, seg *s, uint64_t pos, uint64_t *off_
     }
 }
 
+/* Does byte off of s start a whole record of position pos (checksum aside)? A compressed
+ * segment's record is copied out, so that nothing decompressed stays for it. */
+static bool record_of(file_backend *fb, seg *s, uint64_t off, uint64_t pos)
+{
+    rec_view r;
+    if (evs__seg_fd(s) >= 0 && !atomic_load(&s->z))
+        return evs__seg_read_at(fb, s, off, false, &r) == 0 && r.pos == pos;
+    unsigned char h[REC_HDR_LEN], *whole = NULL;
+    bool ok = evs__seg_pread(s, h, sizeof h, off) == (int64_t)sizeof h &&
+              evs__get_u64(h + REC_OFF_POS) == pos;
+    uint32_t len = ok ? evs__get_u32(h + REC_OFF_LEN) : 0;
+    ok = ok && len >= REC_HDR_LEN && (whole = evs__alloc(len)) != NULL &&
+         evs__seg_pread(s, whole, len, off) == (int64_t)len &&
+         evs__rec_decode(whole, len, false, &r) == REC_OK;
+    evs__free(whole);
+    return ok;
+}
+
 int evs__seg_offset(file_backend *fb, seg *s, uint64_t pos, uint64_t *off_out)
 {
     uint64_t i = pos - s->first_pos;
@@ -793,9 +810,7 @@ int evs__seg_offset(file_backend *fb, seg *s, uint64_t pos, uint64_t *off_out)
             uint64_t off = evs__get_u32(m->base + i * IDX_ENTRY_LEN);
             /* The entry must lead to a whole record of that position: eight bytes that
              * read as the position can be something else (a record's flags and link). */
-            rec_view r;
-            if (off >= SEG_HDR_LEN && off % 8 == 0 &&
-                evs__seg_read_at(fb, s, off, false, &r) == 0 && r.pos == pos) {
+            if (off >= SEG_HDR_LEN && off % 8 == 0 && record_of(fb, s, off, pos)) {
                 *off_out = off;
                 return 0;
             }

@@ -83,7 +83,8 @@ const mapping *evs__seg_map(file_backend *fb, seg *s, uint64_t need_len);
  * the frames that hold them, so nothing outside that range may be read through it. */
 const mapping *evs__seg_map_range(file_backend *fb, seg *s, uint64_t from, uint64_t to);
 /* Read up to len plain bytes of s from offset off into buf (fewer at the end of the
- * file): the count read, or a negative EVS_E* naming the file. */
+ * file, or before a damaged frame of a compressed one): the count read, or a negative
+ * EVS_E* naming the file (and frame). */
 int64_t evs__seg_pread(seg *s, void *buf, size_t len, uint64_t off);
 /* The length of the segment's plain bytes (of the file, for a plain segment). */
 int evs__seg_file_size(seg *s, uint64_t *out);

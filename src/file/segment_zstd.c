@@ -47,11 +47,23 @@ struct zseg {
     ZSTD_DCtx *dctx;            /* made on first use, under mu */
     unsigned char *scratch;     /* a frame's compressed bytes, under mu */
     size_t scratch_cap;
+    /* Under mu: the plain bytes of the two frames copied from last (slot last_i[k],
+     * -1: none), so that a record across a frame boundary, read twice, costs nothing
+     * more; `newer` is the slot used last. */
+    unsigned char *last[2];
+    int64_t last_i[2];
+    int newer;
+    _Atomic uint64_t decompressed; /* frames decompressed so far, for tests */
 };
 
 uint64_t evs__zseg_plain_len(const zseg *z)
 {
     return z->plain_len;
+}
+
+uint32_t evs__zseg_frame_len(const zseg *z)
+{
+    return z->frame_len;
 }
 
 void evs__zseg_free(zseg *z)
@@ -63,6 +75,8 @@ void evs__zseg_free(zseg *z)
     ZSTD_freeDCtx(z->dctx);
     pthread_mutex_destroy(&z->mu);
     evs__free(z->scratch);
+    evs__free(z->last[0]);
+    evs__free(z->last[1]);
     evs__free((void *)z->ready);
     evs__free(z->table);
     evs__free(z);
@@ -145,6 +159,7 @@ int evs__zseg_open(const file_backend *fb, seg *s, zseg **out, mapping **region)
         return evs__seterr(EVS_ENOMEM, "out of memory opening '%s'", path);
     }
     z->fd = fd;
+    z->last_i[0] = z->last_i[1] = -1;
     pthread_mutex_init(&z->mu, NULL);
     evs__seg_name(z->name, sizeof z->name, s->first_pos, "zseg");
     unsigned char h[ZSEG_HDR_LEN];
@@ -206,8 +221,8 @@ fail:
     return rc;
 }
 
-/* Decompress frame i into its place. The caller holds z->mu. */
-static int fill_frame(zseg *z, uint32_t i)
+/* Decompress frame i into dst. The caller holds z->mu. */
+static int fill_frame(zseg *z, uint32_t i, unsigned char *dst)
 {
     const unsigned char *e = z->table + (size_t)i * ZSEG_ENTRY_LEN;
     uint64_t at = evs__get_u64(e + ZSEG_ENT_OFF);
@@ -232,7 +247,8 @@ static int fill_frame(zseg *z, uint32_t i)
                            "segment %s: frame %" PRIu32 " at byte %" PRIu64
                            ": checksum mismatch (plain bytes %" PRIu64 "..%" PRIu64 " unreadable)",
                            z->name, i, at, from, from + want);
-    size_t got = ZSTD_decompressDCtx(z->dctx, z->plain + from, want, z->scratch, len);
+    atomic_fetch_add_explicit(&z->decompressed, 1, memory_order_relaxed);
+    size_t got = ZSTD_decompressDCtx(z->dctx, dst, want, z->scratch, len);
     if (ZSTD_isError(got) || got != want)
         return evs__seterr(EVS_ECORRUPT,
                            "segment %s: frame %" PRIu32 " at byte %" PRIu64
@@ -253,7 +269,9 @@ int evs__zseg_fill(zseg *z, uint64_t from, uint64_t to)
         if (atomic_load_explicit(&z->ready[i], memory_order_acquire))
             continue;
         pthread_mutex_lock(&z->mu);
-        int rc = atomic_load_explicit(&z->ready[i], memory_order_relaxed) ? 0 : fill_frame(z, i);
+        int rc = atomic_load_explicit(&z->ready[i], memory_order_relaxed)
+                     ? 0
+                     : fill_frame(z, i, z->plain + (uint64_t)i * z->frame_len);
         if (rc == 0)
             atomic_store_explicit(&z->ready[i], 1, memory_order_release);
         pthread_mutex_unlock(&z->mu);
@@ -261,6 +279,56 @@ int evs__zseg_fill(zseg *z, uint64_t from, uint64_t to)
             return rc;
     }
     return 0;
+}
+
+int64_t evs__zseg_copy(zseg *z, void *buf, uint64_t off, size_t len)
+{
+    unsigned char *out = buf;
+    size_t done = 0;
+    while (len > 0) {
+        uint32_t i = (uint32_t)(off / z->frame_len);
+        uint64_t in = off - (uint64_t)i * z->frame_len;
+        size_t n = (size_t)(z->frame_len - in < len ? z->frame_len - in : len);
+        if (atomic_load_explicit(&z->ready[i], memory_order_acquire)) {
+            memcpy(out, z->plain + off, n);
+        } else {
+            pthread_mutex_lock(&z->mu);
+            int rc = 0, k = z->last_i[0] == (int64_t)i ? 0 : z->last_i[1] == (int64_t)i ? 1 : -1;
+            if (k < 0) {
+                k = 1 - z->newer;
+                if (!z->last[k] && !(z->last[k] = evs__alloc(z->frame_len)))
+                    rc = evs__seterr(EVS_ENOMEM, "out of memory decompressing %s", z->name);
+                z->last_i[k] = -1;
+                if (rc == 0 && (rc = fill_frame(z, i, z->last[k])) == 0)
+                    z->last_i[k] = i;
+            }
+            if (rc == 0) {
+                memcpy(out, z->last[k] + in, n);
+                z->newer = k;
+            }
+            pthread_mutex_unlock(&z->mu);
+            if (rc < 0) /* what comes before a damaged frame still reads */
+                return done > 0 ? (int64_t)done : rc;
+        }
+        out += n;
+        off += n;
+        len -= n;
+        done += n;
+    }
+    return (int64_t)done;
+}
+
+uint64_t evs__zseg_frames_decompressed(zseg *z)
+{
+    return atomic_load_explicit(&z->decompressed, memory_order_relaxed);
+}
+
+size_t evs__zseg_frames_filled(zseg *z)
+{
+    size_t n = 0;
+    for (uint32_t i = 0; i < z->count; i++)
+        n += atomic_load_explicit(&z->ready[i], memory_order_relaxed);
+    return n;
 }
 
 /* ---- compressing ----------------------------------------------------------------- */

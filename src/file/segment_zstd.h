@@ -21,12 +21,24 @@ typedef struct zseg zseg;
  * negative EVS_E* (EVS_ENOTFOUND when there is no such file, nothing set; EVS_ECORRUPT
  * naming the file and byte offset of what is wrong). */
 int evs__zseg_open(const file_backend *fb, seg *s, zseg **out, mapping **region);
-/* The plain segment's length in bytes. */
+/* The plain segment's length in bytes, and how many of them a frame holds. */
 uint64_t evs__zseg_plain_len(const zseg *z);
+uint32_t evs__zseg_frame_len(const zseg *z);
 /* Decompress the frames that hold plain bytes [from, to) into the region, each checked
  * against its checksum first: 0, or EVS_ECORRUPT naming the file, frame and byte offset
  * (nothing is written for a damaged frame). Thread-safe. */
 int evs__zseg_fill(zseg *z, uint64_t from, uint64_t to);
+/* Copy plain bytes [off, off + len), which must lie within the plain length, into buf.
+ * Frames not decompressed into the region already are decompressed into buffers of two
+ * frames kept for the next copies, not into the region: a scan through a compressed segment
+ * costs no memory that stays. The count copied: all of len, or fewer when a later frame
+ * is damaged (the bytes before it still read); the error of evs__zseg_fill when the
+ * first frame is. Thread-safe. */
+int64_t evs__zseg_copy(zseg *z, void *buf, uint64_t off, size_t len);
+/* How many frames are decompressed into the region now, and how many times a frame was
+ * decompressed so far (for tests). */
+size_t evs__zseg_frames_filled(zseg *z);
+uint64_t evs__zseg_frames_decompressed(zseg *z);
 /* Close the file and free what evs__zseg_open made, but the region (NULL is fine). */
 void evs__zseg_free(zseg *z);
 

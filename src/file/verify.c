@@ -64,8 +64,8 @@ const mapping *evs__verify_segment_start(file_backend *fb, evs__verify_out *out,
     evs__clearerr();
     const mapping *m = *end >= SEG_HDR_LEN ? evs__seg_map(fb, s, *end) : NULL;
     if (!m) {
-        evs__verify_problem(out, s->name, 0, 0, "cannot map or too short (%" PRIu64 " bytes)",
-                            *end);
+        evs__verify_problem(out, s->name, 0, 0, "cannot map or too short (%" PRIu64 " bytes): %s",
+                            *end, evs__lasterr_msg());
         return NULL;
     }
     char why[128];
