@@ -29,6 +29,7 @@
 #include "recover.h"
 #include "save_aside.h"
 #include "segment.h"
+#include "segment_zstd.h"
 #include "streamtab.h"
 #include "synced_mark.h"
 #include "sysio.h"
@@ -37,6 +38,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -134,10 +136,14 @@ static int move_later_segments(repair_job *job)
         seg *s = evs__seg_at(fb, i);
         if (p->kept.seg != 0 && s->first_pos <= p->kept.seg)
             break;
-        char from[STORE_PATH_MAX], to[STORE_PATH_MAX];
-        int rc = evs__path(fb, s->name, from, sizeof from);
+        char from[STORE_PATH_MAX], to[STORE_PATH_MAX], name[32];
+        /* A compressed segment is moved as it is. */
+        evs__seg_name(name, sizeof name, s->first_pos,
+                      evs__seg_fd(s) >= 0 && atomic_load(&s->z) ? "zseg" : "seg");
+        evs__clearerr();
+        int rc = evs__path(fb, name, from, sizeof from);
         if (rc == 0)
-            rc = save_path(job, s->name, to, sizeof to);
+            rc = save_path(job, name, to, sizeof to);
         if (rc < 0)
             return rc;
         if (evs__sys.rename(from, to) < 0)
@@ -410,6 +416,34 @@ static void fill_report(const repair_plan *p, evs_repair_report *out)
     }
 }
 
+/* Step 0: a compressed segment with damaged frames goes back to plain, the damage as
+ * zeros at its plain offsets, so that the scan finds it where it is and the rest is kept
+ * (a dry run sees such a segment as damaged from its start). */
+static int expand_damaged(file_backend *fb)
+{
+    for (size_t i = 0; i < evs__seg_count(fb); i++) {
+        seg *s = evs__seg_at(fb, i);
+        char plain[STORE_PATH_MAX];
+        int rc = evs__seg_path(fb, s->first_pos, "seg", plain, sizeof plain);
+        if (rc < 0)
+            return rc;
+        struct stat st;
+        if (stat(plain, &st) == 0 || errno != ENOENT)
+            continue;
+        uint32_t bad;
+        if (evs__zseg_expand_damaged(fb, s->first_pos, &bad) < 0) {
+            evs__clearerr(); /* no frame to tell apart, or no file: the scan says so */
+            continue;
+        }
+        /* A fresh struct reads the file now there, as the old one's mappings may be. */
+        uint64_t first = s->first_pos;
+        evs__seg_forget(fb, first);
+        if ((rc = evs__seg_add(fb, first, NULL)) < 0)
+            return rc;
+    }
+    return 0;
+}
+
 int evs__file_repair(const char *path, const evs_repair_opts *opts, evs_repair_report *out)
 {
     bool dry_run = (opts->flags & EVS_REPAIR_DRY_RUN) != 0;
@@ -419,8 +453,13 @@ int evs__file_repair(const char *path, const evs_repair_opts *opts, evs_repair_r
     int rc = evs__fb_open_for_repair(&fb, path, dry_run, &head_fresh);
     if (rc < 0)
         return rc;
+    if (!dry_run)
+        rc = expand_damaged(fb);
     repair_plan plan;
-    rc = evs__repair_scan(fb, head_fresh, keep_intact, &plan);
+    if (rc == 0)
+        rc = evs__repair_scan(fb, head_fresh, keep_intact, &plan);
+    else
+        memset(&plan, 0, sizeof plan);
     bool saves = plan.cut || plan.fills.n > 0;
     if (rc == 0)
         fill_report(&plan, out);

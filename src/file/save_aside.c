@@ -88,16 +88,11 @@ static int copy_range(const char *dir, seg *s, uint64_t from, uint64_t size, con
     }
     for (uint64_t at = from; at < size && rc == 0; at += COPY_CHUNK) {
         size_t n = size - at < COPY_CHUNK ? (size_t)(size - at) : COPY_CHUNK;
-        int src = evs__seg_fd(s);
-        if (src < 0) {
-            rc = src;
-            break;
-        }
-        int r = evs__pread_all(src, buf, n, (off_t)at);
-        if (r != 0)
-            rc = r < 0 ? evs__seterr_errno(errno, "cannot read segment %s at byte %" PRIu64,
-                                           s->name, at)
-                       : evs__seterr(EVS_EIO, "segment %s shrank while it was saved", s->name);
+        int64_t got = evs__seg_pread(s, buf, n, at); /* plain bytes, also when compressed */
+        if (got < 0)
+            rc = (int)got;
+        else if ((size_t)got < n)
+            rc = evs__seterr(EVS_EIO, "segment %s shrank while it was saved", s->name);
         else if (evs__pwrite_all(fd, buf, n, (off_t)(at - from)) < 0)
             rc = evs__seterr_errno(errno, "cannot write '%s'", path);
     }

@@ -516,3 +516,108 @@ int evs__zseg_compress(file_backend *fb, uint64_t first_pos, uint64_t next, zseg
     out->plain_len = len;
     return 0;
 }
+
+/* ---- back to plain, for repair --------------------------------------------------- */
+
+/* Decompress image f (flen bytes, its header checked: plain_len, frame_len, count) into
+ * plain (zeroed, plain_len bytes): through the table when it is whole, else by walking
+ * the frames from the table's end. Frames that fail stay zeros; *bad counts them. */
+static void expand_frames(const unsigned char *f, uint64_t flen, unsigned char *plain,
+                          uint64_t plain_len, uint32_t frame_len, uint32_t count, bool table_ok,
+                          ZSTD_DCtx *dctx, uint32_t *bad)
+{
+    uint64_t at = ZSEG_HDR_LEN + (uint64_t)count * ZSEG_ENTRY_LEN;
+    *bad = 0;
+    for (uint32_t i = 0; i < count; i++) {
+        uint64_t from = (uint64_t)i * frame_len;
+        size_t want = (size_t)(plain_len - from < frame_len ? plain_len - from : frame_len);
+        const unsigned char *e = f + ZSEG_HDR_LEN + (size_t)i * ZSEG_ENTRY_LEN;
+        size_t len;
+        if (table_ok) {
+            at = evs__get_u64(e + ZSEG_ENT_OFF);
+            len = evs__get_u32(e + ZSEG_ENT_LEN);
+        } else {
+            len = at < flen ? ZSTD_findFrameCompressedSize(f + at, (size_t)(flen - at)) : 0;
+            if (len == 0 || ZSTD_isError(len)) { /* lost track: the rest stays zeros */
+                *bad += count - i;
+                return;
+            }
+        }
+        bool ok = !table_ok || evs__crc32c(0, f + at, len) == evs__get_u32(e + ZSEG_ENT_CRC);
+        size_t got = ok ? ZSTD_decompressDCtx(dctx, plain + from, want, f + at, len) : 0;
+        if (!ok || ZSTD_isError(got) || got != want) {
+            memset(plain + from, 0, want);
+            ++*bad;
+        }
+        at += len;
+    }
+}
+
+/* Write plain (len bytes) as segment first_pos's plain file, crash-safely, and remove
+ * the compressed one. */
+static int install_plain(file_backend *fb, uint64_t first_pos, const unsigned char *plain,
+                         uint64_t len)
+{
+    char seg_path[STORE_PATH_MAX], zpath[STORE_PATH_MAX], tmp[STORE_TMP_PATH_MAX];
+    int rc = evs__seg_path(fb, first_pos, "seg", seg_path, sizeof seg_path);
+    if (rc == 0)
+        rc = evs__seg_path(fb, first_pos, "zseg", zpath, sizeof zpath);
+    if (rc < 0)
+        return rc;
+    snprintf(tmp, sizeof tmp, "%s.%d.tmp", zpath, (int)getpid()); /* swept like a compression's */
+    int fd = evs__sys.open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0)
+        return evs__seterr_errno(errno, "cannot create '%s'", tmp);
+    if (evs__pwrite_all(fd, plain, (size_t)len, 0) < 0 || evs__datasync(fd) < 0)
+        rc = evs__seterr_errno(errno, "cannot write '%s'", tmp);
+    evs__sys.close(fd);
+    if (rc == 0 && evs__sys.rename(tmp, seg_path) < 0)
+        rc = evs__seterr_errno(errno, "cannot rename '%s' to '%s'", tmp, seg_path);
+    if (rc < 0) {
+        (void)evs__sys.unlink(tmp);
+        return rc;
+    }
+    if (evs__dirsync(fb->dir) < 0 || (evs__sys.unlink(zpath) < 0 && errno != ENOENT) ||
+        evs__dirsync(fb->dir) < 0)
+        return evs__seterr_errno(errno, "cannot replace '%s' by '%s'", zpath, seg_path);
+    return 0;
+}
+
+int evs__zseg_expand_damaged(file_backend *fb, uint64_t first_pos, uint32_t *bad_frames)
+{
+    char zpath[STORE_PATH_MAX];
+    *bad_frames = 0;
+    int rc = evs__seg_path(fb, first_pos, "zseg", zpath, sizeof zpath);
+    if (rc < 0)
+        return rc;
+    const unsigned char *f;
+    uint64_t flen;
+    rc = map_plain(zpath, &f, &flen);
+    if (rc < 0)
+        return rc;
+    uint64_t off;
+    const char *why = flen < ZSEG_HDR_LEN ? "the file is shorter than its header"
+                                          : header_fault(fb, first_pos, f, flen, &off);
+    if (why) {
+        evs__sys.munmap((void *)f, (size_t)flen);
+        return evs__seterr(EVS_ECORRUPT, "segment %020" PRIu64 ".zseg: %s at byte %" PRIu64
+                           "; its frames cannot be told apart", first_pos, why, flen < ZSEG_HDR_LEN ? 0 : off);
+    }
+    uint64_t plain_len = evs__get_u64(f + ZSEG_OFF_PLAIN);
+    uint32_t frame_len = evs__get_u32(f + ZSEG_OFF_FRAME), count = evs__get_u32(f + ZSEG_OFF_COUNT);
+    size_t tlen = (size_t)count * ZSEG_ENTRY_LEN;
+    bool table_ok = evs__crc32c(0, f + ZSEG_HDR_LEN, tlen) == evs__get_u32(f + ZSEG_OFF_TABCRC) &&
+                    !table_fault(f + ZSEG_HDR_LEN, count, frame_len, flen, &off);
+    unsigned char *plain = evs__calloc(1, (size_t)plain_len);
+    ZSTD_DCtx *dctx = ZSTD_createDCtx();
+    if (!plain || !dctx)
+        rc = evs__seterr(EVS_ENOMEM, "out of memory decompressing '%s'", zpath);
+    else
+        expand_frames(f, flen, plain, plain_len, frame_len, count, table_ok, dctx, bad_frames);
+    evs__sys.munmap((void *)f, (size_t)flen);
+    ZSTD_freeDCtx(dctx);
+    if (rc == 0 && (*bad_frames > 0 || !table_ok))
+        rc = install_plain(fb, first_pos, plain, plain_len);
+    evs__free(plain);
+    return rc;
+}

@@ -59,6 +59,15 @@ typedef struct zseg_result {
  * compressing; a damaged segment is left alone: EVS_ECORRUPT naming file and offset. */
 int evs__zseg_compress(file_backend *fb, uint64_t first_pos, uint64_t next, zseg_result *out);
 
+/* Repair's first step for a compressed segment: when its frame table or a frame is
+ * damaged, replace it by its plain file, crash-safely (temporary file, sync, rename,
+ * directory sync, then the compressed file removed), with zeros where frames could not
+ * be decompressed, so that repair finds the damage at its plain offset and keeps the
+ * rest. A damaged table is walked past (zstd frames tell their own length). Nothing is
+ * written when it is whole. *bad_frames: frames lost. EVS_ECORRUPT (nothing written)
+ * when its header is damaged. */
+int evs__zseg_expand_damaged(file_backend *fb, uint64_t first_pos, uint32_t *bad_frames);
+
 /* Is `name` the temporary file of a compression, "<20 digits>.zseg.<pid>.tmp", whose
  * process is gone? */
 bool evs__zseg_stale_temp(const char *name);

@@ -412,6 +412,65 @@ static void test_damaged(void **state)
     check_all_reads(s, EVENTS);
 }
 
+/* Repair of a compressed segment with a damaged frame (keeping what is intact): the
+ * segment goes back to plain, the events of that frame are declared lost and every
+ * other event reads, byte for byte; the store verifies. With a damaged frame table as
+ * well, the frames are found by walking them. */
+static void test_repair_damaged_frame(void **state)
+{
+    tu_fixture *f = *state;
+    evs_options o = seg_options(256u << 10);
+    evs_store *s = tu_fx_open(f, &o);
+    append_model(s, 0, EVENTS);
+    assert_evs_ok(evs_compact(s, 0, NULL));
+    uint64_t firsts[64];
+    size_t n = list_segments(s, firsts, 64);
+    tu_fx_close(f);
+    char path[4200], plain[4200];
+    for (int table = 0; table < 2; table++) {
+        uint64_t k = firsts[1 + table];
+        path_of(f->dir, k, "zseg", path, sizeof path);
+        path_of(f->dir, k, "seg", plain, sizeof plain);
+        size_t len;
+        unsigned char *img = slurp(path, &len);
+        uint64_t f2 = evs__get_u64(img + ZSEG_HDR_LEN + 2 * ZSEG_ENTRY_LEN + ZSEG_ENT_OFF);
+        free(img);
+        flip_byte(path, f2 + 33);
+        if (table)
+            flip_byte(path, ZSEG_HDR_LEN + 5); /* frame 0's offset */
+        evs_repair_opts ro = EVS_REPAIR_OPTS_INIT;
+        ro.flags = EVS_REPAIR_KEEP_INTACT;
+        evs_repair_report rr;
+        assert_evs_ok(evs_repair(&rr, f->dir, &ro));
+        assert_int_equal(rr.damaged, 1);
+        assert_false(exists(path));
+        assert_true(exists(plain));
+        s = tu_fx_open(f, &o);
+        int bad = 0;
+        for (int pos = 1; pos <= EVENTS; pos++) {
+            evs_query q = EVS_QUERY_INIT;
+            q.from_pos = pos;
+            q.limit = 1;
+            evs_cursor *c;
+            evs_event e;
+            assert_evs_ok(evs_cursor_open(&c, s, &q));
+            int rc = evs_cursor_next(&e, c);
+            assert_true(rc >= 0);
+            if (rc == 0 || e.pos != pos)
+                bad++; /* a lost position: the read goes on past it */
+            else
+                check_event(&e);
+            evs_cursor_close(c);
+        }
+        assert_true(bad > 0 && (uint64_t)bad < firsts[2 + table] - k);
+        evs_verify_report vr;
+        assert_evs_ok(evs_verify(&vr, s, NULL, NULL));
+        assert_int_equal(vr.events_checked + vr.lost_count, EVENTS);
+        tu_fx_close(f);
+    }
+    (void)n;
+}
+
 /* A plain segment with a damaged record is left plain, named; the others compress. */
 static void test_damaged_plain_left(void **state)
 {
@@ -609,6 +668,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reads_only_needed_frames, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_background, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_damaged, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_repair_damaged_frame, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_damaged_plain_left, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_both_files_and_leftovers, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_crash_compact, tu_setup, tu_teardown),
