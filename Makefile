@@ -8,7 +8,8 @@
 #   make bench      release build, then the benchmarks and the suite against SQLite,
 #                   LMDB and PostgreSQL (QUICK=1 for a run under 2 minutes)
 #   make install    install the release build (PREFIX=/usr/local)
-#   make crash-test 10,000 crash trials (SIGKILLed writers) and 1,000 of erasure, counted
+#   make crash-test 10,000 crash trials (SIGKILLed writers), 1,000 of erasure and 500 kills
+#                   of writers compressing sealed segments, trials and violations counted
 #   make scale-test open + read one stream of a 1,000,000-stream store vs a 10-stream one
 #   make tsan       ThreadSanitizer build, concurrency tests
 #   make valgrind   memcheck over the core tests
@@ -58,17 +59,22 @@ test: deps
 	    "build/fuzz -L fuzz-run"
 
 # The same trials `make test` runs 200 of, in the release build, 10,000 times; and the
-# erasure trials (writers killed inside forgets) it runs 25 of, 1,000 times.
+# erasure trials (writers killed inside forgets) it runs 25 of, 1,000 times; and the
+# 25 kills of compressing writers (tests/fault/test_compress.c) COMPRESS_TRIALS times.
 CRASH_TRIALS ?= 10000
 ERASE_CRASH_TRIALS ?= 1000
+COMPRESS_TRIALS ?= 500
 crash-test: deps
 	@[ -f build/crash/CMakeCache.txt ] || $(CMAKE) -S . -B build/crash $(GEN) \
 	    -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEVS_BUILD_BENCH=OFF
-	$(CMAKE) --build build/crash -j $(JOBS) --target test_crash_trials test_erase_crash
+	$(CMAKE) --build build/crash -j $(JOBS) --target test_crash_trials test_erase_crash \
+	    test_compress
 	EVS_CRASH_TRIALS=$(CRASH_TRIALS) EVS_TEST_TMPDIR=$(CURDIR)/build/crash/tmp \
 	    ./build/crash/tests/fault/test_crash_trials
 	EVS_ERASE_CRASH_TRIALS=$(ERASE_CRASH_TRIALS) EVS_TEST_TMPDIR=$(CURDIR)/build/crash/tmp \
 	    ./build/crash/tests/fault/test_erase_crash
+	EVS_COMPRESS_TRIALS=$(COMPRESS_TRIALS) EVS_TEST_TMPDIR=$(CURDIR)/build/crash/tmp \
+	    ./build/crash/tests/fault/test_compress
 
 # The many-streams test `make test` runs at 200,000 streams under the sanitizers, at
 # 1,000,000 in an optimised build.
@@ -114,6 +120,7 @@ bench: deps
 	@mkdir -p $(BENCH_TMP)
 	./build/release/bench/core/evs_bench_core --dir $(BENCH_TMP) $(if $(QUICK),--quick,)
 	./build/release/bench/domain/evs_bench_domain --dir $(BENCH_TMP) $(if $(QUICK),--quick,)
+	./build/release/bench/compress/evs_bench_compress --dir $(BENCH_TMP) $(if $(QUICK),--quick,)
 	./build/release/bench/suite/evs_bench_suite --dir $(BENCH_TMP) $(if $(QUICK),--quick,)
 
 # Each target starts from its committed corpus (fuzz/corpus/<target>, read only) plus
