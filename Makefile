@@ -131,7 +131,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := fuzz_segment fuzz_json fuzz_record fuzz_import_ndjson fuzz_import_tiny \
                 fuzz_import_eventlog fuzz_import_ses fuzz_cli_args fuzz_cache_idx fuzz_cache_sdx \
                 fuzz_cache_tdx fuzz_cache_snap fuzz_cache_head fuzz_cache_ckpt fuzz_server_request \
-                fuzz_keyfile
+                fuzz_keyfile fuzz_cache_zseg
 
 # The clang build: libFuzzer binaries with ASan+UBSan, warnings as errors. Configured
 # with the run time of the fuzz tests `make test` runs.

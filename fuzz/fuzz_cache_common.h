@@ -277,6 +277,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argc;
     (void)argv;
     fc_init(FC_TAG);
+#ifdef FC_AFTER_INIT
+    FC_AFTER_INIT(); /* a target's own change to the template (fuzz_cache_zseg.c) */
+#endif
     return 0;
 }
 

@@ -93,7 +93,7 @@ static void uuid(char *out)
 {
     uint64_t a = rnd(), b = rnd();
     snprintf(out, 37, "%08x-%04x-4%03x-%04x-%012llx", (unsigned)(a >> 32), (unsigned)(a >> 16) & 0xffff,
-             (unsigned)a & 0xfff, (unsigned)(b >> 48) & 0x3fff | 0x8000,
+             (unsigned)a & 0xfff, ((unsigned)(b >> 48) & 0x3fff) | 0x8000,
              (unsigned long long)(b & 0xffffffffffffull));
 }
 
