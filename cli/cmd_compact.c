@@ -83,12 +83,16 @@ int cli_cmd_compact(int argc, char **argv)
     int code;
     evs_options opts = EVS_OPTIONS_INIT;
     opts.flags = EVS_OPEN_NOCREATE;
-    cli_created made;
-    evs_store *store = cli_open_write("compact", dir, &opts, false, &made, &code);
-    if (store == NULL)
-        return code;
+    evs_store *store = NULL;
+    int rc = evs_open(&store, dir, &opts);
+    if (rc == EVS_ENOTFOUND) {
+        cli_err("compact", "there is no store in '%s'", dir);
+        return CLI_EXIT_ERROR;
+    }
+    if (rc < 0)
+        return cli_lib_err("compact", rc);
     evs_compact_report report;
-    int rc = evs_compact(store, (unsigned int)keep, &report);
+    rc = evs_compact(store, (unsigned int)keep, &report);
     if (rc < 0 && rc != EVS_ECORRUPT) {
         code = cli_lib_err("compact", rc);
     } else {
