@@ -8,6 +8,7 @@
  * the median of the repetitions compared. Public API only.
  */
 #define _XOPEN_SOURCE 700
+#include "bench_common.h"
 #include "evstore.h"
 
 #include <dirent.h>
@@ -23,21 +24,6 @@
 #define STREAMS      10000
 #define STREAM_READS 2000
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int rm_one(const char *p, const struct stat *st, int f, struct FTW *w)
-{
-    (void)st;
-    (void)f;
-    (void)w;
-    return remove(p);
-}
-
 static void die(const char *what, int rc)
 {
     fprintf(stderr, "bench_compress: %s failed: %d %s\n", what, rc, evs_errmsg());
@@ -47,21 +33,12 @@ static void die(const char *what, int rc)
 static uint64_t rng_state = 88172645463325252ull;
 static uint64_t rnd(void)
 {
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return rng_state;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
+    return bc_rnd(&rng_state);
 }
 
 static double median(double *v, int n)
 {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    qsort(v, (size_t)n, sizeof *v, bc_cmp_double);
     return v[n / 2];
 }
 
@@ -206,14 +183,6 @@ static uint64_t bytes_of(const char *dir, const char *ext)
     return sum;
 }
 
-static uint64_t touch(const char *p, size_t n)
-{
-    uint64_t h = 0;
-    for (size_t i = 0; i < n; i++)
-        h = h * 31 + (unsigned char)p[i];
-    return h;
-}
-
 /* One replay of the store at dir, a fresh handle: events per second. */
 static double replay(const char *dir, long events, uint64_t *sum)
 {
@@ -226,12 +195,12 @@ static double replay(const char *dir, long events, uint64_t *sum)
     if (rc < 0 || (rc = evs_cursor_open(&c, s, NULL)) < 0)
         die("replay open", rc);
     long n = 0;
-    double t0 = now_s();
+    double t0 = bc_now_s();
     while ((rc = evs_cursor_next(&e, c)) > 0) {
-        *sum += touch(e.data, e.data_len);
+        *sum += bc_touch(e.data, e.data_len);
         n++;
     }
-    double t = now_s() - t0;
+    double t = bc_now_s() - t0;
     if (rc < 0 || n != events)
         die("replay", rc);
     evs_cursor_close(c);
@@ -252,7 +221,7 @@ static double stream_reads(const char *dir, uint64_t seed, uint64_t *sum)
     uint64_t keep = rng_state;
     rng_state = seed;
     char name[32];
-    double t0 = now_s();
+    double t0 = bc_now_s();
     for (int i = 0; i < STREAM_READS; i++) {
         snprintf(name, sizeof name, "order-%d", (int)(rnd() % STREAMS));
         evs_query q = EVS_QUERY_INIT;
@@ -262,12 +231,12 @@ static double stream_reads(const char *dir, uint64_t seed, uint64_t *sum)
         if ((rc = evs_cursor_open(&c, s, &q)) < 0)
             die("stream cursor", rc);
         while ((rc = evs_cursor_next(&e, c)) > 0)
-            *sum += touch(e.data, e.data_len);
+            *sum += bc_touch(e.data, e.data_len);
         if (rc < 0)
             die("stream read", rc);
         evs_cursor_close(c);
     }
-    double t = now_s() - t0;
+    double t = bc_now_s() - t0;
     rng_state = keep;
     evs_close(s);
     return STREAM_READS / t;
@@ -286,10 +255,10 @@ static void run_set(const char *base, const char *set, long events, int reps, ev
     evs_options o = EVS_OPTIONS_INIT;
     int rc = evs_open(&s, packed, &o);
     evs_compact_report rep;
-    double t0 = now_s();
+    double t0 = bc_now_s();
     if (rc < 0 || (rc = evs_compact(s, 0, &rep)) < 0)
         die("compact", rc);
-    double compact_s = now_s() - t0;
+    double compact_s = bc_now_s() - t0;
     evs_close(s);
     uint64_t data_plain = bytes_of(plain, ".seg"), data_packed = bytes_of(packed, ".seg") + bytes_of(packed, ".zseg");
     printf("{\"set\":\"%s\",\"events\":%ld,\"segments_compressed\":%" PRId64
@@ -318,8 +287,8 @@ static void run_set(const char *base, const char *set, long events, int reps, ev
     if (sum == 42)
         printf("#\n");
     fflush(stdout);
-    nftw(plain, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-    nftw(packed, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    bc_rmtree(plain);
+    bc_rmtree(packed);
 }
 
 int main(int argc, char **argv)

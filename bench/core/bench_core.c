@@ -11,6 +11,7 @@
  * this one tracks evstore's own speed.
  */
 #define _GNU_SOURCE
+#include "bench_common.h"
 #include "evstore.h"
 
 #include <ftw.h>
@@ -23,74 +24,26 @@
 
 #define STREAMS 10000
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* CPU time of this process (user and system): on a shared machine a run can lose the
- * processor to other work, and the rate per CPU-second shows what the code costs. */
-static double cpu_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int rm_one(const char *p, const struct stat *st, int f, struct FTW *w)
-{
-    (void)st;
-    (void)f;
-    (void)w;
-    return remove(p);
-}
-
 static void die(const char *what, int rc)
 {
     fprintf(stderr, "bench: %s: %s (%s)\n", what, evs_errname(rc), evs_errmsg());
     exit(1);
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 static void report(const char *name, const char *unit, double *v, int n)
 {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    qsort(v, (size_t)n, sizeof *v, bc_cmp_double);
     printf("{\"bench\":\"%s\",\"unit\":\"%s\",\"median\":%.0f,\"min\":%.0f,\"max\":%.0f,"
            "\"reps\":%d}\n",
            name, unit, v[n / 2], v[0], v[n - 1], n);
     fflush(stdout);
 }
 
-/* Reads every byte of a payload, eight at a time: the replay is timed for how fast the
- * store hands the bytes over, not for a byte-by-byte sum of them. */
-static uint64_t touch(const char *p, size_t n)
-{
-    uint64_t sum = 0, w;
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        memcpy(&w, p + i, 8);
-        sum += w;
-    }
-    for (; i < n; i++)
-        sum += (unsigned char)p[i];
-    return sum;
-}
-
-/* xorshift: deterministic stream choice. */
+/* Deterministic stream choice. */
 static uint64_t rng_state = 88172645463325252ull;
 static uint64_t rnd(void)
 {
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return rng_state;
+    return bc_rnd(&rng_state);
 }
 
 int main(int argc, char **argv)
@@ -157,7 +110,7 @@ int main(int argc, char **argv)
 
         /* Append: each batch is one evs_append_multi of `batch` one-event batches to
          * random streams, so every batch is one atomic write and (per mode) one sync. */
-        double t0 = now_s(), c0 = cpu_s();
+        double t0 = bc_now_s(), c0 = bc_cpu_s();
         for (long done = 0; done < events; done += batch) {
             for (long i = 0; i < batch; i++) {
                 int k = (int)(rnd() % STREAMS);
@@ -172,9 +125,9 @@ int main(int argc, char **argv)
             if ((rc = evs_append_multi(NULL, s, bi, (size_t)batch)) < 0)
                 die("append", rc);
         }
-        double t1 = now_s();
+        double t1 = bc_now_s();
         append_rate[r] = (double)events / (t1 - t0);
-        append_cpu[r] = (double)events / (cpu_s() - c0);
+        append_cpu[r] = (double)events / (bc_cpu_s() - c0);
 
         /* Replay: every event in position order, summing every payload byte. */
         evs_cursor *c;
@@ -185,15 +138,15 @@ int main(int argc, char **argv)
             goto streams;
         if ((rc = evs_cursor_open(&c, s, NULL)) < 0)
             die("cursor", rc);
-        t0 = now_s();
-        c0 = cpu_s();
+        t0 = bc_now_s();
+        c0 = bc_cpu_s();
         while ((rc = evs_cursor_next(&e, c)) > 0) {
-            sum += touch(e.data, e.data_len);
+            sum += bc_touch(e.data, e.data_len);
             bytes += e.data_len;
             n++;
         }
-        t1 = now_s();
-        replay_cpu[r] = (double)n / (cpu_s() - c0);
+        t1 = bc_now_s();
+        replay_cpu[r] = (double)n / (bc_cpu_s() - c0);
         if (rc < 0 || n != (uint64_t)events)
             die("replay", rc);
         evs_cursor_close(c);
@@ -204,7 +157,7 @@ int main(int argc, char **argv)
         /* Streams: read 10,000 random streams whole, in version order. */
         if (only && strcmp(only, "streams") != 0)
             goto done;
-        t0 = now_s();
+        t0 = bc_now_s();
         for (int i = 0; i < STREAMS; i++) {
             evs_query q = EVS_QUERY_INIT;
             q.stream = names[rnd() % STREAMS];
@@ -216,13 +169,13 @@ int main(int argc, char **argv)
                 die("stream read", rc);
             evs_cursor_close(c);
         }
-        t1 = now_s();
+        t1 = bc_now_s();
         stream_rate[r] = STREAMS / (t1 - t0);
     done:
         if (sum == 42)
             printf("#\n"); /* keeps the sums alive */
         evs_close(s);
-        nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+        bc_rmtree(dir);
     }
     const char *mode = sync == EVS_SYNC_ALWAYS ? "always" : sync == EVS_SYNC_BATCH ? "batch" : "none";
     char name[96];
