@@ -12,6 +12,7 @@
 #include "segment_zstd.h"
 #include "evstore.h"
 #include "file_backend.h"
+#include "frame_cache.h"
 #include "format.h"
 #include "path.h"
 #include "record.h"
@@ -47,12 +48,6 @@ struct zseg {
     ZSTD_DCtx *dctx;            /* made on first use, under mu */
     unsigned char *scratch;     /* a frame's compressed bytes, under mu */
     size_t scratch_cap;
-    /* Under mu: the plain bytes of the two frames copied from last (slot last_i[k],
-     * -1: none), so that a record across a frame boundary, read twice, costs nothing
-     * more; `newer` is the slot used last. */
-    unsigned char *last[2];
-    int64_t last_i[2];
-    int newer;
     _Atomic uint64_t decompressed; /* frames decompressed so far, for tests */
 };
 
@@ -75,8 +70,7 @@ void evs__zseg_free(zseg *z)
     ZSTD_freeDCtx(z->dctx);
     pthread_mutex_destroy(&z->mu);
     evs__free(z->scratch);
-    evs__free(z->last[0]);
-    evs__free(z->last[1]);
+    evs__fcache_forget(z);
     evs__free((void *)z->ready);
     evs__free(z->table);
     evs__free(z);
@@ -159,7 +153,6 @@ int evs__zseg_open(const file_backend *fb, seg *s, zseg **out, mapping **region)
         return evs__seterr(EVS_ENOMEM, "out of memory opening '%s'", path);
     }
     z->fd = fd;
-    z->last_i[0] = z->last_i[1] = -1;
     pthread_mutex_init(&z->mu, NULL);
     evs__seg_name(z->name, sizeof z->name, s->first_pos, "zseg");
     unsigned char h[ZSEG_HDR_LEN];
@@ -291,22 +284,20 @@ int64_t evs__zseg_copy(zseg *z, void *buf, uint64_t off, size_t len)
         size_t n = (size_t)(z->frame_len - in < len ? z->frame_len - in : len);
         if (atomic_load_explicit(&z->ready[i], memory_order_acquire)) {
             memcpy(out, z->plain + off, n);
-        } else {
-            pthread_mutex_lock(&z->mu);
-            int rc = 0, k = z->last_i[0] == (int64_t)i ? 0 : z->last_i[1] == (int64_t)i ? 1 : -1;
-            if (k < 0) {
-                k = 1 - z->newer;
-                if (!z->last[k] && !(z->last[k] = evs__alloc(z->frame_len)))
-                    rc = evs__seterr(EVS_ENOMEM, "out of memory decompressing %s", z->name);
-                z->last_i[k] = -1;
-                if (rc == 0 && (rc = fill_frame(z, i, z->last[k])) == 0)
-                    z->last_i[k] = i;
+        } else if (!evs__fcache_get(z, i, (size_t)in, n, out)) {
+            unsigned char *fb = evs__fcache_take(z->frame_len);
+            int rc = fb ? 0 : evs__seterr(EVS_ENOMEM, "out of memory decompressing %s", z->name);
+            if (rc == 0) {
+                pthread_mutex_lock(&z->mu);
+                rc = fill_frame(z, i, fb);
+                pthread_mutex_unlock(&z->mu);
             }
             if (rc == 0) {
-                memcpy(out, z->last[k] + in, n);
-                z->newer = k;
+                memcpy(out, fb + in, n);
+                evs__fcache_put(z, i, fb, z->frame_len);
+            } else {
+                evs__free(fb);
             }
-            pthread_mutex_unlock(&z->mu);
             if (rc < 0) /* what comes before a damaged frame still reads */
                 return done > 0 ? (int64_t)done : rc;
         }

@@ -29,9 +29,9 @@ uint32_t evs__zseg_frame_len(const zseg *z);
  * (nothing is written for a damaged frame). Thread-safe. */
 int evs__zseg_fill(zseg *z, uint64_t from, uint64_t to);
 /* Copy plain bytes [off, off + len), which must lie within the plain length, into buf.
- * Frames not decompressed into the region already are decompressed into buffers of two
- * frames kept for the next copies, not into the region: a scan through a compressed segment
- * costs no memory that stays. The count copied: all of len, or fewer when a later frame
+ * Frames not decompressed into the region already are decompressed into the process's
+ * bounded frame cache (frame_cache.c), not into the region: reads through a compressed
+ * segment cost no memory that grows with the log. The count copied: all of len, or fewer when a later frame
  * is damaged (the bytes before it still read); the error of evs__zseg_fill when the
  * first frame is. Thread-safe. */
 int64_t evs__zseg_copy(zseg *z, void *buf, uint64_t off, size_t len);

@@ -22,6 +22,7 @@
 #include "core.h"
 #include "file_backend.h"
 #include "format.h"
+#include "frame_cache.h"
 #include "segment.h"
 #include "segment_zstd.h"
 #include "util.h"
@@ -220,6 +221,10 @@ static void test_reads_match_model(void **state)
     check_all_reads(s, EVENTS); /* this handle: segments it had open stay plain to it */
     s = tu_fx_reopen(f);
     check_all_reads(s, EVENTS); /* a fresh one reads them compressed */
+    evs__fcache_set_limit(3);   /* again with frames going out of the cache all the time */
+    s = tu_fx_reopen(f);
+    check_all_reads(s, EVENTS);
+    evs__fcache_set_limit(0);
     size_t plain;
     assert_int_equal(count_zseg(f->dir, firsts, n, &plain), (n - 4 + 1) / 2);
     assert_int_equal(plain, n - (n - 4 + 1) / 2);
