@@ -14,7 +14,7 @@
  *             change, so that the checks behind them (table layout, zstd's own frame
  *             checks, the plain length, the records' checksums) get tested.
  */
-#define FC_TAG "zseg"
+#define FC_TAG        "zseg"
 #define FC_AFTER_INIT fz_compress_template
 static void fz_compress_template(void);
 #include "fuzz_cache_common.h"

@@ -54,25 +54,25 @@ static size_t core_event(long i, int k, char *buf, size_t cap, const char **type
                             k, k % 9973, k % 7 + 1, k % 100);
 }
 
-static const char *const FIRST[] = {"Anna", "Ben", "Chloe", "David", "Emma", "Felix", "Grace",
-                                    "Hugo", "Isla", "Jonas", "Klara", "Liam", "Mia", "Noah"};
-static const char *const LAST[] = {"Smith", "Müller", "Dubois", "Rossi", "García", "Nowak",
+static const char *const FIRST[] = {"Anna", "Ben",  "Chloe", "David", "Emma", "Felix", "Grace",
+                                    "Hugo", "Isla", "Jonas", "Klara", "Liam", "Mia",   "Noah"};
+static const char *const LAST[] = {"Smith",  "Müller",   "Dubois",   "Rossi",  "García", "Nowak",
                                    "Jansen", "Svensson", "Kowalski", "Murphy", "Novak"};
-static const char *const CITY[] = {"Berlin", "Lyon", "Milano", "Sevilla", "Kraków", "Utrecht",
-                                   "Göteborg", "Dublin", "Brno", "Porto", "Graz"};
-static const char *const PRODUCT[] = {"espresso machine", "running shoes", "desk lamp",
-                                      "yoga mat", "headphones", "backpack", "water bottle",
-                                      "coffee beans 1kg", "notebook A5", "phone case"};
-static const char *const NOTE[] = {"", "please leave at the door", "call before delivery",
-                                   "gift, no invoice in the parcel", "fragile",
-                                   "second floor, ring twice"};
+static const char *const CITY[] = {"Berlin",   "Lyon",   "Milano", "Sevilla", "Kraków", "Utrecht",
+                                   "Göteborg", "Dublin", "Brno",   "Porto",   "Graz"};
+static const char *const PRODUCT[] = {
+    "espresso machine", "running shoes", "desk lamp",        "yoga mat",    "headphones",
+    "backpack",         "water bottle",  "coffee beans 1kg", "notebook A5", "phone case"};
+static const char *const NOTE[] = {
+    "",        "please leave at the door", "call before delivery", "gift, no invoice in the parcel",
+    "fragile", "second floor, ring twice"};
 
 static void uuid(char *out)
 {
     uint64_t a = rnd(), b = rnd();
-    snprintf(out, 37, "%08x-%04x-4%03x-%04x-%012llx", (unsigned)(a >> 32), (unsigned)(a >> 16) & 0xffff,
-             (unsigned)a & 0xfff, ((unsigned)(b >> 48) & 0x3fff) | 0x8000,
-             (unsigned long long)(b & 0xffffffffffffull));
+    snprintf(out, 37, "%08x-%04x-4%03x-%04x-%012llx", (unsigned)(a >> 32),
+             (unsigned)(a >> 16) & 0xffff, (unsigned)a & 0xfff,
+             ((unsigned)(b >> 48) & 0x3fff) | 0x8000, (unsigned long long)(b & 0xffffffffffffull));
 }
 
 /* A realistic mix: what an order service's streams hold. */
@@ -87,52 +87,54 @@ static size_t mix_event(long i, int k, char *buf, size_t cap, const char **type)
     if (kind < 2) {
         *type = "OrderPlaced";
         int lines = 1 + (int)(rnd() % 4);
-        size_t n = (size_t)snprintf(buf, cap,
-                                    "{\"orderId\":\"order-%05d\",\"eventId\":\"%s\",\"customerId\":\"%s\","
-                                    "\"placedAt\":\"2026-01-%02dT%02d:%02d:%02dZ\",\"currency\":\"EUR\","
-                                    "\"shipTo\":{\"name\":\"%s %s\",\"street\":\"%s %d\",\"city\":\"%s\","
-                                    "\"postcode\":\"%05d\",\"country\":\"%s\"},\"lines\":[",
-                                    k, id, cust, 1 + (int)(i / 28800 % 28), hour, min, sec,
-                                    FIRST[rnd() % 14], LAST[rnd() % 11], "Hauptstraße",
-                                    (int)(rnd() % 200), CITY[rnd() % 11], (int)(rnd() % 99999),
-                                    (rnd() & 1) ? "DE" : "FR");
+        size_t n =
+            (size_t)snprintf(buf, cap,
+                             "{\"orderId\":\"order-%05d\",\"eventId\":\"%s\",\"customerId\":\"%s\","
+                             "\"placedAt\":\"2026-01-%02dT%02d:%02d:%02dZ\",\"currency\":\"EUR\","
+                             "\"shipTo\":{\"name\":\"%s %s\",\"street\":\"%s %d\",\"city\":\"%s\","
+                             "\"postcode\":\"%05d\",\"country\":\"%s\"},\"lines\":[",
+                             k, id, cust, 1 + (int)(i / 28800 % 28), hour, min, sec,
+                             FIRST[rnd() % 14], LAST[rnd() % 11], "Hauptstraße", (int)(rnd() % 200),
+                             CITY[rnd() % 11], (int)(rnd() % 99999), (rnd() & 1) ? "DE" : "FR");
         for (int l = 0; l < lines && n < cap; l++)
-            n += (size_t)snprintf(buf + n, cap - n,
-                                  "%s{\"sku\":\"SKU-%05d\",\"name\":\"%s\",\"qty\":%d,\"unitPrice\":%d.%02d}",
-                                  l ? "," : "", (int)(rnd() % 20000), PRODUCT[rnd() % 10],
-                                  1 + (int)(rnd() % 3), 5 + (int)(rnd() % 300), (int)(rnd() % 100));
+            n += (size_t)snprintf(
+                buf + n, cap - n,
+                "%s{\"sku\":\"SKU-%05d\",\"name\":\"%s\",\"qty\":%d,\"unitPrice\":%d.%02d}",
+                l ? "," : "", (int)(rnd() % 20000), PRODUCT[rnd() % 10], 1 + (int)(rnd() % 3),
+                5 + (int)(rnd() % 300), (int)(rnd() % 100));
         n += (size_t)snprintf(buf + n, cap - n, "],\"note\":\"%s\"}", NOTE[rnd() % 6]);
         return n;
     }
     if (kind < 5) {
         *type = "PaymentCaptured";
-        return (size_t)snprintf(buf, cap,
-                                "{\"orderId\":\"order-%05d\",\"paymentId\":\"%s\",\"amount\":%d.%02d,"
-                                "\"currency\":\"EUR\",\"method\":\"%s\",\"capturedAt\":"
-                                "\"2026-01-%02dT%02d:%02d:%02dZ\",\"provider\":{\"name\":\"acme-pay\","
-                                "\"reference\":\"ap_%016llx\"}}",
-                                k, id, 10 + (int)(rnd() % 900), (int)(rnd() % 100),
-                                (rnd() & 1) ? "card" : "sepa", 1 + (int)(i / 28800 % 28), hour, min,
-                                sec, (unsigned long long)rnd());
+        return (size_t)snprintf(
+            buf, cap,
+            "{\"orderId\":\"order-%05d\",\"paymentId\":\"%s\",\"amount\":%d.%02d,"
+            "\"currency\":\"EUR\",\"method\":\"%s\",\"capturedAt\":"
+            "\"2026-01-%02dT%02d:%02d:%02dZ\",\"provider\":{\"name\":\"acme-pay\","
+            "\"reference\":\"ap_%016llx\"}}",
+            k, id, 10 + (int)(rnd() % 900), (int)(rnd() % 100), (rnd() & 1) ? "card" : "sepa",
+            1 + (int)(i / 28800 % 28), hour, min, sec, (unsigned long long)rnd());
     }
     if (kind < 8) {
         *type = "ShipmentDispatched";
-        return (size_t)snprintf(buf, cap,
-                                "{\"orderId\":\"order-%05d\",\"shipmentId\":\"%s\",\"carrier\":\"%s\","
-                                "\"trackingNumber\":\"%c%c%09d%s\",\"warehouse\":\"%s-%d\","
-                                "\"dispatchedAt\":\"2026-01-%02dT%02d:%02d:%02dZ\",\"parcels\":%d}",
-                                k, id, (rnd() & 1) ? "DHL" : "DPD", 'A' + (int)(rnd() % 26),
-                                'A' + (int)(rnd() % 26), (int)(rnd() % 1000000000), "DE",
-                                CITY[rnd() % 11], (int)(rnd() % 4), 1 + (int)(i / 28800 % 28), hour,
-                                min, sec, 1 + (int)(rnd() % 3));
+        return (size_t)snprintf(
+            buf, cap,
+            "{\"orderId\":\"order-%05d\",\"shipmentId\":\"%s\",\"carrier\":\"%s\","
+            "\"trackingNumber\":\"%c%c%09d%s\",\"warehouse\":\"%s-%d\","
+            "\"dispatchedAt\":\"2026-01-%02dT%02d:%02d:%02dZ\",\"parcels\":%d}",
+            k, id, (rnd() & 1) ? "DHL" : "DPD", 'A' + (int)(rnd() % 26), 'A' + (int)(rnd() % 26),
+            (int)(rnd() % 1000000000), "DE", CITY[rnd() % 11], (int)(rnd() % 4),
+            1 + (int)(i / 28800 % 28), hour, min, sec, 1 + (int)(rnd() % 3));
     }
     *type = "CustomerNoteAdded";
-    return (size_t)snprintf(buf, cap,
-                            "{\"orderId\":\"order-%05d\",\"noteId\":\"%s\",\"author\":\"%s %s\","
-                            "\"text\":\"Customer asked about the delivery date of the %s; told "
-                            "them it ships from %s within two working days.\",\"visibleToCustomer\":%s}",
-                            k, id, FIRST[rnd() % 14], LAST[rnd() % 11], PRODUCT[rnd() % 10],
-                            CITY[rnd() % 11], (rnd() & 1) ? "true" : "false");
+    return (size_t)snprintf(
+        buf, cap,
+        "{\"orderId\":\"order-%05d\",\"noteId\":\"%s\",\"author\":\"%s %s\","
+        "\"text\":\"Customer asked about the delivery date of the %s; told "
+        "them it ships from %s within two working days.\",\"visibleToCustomer\":%s}",
+        k, id, FIRST[rnd() % 14], LAST[rnd() % 11], PRODUCT[rnd() % 10], CITY[rnd() % 11],
+        (rnd() & 1) ? "true" : "false");
 }
 
 typedef size_t (*event_fn)(long i, int k, char *buf, size_t cap, const char **type);
@@ -262,7 +264,8 @@ static void run_set(const char *base, const char *set, long events, int reps, ev
         die("compact", rc);
     double compact_s = bc_now_s() - t0;
     evs_close(s);
-    uint64_t data_plain = bytes_of(plain, ".seg"), data_packed = bytes_of(packed, ".seg") + bytes_of(packed, ".zseg");
+    uint64_t data_plain = bytes_of(plain, ".seg"),
+             data_packed = bytes_of(packed, ".seg") + bytes_of(packed, ".zseg");
     printf("{\"set\":\"%s\",\"events\":%ld,\"segments_compressed\":%" PRId64
            ",\"sealed_plain_bytes\":%" PRId64 ",\"sealed_compressed_bytes\":%" PRId64
            ",\"ratio_sealed\":%.2f,\"log_plain_bytes\":%" PRIu64 ",\"log_bytes_after\":%" PRIu64

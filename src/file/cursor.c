@@ -598,10 +598,15 @@ static int read_copied(evs__be_cursor *c, seg *s, uint64_t off, bool check_crc, 
 static int read_loc(evs__be_cursor *c, rec_loc at, rec_view *r, bool check_crc)
 {
     seg *s = cursor_seg(c, at.pos);
-    int rc = !s                     ? evs__seterr(EVS_ECORRUPT, "no segment holds position %" PRIu64, at.pos)
-             : evs__seg_fd(s) < 0   ? evs__lasterr_code()
-             : atomic_load(&s->z)   ? read_copied(c, s, at.off, check_crc, r)
-                                    : evs__seg_read_at(c->fb, s, at.off, check_crc, r);
+    int rc;
+    if (!s)
+        rc = evs__seterr(EVS_ECORRUPT, "no segment holds position %" PRIu64, at.pos);
+    else if (evs__seg_fd(s) < 0)
+        rc = evs__lasterr_code();
+    else if (atomic_load(&s->z)) /* copied out: nothing decompressed stays */
+        rc = read_copied(c, s, at.off, check_crc, r);
+    else
+        rc = evs__seg_read_at(c->fb, s, at.off, check_crc, r);
     if (s && rc == EVS_ECORRUPT) {
         char why[512];
         snprintf(why, sizeof why, "%s", evs__lasterr_msg());

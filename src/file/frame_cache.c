@@ -14,16 +14,16 @@
 #define SLOTS FRAME_CACHE_DEFAULT
 
 static struct slot {
-    const void *owner;   /* NULL: empty */
+    const void *owner; /* NULL: empty */
     uint32_t i;
     unsigned char *buf;
     size_t cap;
-    uint64_t used;       /* tick of its last use */
+    uint64_t used; /* tick of its last use */
 } slots[SLOTS];
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t tick;
-static size_t held;      /* slots with an owner */
+static size_t held; /* slots with an owner */
 static size_t limit = SLOTS;
 
 static struct slot *find(const void *owner, uint32_t i)

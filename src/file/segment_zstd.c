@@ -12,8 +12,8 @@
 #include "segment_zstd.h"
 #include "evstore.h"
 #include "file_backend.h"
-#include "frame_cache.h"
 #include "format.h"
+#include "frame_cache.h"
 #include "path.h"
 #include "record.h"
 #include "sysio.h"
@@ -37,16 +37,16 @@
 
 struct zseg {
     int fd;
-    char name[32];              /* "<first>.zseg", for errors */
+    char name[32]; /* "<first>.zseg", for errors */
     uint64_t plain_len;
     uint32_t frame_len;
     uint32_t count;
-    unsigned char *table;       /* count x ZSEG_ENTRY_LEN, checked at open */
-    unsigned char *plain;       /* the region's bytes, written by fill under mu */
+    unsigned char *table;         /* count x ZSEG_ENTRY_LEN, checked at open */
+    unsigned char *plain;         /* the region's bytes, written by fill under mu */
     _Atomic unsigned char *ready; /* per frame: 1 once decompressed into place */
-    pthread_mutex_t mu;         /* one decompression at a time per segment */
-    ZSTD_DCtx *dctx;            /* made on first use, under mu */
-    unsigned char *scratch;     /* a frame's compressed bytes, under mu */
+    pthread_mutex_t mu;           /* one decompression at a time per segment */
+    ZSTD_DCtx *dctx;              /* made on first use, under mu */
+    unsigned char *scratch;       /* a frame's compressed bytes, under mu */
     size_t scratch_cap;
     _Atomic uint64_t decompressed; /* frames decompressed so far, for tests */
 };
@@ -347,8 +347,8 @@ static int check_plain(const file_backend *fb, const seg *s, const char *name,
         return evs__seterr(EVS_ECORRUPT, "segment %s: shorter than its header; not compressed",
                            name);
     if (evs__seg_header_bad(fb, s, p, why, sizeof why, &hoff))
-        return evs__seterr(EVS_ECORRUPT, "segment %s: %s at byte %" PRId64 "; not compressed",
-                           name, why, hoff);
+        return evs__seterr(EVS_ECORRUPT, "segment %s: %s at byte %" PRId64 "; not compressed", name,
+                           why, hoff);
     uint64_t off = SEG_HDR_LEN, n = 0;
     while (off < len) {
         rec_view r;
@@ -397,8 +397,10 @@ static int write_image(const file_backend *fb, uint64_t first_pos, const char *t
         /* Never trust a frame that was not seen to give the plain bytes back. */
         size_t d = ZSTD_decompressDCtx(dctx, back, ZSEG_FRAME_LEN, out, c);
         if (ZSTD_isError(d) || d != n || memcmp(back, p + from, n) != 0) {
-            rc = evs__seterr(EVS_EIO, "compressing '%s': frame %" PRIu32 " does not decompress "
-                             "to its plain bytes", tmp, i);
+            rc = evs__seterr(EVS_EIO,
+                             "compressing '%s': frame %" PRIu32 " does not decompress "
+                             "to its plain bytes",
+                             tmp, i);
             goto out;
         }
         if (evs__pwrite_all(fd, out, c, (off_t)at) < 0) {
@@ -435,9 +437,9 @@ out:
     return rc;
 }
 
-/* Map the plain file at path read-only: its descriptor, *p and *len; EVS_ENOTFOUND
+/* Map the file at path read-only, whole: *p and *len; EVS_ENOTFOUND
  * (nothing set) when there is none. */
-static int map_plain(const char *path, const unsigned char **p, uint64_t *len)
+static int map_file(const char *path, const unsigned char **p, uint64_t *len)
 {
     int fd = evs__sys.open(path, O_RDONLY, 0);
     if (fd < 0)
@@ -470,7 +472,7 @@ int evs__zseg_compress(file_backend *fb, uint64_t first_pos, uint64_t next, zseg
     snprintf(tmp, sizeof tmp, "%s.%d.tmp", dest, (int)getpid()); /* see evs__zseg_stale_temp */
     const unsigned char *p;
     uint64_t len;
-    rc = map_plain(plain, &p, &len);
+    rc = map_file(plain, &p, &len);
     memset(out, 0, sizeof *out);
     if (rc == EVS_ENOTFOUND)
         return 0;
@@ -583,7 +585,7 @@ int evs__zseg_expand_damaged(file_backend *fb, uint64_t first_pos, uint32_t *bad
         return rc;
     const unsigned char *f;
     uint64_t flen;
-    rc = map_plain(zpath, &f, &flen);
+    rc = map_file(zpath, &f, &flen);
     if (rc < 0)
         return rc;
     uint64_t off;
@@ -591,8 +593,10 @@ int evs__zseg_expand_damaged(file_backend *fb, uint64_t first_pos, uint32_t *bad
                                           : header_fault(fb, first_pos, f, flen, &off);
     if (why) {
         evs__sys.munmap((void *)f, (size_t)flen);
-        return evs__seterr(EVS_ECORRUPT, "segment %020" PRIu64 ".zseg: %s at byte %" PRIu64
-                           "; its frames cannot be told apart", first_pos, why, flen < ZSEG_HDR_LEN ? 0 : off);
+        return evs__seterr(EVS_ECORRUPT,
+                           "segment %020" PRIu64 ".zseg: %s at byte %" PRIu64
+                           "; its frames cannot be told apart",
+                           first_pos, why, flen < ZSEG_HDR_LEN ? 0 : off);
     }
     uint64_t plain_len = evs__get_u64(f + ZSEG_OFF_PLAIN);
     uint32_t frame_len = evs__get_u32(f + ZSEG_OFF_FRAME), count = evs__get_u32(f + ZSEG_OFF_COUNT);

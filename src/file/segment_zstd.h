@@ -31,8 +31,8 @@ int evs__zseg_fill(zseg *z, uint64_t from, uint64_t to);
 /* Copy plain bytes [off, off + len), which must lie within the plain length, into buf.
  * Frames not decompressed into the region already are decompressed into the process's
  * bounded frame cache (frame_cache.c), not into the region: reads through a compressed
- * segment cost no memory that grows with the log. The count copied: all of len, or fewer when a later frame
- * is damaged (the bytes before it still read); the error of evs__zseg_fill when the
+ * segment cost no memory that grows with the log. The count copied: all of len, or fewer when a
+ * later frame is damaged (the bytes before it still read); the error of evs__zseg_fill when the
  * first frame is. Thread-safe. */
 int64_t evs__zseg_copy(zseg *z, void *buf, uint64_t off, size_t len);
 /* How many frames are decompressed into the region now, and how many times a frame was
@@ -44,9 +44,9 @@ void evs__zseg_free(zseg *z);
 
 /* What compressing one segment came to. */
 typedef struct zseg_result {
-    bool done;          /* the compressed file replaced the plain one; false: there was no
-                         * plain file (compressed before) */
-    uint64_t plain_len; /* when done: the plain file's bytes */
+    bool done;           /* the compressed file replaced the plain one; false: there was no
+                          * plain file (compressed before) */
+    uint64_t plain_len;  /* when done: the plain file's bytes */
     uint64_t packed_len; /* and the compressed file's */
 } zseg_result;
 

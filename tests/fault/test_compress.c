@@ -35,7 +35,8 @@ static const char *const TYPES[] = {"Opened", "Deposited", "Withdrawn"};
 /* Event i (position i + 1) of the model: its stream, type and data. */
 static void model_stream(int i, char *buf, size_t len)
 {
-    snprintf(buf, len, "%s-%d", i % 5 == 0 ? "audit" : "acct", (int)((uint64_t)i * 7919u % STREAMS));
+    snprintf(buf, len, "%s-%d", i % 5 == 0 ? "audit" : "acct",
+             (int)((uint64_t)i * 7919u % STREAMS));
 }
 
 static const char *model_type(int i)
@@ -98,7 +99,8 @@ static void check_query(evs_store *s, const evs_query *q, int count)
     evs_event e;
     assert_evs_ok(evs_cursor_open(&c, s, q));
     bool back = q->direction == EVS_BACKWARD;
-    int i = back ? (q->from_pos ? (int)q->from_pos - 1 : count - 1) : (q->from_pos ? (int)q->from_pos - 1 : 0);
+    int i = back ? (q->from_pos ? (int)q->from_pos - 1 : count - 1)
+                 : (q->from_pos ? (int)q->from_pos - 1 : 0);
     int rc;
     uint64_t given = 0;
     while ((rc = evs_cursor_next(&e, c)) > 0) {
