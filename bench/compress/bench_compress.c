@@ -187,8 +187,10 @@ static uint64_t bytes_of(const char *dir, const char *ext)
     return sum;
 }
 
-/* One replay of the store at dir, a fresh handle: events per second. */
-static double replay(const char *dir, long events, uint64_t *sum)
+/* One replay of the store at dir, a fresh handle: events per second, and per second of
+ * this process's CPU time into *per_cpu (on a loaded machine the wall clock also counts
+ * the time other work held the processors). */
+static double replay(const char *dir, long events, uint64_t *sum, double *per_cpu)
 {
     evs_options o = EVS_OPTIONS_INIT;
     o.flags = EVS_OPEN_READONLY;
@@ -199,12 +201,13 @@ static double replay(const char *dir, long events, uint64_t *sum)
     if (rc < 0 || (rc = evs_cursor_open(&c, s, NULL)) < 0)
         die("replay open", rc);
     long n = 0;
-    double t0 = bc_now_s();
+    double t0 = bc_now_s(), c0 = bc_cpu_s();
     while ((rc = evs_cursor_next(&e, c)) > 0) {
         *sum += bc_touch(e.data, e.data_len);
         n++;
     }
     double t = bc_now_s() - t0;
+    *per_cpu = (double)n / (bc_cpu_s() - c0);
     if (rc < 0 || n != events)
         die("replay", rc);
     evs_cursor_close(c);
@@ -213,8 +216,8 @@ static double replay(const char *dir, long events, uint64_t *sum)
 }
 
 /* STREAM_READS whole streams (the same ones for both stores), a fresh handle: streams
- * per second. */
-static double stream_reads(const char *dir, uint64_t seed, uint64_t *sum)
+ * per second, and per second of CPU time into *per_cpu. */
+static double stream_reads(const char *dir, uint64_t seed, uint64_t *sum, double *per_cpu)
 {
     evs_options o = EVS_OPTIONS_INIT;
     o.flags = EVS_OPEN_READONLY;
@@ -225,7 +228,7 @@ static double stream_reads(const char *dir, uint64_t seed, uint64_t *sum)
     uint64_t keep = rng_state;
     rng_state = seed;
     char name[32];
-    double t0 = bc_now_s();
+    double t0 = bc_now_s(), c0 = bc_cpu_s();
     for (int i = 0; i < STREAM_READS; i++) {
         snprintf(name, sizeof name, "order-%d", (int)(rnd() % STREAMS));
         evs_query q = EVS_QUERY_INIT;
@@ -241,6 +244,7 @@ static double stream_reads(const char *dir, uint64_t seed, uint64_t *sum)
         evs_cursor_close(c);
     }
     double t = bc_now_s() - t0;
+    *per_cpu = STREAM_READS / (bc_cpu_s() - c0);
     rng_state = keep;
     evs_close(s);
     return STREAM_READS / t;
@@ -273,22 +277,25 @@ static void run_set(const char *base, const char *set, long events, int reps, ev
            set, events, rep.segments, rep.plain_bytes, rep.compressed_bytes,
            (double)rep.plain_bytes / (double)rep.compressed_bytes, data_plain, data_packed,
            (double)data_plain / (double)data_packed, (double)rep.plain_bytes / compact_s / 1e6);
-    double rp[15], rz[15], sp[15], sz[15];
+    double rp[15], rz[15], sp[15], sz[15], crp[15], crz[15], csp[15], csz[15];
     uint64_t sum = 0, seed = 0x9e3779b97f4a7c15ull;
     for (int r = 0; r < reps; r++) { /* interleaved, so that drift hits both alike */
-        rp[r] = replay(plain, events, &sum);
-        rz[r] = replay(packed, events, &sum);
-        sp[r] = stream_reads(plain, seed + (uint64_t)r, &sum);
-        sz[r] = stream_reads(packed, seed + (uint64_t)r, &sum);
+        rp[r] = replay(plain, events, &sum, &crp[r]);
+        rz[r] = replay(packed, events, &sum, &crz[r]);
+        sp[r] = stream_reads(plain, seed + (uint64_t)r, &sum, &csp[r]);
+        sz[r] = stream_reads(packed, seed + (uint64_t)r, &sum, &csz[r]);
     }
     double mrp = median(rp, reps), mrz = median(rz, reps), msp = median(sp, reps),
-           msz = median(sz, reps);
+           msz = median(sz, reps), mcrp = median(crp, reps), mcrz = median(crz, reps),
+           mcsp = median(csp, reps), mcsz = median(csz, reps);
     printf("{\"set\":\"%s\",\"replay_plain\":%.0f,\"replay_compressed\":%.0f,\"unit\":\"events/s\","
-           "\"ratio\":%.2f,\"reps\":%d}\n",
-           set, mrp, mrz, mrz / mrp, reps);
+           "\"ratio\":%.2f,\"per_cpu_plain\":%.0f,\"per_cpu_compressed\":%.0f,"
+           "\"ratio_per_cpu\":%.2f,\"reps\":%d}\n",
+           set, mrp, mrz, mrz / mrp, mcrp, mcrz, mcrz / mcrp, reps);
     printf("{\"set\":\"%s\",\"stream_reads_plain\":%.0f,\"stream_reads_compressed\":%.0f,"
-           "\"unit\":\"streams/s\",\"ratio\":%.2f,\"reps\":%d}\n",
-           set, msp, msz, msz / msp, reps);
+           "\"unit\":\"streams/s\",\"ratio\":%.2f,\"per_cpu_plain\":%.0f,"
+           "\"per_cpu_compressed\":%.0f,\"ratio_per_cpu\":%.2f,\"reps\":%d}\n",
+           set, msp, msz, msz / msp, mcsp, mcsz, mcsz / mcsp, reps);
     if (sum == 42)
         printf("#\n");
     fflush(stdout);
