@@ -62,9 +62,10 @@ void cli_discard_created(const char *cmd, const char *dir, const cli_created *ma
 {
     if (!made->store)
         return;
-    /* An SQLite database may hold the application's own tables beside the store's:
-     * never removed. The empty store's tables stay. */
-    if (strncmp(dir, "sqlite:", 7) == 0) {
+    /* An SQLite database or a PostgreSQL schema may hold the application's own tables
+     * beside the store's: never removed. The empty store's tables stay. */
+    if (strncmp(dir, "sqlite:", 7) == 0 || strncmp(dir, "postgresql://", 13) == 0 ||
+        strncmp(dir, "postgres://", 11) == 0) {
         cli_err(cmd, "nothing was stored; the new store's empty tables stay in '%s'", dir);
         return;
     }

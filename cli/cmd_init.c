@@ -28,8 +28,10 @@ static const char init_help[] =
     "  --help, -h             this text\n"
     "\n"
     "DIR may also be sqlite:PATH: the store's tables in the SQLite database file PATH\n"
-    "(made when missing; the database may hold other tables), where --segment-size\n"
-    "does not apply. DIR defaults to $EVSTORE_DIR.\n"
+    "(made when missing; the database may hold other tables), or\n"
+    "postgresql://USER@HOST:PORT/DB?schema=NAME: the store's tables in schema NAME\n"
+    "of a PostgreSQL database (any libpq URI; the schema made when missing). There\n"
+    "--segment-size does not apply. DIR defaults to $EVSTORE_DIR.\n"
     "Exit codes: 0 created, 1 error (also: already a store, or not empty), 2 usage.\n";
 
 enum { OPT_SEGMENT_SIZE, OPT_SYNC };

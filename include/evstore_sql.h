@@ -8,10 +8,13 @@
  * no event and no hole in the positions. Expected-version and id conflicts are reported
  * by the call itself, before the application commits.
  *
- * The database must be the store's: the same file a store location "sqlite:PATH" names
- * (the store's tables, all named evs_*, sit beside the application's; docs/SQL.md).
- * Include sqlite3.h before or after this header; this one names the connection type
- * only as `struct sqlite3`, so that evstore.h itself depends on no database library.
+ * The database must be the store's: for SQLite the same file a store location
+ * "sqlite:PATH" names, for PostgreSQL the database of a location
+ * "postgresql://...?schema=NAME", with the schema named in the call (the store's tables,
+ * all named evs_*, sit beside the application's; docs/SQL.md). Include sqlite3.h or
+ * libpq-fe.h before or after this header; this one names the connection types only as
+ * `struct sqlite3` and `struct pg_conn` (libpq's PGconn), so that neither evstore.h nor
+ * this header needs a database library to compile.
  */
 #ifndef EVSTORE_SQL_H
 #define EVSTORE_SQL_H
@@ -23,6 +26,7 @@ extern "C" {
 #endif
 
 struct sqlite3;
+struct pg_conn;
 
 /** Append `count` events to `stream` inside the transaction open on `db`, with the
  *  checks and results of evs_append (expected version, idempotent ids, JSON, sizes).
@@ -53,6 +57,40 @@ EVS_API int evs_sqlite_append_tx(evs_append_result *out, struct sqlite3 *db, con
 EVS_API int evs_sqlite_append_multi_tx(evs_append_result *out, int64_t *positions,
                                        struct sqlite3 *db, const evs_batch_in *batches,
                                        size_t batch_count);
+
+/** Append `count` events to `stream` of the store in schema `schema` (NULL: "evstore",
+ *  the default of a location without one) inside the transaction open on the libpq
+ *  connection `conn`, with the checks and results of evs_append. The store's tables are
+ *  created in the transaction when the schema has none.
+ *
+ *  The append locks the store's head row (docs/SQL.md) until the application's
+ *  transaction ends: every other append to the store, in any process, waits for that
+ *  commit or rollback, which is what keeps positions in commit order. Commit soon after
+ *  the append. Use READ COMMITTED, PostgreSQL's default (under REPEATABLE READ or
+ *  SERIALIZABLE a concurrent append makes the call fail with EVS_EBUSY; roll back and
+ *  retry).
+ *
+ *  On failure nothing of the append is in the transaction (it rolls back to a savepoint
+ *  of its own) and the transaction stays usable: the application decides whether to
+ *  roll back or to go on without the events. Subscribers are notified when, and only
+ *  if, the transaction commits.
+ *
+ *  @param out  receives the result (positions as they will be once committed); may be
+ *              NULL.
+ *  @return 0; EVS_EMISUSE (conn is NULL, no transaction is open on it, or it has
+ *          failed); EVS_EINVAL (also a bad schema name); EVS_ECONFLICT; EVS_EIDCONFLICT;
+ *          EVS_EFORMAT (the schema holds a store this evstore does not know); EVS_EBUSY;
+ *          EVS_EIO; EVS_ENOSPC; EVS_ENOMEM.
+ *  One thread at a time per connection, as libpq requires. */
+EVS_API int evs_pg_append_tx(evs_append_result *out, struct pg_conn *conn, const char *schema,
+                             const char *stream, int64_t expected_version,
+                             const evs_event_in *events, size_t count);
+
+/** evs_pg_append_tx for several batches (as evs_append_multi_positions): all of them or
+ *  none go into the transaction. `positions` may be NULL. */
+EVS_API int evs_pg_append_multi_tx(evs_append_result *out, int64_t *positions,
+                                   struct pg_conn *conn, const char *schema,
+                                   const evs_batch_in *batches, size_t batch_count);
 
 #ifdef __cplusplus
 }

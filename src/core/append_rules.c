@@ -63,3 +63,53 @@ int evs__id_conflict(const evs__batch_w *b, size_t i, int64_t version)
                        "version %" PRId64 ", but the batch is not the one appended then",
                        text, i, (int)b->stream_len, b->stream, version);
 }
+
+int evs__check_duplicate(const evs__batch_w *b, const evs__id_lookup *l, evs_append_result *res,
+                         bool *dup)
+{
+    *dup = false;
+    bool all_given = true, any = false;
+    size_t top = 0;
+    int64_t top_version = -1, top_pos = 0;
+    for (size_t i = 0; i < b->count; i++) {
+        all_given &= b->events[i].id_given;
+        if (!b->events[i].id_given)
+            continue;
+        bool found;
+        int64_t v, p;
+        int rc = l->find(l->ctx, b->events[i].id, &found, &v, &p);
+        if (rc < 0)
+            return rc;
+        if (found && v > top_version) {
+            any = true;
+            top = i;
+            top_version = v;
+            top_pos = p;
+        }
+    }
+    if (!any)
+        return 0;
+    if (!all_given || top != b->count - 1)
+        return evs__id_conflict(b, top, top_version);
+    if (b->positions)
+        b->positions[top] = top_pos;
+    int64_t pos = top_pos;
+    for (size_t j = top; j-- > 0;) {
+        int64_t version = top_version - (int64_t)(top - j);
+        bool same;
+        int rc = l->at(l->ctx, version, b->events[j].id, &same, &pos);
+        if (rc < 0)
+            return rc;
+        if (!same)
+            return version < 0 ? evs__id_conflict(b, j + 1, version + 1)
+                               : evs__id_conflict(b, j, version);
+        if (b->positions)
+            b->positions[j] = pos;
+    }
+    res->first_pos = pos;
+    res->last_pos = top_pos;
+    res->version = top_version;
+    res->duplicate = 1;
+    *dup = true;
+    return 0;
+}

@@ -276,6 +276,23 @@ int evs__check_given_ts(const evs__batch_w *b, int64_t last, int64_t now);
  * is not the one appended then (idempotence found only part of it, or out of order). */
 int evs__id_conflict(const evs__batch_w *b, size_t i, int64_t version);
 
+/* How a backend finds ids in the stream a batch goes to, for evs__check_duplicate. */
+typedef struct evs__id_lookup {
+    void *ctx;
+    /* The highest version holding `id` in the stream: *found, then *version, *pos. */
+    int (*find)(void *ctx, const unsigned char *id, bool *found, int64_t *version, int64_t *pos);
+    /* Does the stream's `version` hold `id`? *same, and *pos the version's position. */
+    int (*at)(void *ctx, int64_t version, const unsigned char *id, bool *same, int64_t *pos);
+} evs__id_lookup;
+
+/* Idempotence, as every backend decides it: the highest version holding one of the
+ * batch's ids must hold the batch's last event, the versions below it the others in
+ * order, and every event must carry its id. Then *dup, res is the original result and
+ * b->positions (when given) the stored positions; EVS_EIDCONFLICT when the ids are
+ * there some other way. */
+int evs__check_duplicate(const evs__batch_w *b, const evs__id_lookup *l, evs_append_result *res,
+                         bool *dup);
+
 typedef struct evs__keytab evs__keytab;
 
 /* The core's whole append (every input checked, ids generated, sizes bounded, the data

@@ -5,8 +5,8 @@
  * checked at every call.
  *
  * Locations: "sqlite:PATH" is an SQLite database file; "postgresql://..." (or
- * "postgres://...") is reserved for the PostgreSQL backend; anything else is a
- * directory of the file backend.
+ * "postgres://...") a libpq connection URI with a `schema` parameter, which the
+ * PostgreSQL backend is given whole; anything else is a directory of the file backend.
  */
 #include "backend.h"
 #include "util.h"
@@ -15,26 +15,20 @@
 
 const evs__backend_methods *evs__file_backend_methods(void);
 const evs__backend_methods *evs__sqlite_backend_methods(void);
+const evs__backend_methods *evs__pg_backend_methods(void);
 
 typedef const evs__backend_methods *(*backend_getter)(void);
 
 static const struct {
     const char *name;
     const char *scheme; /* the location's prefix, NULL for plain paths */
+    bool whole;         /* the backend is given the location with its prefix */
     backend_getter get;
 } registry[] = {
-    {"file", NULL, evs__file_backend_methods},
-    {"sqlite", "sqlite:", evs__sqlite_backend_methods},
-};
-
-/* Location forms whose backend this evstore does not have yet: refused by name rather
- * than taken for a directory called "postgresql:". */
-static const struct {
-    const char *scheme;
-    const char *what;
-} reserved[] = {
-    {"postgresql://", "PostgreSQL"},
-    {"postgres://", "PostgreSQL"},
+    {"file", NULL, false, evs__file_backend_methods},
+    {"sqlite", "sqlite:", false, evs__sqlite_backend_methods},
+    {"postgresql", "postgresql://", true, evs__pg_backend_methods},
+    {"postgresql", "postgres://", true, evs__pg_backend_methods},
 };
 
 const char *evs__backend_missing_method(const evs__backend_methods *m)
@@ -67,12 +61,6 @@ const evs__backend_methods *evs__backend_find(const char *name)
 int evs__backend_locate(const char *location, const char *fn, const evs__backend_methods **m,
                         const char **path)
 {
-    for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++)
-        if (strncmp(location, reserved[i].scheme, strlen(reserved[i].scheme)) == 0)
-            return evs__seterr(EVS_ENOTSUP,
-                               "%s: '%s' names a %s store, but the %s backend is not built "
-                               "yet in this evstore",
-                               fn, location, reserved[i].what, reserved[i].what);
     size_t plain = 0;
     for (size_t i = 0; i < sizeof registry / sizeof registry[0]; i++) {
         const char *scheme = registry[i].scheme;
@@ -83,10 +71,10 @@ int evs__backend_locate(const char *location, const char *fn, const evs__backend
         size_t len = strlen(scheme);
         if (strncmp(location, scheme, len) != 0)
             continue;
-        if (location[len] == '\0')
+        if (location[len] == '\0' && !registry[i].whole)
             return evs__seterr(EVS_EINVAL, "%s: '%s' names no database file after '%s'", fn,
                                location, scheme);
-        *path = location + len;
+        *path = registry[i].whole ? location : location + len;
         *m = evs__backend_find(registry[i].name);
         return *m ? 0 : evs__prefixerr("%s", fn);
     }

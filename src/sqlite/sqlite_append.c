@@ -61,14 +61,21 @@ static int stream_state(sqlite_backend *sb, const evs__batch_w *b, int64_t *id, 
     return rc;
 }
 
+/* The stream an id lookup runs in. */
+typedef struct id_scope {
+    sqlite_backend *sb;
+    int64_t stream_id;
+} id_scope;
+
 /* The version and position holding `id` in the stream; *found. */
-static int find_id(sqlite_backend *sb, int64_t stream_id, const unsigned char *id, bool *found,
-                   int64_t *version, int64_t *pos)
+static int find_id(void *ctx, const unsigned char *id, bool *found, int64_t *version,
+                   int64_t *pos)
 {
-    sqlite3_stmt *st = sb->st[SQ_ID_FIND];
-    sqlite3_bind_int64(st, 1, stream_id);
+    id_scope *sc = ctx;
+    sqlite3_stmt *st = sc->sb->st[SQ_ID_FIND];
+    sqlite3_bind_int64(st, 1, sc->stream_id);
     sqlite3_bind_blob(st, 2, id, 16, SQLITE_STATIC);
-    int rc = step_row(sb, st, found, "looking an event id up");
+    int rc = step_row(sc->sb, st, found, "looking an event id up");
     if (*found) {
         *version = sqlite3_column_int64(st, 0);
         *pos = sqlite3_column_int64(st, 1);
@@ -78,72 +85,19 @@ static int find_id(sqlite_backend *sb, int64_t stream_id, const unsigned char *i
 }
 
 /* Does the stream's `version` hold `id`? *pos its position. */
-static int id_at(sqlite_backend *sb, int64_t stream_id, int64_t version, const unsigned char *id,
-                 bool *same, int64_t *pos)
+static int id_at(void *ctx, int64_t version, const unsigned char *id, bool *same, int64_t *pos)
 {
-    sqlite3_stmt *st = sb->st[SQ_AT_VERSION];
-    sqlite3_bind_int64(st, 1, stream_id);
+    id_scope *sc = ctx;
+    sqlite3_stmt *st = sc->sb->st[SQ_AT_VERSION];
+    sqlite3_bind_int64(st, 1, sc->stream_id);
     sqlite3_bind_int64(st, 2, version);
     bool row;
-    int rc = step_row(sb, st, &row, "reading an event id");
+    int rc = step_row(sc->sb, st, &row, "reading an event id");
     *same =
         row && sqlite3_column_bytes(st, 0) == 16 && memcmp(sqlite3_column_blob(st, 0), id, 16) == 0;
     *pos = row ? sqlite3_column_int64(st, 1) : 0;
     sqlite3_reset(st);
     return rc;
-}
-
-/* Idempotence, as the file backend decides it: the highest version holding one of the
- * batch's ids must hold the batch's last event, the versions below it the others in
- * order, and every event must carry its id. Then *dup and res is the original result. */
-static int check_duplicate(sqlite_backend *sb, const evs__batch_w *b, int64_t stream_id,
-                           evs_append_result *res, bool *dup)
-{
-    *dup = false;
-    bool all_given = true, any = false;
-    size_t top = 0;
-    int64_t top_version = -1, top_pos = 0;
-    for (size_t i = 0; i < b->count; i++) {
-        all_given &= b->events[i].id_given;
-        if (!b->events[i].id_given)
-            continue;
-        bool found;
-        int64_t v, p;
-        int rc = find_id(sb, stream_id, b->events[i].id, &found, &v, &p);
-        if (rc < 0)
-            return rc;
-        if (found && v > top_version) {
-            any = true;
-            top = i;
-            top_version = v;
-            top_pos = p;
-        }
-    }
-    if (!any)
-        return 0;
-    if (!all_given || top != b->count - 1)
-        return evs__id_conflict(b, top, top_version);
-    if (b->positions)
-        b->positions[top] = top_pos;
-    int64_t pos = top_pos;
-    for (size_t j = top; j-- > 0;) {
-        int64_t version = top_version - (int64_t)(top - j);
-        bool same;
-        int rc = id_at(sb, stream_id, version, b->events[j].id, &same, &pos);
-        if (rc < 0)
-            return rc;
-        if (!same)
-            return version < 0 ? evs__id_conflict(b, j + 1, version + 1)
-                               : evs__id_conflict(b, j, version);
-        if (b->positions)
-            b->positions[j] = pos;
-    }
-    res->first_pos = pos;
-    res->last_pos = top_pos;
-    res->version = top_version;
-    res->duplicate = 1;
-    *dup = true;
-    return 0;
 }
 
 static int add_stream(sqlite_backend *sb, const evs__batch_w *b, int64_t *id)
@@ -192,8 +146,10 @@ static int append_batch(sqlite_backend *sb, const evs__batch_w *b, tail *t, evs_
     if (rc < 0)
         return rc;
     if (b->any_id_given && last >= 0) {
+        id_scope sc = {sb, stream_id};
+        evs__id_lookup l = {&sc, find_id, id_at};
         bool dup;
-        if ((rc = check_duplicate(sb, b, stream_id, res, &dup)) < 0 || dup)
+        if ((rc = evs__check_duplicate(b, &l, res, &dup)) < 0 || dup)
             return rc;
     }
     if ((rc = evs__check_expected(b, last)) < 0 ||

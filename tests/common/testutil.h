@@ -70,7 +70,10 @@ static inline void tu_rmtree(const char *dir)
 }
 
 /* The backend the conformance tests run against: EVS_TEST_BACKEND=sqlite makes every
- * store location tu_tmpdir hands out "sqlite:DIR/store.db"; unset or "file", a
+ * store location tu_tmpdir hands out "sqlite:DIR/store.db"; =pg a schema named after
+ * the temporary directory in the test server's database,
+ * "postgresql://evs@127.0.0.1:PORT/postgres?schema=evs-TAG-XXXXXX" (the server:
+ * tests/pg/pg_server.c, its URI in the file $EVS_TEST_PG_STATE); unset or "file", a
  * directory of the file backend. */
 static inline const char *tu_backend(void)
 {
@@ -91,13 +94,34 @@ static inline bool tu_backend_is(const char *name)
         skip();                                                                                    \
     } while (0)
 
+static inline const char *tu_tmpbase(void)
+{
+    const char *base = getenv("EVS_TEST_TMPDIR");
+    return base && *base ? base : "/tmp";
+}
+
+/* The test server's URI without a schema ("postgresql://evs@127.0.0.1:PORT/postgres"),
+ * from the fixture's state file: its second line. */
+static inline void tu_pg_uri(char *buf, size_t len)
+{
+    const char *state = getenv("EVS_TEST_PG_STATE");
+    FILE *f = state && *state ? fopen(state, "r") : NULL;
+    char dir[4096];
+    if (!f || !fgets(dir, sizeof dir, f) || !fgets(buf, (int)len, f)) {
+        fprintf(stderr, "no PostgreSQL test server: EVS_TEST_PG_STATE=%s cannot be read (the "
+                        "pg_server_start fixture makes it)\n",
+                state ? state : "(unset)");
+        abort();
+    }
+    fclose(f);
+    buf[strcspn(buf, "\n")] = '\0';
+}
+
 /* A fresh store location in buf under a new temporary directory (the store itself is
  * NOT created, so evs_open creates it). Lives under $EVS_TEST_TMPDIR or /tmp. */
 static inline void tu_tmpdir(char *buf, size_t len, const char *tag)
 {
-    const char *base = getenv("EVS_TEST_TMPDIR");
-    if (!base || !*base)
-        base = "/tmp";
+    const char *base = tu_tmpbase();
     mkdir(base, 0755);
     char tmpl[4096];
     if (snprintf(tmpl, sizeof tmpl, "%s/evs-%s-XXXXXX", base, tag) >= (int)sizeof tmpl ||
@@ -106,6 +130,13 @@ static inline void tu_tmpdir(char *buf, size_t len, const char *tag)
         abort();
     }
     bool sqlite = tu_backend_is("sqlite");
+    if (tu_backend_is("pg")) {
+        char uri[512];
+        tu_pg_uri(uri, sizeof uri);
+        if (snprintf(buf, len, "%s?schema=%s", uri, strrchr(tmpl, '/') + 1) >= (int)len)
+            abort();
+        return;
+    }
     if (!sqlite && !tu_backend_is("file")) {
         fprintf(stderr, "EVS_TEST_BACKEND=%s: not a backend the tests know\n", tu_backend());
         abort();
@@ -114,13 +145,29 @@ static inline void tu_tmpdir(char *buf, size_t len, const char *tag)
         abort();
 }
 
+/* The temporary directory of a store location tu_tmpdir handed out, and the path in it
+ * that stands for the store ("DIR/store" for a schema). */
+static inline void tu_local_path(char *buf, size_t len, const char *location)
+{
+    const char *schema = strstr(location, "?schema=");
+    if (strncmp(location, "postgresql://", 13) == 0 && schema) {
+        if (snprintf(buf, len, "%s/%s/store", tu_tmpbase(), schema + 8) >= (int)len)
+            abort();
+        return;
+    }
+    if (strncmp(location, "sqlite:", 7) == 0)
+        location += 7;
+    if (snprintf(buf, len, "%s", location) >= (int)len)
+        abort();
+}
+
 /* A plain file's path beside the store at `location` (a read model's state file):
  * the location's path with `suffix` added, whatever the backend. */
 static inline void tu_beside(char *buf, size_t len, const char *location, const char *suffix)
 {
-    if (strncmp(location, "sqlite:", 7) == 0)
-        location += 7;
-    if (snprintf(buf, len, "%s%s", location, suffix) >= (int)len)
+    char path[4096];
+    tu_local_path(path, sizeof path, location);
+    if (snprintf(buf, len, "%s%s", path, suffix) >= (int)len)
         abort();
 }
 
@@ -128,22 +175,22 @@ static inline void tu_beside(char *buf, size_t len, const char *location, const 
  * EVS_TEST_BACKEND says: for the SQLite backend's own tests. tu_cleanup removes it. */
 static inline void tu_sqlite_tmp(char *buf, size_t len, const char *tag)
 {
-    char loc[4096];
-    tu_tmpdir(loc, sizeof loc, tag);
-    bool already = strncmp(loc, "sqlite:", 7) == 0;
-    if (snprintf(buf, len, "%s%s%s", already ? "" : "sqlite:", loc, already ? "" : ".db") >=
-        (int)len)
+    const char *base = tu_tmpbase();
+    mkdir(base, 0755);
+    char tmpl[4096];
+    if (snprintf(tmpl, sizeof tmpl, "%s/evs-%s-XXXXXX", base, tag) >= (int)sizeof tmpl ||
+        !mkdtemp(tmpl))
+        abort();
+    if (snprintf(buf, len, "sqlite:%s/store.db", tmpl) >= (int)len)
         abort();
 }
 
-/* Remove the store and the temporary directory made by tu_tmpdir. */
+/* Remove the temporary directory made by tu_tmpdir, and the store in it (a schema in
+ * the test server stays: the server is thrown away whole). */
 static inline void tu_cleanup(const char *store_dir)
 {
     char parent[4096];
-    if (strncmp(store_dir, "sqlite:", 7) == 0)
-        store_dir += 7;
-    if (snprintf(parent, sizeof parent, "%s", store_dir) >= (int)sizeof parent)
-        return;
+    tu_local_path(parent, sizeof parent, store_dir);
     char *slash = strrchr(parent, '/');
     if (slash)
         *slash = '\0';

@@ -26,6 +26,7 @@
 
 #include <fcntl.h>
 #include <inttypes.h>
+#include <libpq-fe.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdbool.h>
@@ -524,15 +525,40 @@ static void test_writer_killed_at_random(void **state)
 
 /* ---- (d) the writer lock held by another process ---------------------------------- */
 
+/* PostgreSQL's writer lock: the head row of the store's schema, locked in an open
+ * transaction. NULL when that fails. */
+static PGconn *pg_lock_head(const char *location)
+{
+    const char *q = strstr(location, "?schema=");
+    char uri[4200], sql[300];
+    snprintf(uri, sizeof uri, "%.*s", (int)(q - location), location);
+    snprintf(sql, sizeof sql, "BEGIN; SELECT pos FROM \"%s\".evs_head FOR UPDATE", q + 8);
+    PGconn *conn = PQconnectdb(uri);
+    PGresult *r = PQexec(conn, sql);
+    bool ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+    PQclear(r);
+    if (!ok) {
+        fprintf(stderr, "locking the head: %s", PQerrorMessage(conn));
+        PQfinish(conn);
+        return NULL;
+    }
+    return conn;
+}
+
 /* Holds LOCK until told: 'r' = release after 50 ms, 'q' = release now. */
 /* The writer lock, held the way each backend's writers take it: the file backend's
- * LOCK file, SQLite's write lock (a transaction begun IMMEDIATE). */
+ * LOCK file, SQLite's write lock (a transaction begun IMMEDIATE), PostgreSQL's head
+ * row. */
 static int locker_child(const char *dir, int to_parent, int from_parent)
 {
     char path[4200];
     sqlite3 *db = NULL;
+    PGconn *pg = NULL;
     int fd = -1;
-    if (tu_backend_is("sqlite")) {
+    if (tu_backend_is("pg")) {
+        if (!(pg = pg_lock_head(dir)))
+            return 10;
+    } else if (tu_backend_is("sqlite")) {
         if (sqlite3_open(dir + strlen("sqlite:"), &db) != SQLITE_OK ||
             sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
             return 10;
@@ -549,7 +575,9 @@ static int locker_child(const char *dir, int to_parent, int from_parent)
         ;
     if (cmd == 'r')
         tu_sleep_ms(50);
-    if (db) {
+    if (pg) {
+        PQfinish(pg); /* the transaction ends with the session */
+    } else if (db) {
         sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
         sqlite3_close(db);
     } else {
