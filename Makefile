@@ -10,6 +10,8 @@
 #   make install    install the release build (PREFIX=/usr/local)
 #   make crash-test 10,000 crash trials (SIGKILLed writers), 1,000 of erasure and 500 kills
 #                   of writers compressing sealed segments, trials and violations counted
+#   make pg-skip-test the PostgreSQL skip test for PG_SKIP_SECONDS (default 600) instead of
+#                   the 60 s of `make test`
 #   make scale-test open + read one stream of a 1,000,000-stream store vs a 10-stream one
 #   make tsan       ThreadSanitizer build, concurrency tests
 #   make valgrind   memcheck over the core tests
@@ -22,7 +24,7 @@ PREFIX  ?= /usr/local
 CMAKE   ?= cmake
 GEN     := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 
-.PHONY: all run test build deps bench install crash-test scale-test tsan tsan-build valgrind fuzz fuzz-build \
+.PHONY: all run test build deps bench install crash-test pg-skip-test scale-test tsan tsan-build valgrind fuzz fuzz-build \
         format format-check lint clean
 
 all: build
@@ -75,6 +77,20 @@ crash-test: deps
 	    ./build/crash/tests/fault/test_erase_crash
 	EVS_COMPRESS_TRIALS=$(COMPRESS_TRIALS) EVS_TEST_TMPDIR=$(CURDIR)/build/crash/tmp \
 	    ./build/crash/tests/fault/test_compress
+
+# The skip test `make test` runs for 60 s (tests/pg/test_pg_skip.c), longer, in an
+# optimised build, against a server of its own that is stopped by PID at the end.
+PG_SKIP_SECONDS ?= 600
+PG_SKIP_STATE := build/crash/tmp/pg-skip.state
+pg-skip-test: deps
+	@[ -f build/crash/CMakeCache.txt ] || $(CMAKE) -S . -B build/crash $(GEN) \
+	    -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEVS_BUILD_BENCH=OFF
+	$(CMAKE) --build build/crash -j $(JOBS) --target test_pg_skip pg_server
+	@mkdir -p build/crash/tmp
+	./build/crash/tests/pg/pg_server start $(PG_SKIP_STATE)
+	EVS_PG_SKIP_SECONDS=$(PG_SKIP_SECONDS) EVS_TEST_PG_STATE=$(PG_SKIP_STATE) \
+	    EVS_TEST_TMPDIR=$(CURDIR)/build/crash/tmp ./build/crash/tests/pg/test_pg_skip; \
+	    rc=$$?; ./build/crash/tests/pg/pg_server stop $(PG_SKIP_STATE); exit $$rc
 
 # The many-streams test `make test` runs at 200,000 streams under the sanitizers, at
 # 1,000,000 in an optimised build.
