@@ -181,12 +181,11 @@ static int pg_stat(evs__backend *be, evs_stat_info *out)
     pthread_mutex_lock(&pb->mu);
     int rc = evs__pq_ready(pb);
     PGresult *r = NULL;
-    if (rc == 0) {
-        r = PQexecParams(pb->conn, sql, 0, NULL, NULL, NULL, NULL, 1);
-        if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
-            rc = evs__pq_fail(pb, r, "reading the store's figures");
-            r = NULL;
-        }
+    if (rc == 0 && (rc = evs__pq_query(pb, sql, &r, "reading the store's figures")) == 0 &&
+        PQntuples(r) != 1) {
+        PQclear(r);
+        rc = evs__seterr(EVS_ECORRUPT, "%s: table evs_head has no row (it always has one)",
+                         pb->display);
     }
     pthread_mutex_unlock(&pb->mu);
     if (rc < 0)

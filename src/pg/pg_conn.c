@@ -102,24 +102,56 @@ int evs__pq_fail_on(const pg_backend *pb, PGconn *conn, PGresult *r, const char 
                        state ? state : "", state ? ")" : "");
 }
 
-int evs__pq_run(pg_backend *pb, int which, const pq_params *p, PGresult **out, const char *what)
+/* Send a statement: prepared `which`, or `sql` text when which < 0 or nothing is
+ * prepared. */
+static PGresult *send_statement(pg_backend *pb, int which, const char *sql, const pq_params *p)
+{
+    if (which >= 0 && pb->prepared) {
+        char name[16];
+        snprintf(name, sizeof name, "evs_%d", which);
+        return PQexecPrepared(pb->conn, name, p->n, p->value, p->length, p->format, 1);
+    }
+    return PQexecParams(pb->conn, which >= 0 ? pb->sql[which] : sql, p->n, NULL, p->value,
+                        p->length, p->format, 1);
+}
+
+static bool failed(const PGresult *r)
+{
+    ExecStatusType st = PQresultStatus(r);
+    return st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK;
+}
+
+static int run(pg_backend *pb, int which, const char *sql, const pq_params *p, PGresult **out,
+               const char *what)
 {
     static const pq_params none = {0};
     if (!p)
         p = &none;
-    PGresult *r;
-    if (pb->prepared) {
-        char name[16];
-        snprintf(name, sizeof name, "evs_%d", which);
-        r = PQexecPrepared(pb->conn, name, p->n, p->value, p->length, p->format, 1);
-    } else {
-        r = PQexecParams(pb->conn, pb->sql[which], p->n, NULL, p->value, p->length, p->format, 1);
+    bool alone = !pb->borrowed && PQtransactionStatus(pb->conn) == PQTRANS_IDLE;
+    PGresult *r = send_statement(pb, which, sql, p);
+    /* A statement outside any transaction found the session gone (the server restarted
+     * since the last use): nothing of it ran, so it runs again on a new session. */
+    if (failed(r) && alone && PQstatus(pb->conn) != CONNECTION_OK) {
+        PQclear(r);
+        int rc = evs__pq_ready(pb);
+        if (rc < 0)
+            return rc;
+        r = send_statement(pb, which, sql, p);
     }
-    ExecStatusType st = PQresultStatus(r);
-    if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK)
+    if (failed(r))
         return evs__pq_fail(pb, r, what);
     *out = r;
     return 0;
+}
+
+int evs__pq_run(pg_backend *pb, int which, const pq_params *p, PGresult **out, const char *what)
+{
+    return run(pb, which, NULL, p, out, what);
+}
+
+int evs__pq_query(pg_backend *pb, const char *sql, PGresult **out, const char *what)
+{
+    return run(pb, -1, sql, NULL, out, what);
 }
 
 int evs__pq_exec(pg_backend *pb, const char *sql)

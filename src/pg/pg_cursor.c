@@ -311,14 +311,8 @@ int evs__pq_streams_open(evs__be_streams **out, evs__backend *be, const char *pr
     pthread_mutex_lock(&pb->mu);
     if (rc == 0)
         rc = evs__pq_ready(pb);
-    if (rc == 0) {
-        /* One statement: one snapshot. */
-        it->res = PQexecParams(pb->conn, sql, 0, NULL, NULL, NULL, NULL, 1);
-        if (PQresultStatus(it->res) != PGRES_TUPLES_OK) {
-            rc = evs__pq_fail(pb, it->res, "listing streams");
-            it->res = NULL;
-        }
-    }
+    if (rc == 0) /* one statement: one snapshot */
+        rc = evs__pq_query(pb, sql, &it->res, "listing streams");
     pthread_mutex_unlock(&pb->mu);
     evs__free(sql);
     if (rc < 0) {

@@ -101,8 +101,13 @@ int evs__pq_fail(pg_backend *pb, PGresult *r, const char *what);
 int evs__pq_fail_on(const pg_backend *pb, PGconn *conn, PGresult *r, const char *what);
 
 /* Run statement `which` (prepared on an owned connection, sent with its text on a
- * borrowed one); *out the result when it succeeded (PQclear it), else the error. */
+ * borrowed one); *out the result when it succeeded (PQclear it), else the error. A
+ * statement outside a transaction that finds the session gone (a server restart) runs
+ * again on a new one. */
 int evs__pq_run(pg_backend *pb, int which, const pq_params *p, PGresult **out, const char *what);
+
+/* Run SQL text with no parameters, binary results, as evs__pq_run. */
+int evs__pq_query(pg_backend *pb, const char *sql, PGresult **out, const char *what);
 
 /* Run SQL text with no parameters and no result wanted (BEGIN, SAVEPOINT ...). */
 int evs__pq_exec(pg_backend *pb, const char *sql);

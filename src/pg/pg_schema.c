@@ -194,19 +194,12 @@ static int create_schema(pg_backend *pb)
     return evs__pq_exec(pb, meta);
 }
 
-int evs__pq_schema_ensure(pg_backend *pb, bool create, bool *created)
+/* What is there: the version checked, or why the schema is not a store. *missing when
+ * it has none of the store's tables. */
+static int look(pg_backend *pb, bool *missing)
 {
-    if (created)
-        *created = false;
-    if (create) {
-        char sql[100];
-        snprintf(sql, sizeof sql, "SELECT pg_advisory_xact_lock(%" PRId64 ")",
-                 (int64_t)evs__hash64(pb->schema, strlen(pb->schema)));
-        int rc = evs__pq_exec(pb, sql);
-        if (rc < 0)
-            return rc;
-    }
     bool meta, events;
+    *missing = false;
     int rc = has_table(pb, "evs_meta", &meta);
     if (rc == 0)
         rc = has_table(pb, "evs_events", &events);
@@ -219,11 +212,30 @@ int evs__pq_schema_ensure(pg_backend *pb, bool create, bool *created)
                            "%s: has a table evs_events but no evs_meta: not an evstore schema; "
                            "refusing to use it",
                            pb->display);
+    *missing = true;
+    return 0;
+}
+
+int evs__pq_schema_ensure(pg_backend *pb, bool create, bool *created)
+{
+    if (created)
+        *created = false;
+    bool missing;
+    int rc = look(pb, &missing);
+    if (rc < 0 || !missing)
+        return rc;
     if (!create)
         return evs__seterr(EVS_ENOTFOUND,
                            "%s: the database holds no store in schema '%s'; create one with "
                            "'evstore init'",
                            pb->display, pb->schema);
+    /* Only a creation takes the lock (to the end of the transaction: of the application's
+     * too, for the outbox), and looks again under it. */
+    char sql[100];
+    snprintf(sql, sizeof sql, "SELECT pg_advisory_xact_lock(%" PRId64 ")",
+             (int64_t)evs__hash64(pb->schema, strlen(pb->schema)));
+    if ((rc = evs__pq_exec(pb, sql)) < 0 || (rc = look(pb, &missing)) < 0 || !missing)
+        return rc;
     rc = create_schema(pb);
     if (rc == 0 && created)
         *created = true;
