@@ -223,9 +223,11 @@ EVS_API int evs_options_init(evs_options *opts, unsigned int version);
  *  whatever the size of the store. `opts` may be NULL for the defaults.
  *
  *  `path` may also be "sqlite:FILE": the store's tables in the SQLite database FILE
- *  (created when missing; the database may hold other tables; the README's "Backends"
- *  and docs/SQL.md say what differs). "postgresql://..." is refused with EVS_ENOTSUP
- *  until that backend exists.
+ *  (created when missing; the database may hold other tables), or
+ *  "postgresql://USER@HOST:PORT/DB?schema=NAME" (any libpq URI, "postgres://" too):
+ *  the store's tables in schema NAME of that PostgreSQL database ("evstore" when the
+ *  URI names none; EVS_EIO when the server cannot be reached). The README's "Backends"
+ *  and docs/SQL.md say what differs.
  *
  *  Every handle, read-only ones included, holds a shared lock on the store's OPEN file
  *  until it is closed (the kernel drops it if the process dies); evs_repair runs only

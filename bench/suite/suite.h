@@ -187,6 +187,7 @@ extern const suite_driver suite_lmdb_driver;
 #endif
 #ifdef SUITE_HAVE_PG
 extern const suite_driver suite_pg_driver;
+extern const suite_driver suite_evstore_pg_driver; /* evstore on a schema of that server */
 extern const suite_feed suite_pg_feed;
 /* How to reach the suite's server: set by the driver's setup and passed to child
  * processes through the environment (SUITE_PG_CONNINFO). NULL: no server. */

@@ -12,6 +12,8 @@
 #include "suite.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 
 static int fail(const char *what, int rc)
@@ -243,3 +245,59 @@ const suite_driver suite_evstore_sqlite_driver = {
     .head = ev_head,
     .filtered = ev_filtered,
 };
+
+#ifdef SUITE_HAVE_PG
+/* evstore on its PostgreSQL backend (evpg): the store is a schema in the server the raw
+ * PostgreSQL driver starts (run it with --engines pg,evpg), named as that driver names
+ * its table, opened through the same public API; everything else as above. */
+static int evpg_location(char *buf, size_t len, const char *dir)
+{
+    const char *ci = suite_pg_conninfo();
+    const char *port = ci ? strstr(ci, "port=") : NULL;
+    if (!port) {
+        fprintf(stderr, "suite: evpg: no PostgreSQL server (list pg before evpg)\n");
+        return SUITE_ERR;
+    }
+    char schema[64];
+    suite_pg_table(schema, sizeof schema, dir);
+    if (snprintf(buf, len, "postgresql://bench@127.0.0.1:%d/postgres?schema=%s",
+                 atoi(port + 5), schema) >= (int)len)
+        return SUITE_ERR;
+    return SUITE_OK;
+}
+
+static int evpg_open(void **db, const char *dir, int durable)
+{
+    char loc[512];
+    if (mkdir(dir, 0755) != 0) {
+        perror("suite: evpg: mkdir");
+        return SUITE_ERR;
+    }
+    if (evpg_location(loc, sizeof loc, dir) != SUITE_OK)
+        return SUITE_ERR;
+    return open_with(db, loc, durable ? EVS_SYNC_ALWAYS : EVS_SYNC_NONE, EVS_OPEN_EXCLUSIVE_CREATE);
+}
+
+static int evpg_reopen(void **db, const char *dir)
+{
+    char loc[512];
+    if (evpg_location(loc, sizeof loc, dir) != SUITE_OK)
+        return SUITE_ERR;
+    return open_with(db, loc, EVS_SYNC_NONE, EVS_OPEN_NOCREATE);
+}
+
+const suite_driver suite_evstore_pg_driver = {
+    .name = "evpg",
+    .open = evpg_open,
+    .conn_open = ev_conn_open,
+    .conn_close = ev_conn_close,
+    .append_batch = ev_append_batch,
+    .append_one = ev_append_one,
+    .replay = ev_replay,
+    .read_stream = ev_read_stream,
+    .close = ev_close,
+    .reopen = evpg_reopen,
+    .head = ev_head,
+    .filtered = ev_filtered,
+};
+#endif

@@ -3,7 +3,7 @@
  * SQLite, LMDB and PostgreSQL on the same workloads and the same events, in one run.
  *
  *   evs_bench_suite [--quick] [--events N] [--reps R] [--seconds S] [--payload 100|1024]
- *                   [--large N] [--large-streams N] [--engines evstore,sqlite,lmdb,pg,evsqlite]
+ *                   [--large N] [--large-streams N] [--engines evstore,sqlite,lmdb,pg,evsqlite,evpg]
  *                   [--workloads W1,W2,W3,W4,W5,W6,W7,W8,W9,W10] [--dir DIR]
  *
  * Workloads (issue 6): W1 bulk append in batches of 1,000, one sync per batch (W1u: the
@@ -439,7 +439,7 @@ static int usage(const char *argv0)
 {
     fprintf(stderr,
             "usage: %s [--quick] [--events N] [--reps R] [--seconds S] [--payload 100|1024]\n"
-            "       [--large N] [--large-streams N] [--engines evstore,sqlite,lmdb,pg,evsqlite]\n"
+            "       [--large N] [--large-streams N] [--engines evstore,sqlite,lmdb,pg,evsqlite,evpg]\n"
             "       [--workloads W1,W2,W3,W4,W5,W6,W7,W8,W9,W10] [--dir DIR]\n"
             "exit status: 0 done; 1 a peer's driver under 80%% of its reference driver's rate\n"
             "(bench/ref; judged from 1,000,000 events on), or the run could not start;\n"
@@ -513,6 +513,7 @@ static const suite_driver *const all_drivers[] = {
 #endif
 #ifdef SUITE_HAVE_PG
     &suite_pg_driver,
+    &suite_evstore_pg_driver, /* after pg, whose server it uses */
 #endif
 };
 
@@ -533,6 +534,10 @@ static void setup_engines(void)
         /* evstore on SQLite runs when named (--engines evsqlite,sqlite), not by default. */
         if (all_drivers[i] == &suite_evstore_sqlite_driver && !cfg.engines)
             continue;
+#ifdef SUITE_HAVE_PG
+        if (all_drivers[i] == &suite_evstore_pg_driver && !cfg.engines)
+            continue; /* the same for evstore on PostgreSQL (--engines pg,evpg) */
+#endif
         engine *e = &engines[nengines];
         memset(e, 0, sizeof *e);
         e->d = all_drivers[i];

@@ -133,6 +133,8 @@ static inline void tu_tmpdir(char *buf, size_t len, const char *tag)
     if (tu_backend_is("pg")) {
         char uri[512];
         tu_pg_uri(uri, sizeof uri);
+        /* The schema is named after the directory: tu_local_path finds one from the
+         * other. */
         if (snprintf(buf, len, "%s?schema=%s", uri, strrchr(tmpl, '/') + 1) >= (int)len)
             abort();
         return;
@@ -183,6 +185,21 @@ static inline void tu_sqlite_tmp(char *buf, size_t len, const char *tag)
         abort();
     if (snprintf(buf, len, "sqlite:%s/store.db", tmpl) >= (int)len)
         abort();
+}
+
+/* A PostgreSQL store location in the test server, whatever EVS_TEST_BACKEND says: for
+ * the PostgreSQL backend's own tests. tu_cleanup removes its directory. */
+static inline void tu_pg_tmp(char *buf, size_t len, const char *tag)
+{
+    const char *was = getenv("EVS_TEST_BACKEND");
+    char keep[64];
+    snprintf(keep, sizeof keep, "%s", was ? was : "");
+    setenv("EVS_TEST_BACKEND", "pg", 1);
+    tu_tmpdir(buf, len, tag);
+    if (was)
+        setenv("EVS_TEST_BACKEND", keep, 1);
+    else
+        unsetenv("EVS_TEST_BACKEND");
 }
 
 /* Remove the temporary directory made by tu_tmpdir, and the store in it (a schema in
