@@ -94,7 +94,13 @@ void evs__pq_consumer_unlock(evs__backend *be, evs__be_consumer *h)
     (void)be;
     if (!h)
         return;
-    PQfinish(h->conn); /* ends the session, and the lock with it */
+    /* Ending the session drops the lock too, but the server does it after the client
+     * has gone: unlocked first, the consumer is free when this returns. */
+    pq_params p = {0};
+    evs__pq_add_i64(&p, h->key);
+    PQclear(PQexecParams(h->conn, "SELECT pg_advisory_unlock($1)", p.n, NULL, p.value, p.length,
+                         p.format, 1));
+    PQfinish(h->conn);
     evs__free(h);
 }
 

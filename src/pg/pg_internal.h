@@ -43,7 +43,7 @@ enum {
     PQS_HEAD_SET,    /* the new head, and the notification that wakes waiters */
     PQS_STREAM_FIND, /* a stream's id, last version and last position, by name */
     PQS_STREAM_ADD,  /* a new stream name */
-    PQS_INSERT,      /* one event */
+    PQS_INSERT,      /* one event, its stream by name */
     PQS_ID_FIND,     /* the version and position of an id in a stream */
     PQS_AT_VERSION,  /* the id and position of a stream's version */
     PQS_SCAN_FWD,    /* cursors (pg_cursor.c): every stream, forward from a position */

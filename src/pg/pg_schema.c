@@ -53,8 +53,11 @@ static const char *const stmt_sql[PQS_COUNT] = {
                         " FROM %1$s.evs_events WHERE stream_id = s.id ORDER BY version DESC"
                         " LIMIT 1) l ON true WHERE s.name = $1",
     [PQS_STREAM_ADD] = "INSERT INTO %1$s.evs_streams(name) VALUES ($1) RETURNING id",
+    /* The stream by name: its row may be inserted earlier in the same pipeline. */
     [PQS_INSERT] = "INSERT INTO %1$s.evs_events(pos, stream_id, version, ts_ns, type, data,"
-                   " metadata, id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                   " metadata, id) SELECT $1::bigint, s.id, $3::bigint, $4::bigint, $5::text,"
+                   " $6::text, $7::text, $8::bytea FROM %1$s.evs_streams s WHERE s.name ="
+                   " $2::text",
     [PQS_ID_FIND] = "SELECT version, pos FROM %1$s.evs_events WHERE stream_id = $1 AND id = $2"
                     " ORDER BY version DESC LIMIT 1",
     [PQS_AT_VERSION] = "SELECT id, pos FROM %1$s.evs_events WHERE stream_id = $1 AND version = $2",
@@ -131,14 +134,17 @@ static int query_text(pg_backend *pb, const char *fmt, char *out, size_t cap, bo
     return 0;
 }
 
-/* Does the store's table `name` exist? */
+/* Does the store's table `name` exist? Read from the catalog tables with the
+ * statement's own snapshot: a schema another session made while this one waited for
+ * the creation lock is seen (to_regclass may answer from an older catalog view). */
 static int has_table(pg_backend *pb, const char *name, bool *out)
 {
-    char rel[200];
-    snprintf(rel, sizeof rel, "%s.%s", pb->qschema, name);
-    const char *values[1] = {rel};
-    PGresult *r = PQexecParams(pb->conn, "SELECT to_regclass($1) IS NOT NULL", 1, NULL, values,
-                               NULL, NULL, 0);
+    const char *values[2] = {pb->schema, name};
+    PGresult *r = PQexecParams(pb->conn,
+                               "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN"
+                               " pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE"
+                               " n.nspname = $1 AND c.relname = $2)",
+                               2, NULL, values, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK)
         return evs__pq_fail(pb, r, "reading the schema");
     *out = PQntuples(r) == 1 && PQgetvalue(r, 0, 0)[0] == 't';
@@ -151,13 +157,13 @@ static int has_table(pg_backend *pb, const char *name, bool *out)
  * that a store made by an older evstore is upgraded, never misread. */
 static int check_version(pg_backend *pb)
 {
-    char text[64];
-    bool row;
+    char text[64] = "";
+    bool row = false;
     int rc = query_text(pb, "SELECT value FROM %1$s.evs_meta WHERE key = 'schema_version'", text,
                         sizeof text, &row);
     if (rc < 0)
         return rc;
-    char *end;
+    char *end = text;
     long long version = row ? strtoll(text, &end, 10) : 0;
     if (!row || !*text || *end)
         return evs__seterr(EVS_EFORMAT,
