@@ -196,7 +196,10 @@ void evs__pq_listener_free(pg_backend *pb)
 
 void evs__pq_signal(pg_backend *pb, int64_t head)
 {
+    /* The listener is made by the first wait, perhaps on another thread meanwhile. */
+    pthread_mutex_lock(&pb->queue_mu);
     pg_listener *l = pb->listener;
+    pthread_mutex_unlock(&pb->queue_mu);
     if (l)
         note_head(l, head);
 }
