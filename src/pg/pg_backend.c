@@ -204,6 +204,16 @@ static int pg_stat(evs__backend *be, evs_stat_info *out)
 
 /* PostgreSQL recovers from a crash by its own WAL: there is no torn tail of evstore's
  * to cut. */
+static int pg_compact(evs__backend *be, unsigned int keep, evs_compact_report *report)
+{
+    (void)be;
+    (void)keep;
+    (void)report;
+    return evs__seterr(EVS_ENOTSUP,
+                       "the PostgreSQL backend has no segments to compress (PostgreSQL "
+                       "compresses large values itself)");
+}
+
 static int pg_repair(const char *location, const evs_repair_opts *opts, evs_repair_report *out)
 {
     (void)opts;
@@ -243,6 +253,7 @@ static const evs__backend_methods pg_methods = {
     .wake = evs__pq_wake,
     .filter_load = evs__pq_filter_load,
     .filter_store = evs__pq_filter_store,
+    .compact = pg_compact,
 };
 
 const evs__backend_methods *evs__pg_backend_methods(void);
