@@ -32,6 +32,7 @@ int cli_cmd_stat(int argc, char **argv);
 int cli_cmd_verify(int argc, char **argv);
 int cli_cmd_compact(int argc, char **argv);
 int cli_cmd_repair(int argc, char **argv);
+int cli_cmd_backup(int argc, char **argv);
 int cli_cmd_streams(int argc, char **argv);
 int cli_cmd_tail(int argc, char **argv);
 int cli_cmd_init(int argc, char **argv);

@@ -730,6 +730,71 @@ typedef struct evs_repair_report {
 EVS_API int evs_repair(evs_repair_report *out, const char *dir, const evs_repair_opts *opts);
 
 /* ---------------------------------------------------------------------------------- */
+/* Backup                                                                               */
+/* ---------------------------------------------------------------------------------- */
+
+/* Flags for evs_backup_opts.flags. */
+#define EVS_BACKUP_COPY 0x1u /* copy every segment, never hard-link one: the backup then
+                              * shares no blocks with the store (hard links survive the
+                              * store's files being deleted, not the disk failing) */
+
+#define EVS_BACKUP_OPTS_VERSION 1
+
+/** Options for evs_backup. Initialise with EVS_BACKUP_OPTS_INIT; fields are only ever
+ *  appended. */
+typedef struct evs_backup_opts {
+    unsigned int version; /* EVS_BACKUP_OPTS_VERSION */
+    unsigned int flags;   /* EVS_BACKUP_* */
+} evs_backup_opts;
+
+#define EVS_BACKUP_OPTS_INIT {EVS_BACKUP_OPTS_VERSION, 0}
+
+/** What evs_backup did. */
+typedef struct evs_backup_report {
+    int64_t pos;             /* the backup holds every event up to this position */
+    int64_t prev_pos;        /* the earlier backup's position in the destination, 0 if
+                              * there was none */
+    int64_t segments;        /* segment files in the backup */
+    int64_t segments_kept;   /* taken over from the earlier backup (incremental) */
+    int64_t segments_linked; /* hard-linked from the store (same file system) */
+    int64_t segments_copied; /* copied from the store (the active one always is) */
+    int64_t bytes_copied;    /* bytes read from the store and written */
+    int64_t bytes_total;     /* bytes of the backup's segment files */
+    int64_t events_verified; /* events evs_verify checked in the finished backup */
+} evs_backup_report;
+
+/** Make a consistent copy of an open store in directory `dest`, while other threads and
+ *  processes append to it and read it (file backend only).
+ *
+ *  The backup holds every event up to the position committed when it starts
+ *  (out->pos), and nothing after. Sealed segments never change, so they are hard-linked
+ *  when `dest` is on the store's file system (unless EVS_BACKUP_COPY) and copied
+ *  otherwise; the segment being written is copied up to that position. Segments that an
+ *  earlier backup in `dest` holds whole are taken over from it (an incremental backup
+ *  copies only new segments and the active one). The stream index, head page and
+ *  `synced` file are made afresh for the backup; caches of sealed segments (.idx, .sdx,
+ *  .tdx) are taken along, as they are checked before any use. Durable consumers'
+ *  checkpoints are copied (taken before the position, so none lies past it). The new
+ *  backup is built beside `dest` (in `.NAME.evstore-backup-new` in its parent), synced,
+ *  opened and verified with evs_verify, and then swapped for `dest` in one atomic rename:
+ *  a crash at any moment leaves `dest` holding the earlier backup or the new one, whole
+ *  (leftovers beside it are removed by the next evs_backup). `dest` then opens as a
+ *  store of its own (the same store id) and carries a `backup` file naming its position.
+ *
+ *  `dest` must be missing, an empty directory, or an earlier backup of this store, and
+ *  not a mount point (its parent holds the new backup while it is built). No handle may
+ *  have `dest` open while it runs (EVS_EBUSY).
+ *  @return 0; EVS_EINVAL (dest is a file, the store's own directory, a non-empty
+ *          directory that is not a backup, a mount point), EVS_EEXIST (a backup of
+ *          another store), EVS_EBUSY, EVS_ENOSPC, EVS_EIO (the destination is left as it
+ *          was, the message names the file), EVS_ECORRUPT (the new backup failed
+ *          verification: the store's damage; dest unchanged), EVS_ENOTSUP (not the file
+ *          backend), EVS_ENOMEM.
+ *  Thread-safe; appends and reads go on meanwhile. */
+EVS_API int evs_backup(evs_backup_report *out, evs_store *store, const char *dest,
+                       const evs_backup_opts *opts);
+
+/* ---------------------------------------------------------------------------------- */
 /* Subscriptions                                                                        */
 /* ---------------------------------------------------------------------------------- */
 

@@ -12,6 +12,7 @@
 #define _GNU_SOURCE
 #include "file_backend.h"
 #include "active_segment.h"
+#include "backup.h"
 #include "backend.h"
 #include "compactor.h"
 #include "consumers.h"
@@ -432,9 +433,8 @@ static const evs__backend_methods file_methods = {
     .filter_load = evs__file_filter_load,
     .filter_store = evs__file_filter_store,
     .compact = evs__file_compact,
+    .backup = evs__file_backup,
 };
-
-const evs__backend_methods *evs__file_backend_methods(void);
 
 const evs__backend_methods *evs__file_backend_methods(void)
 {

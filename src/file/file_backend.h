@@ -79,4 +79,7 @@ int evs__fb_open_for_repair(file_backend **out, const char *path, bool dry_run,
 int evs__fb_repair_writable(file_backend *fb);
 void evs__fb_free(file_backend *fb);
 
+/* The file backend's method table (for opening a store of its own, e.g. a backup). */
+const evs__backend_methods *evs__file_backend_methods(void);
+
 #endif /* EVS_FILE_FILE_BACKEND_H */

@@ -292,4 +292,12 @@
 #define LOST_FILE  "lost"
 #define LOST_MAGIC "EVSLOST1"
 
+/* backup: present in a directory evs_backup made; one text line naming the position the
+ * backup holds: "evstore-backup 1 pos=N time=NS crc32c=XXXXXXXX\n", the CRC32C over the
+ * bytes before " crc32c=". A new backup is built in ".<dest's name>" BACKUP_STAGE_SUFFIX
+ * beside it, and swapped for it in one rename. */
+#define BACKUP_FILE         "backup"
+#define BACKUP_MAGIC        "evstore-backup"
+#define BACKUP_STAGE_SUFFIX ".evstore-backup-new"
+
 #endif /* EVS_FILE_FORMAT_H */

@@ -354,6 +354,20 @@ static int sqlite_repair(const char *path, const evs_repair_opts *opts, evs_repa
                        path);
 }
 
+/* A database file has its own online backup (SQLite's backup API, `sqlite3 .backup`),
+ * which knows its pages and locks. */
+static int sqlite_backup(evs__backend *be, const char *dest, const evs_backup_opts *opts,
+                         evs_backup_report *out)
+{
+    (void)be;
+    (void)opts;
+    (void)out;
+    return evs__seterr(EVS_ENOTSUP,
+                       "evs_backup to '%s': the sqlite backend has no backup of its own; use "
+                       "SQLite's online backup (sqlite3 DB '.backup FILE')",
+                       dest);
+}
+
 static const evs__backend_methods sqlite_methods = {
     .name = "sqlite",
     .open = sqlite_open,
@@ -384,6 +398,7 @@ static const evs__backend_methods sqlite_methods = {
     .filter_load = evs__sq_filter_load,
     .filter_store = evs__sq_filter_store,
     .compact = sq_compact,
+    .backup = sqlite_backup,
 };
 
 const evs__backend_methods *evs__sqlite_backend_methods(void);
