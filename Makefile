@@ -9,7 +9,8 @@
 #                   LMDB and PostgreSQL (QUICK=1 for a run under 2 minutes)
 #   make install    install the release build (PREFIX=/usr/local)
 #   make crash-test 10,000 crash trials (SIGKILLed writers), 1,000 of erasure, 500 kills
-#                   of writers compressing sealed segments and 500 SIGKILLed backups
+#                   of writers compressing sealed segments, 500 SIGKILLed backups and 500
+#                   SIGKILLed archivings
 #   make pg-skip-test the PostgreSQL skip test for PG_SKIP_SECONDS (default 600) instead of
 #                   the 60 s of `make test`
 #   make scale-test open + read one stream of a 1,000,000-stream store vs a 10-stream one
@@ -63,7 +64,7 @@ test: deps
 # The same trials `make test` runs 200 of, in the release build, 10,000 times; and the
 # erasure trials (writers killed inside forgets) it runs 25 of, 1,000 times; and the
 # 25 kills of compressing writers (tests/fault/test_compress.c) COMPRESS_TRIALS times; and
-# the lifecycle's trials (backup: 25 per `make test`) LIFECYCLE_TRIALS times.
+# the lifecycle's trials (backup, archive: 25 each per `make test`) LIFECYCLE_TRIALS times.
 CRASH_TRIALS ?= 10000
 ERASE_CRASH_TRIALS ?= 1000
 COMPRESS_TRIALS ?= 500
@@ -72,13 +73,17 @@ crash-test: deps
 	@[ -f build/crash/CMakeCache.txt ] || $(CMAKE) -S . -B build/crash $(GEN) \
 	    -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEVS_BUILD_BENCH=OFF
 	$(CMAKE) --build build/crash -j $(JOBS) --target test_crash_trials test_erase_crash \
-	    test_compress test_backup_crash
+	    test_compress test_backup_crash test_archive_crash
 	EVS_CRASH_TRIALS=$(CRASH_TRIALS) EVS_TEST_TMPDIR=$(CURDIR)/build/crash/tmp \
 	    ./build/crash/tests/fault/test_crash_trials
 	EVS_ERASE_CRASH_TRIALS=$(ERASE_CRASH_TRIALS) EVS_TEST_TMPDIR=$(CURDIR)/build/crash/tmp \
 	    ./build/crash/tests/fault/test_erase_crash
 	EVS_COMPRESS_TRIALS=$(COMPRESS_TRIALS) EVS_TEST_TMPDIR=$(CURDIR)/build/crash/tmp \
 	    ./build/crash/tests/fault/test_compress
+	EVS_BACKUP_CRASH_TRIALS=$(LIFECYCLE_TRIALS) EVS_TEST_TMPDIR=$(CURDIR)/build/crash/tmp \
+	    ./build/crash/tests/fault/test_backup_crash
+	EVS_ARCHIVE_CRASH_TRIALS=$(LIFECYCLE_TRIALS) EVS_TEST_TMPDIR=$(CURDIR)/build/crash/tmp \
+	    ./build/crash/tests/fault/test_archive_crash
 
 # The skip test `make test` runs for 60 s (tests/pg/test_pg_skip.c), longer, in an
 # optimised build, against a server of its own that is stopped by PID at the end.
@@ -93,8 +98,6 @@ pg-skip-test: deps
 	EVS_PG_SKIP_SECONDS=$(PG_SKIP_SECONDS) EVS_TEST_PG_STATE=$(PG_SKIP_STATE) \
 	    EVS_TEST_TMPDIR=$(CURDIR)/build/crash/tmp ./build/crash/tests/pg/test_pg_skip; \
 	    rc=$$?; ./build/crash/tests/pg/pg_server stop $(PG_SKIP_STATE); exit $$rc
-	EVS_BACKUP_CRASH_TRIALS=$(LIFECYCLE_TRIALS) EVS_TEST_TMPDIR=$(CURDIR)/build/crash/tmp \
-	    ./build/crash/tests/fault/test_backup_crash
 
 # The many-streams test `make test` runs at 200,000 streams under the sanitizers, at
 # 1,000,000 in an optimised build.

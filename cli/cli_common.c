@@ -234,6 +234,25 @@ int cli_help(const char *text)
     return fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_ERROR;
 }
 
+bool cli_parse_size(const char *s, uint64_t *out)
+{
+    size_t len = strlen(s);
+    int shift = 0;
+    if (len > 1) {
+        const char *units = "KMGT";
+        const char *u = strchr(units, s[len - 1]);
+        if (u != NULL) {
+            shift = 10 * (int)(u - units + 1);
+            len--;
+        }
+    }
+    int64_t n;
+    if (!cli_parse_i64(s, len, 1, (int64_t)1 << 40, &n) || (shift == 40 && n > (1 << 20)))
+        return false;
+    *out = (uint64_t)n << shift;
+    return true;
+}
+
 bool cli_parse_i64(const char *s, size_t len, int64_t min, int64_t max, int64_t *out)
 {
     size_t i = 0;

@@ -33,6 +33,7 @@ int cli_cmd_verify(int argc, char **argv);
 int cli_cmd_compact(int argc, char **argv);
 int cli_cmd_repair(int argc, char **argv);
 int cli_cmd_backup(int argc, char **argv);
+int cli_cmd_archive(int argc, char **argv);
 int cli_cmd_streams(int argc, char **argv);
 int cli_cmd_tail(int argc, char **argv);
 int cli_cmd_init(int argc, char **argv);
@@ -115,6 +116,10 @@ int cli_help(const char *text);
 
 /* Parse a decimal integer in [min, max]; false when s is not one. */
 bool cli_parse_i64(const char *s, size_t len, int64_t min, int64_t max, int64_t *out);
+
+/* BYTES with an optional K, M, G or T suffix (powers of 1024), 1 to 2^40 before the
+ * suffix; false when s is not one. */
+bool cli_parse_size(const char *s, uint64_t *out);
 
 /* Parse an expected version: a number >= 0, "any", "no_stream" or "exists". */
 bool cli_parse_expected(const char *s, size_t len, int64_t *out);

@@ -42,26 +42,6 @@ static const cli_optdef init_opts[] = {
     {NULL, false, 0},
 };
 
-/* BYTES with an optional K, M or G suffix (powers of 1024). */
-static bool parse_size(const char *s, uint64_t *out)
-{
-    size_t len = strlen(s);
-    int shift = 0;
-    if (len > 1) {
-        const char *units = "KMG";
-        const char *u = strchr(units, s[len - 1]);
-        if (u != NULL) {
-            shift = 10 * (int)(u - units + 1);
-            len--;
-        }
-    }
-    int64_t n;
-    if (!cli_parse_i64(s, len, 1, (int64_t)1 << 40, &n))
-        return false;
-    *out = (uint64_t)n << shift;
-    return true;
-}
-
 static bool parse_sync(const char *s, evs_sync_mode *out)
 {
     static const char *const names[] = {"always", "batch", "none"};
@@ -92,7 +72,7 @@ static int parse_args(const char **dir_out, evs_options *opts, int argc, char **
             dir = p.value;
             break;
         case OPT_SEGMENT_SIZE:
-            if (!parse_size(p.value, &opts->segment_size) || opts->segment_size < (64u << 10) ||
+            if (!cli_parse_size(p.value, &opts->segment_size) || opts->segment_size < (64u << 10) ||
                 opts->segment_size > (1u << 30))
                 return cli_usage("init",
                                  "--segment-size wants 64K to 1G bytes (65536 to "

@@ -30,6 +30,7 @@ static const struct {
     {"forget", cli_cmd_forget, "erase a subject's events: destroy its encryption keys"},
     {"compact", cli_cmd_compact, "compress the sealed segments with zstd (reads stay the same)"},
     {"backup", cli_cmd_backup, "copy a store while it is in use, verified; incremental"},
+    {"archive", cli_cmd_archive, "move sealed segments to an archive directory; read on as before"},
     {"serve", cli_cmd_serve, "serve stores over HTTP to many tenants, with tokens"},
     {"token", cli_cmd_token, "create, list or revoke the server's access tokens"},
     {"tenant", cli_cmd_tenant, "create or list the tenants of a server's root"},

@@ -795,6 +795,60 @@ EVS_API int evs_backup(evs_backup_report *out, evs_store *store, const char *des
                        const evs_backup_opts *opts);
 
 /* ---------------------------------------------------------------------------------- */
+/* Archive tier                                                                         */
+/* ---------------------------------------------------------------------------------- */
+
+#define EVS_ARCHIVE_OPTS_VERSION 1
+
+/** Options for evs_archive. Initialise with EVS_ARCHIVE_OPTS_INIT; fields are only ever
+ *  appended. */
+typedef struct evs_archive_opts {
+    unsigned int version;  /* EVS_ARCHIVE_OPTS_VERSION */
+    const char *dir;       /* the archive directory (another disk or mount); NULL: the
+                            * one the store keeps. Given, it and the two rules below are
+                            * kept as the store's policy (its `archive` file). */
+    int64_t older_than_ns; /* move sealed segments sealed longer ago than this */
+    int64_t keep_bytes;    /* move sealed segments but the newest this many bytes of log */
+} evs_archive_opts;
+
+#define EVS_ARCHIVE_OPTS_INIT {EVS_ARCHIVE_OPTS_VERSION, NULL, 0, 0}
+
+/** What evs_archive did. */
+typedef struct evs_archive_report {
+    int64_t segments_moved;    /* moved by this call */
+    int64_t bytes_moved;
+    int64_t segments_archived; /* in the archive now, all told */
+    int64_t bytes_archived;
+    int64_t segments_local;    /* still in the store's directory (the active one too) */
+    int64_t bytes_local;
+} evs_archive_report;
+
+/** Move sealed segments of the store to its archive directory (file backend only):
+ *  futoin-eventstream's archiver. Reads of archived positions go on working, the same
+ *  for every reader, subscription and verify, only slower when the archive is.
+ *
+ *  Which: sealed segments, oldest first, that a rule selects: older_than_ns (sealed
+ *  longer ago than that: the next segment was begun before it) or keep_bytes (all but
+ *  the newest keep_bytes of log stay); with neither rule (both 0, none kept either),
+ *  every sealed segment. Rules left 0 while dir is NULL are the kept ones. The segment
+ *  being written never moves, nor do the caches made from segments (.idx, .sdx, .tdx).
+ *
+ *  Each move is crash-safe: the segment is copied into the archive under a temporary
+ *  name, synced, renamed, compared byte for byte with the original, and only then
+ *  removed from the store's directory; a crash leaves it in one place or both, never
+ *  neither (a segment in both is read from the store's directory, and the next
+ *  evs_archive finishes the move). Other handles, in any process, see the move at once.
+ *
+ *  @return 0; EVS_EINVAL (no archive directory given or kept; it is the store's own;
+ *          changing it while segments are archived in the old one; negative rules);
+ *          EVS_ENOTFOUND (the archive directory does not exist); EVS_ECORRUPT (an
+ *          archived copy differs from its segment: the original is kept, the message
+ *          names both); EVS_ENOSPC, EVS_EIO (the segment stays where it was);
+ *          EVS_EREADONLY; EVS_ENOTSUP; EVS_ENOMEM.
+ *  Thread-safe; appends and reads go on meanwhile. */
+EVS_API int evs_archive(evs_archive_report *out, evs_store *store, const evs_archive_opts *opts);
+
+/* ---------------------------------------------------------------------------------- */
 /* Subscriptions                                                                        */
 /* ---------------------------------------------------------------------------------- */
 

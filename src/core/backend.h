@@ -227,6 +227,8 @@ typedef struct evs__backend_methods {
      * zeroed by the core. */
     int (*backup)(evs__backend *be, const char *dest, const evs_backup_opts *opts,
                   evs_backup_report *out);
+    /* evs_archive: `opts` is checked and `out` zeroed by the core. */
+    int (*archive)(evs__backend *be, const evs_archive_opts *opts, evs_archive_report *out);
 } evs__backend_methods;
 
 /* A thread that must be able to stop waiting points this at its stop flag: a backend's
@@ -247,7 +249,7 @@ struct evs__backend {
     X(stream_get) X(streams_open) X(streams_next) X(streams_close) X(stat) X(head) X(wait) \
     X(find_time) X(verify) X(consumer_lock) X(consumer_unlock) X(checkpoint_load)          \
     X(checkpoint_store) X(consumer_delete) X(consumer_list) X(verify_quick) X(repair)      \
-    X(wake) X(filter_load) X(filter_store) X(compact) X(backup)
+    X(wake) X(filter_load) X(filter_store) X(compact) X(backup) X(archive)
 #define EVS__COUNT_METHOD(method) +1
 _Static_assert(sizeof(evs__backend_methods) ==
                    sizeof(const char *) + (0 EVS__BACKEND_METHODS(EVS__COUNT_METHOD)) *

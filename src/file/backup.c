@@ -25,6 +25,7 @@
 #include "path.h"
 #include "record.h"
 #include "segment.h"
+#include "segment_locate.h"
 #include "sysio.h"
 #include "util.h"
 #include "verify.h"
@@ -134,8 +135,11 @@ static int take_sealed(backup_job *j, seg *s)
         rc = evs__link_or_copy(kept, to, true, &linked, &bytes);
         j->out->segments_kept++;
     } else {
-        rc = evs__path(j->fb, s->name, from, sizeof from);
+        rc = evs__seg_locate(j->fb, s->name, from, sizeof from);
         if (rc == 0)
+            rc = evs__link_or_copy(from, to, j->may_link, &linked, &bytes);
+        /* Archived between the look and the link (archive.c): it is there now. */
+        if (rc == EVS_ENOTFOUND && evs__seg_locate(j->fb, s->name, from, sizeof from) == 0)
             rc = evs__link_or_copy(from, to, j->may_link, &linked, &bytes);
         if (rc == 0 && linked)
             j->out->segments_linked++;

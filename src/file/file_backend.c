@@ -12,6 +12,7 @@
 #define _GNU_SOURCE
 #include "file_backend.h"
 #include "active_segment.h"
+#include "archive.h"
 #include "backup.h"
 #include "backend.h"
 #include "compactor.h"
@@ -434,6 +435,7 @@ static const evs__backend_methods file_methods = {
     .filter_store = evs__file_filter_store,
     .compact = evs__file_compact,
     .backup = evs__file_backup,
+    .archive = evs__file_archive,
 };
 
 const evs__backend_methods *evs__file_backend_methods(void)

@@ -300,4 +300,9 @@
 #define BACKUP_MAGIC        "evstore-backup"
 #define BACKUP_STAGE_SUFFIX ".evstore-backup-new"
 
+/* archive: where sealed segments go when archived, and the policy (segment_locate.c).
+ * Absent when the store has no archive. */
+#define ARCHIVE_FILE  "archive"
+#define ARCHIVE_MAGIC "evstore-archive"
+
 #endif /* EVS_FILE_FORMAT_H */

@@ -16,6 +16,7 @@
 #include "head.h"
 #include "path.h"
 #include "record.h"
+#include "segment_locate.h"
 #include "sysio.h"
 #include "util.h"
 
@@ -184,6 +185,11 @@ bool evs__tmp_pid_gone(const char *digits, const char *end)
     return pid > 0 && pid != (long)getpid() && kill((pid_t)pid, 0) < 0 && errno == ESRCH;
 }
 
+static int add_first(file_backend *fb, uint64_t first_pos)
+{
+    return evs__seg_add(fb, first_pos, NULL);
+}
+
 static int list_dir(file_backend *fb, bool sweep)
 {
     DIR *d = opendir(fb->dir);
@@ -221,6 +227,8 @@ static int list_dir(file_backend *fb, bool sweep)
             rc = evs__seg_add(fb, firsts[i], NULL);
     }
     evs__free(firsts);
+    if (rc == 0) /* sealed segments moved to the archive directory (archive.c) */
+        rc = evs__archive_list(fb, add_first);
     return rc;
 }
 
@@ -311,27 +319,27 @@ int evs__seg_remove_caches(file_backend *fb, uint64_t first_pos)
 /* Opening a segment's file decides whether it is read plain or compressed, once. */
 static pthread_mutex_t open_mu = PTHREAD_MUTEX_INITIALIZER;
 
-/* Open s's file: the plain one, else the compressed one. The caller holds open_mu. */
+/* Open s's file: the plain one (in the store's folder or the archive's), else the
+ * compressed one. The caller holds open_mu. */
 static int open_file(seg *s)
 {
-    char path[STORE_PATH_MAX];
-    int rc = evs__path(s->fb, s->name, path, sizeof path);
-    if (rc < 0)
-        return rc;
-    int fd = evs__sys.open(path, O_RDONLY, 0);
-    if (fd < 0 && errno == ENOENT) {
+    int fd = evs__seg_open_located(s->fb, s->name);
+    if (fd == EVS_ENOTFOUND) {
         zseg *z;
         mapping *region;
         fd = evs__zseg_open(s->fb, s, &z, &region);
         if (fd == EVS_ENOTFOUND)
-            return evs__seterr_errno(ENOENT, "cannot open segment '%s' (nor its .zseg)", path);
+            return evs__seterr_errno(ENOENT,
+                                     "cannot open segment '%s' (nor its .zseg, here or in the "
+                                     "archive)",
+                                     s->name);
         if (fd < 0)
             return fd;
         /* z before data, data before fd: a reader that sees the region sees z. */
         atomic_store(&s->z, z);
         atomic_store(&s->data, region);
     } else if (fd < 0) {
-        return evs__seterr_errno(errno, "cannot open segment '%s'", path);
+        return fd;
     }
     atomic_store(&s->fd, fd);
     return fd;

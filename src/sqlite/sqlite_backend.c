@@ -368,6 +368,16 @@ static int sqlite_backup(evs__backend *be, const char *dest, const evs_backup_op
                        dest);
 }
 
+/* One database file: there are no sealed segments to move. */
+static int sqlite_archive(evs__backend *be, const evs_archive_opts *opts, evs_archive_report *out)
+{
+    (void)be;
+    (void)opts;
+    (void)out;
+    return evs__seterr(EVS_ENOTSUP, "evs_archive: the sqlite backend keeps one database file "
+                                    "and has no segments to archive");
+}
+
 static const evs__backend_methods sqlite_methods = {
     .name = "sqlite",
     .open = sqlite_open,
@@ -399,6 +409,7 @@ static const evs__backend_methods sqlite_methods = {
     .filter_store = evs__sq_filter_store,
     .compact = sq_compact,
     .backup = sqlite_backup,
+    .archive = sqlite_archive,
 };
 
 const evs__backend_methods *evs__sqlite_backend_methods(void);
