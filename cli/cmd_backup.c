@@ -1,16 +1,23 @@
 /*
  * cmd_backup.c - `evstore backup DIR DEST`: a consistent copy of a store while it is in
- * use (evs_backup), verified, with one JSON summary line on stdout.
+ * use (evs_backup), verified, with one JSON summary line on stdout; or, with
+ * --to-stdout, the same backup as a tar stream.
  */
 #include "cli_common.h"
+#include "tar_writer.h"
 
+#include <dirent.h>
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 static const char backup_help[] =
     "usage: evstore backup DIR DEST [--copy]\n"
+    "       evstore backup DIR --to-stdout >FILE.tar\n"
     "\n"
     "Copy the store in DIR to the directory DEST while writers and readers go on.\n"
     "The backup holds every event up to the position committed when it starts, and\n"
@@ -37,6 +44,11 @@ static const char backup_help[] =
     "  --copy         copy every segment, never hard-link: the backup shares no disk\n"
     "                 blocks with the store (a hard link survives the store's files\n"
     "                 being deleted, not the disk failing)\n"
+    "  --to-stdout    write the backup to stdout as a tar archive (POSIX ustar) of\n"
+    "                 one folder named as DIR, instead of into DEST: it is made,\n"
+    "                 hard-linked and verified, in a temporary folder beside DIR,\n"
+    "                 then streamed and removed. 'tar -x' gives a store that opens.\n"
+    "                 Refused when stdout is a terminal.\n"
     "  --help, -h     this text\n"
     "\n"
     "DIR defaults to $EVSTORE_DIR when only DEST is given.\n"
@@ -44,10 +56,11 @@ static const char backup_help[] =
     "(a file, a non-empty directory that is no backup, a mount point), 5 the store\n"
     "is damaged (the backup failed verification; DEST unchanged).\n";
 
-enum { OPT_COPY };
+enum { OPT_COPY, OPT_TO_STDOUT };
 
 static const cli_optdef backup_opts[] = {
     [OPT_COPY] = {"copy", false, 0},
+    [OPT_TO_STDOUT] = {"to-stdout", false, 0},
     {NULL, false, 0},
 };
 
@@ -90,6 +103,67 @@ static int print_summary(const evs_backup_report *r, double seconds)
     return code;
 }
 
+/* Remove the temporary backup made for --to-stdout: files, and folders one level down. */
+static void remove_tree(const char *dir, int depth)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    char path[8192];
+    while (d && (e = readdir(d)) != NULL) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        (void)snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (unlink(path) < 0 && depth > 0)
+            remove_tree(path, depth - 1);
+    }
+    if (d)
+        closedir(d);
+    char why[256] = "";
+    if (rmdir(dir) < 0 && errno != ENOENT && strerror_r(errno, why, sizeof why) == 0)
+        cli_err("backup", "cannot remove the temporary backup '%s': %s", dir, why);
+}
+
+/* --to-stdout: the backup in a temporary folder beside the store, as a tar stream. */
+static int backup_to_stdout(evs_store *store, const char *dir, const evs_backup_opts *opts)
+{
+    if (isatty(STDOUT_FILENO))
+        return cli_usage("backup", "--to-stdout writes a tar archive: redirect stdout to a file "
+                                   "or a pipe");
+    char parent[4096], tmp[4400];
+    (void)snprintf(parent, sizeof parent, "%s", dir);
+    size_t len = strlen(parent);
+    while (len > 1 && parent[len - 1] == '/')
+        parent[--len] = '\0';
+    char *slash = strrchr(parent, '/');
+    const char *base = slash ? slash + 1 : parent;
+    char top[256];
+    if (strlen(base) >= sizeof top)
+        return cli_usage("backup", "--to-stdout: the store's folder name is too long");
+    memcpy(top, base, strlen(base) + 1);
+    if (!top[0] || !strcmp(top, ".") || !strcmp(top, ".."))
+        (void)snprintf(top, sizeof top, "store");
+    if (slash == parent)
+        (void)snprintf(tmp, sizeof tmp, "/.%s.evstore-tar-%ld", top, (long)getpid());
+    else if (slash) {
+        *slash = '\0';
+        (void)snprintf(tmp, sizeof tmp, "%s/.%s.evstore-tar-%ld", parent, top, (long)getpid());
+    } else {
+        (void)snprintf(tmp, sizeof tmp, ".%s.evstore-tar-%ld", top, (long)getpid());
+    }
+    evs_backup_report r;
+    int rc = evs_backup(&r, store, tmp, opts);
+    if (rc < 0)
+        return cli_lib_err("backup", rc);
+    char why[512];
+    int code = CLI_EXIT_OK;
+    if (tar_write_dir(STDOUT_FILENO, tmp, top, why, sizeof why) < 0) {
+        cli_err("backup", "%s", why);
+        code = CLI_EXIT_ERROR;
+    }
+    remove_tree(tmp, 1);
+    return code;
+}
+
 int cli_cmd_backup(int argc, char **argv)
 {
     cli_parser p;
@@ -97,6 +171,7 @@ int cli_cmd_backup(int argc, char **argv)
     const char *args[2] = {NULL, NULL};
     int nargs = 0;
     evs_backup_opts opts = EVS_BACKUP_OPTS_INIT;
+    bool to_stdout = false;
     int opt;
     while ((opt = cli_parser_next(&p, backup_opts)) != CLI_OPT_END) {
         if (opt == CLI_OPT_HELP)
@@ -107,14 +182,19 @@ int cli_cmd_backup(int argc, char **argv)
             args[nargs++] = p.value;
         } else if (opt == OPT_COPY) {
             opts.flags |= EVS_BACKUP_COPY;
+        } else if (opt == OPT_TO_STDOUT) {
+            to_stdout = true;
         } else {
             return CLI_EXIT_USAGE;
         }
     }
-    if (nargs == 0)
+    if (to_stdout && nargs == 2)
+        return cli_usage("backup", "--to-stdout takes no DEST");
+    if (nargs == 0 && !to_stdout)
         return cli_usage("backup", "DEST is missing");
-    const char *dest = args[nargs - 1];
-    const char *dir = cli_store_dir("backup", nargs == 2 ? args[0] : NULL);
+    const char *dest = to_stdout ? NULL : args[nargs - 1];
+    const char *dir =
+        cli_store_dir("backup", nargs == 2 || (to_stdout && nargs == 1) ? args[0] : NULL);
     if (dir == NULL)
         return CLI_EXIT_USAGE;
 
@@ -122,6 +202,11 @@ int cli_cmd_backup(int argc, char **argv)
     evs_store *store = cli_open_readonly("backup", dir, &code);
     if (store == NULL)
         return code;
+    if (to_stdout) {
+        code = backup_to_stdout(store, dir, &opts);
+        evs_close(store);
+        return code;
+    }
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     evs_backup_report r;

@@ -2,7 +2,8 @@
 # evstore backup: the backup reads back exactly as the store did, its JSON line counts
 # the segments, a second run is incremental (prev_pos, kept), --copy links nothing,
 # --help names the exit codes, and bad destinations (a file, a folder of other files, a
-# missing DEST) are refused with exit 4 or 2, changing nothing.
+# missing DEST) are refused with exit 4 or 2, changing nothing. --to-stdout writes a tar
+# that extracts to a store reading back the same.
 . "$(dirname "$0")/lib.sh"
 
 d=$T/store
@@ -38,6 +39,14 @@ expect_eq "$(jq -r .linked "$T/out")" 0 "--copy links nothing"
 "$EVS" read "$d" >"$T/store.ndjson" || fail "read the store"
 "$EVS" read "$T/bk" >"$T/bk.ndjson" || fail "read the backup"
 cmp -s "$T/store.ndjson" "$T/bk.ndjson" || fail "the incremental backup reads back differently"
+
+"$EVS" backup "$d" --to-stdout >"$T/bk.tar" 2>"$T/err" || fail "backup --to-stdout"
+mkdir "$T/untar"
+tar -xf "$T/bk.tar" -C "$T/untar" || fail "the tar stream extracts"
+"$EVS" read "$T/untar/store" >"$T/untar.ndjson" || fail "read the extracted backup"
+cmp -s "$T/store.ndjson" "$T/untar.ndjson" || fail "the tar backup reads back differently"
+expect_in "evstore-backup 1 pos=2500 " "$T/untar/store/backup" "the tar holds the backup file"
+expect_eq "$(ls -a "$T" | grep -c evstore-tar)" 0 "the temporary backup is removed"
 
 evs backup --help
 expect_rc 0 "--help"
