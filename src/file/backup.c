@@ -101,22 +101,29 @@ static int take_consumers(backup_job *j)
 }
 
 /* Does the earlier backup hold sealed segment s whole, as the store has it: the same
- * size and the same header (its creation time tells a segment remade by a repair)? */
+ * size, header (its creation time tells a segment remade by a repair) and last 4 KiB
+ * (a backup that was opened and appended to has other records there)? */
 static bool earlier_holds(backup_job *j, seg *s, uint64_t size, char *path, size_t len)
 {
     const char *earlier = evs__bdest_earlier(j->bd);
-    if (!earlier || evs__join_path(path, len, earlier, s->name) < 0)
+    if (!earlier || evs__join_path(path, len, earlier, s->name) < 0 || size < SEG_HDR_LEN)
         return false;
     int fd = evs__sys.open(path, O_RDONLY | O_CLOEXEC, 0);
     if (fd < 0)
         return false;
-    unsigned char mine[SEG_HDR_LEN], theirs[SEG_HDR_LEN];
+    unsigned char mine[4096], theirs[4096];
+    size_t tail = size - SEG_HDR_LEN < sizeof mine ? (size_t)(size - SEG_HDR_LEN) : sizeof mine;
     off_t their_size = evs__sys.lseek(fd, 0, SEEK_END);
-    bool same = their_size >= 0 && (uint64_t)their_size == size &&
-                evs__pread_all(fd, theirs, sizeof theirs, 0) == 0 &&
-                evs__pread_all(evs__seg_fd(s), mine, sizeof mine, 0) == 0 &&
-                memcmp(mine, theirs, sizeof mine) == 0;
+    int src = evs__seg_fd(s);
+    bool same = their_size >= 0 && (uint64_t)their_size == size && src >= 0 &&
+                evs__pread_all(fd, theirs, SEG_HDR_LEN, 0) == 0 &&
+                evs__pread_all(src, mine, SEG_HDR_LEN, 0) == 0 &&
+                memcmp(mine, theirs, SEG_HDR_LEN) == 0 &&
+                evs__pread_all(fd, theirs, tail, (off_t)(size - tail)) == 0 &&
+                evs__pread_all(src, mine, tail, (off_t)(size - tail)) == 0 &&
+                memcmp(mine, theirs, tail) == 0;
     evs__sys.close(fd);
+    evs__clearerr();
     return same;
 }
 

@@ -212,7 +212,7 @@ static int check_dest(backup_dest *bd, const char *store_dir, const unsigned cha
                            "its destination and swapped in, so name a directory inside it",
                            bd->dest);
     bd->exists = true;
-    bool empty;
+    bool empty = false;
     int rc = dir_empty(bd->dest, &empty);
     if (rc < 0 || empty)
         return rc;

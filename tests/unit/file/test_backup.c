@@ -146,6 +146,32 @@ static void test_backup_incremental(void **state)
     assert_false(exists(stage));
 }
 
+/* A backup that was opened and appended to is no longer the store's prefix: the next
+ * backup into it takes nothing of what diverged. */
+static void test_backup_incremental_after_divergence(void **state)
+{
+    tu_fixture *f = *state;
+    evs_options o = small_segments();
+    evs_store *s = tu_fx_open(f, &o);
+    fill(s, 300, 10);
+    char dest[4200];
+    path_in(dest, sizeof dest, f->dir, "bk");
+    evs_backup_opts bo = EVS_BACKUP_OPTS_INIT;
+    bo.flags = EVS_BACKUP_COPY;
+    evs_backup_report r;
+    assert_evs_ok(evs_backup(&r, s, dest, &bo));
+    /* Both go on, each with its own events, until the segment the backup copied while
+     * it was being written is sealed in both, at the same size. */
+    evs_store *b = NULL;
+    evs_options wo = small_segments();
+    assert_evs_ok(evs_open(&b, dest, &wo));
+    fill(b, 600, 11);
+    evs_close(b);
+    fill(s, 600, 12);
+    assert_evs_ok(evs_backup(&r, s, dest, &bo));
+    assert_backup_is_prefix(s, dest, r.pos);
+}
+
 static void test_backup_keeps_consumers(void **state)
 {
     tu_fixture *f = *state;
@@ -355,6 +381,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_backup_opens_and_matches, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_backup_copy_shares_nothing, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_backup_incremental, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_backup_incremental_after_divergence, tu_setup,
+                                        tu_teardown),
         cmocka_unit_test_setup_teardown(test_backup_keeps_consumers, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_backup_empty_store, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_backup_under_four_writers, tu_setup, tu_teardown),
