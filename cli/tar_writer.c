@@ -56,9 +56,13 @@ static int write_all(tar_out *t, const void *p, size_t n)
     return 0;
 }
 
+/* v as len - 1 octal digits with leading zeros, then a NUL (the caller keeps v in
+ * range: sizes are checked against USTAR_MAX_SIZE). */
 static void octal(char *field, size_t len, uint64_t v)
 {
-    snprintf(field, len, "%0*llo", (int)len - 1, (unsigned long long)v);
+    field[len - 1] = '\0';
+    for (size_t i = len - 1; i-- > 0; v >>= 3)
+        field[i] = (char)('0' + (v & 7));
 }
 
 static int header(tar_out *t, const char *name, char type, uint64_t size, mode_t mode,
