@@ -214,6 +214,28 @@ static int pg_compact(evs__backend *be, unsigned int keep, evs_compact_report *r
                        "compresses large values itself)");
 }
 
+static int pg_backup(evs__backend *be, const char *dest, const evs_backup_opts *opts,
+                     evs_backup_report *out)
+{
+    (void)be;
+    (void)opts;
+    (void)out;
+    return evs__seterr(EVS_ENOTSUP,
+                       "evs_backup to '%s': the PostgreSQL backend has no backup of its own; "
+                       "use PostgreSQL's (pg_dump, or pg_basebackup with WAL archiving)",
+                       dest);
+}
+
+static int pg_archive(evs__backend *be, const evs_archive_opts *opts, evs_archive_report *out)
+{
+    (void)be;
+    (void)opts;
+    (void)out;
+    return evs__seterr(EVS_ENOTSUP,
+                       "evs_archive: the PostgreSQL backend keeps its events in tables and has "
+                       "no segments to archive");
+}
+
 static int pg_repair(const char *location, const evs_repair_opts *opts, evs_repair_report *out)
 {
     (void)opts;
@@ -254,6 +276,8 @@ static const evs__backend_methods pg_methods = {
     .filter_load = evs__pq_filter_load,
     .filter_store = evs__pq_filter_store,
     .compact = pg_compact,
+    .backup = pg_backup,
+    .archive = pg_archive,
 };
 
 const evs__backend_methods *evs__pg_backend_methods(void);
