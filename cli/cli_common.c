@@ -171,6 +171,8 @@ int cli_exit_code(int rc)
         return CLI_EXIT_CONFLICT;
     case EVS_EIDCONFLICT:
         return CLI_EXIT_IDCONFLICT;
+    case EVS_EDELETED:
+        return CLI_EXIT_DELETED;
     case EVS_EINVAL:
         return CLI_EXIT_INVALID;
     case EVS_ECORRUPT:

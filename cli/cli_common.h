@@ -22,6 +22,7 @@
 #define CLI_EXIT_INVALID  4 /* EVS_EINVAL or a bad input line */
 #define CLI_EXIT_CORRUPT  5 /* EVS_ECORRUPT */
 #define CLI_EXIT_IDCONFLICT 6 /* EVS_EIDCONFLICT: ids already stored, but not as this batch */
+#define CLI_EXIT_DELETED  7 /* EVS_EDELETED: the stream was deleted for good */
 
 /* A subcommand: argv[0] is its name ("append"); returns the exit code. */
 typedef int (*cli_cmd_fn)(int argc, char **argv);
@@ -43,6 +44,8 @@ int cli_cmd_subscribe(int argc, char **argv);
 int cli_cmd_consumers(int argc, char **argv);
 int cli_cmd_consumer(int argc, char **argv);
 int cli_cmd_forget(int argc, char **argv);
+int cli_cmd_delete(int argc, char **argv);
+int cli_cmd_meta(int argc, char **argv);
 /* The server's commands, in server/. */
 int cli_cmd_serve(int argc, char **argv);
 int cli_cmd_token(int argc, char **argv);
@@ -249,6 +252,9 @@ bool cli_filter_check(const cli_filter *f, char *why, size_t why_len);
  * minus that, at most 3660 days back. False when it is none of these, with the reason
  * in `why`. */
 bool cli_parse_time(const char *s, int64_t now_ns, int64_t *out, char *why, size_t why_len);
+/* A span of time (cli_time.c): a number (a fraction allowed) then s, m, h, d or w, at
+ * most 3660 days, into nanoseconds. False with the reason in `why`. */
+bool cli_parse_duration(const char *s, int64_t *out, char *why, size_t why_len);
 
 /* ---- buffered output --------------------------------------------------------------- */
 

@@ -97,3 +97,19 @@ bool cli_parse_time(const char *s, int64_t now_ns, int64_t *out, char *why, size
     (void)snprintf(why, why_len, "%s", evs_errmsg());
     return false;
 }
+
+bool cli_parse_duration(const char *s, int64_t *out, char *why, size_t why_len)
+{
+    char neg[40];
+    size_t len = strlen(s);
+    if (len == 0 || len + 2 > sizeof neg || !(is_digit(s[0]) || s[0] == '.')) {
+        (void)snprintf(why, why_len, "a duration is a number and a unit (s, m, h, d or w)");
+        return false;
+    }
+    (void)snprintf(neg, sizeof neg, "-%s", s);
+    int64_t back;
+    if (!parse_relative(neg, len + 1, 0, &back, why, why_len))
+        return false;
+    *out = -back;
+    return true;
+}

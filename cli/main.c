@@ -22,6 +22,8 @@ static const struct {
      "follow events as NDJSON; with --consumer, durably from a checkpoint"},
     {"consumers", cli_cmd_consumers, "list the durable consumers with checkpoint and lag"},
     {"consumer", cli_cmd_consumer, "reset or delete a durable consumer"},
+    {"delete", cli_cmd_delete, "delete a stream (soft or for good) or truncate it before a version"},
+    {"meta", cli_cmd_meta, "show or set a stream's retention: max count, max age, truncation"},
     {"export", cli_cmd_export, "write events as NDJSON, plain, gzip or zstd, to stdout or a file"},
     {"import", cli_cmd_import, "load events from an export or from the seed packages' files"},
     {"stat", cli_cmd_stat, "print the store's figures as one JSON object"},
@@ -61,7 +63,8 @@ static int print_help(FILE *f)
         "exit codes (every command):\n"
         "  0 ok   1 error   2 usage   3 conflict (expected version)\n"
         "  4 invalid input   5 corrupt store\n"
-        "  6 id conflict (some of a batch's ids are stored already, but not as that batch)\n",
+        "  6 id conflict (some of a batch's ids are stored already, but not as that batch)\n"
+        "  7 the stream was deleted for good (evstore delete --hard)\n",
         f);
     return fflush(f) == 0 ? CLI_EXIT_OK : CLI_EXIT_ERROR;
 }

@@ -116,7 +116,8 @@ EVS_API const char *evs_version_string(void);
     X(ELOST, -19, "a consumer's checkpoint lies in positions a repair declared lost")     \
     X(EARGUMENT, -20, "a command's argument is invalid (evstore_domain.h)")                \
     X(EPRECONDITION, -21, "the aggregate's state does not allow the command")              \
-    X(EFORBIDDEN, -22, "the actor holds none of the roles the command requires")
+    X(EFORBIDDEN, -22, "the actor holds none of the roles the command requires")          \
+    X(EDELETED, -23, "the stream was deleted for good (a tombstone) and takes no events")
 
 enum evs_error {
     EVS_OK = 0,
@@ -498,6 +499,69 @@ EVS_API int evs_streams_next(const char **name, size_t *name_len, evs_stream_inf
 
 /** Close a stream iterator. NULL is accepted. */
 EVS_API void evs_streams_close(evs_stream_iter *it);
+
+/* ---------------------------------------------------------------------------------- */
+/* Stream lifecycle: deletion, truncation, retention                                     */
+/* ---------------------------------------------------------------------------------- */
+
+/* A stream's lifecycle settings live in the log, as events of type "$metadata" in the
+ * reserved stream "$meta-" + its name (docs/FORMAT.md, "Stream metadata"): the newest
+ * such event holds them all. They are as durable and crash-safe as any append, they
+ * travel with an export, and they change nothing that is stored: they decide which of
+ * the stream's events reads return. Every read obeys them (cursors, stream and log
+ * reads, queries, subscriptions, consumers, read models): an event they leave out is
+ * skipped as a filter skips it, its position stays its own and is never reused, and a
+ * reader holding a position goes on from it. The "$meta-" stream's own events are
+ * always read. An open cursor takes a change made after it opened into account within
+ * a second. Appends to a stream whose events are hidden go on at the next version. */
+
+#define EVS_META_STREAM_PREFIX "$meta-" /* + the stream's name */
+#define EVS_META_EVENT_TYPE    "$metadata"
+
+/** A stream's lifecycle settings. 0 in a field means "not set". */
+typedef struct evs_stream_meta {
+    int64_t truncate_before; /* events of a lower version are not read; it only grows */
+    int64_t max_count;       /* only the newest max_count events are read */
+    int64_t max_age_ns;      /* only events whose ts is within max_age_ns of now are read */
+    int deleted;             /* 1: deleted for good (a tombstone): nothing is read, and
+                              * appends are refused with EVS_EDELETED */
+} evs_stream_meta;
+
+/** Read `stream`'s settings (all 0 when it has none). The stream need not exist.
+ *  @return 0; EVS_EINVAL (bad name); EVS_ECORRUPT (its newest "$metadata" event is not
+ *          one this library can read: the message names its position); EVS_EIO.
+ *  Thread-safe. */
+EVS_API int evs_stream_meta_get(evs_stream_meta *out, evs_store *store, const char *stream);
+
+/** Set `stream`'s max_count and max_age_ns, and raise its truncate_before, by appending
+ *  one "$metadata" event (its other settings are kept). The stream need not exist yet.
+ *  A concurrent change of the same stream's settings is retried, not lost.
+ *  @return 0; EVS_EINVAL (bad name, a "$meta-" stream, a negative field, `deleted` set,
+ *          or truncate_before below the one in force: nothing written); EVS_EDELETED
+ *          (the stream is deleted for good); the errors of evs_append. Thread-safe. */
+EVS_API int evs_stream_meta_set(evs_store *store, const char *stream, const evs_stream_meta *meta);
+
+#define EVS_DELETE_HARD 0x1u /* a tombstone: the stream is gone for good */
+
+/** Delete `stream`, or truncate it.
+ *  - before_version -1, flags 0 (soft delete): the stream reads as empty; its versions
+ *    are kept, so appending again continues after its last version (and only the new
+ *    events are read).
+ *  - before_version V >= 0, flags 0 (truncate): its events below version V are no
+ *    longer read (truncate_before only grows: a lower V than the one in force is
+ *    refused).
+ *  - before_version -1, EVS_DELETE_HARD: a tombstone. Nothing of it is read again, its
+ *    settings can no longer change, and every later append to it fails with
+ *    EVS_EDELETED. An append racing with the delete may still land; it is never read.
+ *  The events stay in the log until its segments are dropped or rewritten (README,
+ *  "Lifecycle"). Deleting a stream that does not exist is allowed (a tombstone then
+ *  reserves the name).
+ *  @return 0; EVS_EINVAL (bad name, a "$meta-" stream, before_version < -1, a version
+ *          below the truncation in force, EVS_DELETE_HARD with a version, unknown
+ *          flags: nothing written); EVS_EDELETED (already deleted for good); the errors
+ *          of evs_append. Thread-safe. */
+EVS_API int evs_stream_delete(evs_store *store, const char *stream, int64_t before_version,
+                              unsigned int flags);
 
 /** Store-wide figures. */
 typedef struct evs_stat_info {

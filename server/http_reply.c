@@ -66,6 +66,7 @@ int srv_lib_error(srv_req *r, int rc)
         {EVS_EINVAL, MHD_HTTP_BAD_REQUEST, "invalid_input"},
         {EVS_ECONFLICT, MHD_HTTP_CONFLICT, "conflict"},
         {EVS_EIDCONFLICT, MHD_HTTP_CONFLICT, "id_conflict"},
+        {EVS_EDELETED, MHD_HTTP_GONE, "stream_deleted"},
         {EVS_ENOTFOUND, MHD_HTTP_NOT_FOUND, "not_found"},
         {EVS_EEXIST, MHD_HTTP_CONFLICT, "exists"},
         {EVS_EBUSY, MHD_HTTP_CONFLICT, "busy"},

@@ -9,6 +9,7 @@
 #include "json.h"
 #include "keytab.h"
 #include "seal.h"
+#include "stream_meta.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -287,6 +288,9 @@ int evs__append_through(const evs__backend_methods *m, evs__backend *be, evs__ke
                          EVS_MAX_BATCH_LEN);
         goto out;
     }
+    for (size_t i = 0; i < batch_count; i++)
+        if ((rc = evs__lifecycle_check_batch(m, be, &bw[i], i, batch_count)) < 0)
+            goto out;
     rc = seal_and_append(m, be, keys, bw, batch_count, res);
     if (rc == 0) {
         if (positions)

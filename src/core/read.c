@@ -6,6 +6,7 @@
 #include "keytab.h"
 #include "query.h"
 #include "seal.h"
+#include "visibility.h"
 
 #include <openssl/crypto.h>
 #include <string.h>
@@ -16,6 +17,11 @@ struct evs_cursor {
     evs__query_c q;
     evs__buf plain; /* the decrypted data of the last event handed out */
     evs__sealer sealer;
+    evs__vis *vis;    /* the streams' lifecycle settings (visibility.c) */
+    uint64_t limit;   /* the query's limit, counted here: the backend's cursor does not
+                       * know which events the settings leave out */
+    uint64_t handed;  /* events handed out */
+    bool ended;       /* the settings ended the read early */
 };
 
 struct evs_stream_iter {
@@ -35,9 +41,15 @@ int evs_cursor_open(evs_cursor **out, evs_store *store, const evs_query *query)
     if (!c)
         return evs__seterr(EVS_ENOMEM, "out of memory opening a cursor");
     rc = evs__query_compile(&c->q, query);
+    if (rc == 0) {
+        c->limit = c->q.limit;
+        c->q.limit = 0;
+        rc = evs__vis_open(&c->vis, store->m, store->be, &c->q);
+    }
     if (rc == 0)
         rc = store->m->cursor_open(&c->bc, store->be, &c->q);
     if (rc < 0) {
+        evs__vis_close(c->vis);
         evs__query_free(&c->q);
         evs__free(c);
         return rc;
@@ -90,7 +102,20 @@ int evs_cursor_next(evs_event *out, evs_cursor *c)
         return evs__seterr(EVS_EMISUSE, "evs_cursor_next: cursor or out is NULL");
     if (atomic_load(&c->store->closed))
         return evs__seterr(EVS_ECLOSED, "evs_cursor_next: the store was closed");
-    int rc = c->store->m->cursor_next(c->bc, out);
+    int rc = 0;
+    while (!c->ended && (c->limit == 0 || c->handed < c->limit) &&
+           (rc = c->store->m->cursor_next(c->bc, out)) > 0) {
+        int seen = evs__vis_check(c->vis, out);
+        if (seen == EVS__VIS_READ) {
+            c->handed++;
+            break;
+        }
+        if (seen == EVS__VIS_END)
+            c->ended = true;
+        rc = seen < 0 ? seen : 0;
+        if (rc < 0)
+            break;
+    }
     if (rc > 0 && evs__is_sealed(out->data, out->data_len))
         rc = unseal_event(c, out);
     if (rc >= 0)
@@ -103,6 +128,7 @@ void evs_cursor_close(evs_cursor *c)
     if (!c)
         return;
     c->store->m->cursor_close(c->bc);
+    evs__vis_close(c->vis);
     evs__query_free(&c->q);
     if (c->plain.ptr)
         OPENSSL_cleanse(c->plain.ptr, c->plain.cap);

@@ -584,18 +584,18 @@ static void test_error_names(void **state)
     count++;
     EVS_ERROR_MAP(CHECK_CODE)
 #undef CHECK_CODE
-    assert_int_equal(count, 22);
-    /* Every code from -1 to -22 is named, each differently. */
-    for (int a = -1; a >= -22; a--) {
+    assert_int_equal(count, 23);
+    /* Every code from -1 to -23 is named, each differently. */
+    for (int a = -1; a >= -23; a--) {
         assert_string_not_equal(evs_errname(a), "EVS_UNKNOWN");
-        for (int b = a - 1; b >= -22; b--) {
+        for (int b = a - 1; b >= -23; b--) {
             assert_string_not_equal(evs_errname(a), evs_errname(b));
             assert_string_not_equal(evs_errstr(a), evs_errstr(b));
         }
     }
     assert_string_equal(evs_errname(EVS_OK), "EVS_OK");
     assert_true(strlen(evs_errstr(EVS_OK)) > 0);
-    const int unknown[] = {1, 5, -23, -99, INT32_MIN, INT32_MAX};
+    const int unknown[] = {1, 5, -24, -99, INT32_MIN, INT32_MAX};
     for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
         assert_string_equal(evs_errname(unknown[i]), "EVS_UNKNOWN");
         assert_string_equal(evs_errstr(unknown[i]), "unknown error");
