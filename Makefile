@@ -10,7 +10,7 @@
 #   make install    install the release build (PREFIX=/usr/local)
 #   make crash-test 10,000 crash trials (SIGKILLed writers), 1,000 of erasure, 500 kills
 #                   of writers compressing sealed segments, 500 SIGKILLed backups and 500
-#                   SIGKILLed archivings
+#                   SIGKILLed archivings, 1,000 of the stream lifecycle and retention
 #   make pg-skip-test the PostgreSQL skip test for PG_SKIP_SECONDS (default 600) instead of
 #                   the 60 s of `make test`
 #   make scale-test open + read one stream of a 1,000,000-stream store vs a 10-stream one
@@ -64,16 +64,18 @@ test: deps
 # The same trials `make test` runs 200 of, in the release build, 10,000 times; and the
 # erasure trials (writers killed inside forgets) it runs 25 of, 1,000 times; and the
 # 25 kills of compressing writers (tests/fault/test_compress.c) COMPRESS_TRIALS times; and
-# the lifecycle's trials (backup, archive: 25 each per `make test`) LIFECYCLE_TRIALS times.
+# the lifecycle's trials (backup, archive: 25 each per `make test`) LIFECYCLE_TRIALS times;
+# and the stream lifecycle's and retention's (25 of each kind in `make test`) 1,000 times.
 CRASH_TRIALS ?= 10000
 ERASE_CRASH_TRIALS ?= 1000
 COMPRESS_TRIALS ?= 500
 LIFECYCLE_TRIALS ?= 500
+LIFECYCLE_CRASH_TRIALS ?= 1000
 crash-test: deps
 	@[ -f build/crash/CMakeCache.txt ] || $(CMAKE) -S . -B build/crash $(GEN) \
 	    -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEVS_BUILD_BENCH=OFF
 	$(CMAKE) --build build/crash -j $(JOBS) --target test_crash_trials test_erase_crash \
-	    test_compress test_backup_crash test_archive_crash
+	    test_compress test_backup_crash test_archive_crash test_lifecycle_crash
 	EVS_CRASH_TRIALS=$(CRASH_TRIALS) EVS_TEST_TMPDIR=$(CURDIR)/build/crash/tmp \
 	    ./build/crash/tests/fault/test_crash_trials
 	EVS_ERASE_CRASH_TRIALS=$(ERASE_CRASH_TRIALS) EVS_TEST_TMPDIR=$(CURDIR)/build/crash/tmp \
@@ -84,6 +86,8 @@ crash-test: deps
 	    ./build/crash/tests/fault/test_backup_crash
 	EVS_ARCHIVE_CRASH_TRIALS=$(LIFECYCLE_TRIALS) EVS_TEST_TMPDIR=$(CURDIR)/build/crash/tmp \
 	    ./build/crash/tests/fault/test_archive_crash
+	EVS_LIFECYCLE_CRASH_TRIALS=$(LIFECYCLE_CRASH_TRIALS) EVS_TEST_TMPDIR=$(CURDIR)/build/crash/tmp \
+	    ./build/crash/tests/fault/test_lifecycle_crash
 
 # The skip test `make test` runs for 60 s (tests/pg/test_pg_skip.c), longer, in an
 # optimised build, against a server of its own that is stopped by PID at the end.
