@@ -249,7 +249,7 @@ bool cli_parse_size(const char *s, uint64_t *out)
         }
     }
     int64_t n;
-    if (!cli_parse_i64(s, len, 1, (int64_t)1 << 40, &n) || (shift == 40 && n > (1 << 20)))
+    if (!cli_parse_i64(s, len, 1, (int64_t)1 << 40, &n) || (shift && n > ((int64_t)1 << 62) >> shift))
         return false;
     *out = (uint64_t)n << shift;
     return true;

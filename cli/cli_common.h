@@ -46,6 +46,8 @@ int cli_cmd_consumer(int argc, char **argv);
 int cli_cmd_forget(int argc, char **argv);
 int cli_cmd_delete(int argc, char **argv);
 int cli_cmd_meta(int argc, char **argv);
+int cli_cmd_retain(int argc, char **argv);
+int cli_cmd_discard(int argc, char **argv);
 /* The server's commands, in server/. */
 int cli_cmd_serve(int argc, char **argv);
 int cli_cmd_token(int argc, char **argv);

@@ -24,6 +24,8 @@ static const struct {
     {"consumer", cli_cmd_consumer, "reset or delete a durable consumer"},
     {"delete", cli_cmd_delete, "delete a stream (soft or for good) or truncate it before a version"},
     {"meta", cli_cmd_meta, "show or set a stream's retention: max count, max age, truncation"},
+    {"retain", cli_cmd_retain, "drop the oldest segments by age or total size"},
+    {"discard", cli_cmd_discard, "drop the segments every durable consumer has acknowledged"},
     {"export", cli_cmd_export, "write events as NDJSON, plain, gzip or zstd, to stdout or a file"},
     {"import", cli_cmd_import, "load events from an export or from the seed packages' files"},
     {"stat", cli_cmd_stat, "print the store's figures as one JSON object"},

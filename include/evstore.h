@@ -563,6 +563,70 @@ EVS_API int evs_stream_meta_set(evs_store *store, const char *stream, const evs_
 EVS_API int evs_stream_delete(evs_store *store, const char *stream, int64_t before_version,
                               unsigned int flags);
 
+/* ---------------------------------------------------------------------------------- */
+/* Store retention: dropping the oldest segments                                        */
+/* ---------------------------------------------------------------------------------- */
+
+/* Retention drops whole sealed segments (the log's files of events), oldest first, so
+ * the log's first position moves forward. Positions never change: a read from a
+ * position before the new start begins at the start, a stream whose first events
+ * were dropped reads from its first kept version, and appends go on numbering each
+ * stream's versions. The start is kept durably (the `start` file, docs/FORMAT.md):
+ * open, verify, reads, evs_find_time and evs_stat understand a log that starts later
+ * than 1. The segment being written is never dropped. */
+
+#define EVS_RETAIN_DRY_RUN 0x1u /* say what would be dropped; change nothing */
+
+#define EVS_RETAIN_OPTS_VERSION 1
+
+/** What to drop; the policies combine with OR, and only a run of the oldest segments
+ *  is dropped (a segment stays when the one before it stays). */
+typedef struct evs_retain_opts {
+    unsigned int version;  /* EVS_RETAIN_OPTS_VERSION */
+    unsigned int flags;    /* EVS_RETAIN_* */
+    int64_t max_age_ns;    /* drop segments whose newest event is older than this; 0 = no */
+    int64_t max_bytes;     /* drop the oldest segments while the segment files hold more
+                            * than this many bytes; 0 = no */
+    int64_t before_pos;    /* drop segments whose events all lie before this position
+                            * (what evs_discard passes); 0 = no */
+} evs_retain_opts;
+
+#define EVS_RETAIN_OPTS_INIT {EVS_RETAIN_OPTS_VERSION, 0, 0, 0, 0}
+
+/** What retention dropped (or, with EVS_RETAIN_DRY_RUN, would drop). */
+typedef struct evs_retain_report {
+    int64_t segments_dropped;
+    int64_t bytes_dropped;   /* bytes of the segment files removed */
+    int64_t old_start;       /* the log's first position before */
+    int64_t new_start;       /* and after */
+} evs_retain_report;
+
+/** Drop the oldest sealed segments of the store in directory `dir` as `opts` says.
+ *  Like evs_repair it needs the store to itself: it fails with EVS_EBUSY while any
+ *  handle, in any process, has it open (readers included). It first opens the store
+ *  to write and closes it (recovering a crash's tail, and bringing the stream index up
+ *  to the log's end, which keeps the versions of streams whose events are dropped),
+ *  then moves the start, durably, and only then removes the files: a crash at any
+ *  point leaves the old start with every segment, or the new start (segments left
+ *  below it are ignored, and removed by the next writer). Segments are dropped only up
+ *  to the position the stream index covers.
+ *  @return 0; EVS_EBUSY; EVS_EINVAL (bad options: nothing changed); EVS_ENOTFOUND (no
+ *          store); EVS_ENOTSUP (the SQLite backend); EVS_ECORRUPT; EVS_EIO. */
+EVS_API int evs_retain(evs_retain_report *out, const char *dir, const evs_retain_opts *opts);
+
+/** Discard (futoin-eventstream's discarder): drop the sealed segments whose events
+ *  every durable consumer has acknowledged, or every consumer named in `consumers`
+ *  (`count` names; 0 = all of the store's). It reads their checkpoints, then calls
+ *  evs_retain with before_pos one past the lowest (so it needs the store to itself,
+ *  as evs_retain does). A consumer whose checkpoint cannot be read stops it.
+ *  @param flags  0 or EVS_RETAIN_DRY_RUN.
+ *  @return as evs_retain; EVS_ENOTFOUND (a named consumer does not exist);
+ *          EVS_EINVAL (the store has no durable consumer, so nothing is acknowledged;
+ *          unknown flags); EVS_ECORRUPT (a checkpoint is unreadable: its name in the
+ *          message). */
+EVS_API int evs_discard(evs_retain_report *out, const char *dir, const char *const *consumers,
+                        size_t count, unsigned int flags);
+
 /** Store-wide figures. */
 typedef struct evs_stat_info {
     int64_t event_count;

@@ -229,6 +229,9 @@ typedef struct evs__backend_methods {
                   evs_backup_report *out);
     /* evs_archive: `opts` is checked and `out` zeroed by the core. */
     int (*archive)(evs__backend *be, const evs_archive_opts *opts, evs_archive_report *out);
+    /* evs_retain on the store at `path`, which no handle may have open (as repair).
+     * `opts` is checked and `out` zeroed by the core. */
+    int (*retain)(const char *path, const evs_retain_opts *opts, evs_retain_report *out);
 } evs__backend_methods;
 
 /* A thread that must be able to stop waiting points this at its stop flag: a backend's
@@ -249,7 +252,7 @@ struct evs__backend {
     X(stream_get) X(streams_open) X(streams_next) X(streams_close) X(stat) X(head) X(wait) \
     X(find_time) X(verify) X(consumer_lock) X(consumer_unlock) X(checkpoint_load)          \
     X(checkpoint_store) X(consumer_delete) X(consumer_list) X(verify_quick) X(repair)      \
-    X(wake) X(filter_load) X(filter_store) X(compact) X(backup) X(archive)
+    X(wake) X(filter_load) X(filter_store) X(compact) X(backup) X(archive) X(retain)
 #define EVS__COUNT_METHOD(method) +1
 _Static_assert(sizeof(evs__backend_methods) ==
                    sizeof(const char *) + (0 EVS__BACKEND_METHODS(EVS__COUNT_METHOD)) *

@@ -17,6 +17,7 @@
 #include "active_segment.h"
 #include "backend.h"
 #include "file_backend.h"
+#include "log_start.h"
 #include "format.h"
 #include "head.h"
 #include "idset.h"
@@ -327,7 +328,7 @@ static int find_last_id(file_backend *fb, const group *g, const evs__batch_w *b,
     *at = 0;
     const unsigned char *id = b->events[b->count - 1].id;
     uint64_t pos = evs__idset_pos(fb->w->ids, evs__id_fingerprint(id));
-    if (!pos || pos > v->last_pos)
+    if (!pos || pos > v->last_pos || evs__pos_dropped(fb->log_start, pos))
         return 0;
     int rc = id_read(fb, g, pos, r);
     if (rc < 0)
@@ -393,7 +394,9 @@ static int walk_for_duplicate(file_backend *fb, const group *g, const evs__batch
      * (an import into a stream this handle did not create walked it once per commit). */
     bool complete = true;
     uint64_t pos = v->last_pos;
-    for (int64_t version = v->last_version; pos && version >= 0; version--) {
+    /* The ids of events retention dropped are not known: the walk ends at the start. */
+    for (int64_t version = v->last_version;
+         pos && !evs__pos_dropped(fb->log_start, pos) && version >= 0; version--) {
         rec_view r;
         int rc = id_read(fb, g, pos, &r);
         if (rc < 0)
@@ -429,6 +432,8 @@ static int match_back(file_backend *fb, const group *g, const evs__batch_w *b, r
     for (long j = i - 1; j >= 0; j--) {
         int rc = 0;
         pos = r->prev_pos;
+        if (evs__pos_dropped(fb->log_start, pos))
+            pos = 0; /* dropped by retention: the batch cannot be matched whole */
         if (!pos || (rc = id_read(fb, g, pos, r)) < 0)
             return pos ? rc : evs__id_conflict(b, (size_t)j + 1, version - (i - j) + 1);
         if (memcmp(r->id, b->events[j].id, 16) != 0)

@@ -20,6 +20,7 @@
 #include "cursor.h"
 #include "backend.h"
 #include "file_backend.h"
+#include "log_start.h"
 #include "format.h"
 #include "head.h"
 #include "lost_ranges.h"
@@ -251,6 +252,8 @@ static int scan_start(evs__be_cursor *c, uint64_t from)
     file_backend *fb = c->fb;
     if (from < 1)
         from = 1;
+    if (from < fb->log_start) /* retention dropped what came before */
+        from = fb->log_start;
     from = evs__lost_skip(fb, from); /* no event has a position a repair declared lost */
     c->next_pos = from;
     if (from > c->h.pos) {
@@ -889,9 +892,18 @@ static int stream_back_walk(evs__be_cursor *c)
     c->back.off = v.last_off;
     c->back_version = v.last_version;
     for (; c->back.pos && q->from_version >= 0 && c->back_version > q->from_version;
-         c->back_version--)
+         c->back_version--) {
         if ((rc = step_back(c, &c->back)) < 0)
             return rc;
+        if (evs__pos_dropped(c->fb->log_start, c->back.pos)) {
+            c->back.pos = 0; /* from_version lies before the log's start */
+            return 0;
+        }
+    }
+    if (evs__pos_dropped(c->fb->log_start, c->back.pos)) {
+        c->back.pos = 0;
+        return 0;
+    }
     /* A whole walk stops on version from_version, which has a position: steps that
      * ran out first skipped events. */
     if (!c->back.pos && v.last_version >= 0)
@@ -913,7 +925,7 @@ static int stream_back_start(evs__be_cursor *c)
 
 static int stream_back_next(evs__be_cursor *c, evs_event *ev)
 {
-    while (c->back.pos) {
+    while (c->back.pos && !evs__pos_dropped(c->fb->log_start, c->back.pos)) {
         rec_view r;
         int rc = read_version(c, c->back, c->back_version, &r);
         if (rc < 0 && c->round_from_sdx) {
@@ -939,6 +951,35 @@ static int stream_back_next(evs__be_cursor *c, evs_event *ev)
     return 0;
 }
 
+/* The stream's lowest version retention kept (its last version + 1 when none is):
+ * walk down from its last event to the first link that leads below the log's start.
+ * Only for a stream that began before the start; once per read. */
+static int first_kept_version(evs__be_cursor *c, const stream_val *v, int64_t *out)
+{
+    uint64_t start = c->fb->log_start;
+    *out = 0;
+    if (v->last_version < 0 || !evs__pos_dropped(start, v->first_pos))
+        return 0;
+    *out = v->last_version + 1;
+    if (evs__pos_dropped(start, v->last_pos))
+        return 0;
+    rec_loc at = {v->last_pos, v->last_off};
+    int64_t ver = v->last_version;
+    while (ver > 0) {
+        rec_loc prev = at;
+        int rc = step_back(c, &prev);
+        if (rc < 0)
+            return rc;
+        if (evs__pos_dropped(start, prev.pos))
+            break;
+        at = prev;
+        ver--;
+    }
+    *out = ver;
+    c->dir_n = 0;
+    return 0;
+}
+
 static int stream_start(evs__be_cursor *c)
 {
     if (c->mode == STREAM_BWD)
@@ -946,6 +987,11 @@ static int stream_start(evs__be_cursor *c)
     stream_val v;
     int rc = stream_lookup(c, &v); /* catch up now: errors show at open */
     c->next_version = c->q->from_version < 0 ? 0 : c->q->from_version;
+    int64_t kept = 0;
+    if (rc == 0)
+        rc = first_kept_version(c, &v, &kept);
+    if (kept > c->next_version)
+        c->next_version = kept;
     c->chunk_len = c->chunk_i = 0;
     return rc;
 }
@@ -970,6 +1016,8 @@ int evs__file_cursor_open(evs__be_cursor **out, evs__backend *be, const evs__que
         uint64_t from = q->from_pos > 0 ? (uint64_t)q->from_pos : c->h.pos;
         c->next_pos = from < c->h.pos ? from : c->h.pos;
         c->low_pos = q->to_pos > 0 ? (uint64_t)q->to_pos : 1;
+        if (c->low_pos < fb->log_start)
+            c->low_pos = fb->log_start;
         rc = 0;
     } else {
         c->mode = SCAN_FWD;
@@ -1040,8 +1088,9 @@ int evs__file_find_time(evs__backend *be, int64_t ts_ns, int64_t *out)
     file_backend *fb = (file_backend *)be;
     head_view h;
     evs__head_read(fb, &h);
-    /* Timestamps never decrease along positions, so binary search works. */
-    uint64_t lo = 1, hi = h.pos + 1;
+    /* Timestamps never decrease along positions, so binary search works, from the
+     * log's start (retention dropped what came before). */
+    uint64_t lo = fb->log_start, hi = h.pos + 1;
     while (lo < hi) {
         uint64_t mid = lo + (hi - lo) / 2;
         /* A position a repair declared lost has no event: it stands for the next one. */

@@ -11,6 +11,7 @@
  */
 #define _GNU_SOURCE
 #include "file_backend.h"
+#include "log_start.h"
 #include "active_segment.h"
 #include "archive.h"
 #include "backup.h"
@@ -27,6 +28,7 @@
 #include "record.h"
 #include "recover.h"
 #include "repair.h"
+#include "retain.h"
 #include "segment.h"
 #include "sindex.h"
 #include "streamdir.h"
@@ -92,6 +94,7 @@ static file_backend *fb_alloc(const char *path, const evs_options *opts)
     fb->opts = *opts;
     fb->readonly = (opts->flags & EVS_OPEN_READONLY) != 0;
     fb->lock_fd = fb->open_fd = -1;
+    fb->log_start = 1;
     pthread_rwlock_init(&fb->seg_lock, NULL);
     pthread_rwlock_init(&fb->tab_lock, NULL);
     pthread_mutex_init(&fb->map_mu, NULL);
@@ -257,6 +260,8 @@ static int file_open(evs__backend **out, const char *path, const evs_options *op
     if (rc == 0)
         rc = evs__lost_load(fb);
     if (rc == 0)
+        rc = evs__log_start_load(fb);
+    if (rc == 0)
         rc = fb->readonly ? open_reader(fb) : open_writer(fb);
     if (rc < 0) {
         evs__fb_free(fb);
@@ -301,6 +306,8 @@ int evs__fb_open_for_repair(file_backend **out, const char *path, bool dry_run, 
         rc = evs__wlock_acquire(fb, dry_run ? -1 : 0);
     if (rc == 0)
         rc = evs__head_map(fb, head_fresh);
+    if (rc == 0)
+        rc = evs__log_start_load(fb);
     if (rc == 0)
         rc = evs__seg_load_all(fb);
     if (rc == 0)
@@ -430,6 +437,7 @@ static const evs__backend_methods file_methods = {
     .consumer_list = evs__file_consumer_list,
     .verify_quick = evs__file_verify_quick,
     .repair = evs__file_repair,
+    .retain = evs__file_retain,
     .wake = file_wake,
     .filter_load = evs__file_filter_load,
     .filter_store = evs__file_filter_store,

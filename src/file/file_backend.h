@@ -36,6 +36,10 @@ typedef struct file_backend {
     lost_range *lost;            /* the `lost` file, read at open (fixed while open: only
                                   * repair, with no handle open, changes it) */
     size_t lost_n;
+    uint64_t log_start;          /* the log's first position: 1, or past the segments that
+                                  * retention dropped (the `start` file, log_start.c; fixed
+                                  * while open: only retention, with no handle open,
+                                  * moves it) */
 
     int lock_fd;                 /* LOCK file, flock()ed while appending */
     int open_fd;                 /* OPEN file, flock()ed shared for the handle's life

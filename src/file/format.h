@@ -275,6 +275,8 @@
  * (seq % 2); the valid slot with the highest seq counts. No file, or no valid slot:
  * nothing is known. */
 #define SYNCED_FILE       "synced"
+#define START_FILE        "start"    /* the log's first position; the same slots */
+#define START_MAGIC       "EVSSTRT1"
 #define SYNCED_MAGIC      "EVSSYNC1"
 #define SYNCED_SLOT_LEN   64
 #define SYNCED_SLOT_STEP  512

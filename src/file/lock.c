@@ -164,8 +164,8 @@ int evs__openlock_exclusive(file_backend *fb)
     char pids[256];
     lock_holders(fb->open_fd, pids, sizeof pids);
     return evs__seterr(EVS_EBUSY,
-                       "store '%s' is open (%s): repair needs every handle closed, readers "
-                       "included (stop 'evstore tail -f', 'subscribe' and any program using the "
-                       "store), then run it again",
+                       "store '%s' is open (%s), busy: repair and retention need every handle "
+                       "closed, readers included (stop 'evstore tail -f', 'subscribe' and any "
+                       "program using the store), then run it again",
                        fb->dir, pids[0] ? pids : "by another handle");
 }

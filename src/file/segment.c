@@ -223,8 +223,12 @@ static int list_dir(file_backend *fb, bool sweep)
     if (rc == 0) {
         if (n > 1)
             qsort(firsts, n, sizeof *firsts, cmp_u64);
-        for (size_t i = 0; i < n && rc == 0; i++)
-            rc = evs__seg_add(fb, firsts[i], NULL);
+        for (size_t i = 0; i < n && rc == 0; i++) {
+            if (firsts[i] >= fb->log_start)
+                rc = evs__seg_add(fb, firsts[i], NULL);
+            else if (sweep) /* dropped by retention, which died before removing it */
+                (void)evs__seg_remove_file(fb, firsts[i]);
+        }
     }
     evs__free(firsts);
     if (rc == 0) /* sealed segments moved to the archive directory (archive.c) */

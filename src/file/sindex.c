@@ -21,6 +21,7 @@
 #include "sindex.h"
 #include "evstore.h"
 #include "file_backend.h"
+#include "log_start.h"
 #include "format.h"
 #include "path.h"
 #include "record.h"
@@ -175,8 +176,11 @@ static int run_open(file_backend *fb, uint64_t from, uint64_t to, sidx_run **out
     r->blocks = blocks;
     r->fpages = fpages;
     r->checked = checked;
-    /* A run of another history (the log was cut and rewritten since) is not this log's. */
-    if (evs__sidx_record_crc(fb, to) != evs__get_u32(h + SIDX_OFF_LASTCRC)) {
+    /* A run of another history (the log was cut and rewritten since) is not this log's.
+     * A run that ends before the log's start cannot be checked so: retention, which
+     * dropped its record, kept the chain that runs through it. */
+    if (!evs__pos_dropped(fb->log_start, to) &&
+        evs__sidx_record_crc(fb, to) != evs__get_u32(h + SIDX_OFF_LASTCRC)) {
         evs__sidx_release(r);
         return 0;
     }
@@ -323,6 +327,9 @@ static int64_t find_page(const sidx_run *r, uint64_t key)
 static int cross_check(file_backend *fb, const char *name, uint32_t len, uint64_t key,
                        const stream_val *v)
 {
+    /* Its last event was dropped by retention: the key is all there is to go by. */
+    if (evs__pos_dropped(fb->log_start, v->last_pos))
+        return 1;
     for (int attempt = 0; attempt < 2; attempt++) {
         seg *s = evs__seg_find(fb, v->last_pos);
         rec_view rec;
@@ -449,6 +456,8 @@ int evs__sidx_iter_next(sidx_iter *it, uint64_t *key, stream_val *v)
 int evs__sidx_name(file_backend *fb, uint64_t key, const stream_val *v, const char **name,
                    uint32_t *len)
 {
+    if (evs__pos_dropped(fb->log_start, v->last_pos))
+        return 1;
     seg *s = evs__seg_find(fb, v->last_pos);
     rec_view rec;
     if (!s || evs__seg_read_at(fb, s, v->last_off, false, &rec) < 0 || rec.pos != v->last_pos) {

@@ -34,7 +34,8 @@ int evs__sidx_load(file_backend *fb, uint64_t max_to, sidx_run ***out, size_t *n
  * log (the record at its last position must be the stream's, with its version). */
 int evs__sidx_find(file_backend *fb, sidx_run *const *runs, size_t n, const char *name,
                    uint32_t len, uint64_t key, stream_val *out);
-/* The name of the stream an entry describes, read from its last record (checked). */
+/* The name of the stream an entry describes, read from its last record (checked): 0;
+ * 1 when that record lies before the log's start (retention dropped it): no name. */
 int evs__sidx_name(file_backend *fb, uint64_t key, const stream_val *v, const char **name,
                    uint32_t *len);
 /* Every stream of runs[0..n) once, newest entry, in (key, first position) order. */

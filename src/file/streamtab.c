@@ -16,6 +16,7 @@
 #include "streamtab.h"
 #include "evstore.h"
 #include "file_backend.h"
+#include "log_start.h"
 #include "format.h"
 #include "head.h"
 #include "lost_ranges.h"
@@ -310,6 +311,10 @@ int evs__tab_each(const streamtab *t,
         uint32_t len;
         if ((rc = evs__sidx_name(t->fb, k, &v, &name, &len)) < 0)
             break;
+        if (rc == 1) { /* every event of it dropped by retention: no name to give */
+            rc = 0;
+            continue;
+        }
         if (!overlay_find(t, name, len, k)) /* else the overlay's is newer, given already */
             rc = cb(ctx, name, len, &v);
     }
@@ -529,6 +534,16 @@ static int apply_record(void *ctx, seg *s, uint64_t off, const rec_view *r, bool
     int rc = evs__tab_get(t, r->stream, r->stream_len, r->stream_hash, &v);
     if (rc < 0)
         return rc;
+    if (v.last_version < 0 && r->version > 0 && evs__pos_dropped(fb->log_start, r->prev_pos)) {
+        /* A stream whose earlier events retention dropped, met by a table rebuilt from
+         * the log: its first position is not known, the link below the start stands
+         * for it. */
+        stream_val cut = {r->prev_pos, r->pos, (int64_t)r->version, (uint32_t)off};
+        rc = overlay_insert(t, r->stream, r->stream_len, k, &cut, false, &e);
+        if (rc < 0)
+            return rc;
+        goto applied;
+    }
     if ((int64_t)r->version != v.last_version + 1 ||
         (r->version > 0 && (r->prev_pos != v.last_pos || r->prev_off != v.last_off)))
         return evs__seterr(EVS_ECORRUPT,

@@ -10,6 +10,8 @@
  * closes the store, after recovery, and with a durable stream index run, so an append
  * pays for it only when it starts a new segment.
  *
+ * The log's start (log_start.c) is kept in a file of the same shape.
+ *
  * Two 64-byte slots in different 512-byte sectors, written in turn (the LMDB meta-page
  * idea, as the consumer checkpoints): a write torn by a crash damages only the slot
  * being written; the other keeps the previous value. docs/FORMAT.md has the bytes.
@@ -30,14 +32,14 @@
 #include <unistd.h>
 
 /* The newest valid slot of buf (len bytes read): its seq and position; false if none. */
-static bool newest_slot(const file_backend *fb, const unsigned char *buf, size_t len,
-                        uint64_t *seq, uint64_t *pos)
+static bool newest_slot(const file_backend *fb, const char *magic, const unsigned char *buf,
+                        size_t len, uint64_t *seq, uint64_t *pos)
 {
     bool found = false;
     for (unsigned i = 0; i < 2; i++) {
         const unsigned char *p = buf + i * SYNCED_SLOT_STEP;
         if (i * SYNCED_SLOT_STEP + SYNCED_SLOT_LEN > len ||
-            memcmp(p + SYNCED_OFF_MAGIC, SYNCED_MAGIC, 8) != 0 ||
+            memcmp(p + SYNCED_OFF_MAGIC, magic, 8) != 0 ||
             evs__get_u32(p + SYNCED_OFF_CRC) != evs__crc32c(0, p, SYNCED_OFF_CRC) ||
             memcmp(p + SYNCED_OFF_ID, fb->store_id, 16) != 0)
             continue;
@@ -52,8 +54,8 @@ static bool newest_slot(const file_backend *fb, const unsigned char *buf, size_t
 }
 
 /* Read the file open as fd: 0 with *seq and *pos (both 0 when nothing valid is there). */
-static int read_slots(const file_backend *fb, int fd, const char *path, uint64_t *seq,
-                      uint64_t *pos)
+static int read_slots(const file_backend *fb, const char *magic, int fd, const char *path,
+                      uint64_t *seq, uint64_t *pos)
 {
     unsigned char buf[SYNCED_FILE_LEN];
     memset(buf, 0, sizeof buf);
@@ -64,31 +66,36 @@ static int read_slots(const file_backend *fb, int fd, const char *path, uint64_t
     if (n < 0)
         return evs__seterr_errno(errno, "cannot read '%s'", path);
     *seq = *pos = 0;
-    (void)newest_slot(fb, buf, (size_t)n, seq, pos);
+    (void)newest_slot(fb, magic, buf, (size_t)n, seq, pos);
     return 0;
 }
 
-int evs__synced_mark_read(file_backend *fb, uint64_t *pos)
+int evs__pos_mark_read(file_backend *fb, const char *file, const char *magic, uint64_t *pos)
 {
     char path[STORE_PATH_MAX];
     *pos = 0;
-    int rc = evs__path(fb, SYNCED_FILE, path, sizeof path);
+    int rc = evs__path(fb, file, path, sizeof path);
     if (rc < 0)
         return rc;
     int fd = evs__sys.open(path, O_RDONLY | O_CLOEXEC, 0);
     if (fd < 0)
         return errno == ENOENT ? 0 : evs__seterr_errno(errno, "cannot open '%s'", path);
     uint64_t seq;
-    rc = read_slots(fb, fd, path, &seq, pos);
+    rc = read_slots(fb, magic, fd, path, &seq, pos);
     evs__sys.close(fd);
     return rc;
 }
 
-/* Write pos into the next slot, durably; with `only_up` leave a larger value alone. */
-static int mark_write(file_backend *fb, uint64_t pos, bool only_up)
+int evs__synced_mark_read(file_backend *fb, uint64_t *pos)
+{
+    return evs__pos_mark_read(fb, SYNCED_FILE, SYNCED_MAGIC, pos);
+}
+
+int evs__pos_mark_write(file_backend *fb, const char *file, const char *magic, uint64_t pos,
+                        bool only_up)
 {
     char path[STORE_PATH_MAX];
-    int rc = evs__path(fb, SYNCED_FILE, path, sizeof path);
+    int rc = evs__path(fb, file, path, sizeof path);
     if (rc < 0)
         return rc;
     bool created = false;
@@ -100,12 +107,12 @@ static int mark_write(file_backend *fb, uint64_t pos, bool only_up)
     if (fd < 0)
         return evs__seterr_errno(errno, "cannot open '%s'", path);
     uint64_t seq, cur;
-    rc = read_slots(fb, fd, path, &seq, &cur);
+    rc = read_slots(fb, magic, fd, path, &seq, &cur);
     if (rc == 0 && !(only_up && pos <= cur) && !(!only_up && pos == cur && seq > 0)) {
         unsigned char slot[SYNCED_SLOT_LEN];
         memset(slot, 0, sizeof slot);
         seq++;
-        memcpy(slot + SYNCED_OFF_MAGIC, SYNCED_MAGIC, 8);
+        memcpy(slot + SYNCED_OFF_MAGIC, magic, 8);
         evs__put_u64(slot + SYNCED_OFF_SEQ, seq);
         evs__put_u64(slot + SYNCED_OFF_POS, pos);
         memcpy(slot + SYNCED_OFF_ID, fb->store_id, 16);
@@ -122,10 +129,10 @@ static int mark_write(file_backend *fb, uint64_t pos, bool only_up)
 
 int evs__synced_mark_raise(file_backend *fb, uint64_t pos)
 {
-    return mark_write(fb, pos, true);
+    return evs__pos_mark_write(fb, SYNCED_FILE, SYNCED_MAGIC, pos, true);
 }
 
 int evs__synced_mark_set(file_backend *fb, uint64_t pos)
 {
-    return mark_write(fb, pos, false);
+    return evs__pos_mark_write(fb, SYNCED_FILE, SYNCED_MAGIC, pos, false);
 }

@@ -7,6 +7,7 @@
 #include "verify.h"
 #include "backend.h"
 #include "file_backend.h"
+#include "log_start.h"
 #include "format.h"
 #include "head.h"
 #include "lost_ranges.h"
@@ -112,6 +113,11 @@ int evs__verify_walk(file_backend *fb, evs__verify_out *out, const head_view *h,
     }
     evs__clearerr();
     uint64_t next_pos = n ? evs__seg_at(fb, 0)->first_pos : 1;
+    if (n && next_pos != fb->log_start)
+        evs__verify_problem(out, evs__seg_at(fb, 0)->name, -1, (int64_t)fb->log_start,
+                            "the log starts at position %" PRIu64 " but the 'start' file says "
+                            "%" PRIu64,
+                            next_pos, fb->log_start);
     for (size_t i = 0; i < n && !out->stop && next_pos != UINT64_MAX; i++) {
         seg *s = evs__seg_at(fb, i);
         if (s->first_pos > h->seg)
@@ -160,9 +166,15 @@ static void check_record(verifier *v, seg *s, uint64_t off, const rec_view *r)
                             "list");
     if ((r->flags & REC_LOST) && r->stream_len == 0)
         return; /* whose it was is not known: it continues no stream */
-    if (evs__verify_link_bad(&v->rebuilt, r, why, sizeof why))
+    uint64_t first = r->pos;
+    stream_val sv;
+    if (r->version > 0 && evs__pos_dropped(v->fb->log_start, r->prev_pos) &&
+        evs__tab_get(&v->rebuilt, r->stream, r->stream_len, r->stream_hash, &sv) >= 0 &&
+        sv.last_version < 0)
+        first = r->prev_pos; /* its earlier events were dropped by retention */
+    else if (evs__verify_link_bad(&v->rebuilt, r, why, sizeof why))
         evs__verify_problem(&v->out, s->name, (int64_t)off, (int64_t)r->pos, "%s", why);
-    if (evs__tab_apply(&v->rebuilt, r->stream, r->stream_len, r->stream_hash, r->pos, r->pos,
+    if (evs__tab_apply(&v->rebuilt, r->stream, r->stream_len, r->stream_hash, first, r->pos,
                        (int64_t)r->version, (uint32_t)off, NULL) < 0)
         v->out.stop = true;
 }
@@ -234,8 +246,10 @@ static int compare_stream(void *ctx, const char *name, uint32_t len, const strea
         v->index_dropped = true;
         return 1;
     }
+    /* A stream that began before the log's start: the log no longer says where. */
+    bool first_known = !evs__pos_dropped(v->fb->log_start, want->first_pos);
     if (have.last_version == want->last_version && have.last_pos == want->last_pos &&
-        have.first_pos == want->first_pos && have.last_off == want->last_off)
+        (!first_known || have.first_pos == want->first_pos) && have.last_off == want->last_off)
         return v->out.stop;
     if (++v->streams_disagreeing > STREAM_PROBLEMS_LISTED)
         return v->out.stop; /* counted, listed in one line at the end */
@@ -286,7 +300,10 @@ int evs__file_verify(evs__backend *be, evs_verify_cb cb, void *ctx, evs_verify_r
         size_t have = evs__tab_stream_count(&fb->tab);
         size_t want = evs__tab_stream_count(&v.rebuilt);
         pthread_rwlock_unlock(&fb->tab_lock);
-        if (have != want && fb->tab.known_pos == h.pos)
+        /* Streams whose every event retention dropped are still listed (their versions
+         * go on); the log no longer shows them. */
+        bool dropped_some = fb->log_start > 1;
+        if ((dropped_some ? have < want : have != want) && fb->tab.known_pos == h.pos)
             evs__verify_problem(&v.out, SIDX_DIR, -1, 0,
                                 "stream index lists %zu streams, the log has %zu", have, want);
     } else if (rc < 0) {

@@ -344,6 +344,16 @@ static int sqlite_stat(evs__backend *be, evs_stat_info *out)
 
 /* SQLite keeps its own journal and recovers a crashed writer itself: there is no torn
  * tail of evstore's to cut. */
+static int sqlite_retain(const char *path, const evs_retain_opts *opts, evs_retain_report *out)
+{
+    (void)opts;
+    (void)out;
+    return evs__seterr(EVS_ENOTSUP,
+                       "evs_retain: the sqlite backend keeps no segments to drop ('sqlite:%s'); "
+                       "per-stream retention and deletion work on it",
+                       path);
+}
+
 static int sqlite_repair(const char *path, const evs_repair_opts *opts, evs_repair_report *out)
 {
     (void)opts;
@@ -404,6 +414,7 @@ static const evs__backend_methods sqlite_methods = {
     .consumer_list = evs__sq_consumer_list,
     .verify_quick = evs__sq_verify_quick,
     .repair = sqlite_repair,
+    .retain = sqlite_retain,
     .wake = sqlite_wake,
     .filter_load = evs__sq_filter_load,
     .filter_store = evs__sq_filter_store,

@@ -342,9 +342,194 @@ static void test_lifecycle_crash(void **state)
     assert_int_equal(v, 0);
 }
 
+
+/* ---- retention: segments dropped while the process dies ---------------------------- */
+
+#define RT_MAX_POS 200000
+
+typedef struct rt_ack {
+    int64_t pos;
+    unsigned char id[16];
+} rt_ack;
+
+/* Sessions of appends (open, 40 events, close) and drops (evs_retain by size), until
+ * killed. Each acknowledged event goes over the pipe. */
+static void retain_child(const char *dir, int fd, uint64_t seed)
+{
+    uint64_t rng = (seed * 1000003u) | 1;
+    for (;;) {
+        evs_options o = EVS_OPTIONS_INIT;
+        o.sync_mode = (evs_sync_mode)(rng_next(&rng) % 3);
+        o.segment_size = 64u << 10;
+        evs_store *s;
+        int rc = evs_open(&s, dir, &o);
+        if (rc == EVS_EBUSY)
+            continue;
+        if (rc != 0)
+            _exit(30);
+        for (int i = 0; i < 40; i++) {
+            rt_ack a;
+            uint64_t r1 = rng_next(&rng), r2 = rng_next(&rng);
+            memcpy(a.id, &r1, 8);
+            memcpy(a.id + 8, &r2, 8);
+            char data[80];
+            evs_event_in ev;
+            memset(&ev, 0, sizeof ev);
+            ev.type = "E";
+            ev.data = data;
+            ev.data_len = data_for(data, sizeof data, a.id);
+            ev.id = a.id;
+            char stream[16];
+            snprintf(stream, sizeof stream, "rt-%u", (unsigned)(r1 % 5));
+            evs_append_result res;
+            if (evs_append(&res, s, stream, EVS_EXPECT_ANY, &ev, 1) != 0) {
+                fprintf(stderr, "append: %s\n", evs_errmsg());
+                _exit(31);
+            }
+            a.pos = res.first_pos;
+            if (write(fd, &a, sizeof a) != (ssize_t)sizeof a)
+                _exit(32);
+        }
+        if (evs_close(s) != 0)
+            _exit(33);
+        evs_retain_opts ro = EVS_RETAIN_OPTS_INIT;
+        ro.max_bytes = (int64_t)(100 + rng_next(&rng) % 200) << 10;
+        evs_retain_report rep;
+        rc = evs_retain(&rep, dir, &ro);
+        if (rc != 0) {
+            fprintf(stderr, "retain: %s\n", evs_errmsg());
+            _exit(34);
+        }
+    }
+}
+
+typedef struct rt_state {
+    char dir[4096];
+    unsigned char (*ids)[16]; /* by position; zero when not acknowledged */
+    int64_t start;            /* the start seen after the last trial */
+    long violations;
+} rt_state;
+
+static void rt_check(rt_state *st)
+{
+    evs_options o = tu_fast_options();
+    evs_store *s;
+    if (evs_open(&s, st->dir, &o) != 0) {
+        fprintf(stderr, "VIOLATION: reopen failed: %s\n", evs_errmsg());
+        st->violations++;
+        return;
+    }
+    evs_stat_info info;
+    assert_evs_ok(evs_stat(&info, s));
+    int64_t start = info.first_pos > 0 ? info.first_pos : 1;
+    if (start < st->start) {
+        fprintf(stderr, "VIOLATION: the start went back from %" PRId64 " to %" PRId64 "\n",
+                st->start, start);
+        st->violations++;
+    }
+    st->start = start;
+    evs_cursor *c;
+    assert_evs_ok(evs_cursor_open(&c, s, NULL));
+    evs_event ev;
+    int rc;
+    int64_t want = start;
+    static const unsigned char zero[16];
+    while ((rc = evs_cursor_next(&ev, c)) > 0) {
+        if (ev.pos != want) {
+            fprintf(stderr, "VIOLATION: position %" PRId64 " where %" PRId64 " was due\n",
+                    ev.pos, want);
+            st->violations++;
+        }
+        want = ev.pos + 1;
+        char data[80];
+        size_t len = data_for(data, sizeof data, ev.id);
+        if (ev.data_len != len || memcmp(ev.data, data, len) != 0 ||
+            (ev.pos < RT_MAX_POS && memcmp(st->ids[ev.pos], zero, 16) != 0 &&
+             memcmp(st->ids[ev.pos], ev.id, 16) != 0)) {
+            fprintf(stderr, "VIOLATION: position %" PRId64 " is not the acknowledged event\n",
+                    ev.pos);
+            st->violations++;
+        }
+    }
+    if (rc < 0) {
+        fprintf(stderr, "VIOLATION: read: %s\n", evs_errmsg());
+        st->violations++;
+    }
+    evs_cursor_close(c);
+    /* Every acknowledged event from the start on is there. */
+    for (int64_t p = start; p < RT_MAX_POS; p++)
+        if (memcmp(st->ids[p], zero, 16) != 0 && p >= want) {
+            fprintf(stderr, "VIOLATION: acknowledged position %" PRId64 " is missing\n", p);
+            st->violations++;
+            break;
+        }
+    if (evs_verify(NULL, s, NULL, NULL) != 0) {
+        fprintf(stderr, "VIOLATION: verify: %s\n", evs_errmsg());
+        st->violations++;
+    }
+    assert_evs_ok(evs_close(s));
+}
+
+static void test_retain_crash(void **state)
+{
+    (void)state;
+    rt_state *st = calloc(1, sizeof *st);
+    assert_non_null(st);
+    st->ids = calloc(RT_MAX_POS, 16);
+    assert_non_null(st->ids);
+    st->start = 1;
+    const char *env = getenv("EVS_LIFECYCLE_CRASH_TRIALS");
+    long trials = env ? strtol(env, NULL, 10) : 25;
+    const char *seed_env = getenv("EVS_TEST_SEED");
+    uint64_t rng = seed_env ? strtoull(seed_env, NULL, 10) : (uint64_t)time(NULL);
+    if (!rng)
+        rng = 1;
+    printf("seed %" PRIu64 " (set EVS_TEST_SEED to replay)\n", rng);
+    tu_tmpdir(st->dir, sizeof st->dir, "rt-crash");
+    long dropped_trials = 0;
+    for (long t = 0; t < trials; t++) {
+        int fds[2];
+        assert_int_equal(pipe(fds), 0);
+        uint64_t seed = rng_next(&rng);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            close(fds[0]);
+            retain_child(st->dir, fds[1], seed);
+        }
+        close(fds[1]);
+        struct timespec d = {0, (long)(rng_next(&rng) % 200000) * 1000};
+        nanosleep(&d, NULL);
+        kill(pid, SIGKILL);
+        int status;
+        waitpid(pid, &status, 0);
+        if (!(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)) {
+            fprintf(stderr, "VIOLATION: trial %ld: the process ended on its own (0x%x)\n", t,
+                    status);
+            st->violations++;
+        }
+        rt_ack a;
+        while (read(fds[0], &a, sizeof a) == (ssize_t)sizeof a)
+            if (a.pos > 0 && a.pos < RT_MAX_POS)
+                memcpy(st->ids[a.pos], a.id, 16);
+        close(fds[0]);
+        int64_t before = st->start;
+        rt_check(st);
+        dropped_trials += st->start > before;
+    }
+    printf("%ld trials, log start %" PRId64 " (moved in %ld trials), %ld violations\n", trials,
+           st->start, dropped_trials, st->violations);
+    tu_cleanup(st->dir);
+    long v = st->violations;
+    free(st->ids);
+    free(st);
+    assert_int_equal(v, 0);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_lifecycle_crash)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_lifecycle_crash),
+                                       cmocka_unit_test(test_retain_crash)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
