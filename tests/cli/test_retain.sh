@@ -26,10 +26,10 @@ expect_eq "$(jq .pos "$T/out")" 1 "the dry run dropped nothing"
 tail_pid=$!
 sleep 0.5
 evs retain "$d" --max-size 120K
+kill "$tail_pid" # first: a failed check below ends the script
+wait "$tail_pid" 2>/dev/null
 expect_rc 1 "busy while another process has the store open"
 expect_in "busy" "$T/err" "the message says busy"
-kill "$tail_pid"
-wait "$tail_pid" 2>/dev/null
 
 evs retain "$d" --max-size 120K
 expect_rc 0 "retain by size"
