@@ -23,7 +23,7 @@
 typedef struct mev {
     int stream; /* -1: not one of ours */
     int64_t version;
-    char data[96];
+    char data[160];
 } mev;
 
 typedef struct model {
