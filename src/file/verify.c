@@ -113,7 +113,7 @@ int evs__verify_walk(file_backend *fb, evs__verify_out *out, const head_view *h,
     }
     evs__clearerr();
     uint64_t next_pos = n ? evs__seg_at(fb, 0)->first_pos : 1;
-    if (n && next_pos != fb->log_start)
+    if (n && next_pos != fb->log_start && !evs__lost_bridges(fb, fb->log_start, next_pos))
         evs__verify_problem(out, evs__seg_at(fb, 0)->name, -1, (int64_t)fb->log_start,
                             "the log starts at position %" PRIu64 " but the 'start' file says "
                             "%" PRIu64,
