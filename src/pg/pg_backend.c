@@ -236,6 +236,16 @@ static int pg_archive(evs__backend *be, const evs_archive_opts *opts, evs_archiv
                        "no segments to archive");
 }
 
+static int pg_retain(const char *location, const evs_retain_opts *opts, evs_retain_report *out)
+{
+    (void)opts;
+    (void)out;
+    return evs__seterr(EVS_ENOTSUP,
+                       "evs_retain: the PostgreSQL backend keeps no segments to drop ('%s'); "
+                       "per-stream retention and deletion work on it",
+                       location);
+}
+
 static int pg_repair(const char *location, const evs_repair_opts *opts, evs_repair_report *out)
 {
     (void)opts;
@@ -278,6 +288,7 @@ static const evs__backend_methods pg_methods = {
     .compact = pg_compact,
     .backup = pg_backup,
     .archive = pg_archive,
+    .retain = pg_retain,
 };
 
 const evs__backend_methods *evs__pg_backend_methods(void);
