@@ -878,8 +878,8 @@ static void seg_free(seg *s)
 {
     unmap_chain(atomic_load(&s->data));
     unmap_chain(atomic_load(&s->idx));
-    unmap_chain(atomic_load(&s->sdx));
-    unmap_chain(atomic_load(&s->tdx));
+    unmap_chain(atomic_load(&s->sdx.map));
+    unmap_chain(atomic_load(&s->tdx.map));
     int fd = atomic_load(&s->fd);
     if (fd >= 0 && !atomic_load(&s->z))
         evs__sys.close(fd);

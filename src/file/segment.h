@@ -27,6 +27,14 @@ typedef struct mapping {
     struct mapping *retired_next;
 } mapping;
 
+/* A directory made from a sealed segment, as this handle has it (seg_cache.c). */
+typedef struct seg_cache {
+    _Atomic(mapping *) map;      /* once loaded */
+    _Atomic int state;           /* 0 not loaded, 1 usable, -1 not to be used */
+    _Atomic int64_t retry_ns;    /* state 0: no file yet; look again from this time */
+    _Atomic bool requested;      /* this handle asked its builder to (re)make it */
+} seg_cache;
+
 typedef struct seg {
     uint64_t first_pos;
     char name[32];               /* "00000000000000000001.seg" */
@@ -36,14 +44,8 @@ typedef struct seg {
     _Atomic(mapping *) data;     /* the segment file */
     _Atomic(mapping *) idx;      /* its .idx file, NULL until needed */
     _Atomic uint64_t size_seen;  /* the file is known to be at least this long */
-    _Atomic(mapping *) sdx;      /* its stream directory (streamdir.c), once loaded */
-    _Atomic int sdx_state;       /* 0 not loaded, 1 usable, -1 not to be used */
-    _Atomic int64_t sdx_retry_ns; /* state 0: no file yet; look again from this time */
-    _Atomic bool sdx_requested;   /* this handle asked its builder to (re)make it */
-    _Atomic(mapping *) tdx;      /* its type directory (typedir.c): the same four */
-    _Atomic int tdx_state;
-    _Atomic int64_t tdx_retry_ns;
-    _Atomic bool tdx_requested;
+    seg_cache sdx;               /* its stream directory (streamdir.c) */
+    seg_cache tdx;               /* its type directory (typedir.c) */
     struct seg *dropped_next;    /* on fb->dropped after recovery removed the file */
     /* Set when the file opened for it was its compressed one (segment_zstd.c); data is
      * then where its frames are decompressed to. Set before fd, never changed after. */

@@ -18,6 +18,7 @@
 #include "format.h"
 #include "path.h"
 #include "record.h"
+#include "seg_cache.h"
 #include "segment.h"
 #include "sysio.h"
 #include "typedir.h"
@@ -223,7 +224,7 @@ static void *builder_main(void *arg)
         /* A sealed segment does not change, and its struct lives until close. */
         seg *s = evs__seg_by_first(fb, job.first_pos);
         if (s && evs__sdx_build(fb, s, job.end) == 0)
-            atomic_store(&s->sdx_retry_ns, 0); /* this handle's readers: look now */
+            evs__seg_cache_made(&s->sdx); /* this handle's readers: look now */
         evs__clearerr();                       /* without it, whole-stream reads follow the links */
         if (s && evs__tdx_build(fb, s, job.end) == 0)
             evs__tdx_made(s);
@@ -237,8 +238,8 @@ static void *builder_main(void *arg)
 void evs__sdx_queue(file_backend *fb, uint64_t first_pos, uint64_t end)
 {
     seg *s = evs__seg_by_first(fb, first_pos);
-    if (s) /* its readers in this handle need not ask again (request_build) */
-        atomic_store(&s->sdx_requested, true);
+    if (s) /* its readers in this handle need not ask again (seg_cache.c) */
+        atomic_store(&s->sdx.requested, true);
     pthread_mutex_lock(&fb->sdx->mu);
     if (!fb->sdx->running && !fb->sdx->stop)
         fb->sdx->running = pthread_create(&fb->sdx->thread, NULL, builder_main, fb) == 0;
@@ -300,59 +301,14 @@ static bool matches_segment(file_backend *fb, seg *s, const mapping *m)
                                  evs__get_u32(h + SDX_OFF_LASTCRC), s->first_pos + count - 1);
 }
 
-/* A directory is made in the background after its segment is sealed, maybe by another
- * process: until it is there, look for it again at most this often. */
-#define RETRY_NS 1000000000LL
-
-/* A sealed segment with no directory fit to use: one from before directories existed,
- * or whose maker died first, or torn by a crash. A writable handle makes it again in
- * the background, once; later handles find it. Read-only handles never write. */
-static void request_build(file_backend *fb, seg *s)
-{
-    uint64_t len = 0;
-    if (fb->readonly || atomic_exchange(&s->sdx_requested, true))
-        return;
-    if (evs__seg_file_size(s, &len) == 0)
-        evs__sdx_queue(fb, s->first_pos, len);
-    evs__clearerr();
-}
-
-/* Load s's directory once per handle: 1 when it is there to use, -1 when it is not
- * fit to use, 0 when it is not made yet. */
-static int load(file_backend *fb, seg *s)
-{
-    int64_t now = evs__monotonic_ns();
-    if (now < atomic_load(&s->sdx_retry_ns))
-        return 0;
-    bool missing;
-    mapping *m = evs__seg_map_cache(fb, s, "sdx", SDX_HDR_LEN + 4, matches_segment, &missing);
-    evs__clearerr();
-    if (!m)
-        request_build(fb, s);
-    if (!m && missing) {
-        atomic_store(&s->sdx_retry_ns, now + RETRY_NS);
-        return 0;
-    }
-    mapping *none = NULL;
-    if (m && !atomic_compare_exchange_strong(&s->sdx, &none, m)) {
-        /* Another thread loaded it first. */
-        evs__sys.munmap((void *)m->base, m->len);
-        evs__free(m);
-    }
-    int state = atomic_load(&s->sdx) ? 1 : -1;
-    atomic_store(&s->sdx_state, state);
-    return state;
-}
-
 bool evs__sdx_bucket(file_backend *fb, seg *s, uint64_t hash, const unsigned char **entries,
                      size_t *n)
 {
-    int state = atomic_load(&s->sdx_state);
-    if (state == 0)
-        state = load(fb, s);
-    if (state <= 0)
+    const mapping *m = evs__seg_cache_load(fb, s, &s->sdx, "sdx", SDX_HDR_LEN + 4,
+                                           matches_segment);
+    if (!m)
         return false;
-    const unsigned char *h = atomic_load(&s->sdx)->base;
+    const unsigned char *h = m->base;
     uint32_t bits = evs__get_u32(h + SDX_OFF_BITS);
     uint64_t count = evs__get_u64(h + SDX_OFF_COUNT);
     const unsigned char *dir = h + SDX_HDR_LEN + count * SDX_ENTRY_LEN;
@@ -365,5 +321,5 @@ bool evs__sdx_bucket(file_backend *fb, seg *s, uint64_t hash, const unsigned cha
 
 void evs__sdx_distrust(seg *s)
 {
-    atomic_store(&s->sdx_state, -1);
+    evs__seg_cache_distrust(&s->sdx);
 }

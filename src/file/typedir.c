@@ -22,6 +22,7 @@
 #include "format.h"
 #include "path.h"
 #include "record.h"
+#include "seg_cache.h"
 #include "segment.h"
 #include "streamdir.h"
 #include "sysio.h"
@@ -417,59 +418,14 @@ static bool matches_segment(file_backend *fb, seg *s, const mapping *m)
                                  evs__get_u32(h + TDX_OFF_LASTCRC), s->first_pos + count - 1);
 }
 
-/* Made in the background after its segment is sealed, maybe by another process: until
- * it is there, look for it again at most this often. */
-#define RETRY_NS 1000000000LL
-
-/* A sealed segment with no directory fit to use: a writable handle has the builder
- * make its directories again, once; read-only handles never write. */
-static void request_build(file_backend *fb, seg *s)
-{
-    uint64_t len = 0;
-    if (fb->readonly || atomic_exchange(&s->tdx_requested, true))
-        return;
-    if (evs__seg_file_size(s, &len) == 0)
-        evs__sdx_queue(fb, s->first_pos, len);
-    evs__clearerr();
-}
-
-/* The directory of s once per handle: its mapping, or NULL when there is none fit to
- * use (yet). */
-static const unsigned char *load(file_backend *fb, seg *s)
-{
-    int state = atomic_load(&s->tdx_state);
-    if (state != 0)
-        return state > 0 ? atomic_load(&s->tdx)->base : NULL;
-    int64_t now = evs__monotonic_ns();
-    if (now < atomic_load(&s->tdx_retry_ns))
-        return NULL;
-    bool missing;
-    mapping *m = evs__seg_map_cache(fb, s, "tdx", TDX_HDR_LEN, matches_segment, &missing);
-    evs__clearerr();
-    if (!m)
-        request_build(fb, s);
-    if (!m && missing) {
-        atomic_store(&s->tdx_retry_ns, now + RETRY_NS);
-        return NULL;
-    }
-    mapping *none = NULL;
-    if (m && !atomic_compare_exchange_strong(&s->tdx, &none, m)) {
-        evs__sys.munmap((void *)m->base, m->len); /* another thread loaded it first */
-        evs__free(m);
-    }
-    m = atomic_load(&s->tdx);
-    atomic_store(&s->tdx_state, m ? 1 : -1);
-    return m ? m->base : NULL;
-}
-
 void evs__tdx_made(seg *s)
 {
-    atomic_store(&s->tdx_retry_ns, 0);
+    evs__seg_cache_made(&s->tdx);
 }
 
 void evs__tdx_distrust(seg *s)
 {
-    atomic_store(&s->tdx_state, -1);
+    evs__seg_cache_distrust(&s->tdx);
 }
 
 /* ---- choosing the runs a query needs ---------------------------------------------- */
@@ -659,9 +615,10 @@ int evs__tdx_walk_start(tdx_walk *w, file_backend *fb, seg *s, const evs__query_
                         uint64_t pos, bool backward)
 {
     w->s = NULL;
-    const unsigned char *h = load(fb, s);
-    if (!h)
+    const mapping *m = evs__seg_cache_load(fb, s, &s->tdx, "tdx", TDX_HDR_LEN, matches_segment);
+    if (!m)
         return 0;
+    const unsigned char *h = m->base;
     uint32_t keys[PICK_MAX], nkeys = 0, from = 0, span = 0;
     uint64_t by_type = UINT64_MAX, by_cat = UINT64_MAX;
     if (q->type_count && q->type_count <= PICK_MAX)

@@ -145,7 +145,7 @@ static int sdx_state(evs_store *s, uint64_t first)
 {
     seg *sg = evs__seg_by_first((file_backend *)s->be, first);
     assert_non_null(sg);
-    return atomic_load(&sg->sdx_state);
+    return atomic_load(&sg->sdx.state);
 }
 
 /* A store filled with small segments, closed; *firsts gets its segments (returns how

@@ -279,7 +279,7 @@ static int tdx_state(evs_store *s, uint64_t first)
 {
     seg *sg = evs__seg_by_first((file_backend *)s->be, first);
     assert_non_null(sg);
-    return atomic_load(&sg->tdx_state);
+    return atomic_load(&sg->tdx.state);
 }
 
 /* A store filled with small segments and closed, and its model; returns how many
