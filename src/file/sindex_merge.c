@@ -17,6 +17,7 @@
 #include "file_backend.h"
 #include "sindex.h"
 #include "util.h"
+#include "worker.h"
 
 #include <pthread.h>
 
@@ -24,34 +25,53 @@
 
 /* The thread that merges runs, and what it is told. */
 struct sidx_merger {
-    pthread_t thread;
-    bool running;
-    pthread_mutex_t mu; /* guards the fields below */
-    pthread_cond_t cv;
-    bool stop;
-    bool due; /* a run was added since the last look */
+    file_backend *fb;
+    evs__worker *worker;
+    bool due; /* a run was added since the last look; guarded by the worker's lock */
 };
+
+static bool merger_take(void *arg)
+{
+    sidx_merger *m = arg;
+    bool due = m->due;
+    m->due = false;
+    return due;
+}
+
+static void merger_run(void *arg)
+{
+    sidx_merger *m = arg;
+    /* A cache: a merge that fails leaves the runs as they were. */
+    int rc;
+    while ((rc = evs__sidx_merge_once(m->fb)) > 0 && !evs__worker_stopping(m->worker))
+        ;
+    if (rc < 0)
+        evs__clearerr();
+}
+
+/* At close, a merge due is dropped (evs__sidx_merge_tidy does what must be done). */
+static const evs__worker_ops merger_ops = {merger_take, merger_run, false};
 
 int evs__sidx_merger_new(file_backend *fb)
 {
     sidx_merger *m = evs__calloc(1, sizeof *m);
-    if (!m)
+    evs__worker *w = m ? evs__worker_new(&merger_ops, m) : NULL;
+    if (!w) {
+        evs__free(m);
         return evs__seterr(EVS_ENOMEM, "out of memory opening '%s'", fb->dir);
-    pthread_mutex_init(&m->mu, NULL);
-    pthread_cond_init(&m->cv, NULL);
+    }
+    m->fb = fb;
+    m->worker = w;
     fb->merge = m;
     return 0;
 }
 
 void evs__sidx_merger_free(file_backend *fb)
 {
-    sidx_merger *m = fb->merge;
-    if (!m)
+    if (!fb->merge)
         return;
-    evs__sidx_merge_finish(fb);
-    pthread_mutex_destroy(&m->mu);
-    pthread_cond_destroy(&m->cv);
-    evs__free(m);
+    evs__worker_free(fb->merge->worker);
+    evs__free(fb->merge);
     fb->merge = NULL;
 }
 
@@ -170,56 +190,18 @@ void evs__sidx_merge_tidy(file_backend *fb)
     evs__clearerr();
 }
 
-static void *merger_main(void *arg)
-{
-    file_backend *fb = arg;
-    pthread_mutex_lock(&fb->merge->mu);
-    for (;;) {
-        while (!fb->merge->due && !fb->merge->stop)
-            pthread_cond_wait(&fb->merge->cv, &fb->merge->mu);
-        if (fb->merge->stop)
-            break;
-        fb->merge->due = false;
-        pthread_mutex_unlock(&fb->merge->mu);
-        /* A cache: a merge that fails leaves the runs as they were. */
-        int rc;
-        while ((rc = evs__sidx_merge_once(fb)) > 0) {
-            pthread_mutex_lock(&fb->merge->mu);
-            bool stop = fb->merge->stop;
-            pthread_mutex_unlock(&fb->merge->mu);
-            if (stop)
-                break;
-        }
-        if (rc < 0)
-            evs__clearerr();
-        pthread_mutex_lock(&fb->merge->mu);
-    }
-    pthread_mutex_unlock(&fb->merge->mu);
-    return NULL;
-}
-
 void evs__sidx_merge_kick(file_backend *fb)
 {
     if (!fb->merge)
         return;
-    pthread_mutex_lock(&fb->merge->mu);
-    if (!fb->merge->running && !fb->merge->stop)
-        fb->merge->running = pthread_create(&fb->merge->thread, NULL, merger_main, fb) == 0;
+    evs__worker_lock(fb->merge->worker);
+    evs__worker_wake(fb->merge->worker);
     fb->merge->due = true;
-    pthread_cond_signal(&fb->merge->cv);
-    pthread_mutex_unlock(&fb->merge->mu);
+    evs__worker_unlock(fb->merge->worker);
 }
 
 void evs__sidx_merge_finish(file_backend *fb)
 {
-    if (!fb->merge)
-        return;
-    pthread_mutex_lock(&fb->merge->mu);
-    fb->merge->stop = true;
-    bool running = fb->merge->running;
-    pthread_cond_signal(&fb->merge->cv);
-    pthread_mutex_unlock(&fb->merge->mu);
-    if (running)
-        pthread_join(fb->merge->thread, NULL);
-    fb->merge->running = false;
+    if (fb->merge)
+        evs__worker_finish(fb->merge->worker);
 }

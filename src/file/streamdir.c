@@ -23,6 +23,7 @@
 #include "sysio.h"
 #include "typedir.h"
 #include "util.h"
+#include "worker.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -174,65 +175,63 @@ int evs__sdx_build(file_backend *fb, seg *s, uint64_t end)
 /* The thread that makes the directories of the segments this handle sealed, so that
  * appends do not wait for them. */
 struct sdx_builder {
-    pthread_t thread;
-    bool running;
-    pthread_mutex_t mu; /* guards the fields below */
-    pthread_cond_t cv;
-    bool stop;
-    size_t pending;
+    file_backend *fb;
+    evs__worker *worker;
+    size_t pending; /* guarded by the worker's lock, with queue */
     struct sdx_job {
         uint64_t first_pos; /* the segment */
         uint64_t end;       /* where its records end */
-    } queue[SDX_QUEUE];
+    } queue[SDX_QUEUE], job; /* job: the one the thread makes now */
 };
+
+static bool builder_take(void *arg)
+{
+    sdx_builder *b = arg;
+    if (b->pending == 0)
+        return false;
+    b->job = b->queue[0];
+    memmove(b->queue, b->queue + 1, --b->pending * sizeof b->job);
+    return true;
+}
+
+static void builder_run(void *arg)
+{
+    sdx_builder *b = arg;
+    file_backend *fb = b->fb;
+    /* A sealed segment does not change, and its struct lives until close. */
+    seg *s = evs__seg_by_first(fb, b->job.first_pos);
+    if (s && evs__sdx_build(fb, s, b->job.end) == 0)
+        evs__seg_cache_made(&s->sdx); /* this handle's readers: look now */
+    evs__clearerr();                   /* without it, whole-stream reads follow the links */
+    if (s && evs__tdx_build(fb, s, b->job.end) == 0)
+        evs__tdx_made(s);
+    evs__clearerr();                   /* without it, filtered reads scan */
+}
+
+/* At close, what is queued is made first. */
+static const evs__worker_ops builder_ops = {builder_take, builder_run, true};
 
 int evs__sdx_builder_new(file_backend *fb)
 {
     sdx_builder *b = evs__calloc(1, sizeof *b);
-    if (!b)
+    evs__worker *w = b ? evs__worker_new(&builder_ops, b) : NULL;
+    if (!w) {
+        evs__free(b);
         return evs__seterr(EVS_ENOMEM, "out of memory opening '%s'", fb->dir);
-    pthread_mutex_init(&b->mu, NULL);
-    pthread_cond_init(&b->cv, NULL);
+    }
+    b->fb = fb;
+    b->worker = w;
     fb->sdx = b;
     return 0;
 }
 
 void evs__sdx_builder_free(file_backend *fb)
 {
-    sdx_builder *b = fb->sdx;
-    if (!b)
+    if (!fb->sdx)
         return;
-    evs__sdx_finish(fb);
-    pthread_mutex_destroy(&b->mu);
-    pthread_cond_destroy(&b->cv);
-    evs__free(b);
+    evs__worker_free(fb->sdx->worker);
+    evs__free(fb->sdx);
     fb->sdx = NULL;
-}
-
-static void *builder_main(void *arg)
-{
-    file_backend *fb = arg;
-    pthread_mutex_lock(&fb->sdx->mu);
-    for (;;) {
-        while (fb->sdx->pending == 0 && !fb->sdx->stop)
-            pthread_cond_wait(&fb->sdx->cv, &fb->sdx->mu);
-        if (fb->sdx->pending == 0)
-            break;
-        struct sdx_job job = fb->sdx->queue[0];
-        memmove(fb->sdx->queue, fb->sdx->queue + 1, --fb->sdx->pending * sizeof job);
-        pthread_mutex_unlock(&fb->sdx->mu);
-        /* A sealed segment does not change, and its struct lives until close. */
-        seg *s = evs__seg_by_first(fb, job.first_pos);
-        if (s && evs__sdx_build(fb, s, job.end) == 0)
-            evs__seg_cache_made(&s->sdx); /* this handle's readers: look now */
-        evs__clearerr();                       /* without it, whole-stream reads follow the links */
-        if (s && evs__tdx_build(fb, s, job.end) == 0)
-            evs__tdx_made(s);
-        evs__clearerr();                       /* without it, filtered reads scan */
-        pthread_mutex_lock(&fb->sdx->mu);
-    }
-    pthread_mutex_unlock(&fb->sdx->mu);
-    return NULL;
 }
 
 void evs__sdx_queue(file_backend *fb, uint64_t first_pos, uint64_t end)
@@ -240,28 +239,17 @@ void evs__sdx_queue(file_backend *fb, uint64_t first_pos, uint64_t end)
     seg *s = evs__seg_by_first(fb, first_pos);
     if (s) /* its readers in this handle need not ask again (seg_cache.c) */
         atomic_store(&s->sdx.requested, true);
-    pthread_mutex_lock(&fb->sdx->mu);
-    if (!fb->sdx->running && !fb->sdx->stop)
-        fb->sdx->running = pthread_create(&fb->sdx->thread, NULL, builder_main, fb) == 0;
-    if (fb->sdx->running && fb->sdx->pending < SDX_QUEUE) {
-        fb->sdx->queue[fb->sdx->pending++] = (struct sdx_job){first_pos, end};
-        pthread_cond_signal(&fb->sdx->cv);
-    }
-    pthread_mutex_unlock(&fb->sdx->mu);
+    sdx_builder *b = fb->sdx;
+    evs__worker_lock(b->worker);
+    if (evs__worker_wake(b->worker) && b->pending < SDX_QUEUE)
+        b->queue[b->pending++] = (struct sdx_job){first_pos, end};
+    evs__worker_unlock(b->worker);
 }
 
 void evs__sdx_finish(file_backend *fb)
 {
-    if (!fb->sdx)
-        return;
-    pthread_mutex_lock(&fb->sdx->mu);
-    fb->sdx->stop = true;
-    bool running = fb->sdx->running;
-    pthread_cond_signal(&fb->sdx->cv);
-    pthread_mutex_unlock(&fb->sdx->mu);
-    if (running)
-        pthread_join(fb->sdx->thread, NULL);
-    fb->sdx->running = false;
+    if (fb->sdx)
+        evs__worker_finish(fb->sdx->worker);
 }
 
 /* ---- using one ------------------------------------------------------------------- */
