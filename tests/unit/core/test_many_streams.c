@@ -12,9 +12,8 @@
  * the comparison holds on a slow machine and under sanitizers alike.
  */
 #define _GNU_SOURCE
-#include "testutil.h"
+#include "two_stores_fixture.h"
 
-#include <inttypes.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -22,19 +21,6 @@
 
 #define BATCH  1000
 #define TRIALS 7
-
-typedef struct stores {
-    char big[4096];
-    char small[4200];
-    int64_t streams;
-} stores;
-
-static int64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 /* `streams` streams "s-<i>" of one event each, in atomic appends of BATCH streams. */
 static int fill(const char *dir, int64_t streams)
@@ -66,30 +52,10 @@ static int fill(const char *dir, int64_t streams)
 
 static int group_setup(void **state)
 {
-    stores *st = calloc(1, sizeof *st);
-    if (!st)
-        return -1;
-    *state = st;
     const char *env = getenv("EVS_MANY_STREAMS");
-    st->streams = env && *env ? strtoll(env, NULL, 10) : 200000;
-    if (st->streams < 1000)
-        st->streams = 1000;
-    tu_tmpdir(st->big, sizeof st->big, "core-many");
-    snprintf(st->small, sizeof st->small, "%s-small", st->big);
-    int64_t t0 = mono_ns();
-    if (fill(st->big, st->streams) != 0 || fill(st->small, 10) != 0)
-        return -1;
-    print_message("built a store of %" PRId64 " streams in %.1f s\n", st->streams,
-                  (double)(mono_ns() - t0) / 1e9);
-    return 0;
-}
-
-static int group_teardown(void **state)
-{
-    stores *st = *state;
-    tu_cleanup(st->big); /* the small store is in the same temporary directory */
-    free(st);
-    return 0;
+    int64_t streams = env && *env ? strtoll(env, NULL, 10) : 200000;
+    return tu_two_stores_setup(state, "core-many", fill, streams < 1000 ? 1000 : streams, 10,
+                               "streams");
 }
 
 /* In this process: open, the info of stream s-777 (or s-7) and its one event, close.
@@ -131,9 +97,9 @@ static void measure(const char *dir, int64_t streams, int64_t *ns, long *rss_kib
     assert_true(pid >= 0);
     if (pid == 0) {
         close(fds[0]);
-        int64_t t0 = mono_ns();
+        int64_t t0 = tu_mono_ns();
         int rc = open_read_one(dir, streams);
-        int64_t t = mono_ns() - t0;
+        int64_t t = tu_mono_ns() - t0;
         if (write(fds[1], &t, sizeof t) != (ssize_t)sizeof t)
             rc = 3;
         _exit(rc);
@@ -149,38 +115,30 @@ static void measure(const char *dir, int64_t streams, int64_t *ns, long *rss_kib
     *rss_kib = ru.ru_maxrss;
 }
 
-static int cmp_i64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
 static void test_open_and_read_one_stream_flat(void **state)
 {
-    stores *st = *state;
+    tu_two_stores *st = *state;
     int64_t tb[TRIALS], ts[TRIALS];
     long rb = 0, rs = 0;
     for (int i = 0; i < TRIALS; i++) {
         long r;
         measure(st->small, 10, &ts[i], &r);
         rs = r > rs ? r : rs;
-        measure(st->big, st->streams, &tb[i], &r);
+        measure(st->big, st->big_n, &tb[i], &r);
         rb = r > rb ? r : rb;
     }
-    qsort(tb, TRIALS, sizeof *tb, cmp_i64);
-    qsort(ts, TRIALS, sizeof *ts, cmp_i64);
-    int64_t mb = tb[TRIALS / 2], ms = ts[TRIALS / 2];
+    int64_t mb = tu_median_i64(tb, TRIALS), ms = tu_median_i64(ts, TRIALS);
     print_message("open + read one stream: %" PRId64 " streams %.3f ms, %ld KiB peak; "
                   "10 streams %.3f ms, %ld KiB peak\n",
-                  st->streams, (double)mb / 1e6, rb, (double)ms / 1e6, rs);
+                  st->big_n, (double)mb / 1e6, rb, (double)ms / 1e6, rs);
     if (rb > rs + 8 * 1024)
         fail_msg("a process reading one stream of %" PRId64 " streams peaks at %ld KiB, of 10 "
                  "streams at %ld KiB: its memory grows with the streams",
-                 st->streams, rb, rs);
+                 st->big_n, rb, rs);
     if (mb >= 3 * ms + 2000000)
         fail_msg("open + read one stream of %" PRId64 " streams takes %.3f ms, of 10 streams "
                  "%.3f ms: it grows with the streams",
-                 st->streams, (double)mb / 1e6, (double)ms / 1e6);
+                 st->big_n, (double)mb / 1e6, (double)ms / 1e6);
 }
 
 int main(void)
@@ -188,5 +146,5 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_open_and_read_one_stream_flat),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, group_setup, tu_two_stores_teardown);
 }

@@ -7,26 +7,11 @@
  * the medians: median(big) < 3 * median(small) + 1 ms. Never a fixed absolute time:
  * the ratio holds on a slow machine and under sanitizers alike.
  */
-#include "testutil.h"
-
-#include <inttypes.h>
-#include <time.h>
+#include "two_stores_fixture.h"
 
 #define BIG_EVENTS 1000000
 #define BATCH      1000
 #define CYCLES     21
-
-typedef struct stores {
-    char big[4096];
-    char small[4200];
-} stores;
-
-static int64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static int fill(const char *dir, int64_t events)
 {
@@ -56,25 +41,7 @@ static int fill(const char *dir, int64_t events)
 
 static int group_setup(void **state)
 {
-    stores *st = calloc(1, sizeof *st);
-    if (!st)
-        return -1;
-    *state = st;
-    tu_tmpdir(st->big, sizeof st->big, "core-open");
-    snprintf(st->small, sizeof st->small, "%s-small", st->big);
-    int64_t t0 = mono_ns();
-    if (fill(st->big, BIG_EVENTS) != 0 || fill(st->small, 10) != 0)
-        return -1;
-    print_message("built the stores in %.1f s\n", (double)(mono_ns() - t0) / 1e9);
-    return 0;
-}
-
-static int group_teardown(void **state)
-{
-    stores *st = *state;
-    tu_cleanup(st->big); /* the small store is in the same temporary directory */
-    free(st);
-    return 0;
+    return tu_two_stores_setup(state, "core-open", fill, BIG_EVENTS, 10, "events");
 }
 
 static int64_t open_close_ns(const char *dir, int64_t want_head)
@@ -82,24 +49,18 @@ static int64_t open_close_ns(const char *dir, int64_t want_head)
     evs_options o = tu_fast_options();
     o.flags = EVS_OPEN_NOCREATE;
     evs_store *s;
-    int64_t t0 = mono_ns();
+    int64_t t0 = tu_mono_ns();
     assert_evs_ok(evs_open(&s, dir, &o));
     int64_t head = evs_head(s);
     assert_evs_ok(evs_close(s));
-    int64_t t = mono_ns() - t0;
+    int64_t t = tu_mono_ns() - t0;
     assert_int_equal(head, want_head);
     return t;
 }
 
-static int cmp_i64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
 static void test_open_cost_flat(void **state)
 {
-    stores *st = *state;
+    tu_two_stores *st = *state;
     /* Warm: the first open after the build may finish work the build left. */
     open_close_ns(st->big, BIG_EVENTS);
     open_close_ns(st->small, 10);
@@ -108,9 +69,7 @@ static void test_open_cost_flat(void **state)
         small[i] = open_close_ns(st->small, 10);
         big[i] = open_close_ns(st->big, BIG_EVENTS);
     }
-    qsort(big, CYCLES, sizeof big[0], cmp_i64);
-    qsort(small, CYCLES, sizeof small[0], cmp_i64);
-    int64_t mb = big[CYCLES / 2], ms = small[CYCLES / 2];
+    int64_t mb = tu_median_i64(big, CYCLES), ms = tu_median_i64(small, CYCLES);
     print_message("open+close median: %.3f ms for %d events, %.3f ms for 10 events\n",
                   (double)mb / 1e6, BIG_EVENTS, (double)ms / 1e6);
     if (mb >= 3 * ms + 1000000)
@@ -142,5 +101,5 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_open_cost_flat),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, group_setup, tu_two_stores_teardown);
 }
