@@ -15,35 +15,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "testutil.h"
+#include "segment_probe.h"
 
-#include "core.h"
-#include "file_backend.h"
 #include "format.h"
-#include "segment.h"
 #include "sysio.h"
 #include "util.h"
 
 #define STREAMS 23
 #define EVENTS  2500
-
-static void path_of(const tu_fixture *f, uint64_t first, const char *ext, char *buf, size_t len)
-{
-    snprintf(buf, len, "%s/%020llu.%s", f->dir, (unsigned long long)first, ext);
-}
-
-static bool exists(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0;
-}
-
-static evs_options small_segments(void)
-{
-    evs_options o = tu_fast_options();
-    o.segment_size = 64u << 10;
-    return o;
-}
 
 /* EVENTS events over STREAMS streams in a pseudo-random order, each payload naming its
  * stream and version. */
@@ -127,34 +106,13 @@ static void read_all_back(evs_store *s)
     assert_int_equal(n, EVENTS);
 }
 
-/* The segments of the store, first positions, in order; the last is the one written. */
-static size_t segments(evs_store *s, uint64_t *firsts, size_t cap)
-{
-    file_backend *fb = (file_backend *)s->be;
-    assert_int_equal(evs__seg_load_all(fb), 0);
-    size_t n = evs__seg_count(fb);
-    assert_true(n >= 3 && n <= cap);
-    for (size_t i = 0; i < n; i++)
-        firsts[i] = evs__seg_at(fb, i)->first_pos;
-    return n;
-}
-
-/* 1 when this handle uses segment `first`'s directory, -1 when it found it unfit, 0
- * when there was none to load. */
-static int sdx_state(evs_store *s, uint64_t first)
-{
-    seg *sg = evs__seg_by_first((file_backend *)s->be, first);
-    assert_non_null(sg);
-    return atomic_load(&sg->sdx.state);
-}
-
 /* A store filled with small segments, closed; *firsts gets its segments (returns how
  * many). The tests then damage its directories and reopen it with reopen_read_all. */
 static size_t filled_closed(tu_fixture *f, uint64_t *firsts, size_t cap)
 {
-    evs_options o = small_segments();
+    evs_options o = tu_small_segments();
     fill(tu_fx_open(f, &o));
-    size_t n = segments(tu_fx_reopen(f), firsts, cap);
+    size_t n = tu_segments(tu_fx_reopen(f), firsts, cap);
     tu_fx_close(f);
     return n;
 }
@@ -171,19 +129,19 @@ static evs_store *reopen_read_all(tu_fixture *f)
 static void test_made_at_seal_and_used(void **state)
 {
     tu_fixture *f = *state;
-    evs_options o = small_segments();
+    evs_options o = tu_small_segments();
     fill(tu_fx_open(f, &o));
     evs_store *s = tu_fx_reopen(f);
     uint64_t firsts[64];
-    size_t n = segments(s, firsts, 64);
+    size_t n = tu_segments(s, firsts, 64);
     char path[4200];
     for (size_t i = 0; i < n; i++) {
-        path_of(f, firsts[i], "sdx", path, sizeof path);
-        assert_int_equal(exists(path), i + 1 < n); /* sealed ones only */
+        tu_seg_path(f->dir, firsts[i], "sdx", path, sizeof path);
+        assert_int_equal(tu_exists(path), i + 1 < n); /* sealed ones only */
     }
     assert_int_equal(read_all_streams(s), EVENTS);
     for (size_t i = 0; i + 1 < n; i++)
-        assert_int_equal(sdx_state(s, firsts[i]), 1);
+        assert_int_equal(tu_sdx_state(s, firsts[i]), 1);
     /* From a version in the middle, and a stream read twice (directories loaded). */
     for (int k = 0; k < STREAMS; k++) {
         int64_t all = read_stream(s, k, 0);
@@ -197,7 +155,7 @@ static void test_made_at_seal_and_used(void **state)
 static void test_long_stream(void **state)
 {
     tu_fixture *f = *state;
-    evs_options o = small_segments();
+    evs_options o = tu_small_segments();
     evs_store *s = tu_fx_open(f, &o);
     char json[100];
     evs_event_in in[100];
@@ -216,9 +174,9 @@ static void test_long_stream(void **state)
     assert_int_equal(read_stream_back(s, 0, -1), 10000);
     assert_int_equal(read_stream_back(s, 0, 7777), 7778);
     uint64_t firsts[256];
-    size_t n = segments(s, firsts, 256);
+    size_t n = tu_segments(s, firsts, 256);
     for (size_t i = 0; i + 1 < n; i++)
-        assert_int_equal(sdx_state(s, firsts[i]), 1);
+        assert_int_equal(tu_sdx_state(s, firsts[i]), 1);
 }
 
 /* Fill a store, close it, do `harm` to the directory of every sealed segment (i counts
@@ -229,7 +187,7 @@ static evs_store *harm_directories(tu_fixture *f, uint64_t *firsts, size_t *n,
     *n = filled_closed(f, firsts, 64);
     char path[4200];
     for (size_t i = 0; i + 1 < *n; i++) {
-        path_of(f, firsts[i], "sdx", path, sizeof path);
+        tu_seg_path(f->dir, firsts[i], "sdx", path, sizeof path);
         harm(path, i);
     }
     return reopen_read_all(f);
@@ -262,12 +220,12 @@ static void check_remade(tu_fixture *f, const uint64_t *firsts, size_t n)
     char path[4200];
     tu_fx_close(f);
     for (size_t i = 0; i + 1 < n; i++) {
-        path_of(f, firsts[i], "sdx", path, sizeof path);
-        assert_true(exists(path));
+        tu_seg_path(f->dir, firsts[i], "sdx", path, sizeof path);
+        assert_true(tu_exists(path));
     }
     evs_store *s = reopen_read_all(f);
     for (size_t i = 0; i + 1 < n; i++)
-        assert_int_equal(sdx_state(s, firsts[i]), 1);
+        assert_int_equal(tu_sdx_state(s, firsts[i]), 1);
 }
 
 static void test_missing_directories(void **state)
@@ -275,7 +233,7 @@ static void test_missing_directories(void **state)
     uint64_t firsts[64];
     size_t n;
     evs_store *s = harm_directories(*state, firsts, &n, remove_file);
-    assert_true(sdx_state(s, firsts[0]) >= 0); /* looked for again: maybe made already */
+    assert_true(tu_sdx_state(s, firsts[0]) >= 0); /* looked for again: maybe made already */
     check_remade(*state, firsts, n);
 }
 
@@ -287,7 +245,7 @@ static void test_read_only_makes_none(void **state)
     size_t n = filled_closed(f, firsts, 64);
     char path[4200];
     for (size_t i = 0; i + 1 < n; i++) {
-        path_of(f, firsts[i], "sdx", path, sizeof path);
+        tu_seg_path(f->dir, firsts[i], "sdx", path, sizeof path);
         remove_file(path, i);
     }
     evs_options ro = tu_fast_options();
@@ -297,8 +255,8 @@ static void test_read_only_makes_none(void **state)
     assert_int_equal(read_all_streams(s), EVENTS);
     assert_evs_ok(evs_close(s));
     for (size_t i = 0; i + 1 < n; i++) {
-        path_of(f, firsts[i], "sdx", path, sizeof path);
-        assert_false(exists(path));
+        tu_seg_path(f->dir, firsts[i], "sdx", path, sizeof path);
+        assert_false(tu_exists(path));
     }
 }
 
@@ -309,7 +267,7 @@ static void test_damaged_directories(void **state)
     size_t n;
     evs_store *s = harm_directories(*state, firsts, &n, flip_a_bit);
     for (size_t i = 0; i + 1 < n; i++)
-        assert_int_equal(sdx_state(s, firsts[i]), -1);
+        assert_int_equal(tu_sdx_state(s, firsts[i]), -1);
     check_remade(*state, firsts, n);
 }
 
@@ -319,7 +277,7 @@ static void rewrite_directory(tu_fixture *f, uint64_t first,
                               void (*change)(unsigned char *img, uint64_t count))
 {
     char path[4200];
-    path_of(f, first, "sdx", path, sizeof path);
+    tu_seg_path(f->dir, first, "sdx", path, sizeof path);
     int fd = open(path, O_RDWR);
     assert_true(fd >= 0);
     struct stat st;
@@ -365,7 +323,7 @@ static void test_lying_directory(void **state)
     filled_closed(f, firsts, 64);
     rewrite_directory(f, firsts[0], swap_two_offsets);
     evs_store *s = reopen_read_all(f);
-    assert_int_equal(sdx_state(s, firsts[0]), -1);
+    assert_int_equal(tu_sdx_state(s, firsts[0]), -1);
     s = tu_fx_reopen(f); /* backward reads meet the lie on a fresh handle */
     read_all_back(s);
 }
@@ -401,13 +359,13 @@ static void test_directory_of_another_segment(void **state)
     uint64_t firsts[64];
     filled_closed(f, firsts, 64);
     char from[4200], to[4200];
-    path_of(f, firsts[1], "sdx", from, sizeof from);
-    path_of(f, firsts[0], "sdx", to, sizeof to);
+    tu_seg_path(f->dir, firsts[1], "sdx", from, sizeof from);
+    tu_seg_path(f->dir, firsts[0], "sdx", to, sizeof to);
     assert_int_equal(rename(from, to), 0);
     evs_store *s = reopen_read_all(f);
-    assert_int_equal(sdx_state(s, firsts[0]), -1);
-    assert_true(sdx_state(s, firsts[1]) >= 0); /* moved away: none, or made again */
-    size_t n = segments(s, firsts, 64);
+    assert_int_equal(tu_sdx_state(s, firsts[0]), -1);
+    assert_true(tu_sdx_state(s, firsts[1]) >= 0); /* moved away: none, or made again */
+    size_t n = tu_segments(s, firsts, 64);
     check_remade(f, firsts, n);
 }
 
@@ -430,7 +388,7 @@ static void *append_more(void *arg)
 static void test_reads_while_segments_seal(void **state)
 {
     tu_fixture *f = *state;
-    evs_options o = small_segments();
+    evs_options o = tu_small_segments();
     evs_store *s = tu_fx_open(f, &o);
     appender a = {s, false};
     pthread_t t;
@@ -465,7 +423,7 @@ static bool exists_in(const char *dir, const char *name)
 {
     char path[4200];
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    return exists(path);
+    return tu_exists(path);
 }
 
 /* Temporary files of cache writers that crashed ("<seg>.sdx.<pid>.tmp", ".idx.") are

@@ -20,12 +20,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "testutil.h"
+#include "segment_probe.h"
 
-#include "core.h"
-#include "file_backend.h"
 #include "format.h"
-#include "segment.h"
 #include "util.h"
 
 #define EVENTS  3000
@@ -40,13 +37,6 @@ static const char *const STREAM_NAMES[] = {
 
 /* Types from common to rare. */
 static const char *const TYPE_NAMES[] = {"ItemAdded", "Paid", "Shipped", "ItemRemoved"};
-
-static evs_options small_segments(void)
-{
-    evs_options o = tu_fast_options();
-    o.segment_size = 64u << 10;
-    return o;
-}
 
 static uint64_t next_rand(uint64_t *x)
 {
@@ -251,46 +241,15 @@ static void check_queries(evs_store *s, const model *m, int rounds, uint64_t see
 
 /* ---- the store and its directories ------------------------------------------------ */
 
-static void path_of(const char *dir, uint64_t first, const char *ext, char *buf, size_t len)
-{
-    snprintf(buf, len, "%s/%020llu.%s", dir, (unsigned long long)first, ext);
-}
-
-static bool exists(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0;
-}
-
-static size_t segments(evs_store *s, uint64_t *firsts, size_t cap)
-{
-    file_backend *fb = (file_backend *)s->be;
-    assert_int_equal(evs__seg_load_all(fb), 0);
-    size_t n = evs__seg_count(fb);
-    assert_true(n >= 3 && n <= cap);
-    for (size_t i = 0; i < n; i++)
-        firsts[i] = evs__seg_at(fb, i)->first_pos;
-    return n;
-}
-
-/* 1 when this handle uses segment `first`'s type directory, -1 when it found it unfit,
- * 0 when it did not load one. */
-static int tdx_state(evs_store *s, uint64_t first)
-{
-    seg *sg = evs__seg_by_first((file_backend *)s->be, first);
-    assert_non_null(sg);
-    return atomic_load(&sg->tdx.state);
-}
-
 /* A store filled with small segments and closed, and its model; returns how many
  * segments (their first positions in firsts). */
 static size_t filled(tu_fixture *f, model *m, uint64_t *firsts, size_t cap)
 {
-    evs_options o = small_segments();
+    evs_options o = tu_small_segments();
     fill_n(tu_fx_open(f, &o), EVENTS, 88172645463325252ull);
     evs_store *s = tu_fx_reopen(f);
     model_read(s, m);
-    size_t n = segments(s, firsts, cap);
+    size_t n = tu_segments(s, firsts, cap);
     tu_fx_close(f);
     return n;
 }
@@ -303,13 +262,13 @@ static void test_made_and_used(void **state)
     size_t n = filled(f, &m, firsts, 128);
     char path[4200];
     for (size_t i = 0; i < n; i++) {
-        path_of(f->dir, firsts[i], "tdx", path, sizeof path);
-        assert_int_equal(exists(path), i + 1 < n); /* sealed ones only */
+        tu_seg_path(f->dir, firsts[i], "tdx", path, sizeof path);
+        assert_int_equal(tu_exists(path), i + 1 < n); /* sealed ones only */
     }
     evs_store *s = tu_fx_open(f, &f->opts);
     check_queries(s, &m, 400, 1);
     for (size_t i = 0; i + 1 < n; i++)
-        assert_int_equal(tdx_state(s, firsts[i]), 1);
+        assert_int_equal(tu_tdx_state(s, firsts[i]), 1);
     free(m.ev);
 }
 
@@ -321,7 +280,7 @@ static evs_store *harm_all(tu_fixture *f, model *m, uint64_t *firsts, size_t *n,
     *n = filled(f, m, firsts, 128);
     char path[4200];
     for (size_t i = 0; i + 1 < *n; i++) {
-        path_of(f->dir, firsts[i], "tdx", path, sizeof path);
+        tu_seg_path(f->dir, firsts[i], "tdx", path, sizeof path);
         harm(path, i);
     }
     evs_store *s = tu_fx_open(f, &f->opts);
@@ -342,13 +301,13 @@ static void check_remade(tu_fixture *f, const model *m, const uint64_t *firsts, 
     char path[4200];
     tu_fx_close(f);
     for (size_t i = 0; i + 1 < n; i++) {
-        path_of(f->dir, firsts[i], "tdx", path, sizeof path);
-        assert_true(exists(path));
+        tu_seg_path(f->dir, firsts[i], "tdx", path, sizeof path);
+        assert_true(tu_exists(path));
     }
     evs_store *s = tu_fx_open(f, &f->opts);
     check_queries(s, m, 50, 3);
     for (size_t i = 0; i + 1 < n; i++)
-        assert_int_equal(tdx_state(s, firsts[i]), 1);
+        assert_int_equal(tu_tdx_state(s, firsts[i]), 1);
 }
 
 static void test_missing(void **state)
@@ -370,18 +329,18 @@ static void test_read_only_makes_none(void **state)
     size_t n = filled(f, &m, firsts, 128);
     char path[4200];
     for (size_t i = 0; i + 1 < n; i++) {
-        path_of(f->dir, firsts[i], "tdx", path, sizeof path);
+        tu_seg_path(f->dir, firsts[i], "tdx", path, sizeof path);
         remove_file(path, i);
     }
-    evs_options ro = small_segments();
+    evs_options ro = tu_small_segments();
     ro.flags = EVS_OPEN_READONLY;
     evs_store *s;
     assert_evs_ok(evs_open(&s, f->dir, &ro));
     check_queries(s, &m, 50, 4);
     assert_evs_ok(evs_close(s));
     for (size_t i = 0; i + 1 < n; i++) {
-        path_of(f->dir, firsts[i], "tdx", path, sizeof path);
-        assert_false(exists(path));
+        tu_seg_path(f->dir, firsts[i], "tdx", path, sizeof path);
+        assert_false(tu_exists(path));
     }
     free(m.ev);
 }
@@ -420,7 +379,7 @@ static void test_damaged(void **state)
     size_t n;
     evs_store *s = harm_all(*state, &m, firsts, &n, flip_a_bit);
     for (size_t i = 0; i + 1 < n; i++)
-        assert_true(tdx_state(s, firsts[i]) != 1 || i % 5 >= 3); /* entries: when read */
+        assert_true(tu_tdx_state(s, firsts[i]) != 1 || i % 5 >= 3); /* entries: when read */
     free(m.ev);
 }
 
@@ -449,15 +408,15 @@ static void test_stale(void **state)
     char other[4096], from[4200], to[4200];
     tu_tmpdir(other, sizeof other, "stale");
     evs_store *o;
-    evs_options opts = small_segments();
+    evs_options opts = tu_small_segments();
     assert_evs_ok(evs_open(&o, other, &opts));
     fill_n(o, EVENTS, 88172645463325252ull);
     assert_evs_ok(evs_close(o));
     size_t copied = 0;
     for (size_t i = 0; i + 1 < n; i++) {
-        path_of(other, firsts[i], "tdx", from, sizeof from);
-        path_of(f->dir, firsts[i], "tdx", to, sizeof to);
-        if (exists(from)) {
+        tu_seg_path(other, firsts[i], "tdx", from, sizeof from);
+        tu_seg_path(f->dir, firsts[i], "tdx", to, sizeof to);
+        if (tu_exists(from)) {
             copy_file(from, to);
             copied++;
         }
@@ -466,7 +425,7 @@ static void test_stale(void **state)
     evs_store *s = tu_fx_open(f, &f->opts);
     check_queries(s, &m, 200, 5);
     for (size_t i = 0; i + 1 < n; i++)
-        assert_true(tdx_state(s, firsts[i]) != 1);
+        assert_true(tu_tdx_state(s, firsts[i]) != 1);
     tu_cleanup(other);
     free(m.ev);
 }
@@ -572,7 +531,7 @@ static void test_lying_offsets(void **state)
     size_t n;
     evs_store *s = harm_all(*state, &m, firsts, &n, lie_swap);
     for (size_t i = 0; i + 1 < n; i++)
-        assert_int_equal(tdx_state(s, firsts[i]), -1); /* found out, dropped */
+        assert_int_equal(tu_tdx_state(s, firsts[i]), -1); /* found out, dropped */
     free(m.ev);
 }
 
@@ -592,7 +551,7 @@ static void test_lying_counts(void **state)
     size_t n;
     evs_store *s = harm_all(*state, &m, firsts, &n, lie_drop);
     for (size_t i = 0; i + 1 < n; i++)
-        assert_int_equal(tdx_state(s, firsts[i]), -1);
+        assert_int_equal(tu_tdx_state(s, firsts[i]), -1);
     free(m.ev);
 }
 
@@ -604,12 +563,12 @@ static void test_directory_of_another_segment(void **state)
     uint64_t firsts[128];
     filled(f, &m, firsts, 128);
     char from[4200], to[4200];
-    path_of(f->dir, firsts[1], "tdx", from, sizeof from);
-    path_of(f->dir, firsts[0], "tdx", to, sizeof to);
+    tu_seg_path(f->dir, firsts[1], "tdx", from, sizeof from);
+    tu_seg_path(f->dir, firsts[0], "tdx", to, sizeof to);
     assert_int_equal(rename(from, to), 0);
     evs_store *s = tu_fx_open(f, &f->opts);
     check_queries(s, &m, 100, 6);
-    assert_int_equal(tdx_state(s, firsts[0]), -1);
+    assert_int_equal(tu_tdx_state(s, firsts[0]), -1);
     free(m.ev);
 }
 
@@ -668,7 +627,7 @@ static void *follow(void *arg)
 static void test_catch_up_while_appending(void **state)
 {
     tu_fixture *f = *state;
-    evs_options o = small_segments();
+    evs_options o = tu_small_segments();
     evs_store *s = tu_fx_open(f, &o);
     fill_n(s, 1500, 7); /* sealed segments to catch up through first */
     atomic_bool done = false;
@@ -742,7 +701,7 @@ static void test_killed_while_making(void **state)
 {
     tu_fixture *f = *state;
     tu_seed_rng();
-    evs_options o = small_segments();
+    evs_options o = tu_small_segments();
     for (int trial = 0; trial < KILL_TRIALS; trial++) {
         pid_t pid = fork();
         assert_true(pid >= 0);
