@@ -52,26 +52,12 @@ static inline int fz_count_problem(void *ctx, const evs_problem *p, int64_t done
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "rmtree.h"
+
 /* Remove a directory tree. */
 static inline void fz_rmtree(const char *dir)
 {
-    DIR *d = opendir(dir);
-    if (d) {
-        struct dirent *e;
-        while ((e = readdir(d)) != NULL) {
-            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-                continue;
-            char path[8400];
-            FZ_CHECK(snprintf(path, sizeof path, "%s/%s", dir, e->d_name) < (int)sizeof path);
-            struct stat st;
-            if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode))
-                fz_rmtree(path);
-            else
-                (void)unlink(path);
-        }
-        closedir(d);
-    }
-    (void)rmdir(dir);
+    FZ_CHECK(tu_rmtree(dir) == 0);
 }
 
 /* Write the file dir/name with len bytes. */

@@ -24,6 +24,8 @@
 
 #include <cmocka.h>
 
+#include "rmtree.h" /* tu_rmtree: remove a test's store */
+
 /* Assert that an evstore call returned `want`; on failure print evs_errmsg(). */
 #define assert_evs(want, call)                                                                     \
     do {                                                                                           \
@@ -44,30 +46,6 @@
                         (needle));                                                                 \
         assert_non_null(strstr(evs_errmsg(), (needle)));                                           \
     } while (0)
-
-/* Remove a directory tree (a test's store). Plain opendir/readdir, so the header needs
- * nothing beyond POSIX 2008. */
-static inline void tu_rmtree(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (d) {
-        struct dirent *e;
-        while ((e = readdir(d)) != NULL) {
-            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-                continue;
-            char path[8192];
-            if (snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= (int)sizeof path)
-                continue;
-            struct stat st;
-            if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode))
-                tu_rmtree(path);
-            else
-                (void)unlink(path);
-        }
-        closedir(d);
-    }
-    (void)rmdir(dir);
-}
 
 /* The backend the conformance tests run against: EVS_TEST_BACKEND=sqlite makes every
  * store location tu_tmpdir hands out "sqlite:DIR/store.db"; =pg a schema named after
