@@ -7,10 +7,47 @@
  * one damaged or stale is set aside for the handle's life (the reader does without).
  */
 #include "seg_cache.h"
+#include "evstore.h"
 #include "file_backend.h"
+#include "format.h"
 #include "streamdir.h"
 #include "sysio.h"
 #include "util.h"
+
+#include <string.h>
+
+_Static_assert(SDX_OFF_MAGIC == TDX_OFF_MAGIC && SDX_OFF_FMT == TDX_OFF_FMT &&
+                   SDX_OFF_FIRST == TDX_OFF_FIRST && SDX_OFF_SEGLEN == TDX_OFF_SEGLEN &&
+                   SDX_OFF_COUNT == TDX_OFF_COUNT && SDX_OFF_LASTOFF == TDX_OFF_LASTOFF &&
+                   SDX_OFF_LASTCRC == TDX_OFF_LASTCRC && SDX_OFF_CRC == TDX_OFF_CRC,
+               "the .sdx and .tdx headers share these fields' places");
+
+void evs__seg_cache_header_put(unsigned char *h, const char *magic, uint64_t first_pos,
+                               uint64_t seg_len, uint64_t count, uint32_t last_off,
+                               uint32_t last_crc)
+{
+    memcpy(h + SDX_OFF_MAGIC, magic, 8);
+    evs__put_u32(h + SDX_OFF_FMT, EVS_FORMAT_VERSION);
+    evs__put_u64(h + SDX_OFF_FIRST, first_pos);
+    evs__put_u64(h + SDX_OFF_SEGLEN, seg_len);
+    evs__put_u64(h + SDX_OFF_COUNT, count);
+    evs__put_u32(h + SDX_OFF_LASTOFF, last_off);
+    evs__put_u32(h + SDX_OFF_LASTCRC, last_crc);
+}
+
+bool evs__seg_cache_header_fits(file_backend *fb, seg *s, const unsigned char *h,
+                                const char *magic, uint64_t *count)
+{
+    *count = evs__get_u64(h + SDX_OFF_COUNT);
+    return memcmp(h + SDX_OFF_MAGIC, magic, 8) == 0 &&
+           evs__get_u32(h + SDX_OFF_CRC) == evs__crc32c(0, h, SDX_OFF_CRC) &&
+           evs__get_u32(h + SDX_OFF_FMT) == EVS_FORMAT_VERSION &&
+           evs__get_u64(h + SDX_OFF_FIRST) == s->first_pos && *count != 0 &&
+           *count <= UINT32_MAX &&
+           evs__seg_tail_matches(fb, s, evs__get_u64(h + SDX_OFF_SEGLEN),
+                                 evs__get_u32(h + SDX_OFF_LASTOFF),
+                                 evs__get_u32(h + SDX_OFF_LASTCRC), s->first_pos + *count - 1);
+}
 
 /* Until a directory is there, look for it again at most this often. */
 #define RETRY_NS 1000000000LL

@@ -129,14 +129,9 @@ static unsigned char *layout(const seg *s, const sdx_rec *recs, uint64_t n, uint
         evs__put_u32(e + SDX_ENT_OFF, recs[i].off);
     }
     evs__free(next);
-    memcpy(img + SDX_OFF_MAGIC, SDX_MAGIC, 8);
-    evs__put_u32(img + SDX_OFF_FMT, EVS_FORMAT_VERSION);
+    evs__seg_cache_header_put(img, SDX_MAGIC, s->first_pos, seg_len, n, recs[n - 1].off,
+                              last_crc);
     evs__put_u32(img + SDX_OFF_BITS, bits);
-    evs__put_u64(img + SDX_OFF_FIRST, s->first_pos);
-    evs__put_u64(img + SDX_OFF_SEGLEN, seg_len);
-    evs__put_u64(img + SDX_OFF_COUNT, n);
-    evs__put_u32(img + SDX_OFF_LASTOFF, recs[n - 1].off);
-    evs__put_u32(img + SDX_OFF_LASTCRC, last_crc);
     evs__put_u32(img + SDX_OFF_CRC, evs__crc32c(0, img, SDX_OFF_CRC));
     size_t body = len - SDX_HDR_LEN - 4;
     evs__put_u32(img + len - 4, evs__crc32c(0, img + SDX_HDR_LEN, body));
@@ -259,14 +254,11 @@ void evs__sdx_finish(file_backend *fb)
 static bool matches_segment(file_backend *fb, seg *s, const mapping *m)
 {
     const unsigned char *h = m->base;
-    if (memcmp(h + SDX_OFF_MAGIC, SDX_MAGIC, 8) != 0 ||
-        evs__get_u32(h + SDX_OFF_CRC) != evs__crc32c(0, h, SDX_OFF_CRC) ||
-        evs__get_u32(h + SDX_OFF_FMT) != EVS_FORMAT_VERSION ||
-        evs__get_u64(h + SDX_OFF_FIRST) != s->first_pos)
+    uint64_t count;
+    if (!evs__seg_cache_header_fits(fb, s, h, SDX_MAGIC, &count))
         return false;
     uint32_t bits = evs__get_u32(h + SDX_OFF_BITS);
-    uint64_t count = evs__get_u64(h + SDX_OFF_COUNT);
-    if (bits < 1 || bits > SDX_MAX_BITS || count == 0 || count > UINT32_MAX)
+    if (bits < 1 || bits > SDX_MAX_BITS)
         return false;
     uint64_t buckets = (uint64_t)1 << bits;
     if (m->len != SDX_HDR_LEN + count * SDX_ENTRY_LEN + (buckets + 1) * 4 + 4)
@@ -282,11 +274,7 @@ static bool matches_segment(file_backend *fb, seg *s, const mapping *m)
             return false;
         prev = at;
     }
-    if (prev != count)
-        return false;
-    return evs__seg_tail_matches(fb, s, evs__get_u64(h + SDX_OFF_SEGLEN),
-                                 evs__get_u32(h + SDX_OFF_LASTOFF),
-                                 evs__get_u32(h + SDX_OFF_LASTCRC), s->first_pos + count - 1);
+    return prev == count;
 }
 
 bool evs__sdx_bucket(file_backend *fb, seg *s, uint64_t hash, const unsigned char **entries,

@@ -308,14 +308,9 @@ static unsigned char *layout(build *b, uint64_t seg_len, size_t *len_out)
         img = NULL;
     }
     if (img) {
-        memcpy(img + TDX_OFF_MAGIC, TDX_MAGIC, 8);
-        evs__put_u32(img + TDX_OFF_FMT, EVS_FORMAT_VERSION);
+        evs__seg_cache_header_put(img, TDX_MAGIC, b->s->first_pos, seg_len, b->count,
+                                  b->recs[b->count - 1].off, b->last_crc);
         evs__put_u32(img + TDX_OFF_TKEYS, b->types.n);
-        evs__put_u64(img + TDX_OFF_FIRST, b->s->first_pos);
-        evs__put_u64(img + TDX_OFF_SEGLEN, seg_len);
-        evs__put_u64(img + TDX_OFF_COUNT, b->count);
-        evs__put_u32(img + TDX_OFF_LASTOFF, b->recs[b->count - 1].off);
-        evs__put_u32(img + TDX_OFF_LASTCRC, b->last_crc);
         evs__put_u32(img + TDX_OFF_CKEYS, b->cats.n);
         evs__put_u32(img + TDX_OFF_NAMES, (uint32_t)names);
         evs__put_u32(img + TDX_OFF_KEYCRC, evs__crc32c(0, img + keys_at, entries_at - keys_at));
@@ -395,27 +390,20 @@ static bool keys_fit(const unsigned char *h, uint32_t from, uint32_t n, uint64_t
 static bool matches_segment(file_backend *fb, seg *s, const mapping *m)
 {
     const unsigned char *h = m->base;
-    if (memcmp(h + TDX_OFF_MAGIC, TDX_MAGIC, 8) != 0 ||
-        evs__get_u32(h + TDX_OFF_CRC) != evs__crc32c(0, h, TDX_OFF_CRC) ||
-        evs__get_u32(h + TDX_OFF_FMT) != EVS_FORMAT_VERSION ||
-        evs__get_u64(h + TDX_OFF_FIRST) != s->first_pos)
+    uint64_t count;
+    if (!evs__seg_cache_header_fits(fb, s, h, TDX_MAGIC, &count))
         return false;
-    uint64_t count = evs__get_u64(h + TDX_OFF_COUNT);
     uint64_t tkeys = evs__get_u32(h + TDX_OFF_TKEYS), ckeys = evs__get_u32(h + TDX_OFF_CKEYS);
     uint64_t names = evs__get_u32(h + TDX_OFF_NAMES);
-    if (count == 0 || count > UINT32_MAX || tkeys == 0 || ckeys == 0)
+    if (tkeys == 0 || ckeys == 0)
         return false;
     uint64_t keys_len = (tkeys + ckeys) * TDX_KEY_LEN;
     uint64_t entries_at = TDX_HDR_LEN + keys_len + pad8(names);
-    if (m->len != entries_at + 2 * count * TDX_ENTRY_LEN ||
-        evs__crc32c(0, h + TDX_HDR_LEN, entries_at - TDX_HDR_LEN) !=
-            evs__get_u32(h + TDX_OFF_KEYCRC) ||
-        !keys_fit(h, 0, (uint32_t)tkeys, 0, count, names) ||
-        !keys_fit(h, (uint32_t)tkeys, (uint32_t)ckeys, count, count, names))
-        return false;
-    return evs__seg_tail_matches(fb, s, evs__get_u64(h + TDX_OFF_SEGLEN),
-                                 evs__get_u32(h + TDX_OFF_LASTOFF),
-                                 evs__get_u32(h + TDX_OFF_LASTCRC), s->first_pos + count - 1);
+    return m->len == entries_at + 2 * count * TDX_ENTRY_LEN &&
+           evs__crc32c(0, h + TDX_HDR_LEN, entries_at - TDX_HDR_LEN) ==
+               evs__get_u32(h + TDX_OFF_KEYCRC) &&
+           keys_fit(h, 0, (uint32_t)tkeys, 0, count, names) &&
+           keys_fit(h, (uint32_t)tkeys, (uint32_t)ckeys, count, count, names);
 }
 
 void evs__tdx_made(seg *s)
