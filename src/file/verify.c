@@ -93,9 +93,10 @@ static bool unreadable(void)
     return err != 0 && err != ENOENT;
 }
 
-int evs__verify_walk(file_backend *fb, evs__verify_out *out, const head_view *h,
+int evs__verify_walk(file_backend *fb, evs__verify_out *out, head_view *h,
                      int64_t *total_bytes, evs__verify_seg_fn check, void *ctx)
 {
+    evs__head_read(fb, h);
     int rc = evs__seg_load_all(fb);
     if (rc < 0)
         return rc;
@@ -133,6 +134,36 @@ int evs__verify_walk(file_backend *fb, evs__verify_out *out, const head_view *h,
         evs__verify_problem(out, HEAD_FILE, -1, (int64_t)h->pos,
                             "the log ends at position %" PRIu64 " but the head says %" PRIu64,
                             next_pos - 1, h->pos);
+    return 0;
+}
+
+bool evs__verify_record_at(evs__verify_out *out, const seg *s, const mapping *m, uint64_t off,
+                           uint64_t end, bool check_crc, uint64_t *next_pos, rec_view *r)
+{
+    int st = evs__rec_decode(m->base + off, end - off, check_crc, r);
+    if (st != REC_OK) {
+        evs__verify_problem(out, s->name, (int64_t)off, (int64_t)*next_pos,
+                            "%s; the rest of the segment (%" PRIu64 " bytes) cannot be read",
+                            evs__rec_status_str(st), end - off);
+        *next_pos = UINT64_MAX;
+        return false;
+    }
+    if (r->pos != *next_pos)
+        evs__verify_problem(out, s->name, (int64_t)off, (int64_t)r->pos,
+                            "position %" PRIu64 " where %" PRIu64 " was expected", r->pos,
+                            *next_pos);
+    return true;
+}
+
+int evs__verify_finish(file_backend *fb, const evs__verify_out *out, int64_t total_bytes,
+                       const char *what)
+{
+    if (out->cb && !out->stop)
+        out->cb(out->ctx, NULL, total_bytes, total_bytes); /* the end: 100% */
+    if (out->rep->problem_count)
+        return evs__seterr(EVS_ECORRUPT, "%s found %" PRId64 " problem(s) in '%s'", what,
+                           out->rep->problem_count, fb->dir);
+    evs__clearerr();
     return 0;
 }
 
@@ -188,19 +219,8 @@ static void verify_segment(void *ctx, seg *s, uint64_t end, uint64_t *next_pos)
     uint64_t off = SEG_HDR_LEN;
     while (off < end && !v->out.stop) {
         rec_view r;
-        int st = evs__rec_decode(m->base + off, end - off, true, &r);
-        if (st != REC_OK) {
-            evs__verify_problem(&v->out, s->name, (int64_t)off, (int64_t)*next_pos,
-                                "%s; the rest of the segment "
-                                "(%" PRIu64 " bytes) cannot be read",
-                                evs__rec_status_str(st), end - off);
-            *next_pos = UINT64_MAX;
+        if (!evs__verify_record_at(&v->out, s, m, off, end, true, next_pos, &r))
             return;
-        }
-        if (r.pos != *next_pos)
-            evs__verify_problem(&v->out, s->name, (int64_t)off, (int64_t)r.pos,
-                                "position %" PRIu64 " where %" PRIu64 " was expected", r.pos,
-                                *next_pos);
         uint64_t got;
         if (evs__seg_offset(v->fb, s, r.pos, &got) < 0 || got != off)
             evs__verify_problem(&v->out, s->name, (int64_t)off, (int64_t)r.pos,
@@ -267,12 +287,9 @@ int evs__file_verify(evs__backend *be, evs_verify_cb cb, void *ctx, evs_verify_r
     verifier v;
     memset(&v, 0, sizeof v);
     v.fb = fb;
-    v.out.cb = cb;
-    v.out.ctx = ctx;
-    v.out.rep = rep;
+    v.out = (evs__verify_out){cb, ctx, rep, false, false};
     evs__tab_init(&v.rebuilt, NULL);
     head_view h;
-    evs__head_read(fb, &h);
     int rc = evs__verify_walk(fb, &v.out, &h, &v.total_bytes, verify_segment, &v);
     if (rc < 0)
         return rc;
@@ -311,11 +328,5 @@ int evs__file_verify(evs__backend *be, evs_verify_cb cb, void *ctx, evs_verify_r
                             "stream index cannot be brought up to date: %s", evs__lasterr_msg());
     }
     evs__tab_free(&v.rebuilt);
-    if (cb && !v.out.stop)
-        cb(ctx, NULL, v.total_bytes, v.total_bytes); /* the end: 100% */
-    if (rep->problem_count)
-        return evs__seterr(EVS_ECORRUPT, "verify found %" PRId64 " problem(s) in '%s'",
-                           rep->problem_count, fb->dir);
-    evs__clearerr();
-    return 0;
+    return evs__verify_finish(fb, &v.out, v.total_bytes, "verify");
 }

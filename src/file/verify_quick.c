@@ -57,18 +57,8 @@ static void quick_records(quick *q, const seg *s, const mapping *m, uint64_t end
     uint64_t off = SEG_HDR_LEN;
     while (off < end && !q->out.stop) {
         rec_view r;
-        int st = evs__rec_decode(m->base + off, end - off, false, &r);
-        if (st != REC_OK) {
-            evs__verify_problem(&q->out, s->name, (int64_t)off, (int64_t)*next_pos,
-                                "%s; the rest of the segment (%" PRIu64 " bytes) cannot be read",
-                                evs__rec_status_str(st), end - off);
-            *next_pos = UINT64_MAX;
+        if (!evs__verify_record_at(&q->out, s, m, off, end, false, next_pos, &r))
             return;
-        }
-        if (r.pos != *next_pos)
-            evs__verify_problem(&q->out, s->name, (int64_t)off, (int64_t)r.pos,
-                                "position %" PRIu64 " where %" PRIu64 " was expected", r.pos,
-                                *next_pos);
         uint64_t next_off = off + REC_ALIGN(r.len);
         bool in_tail = q->done + (int64_t)next_off > tail_from;
         if (off == SEG_HDR_LEN || next_off >= end || in_tail) {
@@ -105,19 +95,10 @@ int evs__file_verify_quick(evs__backend *be, evs_verify_cb cb, void *ctx, evs_ve
     quick q;
     memset(&q, 0, sizeof q);
     q.fb = fb;
-    q.out.cb = cb;
-    q.out.ctx = ctx;
-    q.out.rep = rep;
+    q.out = (evs__verify_out){cb, ctx, rep, false, false};
     head_view h;
-    evs__head_read(fb, &h);
     int rc = evs__verify_walk(fb, &q.out, &h, &q.total_bytes, quick_segment, &q);
     if (rc < 0)
         return rc;
-    if (cb && !q.out.stop)
-        cb(ctx, NULL, q.total_bytes, q.total_bytes);
-    if (rep->problem_count)
-        return evs__seterr(EVS_ECORRUPT, "quick verify found %" PRId64 " problem(s) in '%s'",
-                           rep->problem_count, fb->dir);
-    evs__clearerr();
-    return 0;
+    return evs__verify_finish(fb, &q.out, q.total_bytes, "quick verify");
 }
