@@ -52,26 +52,10 @@ static uint32_t xorshift(uint32_t *st)
 }
 
 /* Each test gets a fresh store directory in *state, removed by the teardown even when
- * the test fails. tu_tmpdir is called out of line: inlined into a caller with a
- * 4096-byte buffer, gcc's -Wformat-truncation cannot prove that "<dir>/store" fits. */
-__attribute__((noinline)) static int setup_dir(void **state)
+ * the test fails. */
+static int setup_dir(void **state)
 {
-    char *dir = malloc(4096);
-    if (!dir)
-        return -1;
-    tu_tmpdir(dir, 4096, "proc");
-    *state = dir;
-    return 0;
-}
-
-static int teardown_dir(void **state)
-{
-    char *dir = *state;
-    if (dir) {
-        tu_cleanup(dir);
-        free(dir);
-    }
-    return 0;
+    return tu_setup_dir(state, "proc");
 }
 
 /* Create the store (so that children only open it). */
@@ -712,12 +696,14 @@ static void test_processes_create_at_once(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_wait_wakes_other_process, setup_dir, teardown_dir),
-        cmocka_unit_test_setup_teardown(test_wait_wakes_readonly_process, setup_dir, teardown_dir),
-        cmocka_unit_test_setup_teardown(test_processes_append_at_once, setup_dir, teardown_dir),
-        cmocka_unit_test_setup_teardown(test_writer_killed_at_random, setup_dir, teardown_dir),
-        cmocka_unit_test_setup_teardown(test_lock_held_by_other_process, setup_dir, teardown_dir),
-        cmocka_unit_test_setup_teardown(test_processes_create_at_once, setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_wait_wakes_other_process, setup_dir, tu_teardown_dir),
+        cmocka_unit_test_setup_teardown(test_wait_wakes_readonly_process, setup_dir,
+                                        tu_teardown_dir),
+        cmocka_unit_test_setup_teardown(test_processes_append_at_once, setup_dir, tu_teardown_dir),
+        cmocka_unit_test_setup_teardown(test_writer_killed_at_random, setup_dir, tu_teardown_dir),
+        cmocka_unit_test_setup_teardown(test_lock_held_by_other_process, setup_dir,
+                                        tu_teardown_dir),
+        cmocka_unit_test_setup_teardown(test_processes_create_at_once, setup_dir, tu_teardown_dir),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

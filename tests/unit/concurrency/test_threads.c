@@ -73,22 +73,7 @@ static void check_no_thread_failure(void)
  * the test fails. */
 static int setup_dir(void **state)
 {
-    char *dir = malloc(4096);
-    if (!dir)
-        return -1;
-    tu_tmpdir(dir, 4096, "threads");
-    *state = dir;
-    return 0;
-}
-
-static int teardown_dir(void **state)
-{
-    char *dir = *state;
-    if (dir) {
-        tu_cleanup(dir);
-        free(dir);
-    }
-    return 0;
+    return tu_setup_dir(state, "threads");
 }
 
 static uint32_t xorshift(uint32_t *st)
@@ -680,16 +665,17 @@ static void test_conflict_at_full_segment(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_own_streams_sync_always, setup_dir, teardown_dir),
-        cmocka_unit_test_setup_teardown(test_own_streams_sync_none, setup_dir, teardown_dir),
-        cmocka_unit_test_setup_teardown(test_same_stream_any_sync_always, setup_dir, teardown_dir),
-        cmocka_unit_test_setup_teardown(test_same_stream_any_sync_none, setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_own_streams_sync_always, setup_dir, tu_teardown_dir),
+        cmocka_unit_test_setup_teardown(test_own_streams_sync_none, setup_dir, tu_teardown_dir),
+        cmocka_unit_test_setup_teardown(test_same_stream_any_sync_always, setup_dir,
+                                        tu_teardown_dir),
+        cmocka_unit_test_setup_teardown(test_same_stream_any_sync_none, setup_dir, tu_teardown_dir),
         cmocka_unit_test_setup_teardown(test_same_stream_expected_sync_always, setup_dir,
-                                        teardown_dir),
+                                        tu_teardown_dir),
         cmocka_unit_test_setup_teardown(test_same_stream_expected_sync_none, setup_dir,
-                                        teardown_dir),
-        cmocka_unit_test_setup_teardown(test_close_with_open_cursor, setup_dir, teardown_dir),
-        cmocka_unit_test_setup_teardown(test_conflict_at_full_segment, setup_dir, teardown_dir),
+                                        tu_teardown_dir),
+        cmocka_unit_test_setup_teardown(test_close_with_open_cursor, setup_dir, tu_teardown_dir),
+        cmocka_unit_test_setup_teardown(test_conflict_at_full_segment, setup_dir, tu_teardown_dir),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
