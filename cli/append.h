@@ -10,6 +10,7 @@
 #define EVS_CLI_APPEND_H
 
 #include "cli_common.h"
+#include "commit_scratch.h"
 #include "evstore.h"
 #include "util.h"
 
@@ -161,13 +162,8 @@ typedef struct ap_ctx {
     size_t cap;
     size_t line_bytes;    /* raw bytes of the pending lines */
     uint64_t payload_len; /* the library's measure of the pending events */
-    /* Scratch for one commit, kept between commits. */
-    evs_event_in *events;
-    evs_batch_in *batches;
-    evs_append_result *results;
-    int64_t *positions;  /* each line's position, as the library found it */
-    size_t *batch_first; /* index in lines[] of each batch's first line */
-    size_t scratch_cap;
+    /* Scratch for one commit, kept between commits (batch_first: an index in lines[]). */
+    cli_commit_scratch sc;
     cli_out out; /* acknowledgements */
 } ap_ctx;
 

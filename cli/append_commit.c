@@ -104,8 +104,8 @@ static int report_commit_error(const ap_ctx *ac, int rc, size_t batch_count)
     long long b = batch_count == 1 ? 0 : failed_batch(msg, batch_count);
     size_t first = 0, last = ac->count - 1;
     if (b >= 0) {
-        first = ac->batch_first[b];
-        last = (size_t)b + 1 < batch_count ? ac->batch_first[b + 1] - 1 : ac->count - 1;
+        first = ac->sc.batch_first[b];
+        last = (size_t)b + 1 < batch_count ? ac->sc.batch_first[b + 1] - 1 : ac->count - 1;
         long long k = failed_event(msg);
         if (k >= 0 && (size_t)k <= last - first)
             first = last = first + (size_t)k;
@@ -158,35 +158,12 @@ static int batch_expected(ap_ctx *ac, const ap_line *first, const char *stream, 
 
 static int reserve_scratch(ap_ctx *ac)
 {
-    if (ac->count <= ac->scratch_cap)
+    if (ac->count <= ac->sc.cap)
         return 0;
-    size_t cap = ac->scratch_cap == 0 ? 256 : ac->scratch_cap;
+    size_t cap = ac->sc.cap == 0 ? 256 : ac->sc.cap;
     while (cap < ac->count)
         cap *= 2;
-    /* scratch_cap grows only once all five arrays did, so a failure part-way leaves
-     * every array at least at the old size. */
-    evs_event_in *ev = realloc(ac->events, cap * sizeof *ev);
-    if (ev == NULL)
-        return -1;
-    ac->events = ev;
-    evs_batch_in *bt = realloc(ac->batches, cap * sizeof *bt);
-    if (bt == NULL)
-        return -1;
-    ac->batches = bt;
-    evs_append_result *res = realloc(ac->results, cap * sizeof *res);
-    if (res == NULL)
-        return -1;
-    ac->results = res;
-    int64_t *pos = realloc(ac->positions, cap * sizeof *pos);
-    if (pos == NULL)
-        return -1;
-    ac->positions = pos;
-    size_t *first = realloc(ac->batch_first, cap * sizeof *first);
-    if (first == NULL)
-        return -1;
-    ac->batch_first = first;
-    ac->scratch_cap = cap;
-    return 0;
+    return cli_scratch_reserve(&ac->sc, cap);
 }
 
 /* Turn the pending lines into events and batches. Returns the batch count, or 0 when
@@ -200,23 +177,23 @@ static size_t build_batches(ap_ctx *ac)
     size_t nb = 0;
     for (size_t i = 0; i < ac->count; i++) {
         const ap_line *l = &ac->lines[i];
-        ac->events[i] =
+        ac->sc.events[i] =
             (evs_event_in){names + l->type_off, base + l->data_off,
                            l->data_len,         l->meta_len > 0 ? base + l->meta_off : NULL,
                            l->meta_len,         l->has_id ? l->id : NULL, 0};
         /* Equal names of consecutive lines share one copy (append_line.c), so comparing
          * offsets compares the names. */
         if (i == 0 || l->stream_off != ac->lines[i - 1].stream_off || l->has_expected) {
-            ac->batch_first[nb] = i;
-            ac->batches[nb] = (evs_batch_in){names + l->stream_off, 0, &ac->events[i], 0};
+            ac->sc.batch_first[nb] = i;
+            ac->sc.batches[nb] = (evs_batch_in){names + l->stream_off, 0, &ac->sc.events[i], 0};
             nb++;
         }
-        ac->batches[nb - 1].count++;
+        ac->sc.batches[nb - 1].count++;
     }
     for (size_t b = 0; b < nb; b++) {
-        const ap_line *first = &ac->lines[ac->batch_first[b]];
-        if (batch_expected(ac, first, ac->batches[b].stream, ac->batches[b].count,
-                           &ac->batches[b].expected_version) < 0)
+        const ap_line *first = &ac->lines[ac->sc.batch_first[b]];
+        if (batch_expected(ac, first, ac->sc.batches[b].stream, ac->sc.batches[b].count,
+                           &ac->sc.batches[b].expected_version) < 0)
             return 0;
     }
     return nb;
@@ -228,10 +205,10 @@ static size_t build_batches(ap_ctx *ac)
 static void print_acks(ap_ctx *ac, size_t batch_count)
 {
     cli_out *o = &ac->out;
-    const int64_t *pos = ac->positions;
+    const int64_t *pos = ac->sc.positions;
     for (size_t b = 0; b < batch_count; b++) {
-        const evs_batch_in *bt = &ac->batches[b];
-        const evs_append_result *r = &ac->results[b];
+        const evs_batch_in *bt = &ac->sc.batches[b];
+        const evs_append_result *r = &ac->sc.results[b];
         size_t stream_len = strlen(bt->stream);
         for (size_t k = 0; k < bt->count; k++) {
             (void)cli_out_write(o, "{\"pos\":", 7);
@@ -254,15 +231,16 @@ int ap_commit(ap_ctx *ac)
     size_t nb = build_batches(ac);
     if (nb == 0)
         return ap_report_oom();
-    int rc = evs_append_multi_positions(ac->results, ac->positions, ac->store, ac->batches, nb);
+    int rc = evs_append_multi_positions(ac->sc.results, ac->sc.positions, ac->store,
+                                        ac->sc.batches, nb);
     if (rc < 0)
         return report_commit_error(ac, rc, nb);
     /* The library's versions are the truth (they also cover duplicate batches); the
      * last batch of a stream in this commit leaves its state. */
     for (size_t b = 0; b < nb; b++) {
-        ap_stream_state *st = ap_streams_find(&ac->streams, ac->batches[b].stream);
+        ap_stream_state *st = ap_streams_find(&ac->streams, ac->sc.batches[b].stream);
         if (st != NULL && st->pinned)
-            st->version = ac->results[b].version;
+            st->version = ac->sc.results[b].version;
     }
     if (!ac->o.quiet)
         print_acks(ac, nb);

@@ -300,11 +300,7 @@ static void free_ctx(ap_ctx *ac)
     evs__buf_free(&ac->names);
     ap_streams_free(&ac->streams);
     free(ac->lines);
-    free(ac->events);
-    free(ac->batches);
-    free(ac->results);
-    free(ac->positions);
-    free(ac->batch_first);
+    cli_scratch_free(&ac->sc);
     cli_out_free(&ac->out);
 }
 

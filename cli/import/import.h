@@ -22,6 +22,7 @@
 
 #include "append.h"
 #include "cli_common.h"
+#include "commit_scratch.h"
 #include "evstore.h"
 #include "import_parse.h"
 #include "json.h"
@@ -146,13 +147,8 @@ typedef struct im_ctx {
     size_t count, cap;
     im_committed_fn committed;
     void *committed_arg;
-    /* Commit scratch. */
-    evs_event_in *events;
-    evs_batch_in *batches;
-    evs_append_result *results;
-    int64_t *positions; /* each event's position, when `committed` wants them */
-    size_t *batch_first;
-    size_t scratch_cap;
+    /* Commit scratch (positions: when `committed` wants them). */
+    cli_commit_scratch sc;
     /* Per-line scratch for the parsers (im_line.scratch). */
     evs__buf scratch;
     /* Figures. */
@@ -168,7 +164,7 @@ typedef struct im_ctx {
 int im_add(im_ctx *ic, const im_event *ev);
 /* Commit what is pending. Returns an exit code (reported on failure). */
 int im_commit(im_ctx *ic);
-/* Set up ic->events and ic->batches for pend[0..n) (scratch reserved): the batch count. */
+/* Set up ic->sc.events and ic->sc.batches for pend[0..n) (scratch reserved): the batch count. */
 size_t im_build_batches(im_ctx *ic, size_t n);
 /* Append pend[0..n) in one call: the library's return code; on success the figures, the
  * positions and the place of the last event are brought up to date. */

@@ -158,34 +158,6 @@ int im_add(im_ctx *ic, const im_event *ev)
     return CLI_EXIT_OK;
 }
 
-static int reserve_scratch(im_ctx *ic)
-{
-    if (ic->count <= ic->scratch_cap)
-        return 0;
-    size_t cap = ic->count;
-    evs_event_in *ev = realloc(ic->events, cap * sizeof *ev);
-    if (ev == NULL)
-        return -1;
-    ic->events = ev;
-    evs_batch_in *bt = realloc(ic->batches, cap * sizeof *bt);
-    if (bt == NULL)
-        return -1;
-    ic->batches = bt;
-    evs_append_result *res = realloc(ic->results, cap * sizeof *res);
-    if (res == NULL)
-        return -1;
-    ic->results = res;
-    int64_t *pos = realloc(ic->positions, cap * sizeof *pos);
-    if (pos == NULL)
-        return -1;
-    ic->positions = pos;
-    size_t *first = realloc(ic->batch_first, cap * sizeof *first);
-    if (first == NULL)
-        return -1;
-    ic->batch_first = first;
-    ic->scratch_cap = cap;
-    return 0;
-}
 
 /* Batches for pend[0..n): a new one where the stream changes, and where a versioned
  * event follows one without, so every versioned event is either checked against the
@@ -197,7 +169,7 @@ size_t im_build_batches(im_ctx *ic, size_t n)
     for (size_t i = 0; i < n; i++) {
         const im_pending *p = &ic->pend[i];
         const im_pending *prev = i > 0 ? p - 1 : NULL;
-        ic->events[i] = (evs_event_in){a + p->type_off,
+        ic->sc.events[i] = (evs_event_in){a + p->type_off,
                                        a + p->data_off,
                                        p->data_len,
                                        p->meta_len > 0 ? a + p->meta_off : NULL,
@@ -209,10 +181,10 @@ size_t im_build_batches(im_ctx *ic, size_t n)
             int64_t e = EVS_EXPECT_ANY;
             if (p->version >= 0)
                 e = p->version > 0 ? p->version - 1 : EVS_EXPECT_NO_STREAM;
-            ic->batch_first[nb] = i;
-            ic->batches[nb++] = (evs_batch_in){a + p->stream_off, e, &ic->events[i], 0};
+            ic->sc.batch_first[nb] = i;
+            ic->sc.batches[nb++] = (evs_batch_in){a + p->stream_off, e, &ic->sc.events[i], 0};
         }
-        ic->batches[nb - 1].count++;
+        ic->sc.batches[nb - 1].count++;
     }
     return nb;
 }
@@ -223,7 +195,7 @@ size_t im_build_batches(im_ctx *ic, size_t n)
 static void report_positions(im_ctx *ic, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        ic->committed(ic->committed_arg, ic->pend[i].line, ic->positions[i]);
+        ic->committed(ic->committed_arg, ic->pend[i].line, ic->sc.positions[i]);
 }
 
 /* Append pend[0..n) in one call: the library's return code; on success the figures,
@@ -231,8 +203,8 @@ static void report_positions(im_ctx *ic, size_t n)
 int im_append_pending(im_ctx *ic, size_t n)
 {
     size_t nb = im_build_batches(ic, n);
-    int rc = evs_append_multi_positions(ic->results, ic->committed != NULL ? ic->positions : NULL,
-                                        ic->store, ic->batches, nb);
+    int64_t *positions = ic->committed != NULL ? ic->sc.positions : NULL;
+    int rc = evs_append_multi_positions(ic->sc.results, positions, ic->store, ic->sc.batches, nb);
     if (rc < 0)
         return rc;
     if (ic->committed != NULL)
@@ -241,7 +213,7 @@ int im_append_pending(im_ctx *ic, size_t n)
      * counted apart, so {"imported":N} is what was written. */
     int64_t dup = 0;
     for (size_t b = 0; b < nb; b++)
-        dup += ic->results[b].duplicate ? (int64_t)ic->batches[b].count : 0;
+        dup += ic->sc.results[b].duplicate ? (int64_t)ic->sc.batches[b].count : 0;
     ic->imported += (int64_t)n - dup;
     ic->duplicates += dup;
     ic->last_file = ic->pend[n - 1].file;
@@ -282,7 +254,7 @@ int im_commit(im_ctx *ic)
 {
     if (ic->count == 0)
         return CLI_EXIT_OK;
-    if (reserve_scratch(ic) < 0) {
+    if (cli_scratch_reserve(&ic->sc, ic->count) < 0) {
         cli_err("import", "out of memory");
         return CLI_EXIT_ERROR;
     }
@@ -329,9 +301,5 @@ void im_ctx_free(im_ctx *ic)
     evs__buf_free(&ic->scratch);
     evs__buf_free(&ic->result);
     free(ic->pend);
-    free(ic->events);
-    free(ic->batches);
-    free(ic->results);
-    free(ic->positions);
-    free(ic->batch_first);
+    cli_scratch_free(&ic->sc);
 }

@@ -48,11 +48,11 @@ int im_split_overlaps(im_ctx *ic)
     size_t nb = im_build_batches(ic, ic->count);
     int cuts = 0;
     for (size_t b = 0; b < nb; b++) {
-        size_t first = ic->batch_first[b], count = ic->batches[b].count;
+        size_t first = ic->sc.batch_first[b], count = ic->sc.batches[b].count;
         if (count < 2 || !ic->pend[first].has_id)
             continue;
         unsigned char id[16];
-        int rc = last_id(ic->store, ic->batches[b].stream, id);
+        int rc = last_id(ic->store, ic->sc.batches[b].stream, id);
         if (rc < 0)
             return -1;
         /* The last event of the batch stored means all of it is: the store sees to
