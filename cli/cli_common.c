@@ -304,6 +304,19 @@ bool cli_parse_expected(const char *s, size_t len, int64_t *out)
     return cli_parse_i64(s, len, 0, INT64_MAX, out);
 }
 
+bool cli_parse_sync(const char *s, evs_sync_mode *out)
+{
+    static const char *const names[] = {"always", "batch", "none"};
+    static const evs_sync_mode modes[] = {EVS_SYNC_ALWAYS, EVS_SYNC_BATCH, EVS_SYNC_NONE};
+    for (size_t i = 0; i < 3; i++) {
+        if (strcmp(s, names[i]) == 0) {
+            *out = modes[i];
+            return true;
+        }
+    }
+    return false;
+}
+
 const char *cli_expected_str(int64_t expected, char buf[24])
 {
     switch (expected) {

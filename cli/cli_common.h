@@ -129,6 +129,9 @@ bool cli_parse_size(const char *s, uint64_t *out);
 /* Parse an expected version: a number >= 0, "any", "no_stream" or "exists". */
 bool cli_parse_expected(const char *s, size_t len, int64_t *out);
 
+/* Parse a sync mode: "always", "batch" or "none". */
+bool cli_parse_sync(const char *s, evs_sync_mode *out);
+
 /* The text form of an expected version, for messages ("any", "no_stream", "7"). */
 const char *cli_expected_str(int64_t expected, char buf[24]);
 

@@ -146,13 +146,7 @@ static int set_option(ap_opts *o, int opt, const char *v)
         o->create = true;
         return CLI_EXIT_OK;
     case OPT_SYNC:
-        if (strcmp(v, "always") == 0)
-            o->sync = EVS_SYNC_ALWAYS;
-        else if (strcmp(v, "batch") == 0)
-            o->sync = EVS_SYNC_BATCH;
-        else if (strcmp(v, "none") == 0)
-            o->sync = EVS_SYNC_NONE;
-        else
+        if (!cli_parse_sync(v, &o->sync))
             return cli_usage("append", "--sync wants always, batch or none, not '%s'", v);
         return CLI_EXIT_OK;
     default:

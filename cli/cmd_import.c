@@ -155,13 +155,7 @@ static int set_option(struct import_args *ia, int opt, const char *v)
         ia->stream_field = v;
         return CLI_EXIT_OK;
     case OPT_SYNC:
-        if (strcmp(v, "always") == 0)
-            ia->sync = EVS_SYNC_ALWAYS;
-        else if (strcmp(v, "batch") == 0)
-            ia->sync = EVS_SYNC_BATCH;
-        else if (strcmp(v, "none") == 0)
-            ia->sync = EVS_SYNC_NONE;
-        else
+        if (!cli_parse_sync(v, &ia->sync))
             return cli_usage("import", "--sync wants always, batch or none, not '%s'", v);
         return CLI_EXIT_OK;
     case OPT_KEEP_TS:

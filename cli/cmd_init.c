@@ -42,19 +42,6 @@ static const cli_optdef init_opts[] = {
     {NULL, false, 0},
 };
 
-static bool parse_sync(const char *s, evs_sync_mode *out)
-{
-    static const char *const names[] = {"always", "batch", "none"};
-    static const evs_sync_mode modes[] = {EVS_SYNC_ALWAYS, EVS_SYNC_BATCH, EVS_SYNC_NONE};
-    for (size_t i = 0; i < 3; i++) {
-        if (strcmp(s, names[i]) == 0) {
-            *out = modes[i];
-            return true;
-        }
-    }
-    return false;
-}
-
 /* Returns an exit code, or -1 for --help. */
 static int parse_args(const char **dir_out, evs_options *opts, int argc, char **argv)
 {
@@ -80,7 +67,7 @@ static int parse_args(const char **dir_out, evs_options *opts, int argc, char **
                                  p.value);
             break;
         case OPT_SYNC:
-            if (!parse_sync(p.value, &opts->sync_mode))
+            if (!cli_parse_sync(p.value, &opts->sync_mode))
                 return cli_usage("init", "--sync wants always, batch or none, not '%s'", p.value);
             break;
         default:
