@@ -91,15 +91,21 @@ static void test_does_all_work(void **state)
     assert_int_equal(atomic_load(&o.done), 100);
 }
 
+/* A worker for o busy with one piece of work (held at the gate), five more waiting. */
+static void busy_with_five_waiting(owner *o, const evs__worker_ops *ops)
+{
+    o->w = evs__worker_new(ops, o);
+    assert_non_null(o->w);
+    assert_true(hand(o, 1));
+    wait_in_run(o);
+    assert_true(hand(o, 5));
+}
+
 static void test_finish_drains(void **state)
 {
     (void)state;
     owner o = {0};
-    o.w = evs__worker_new(&draining, &o);
-    assert_non_null(o.w);
-    assert_true(hand(&o, 1));
-    wait_in_run(&o); /* busy with the first: the next five wait */
-    assert_true(hand(&o, 5));
+    busy_with_five_waiting(&o, &draining);
     atomic_store(&o.gate, true);
     evs__worker_finish(o.w);
     assert_int_equal(atomic_load(&o.done), 6);
@@ -124,11 +130,7 @@ static void test_finish_drops_when_not_draining(void **state)
 {
     (void)state;
     owner o = {0};
-    o.w = evs__worker_new(&dropping, &o);
-    assert_non_null(o.w);
-    assert_true(hand(&o, 1));
-    wait_in_run(&o);
-    assert_true(hand(&o, 5));
+    busy_with_five_waiting(&o, &dropping);
     pthread_t opener;
     assert_int_equal(pthread_create(&opener, NULL, open_gate_at_stop, &o), 0);
     evs__worker_finish(o.w);
