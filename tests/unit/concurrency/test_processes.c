@@ -57,6 +57,7 @@ static int setup_dir(void **state)
 {
     return tu_setup_dir(state, "proc");
 }
+#define IN_DIR(test) cmocka_unit_test_setup_teardown(test, setup_dir, tu_teardown_dir)
 
 /* Create the store (so that children only open it). */
 static void create_store(const char *dir)
@@ -696,14 +697,12 @@ static void test_processes_create_at_once(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_wait_wakes_other_process, setup_dir, tu_teardown_dir),
-        cmocka_unit_test_setup_teardown(test_wait_wakes_readonly_process, setup_dir,
-                                        tu_teardown_dir),
-        cmocka_unit_test_setup_teardown(test_processes_append_at_once, setup_dir, tu_teardown_dir),
-        cmocka_unit_test_setup_teardown(test_writer_killed_at_random, setup_dir, tu_teardown_dir),
-        cmocka_unit_test_setup_teardown(test_lock_held_by_other_process, setup_dir,
-                                        tu_teardown_dir),
-        cmocka_unit_test_setup_teardown(test_processes_create_at_once, setup_dir, tu_teardown_dir),
+        IN_DIR(test_wait_wakes_other_process),
+        IN_DIR(test_wait_wakes_readonly_process),
+        IN_DIR(test_processes_append_at_once),
+        IN_DIR(test_writer_killed_at_random),
+        IN_DIR(test_lock_held_by_other_process),
+        IN_DIR(test_processes_create_at_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

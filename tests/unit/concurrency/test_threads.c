@@ -75,6 +75,7 @@ static int setup_dir(void **state)
 {
     return tu_setup_dir(state, "threads");
 }
+#define IN_DIR(test) cmocka_unit_test_setup_teardown(test, setup_dir, tu_teardown_dir)
 
 static uint32_t xorshift(uint32_t *st)
 {
@@ -665,17 +666,14 @@ static void test_conflict_at_full_segment(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_own_streams_sync_always, setup_dir, tu_teardown_dir),
-        cmocka_unit_test_setup_teardown(test_own_streams_sync_none, setup_dir, tu_teardown_dir),
-        cmocka_unit_test_setup_teardown(test_same_stream_any_sync_always, setup_dir,
-                                        tu_teardown_dir),
-        cmocka_unit_test_setup_teardown(test_same_stream_any_sync_none, setup_dir, tu_teardown_dir),
-        cmocka_unit_test_setup_teardown(test_same_stream_expected_sync_always, setup_dir,
-                                        tu_teardown_dir),
-        cmocka_unit_test_setup_teardown(test_same_stream_expected_sync_none, setup_dir,
-                                        tu_teardown_dir),
-        cmocka_unit_test_setup_teardown(test_close_with_open_cursor, setup_dir, tu_teardown_dir),
-        cmocka_unit_test_setup_teardown(test_conflict_at_full_segment, setup_dir, tu_teardown_dir),
+        IN_DIR(test_own_streams_sync_always),
+        IN_DIR(test_own_streams_sync_none),
+        IN_DIR(test_same_stream_any_sync_always),
+        IN_DIR(test_same_stream_any_sync_none),
+        IN_DIR(test_same_stream_expected_sync_always),
+        IN_DIR(test_same_stream_expected_sync_none),
+        IN_DIR(test_close_with_open_cursor),
+        IN_DIR(test_conflict_at_full_segment),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

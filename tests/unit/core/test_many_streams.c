@@ -19,42 +19,28 @@
 #include <time.h>
 #include <unistd.h>
 
-#define BATCH  1000
 #define TRIALS 7
 
-/* `streams` streams "s-<i>" of one event each, in atomic appends of BATCH streams. */
-static int fill(const char *dir, int64_t streams)
+/* Streams "s-<done>".. of one event each, in one atomic append. */
+static int fill_batch(evs_store *s, int64_t done, size_t n)
 {
-    evs_options o = tu_fast_options();
-    evs_store *s;
-    if (evs_open(&s, dir, &o) != 0)
-        return -1;
-    static evs_event_in in[BATCH];
-    static evs_batch_in b[BATCH];
-    static char names[BATCH][32], data[BATCH][32];
-    for (int64_t done = 0; done < streams;) {
-        size_t n = streams - done < BATCH ? (size_t)(streams - done) : BATCH;
-        for (size_t i = 0; i < n; i++) {
-            snprintf(names[i], sizeof names[i], "s-%" PRId64, done + (int64_t)i);
-            snprintf(data[i], sizeof data[i], "{\"n\":%" PRId64 "}", done + (int64_t)i);
-            in[i] = tu_event("Ev", data[i]);
-            b[i] = (evs_batch_in){names[i], EVS_EXPECT_NO_STREAM, &in[i], 1};
-        }
-        if (evs_append_multi(NULL, s, b, n) != 0) {
-            print_error("building %s: %s\n", dir, evs_errmsg());
-            evs_close(s);
-            return -1;
-        }
-        done += (int64_t)n;
+    static evs_event_in in[TU_FILL_BATCH];
+    static evs_batch_in b[TU_FILL_BATCH];
+    static char names[TU_FILL_BATCH][32], data[TU_FILL_BATCH][32];
+    for (size_t i = 0; i < n; i++) {
+        snprintf(names[i], sizeof names[i], "s-%" PRId64, done + (int64_t)i);
+        snprintf(data[i], sizeof data[i], "{\"n\":%" PRId64 "}", done + (int64_t)i);
+        in[i] = tu_event("Ev", data[i]);
+        b[i] = (evs_batch_in){names[i], EVS_EXPECT_NO_STREAM, &in[i], 1};
     }
-    return evs_close(s);
+    return evs_append_multi(NULL, s, b, n);
 }
 
 static int group_setup(void **state)
 {
     const char *env = getenv("EVS_MANY_STREAMS");
     int64_t streams = env && *env ? strtoll(env, NULL, 10) : 200000;
-    return tu_two_stores_setup(state, "core-many", fill, streams < 1000 ? 1000 : streams, 10,
+    return tu_two_stores_setup(state, "core-many", fill_batch, streams < 1000 ? 1000 : streams, 10,
                                "streams");
 }
 

@@ -10,38 +10,25 @@
 #include "two_stores_fixture.h"
 
 #define BIG_EVENTS 1000000
-#define BATCH      1000
 #define CYCLES     21
 
-static int fill(const char *dir, int64_t events)
+/* Events {"n":<done>}.. appended to one stream, s-<batch number mod 1000>. */
+static int fill_batch(evs_store *s, int64_t done, size_t n)
 {
-    evs_options o = tu_fast_options();
-    evs_store *s;
-    if (evs_open(&s, dir, &o) != 0)
-        return -1;
-    static evs_event_in in[BATCH];
-    static char data[BATCH][24];
-    for (int64_t done = 0; done < events;) {
-        size_t n = events - done < BATCH ? (size_t)(events - done) : BATCH;
-        for (size_t i = 0; i < n; i++) {
-            snprintf(data[i], sizeof data[i], "{\"n\":%" PRId64 "}", done + (int64_t)i);
-            in[i] = tu_event("Ev", data[i]);
-        }
-        char stream[32];
-        snprintf(stream, sizeof stream, "s-%" PRId64, (done / BATCH) % 1000);
-        if (evs_append(NULL, s, stream, EVS_EXPECT_ANY, in, n) != 0) {
-            print_error("building %s: %s\n", dir, evs_errmsg());
-            evs_close(s);
-            return -1;
-        }
-        done += (int64_t)n;
+    static evs_event_in in[TU_FILL_BATCH];
+    static char data[TU_FILL_BATCH][24];
+    for (size_t i = 0; i < n; i++) {
+        snprintf(data[i], sizeof data[i], "{\"n\":%" PRId64 "}", done + (int64_t)i);
+        in[i] = tu_event("Ev", data[i]);
     }
-    return evs_close(s);
+    char stream[32];
+    snprintf(stream, sizeof stream, "s-%" PRId64, (done / TU_FILL_BATCH) % 1000);
+    return evs_append(NULL, s, stream, EVS_EXPECT_ANY, in, n);
 }
 
 static int group_setup(void **state)
 {
-    return tu_two_stores_setup(state, "core-open", fill, BIG_EVENTS, 10, "events");
+    return tu_two_stores_setup(state, "core-open", fill_batch, BIG_EVENTS, 10, "events");
 }
 
 static int64_t open_close_ns(const char *dir, int64_t want_head)
