@@ -85,6 +85,19 @@ static int cpath(const file_backend *fb, const char *name, const char *ext, char
     return 0;
 }
 
+/* The paths of two of a consumer's files (`ext_a`, `ext_b`: ".ckpt", ".lock"...) and of
+ * the folder that holds them, each STORE_PATH_MAX bytes. */
+static int cpaths(const file_backend *fb, const char *name, const char *ext_a, char *a,
+                  const char *ext_b, char *b, char *dir)
+{
+    int rc = cpath(fb, name, ext_a, a, STORE_PATH_MAX);
+    if (rc == 0)
+        rc = cpath(fb, name, ext_b, b, STORE_PATH_MAX);
+    if (rc == 0)
+        rc = evs__path(fb, CONSUMERS_DIR, dir, STORE_PATH_MAX);
+    return rc;
+}
+
 static int ensure_dir(file_backend *fb)
 {
     char dir[STORE_PATH_MAX];
@@ -232,11 +245,7 @@ static int filter_read(int fd, const char *name, const char *path, char **out)
 static int ckpt_replace(file_backend *fb, evs__be_consumer *h, int64_t pos, int64_t ts_ns)
 {
     char path[STORE_PATH_MAX], tmp[STORE_PATH_MAX], dir[STORE_PATH_MAX];
-    int rc = cpath(fb, h->name, ".ckpt", path, sizeof path);
-    if (rc == 0)
-        rc = cpath(fb, h->name, ".ckpt.tmp", tmp, sizeof tmp);
-    if (rc == 0)
-        rc = evs__path(fb, CONSUMERS_DIR, dir, sizeof dir);
+    int rc = cpaths(fb, h->name, ".ckpt", path, ".ckpt.tmp", tmp, dir);
     if (rc < 0)
         return rc;
     size_t text_len = h->filter ? strlen(h->filter) : 0;
@@ -500,11 +509,7 @@ int evs__file_consumer_delete(evs__backend *be, evs__be_consumer *h)
 {
     file_backend *fb = (file_backend *)be;
     char ckpt[STORE_PATH_MAX], lock[STORE_PATH_MAX], dir[STORE_PATH_MAX];
-    int rc = cpath(fb, h->name, ".ckpt", ckpt, sizeof ckpt);
-    if (rc == 0)
-        rc = cpath(fb, h->name, ".lock", lock, sizeof lock);
-    if (rc == 0)
-        rc = evs__path(fb, CONSUMERS_DIR, dir, sizeof dir);
+    int rc = cpaths(fb, h->name, ".ckpt", ckpt, ".lock", lock, dir);
     if (rc < 0)
         return rc;
     bool existed = true;
