@@ -37,12 +37,10 @@
 int evs__lost_load(file_backend *fb)
 {
     char path[STORE_PATH_MAX];
-    int rc = evs__path(fb, LOST_FILE, path, sizeof path);
-    if (rc < 0)
-        return rc;
-    int fd = evs__sys.open(path, O_RDONLY | O_CLOEXEC, 0);
+    int fd;
+    int rc = evs__path_open_existing(fb, LOST_FILE, path, &fd);
     if (fd < 0)
-        return errno == ENOENT ? 0 : evs__seterr_errno(errno, "cannot open '%s'", path);
+        return rc;
     struct stat st;
     unsigned char *buf = NULL;
     if (evs__sys.fstat(fd, &st) < 0) {

@@ -21,6 +21,12 @@ struct file_backend;
  * the path when it does not fit. */
 int evs__path(const struct file_backend *fb, const char *name, char *buf, size_t len);
 
+/* Open the store's file `name` read-only, its path written into path (STORE_PATH_MAX
+ * bytes): 0 with *fd, or with *fd -1 when there is no such file; else a negative
+ * EVS_E* naming it. */
+int evs__path_open_existing(const struct file_backend *fb, const char *name, char *path,
+                            int *fd);
+
 /* Name of a segment's file, or of a cache made from it: "<first_pos, 20 digits>.<ext>"
  * (ext "seg", "idx" or "sdx"). */
 void evs__seg_name(char *buf, size_t len, uint64_t first_pos, const char *ext);

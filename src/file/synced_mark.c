@@ -74,12 +74,10 @@ int evs__pos_mark_read(file_backend *fb, const char *file, const char *magic, ui
 {
     char path[STORE_PATH_MAX];
     *pos = 0;
-    int rc = evs__path(fb, file, path, sizeof path);
-    if (rc < 0)
-        return rc;
-    int fd = evs__sys.open(path, O_RDONLY | O_CLOEXEC, 0);
+    int fd;
+    int rc = evs__path_open_existing(fb, file, path, &fd);
     if (fd < 0)
-        return errno == ENOENT ? 0 : evs__seterr_errno(errno, "cannot open '%s'", path);
+        return rc;
     uint64_t seq;
     rc = read_slots(fb, magic, fd, path, &seq, pos);
     evs__sys.close(fd);
