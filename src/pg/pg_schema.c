@@ -134,20 +134,25 @@ static int query_text(pg_backend *pb, const char *fmt, char *out, size_t cap, bo
     return 0;
 }
 
-/* Does the store's table `name` exist? Read from the catalog tables with the
- * statement's own snapshot: a schema another session made while this one waited for
- * the creation lock is seen (to_regclass may answer from an older catalog view). */
-static int has_table(pg_backend *pb, const char *name, bool *out)
+/* Do the store's tables evs_meta and evs_events exist? Both in one statement, so in one
+ * snapshot: read one by one, a creation committed between the two reads shows
+ * evs_events without evs_meta. From the catalog tables with the statement's own
+ * snapshot: a schema another session made while this one waited for the creation lock
+ * is seen (to_regclass may answer from an older catalog view). */
+static int has_tables(pg_backend *pb, bool *meta, bool *events)
 {
-    const char *values[2] = {pb->schema, name};
+    const char *values[1] = {pb->schema};
     PGresult *r = PQexecParams(pb->conn,
-                               "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN"
-                               " pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE"
-                               " n.nspname = $1 AND c.relname = $2)",
-                               2, NULL, values, NULL, NULL, 0);
+                               "SELECT coalesce(bool_or(c.relname = 'evs_meta'), false),"
+                               " coalesce(bool_or(c.relname = 'evs_events'), false)"
+                               " FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n"
+                               " ON n.oid = c.relnamespace WHERE n.nspname = $1"
+                               " AND c.relname IN ('evs_meta', 'evs_events')",
+                               1, NULL, values, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK)
         return evs__pq_fail(pb, r, "reading the schema");
-    *out = PQntuples(r) == 1 && PQgetvalue(r, 0, 0)[0] == 't';
+    *meta = PQntuples(r) == 1 && PQgetvalue(r, 0, 0)[0] == 't';
+    *events = PQntuples(r) == 1 && PQgetvalue(r, 0, 1)[0] == 't';
     PQclear(r);
     return 0;
 }
@@ -204,11 +209,9 @@ static int create_schema(pg_backend *pb)
  * it has none of the store's tables. */
 static int look(pg_backend *pb, bool *missing)
 {
-    bool meta, events;
+    bool meta = false, events = false;
     *missing = false;
-    int rc = has_table(pb, "evs_meta", &meta);
-    if (rc == 0)
-        rc = has_table(pb, "evs_events", &events);
+    int rc = has_tables(pb, &meta, &events);
     if (rc < 0)
         return rc;
     if (meta)
