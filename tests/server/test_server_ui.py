@@ -115,11 +115,17 @@ class UI:
         self.one("#token", "the login form after logging out")
 
     def events(self):
-        """The (pos, type) of each event shown, top to bottom."""
-        out = []
-        for li in self.find("li.event"):
-            out.append((int(li.get_attribute("data-pos")), li.find_element(By.CSS_SELECTOR, ".type").text))
-        return out
+        """The (pos, type) of each event shown, top to bottom. A list the page redraws
+        while it is read is read again (also where a message is formatted, outside a
+        wait)."""
+        for _ in range(50):
+            try:
+                return [(int(li.get_attribute("data-pos")),
+                         li.find_element(By.CSS_SELECTOR, ".type").text)
+                        for li in self.find("li.event")]
+            except StaleElementReferenceException:
+                time.sleep(0.02)
+        raise RuntimeError("the event list kept changing while it was read")
 
 
 CONTRAST_JS = open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "ui_contrast.js")).read()
